@@ -1,1 +1,40 @@
-//! placeholder
+//! `baton.toml`: the manifest that says which sessions a conductor runs and
+//! how it watches them, parsed into typed, validated values.
+//!
+//! This crate exists so that every mistake in a manifest is caught before a
+//! single process starts, with an error that names the field and the line
+//! ([`ConfigError`]). It never starts processes, touches the network, or
+//! reads anything but the manifest file; and its errors never contain an
+//! `env` value, because those may be secrets.
+//!
+//! ```
+//! use std::path::Path;
+//! let text = r#"
+//! [[session]]
+//! agent = "claude"
+//! prompt = "fix the tests"
+//! "#;
+//! let m = baton_config::Manifest::parse(text, None, Path::new("/repo")).unwrap();
+//! let argv = baton_config::agent_argv(&m.sessions[0], &m.agents);
+//! assert_eq!(argv, ["claude", "-p", "fix the tests"]);
+//! assert_eq!(m.sessions[0].id.as_str(), "claude-1");
+//! ```
+
+#![warn(missing_docs)]
+
+mod argv;
+mod error;
+mod manifest;
+mod model;
+
+pub use argv::agent_argv;
+pub use error::{ConfigError, Invalid};
+pub use manifest::Manifest;
+pub use model::{
+    AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, InvalidSessionId, OnStall,
+    ProbeConfig, SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE,
+    UnknownVariant, default_stdin,
+};
+
+#[cfg(test)]
+mod tests;

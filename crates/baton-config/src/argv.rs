@@ -1,0 +1,73 @@
+//! The argv each agent is launched with (SPEC §7).
+//!
+//! This exists so the exact command line of every agent is decided in one
+//! pure function with golden tests. It must never build a shell string: the
+//! prompt is always one argv element, passed through byte for byte.
+
+use crate::model::{AgentKind, AgentsConfig, SessionSpec};
+
+/// The argv that launches `spec`, binary first, to be executed without a shell.
+///
+/// The binary is `[agents.X] bin` or the agent's name (to be looked up on
+/// PATH). The prompt is always a single, unmodified element. For
+/// `agent = "command"` this is the session's `command` as given (empty if a
+/// hand-built spec has none); its prompt travels in `BATON_PROMPT`, set by the
+/// caller. `model`/`profile`/`mcp_servers` appear only where SPEC §7 puts them.
+pub fn agent_argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
+    let bin = || {
+        agents
+            .get(spec.agent)
+            .bin
+            .clone()
+            .unwrap_or_else(|| spec.agent.as_str().to_owned())
+    };
+    let prompt = || spec.prompt.clone().unwrap_or_default();
+    let mut argv = Vec::new();
+    match spec.agent {
+        AgentKind::Codex => {
+            argv.push(bin());
+            if let Some(profile) = &spec.profile {
+                argv.extend(["--profile".to_owned(), profile.clone()]);
+            }
+            argv.extend(
+                [
+                    "exec",
+                    "--dangerously-bypass-approvals-and-sandbox",
+                    "--skip-git-repo-check",
+                    "--color",
+                    "never",
+                ]
+                .map(str::to_owned),
+            );
+            if let Some(model) = &spec.model {
+                argv.extend(["--model".to_owned(), model.clone()]);
+            }
+            for server in &spec.mcp_servers {
+                argv.extend([
+                    "-c".to_owned(),
+                    format!("mcp_servers.{server}.enabled=true"),
+                ]);
+            }
+            argv.push(prompt());
+        }
+        AgentKind::Gemini => {
+            argv.push(bin());
+            if let Some(model) = &spec.model {
+                argv.extend(["--model".to_owned(), model.clone()]);
+            }
+            argv.extend(["--yolo".to_owned(), "--prompt".to_owned(), prompt()]);
+            argv.extend(["--output-format".to_owned(), "text".to_owned()]);
+        }
+        AgentKind::Claude => {
+            argv.push(bin());
+            if let Some(model) = &spec.model {
+                argv.extend(["--model".to_owned(), model.clone()]);
+            }
+            argv.extend(["-p".to_owned(), prompt()]);
+        }
+        AgentKind::Command => {
+            argv = spec.command.clone().unwrap_or_default();
+        }
+    }
+    argv
+}

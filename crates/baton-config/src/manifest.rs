@@ -1,0 +1,834 @@
+//! Reading `baton.toml`: TOML → raw, spanned structs → validated [`Manifest`].
+//!
+//! The raw structs mirror the file exactly (`deny_unknown_fields` everywhere,
+//! no `untagged`, no `flatten`, so serde errors keep their spans) and keep a
+//! [`Spanned`] wherever a later check needs to point at a line. Nothing here
+//! may put an `env` value into an error message.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{ConfigError, Invalid};
+use crate::model::{
+    AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, OnStall, ProbeConfig,
+    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE,
+};
+
+/// A whole, validated manifest.
+///
+/// Everything in it has passed the checks documented on its fields' types;
+/// relative paths have been joined onto `base_dir`; every session has a
+/// unique id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Manifest {
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+    /// The directory relative paths in the manifest are resolved against.
+    pub base_dir: PathBuf,
+    /// `[conductor]`, defaults filled in.
+    pub conductor: ConductorConfig,
+    /// `[probe]`, defaults filled in.
+    pub probe: ProbeConfig,
+    /// `[agents.*]`, defaults filled in.
+    pub agents: AgentsConfig,
+    /// Every `[[session]]`, in file order; never empty.
+    pub sessions: Vec<SessionSpec>,
+}
+
+impl Manifest {
+    /// Reads and validates the manifest at `path`; relative paths in it are
+    /// resolved against the (absolute) directory that contains it.
+    pub fn load(path: &Path) -> Result<Manifest, ConfigError> {
+        let io_err = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = std::fs::read_to_string(path).map_err(io_err)?;
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        let base_dir = std::path::absolute(parent).map_err(io_err)?;
+        Manifest::parse(&text, Some(path), &base_dir)
+    }
+
+    /// Validates manifest `text`. `source` names it in errors (and is kept in
+    /// [`Manifest::source`]); relative paths are joined onto `base_dir`.
+    ///
+    /// Never panics, whatever `text` is.
+    pub fn parse(
+        text: &str,
+        source: Option<&Path>,
+        base_dir: &Path,
+    ) -> Result<Manifest, ConfigError> {
+        let origin = match source {
+            Some(p) => p.display().to_string(),
+            None => "<manifest>".to_owned(),
+        };
+        let cx = Cx {
+            text,
+            origin: &origin,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
+        cx.validate(raw, source, base_dir)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Leaf types with their own checks.
+
+/// A duration written as a humantime string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawDuration(Duration);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"a duration string such as "30s""#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDuration, E> {
+                humantime::parse_duration(s).map(RawDuration).map_err(|e| {
+                    E::custom(format_args!(
+                        r#"invalid duration "{}": {e}; write e.g. "500ms", "30s", "10m" or "1h 30m""#,
+                        s.escape_debug()
+                    ))
+                })
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawDuration, E> {
+                Err(E::custom(format_args!(
+                    r#"a bare number ({n}) is not a duration; write it as a string with a unit, e.g. "30s""#
+                )))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawDuration, E> {
+                Err(E::custom(format_args!(
+                    r#"a bare number ({n}) is not a duration; write it as a string with a unit, e.g. "30s""#
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<RawDuration, E> {
+                Err(E::custom(format_args!(
+                    r#"a bare number ({n}) is not a duration; write it as a string with a unit, e.g. "1.5s" → "1500ms""#
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+const NUL_MESSAGE: &str = "strings may not contain NUL characters";
+
+/// A string without NUL (it would truncate an argv element or env entry).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor (not `String::deserialize` then a check) so the error is
+        // raised inside the value and carries its span, not its parent's.
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text, E> {
+                if s.contains('\0') {
+                    return Err(E::custom(NUL_MESSAGE));
+                }
+                Ok(Text(s.to_owned()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A non-empty argv: an array of strings, or one string split with
+/// shell-words (no shell ever runs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Argv(Vec<String>);
+
+impl<'de> Deserialize<'de> for Argv {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Argv;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(r#"an argv array such as ["python3", "worker.py"] or a command string"#)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Argv, E> {
+                if s.contains('\0') {
+                    return Err(E::custom(NUL_MESSAGE));
+                }
+                let words = shell_words::split(s)
+                    .map_err(|e| E::custom(format_args!("cannot split the command string: {e}")))?;
+                if words.is_empty() {
+                    return Err(E::custom(
+                        "the command string is empty; give at least the program",
+                    ));
+                }
+                Ok(Argv(words))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Argv, A::Error> {
+                let mut words = Vec::new();
+                while let Some(Text(w)) = seq.next_element()? {
+                    words.push(w);
+                }
+                if words.is_empty() {
+                    return Err(de::Error::custom(
+                        "the argv array is empty; give at least the program",
+                    ));
+                }
+                Ok(Argv(words))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a baton manifest")]
+struct RawManifest {
+    conductor: RawConductor,
+    probe: RawProbe,
+    agents: RawAgents,
+    session: Vec<Spanned<RawSession>>,
+}
+
+type Sp<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [conductor] table")]
+struct RawConductor {
+    logs_dir: Sp<Text>,
+    max_restarts: Option<u32>,
+    grace: Sp<RawDuration>,
+    backoff: Sp<RawDuration>,
+    backoff_max: Sp<RawDuration>,
+    reset_after: Option<RawDuration>,
+    fsync: Option<FsyncPolicy>,
+    rate_limit_cooldown: Option<RawDuration>,
+    tail_bytes: Sp<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [probe] table")]
+struct RawProbe {
+    stall_after: Sp<RawDuration>,
+    startup_timeout: Sp<RawDuration>,
+    on_stall: Option<OnStall>,
+    stall_restart_after: Option<RawDuration>,
+    health_interval: Option<RawDuration>,
+    l2_check: Option<Argv>,
+    l2_interval: Sp<RawDuration>,
+    l2_failures: Sp<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [agents] table")]
+struct RawAgents {
+    codex: RawAgent,
+    gemini: RawAgent,
+    claude: RawAgent,
+    command: RawAgent,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [agents.NAME] table")]
+struct RawAgent {
+    bin: Sp<Text>,
+    stdin: Option<StdinMode>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [[session]] table")]
+struct RawSession {
+    id: Sp<SessionId>,
+    agent: Sp<AgentKind>,
+    prompt: Sp<Text>,
+    command: Sp<Argv>,
+    workdir: Sp<Text>,
+    env: BTreeMap<Spanned<Text>, Text>,
+    model: Sp<Text>,
+    profile: Sp<Text>,
+    mcp_servers: Sp<Vec<Spanned<Text>>>,
+    branch_guard: bool,
+    stdin: Option<StdinMode>,
+    capabilities: Vec<Text>,
+    max_restarts: Option<u32>,
+    stall_after: Sp<RawDuration>,
+    startup_timeout: Sp<RawDuration>,
+    on_stall: Option<OnStall>,
+}
+
+// ---------------------------------------------------------------------------
+// Validation.
+
+/// The text being parsed and the name to show it under.
+struct Cx<'a> {
+    text: &'a str,
+    origin: &'a str,
+}
+
+impl Cx<'_> {
+    fn invalid(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Invalid {
+        Invalid::new(self.text, self.origin, span, message.into(), "here")
+    }
+
+    fn err(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+        self.invalid(span, message).into()
+    }
+
+    /// Turns a TOML syntax or serde error into one that names the field.
+    fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
+        let span = e.span();
+        let msg = e.message().trim_end();
+        let located = span.as_ref().and_then(|s| locate(self.text, s.start));
+        let message = match located {
+            None => msg.to_owned(),
+            Some(Located { path, on_key }) => describe(&path, on_key, msg),
+        };
+        self.err(span, message)
+    }
+
+    fn validate(
+        &self,
+        raw: RawManifest,
+        source: Option<&Path>,
+        base_dir: &Path,
+    ) -> Result<Manifest, ConfigError> {
+        let conductor = self.conductor(raw.conductor, base_dir)?;
+        let probe = self.probe(raw.probe)?;
+        let agents = self.agents(raw.agents)?;
+        if raw.session.is_empty() {
+            let help = "add at least one, e.g.\n[[session]]\nagent = \"command\"\ncommand = [\"echo\", \"hi\"]";
+            let invalid = self.invalid(None, "manifest has no [[session]] entries");
+            return Err(invalid.with_help(help).into());
+        }
+        let mut sessions = Vec::with_capacity(raw.session.len());
+        let mut seen: HashMap<SessionId, usize> = HashMap::new();
+        for (i, s) in raw.session.into_iter().enumerate() {
+            let spec = self.session(i + 1, s, base_dir, &mut seen)?;
+            sessions.push(spec);
+        }
+        Ok(Manifest {
+            source: source.map(Path::to_path_buf),
+            base_dir: base_dir.to_path_buf(),
+            conductor,
+            probe,
+            agents,
+            sessions,
+        })
+    }
+
+    fn nonzero(
+        &self,
+        v: &Spanned<RawDuration>,
+        field: &str,
+        table: &str,
+    ) -> Result<Duration, ConfigError> {
+        if v.get_ref().0.is_zero() {
+            Err(self.err(
+                Some(v.span()),
+                format!("`{field}` in {table} must be greater than zero"),
+            ))
+        } else {
+            Ok(v.get_ref().0)
+        }
+    }
+
+    fn path(
+        &self,
+        v: &Spanned<Text>,
+        field: &str,
+        table: &str,
+        base_dir: &Path,
+    ) -> Result<PathBuf, ConfigError> {
+        let s = &v.get_ref().0;
+        if s.is_empty() {
+            return Err(self.err(
+                Some(v.span()),
+                format!("`{field}` in {table} must not be empty"),
+            ));
+        }
+        Ok(resolve(base_dir, Path::new(s)))
+    }
+
+    fn conductor(
+        &self,
+        raw: RawConductor,
+        base_dir: &Path,
+    ) -> Result<ConductorConfig, ConfigError> {
+        const T: &str = "[conductor]";
+        let d = ConductorConfig::default();
+        let logs_dir = match &raw.logs_dir {
+            Some(v) => self.path(v, "logs_dir", T, base_dir)?,
+            None => resolve(base_dir, &d.logs_dir),
+        };
+        let grace = match &raw.grace {
+            Some(v) => self.nonzero(v, "grace", T)?,
+            None => d.grace,
+        };
+        let backoff = raw.backoff.as_ref().map_or(d.backoff, |v| v.get_ref().0);
+        let backoff_max = raw
+            .backoff_max
+            .as_ref()
+            .map_or(d.backoff_max, |v| v.get_ref().0);
+        if backoff_max < backoff {
+            let span = raw
+                .backoff_max
+                .as_ref()
+                .or(raw.backoff.as_ref())
+                .map(Spanned::span);
+            return Err(self.err(
+                span,
+                format!(
+                    "`backoff_max` in [conductor] ({}) is less than `backoff` ({})",
+                    humantime::format_duration(backoff_max),
+                    humantime::format_duration(backoff)
+                ),
+            ));
+        }
+        let tail_bytes = match &raw.tail_bytes {
+            Some(v) => match usize::try_from(*v.get_ref()) {
+                Ok(n) if TAIL_BYTES_RANGE.contains(&n) => n,
+                _ => {
+                    return Err(self.err(
+                        Some(v.span()),
+                        format!(
+                            "`tail_bytes` in [conductor] is {}, must be within {}..={}",
+                            v.get_ref(),
+                            TAIL_BYTES_RANGE.start(),
+                            TAIL_BYTES_RANGE.end()
+                        ),
+                    ));
+                }
+            },
+            None => d.tail_bytes,
+        };
+        Ok(ConductorConfig {
+            logs_dir,
+            max_restarts: raw.max_restarts.unwrap_or(d.max_restarts),
+            grace,
+            backoff,
+            backoff_max,
+            reset_after: raw.reset_after.map_or(d.reset_after, |v| v.0),
+            fsync: raw.fsync.unwrap_or(d.fsync),
+            rate_limit_cooldown: raw
+                .rate_limit_cooldown
+                .map_or(d.rate_limit_cooldown, |v| v.0),
+            tail_bytes,
+        })
+    }
+
+    fn probe(&self, raw: RawProbe) -> Result<ProbeConfig, ConfigError> {
+        const T: &str = "[probe]";
+        let d = ProbeConfig::default();
+        let stall_after = match &raw.stall_after {
+            Some(v) => self.nonzero(v, "stall_after", T)?,
+            None => d.stall_after,
+        };
+        let startup_timeout = match &raw.startup_timeout {
+            Some(v) => self.nonzero(v, "startup_timeout", T)?,
+            None => d.startup_timeout,
+        };
+        let l2_interval = match &raw.l2_interval {
+            Some(v) => self.nonzero(v, "l2_interval", T)?,
+            None => d.l2_interval,
+        };
+        let l2_failures = match &raw.l2_failures {
+            Some(v) if *v.get_ref() == 0 => {
+                return Err(self.err(
+                    Some(v.span()),
+                    "`l2_failures` in [probe] must be at least 1",
+                ));
+            }
+            Some(v) => *v.get_ref(),
+            None => d.l2_failures,
+        };
+        Ok(ProbeConfig {
+            stall_after,
+            startup_timeout,
+            on_stall: raw.on_stall.unwrap_or(d.on_stall),
+            stall_restart_after: raw
+                .stall_restart_after
+                .map_or(d.stall_restart_after, |v| v.0),
+            health_interval: raw.health_interval.map(|v| v.0).filter(|d| !d.is_zero()),
+            l2_check: raw.l2_check.map(|a| a.0),
+            l2_interval,
+            l2_failures,
+        })
+    }
+
+    fn agents(&self, raw: RawAgents) -> Result<AgentsConfig, ConfigError> {
+        let one = |raw: RawAgent, kind: AgentKind| -> Result<AgentConfig, ConfigError> {
+            let bin = match raw.bin {
+                Some(b) if kind == AgentKind::Command => {
+                    return Err(self.err(
+                        Some(b.span()),
+                        "`bin` in [agents.command]: the command agent has no binary; \
+                         give each session's argv in its `command`",
+                    ));
+                }
+                Some(b) if b.get_ref().0.is_empty() => {
+                    return Err(self.err(
+                        Some(b.span()),
+                        format!("`bin` in [agents.{kind}] must not be empty"),
+                    ));
+                }
+                Some(b) => Some(b.into_inner().0),
+                None => None,
+            };
+            Ok(AgentConfig {
+                bin,
+                stdin: raw.stdin,
+            })
+        };
+        Ok(AgentsConfig {
+            codex: one(raw.codex, AgentKind::Codex)?,
+            gemini: one(raw.gemini, AgentKind::Gemini)?,
+            claude: one(raw.claude, AgentKind::Claude)?,
+            command: one(raw.command, AgentKind::Command)?,
+        })
+    }
+
+    fn session(
+        &self,
+        n: usize,
+        raw: Spanned<RawSession>,
+        base_dir: &Path,
+        seen: &mut HashMap<SessionId, usize>,
+    ) -> Result<SessionSpec, ConfigError> {
+        let table = format!("[[session]] #{n}");
+        let header = raw.span();
+        let raw = raw.into_inner();
+        let agent = raw
+            .agent
+            .as_ref()
+            .map_or(AgentKind::Command, |a| *a.get_ref());
+        // Where to point when a required field is missing: the `agent` line
+        // if there is one, else the session itself.
+        let agent_span = raw.agent.as_ref().map_or(header.clone(), Spanned::span);
+
+        let (id, id_span) = match raw.id {
+            Some(id) => {
+                let span = id.span();
+                (id.into_inner(), span)
+            }
+            None => {
+                let default = format!("{agent}-{n}");
+                let id = default
+                    .parse()
+                    .map_err(|e: crate::model::InvalidSessionId| {
+                        self.err(Some(header.clone()), e.to_string())
+                    })?;
+                (id, header.clone())
+            }
+        };
+        let this_line = line_of(self.text, id_span.start);
+        if let Some(first_line) = seen.get(&id) {
+            return Err(self.err(
+                Some(id_span),
+                format!("duplicate session id `{id}` in {table} (first used on line {first_line})"),
+            ));
+        }
+        seen.insert(id.clone(), this_line);
+
+        let command = match (agent, raw.command) {
+            (AgentKind::Command, Some(c)) => Some(c.into_inner().0),
+            (AgentKind::Command, None) => {
+                return Err(self.err(
+                    Some(agent_span),
+                    format!(
+                        "{table} (`{id}`) is agent = \"command\" but has no `command`; \
+                         give an argv array such as [\"python3\", \"worker.py\"]"
+                    ),
+                ));
+            }
+            (_, Some(c)) => {
+                return Err(self.err(
+                    Some(c.span()),
+                    format!(
+                        "`command` in {table} (`{id}`) is only for agent = \"command\", \
+                         this session is agent = \"{agent}\"; put the task in `prompt`"
+                    ),
+                ));
+            }
+            (_, None) => None,
+        };
+
+        let prompt = match raw.prompt {
+            Some(p) if p.get_ref().0.trim().is_empty() => {
+                return Err(self.err(
+                    Some(p.span()),
+                    format!("`prompt` in {table} (`{id}`) is empty"),
+                ));
+            }
+            Some(p) => Some(p.into_inner().0),
+            None if agent.needs_prompt() => {
+                return Err(self.err(
+                    Some(agent_span),
+                    format!("{table} (`{id}`) is agent = \"{agent}\" and needs a `prompt`"),
+                ));
+            }
+            None => None,
+        };
+
+        let mcp_servers = match raw.mcp_servers {
+            Some(list) if agent != AgentKind::Codex => {
+                return Err(self.err(
+                    Some(list.span()),
+                    format!(
+                        "`mcp_servers` in {table} (`{id}`) is only supported for agent = \"codex\", \
+                         this session is agent = \"{agent}\""
+                    ),
+                ));
+            }
+            Some(list) => {
+                let mut names = Vec::new();
+                for name in list.into_inner() {
+                    let ok = !name.get_ref().0.is_empty()
+                        && name
+                            .get_ref()
+                            .0
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+                    if !ok {
+                        return Err(self.err(
+                            Some(name.span()),
+                            format!(
+                                "`mcp_servers` in {table} (`{id}`): invalid server name `{}`; \
+                                 use ASCII letters, digits, '_' and '-'",
+                                name.get_ref().0.escape_debug()
+                            ),
+                        ));
+                    }
+                    names.push(name.into_inner().0);
+                }
+                names
+            }
+            None => Vec::new(),
+        };
+
+        let mut env = BTreeMap::new();
+        for (key, Text(value)) in raw.env {
+            let span = key.span();
+            let Text(key) = key.into_inner();
+            let problem = if key.is_empty() {
+                Some("an env key must not be empty")
+            } else if key.contains('=') {
+                Some("an env key must not contain '='")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(self.err(
+                    Some(span),
+                    format!(
+                        "`env` in {table} (`{id}`): {problem} (key `{}`)",
+                        key.escape_debug()
+                    ),
+                ));
+            }
+            env.insert(key, value);
+        }
+
+        let non_empty = |v: Sp<Text>, field: &str| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(v) if v.get_ref().0.is_empty() => Err(self.err(
+                    Some(v.span()),
+                    format!("`{field}` in {table} (`{id}`) must not be empty"),
+                )),
+                Some(v) => Ok(Some(v.into_inner().0)),
+                None => Ok(None),
+            }
+        };
+        let model = non_empty(raw.model, "model")?;
+        let profile = non_empty(raw.profile, "profile")?;
+
+        let workdir = match &raw.workdir {
+            Some(w) => self.path(w, "workdir", &table, base_dir)?,
+            None => base_dir.to_path_buf(),
+        };
+        let stall_after = match &raw.stall_after {
+            Some(v) => Some(self.nonzero(v, "stall_after", &table)?),
+            None => None,
+        };
+        let startup_timeout = match &raw.startup_timeout {
+            Some(v) => Some(self.nonzero(v, "startup_timeout", &table)?),
+            None => None,
+        };
+
+        Ok(SessionSpec {
+            id,
+            agent,
+            prompt,
+            command,
+            workdir: Some(workdir),
+            env,
+            model,
+            profile,
+            mcp_servers,
+            branch_guard: raw.branch_guard,
+            stdin: raw.stdin,
+            capabilities: raw.capabilities.into_iter().map(|t| t.0).collect(),
+            max_restarts: raw.max_restarts,
+            stall_after,
+            startup_timeout,
+            on_stall: raw.on_stall,
+        })
+    }
+}
+
+fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base_dir.join(p)
+    }
+}
+
+fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(at)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+// ---------------------------------------------------------------------------
+// Naming the field a serde error is about.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+struct Located {
+    path: Vec<Seg>,
+    /// The error points at the key itself rather than its value.
+    on_key: bool,
+}
+
+/// The key path whose key or value covers byte `pos`, found by parsing the
+/// text again into a spanned tree (only done on the error path).
+fn locate(text: &str, pos: usize) -> Option<Located> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut path = Vec::new();
+    let on_key = find_in_table(doc.get_ref(), pos, &mut path)?;
+    Some(Located { path, on_key })
+}
+
+fn find_in_table(t: &toml::de::DeTable<'_>, pos: usize, path: &mut Vec<Seg>) -> Option<bool> {
+    for (k, v) in t.iter() {
+        path.push(Seg::Key(k.get_ref().to_string()));
+        if k.span().contains(&pos) {
+            return Some(true);
+        }
+        if let Some(on_key) = find_in_value(v, pos, path) {
+            return Some(on_key);
+        }
+        path.pop();
+    }
+    None
+}
+
+fn find_in_value(
+    v: &Spanned<toml::de::DeValue<'_>>,
+    pos: usize,
+    path: &mut Vec<Seg>,
+) -> Option<bool> {
+    match v.get_ref() {
+        toml::de::DeValue::Table(t) => {
+            if let Some(on_key) = find_in_table(t, pos, path) {
+                return Some(on_key);
+            }
+        }
+        toml::de::DeValue::Array(a) => {
+            for (i, e) in a.iter().enumerate() {
+                path.push(Seg::Index(i));
+                if let Some(on_key) = find_in_value(e, pos, path) {
+                    return Some(on_key);
+                }
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+    v.span().contains(&pos).then_some(false)
+}
+
+/// Rewrites a serde message so it names the field and the table it is in,
+/// and drops anything that could be an env value.
+fn describe(path: &[Seg], on_key: bool, msg: &str) -> String {
+    let key = |i: usize| match path.get(i) {
+        Some(Seg::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    let (table, rest) = match (key(0), path.get(1)) {
+        (Some("session"), Some(Seg::Index(i))) => {
+            (Some(format!("[[session]] #{}", i + 1)), &path[2..])
+        }
+        (Some("agents"), Some(Seg::Key(name))) if path.len() > 2 => {
+            (Some(format!("[agents.{name}]")), &path[2..])
+        }
+        (Some(t), Some(_)) => (Some(format!("[{t}]")), &path[1..]),
+        _ => (None, path),
+    };
+    let mut field = String::new();
+    for seg in rest {
+        match seg {
+            Seg::Key(k) => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.extend(k.escape_debug());
+            }
+            Seg::Index(i) => field.push_str(&format!("[{i}]")),
+        }
+    }
+    let where_ = match &table {
+        Some(t) => format!(" in {t}"),
+        None => String::new(),
+    };
+
+    if let Some(after) = msg.strip_prefix("unknown field `")
+        && let Some(end) = after.find('`')
+    {
+        let place = table
+            .as_deref()
+            .map_or("at the top level".to_owned(), |t| format!("in {t}"));
+        let (name, tail) = after.split_at(end + 1);
+        // `[agents]` keys are agent names, not fields.
+        let what = if table.as_deref() == Some("[agents]") {
+            "unknown agent"
+        } else {
+            "unknown field"
+        };
+        return format!("{what} `{name} {place}{tail}");
+    }
+    if matches!(rest.first(), Some(Seg::Key(k)) if k == "env") {
+        let msg = if on_key && rest.len() == 2 {
+            msg
+        } else if rest.len() == 1 {
+            "env must be a table of string values (value not shown)"
+        } else {
+            "env values must be strings without NUL characters (value not shown)"
+        };
+        return format!("`{field}`{where_}: {msg}");
+    }
+    format!("`{field}`{where_}: {msg}")
+}

@@ -1,0 +1,473 @@
+//! The validated, public shape of a manifest.
+//!
+//! Values of these types that come out of [`crate::Manifest::parse`] have
+//! passed every check in SPEC §2–§7; code that builds them by hand (tests, the
+//! MCP `spawn` verb) gets the same defaults through `Default` and
+//! [`SessionSpec::command`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Serde helpers that write durations as humantime strings (`"30s"`, `"1h 30m"`).
+pub(crate) mod humantime_ser {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    /// Writes `d` as a humantime string such as `"30s"`.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    /// Writes `Some(d)` as a humantime string and `None` as nothing.
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::Serializer;
+
+        /// Writes `Some(d)` as a humantime string and `None` as a unit value.
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.collect_str(&humantime::format_duration(*d)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+macro_rules! lowercase_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $what:literal { $( $(#[$vmeta:meta])* $variant:ident => $text:literal ),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The lowercase name used in the manifest, the event log and the CLI.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownVariant;
+
+            /// Accepts exactly the lowercase names produced by `as_str`.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $( $text => Ok($name::$variant), )+
+                    _ => Err(UnknownVariant {
+                        what: $what,
+                        found: s.to_owned(),
+                        expected: &[$($text),+],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+/// A string that is not one of the names an enum accepts.
+///
+/// Its message lists every accepted name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{found}`, expected one of {}", list_names(expected))]
+pub struct UnknownVariant {
+    what: &'static str,
+    found: String,
+    expected: &'static [&'static str],
+}
+
+fn list_names(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+lowercase_enum! {
+    /// How eagerly the event log reaches the disk (SPEC §6).
+    #[derive(Default)]
+    FsyncPolicy, "fsync policy" {
+        /// `fsync` after every record.
+        Always => "always",
+        /// Group commit at least every 50 ms and on every terminal state.
+        #[default]
+        Batch => "batch",
+        /// Leave flushing to the OS.
+        Off => "off",
+    }
+}
+
+lowercase_enum! {
+    /// What the probe does when a session goes silent for `stall_after` (SPEC §3).
+    #[derive(Default)]
+    OnStall, "on_stall policy" {
+        /// Record the session as `stalled` and keep waiting.
+        #[default]
+        Mark => "mark",
+        /// Restart it once it has been stalled for `stall_restart_after`.
+        Restart => "restart",
+    }
+}
+
+lowercase_enum! {
+    /// What the agent's standard input is connected to.
+    StdinMode, "stdin mode" {
+        /// A pipe baton can write answers into.
+        Pipe => "pipe",
+        /// `/dev/null`: reads see end-of-file at once.
+        Null => "null",
+    }
+}
+
+lowercase_enum! {
+    /// Which CLI a session launches (SPEC §7).
+    #[derive(Default)]
+    AgentKind, "agent" {
+        /// OpenAI Codex CLI (`codex exec`).
+        Codex => "codex",
+        /// Google Gemini CLI.
+        Gemini => "gemini",
+        /// Anthropic Claude Code (`claude -p`).
+        Claude => "claude",
+        /// Any argv given in the session's `command`.
+        #[default]
+        Command => "command",
+    }
+}
+
+impl AgentKind {
+    /// True for the agents that need a `prompt` and build their own argv.
+    pub fn needs_prompt(self) -> bool {
+        !matches!(self, AgentKind::Command)
+    }
+}
+
+/// The stdin a session of `agent` gets when neither the session nor
+/// `[agents.X]` says otherwise.
+///
+/// The headless AI CLIs read a piped stdin to end-of-file before they start
+/// and so hang on a pipe that stays open (the reference had to close it);
+/// they get `Null`. A `command` gets a `Pipe` so it can be answered.
+pub fn default_stdin(agent: AgentKind) -> StdinMode {
+    match agent {
+        AgentKind::Codex | AgentKind::Gemini | AgentKind::Claude => StdinMode::Null,
+        AgentKind::Command => StdinMode::Pipe,
+    }
+}
+
+/// The rule a [`SessionId`] must satisfy, as shown in error messages.
+pub const SESSION_ID_RULE: &str = "a session id is 1 to 64 characters: an ASCII letter or digit, \
+     then ASCII letters, digits, '.', '_' or '-'";
+
+/// A session's stable name.
+///
+/// Guaranteed to match `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`, so it is safe as a
+/// file name component (`<logs>/<id>.out.log`), a tmux session name and a
+/// shell word. Every constructor (including `Deserialize`) checks the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionId(String);
+
+/// A string that breaks [`SESSION_ID_RULE`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid session id `{}`: {SESSION_ID_RULE}", found.escape_debug())]
+pub struct InvalidSessionId {
+    found: String,
+}
+
+impl SessionId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn check(s: &str) -> bool {
+        let bytes = s.as_bytes();
+        match bytes.split_first() {
+            Some((first, rest)) => {
+                bytes.len() <= 64
+                    && first.is_ascii_alphanumeric()
+                    && rest
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            }
+            None => false,
+        }
+    }
+}
+
+impl FromStr for SessionId {
+    type Err = InvalidSessionId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if SessionId::check(s) {
+            Ok(SessionId(s.to_owned()))
+        } else {
+            Err(InvalidSessionId {
+                found: s.to_owned(),
+            })
+        }
+    }
+}
+
+impl TryFrom<String> for SessionId {
+    type Error = InvalidSessionId;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if SessionId::check(&s) {
+            Ok(SessionId(s))
+        } else {
+            Err(InvalidSessionId { found: s })
+        }
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.0
+    }
+}
+
+impl AsRef<str> for SessionId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `[conductor]`: limits and timings that apply to every session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConductorConfig {
+    /// Where output logs and `events.jsonl` go. After parsing it is absolute
+    /// or joined onto the manifest's directory.
+    pub logs_dir: PathBuf,
+    /// Restarts allowed before a failing session is `dead` (default 3).
+    pub max_restarts: u32,
+    /// SIGTERM → SIGKILL grace (default 10 s, never zero).
+    #[serde(with = "humantime_ser")]
+    pub grace: Duration,
+    /// Delay before the first restart; doubles per restart (default 1 s).
+    #[serde(with = "humantime_ser")]
+    pub backoff: Duration,
+    /// Cap on the restart delay (default 30 s, never below `backoff`).
+    #[serde(with = "humantime_ser")]
+    pub backoff_max: Duration,
+    /// Healthy this long → the restart count goes back to 0 (default 10 min).
+    #[serde(with = "humantime_ser")]
+    pub reset_after: Duration,
+    /// Event-log durability (default `batch`).
+    pub fsync: FsyncPolicy,
+    /// Cooldown for a rate-limited session whose output names no reset time (default 5 min).
+    #[serde(with = "humantime_ser")]
+    pub rate_limit_cooldown: Duration,
+    /// Bytes of combined stdout+stderr tail fed to detectors; within
+    /// [`TAIL_BYTES_RANGE`] (default 2048).
+    pub tail_bytes: usize,
+}
+
+/// The values `tail_bytes` may take.
+pub const TAIL_BYTES_RANGE: std::ops::RangeInclusive<usize> = 256..=1_048_576;
+
+impl Default for ConductorConfig {
+    fn default() -> Self {
+        ConductorConfig {
+            logs_dir: PathBuf::from(".baton/logs"),
+            max_restarts: 3,
+            grace: Duration::from_secs(10),
+            backoff: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            reset_after: Duration::from_secs(600),
+            fsync: FsyncPolicy::Batch,
+            rate_limit_cooldown: Duration::from_secs(300),
+            tail_bytes: 2048,
+        }
+    }
+}
+
+/// `[probe]`: the health model's thresholds (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeConfig {
+    /// L1: silence longer than this is a stall (default 30 s, never zero).
+    #[serde(with = "humantime_ser")]
+    pub stall_after: Duration,
+    /// L3: no output at all within this is a failed start (default 120 s, never zero).
+    #[serde(with = "humantime_ser")]
+    pub startup_timeout: Duration,
+    /// What a stall does (default `mark`).
+    pub on_stall: OnStall,
+    /// With `on_stall = restart`: how long stalled before restarting (default 5 min).
+    #[serde(with = "humantime_ser")]
+    pub stall_restart_after: Duration,
+    /// Period of `health` events; `None` (the default) writes none. Never `Some(0)`.
+    #[serde(with = "humantime_ser::option")]
+    pub health_interval: Option<Duration>,
+    /// L2 check argv, run without a shell; `None` (the default) turns L2 off.
+    /// Never an empty argv.
+    pub l2_check: Option<Vec<String>>,
+    /// Period of the L2 check (default 30 s, never zero).
+    #[serde(with = "humantime_ser")]
+    pub l2_interval: Duration,
+    /// Consecutive L2 failures before the session is failed (default 3, never zero).
+    pub l2_failures: u32,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            stall_after: Duration::from_secs(30),
+            startup_timeout: Duration::from_secs(120),
+            on_stall: OnStall::Mark,
+            stall_restart_after: Duration::from_secs(300),
+            health_interval: None,
+            l2_check: None,
+            l2_interval: Duration::from_secs(30),
+            l2_failures: 3,
+        }
+    }
+}
+
+/// `[agents.X]`: how to launch one kind of agent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct AgentConfig {
+    /// Binary to run instead of the agent's name looked up on PATH.
+    /// Always `None` for the `command` agent; never empty.
+    pub bin: Option<String>,
+    /// Stdin for this agent's sessions unless a session says otherwise;
+    /// `None` means [`default_stdin`].
+    pub stdin: Option<StdinMode>,
+}
+
+/// `[agents]`: one [`AgentConfig`] per [`AgentKind`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct AgentsConfig {
+    /// `[agents.codex]`.
+    pub codex: AgentConfig,
+    /// `[agents.gemini]`.
+    pub gemini: AgentConfig,
+    /// `[agents.claude]`.
+    pub claude: AgentConfig,
+    /// `[agents.command]`.
+    pub command: AgentConfig,
+}
+
+impl AgentsConfig {
+    /// The settings for `kind`.
+    pub fn get(&self, kind: AgentKind) -> &AgentConfig {
+        match kind {
+            AgentKind::Codex => &self.codex,
+            AgentKind::Gemini => &self.gemini,
+            AgentKind::Claude => &self.claude,
+            AgentKind::Command => &self.command,
+        }
+    }
+
+    /// The stdin a session of `kind` gets when it sets none itself:
+    /// `[agents.X] stdin`, else [`default_stdin`].
+    pub fn stdin_for(&self, kind: AgentKind) -> StdinMode {
+        self.get(kind).stdin.unwrap_or_else(|| default_stdin(kind))
+    }
+}
+
+/// One `[[session]]`: what to run and how to watch it.
+///
+/// After [`crate::Manifest::parse`]: `command` is `Some` (non-empty) exactly
+/// when `agent` is `Command`; `prompt` is `Some` (non-empty) for every other
+/// agent; `mcp_servers` is empty unless `agent` is `Codex`; `workdir` is
+/// `Some`, absolute or joined onto the manifest's directory; no string
+/// contains NUL; env keys are non-empty and contain no `=`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSpec {
+    /// Stable, unique name.
+    pub id: SessionId,
+    /// Which CLI to launch.
+    pub agent: AgentKind,
+    /// The task. For `command` it is passed in `BATON_PROMPT`.
+    pub prompt: Option<String>,
+    /// The argv for `agent = "command"`.
+    pub command: Option<Vec<String>>,
+    /// Working directory; `None` means the conductor's own.
+    pub workdir: Option<PathBuf>,
+    /// Extra environment. Values may be secrets: never log or echo them.
+    pub env: BTreeMap<String, String>,
+    /// Model name (`--model`; `BATON_MODEL` for `command`).
+    pub model: Option<String>,
+    /// Codex profile (`--profile`).
+    pub profile: Option<String>,
+    /// Codex MCP servers to enable.
+    pub mcp_servers: Vec<String>,
+    /// Refuse to start on `main`/`master`.
+    pub branch_guard: bool,
+    /// Stdin override; `None` defers to [`AgentsConfig::stdin_for`].
+    pub stdin: Option<StdinMode>,
+    /// Free-form tags.
+    pub capabilities: Vec<String>,
+    /// Overrides `[conductor] max_restarts`.
+    pub max_restarts: Option<u32>,
+    /// Overrides `[probe] stall_after`; never zero.
+    #[serde(with = "humantime_ser::option")]
+    pub stall_after: Option<Duration>,
+    /// Overrides `[probe] startup_timeout`; never zero.
+    #[serde(with = "humantime_ser::option")]
+    pub startup_timeout: Option<Duration>,
+    /// Overrides `[probe] on_stall`.
+    pub on_stall: Option<OnStall>,
+}
+
+impl SessionSpec {
+    /// A `command` session running `argv`, with every other field at its default.
+    pub fn command(id: SessionId, argv: Vec<String>) -> SessionSpec {
+        SessionSpec {
+            id,
+            agent: AgentKind::Command,
+            prompt: None,
+            command: Some(argv),
+            workdir: None,
+            env: BTreeMap::new(),
+            model: None,
+            profile: None,
+            mcp_servers: Vec::new(),
+            branch_guard: false,
+            stdin: None,
+            capabilities: Vec::new(),
+            max_restarts: None,
+            stall_after: None,
+            startup_timeout: None,
+            on_stall: None,
+        }
+    }
+
+    /// The stdin this session gets: its own setting, else the agent's, else
+    /// [`default_stdin`].
+    pub fn effective_stdin(&self, agents: &AgentsConfig) -> StdinMode {
+        self.stdin.unwrap_or_else(|| agents.stdin_for(self.agent))
+    }
+}

@@ -1,0 +1,1002 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::Diagnostic;
+use proptest::prelude::*;
+
+use crate::*;
+
+const BASE: &str = "/work/proj";
+
+fn parse(text: &str) -> Result<Manifest, ConfigError> {
+    Manifest::parse(text, Some(Path::new("baton.toml")), Path::new(BASE))
+}
+
+fn id(s: &str) -> SessionId {
+    s.parse().expect("valid id")
+}
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// A session that is valid on its own, to pad broken manifests with.
+const OK_SESSION: &str = "[[session]]\ncommand = [\"true\"]\n";
+
+/// (what is broken, manifest, expected line, substring of the message)
+const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
+    (
+        "syntax",
+        "[conductor\nmax_restarts = 3\n",
+        Some(1),
+        "expected",
+    ),
+    (
+        "syntax in value",
+        "[[session]]\ncommand = [\"x\",\n",
+        Some(2),
+        "unclosed array",
+    ),
+    (
+        "unknown key in [probe]",
+        "[probe]\nstall_after = \"1s\"\nstal_after = \"1s\"\n",
+        Some(3),
+        "unknown field `stal_after` in [probe], expected one of `stall_after`, `startup_timeout`",
+    ),
+    (
+        "unknown key in [conductor]",
+        "[conductor]\n\nlog_dir = \"x\"\n",
+        Some(3),
+        "unknown field `log_dir` in [conductor]",
+    ),
+    (
+        "unknown key at top level",
+        "sessions = []\n",
+        Some(1),
+        "unknown field `sessions` at the top level",
+    ),
+    (
+        "unknown key in [[session]]",
+        "[[session]]\ncommand = [\"x\"]\n\n[[session]]\ncommand = [\"y\"]\nworkdri = \"x\"\n",
+        Some(6),
+        "unknown field `workdri` in [[session]] #2",
+    ),
+    (
+        "unknown key in [agents.codex]",
+        "[agents.codex]\nbinary = \"x\"\n",
+        Some(2),
+        "unknown field `binary` in [agents.codex]",
+    ),
+    (
+        "unknown agent name",
+        "[agents.aider]\nbin = \"x\"\n",
+        Some(1),
+        "unknown agent `aider` in [agents], expected one of `codex`, `gemini`, `claude`, `command`",
+    ),
+    (
+        "wrong type",
+        "[conductor]\nmax_restarts = \"three\"\n",
+        Some(2),
+        "`max_restarts` in [conductor]: invalid type: string \"three\", expected u32",
+    ),
+    (
+        "wrong type of table",
+        "probe = 3\n",
+        Some(1),
+        "`probe`: invalid type: integer `3`, expected a [probe] table",
+    ),
+    (
+        "wrong type in session",
+        "[[session]]\ncommand = [\"x\"]\nbranch_guard = \"yes\"\n",
+        Some(3),
+        "`branch_guard` in [[session]] #1: invalid type: string \"yes\", expected a boolean",
+    ),
+    (
+        "bad duration",
+        "[probe]\nstall_after = \"30 parsecs\"\n",
+        Some(2),
+        "`stall_after` in [probe]: invalid duration \"30 parsecs\"",
+    ),
+    (
+        "bare integer duration",
+        "[conductor]\ngrace = 10\n",
+        Some(2),
+        "`grace` in [conductor]: a bare number (10) is not a duration; write it as a string with a unit, e.g. \"30s\"",
+    ),
+    (
+        "float duration",
+        "[probe]\nl2_interval = 1.5\n",
+        Some(2),
+        "`l2_interval` in [probe]: a bare number",
+    ),
+    (
+        "bad fsync",
+        "[conductor]\nfsync = \"sometimes\"\n",
+        Some(2),
+        "`fsync` in [conductor]: unknown variant `sometimes`, expected one of `always`, `batch`, `off`",
+    ),
+    (
+        "bad on_stall",
+        "[probe]\non_stall = \"kill\"\n",
+        Some(2),
+        "`on_stall` in [probe]: unknown variant `kill`, expected `mark` or `restart`",
+    ),
+    (
+        "bad stdin",
+        "[[session]]\ncommand = [\"x\"]\nstdin = \"tty\"\n",
+        Some(3),
+        "`stdin` in [[session]] #1: unknown variant `tty`, expected `pipe` or `null`",
+    ),
+    (
+        "bad agent",
+        "[[session]]\nagent = \"aider\"\n",
+        Some(2),
+        "expected one of `codex`, `gemini`, `claude`, `command`",
+    ),
+    (
+        "invalid session id",
+        "[[session]]\nid = \"-bad id\"\ncommand = [\"x\"]\n",
+        Some(2),
+        "`id` in [[session]] #1: invalid session id `-bad id`: a session id is 1 to 64 characters",
+    ),
+    (
+        "session id too long",
+        "[[session]]\nid = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\ncommand = [\"x\"]\n",
+        Some(2),
+        "invalid session id",
+    ),
+    (
+        "duplicate session id",
+        "[[session]]\nid = \"a\"\ncommand = [\"x\"]\n\n[[session]]\nid = \"a\"\ncommand = [\"y\"]\n",
+        Some(6),
+        "duplicate session id `a` in [[session]] #2 (first used on line 2)",
+    ),
+    (
+        "explicit id clashes with a default id",
+        "[[session]]\nid = \"command-2\"\ncommand = [\"x\"]\n\n[[session]]\ncommand = [\"y\"]\n",
+        Some(5),
+        "duplicate session id `command-2`",
+    ),
+    (
+        "command agent without command",
+        "[[session]]\nagent = \"command\"\nprompt = \"p\"\n",
+        Some(2),
+        "[[session]] #1 (`command-1`) is agent = \"command\" but has no `command`",
+    ),
+    (
+        "default agent without command",
+        "[[session]]\nprompt = \"p\"\n",
+        Some(1),
+        "is agent = \"command\" but has no `command`",
+    ),
+    (
+        "command on a codex session",
+        "[[session]]\nagent = \"codex\"\nprompt = \"p\"\ncommand = [\"x\"]\n",
+        Some(4),
+        "`command` in [[session]] #1 (`codex-1`) is only for agent = \"command\"",
+    ),
+    (
+        "codex without prompt",
+        "[[session]]\nagent = \"codex\"\n",
+        Some(2),
+        "is agent = \"codex\" and needs a `prompt`",
+    ),
+    (
+        "gemini without prompt",
+        "[[session]]\nagent = \"gemini\"\n",
+        Some(2),
+        "is agent = \"gemini\" and needs a `prompt`",
+    ),
+    (
+        "claude without prompt",
+        "[[session]]\nid = \"c\"\nagent = \"claude\"\n",
+        Some(3),
+        "[[session]] #1 (`c`) is agent = \"claude\" and needs a `prompt`",
+    ),
+    (
+        "blank prompt",
+        "[[session]]\nagent = \"claude\"\nprompt = \"  \"\n",
+        Some(3),
+        "`prompt` in [[session]] #1 (`claude-1`) is empty",
+    ),
+    (
+        "empty command array",
+        "[[session]]\ncommand = []\n",
+        Some(2),
+        "`command` in [[session]] #1: the argv array is empty",
+    ),
+    (
+        "empty command string",
+        "[[session]]\ncommand = \"   \"\n",
+        Some(2),
+        "`command` in [[session]] #1: the command string is empty",
+    ),
+    (
+        "unbalanced command string",
+        "[[session]]\ncommand = \"python3 'x\"\n",
+        Some(2),
+        "cannot split the command string",
+    ),
+    (
+        "non-string command element",
+        "[[session]]\ncommand = [\"x\", 3]\n",
+        Some(2),
+        "`command[1]` in [[session]] #1: invalid type: integer `3`, expected a string",
+    ),
+    (
+        "mcp_servers on claude",
+        "[[session]]\nagent = \"claude\"\nprompt = \"p\"\nmcp_servers = [\"github\"]\n",
+        Some(4),
+        "`mcp_servers` in [[session]] #1 (`claude-1`) is only supported for agent = \"codex\"",
+    ),
+    (
+        "bad mcp server name",
+        "[[session]]\nagent = \"codex\"\nprompt = \"p\"\nmcp_servers = [\"a.b=c\"]\n",
+        Some(4),
+        "invalid server name `a.b=c`",
+    ),
+    (
+        "zero stall_after",
+        "[probe]\nstall_after = \"0s\"\n",
+        Some(2),
+        "`stall_after` in [probe] must be greater than zero",
+    ),
+    (
+        "zero startup_timeout",
+        "[probe]\nstartup_timeout = \"0ms\"\n",
+        Some(2),
+        "`startup_timeout` in [probe] must be greater than zero",
+    ),
+    (
+        "zero grace",
+        "[conductor]\ngrace = \"0s\"\n",
+        Some(2),
+        "`grace` in [conductor] must be greater than zero",
+    ),
+    (
+        "zero l2_interval",
+        "[probe]\nl2_interval = \"0s\"\n",
+        Some(2),
+        "`l2_interval` in [probe] must be greater than zero",
+    ),
+    (
+        "zero session stall_after",
+        "[[session]]\ncommand = [\"x\"]\nstall_after = \"0s\"\n",
+        Some(3),
+        "`stall_after` in [[session]] #1 must be greater than zero",
+    ),
+    (
+        "zero session startup_timeout",
+        "[[session]]\ncommand = [\"x\"]\nstartup_timeout = \"0s\"\n",
+        Some(3),
+        "`startup_timeout` in [[session]] #1 must be greater than zero",
+    ),
+    (
+        "backoff_max below backoff",
+        "[conductor]\nbackoff = \"10s\"\nbackoff_max = \"5s\"\n",
+        Some(3),
+        "`backoff_max` in [conductor] (5s) is less than `backoff` (10s)",
+    ),
+    (
+        "backoff above default backoff_max",
+        "[conductor]\nbackoff = \"1m\"\n",
+        Some(2),
+        "`backoff_max` in [conductor] (30s) is less than `backoff` (1m)",
+    ),
+    (
+        "tail_bytes too small",
+        "[conductor]\ntail_bytes = 10\n",
+        Some(2),
+        "`tail_bytes` in [conductor] is 10, must be within 256..=1048576",
+    ),
+    (
+        "tail_bytes too large",
+        "[conductor]\ntail_bytes = 1048577\n",
+        Some(2),
+        "must be within 256..=1048576",
+    ),
+    (
+        "tail_bytes negative",
+        "[conductor]\ntail_bytes = -1\n",
+        Some(2),
+        "`tail_bytes` in [conductor]",
+    ),
+    (
+        "l2_failures zero",
+        "[probe]\nl2_failures = 0\n",
+        Some(2),
+        "`l2_failures` in [probe] must be at least 1",
+    ),
+    (
+        "l2_check empty",
+        "[probe]\nl2_check = []\n",
+        Some(2),
+        "`l2_check` in [probe]: the argv array is empty",
+    ),
+    (
+        "env key empty",
+        "[[session]]\ncommand = [\"x\"]\nenv = { \"\" = \"v\" }\n",
+        Some(3),
+        "`env` in [[session]] #1 (`command-1`): an env key must not be empty",
+    ),
+    (
+        "env key with =",
+        "[[session]]\ncommand = [\"x\"]\n[session.env]\n\"A=B\" = \"v\"\n",
+        Some(4),
+        "an env key must not contain '=' (key `A=B`)",
+    ),
+    (
+        "env key with NUL",
+        "[[session]]\ncommand = [\"x\"]\nenv = { \"A\\u0000\" = \"v\" }\n",
+        Some(3),
+        "strings may not contain NUL characters",
+    ),
+    (
+        "env value with NUL",
+        "[[session]]\ncommand = [\"x\"]\nenv = { TOKEN = \"sk-secret\\u0000\" }\n",
+        Some(3),
+        "`env.TOKEN` in [[session]] #1: env values must be strings without NUL characters (value not shown)",
+    ),
+    (
+        "env value not a string",
+        "[[session]]\ncommand = [\"x\"]\n\n[session.env]\nPIN = 123456\n",
+        Some(5),
+        "`env.PIN` in [[session]] #1: env values must be strings",
+    ),
+    (
+        "env not a table",
+        "[[session]]\ncommand = [\"x\"]\nenv = \"TOKEN=sk-secret\"\n",
+        Some(3),
+        "`env` in [[session]] #1: env must be a table of string values (value not shown)",
+    ),
+    (
+        "NUL in prompt",
+        "[[session]]\nagent = \"codex\"\nprompt = \"a\\u0000b\"\n",
+        Some(3),
+        "`prompt` in [[session]] #1: strings may not contain NUL characters",
+    ),
+    (
+        "NUL in command element",
+        "[[session]]\ncommand = [\"a\", \"b\\u0000\"]\n",
+        Some(2),
+        "strings may not contain NUL characters",
+    ),
+    (
+        "NUL in command string",
+        "[[session]]\ncommand = \"a b\\u0000\"\n",
+        Some(2),
+        "strings may not contain NUL characters",
+    ),
+    (
+        "NUL in bin",
+        "[agents.codex]\nbin = \"/x\\u0000\"\n",
+        Some(2),
+        "`bin` in [agents.codex]: strings may not contain NUL characters",
+    ),
+    (
+        "NUL in capabilities",
+        "[[session]]\ncommand = [\"x\"]\ncapabilities = [\"ok\", \"b\\u0000\"]\n",
+        Some(3),
+        "`capabilities[1]` in [[session]] #1: strings may not contain NUL",
+    ),
+    (
+        "bin on the command agent",
+        "[agents.command]\nbin = \"/bin/sh\"\n",
+        Some(2),
+        "`bin` in [agents.command]: the command agent has no binary",
+    ),
+    (
+        "empty bin",
+        "[agents.gemini]\nbin = \"\"\n",
+        Some(2),
+        "`bin` in [agents.gemini] must not be empty",
+    ),
+    (
+        "empty workdir",
+        "[[session]]\ncommand = [\"x\"]\nworkdir = \"\"\n",
+        Some(3),
+        "`workdir` in [[session]] #1 must not be empty",
+    ),
+    (
+        "empty model",
+        "[[session]]\nagent = \"claude\"\nprompt = \"p\"\nmodel = \"\"\n",
+        Some(4),
+        "`model` in [[session]] #1 (`claude-1`) must not be empty",
+    ),
+    (
+        "no sessions",
+        "[conductor]\nmax_restarts = 1\n",
+        None,
+        "manifest has no [[session]] entries",
+    ),
+    (
+        "empty file",
+        "",
+        None,
+        "manifest has no [[session]] entries",
+    ),
+    (
+        "session = []",
+        "session = []\n",
+        None,
+        "manifest has no [[session]] entries",
+    ),
+];
+
+/// Everything wrong with the error for one broken manifest.
+fn check_broken(what: &str, text: &str, line: Option<usize>, needle: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let err = match parse(text) {
+        Ok(m) => return vec![format!("{what}: parsed, expected an error: {m:?}")],
+        Err(e) => e,
+    };
+    let shown = err.to_string();
+    if err.line() != line {
+        problems.push(format!(
+            "{what}: line {:?}, expected {line:?}: {shown}",
+            err.line()
+        ));
+    }
+    if !err.message().contains(needle) {
+        problems.push(format!("{what}: `{}` lacks `{needle}`", err.message()));
+    }
+    if shown.contains('\n') {
+        problems.push(format!("{what}: not one line: {shown}"));
+    }
+    let prefix = match (err.line(), err.column()) {
+        (Some(l), Some(c)) => format!("baton.toml:{l}:{c}: "),
+        _ => "baton.toml: ".to_owned(),
+    };
+    if !shown.starts_with(&prefix) {
+        problems.push(format!("{what}: `{shown}` does not start with `{prefix}`"));
+    }
+    if shown.contains("sk-secret") || shown.contains("123456") {
+        problems.push(format!("{what}: leaks an env value: {shown}"));
+    }
+    if err.source_code().is_none() {
+        problems.push(format!("{what}: no source code"));
+    }
+    let labels = err.labels().map_or(0, Iterator::count);
+    if labels != usize::from(line.is_some()) {
+        problems.push(format!("{what}: {labels} labels"));
+    }
+    problems
+}
+
+#[test]
+fn broken_manifests_name_the_field_and_line() {
+    let mut problems = Vec::new();
+    for (what, text, line, needle) in BROKEN {
+        // Manifests that are only broken outside [[session]] get a valid
+        // session appended, so the error cannot be "no sessions".
+        let text = if text.contains("session") || line.is_none() {
+            (*text).to_owned()
+        } else {
+            format!("{text}\n{OK_SESSION}")
+        };
+        problems.extend(check_broken(what, &text, *line, needle));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn unknown_field_error_has_the_documented_shape() {
+    let text = format!("{OK_SESSION}\n[probe]\nstal_after = \"1s\"\n");
+    let err = parse(&text).expect_err("unknown field");
+    assert_eq!(
+        err.to_string(),
+        "baton.toml:5:1: unknown field `stal_after` in [probe], expected one of `stall_after`, \
+         `startup_timeout`, `on_stall`, `stall_restart_after`, `health_interval`, `l2_check`, \
+         `l2_interval`, `l2_failures`"
+    );
+    assert_eq!((err.line(), err.column()), (Some(5), Some(1)));
+    let ConfigError::Invalid(inv) = &err else {
+        panic!("not Invalid: {err:?}")
+    };
+    assert_eq!(&text[inv.span().expect("span")], "stal_after");
+}
+
+#[test]
+fn column_counts_characters() {
+    let err = parse("[[session]]\nprompt = \"é\"; command = []\n").expect_err("syntax");
+    assert_eq!(err.line(), Some(2));
+    assert_eq!(err.column(), Some(13));
+}
+
+#[test]
+fn source_none_is_named_manifest() {
+    let err = Manifest::parse("x = 1", None, Path::new("/")).expect_err("unknown");
+    assert!(err.to_string().starts_with("<manifest>:1:1: "), "{err}");
+}
+
+#[test]
+fn load_reports_missing_file() {
+    let path = Path::new("/nonexistent/baton-config-test/baton.toml");
+    let err = Manifest::load(path).expect_err("missing");
+    assert!(matches!(err, ConfigError::Io { .. }));
+    assert_eq!(err.line(), None);
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/baton-config-test/baton.toml")
+    );
+}
+
+#[test]
+fn load_resolves_against_the_manifest_directory() {
+    let dir = std::env::temp_dir().join(format!("baton-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let path = dir.join("baton.toml");
+    std::fs::write(&path, "[[session]]\ncommand = [\"x\"]\nworkdir = \"sub\"\n").expect("write");
+    let m = Manifest::load(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    let m = m.expect("valid");
+    assert_eq!(m.source.as_deref(), Some(path.as_path()));
+    assert_eq!(m.base_dir, dir);
+    assert_eq!(
+        m.sessions[0].workdir.as_deref(),
+        Some(dir.join("sub").as_path())
+    );
+    assert_eq!(m.conductor.logs_dir, dir.join(".baton/logs"));
+}
+
+const FULL: &str = r#"
+[conductor]
+logs_dir = "/var/log/baton"
+max_restarts = 4
+grace = "5s"
+backoff = "500ms"
+backoff_max = "1m"
+reset_after = "1h 30m"
+fsync = "always"
+rate_limit_cooldown = "15m"
+tail_bytes = 4096
+
+[probe]
+stall_after = "45s"
+startup_timeout = "2m"
+on_stall = "restart"
+stall_restart_after = "10m"
+health_interval = "1m"
+l2_check = ["curl", "-sf", "http://127.0.0.1:8080/health"]
+l2_interval = "20s"
+l2_failures = 5
+
+[agents.codex]
+bin = "/opt/codex/bin/codex"
+stdin = "null"
+
+[agents.claude]
+stdin = "pipe"
+
+[[session]]
+id = "review-1"
+agent = "codex"
+prompt = "fix the tests"
+workdir = "../repo"
+env = { RUST_LOG = "debug", TOKEN = "s3cret" }
+model = "o3"
+profile = "work"
+mcp_servers = ["github", "linear_2"]
+branch_guard = true
+stdin = "pipe"
+capabilities = ["review", "rust"]
+max_restarts = 5
+stall_after = "1m"
+startup_timeout = "3m"
+on_stall = "mark"
+
+[[session]]
+command = "python3 worker.py --name 'two words'"
+prompt = "do the thing"
+model = "local"
+
+[[session]]
+agent = "claude"
+prompt = "write docs"
+"#;
+
+#[test]
+fn full_manifest_round_trip() {
+    let m = parse(FULL).expect("valid");
+    assert_eq!(m.source.as_deref(), Some(Path::new("baton.toml")));
+    assert_eq!(m.base_dir, PathBuf::from(BASE));
+    assert_eq!(
+        m.conductor,
+        ConductorConfig {
+            logs_dir: PathBuf::from("/var/log/baton"),
+            max_restarts: 4,
+            grace: Duration::from_secs(5),
+            backoff: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(60),
+            reset_after: Duration::from_secs(5400),
+            fsync: FsyncPolicy::Always,
+            rate_limit_cooldown: Duration::from_secs(900),
+            tail_bytes: 4096,
+        }
+    );
+    assert_eq!(
+        m.probe,
+        ProbeConfig {
+            stall_after: Duration::from_secs(45),
+            startup_timeout: Duration::from_secs(120),
+            on_stall: OnStall::Restart,
+            stall_restart_after: Duration::from_secs(600),
+            health_interval: Some(Duration::from_secs(60)),
+            l2_check: Some(strings(&["curl", "-sf", "http://127.0.0.1:8080/health"])),
+            l2_interval: Duration::from_secs(20),
+            l2_failures: 5,
+        }
+    );
+    assert_eq!(
+        m.agents,
+        AgentsConfig {
+            codex: AgentConfig {
+                bin: Some("/opt/codex/bin/codex".into()),
+                stdin: Some(StdinMode::Null)
+            },
+            gemini: AgentConfig::default(),
+            claude: AgentConfig {
+                bin: None,
+                stdin: Some(StdinMode::Pipe)
+            },
+            command: AgentConfig::default(),
+        }
+    );
+    assert_eq!(m.sessions.len(), 3);
+    let env: BTreeMap<String, String> = [("RUST_LOG", "debug"), ("TOKEN", "s3cret")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(
+        m.sessions[0],
+        SessionSpec {
+            id: id("review-1"),
+            agent: AgentKind::Codex,
+            prompt: Some("fix the tests".into()),
+            command: None,
+            workdir: Some(PathBuf::from("/work/proj/../repo")),
+            env,
+            model: Some("o3".into()),
+            profile: Some("work".into()),
+            mcp_servers: strings(&["github", "linear_2"]),
+            branch_guard: true,
+            stdin: Some(StdinMode::Pipe),
+            capabilities: strings(&["review", "rust"]),
+            max_restarts: Some(5),
+            stall_after: Some(Duration::from_secs(60)),
+            startup_timeout: Some(Duration::from_secs(180)),
+            on_stall: Some(OnStall::Mark),
+        }
+    );
+    let second = &m.sessions[1];
+    assert_eq!(second.id, id("command-2"));
+    assert_eq!(second.agent, AgentKind::Command);
+    assert_eq!(
+        second.command,
+        Some(strings(&["python3", "worker.py", "--name", "two words"]))
+    );
+    assert_eq!(second.prompt.as_deref(), Some("do the thing"));
+    assert_eq!(second.model.as_deref(), Some("local"));
+    assert_eq!(second.workdir.as_deref(), Some(Path::new(BASE)));
+    assert_eq!(second.effective_stdin(&m.agents), StdinMode::Pipe);
+    let third = &m.sessions[2];
+    assert_eq!(third.id, id("claude-3"));
+    assert_eq!(third.effective_stdin(&m.agents), StdinMode::Pipe);
+    assert_eq!(m.sessions[0].effective_stdin(&m.agents), StdinMode::Pipe);
+}
+
+#[test]
+fn specs_serialize_with_humantime_durations() {
+    let m = parse(FULL).expect("valid");
+    let spec = toml::to_string(&m.sessions[0]).expect("serialize");
+    assert!(spec.contains("stall_after = \"1m\""), "{spec}");
+    assert!(spec.contains("startup_timeout = \"3m\""), "{spec}");
+    assert!(spec.contains("agent = \"codex\""), "{spec}");
+    assert!(spec.contains("id = \"review-1\""), "{spec}");
+    let conductor = toml::to_string(&m.conductor).expect("serialize");
+    assert!(
+        conductor.contains("reset_after = \"1h 30m\""),
+        "{conductor}"
+    );
+    assert!(conductor.contains("backoff = \"500ms\""), "{conductor}");
+    assert!(conductor.contains("fsync = \"always\""), "{conductor}");
+    let probe = toml::to_string(&m.probe).expect("serialize");
+    assert!(probe.contains("health_interval = \"1m\""), "{probe}");
+}
+
+#[test]
+fn defaults() {
+    let m = parse(OK_SESSION).expect("valid");
+    assert_eq!(
+        m.conductor,
+        ConductorConfig {
+            logs_dir: PathBuf::from("/work/proj/.baton/logs"),
+            ..ConductorConfig::default()
+        }
+    );
+    let c = ConductorConfig::default();
+    assert_eq!(c.logs_dir, PathBuf::from(".baton/logs"));
+    assert_eq!(c.max_restarts, 3);
+    assert_eq!(c.grace, Duration::from_secs(10));
+    assert_eq!(c.backoff, Duration::from_secs(1));
+    assert_eq!(c.backoff_max, Duration::from_secs(30));
+    assert_eq!(c.reset_after, Duration::from_secs(600));
+    assert_eq!(c.fsync, FsyncPolicy::Batch);
+    assert_eq!(c.rate_limit_cooldown, Duration::from_secs(300));
+    assert_eq!(c.tail_bytes, 2048);
+
+    assert_eq!(m.probe, ProbeConfig::default());
+    let p = ProbeConfig::default();
+    assert_eq!(p.stall_after, Duration::from_secs(30));
+    assert_eq!(p.startup_timeout, Duration::from_secs(120));
+    assert_eq!(p.on_stall, OnStall::Mark);
+    assert_eq!(p.stall_restart_after, Duration::from_secs(300));
+    assert_eq!(p.health_interval, None);
+    assert_eq!(p.l2_check, None);
+    assert_eq!(p.l2_interval, Duration::from_secs(30));
+    assert_eq!(p.l2_failures, 3);
+
+    assert_eq!(m.agents, AgentsConfig::default());
+    let s = &m.sessions[0];
+    let mut expected = SessionSpec::command(id("command-1"), strings(&["true"]));
+    expected.workdir = Some(PathBuf::from(BASE));
+    assert_eq!(*s, expected);
+
+    assert_eq!(default_stdin(AgentKind::Codex), StdinMode::Null);
+    assert_eq!(default_stdin(AgentKind::Gemini), StdinMode::Null);
+    assert_eq!(default_stdin(AgentKind::Claude), StdinMode::Null);
+    assert_eq!(default_stdin(AgentKind::Command), StdinMode::Pipe);
+    assert_eq!(s.effective_stdin(&m.agents), StdinMode::Pipe);
+}
+
+#[test]
+fn zero_health_interval_means_off() {
+    let m = parse(&format!("[probe]\nhealth_interval = \"0s\"\n{OK_SESSION}")).expect("valid");
+    assert_eq!(m.probe.health_interval, None);
+}
+
+#[test]
+fn model_and_profile_on_command_are_accepted() {
+    let m =
+        parse("[[session]]\ncommand = [\"x\"]\nmodel = \"m\"\nprofile = \"p\"\n").expect("valid");
+    assert_eq!(m.sessions[0].model.as_deref(), Some("m"));
+    assert_eq!(agent_argv(&m.sessions[0], &m.agents), strings(&["x"]));
+}
+
+#[test]
+fn session_id_rule() {
+    for ok in ["a", "A1", "0", "review-1", "a.b_c-d", &"x".repeat(64)] {
+        assert_eq!(
+            ok.parse::<SessionId>().map(|i| i.to_string()),
+            Ok(ok.to_owned())
+        );
+    }
+    for bad in [
+        "",
+        "-a",
+        ".a",
+        "_a",
+        "a b",
+        "a/b",
+        "é",
+        "a\0",
+        &"x".repeat(65),
+    ] {
+        let err = bad.parse::<SessionId>().expect_err(bad);
+        assert!(err.to_string().contains(SESSION_ID_RULE), "{err}");
+    }
+    let i = id("abc");
+    assert_eq!(i.as_str(), "abc");
+    assert_eq!(AsRef::<str>::as_ref(&i), "abc");
+}
+
+#[test]
+fn enums_display_and_parse_lowercase() {
+    for k in AgentKind::ALL {
+        assert_eq!(k.as_str().parse::<AgentKind>(), Ok(*k));
+        assert_eq!(k.to_string(), k.as_str());
+    }
+    for f in FsyncPolicy::ALL {
+        assert_eq!(f.to_string().parse::<FsyncPolicy>(), Ok(*f));
+    }
+    assert_eq!(FsyncPolicy::Batch.to_string(), "batch");
+    assert_eq!(OnStall::Restart.to_string(), "restart");
+    assert_eq!(StdinMode::Null.to_string(), "null");
+    let err = "Codex".parse::<AgentKind>().expect_err("case matters");
+    assert_eq!(
+        err.to_string(),
+        "unknown agent `Codex`, expected one of `codex`, `gemini`, `claude`, `command`"
+    );
+}
+
+fn spec(agent: AgentKind, prompt: &str) -> SessionSpec {
+    let mut s = SessionSpec::command(id("s"), Vec::new());
+    s.agent = agent;
+    s.command = None;
+    s.prompt = Some(prompt.to_owned());
+    s
+}
+
+const NASTY: &str = "fix $(touch x) and \"; touch y; \" `id` 'q' \\ \n next line";
+
+#[test]
+fn argv_codex() {
+    let agents = AgentsConfig::default();
+    let s = spec(AgentKind::Codex, NASTY);
+    assert_eq!(
+        agent_argv(&s, &agents),
+        strings(&[
+            "codex",
+            "exec",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "--skip-git-repo-check",
+            "--color",
+            "never",
+            NASTY,
+        ])
+    );
+    let mut s = s;
+    s.profile = Some("work".into());
+    s.model = Some("o3".into());
+    s.mcp_servers = strings(&["github", "linear"]);
+    let agents = AgentsConfig {
+        codex: AgentConfig {
+            bin: Some("/opt/codex/bin/codex".into()),
+            stdin: None,
+        },
+        ..AgentsConfig::default()
+    };
+    assert_eq!(
+        agent_argv(&s, &agents),
+        strings(&[
+            "/opt/codex/bin/codex",
+            "--profile",
+            "work",
+            "exec",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "--skip-git-repo-check",
+            "--color",
+            "never",
+            "--model",
+            "o3",
+            "-c",
+            "mcp_servers.github.enabled=true",
+            "-c",
+            "mcp_servers.linear.enabled=true",
+            NASTY,
+        ])
+    );
+}
+
+#[test]
+fn argv_gemini() {
+    let agents = AgentsConfig::default();
+    let mut s = spec(AgentKind::Gemini, "$(touch x)");
+    assert_eq!(
+        agent_argv(&s, &agents),
+        strings(&[
+            "gemini",
+            "--yolo",
+            "--prompt",
+            "$(touch x)",
+            "--output-format",
+            "text"
+        ])
+    );
+    s.model = Some("gemini-2.5-pro".into());
+    s.profile = Some("ignored".into());
+    assert_eq!(
+        agent_argv(&s, &agents),
+        strings(&[
+            "gemini",
+            "--model",
+            "gemini-2.5-pro",
+            "--yolo",
+            "--prompt",
+            "$(touch x)",
+            "--output-format",
+            "text"
+        ])
+    );
+}
+
+#[test]
+fn argv_claude() {
+    let agents = AgentsConfig {
+        claude: AgentConfig {
+            bin: Some("/usr/local/bin/claude".into()),
+            stdin: None,
+        },
+        ..AgentsConfig::default()
+    };
+    let mut s = spec(AgentKind::Claude, "\"; touch y; \"");
+    assert_eq!(
+        agent_argv(&s, &agents),
+        strings(&["/usr/local/bin/claude", "-p", "\"; touch y; \""])
+    );
+    s.model = Some("opus".into());
+    assert_eq!(
+        agent_argv(&s, &AgentsConfig::default()),
+        strings(&["claude", "--model", "opus", "-p", "\"; touch y; \""])
+    );
+}
+
+#[test]
+fn argv_command_is_given_argv() {
+    let m = parse("[[session]]\ncommand = [\"sh\", \"-c\", \"echo $(touch x)\"]\nprompt = \"\\\"; touch y; \\\"\"\n")
+        .expect("valid");
+    assert_eq!(
+        agent_argv(&m.sessions[0], &m.agents),
+        strings(&["sh", "-c", "echo $(touch x)"])
+    );
+    let m =
+        parse("[[session]]\ncommand = \"echo '$(touch x)' \\\"; touch y; \\\"\"\n").expect("valid");
+    assert_eq!(
+        agent_argv(&m.sessions[0], &m.agents),
+        strings(&["echo", "$(touch x)", "; touch y; "])
+    );
+}
+
+#[test]
+fn argv_from_manifest_keeps_prompt_whole() {
+    let text = "[[session]]\nagent = \"codex\"\nprompt = \"fix $(touch x) \\\"; touch y; \\\"\"\n";
+    let m = parse(text).expect("valid");
+    let argv = agent_argv(&m.sessions[0], &m.agents);
+    assert_eq!(
+        argv.last().map(String::as_str),
+        Some("fix $(touch x) \"; touch y; \"")
+    );
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics_on_arbitrary_text(text in "\\PC*") {
+        let _ = Manifest::parse(&text, None, Path::new("/"));
+    }
+
+    #[test]
+    fn parse_never_panics_on_tomlish_text(text in "[\\[\\]a-z_\"'=.,{} \n0-9\\\\#-]{0,200}") {
+        let _ = Manifest::parse(&text, None, Path::new("/"));
+    }
+
+    #[test]
+    fn parse_never_panics_on_mutated_manifest(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "\\PC{0,4}"), 1..8)
+    ) {
+        let mut text = FULL.to_owned();
+        for (at, op, insert) in edits {
+            let mut pos = at.index(text.len() + 1);
+            while !text.is_char_boundary(pos) {
+                pos -= 1;
+            }
+            match op {
+                0 => text.insert_str(pos, &insert),
+                1 => {
+                    let mut end = (pos + insert.len().max(1)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(pos..end, "");
+                }
+                _ => {
+                    let mut end = (pos + 1).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    text.replace_range(pos..end, &insert);
+                }
+            }
+        }
+        if let Err(e) = Manifest::parse(&text, None, Path::new("/")) {
+            let shown = e.to_string();
+            prop_assert!(!shown.contains('\n'), "not one line: {}", shown);
+        }
+    }
+
+    #[test]
+    fn valid_ids_round_trip(s in "[A-Za-z0-9][A-Za-z0-9._-]{0,63}") {
+        let parsed: SessionId = s.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(parsed.as_str(), s.as_str());
+    }
+}
