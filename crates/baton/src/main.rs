@@ -1,1 +1,70 @@
-fn main() {}
+//! `baton`: the command-line front of the conductor.
+//!
+//! Exit codes are part of the interface; see [`exit`].
+
+mod run;
+mod view;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes of `baton`, documented in the README.
+pub mod exit {
+    /// Every session completed.
+    pub const OK: i32 = 0;
+    /// At least one session ended `dead`.
+    pub const SESSION_DEAD: i32 = 1;
+    /// Usage or manifest error; nothing was started.
+    pub const USAGE: i32 = 2;
+    /// Interrupted by SIGINT/SIGTERM; sessions were shut down.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "baton", version, about = "A session conductor for AI coding agents")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a manifest's sessions in the foreground; exit 0 iff all completed.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The manifest to run.
+    #[arg(default_value = "baton.toml")]
+    pub manifest: PathBuf,
+    /// Where logs go (overrides `[conductor] logs_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub logs_dir: Option<PathBuf>,
+    /// Print events as JSONL on stdout instead of the live view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let code = match cli.command {
+        Command::Run(args) => run::main(args),
+    };
+    std::process::exit(code);
+}

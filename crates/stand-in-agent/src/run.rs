@@ -250,6 +250,22 @@ impl Agent {
                 }
                 self.out(format!("attempt {n}\n").as_bytes())
             }
+            Step::FailBeforeAttempt { until, message } => {
+                let n: u64 = std::env::var("BATON_ATTEMPT")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                if n < *until {
+                    let line = match message {
+                        Some(m) => format!("{m}\n"),
+                        None => format!("stand-in: attempt {n} of {until}, failing\n"),
+                    };
+                    self.err(line.as_bytes())?;
+                    Err(Exit(EXIT_FAILURE))
+                } else {
+                    Ok(())
+                }
+            }
             Step::FailUntil { path, until } => {
                 let n = match read_counter(path) {
                     Ok(n) => n,

@@ -82,6 +82,14 @@ pub enum Step {
         /// First attempt number that is allowed to continue.
         until: u64,
     },
+    /// `fail-before-attempt:N[:MESSAGE]` — exit 1 while `BATON_ATTEMPT` (set by baton) is below N,
+    /// printing MESSAGE (or a default line) on stderr.
+    FailBeforeAttempt {
+        /// First attempt allowed to continue.
+        until: u64,
+        /// What to print on stderr when failing.
+        message: Option<String>,
+    },
 }
 
 /// Why a piece of text is not a step.
@@ -185,6 +193,17 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
             Step::FailUntil {
                 path,
                 until: parse_number(until, "fail-until")?,
+            }
+        }
+        "fail-before-attempt" => {
+            let arg = need(arg, "fail-before-attempt")?;
+            let (n, message) = match arg.split_once(':') {
+                Some((n, message)) => (n, Some(message.to_owned())),
+                None => (arg, None),
+            };
+            Step::FailBeforeAttempt {
+                until: parse_number(n, "fail-before-attempt")?,
+                message,
             }
         }
         _ => return Err(StepError::UnknownStep(name.to_owned())),

@@ -1,0 +1,270 @@
+//! The embeddable conductor: the library's front door.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use baton_config::{AgentsConfig, ConductorConfig, Manifest, ProbeConfig, SessionId, SessionSpec};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::eventlog::{Event, EventLog, LogError, LoggedEvent};
+use crate::state::SessionState;
+use crate::supervisor::{Control, SupMsg, Supervisor};
+
+/// Name of the event log inside the logs directory.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
+/// Everything a conductor needs besides its sessions.
+#[derive(Debug, Clone)]
+pub struct ConductorOptions {
+    /// `[conductor]` settings; `logs_dir` is where logs go.
+    pub conductor: ConductorConfig,
+    /// `[probe]` settings.
+    pub probe: ProbeConfig,
+    /// `[agents.*]` settings.
+    pub agents: AgentsConfig,
+    /// Directory relative workdirs are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl ConductorOptions {
+    /// Options taken from a manifest.
+    pub fn from_manifest(manifest: &Manifest) -> ConductorOptions {
+        ConductorOptions {
+            conductor: manifest.conductor.clone(),
+            probe: manifest.probe.clone(),
+            agents: manifest.agents.clone(),
+            base_dir: manifest.base_dir.clone(),
+        }
+    }
+}
+
+/// What the conductor can refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum ConductorError {
+    /// A session with this id already exists.
+    #[error("a session with id `{0}` already exists")]
+    DuplicateSession(SessionId),
+    /// No session has this id.
+    #[error("no session with id `{0}`")]
+    UnknownSession(SessionId),
+    /// `send --if-waiting` to a session that is not waiting.
+    #[error("session `{id}` is {state}, not input_wait; nothing was sent")]
+    NotWaiting {
+        /// The session.
+        id: SessionId,
+        /// Its state.
+        state: SessionState,
+    },
+    /// Input to a session without a running process.
+    #[error("session `{id}` is {state} and has no running process; nothing was sent")]
+    NotRunning {
+        /// The session.
+        id: SessionId,
+        /// Its state.
+        state: SessionState,
+    },
+    /// Writing input failed.
+    #[error("input to session `{id}` failed: {message}")]
+    Input {
+        /// The session.
+        id: SessionId,
+        /// Why.
+        message: String,
+    },
+    /// The conductor is shutting down and accepts no new sessions.
+    #[error("the conductor is shutting down")]
+    ShuttingDown,
+    /// The conductor has stopped.
+    #[error("the conductor has stopped")]
+    Closed,
+    /// The event log could not be opened or written.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The logs directory could not be created.
+    #[error("cannot create logs dir {}: {source}", path.display())]
+    LogsDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A session as seen from outside, consistent with the event log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionSnapshot {
+    /// Session id.
+    pub id: String,
+    /// Agent kind.
+    pub agent: String,
+    /// Where it runs (`local` for now).
+    pub host: String,
+    /// Current state.
+    pub state: SessionState,
+    /// Reason of the last transition.
+    pub reason: String,
+    /// Restarts used in the current budget.
+    pub restarts: u32,
+    /// Runs started so far.
+    pub attempt: u32,
+    /// Leader pid of the current run.
+    pub pid: Option<u32>,
+    /// Milliseconds since the session was registered.
+    pub age_ms: u64,
+    /// Last non-empty output line (ANSI stripped).
+    pub last_line: Option<String>,
+    /// Bytes of stdout over all runs.
+    pub out_bytes: u64,
+    /// Bytes of stderr over all runs.
+    pub err_bytes: u64,
+    /// Exit code of the last run.
+    pub exit_code: Option<i32>,
+    /// Signal that ended the last run.
+    pub exit_signal: Option<i32>,
+    /// Completion payload, once completed.
+    pub payload: Option<serde_json::Value>,
+    /// Explanation for a dead session (e.g. what is missing).
+    pub message: Option<String>,
+    /// Capability tags from the spec.
+    pub capabilities: Vec<String>,
+}
+
+/// Result of a shutdown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShutdownReport {
+    /// Sessions that were live and have been stopped.
+    pub stopped: Vec<String>,
+    /// Whether the grace period was skipped.
+    pub forced: bool,
+}
+
+/// A running conductor. Cheap to clone; every clone talks to the same loop.
+#[derive(Clone)]
+pub struct Conductor {
+    tx: mpsc::UnboundedSender<SupMsg>,
+    log: EventLog,
+    live: watch::Receiver<usize>,
+}
+
+impl Conductor {
+    /// Opens the event log in `opts.conductor.logs_dir` and starts the
+    /// supervisor loop. Must be called inside a tokio runtime.
+    pub fn start(opts: ConductorOptions) -> Result<Conductor, ConductorError> {
+        let dir = opts.conductor.logs_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| ConductorError::LogsDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
+        log.append(
+            None,
+            Event::ConductorStart {
+                version: env!("CARGO_PKG_VERSION").into(),
+                pid: std::process::id(),
+                fsync: opts.conductor.fsync.to_string(),
+            },
+        );
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (live_tx, live) = watch::channel(0);
+        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx);
+        tokio::spawn(supervisor.run(rx));
+        Ok(Conductor { tx, log, live })
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Control,
+    ) -> Result<T, ConductorError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(SupMsg::Control(make(reply)))
+            .map_err(|_| ConductorError::Closed)?;
+        rx.await.map_err(|_| ConductorError::Closed)
+    }
+
+    /// Registers a session and starts it. Returns once it is in the table
+    /// (its first state change is queued for the log).
+    pub async fn spawn(&self, spec: SessionSpec) -> Result<SessionId, ConductorError> {
+        self.request(|reply| Control::Spawn {
+            spec: Box::new(spec),
+            reply,
+        })
+        .await?
+    }
+
+    /// Kills a session: SIGTERM to its process group, grace, SIGKILL. Returns
+    /// when the group is empty and the session is `dead` (reason `user_kill`).
+    /// A second call while the first waits skips the rest of the grace.
+    pub async fn kill(&self, id: &SessionId) -> Result<(), ConductorError> {
+        self.request(|reply| Control::Kill {
+            id: id.clone(),
+            reply,
+        })
+        .await?
+    }
+
+    /// Writes `bytes` to the session's stdin. With `if_waiting`, refuses
+    /// unless the session is in `input_wait`. Returns after the bytes were
+    /// written and the `input` event is in the log.
+    pub async fn send_input(
+        &self,
+        id: &SessionId,
+        bytes: Vec<u8>,
+        if_waiting: bool,
+    ) -> Result<(), ConductorError> {
+        self.request(|reply| Control::Send {
+            id: id.clone(),
+            bytes,
+            if_waiting,
+            reply,
+        })
+        .await?
+    }
+
+    /// The session table, consistent with the log: every change it shows is
+    /// already written.
+    pub async fn snapshot(&self) -> Result<Vec<SessionSnapshot>, ConductorError> {
+        self.request(|reply| Control::Snapshot { reply }).await
+    }
+
+    /// Live sessions that declared `capability` (the mesh registry).
+    pub async fn with_capability(&self, capability: &str) -> Result<Vec<String>, ConductorError> {
+        Ok(self
+            .snapshot()
+            .await?
+            .into_iter()
+            .filter(|s| !s.state.is_terminal() && s.capabilities.iter().any(|c| c == capability))
+            .map(|s| s.id)
+            .collect())
+    }
+
+    /// Every record, as it is written. Subscribe before spawning to miss nothing.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {
+        self.log.subscribe()
+    }
+
+    /// Path of the event log.
+    pub fn events_path(&self) -> PathBuf {
+        self.log.path().to_owned()
+    }
+
+    /// Resolves when no session is live (every one is `dead` or `completed`).
+    pub async fn wait_all_terminal(&self) {
+        let mut live = self.live.clone();
+        let _ = live.wait_for(|n| *n == 0).await;
+    }
+
+    /// Stops every live session concurrently (same grace as `kill`), records
+    /// them `dead` with reason `shutdown`, then flushes and closes the log.
+    /// `force` sends SIGKILL at once; calling again with `force` while a
+    /// shutdown waits escalates it.
+    pub async fn shutdown(&self, reason: &str, force: bool) -> Result<ShutdownReport, ConductorError> {
+        self.request(|reply| Control::Shutdown {
+            reason: reason.to_owned(),
+            force,
+            reply,
+        })
+        .await
+    }
+}

@@ -1,0 +1,145 @@
+//! Reading a log back: tolerant of a torn last line and of newer minor versions.
+
+use std::path::Path;
+
+use super::{FORMAT_MAJOR, FORMAT_NAME, Header, Record};
+use crate::eventlog::LogError;
+
+/// What a log file holds.
+#[derive(Debug, Default)]
+pub struct LogContents {
+    /// The header, when the file has one.
+    pub header: Option<Header>,
+    /// Every record this baton understands, in file order.
+    pub records: Vec<Record>,
+    /// Lines that are valid JSON records of event kinds this baton does not know
+    /// (written by a newer minor version). Kept, not dropped.
+    pub unknown: Vec<serde_json::Value>,
+    /// True when the last line was incomplete (a crash mid-write) and was skipped.
+    pub torn_tail: bool,
+    /// 1-based numbers of unreadable lines elsewhere in the file, which were skipped.
+    pub skipped_lines: Vec<usize>,
+}
+
+/// Reads a whole event log.
+///
+/// A last line without its newline is a torn write and is skipped, as is any
+/// line that does not parse; a newer *major* version is refused.
+pub fn read_log(path: &Path) -> Result<LogContents, LogError> {
+    let bytes = std::fs::read(path).map_err(|source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_log(&bytes, path)
+}
+
+pub(crate) fn parse_log(bytes: &[u8], path: &Path) -> Result<LogContents, LogError> {
+    let mut out = LogContents::default();
+    let mut rest = bytes;
+    let mut number = 0usize;
+    while !rest.is_empty() {
+        number += 1;
+        let (line, complete) = match memchr_newline(rest) {
+            Some(i) => {
+                let line = &rest[..i];
+                rest = &rest[i + 1..];
+                (line, true)
+            }
+            None => {
+                let line = rest;
+                rest = &[];
+                (line, false)
+            }
+        };
+        if !complete {
+            out.torn_tail = true;
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if number == 1
+            && let Ok(header) = serde_json::from_slice::<Header>(line)
+            && header.format == FORMAT_NAME
+        {
+            if let Some((major, _)) = header.version_parts()
+                && major > FORMAT_MAJOR
+            {
+                return Err(LogError::NewerMajor {
+                    path: path.to_owned(),
+                    found: header.version,
+                });
+            }
+            out.header = Some(header);
+            continue;
+        }
+        match serde_json::from_slice::<Record>(line) {
+            Ok(record) => out.records.push(record),
+            Err(_) => match serde_json::from_slice::<serde_json::Value>(line) {
+                Ok(value) if value.get("seq").is_some() && value.get("event").is_some() => {
+                    out.unknown.push(value)
+                }
+                _ => out.skipped_lines.push(number),
+            },
+        }
+    }
+    Ok(out)
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = r#"{"format":"baton-events","version":"1.0","created":"2026-01-01T00:00:00.000000Z"}"#;
+
+    #[test]
+    fn torn_last_line_is_skipped() {
+        let text = format!(
+            "{HEADER}\n{}\n{}",
+            r#"{"seq":1,"ts":"t","event":"shutdown","reason":"request","sessions":0}"#,
+            r#"{"seq":2,"ts":"t","event":"sta"#
+        );
+        let log = parse_log(text.as_bytes(), Path::new("x")).expect("reads");
+        assert!(log.torn_tail);
+        assert_eq!(log.records.len(), 1);
+        assert_eq!(log.records[0].seq, 1);
+    }
+
+    #[test]
+    fn newer_minor_with_unknown_event_and_field_is_read() {
+        let text = format!(
+            "{}\n{}\n{}\n",
+            HEADER.replace("1.0", "1.7"),
+            r#"{"seq":1,"ts":"t","event":"shutdown","reason":"request","sessions":0,"extra":true}"#,
+            r#"{"seq":2,"ts":"t","event":"teleported","where":"mars"}"#
+        );
+        let log = parse_log(text.as_bytes(), Path::new("x")).expect("reads");
+        assert_eq!(log.records.len(), 1);
+        assert_eq!(log.unknown.len(), 1);
+        assert!(!log.torn_tail);
+    }
+
+    #[test]
+    fn newer_major_is_refused() {
+        let text = format!("{}\n", HEADER.replace("1.0", "2.0"));
+        assert!(matches!(
+            parse_log(text.as_bytes(), Path::new("x")),
+            Err(LogError::NewerMajor { .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_line_is_skipped_and_reported() {
+        let text = format!(
+            "{HEADER}\nnot json\n{}\n",
+            r#"{"seq":1,"ts":"t","event":"shutdown","reason":"request","sessions":0}"#
+        );
+        let log = parse_log(text.as_bytes(), Path::new("x")).expect("reads");
+        assert_eq!(log.skipped_lines, vec![2]);
+        assert_eq!(log.records.len(), 1);
+    }
+}

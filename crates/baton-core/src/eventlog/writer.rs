@@ -1,0 +1,377 @@
+//! The log writer: one thread, group commit, publish after write.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use baton_config::FsyncPolicy;
+use tokio::sync::{broadcast, oneshot};
+
+use super::{Event, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, Header, Record, now_rfc3339};
+
+/// Longest time a written record may stay unsynced under `fsync = "batch"`.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+/// A record as published to subscribers, with the exact line written to disk.
+#[derive(Debug, Clone)]
+pub struct LoggedEvent {
+    /// The record.
+    pub record: Record,
+    /// The JSON line as written (without the newline).
+    pub line: String,
+}
+
+/// Errors opening or writing the event log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Filesystem error, with the path.
+    #[error("event log {}: {source}", path.display())]
+    Io {
+        /// The log file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer, incompatible baton.
+    #[error(
+        "event log {} has format version {found}; this baton writes {FORMAT_MAJOR}.{FORMAT_MINOR} and will not append to a newer major version",
+        path.display()
+    )]
+    NewerMajor {
+        /// The log file.
+        path: PathBuf,
+        /// The version found.
+        found: String,
+    },
+    /// The file is not a baton event log or is damaged in the middle.
+    #[error("event log {}: line {line}: {problem}", path.display())]
+    Corrupt {
+        /// The log file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The writer thread is gone (it failed earlier or the log was closed).
+    #[error("event log is closed")]
+    Closed,
+}
+
+enum Request {
+    Append {
+        session: Option<String>,
+        event: Event,
+    },
+    /// Reply once everything queued before it is written (and synced if `sync`).
+    Barrier {
+        sync: bool,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Close {
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// Handle to the event log. Appends never block the caller; records reach
+/// subscribers only after they are in the file.
+#[derive(Debug, Clone)]
+pub struct EventLog {
+    tx: mpsc::Sender<Request>,
+    events: broadcast::Sender<Arc<LoggedEvent>>,
+    path: PathBuf,
+}
+
+impl EventLog {
+    /// Opens (or creates) the log at `path`, repairing a torn last line and
+    /// continuing the sequence after the last record.
+    pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<EventLog, LogError> {
+        let io = |source| LogError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io)?;
+        let next_seq = prepare(&mut file, path)?;
+        let (tx, rx) = mpsc::channel();
+        let (events, _) = broadcast::channel(4096);
+        let writer = Writer {
+            file,
+            fsync,
+            next_seq,
+            events: events.clone(),
+            dirty_since: None,
+            failed: None,
+        };
+        std::thread::Builder::new()
+            .name("baton-eventlog".into())
+            .spawn(move || writer.run(rx))
+            .map_err(io)?;
+        Ok(EventLog {
+            tx,
+            events,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The file this log writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues an event. It is published to subscribers once written.
+    pub fn append(&self, session: Option<&str>, event: Event) {
+        // A send error means the writer is gone; barriers report it.
+        let _ = self.tx.send(Request::Append {
+            session: session.map(str::to_owned),
+            event,
+        });
+    }
+
+    /// Subscribes to records as they are written. A subscriber that falls
+    /// more than 4096 records behind is told how many it missed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Resolves once every event appended before this call is in the file
+    /// (and on stable storage when `sync`).
+    pub async fn barrier(&self, sync: bool) -> Result<(), LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Barrier { sync, reply })
+            .map_err(|_| LogError::Closed)?;
+        self.await_reply(rx).await
+    }
+
+    /// Writes and syncs everything queued, then stops the writer.
+    pub async fn close(&self) -> Result<(), LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Close { reply })
+            .map_err(|_| LogError::Closed)?;
+        self.await_reply(rx).await
+    }
+
+    async fn await_reply(
+        &self,
+        rx: oneshot::Receiver<Result<(), String>>,
+    ) -> Result<(), LogError> {
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(LogError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other(msg),
+            }),
+            Err(_) => Err(LogError::Closed),
+        }
+    }
+}
+
+/// Checks the header, truncates a torn last line, validates the sequence
+/// and returns the next `seq`. Writes the header into an empty file.
+fn prepare(file: &mut File, path: &Path) -> Result<u64, LogError> {
+    let io = |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.read_to_end(&mut bytes).map_err(io)?;
+    // A crash can leave a partial last line: drop it so the next record starts clean.
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    if complete < bytes.len() {
+        file.set_len(complete as u64).map_err(io)?;
+        bytes.truncate(complete);
+    }
+    if bytes.is_empty() {
+        let header = Header {
+            format: FORMAT_NAME.into(),
+            version: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
+            created: now_rfc3339(),
+        };
+        let mut line = serde_json::to_vec(&header).map_err(|e| io(e.into()))?;
+        line.push(b'\n');
+        file.write_all(&line).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        return Ok(1);
+    }
+    let corrupt = |line: usize, problem: String| LogError::Corrupt {
+        path: path.to_owned(),
+        line,
+        problem,
+    };
+    let mut lines = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let header: Header = serde_json::from_slice(first)
+        .map_err(|e| corrupt(1, format!("not a baton event log header: {e}")))?;
+    if header.format != FORMAT_NAME {
+        return Err(corrupt(1, format!("unknown format `{}`", header.format)));
+    }
+    match header.version_parts() {
+        Some((major, _)) if major > FORMAT_MAJOR => {
+            return Err(LogError::NewerMajor {
+                path: path.to_owned(),
+                found: header.version,
+            });
+        }
+        Some(_) => {}
+        None => {
+            return Err(corrupt(1, format!("bad version `{}`", header.version)));
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct SeqOnly {
+        seq: u64,
+    }
+    let mut last = 0u64;
+    for (i, line) in lines.enumerate() {
+        let number = i + 2;
+        let seq = serde_json::from_slice::<SeqOnly>(line)
+            .map_err(|e| corrupt(number, format!("unreadable record: {e}")))?
+            .seq;
+        if seq != last + 1 {
+            return Err(corrupt(
+                number,
+                format!("seq {seq} follows {last}; refusing to append to a log with a gap"),
+            ));
+        }
+        last = seq;
+    }
+    Ok(last + 1)
+}
+
+struct Writer {
+    file: File,
+    fsync: FsyncPolicy,
+    next_seq: u64,
+    events: broadcast::Sender<Arc<LoggedEvent>>,
+    dirty_since: Option<Instant>,
+    failed: Option<String>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Request>) {
+        let mut batch: Vec<Request> = Vec::new();
+        loop {
+            let first = match self.dirty_since {
+                Some(since) if self.fsync == FsyncPolicy::Batch => {
+                    let left = BATCH_WINDOW.saturating_sub(since.elapsed());
+                    match rx.recv_timeout(left) {
+                        Ok(req) => Some(req),
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            self.sync();
+                            return;
+                        }
+                    }
+                }
+                _ => match rx.recv() {
+                    Ok(req) => Some(req),
+                    Err(_) => {
+                        self.sync();
+                        return;
+                    }
+                },
+            };
+            let Some(first) = first else {
+                self.sync();
+                continue;
+            };
+            batch.push(first);
+            batch.extend(rx.try_iter().take(4095));
+            if self.commit(&mut batch) {
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch; returns true when the log was closed.
+    fn commit(&mut self, batch: &mut Vec<Request>) -> bool {
+        let mut buf = Vec::with_capacity(batch.len() * 160);
+        let mut written = Vec::new();
+        let mut must_sync = self.fsync == FsyncPolicy::Always;
+        for req in batch.iter() {
+            if let Request::Append { session, event } = req {
+                must_sync |= self.fsync == FsyncPolicy::Batch && event.is_terminal();
+                let record = Record {
+                    seq: self.next_seq,
+                    ts: now_rfc3339(),
+                    session: session.clone(),
+                    event: event.clone(),
+                };
+                match serde_json::to_string(&record) {
+                    Ok(line) => {
+                        self.next_seq += 1;
+                        buf.extend_from_slice(line.as_bytes());
+                        buf.push(b'\n');
+                        written.push(LoggedEvent { record, line });
+                    }
+                    Err(e) => tracing::error!("event not serialisable: {e}"),
+                }
+            }
+        }
+        if !buf.is_empty() {
+            if let Err(e) = self.file.write_all(&buf) {
+                tracing::error!("event log write failed: {e}");
+                self.failed = Some(e.to_string());
+            }
+            self.dirty_since.get_or_insert_with(Instant::now);
+        }
+        let wants_sync = batch.iter().any(|r| match r {
+            Request::Barrier { sync, .. } => *sync,
+            Request::Close { .. } => true,
+            Request::Append { .. } => false,
+        });
+        if (must_sync || wants_sync) && self.fsync != FsyncPolicy::Off {
+            self.sync();
+        } else if self.fsync == FsyncPolicy::Off {
+            self.dirty_since = None;
+        }
+        // Write-ahead: subscribers hear of a record only after it is in the file.
+        for event in written {
+            let _ = self.events.send(Arc::new(event));
+        }
+        let mut closed = false;
+        for req in batch.drain(..) {
+            match req {
+                Request::Append { .. } => {}
+                Request::Barrier { reply, .. } => {
+                    let _ = reply.send(self.status());
+                }
+                Request::Close { reply } => {
+                    self.sync();
+                    let _ = reply.send(self.status());
+                    closed = true;
+                }
+            }
+        }
+        closed
+    }
+
+    fn status(&self) -> Result<(), String> {
+        match &self.failed {
+            Some(msg) => Err(msg.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn sync(&mut self) {
+        if self.dirty_since.take().is_some()
+            && let Err(e) = self.file.sync_data()
+        {
+            tracing::error!("event log fsync failed: {e}");
+            self.failed = Some(e.to_string());
+        }
+    }
+}

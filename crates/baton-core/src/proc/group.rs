@@ -1,0 +1,136 @@
+//! Process groups: signalling them and knowing when they are empty.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Pid, Signal};
+
+/// Sends `signal` to every process in the group `pgid`.
+///
+/// Returns `Ok(false)` when the group no longer exists (nothing to signal).
+pub fn signal_group(pgid: Pid, signal: Signal) -> std::io::Result<bool> {
+    let Some(raw) = rustix::process::Pid::from_raw(pgid.0 as i32) else {
+        return Ok(false);
+    };
+    match rustix::process::kill_process_group(raw, signal.to_rustix()) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::SRCH) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True when no live process is left in group `pgid`.
+///
+/// Zombies count as gone: an orphaned grandchild that has exited waits for
+/// PID 1 to reap it, which in containers can take seconds, and it can no
+/// longer write to a pipe or hold a resource that matters to us.
+pub fn group_is_empty(pgid: Pid) -> bool {
+    let Some(raw) = rustix::process::Pid::from_raw(pgid.0 as i32) else {
+        return true;
+    };
+    match rustix::process::test_kill_process_group(raw) {
+        Err(rustix::io::Errno::SRCH) => true,
+        // The group has members; they may all be zombies, which only /proc tells.
+        _ => !group_has_live_member(pgid),
+    }
+}
+
+/// Scans /proc for a non-zombie process whose process group is `pgid`.
+fn group_has_live_member(pgid: Pid) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        // Without /proc we cannot see zombies; trust kill(2), which said "members exist".
+        return true;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(stat) = read_stat(pid)
+            && stat.pgrp == pgid.0
+            && stat.state != 'Z'
+            && stat.state != 'X'
+        {
+            return true;
+        }
+    }
+    false
+}
+
+struct Stat {
+    state: char,
+    pgrp: u32,
+    start_time: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Parses `/proc/PID/stat`. The command name (field 2) may contain spaces and
+/// parentheses, so fields are counted from the last `)`.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?; // field 3
+    let _ppid = fields.next()?; // 4
+    let pgrp = fields.next()?.parse().ok()?; // 5
+    // Field 22 is starttime; we are at field 6 now.
+    let start_time = fields.nth(16)?.parse().ok()?;
+    Some(Stat {
+        state,
+        pgrp,
+        start_time,
+    })
+}
+
+/// Start time of `pid` in clock ticks since boot (field 22 of `/proc/PID/stat`),
+/// or `None` if the process does not exist. A pid plus its start time names a
+/// process unambiguously even after the pid number is reused.
+pub fn process_start_time(pid: Pid) -> Option<u64> {
+    read_stat(pid.0).map(|s| s.start_time)
+}
+
+/// Waits until group `pgid` is empty or `deadline` passes; returns whether it is empty.
+///
+/// There is no kernel notification for "group became empty", so this polls,
+/// starting fast (most groups empty within a millisecond of the signal) and
+/// backing off to 50 ms.
+pub async fn wait_group_empty(pgid: Pid, deadline: Instant) -> bool {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if group_is_empty(pgid) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_with_parens_in_name() {
+        let line = "1234 (we (ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
+        let stat = parse_stat(line).expect("parses");
+        assert_eq!(stat.state, 'S');
+        assert_eq!(stat.pgrp, 1234);
+        assert_eq!(stat.start_time, 987654);
+    }
+
+    #[test]
+    fn own_process_has_a_start_time() {
+        assert!(process_start_time(Pid(std::process::id())).is_some());
+        assert!(!group_is_empty(Pid(
+            rustix::process::getpgrp().as_raw_nonzero().get() as u32
+        )));
+    }
+}

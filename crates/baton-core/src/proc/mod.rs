@@ -1,0 +1,92 @@
+//! The OS seam: spawning agents in their own process group, signalling whole
+//! groups, and telling when a group is empty.
+//!
+//! Everything that talks to the kernel about processes lives here, so the rest
+//! of the crate sees only [`Pid`], [`Signal`] and [`ExitStatus`]. This module
+//! must never run a shell: agents are started from an argv.
+
+mod group;
+mod spawn;
+
+pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
+pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, raise_fd_limit, spawn};
+
+use serde::{Deserialize, Serialize};
+
+/// A process id, also used for process-group ids (a group leader's pgid is its pid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pid(pub u32);
+
+impl std::fmt::Display for Pid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The signals baton sends to agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Signal {
+    /// Polite request to stop; agents get `grace` to honour it.
+    Term,
+    /// Cannot be caught; sent when the grace period is over.
+    Kill,
+    /// Interrupt, as from a terminal.
+    Int,
+}
+
+impl Signal {
+    fn to_rustix(self) -> rustix::process::Signal {
+        match self {
+            Signal::Term => rustix::process::Signal::TERM,
+            Signal::Kill => rustix::process::Signal::KILL,
+            Signal::Int => rustix::process::Signal::INT,
+        }
+    }
+
+    /// Conventional name without the `SIG` prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Term => "TERM",
+            Signal::Kill => "KILL",
+            Signal::Int => "INT",
+        }
+    }
+}
+
+/// How a process ended: an exit code, or the number of the signal that ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// Exit code, when the process called `exit`.
+    pub code: Option<i32>,
+    /// Signal number, when a signal ended the process.
+    pub signal: Option<i32>,
+}
+
+impl ExitStatus {
+    /// True for exit code 0 without a signal: the only status that completes a session.
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && self.signal.is_none()
+    }
+}
+
+impl From<std::process::ExitStatus> for ExitStatus {
+    fn from(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        ExitStatus {
+            code: status.code(),
+            signal: status.signal(),
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(sig)) => write!(f, "signal {sig}"),
+            (None, None) => f.write_str("unknown status"),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Starting an agent: argv only, its own process group, a clean signal state.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+
+use super::Pid;
+
+/// What to start and where. The argv is executed directly; no shell is involved.
+#[derive(Debug, Clone)]
+pub struct SpawnRequest {
+    /// Program and arguments. `argv[0]` is looked up on `PATH` unless it contains a `/`.
+    pub argv: Vec<String>,
+    /// Working directory; must exist.
+    pub cwd: PathBuf,
+    /// Variables added to (or replacing in) the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Whether the agent gets a stdin pipe (kept open for answers) or `/dev/null`.
+    pub stdin_pipe: bool,
+}
+
+/// A running agent: the leader process and the pipes baton reads.
+#[derive(Debug)]
+pub struct SpawnedChild {
+    /// Handle used to wait for the leader's exit.
+    pub child: Child,
+    /// The leader's pid, which is also the pgid of the agent's process group.
+    pub pid: Pid,
+    /// Start time of the leader (see [`super::process_start_time`]).
+    pub start_time: Option<u64>,
+    /// The agent's stdin, when requested. Held by the session, never by `child`,
+    /// because tokio closes a child's stdin when waiting on it.
+    pub stdin: Option<ChildStdin>,
+    /// The agent's stdout.
+    pub stdout: ChildStdout,
+    /// The agent's stderr.
+    pub stderr: ChildStderr,
+    /// The resolved program path.
+    pub program: PathBuf,
+}
+
+/// Why an agent could not be started. Retrying cannot fix any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnFailure {
+    /// The program was not found.
+    #[error("program `{program}` not found{}", where_searched(.searched))]
+    NotFound {
+        /// The program as given in argv[0].
+        program: String,
+        /// The PATH that was searched, when argv[0] had no `/`.
+        searched: Option<String>,
+    },
+    /// The program exists but cannot be executed.
+    #[error("program `{}` is not executable", .0.display())]
+    NotExecutable(PathBuf),
+    /// The working directory does not exist or is not a directory.
+    #[error("workdir `{}` does not exist or is not a directory", .0.display())]
+    WorkdirMissing(PathBuf),
+    /// The argv was empty.
+    #[error("empty command: nothing to run")]
+    EmptyArgv,
+    /// The kernel refused the spawn for another reason.
+    #[error("spawning `{program}` failed: {source}")]
+    Os {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn where_searched(searched: &Option<String>) -> String {
+    match searched {
+        Some(path) => format!(" on PATH ({path})"),
+        None => String::new(),
+    }
+}
+
+impl SpawnFailure {
+    /// Short machine-readable name of what is missing: `binary`, `workdir`, …
+    pub fn missing(&self) -> &'static str {
+        match self {
+            SpawnFailure::NotFound { .. } => "binary",
+            SpawnFailure::NotExecutable(_) => "permission",
+            SpawnFailure::WorkdirMissing(_) => "workdir",
+            SpawnFailure::EmptyArgv => "command",
+            SpawnFailure::Os { .. } => "os",
+        }
+    }
+}
+
+/// Resolves argv[0] the way `execvp` would, so a missing binary is reported
+/// by name before anything is forked.
+fn resolve_program(
+    program: &str,
+    cwd: &Path,
+    env: &[(String, String)],
+) -> Result<PathBuf, SpawnFailure> {
+    if program.contains('/') {
+        // Relative paths are relative to the agent's workdir, as for execvp after chdir.
+        let path = cwd.join(program);
+        return check_executable(&path).map(|()| path).map_err(|e| match e {
+            None => SpawnFailure::NotFound {
+                program: program.to_owned(),
+                searched: None,
+            },
+            Some(p) => SpawnFailure::NotExecutable(p),
+        });
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut not_executable = None;
+    for dir in std::env::split_paths(&path_var) {
+        let candidate = dir.join(program);
+        match check_executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(Some(p)) => not_executable = not_executable.or(Some(p)),
+            Err(None) => {}
+        }
+    }
+    Err(match not_executable {
+        Some(p) => SpawnFailure::NotExecutable(p),
+        None => SpawnFailure::NotFound {
+            program: program.to_owned(),
+            searched: Some(path_var.to_string_lossy().into_owned()),
+        },
+    })
+}
+
+/// `Ok` if `path` is an executable regular file; `Err(None)` if it does not
+/// exist; `Err(Some(path))` if it exists but cannot be run.
+fn check_executable(path: &Path) -> Result<(), Option<PathBuf>> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(_) => Err(Some(path.to_owned())),
+        Err(_) => Err(None),
+    }
+}
+
+/// Starts `req` as the leader of a new process group.
+///
+/// The child gets default signal dispositions and an empty signal mask (an
+/// ignored SIGTERM inherited from whoever started baton would otherwise make
+/// the agent unkillable by the polite path), and every inherited file
+/// descriptor above 2 is closed at exec.
+pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
+    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
+    if !req.cwd.is_dir() {
+        return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
+    }
+    let resolved = resolve_program(program, &req.cwd, &req.env)?;
+
+    let mut cmd = Command::new(&resolved);
+    cmd.arg0(program)
+        .args(args)
+        .current_dir(&req.cwd)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .stdin(if req.stdin_pipe {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
+    // signal, syscall) and does not allocate.
+    unsafe {
+        cmd.pre_exec(reset_child_state);
+    }
+    let mut child = cmd.spawn().map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => SpawnFailure::NotFound {
+            program: program.clone(),
+            searched: None,
+        },
+        std::io::ErrorKind::PermissionDenied => SpawnFailure::NotExecutable(resolved.clone()),
+        _ => SpawnFailure::Os {
+            program: program.clone(),
+            source,
+        },
+    })?;
+    let pid = Pid(child.id().ok_or_else(|| SpawnFailure::Os {
+        program: program.clone(),
+        source: std::io::Error::other("child exited before its pid was read"),
+    })?);
+    let stdout = child.stdout.take().ok_or_else(|| missing_pipe(program))?;
+    let stderr = child.stderr.take().ok_or_else(|| missing_pipe(program))?;
+    let stdin = child.stdin.take();
+    grow_pipe(&stdout);
+    Ok(SpawnedChild {
+        start_time: super::process_start_time(pid),
+        child,
+        pid,
+        stdin,
+        stdout,
+        stderr,
+        program: resolved,
+    })
+}
+
+fn missing_pipe(program: &str) -> SpawnFailure {
+    SpawnFailure::Os {
+        program: program.to_owned(),
+        source: std::io::Error::other("stdio pipe missing after spawn"),
+    }
+}
+
+/// A bigger pipe means fewer wake-ups per byte when an agent floods output.
+/// Best effort: the kernel may refuse (per-user pipe quota), which is fine.
+fn grow_pipe(pipe: &ChildStdout) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a valid fd we own; failure is harmless.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
+    }
+}
+
+/// Runs in the child between fork and exec.
+fn reset_child_state() -> std::io::Result<()> {
+    // SAFETY: async-signal-safe libc calls on locals only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for sig in 1..32 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        // Mark (not close) every fd above stderr close-on-exec: std's own
+        // exec-error pipe must stay open until exec.
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        );
+    }
+    Ok(())
+}
+
+/// Raises the soft limit on open files to the hard limit. Each session holds
+/// about five descriptors (three pipes, two log files), so the common default
+/// of 1024 would stop a conductor near 200 sessions. Returns the new limit.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    // SAFETY: getrlimit/setrlimit on a local struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(lim.rlim_cur as u64)
+    }
+}

@@ -1,0 +1,207 @@
+//! Session states, the one transition table, failure classes and backoff.
+//!
+//! Every state change in baton goes through [`SessionState::can_go_to`]; a
+//! change the table refuses is never applied.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a session is in its life (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// Registered, not started (e.g. waiting for an account).
+    Init,
+    /// Process started, no output yet.
+    Starting,
+    /// Producing output.
+    Healthy,
+    /// Silent for `stall_after` without looking like a question.
+    Stalled,
+    /// Silent and the last lines look like a question.
+    InputWait,
+    /// The run ended badly; a restart or death follows.
+    Failed,
+    /// Waiting out the backoff before the next start.
+    Restarting,
+    /// Terminal: will not run again.
+    Dead,
+    /// Terminal: exited 0.
+    Completed,
+}
+
+impl SessionState {
+    /// All states, in table order.
+    pub const ALL: [SessionState; 9] = [
+        SessionState::Init,
+        SessionState::Starting,
+        SessionState::Healthy,
+        SessionState::Stalled,
+        SessionState::InputWait,
+        SessionState::Failed,
+        SessionState::Restarting,
+        SessionState::Dead,
+        SessionState::Completed,
+    ];
+
+    /// The transition table of SPEC §2.
+    pub fn can_go_to(self, to: SessionState) -> bool {
+        use SessionState::*;
+        matches!(
+            (self, to),
+            (Init, Starting)
+                | (Starting, Healthy | Failed | Completed)
+                | (Healthy, Stalled | InputWait | Failed | Completed)
+                | (Stalled, Healthy | Failed | Completed)
+                | (InputWait, Healthy | Failed | Completed)
+                | (Failed, Restarting | Dead)
+                | (Restarting, Starting)
+        )
+    }
+
+    /// `dead` or `completed`.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SessionState::Dead | SessionState::Completed)
+    }
+
+    /// States in which a process is (supposed to be) running.
+    pub fn has_process(self) -> bool {
+        matches!(
+            self,
+            SessionState::Starting
+                | SessionState::Healthy
+                | SessionState::Stalled
+                | SessionState::InputWait
+        )
+    }
+
+    /// The name used in logs and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Init => "init",
+            SessionState::Starting => "starting",
+            SessionState::Healthy => "healthy",
+            SessionState::Stalled => "stalled",
+            SessionState::InputWait => "input_wait",
+            SessionState::Failed => "failed",
+            SessionState::Restarting => "restarting",
+            SessionState::Dead => "dead",
+            SessionState::Completed => "completed",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a run failed; the class decides what happens next (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// Non-zero exit or a signal.
+    Crash,
+    /// No output within `startup_timeout`.
+    StartupTimeout,
+    /// The output says the provider rate-limited or ran out of quota.
+    RateLimited,
+    /// Binary or workdir missing, branch guard: retrying cannot help.
+    SpawnError,
+    /// Stalled for `stall_restart_after` with `on_stall = "restart"`.
+    Stalled,
+    /// The L2 check failed `l2_failures` times in a row.
+    ToolsUnavailable,
+    /// A user asked to kill the session.
+    UserKill,
+    /// The conductor is shutting down.
+    Shutdown,
+}
+
+impl FailureClass {
+    /// Whether a failure of this class may be retried.
+    pub fn restartable(self) -> bool {
+        !matches!(
+            self,
+            FailureClass::SpawnError | FailureClass::UserKill | FailureClass::Shutdown
+        )
+    }
+
+    /// The name used as a state reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Crash => "crash",
+            FailureClass::StartupTimeout => "startup_timeout",
+            FailureClass::RateLimited => "rate_limited",
+            FailureClass::SpawnError => "spawn_error",
+            FailureClass::Stalled => "stalled",
+            FailureClass::ToolsUnavailable => "tools_unavailable",
+            FailureClass::UserKill => "user_kill",
+            FailureClass::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Delay before restart number `n` (1-based): `min(base × 2^(n-1), max)`,
+/// plus up to 10 % jitter taken from `jitter_unit` in `[0, 1)`.
+pub fn backoff_delay(n: u32, base: Duration, max: Duration, jitter_unit: f64) -> Duration {
+    let exp = n.saturating_sub(1).min(32);
+    let raw = base.saturating_mul(1u32 << exp.min(31));
+    let capped = raw.min(max);
+    let jitter = capped.mul_f64(0.1 * jitter_unit.clamp(0.0, 1.0));
+    capped + jitter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SessionState::*;
+
+    #[test]
+    fn transition_table_matches_spec() {
+        let allowed: &[(SessionState, &[SessionState])] = &[
+            (Init, &[Starting]),
+            (Starting, &[Healthy, Failed, Completed]),
+            (Healthy, &[Stalled, InputWait, Failed, Completed]),
+            (Stalled, &[Healthy, Failed, Completed]),
+            (InputWait, &[Healthy, Failed, Completed]),
+            (Failed, &[Restarting, Dead]),
+            (Restarting, &[Starting]),
+            (Dead, &[]),
+            (Completed, &[]),
+        ];
+        for (from, tos) in allowed {
+            for to in SessionState::ALL {
+                assert_eq!(
+                    from.can_go_to(to),
+                    tos.contains(&to),
+                    "{from} -> {to} should be {}",
+                    tos.contains(&to)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let s = Duration::from_secs;
+        let cases = [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 30), (7, 30), (40, 30)];
+        for (n, want) in cases {
+            assert_eq!(backoff_delay(n, s(1), s(30), 0.0), s(want), "restart {n}");
+        }
+        let jittered = backoff_delay(3, s(1), s(30), 0.999);
+        assert!(jittered > s(4) && jittered < Duration::from_millis(4400));
+    }
+
+    #[test]
+    fn only_infrastructure_and_user_failures_are_final() {
+        assert!(FailureClass::Crash.restartable());
+        assert!(FailureClass::RateLimited.restartable());
+        assert!(FailureClass::StartupTimeout.restartable());
+        assert!(!FailureClass::SpawnError.restartable());
+        assert!(!FailureClass::UserKill.restartable());
+        assert!(!FailureClass::Shutdown.restartable());
+    }
+}

@@ -1,0 +1,936 @@
+//! The supervisor: one loop that owns the session table.
+//!
+//! Every input — control requests, reports from runs, timers — arrives on
+//! one channel and is handled in order, so the order of the event log is the
+//! order in which things were decided. No lock guards session state. State
+//! changes go through [`Supervisor::transition`], the only place the table of
+//! SPEC §2 is enforced.
+
+pub(crate) mod run;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use baton_config::{AgentKind, OnStall, SessionId, SessionSpec, StdinMode};
+use baton_monitor::input_wait::InputWaitDetector;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::conductor::{ConductorError, ConductorOptions, SessionSnapshot, ShutdownReport};
+use crate::eventlog::{Event, EventLog};
+use crate::proc::ExitStatus;
+use crate::state::{FailureClass, SessionState, backoff_delay};
+use run::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+
+/// Messages into the supervisor loop.
+pub(crate) enum SupMsg {
+    Control(Control),
+    Run {
+        id: SessionId,
+        attempt: u32,
+        msg: RunMsg,
+    },
+    Timer(Timer),
+}
+
+/// Requests from the public API.
+pub(crate) enum Control {
+    Spawn {
+        spec: Box<SessionSpec>,
+        reply: oneshot::Sender<Result<SessionId, ConductorError>>,
+    },
+    Kill {
+        id: SessionId,
+        reply: oneshot::Sender<Result<(), ConductorError>>,
+    },
+    Send {
+        id: SessionId,
+        bytes: Vec<u8>,
+        if_waiting: bool,
+        reply: oneshot::Sender<Result<(), ConductorError>>,
+    },
+    Snapshot {
+        reply: oneshot::Sender<Vec<SessionSnapshot>>,
+    },
+    Shutdown {
+        reason: String,
+        force: bool,
+        reply: oneshot::Sender<ShutdownReport>,
+    },
+}
+
+pub(crate) enum Timer {
+    RestartDue { id: SessionId, attempt: u32 },
+    StallRestartDue { id: SessionId, attempt: u32, generation: u64 },
+    BudgetReset { id: SessionId, generation: u64 },
+    HealthTick,
+}
+
+/// One row of the session table.
+struct Entry {
+    spec: Arc<SessionSpec>,
+    state: SessionState,
+    reason: String,
+    restarts: u32,
+    attempt: u32,
+    run: Option<mpsc::UnboundedSender<RunCtl>>,
+    pid: Option<u32>,
+    shared: Arc<RunShared>,
+    /// Set when the supervisor ended the run on purpose; overrides the exit status.
+    ending: Option<FailureClass>,
+    kill_waiters: Vec<oneshot::Sender<Result<(), ConductorError>>>,
+    payload: Option<serde_json::Value>,
+    exit: Option<ExitStatus>,
+    created: SystemTime,
+    /// Bumped on every state change; stale timers compare against it.
+    generation: u64,
+    message: Option<String>,
+}
+
+pub(crate) struct Supervisor {
+    opts: ConductorOptions,
+    log: EventLog,
+    tx: mpsc::UnboundedSender<SupMsg>,
+    sessions: BTreeMap<SessionId, Entry>,
+    detector: Arc<InputWaitDetector>,
+    epoch: std::time::Instant,
+    live: watch::Sender<usize>,
+    shutting_down: Option<(ShutdownReport, Vec<oneshot::Sender<ShutdownReport>>)>,
+    closed: bool,
+    jitter_state: u64,
+}
+
+impl Supervisor {
+    pub(crate) fn new(
+        opts: ConductorOptions,
+        log: EventLog,
+        tx: mpsc::UnboundedSender<SupMsg>,
+        live: watch::Sender<usize>,
+    ) -> Supervisor {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9)
+            ^ u64::from(std::process::id());
+        Supervisor {
+            opts,
+            log,
+            tx,
+            sessions: BTreeMap::new(),
+            detector: Arc::new(InputWaitDetector::builtin()),
+            epoch: std::time::Instant::now(),
+            live,
+            shutting_down: None,
+            closed: false,
+            jitter_state: seed | 1,
+        }
+    }
+
+    /// The loop. Returns when a shutdown has completed.
+    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<SupMsg>) {
+        if let Some(every) = self.opts.probe.health_interval {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if tx.send(SupMsg::Timer(Timer::HealthTick)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                SupMsg::Control(c) => self.control(c),
+                SupMsg::Run { id, attempt, msg } => self.from_run(id, attempt, msg),
+                SupMsg::Timer(t) => self.timer(t),
+            }
+            let live = self
+                .sessions
+                .values()
+                .filter(|e| !e.state.is_terminal())
+                .count();
+            self.live.send_replace(live);
+            if live == 0 && self.shutting_down.is_some() {
+                self.finish_shutdown().await;
+                break;
+            }
+        }
+    }
+
+    fn append(&self, id: &SessionId, event: Event) {
+        self.log.append(Some(id.as_str()), event);
+    }
+
+    /// The one place a state changes. A change the table refuses is logged
+    /// as `invalid_transition` and not applied.
+    fn transition(
+        &mut self,
+        id: &SessionId,
+        to: SessionState,
+        reason: &str,
+        delay: Option<Duration>,
+        evidence: Option<String>,
+    ) -> bool {
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return false;
+        };
+        let from = entry.state;
+        if !from.can_go_to(to) {
+            tracing::error!(session = %id, "refused transition {from} -> {to} ({reason})");
+            self.log.append(
+                Some(id.as_str()),
+                Event::InvalidTransition {
+                    from,
+                    to,
+                    reason: reason.to_owned(),
+                },
+            );
+            return false;
+        }
+        entry.state = to;
+        entry.reason = reason.to_owned();
+        entry.generation += 1;
+        let restarts = entry.restarts;
+        self.log.append(
+            Some(id.as_str()),
+            Event::State {
+                from,
+                to,
+                reason: reason.to_owned(),
+                restarts,
+                delay_ms: delay.map(|d| d.as_millis() as u64),
+                evidence,
+            },
+        );
+        true
+    }
+
+    fn control(&mut self, c: Control) {
+        match c {
+            Control::Spawn { spec, reply } => {
+                let result = self.spawn(*spec);
+                let _ = reply.send(result);
+            }
+            Control::Kill { id, reply } => self.kill(id, reply),
+            Control::Send {
+                id,
+                bytes,
+                if_waiting,
+                reply,
+            } => self.send_input(id, bytes, if_waiting, reply),
+            Control::Snapshot { reply } => {
+                let snapshot = self.snapshot();
+                let log = self.log.clone();
+                // Whoever asks sees only what is already in the log.
+                tokio::spawn(async move {
+                    let _ = log.barrier(false).await;
+                    let _ = reply.send(snapshot);
+                });
+            }
+            Control::Shutdown {
+                reason,
+                force,
+                reply,
+            } => self.shutdown(reason, force, reply),
+        }
+    }
+
+    fn spawn(&mut self, spec: SessionSpec) -> Result<SessionId, ConductorError> {
+        if self.closed || self.shutting_down.is_some() {
+            return Err(ConductorError::ShuttingDown);
+        }
+        if self.sessions.contains_key(&spec.id) {
+            return Err(ConductorError::DuplicateSession(spec.id));
+        }
+        let id = spec.id.clone();
+        self.sessions.insert(
+            id.clone(),
+            Entry {
+                spec: Arc::new(spec),
+                state: SessionState::Init,
+                reason: "registered".into(),
+                restarts: 0,
+                attempt: 0,
+                run: None,
+                pid: None,
+                shared: Arc::new(RunShared::new(self.opts.conductor.tail_bytes)),
+                ending: None,
+                kill_waiters: Vec::new(),
+                payload: None,
+                exit: None,
+                created: SystemTime::now(),
+                generation: 0,
+                message: None,
+            },
+        );
+        self.start_run(&id, "spawn");
+        Ok(id)
+    }
+
+    /// Moves a session to `starting` and launches its next run.
+    fn start_run(&mut self, id: &SessionId, reason: &str) {
+        if !self.transition(id, SessionState::Starting, reason, None, None) {
+            return;
+        }
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        entry.attempt += 1;
+        entry.ending = None;
+        entry.exit = None;
+        entry.pid = None;
+        let spec = entry.spec.clone();
+        let attempt = entry.attempt;
+        let shared = entry.shared.clone();
+        let restarts = entry.restarts;
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        entry.run = Some(ctl_tx);
+        let cfg = self.run_config(&spec, attempt, restarts);
+        let tx = self.tx.clone();
+        let report_id = id.clone();
+        let report: run::Report = Arc::new(move |msg| {
+            let _ = tx.send(SupMsg::Run {
+                id: report_id.clone(),
+                attempt,
+                msg,
+            });
+        });
+        tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
+    }
+
+    fn run_config(&self, spec: &SessionSpec, attempt: u32, restarts: u32) -> RunConfig {
+        let probe = &self.opts.probe;
+        let conductor = &self.opts.conductor;
+        let mut env: Vec<(String, String)> =
+            spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        env.push(("BATON_SESSION_ID".into(), spec.id.to_string()));
+        env.push(("BATON_ATTEMPT".into(), attempt.to_string()));
+        env.push(("BATON_RESTARTS".into(), restarts.to_string()));
+        if spec.agent == AgentKind::Command {
+            if let Some(prompt) = &spec.prompt {
+                env.push(("BATON_PROMPT".into(), prompt.clone()));
+            }
+            if let Some(model) = &spec.model {
+                env.push(("BATON_MODEL".into(), model.clone()));
+            }
+            if let Some(profile) = &spec.profile {
+                env.push(("BATON_PROFILE".into(), profile.clone()));
+            }
+        }
+        let stdin = spec
+            .stdin
+            .or(self.opts.agents.get(spec.agent).stdin)
+            .unwrap_or_else(|| baton_config::default_stdin(spec.agent));
+        let cwd = match &spec.workdir {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => self.opts.base_dir.join(dir),
+            None => self.opts.base_dir.clone(),
+        };
+        RunConfig {
+            id: spec.id.clone(),
+            argv: baton_config::agent_argv(spec, &self.opts.agents),
+            cwd,
+            env,
+            stdin_pipe: stdin == StdinMode::Pipe,
+            branch_guard: spec.branch_guard,
+            out_path: self.output_path(&spec.id, "out"),
+            err_path: self.output_path(&spec.id, "err"),
+            stall_after: spec.stall_after.unwrap_or(probe.stall_after),
+            startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
+            grace: conductor.grace,
+            detector: self.detector.clone(),
+            l2: probe.l2_check.as_ref().map(|argv| L2Check {
+                argv: argv.clone(),
+                interval: probe.l2_interval,
+                failures: probe.l2_failures,
+            }),
+        }
+    }
+
+    fn output_path(&self, id: &SessionId, stream: &str) -> PathBuf {
+        self.opts
+            .conductor
+            .logs_dir
+            .join(format!("{}.{stream}.log", id.as_str()))
+    }
+
+    fn from_run(&mut self, id: SessionId, attempt: u32, msg: RunMsg) {
+        let Some(entry) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if entry.attempt != attempt {
+            // A report from an earlier run that raced with its replacement.
+            if let RunMsg::InputDone { reply, .. } = msg {
+                let _ = reply.send(Err("the run it was sent to has ended".into()));
+            }
+            return;
+        }
+        match msg {
+            RunMsg::Spawned {
+                pid,
+                start_time,
+                out_offset,
+                err_offset,
+            } => {
+                entry.pid = Some(pid.0);
+                let spec = entry.spec.clone();
+                let restart = entry.restarts;
+                let cfg = self.run_config(&spec, attempt, restart);
+                let mut env_keys: Vec<String> = cfg.env.iter().map(|(k, _)| k.clone()).collect();
+                env_keys.dedup();
+                self.append(
+                    &id,
+                    Event::Spawn {
+                        restart,
+                        attempt,
+                        pid: pid.0,
+                        start_time,
+                        argv: cfg.argv,
+                        workdir: cfg.cwd.display().to_string(),
+                        env_keys,
+                        out_offset,
+                        err_offset,
+                    },
+                );
+            }
+            RunMsg::SpawnFailed { missing, message } => {
+                entry.run = None;
+                entry.message = Some(message.clone());
+                self.append(
+                    &id,
+                    Event::SpawnError {
+                        missing,
+                        message: message.clone(),
+                    },
+                );
+                self.fail(&id, FailureClass::SpawnError, Some(message), None);
+            }
+            RunMsg::Acknowledged => {
+                if entry.state == SessionState::Starting
+                    && self.transition(&id, SessionState::Healthy, "first_output", None, None)
+                {
+                    self.arm_budget_reset(&id);
+                }
+            }
+            RunMsg::Silent(detection) => {
+                if entry.state != SessionState::Healthy || entry.ending.is_some() {
+                    return;
+                }
+                let stall_after = entry
+                    .spec
+                    .stall_after
+                    .unwrap_or(self.opts.probe.stall_after);
+                let on_stall = entry.spec.on_stall.unwrap_or(self.opts.probe.on_stall);
+                match detection {
+                    Some(d) => {
+                        if self.transition(
+                            &id,
+                            SessionState::InputWait,
+                            &format!("input_wait:{}", d.rule),
+                            None,
+                            Some(d.line.clone()),
+                        ) {
+                            self.append(
+                                &id,
+                                Event::InputWait {
+                                    rule: d.rule,
+                                    line: d.line,
+                                },
+                            );
+                        }
+                    }
+                    None => {
+                        let reason = format!("no_output_for_{}", humanize(stall_after));
+                        if self.transition(&id, SessionState::Stalled, &reason, None, None)
+                            && on_stall == OnStall::Restart
+                        {
+                            self.arm_stall_restart(&id);
+                        }
+                    }
+                }
+            }
+            RunMsg::Resumed => {
+                if matches!(entry.state, SessionState::Stalled | SessionState::InputWait)
+                    && entry.ending.is_none()
+                    && self.transition(&id, SessionState::Healthy, "output_resumed", None, None)
+                {
+                    self.arm_budget_reset(&id);
+                }
+            }
+            RunMsg::StartupTimeout => {
+                if entry.state == SessionState::Starting && entry.ending.is_none() {
+                    self.end_run(&id, FailureClass::StartupTimeout, false);
+                }
+            }
+            RunMsg::L2Failed(why) => {
+                if entry.state.has_process() && entry.ending.is_none() {
+                    let state = entry.state;
+                    let out_bytes = entry.shared.out_bytes.load(Ordering::Relaxed);
+                    let err_bytes = entry.shared.err_bytes.load(Ordering::Relaxed);
+                    let silent_ms = silent_ms(self.epoch, &entry.shared);
+                    self.append(
+                        &id,
+                        Event::Health {
+                            state,
+                            out_bytes,
+                            err_bytes,
+                            silent_ms,
+                            l2: Some(why),
+                        },
+                    );
+                    self.end_run(&id, FailureClass::ToolsUnavailable, false);
+                }
+            }
+            RunMsg::Signalled { signal, reason } => {
+                let reason = match (reason, entry.ending) {
+                    ("terminate", Some(class)) => class.as_str().to_owned(),
+                    (other, _) => other.to_owned(),
+                };
+                self.append(
+                    &id,
+                    Event::Kill {
+                        signal: signal.name().into(),
+                        reason,
+                    },
+                );
+            }
+            RunMsg::InputDone {
+                len,
+                sha256,
+                source,
+                result,
+                reply,
+            } => {
+                if result.is_ok() {
+                    self.append(
+                        &id,
+                        Event::Input {
+                            len,
+                            sha256,
+                            source,
+                        },
+                    );
+                }
+                let log = self.log.clone();
+                tokio::spawn(async move {
+                    let _ = log.barrier(false).await;
+                    let _ = reply.send(result);
+                });
+            }
+            RunMsg::Exited { status, runtime } => {
+                entry.exit = Some(status);
+                self.append(
+                    &id,
+                    Event::Exit {
+                        code: status.code,
+                        signal: status.signal,
+                        runtime_ms: runtime.as_millis() as u64,
+                    },
+                );
+            }
+            RunMsg::Finished {
+                status,
+                payload,
+                tail,
+            } => {
+                entry.run = None;
+                entry.pid = None;
+                entry.exit = Some(status);
+                if let Some(class) = entry.ending {
+                    self.fail(&id, class, None, None);
+                } else if status.success() {
+                    entry.payload = payload.clone();
+                    if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
+                        self.append(&id, Event::Completed { payload });
+                        self.settle(&id);
+                    }
+                } else if let Some(limit) =
+                    baton_monitor::rate_limit::detect(&tail, jiff::Zoned::now())
+                {
+                    let delay = limit
+                        .reset_after
+                        .unwrap_or(self.opts.conductor.rate_limit_cooldown);
+                    self.fail(
+                        &id,
+                        FailureClass::RateLimited,
+                        Some(limit.matched),
+                        Some(delay),
+                    );
+                } else {
+                    self.fail(&id, FailureClass::Crash, Some(status.to_string()), None);
+                }
+            }
+        }
+    }
+
+    /// Asks the current run to stop; its `Finished` report then fails the
+    /// session with `class`.
+    fn end_run(&mut self, id: &SessionId, class: FailureClass, force: bool) {
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        // A user kill or shutdown outranks a probe's reason already in flight.
+        if entry.ending.is_none()
+            || matches!(class, FailureClass::UserKill | FailureClass::Shutdown)
+        {
+            entry.ending = Some(class);
+        }
+        if let Some(run) = &entry.run {
+            let _ = run.send(RunCtl::Terminate { force });
+        }
+    }
+
+    /// `failed`, then `restarting` or `dead` per the class and the budget.
+    fn fail(
+        &mut self,
+        id: &SessionId,
+        class: FailureClass,
+        evidence: Option<String>,
+        retry_after: Option<Duration>,
+    ) {
+        if !self.transition(id, SessionState::Failed, class.as_str(), None, evidence) {
+            return;
+        }
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let max = entry
+            .spec
+            .max_restarts
+            .unwrap_or(self.opts.conductor.max_restarts);
+        let stopping = self.shutting_down.is_some();
+        if class.restartable() && !stopping && entry.restarts < max {
+            entry.restarts += 1;
+            let n = entry.restarts;
+            let attempt = entry.attempt;
+            let jitter = self.next_jitter();
+            let delay = retry_after.unwrap_or_else(|| {
+                backoff_delay(
+                    n,
+                    self.opts.conductor.backoff,
+                    self.opts.conductor.backoff_max,
+                    jitter,
+                )
+            });
+            if self.transition(id, SessionState::Restarting, class.as_str(), Some(delay), None) {
+                let tx = self.tx.clone();
+                let id = id.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = tx.send(SupMsg::Timer(Timer::RestartDue { id, attempt }));
+                });
+            }
+        } else {
+            let (reason, message) = if stopping && class.restartable() {
+                (FailureClass::Shutdown.as_str().to_owned(), None)
+            } else if class.restartable() {
+                (
+                    class.as_str().to_owned(),
+                    Some(format!("gave up after {} restarts", entry.restarts)),
+                )
+            } else {
+                (class.as_str().to_owned(), entry.message.clone())
+            };
+            let restarts = entry.restarts;
+            if self.transition(id, SessionState::Dead, &reason, None, None) {
+                self.append(
+                    id,
+                    Event::Dead {
+                        reason,
+                        restarts,
+                        message,
+                    },
+                );
+                self.settle(id);
+            }
+        }
+    }
+
+    /// A session reached a terminal state: answer whoever waits on it.
+    fn settle(&mut self, id: &SessionId) {
+        if let Some(entry) = self.sessions.get_mut(id) {
+            for waiter in entry.kill_waiters.drain(..) {
+                let _ = waiter.send(Ok(()));
+            }
+        }
+    }
+
+    fn kill(&mut self, id: SessionId, reply: oneshot::Sender<Result<(), ConductorError>>) {
+        let Some(entry) = self.sessions.get_mut(&id) else {
+            let _ = reply.send(Err(ConductorError::UnknownSession(id)));
+            return;
+        };
+        if entry.state.is_terminal() {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        entry.kill_waiters.push(reply);
+        self.stop_session(&id, FailureClass::UserKill, false);
+    }
+
+    /// Stops a live session for `class` (user kill or shutdown).
+    fn stop_session(&mut self, id: &SessionId, class: FailureClass, force: bool) {
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        match entry.state {
+            s if s.is_terminal() => {}
+            SessionState::Init | SessionState::Restarting => {
+                // No process exists. The table only leaves these states through
+                // `starting`, so pass through it without spawning anything.
+                entry.attempt += 1; // invalidates a pending restart timer
+                entry.message = Some(format!("stopped before it ran ({})", class.as_str()));
+                if self.transition(id, SessionState::Starting, class.as_str(), None, None) {
+                    self.fail(id, class, None, None);
+                }
+            }
+            _ => {
+                let again = entry.ending == Some(class);
+                self.end_run(id, class, force || again);
+            }
+        }
+    }
+
+    fn send_input(
+        &mut self,
+        id: SessionId,
+        bytes: Vec<u8>,
+        if_waiting: bool,
+        reply: oneshot::Sender<Result<(), ConductorError>>,
+    ) {
+        let Some(entry) = self.sessions.get(&id) else {
+            let _ = reply.send(Err(ConductorError::UnknownSession(id)));
+            return;
+        };
+        if if_waiting && entry.state != SessionState::InputWait {
+            let state = entry.state;
+            let _ = reply.send(Err(ConductorError::NotWaiting { id, state }));
+            return;
+        }
+        let Some(run) = entry.run.as_ref().filter(|_| entry.state.has_process()) else {
+            let state = entry.state;
+            let _ = reply.send(Err(ConductorError::NotRunning { id, state }));
+            return;
+        };
+        let (tx, rx) = oneshot::channel();
+        let request = RunCtl::Input {
+            bytes,
+            source: "user".into(),
+            reply: tx,
+        };
+        if run.send(request).is_err() {
+            let state = entry.state;
+            let _ = reply.send(Err(ConductorError::NotRunning { id, state }));
+            return;
+        }
+        tokio::spawn(async move {
+            let result = match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(msg)) => Err(ConductorError::Input { id, message: msg }),
+                Err(_) => Err(ConductorError::Input {
+                    id,
+                    message: "the run ended before the input was written".into(),
+                }),
+            };
+            let _ = reply.send(result);
+        });
+    }
+
+    fn shutdown(&mut self, reason: String, force: bool, reply: oneshot::Sender<ShutdownReport>) {
+        let live: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| !e.state.is_terminal())
+            .map(|(id, _)| id.clone())
+            .collect();
+        match &mut self.shutting_down {
+            Some((_, waiters)) => waiters.push(reply),
+            None => {
+                self.log.append(
+                    None,
+                    Event::Shutdown {
+                        reason,
+                        sessions: live.len(),
+                    },
+                );
+                let report = ShutdownReport {
+                    stopped: live.iter().map(|id| id.to_string()).collect(),
+                    forced: force,
+                };
+                self.shutting_down = Some((report, vec![reply]));
+            }
+        }
+        if force && let Some((report, _)) = &mut self.shutting_down {
+            report.forced = true;
+        }
+        for id in &live {
+            self.stop_session(id, FailureClass::Shutdown, force);
+        }
+        if live.is_empty() {
+            // Nothing to wait for: the loop finishes after this message.
+            self.live.send_replace(0);
+        }
+    }
+
+    async fn finish_shutdown(&mut self) {
+        self.closed = true;
+        if let Err(e) = self.log.close().await {
+            tracing::error!("closing the event log: {e}");
+        }
+        if let Some((report, waiters)) = self.shutting_down.take() {
+            for waiter in waiters {
+                let _ = waiter.send(report.clone());
+            }
+        }
+    }
+
+    fn timer(&mut self, t: Timer) {
+        match t {
+            Timer::RestartDue { id, attempt } => {
+                let due = self.sessions.get(&id).is_some_and(|e| {
+                    e.attempt == attempt && e.state == SessionState::Restarting
+                });
+                if due && self.shutting_down.is_none() {
+                    self.start_run(&id, "restart");
+                }
+            }
+            Timer::StallRestartDue {
+                id,
+                attempt,
+                generation,
+            } => {
+                let due = self.sessions.get(&id).is_some_and(|e| {
+                    e.attempt == attempt
+                        && e.generation == generation
+                        && e.state == SessionState::Stalled
+                        && e.ending.is_none()
+                });
+                if due {
+                    self.end_run(&id, FailureClass::Stalled, false);
+                }
+            }
+            Timer::BudgetReset { id, generation } => {
+                if let Some(entry) = self.sessions.get_mut(&id)
+                    && entry.generation == generation
+                    && entry.state == SessionState::Healthy
+                    && entry.restarts > 0
+                {
+                    let restarts = entry.restarts;
+                    entry.restarts = 0;
+                    self.append(&id, Event::BudgetReset { restarts });
+                }
+            }
+            Timer::HealthTick => {
+                let rows: Vec<(SessionId, Event)> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, e)| e.state.has_process())
+                    .map(|(id, e)| {
+                        (
+                            id.clone(),
+                            Event::Health {
+                                state: e.state,
+                                out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
+                                err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),
+                                silent_ms: silent_ms(self.epoch, &e.shared),
+                                l2: None,
+                            },
+                        )
+                    })
+                    .collect();
+                for (id, event) in rows {
+                    self.append(&id, event);
+                }
+            }
+        }
+    }
+
+    fn arm_budget_reset(&self, id: &SessionId) {
+        let Some(entry) = self.sessions.get(id) else {
+            return;
+        };
+        if entry.restarts == 0 {
+            return;
+        }
+        let generation = entry.generation;
+        let after = self.opts.conductor.reset_after;
+        let tx = self.tx.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(SupMsg::Timer(Timer::BudgetReset { id, generation }));
+        });
+    }
+
+    fn arm_stall_restart(&self, id: &SessionId) {
+        let Some(entry) = self.sessions.get(id) else {
+            return;
+        };
+        let generation = entry.generation;
+        let attempt = entry.attempt;
+        let after = self.opts.probe.stall_restart_after;
+        let tx = self.tx.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(SupMsg::Timer(Timer::StallRestartDue {
+                id,
+                attempt,
+                generation,
+            }));
+        });
+    }
+
+    fn snapshot(&self) -> Vec<SessionSnapshot> {
+        self.sessions
+            .iter()
+            .map(|(id, e)| SessionSnapshot {
+                id: id.to_string(),
+                agent: e.spec.agent.to_string(),
+                host: "local".into(),
+                state: e.state,
+                reason: e.reason.clone(),
+                restarts: e.restarts,
+                attempt: e.attempt,
+                pid: e.pid,
+                age_ms: e.created.elapsed().map(|d| d.as_millis() as u64).unwrap_or(0),
+                last_line: e.shared.last_line(),
+                out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
+                err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),
+                exit_code: e.exit.and_then(|s| s.code),
+                exit_signal: e.exit.and_then(|s| s.signal),
+                payload: e.payload.clone(),
+                message: e.message.clone(),
+                capabilities: e.spec.capabilities.clone(),
+            })
+            .collect()
+    }
+
+    /// Uniform in [0, 1), from xorshift64; jitter needs no cryptographic quality.
+    fn next_jitter(&mut self) -> f64 {
+        let mut x = self.jitter_state;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter_state = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn silent_ms(epoch: std::time::Instant, shared: &RunShared) -> u64 {
+    let last = shared.last_output_ms.load(Ordering::Relaxed);
+    (epoch.elapsed().as_millis() as u64).saturating_sub(last)
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}

@@ -1,0 +1,549 @@
+//! One run of one session: the process, its pipes, its deadlines.
+//!
+//! The run task observes and reports; it never decides a state. It owns the
+//! silence deadline (one timer per session, armed from the last output byte),
+//! the startup deadline, and the termination state machine:
+//! running → terminating (SIGTERM, grace) → killed (SIGKILL) → group empty.
+//! When the leader exits, the rest of its group is ended the same way, so a
+//! grandchild holding the output pipe cannot keep the session alive.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_config::SessionId;
+use baton_monitor::input_wait::{Detection, InputWaitDetector};
+use baton_monitor::payload::PayloadCapture;
+use baton_monitor::tail::Tail;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::ChildStdin;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
+
+/// After the group is empty, how long to keep reading a pipe that something
+/// outside the group (a process that called `setsid`) still holds open.
+const ESCAPED_DRAIN: Duration = Duration::from_millis(200);
+/// Bytes of stdout kept for the "last JSON object" payload fallback.
+const STDOUT_TAIL: usize = 64 * 1024;
+
+/// Everything a run needs, resolved by the supervisor.
+pub(crate) struct RunConfig {
+    pub id: SessionId,
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub stdin_pipe: bool,
+    pub branch_guard: bool,
+    pub out_path: PathBuf,
+    pub err_path: PathBuf,
+    pub stall_after: Duration,
+    pub startup_timeout: Duration,
+    pub grace: Duration,
+    pub detector: Arc<InputWaitDetector>,
+    pub l2: Option<L2Check>,
+}
+
+/// The optional L2 hook: a command that must keep succeeding.
+#[derive(Clone)]
+pub(crate) struct L2Check {
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub failures: u32,
+}
+
+/// Counters and the combined tail, shared with the supervisor for snapshots.
+/// Lives across runs of a session.
+pub(crate) struct RunShared {
+    pub out_bytes: AtomicU64,
+    pub err_bytes: AtomicU64,
+    pub tail: Mutex<Tail>,
+    /// Milliseconds since the conductor's epoch of the last output byte.
+    pub last_output_ms: AtomicU64,
+}
+
+impl RunShared {
+    pub fn new(tail_bytes: usize) -> RunShared {
+        RunShared {
+            out_bytes: AtomicU64::new(0),
+            err_bytes: AtomicU64::new(0),
+            tail: Mutex::new(Tail::new(tail_bytes)),
+            last_output_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn tail_bytes(&self) -> Vec<u8> {
+        self.tail.lock().map(|t| t.to_vec()).unwrap_or_default()
+    }
+
+    pub fn last_line(&self) -> Option<String> {
+        self.tail.lock().ok().and_then(|t| t.last_line())
+    }
+}
+
+/// Requests from the supervisor to a run.
+pub(crate) enum RunCtl {
+    /// Stop the run: SIGTERM, grace, SIGKILL. `force` skips the grace.
+    Terminate { force: bool },
+    /// Write bytes to the agent's stdin.
+    Input {
+        bytes: Vec<u8>,
+        source: String,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// What a run reports to the supervisor, in the order it happened.
+pub(crate) enum RunMsg {
+    Spawned {
+        pid: Pid,
+        start_time: Option<u64>,
+        out_offset: u64,
+        err_offset: u64,
+    },
+    SpawnFailed {
+        missing: String,
+        message: String,
+    },
+    /// First output byte of this run (L3 acknowledged).
+    Acknowledged,
+    /// No output for `stall_after`; the detection says whether it looks like a question.
+    Silent(Option<Detection>),
+    /// Output resumed after a silence.
+    Resumed,
+    StartupTimeout,
+    L2Failed(String),
+    Signalled {
+        signal: Signal,
+        reason: &'static str,
+    },
+    InputDone {
+        len: usize,
+        sha256: String,
+        source: String,
+        result: Result<(), String>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    /// The leader was reaped. Sent at once: exit detection latency is measured here.
+    Exited {
+        status: ExitStatus,
+        runtime: Duration,
+    },
+    /// Group empty, pipes drained: the run is over.
+    Finished {
+        status: ExitStatus,
+        payload: Option<serde_json::Value>,
+        tail: Vec<u8>,
+    },
+}
+
+pub(crate) type Report = Arc<dyn Fn(RunMsg) + Send + Sync>;
+
+/// Outcome of checking the branch guard.
+async fn branch_guard(cwd: &std::path::Path) -> Result<(), String> {
+    let out = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(cwd)
+        .args(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match out {
+        Ok(out) if out.status.success() => {
+            let branch = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if branch == "main" || branch == "master" {
+                Err(format!(
+                    "branch_guard: workdir `{}` is on branch `{branch}`; refusing to start an agent there",
+                    cwd.display()
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        // Detached HEAD or not a repository: not on main/master.
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!(
+            "branch_guard: cannot run git to check the branch of `{}`: {e}",
+            cwd.display()
+        )),
+    }
+}
+
+fn open_append(path: &std::path::Path) -> std::io::Result<(File, u64)> {
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    let len = file.metadata()?.len();
+    Ok((file, len))
+}
+
+/// Runs one attempt of a session to its end.
+pub(crate) async fn run(
+    cfg: RunConfig,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: Report,
+    mut ctl: mpsc::UnboundedReceiver<RunCtl>,
+) {
+    if cfg.branch_guard
+        && let Err(message) = branch_guard(&cfg.cwd).await
+    {
+        report(RunMsg::SpawnFailed {
+            missing: "branch_guard".into(),
+            message,
+        });
+        return;
+    }
+    let files = open_append(&cfg.out_path).and_then(|out| Ok((out, open_append(&cfg.err_path)?)));
+    let ((mut out_file, out_offset), (mut err_file, err_offset)) = match files {
+        Ok(files) => files,
+        Err(e) => {
+            report(RunMsg::SpawnFailed {
+                missing: "logs_dir".into(),
+                message: format!(
+                    "cannot open output logs {}: {e}",
+                    cfg.out_path.display()
+                ),
+            });
+            return;
+        }
+    };
+    let req = SpawnRequest {
+        argv: cfg.argv.clone(),
+        cwd: cfg.cwd.clone(),
+        env: cfg.env.clone(),
+        stdin_pipe: cfg.stdin_pipe,
+    };
+    let spawned = match proc::spawn(&req) {
+        Ok(child) => child,
+        Err(failure) => {
+            report(RunMsg::SpawnFailed {
+                missing: failure.missing().into(),
+                message: failure.to_string(),
+            });
+            return;
+        }
+    };
+    let started = Instant::now();
+    let pid = spawned.pid;
+    report(RunMsg::Spawned {
+        pid,
+        start_time: spawned.start_time,
+        out_offset,
+        err_offset,
+    });
+    let mut child = spawned.child;
+    let mut stdout = spawned.stdout;
+    let mut stderr = spawned.stderr;
+    let stdin_tx = spawned.stdin.map(stdin_writer);
+    let mut l2_task = cfg.l2.clone().map(|check| {
+        let report = report.clone();
+        let cwd = cfg.cwd.clone();
+        tokio::spawn(async move {
+            let why = l2_loop(check, cwd).await;
+            report(RunMsg::L2Failed(why));
+        })
+    });
+
+    let mut out_buf = vec![0u8; 256 * 1024];
+    let mut err_buf = vec![0u8; 64 * 1024];
+    let mut out_open = true;
+    let mut err_open = true;
+    let mut payload = PayloadCapture::new();
+    let mut out_tail = Tail::new(STDOUT_TAIL);
+    let mut acked = false;
+    let mut silent = false;
+    let mut startup_reported = false;
+    let mut last_output = started;
+    let mut status: Option<ExitStatus> = None;
+    let mut group_empty = false;
+    let mut group_poll = Duration::from_millis(1);
+    let mut next_group_poll = started;
+    let mut drain_deadline: Option<Instant> = None;
+    // Termination: when SIGTERM went out and whether SIGKILL followed.
+    let mut term_deadline: Option<Instant> = None;
+    let mut killed = false;
+    let far = started + Duration::from_secs(86400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    let mut armed = far;
+
+    let signal = |sig: Signal, reason: &'static str| {
+        match proc::signal_group(pid, sig) {
+            Ok(true) => report(RunMsg::Signalled {
+                signal: sig,
+                reason,
+            }),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
+        }
+    };
+
+    loop {
+        if status.is_some() && group_empty && !out_open && !err_open {
+            break;
+        }
+        // The next moment something must be checked.
+        let mut wake = far;
+        if status.is_none() {
+            if !acked && !startup_reported {
+                wake = wake.min(started + cfg.startup_timeout);
+            }
+            if acked && !silent {
+                wake = wake.min(last_output + cfg.stall_after);
+            }
+        }
+        if let (Some(deadline), false) = (term_deadline, killed) {
+            wake = wake.min(deadline);
+        }
+        if status.is_some() && !group_empty {
+            wake = wake.min(next_group_poll);
+        }
+        if let Some(deadline) = drain_deadline {
+            wake = wake.min(deadline);
+        }
+        // Re-arm only when the wake moved earlier; a later one is handled
+        // when the early timer fires, so a flood of output costs no timer work.
+        if wake < armed {
+            armed = wake;
+            sleep.as_mut().reset(wake);
+        }
+
+        // Biased: output already in the pipe is recorded before the exit
+        // that followed it, so the log reads in causal order.
+        tokio::select! {
+            biased;
+            read = stdout.read(&mut out_buf), if out_open => match read {
+                Ok(0) | Err(_) => out_open = false,
+                Ok(n) => {
+                    let bytes = &out_buf[..n];
+                    if let Err(e) = out_file.write_all(bytes) {
+                        tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
+                    }
+                    shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    payload.feed(bytes);
+                    out_tail.push(bytes);
+                    observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                }
+            },
+            read = stderr.read(&mut err_buf), if err_open => match read {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) => {
+                    let bytes = &err_buf[..n];
+                    if let Err(e) = err_file.write_all(bytes) {
+                        tracing::error!(path = %cfg.err_path.display(), "stderr log write failed: {e}");
+                    }
+                    shared.err_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                }
+            },
+            result = child.wait(), if status.is_none() => {
+                let st = match result {
+                    Ok(st) => ExitStatus::from(st),
+                    Err(e) => {
+                        tracing::error!(session = %cfg.id, %pid, "waiting for child failed: {e}");
+                        ExitStatus { code: None, signal: None }
+                    }
+                };
+                status = Some(st);
+                report(RunMsg::Exited { status: st, runtime: started.elapsed() });
+                if let Some(task) = l2_task.take() {
+                    task.abort();
+                }
+                group_empty = proc::group_is_empty(pid);
+                if !group_empty && term_deadline.is_none() {
+                    // The leader is gone; whatever it left in its group goes too.
+                    signal(Signal::Term, "leader_exited");
+                    term_deadline = Some(Instant::now() + cfg.grace);
+                }
+                next_group_poll = Instant::now() + group_poll;
+            }
+            request = ctl.recv() => match request {
+                Some(RunCtl::Terminate { force }) => {
+                    if force || term_deadline.is_some() {
+                        if !killed {
+                            killed = true;
+                            signal(Signal::Kill, if force { "forced" } else { "second_request" });
+                        }
+                    } else {
+                        signal(Signal::Term, "terminate");
+                        term_deadline = Some(Instant::now() + cfg.grace);
+                    }
+                }
+                Some(RunCtl::Input { bytes, source, reply }) => {
+                    let len = bytes.len();
+                    let sha256 = hex(&Sha256::digest(&bytes));
+                    match &stdin_tx {
+                        Some(tx) => {
+                            let (done_tx, done_rx) = oneshot::channel();
+                            if tx.send((bytes, done_tx)).is_err() {
+                                report(RunMsg::InputDone { len, sha256, source, result: Err("the agent's stdin is closed".into()), reply });
+                            } else {
+                                let report = report.clone();
+                                tokio::spawn(async move {
+                                    let result = done_rx
+                                        .await
+                                        .unwrap_or_else(|_| Err("the agent's stdin writer stopped".into()));
+                                    report(RunMsg::InputDone { len, sha256, source, result, reply });
+                                });
+                            }
+                        }
+                        None => report(RunMsg::InputDone {
+                            len, sha256, source,
+                            result: Err("this session's stdin is not a pipe (stdin = \"null\")".into()),
+                            reply,
+                        }),
+                    }
+                }
+                // The supervisor is gone: end the run as if asked to.
+                None => {
+                    if term_deadline.is_none() && status.is_none() {
+                        signal(Signal::Term, "conductor_gone");
+                        term_deadline = Some(Instant::now() + cfg.grace);
+                    }
+                }
+            },
+            () = &mut sleep => {
+                armed = far;
+                sleep.as_mut().reset(far);
+                let now = Instant::now();
+                if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
+                    startup_reported = true;
+                    report(RunMsg::StartupTimeout);
+                }
+                if status.is_none() && acked && !silent && now >= last_output + cfg.stall_after {
+                    silent = true;
+                    let tail = shared.tail_bytes();
+                    report(RunMsg::Silent(cfg.detector.detect(&tail)));
+                }
+                if let (Some(deadline), false) = (term_deadline, killed)
+                    && now >= deadline
+                {
+                    killed = true;
+                    signal(Signal::Kill, "grace_expired");
+                }
+                if status.is_some() && !group_empty && now >= next_group_poll {
+                    group_empty = proc::group_is_empty(pid);
+                    group_poll = (group_poll * 2).min(Duration::from_millis(50));
+                    next_group_poll = now + group_poll;
+                    if group_empty && (out_open || err_open) {
+                        drain_deadline = Some(now + ESCAPED_DRAIN);
+                    }
+                }
+                if let Some(deadline) = drain_deadline
+                    && now >= deadline
+                {
+                    if out_open || err_open {
+                        tracing::warn!(session = %cfg.id, %pid, "a process outside the session's group still holds its output pipe; stopped reading");
+                    }
+                    out_open = false;
+                    err_open = false;
+                }
+            }
+        }
+        if status.is_some() && group_empty && (out_open || err_open) && drain_deadline.is_none() {
+            drain_deadline = Some(Instant::now() + ESCAPED_DRAIN);
+        }
+    }
+    if let Some(task) = l2_task.take() {
+        task.abort();
+    }
+    let _ = out_file.flush();
+    let _ = err_file.flush();
+    let status = status.unwrap_or(ExitStatus {
+        code: None,
+        signal: None,
+    });
+    let payload = payload.finish(&out_tail.to_vec());
+    report(RunMsg::Finished {
+        status,
+        payload,
+        tail: shared.tail_bytes(),
+    });
+}
+
+/// Bookkeeping for every chunk of output, from either stream.
+fn observe(
+    shared: &RunShared,
+    bytes: &[u8],
+    epoch: std::time::Instant,
+    last_output: &mut Instant,
+    acked: &mut bool,
+    silent: &mut bool,
+    report: &Report,
+) {
+    if let Ok(mut tail) = shared.tail.lock() {
+        tail.push(bytes);
+    }
+    *last_output = Instant::now();
+    shared
+        .last_output_ms
+        .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    if !*acked {
+        *acked = true;
+        report(RunMsg::Acknowledged);
+    }
+    if *silent {
+        *silent = false;
+        report(RunMsg::Resumed);
+    }
+}
+
+type StdinJob = (Vec<u8>, oneshot::Sender<Result<(), String>>);
+
+/// A task owning the agent's stdin, so a slow reader never blocks the run loop.
+fn stdin_writer(mut stdin: ChildStdin) -> mpsc::UnboundedSender<StdinJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<StdinJob>();
+    tokio::spawn(async move {
+        while let Some((bytes, done)) = rx.recv().await {
+            let result = async {
+                stdin.write_all(&bytes).await?;
+                stdin.flush().await
+            }
+            .await
+            .map_err(|e| format!("writing to the agent's stdin failed: {e}"));
+            let _ = done.send(result);
+        }
+    });
+    tx
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Runs the L2 check every `interval`; returns a description after
+/// `failures` consecutive failures.
+async fn l2_loop(check: L2Check, cwd: PathBuf) -> String {
+    let mut consecutive = 0;
+    loop {
+        tokio::time::sleep(check.interval).await;
+        let Some((program, args)) = check.argv.split_first() else {
+            return "empty l2_check".into();
+        };
+        let run = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let ok = matches!(
+            tokio::time::timeout(check.interval, run).await,
+            Ok(Ok(status)) if status.success()
+        );
+        consecutive = if ok { 0 } else { consecutive + 1 };
+        if consecutive >= check.failures {
+            return format!("l2_check failed {consecutive} times in a row");
+        }
+    }
+}

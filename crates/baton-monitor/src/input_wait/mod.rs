@@ -1,0 +1,429 @@
+//! Input-wait detection (SPEC §3, level L1.5).
+//!
+//! Called when a session has been silent for `stall_after`, it tells "waiting
+//! for an answer" apart from merely "stalled". A false call flips a healthy
+//! session and may invite an automatic answer, so this detector must not cry
+//! wolf: it looks only at what is on screen at the very end of the output
+//! (after [`normalize`]), and a prompt is almost always the last non-empty
+//! line, or a choice menu spanning the last few lines. Words like "proceed" in
+//! a sentence, a line ending in `>`, a rhetorical question followed by more
+//! output, log lines and spinners never count.
+
+pub mod corpus;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::text::normalize;
+
+/// Why the detector thinks the session waits for input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    /// The stable snake_case name of the rule that matched.
+    pub rule: String,
+    /// The on-screen line that matched, trimmed.
+    pub line: String,
+}
+
+/// A user-supplied rule: a regex tried against each of the last few
+/// non-empty on-screen lines.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Reported as [`Detection::rule`] when the rule matches.
+    pub name: String,
+    /// Matched against one trimmed line at a time (no trailing newline).
+    pub pattern: Regex,
+}
+
+/// Decides whether recent output ends in a prompt waiting for the user.
+#[derive(Debug, Clone, Default)]
+pub struct InputWaitDetector {
+    extra: Vec<Rule>,
+}
+
+/// Names of the built-in rules, in the order they are tried.
+const BUILTIN: &[&str] = &[
+    YES_NO,
+    PASSWORD,
+    DEFAULT_VALUE,
+    CHOICE_MENU,
+    DO_YOU_WANT,
+    ALLOW,
+    PRESS_ENTER,
+    QUESTION_PROMPT,
+    TEXT_PROMPT,
+];
+const YES_NO: &str = "yes_no";
+const PASSWORD: &str = "password";
+const DEFAULT_VALUE: &str = "default_value";
+const CHOICE_MENU: &str = "choice_menu";
+const DO_YOU_WANT: &str = "do_you_want";
+const ALLOW: &str = "allow";
+const PRESS_ENTER: &str = "press_enter";
+const QUESTION_PROMPT: &str = "question_prompt";
+const TEXT_PROMPT: &str = "text_prompt";
+
+/// Non-empty lines considered for single-line rules and user rules.
+const LAST_LINES: usize = 4;
+/// Non-empty lines considered when looking for a choice menu.
+const MENU_WINDOW: usize = 12;
+/// Longest line `question_prompt` accepts, in chars.
+const MAX_QUESTION: usize = 120;
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static regex")
+}
+
+/// Box-drawing sides that TUIs put around prompts.
+const BOX_SIDES: &[char] = &['│', '┃', '║', '|', '▌', '▐', '▎', '▏', '╎', '┆'];
+
+fn is_frame_char(c: char) -> bool {
+    c.is_whitespace() || ('\u{2500}'..='\u{259f}').contains(&c)
+}
+
+/// A line as the rules see it: trimmed, without box sides; empty when it is
+/// only frame drawing.
+fn clean_line(line: &str) -> &str {
+    let t = line
+        .trim()
+        .trim_start_matches(BOX_SIDES)
+        .trim_end_matches(BOX_SIDES)
+        .trim();
+    if t.chars().all(is_frame_char) { "" } else { t }
+}
+
+/// Activity indicators: a session showing one is working, not asking.
+static BUSY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)esc to interrupt|ctrl\+c to (?:interrupt|stop)|esc to cancel,\s*\d|\(\d+s\s*[·•]|thinking…|thinking\.\.\.|working \(\d|^[✻✽✶✳✢∗*·]\s*\w+…",
+    )
+});
+
+/// Log records, compiler and test-runner output, markdown structure: never
+/// a prompt, whatever they end with.
+static NOISE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}",
+        r"|\[?\d{2}:\d{2}:\d{2}\b",
+        r"|\[(?i:trace|debug|info|warn|warning|error|err|fatal|notice|verbose)\]",
+        r"|(?:TRACE|DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b",
+        r"|\S+\s+(?:TRACE|DEBUG|INFO|WARN|ERROR)\s",
+        r"|(?:error|warning|note|help)(?:\[[A-Z]?\d+\])?:",
+        r"|test\s+\S+\s+\.\.\.",
+        r"|#{1,6}\s",
+        r"|[-*+]\s",
+        r"|-->|==>|=>",
+        r"|npm (?:ERR|WARN|notice)",
+        r"|[IWEF]\d{4}\s",
+        r")"
+    ))
+});
+
+/// Hint lines TUIs print under a menu or prompt.
+static HINT: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:enter|return|⏎|space)\s+to\s+(?:confirm|select|submit|continue|choose|toggle)",
+        r"|esc(?:ape)?\s+to\s+(?:cancel|go back|exit|close|dismiss)",
+        r"|(?:↑|↓|↑↓|↑/↓|arrow keys|arrows|tab|j/k)\b.{0,20}\bto\s+(?:navigate|move|select|cycle|amend|choose)",
+        r"|^\(use arrow keys\)$|^\(press <space> to select"
+    ))
+});
+
+static YES_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)(?:[(\[]\s*(?:y|yes)\s*/\s*(?:n|no)(?:\s*/\s*[a-z?!]+)*\s*[)\]]",
+        r"|[(\[]y(?:,[a-z?!])+[)\]]",
+        r"|\(y\)",
+        r"|\by/n\b|\byes/no\b)",
+        r"[\s:?.!]*(?:\[[^\]\n]{0,24}\]|\([^)\n]{0,24}\))?[\s:?.!]*$"
+    ))
+});
+
+static PASSWORD_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:password|passphrase|passcode|pin|verification code|one-time code)\b[^\n]{0,120}:\s*$",
+    )
+});
+
+static DEFAULT_VALUE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)(?::\s*\([^()\n]{0,80}\)|\(default[^()\n]{0,80}\)\s*:|\[default[^\[\]\n]{0,80}\]\s*:)\s*$",
+    )
+});
+
+/// Bullets, box chars and prompt glyphs that may precede a question.
+const LEAD: &str = r"^[\s│|?❯>›▶→●◆◇✔✖*•·◉○◯+!\-]{0,6}";
+
+static DO_YOU_WANT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?i){LEAD}(?:do you (?:really )?(?:want|wish)|would you like|shall i|should i|are you sure|do you trust|do you accept)\b[^\n]{{0,300}}\?\s*$"
+    ))
+});
+
+static ALLOW_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(&format!(
+        r"(?i){LEAD}(?:allow|approve|permit|authorize|trust)\b[^\n]{{0,300}}\?\s*$"
+    ))
+});
+
+static PRESS_ENTER_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^[^\w\n]{0,4}(?:press|hit)\s+(?:the\s+)?(?:<?enter>?|\[enter\]|return|any key|a key|space)\b|\((?:press|hit)\s+(?:enter|return|any key)[^)]*\)\s*$",
+    )
+});
+
+/// A field prompt the cursor sits on: "Enter a value: ", "Username: ".
+static TEXT_PROMPT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)^[^\w\n]{0,6}(?:(?:please\s+)?(?:enter|type|input|provide|choose|select|pick)\b[^\n]{0,60}",
+        r"|(?:your\s+|project\s+|package\s+|app\s+)?(?:user ?name|login|e-?mail|name|token|api key|value|choice|selection)",
+        r"(?:\s*\([^)\n]{0,30}\))?)\s*:\s*$"
+    ))
+});
+
+/// What a numbered menu's input line looks like under its options
+/// (bash `select`'s "#?", "Enter choice:", "Selection [1-3]:").
+static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)^(?:#\?|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
+    )
+});
+
+static QUESTION_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:you|your|continue|overwrite|proceed|enter|select|choose|pick|which|what|where|how|should|want|replace|delete|remove|install|use|create|save|confirm|ok|okay|retry|abort|keep|name)\b",
+    )
+});
+
+/// Inquirer / prompts style: `? Project name: › my-app`.
+static INQUIRER_INPUT: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+\S[^\n]{0,100}\s[›»]"));
+
+/// A cursor marker at the start of an option line.
+static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►●◉])\s*(.*)$"));
+static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})[.)]\s+\S"));
+
+fn detection(rule: &str, line: &str) -> Detection {
+    Detection {
+        rule: rule.to_string(),
+        line: line.trim().to_string(),
+    }
+}
+
+impl InputWaitDetector {
+    /// The built-in rules only: `yes_no`, `password`, `default_value`,
+    /// `choice_menu`, `do_you_want`, `allow`, `press_enter`, `question_prompt`,
+    /// `text_prompt`.
+    pub fn builtin() -> InputWaitDetector {
+        InputWaitDetector { extra: Vec::new() }
+    }
+
+    /// The built-in rules plus `extra`; the extra rules are tried first, in
+    /// order, each against the last four non-empty lines, newest first.
+    pub fn with_extra(extra: Vec<Rule>) -> InputWaitDetector {
+        InputWaitDetector { extra }
+    }
+
+    /// Names of all rules, user rules first, in the order they are tried.
+    pub fn rule_names(&self) -> Vec<&str> {
+        self.extra
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(BUILTIN.iter().copied())
+            .collect()
+    }
+
+    /// Judges raw recent output bytes (escapes, `\r` redraws and all).
+    /// `Some` only when the end of the output looks like a prompt, with the
+    /// rule and the line as evidence. Never panics.
+    pub fn detect(&self, tail: &[u8]) -> Option<Detection> {
+        let text = normalize(tail);
+        // The cursor still sits on the last line: the program printed a
+        // prompt and did not end it with a newline.
+        let open = !text.trim_end_matches([' ', '\t']).ends_with('\n');
+        let mut lines: Vec<&str> = Vec::with_capacity(MENU_WINDOW);
+        for l in text.lines().rev().map(clean_line) {
+            if !l.is_empty() {
+                lines.push(l);
+                if lines.len() == MENU_WINDOW {
+                    break;
+                }
+            }
+        }
+        lines.reverse();
+        let last = *lines.last()?;
+        let recent = &lines[lines.len().saturating_sub(LAST_LINES)..];
+
+        for line in recent.iter().rev() {
+            if let Some(rule) = self.extra.iter().find(|r| r.pattern.is_match(line)) {
+                return Some(detection(&rule.name, line));
+            }
+        }
+        if recent.iter().any(|l| BUSY.is_match(l)) {
+            return None;
+        }
+
+        // A hint line under the prompt ("Enter to confirm · Esc to cancel").
+        let body: &[&str] = if lines.len() >= 2 && HINT.is_match(last) {
+            &lines[..lines.len() - 1]
+        } else {
+            &lines
+        };
+        let prompt = *body.last()?;
+        let prompt_ok = !NOISE.is_match(prompt);
+        let last_ok = !NOISE.is_match(last);
+
+        if prompt_ok && YES_NO_RE.is_match(prompt) {
+            return Some(detection(YES_NO, prompt));
+        }
+        if last_ok && PASSWORD_RE.is_match(last) {
+            return Some(detection(PASSWORD, last));
+        }
+        if open && last_ok && DEFAULT_VALUE_RE.is_match(last) {
+            return Some(detection(DEFAULT_VALUE, last));
+        }
+        let menu_body = match body.split_last() {
+            Some((input, rest)) if open && SELECT_PROMPT.is_match(input) => rest,
+            _ => body,
+        };
+        if let Some(line) = choice_menu(menu_body) {
+            return Some(detection(CHOICE_MENU, line));
+        }
+        if prompt_ok && DO_YOU_WANT_RE.is_match(prompt) {
+            return Some(detection(DO_YOU_WANT, prompt));
+        }
+        if prompt_ok && ALLOW_RE.is_match(prompt) {
+            return Some(detection(ALLOW, prompt));
+        }
+        if last_ok && PRESS_ENTER_RE.is_match(last) {
+            return Some(detection(PRESS_ENTER, last));
+        }
+        if open && last_ok && question_prompt(last) {
+            return Some(detection(QUESTION_PROMPT, last));
+        }
+        if open && last_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
+            return Some(detection(TEXT_PROMPT, last));
+        }
+        None
+    }
+}
+
+/// The generic CLI prompt: a short question the cursor is sitting on.
+fn question_prompt(line: &str) -> bool {
+    if line.chars().count() > MAX_QUESTION || line.contains("://") {
+        return false;
+    }
+    if INQUIRER_INPUT.is_match(line) {
+        return true;
+    }
+    let q = line.trim_end().trim_end_matches(['›', '»', '…']).trim_end();
+    let q = q.strip_suffix("(Use arrow keys)").unwrap_or(q).trim_end();
+    q.ends_with('?') && QUESTION_WORD.is_match(q)
+}
+
+#[derive(Debug)]
+struct MenuOption {
+    marked: bool,
+    number: Option<u32>,
+}
+
+/// One line of a choice menu, or `None` when the line cannot be an option.
+fn menu_option(line: &str) -> Option<MenuOption> {
+    if NOISE.is_match(line) || line.starts_with('?') {
+        return None;
+    }
+    let (marked, marker, rest) = match MARKED.captures(line) {
+        Some(c) => (
+            true,
+            c.get(1).map_or("", |m| m.as_str()),
+            c.get(2).map_or("", |m| m.as_str()),
+        ),
+        None => (false, "", line),
+    };
+    if let Some(c) = NUMBERED.captures(rest) {
+        let number = c.get(1).and_then(|n| n.as_str().parse().ok());
+        return (rest.chars().count() <= 160).then_some(MenuOption { marked, number });
+    }
+    // Radio bullets double as narrative bullets (Claude Code's "●"), so they
+    // only count on numbered options.
+    if matches!(marker, "●" | "◉") {
+        return None;
+    }
+    let short = rest.chars().count() <= 60;
+    let starts_ok = rest
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '(' || c == '[');
+    let ends_ok = !rest.ends_with(['.', ':', '!', '?', ',', ';', '>']);
+    (short && starts_ok && ends_ok).then_some(MenuOption {
+        marked,
+        number: None,
+    })
+}
+
+/// Does a line introduce a menu (a question, or "Select …:")?
+fn is_menu_question(line: &str) -> bool {
+    static SELECT: LazyLock<Regex> =
+        LazyLock::new(|| re(r"(?i)^[^\w\n]{0,4}(?:select|choose|pick)\b[^\n]{0,100}:$"));
+    if NOISE.is_match(line) || line.contains("://") {
+        return false;
+    }
+    // "Which template? (Use arrow keys)": the question is before the hint.
+    let q = match line.rfind('(') {
+        Some(i) if line.ends_with(')') => line[..i].trim_end(),
+        _ => line,
+    };
+    q.ends_with('?') || SELECT.is_match(line)
+}
+
+/// A numbered or arrow-key menu at the very end of `body`: two or more
+/// options with exactly one cursor marker, or numbered 1, 2, … under a
+/// question. Returns the line to report (the question, else the selected
+/// option).
+fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
+    let mut options = Vec::new();
+    let mut above = None;
+    for line in body.iter().rev() {
+        match menu_option(line) {
+            Some(o) if options.len() < 10 => options.push((o, *line)),
+            _ => {
+                above = Some(*line);
+                break;
+            }
+        }
+    }
+    options.reverse();
+    if options.len() < 2 {
+        return None;
+    }
+    let numbered = options.iter().filter(|(o, _)| o.number.is_some()).count();
+    if numbered != 0 && numbered != options.len() {
+        return None;
+    }
+    if numbered > 0 {
+        let sequential = options
+            .windows(2)
+            .all(|w| matches!((w[0].0.number, w[1].0.number), (Some(a), Some(b)) if b == a + 1));
+        if !sequential {
+            return None;
+        }
+    }
+    let question = above.filter(|l| is_menu_question(l));
+    let marked: Vec<&str> = options
+        .iter()
+        .filter(|(o, _)| o.marked)
+        .map(|(_, l)| *l)
+        .collect();
+    let ok = match marked.len() {
+        1 => true,
+        0 => numbered > 0 && question.is_some() && options[0].0.number == Some(1),
+        _ => false,
+    };
+    if !ok {
+        return None;
+    }
+    question.or_else(|| marked.first().copied())
+}
+
+#[cfg(test)]
+mod tests;
