@@ -147,9 +147,7 @@ static PASSWORD_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static DEFAULT_VALUE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"(?i)(?::\s*\([^()\n]{0,80}\)|\(default[^()\n]{0,80}\)\s*:|\[default[^\[\]\n]{0,80}\]\s*:)\s*$",
-    )
+    re(r"(?i)(?::\s*\([^()\n]{0,80}\)|\([^()\n]{1,80}\)\s*:|\[default[^\[\]\n]{0,80}\]\s*:)\s*$")
 });
 
 /// Bullets, box chars and prompt glyphs that may precede a question.

@@ -132,6 +132,11 @@ fn detects_prompts() {
         ),
         ("login: ", "text_prompt", "login:"),
         (
+            "question name (my-app): ",
+            "default_value",
+            "question name (my-app):",
+        ),
+        (
             "Pick a target?\n  1) server\n  2) worker\n#? ",
             "choice_menu",
             "Pick a target?",
@@ -176,6 +181,7 @@ fn ignores_look_alikes() {
         "What does this function return?\n",
         "Overwrite existing file?\n",
         "Enter a value: done\n",
+        "Running suite (unit):\n",
         "Select the files below:\n",
         "Name: demo\nVersion: 1.0\n",
     ];
