@@ -78,6 +78,9 @@ pub enum ConductorError {
     /// The conductor has stopped.
     #[error("the conductor has stopped")]
     Closed,
+    /// The action happened but its record could not be written to the event log.
+    #[error("the event log could not be written: {0}")]
+    LogFailed(String),
     /// The event log could not be opened or written.
     #[error(transparent)]
     Log(#[from] LogError),

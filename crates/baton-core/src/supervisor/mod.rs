@@ -651,13 +651,23 @@ impl Supervisor {
         }
     }
 
-    /// A session reached a terminal state: answer whoever waits on it.
+    /// A session reached a terminal state: answer whoever waits on it, once
+    /// the terminal record is in the log.
     fn settle(&mut self, id: &SessionId) {
-        if let Some(entry) = self.sessions.get_mut(id) {
-            for waiter in entry.kill_waiters.drain(..) {
-                let _ = waiter.send(Ok(()));
-            }
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if entry.kill_waiters.is_empty() {
+            return;
         }
+        let waiters = std::mem::take(&mut entry.kill_waiters);
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let result = log.barrier(false).await.map_err(|e| e.to_string());
+            for waiter in waiters {
+                let _ = waiter.send(result.clone().map_err(ConductorError::LogFailed));
+            }
+        });
     }
 
     fn kill(&mut self, id: SessionId, reply: oneshot::Sender<Result<(), ConductorError>>) {

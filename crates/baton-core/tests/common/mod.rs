@@ -62,6 +62,7 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
+    logs_dir: PathBuf,
     pub conductor: Conductor,
     records: Arc<Mutex<Vec<Record>>>,
     notify: Arc<Notify>,
@@ -76,6 +77,7 @@ impl Harness {
     }
 
     pub fn with_options(dir: tempfile::TempDir, opts: ConductorOptions) -> Harness {
+        let logs_dir = opts.conductor.logs_dir.clone();
         let conductor = Conductor::start(opts).expect("conductor starts");
         let records = Arc::new(Mutex::new(Vec::new()));
         let notify = Arc::new(Notify::new());
@@ -97,6 +99,7 @@ impl Harness {
         });
         Harness {
             dir,
+            logs_dir,
             conductor,
             records,
             notify,
@@ -104,7 +107,7 @@ impl Harness {
     }
 
     pub fn logs(&self) -> PathBuf {
-        self.dir.path().join("logs")
+        self.logs_dir.clone()
     }
 
     pub fn out_log(&self, id: &str) -> Vec<u8> {
