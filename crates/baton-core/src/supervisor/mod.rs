@@ -545,8 +545,12 @@ impl Supervisor {
                     self.fail(&id, class, None, None);
                 } else if status.success() {
                     entry.payload = payload.clone();
-                    if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
+                    // The payload record precedes the terminal state, so whoever
+                    // stops reading at `completed` already has it.
+                    if entry.state.can_go_to(SessionState::Completed) {
                         self.append(&id, Event::Completed { payload });
+                    }
+                    if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
                         self.settle(&id);
                     }
                 } else if let Some(limit) =
@@ -637,15 +641,15 @@ impl Supervisor {
                 (class.as_str().to_owned(), entry.message.clone())
             };
             let restarts = entry.restarts;
+            self.append(
+                id,
+                Event::Dead {
+                    reason: reason.clone(),
+                    restarts,
+                    message,
+                },
+            );
             if self.transition(id, SessionState::Dead, &reason, None, None) {
-                self.append(
-                    id,
-                    Event::Dead {
-                        reason,
-                        restarts,
-                        message,
-                    },
-                );
                 self.settle(id);
             }
         }
