@@ -641,6 +641,9 @@ impl Supervisor {
                 (class.as_str().to_owned(), entry.message.clone())
             };
             let restarts = entry.restarts;
+            if message.is_some() {
+                entry.message = message.clone();
+            }
             self.append(
                 id,
                 Event::Dead {

@@ -1,0 +1,181 @@
+//! `baton run` end to end: the real binary, real manifests, real agents.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn baton() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+fn stand_in() -> PathBuf {
+    let path = baton().with_file_name("stand-in-agent");
+    assert!(path.exists(), "{} missing: build the workspace first", path.display());
+    path
+}
+
+/// Writes a manifest whose sessions run the stand-in agent with the given steps.
+fn manifest(dir: &Path, extra: &str, sessions: &[(&str, &[&str])]) -> PathBuf {
+    let mut text = format!(
+        "[conductor]\nbackoff = \"50ms\"\ngrace = \"1s\"\n{extra}\n[probe]\nstall_after = \"300ms\"\n"
+    );
+    for (id, steps) in sessions {
+        let mut argv = vec![format!("{:?}", stand_in().display().to_string())];
+        argv.extend(steps.iter().map(|s| format!("{s:?}")));
+        text.push_str(&format!("\n[[session]]\nid = \"{id}\"\ncommand = [{}]\n", argv.join(", ")));
+    }
+    let path = dir.join("baton.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str], cwd: &Path) -> Output {
+    let mut child = Command::new(baton())
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("baton {args:?} did not finish in 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn all_completed_exits_zero_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "", &[("a", &["print:hello", "exit:0"]), ("b", &["fail-before-attempt:2", "print:ok"])]);
+    let out = run(&["run", m.to_str().unwrap()], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    // Not a terminal: plain lines on stdout, the summary on stderr.
+    assert!(stdout.contains("a ") && stdout.contains("healthy -> completed (exit_0)"), "{stdout}");
+    assert!(stdout.contains("failed -> restarting (crash)"), "{stdout}");
+    assert!(stderr.contains("2 of 2 session(s) completed"), "{stderr}");
+    // Default logs dir: .baton/logs beside the manifest.
+    let logs = dir.path().join(".baton/logs");
+    assert_eq!(std::fs::read(logs.join("a.out.log")).unwrap(), b"hello\n");
+    assert!(logs.join("events.jsonl").exists());
+}
+
+#[test]
+fn a_dead_session_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "max_restarts = 1",
+        &[("good", &["exit:0"]), ("bad", &["print:boom", "exit:4"])],
+    );
+    let out = run(&["run", m.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 of 2 session(s) completed"), "{stderr}");
+    assert!(stderr.contains("gave up after 1 restarts"), "{stderr}");
+}
+
+#[test]
+fn json_mode_prints_exactly_the_event_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), "", &[("j", &[r#"payload:{"ok":true}"#])]);
+    let logs = dir.path().join("custom-logs");
+    let out = run(
+        &["run", m.to_str().unwrap(), "--json", "--logs-dir", logs.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
+        .collect();
+    assert!(lines.iter().any(|v| v["event"] == "completed" && v["payload"]["ok"] == true));
+    // --logs-dir wins over the default; the file holds the same lines after its header.
+    let file = std::fs::read_to_string(logs.join("events.jsonl")).unwrap();
+    let body: Vec<&str> = file.lines().skip(1).collect();
+    assert_eq!(body, stdout.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn manifest_mistakes_exit_two_name_the_line_and_start_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[probe]\nstal_after = \"1s\"\n", "stal_after", 2),
+        ("[[session]]\nid = \"x\"\ncommand = [\"true\"]\nstall_after = 30\n", "stall_after", 4),
+        ("[[session]]\nid = \"bad id!\"\ncommand = [\"true\"]\n", "id", 2),
+        ("[[session]]\nagent = \"codex\"\n", "prompt", 2),
+        ("[conductor]\nfsync = \"sometimes\"\n[[session]]\ncommand = [\"true\"]\n", "fsync", 2),
+        ("[[session]]\ncommand = [\"true\"\n", "", 2),
+    ];
+    for (text, needle, line) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = run(&["run", path.to_str().unwrap()], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}\n{stderr}");
+        assert!(stderr.contains(needle), "{text}: {stderr}");
+        assert!(stderr.contains(&format!("bad.toml:{line}:")), "{text}: line {line} expected in {stderr}");
+        assert!(!dir.path().join(".baton").exists(), "nothing may start on a bad manifest");
+    }
+    let out = run(&["run", "missing.toml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+    let out = run(&["run", "--no-such-flag"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sigint_shuts_everything_down_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("gc.pid");
+    let leak = format!("leak-file:{}:60s", pidfile.display());
+    let m = manifest(
+        dir.path(),
+        "",
+        &[("long", &[leak.as_str(), "print:working", "stall"]), ("stubborn", &["ignore-term", "print:x", "stall"])],
+    );
+    let mut child = Command::new(baton())
+        .args(["run", m.to_str().unwrap(), "--json"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until both sessions are healthy, reading the JSON event stream.
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut healthy = 0;
+    let mut collected = Vec::new();
+    while healthy < 2 {
+        let line = lines.next().expect("event stream ended early").unwrap();
+        if line.contains(r#""to":"healthy""#) {
+            healthy += 1;
+        }
+        collected.push(line);
+    }
+    let grandchild: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    collected.extend(lines.map(|l| l.unwrap()));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let text = collected.join("\n");
+    assert!(text.contains(r#""event":"shutdown""#), "{text}");
+    assert_eq!(text.matches(r#""to":"dead","reason":"shutdown""#).count(), 2, "{text}");
+    // SAFETY: existence check only.
+    let alive = unsafe { libc::kill(grandchild, 0) } == 0
+        && !std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default().contains(") Z");
+    assert!(!alive, "grandchild {grandchild} outlived baton run");
+}
