@@ -8,7 +8,7 @@
 mod reader;
 mod writer;
 
-pub use reader::{LogContents, read_log};
+pub use reader::{LogContents, parse_log, read_log};
 pub use writer::{EventLog, LogError, LoggedEvent};
 
 use serde::{Deserialize, Serialize};

@@ -33,7 +33,8 @@ pub fn read_log(path: &Path) -> Result<LogContents, LogError> {
     parse_log(&bytes, path)
 }
 
-pub(crate) fn parse_log(bytes: &[u8], path: &Path) -> Result<LogContents, LogError> {
+/// Parses log bytes; `path` only names the file in errors. Never panics.
+pub fn parse_log(bytes: &[u8], path: &Path) -> Result<LogContents, LogError> {
     let mut out = LogContents::default();
     let mut rest = bytes;
     let mut number = 0usize;
@@ -141,5 +142,24 @@ mod tests {
         let log = parse_log(text.as_bytes(), Path::new("x")).expect("reads");
         assert_eq!(log.skipped_lines, vec![2]);
         assert_eq!(log.records.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse_log(&bytes, Path::new("x"));
+        }
+
+        #[test]
+        fn json_like_lines_never_panic(lines in proptest::collection::vec(r#"\{"seq":[0-9]{1,3},"ts":"t","event":"[a-z_]{1,12}"[^\n]{0,40}\}"#, 0..20)) {
+            let text = lines.join("\n");
+            let _ = parse_log(text.as_bytes(), Path::new("x"));
+        }
     }
 }
