@@ -172,10 +172,11 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    let conductor_pid = std::process::id() as libc::pid_t;
     // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
-    // signal, syscall) and does not allocate.
+    // signal, prctl, getppid, syscall) and does not allocate.
     unsafe {
-        cmd.pre_exec(reset_child_state);
+        cmd.pre_exec(move || reset_child_state(conductor_pid));
     }
     let mut child = cmd.spawn().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => SpawnFailure::NotFound {
@@ -225,9 +226,19 @@ fn grow_pipe(pipe: &ChildStdout) {
 }
 
 /// Runs in the child between fork and exec.
-fn reset_child_state() -> std::io::Result<()> {
+fn reset_child_state(conductor_pid: libc::pid_t) -> std::io::Result<()> {
     // SAFETY: async-signal-safe libc calls on locals only.
     unsafe {
+        // If the conductor dies without a shutdown (SIGKILL, OOM), the agent
+        // gets SIGTERM instead of running on unsupervised. The signal follows
+        // the forking *thread*; baton spawns from tokio worker threads, which
+        // live as long as the runtime. Recovery of what remains (grandchildren,
+        // agents ignoring SIGTERM) belongs to the next conductor.
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if libc::getppid() != conductor_pid {
+            // The conductor died between fork and prctl.
+            return Err(std::io::Error::other("conductor exited during spawn"));
+        }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
