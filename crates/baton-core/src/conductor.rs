@@ -262,7 +262,11 @@ impl Conductor {
     /// them `dead` with reason `shutdown`, then flushes and closes the log.
     /// `force` sends SIGKILL at once; calling again with `force` while a
     /// shutdown waits escalates it.
-    pub async fn shutdown(&self, reason: &str, force: bool) -> Result<ShutdownReport, ConductorError> {
+    pub async fn shutdown(
+        &self,
+        reason: &str,
+        force: bool,
+    ) -> Result<ShutdownReport, ConductorError> {
         self.request(|reply| Control::Shutdown {
             reason: reason.to_owned(),
             force,

@@ -26,5 +26,7 @@ mod supervisor;
 
 pub use baton_config as config;
 pub use baton_monitor as monitor;
-pub use conductor::{Conductor, ConductorError, ConductorOptions, EVENTS_FILE, SessionSnapshot, ShutdownReport};
+pub use conductor::{
+    Conductor, ConductorError, ConductorOptions, EVENTS_FILE, SessionSnapshot, ShutdownReport,
+};
 pub use state::{FailureClass, SessionState};

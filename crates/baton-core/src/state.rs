@@ -187,7 +187,16 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let s = Duration::from_secs;
-        let cases = [(1, 1), (2, 2), (3, 4), (4, 8), (5, 16), (6, 30), (7, 30), (40, 30)];
+        let cases = [
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (4, 8),
+            (5, 16),
+            (6, 30),
+            (7, 30),
+            (40, 30),
+        ];
         for (n, want) in cases {
             assert_eq!(backoff_delay(n, s(1), s(30), 0.0), s(want), "restart {n}");
         }

@@ -26,7 +26,8 @@ async fn every_output_byte_reaches_disk_across_restarts() {
     let size = 5 * 1024 * 1024 + 17;
     let step = format!("flood:{size}");
     let estep = "eflood:300001".to_string();
-    h.spawn(script("flood", &[&step, &estep, "fail-before-attempt:3"])).await;
+    h.spawn(script("flood", &[&step, &estep, "fail-before-attempt:3"]))
+        .await;
     assert_eq!(h.wait_terminal("flood").await, Completed);
     let expected = flood(size);
     let out = h.out_log("flood");
@@ -35,15 +36,27 @@ async fn every_output_byte_reaches_disk_across_restarts() {
         .session_records("flood")
         .into_iter()
         .filter_map(|r| match r.event {
-            Event::Spawn { out_offset, err_offset, .. } => Some((out_offset, err_offset)),
+            Event::Spawn {
+                out_offset,
+                err_offset,
+                ..
+            } => Some((out_offset, err_offset)),
             _ => None,
         })
         .collect();
     assert_eq!(offsets.len(), 3);
     for (i, (out_off, err_off)) in offsets.iter().enumerate() {
-        assert_eq!(*out_off, i as u64 * size, "run {i} starts where the last ended");
+        assert_eq!(
+            *out_off,
+            i as u64 * size,
+            "run {i} starts where the last ended"
+        );
         let run = &out[*out_off as usize..*out_off as usize + size as usize];
-        assert_eq!(Sha256::digest(run), Sha256::digest(&expected), "run {i} checksum");
+        assert_eq!(
+            Sha256::digest(run),
+            Sha256::digest(&expected),
+            "run {i} checksum"
+        );
         assert!(*err_off >= i as u64 * 300001);
     }
     h.finish().await;
@@ -64,8 +77,12 @@ async fn seq_continues_across_conductor_restarts_and_a_torn_line_is_repaired() {
     // A crash in the middle of a write leaves half a line.
     std::fs::create_dir_all(events.parent().unwrap()).unwrap();
     write_log(&events, &first);
-    let mut f = std::fs::OpenOptions::new().append(true).open(&events).unwrap();
-    f.write_all(br#"{"seq":999,"ts":"2026-01-01T00:00:00Z","event":"sta"#).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&events)
+        .unwrap();
+    f.write_all(br#"{"seq":999,"ts":"2026-01-01T00:00:00Z","event":"sta"#)
+        .unwrap();
     drop(f);
     let torn = read_log(&events).unwrap();
     assert!(torn.torn_tail);
@@ -75,7 +92,11 @@ async fn seq_continues_across_conductor_restarts_and_a_torn_line_is_repaired() {
     h2.spawn(script("two", &["print:y"])).await;
     h2.wait_terminal("two").await;
     let all = h2.finish().await;
-    assert_eq!(all[first.len()].seq, last_seq + 1, "seq continues, torn line dropped");
+    assert_eq!(
+        all[first.len()].seq,
+        last_seq + 1,
+        "seq continues, torn line dropped"
+    );
     let header_lines = std::fs::read_to_string(&events)
         .unwrap()
         .lines()
@@ -104,15 +125,25 @@ async fn a_log_with_a_gap_or_a_newer_major_is_refused() {
     std::fs::write(
         &path,
         concat!(
-            r#"{"format":"baton-events","version":"1.0","created":"t"}"#, "\n",
-            r#"{"seq":1,"ts":"t","event":"shutdown","reason":"x","sessions":0}"#, "\n",
-            r#"{"seq":3,"ts":"t","event":"shutdown","reason":"x","sessions":0}"#, "\n",
+            r#"{"format":"baton-events","version":"1.0","created":"t"}"#,
+            "\n",
+            r#"{"seq":1,"ts":"t","event":"shutdown","reason":"x","sessions":0}"#,
+            "\n",
+            r#"{"seq":3,"ts":"t","event":"shutdown","reason":"x","sessions":0}"#,
+            "\n",
         ),
     )
     .unwrap();
     let err = EventLog::open(&path, FsyncPolicy::Off).expect_err("gap");
     assert!(err.to_string().contains("line 3"), "{err}");
-    std::fs::write(&path, concat!(r#"{"format":"baton-events","version":"2.0","created":"t"}"#, "\n")).unwrap();
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"format":"baton-events","version":"2.0","created":"t"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
     let err = EventLog::open(&path, FsyncPolicy::Off).expect_err("newer");
     assert!(err.to_string().contains("2.0"), "{err}");
 }
@@ -128,9 +159,15 @@ async fn records_are_on_disk_before_subscribers_see_them() {
             log.append(Some("s"), Event::BudgetReset { restarts: i });
         }
         for _ in 0..200 {
-            let ev = tokio::time::timeout(DEADLINE, rx.recv()).await.unwrap().unwrap();
+            let ev = tokio::time::timeout(DEADLINE, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
-            assert!(text.contains(&ev.line), "{fsync:?}: published before written");
+            assert!(
+                text.contains(&ev.line),
+                "{fsync:?}: published before written"
+            );
         }
         log.close().await.unwrap();
     }

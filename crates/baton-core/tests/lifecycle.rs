@@ -13,7 +13,10 @@ use common::*;
 type T = (SessionState, SessionState);
 
 fn pairs(h: &Harness, id: &str) -> Vec<T> {
-    h.transitions(id).into_iter().map(|(f, t, _)| (f, t)).collect()
+    h.transitions(id)
+        .into_iter()
+        .map(|(f, t, _)| (f, t))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,13 +83,19 @@ async fn healthy_crash_is_classified_and_restart_delay_follows_backoff() {
         o.conductor.backoff = Duration::from_millis(40);
         o.conductor.backoff_max = Duration::from_millis(100);
     });
-    h.spawn(script("c", &["print:working", "signal:KILL"])).await;
+    h.spawn(script("c", &["print:working", "signal:KILL"]))
+        .await;
     assert_eq!(h.wait_terminal("c").await, Dead);
     let delays: Vec<u64> = h
         .session_records("c")
         .iter()
         .filter_map(|r| match &r.event {
-            Event::State { to: Restarting, delay_ms, reason, .. } => {
+            Event::State {
+                to: Restarting,
+                delay_ms,
+                reason,
+                ..
+            } => {
                 assert_eq!(reason, "crash");
                 *delay_ms
             }
@@ -96,13 +105,23 @@ async fn healthy_crash_is_classified_and_restart_delay_follows_backoff() {
     assert_eq!(delays.len(), 3);
     // 40, 80, 100 (capped), each plus at most 10 % jitter.
     for (got, base) in delays.iter().zip([40u64, 80, 100]) {
-        assert!(*got >= base && *got <= base + base / 10, "delay {got} vs {base}");
+        assert!(
+            *got >= base && *got <= base + base / 10,
+            "delay {got} vs {base}"
+        );
     }
     assert!(pairs(&h, "c").contains(&(Healthy, Failed)));
     let exit = h
         .wait_for("exit", |r| matches!(r.event, Event::Exit { .. }))
         .await;
-    assert!(matches!(exit.event, Event::Exit { code: None, signal: Some(9), .. }));
+    assert!(matches!(
+        exit.event,
+        Event::Exit {
+            code: None,
+            signal: Some(9),
+            ..
+        }
+    ));
     h.finish().await;
 }
 
@@ -114,11 +133,14 @@ async fn stall_then_resume_then_stall_then_complete_and_stall_then_crash() {
         &["print:a", "sleep:600ms", "print:b", "sleep:600ms", "exit:0"],
     ))
     .await;
-    h.spawn(script("f", &["print:a", "sleep:600ms", "exit:3"])).await;
+    h.spawn(script("f", &["print:a", "sleep:600ms", "exit:3"]))
+        .await;
     assert_eq!(h.wait_terminal("s").await, Completed);
     assert_eq!(
         h.path_of("s"),
-        vec![Init, Starting, Healthy, Stalled, Healthy, Stalled, Completed]
+        vec![
+            Init, Starting, Healthy, Stalled, Healthy, Stalled, Completed
+        ]
     );
     assert_eq!(h.wait_terminal("f").await, Dead);
     assert_eq!(
@@ -135,15 +157,26 @@ async fn question_goes_input_wait_with_evidence_and_an_answer_resumes() {
     let h = Harness::new(|_| {});
     h.spawn(script(
         "q",
-        &["print:planning", "ask:Do you want to apply these changes? (y/n) ", "exit:0"],
+        &[
+            "print:planning",
+            "ask:Do you want to apply these changes? (y/n) ",
+            "exit:0",
+        ],
     ))
     .await;
     let wait = h
-        .wait_for("input_wait event", |r| matches!(r.event, Event::InputWait { .. }))
+        .wait_for("input_wait event", |r| {
+            matches!(r.event, Event::InputWait { .. })
+        })
         .await;
-    let Event::InputWait { rule, line } = &wait.event else { unreachable!() };
+    let Event::InputWait { rule, line } = &wait.event else {
+        unreachable!()
+    };
     assert_eq!(rule, "yes_no");
-    assert!(line.contains("Do you want to apply these changes?"), "{line}");
+    assert!(
+        line.contains("Do you want to apply these changes?"),
+        "{line}"
+    );
     // --if-waiting semantics: accepted only in input_wait.
     h.conductor
         .send_input(&id("q"), b"y\n".to_vec(), true)
@@ -166,12 +199,26 @@ async fn question_goes_input_wait_with_evidence_and_an_answer_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_zero_and_crash_from_input_wait() {
     let h = Harness::new(|o| o.conductor.max_restarts = 0);
-    h.spawn(script("z", &["say:Continue? (y/n) ", "sleep:700ms", "exit:0"])).await;
-    h.spawn(script("x", &["say:Overwrite file? [y/N] ", "sleep:700ms", "exit:1"])).await;
+    h.spawn(script(
+        "z",
+        &["say:Continue? (y/n) ", "sleep:700ms", "exit:0"],
+    ))
+    .await;
+    h.spawn(script(
+        "x",
+        &["say:Overwrite file? [y/N] ", "sleep:700ms", "exit:1"],
+    ))
+    .await;
     assert_eq!(h.wait_terminal("z").await, Completed);
-    assert_eq!(h.path_of("z"), vec![Init, Starting, Healthy, InputWait, Completed]);
+    assert_eq!(
+        h.path_of("z"),
+        vec![Init, Starting, Healthy, InputWait, Completed]
+    );
     assert_eq!(h.wait_terminal("x").await, Dead);
-    assert_eq!(h.path_of("x"), vec![Init, Starting, Healthy, InputWait, Failed, Dead]);
+    assert_eq!(
+        h.path_of("x"),
+        vec![Init, Starting, Healthy, InputWait, Failed, Dead]
+    );
     h.finish().await;
 }
 
@@ -186,7 +233,11 @@ async fn send_if_waiting_refuses_outside_input_wait() {
         .await
         .expect_err("not waiting");
     assert!(err.to_string().contains("not input_wait"), "{err}");
-    assert!(!h.records().iter().any(|r| matches!(r.event, Event::Input { .. })));
+    assert!(
+        !h.records()
+            .iter()
+            .any(|r| matches!(r.event, Event::Input { .. }))
+    );
     let err = h
         .conductor
         .send_input(&id("nope"), b"y\n".to_vec(), false)
@@ -224,12 +275,18 @@ async fn rate_limit_uses_parsed_reset_or_the_cooldown() {
     });
     h.spawn(script(
         "parsed",
-        &["print:calling", "fail-before-attempt:2:Error: 429 Too Many Requests. Please try again in 1s"],
+        &[
+            "print:calling",
+            "fail-before-attempt:2:Error: 429 Too Many Requests. Please try again in 1s",
+        ],
     ))
     .await;
     h.spawn(script(
         "unparsed",
-        &["print:calling", "fail-before-attempt:2:error: usage limit reached for this account"],
+        &[
+            "print:calling",
+            "fail-before-attempt:2:error: usage limit reached for this account",
+        ],
     ))
     .await;
     assert_eq!(h.wait_terminal("parsed").await, Completed);
@@ -238,7 +295,12 @@ async fn rate_limit_uses_parsed_reset_or_the_cooldown() {
         h.session_records(sid)
             .iter()
             .find_map(|r| match &r.event {
-                Event::State { to: Restarting, delay_ms, reason, .. } => {
+                Event::State {
+                    to: Restarting,
+                    delay_ms,
+                    reason,
+                    ..
+                } => {
                     assert_eq!(reason, "rate_limited");
                     *delay_ms
                 }
@@ -252,7 +314,11 @@ async fn rate_limit_uses_parsed_reset_or_the_cooldown() {
         .session_records("parsed")
         .into_iter()
         .find_map(|r| match r.event {
-            Event::State { to: Failed, evidence, .. } => evidence,
+            Event::State {
+                to: Failed,
+                evidence,
+                ..
+            } => evidence,
             _ => None,
         })
         .expect("evidence");
@@ -263,15 +329,22 @@ async fn rate_limit_uses_parsed_reset_or_the_cooldown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_binary_and_workdir_die_at_once_with_a_message() {
     let h = Harness::new(|o| o.conductor.max_restarts = 5);
-    h.spawn(SessionSpec::command(id("nobin"), vec!["baton-no-such-agent-xyz".into()]))
-        .await;
+    h.spawn(SessionSpec::command(
+        id("nobin"),
+        vec!["baton-no-such-agent-xyz".into()],
+    ))
+    .await;
     let mut spec = script("nodir", &["print:x"]);
     spec.workdir = Some(h.dir.path().join("does/not/exist"));
     h.spawn(spec).await;
     for sid in ["nobin", "nodir"] {
         assert_eq!(h.wait_terminal(sid).await, Dead);
         assert_eq!(h.path_of(sid), vec![Init, Starting, Failed, Dead]);
-        assert!(!h.session_records(sid).iter().any(|r| matches!(r.event, Event::Spawn { .. })));
+        assert!(
+            !h.session_records(sid)
+                .iter()
+                .any(|r| matches!(r.event, Event::Spawn { .. }))
+        );
     }
     let message = |sid: &str| {
         h.session_records(sid)
@@ -284,7 +357,10 @@ async fn missing_binary_and_workdir_die_at_once_with_a_message() {
     };
     let (missing, text) = message("nobin");
     assert_eq!(missing, "binary");
-    assert!(text.contains("baton-no-such-agent-xyz") && text.contains("PATH"), "{text}");
+    assert!(
+        text.contains("baton-no-such-agent-xyz") && text.contains("PATH"),
+        "{text}"
+    );
     let (missing, text) = message("nodir");
     assert_eq!(missing, "workdir");
     assert!(text.contains("does/not/exist"), "{text}");
@@ -350,10 +426,15 @@ async fn restart_budget_is_given_back_after_a_stable_run() {
         o.conductor.reset_after = Duration::from_millis(200);
         o.probe.stall_after = Duration::from_secs(30);
     });
-    h.spawn(script("stable", &["print:x", "fail-before-attempt:2", "print:up", "stall"]))
-        .await;
+    h.spawn(script(
+        "stable",
+        &["print:x", "fail-before-attempt:2", "print:up", "stall"],
+    ))
+    .await;
     let reset = h
-        .wait_for("budget_reset", |r| matches!(r.event, Event::BudgetReset { .. }))
+        .wait_for("budget_reset", |r| {
+            matches!(r.event, Event::BudgetReset { .. })
+        })
         .await;
     assert!(matches!(reset.event, Event::BudgetReset { restarts: 1 }));
     let snap = h.conductor.snapshot().await.unwrap();
@@ -375,8 +456,15 @@ async fn l2_check_failures_fail_the_session() {
     h.spawn(script("tools", &["print:x", "stall"])).await;
     assert_eq!(h.wait_terminal("tools").await, Dead);
     let t = h.transitions("tools");
-    assert!(t.contains(&(Healthy, Failed, "tools_unavailable".into())), "{t:?}");
-    assert!(h.records().iter().any(|r| matches!(&r.event, Event::Health { l2: Some(_), .. })));
+    assert!(
+        t.contains(&(Healthy, Failed, "tools_unavailable".into())),
+        "{t:?}"
+    );
+    assert!(
+        h.records()
+            .iter()
+            .any(|r| matches!(&r.event, Event::Health { l2: Some(_), .. }))
+    );
     h.finish().await;
 }
 
@@ -415,7 +503,10 @@ async fn prompts_with_shell_syntax_reach_the_agent_verbatim_and_run_nothing() {
     spec.workdir = Some(work.clone());
     h.spawn(spec).await;
     assert_eq!(h.wait_terminal("cmd").await, Completed);
-    assert_eq!(h.out_log("cmd"), format!("BATON_PROMPT={nasty}\n").into_bytes());
+    assert_eq!(
+        h.out_log("cmd"),
+        format!("BATON_PROMPT={nasty}\n").into_bytes()
+    );
     for f in ["x", "y", "z", "w"] {
         assert!(!work.join(f).exists(), "{f} was created: a shell ran");
     }
@@ -466,12 +557,16 @@ async fn codex_argv_matches_the_spec_table() {
 async fn env_values_never_reach_the_event_log() {
     let h = Harness::new(|_| {});
     let mut spec = script("sec", &["env:API_TOKEN"]);
-    spec.env.insert("API_TOKEN".into(), "s3cr3t-v4lue-0xdeadbeef".into());
+    spec.env
+        .insert("API_TOKEN".into(), "s3cr3t-v4lue-0xdeadbeef".into());
     h.spawn(spec).await;
     assert_eq!(h.wait_terminal("sec").await, Completed);
     assert_eq!(h.out_log("sec"), b"API_TOKEN=s3cr3t-v4lue-0xdeadbeef\n");
     let records = h.finish().await;
-    let text: String = records.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    let text: String = records
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap())
+        .collect();
     assert!(text.contains("API_TOKEN"), "the key is recorded");
     assert!(!text.contains("s3cr3t"), "the value must not be");
 }
@@ -479,11 +574,26 @@ async fn env_values_never_reach_the_event_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completion_payload_frames_and_fallback() {
     let h = Harness::new(|_| {});
-    h.spawn(script("framed", &[r#"payload:{"n":1}"#, "print:noise", r#"tfx-payload:{"n":2}"#, "print:after"]))
+    h.spawn(script(
+        "framed",
+        &[
+            r#"payload:{"n":1}"#,
+            "print:noise",
+            r#"tfx-payload:{"n":2}"#,
+            "print:after",
+        ],
+    ))
+    .await;
+    h.spawn(script(
+        "fallback",
+        &[
+            "print:work done",
+            r#"print:{"result":"ok","files":["a.rs"]}"#,
+        ],
+    ))
+    .await;
+    h.spawn(script("none", &["print:nothing structured here"]))
         .await;
-    h.spawn(script("fallback", &["print:work done", r#"print:{"result":"ok","files":["a.rs"]}"#]))
-        .await;
-    h.spawn(script("none", &["print:nothing structured here"])).await;
     for sid in ["framed", "fallback", "none"] {
         assert_eq!(h.wait_terminal(sid).await, Completed);
     }
@@ -497,7 +607,10 @@ async fn completion_payload_frames_and_fallback() {
             .unwrap()
     };
     assert_eq!(payload("framed"), Some(serde_json::json!({"n": 2})));
-    assert_eq!(payload("fallback"), Some(serde_json::json!({"result": "ok", "files": ["a.rs"]})));
+    assert_eq!(
+        payload("fallback"),
+        Some(serde_json::json!({"result": "ok", "files": ["a.rs"]}))
+    );
     assert_eq!(payload("none"), None);
     let snap = h.conductor.snapshot().await.unwrap();
     assert_eq!(
@@ -517,6 +630,9 @@ async fn duplicate_ids_are_refused_and_capabilities_are_queryable() {
     assert!(err.to_string().contains("already exists"));
     h.spawn(script("other", &["print:x", "stall"])).await;
     h.wait_state("rev", Healthy).await;
-    assert_eq!(h.conductor.with_capability("review").await.unwrap(), vec!["rev"]);
+    assert_eq!(
+        h.conductor.with_capability("review").await.unwrap(),
+        vec!["rev"]
+    );
     h.finish().await;
 }

@@ -13,7 +13,8 @@ async fn kill_ends_the_whole_group_including_a_grandchild_holding_the_pipe() {
     let h = Harness::new(|o| o.probe.stall_after = Duration::from_secs(30));
     let pidfile = h.dir.path().join("gc.pid");
     let leak = format!("leak-file:{}:60s", pidfile.display());
-    h.spawn(script("k", &[&leak, "print:leaked", "stall"])).await;
+    h.spawn(script("k", &[&leak, "print:leaked", "stall"]))
+        .await;
     h.wait_state("k", Healthy).await;
     let grandchild = read_pid_file(&pidfile).await;
     assert!(!pid_gone(grandchild), "grandchild should be running");
@@ -38,15 +39,23 @@ async fn a_leader_exit_ends_the_rest_of_its_group_and_the_session_completes_prom
     let pidfile = h.dir.path().join("gc.pid");
     let leak = format!("leak-file:{}:60s", pidfile.display());
     let started = Instant::now();
-    h.spawn(script("lead", &[&leak, "print:bye", "exit:0"])).await;
+    h.spawn(script("lead", &[&leak, "print:bye", "exit:0"]))
+        .await;
     assert_eq!(h.wait_terminal("lead").await, Completed);
     // The grandchild sleeps 60 s holding stdout; the session must not wait for it
     // (SIGTERM ends a sleeping stand-in at once, well inside the 5 s grace).
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     let grandchild = read_pid_file(&pidfile).await;
     assert!(pid_gone(grandchild), "grandchild outlived its session");
     let kill = h
-        .wait_for("group kill", |r| matches!(&r.event, Event::Kill { reason, .. } if reason == "leader_exited"))
+        .wait_for(
+            "group kill",
+            |r| matches!(&r.event, Event::Kill { reason, .. } if reason == "leader_exited"),
+        )
         .await;
     assert!(matches!(&kill.event, Event::Kill { signal, .. } if signal == "TERM"));
     assert_eq!(h.out_log("lead"), b"bye\n");
@@ -60,13 +69,17 @@ async fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
         o.conductor.grace = grace;
         o.probe.stall_after = Duration::from_secs(30);
     });
-    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"])).await;
+    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"]))
+        .await;
     h.wait_state("stubborn", Healthy).await;
     let leader = h.conductor.snapshot().await.unwrap()[0].pid.unwrap() as i32;
     let t0 = Instant::now();
     h.conductor.kill(&id("stubborn")).await.expect("kill");
     let took = t0.elapsed();
-    assert!(took >= grace, "SIGKILL came before the grace ended: {took:?}");
+    assert!(
+        took >= grace,
+        "SIGKILL came before the grace ended: {took:?}"
+    );
     assert!(took < grace + Duration::from_secs(2), "kill took {took:?}");
     assert!(pid_gone(leader));
     let kills: Vec<(String, String)> = h
@@ -79,7 +92,10 @@ async fn a_child_ignoring_sigterm_is_killed_after_the_grace() {
         .collect();
     assert_eq!(
         kills,
-        vec![("TERM".into(), "user_kill".into()), ("KILL".into(), "grace_expired".into())]
+        vec![
+            ("TERM".into(), "user_kill".into()),
+            ("KILL".into(), "grace_expired".into())
+        ]
     );
     h.finish().await;
 }
@@ -90,14 +106,21 @@ async fn a_second_kill_skips_the_rest_of_the_grace() {
         o.conductor.grace = Duration::from_secs(30);
         o.probe.stall_after = Duration::from_secs(30);
     });
-    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"])).await;
+    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"]))
+        .await;
     h.wait_state("stubborn", Healthy).await;
     let c = h.conductor.clone();
     let first = tokio::spawn(async move { c.kill(&id("stubborn")).await });
-    h.wait_for("TERM", |r| matches!(&r.event, Event::Kill { signal, .. } if signal == "TERM"))
-        .await;
+    h.wait_for(
+        "TERM",
+        |r| matches!(&r.event, Event::Kill { signal, .. } if signal == "TERM"),
+    )
+    .await;
     let t0 = Instant::now();
-    h.conductor.kill(&id("stubborn")).await.expect("second kill");
+    h.conductor
+        .kill(&id("stubborn"))
+        .await
+        .expect("second kill");
     first.await.unwrap().expect("first kill resolves too");
     assert!(t0.elapsed() < Duration::from_secs(5));
     h.finish().await;
@@ -170,7 +193,11 @@ async fn shutdown_stops_every_live_session_concurrently() {
     }
     assert_eq!(h.transitions("done").last().unwrap().1, Completed);
     // After shutdown the conductor refuses new work with a clear error.
-    let err = h.conductor.spawn(script("late", &["exit:0"])).await.expect_err("closed");
+    let err = h
+        .conductor
+        .spawn(script("late", &["exit:0"]))
+        .await
+        .expect_err("closed");
     assert!(err.to_string().contains("shutting down") || err.to_string().contains("stopped"));
 }
 
@@ -180,24 +207,40 @@ async fn forced_shutdown_does_not_wait_for_the_grace() {
         o.conductor.grace = Duration::from_secs(30);
         o.probe.stall_after = Duration::from_secs(30);
     });
-    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"])).await;
+    h.spawn(script("stubborn", &["ignore-term", "print:x", "stall"]))
+        .await;
     h.wait_state("stubborn", Healthy).await;
     let c = h.conductor.clone();
     let polite = tokio::spawn(async move { c.shutdown("first", false).await });
-    h.wait_for("TERM", |r| matches!(&r.event, Event::Kill { signal, .. } if signal == "TERM"))
-        .await;
+    h.wait_for(
+        "TERM",
+        |r| matches!(&r.event, Event::Kill { signal, .. } if signal == "TERM"),
+    )
+    .await;
     let t0 = Instant::now();
     let report = h.conductor.shutdown("second", true).await.expect("forced");
     assert!(report.forced);
     assert!(t0.elapsed() < Duration::from_secs(5));
-    polite.await.unwrap().expect("the first caller is answered too");
+    polite
+        .await
+        .unwrap()
+        .expect("the first caller is answered too");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_closing_stdout_early_is_still_supervised_to_its_exit() {
     let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(200));
-    h.spawn(script("closer", &["print:before", "close-stdout", "eprint:still here", "sleep:500ms", "exit:0"]))
-        .await;
+    h.spawn(script(
+        "closer",
+        &[
+            "print:before",
+            "close-stdout",
+            "eprint:still here",
+            "sleep:500ms",
+            "exit:0",
+        ],
+    ))
+    .await;
     assert_eq!(h.wait_terminal("closer").await, Completed);
     assert_eq!(h.out_log("closer"), b"before\n");
     assert_eq!(h.err_log("closer"), b"still here\n");

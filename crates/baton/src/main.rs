@@ -22,7 +22,11 @@ pub mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "baton", version, about = "A session conductor for AI coding agents")]
+#[command(
+    name = "baton",
+    version,
+    about = "A session conductor for AI coding agents"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,11 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             std::process::exit(code);
         }

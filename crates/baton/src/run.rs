@@ -30,7 +30,10 @@ pub fn main(args: RunArgs) -> i32 {
             }
         };
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -43,7 +46,10 @@ pub fn main(args: RunArgs) -> i32 {
 async fn run(manifest: Manifest, json: bool) -> i32 {
     // Signal streams first: a SIGINT that arrives while sessions start must
     // reach our shutdown path, not kill baton and orphan the agents.
-    let (mut sigint, mut sigterm) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+    let (mut sigint, mut sigterm) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
         (Ok(i), Ok(t)) => (i, t),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: cannot install signal handlers: {e}");

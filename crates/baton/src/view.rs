@@ -63,7 +63,9 @@ impl Output {
     }
 
     pub fn lagged(&mut self, missed: u64) {
-        self.notice(&format!("(display fell behind; {missed} events not shown — all are in the event log)"));
+        self.notice(&format!(
+            "(display fell behind; {missed} events not shown — all are in the event log)"
+        ));
     }
 
     pub fn notice(&mut self, text: &str) {
@@ -95,8 +97,15 @@ impl Output {
                 let _ = writeln!(out, "    {message}");
             }
         }
-        let completed = states.values().filter(|s| **s == SessionState::Completed).count();
-        let _ = writeln!(out, "\n{completed} of {} session(s) completed", rows.len().max(states.len()));
+        let completed = states
+            .values()
+            .filter(|s| **s == SessionState::Completed)
+            .count();
+        let _ = writeln!(
+            out,
+            "\n{completed} of {} session(s) completed",
+            rows.len().max(states.len())
+        );
     }
 }
 
@@ -139,7 +148,10 @@ impl LiveView {
 fn is_notable(event: &Event) -> bool {
     matches!(
         event,
-        Event::SpawnError { .. } | Event::InputWait { .. } | Event::Dead { .. } | Event::Completed { .. }
+        Event::SpawnError { .. }
+            | Event::InputWait { .. }
+            | Event::Dead { .. }
+            | Event::Completed { .. }
     )
 }
 
@@ -194,7 +206,14 @@ fn describe(event: &LoggedEvent) -> Option<String> {
     let time = record.ts.get(11..19).unwrap_or(&record.ts);
     let id = record.session.as_deref().unwrap_or("-");
     let text = match &record.event {
-        Event::State { from, to, reason, delay_ms, evidence, .. } => {
+        Event::State {
+            from,
+            to,
+            reason,
+            delay_ms,
+            evidence,
+            ..
+        } => {
             let mut text = format!("{from} -> {to} ({reason})");
             if let Some(ms) = delay_ms {
                 text.push_str(&format!(" in {ms} ms"));
@@ -206,7 +225,11 @@ fn describe(event: &LoggedEvent) -> Option<String> {
         }
         Event::Spawn { pid, attempt, .. } => format!("spawned pid {pid} (attempt {attempt})"),
         Event::SpawnError { message, .. } => format!("cannot start: {message}"),
-        Event::Exit { code, signal, runtime_ms } => match (code, signal) {
+        Event::Exit {
+            code,
+            signal,
+            runtime_ms,
+        } => match (code, signal) {
             (Some(c), _) => format!("exited with code {c} after {runtime_ms} ms"),
             (_, Some(s)) => format!("killed by signal {s} after {runtime_ms} ms"),
             _ => "exited".into(),
@@ -216,16 +239,24 @@ fn describe(event: &LoggedEvent) -> Option<String> {
             Some(p) => format!("completed with payload {p}"),
             None => "completed (no payload)".into(),
         },
-        Event::Dead { reason, message, .. } => match message {
+        Event::Dead {
+            reason, message, ..
+        } => match message {
             Some(m) => format!("dead ({reason}): {m}"),
             None => format!("dead ({reason})"),
         },
-        Event::Kill { signal, reason } => format!("sent SIG{signal} to the process group ({reason})"),
+        Event::Kill { signal, reason } => {
+            format!("sent SIG{signal} to the process group ({reason})")
+        }
         Event::InvalidTransition { from, to, reason } => {
             format!("BUG: refused transition {from} -> {to} ({reason})")
         }
-        Event::Shutdown { reason, sessions } => format!("shutting down ({reason}), {sessions} live session(s)"),
-        Event::BudgetReset { restarts } => format!("stable again; restart budget reset (was {restarts})"),
+        Event::Shutdown { reason, sessions } => {
+            format!("shutting down ({reason}), {sessions} live session(s)")
+        }
+        Event::BudgetReset { restarts } => {
+            format!("stable again; restart budget reset (was {restarts})")
+        }
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

@@ -10,7 +10,11 @@ fn baton() -> PathBuf {
 
 fn stand_in() -> PathBuf {
     let path = baton().with_file_name("stand-in-agent");
-    assert!(path.exists(), "{} missing: build the workspace first", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first",
+        path.display()
+    );
     path
 }
 
@@ -22,7 +26,10 @@ fn manifest(dir: &Path, extra: &str, sessions: &[(&str, &[&str])]) -> PathBuf {
     for (id, steps) in sessions {
         let mut argv = vec![format!("{:?}", stand_in().display().to_string())];
         argv.extend(steps.iter().map(|s| format!("{s:?}")));
-        text.push_str(&format!("\n[[session]]\nid = \"{id}\"\ncommand = [{}]\n", argv.join(", ")));
+        text.push_str(&format!(
+            "\n[[session]]\nid = \"{id}\"\ncommand = [{}]\n",
+            argv.join(", ")
+        ));
     }
     let path = dir.join("baton.toml");
     std::fs::write(&path, text).unwrap();
@@ -54,13 +61,27 @@ fn run(args: &[&str], cwd: &Path) -> Output {
 #[test]
 fn all_completed_exits_zero_and_prints_a_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), "", &[("a", &["print:hello", "exit:0"]), ("b", &["fail-before-attempt:2", "print:ok"])]);
+    let m = manifest(
+        dir.path(),
+        "",
+        &[
+            ("a", &["print:hello", "exit:0"]),
+            ("b", &["fail-before-attempt:2", "print:ok"]),
+        ],
+    );
     let out = run(&["run", m.to_str().unwrap()], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     // Not a terminal: plain lines on stdout, the summary on stderr.
-    assert!(stdout.contains("a ") && stdout.contains("healthy -> completed (exit_0)"), "{stdout}");
+    assert!(
+        stdout.contains("a ") && stdout.contains("healthy -> completed (exit_0)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("failed -> restarting (crash)"), "{stdout}");
     assert!(stderr.contains("2 of 2 session(s) completed"), "{stderr}");
     // Default logs dir: .baton/logs beside the manifest.
@@ -90,7 +111,13 @@ fn json_mode_prints_exactly_the_event_log_lines() {
     let m = manifest(dir.path(), "", &[("j", &[r#"payload:{"ok":true}"#])]);
     let logs = dir.path().join("custom-logs");
     let out = run(
-        &["run", m.to_str().unwrap(), "--json", "--logs-dir", logs.to_str().unwrap()],
+        &[
+            "run",
+            m.to_str().unwrap(),
+            "--json",
+            "--logs-dir",
+            logs.to_str().unwrap(),
+        ],
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(0));
@@ -99,7 +126,11 @@ fn json_mode_prints_exactly_the_event_log_lines() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every stdout line is JSON"))
         .collect();
-    assert!(lines.iter().any(|v| v["event"] == "completed" && v["payload"]["ok"] == true));
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["event"] == "completed" && v["payload"]["ok"] == true)
+    );
     // --logs-dir wins over the default; the file holds the same lines after its header.
     let file = std::fs::read_to_string(logs.join("events.jsonl")).unwrap();
     let body: Vec<&str> = file.lines().skip(1).collect();
@@ -111,10 +142,22 @@ fn manifest_mistakes_exit_two_name_the_line_and_start_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("[probe]\nstal_after = \"1s\"\n", "stal_after", 2),
-        ("[[session]]\nid = \"x\"\ncommand = [\"true\"]\nstall_after = 30\n", "stall_after", 4),
-        ("[[session]]\nid = \"bad id!\"\ncommand = [\"true\"]\n", "id", 2),
+        (
+            "[[session]]\nid = \"x\"\ncommand = [\"true\"]\nstall_after = 30\n",
+            "stall_after",
+            4,
+        ),
+        (
+            "[[session]]\nid = \"bad id!\"\ncommand = [\"true\"]\n",
+            "id",
+            2,
+        ),
         ("[[session]]\nagent = \"codex\"\n", "prompt", 2),
-        ("[conductor]\nfsync = \"sometimes\"\n[[session]]\ncommand = [\"true\"]\n", "fsync", 2),
+        (
+            "[conductor]\nfsync = \"sometimes\"\n[[session]]\ncommand = [\"true\"]\n",
+            "fsync",
+            2,
+        ),
         ("[[session]]\ncommand = [\"true\"\n", "", 2),
     ];
     for (text, needle, line) in cases {
@@ -124,8 +167,14 @@ fn manifest_mistakes_exit_two_name_the_line_and_start_nothing() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text}\n{stderr}");
         assert!(stderr.contains(needle), "{text}: {stderr}");
-        assert!(stderr.contains(&format!("bad.toml:{line}:")), "{text}: line {line} expected in {stderr}");
-        assert!(!dir.path().join(".baton").exists(), "nothing may start on a bad manifest");
+        assert!(
+            stderr.contains(&format!("bad.toml:{line}:")),
+            "{text}: line {line} expected in {stderr}"
+        );
+        assert!(
+            !dir.path().join(".baton").exists(),
+            "nothing may start on a bad manifest"
+        );
     }
     let out = run(&["run", "missing.toml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
@@ -142,7 +191,10 @@ fn sigint_shuts_everything_down_and_exits_130() {
     let m = manifest(
         dir.path(),
         "",
-        &[("long", &[leak.as_str(), "print:working", "stall"]), ("stubborn", &["ignore-term", "print:x", "stall"])],
+        &[
+            ("long", &[leak.as_str(), "print:working", "stall"]),
+            ("stubborn", &["ignore-term", "print:x", "stall"]),
+        ],
     );
     let mut child = Command::new(baton())
         .args(["run", m.to_str().unwrap(), "--json"])
@@ -165,7 +217,11 @@ fn sigint_shuts_everything_down_and_exits_130() {
         }
         collected.push(line);
     }
-    let grandchild: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let grandchild: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     collected.extend(lines.map(|l| l.unwrap()));
@@ -173,10 +229,16 @@ fn sigint_shuts_everything_down_and_exits_130() {
     assert_eq!(status.code(), Some(130));
     let text = collected.join("\n");
     assert!(text.contains(r#""event":"shutdown""#), "{text}");
-    assert_eq!(text.matches(r#""to":"dead","reason":"shutdown""#).count(), 2, "{text}");
+    assert_eq!(
+        text.matches(r#""to":"dead","reason":"shutdown""#).count(),
+        2,
+        "{text}"
+    );
     // SAFETY: existence check only.
     let alive = unsafe { libc::kill(grandchild, 0) } == 0
-        && !std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default().contains(") Z");
+        && !std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .unwrap_or_default()
+            .contains(") Z");
     assert!(!alive, "grandchild {grandchild} outlived baton run");
 }
 
@@ -187,7 +249,9 @@ fn spawned_pids(events: &Path) -> Vec<(String, i32)> {
     log.records
         .into_iter()
         .filter_map(|r| match r.event {
-            baton_core::eventlog::Event::Spawn { pid, .. } => Some((r.session.unwrap(), pid as i32)),
+            baton_core::eventlog::Event::Spawn { pid, .. } => {
+                Some((r.session.unwrap(), pid as i32))
+            }
             _ => None,
         })
         .collect()
@@ -196,7 +260,8 @@ fn spawned_pids(events: &Path) -> Vec<(String, i32)> {
 fn gone(pid: i32) -> bool {
     // SAFETY: existence check only.
     let missing = unsafe { libc::kill(pid, 0) } != 0;
-    missing || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
+    missing
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
 }
 
 #[test]
@@ -205,7 +270,11 @@ fn sigkill_of_baton_mid_flood_loses_nothing_written_and_leaves_no_agent() {
     let m = manifest(
         dir.path(),
         "fsync = \"batch\"",
-        &[("flood", &["flood:4G"]), ("quiet", &["print:x", "stall"]), ("stubborn", &["ignore-term", "print:y", "stall"])],
+        &[
+            ("flood", &["flood:4G"]),
+            ("quiet", &["print:x", "stall"]),
+            ("stubborn", &["ignore-term", "print:y", "stall"]),
+        ],
     );
     let mut child = Command::new(baton())
         .args(["run", m.to_str().unwrap(), "--json"])
@@ -245,7 +314,10 @@ fn sigkill_of_baton_mid_flood_loses_nothing_written_and_leaves_no_agent() {
             continue;
         }
         while !gone(*pid) {
-            assert!(Instant::now() < deadline, "{session} (pid {pid}) outlived a SIGKILLed baton");
+            assert!(
+                Instant::now() < deadline,
+                "{session} (pid {pid}) outlived a SIGKILLed baton"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -254,7 +326,10 @@ fn sigkill_of_baton_mid_flood_loses_nothing_written_and_leaves_no_agent() {
     assert!(out.len() >= 8 << 20);
     let mut offset = 0;
     for chunk in stand_in_agent::flood_bytes(out.len() as u64) {
-        assert!(out[offset..offset + chunk.len()] == *chunk, "output differs at byte {offset}");
+        assert!(
+            out[offset..offset + chunk.len()] == *chunk,
+            "output differs at byte {offset}"
+        );
         offset += chunk.len();
     }
     // The event log is readable and dense; a new conductor continues it.

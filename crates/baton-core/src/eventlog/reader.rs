@@ -95,7 +95,8 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    const HEADER: &str = r#"{"format":"baton-events","version":"1.0","created":"2026-01-01T00:00:00.000000Z"}"#;
+    const HEADER: &str =
+        r#"{"format":"baton-events","version":"1.0","created":"2026-01-01T00:00:00.000000Z"}"#;
 
     #[test]
     fn torn_last_line_is_skipped() {

@@ -163,10 +163,7 @@ impl EventLog {
         self.await_reply(rx).await
     }
 
-    async fn await_reply(
-        &self,
-        rx: oneshot::Receiver<Result<(), String>>,
-    ) -> Result<(), LogError> {
+    async fn await_reply(&self, rx: oneshot::Receiver<Result<(), String>>) -> Result<(), LogError> {
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err(LogError::Io {

@@ -62,9 +62,19 @@ pub(crate) enum Control {
 }
 
 pub(crate) enum Timer {
-    RestartDue { id: SessionId, attempt: u32 },
-    StallRestartDue { id: SessionId, attempt: u32, generation: u64 },
-    BudgetReset { id: SessionId, generation: u64 },
+    RestartDue {
+        id: SessionId,
+        attempt: u32,
+    },
+    StallRestartDue {
+        id: SessionId,
+        attempt: u32,
+        generation: u64,
+    },
+    BudgetReset {
+        id: SessionId,
+        generation: u64,
+    },
     HealthTick,
 }
 
@@ -146,7 +156,7 @@ impl Supervisor {
         while let Some(msg) = rx.recv().await {
             match msg {
                 SupMsg::Control(c) => self.control(c),
-                SupMsg::Run { id, attempt, msg } => self.from_run(id, attempt, msg),
+                SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
                 SupMsg::Timer(t) => self.timer(t),
             }
             let live = self
@@ -306,8 +316,11 @@ impl Supervisor {
     fn run_config(&self, spec: &SessionSpec, attempt: u32, restarts: u32) -> RunConfig {
         let probe = &self.opts.probe;
         let conductor = &self.opts.conductor;
-        let mut env: Vec<(String, String)> =
-            spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut env: Vec<(String, String)> = spec
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         env.push(("BATON_SESSION_ID".into(), spec.id.to_string()));
         env.push(("BATON_ATTEMPT".into(), attempt.to_string()));
         env.push(("BATON_RESTARTS".into(), restarts.to_string()));
@@ -359,7 +372,7 @@ impl Supervisor {
             .join(format!("{}.{stream}.log", id.as_str()))
     }
 
-    fn from_run(&mut self, id: SessionId, attempt: u32, msg: RunMsg) {
+    fn on_run_report(&mut self, id: SessionId, attempt: u32, msg: RunMsg) {
         let Some(entry) = self.sessions.get_mut(&id) else {
             return;
         };
@@ -621,7 +634,13 @@ impl Supervisor {
                     jitter,
                 )
             });
-            if self.transition(id, SessionState::Restarting, class.as_str(), Some(delay), None) {
+            if self.transition(
+                id,
+                SessionState::Restarting,
+                class.as_str(),
+                Some(delay),
+                None,
+            ) {
                 let tx = self.tx.clone();
                 let id = id.clone();
                 tokio::spawn(async move {
@@ -809,9 +828,10 @@ impl Supervisor {
     fn timer(&mut self, t: Timer) {
         match t {
             Timer::RestartDue { id, attempt } => {
-                let due = self.sessions.get(&id).is_some_and(|e| {
-                    e.attempt == attempt && e.state == SessionState::Restarting
-                });
+                let due = self
+                    .sessions
+                    .get(&id)
+                    .is_some_and(|e| e.attempt == attempt && e.state == SessionState::Restarting);
                 if due && self.shutting_down.is_none() {
                     self.start_run(&id, "restart");
                 }
@@ -915,7 +935,11 @@ impl Supervisor {
                 restarts: e.restarts,
                 attempt: e.attempt,
                 pid: e.pid,
-                age_ms: e.created.elapsed().map(|d| d.as_millis() as u64).unwrap_or(0),
+                age_ms: e
+                    .created
+                    .elapsed()
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0),
                 last_line: e.shared.last_line(),
                 out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
                 err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),

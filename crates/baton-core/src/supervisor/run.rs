@@ -203,10 +203,7 @@ pub(crate) async fn run(
         Err(e) => {
             report(RunMsg::SpawnFailed {
                 missing: "logs_dir".into(),
-                message: format!(
-                    "cannot open output logs {}: {e}",
-                    cfg.out_path.display()
-                ),
+                message: format!("cannot open output logs {}: {e}", cfg.out_path.display()),
             });
             return;
         }
@@ -271,15 +268,13 @@ pub(crate) async fn run(
     tokio::pin!(sleep);
     let mut armed = far;
 
-    let signal = |sig: Signal, reason: &'static str| {
-        match proc::signal_group(pid, sig) {
-            Ok(true) => report(RunMsg::Signalled {
-                signal: sig,
-                reason,
-            }),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
-        }
+    let signal = |sig: Signal, reason: &'static str| match proc::signal_group(pid, sig) {
+        Ok(true) => report(RunMsg::Signalled {
+            signal: sig,
+            reason,
+        }),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
     };
 
     loop {

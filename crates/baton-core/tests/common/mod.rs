@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_config::{AgentsConfig, ConductorConfig, FsyncPolicy, ProbeConfig, SessionId, SessionSpec};
+use baton_config::{
+    AgentsConfig, ConductorConfig, FsyncPolicy, ProbeConfig, SessionId, SessionSpec,
+};
 use baton_core::eventlog::{Event, Record, read_log};
 use baton_core::{Conductor, ConductorOptions, SessionState};
 use tokio::sync::Notify;
@@ -153,7 +155,8 @@ impl Harness {
     /// Waits for a `state` event of session `id` to state `to`.
     pub async fn wait_state(&self, id: &str, to: SessionState) -> Record {
         self.wait_for(&format!("{id} -> {to}"), |r| {
-            r.session.as_deref() == Some(id) && matches!(&r.event, Event::State { to: t, .. } if *t == to)
+            r.session.as_deref() == Some(id)
+                && matches!(&r.event, Event::State { to: t, .. } if *t == to)
         })
         .await
     }
@@ -177,7 +180,9 @@ impl Harness {
         self.session_records(id)
             .into_iter()
             .filter_map(|r| match r.event {
-                Event::State { from, to, reason, .. } => Some((from, to, reason)),
+                Event::State {
+                    from, to, reason, ..
+                } => Some((from, to, reason)),
                 _ => None,
             })
             .collect()
@@ -207,9 +212,17 @@ impl Harness {
             .expect("shutdown");
         let log = read_log(&self.logs().join("events.jsonl")).expect("log readable");
         assert!(!log.torn_tail, "clean shutdown left a torn line");
-        assert!(log.skipped_lines.is_empty(), "unreadable lines: {:?}", log.skipped_lines);
+        assert!(
+            log.skipped_lines.is_empty(),
+            "unreadable lines: {:?}",
+            log.skipped_lines
+        );
         for pair in log.records.windows(2) {
-            assert_eq!(pair[1].seq, pair[0].seq + 1, "seq must be dense and increasing");
+            assert_eq!(
+                pair[1].seq,
+                pair[0].seq + 1,
+                "seq must be dense and increasing"
+            );
         }
         let invalid: Vec<_> = log
             .records
@@ -219,7 +232,11 @@ impl Harness {
         assert!(invalid.is_empty(), "invalid transitions: {invalid:?}");
         // Everything published was on disk (write-ahead), in the same order.
         let published = self.records();
-        let on_disk: Vec<&Record> = log.records.iter().filter(|r| r.seq >= published.first().map_or(0, |p| p.seq)).collect();
+        let on_disk: Vec<&Record> = log
+            .records
+            .iter()
+            .filter(|r| r.seq >= published.first().map_or(0, |p| p.seq))
+            .collect();
         assert_eq!(published.len(), on_disk.len().min(published.len()));
         for (p, d) in published.iter().zip(on_disk) {
             assert_eq!(p, d);
@@ -249,7 +266,11 @@ pub async fn read_pid_file(path: &Path) -> i32 {
         {
             return pid;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no pid file at {}", path.display());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no pid file at {}",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
