@@ -154,12 +154,21 @@ impl Conductor {
     /// Opens the event log in `opts.conductor.logs_dir` and starts the
     /// supervisor loop. Must be called inside a tokio runtime.
     pub fn start(opts: ConductorOptions) -> Result<Conductor, ConductorError> {
+        Self::start_subscribed(opts).map(|(conductor, _)| conductor)
+    }
+
+    /// Like [`Conductor::start`], also returning a subscription that sees
+    /// every record this conductor writes, from its `conductor_start` on.
+    pub fn start_subscribed(
+        opts: ConductorOptions,
+    ) -> Result<(Conductor, broadcast::Receiver<Arc<LoggedEvent>>), ConductorError> {
         let dir = opts.conductor.logs_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| ConductorError::LogsDir {
             path: dir.clone(),
             source,
         })?;
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
+        let events = log.subscribe();
         log.append(
             None,
             Event::ConductorStart {
@@ -172,7 +181,7 @@ impl Conductor {
         let (live_tx, live) = watch::channel(0);
         let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx);
         tokio::spawn(supervisor.run(rx));
-        Ok(Conductor { tx, log, live })
+        Ok((Conductor { tx, log, live }, events))
     }
 
     async fn request<T>(

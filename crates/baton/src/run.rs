@@ -56,14 +56,14 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
             return exit::USAGE;
         }
     };
-    let conductor = match Conductor::start(ConductorOptions::from_manifest(&manifest)) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let mut events = conductor.subscribe();
+    let (conductor, mut events) =
+        match Conductor::start_subscribed(ConductorOptions::from_manifest(&manifest)) {
+            Ok(started) => started,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        };
     let output = if json {
         Output::Json
     } else if std::io::stdout().is_terminal() {

@@ -159,17 +159,23 @@ impl Supervisor {
                 SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
                 SupMsg::Timer(t) => self.timer(t),
             }
-            let live = self
-                .sessions
-                .values()
-                .filter(|e| !e.state.is_terminal())
-                .count();
-            self.live.send_replace(live);
+            let live = self.publish_live();
             if live == 0 && self.shutting_down.is_some() {
                 self.finish_shutdown().await;
                 break;
             }
         }
+    }
+
+    /// Publishes the number of live sessions; returns it.
+    fn publish_live(&self) -> usize {
+        let live = self
+            .sessions
+            .values()
+            .filter(|e| !e.state.is_terminal())
+            .count();
+        self.live.send_replace(live);
+        live
     }
 
     fn append(&self, id: &SessionId, event: Event) {
@@ -224,6 +230,9 @@ impl Supervisor {
         match c {
             Control::Spawn { spec, reply } => {
                 let result = self.spawn(*spec);
+                // Count the new session before the caller hears of it, so a
+                // `wait_all_terminal` that follows cannot see a stale zero.
+                self.publish_live();
                 let _ = reply.send(result);
             }
             Control::Kill { id, reply } => self.kill(id, reply),

@@ -80,10 +80,9 @@ impl Harness {
 
     pub fn with_options(dir: tempfile::TempDir, opts: ConductorOptions) -> Harness {
         let logs_dir = opts.conductor.logs_dir.clone();
-        let conductor = Conductor::start(opts).expect("conductor starts");
+        let (conductor, mut rx) = Conductor::start_subscribed(opts).expect("conductor starts");
         let records = Arc::new(Mutex::new(Vec::new()));
         let notify = Arc::new(Notify::new());
-        let mut rx = conductor.subscribe();
         let (r, n) = (records.clone(), notify.clone());
         tokio::spawn(async move {
             loop {
