@@ -127,7 +127,10 @@ async fn healthy_crash_is_classified_and_restart_delay_follows_backoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stall_then_resume_then_stall_then_complete_and_stall_then_crash() {
-    let h = Harness::new(|o| o.conductor.max_restarts = 0);
+    let h = Harness::new(|o| {
+        o.conductor.max_restarts = 0;
+        o.probe.stall_after = Duration::from_millis(300);
+    });
     h.spawn(script(
         "s",
         &["print:a", "sleep:600ms", "print:b", "sleep:600ms", "exit:0"],
@@ -198,7 +201,10 @@ async fn question_goes_input_wait_with_evidence_and_an_answer_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_zero_and_crash_from_input_wait() {
-    let h = Harness::new(|o| o.conductor.max_restarts = 0);
+    let h = Harness::new(|o| {
+        o.conductor.max_restarts = 0;
+        o.probe.stall_after = Duration::from_millis(300);
+    });
     h.spawn(script(
         "z",
         &["say:Continue? (y/n) ", "sleep:700ms", "exit:0"],

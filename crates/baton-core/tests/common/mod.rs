@@ -53,7 +53,9 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
             ..ConductorConfig::default()
         },
         probe: ProbeConfig {
-            stall_after: Duration::from_millis(300),
+            // Long enough that a descheduled agent on a loaded CI machine does
+            // not stall spuriously; tests about stalls set their own.
+            stall_after: Duration::from_secs(1),
             startup_timeout: Duration::from_secs(10),
             ..ProbeConfig::default()
         },
