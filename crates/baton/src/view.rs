@@ -83,7 +83,13 @@ impl Output {
         if matches!(self, Output::Json) {
             return;
         }
-        let mut out = std::io::stderr().lock();
+        // The live view owns the terminal on stdout; plain mode keeps stdout
+        // for event lines and puts the summary on stderr.
+        let mut out: Box<dyn Write> = if matches!(self, Output::Live(_)) {
+            Box::new(std::io::stdout().lock())
+        } else {
+            Box::new(std::io::stderr().lock())
+        };
         let _ = writeln!(out);
         let _ = writeln!(out, "{}", table_header());
         for row in rows {
@@ -111,7 +117,7 @@ impl Output {
 
 impl LiveView {
     pub fn draw(&mut self, rows: &[SessionSnapshot]) {
-        let mut out = std::io::stderr().lock();
+        let mut out = std::io::stdout().lock();
         self.clear_on(&mut out);
         for notice in self.notices.drain(..) {
             let _ = writeln!(out, "{notice}");
@@ -126,7 +132,7 @@ impl LiveView {
     }
 
     fn clear(&mut self) {
-        let mut out = std::io::stderr().lock();
+        let mut out = std::io::stdout().lock();
         self.clear_on(&mut out);
     }
 
@@ -140,7 +146,7 @@ impl LiveView {
 
     fn flush_notices(&mut self) {
         for notice in self.notices.drain(..) {
-            eprintln!("{notice}");
+            println!("{notice}");
         }
     }
 }

@@ -344,3 +344,32 @@ fn sigkill_of_baton_mid_flood_loses_nothing_written_and_leaves_no_agent() {
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first_new["seq"], last + 1);
 }
+
+#[test]
+fn on_a_terminal_the_live_view_redraws_a_table_and_ends_with_a_summary() {
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("`script` (util-linux) is needed to give baton a terminal");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "",
+        &[("tty1", &["print:step one", "sleep:700ms", "print:step two"])],
+    );
+    let cmd = format!("{} run {}", baton().display(), m.display());
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("\x1b[1A\x1b[2K"),
+        "expected in-place redraws: {text:?}"
+    );
+    assert!(text.contains("LAST OUTPUT"), "{text}");
+    assert!(text.contains("1 of 1 session(s) completed"), "{text}");
+    assert!(text.contains("step two"), "{text}");
+}

@@ -263,6 +263,7 @@ pub(crate) async fn run(
     // Termination: when SIGTERM went out and whether SIGKILL followed.
     let mut term_deadline: Option<Instant> = None;
     let mut killed = false;
+    let mut ctl_open = true;
     let far = started + Duration::from_secs(86400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
@@ -356,7 +357,7 @@ pub(crate) async fn run(
                 }
                 next_group_poll = Instant::now() + group_poll;
             }
-            request = ctl.recv() => match request {
+            request = ctl.recv(), if ctl_open => match request {
                 Some(RunCtl::Terminate { force }) => {
                     if force || term_deadline.is_some() {
                         if !killed {
@@ -395,6 +396,7 @@ pub(crate) async fn run(
                 }
                 // The supervisor is gone: end the run as if asked to.
                 None => {
+                    ctl_open = false;
                     if term_deadline.is_none() && status.is_none() {
                         signal(Signal::Term, "conductor_gone");
                         term_deadline = Some(Instant::now() + cfg.grace);
