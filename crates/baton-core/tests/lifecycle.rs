@@ -642,3 +642,57 @@ async fn duplicate_ids_are_refused_and_capabilities_are_queryable() {
     );
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_records_only_when_asked_for() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_secs(30));
+    h.spawn(script("quiet", &["print:x", "sleep:300ms", "exit:0"]))
+        .await;
+    assert_eq!(h.wait_terminal("quiet").await, Completed);
+    let records = h.finish().await;
+    assert!(
+        !records
+            .iter()
+            .any(|r| matches!(r.event, Event::Health { .. })),
+        "health is off by default"
+    );
+
+    let h = Harness::new(|o| {
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.health_interval = Some(Duration::from_millis(50));
+    });
+    h.spawn(script("watched", &["print:x", "stall"])).await;
+    let rec = h
+        .wait_for("health", |r| matches!(r.event, Event::Health { .. }))
+        .await;
+    assert!(
+        matches!(
+            rec.event,
+            Event::Health {
+                out_bytes: 2,
+                l2: None,
+                ..
+            }
+        ),
+        "{rec:?}"
+    );
+    h.conductor.kill(&id("watched")).await.unwrap();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_to_a_session_without_a_stdin_pipe_is_refused_clearly() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_secs(30));
+    let mut spec = script("nostdin", &["print:x", "stall"]);
+    spec.stdin = Some(baton_config::StdinMode::Null);
+    h.spawn(spec).await;
+    h.wait_state("nostdin", Healthy).await;
+    let err = h
+        .conductor
+        .send_input(&id("nostdin"), b"y\n".to_vec(), false)
+        .await
+        .expect_err("no pipe");
+    assert!(err.to_string().contains("stdin"), "{err}");
+    h.conductor.kill(&id("nostdin")).await.unwrap();
+    h.finish().await;
+}
