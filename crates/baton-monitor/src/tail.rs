@@ -22,8 +22,9 @@ impl Tail {
     /// An empty tail that will never hold more than `capacity` bytes
     /// (a capacity of 0 keeps nothing).
     pub fn new(capacity: usize) -> Tail {
+        // No reservation up front: a tail that never fills costs what it holds.
         Tail {
-            buf: VecDeque::with_capacity(capacity),
+            buf: VecDeque::new(),
             capacity,
         }
     }

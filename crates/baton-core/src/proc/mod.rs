@@ -9,7 +9,7 @@ mod group;
 mod spawn;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
-pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, raise_fd_limit, spawn};
+pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
 
 use serde::{Deserialize, Serialize};
 

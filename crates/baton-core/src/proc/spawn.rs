@@ -196,7 +196,6 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
     let stdout = child.stdout.take().ok_or_else(|| missing_pipe(program))?;
     let stderr = child.stderr.take().ok_or_else(|| missing_pipe(program))?;
     let stdin = child.stdin.take();
-    grow_pipe(&stdout);
     Ok(SpawnedChild {
         start_time: super::process_start_time(pid),
         child,
@@ -215,13 +214,16 @@ fn missing_pipe(program: &str) -> SpawnFailure {
     }
 }
 
-/// A bigger pipe means fewer wake-ups per byte when an agent floods output.
-/// Best effort: the kernel may refuse (per-user pipe quota), which is fine.
-fn grow_pipe(pipe: &ChildStdout) {
+/// Grows the pipe behind `stdout` to `bytes`: fewer wake-ups per byte when
+/// an agent floods output. Best effort; the kernel may refuse (the per-user
+/// pipe quota), which only costs speed. Every pipe's size counts against that
+/// quota whether used or not, so callers grow only pipes that fill.
+pub fn grow_pipe(stdout: &ChildStdout, bytes: usize) {
     use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: fcntl on a valid fd we own; failure is harmless.
     unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 256 * 1024);
+        libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, size);
     }
 }
 

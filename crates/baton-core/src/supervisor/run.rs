@@ -31,6 +31,10 @@ use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 const ESCAPED_DRAIN: Duration = Duration::from_millis(200);
 /// Bytes of stdout kept for the "last JSON object" payload fallback.
 const STDOUT_TAIL: usize = 64 * 1024;
+/// First size of a pipe read buffer.
+const READ_MIN: usize = 8 * 1024;
+/// Largest pipe read buffer (the pipe itself is grown to this size).
+const READ_MAX: usize = 256 * 1024;
 
 /// Everything a run needs, resolved by the supervisor.
 pub(crate) struct RunConfig {
@@ -245,8 +249,11 @@ pub(crate) async fn run(
         })
     });
 
-    let mut out_buf = vec![0u8; 256 * 1024];
-    let mut err_buf = vec![0u8; 64 * 1024];
+    // Small at first: most sessions are idle most of the time, and a
+    // thousand of them must stay cheap. A buffer that a read fills doubles,
+    // up to READ_MAX, so a flood is read in large chunks.
+    let mut out_buf = vec![0u8; READ_MIN];
+    let mut err_buf = vec![0u8; READ_MIN];
     let mut out_open = true;
     let mut err_open = true;
     let mut payload = PayloadCapture::new();
@@ -315,6 +322,7 @@ pub(crate) async fn run(
             read = stdout.read(&mut out_buf), if out_open => match read {
                 Ok(0) | Err(_) => out_open = false,
                 Ok(n) => {
+                    let full = n == out_buf.len();
                     let bytes = &out_buf[..n];
                     if let Err(e) = out_file.write_all(bytes) {
                         tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
@@ -323,17 +331,22 @@ pub(crate) async fn run(
                     payload.feed(bytes);
                     out_tail.push(bytes);
                     observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                    if grow(&mut out_buf, full) && out_buf.len() == READ_MAX {
+                        proc::grow_pipe(&stdout, READ_MAX);
+                    }
                 }
             },
             read = stderr.read(&mut err_buf), if err_open => match read {
                 Ok(0) | Err(_) => err_open = false,
                 Ok(n) => {
+                    let full = n == err_buf.len();
                     let bytes = &err_buf[..n];
                     if let Err(e) = err_file.write_all(bytes) {
                         tracing::error!(path = %cfg.err_path.display(), "stderr log write failed: {e}");
                     }
                     shared.err_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                    let _ = grow(&mut err_buf, full);
                 }
             },
             result = child.wait(), if status.is_none() => {
@@ -460,6 +473,16 @@ pub(crate) async fn run(
         payload,
         tail: shared.tail_bytes(),
     });
+}
+
+/// Doubles a read buffer that the last read filled, up to [`READ_MAX`];
+/// returns whether it grew.
+fn grow(buf: &mut Vec<u8>, was_full: bool) -> bool {
+    let grows = was_full && buf.len() < READ_MAX;
+    if grows {
+        buf.resize(buf.len() * 2, 0);
+    }
+    grows
 }
 
 /// Bookkeeping for every chunk of output, from either stream.
