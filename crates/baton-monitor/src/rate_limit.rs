@@ -33,6 +33,17 @@ pub struct RateLimit {
     pub reset_after: Option<Duration>,
 }
 
+/// Compiles every pattern of the rate-limit detector now, so the first
+/// detection (which runs when a session fails) does not pay for it.
+pub fn prepare() {
+    LazyLock::force(&WORDING);
+    LazyLock::force(&RETRY_AFTER_HEADER);
+    LazyLock::force(&EPOCH_SUFFIX);
+    LazyLock::force(&ISO);
+    LazyLock::force(&RELATIVE_KEY);
+    LazyLock::force(&CLOCK);
+}
+
 static WORDING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)rate[\s_-]?limit|quota|throttl|too many requests|usage[\s_-]limit|resource_exhausted",

@@ -7,9 +7,11 @@
 
 mod group;
 mod spawn;
+mod spawner;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
 pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
+pub use spawner::spawn_async;
 
 use serde::{Deserialize, Serialize};
 

@@ -233,9 +233,9 @@ fn reset_child_state(conductor_pid: libc::pid_t) -> std::io::Result<()> {
     unsafe {
         // If the conductor dies without a shutdown (SIGKILL, OOM), the agent
         // gets SIGTERM instead of running on unsupervised. The signal follows
-        // the forking *thread*; baton spawns from tokio worker threads, which
-        // live as long as the runtime. Recovery of what remains (grandchildren,
-        // agents ignoring SIGTERM) belongs to the next conductor.
+        // the forking *thread*; baton forks on its spawner thread, which lives
+        // as long as the process (see `spawner`). Recovery of what remains
+        // (grandchildren, agents ignoring SIGTERM) belongs to the next conductor.
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
         if libc::getppid() != conductor_pid {
             // The conductor died between fork and prctl.

@@ -124,6 +124,7 @@ impl Supervisor {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0x9e37_79b9)
             ^ u64::from(std::process::id());
+        baton_monitor::rate_limit::prepare();
         Supervisor {
             opts,
             log,

@@ -180,6 +180,26 @@ static TEXT_PROMPT_RE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Forces every lazily built pattern of this module.
+fn compile_all() {
+    LazyLock::force(&BUSY);
+    LazyLock::force(&NOISE);
+    LazyLock::force(&HINT);
+    LazyLock::force(&YES_NO_RE);
+    LazyLock::force(&PASSWORD_RE);
+    LazyLock::force(&DEFAULT_VALUE_RE);
+    LazyLock::force(&DO_YOU_WANT_RE);
+    LazyLock::force(&ALLOW_RE);
+    LazyLock::force(&PRESS_ENTER_RE);
+    LazyLock::force(&TEXT_PROMPT_RE);
+    LazyLock::force(&SELECT_PROMPT);
+    LazyLock::force(&QUESTION_WORD);
+    LazyLock::force(&INQUIRER_INPUT);
+    LazyLock::force(&MARKED);
+    LazyLock::force(&NUMBERED);
+    LazyLock::force(&SELECT);
+}
+
 /// What a numbered menu's input line looks like under its options
 /// (bash `select`'s "#?", "Enter choice:", "Selection [1-3]:").
 static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
@@ -212,7 +232,11 @@ impl InputWaitDetector {
     /// The built-in rules only: `yes_no`, `password`, `default_value`,
     /// `choice_menu`, `do_you_want`, `allow`, `press_enter`, `question_prompt`,
     /// `text_prompt`.
+    ///
+    /// Compiles every built-in pattern now, so the first detection (which
+    /// runs inside a session's task, on a deadline) does not pay for it.
     pub fn builtin() -> InputWaitDetector {
+        compile_all();
         InputWaitDetector { extra: Vec::new() }
     }
 
@@ -359,10 +383,12 @@ fn menu_option(line: &str) -> Option<MenuOption> {
     })
 }
 
+/// "Select …:", "Choose …:" introducing a menu.
+static SELECT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^[^\w\n]{0,4}(?:select|choose|pick)\b[^\n]{0,100}:$"));
+
 /// Does a line introduce a menu (a question, or "Select …:")?
 fn is_menu_question(line: &str) -> bool {
-    static SELECT: LazyLock<Regex> =
-        LazyLock::new(|| re(r"(?i)^[^\w\n]{0,4}(?:select|choose|pick)\b[^\n]{0,100}:$"));
     if NOISE.is_match(line) || line.contains("://") {
         return false;
     }

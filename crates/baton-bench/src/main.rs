@@ -1,0 +1,242 @@
+//! baton-bench: prints every SPEC §12 figure next to a baseline measured in
+//! the same run, on the same machine.
+//!
+//! It drives an embedded `Conductor` with the stand-in agent. It reports;
+//! it never asserts: a missed target is a `NO` in the table, not a failure.
+//! The exit status is non-zero only when a figure could not be measured
+//! (output verification failed, a wait hit its deadline, a process would not
+//! start).
+//!
+//! Exit codes: [`EXIT_OK`], [`EXIT_NOT_MEASURED`], and 2 for bad usage.
+
+mod figures;
+mod harness;
+mod report;
+mod stats;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use baton_config::FsyncPolicy;
+use clap::{Parser, ValueEnum};
+
+use crate::figures::{Ctx, Outcome};
+use crate::report::Report;
+use crate::sys::Machine;
+
+/// Every figure was measured (targets may still be missed).
+pub const EXIT_OK: u8 = 0;
+/// At least one figure could not be measured.
+pub const EXIT_NOT_MEASURED: u8 = 1;
+
+/// Errors inside the bench: a message for the person running it.
+pub type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The SPEC §12 figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Figure {
+    /// Exit detection latency.
+    Exit,
+    /// Stall detection error.
+    Stall,
+    /// Output throughput against `agent | cat > file`.
+    Throughput,
+    /// Spawn rate to healthy, and shutdown time.
+    Spawn,
+    /// Idle CPU and memory per session.
+    Idle,
+}
+
+impl Figure {
+    const ALL: [Figure; 5] = [
+        Figure::Exit,
+        Figure::Stall,
+        Figure::Throughput,
+        Figure::Spawn,
+        Figure::Idle,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Figure::Exit => "exit",
+            Figure::Stall => "stall",
+            Figure::Throughput => "throughput",
+            Figure::Spawn => "spawn",
+            Figure::Idle => "idle",
+        }
+    }
+}
+
+/// Measure baton against SPEC §12 and print each figure with a baseline.
+#[derive(Debug, Parser)]
+#[command(name = "baton-bench", version)]
+struct Args {
+    /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only).
+    #[arg(long)]
+    quick: bool,
+    /// Run only this figure.
+    #[arg(long, value_name = "NAME")]
+    only: Option<Figure>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Bytes per flood run (`1G`, `64M`, a plain number); default 1G, 64M with --quick.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    flood_size: Option<u64>,
+    /// Flood runs per side (baton and cat, interleaved).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    flood_runs: u16,
+    /// Seconds of each idle window.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    idle_window: f64,
+    /// Event-log durability of the conductors under test (`always`, `batch`, `off`).
+    #[arg(long, value_name = "POLICY", default_value = "batch", value_parser = parse_fsync)]
+    fsync: FsyncPolicy,
+    /// Where scratch files go (logs, flood output); a temp dir inside it is
+    /// created and removed. Default: the system temp dir.
+    #[arg(long, value_name = "PATH")]
+    dir: Option<PathBuf>,
+    /// The stand-in agent binary. Default: `BATON_STAND_IN`, else the
+    /// `stand-in-agent` next to this executable.
+    #[arg(long, value_name = "PATH")]
+    stand_in: Option<PathBuf>,
+}
+
+fn parse_fsync(text: &str) -> Result<FsyncPolicy, String> {
+    text.parse()
+        .map_err(|e: baton_config::UnknownVariant| e.to_string())
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    stand_in_agent::parse_size(text).map_err(|e| e.to_string())
+}
+
+/// How big each figure is.
+struct Plan {
+    exit_sessions: usize,
+    stall_sessions: usize,
+    flood_size: u64,
+    flood_runs: usize,
+    spawn_sessions: usize,
+    idle_counts: Vec<usize>,
+    idle_window: Duration,
+}
+
+impl Plan {
+    fn from_args(args: &Args) -> Fallible<Plan> {
+        if !(args.idle_window.is_finite() && args.idle_window > 0.0) {
+            return Err("--idle-window must be a positive number of seconds".into());
+        }
+        let quick = args.quick;
+        Ok(Plan {
+            exit_sessions: if quick { 50 } else { 200 },
+            stall_sessions: if quick { 20 } else { 100 },
+            flood_size: args
+                .flood_size
+                .unwrap_or(if quick { 64 << 20 } else { 1 << 30 }),
+            flood_runs: usize::from(args.flood_runs),
+            spawn_sessions: if quick { 100 } else { 500 },
+            idle_counts: if quick { vec![100] } else { vec![100, 1000] },
+            idle_window: Duration::from_secs_f64(args.idle_window),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("baton-bench: cannot start the tokio runtime: {e}");
+            return ExitCode::from(EXIT_NOT_MEASURED);
+        }
+    };
+    let result = runtime.block_on(run(&args));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match result {
+        Ok(report) => {
+            if args.json {
+                println!("{:#}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            if report.failures.is_empty() {
+                ExitCode::from(EXIT_OK)
+            } else {
+                ExitCode::from(EXIT_NOT_MEASURED)
+            }
+        }
+        Err(e) => {
+            eprintln!("baton-bench: {e}");
+            ExitCode::from(EXIT_NOT_MEASURED)
+        }
+    }
+}
+
+async fn run(args: &Args) -> Fallible<Report> {
+    let plan = Plan::from_args(args)?;
+    let stand_in = harness::locate_stand_in(args.stand_in.clone())?;
+    // 1000 sessions hold about 5000 descriptors.
+    baton_core::proc::raise_fd_limit().map_err(|e| format!("cannot raise the fd limit: {e}"))?;
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let scratch = tempfile::Builder::new()
+        .prefix("baton-bench-")
+        .tempdir_in(&parent)
+        .map_err(|e| format!("cannot create a scratch dir in {}: {e}", parent.display()))?;
+    let mut report = Report {
+        machine: Machine::describe(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        rows: Vec::new(),
+        notes: Vec::new(),
+        failures: Vec::new(),
+    };
+    let selected: Vec<Figure> = match args.only {
+        Some(f) => vec![f],
+        None => Figure::ALL.to_vec(),
+    };
+    for figure in selected {
+        let ctx = Ctx {
+            stand_in: stand_in.clone(),
+            dir: scratch.path().join(figure.name()),
+            fsync: args.fsync,
+        };
+        eprintln!("baton-bench: measuring {} ...", figure.name());
+        let outcome = match std::fs::create_dir_all(&ctx.dir) {
+            Ok(()) => measure(figure, &ctx, &plan).await,
+            Err(e) => Err(format!("{}: {e}", ctx.dir.display()).into()),
+        };
+        match outcome {
+            Ok(o) => {
+                report.rows.extend(o.rows);
+                report.notes.extend(o.notes);
+            }
+            Err(e) => {
+                eprintln!("baton-bench: {} not measured: {e}", figure.name());
+                report.failures.push((figure.name().into(), e.to_string()));
+            }
+        }
+        // Flood output and thousands of logs add up; free them as we go.
+        let _ = std::fs::remove_dir_all(&ctx.dir);
+    }
+    scratch
+        .close()
+        .map_err(|e| format!("cannot remove the scratch dir: {e}"))?;
+    Ok(report)
+}
+
+async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
+    match figure {
+        Figure::Exit => figures::exit::measure(ctx, plan.exit_sessions).await,
+        Figure::Stall => figures::stall::measure(ctx, plan.stall_sessions).await,
+        Figure::Throughput => {
+            figures::throughput::measure(ctx, plan.flood_size, plan.flood_runs).await
+        }
+        Figure::Spawn => figures::spawn::measure(ctx, plan.spawn_sessions).await,
+        Figure::Idle => figures::idle::measure(ctx, &plan.idle_counts, plan.idle_window).await,
+    }
+}

@@ -1,0 +1,149 @@
+//! What the bench reads about its own process and the machine it runs on.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::Fallible;
+
+/// User plus system CPU time used so far by this process (all threads;
+/// children are separate processes and not included).
+pub fn cpu_time_self() -> Fallible<Duration> {
+    // SAFETY: getrusage fills a local struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return Err(format!("getrusage: {}", std::io::Error::last_os_error()).into());
+        }
+        usage
+    };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Ok(tv(usage.ru_utime) + tv(usage.ru_stime))
+}
+
+/// Gives memory freed earlier (by figures that ran before) back to the OS,
+/// so a following RSS difference counts new memory, not reuse of old pages.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns unused heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Resident set size of this process in KiB (`VmRSS` of `/proc/self/status`).
+pub fn rss_kib() -> Fallible<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    parse_vm_rss(&status).ok_or_else(|| "no VmRSS line in /proc/self/status".into())
+}
+
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line["VmRSS:".len()..]
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The machine, as printed at the top of a report.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// CPUs this process may run on.
+    pub nproc: usize,
+    /// `ostype osrelease`, e.g. `Linux 6.8.0`.
+    pub kernel: String,
+    /// CPU model name, when `/proc/cpuinfo` says.
+    pub cpu: Option<String>,
+    /// UTC time the run started, `YYYY-MM-DD HH:MM:SS UTC`.
+    pub date: String,
+}
+
+impl Machine {
+    /// Reads the machine description; unknown parts are `unknown`.
+    pub fn describe() -> Machine {
+        let read = |path: &str| {
+            std::fs::read_to_string(path)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_else(|_| "unknown".into())
+        };
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            });
+        Machine {
+            nproc: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kernel: format!(
+                "{} {}",
+                read("/proc/sys/kernel/ostype"),
+                read("/proc/sys/kernel/osrelease")
+            ),
+            cpu,
+            date: utc_date(SystemTime::now()),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for a point in time.
+pub fn utc_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day)
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        let cases = [
+            (0, (1970, 1, 1)),
+            (59, (1970, 3, 1)),
+            (11_016, (2000, 2, 29)),
+            (19_723, (2024, 1, 1)),
+            (20_513, (2026, 3, 1)),
+            (-1, (1969, 12, 31)),
+        ];
+        for (days, want) in cases {
+            assert_eq!(civil_from_days(days), want, "day {days}");
+        }
+        let t = UNIX_EPOCH + Duration::from_secs(19_723 * 86_400 + 3_723);
+        assert_eq!(utc_date(t), "2024-01-01 01:02:03 UTC");
+    }
+
+    #[test]
+    fn vm_rss_line() {
+        let status = "Name:\tbench\nVmPeak:\t  9000 kB\nVmRSS:\t    4242 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss(status), Some(4242));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        assert!(rss_kib().expect("own status") > 0);
+    }
+}
