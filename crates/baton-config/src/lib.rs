@@ -22,11 +22,13 @@
 
 #![warn(missing_docs)]
 
+mod accounts;
 mod argv;
 mod error;
 mod manifest;
 mod model;
 
+pub use accounts::{AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
 pub use error::{ConfigError, Invalid};
 pub use manifest::Manifest;

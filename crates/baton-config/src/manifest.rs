@@ -40,6 +40,8 @@ pub struct Manifest {
     pub agents: AgentsConfig,
     /// Every `[[session]]`, in file order; never empty.
     pub sessions: Vec<SessionSpec>,
+    /// `[accounts]`: the broker's settings and accounts (empty: no broker).
+    pub accounts: AccountsConfig,
 }
 
 impl Manifest {
@@ -329,6 +331,7 @@ impl Cx<'_> {
             probe,
             agents,
             sessions,
+            accounts: crate::accounts::AccountsConfig::default(),
         })
     }
 
