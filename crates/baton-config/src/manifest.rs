@@ -41,7 +41,7 @@ pub struct Manifest {
     /// Every `[[session]]`, in file order; never empty.
     pub sessions: Vec<SessionSpec>,
     /// `[accounts]`: the broker's settings and accounts (empty: no broker).
-    pub accounts: AccountsConfig,
+    pub accounts: crate::accounts::AccountsConfig,
 }
 
 impl Manifest {
