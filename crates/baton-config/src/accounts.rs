@@ -50,7 +50,7 @@ impl Tier {
 }
 
 /// One `[[accounts.<provider>]]` entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountSpec {
     /// Unique within its provider: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
     pub id: String,
@@ -74,7 +74,7 @@ pub struct AccountSpec {
 }
 
 /// `[accounts]`: broker settings and the accounts of each provider.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountsConfig {
     /// Where `auth_file`s must live. Default `~/.config/baton/auth`.
     pub auth_dir: PathBuf,
