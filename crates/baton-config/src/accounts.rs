@@ -2,17 +2,34 @@
 //!
 //! These are plain, validated values; leasing, cooldowns and credentials
 //! live in the `baton-accounts` crate.
+//!
+//! Values that come out of [`crate::Manifest::parse`] satisfy the rules on
+//! [`AccountSpec`] and [`AccountsConfig`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::model::AgentKind;
+use crate::model::{AgentKind, humantime_ser};
+
+/// The rule an [`AccountSpec::id`] must satisfy, as shown in error messages.
+pub const ACCOUNT_ID_RULE: &str = "an account id is 1 to 64 characters: an ASCII letter or digit, \
+     then ASCII letters, digits, '.', '_' or '-'";
+
+/// The providers that can have accounts, in the order error messages list them.
+pub(crate) const PROVIDERS: [AgentKind; 3] =
+    [AgentKind::Codex, AgentKind::Gemini, AgentKind::Claude];
+
+/// Whether `s` satisfies [`ACCOUNT_ID_RULE`] (the same rule as a session id).
+pub(crate) fn valid_account_id(s: &str) -> bool {
+    crate::model::SessionId::check(s)
+}
 
 /// How an account's credentials reach the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AccountMode {
     /// codex only: the account is a codex profile (`--profile NAME`).
@@ -23,8 +40,27 @@ pub enum AccountMode {
     Auth,
 }
 
-/// Priority class; better tiers are leased first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+impl AccountMode {
+    /// Lowercase name, as written in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountMode::Profile => "profile",
+            AccountMode::Env => "env",
+            AccountMode::Auth => "auth",
+        }
+    }
+}
+
+impl fmt::Display for AccountMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Priority class; better tiers are leased first (`Ord`: best first).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Best.
@@ -32,6 +68,7 @@ pub enum Tier {
     /// Second.
     Plus,
     /// When nothing is said (the default).
+    #[default]
     Unknown,
     /// Last resort.
     Free,
@@ -49,7 +86,21 @@ impl Tier {
     }
 }
 
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One `[[accounts.<provider>]]` entry.
+///
+/// After [`crate::Manifest::parse`]: `id` matches [`ACCOUNT_ID_RULE`] and is
+/// unique within `provider`; `provider` is never `Command`; `profile` is
+/// `Some` (non-empty) exactly when `mode` is `Profile`, which only a codex
+/// account can be; `env` is non-empty exactly when `mode` is `Env`, with keys
+/// that are non-empty and contain no `=`; `auth_file` is `Some` (non-empty)
+/// exactly when `mode` is `Auth` — a relative path stays relative (to
+/// `auth_dir`), `~/…` is expanded; `host` is never empty; no string contains NUL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountSpec {
     /// Unique within its provider: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
@@ -74,6 +125,11 @@ pub struct AccountSpec {
 }
 
 /// `[accounts]`: broker settings and the accounts of each provider.
+///
+/// After [`crate::Manifest::parse`]: `auth_dir` and `state_dir` have `~/…`
+/// expanded and relative paths joined onto the manifest's directory; the
+/// durations are never zero; `circuit_failures` is at least 1; `accounts`
+/// holds every `[[accounts.<provider>]]` in the order they appear in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountsConfig {
     /// Where `auth_file`s must live. Default `~/.config/baton/auth`.
@@ -82,11 +138,13 @@ pub struct AccountsConfig {
     /// Default `$XDG_STATE_HOME/baton` (or `~/.local/state/baton`).
     pub state_dir: PathBuf,
     /// Cooldown after a rate limit when the output gives no reset time (default 5 min).
+    #[serde(with = "humantime_ser")]
     pub cooldown: Duration,
     /// Failures within `circuit_window` that open an account's circuit (default 3).
     pub circuit_failures: u32,
     /// Window for counting failures, and how long an open circuit stays open
     /// before admitting one trial lease (default 10 min).
+    #[serde(with = "humantime_ser")]
     pub circuit_window: Duration,
     /// Every account, in file order (providers mixed).
     pub accounts: Vec<AccountSpec>,
@@ -106,7 +164,9 @@ impl AccountsConfig {
 
 impl Default for AccountsConfig {
     fn default() -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/"));
         let state = std::env::var_os("XDG_STATE_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
@@ -120,4 +180,38 @@ impl Default for AccountsConfig {
             accounts: Vec::new(),
         }
     }
+}
+
+/// Expands a directory or file name written in `[accounts]`: `~` and `~/…`
+/// are under `home`; an absolute path is kept; with `base_dir`, any other
+/// relative path is joined onto it, without, it is kept relative.
+///
+/// The error says what is wrong, without the field's name.
+pub(crate) fn expand_path(
+    s: &str,
+    home: Option<&Path>,
+    base_dir: Option<&Path>,
+) -> Result<PathBuf, &'static str> {
+    if s.is_empty() {
+        return Err("must not be empty");
+    }
+    if let Some(rest) = s.strip_prefix('~') {
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return Err("`~user` paths are not supported; write `~/…` or an absolute path");
+        }
+        let Some(home) = home.filter(|h| h.is_absolute()) else {
+            return Err("starts with `~` but HOME is not set to an absolute path");
+        };
+        let rest = rest.trim_start_matches('/');
+        return Ok(if rest.is_empty() {
+            home.to_path_buf()
+        } else {
+            home.join(rest)
+        });
+    }
+    let p = Path::new(s);
+    Ok(match base_dir {
+        Some(base) if !p.is_absolute() => base.join(p),
+        _ => p.to_path_buf(),
+    })
 }

@@ -28,7 +28,7 @@ mod error;
 mod manifest;
 mod model;
 
-pub use accounts::{AccountMode, AccountSpec, AccountsConfig, Tier};
+pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
 pub use error::{ConfigError, Invalid};
 pub use manifest::Manifest;

@@ -15,6 +15,10 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::accounts::{
+    ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, PROVIDERS, Tier, expand_path,
+    valid_account_id,
+};
 use crate::error::{ConfigError, Invalid};
 use crate::model::{
     AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, OnStall, ProbeConfig,
@@ -70,6 +74,18 @@ impl Manifest {
         source: Option<&Path>,
         base_dir: &Path,
     ) -> Result<Manifest, ConfigError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Manifest::parse_with_home(text, source, base_dir, home.as_deref())
+    }
+
+    /// [`Manifest::parse`] with `home` standing in for `$HOME` where the
+    /// manifest writes `~/` (so tests need not touch the process environment).
+    pub(crate) fn parse_with_home(
+        text: &str,
+        source: Option<&Path>,
+        base_dir: &Path,
+        home: Option<&Path>,
+    ) -> Result<Manifest, ConfigError> {
         let origin = match source {
             Some(p) => p.display().to_string(),
             None => "<manifest>".to_owned(),
@@ -77,6 +93,7 @@ impl Manifest {
         let cx = Cx {
             text,
             origin: &origin,
+            home,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
         cx.validate(raw, source, base_dir)
@@ -206,6 +223,7 @@ struct RawManifest {
     probe: RawProbe,
     agents: RawAgents,
     session: Vec<Spanned<RawSession>>,
+    accounts: RawAccounts,
 }
 
 type Sp<T> = Option<Spanned<T>>;
@@ -274,6 +292,64 @@ struct RawSession {
     on_stall: Option<OnStall>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [accounts] table")]
+struct RawAccounts {
+    auth_dir: Sp<Text>,
+    state_dir: Sp<Text>,
+    cooldown: Sp<RawDuration>,
+    circuit_failures: Sp<u32>,
+    circuit_window: Sp<RawDuration>,
+    codex: RawAccountList,
+    gemini: RawAccountList,
+    claude: RawAccountList,
+}
+
+/// The `[[accounts.NAME]]` entries of one provider.
+#[derive(Debug, Default)]
+struct RawAccountList(Vec<Spanned<RawAccount>>);
+
+impl<'de> Deserialize<'de> for RawAccountList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor only for its `expecting`: `[accounts.codex]` (one pair of
+        // brackets) is the likely mistake, and "expected a sequence" does not
+        // say how to fix it.
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAccountList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of tables, one [[accounts.NAME]] (two brackets) per account")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<RawAccountList, A::Error> {
+                Err(de::Error::custom(
+                    "this is one table, not a list of accounts; write each account as \
+                     [[accounts.NAME]] (two brackets)",
+                ))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAccountList, A::Error> {
+                let mut list = Vec::new();
+                while let Some(account) = seq.next_element()? {
+                    list.push(account);
+                }
+                Ok(RawAccountList(list))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [[accounts.NAME]] table")]
+struct RawAccount {
+    id: Sp<Text>,
+    mode: Sp<AccountMode>,
+    profile: Sp<Text>,
+    env: Sp<BTreeMap<Spanned<Text>, Text>>,
+    auth_file: Sp<Text>,
+    host: Sp<Text>,
+    tier: Option<Tier>,
+}
+
 // ---------------------------------------------------------------------------
 // Validation.
 
@@ -281,6 +357,8 @@ struct RawSession {
 struct Cx<'a> {
     text: &'a str,
     origin: &'a str,
+    /// What `~` in `[accounts]` paths stands for.
+    home: Option<&'a Path>,
 }
 
 impl Cx<'_> {
@@ -295,11 +373,21 @@ impl Cx<'_> {
     /// Turns a TOML syntax or serde error into one that names the field.
     fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let span = e.span();
-        let msg = e.message().trim_end();
+        // serde quotes the offending value in some messages (`unknown variant
+        // `a\nb``); escape control characters so the error stays one line.
+        let mut msg = String::new();
+        for c in e.message().trim_end().chars() {
+            if c.is_control() {
+                msg.extend(c.escape_debug());
+            } else {
+                msg.push(c);
+            }
+        }
+        let msg = msg.as_str();
         let located = span.as_ref().and_then(|s| locate(self.text, s.start));
         let message = match located {
             None => msg.to_owned(),
-            Some(Located { path, on_key }) => describe(&path, on_key, msg),
+            Some(located) => describe(&located, msg),
         };
         self.err(span, message)
     }
@@ -313,6 +401,7 @@ impl Cx<'_> {
         let conductor = self.conductor(raw.conductor, base_dir)?;
         let probe = self.probe(raw.probe)?;
         let agents = self.agents(raw.agents)?;
+        let accounts = self.accounts(raw.accounts, base_dir)?;
         if raw.session.is_empty() {
             let help = "add at least one, e.g.\n[[session]]\nagent = \"command\"\ncommand = [\"echo\", \"hi\"]";
             let invalid = self.invalid(None, "manifest has no [[session]] entries");
@@ -331,8 +420,37 @@ impl Cx<'_> {
             probe,
             agents,
             sessions,
-            accounts: crate::accounts::AccountsConfig::default(),
+            accounts,
         })
+    }
+
+    /// Checks the keys of an `env` table that belongs to `owner` (a table
+    /// name and id). Values are never shown.
+    fn env(
+        &self,
+        raw: BTreeMap<Spanned<Text>, Text>,
+        owner: &str,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut env = BTreeMap::new();
+        for (key, Text(value)) in raw {
+            let span = key.span();
+            let Text(key) = key.into_inner();
+            let problem = if key.is_empty() {
+                Some("an env key must not be empty")
+            } else if key.contains('=') {
+                Some("an env key must not contain '='")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(self.err(
+                    Some(span),
+                    format!("`env` in {owner}: {problem} (key `{}`)", key.escape_debug()),
+                ));
+            }
+            env.insert(key, value);
+        }
+        Ok(env)
     }
 
     fn nonzero(
@@ -506,6 +624,235 @@ impl Cx<'_> {
         })
     }
 
+    fn accounts(&self, raw: RawAccounts, base_dir: &Path) -> Result<AccountsConfig, ConfigError> {
+        const T: &str = "[accounts]";
+        let d = AccountsConfig::default();
+        let dir = |v: &Sp<Text>, field: &str, default: PathBuf| -> Result<PathBuf, ConfigError> {
+            match v {
+                Some(v) => {
+                    expand_path(&v.get_ref().0, self.home, Some(base_dir)).map_err(|problem| {
+                        self.err(Some(v.span()), format!("`{field}` in {T} {problem}"))
+                    })
+                }
+                None => Ok(default),
+            }
+        };
+        let auth_dir = dir(&raw.auth_dir, "auth_dir", d.auth_dir)?;
+        let state_dir = dir(&raw.state_dir, "state_dir", d.state_dir)?;
+        let cooldown = match &raw.cooldown {
+            Some(v) => self.nonzero(v, "cooldown", T)?,
+            None => d.cooldown,
+        };
+        let circuit_window = match &raw.circuit_window {
+            Some(v) => self.nonzero(v, "circuit_window", T)?,
+            None => d.circuit_window,
+        };
+        let circuit_failures = match &raw.circuit_failures {
+            Some(v) if *v.get_ref() == 0 => {
+                return Err(self.err(
+                    Some(v.span()),
+                    "`circuit_failures` in [accounts] must be at least 1",
+                ));
+            }
+            Some(v) => *v.get_ref(),
+            None => d.circuit_failures,
+        };
+
+        // Every entry with its provider and number within the provider, in
+        // the order they appear in the file.
+        let mut entries = Vec::new();
+        for (provider, list) in PROVIDERS
+            .into_iter()
+            .zip([raw.codex, raw.gemini, raw.claude])
+        {
+            for (i, entry) in list.0.into_iter().enumerate() {
+                entries.push((provider, i + 1, entry));
+            }
+        }
+        entries.sort_by_key(|(_, _, entry)| entry.span().start);
+        let mut seen = HashMap::new();
+        let mut accounts = Vec::with_capacity(entries.len());
+        for (provider, n, entry) in entries {
+            accounts.push(self.account(provider, n, entry, &mut seen)?);
+        }
+        Ok(AccountsConfig {
+            auth_dir,
+            state_dir,
+            cooldown,
+            circuit_failures,
+            circuit_window,
+            accounts,
+        })
+    }
+
+    fn account(
+        &self,
+        provider: AgentKind,
+        n: usize,
+        raw: Spanned<RawAccount>,
+        seen: &mut HashMap<(AgentKind, String), usize>,
+    ) -> Result<AccountSpec, ConfigError> {
+        let table = format!("[[accounts.{provider}]] #{n}");
+        let header = raw.span();
+        let raw = raw.into_inner();
+        let modes = if provider == AgentKind::Codex {
+            r#""profile", "env" or "auth""#
+        } else {
+            r#""env" or "auth""#
+        };
+
+        let Some(id) = raw.id else {
+            return Err(self.err(
+                Some(header),
+                format!("{table} has no `id`; give each account a name, e.g. id = \"work\""),
+            ));
+        };
+        let id_span = id.span();
+        let Text(id) = id.into_inner();
+        if !valid_account_id(&id) {
+            return Err(self.err(
+                Some(id_span),
+                format!(
+                    "`id` in {table}: invalid account id `{}`: {ACCOUNT_ID_RULE}",
+                    id.escape_debug()
+                ),
+            ));
+        }
+        let key = (provider, id);
+        if let Some(first_line) = seen.get(&key) {
+            return Err(self.err(
+                Some(id_span),
+                format!(
+                    "duplicate account id `{}` in {table} (first used on line {first_line} by \
+                     another {provider} account)",
+                    key.1
+                ),
+            ));
+        }
+        seen.insert(key.clone(), line_of(self.text, id_span.start));
+        let id = key.1;
+        let this = format!("{table} (`{id}`)");
+
+        let Some(mode) = raw.mode else {
+            return Err(self.err(
+                Some(id_span),
+                format!("{this} has no `mode`; set mode = {modes}"),
+            ));
+        };
+        let mode_span = mode.span();
+        let mode = mode.into_inner();
+        if mode == AccountMode::Profile && provider != AgentKind::Codex {
+            return Err(self.err(
+                Some(mode_span),
+                format!(
+                    "`mode` in {this}: mode = \"profile\" is only for codex accounts \
+                     (codex --profile); a {provider} account can use mode = {modes}"
+                ),
+            ));
+        }
+
+        // Fields that belong to another mode.
+        let stray = [
+            (
+                "profile",
+                AccountMode::Profile,
+                raw.profile.as_ref().map(Spanned::span),
+            ),
+            ("env", AccountMode::Env, raw.env.as_ref().map(Spanned::span)),
+            (
+                "auth_file",
+                AccountMode::Auth,
+                raw.auth_file.as_ref().map(Spanned::span),
+            ),
+        ];
+        for (field, owner, span) in stray {
+            if let Some(span) = span
+                && owner != mode
+            {
+                return Err(self.err(
+                    Some(span),
+                    format!(
+                        "`{field}` in {this} is only for mode = \"{owner}\", \
+                         this account is mode = \"{mode}\""
+                    ),
+                ));
+            }
+        }
+
+        let required = |field: &str, what: &str| {
+            self.err(
+                Some(mode_span.clone()),
+                format!("{this} is mode = \"{mode}\" but has no `{field}`; {what}"),
+            )
+        };
+        let non_empty = |v: Spanned<Text>, field: &str| -> Result<String, ConfigError> {
+            if v.get_ref().0.is_empty() {
+                Err(self.err(
+                    Some(v.span()),
+                    format!("`{field}` in {this} must not be empty"),
+                ))
+            } else {
+                Ok(v.into_inner().0)
+            }
+        };
+        let mut profile = None;
+        let mut env = BTreeMap::new();
+        let mut auth_file = None;
+        match mode {
+            AccountMode::Profile => {
+                let p = raw.profile.ok_or_else(|| {
+                    required("profile", "name the codex profile, e.g. profile = \"work\"")
+                })?;
+                profile = Some(non_empty(p, "profile")?);
+            }
+            AccountMode::Env => {
+                let e = raw.env.ok_or_else(|| {
+                    required(
+                        "env",
+                        "give the variables to set, e.g. env = { OPENAI_API_KEY = \"$WORK_KEY\" }",
+                    )
+                })?;
+                if e.get_ref().is_empty() {
+                    return Err(self.err(
+                        Some(e.span()),
+                        format!(
+                            "`env` in {this} is empty; mode = \"env\" needs at least one variable"
+                        ),
+                    ));
+                }
+                env = self.env(e.into_inner(), &this)?;
+            }
+            AccountMode::Auth => {
+                let f = raw.auth_file.ok_or_else(|| {
+                    required(
+                        "auth_file",
+                        "name the credentials file, relative to `auth_dir` in [accounts]",
+                    )
+                })?;
+                let span = f.span();
+                let path = expand_path(&f.get_ref().0, self.home, None).map_err(|problem| {
+                    self.err(Some(span), format!("`auth_file` in {this} {problem}"))
+                })?;
+                auth_file = Some(path);
+            }
+        }
+        let host = match raw.host {
+            Some(h) => Some(non_empty(h, "host")?),
+            None => None,
+        };
+
+        Ok(AccountSpec {
+            id,
+            provider,
+            mode,
+            profile,
+            env,
+            auth_file,
+            host,
+            tier: raw.tier.unwrap_or_default(),
+        })
+    }
+
     fn session(
         &self,
         n: usize,
@@ -624,28 +971,7 @@ impl Cx<'_> {
             None => Vec::new(),
         };
 
-        let mut env = BTreeMap::new();
-        for (key, Text(value)) in raw.env {
-            let span = key.span();
-            let Text(key) = key.into_inner();
-            let problem = if key.is_empty() {
-                Some("an env key must not be empty")
-            } else if key.contains('=') {
-                Some("an env key must not contain '='")
-            } else {
-                None
-            };
-            if let Some(problem) = problem {
-                return Err(self.err(
-                    Some(span),
-                    format!(
-                        "`env` in {table} (`{id}`): {problem} (key `{}`)",
-                        key.escape_debug()
-                    ),
-                ));
-            }
-            env.insert(key, value);
-        }
+        let env = self.env(raw.env, &format!("{table} (`{id}`)"))?;
 
         let non_empty = |v: Sp<Text>, field: &str| -> Result<Option<String>, ConfigError> {
             match v {
@@ -724,6 +1050,8 @@ struct Located {
     path: Vec<Seg>,
     /// The error points at the key itself rather than its value.
     on_key: bool,
+    /// The error points at a key whose value is a table or an array.
+    key_of_table: bool,
 }
 
 /// The key path whose key or value covers byte `pos`, found by parsing the
@@ -731,17 +1059,31 @@ struct Located {
 fn locate(text: &str, pos: usize) -> Option<Located> {
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut path = Vec::new();
-    let on_key = find_in_table(doc.get_ref(), pos, &mut path)?;
-    Some(Located { path, on_key })
+    let mut key_of_table = false;
+    let on_key = find_in_table(doc.get_ref(), pos, &mut path, &mut key_of_table)?;
+    Some(Located {
+        path,
+        on_key,
+        key_of_table,
+    })
 }
 
-fn find_in_table(t: &toml::de::DeTable<'_>, pos: usize, path: &mut Vec<Seg>) -> Option<bool> {
+fn find_in_table(
+    t: &toml::de::DeTable<'_>,
+    pos: usize,
+    path: &mut Vec<Seg>,
+    key_of_table: &mut bool,
+) -> Option<bool> {
     for (k, v) in t.iter() {
         path.push(Seg::Key(k.get_ref().to_string()));
         if k.span().contains(&pos) {
+            *key_of_table = matches!(
+                v.get_ref(),
+                toml::de::DeValue::Table(_) | toml::de::DeValue::Array(_)
+            );
             return Some(true);
         }
-        if let Some(on_key) = find_in_value(v, pos, path) {
+        if let Some(on_key) = find_in_value(v, pos, path, key_of_table) {
             return Some(on_key);
         }
         path.pop();
@@ -753,17 +1095,18 @@ fn find_in_value(
     v: &Spanned<toml::de::DeValue<'_>>,
     pos: usize,
     path: &mut Vec<Seg>,
+    key_of_table: &mut bool,
 ) -> Option<bool> {
     match v.get_ref() {
         toml::de::DeValue::Table(t) => {
-            if let Some(on_key) = find_in_table(t, pos, path) {
+            if let Some(on_key) = find_in_table(t, pos, path, key_of_table) {
                 return Some(on_key);
             }
         }
         toml::de::DeValue::Array(a) => {
             for (i, e) in a.iter().enumerate() {
                 path.push(Seg::Index(i));
-                if let Some(on_key) = find_in_value(e, pos, path) {
+                if let Some(on_key) = find_in_value(e, pos, path, key_of_table) {
                     return Some(on_key);
                 }
                 path.pop();
@@ -776,19 +1119,29 @@ fn find_in_value(
 
 /// Rewrites a serde message so it names the field and the table it is in,
 /// and drops anything that could be an env value.
-fn describe(path: &[Seg], on_key: bool, msg: &str) -> String {
+fn describe(located: &Located, msg: &str) -> String {
+    let Located {
+        path,
+        on_key,
+        key_of_table,
+    } = located;
+    let (path, on_key, key_of_table) = (path.as_slice(), *on_key, *key_of_table);
     let key = |i: usize| match path.get(i) {
         Some(Seg::Key(k)) => Some(k.as_str()),
         _ => None,
     };
-    let (table, rest) = match (key(0), path.get(1)) {
-        (Some("session"), Some(Seg::Index(i))) => {
+    let (table, rest) = match (key(0), path.get(1), path.get(2)) {
+        (Some("session"), Some(Seg::Index(i)), _) => {
             (Some(format!("[[session]] #{}", i + 1)), &path[2..])
         }
-        (Some("agents"), Some(Seg::Key(name))) if path.len() > 2 => {
+        (Some("agents"), Some(Seg::Key(name)), Some(_)) => {
             (Some(format!("[agents.{name}]")), &path[2..])
         }
-        (Some(t), Some(_)) => (Some(format!("[{t}]")), &path[1..]),
+        (Some("accounts"), Some(Seg::Key(name)), Some(Seg::Index(i))) => (
+            Some(format!("[[accounts.{}]] #{}", name.escape_debug(), i + 1)),
+            &path[3..],
+        ),
+        (Some(t), Some(_), _) => (Some(format!("[{t}]")), &path[1..]),
         _ => (None, path),
     };
     let mut field = String::new();
@@ -815,6 +1168,18 @@ fn describe(path: &[Seg], on_key: bool, msg: &str) -> String {
             .as_deref()
             .map_or("at the top level".to_owned(), |t| format!("in {t}"));
         let (name, tail) = after.split_at(end + 1);
+        // A table or array under `[accounts]` is meant as a provider's accounts.
+        if table.as_deref() == Some("[accounts]") && key_of_table {
+            let providers = PROVIDERS.map(|p| format!("`{p}`")).join(", ");
+            let why = if name == "command`" {
+                " (the command agent runs a given argv and takes no accounts)"
+            } else {
+                ""
+            };
+            return format!(
+                "unknown account provider `{name} in [accounts]{why}, expected one of {providers}"
+            );
+        }
         // `[agents]` keys are agent names, not fields.
         let what = if table.as_deref() == Some("[agents]") {
             "unknown agent"

@@ -205,7 +205,7 @@ impl SessionId {
         &self.0
     }
 
-    fn check(s: &str) -> bool {
+    pub(crate) fn check(s: &str) -> bool {
         let bytes = s.as_bytes();
         match bytes.split_first() {
             Some((first, rest)) => {

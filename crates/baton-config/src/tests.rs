@@ -123,6 +123,18 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "`on_stall` in [probe]: unknown variant `kill`, expected `mark` or `restart`",
     ),
     (
+        "newline in an enum value",
+        "[conductor]\nfsync = \"al\\nways\"\n",
+        Some(2),
+        "`fsync` in [conductor]: unknown variant `al\\nways`, expected one of",
+    ),
+    (
+        "newline in an account mode",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"e\\nv\"\n",
+        Some(3),
+        "`mode` in [[accounts.gemini]] #1: unknown variant `e\\nv`",
+    ),
+    (
         "bad stdin",
         "[[session]]\ncommand = [\"x\"]\nstdin = \"tty\"\n",
         Some(3),
@@ -403,6 +415,306 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "[[session]]\nagent = \"claude\"\nprompt = \"p\"\nmodel = \"\"\n",
         Some(4),
         "`model` in [[session]] #1 (`claude-1`) must not be empty",
+    ),
+    (
+        "unknown key in [accounts]",
+        "[accounts]\ncooldown = \"1m\"\ncooldwn = \"5m\"\n",
+        Some(3),
+        "unknown field `cooldwn` in [accounts], expected one of `auth_dir`, `state_dir`, `cooldown`",
+    ),
+    (
+        "unknown key in an account",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\nenv = { K = \"v\" }\nhots = \"x\"\n",
+        Some(5),
+        "unknown field `hots` in [[accounts.codex]] #1, expected one of `id`, `mode`, `profile`",
+    ),
+    (
+        "unknown key in a later account",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"a.json\"\n\n[[accounts.gemini]]\nid = \"b\"\nprofiel = \"x\"\n",
+        Some(8),
+        "unknown field `profiel` in [[accounts.gemini]] #2",
+    ),
+    (
+        "unknown account provider",
+        "[accounts]\ncooldown = \"1m\"\n\n[[accounts.foo]]\nid = \"a\"\n",
+        Some(4),
+        "unknown account provider `foo` in [accounts], expected one of `codex`, `gemini`, `claude`",
+    ),
+    (
+        "command accounts",
+        "[[accounts.command]]\nid = \"a\"\nmode = \"env\"\n",
+        Some(1),
+        "unknown account provider `command` in [accounts] (the command agent runs a given argv and takes no accounts), expected one of `codex`, `gemini`, `claude`",
+    ),
+    (
+        "unknown provider as an inline array",
+        "[accounts]\naider = [{ id = \"a\" }]\n",
+        Some(2),
+        "unknown account provider `aider` in [accounts]",
+    ),
+    (
+        "accounts table with one pair of brackets",
+        "[accounts.codex]\nid = \"a\"\n",
+        Some(1),
+        "`codex` in [accounts]: this is one table, not a list of accounts; write each account as [[accounts.NAME]] (two brackets)",
+    ),
+    (
+        "accounts provider not an array",
+        "[accounts]\ngemini = \"work\"\n",
+        Some(2),
+        "`gemini` in [accounts]: invalid type: string \"work\", expected an array of tables, one [[accounts.NAME]] (two brackets) per account",
+    ),
+    (
+        "accounts not a table",
+        "accounts = 3\n",
+        Some(1),
+        "`accounts`: invalid type: integer `3`, expected an [accounts] table",
+    ),
+    (
+        "account without id",
+        "[accounts]\ncooldown = \"1m\"\n\n[[accounts.gemini]]\nmode = \"env\"\n",
+        Some(4),
+        "[[accounts.gemini]] #1 has no `id`",
+    ),
+    (
+        "account without mode",
+        "[[accounts.claude]]\nid = \"a\"\n",
+        Some(2),
+        "[[accounts.claude]] #1 (`a`) has no `mode`; set mode = \"env\" or \"auth\"",
+    ),
+    (
+        "codex account without mode",
+        "[[accounts.codex]]\nhost = \"box\"\nid = \"a\"\n",
+        Some(3),
+        "[[accounts.codex]] #1 (`a`) has no `mode`; set mode = \"profile\", \"env\" or \"auth\"",
+    ),
+    (
+        "invalid account id",
+        "[[accounts.codex]]\nid = \"-x y\"\nmode = \"profile\"\nprofile = \"p\"\n",
+        Some(2),
+        "`id` in [[accounts.codex]] #1: invalid account id `-x y`: an account id is 1 to 64 characters",
+    ),
+    (
+        "empty account id",
+        "[[accounts.codex]]\nid = \"\"\nmode = \"profile\"\nprofile = \"p\"\n",
+        Some(2),
+        "invalid account id ``",
+    ),
+    (
+        "account id too long",
+        "[[accounts.gemini]]\nid = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\nmode = \"auth\"\nauth_file = \"a\"\n",
+        Some(2),
+        "invalid account id",
+    ),
+    (
+        "account id not a string",
+        "[[accounts.gemini]]\nid = 1\n",
+        Some(2),
+        "`id` in [[accounts.gemini]] #1: invalid type: integer `1`, expected a string",
+    ),
+    (
+        "duplicate account id",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"profile\"\nprofile = \"p\"\n\n[[accounts.gemini]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"g.json\"\n\n[[accounts.codex]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"c.json\"\n",
+        Some(12),
+        "duplicate account id `a` in [[accounts.codex]] #2 (first used on line 2 by another codex account)",
+    ),
+    (
+        "auth mode without auth_file",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"auth\"\n",
+        Some(3),
+        "[[accounts.gemini]] #1 (`a`) is mode = \"auth\" but has no `auth_file`",
+    ),
+    (
+        "profile mode without profile",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"profile\"\n",
+        Some(3),
+        "[[accounts.codex]] #1 (`a`) is mode = \"profile\" but has no `profile`",
+    ),
+    (
+        "env mode without env",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"env\"\n",
+        Some(3),
+        "[[accounts.claude]] #1 (`a`) is mode = \"env\" but has no `env`",
+    ),
+    (
+        "env mode with an empty env",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"env\"\nenv = {}\n",
+        Some(4),
+        "`env` in [[accounts.claude]] #1 (`a`) is empty; mode = \"env\" needs at least one variable",
+    ),
+    (
+        "env mode with an empty env table",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\n\n[accounts.codex.env]\n",
+        Some(5),
+        "`env` in [[accounts.codex]] #1 (`a`) is empty",
+    ),
+    (
+        "auth_file on an env account",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\nenv = { K = \"v\" }\nauth_file = \"a.json\"\n",
+        Some(5),
+        "`auth_file` in [[accounts.codex]] #1 (`a`) is only for mode = \"auth\", this account is mode = \"env\"",
+    ),
+    (
+        "profile on an auth account",
+        "[[accounts.codex]]\nid = \"a\"\nprofile = \"p\"\nmode = \"auth\"\nauth_file = \"a.json\"\n",
+        Some(3),
+        "`profile` in [[accounts.codex]] #1 (`a`) is only for mode = \"profile\", this account is mode = \"auth\"",
+    ),
+    (
+        "env on a profile account",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"profile\"\nprofile = \"p\"\nenv = { TOKEN = \"sk-secret\" }\n",
+        Some(5),
+        "`env` in [[accounts.codex]] #1 (`a`) is only for mode = \"env\", this account is mode = \"profile\"",
+    ),
+    (
+        "profile mode on gemini",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"profile\"\nprofile = \"p\"\n",
+        Some(3),
+        "`mode` in [[accounts.gemini]] #1 (`a`): mode = \"profile\" is only for codex accounts (codex --profile); a gemini account can use mode = \"env\" or \"auth\"",
+    ),
+    (
+        "profile mode on claude",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"profile\"\n",
+        Some(3),
+        "mode = \"profile\" is only for codex accounts",
+    ),
+    (
+        "unknown mode",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"file\"\n",
+        Some(3),
+        "`mode` in [[accounts.codex]] #1: unknown variant `file`, expected one of `profile`, `env`, `auth`",
+    ),
+    (
+        "unknown tier",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"profile\"\nprofile = \"p\"\ntier = \"gold\"\n",
+        Some(5),
+        "`tier` in [[accounts.codex]] #1: unknown variant `gold`, expected one of `pro`, `plus`, `unknown`, `free`",
+    ),
+    (
+        "empty profile",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"profile\"\nprofile = \"\"\n",
+        Some(4),
+        "`profile` in [[accounts.codex]] #1 (`a`) must not be empty",
+    ),
+    (
+        "empty auth_file",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"\"\n",
+        Some(4),
+        "`auth_file` in [[accounts.claude]] #1 (`a`) must not be empty",
+    ),
+    (
+        "~user in auth_file",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"~bob/a.json\"\n",
+        Some(4),
+        "`auth_file` in [[accounts.claude]] #1 (`a`) `~user` paths are not supported",
+    ),
+    (
+        "empty host",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"a\"\nhost = \"\"\n",
+        Some(5),
+        "`host` in [[accounts.claude]] #1 (`a`) must not be empty",
+    ),
+    (
+        "NUL in host",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"a\"\nhost = \"b\\u0000\"\n",
+        Some(5),
+        "`host` in [[accounts.claude]] #1: strings may not contain NUL characters",
+    ),
+    (
+        "account env key empty",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\nenv = { \"\" = \"sk-secret\" }\n",
+        Some(4),
+        "`env` in [[accounts.codex]] #1 (`a`): an env key must not be empty",
+    ),
+    (
+        "account env key with =",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\n[accounts.codex.env]\n\"A=B\" = \"sk-secret\"\n",
+        Some(5),
+        "`env` in [[accounts.codex]] #1 (`a`): an env key must not contain '=' (key `A=B`)",
+    ),
+    (
+        "account env key with NUL",
+        "[[accounts.codex]]\nid = \"a\"\nmode = \"env\"\nenv = { \"A\\u0000\" = \"sk-secret\" }\n",
+        Some(4),
+        "`env.A\\0` in [[accounts.codex]] #1: strings may not contain NUL characters",
+    ),
+    (
+        "account env value with NUL",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"env\"\nenv = { TOKEN = \"sk-secret\\u0000\" }\n",
+        Some(4),
+        "`env.TOKEN` in [[accounts.gemini]] #1: env values must be strings without NUL characters (value not shown)",
+    ),
+    (
+        "account env value not a string",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"env\"\n\n[accounts.gemini.env]\nPIN = 123456\n",
+        Some(6),
+        "`env.PIN` in [[accounts.gemini]] #1: env values must be strings",
+    ),
+    (
+        "account env not a table",
+        "[[accounts.gemini]]\nid = \"a\"\nmode = \"env\"\nenv = \"TOKEN=sk-secret\"\n",
+        Some(4),
+        "`env` in [[accounts.gemini]] #1: env must be a table of string values (value not shown)",
+    ),
+    (
+        "account error in an inline array",
+        "[accounts]\nclaude = [{ id = \"ok\", mode = \"auth\", auth_file = \"a\" }, { id = \"b\", mode = \"auth\" }]\n",
+        Some(2),
+        "[[accounts.claude]] #2 (`b`) is mode = \"auth\" but has no `auth_file`",
+    ),
+    (
+        "bad cooldown",
+        "[accounts]\ncooldown = \"5 fortnights\"\n",
+        Some(2),
+        "`cooldown` in [accounts]: invalid duration \"5 fortnights\"",
+    ),
+    (
+        "bare number circuit_window",
+        "[accounts]\ncircuit_window = 600\n",
+        Some(2),
+        "`circuit_window` in [accounts]: a bare number (600) is not a duration",
+    ),
+    (
+        "zero cooldown",
+        "[accounts]\ncooldown = \"0s\"\n",
+        Some(2),
+        "`cooldown` in [accounts] must be greater than zero",
+    ),
+    (
+        "zero circuit_window",
+        "[accounts]\ncircuit_window = \"0ms\"\n",
+        Some(2),
+        "`circuit_window` in [accounts] must be greater than zero",
+    ),
+    (
+        "circuit_failures zero",
+        "[accounts]\ncircuit_failures = 0\n",
+        Some(2),
+        "`circuit_failures` in [accounts] must be at least 1",
+    ),
+    (
+        "circuit_failures negative",
+        "[accounts]\ncircuit_failures = -1\n",
+        Some(2),
+        "`circuit_failures` in [accounts]",
+    ),
+    (
+        "empty auth_dir",
+        "[accounts]\nauth_dir = \"\"\n",
+        Some(2),
+        "`auth_dir` in [accounts] must not be empty",
+    ),
+    (
+        "~user in state_dir",
+        "[accounts]\nstate_dir = \"~bob/state\"\n",
+        Some(2),
+        "`state_dir` in [accounts] `~user` paths are not supported; write `~/…` or an absolute path",
+    ),
+    (
+        "NUL in auth_dir",
+        "[accounts]\nauth_dir = \"/a\\u0000\"\n",
+        Some(2),
+        "`auth_dir` in [accounts]: strings may not contain NUL characters",
     ),
     (
         "no sessions",
@@ -686,6 +998,247 @@ fn full_manifest_round_trip() {
     assert_eq!(m.sessions[0].effective_stdin(&m.agents), StdinMode::Pipe);
 }
 
+/// Every `[accounts]` setting, every provider and mode, providers interleaved.
+const ACCOUNTS_FULL: &str = r#"
+[[session]]
+agent = "codex"
+prompt = "fix the tests"
+
+[accounts]
+auth_dir = "~/.config/baton/auth"
+state_dir = "state"
+cooldown = "2m"
+circuit_failures = 5
+circuit_window = "1h"
+
+[[accounts.codex]]
+id = "work"
+mode = "profile"
+profile = "work-profile"
+host = "box1"
+tier = "pro"
+
+[[accounts.gemini]]
+id = "g.1"
+mode = "env"
+env = { GEMINI_API_KEY = "$GEMINI_WORK", PLAIN = "s3cret" }
+tier = "free"
+
+[[accounts.codex]]
+id = "spare_2"
+mode = "auth"
+auth_file = "codex/spare.json"
+tier = "plus"
+
+[[accounts.claude]]
+id = "work"
+mode = "auth"
+auth_file = "~/creds/claude.json"
+
+[[accounts.codex]]
+id = "Key-3"
+mode = "env"
+tier = "unknown"
+
+[accounts.codex.env]
+OPENAI_API_KEY = "$WORK_KEY"
+"#;
+
+fn account(id: &str, provider: AgentKind, mode: AccountMode) -> AccountSpec {
+    AccountSpec {
+        id: id.to_owned(),
+        provider,
+        mode,
+        profile: None,
+        env: BTreeMap::new(),
+        auth_file: None,
+        host: None,
+        tier: Tier::Unknown,
+    }
+}
+
+fn env_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn accounts_round_trip() {
+    let home = Path::new("/home/tester");
+    let m = Manifest::parse_with_home(
+        ACCOUNTS_FULL,
+        Some(Path::new("baton.toml")),
+        Path::new(BASE),
+        Some(home),
+    )
+    .expect("valid");
+    let a = &m.accounts;
+    assert_eq!(a.auth_dir, PathBuf::from("/home/tester/.config/baton/auth"));
+    assert_eq!(a.state_dir, PathBuf::from("/work/proj/state"));
+    assert_eq!(a.cooldown, Duration::from_secs(120));
+    assert_eq!(a.circuit_failures, 5);
+    assert_eq!(a.circuit_window, Duration::from_secs(3600));
+
+    let codex_work = AccountSpec {
+        profile: Some("work-profile".into()),
+        host: Some("box1".into()),
+        tier: Tier::Pro,
+        ..account("work", AgentKind::Codex, AccountMode::Profile)
+    };
+    let gemini = AccountSpec {
+        env: env_of(&[("GEMINI_API_KEY", "$GEMINI_WORK"), ("PLAIN", "s3cret")]),
+        tier: Tier::Free,
+        ..account("g.1", AgentKind::Gemini, AccountMode::Env)
+    };
+    let codex_spare = AccountSpec {
+        auth_file: Some(PathBuf::from("codex/spare.json")),
+        tier: Tier::Plus,
+        ..account("spare_2", AgentKind::Codex, AccountMode::Auth)
+    };
+    let claude = AccountSpec {
+        auth_file: Some(PathBuf::from("/home/tester/creds/claude.json")),
+        ..account("work", AgentKind::Claude, AccountMode::Auth)
+    };
+    let codex_env = AccountSpec {
+        env: env_of(&[("OPENAI_API_KEY", "$WORK_KEY")]),
+        ..account("Key-3", AgentKind::Codex, AccountMode::Env)
+    };
+    let expected = [codex_work, gemini, codex_spare, claude, codex_env];
+    assert_eq!(a.accounts, expected);
+
+    let ids = |p| a.for_provider(p).map(|s| s.id.as_str()).collect::<Vec<_>>();
+    assert_eq!(ids(AgentKind::Codex), ["work", "spare_2", "Key-3"]);
+    assert_eq!(ids(AgentKind::Gemini), ["g.1"]);
+    assert_eq!(ids(AgentKind::Claude), ["work"]);
+    assert!(a.brokered(AgentKind::Codex));
+    assert!(!a.brokered(AgentKind::Command));
+
+    // The same manifest through `parse`, with the real HOME (if usable).
+    if let Some(real) = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+    {
+        let m = parse(ACCOUNTS_FULL).expect("valid");
+        assert_eq!(m.accounts.auth_dir, real.join(".config/baton/auth"));
+        assert_eq!(
+            m.accounts.accounts[3].auth_file.as_deref(),
+            Some(real.join("creds/claude.json").as_path())
+        );
+    }
+}
+
+#[test]
+fn accounts_serialize_without_env_values() {
+    let m = Manifest::parse_with_home(
+        ACCOUNTS_FULL,
+        None,
+        Path::new(BASE),
+        Some(Path::new("/home/tester")),
+    )
+    .expect("valid");
+    let text = toml::to_string(&m.accounts).expect("serialize");
+    assert!(text.contains("cooldown = \"2m\""), "{text}");
+    assert!(text.contains("circuit_window = \"1h\""), "{text}");
+    assert!(text.contains("mode = \"profile\""), "{text}");
+    assert!(text.contains("tier = \"pro\""), "{text}");
+    assert!(text.contains("provider = \"gemini\""), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(!text.contains("WORK_KEY"), "{text}");
+    assert_eq!(Tier::Plus.to_string(), "plus");
+    assert_eq!(AccountMode::Auth.to_string(), "auth");
+    assert!(Tier::Pro < Tier::Plus && Tier::Plus < Tier::Unknown && Tier::Unknown < Tier::Free);
+    assert_eq!(Tier::default(), Tier::Unknown);
+}
+
+#[test]
+fn accounts_defaults() {
+    let m = parse(OK_SESSION).expect("valid");
+    assert_eq!(m.accounts, AccountsConfig::default());
+    assert!(m.accounts.accounts.is_empty());
+    assert!(!m.accounts.brokered(AgentKind::Codex));
+    let d = AccountsConfig::default();
+    assert_eq!(d.cooldown, Duration::from_secs(300));
+    assert_eq!(d.circuit_failures, 3);
+    assert_eq!(d.circuit_window, Duration::from_secs(600));
+
+    // Settings without accounts, and accounts without settings.
+    let text = format!("{OK_SESSION}[accounts]\nauth_dir = \"/etc/baton/auth\"\n");
+    let m = parse(&text).expect("valid");
+    assert_eq!(m.accounts.auth_dir, PathBuf::from("/etc/baton/auth"));
+    assert_eq!(m.accounts.state_dir, d.state_dir);
+    assert!(m.accounts.accounts.is_empty());
+    let text = format!(
+        "{OK_SESSION}[[accounts.claude]]\nid = \"c\"\nmode = \"auth\"\nauth_file = \"c.json\"\n"
+    );
+    let m = parse(&text).expect("valid");
+    assert_eq!(
+        m.accounts.accounts,
+        [AccountSpec {
+            auth_file: Some(PathBuf::from("c.json")),
+            ..account("c", AgentKind::Claude, AccountMode::Auth)
+        }]
+    );
+    assert_eq!(m.accounts.auth_dir, d.auth_dir);
+}
+
+#[test]
+fn accounts_tilde_without_home() {
+    let text = format!("{OK_SESSION}[accounts]\nauth_dir = \"~/auth\"\n");
+    for home in [None, Some(Path::new("relative/home"))] {
+        let err = Manifest::parse_with_home(&text, None, Path::new(BASE), home)
+            .expect_err("no usable HOME");
+        assert_eq!(
+            err.to_string(),
+            "<manifest>:4:12: `auth_dir` in [accounts] starts with `~` but HOME is not set to an absolute path"
+        );
+    }
+}
+
+#[test]
+fn account_paths_expand() {
+    use crate::accounts::expand_path;
+    let home = Some(Path::new("/home/u"));
+    let base = Some(Path::new("/m"));
+    let ok = |s: &str, base: Option<&Path>| expand_path(s, home, base).expect(s);
+    assert_eq!(ok("~", base), PathBuf::from("/home/u"));
+    assert_eq!(ok("~/", base), PathBuf::from("/home/u"));
+    assert_eq!(ok("~/a/b", base), PathBuf::from("/home/u/a/b"));
+    assert_eq!(ok("~//a", None), PathBuf::from("/home/u/a"));
+    assert_eq!(ok("/abs/x", base), PathBuf::from("/abs/x"));
+    assert_eq!(ok("rel/x", base), PathBuf::from("/m/rel/x"));
+    assert_eq!(ok("rel/x", None), PathBuf::from("rel/x"));
+    assert_eq!(ok("./~/x", base), PathBuf::from("/m/./~/x"));
+    assert!(expand_path("", home, base).is_err());
+    assert!(expand_path("~bob", home, base).is_err());
+    assert!(expand_path("~bob/x", home, base).is_err());
+    assert!(expand_path("~/x", None, base).is_err());
+    assert!(expand_path("~", Some(Path::new("rel")), base).is_err());
+    assert!(expand_path("rel", None, base).is_ok());
+}
+
+#[test]
+fn account_ids_follow_the_session_id_rule() {
+    for ok in ["a", "A1", "0", "work-1", "a.b_c-d", &"x".repeat(64)] {
+        assert!(crate::accounts::valid_account_id(ok), "{ok}");
+    }
+    for bad in ["", "-a", ".a", "a b", "a/b", "é", "a\0", &"x".repeat(65)] {
+        assert!(!crate::accounts::valid_account_id(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn unknown_provider_points_at_its_name() {
+    let text = format!("{OK_SESSION}\n[[accounts.foo]]\nid = \"a\"\n");
+    let err = parse(&text).expect_err("unknown provider");
+    let ConfigError::Invalid(inv) = &err else {
+        panic!("not Invalid: {err:?}")
+    };
+    assert_eq!(&text[inv.span().expect("span")], "foo");
+    assert_eq!((err.line(), err.column()), (Some(4), Some(12)));
+}
+
 #[test]
 fn specs_serialize_with_humantime_durations() {
     let m = parse(FULL).expect("valid");
@@ -962,9 +1515,10 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_mutated_manifest(
+        seed in prop::sample::select(&[FULL, ACCOUNTS_FULL][..]),
         edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "\\PC{0,4}"), 1..8)
     ) {
-        let mut text = FULL.to_owned();
+        let mut text = seed.to_owned();
         for (at, op, insert) in edits {
             let mut pos = at.index(text.len() + 1);
             while !text.is_char_boundary(pos) {
@@ -991,6 +1545,7 @@ proptest! {
         if let Err(e) = Manifest::parse(&text, None, Path::new("/")) {
             let shown = e.to_string();
             prop_assert!(!shown.contains('\n'), "not one line: {}", shown);
+            prop_assert!(!shown.contains("s3cret") && !shown.contains("WORK_KEY") && !shown.contains("GEMINI_WORK"), "leak: {}", shown);
         }
     }
 
