@@ -47,15 +47,18 @@ enum Figure {
     Spawn,
     /// Idle CPU and memory per session.
     Idle,
+    /// Account-broker lease+release rate with two processes contending.
+    Accounts,
 }
 
 impl Figure {
-    const ALL: [Figure; 5] = [
+    const ALL: [Figure; 6] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
         Figure::Spawn,
         Figure::Idle,
+        Figure::Accounts,
     ];
 
     fn name(self) -> &'static str {
@@ -65,7 +68,13 @@ impl Figure {
             Figure::Throughput => "throughput",
             Figure::Spawn => "spawn",
             Figure::Idle => "idle",
+            Figure::Accounts => "accounts",
         }
+    }
+
+    /// Whether the figure runs the stand-in agent.
+    fn needs_stand_in(self) -> bool {
+        !matches!(self, Figure::Accounts)
     }
 }
 
@@ -73,7 +82,8 @@ impl Figure {
 #[derive(Debug, Parser)]
 #[command(name = "baton-bench", version)]
 struct Args {
-    /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only).
+    /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
+    /// 100 broker rounds per process).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -102,6 +112,17 @@ struct Args {
     /// `stand-in-agent` next to this executable.
     #[arg(long, value_name = "PATH")]
     stand_in: Option<PathBuf>,
+    /// Internal: act as an `accounts` contention worker on this directory.
+    #[arg(long = "accounts-worker", value_name = "DIR", hide = true)]
+    accounts_worker: Option<PathBuf>,
+    /// Internal: rounds for an `accounts` contention worker.
+    #[arg(
+        long = "accounts-rounds",
+        value_name = "N",
+        hide = true,
+        default_value_t = 300
+    )]
+    accounts_rounds: usize,
 }
 
 fn parse_fsync(text: &str) -> Result<FsyncPolicy, String> {
@@ -122,6 +143,7 @@ struct Plan {
     spawn_sessions: usize,
     idle_counts: Vec<usize>,
     idle_window: Duration,
+    accounts_rounds: usize,
 }
 
 impl Plan {
@@ -140,12 +162,22 @@ impl Plan {
             spawn_sessions: if quick { 100 } else { 500 },
             idle_counts: if quick { vec![100] } else { vec![100, 1000] },
             idle_window: Duration::from_secs_f64(args.idle_window),
+            accounts_rounds: if quick { 100 } else { 300 },
         })
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.accounts_worker {
+        return match figures::accounts::work(dir, args.accounts_rounds) {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                eprintln!("baton-bench accounts worker: {e}");
+                ExitCode::from(EXIT_NOT_MEASURED)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -180,7 +212,16 @@ fn main() -> ExitCode {
 
 async fn run(args: &Args) -> Fallible<Report> {
     let plan = Plan::from_args(args)?;
-    let stand_in = harness::locate_stand_in(args.stand_in.clone())?;
+    let selected: Vec<Figure> = match args.only {
+        Some(f) => vec![f],
+        None => Figure::ALL.to_vec(),
+    };
+    // The broker figure runs without the stand-in, so it need not be built.
+    let stand_in = if selected.iter().any(|f| f.needs_stand_in()) {
+        harness::locate_stand_in(args.stand_in.clone())?
+    } else {
+        PathBuf::new()
+    };
     // 1000 sessions hold about 5000 descriptors.
     baton_core::proc::raise_fd_limit().map_err(|e| format!("cannot raise the fd limit: {e}"))?;
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -194,10 +235,6 @@ async fn run(args: &Args) -> Fallible<Report> {
         rows: Vec::new(),
         notes: Vec::new(),
         failures: Vec::new(),
-    };
-    let selected: Vec<Figure> = match args.only {
-        Some(f) => vec![f],
-        None => Figure::ALL.to_vec(),
     };
     for figure in selected {
         let ctx = Ctx {
@@ -238,5 +275,6 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         }
         Figure::Spawn => figures::spawn::measure(ctx, plan.spawn_sessions).await,
         Figure::Idle => figures::idle::measure(ctx, &plan.idle_counts, plan.idle_window).await,
+        Figure::Accounts => figures::accounts::measure(ctx, plan.accounts_rounds).await,
     }
 }

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton_config::{AgentsConfig, ConductorConfig, Manifest, ProbeConfig, SessionId, SessionSpec};
+use baton_config::{
+    AccountsConfig, AgentsConfig, ConductorConfig, Manifest, ProbeConfig, SessionId, SessionSpec,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -25,6 +27,8 @@ pub struct ConductorOptions {
     pub agents: AgentsConfig,
     /// Directory relative workdirs are resolved against.
     pub base_dir: PathBuf,
+    /// `[accounts]`: with accounts for a provider, its sessions lease one before each run.
+    pub accounts: AccountsConfig,
 }
 
 impl ConductorOptions {
@@ -35,6 +39,7 @@ impl ConductorOptions {
             probe: manifest.probe.clone(),
             agents: manifest.agents.clone(),
             base_dir: manifest.base_dir.clone(),
+            accounts: manifest.accounts.clone(),
         }
     }
 }
@@ -84,6 +89,9 @@ pub enum ConductorError {
     /// The event log could not be opened or written.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The account broker could not be opened.
+    #[error("account broker: {0}")]
+    Broker(String),
     /// The logs directory could not be created.
     #[error("cannot create logs dir {}: {source}", path.display())]
     LogsDir {
@@ -131,6 +139,8 @@ pub struct SessionSnapshot {
     pub message: Option<String>,
     /// Capability tags from the spec.
     pub capabilities: Vec<String>,
+    /// The leased account, while the session holds one.
+    pub account: Option<String>,
 }
 
 /// Result of a shutdown.
@@ -167,6 +177,17 @@ impl Conductor {
             path: dir.clone(),
             source,
         })?;
+        let broker = if opts.accounts.accounts.is_empty() {
+            None
+        } else {
+            let broker = baton_accounts::Broker::open(
+                opts.accounts.clone(),
+                Arc::new(baton_accounts::SystemClock),
+                baton_accounts::BrokerOptions::default(),
+            )
+            .map_err(|e| ConductorError::Broker(e.to_string()))?;
+            Some(Arc::new(broker))
+        };
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
         let events = log.subscribe();
         log.append(
@@ -179,7 +200,7 @@ impl Conductor {
         );
         let (tx, rx) = mpsc::unbounded_channel();
         let (live_tx, live) = watch::channel(0);
-        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx);
+        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx, broker);
         tokio::spawn(supervisor.run(rx));
         Ok((Conductor { tx, log, live }, events))
     }

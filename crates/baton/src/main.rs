@@ -2,6 +2,7 @@
 //!
 //! Exit codes are part of the interface; see [`exit`].
 
+mod accounts;
 mod run;
 mod view;
 
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Run a manifest's sessions in the foreground; exit 0 iff all completed.
     Run(RunArgs),
+    /// Show the account broker's state: busy, cooldowns, circuits, next free account.
+    Accounts(AccountsArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -47,6 +50,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub logs_dir: Option<PathBuf>,
     /// Print events as JSONL on stdout instead of the live view.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AccountsArgs {
+    /// The manifest (or config file) whose `[accounts]` to show.
+    #[arg(default_value = "baton.toml")]
+    pub manifest: PathBuf,
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
@@ -73,6 +86,7 @@ fn main() {
         .init();
     let code = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Accounts(args) => accounts::main(args),
     };
     std::process::exit(code);
 }

@@ -263,6 +263,34 @@ fn describe(event: &LoggedEvent) -> Option<String> {
         Event::BudgetReset { restarts } => {
             format!("stable again; restart budget reset (was {restarts})")
         }
+        Event::Lease {
+            account,
+            tier,
+            trial,
+            ..
+        } => {
+            format!(
+                "leased account {account} ({tier}{})",
+                if *trial { ", circuit trial" } else { "" }
+            )
+        }
+        Event::TierFallback { account, tier } => {
+            format!("best tier exhausted; using {account} ({tier})")
+        }
+        Event::Release { account, outcome } => format!("released account {account} ({outcome})"),
+        Event::Cooldown {
+            account, seconds, ..
+        } => format!("account {account} cools down for {seconds} s"),
+        Event::Circuit { account, from, to } => format!("account {account} circuit {from} -> {to}"),
+        Event::NoLease { provider, eta } => match eta {
+            Some(eta) => format!("waiting for a {provider} account (next free at {eta})"),
+            None => format!("waiting for a {provider} account (all busy)"),
+        },
+        Event::Security {
+            account,
+            path,
+            reason,
+        } => format!("SECURITY: account {account}: {path}: {reason}"),
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

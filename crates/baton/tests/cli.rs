@@ -373,3 +373,72 @@ fn on_a_terminal_the_live_view_redraws_a_table_and_ends_with_a_summary() {
     assert!(text.contains("1 of 1 session(s) completed"), "{text}");
     assert!(text.contains("step two"), "{text}");
 }
+
+#[test]
+fn baton_accounts_shows_cooldowns_left_by_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let text = format!(
+        r#"
+[conductor]
+backoff = "50ms"
+max_restarts = 0
+
+[agents.codex]
+bin = {bin:?}
+
+[accounts]
+state_dir = {state:?}
+
+[[accounts.codex]]
+id = "main"
+mode = "env"
+env = {{ WHO = "main" }}
+tier = "pro"
+
+[[accounts.codex]]
+id = "spare"
+mode = "env"
+env = {{ WHO = "spare" }}
+
+[[session]]
+id = "limited"
+agent = "codex"
+prompt = "rate-limit:Error: 429 Too Many Requests, try again in 2h"
+"#,
+        bin = stand_in().display().to_string(),
+        state = state.display().to_string(),
+    );
+    let m = dir.path().join("baton.toml");
+    std::fs::write(&m, text).unwrap();
+    let out = run(&["run", m.to_str().unwrap()], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = run(&["accounts", m.to_str().unwrap(), "--json"], dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let accounts = status["accounts"].as_array().unwrap();
+    let main = accounts.iter().find(|a| a["id"] == "main").unwrap();
+    let spare = accounts.iter().find(|a| a["id"] == "spare").unwrap();
+    assert!(!main["cooldown_until"].is_null(), "{main}");
+    assert!(spare["cooldown_until"].is_null(), "{spare}");
+    assert_eq!(main["total_rate_limits"], 1);
+
+    let out = run(&["accounts", m.to_str().unwrap()], dir.path());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("main") && (table.contains("2h 0m") || table.contains("1h 59m")),
+        "{table}"
+    );
+    assert!(table.contains("next free codex account: now"), "{table}");
+}

@@ -55,6 +55,7 @@
 //! | `stamp-exit:CODE` | `stamp <ns>`, then exit with CODE at once |
 //! | `attempt:PATH` | add 1 to the integer in PATH (missing = 0), write it back, print `attempt <n>` |
 //! | `fail-until:PATH:N` | exit 1 if the counter in PATH is below N |
+//! | `hold:DIR:DUR` | create `DIR/$BATON_ACCOUNT` exclusively (exit 9 if it exists: two runs hold one account), keep it DUR, remove it |
 //! | `fail-before-attempt:N[:MESSAGE]` | exit 1 if `BATON_ATTEMPT` (set by baton for each run, from 1) is below N, printing MESSAGE (or a default line) on stderr |
 //!
 //! `leak-file` and `fail-until` split their argument at the *last* ':', so
@@ -77,8 +78,8 @@ mod units;
 
 pub use flood::{FLOOD_BLOCK_LEN, FLOOD_MAX_LINE, flood_block, flood_bytes, write_flood};
 pub use run::{
-    EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_ON_TERM, EXIT_STDIN_CLOSED, EXIT_USAGE, SCRIPT_ENV,
-    json_string_array, main_with, monotonic_ns, run_steps,
+    EXIT_BROKEN_PIPE, EXIT_DOUBLE_HOLD, EXIT_FAILURE, EXIT_ON_TERM, EXIT_STDIN_CLOSED, EXIT_USAGE,
+    SCRIPT_ENV, json_string_array, main_with, monotonic_ns, run_steps,
 };
 pub use step::{
     DEFAULT_RATE_LIMIT_MESSAGE, Invocation, ScriptError, Step, StepError, parse_signal, parse_step,

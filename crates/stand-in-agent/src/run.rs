@@ -24,6 +24,8 @@ pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_BROKEN_PIPE: i32 = 141;
 /// Exit code after the `on-term` handler ran (128 + SIGTERM).
 pub const EXIT_ON_TERM: i32 = 143;
+/// Exit code of `hold:` when the account's marker already exists (a double lease).
+pub const EXIT_DOUBLE_HOLD: i32 = 9;
 
 /// Environment variable holding a newline-separated script.
 pub const SCRIPT_ENV: &str = "STAND_IN_SCRIPT";
@@ -249,6 +251,24 @@ impl Agent {
                     return self.fail(&format!("cannot write {}: {e}", path.display()));
                 }
                 self.out(format!("attempt {n}\n").as_bytes())
+            }
+            Step::Hold { dir, duration } => {
+                let account = std::env::var("BATON_ACCOUNT").unwrap_or_else(|_| "none".into());
+                let marker = dir.join(&account);
+                if let Err(e) = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&marker)
+                {
+                    self.err(
+                        format!("stand-in: account {account} already held ({e})\n").as_bytes(),
+                    )?;
+                    return Err(Exit(EXIT_DOUBLE_HOLD));
+                }
+                self.out(format!("holding {account}\n").as_bytes())?;
+                std::thread::sleep(*duration);
+                let _ = std::fs::remove_file(&marker);
+                Ok(())
             }
             Step::FailBeforeAttempt { until, message } => {
                 let n: u64 = std::env::var("BATON_ATTEMPT")

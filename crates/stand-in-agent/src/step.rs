@@ -82,6 +82,14 @@ pub enum Step {
         /// First attempt number that is allowed to continue.
         until: u64,
     },
+    /// `hold:DIR:DUR` — create `DIR/$BATON_ACCOUNT` exclusively (exit 9 if it
+    /// exists: two runs hold one account), keep it for DUR, then remove it.
+    Hold {
+        /// Directory of marker files.
+        dir: PathBuf,
+        /// How long to hold.
+        duration: std::time::Duration,
+    },
     /// `fail-before-attempt:N[:MESSAGE]` — exit 1 while `BATON_ATTEMPT` (set by baton) is below N,
     /// printing MESSAGE (or a default line) on stderr.
     FailBeforeAttempt {
@@ -193,6 +201,13 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
             Step::FailUntil {
                 path,
                 until: parse_number(until, "fail-until")?,
+            }
+        }
+        "hold" => {
+            let (dir, duration) = split_path(need(arg, "hold")?, "hold", "DUR")?;
+            Step::Hold {
+                dir,
+                duration: parse_duration(duration).map_err(|e| unit(e, "hold"))?,
             }
         }
         "fail-before-attempt" => {

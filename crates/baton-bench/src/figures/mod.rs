@@ -2,6 +2,7 @@
 //! the same run, cleans up every process it started, and returns rows; it
 //! returns an error only when a number could not be taken.
 
+pub mod accounts;
 pub mod exit;
 pub mod idle;
 pub mod spawn;

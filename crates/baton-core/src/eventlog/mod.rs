@@ -190,6 +190,66 @@ pub enum Event {
         /// Restart count before the reset.
         restarts: u32,
     },
+    /// An account was leased for the session's next run.
+    Lease {
+        /// Account id.
+        account: String,
+        /// Provider (codex, gemini, claude).
+        provider: String,
+        /// The account's tier.
+        tier: String,
+        /// A half-open circuit's single trial lease.
+        trial: bool,
+    },
+    /// The best tier had no free account; a worse tier was leased.
+    TierFallback {
+        /// Account id leased instead.
+        account: String,
+        /// Its tier.
+        tier: String,
+    },
+    /// A lease was given back.
+    Release {
+        /// Account id.
+        account: String,
+        /// `success`, `rate_limited`, `failure`, `infrastructure`, `neutral`, or `expired`.
+        outcome: String,
+    },
+    /// An account cools down after a rate limit.
+    Cooldown {
+        /// Account id.
+        account: String,
+        /// Until when (RFC 3339).
+        until: String,
+        /// Seconds from now.
+        seconds: u64,
+    },
+    /// An account's circuit breaker changed state.
+    Circuit {
+        /// Account id.
+        account: String,
+        /// Previous state.
+        from: String,
+        /// New state.
+        to: String,
+    },
+    /// No account was free; the session waits.
+    NoLease {
+        /// Provider.
+        provider: String,
+        /// When one should be free (RFC 3339), if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eta: Option<String>,
+    },
+    /// Something was refused for security reasons (e.g. an auth file outside the auth dir).
+    Security {
+        /// The account concerned.
+        account: String,
+        /// The offending path.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The conductor is shutting down.
     Shutdown {
         /// Why: `request`, `signal`, …
@@ -216,6 +276,13 @@ impl Event {
             Event::Completed { .. } => "completed",
             Event::Dead { .. } => "dead",
             Event::BudgetReset { .. } => "budget_reset",
+            Event::Lease { .. } => "lease",
+            Event::TierFallback { .. } => "tier_fallback",
+            Event::Release { .. } => "release",
+            Event::Cooldown { .. } => "cooldown",
+            Event::Circuit { .. } => "circuit",
+            Event::NoLease { .. } => "no_lease",
+            Event::Security { .. } => "security",
             Event::Shutdown { .. } => "shutdown",
         }
     }

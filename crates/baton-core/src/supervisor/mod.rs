@@ -6,6 +6,7 @@
 //! changes go through [`Supervisor::transition`], the only place the table of
 //! SPEC §2 is enforced.
 
+mod leasing;
 pub(crate) mod run;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,7 @@ pub(crate) enum SupMsg {
         msg: RunMsg,
     },
     Timer(Timer),
+    Broker(leasing::BrokerReply),
 }
 
 /// Requests from the public API.
@@ -75,6 +77,10 @@ pub(crate) enum Timer {
         id: SessionId,
         generation: u64,
     },
+    RetryLease {
+        id: SessionId,
+        ticket: u64,
+    },
     HealthTick,
 }
 
@@ -97,6 +103,14 @@ struct Entry {
     /// Bumped on every state change; stale timers compare against it.
     generation: u64,
     message: Option<String>,
+    /// The account this session's runs use, while leased.
+    lease: Option<baton_accounts::Lease>,
+    /// Bumped on every lease request; a reply with an older ticket is stale.
+    lease_ticket: u64,
+    /// A lease request is in flight.
+    lease_pending: bool,
+    /// No account was free at the last request; retried on release or timer.
+    waiting_account: bool,
 }
 
 pub(crate) struct Supervisor {
@@ -110,6 +124,9 @@ pub(crate) struct Supervisor {
     shutting_down: Option<(ShutdownReport, Vec<oneshot::Sender<ShutdownReport>>)>,
     closed: bool,
     jitter_state: u64,
+    broker: Option<Arc<baton_accounts::Broker>>,
+    /// Lease and release calls in flight; shutdown waits for them.
+    broker_ops: usize,
 }
 
 impl Supervisor {
@@ -118,6 +135,7 @@ impl Supervisor {
         log: EventLog,
         tx: mpsc::UnboundedSender<SupMsg>,
         live: watch::Sender<usize>,
+        broker: Option<Arc<baton_accounts::Broker>>,
     ) -> Supervisor {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -136,6 +154,8 @@ impl Supervisor {
             shutting_down: None,
             closed: false,
             jitter_state: seed | 1,
+            broker,
+            broker_ops: 0,
         }
     }
 
@@ -159,9 +179,10 @@ impl Supervisor {
                 SupMsg::Control(c) => self.control(c),
                 SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
                 SupMsg::Timer(t) => self.timer(t),
+                SupMsg::Broker(reply) => self.on_broker_reply(reply),
             }
             let live = self.publish_live();
-            if live == 0 && self.shutting_down.is_some() {
+            if live == 0 && self.shutting_down.is_some() && self.broker_ops == 0 {
                 self.finish_shutdown().await;
                 break;
             }
@@ -286,9 +307,13 @@ impl Supervisor {
                 created: SystemTime::now(),
                 generation: 0,
                 message: None,
+                lease: None,
+                lease_ticket: 0,
+                lease_pending: false,
+                waiting_account: false,
             },
         );
-        self.start_run(&id, "spawn");
+        self.begin_run(&id);
         Ok(id)
     }
 
@@ -310,7 +335,8 @@ impl Supervisor {
         let restarts = entry.restarts;
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         entry.run = Some(ctl_tx);
-        let cfg = self.run_config(&spec, attempt, restarts);
+        let lease = entry.lease.clone();
+        let cfg = self.run_config(&spec, attempt, restarts, lease.as_ref());
         let tx = self.tx.clone();
         let report_id = id.clone();
         let report: run::Report = Arc::new(move |msg| {
@@ -323,7 +349,13 @@ impl Supervisor {
         tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
     }
 
-    fn run_config(&self, spec: &SessionSpec, attempt: u32, restarts: u32) -> RunConfig {
+    fn run_config(
+        &self,
+        spec: &SessionSpec,
+        attempt: u32,
+        restarts: u32,
+        lease: Option<&baton_accounts::Lease>,
+    ) -> RunConfig {
         let probe = &self.opts.probe;
         let conductor = &self.opts.conductor;
         let mut env: Vec<(String, String)> = spec
@@ -331,6 +363,22 @@ impl Supervisor {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // A leased account's profile replaces the session's own.
+        let leased_spec;
+        let spec = match lease.and_then(|l| l.credentials.profile.clone()) {
+            Some(profile) => {
+                leased_spec = SessionSpec {
+                    profile: Some(profile),
+                    ..spec.clone()
+                };
+                &leased_spec
+            }
+            None => spec,
+        };
+        if let Some(lease) = lease {
+            env.extend(lease.credentials.env.iter().cloned());
+            env.push(("BATON_ACCOUNT".into(), lease.account.clone()));
+        }
         env.push(("BATON_SESSION_ID".into(), spec.id.to_string()));
         env.push(("BATON_ATTEMPT".into(), attempt.to_string()));
         env.push(("BATON_RESTARTS".into(), restarts.to_string()));
@@ -403,7 +451,8 @@ impl Supervisor {
                 entry.pid = Some(pid.0);
                 let spec = entry.spec.clone();
                 let restart = entry.restarts;
-                let cfg = self.run_config(&spec, attempt, restart);
+                let lease = entry.lease.clone();
+                let cfg = self.run_config(&spec, attempt, restart, lease.as_ref());
                 let mut env_keys: Vec<String> = cfg.env.iter().map(|(k, _)| k.clone()).collect();
                 env_keys.dedup();
                 self.append(
@@ -573,21 +622,32 @@ impl Supervisor {
                     if entry.state.can_go_to(SessionState::Completed) {
                         self.append(&id, Event::Completed { payload });
                     }
+                    self.release_lease(&id, baton_accounts::Outcome::Success);
                     if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
                         self.settle(&id);
                     }
                 } else if let Some(limit) =
                     baton_monitor::rate_limit::detect(&tail, jiff::Zoned::now())
                 {
-                    let delay = limit
-                        .reset_after
-                        .unwrap_or(self.opts.conductor.rate_limit_cooldown);
-                    self.fail(
-                        &id,
-                        FailureClass::RateLimited,
-                        Some(limit.matched),
-                        Some(delay),
-                    );
+                    let delay = if entry.lease.is_some() {
+                        // The account cools down, not the session: the restart
+                        // leases another account after the usual backoff, or
+                        // waits for one.
+                        self.release_lease(
+                            &id,
+                            baton_accounts::Outcome::RateLimited {
+                                reset_after: limit.reset_after,
+                            },
+                        );
+                        None
+                    } else {
+                        Some(
+                            limit
+                                .reset_after
+                                .unwrap_or(self.opts.conductor.rate_limit_cooldown),
+                        )
+                    };
+                    self.fail(&id, FailureClass::RateLimited, Some(limit.matched), delay);
                 } else {
                     self.fail(&id, FailureClass::Crash, Some(status.to_string()), None);
                 }
@@ -623,6 +683,7 @@ impl Supervisor {
         if !self.transition(id, SessionState::Failed, class.as_str(), None, evidence) {
             return;
         }
+        self.release_lease(id, leasing::outcome_for(class));
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
@@ -843,7 +904,7 @@ impl Supervisor {
                     .get(&id)
                     .is_some_and(|e| e.attempt == attempt && e.state == SessionState::Restarting);
                 if due && self.shutting_down.is_none() {
-                    self.start_run(&id, "restart");
+                    self.begin_run(&id);
                 }
             }
             Timer::StallRestartDue {
@@ -870,6 +931,17 @@ impl Supervisor {
                     let restarts = entry.restarts;
                     entry.restarts = 0;
                     self.append(&id, Event::BudgetReset { restarts });
+                }
+            }
+            Timer::RetryLease { id, ticket } => {
+                let due = self.sessions.get(&id).is_some_and(|e| {
+                    e.waiting_account
+                        && !e.lease_pending
+                        && e.lease_ticket == ticket
+                        && matches!(e.state, SessionState::Init | SessionState::Restarting)
+                });
+                if due && self.shutting_down.is_none() {
+                    self.request_lease(&id);
                 }
             }
             Timer::HealthTick => {
@@ -958,6 +1030,7 @@ impl Supervisor {
                 payload: e.payload.clone(),
                 message: e.message.clone(),
                 capabilities: e.spec.capabilities.clone(),
+                account: e.lease.as_ref().map(|l| l.account.clone()),
             })
             .collect()
     }
