@@ -49,16 +49,19 @@ enum Figure {
     Idle,
     /// Account-broker lease+release rate with two processes contending.
     Accounts,
+    /// Input-wait precision and recall on the labelled corpus.
+    Detector,
 }
 
 impl Figure {
-    const ALL: [Figure; 6] = [
+    const ALL: [Figure; 7] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
         Figure::Spawn,
         Figure::Idle,
         Figure::Accounts,
+        Figure::Detector,
     ];
 
     fn name(self) -> &'static str {
@@ -69,12 +72,13 @@ impl Figure {
             Figure::Spawn => "spawn",
             Figure::Idle => "idle",
             Figure::Accounts => "accounts",
+            Figure::Detector => "detector",
         }
     }
 
     /// Whether the figure runs the stand-in agent.
     fn needs_stand_in(self) -> bool {
-        !matches!(self, Figure::Accounts)
+        !matches!(self, Figure::Accounts | Figure::Detector)
     }
 }
 
@@ -276,5 +280,6 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Spawn => figures::spawn::measure(ctx, plan.spawn_sessions).await,
         Figure::Idle => figures::idle::measure(ctx, &plan.idle_counts, plan.idle_window).await,
         Figure::Accounts => figures::accounts::measure(ctx, plan.accounts_rounds).await,
+        Figure::Detector => figures::detector::measure(),
     }
 }

@@ -33,9 +33,10 @@ pub use argv::agent_argv;
 pub use error::{ConfigError, Invalid};
 pub use manifest::Manifest;
 pub use model::{
-    AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, InvalidSessionId, OnStall,
-    ProbeConfig, SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE,
-    UnknownVariant, default_stdin,
+    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig, FsyncPolicy,
+    InputWaitRule, InvalidSessionId, OnStall, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE,
+    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin,
+    valid_rule_name,
 };
 
 #[cfg(test)]

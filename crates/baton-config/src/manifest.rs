@@ -21,8 +21,9 @@ use crate::accounts::{
 };
 use crate::error::{ConfigError, Invalid};
 use crate::model::{
-    AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, OnStall, ProbeConfig,
-    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE,
+    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig, FsyncPolicy,
+    InputWaitRule, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId, SessionSpec, StdinMode,
+    TAIL_BYTES_RANGE, valid_rule_name,
 };
 
 /// A whole, validated manifest.
@@ -269,6 +270,26 @@ struct RawAgents {
 struct RawAgent {
     bin: Sp<Text>,
     stdin: Option<StdinMode>,
+    input_wait: TableList<RawInputWait>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "an [[agents.NAME.input_wait]] table"
+)]
+struct RawInputWait {
+    name: Sp<Text>,
+    pattern: Sp<Text>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [[session.answer]] table")]
+struct RawAnswer {
+    pattern: Sp<Text>,
+    reply: Sp<Text>,
+    rule: Sp<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -284,7 +305,9 @@ struct RawSession {
     profile: Sp<Text>,
     mcp_servers: Sp<Vec<Spanned<Text>>>,
     branch_guard: bool,
-    stdin: Option<StdinMode>,
+    stdin: Sp<StdinMode>,
+    backend: Sp<Backend>,
+    answer: TableList<RawAnswer>,
     capabilities: Vec<Text>,
     max_restarts: Option<u32>,
     stall_after: Sp<RawDuration>,
@@ -300,41 +323,83 @@ struct RawAccounts {
     cooldown: Sp<RawDuration>,
     circuit_failures: Sp<u32>,
     circuit_window: Sp<RawDuration>,
-    codex: RawAccountList,
-    gemini: RawAccountList,
-    claude: RawAccountList,
+    codex: TableList<RawAccount>,
+    gemini: TableList<RawAccount>,
+    claude: TableList<RawAccount>,
 }
 
-/// The `[[accounts.NAME]]` entries of one provider.
-#[derive(Debug, Default)]
-struct RawAccountList(Vec<Spanned<RawAccount>>);
+/// What an array of tables holds, for the messages of a [`TableList`] of it.
+trait ListItem {
+    /// How one entry is written, e.g. `[[accounts.NAME]]`.
+    const HEADER: &'static str;
+    /// What one entry is, e.g. `account`.
+    const ONE: &'static str;
+    /// What several entries are, e.g. `accounts`.
+    const MANY: &'static str;
+}
 
-impl<'de> Deserialize<'de> for RawAccountList {
+impl ListItem for RawAccount {
+    const HEADER: &'static str = "[[accounts.NAME]]";
+    const ONE: &'static str = "account";
+    const MANY: &'static str = "accounts";
+}
+
+impl ListItem for RawInputWait {
+    const HEADER: &'static str = "[[agents.NAME.input_wait]]";
+    const ONE: &'static str = "rule";
+    const MANY: &'static str = "rules";
+}
+
+impl ListItem for RawAnswer {
+    const HEADER: &'static str = "[[session.answer]]";
+    const ONE: &'static str = "rule";
+    const MANY: &'static str = "rules";
+}
+
+/// The entries of an array of tables (`[[accounts.codex]]`,
+/// `[[session.answer]]`, …), each with its span.
+#[derive(Debug)]
+struct TableList<T>(Vec<Spanned<T>>);
+
+impl<T> Default for TableList<T> {
+    fn default() -> Self {
+        TableList(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de> + ListItem> Deserialize<'de> for TableList<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A visitor only for its `expecting`: `[accounts.codex]` (one pair of
-        // brackets) is the likely mistake, and "expected a sequence" does not
-        // say how to fix it.
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawAccountList;
+        // A visitor only for its messages: a table with one pair of brackets
+        // is the likely mistake, and "expected a sequence" does not say how
+        // to fix it.
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + ListItem> Visitor<'de> for V<T> {
+            type Value = TableList<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of tables, one [[accounts.NAME]] (two brackets) per account")
+                write!(
+                    f,
+                    "an array of tables, one {} (two brackets) per {}",
+                    T::HEADER,
+                    T::ONE
+                )
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<RawAccountList, A::Error> {
-                Err(de::Error::custom(
-                    "this is one table, not a list of accounts; write each account as \
-                     [[accounts.NAME]] (two brackets)",
-                ))
+            fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<TableList<T>, A::Error> {
+                Err(de::Error::custom(format_args!(
+                    "this is one table, not a list of {}; write each {} as {} (two brackets)",
+                    T::MANY,
+                    T::ONE,
+                    T::HEADER
+                )))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawAccountList, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TableList<T>, A::Error> {
                 let mut list = Vec::new();
-                while let Some(account) = seq.next_element()? {
-                    list.push(account);
+                while let Some(entry) = seq.next_element()? {
+                    list.push(entry);
                 }
-                Ok(RawAccountList(list))
+                Ok(TableList(list))
             }
         }
-        d.deserialize_seq(V)
+        d.deserialize_seq(V(std::marker::PhantomData))
     }
 }
 
@@ -611,9 +676,11 @@ impl Cx<'_> {
                 Some(b) => Some(b.into_inner().0),
                 None => None,
             };
+            let input_wait = self.input_wait(raw.input_wait, kind)?;
             Ok(AgentConfig {
                 bin,
                 stdin: raw.stdin,
+                input_wait,
             })
         };
         Ok(AgentsConfig {
@@ -622,6 +689,148 @@ impl Cx<'_> {
             claude: one(raw.claude, AgentKind::Claude)?,
             command: one(raw.command, AgentKind::Command)?,
         })
+    }
+
+    /// Checks `[[agents.KIND.input_wait]]`: names valid and unique within
+    /// the agent, patterns non-empty regexes that compile.
+    fn input_wait(
+        &self,
+        raw: TableList<RawInputWait>,
+        kind: AgentKind,
+    ) -> Result<Vec<InputWaitRule>, ConfigError> {
+        let owner = format!("[agents.{kind}]");
+        let mut rules = Vec::with_capacity(raw.0.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, entry) in raw.0.into_iter().enumerate() {
+            let header = entry.span();
+            let entry = entry.into_inner();
+            let at = format!("input_wait[{i}]");
+            let Some(name) = entry.name else {
+                return Err(self.err(
+                    Some(header),
+                    format!(
+                        "`{at}` in {owner} has no `name`; give the rule a name such as \
+                         name = \"trust_prompt\" ({RULE_NAME_RULE})"
+                    ),
+                ));
+            };
+            let name_span = name.span();
+            let name = self.rule_name(name, &format!("{at}.name"), &owner)?;
+            if let Some(first_line) = seen.get(&name) {
+                return Err(self.err(
+                    Some(name_span),
+                    format!(
+                        "`{at}.name` in {owner}: duplicate rule name `{name}` \
+                         (first used on line {first_line})"
+                    ),
+                ));
+            }
+            seen.insert(name.clone(), line_of(self.text, name_span.start));
+            let Some(pattern) = entry.pattern else {
+                return Err(self.err(
+                    Some(header),
+                    format!(
+                        "`{at}` in {owner} (`{name}`) has no `pattern`; give a regex matched \
+                         against each of the last non-empty lines, e.g. pattern = '^Continue\\?'"
+                    ),
+                ));
+            };
+            let pattern = self.pattern(pattern, &format!("{at}.pattern"), &owner)?;
+            rules.push(InputWaitRule { name, pattern });
+        }
+        Ok(rules)
+    }
+
+    /// Checks `[[session.answer]]` of the session described by `owner`.
+    fn answers(
+        &self,
+        raw: TableList<RawAnswer>,
+        owner: &str,
+    ) -> Result<Vec<AnswerRule>, ConfigError> {
+        let mut rules = Vec::with_capacity(raw.0.len());
+        for (i, entry) in raw.0.into_iter().enumerate() {
+            let header = entry.span();
+            let entry = entry.into_inner();
+            let at = format!("answer[{i}]");
+            let Some(pattern) = entry.pattern else {
+                return Err(self.err(
+                    Some(header),
+                    format!(
+                        "`{at}` in {owner} has no `pattern`; give a regex matched against \
+                         the question line, e.g. pattern = 'cargo test'"
+                    ),
+                ));
+            };
+            let pattern = self.pattern(pattern, &format!("{at}.pattern"), owner)?;
+            let Some(reply) = entry.reply else {
+                return Err(self.err(
+                    Some(header),
+                    format!(
+                        "`{at}` in {owner} has no `reply`; give the text to send before Enter, \
+                         e.g. reply = \"y\" (reply = \"\" sends just Enter)"
+                    ),
+                ));
+            };
+            // The reply is input text: never shown (SPEC §6).
+            if reply.get_ref().0.contains(['\n', '\r']) {
+                return Err(self.err(
+                    Some(reply.span()),
+                    format!(
+                        "`{at}.reply` in {owner} must be one line: it may not contain a newline \
+                         or carriage return (Enter is sent after it; value not shown)"
+                    ),
+                ));
+            }
+            let rule = match entry.rule {
+                Some(r) => Some(self.rule_name(r, &format!("{at}.rule"), owner)?),
+                None => None,
+            };
+            rules.push(AnswerRule {
+                pattern,
+                reply: reply.into_inner().0,
+                rule,
+            });
+        }
+        Ok(rules)
+    }
+
+    /// Checks a rule name against [`RULE_NAME_RULE`].
+    fn rule_name(&self, v: Spanned<Text>, field: &str, owner: &str) -> Result<String, ConfigError> {
+        let span = v.span();
+        let Text(name) = v.into_inner();
+        if valid_rule_name(&name) {
+            Ok(name)
+        } else {
+            Err(self.err(
+                Some(span),
+                format!(
+                    "`{field}` in {owner}: invalid rule name `{}`: {RULE_NAME_RULE}",
+                    name.escape_debug()
+                ),
+            ))
+        }
+    }
+
+    /// Checks that a pattern is non-empty and compiles as a Rust regex.
+    fn pattern(&self, v: Spanned<Text>, field: &str, owner: &str) -> Result<String, ConfigError> {
+        let span = v.span();
+        let Text(pattern) = v.into_inner();
+        if pattern.is_empty() {
+            return Err(self.err(
+                Some(span),
+                format!("`{field}` in {owner} must not be empty"),
+            ));
+        }
+        if let Err(e) = regex::Regex::new(&pattern) {
+            return Err(self.err(
+                Some(span),
+                format!(
+                    "`{field}` in {owner} is not a valid regex: {}",
+                    one_line(&e.to_string())
+                ),
+            ));
+        }
+        Ok(pattern)
     }
 
     fn accounts(&self, raw: RawAccounts, base_dir: &Path) -> Result<AccountsConfig, ConfigError> {
@@ -986,6 +1195,36 @@ impl Cx<'_> {
         let model = non_empty(raw.model, "model")?;
         let profile = non_empty(raw.profile, "profile")?;
 
+        if let Some(b) = &raw.backend
+            && *b.get_ref() == Backend::Tmux
+        {
+            // Named in the format so manifests can be written for it, but
+            // refused until it is built: a backend that silently did
+            // something else would be worse than an error.
+            return Err(self.err(
+                Some(b.span()),
+                format!(
+                    "`backend` in {table} (`{id}`) is \"tmux\", which this version of baton \
+                     does not support yet; use \"pipes\" or \"pty\""
+                ),
+            ));
+        }
+        let backend = raw.backend.map_or(Backend::Pipes, Spanned::into_inner);
+        let stdin = match raw.stdin {
+            Some(s) if *s.get_ref() == StdinMode::Null && backend.is_terminal() => {
+                return Err(self.err(
+                    Some(s.span()),
+                    format!(
+                        "`stdin` in {table} (`{id}`) is \"null\" but `backend` is \"{backend}\": \
+                         a terminal always has input; remove `stdin` or use backend = \"pipes\""
+                    ),
+                ));
+            }
+            Some(s) => Some(s.into_inner()),
+            None => None,
+        };
+        let answers = self.answers(raw.answer, &format!("{table} (`{id}`)"))?;
+
         let workdir = match &raw.workdir {
             Some(w) => self.path(w, "workdir", &table, base_dir)?,
             None => base_dir.to_path_buf(),
@@ -1010,7 +1249,9 @@ impl Cx<'_> {
             profile,
             mcp_servers,
             branch_guard: raw.branch_guard,
-            stdin: raw.stdin,
+            stdin,
+            backend,
+            answers,
             capabilities: raw.capabilities.into_iter().map(|t| t.0).collect(),
             max_restarts: raw.max_restarts,
             stall_after,
@@ -1026,6 +1267,33 @@ fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
     } else {
         base_dir.join(p)
     }
+}
+
+/// `message` (a regex error, which spans several lines and points at the
+/// mistake with `^`) as one line: lines trimmed and joined with `; ` (a
+/// space after a line ending in `:`), the marker lines dropped, control
+/// characters escaped.
+fn one_line(message: &str) -> String {
+    let mut joined = String::new();
+    let lines = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| matches!(c, '^' | '~')));
+    for line in lines {
+        if !joined.is_empty() {
+            joined.push_str(if joined.ends_with(':') { " " } else { "; " });
+        }
+        joined.push_str(line);
+    }
+    let mut out = String::with_capacity(joined.len());
+    for c in joined.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn line_of(text: &str, at: usize) -> usize {
@@ -1117,6 +1385,23 @@ fn find_in_value(
     v.span().contains(&pos).then_some(false)
 }
 
+/// `segs` written as a field name: `answer[0].pattern`, `env.KEY`.
+fn field_name(segs: &[Seg]) -> String {
+    let mut field = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.extend(k.escape_debug());
+            }
+            Seg::Index(i) => field.push_str(&format!("[{i}]")),
+        }
+    }
+    field
+}
+
 /// Rewrites a serde message so it names the field and the table it is in,
 /// and drops anything that could be an env value.
 fn describe(located: &Located, msg: &str) -> String {
@@ -1144,18 +1429,7 @@ fn describe(located: &Located, msg: &str) -> String {
         (Some(t), Some(_), _) => (Some(format!("[{t}]")), &path[1..]),
         _ => (None, path),
     };
-    let mut field = String::new();
-    for seg in rest {
-        match seg {
-            Seg::Key(k) => {
-                if !field.is_empty() {
-                    field.push('.');
-                }
-                field.extend(k.escape_debug());
-            }
-            Seg::Index(i) => field.push_str(&format!("[{i}]")),
-        }
-    }
+    let field = field_name(rest);
     let where_ = match &table {
         Some(t) => format!(" in {t}"),
         None => String::new(),
@@ -1164,9 +1438,14 @@ fn describe(located: &Located, msg: &str) -> String {
     if let Some(after) = msg.strip_prefix("unknown field `")
         && let Some(end) = after.find('`')
     {
-        let place = table
-            .as_deref()
-            .map_or("at the top level".to_owned(), |t| format!("in {t}"));
+        // The error points at the unknown key, so the path ends with it; what
+        // comes before is the (array of) table(s) inside `table` it is in.
+        let parent = field_name(rest.split_last().map_or(&[][..], |(_, p)| p));
+        let place = match (&table, parent.is_empty()) {
+            (None, _) => "at the top level".to_owned(),
+            (Some(t), true) => format!("in {t}"),
+            (Some(t), false) => format!("in `{parent}` of {t}"),
+        };
         let (name, tail) = after.split_at(end + 1);
         // A table or array under `[accounts]` is meant as a provider's accounts.
         if table.as_deref() == Some("[accounts]") && key_of_table {

@@ -144,6 +144,32 @@ lowercase_enum! {
 }
 
 lowercase_enum! {
+    /// Where a local session's process runs and what its standard streams
+    /// are connected to (SPEC §8).
+    #[derive(Default)]
+    Backend, "backend" {
+        /// Plain pipes for stdin, stdout and stderr: the headless agent modes.
+        #[default]
+        Pipes => "pipes",
+        /// A pseudo-terminal, for agents that only show prompts on a terminal;
+        /// input-wait detection and `send` work through it.
+        Pty => "pty",
+        /// A tmux session: survives a conductor restart and can be attached to.
+        Tmux => "tmux",
+    }
+}
+
+impl Backend {
+    /// True for the backends that give the agent a terminal (`pty`, `tmux`).
+    ///
+    /// A terminal always has input, so such a session's stdin cannot be
+    /// `null`; its `stdin` setting is checked against this at parse time.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Backend::Pipes)
+    }
+}
+
+lowercase_enum! {
     /// Which CLI a session launches (SPEC §7).
     #[derive(Default)]
     AgentKind, "agent" {
@@ -355,6 +381,70 @@ impl Default for ProbeConfig {
     }
 }
 
+/// The rule an input-wait or answer rule name must satisfy, as shown in
+/// error messages.
+pub const RULE_NAME_RULE: &str =
+    "a rule name is 1 to 40 characters, each an ASCII lowercase letter, digit or '_'";
+
+/// True if `name` satisfies [`RULE_NAME_RULE`] (`[a-z0-9_]{1,40}`).
+pub fn valid_rule_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// One `[[agents.NAME.input_wait]]`: an extra question shape for the L1.5
+/// input-wait detector (SPEC §3), on top of the built-in ones.
+///
+/// After [`crate::Manifest::parse`]: `name` satisfies [`RULE_NAME_RULE`] and
+/// is unique within its agent; `pattern` is non-empty and compiles as a
+/// [`regex`](https://docs.rs/regex) `Regex`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct InputWaitRule {
+    /// Names the rule in the `input_wait` event's evidence and in
+    /// [`AnswerRule::rule`].
+    pub name: String,
+    /// A Rust regex matched against each of the last non-empty lines of the
+    /// output tail, after ANSI escapes and carriage-return redraws are
+    /// stripped; a match means the session is waiting for input.
+    pub pattern: String,
+}
+
+/// One `[[session.answer]]`: an automatic reply to a question the session is
+/// waiting on.
+///
+/// Rules apply only while the session is in `input_wait`, to the question
+/// line the detector matched; the first rule (in file order) whose `pattern`
+/// matches that line, and whose `rule` (if given) is the detector rule that
+/// fired, wins, and its `reply` is sent followed by Enter. Nothing is sent if
+/// no rule matches. A typical use approves `cargo test` and never `rm -rf`:
+///
+/// ```toml
+/// [[session.answer]]          # listed first, so it wins
+/// pattern = 'rm -rf'
+/// reply = "n"
+///
+/// [[session.answer]]
+/// pattern = 'cargo test'
+/// reply = "y"
+/// rule = "yes_no"
+/// ```
+///
+/// After [`crate::Manifest::parse`]: `pattern` is non-empty and compiles as a
+/// [`regex`](https://docs.rs/regex) `Regex`; `reply` contains no NUL, `\n`
+/// or `\r` (it is one line, and may be empty: just Enter); `rule`, if any,
+/// satisfies [`RULE_NAME_RULE`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct AnswerRule {
+    /// A Rust regex matched against the detected question line.
+    pub pattern: String,
+    /// The text to send, without the Enter that follows it.
+    pub reply: String,
+    /// Only when the input-wait rule that fired has this name; `None`: any.
+    pub rule: Option<String>,
+}
+
 /// `[agents.X]`: how to launch one kind of agent.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct AgentConfig {
@@ -362,8 +452,12 @@ pub struct AgentConfig {
     /// Always `None` for the `command` agent; never empty.
     pub bin: Option<String>,
     /// Stdin for this agent's sessions unless a session says otherwise;
-    /// `None` means [`default_stdin`].
+    /// `None` means [`default_stdin`]. Sessions on a terminal backend
+    /// ([`Backend::is_terminal`]) read the terminal instead.
     pub stdin: Option<StdinMode>,
+    /// `[[agents.X.input_wait]]`: extra input-wait rules for this agent's
+    /// sessions, in file order; names are unique.
+    pub input_wait: Vec<InputWaitRule>,
 }
 
 /// `[agents]`: one [`AgentConfig`] per [`AgentKind`].
@@ -403,7 +497,8 @@ impl AgentsConfig {
 /// when `agent` is `Command`; `prompt` is `Some` (non-empty) for every other
 /// agent; `mcp_servers` is empty unless `agent` is `Codex`; `workdir` is
 /// `Some`, absolute or joined onto the manifest's directory; no string
-/// contains NUL; env keys are non-empty and contain no `=`.
+/// contains NUL; env keys are non-empty and contain no `=`; `stdin` is not
+/// `Some(Null)` on a terminal `backend`; every [`AnswerRule`] is valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionSpec {
     /// Stable, unique name.
@@ -427,7 +522,14 @@ pub struct SessionSpec {
     /// Refuse to start on `main`/`master`.
     pub branch_guard: bool,
     /// Stdin override; `None` defers to [`AgentsConfig::stdin_for`].
+    /// Never `Some(Null)` when `backend` is a terminal.
     pub stdin: Option<StdinMode>,
+    /// Where the process runs (default `pipes`).
+    pub backend: Backend,
+    /// `[[session.answer]]`: auto-answer rules, in file order (= priority).
+    /// They apply only while the session is in `input_wait`; see
+    /// [`AnswerRule`].
+    pub answers: Vec<AnswerRule>,
     /// Free-form tags.
     pub capabilities: Vec<String>,
     /// Overrides `[conductor] max_restarts`.
@@ -457,6 +559,8 @@ impl SessionSpec {
             mcp_servers: Vec::new(),
             branch_guard: false,
             stdin: None,
+            backend: Backend::Pipes,
+            answers: Vec::new(),
             capabilities: Vec::new(),
             max_restarts: None,
             stall_after: None,

@@ -717,6 +717,228 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "`auth_dir` in [accounts]: strings may not contain NUL characters",
     ),
     (
+        "bad backend",
+        "[[session]]\ncommand = [\"x\"]\nbackend = \"ssh\"\n",
+        Some(3),
+        "`backend` in [[session]] #1: unknown variant `ssh`, expected one of `pipes`, `pty`, `tmux`",
+    ),
+    (
+        "backend not a string",
+        "[[session]]\ncommand = [\"x\"]\nbackend = true\n",
+        Some(3),
+        "`backend` in [[session]] #1: wanted string or table",
+    ),
+    (
+        "backend in upper case",
+        "[[session]]\ncommand = [\"x\"]\nbackend = \"PTY\"\n",
+        Some(3),
+        "unknown variant `PTY`",
+    ),
+    (
+        "stdin null with backend pty",
+        "[[session]]\ncommand = [\"x\"]\nbackend = \"pty\"\nstdin = \"null\"\n",
+        Some(4),
+        "`stdin` in [[session]] #1 (`command-1`) is \"null\" but `backend` is \"pty\": a terminal always has input; remove `stdin` or use backend = \"pipes\"",
+    ),
+    (
+        "stdin null with backend pty",
+        "[[session]]\nid = \"t\"\nagent = \"claude\"\nprompt = \"p\"\nstdin = \"null\"\nbackend = \"pty\"\n",
+        Some(5),
+        "`stdin` in [[session]] #1 (`t`) is \"null\" but `backend` is \"pty\"",
+    ),
+    (
+        "bad regex in input_wait",
+        "[[agents.claude.input_wait]]\nname = \"trust\"\npattern = '^Do you trust (the files'\n",
+        Some(3),
+        "`input_wait[0].pattern` in [agents.claude] is not a valid regex: regex parse error:",
+    ),
+    (
+        "bad regex in a later input_wait of the command agent",
+        "[agents.command]\nstdin = \"pipe\"\n\n[[agents.command.input_wait]]\nname = \"a\"\npattern = 'ok'\n\n[[agents.command.input_wait]]\nname = \"b\"\npattern = 'x{2,1}'\n",
+        Some(10),
+        "`input_wait[1].pattern` in [agents.command] is not a valid regex: regex parse error:",
+    ),
+    (
+        "regex error keeps regex's own message",
+        "[[agents.codex.input_wait]]\nname = \"menu\"\npattern = '[z-a]'\n",
+        Some(3),
+        "invalid character class range",
+    ),
+    (
+        "multi-line regex error is one line",
+        "[[agents.gemini.input_wait]]\nname = \"menu\"\npattern = \"a\\n(b\"\n",
+        Some(3),
+        "`input_wait[0].pattern` in [agents.gemini] is not a valid regex:",
+    ),
+    (
+        "regex over the size limit",
+        "[[agents.claude.input_wait]]\nname = \"big\"\npattern = 'x{1000}{1000}'\n",
+        Some(3),
+        "`input_wait[0].pattern` in [agents.claude] is not a valid regex: Compiled regex exceeds size limit",
+    ),
+    (
+        "empty input_wait pattern",
+        "[[agents.claude.input_wait]]\nname = \"trust\"\npattern = \"\"\n",
+        Some(3),
+        "`input_wait[0].pattern` in [agents.claude] must not be empty",
+    ),
+    (
+        "input_wait without pattern",
+        "[agents.claude]\nbin = \"claude\"\n\n[[agents.claude.input_wait]]\nname = \"trust\"\n",
+        Some(4),
+        "`input_wait[0]` in [agents.claude] (`trust`) has no `pattern`",
+    ),
+    (
+        "input_wait without name",
+        "[[agents.claude.input_wait]]\npattern = '^Trust\\?'\n",
+        Some(1),
+        "`input_wait[0]` in [agents.claude] has no `name`",
+    ),
+    (
+        "input_wait name with upper case and dash",
+        "[[agents.claude.input_wait]]\nname = \"Claude-Trust\"\npattern = 'x'\n",
+        Some(2),
+        "`input_wait[0].name` in [agents.claude]: invalid rule name `Claude-Trust`: a rule name is 1 to 40 characters",
+    ),
+    (
+        "empty input_wait name",
+        "[[agents.codex.input_wait]]\nname = \"\"\npattern = 'x'\n",
+        Some(2),
+        "invalid rule name ``",
+    ),
+    (
+        "input_wait name too long",
+        "[[agents.codex.input_wait]]\nname = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\npattern = 'x'\n",
+        Some(2),
+        "invalid rule name `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`",
+    ),
+    (
+        "input_wait name with a newline",
+        "[[agents.codex.input_wait]]\nname = \"a\\nb\"\npattern = 'x'\n",
+        Some(2),
+        "invalid rule name `a\\nb`",
+    ),
+    (
+        "duplicate input_wait name",
+        "[[agents.claude.input_wait]]\nname = \"trust\"\npattern = 'a'\n\n[[agents.claude.input_wait]]\nname = \"trust\"\npattern = 'b'\n",
+        Some(6),
+        "`input_wait[1].name` in [agents.claude]: duplicate rule name `trust` (first used on line 2)",
+    ),
+    (
+        "NUL in input_wait pattern",
+        "[[agents.claude.input_wait]]\nname = \"a\"\npattern = \"x\\u0000\"\n",
+        Some(3),
+        "`input_wait[0].pattern` in [agents.claude]: strings may not contain NUL characters",
+    ),
+    (
+        "unknown key in input_wait",
+        "[[agents.claude.input_wait]]\nname = \"a\"\nregex = 'x'\n",
+        Some(3),
+        "unknown field `regex` in `input_wait[0]` of [agents.claude], expected `name` or `pattern`",
+    ),
+    (
+        "input_wait with one pair of brackets",
+        "[agents.claude.input_wait]\nname = \"a\"\npattern = 'x'\n",
+        Some(1),
+        "`input_wait` in [agents.claude]: this is one table, not a list of rules; write each rule as [[agents.NAME.input_wait]] (two brackets)",
+    ),
+    (
+        "input_wait not an array",
+        "[agents.codex]\ninput_wait = '^Allow'\n",
+        Some(2),
+        "`input_wait` in [agents.codex]: invalid type: string \"^Allow\", expected an array of tables, one [[agents.NAME.input_wait]] (two brackets) per rule",
+    ),
+    (
+        "bad regex in an answer",
+        "[[session]]\ncommand = [\"x\"]\n\n[[session.answer]]\npattern = 'cargo (test'\nreply = \"y\"\n",
+        Some(5),
+        "`answer[0].pattern` in [[session]] #1 (`command-1`) is not a valid regex: regex parse error:",
+    ),
+    (
+        "bad regex in a later session's answer",
+        "[[session]]\ncommand = [\"x\"]\n\n[[session]]\nid = \"w\"\ncommand = [\"y\"]\n\n[[session.answer]]\npattern = 'ok'\nreply = \"y\"\n\n[[session.answer]]\nreply = \"n\"\npattern = '\\p{NoSuchClass}'\n",
+        Some(14),
+        "`answer[1].pattern` in [[session]] #2 (`w`) is not a valid regex:",
+    ),
+    (
+        "empty answer pattern",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = ''\nreply = \"y\"\n",
+        Some(4),
+        "`answer[0].pattern` in [[session]] #1 (`command-1`) must not be empty",
+    ),
+    (
+        "answer without pattern",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\nreply = \"y\"\n",
+        Some(3),
+        "`answer[0]` in [[session]] #1 (`command-1`) has no `pattern`",
+    ),
+    (
+        "answer without reply",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'cargo test'\n",
+        Some(3),
+        "`answer[0]` in [[session]] #1 (`command-1`) has no `reply`",
+    ),
+    (
+        "newline in reply",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"y\\nsk-secret\"\n",
+        Some(5),
+        "`answer[0].reply` in [[session]] #1 (`command-1`) must be one line: it may not contain a newline or carriage return",
+    ),
+    (
+        "trailing newline in reply",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"\"\"\ny\n\"\"\"\n",
+        Some(5),
+        "`answer[0].reply` in [[session]] #1 (`command-1`) must be one line",
+    ),
+    (
+        "carriage return in reply",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"y\\rsk-secret\"\n",
+        Some(5),
+        "must be one line",
+    ),
+    (
+        "NUL in reply",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"sk-secret\\u0000\"\n",
+        Some(5),
+        "`answer[0].reply` in [[session]] #1: strings may not contain NUL characters",
+    ),
+    (
+        "reply not a string",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = 1\n",
+        Some(5),
+        "`answer[0].reply` in [[session]] #1: invalid type: integer `1`, expected a string",
+    ),
+    (
+        "bad rule name in an answer",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"y\"\nrule = \"Yes-No\"\n",
+        Some(6),
+        "`answer[0].rule` in [[session]] #1 (`command-1`): invalid rule name `Yes-No`: a rule name is 1 to 40 characters",
+    ),
+    (
+        "empty rule name in an answer",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"y\"\nrule = \"\"\n",
+        Some(6),
+        "invalid rule name ``",
+    ),
+    (
+        "unknown key in an answer",
+        "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nanswer = \"y\"\n",
+        Some(5),
+        "unknown field `answer` in `answer[0]` of [[session]] #1, expected one of `pattern`, `reply`, `rule`",
+    ),
+    (
+        "answer with one pair of brackets",
+        "[[session]]\ncommand = [\"x\"]\n\n[session.answer]\npattern = 'x'\nreply = \"y\"\n",
+        Some(4),
+        "`answer` in [[session]] #1: this is one table, not a list of rules; write each rule as [[session.answer]] (two brackets)",
+    ),
+    (
+        "answer as an inline table",
+        "[[session]]\ncommand = [\"x\"]\nanswer = { pattern = 'x', reply = \"y\" }\n",
+        Some(3),
+        "this is one table, not a list of rules",
+    ),
+    (
         "no sessions",
         "[conductor]\nmax_restarts = 1\n",
         None,
@@ -878,8 +1100,24 @@ l2_failures = 5
 bin = "/opt/codex/bin/codex"
 stdin = "null"
 
+[[agents.codex.input_wait]]
+name = "codex_approve"
+pattern = '^Allow command\?'
+
 [agents.claude]
 stdin = "pipe"
+
+[[agents.claude.input_wait]]
+name = "claude_trust"
+pattern = '^Do you trust the files in this folder\?'
+
+[[agents.claude.input_wait]]
+name = "numbered_menu_2"
+pattern = '^\s*❯?\s*1\. Yes\b'
+
+[[agents.command.input_wait]]
+name = "codex_approve"
+pattern = "(?i)press enter"
 
 [[session]]
 id = "review-1"
@@ -892,21 +1130,56 @@ profile = "work"
 mcp_servers = ["github", "linear_2"]
 branch_guard = true
 stdin = "pipe"
+backend = "pty"
 capabilities = ["review", "rust"]
 max_restarts = 5
 stall_after = "1m"
 startup_timeout = "3m"
 on_stall = "mark"
 
+[[session.answer]]
+pattern = 'rm\s+-rf'
+reply = "n"
+
+[[session.answer]]
+pattern = 'cargo test'
+reply = "y"
+rule = "yes_no"
+
+[[session.answer]]
+pattern = '^Press Enter'
+reply = ""
+rule = "press_enter_2"
+
 [[session]]
 command = "python3 worker.py --name 'two words'"
 prompt = "do the thing"
 model = "local"
+backend = "pty"
+stdin = "pipe"
 
 [[session]]
 agent = "claude"
 prompt = "write docs"
+backend = "pipes"
+stdin = "null"
+answer = [{ pattern = "Continue\\?", reply = "yes please" }]
 "#;
+
+fn wait_rule(name: &str, pattern: &str) -> InputWaitRule {
+    InputWaitRule {
+        name: name.to_owned(),
+        pattern: pattern.to_owned(),
+    }
+}
+
+fn answer(pattern: &str, reply: &str, rule: Option<&str>) -> AnswerRule {
+    AnswerRule {
+        pattern: pattern.to_owned(),
+        reply: reply.to_owned(),
+        rule: rule.map(str::to_owned),
+    }
+}
 
 #[test]
 fn full_manifest_round_trip() {
@@ -945,14 +1218,23 @@ fn full_manifest_round_trip() {
         AgentsConfig {
             codex: AgentConfig {
                 bin: Some("/opt/codex/bin/codex".into()),
-                stdin: Some(StdinMode::Null)
+                stdin: Some(StdinMode::Null),
+                input_wait: vec![wait_rule("codex_approve", r"^Allow command\?")],
             },
             gemini: AgentConfig::default(),
             claude: AgentConfig {
                 bin: None,
-                stdin: Some(StdinMode::Pipe)
+                stdin: Some(StdinMode::Pipe),
+                input_wait: vec![
+                    wait_rule("claude_trust", r"^Do you trust the files in this folder\?"),
+                    wait_rule("numbered_menu_2", r"^\s*❯?\s*1\. Yes\b"),
+                ],
             },
-            command: AgentConfig::default(),
+            // The same name as a codex rule: names are unique per agent.
+            command: AgentConfig {
+                input_wait: vec![wait_rule("codex_approve", "(?i)press enter")],
+                ..AgentConfig::default()
+            },
         }
     );
     assert_eq!(m.sessions.len(), 3);
@@ -974,6 +1256,12 @@ fn full_manifest_round_trip() {
             mcp_servers: strings(&["github", "linear_2"]),
             branch_guard: true,
             stdin: Some(StdinMode::Pipe),
+            backend: Backend::Pty,
+            answers: vec![
+                answer(r"rm\s+-rf", "n", None),
+                answer("cargo test", "y", Some("yes_no")),
+                answer("^Press Enter", "", Some("press_enter_2")),
+            ],
             capabilities: strings(&["review", "rust"]),
             max_restarts: Some(5),
             stall_after: Some(Duration::from_secs(60)),
@@ -992,11 +1280,47 @@ fn full_manifest_round_trip() {
     assert_eq!(second.model.as_deref(), Some("local"));
     assert_eq!(second.workdir.as_deref(), Some(Path::new(BASE)));
     assert_eq!(second.effective_stdin(&m.agents), StdinMode::Pipe);
+    assert_eq!(second.backend, Backend::Pty);
+    assert!(second.answers.is_empty());
     let third = &m.sessions[2];
     assert_eq!(third.id, id("claude-3"));
-    assert_eq!(third.effective_stdin(&m.agents), StdinMode::Pipe);
+    assert_eq!(third.backend, Backend::Pipes);
+    assert_eq!(third.effective_stdin(&m.agents), StdinMode::Null);
+    assert_eq!(third.answers, [answer(r"Continue\?", "yes please", None)]);
     assert_eq!(m.sessions[0].effective_stdin(&m.agents), StdinMode::Pipe);
 }
+
+/// Input-wait and answer rules with patterns that are one edit away from
+/// being invalid, for the mutation test.
+const RULES_FULL: &str = r#"
+[[agents.claude.input_wait]]
+name = "claude_trust"
+pattern = '^Do you trust the files in this folder\?'
+
+[[agents.command.input_wait]]
+name = "menu_1"
+pattern = '^\s*[0-9]\. (Yes|No)\b'
+
+[[session]]
+agent = "claude"
+prompt = "fix the tests"
+backend = "pty"
+stdin = "pipe"
+
+[[session.answer]]
+pattern = '(rm|del) -[rf]{2}'
+reply = "n"
+
+[[session.answer]]
+pattern = 'cargo test'
+reply = "y"
+rule = "claude_trust"
+
+[[session]]
+command = ["x"]
+backend = "pty"
+answer = [{ pattern = 'x{1,3}', reply = "" }]
+"#;
 
 /// Every `[accounts]` setting, every provider and mode, providers interleaved.
 const ACCOUNTS_FULL: &str = r#"
@@ -1247,6 +1571,10 @@ fn specs_serialize_with_humantime_durations() {
     assert!(spec.contains("startup_timeout = \"3m\""), "{spec}");
     assert!(spec.contains("agent = \"codex\""), "{spec}");
     assert!(spec.contains("id = \"review-1\""), "{spec}");
+    assert!(spec.contains("backend = \"pty\""), "{spec}");
+    assert!(spec.contains("rule = \"yes_no\""), "{spec}");
+    let agents = toml::to_string(&m.agents).expect("serialize");
+    assert!(agents.contains("name = \"claude_trust\""), "{agents}");
     let conductor = toml::to_string(&m.conductor).expect("serialize");
     assert!(
         conductor.contains("reset_after = \"1h 30m\""),
@@ -1304,6 +1632,135 @@ fn defaults() {
 }
 
 #[test]
+fn backend_defaults_to_pipes_and_allows_a_pipe_stdin() {
+    let m = parse(OK_SESSION).expect("valid");
+    assert_eq!(m.sessions[0].backend, Backend::Pipes);
+    assert!(m.sessions[0].answers.is_empty());
+    assert!(m.agents.claude.input_wait.is_empty());
+    assert_eq!(
+        SessionSpec::command(id("x"), strings(&["true"])).backend,
+        Backend::Pipes
+    );
+    for backend in Backend::ALL.iter().filter(|b| **b != Backend::Tmux) {
+        let text =
+            format!("[[session]]\ncommand = [\"x\"]\nbackend = \"{backend}\"\nstdin = \"pipe\"\n");
+        let m = parse(&text).expect("valid");
+        assert_eq!(m.sessions[0].backend, *backend);
+        assert_eq!(m.sessions[0].stdin, Some(StdinMode::Pipe));
+    }
+    let m = parse("[[session]]\ncommand = [\"x\"]\nbackend = \"pipes\"\nstdin = \"null\"\n")
+        .expect("valid");
+    assert_eq!(m.sessions[0].stdin, Some(StdinMode::Null));
+}
+
+#[test]
+fn terminal_backend_only_rejects_an_explicit_null_stdin() {
+    // claude defaults to stdin = null, and [agents.X] may say null too: on a
+    // terminal backend those defaults do not apply, so they are no error.
+    let text = "[agents.codex]\nstdin = \"null\"\n\n[[session]]\nagent = \"claude\"\nprompt = \"p\"\nbackend = \"pty\"\n\n[[session]]\nagent = \"codex\"\nprompt = \"p\"\nbackend = \"pty\"\n";
+    let m = parse(text).expect("valid");
+    assert_eq!(m.sessions[0].backend, Backend::Pty);
+    assert_eq!(m.sessions[0].stdin, None);
+    assert_eq!(m.sessions[1].backend, Backend::Pty);
+}
+
+#[test]
+fn stdin_null_on_a_terminal_points_at_stdin() {
+    let text = "[[session]]\nid = \"t\"\ncommand = [\"x\"]\nbackend = \"pty\"\nstdin = \"null\"\n";
+    let err = parse(text).expect_err("null stdin on pty");
+    assert_eq!(
+        err.to_string(),
+        "baton.toml:5:9: `stdin` in [[session]] #1 (`t`) is \"null\" but `backend` is \"pty\": \
+         a terminal always has input; remove `stdin` or use backend = \"pipes\""
+    );
+    let ConfigError::Invalid(inv) = &err else {
+        panic!("not Invalid: {err:?}")
+    };
+    assert_eq!(&text[inv.span().expect("span")], "\"null\"");
+}
+
+#[test]
+fn tmux_backend_is_refused_until_it_is_supported() {
+    let text = "[[session]]\nid = \"t\"\ncommand = [\"x\"]\nbackend = \"tmux\"\n";
+    let err = parse(text).expect_err("tmux not supported yet");
+    assert_eq!(err.line(), Some(4));
+    assert!(err.to_string().contains("does not support yet"), "{err}");
+}
+
+#[test]
+fn bad_regex_error_is_one_line_at_the_pattern() {
+    let text =
+        format!("{OK_SESSION}\n[[session.answer]]\npattern = 'cargo (test'\nreply = \"y\"\n");
+    let err = parse(&text).expect_err("bad regex");
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with(
+            "baton.toml:5:11: `answer[0].pattern` in [[session]] #1 (`command-1`) is not a valid \
+             regex: regex parse error: "
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with("regex parse error: cargo (test; error: unclosed group"),
+        "{shown}"
+    );
+    assert!(!shown.contains('\n'), "{shown}");
+    let ConfigError::Invalid(inv) = &err else {
+        panic!("not Invalid: {err:?}")
+    };
+    assert_eq!(&text[inv.span().expect("span")], "'cargo (test'");
+
+    // A pattern with a newline in it: regex numbers the lines; still one line.
+    let text = "[[agents.claude.input_wait]]\nname = \"x\"\npattern = \"a\\n(b\"\n\n[[session]]\ncommand = [\"x\"]\n";
+    let shown = parse(text).expect_err("bad regex").to_string();
+    assert!(!shown.contains('\n'), "{shown}");
+    assert!(shown.starts_with("baton.toml:3:11: "), "{shown}");
+}
+
+#[test]
+fn answer_replies_are_never_shown() {
+    for reply in ["\"y\\nhunter2\"", "\"y\\rhunter2\"", "\"hunter2\\u0000\""] {
+        let text = format!("{OK_SESSION}[[session.answer]]\npattern = 'x'\nreply = {reply}\n");
+        let err = parse(&text).expect_err("bad reply");
+        assert_eq!(err.line(), Some(5), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn rule_names() {
+    for ok in ["a", "yes_no", "claude_trust", "0", "_", &"x".repeat(40)] {
+        assert!(valid_rule_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "Yes",
+        "yes-no",
+        "a b",
+        "a.b",
+        "é",
+        "a\0",
+        &"x".repeat(41),
+    ] {
+        assert!(!valid_rule_name(bad), "{bad:?}");
+    }
+    assert!(RULE_NAME_RULE.contains("1 to 40"));
+}
+
+#[test]
+fn answers_keep_file_order_and_empty_replies() {
+    let text = format!(
+        "{OK_SESSION}[[session.answer]]\npattern = 'rm -rf'\nreply = \"n\"\n\n\
+         [[session.answer]]\npattern = '.'\nreply = \"\"\nrule = \"yes_no\"\n"
+    );
+    let m = parse(&text).expect("valid");
+    assert_eq!(
+        m.sessions[0].answers,
+        [answer("rm -rf", "n", None), answer(".", "", Some("yes_no"))]
+    );
+}
+
+#[test]
 fn zero_health_interval_means_off() {
     let m = parse(&format!("[probe]\nhealth_interval = \"0s\"\n{OK_SESSION}")).expect("valid");
     assert_eq!(m.probe.health_interval, None);
@@ -1356,6 +1813,21 @@ fn enums_display_and_parse_lowercase() {
     assert_eq!(FsyncPolicy::Batch.to_string(), "batch");
     assert_eq!(OnStall::Restart.to_string(), "restart");
     assert_eq!(StdinMode::Null.to_string(), "null");
+    for b in Backend::ALL {
+        assert_eq!(b.as_str().parse::<Backend>(), Ok(*b));
+        assert_eq!(b.to_string(), b.as_str());
+    }
+    assert_eq!(
+        Backend::ALL.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        ["pipes", "pty", "tmux"]
+    );
+    assert_eq!(Backend::default(), Backend::Pipes);
+    assert!(!Backend::Pipes.is_terminal());
+    assert!(Backend::Pty.is_terminal() && Backend::Tmux.is_terminal());
+    assert_eq!(
+        "ssh".parse::<Backend>().expect_err("unknown").to_string(),
+        "unknown backend `ssh`, expected one of `pipes`, `pty`, `tmux`"
+    );
     let err = "Codex".parse::<AgentKind>().expect_err("case matters");
     assert_eq!(
         err.to_string(),
@@ -1397,6 +1869,7 @@ fn argv_codex() {
         codex: AgentConfig {
             bin: Some("/opt/codex/bin/codex".into()),
             stdin: None,
+            ..AgentConfig::default()
         },
         ..AgentsConfig::default()
     };
@@ -1460,6 +1933,7 @@ fn argv_claude() {
         claude: AgentConfig {
             bin: Some("/usr/local/bin/claude".into()),
             stdin: None,
+            ..AgentConfig::default()
         },
         ..AgentsConfig::default()
     };
@@ -1515,7 +1989,7 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_mutated_manifest(
-        seed in prop::sample::select(&[FULL, ACCOUNTS_FULL][..]),
+        seed in prop::sample::select(&[FULL, ACCOUNTS_FULL, RULES_FULL][..]),
         edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "\\PC{0,4}"), 1..8)
     ) {
         let mut text = seed.to_owned();

@@ -89,6 +89,9 @@ pub enum ConductorError {
     /// The event log could not be opened or written.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The configuration is invalid (e.g. a pattern that does not compile).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The account broker could not be opened.
     #[error("account broker: {0}")]
     Broker(String),
@@ -177,6 +180,8 @@ impl Conductor {
             path: dir.clone(),
             source,
         })?;
+        let detectors =
+            crate::detectors::input_wait_detectors(&opts.agents).map_err(ConductorError::Config)?;
         let broker = if opts.accounts.accounts.is_empty() {
             None
         } else {
@@ -200,7 +205,7 @@ impl Conductor {
         );
         let (tx, rx) = mpsc::unbounded_channel();
         let (live_tx, live) = watch::channel(0);
-        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx, broker);
+        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx, broker, detectors);
         tokio::spawn(supervisor.run(rx));
         Ok((Conductor { tx, log, live }, events))
     }

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod conductor;
+pub mod detectors;
 pub mod eventlog;
 pub mod proc;
 pub mod state;

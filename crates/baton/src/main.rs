@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface; see [`exit`].
 
 mod accounts;
+mod classify;
 mod run;
 mod view;
 
@@ -39,6 +40,8 @@ enum Command {
     Run(RunArgs),
     /// Show the account broker's state: busy, cooldowns, circuits, next free account.
     Accounts(AccountsArgs),
+    /// Judge an output tail like the conductor does: is it waiting for an answer?
+    Classify(ClassifyArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,6 +67,21 @@ pub struct AccountsArgs {
     pub json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ClassifyArgs {
+    /// Output to judge (default: stdin). Only its last `--tail-bytes` count.
+    pub file: Option<PathBuf>,
+    /// Use this agent's configured `input_wait` rules too (codex, gemini, claude, command).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Manifest whose `[agents.*]` rules to use.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Bytes of the end of the input to judge, as the conductor's `tail_bytes`.
+    #[arg(long, default_value_t = 2048)]
+    pub tail_bytes: usize,
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -87,6 +105,7 @@ fn main() {
     let code = match cli.command {
         Command::Run(args) => run::main(args),
         Command::Accounts(args) => accounts::main(args),
+        Command::Classify(args) => classify::main(args),
     };
     std::process::exit(code);
 }

@@ -442,3 +442,68 @@ prompt = "rate-limit:Error: 429 Too Many Requests, try again in 2h"
     );
     assert!(table.contains("next free codex account: now"), "{table}");
 }
+
+#[test]
+fn classify_judges_a_tail_like_the_conductor() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let judge = |input: &[u8], extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["classify"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(baton())
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = judge(
+        b"Building...\n\x1b[1mDo you want to proceed? (y/n)\x1b[0m ",
+        &[],
+    );
+    assert_eq!(v["waiting"], true);
+    assert_eq!(v["rule"], "yes_no");
+    assert_eq!(v["line"], "Do you want to proceed? (y/n)");
+    let v = judge(
+        b"Ready to proceed with the refactor.\nI wonder if we should? Anyway, done.\n",
+        &[],
+    );
+    assert_eq!(
+        v,
+        serde_json::json!({"waiting": false, "rule": null, "line": null})
+    );
+
+    // An agent's own rules, from a manifest.
+    let manifest = dir.path().join("baton.toml");
+    std::fs::write(
+        &manifest,
+        "[[agents.claude.input_wait]]\nname = \"ready\"\npattern = '^READY>$'\n\n[[session]]\nagent = \"claude\"\nprompt = \"p\"\n",
+    )
+    .unwrap();
+    let v = judge(
+        b"READY>",
+        &[
+            "--agent",
+            "claude",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(v["rule"], "ready");
+    let v = judge(b"READY>", &[]);
+    assert_eq!(v["waiting"], false);
+
+    let out = run(&["classify", "--agent", "vim"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}

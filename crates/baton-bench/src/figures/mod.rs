@@ -3,6 +3,7 @@
 //! returns an error only when a number could not be taken.
 
 pub mod accounts;
+pub mod detector;
 pub mod exit;
 pub mod idle;
 pub mod spawn;

@@ -1,17 +1,19 @@
-//! The OS seam: spawning agents in their own process group, signalling whole
-//! groups, and telling when a group is empty.
+//! The OS seam: spawning agents in their own process group (on pipes or a
+//! PTY), signalling whole groups, and telling when a group is empty.
 //!
 //! Everything that talks to the kernel about processes lives here, so the rest
 //! of the crate sees only [`Pid`], [`Signal`] and [`ExitStatus`]. This module
 //! must never run a shell: agents are started from an argv.
 
 mod group;
+mod pty;
 mod spawn;
 mod spawner;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
+pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
-pub use spawner::spawn_async;
+pub use spawner::{spawn_async, spawn_pty_async};
 
 use serde::{Deserialize, Serialize};
 

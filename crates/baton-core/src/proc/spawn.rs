@@ -152,17 +152,9 @@ fn check_executable(path: &Path) -> Result<(), Option<PathBuf>> {
 /// the agent unkillable by the polite path), and every inherited file
 /// descriptor above 2 is closed at exec.
 pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
-    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
-    if !req.cwd.is_dir() {
-        return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
-    }
-    let resolved = resolve_program(program, &req.cwd, &req.env)?;
-
-    let mut cmd = Command::new(&resolved);
-    cmd.arg0(program)
-        .args(args)
-        .current_dir(&req.cwd)
-        .envs(req.env.iter().map(|(k, v)| (k, v)))
+    let mut prepared = prepare(req)?;
+    prepared
+        .cmd
         .stdin(if req.stdin_pipe {
             Stdio::piped()
         } else {
@@ -170,31 +162,11 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let conductor_pid = std::process::id() as libc::pid_t;
-    // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
-    // signal, prctl, getppid, syscall) and does not allocate.
-    unsafe {
-        cmd.pre_exec(move || reset_child_state(conductor_pid));
-    }
-    let mut child = cmd.spawn().map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => SpawnFailure::NotFound {
-            program: program.clone(),
-            searched: None,
-        },
-        std::io::ErrorKind::PermissionDenied => SpawnFailure::NotExecutable(resolved.clone()),
-        _ => SpawnFailure::Os {
-            program: program.clone(),
-            source,
-        },
-    })?;
-    let pid = Pid(child.id().ok_or_else(|| SpawnFailure::Os {
-        program: program.clone(),
-        source: std::io::Error::other("child exited before its pid was read"),
-    })?);
-    let stdout = child.stdout.take().ok_or_else(|| missing_pipe(program))?;
-    let stderr = child.stderr.take().ok_or_else(|| missing_pipe(program))?;
+        .process_group(0);
+    let program = prepared.program.clone();
+    let (mut child, pid, resolved) = prepared.spawn()?;
+    let stdout = child.stdout.take().ok_or_else(|| missing_pipe(&program))?;
+    let stderr = child.stderr.take().ok_or_else(|| missing_pipe(&program))?;
     let stdin = child.stdin.take();
     Ok(SpawnedChild {
         start_time: super::process_start_time(pid),
@@ -207,6 +179,75 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
     })
 }
 
+/// A command checked and built but not yet started: the part of a spawn that
+/// pipe and PTY mode share. The caller adds stdio and the grouping (process
+/// group or session), then calls [`Prepared::spawn`].
+pub(super) struct Prepared {
+    /// argv, workdir, environment, `kill_on_drop` and the child-state reset
+    /// (the first `pre_exec` hook; later hooks run after it).
+    pub(super) cmd: Command,
+    /// argv[0] as given, for error messages.
+    pub(super) program: String,
+    /// The resolved program path.
+    pub(super) resolved: PathBuf,
+}
+
+/// Checks the argv, the workdir and the program, and builds the command.
+pub(super) fn prepare(req: &SpawnRequest) -> Result<Prepared, SpawnFailure> {
+    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
+    if !req.cwd.is_dir() {
+        return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
+    }
+    let resolved = resolve_program(program, &req.cwd, &req.env)?;
+
+    let mut cmd = Command::new(&resolved);
+    cmd.arg0(program)
+        .args(args)
+        .current_dir(&req.cwd)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .kill_on_drop(true);
+    let conductor_pid = std::process::id() as libc::pid_t;
+    // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
+    // signal, prctl, getppid, syscall) and does not allocate.
+    unsafe {
+        cmd.pre_exec(move || reset_child_state(conductor_pid));
+    }
+    Ok(Prepared {
+        cmd,
+        program: program.clone(),
+        resolved,
+    })
+}
+
+impl Prepared {
+    /// Starts the command. Consumes it, so any stdio handles the command
+    /// holds (a PTY slave, pipe ends) are closed in the parent on return.
+    pub(super) fn spawn(self) -> Result<(Child, Pid, PathBuf), SpawnFailure> {
+        let Prepared {
+            mut cmd,
+            program,
+            resolved,
+        } = self;
+        let child = cmd.spawn().map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => SpawnFailure::NotFound {
+                program: program.clone(),
+                searched: None,
+            },
+            std::io::ErrorKind::PermissionDenied => SpawnFailure::NotExecutable(resolved.clone()),
+            _ => SpawnFailure::Os {
+                program: program.clone(),
+                source,
+            },
+        })?;
+        drop(cmd);
+        let pid = Pid(child.id().ok_or_else(|| SpawnFailure::Os {
+            program,
+            source: std::io::Error::other("child exited before its pid was read"),
+        })?);
+        Ok((child, pid, resolved))
+    }
+}
+
 fn missing_pipe(program: &str) -> SpawnFailure {
     SpawnFailure::Os {
         program: program.to_owned(),
@@ -214,16 +255,15 @@ fn missing_pipe(program: &str) -> SpawnFailure {
     }
 }
 
-/// Grows the pipe behind `stdout` to `bytes`: fewer wake-ups per byte when
+/// Grows the pipe whose read end is `fd` to `bytes`: fewer wake-ups per byte when
 /// an agent floods output. Best effort; the kernel may refuse (the per-user
 /// pipe quota), which only costs speed. Every pipe's size counts against that
 /// quota whether used or not, so callers grow only pipes that fill.
-pub fn grow_pipe(stdout: &ChildStdout, bytes: usize) {
-    use std::os::fd::AsRawFd;
+pub fn grow_pipe(fd: std::os::fd::RawFd, bytes: usize) {
     let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    // SAFETY: fcntl on a valid fd we own; failure is harmless.
+    // SAFETY: fcntl on an fd the caller keeps open; failure is harmless.
     unsafe {
-        libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, size);
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, size);
     }
 }
 

@@ -12,13 +12,10 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::{SpawnFailure, SpawnRequest, SpawnedChild, spawn};
+use super::{PtyChild, PtySize, SpawnFailure, SpawnRequest, SpawnedChild, spawn, spawn_pty};
 
-struct Job {
-    req: SpawnRequest,
-    runtime: tokio::runtime::Handle,
-    reply: oneshot::Sender<Result<SpawnedChild, SpawnFailure>>,
-}
+/// One spawn, run on the spawner thread; it replies through its own channel.
+type Job = Box<dyn FnOnce() + Send>;
 
 fn spawner() -> Option<&'static mpsc::Sender<Job>> {
     static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
@@ -29,9 +26,7 @@ fn spawner() -> Option<&'static mpsc::Sender<Job>> {
                 .name("baton-spawner".into())
                 .spawn(move || {
                     for job in rx {
-                        // The child's reaper registers with the caller's runtime.
-                        let _guard = job.runtime.enter();
-                        let _ = job.reply.send(spawn(&job.req));
+                        job();
                     }
                 })
                 .ok()
@@ -40,9 +35,13 @@ fn spawner() -> Option<&'static mpsc::Sender<Job>> {
         .as_ref()
 }
 
-/// [`spawn`], run on the dedicated spawner thread. Must be called inside a
-/// tokio runtime; the child is registered with that runtime.
-pub async fn spawn_async(req: SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
+/// Runs `start` on the spawner thread inside the caller's runtime (the
+/// child's reaper and any `AsyncFd` register with it) and returns its result.
+async fn on_spawner<T, F>(req: SpawnRequest, start: F) -> Result<T, SpawnFailure>
+where
+    T: Send + 'static,
+    F: FnOnce(&SpawnRequest) -> Result<T, SpawnFailure> + Send + 'static,
+{
     let program = req.argv.first().cloned().unwrap_or_default();
     let unavailable = |what: &str| SpawnFailure::Os {
         program: program.clone(),
@@ -52,11 +51,23 @@ pub async fn spawn_async(req: SpawnRequest) -> Result<SpawnedChild, SpawnFailure
         return Err(unavailable("could not be started"));
     };
     let (reply, rx) = oneshot::channel();
-    let job = Job {
-        req,
-        runtime: tokio::runtime::Handle::current(),
-        reply,
-    };
+    let runtime = tokio::runtime::Handle::current();
+    let job: Job = Box::new(move || {
+        let _guard = runtime.enter();
+        let _ = reply.send(start(&req));
+    });
     tx.send(job).map_err(|_| unavailable("is gone"))?;
     rx.await.map_err(|_| unavailable("dropped the request"))?
+}
+
+/// [`spawn`], run on the dedicated spawner thread. Must be called inside a
+/// tokio runtime; the child is registered with that runtime.
+pub async fn spawn_async(req: SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
+    on_spawner(req, spawn).await
+}
+
+/// [`spawn_pty`], run on the dedicated spawner thread. Must be called inside a
+/// tokio runtime; the child and the PTY master are registered with that runtime.
+pub async fn spawn_pty_async(req: SpawnRequest, size: PtySize) -> Result<PtyChild, SpawnFailure> {
+    on_spawner(req, move |req| spawn_pty(req, size)).await
 }

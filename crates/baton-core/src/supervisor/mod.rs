@@ -9,7 +9,7 @@
 mod leasing;
 pub(crate) mod run;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::conductor::{ConductorError, ConductorOptions, SessionSnapshot, ShutdownReport};
 use crate::eventlog::{Event, EventLog};
-use crate::proc::ExitStatus;
+use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState, backoff_delay};
 use run::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 
@@ -111,6 +111,8 @@ struct Entry {
     lease_pending: bool,
     /// No account was free at the last request; retried on release or timer.
     waiting_account: bool,
+    /// `[[session.answer]]` rules, compiled, in priority order.
+    answers: Vec<(regex::Regex, baton_config::AnswerRule)>,
 }
 
 pub(crate) struct Supervisor {
@@ -118,7 +120,7 @@ pub(crate) struct Supervisor {
     log: EventLog,
     tx: mpsc::UnboundedSender<SupMsg>,
     sessions: BTreeMap<SessionId, Entry>,
-    detector: Arc<InputWaitDetector>,
+    detectors: HashMap<AgentKind, Arc<InputWaitDetector>>,
     epoch: std::time::Instant,
     live: watch::Sender<usize>,
     shutting_down: Option<(ShutdownReport, Vec<oneshot::Sender<ShutdownReport>>)>,
@@ -136,6 +138,7 @@ impl Supervisor {
         tx: mpsc::UnboundedSender<SupMsg>,
         live: watch::Sender<usize>,
         broker: Option<Arc<baton_accounts::Broker>>,
+        detectors: Vec<(AgentKind, InputWaitDetector)>,
     ) -> Supervisor {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -148,7 +151,10 @@ impl Supervisor {
             log,
             tx,
             sessions: BTreeMap::new(),
-            detector: Arc::new(InputWaitDetector::builtin()),
+            detectors: detectors
+                .into_iter()
+                .map(|(kind, d)| (kind, Arc::new(d)))
+                .collect(),
             epoch: std::time::Instant::now(),
             live,
             shutting_down: None,
@@ -288,6 +294,20 @@ impl Supervisor {
         if self.sessions.contains_key(&spec.id) {
             return Err(ConductorError::DuplicateSession(spec.id));
         }
+        if spec.backend == baton_config::Backend::Tmux {
+            return Err(ConductorError::Config(
+                "backend = \"tmux\" is not supported by this version of baton; use \"pipes\" or \"pty\"".into(),
+            ));
+        }
+        let answers = spec
+            .answers
+            .iter()
+            .map(|rule| {
+                regex::Regex::new(&rule.pattern)
+                    .map(|re| (re, rule.clone()))
+                    .map_err(|e| ConductorError::Config(format!("answer pattern: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let id = spec.id.clone();
         self.sessions.insert(
             id.clone(),
@@ -311,6 +331,7 @@ impl Supervisor {
                 lease_ticket: 0,
                 lease_pending: false,
                 waiting_account: false,
+                answers,
             },
         );
         self.begin_run(&id);
@@ -414,7 +435,12 @@ impl Supervisor {
             stall_after: spec.stall_after.unwrap_or(probe.stall_after),
             startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
             grace: conductor.grace,
-            detector: self.detector.clone(),
+            detector: self
+                .detectors
+                .get(&spec.agent)
+                .cloned()
+                .unwrap_or_else(|| Arc::new(InputWaitDetector::builtin())),
+            pty: (spec.backend == baton_config::Backend::Pty).then(proc::PtySize::default),
             l2: probe.l2_check.as_ref().map(|argv| L2Check {
                 argv: argv.clone(),
                 interval: probe.l2_interval,
@@ -510,10 +536,11 @@ impl Supervisor {
                             self.append(
                                 &id,
                                 Event::InputWait {
-                                    rule: d.rule,
-                                    line: d.line,
+                                    rule: d.rule.clone(),
+                                    line: d.line.clone(),
                                 },
                             );
+                            self.auto_answer(&id, &d);
                         }
                     }
                     None => {
@@ -652,6 +679,40 @@ impl Supervisor {
                     self.fail(&id, FailureClass::Crash, Some(status.to_string()), None);
                 }
             }
+        }
+    }
+
+    /// Answers a detected question when one of the session's
+    /// `[[session.answer]]` rules matches it (rule name, then pattern on the
+    /// question line). The answer goes through the run like a user's `send`
+    /// and is recorded as an `input` event with source `auto_answer`.
+    fn auto_answer(&mut self, id: &SessionId, detection: &baton_monitor::input_wait::Detection) {
+        let Some(entry) = self.sessions.get(id) else {
+            return;
+        };
+        let Some((_, rule)) = entry.answers.iter().find(|(re, rule)| {
+            rule.rule.as_deref().is_none_or(|r| r == detection.rule) && re.is_match(&detection.line)
+        }) else {
+            return;
+        };
+        let Some(run) = &entry.run else {
+            return;
+        };
+        let mut bytes = rule.reply.clone().into_bytes();
+        bytes.push(b'\n');
+        let (reply, rx) = oneshot::channel();
+        let sent = run.send(RunCtl::Input {
+            bytes,
+            source: "auto_answer".into(),
+            reply,
+        });
+        if sent.is_ok() {
+            let id = id.clone();
+            tokio::spawn(async move {
+                if let Ok(Err(e)) = rx.await {
+                    tracing::warn!(session = %id, "auto-answer not delivered: {e}");
+                }
+            });
         }
     }
 

@@ -20,7 +20,6 @@ use baton_monitor::payload::PayloadCapture;
 use baton_monitor::tail::Tail;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::ChildStdin;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -50,6 +49,8 @@ pub(crate) struct RunConfig {
     pub startup_timeout: Duration,
     pub grace: Duration,
     pub detector: Arc<InputWaitDetector>,
+    /// Run on a pseudo-terminal of this size instead of pipes.
+    pub pty: Option<proc::PtySize>,
     pub l2: Option<L2Check>,
 }
 
@@ -226,7 +227,11 @@ pub(crate) async fn run(
         env: cfg.env.clone(),
         stdin_pipe: cfg.stdin_pipe,
     };
-    let spawned = match proc::spawn_async(req).await {
+    let spawned = match cfg.pty {
+        None => proc::spawn_async(req).await.map(Streams::pipes),
+        Some(size) => proc::spawn_pty_async(req, size).await.map(Streams::pty),
+    };
+    let spawned = match spawned {
         Ok(child) => child,
         Err(failure) => {
             report(RunMsg::SpawnFailed {
@@ -244,10 +249,17 @@ pub(crate) async fn run(
         out_offset,
         err_offset,
     });
-    let mut child = spawned.child;
-    let mut stdout = spawned.stdout;
-    let mut stderr = spawned.stderr;
-    let stdin_tx = spawned.stdin.map(stdin_writer);
+    let Streams {
+        mut child,
+        mut stdout,
+        stderr,
+        stdin_tx,
+        pipe_fd,
+        ..
+    } = spawned;
+    // A PTY merges both streams into one; its stderr side never produces.
+    let err_open_at_start = stderr.is_some();
+    let mut stderr = stderr.unwrap_or_else(|| Box::new(tokio::io::empty()));
     let mut l2_task = cfg.l2.clone().map(|check| {
         let report = report.clone();
         let cwd = cfg.cwd.clone();
@@ -263,7 +275,7 @@ pub(crate) async fn run(
     let mut out_buf = vec![0u8; READ_MIN];
     let mut err_buf = vec![0u8; READ_MIN];
     let mut out_open = true;
-    let mut err_open = true;
+    let mut err_open = err_open_at_start;
     let mut payload = PayloadCapture::new();
     let mut out_tail = Tail::new(STDOUT_TAIL);
     let mut acked = false;
@@ -339,8 +351,10 @@ pub(crate) async fn run(
                     payload.feed(bytes);
                     out_tail.push(bytes);
                     observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
-                    if grow(&mut out_buf, full) && out_buf.len() == READ_MAX {
-                        proc::grow_pipe(&stdout, READ_MAX);
+                    if grow(&mut out_buf, full) && out_buf.len() == READ_MAX
+                        && let Some(fd) = pipe_fd
+                    {
+                        proc::grow_pipe(fd, READ_MAX);
                     }
                 }
             },
@@ -521,9 +535,55 @@ fn observe(
 }
 
 type StdinJob = (Vec<u8>, oneshot::Sender<Result<(), String>>);
+type Reader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
 
-/// A task owning the agent's stdin, so a slow reader never blocks the run loop.
-fn stdin_writer(mut stdin: ChildStdin) -> mpsc::UnboundedSender<StdinJob> {
+/// The started process and the streams the run loop reads and writes, the
+/// same shape for pipes and a PTY.
+struct Streams {
+    child: tokio::process::Child,
+    pid: Pid,
+    start_time: Option<u64>,
+    stdout: Reader,
+    /// `None` for a PTY: one terminal carries both streams.
+    stderr: Option<Reader>,
+    /// Input: the stdin pipe or the PTY master; `None` with `stdin = "null"`.
+    stdin_tx: Option<mpsc::UnboundedSender<StdinJob>>,
+    /// The stdout pipe, which may be grown when the agent floods.
+    pipe_fd: Option<std::os::fd::RawFd>,
+}
+
+impl Streams {
+    fn pipes(c: proc::SpawnedChild) -> Streams {
+        use std::os::fd::AsRawFd;
+        Streams {
+            pipe_fd: Some(c.stdout.as_raw_fd()),
+            child: c.child,
+            pid: c.pid,
+            start_time: c.start_time,
+            stdout: Box::new(c.stdout),
+            stderr: Some(Box::new(c.stderr)),
+            stdin_tx: c.stdin.map(stdin_writer),
+        }
+    }
+
+    fn pty(c: proc::PtyChild) -> Streams {
+        Streams {
+            child: c.child,
+            pid: c.pid,
+            start_time: c.start_time,
+            stdout: Box::new(c.output),
+            stderr: None,
+            stdin_tx: Some(stdin_writer(c.input)),
+            pipe_fd: None,
+        }
+    }
+}
+
+/// A task owning the agent's input, so a slow reader never blocks the run loop.
+fn stdin_writer<W>(mut stdin: W) -> mpsc::UnboundedSender<StdinJob>
+where
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<StdinJob>();
     tokio::spawn(async move {
         while let Some((bytes, done)) = rx.recv().await {

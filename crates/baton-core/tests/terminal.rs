@@ -1,0 +1,156 @@
+//! Sessions on a pseudo-terminal, auto-answer rules and per-agent
+//! input-wait rules, with real PTYs and the stand-in agent.
+
+mod common;
+
+use std::time::Duration;
+
+use baton_config::{AnswerRule, Backend, InputWaitRule};
+use baton_core::SessionState::*;
+use baton_core::eventlog::Event;
+use common::*;
+
+fn answer(pattern: &str, reply: &str) -> AnswerRule {
+    AnswerRule {
+        pattern: pattern.into(),
+        reply: reply.into(),
+        rule: None,
+    }
+}
+
+fn inputs(h: &Harness, sid: &str) -> Vec<(usize, String)> {
+    h.session_records(sid)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Input { len, source, .. } => Some((len, source)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_shown_only_on_a_terminal_is_detected_and_auto_answered() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(300));
+    let steps = [
+        "require-tty",
+        "ask:Do you want to continue? (y/n) ",
+        "print:done",
+    ];
+    let mut tty = script("tty", &steps);
+    tty.backend = Backend::Pty;
+    tty.answers = vec![answer("continue", "y")];
+    h.spawn(tty).await;
+    // The same agent on pipes refuses to run: it needs a terminal.
+    let mut piped = script("piped", &steps);
+    piped.max_restarts = Some(0);
+    h.spawn(piped).await;
+
+    assert_eq!(h.wait_terminal("tty").await, Completed);
+    assert_eq!(
+        h.path_of("tty"),
+        vec![Init, Starting, Healthy, InputWait, Healthy, Completed]
+    );
+    assert_eq!(inputs(&h, "tty"), vec![(2, "auto_answer".to_string())]);
+    let out = String::from_utf8(h.out_log("tty")).unwrap();
+    // One terminal stream: the prompt, the echoed answer, CRLF line endings.
+    assert_eq!(
+        out,
+        "Do you want to continue? (y/n) y\r\nanswer: y\r\ndone\r\n"
+    );
+    assert!(h.err_log("tty").is_empty());
+
+    assert_eq!(h.wait_terminal("piped").await, Dead);
+    assert_eq!(h.err_log("piped"), b"stand-in: not a terminal\n");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_answer_reaches_the_agent_through_the_terminal() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(300));
+    let mut spec = script(
+        "manual",
+        &["require-tty", "ask:Overwrite config.toml? [y/N] "],
+    );
+    spec.backend = Backend::Pty;
+    h.spawn(spec).await;
+    h.wait_state("manual", InputWait).await;
+    h.conductor
+        .send_input(&id("manual"), b"n\n".to_vec(), true)
+        .await
+        .expect("answer");
+    assert_eq!(h.wait_terminal("manual").await, Completed);
+    assert_eq!(inputs(&h, "manual"), vec![(2, "user".to_string())]);
+    assert!(
+        String::from_utf8(h.out_log("manual"))
+            .unwrap()
+            .ends_with("answer: n\r\n")
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_rules_go_in_order_so_a_refusal_can_come_first() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(300));
+    let rules = vec![answer(r"rm\s+-rf", "n"), answer("cargo test", "y")];
+    let mut danger = script("danger", &["ask:Run `rm -rf build`? (y/n) "]);
+    danger.answers = rules.clone();
+    let mut safe = script("safe", &["ask:Run `cargo test`? (y/n) "]);
+    safe.answers = rules.clone();
+    let mut other = script(
+        "other",
+        &["ask:Deploy to production? (y/n) ", "print:after"],
+    );
+    other.answers = rules;
+    h.spawn(danger).await;
+    h.spawn(safe).await;
+    h.spawn(other).await;
+    assert_eq!(h.wait_terminal("danger").await, Completed);
+    assert_eq!(h.wait_terminal("safe").await, Completed);
+    assert!(
+        String::from_utf8(h.out_log("danger"))
+            .unwrap()
+            .ends_with("answer: n\n")
+    );
+    assert!(
+        String::from_utf8(h.out_log("safe"))
+            .unwrap()
+            .ends_with("answer: y\n")
+    );
+    // No rule matches: it waits for a human, and nothing is sent.
+    h.wait_state("other", InputWait).await;
+    assert!(inputs(&h, "other").is_empty());
+    h.conductor.kill(&id("other")).await.unwrap();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_own_rules_recognise_its_prompts() {
+    let h = Harness::new(|o| {
+        o.probe.stall_after = Duration::from_millis(300);
+        o.agents.command.input_wait = vec![InputWaitRule {
+            name: "ready_prompt".into(),
+            pattern: "^READY>$".into(),
+        }];
+    });
+    // A bare `READY>` looks like HTML to the built-in rules; the agent's rule knows better.
+    h.spawn(script("custom", &["print:booting", "say:READY>", "stall"]))
+        .await;
+    let wait = h
+        .wait_for("input_wait", |r| matches!(r.event, Event::InputWait { .. }))
+        .await;
+    assert!(
+        matches!(&wait.event, Event::InputWait { rule, line } if rule == "ready_prompt" && line == "READY>")
+    );
+    h.conductor.kill(&id("custom")).await.unwrap();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tmux_backend_is_refused_clearly_until_supported() {
+    let h = Harness::new(|_| {});
+    let mut spec = script("tm", &["print:x"]);
+    spec.backend = Backend::Tmux;
+    let err = h.conductor.spawn(spec).await.expect_err("not supported");
+    assert!(err.to_string().contains("tmux"), "{err}");
+    h.finish().await;
+}

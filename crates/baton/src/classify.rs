@@ -1,0 +1,79 @@
+//! `baton classify`: run the conductor's input-wait detector on an output tail.
+
+use std::io::{Read, Write};
+
+use baton_config::{AgentKind, AgentsConfig, Manifest};
+use serde::Serialize;
+
+use crate::{ClassifyArgs, exit};
+
+#[derive(Serialize)]
+struct Verdict {
+    waiting: bool,
+    rule: Option<String>,
+    line: Option<String>,
+}
+
+pub fn main(args: ClassifyArgs) -> i32 {
+    let agents = match &args.manifest {
+        Some(path) => match Manifest::load(path) {
+            Ok(m) => m.agents,
+            Err(e) => {
+                eprintln!("{:?}", miette::Report::new(e));
+                return exit::USAGE;
+            }
+        },
+        None => AgentsConfig::default(),
+    };
+    let kind = match args
+        .agent
+        .as_deref()
+        .map(str::parse::<AgentKind>)
+        .transpose()
+    {
+        Ok(kind) => kind.unwrap_or(AgentKind::Command),
+        Err(e) => {
+            eprintln!("error: --agent: {e}");
+            return exit::USAGE;
+        }
+    };
+    let detector = match baton_core::detectors::input_wait_detector(agents.get(kind)) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut bytes = Vec::new();
+    let read = match &args.file {
+        Some(path) => std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)),
+        None => std::io::stdin().lock().read_to_end(&mut bytes),
+    };
+    if let Err(e) = read {
+        let name = args
+            .file
+            .as_ref()
+            .map_or("stdin".to_owned(), |p| p.display().to_string());
+        eprintln!("error: reading {name}: {e}");
+        return exit::USAGE;
+    }
+    // The conductor judges the same bounded tail.
+    let tail = &bytes[bytes.len().saturating_sub(args.tail_bytes)..];
+    let detection = detector.detect(tail);
+    let verdict = Verdict {
+        waiting: detection.is_some(),
+        rule: detection.as_ref().map(|d| d.rule.clone()),
+        line: detection.map(|d| d.line),
+    };
+    let mut out = std::io::stdout().lock();
+    match serde_json::to_string(&verdict) {
+        Ok(json) => {
+            let _ = writeln!(out, "{json}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::USAGE
+        }
+    }
+}
