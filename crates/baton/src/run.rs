@@ -73,9 +73,12 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
     };
     let mut output = output;
     output.header(&manifest, &conductor.events_path());
+    // A session the conductor refuses never runs, so it cannot complete.
+    let mut refused = 0usize;
     for spec in manifest.sessions.clone() {
         if let Err(e) = conductor.spawn(spec).await {
             eprintln!("error: {e}");
+            refused += 1;
         }
     }
 
@@ -126,7 +129,7 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
     output.summary(&table, &final_states);
     if interrupts > 0 {
         exit::INTERRUPTED
-    } else if final_states.values().all(|s| *s == SessionState::Completed) {
+    } else if refused == 0 && final_states.values().all(|s| *s == SessionState::Completed) {
         exit::OK
     } else {
         exit::SESSION_DEAD
