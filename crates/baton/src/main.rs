@@ -4,6 +4,7 @@
 
 mod accounts;
 mod classify;
+mod replay;
 mod run;
 mod view;
 
@@ -42,6 +43,8 @@ enum Command {
     Accounts(AccountsArgs),
     /// Judge an output tail like the conductor does: is it waiting for an answer?
     Classify(ClassifyArgs),
+    /// Rebuild the session table from an event log alone.
+    Replay(ReplayArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -82,6 +85,15 @@ pub struct ClassifyArgs {
     pub tail_bytes: usize,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The event log (`<logs_dir>/events.jsonl`).
+    pub file: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -106,6 +118,7 @@ fn main() {
         Command::Run(args) => run::main(args),
         Command::Accounts(args) => accounts::main(args),
         Command::Classify(args) => classify::main(args),
+        Command::Replay(args) => replay::main(args),
     };
     std::process::exit(code);
 }

@@ -507,3 +507,55 @@ fn classify_judges_a_tail_like_the_conductor() {
     let out = run(&["classify", "--agent", "vim"], dir.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn replay_rebuilds_the_table_a_run_ended_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        "max_restarts = 1",
+        &[
+            ("ok", &[r#"payload:{"n":7}"#]),
+            ("bad", &["print:x", "exit:3"]),
+        ],
+    );
+    let out = run(&["run", m.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let events = dir.path().join(".baton/logs/events.jsonl");
+    // A crash mid-write leaves half a line; replay still works.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&events)
+        .unwrap();
+    std::io::Write::write_all(&mut f, br#"{"seq":999,"ts":"x","session":"ok","ev"#).unwrap();
+    drop(f);
+    let out = run(&["replay", events.to_str().unwrap(), "--json"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("incomplete"));
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = table.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let bad = rows.iter().find(|r| r["id"] == "bad").unwrap();
+    assert_eq!(
+        (
+            bad["state"].as_str(),
+            bad["restarts"].as_u64(),
+            bad["attempts"].as_u64()
+        ),
+        (Some("dead"), Some(1), Some(2))
+    );
+    assert_eq!(bad["agent"], "command");
+    assert_eq!(bad["exit_code"], 3);
+    let ok = rows.iter().find(|r| r["id"] == "ok").unwrap();
+    assert_eq!(ok["state"], "completed");
+    assert_eq!(ok["payload"]["n"], 7);
+
+    let out = run(&["replay", events.to_str().unwrap()], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("gave up after 1 restarts") && text.contains("payload {\"n\":7}"),
+        "{text}"
+    );
+    let out = run(&["replay", "no-such.jsonl"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}

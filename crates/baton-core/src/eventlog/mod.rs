@@ -20,7 +20,8 @@ pub const FORMAT_NAME: &str = "baton-events";
 /// Major version: readers refuse a newer major, writers refuse to append to one.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
-pub const FORMAT_MINOR: u32 = 0;
+/// 1.1 added `spawn.agent`.
+pub const FORMAT_MINOR: u32 = 1;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +72,9 @@ pub enum Event {
     },
     /// A process was started for a session.
     Spawn {
+        /// Agent kind (`codex`, `gemini`, `claude`, `command`); absent in 1.0 logs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
         /// Restart number of this run (0 for the first).
         restart: u32,
         /// Attempt number, counting every run of the session from 1.

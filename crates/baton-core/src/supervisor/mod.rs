@@ -484,6 +484,7 @@ impl Supervisor {
                 self.append(
                     &id,
                     Event::Spawn {
+                        agent: Some(spec.agent.to_string()),
                         restart,
                         attempt,
                         pid: pid.0,
