@@ -49,8 +49,8 @@ pub fn main(args: ReplayArgs) -> i32 {
     }
     let _ = writeln!(
         out,
-        "{:<20} {:<8} {:<11} {:>4} {:>4} {:<28} {}",
-        "ID", "AGENT", "STATE", "RST", "RUNS", "LAST RECORD", "DETAIL"
+        "{:<20} {:<8} {:<11} {:>4} {:>4} {:<28} DETAIL",
+        "ID", "AGENT", "STATE", "RST", "RUNS", "LAST RECORD"
     );
     for row in &table {
         let _ = writeln!(
