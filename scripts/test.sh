@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v git >/dev/null || need+=(git)
+command -v tmux >/dev/null || need+=(tmux)       # backend = "tmux" tests
+command -v script >/dev/null || need+=(util-linux) # live-view test on a pty
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

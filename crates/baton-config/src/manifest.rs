@@ -1195,20 +1195,6 @@ impl Cx<'_> {
         let model = non_empty(raw.model, "model")?;
         let profile = non_empty(raw.profile, "profile")?;
 
-        if let Some(b) = &raw.backend
-            && *b.get_ref() == Backend::Tmux
-        {
-            // Named in the format so manifests can be written for it, but
-            // refused until it is built: a backend that silently did
-            // something else would be worse than an error.
-            return Err(self.err(
-                Some(b.span()),
-                format!(
-                    "`backend` in {table} (`{id}`) is \"tmux\", which this version of baton \
-                     does not support yet; use \"pipes\" or \"pty\""
-                ),
-            ));
-        }
         let backend = raw.backend.map_or(Backend::Pipes, Spanned::into_inner);
         let stdin = match raw.stdin {
             Some(s) if *s.get_ref() == StdinMode::Null && backend.is_terminal() => {

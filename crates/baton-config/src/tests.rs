@@ -1641,7 +1641,7 @@ fn backend_defaults_to_pipes_and_allows_a_pipe_stdin() {
         SessionSpec::command(id("x"), strings(&["true"])).backend,
         Backend::Pipes
     );
-    for backend in Backend::ALL.iter().filter(|b| **b != Backend::Tmux) {
+    for backend in Backend::ALL {
         let text =
             format!("[[session]]\ncommand = [\"x\"]\nbackend = \"{backend}\"\nstdin = \"pipe\"\n");
         let m = parse(&text).expect("valid");
@@ -1677,14 +1677,6 @@ fn stdin_null_on_a_terminal_points_at_stdin() {
         panic!("not Invalid: {err:?}")
     };
     assert_eq!(&text[inv.span().expect("span")], "\"null\"");
-}
-
-#[test]
-fn tmux_backend_is_refused_until_it_is_supported() {
-    let text = "[[session]]\nid = \"t\"\ncommand = [\"x\"]\nbackend = \"tmux\"\n";
-    let err = parse(text).expect_err("tmux not supported yet");
-    assert_eq!(err.line(), Some(4));
-    assert!(err.to_string().contains("does not support yet"), "{err}");
 }
 
 #[test]

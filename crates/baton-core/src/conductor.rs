@@ -193,6 +193,12 @@ impl Conductor {
             .map_err(|e| ConductorError::Broker(e.to_string()))?;
             Some(Arc::new(broker))
         };
+        // tmux runs an earlier conductor left live are taken over, not started twice.
+        let earlier = crate::eventlog::read_log(&dir.join(EVENTS_FILE))
+            .map(|log| log.records)
+            .unwrap_or_default();
+        let server = crate::proc::TmuxServer::for_logs_dir(&dir);
+        let recoverable = crate::supervisor::Recoverable::from_log(&earlier, server.name());
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
         let events = log.subscribe();
         log.append(
@@ -205,7 +211,15 @@ impl Conductor {
         );
         let (tx, rx) = mpsc::unbounded_channel();
         let (live_tx, live) = watch::channel(0);
-        let supervisor = Supervisor::new(opts, log.clone(), tx.clone(), live_tx, broker, detectors);
+        let supervisor = Supervisor::new(
+            opts,
+            log.clone(),
+            tx.clone(),
+            live_tx,
+            broker,
+            detectors,
+            recoverable,
+        );
         tokio::spawn(supervisor.run(rx));
         Ok((Conductor { tx, log, live }, events))
     }

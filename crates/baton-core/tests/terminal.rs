@@ -144,13 +144,3 @@ async fn an_agents_own_rules_recognise_its_prompts() {
     h.conductor.kill(&id("custom")).await.unwrap();
     h.finish().await;
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_tmux_backend_is_refused_clearly_until_supported() {
-    let h = Harness::new(|_| {});
-    let mut spec = script("tm", &["print:x"]);
-    spec.backend = Backend::Tmux;
-    let err = h.conductor.spawn(spec).await.expect_err("not supported");
-    assert!(err.to_string().contains("tmux"), "{err}");
-    h.finish().await;
-}

@@ -1,34 +1,51 @@
 //! Precision and recall of the built-in input-wait rules over the labelled
-//! corpus in `tests/corpus/` (SPEC §3).
+//! corpus in `tests/corpus/` and the held-out set in `tests/heldout/`
+//! (SPEC §3).
 
 use std::path::Path;
 
 use baton_monitor::input_wait::InputWaitDetector;
-use baton_monitor::input_wait::corpus::score_corpus;
+use baton_monitor::input_wait::corpus::{CorpusScore, score_corpus};
 
-#[test]
-fn corpus_precision_and_recall() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+/// Scores one labelled directory and prints the score with its misses.
+fn score(set: &str) -> CorpusScore {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(set);
     let score = score_corpus(&dir, &InputWaitDetector::builtin());
     println!(
-        "input-wait corpus: precision {:.3} recall {:.3} (tp {} fp {} fn {} tn {})",
+        "input-wait {set}: precision {:.3} recall {:.3} (tp {} fp {} fn {} tn {})",
         score.precision, score.recall, score.tp, score.fp, score.fn_, score.tn
     );
     for miss in &score.misses {
         println!("  {miss}");
     }
-    assert!(score.tp + score.fn_ >= 25, "need at least 25 wait-* files");
-    assert!(score.fp + score.tn >= 25, "need at least 25 busy-* files");
-    assert!(
-        score.precision >= 0.97,
-        "precision {:.3}: {:#?}",
-        score.precision,
-        score.misses
-    );
-    assert!(
-        score.recall >= 0.95,
-        "recall {:.3}: {:#?}",
-        score.recall,
-        score.misses
-    );
+    score
+}
+
+#[test]
+fn corpus_precision_and_recall() {
+    let scores = [("corpus", score("corpus")), ("heldout", score("heldout"))];
+    for (set, score) in &scores {
+        assert!(
+            score.tp + score.fn_ >= 25,
+            "{set}: need at least 25 wait-* files"
+        );
+        assert!(
+            score.fp + score.tn >= 25,
+            "{set}: need at least 25 busy-* files"
+        );
+        assert!(
+            score.precision >= 0.97,
+            "{set}: precision {:.3}: {:#?}",
+            score.precision,
+            score.misses
+        );
+        assert!(
+            score.recall >= 0.95,
+            "{set}: recall {:.3}: {:#?}",
+            score.recall,
+            score.misses
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface; see [`exit`].
 
 mod accounts;
+mod attach;
 mod classify;
 mod replay;
 mod run;
@@ -45,6 +46,8 @@ enum Command {
     Classify(ClassifyArgs),
     /// Rebuild the session table from an event log alone.
     Replay(ReplayArgs),
+    /// Attach this terminal to a tmux-backed session (detach with C-b d; it keeps running).
+    Attach(AttachArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +97,18 @@ pub struct ReplayArgs {
     pub json: bool,
 }
 
+#[derive(clap::Args, Debug)]
+pub struct AttachArgs {
+    /// The session id.
+    pub id: String,
+    /// The manifest whose logs dir holds the session.
+    #[arg(default_value = "baton.toml")]
+    pub manifest: PathBuf,
+    /// The logs dir (instead of reading it from the manifest).
+    #[arg(long, value_name = "DIR")]
+    pub logs_dir: Option<PathBuf>,
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -119,6 +134,7 @@ fn main() {
         Command::Accounts(args) => accounts::main(args),
         Command::Classify(args) => classify::main(args),
         Command::Replay(args) => replay::main(args),
+        Command::Attach(args) => attach::main(args),
     };
     std::process::exit(code);
 }

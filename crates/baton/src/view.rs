@@ -291,6 +291,7 @@ fn describe(event: &LoggedEvent) -> Option<String> {
             path,
             reason,
         } => format!("SECURITY: account {account}: {path}: {reason}"),
+        Event::Recovered { pid, outcome } => format!("recovered pid {pid} ({outcome})"),
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

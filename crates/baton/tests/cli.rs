@@ -559,3 +559,174 @@ fn replay_rebuilds_the_table_a_run_ended_with() {
     let out = run(&["replay", "no-such.jsonl"], dir.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn tmux(server: &str, args: &[&str]) -> std::process::Output {
+    Command::new("tmux")
+        .arg("-L")
+        .arg(server)
+        .args(args)
+        .env_remove("TMUX")
+        .output()
+        .unwrap()
+}
+
+/// Kills a tmux server (and removes its socket) when the test ends, pass or fail.
+struct TmuxServerGuard(String);
+
+impl Drop for TmuxServerGuard {
+    fn drop(&mut self) {
+        let _ = tmux(&self.0, &["kill-server"]);
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let _ = std::fs::remove_file(format!("/tmp/tmux-{uid}/{}", self.0));
+    }
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn attach_gives_a_terminal_to_a_tmux_session_and_detaching_leaves_it_running() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+        eprintln!("skipping: tmux not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[probe]\nstall_after = \"300ms\"\n\n[[session]]\nid = \"att\"\nbackend = \"tmux\"\ncommand = [{:?}, \"require-tty\", \"ask:Do you want to continue? (y/n) \", \"print:answered\", \"stall\"]\n",
+        stand_in().display().to_string()
+    );
+    let m = dir.path().join("baton.toml");
+    std::fs::write(&m, text).unwrap();
+    let mut conductor = Command::new(baton())
+        .args(["run", m.to_str().unwrap(), "--json"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut events = std::io::BufReader::new(conductor.stdout.take().unwrap()).lines();
+    let mut inner = None;
+    loop {
+        let line = events.next().expect("event stream").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "spawn" {
+            inner = v["tmux"]["server"].as_str().map(str::to_owned);
+        }
+        if v["event"] == "input_wait" {
+            break;
+        }
+    }
+    let inner = inner.expect("spawn record names the tmux server");
+    let _inner_guard = TmuxServerGuard(inner.clone());
+    let outer = format!("btouter{}", std::process::id());
+    let _outer_guard = TmuxServerGuard(outer.clone());
+
+    // A terminal for `baton attach`: a pane of another tmux server.
+    let logs = dir.path().join(".baton/logs");
+    let attach = format!(
+        "{} attach att --logs-dir {}",
+        baton().display(),
+        logs.display()
+    );
+    let out = tmux(
+        &outer,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "o",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &attach,
+            ";",
+            "set-option",
+            "-w",
+            "-t",
+            "=o:",
+            "remain-on-exit",
+            "on",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("the attach client", || {
+        !String::from_utf8_lossy(&tmux(&inner, &["list-clients"]).stdout)
+            .trim()
+            .is_empty()
+    });
+
+    // Keys typed into the attached terminal reach the agent.
+    assert!(
+        tmux(&outer, &["send-keys", "-t", "=o:", "y", "Enter"])
+            .status
+            .success()
+    );
+    loop {
+        let line = events.next().expect("event stream").unwrap();
+        if line.contains(r#""from":"input_wait","to":"healthy""#) {
+            break;
+        }
+    }
+    let out_log = std::fs::read_to_string(logs.join("att.out.log")).unwrap();
+    assert!(out_log.contains("answer: y\r\nanswered\r\n"), "{out_log:?}");
+
+    // Detaching ends the client, not the session.
+    assert!(
+        tmux(&outer, &["send-keys", "-t", "=o:", "C-b", "d"])
+            .status
+            .success()
+    );
+    wait_until("the attach client to exit", || {
+        String::from_utf8_lossy(
+            &tmux(
+                &outer,
+                &["display-message", "-p", "-t", "=o:", "#{pane_dead}"],
+            )
+            .stdout,
+        )
+        .trim()
+            == "1"
+    });
+    assert!(
+        tmux(&inner, &["has-session", "-t", "=baton-att"])
+            .status
+            .success(),
+        "detach must leave the session running"
+    );
+    assert!(
+        conductor.try_wait().unwrap().is_none(),
+        "baton run must still be supervising"
+    );
+
+    // Attaching to an unknown or non-tmux session is refused clearly.
+    let out = run(
+        &["attach", "nope", "--logs-dir", logs.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no session `nope`"));
+
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(conductor.id() as i32, libc::SIGINT) };
+    assert_eq!(conductor.wait().unwrap().code(), Some(130));
+    assert!(
+        !tmux(&inner, &["has-session", "-t", "=baton-att"])
+            .status
+            .success(),
+        "shutdown ends the tmux session"
+    );
+}

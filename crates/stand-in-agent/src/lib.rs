@@ -55,6 +55,7 @@
 //! | `stamp-exit:CODE` | `stamp <ns>`, then exit with CODE at once |
 //! | `attempt:PATH` | add 1 to the integer in PATH (missing = 0), write it back, print `attempt <n>` |
 //! | `fail-until:PATH:N` | exit 1 if the counter in PATH is below N |
+//! | `wait-file:PATH` | wait until PATH exists (checked every 10 ms) |
 //! | `hold:DIR:DUR` | create `DIR/$BATON_ACCOUNT` exclusively (exit 9 if it exists: two runs hold one account), keep it DUR, remove it |
 //! | `fail-before-attempt:N[:MESSAGE]` | exit 1 if `BATON_ATTEMPT` (set by baton for each run, from 1) is below N, printing MESSAGE (or a default line) on stderr |
 //!

@@ -252,6 +252,12 @@ impl Agent {
                 }
                 self.out(format!("attempt {n}\n").as_bytes())
             }
+            Step::WaitFile(path) => {
+                while !path.exists() {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(())
+            }
             Step::Hold { dir, duration } => {
                 let account = std::env::var("BATON_ACCOUNT").unwrap_or_else(|_| "none".into());
                 let marker = dir.join(&account);

@@ -82,6 +82,8 @@ pub enum Step {
         /// First attempt number that is allowed to continue.
         until: u64,
     },
+    /// `wait-file:PATH` — wait until PATH exists (checked every 10 ms).
+    WaitFile(PathBuf),
     /// `hold:DIR:DUR` — create `DIR/$BATON_ACCOUNT` exclusively (exit 9 if it
     /// exists: two runs hold one account), keep it for DUR, then remove it.
     Hold {
@@ -203,6 +205,11 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
                 until: parse_number(until, "fail-until")?,
             }
         }
+        "wait-file" => Step::WaitFile(PathBuf::from(non_empty(
+            need(arg, "wait-file")?,
+            "wait-file",
+            "path",
+        )?)),
         "hold" => {
             let (dir, duration) = split_path(need(arg, "hold")?, "hold", "DUR")?;
             Step::Hold {

@@ -46,8 +46,9 @@ pub fn measure() -> Fallible<Outcome> {
     )];
     notes.extend(ours.misses.iter().map(|m| format!("detector miss: {m}")));
     notes.push(format!(
-        "detector, held-out set ({}: written without seeing the rules or the corpus): \
-         tp {}, fp {}, fn {}, tn {}",
+        "detector, held-out set ({}: written without seeing the rules; first measured at \
+         precision 1.000 / recall 0.867 before its misses were used to improve the rules, so \
+         no longer unbiased): tp {}, fp {}, fn {}, tn {}",
         heldout_dir.display(),
         held.tp,
         held.fp,

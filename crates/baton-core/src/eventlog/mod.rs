@@ -94,6 +94,9 @@ pub enum Event {
         out_offset: u64,
         /// Byte offset in `<id>.err.log` where this run's stderr begins.
         err_offset: u64,
+        /// For `backend = "tmux"`: the private server (`tmux -L`) and session name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tmux: Option<TmuxTarget>,
     },
     /// A session could not be started; retrying cannot help.
     SpawnError {
@@ -254,6 +257,13 @@ pub enum Event {
         /// What was wrong.
         reason: String,
     },
+    /// A run started by an earlier conductor was found again and taken over.
+    Recovered {
+        /// The run's process.
+        pid: u32,
+        /// `readopted`.
+        outcome: String,
+    },
     /// The conductor is shutting down.
     Shutdown {
         /// Why: `request`, `signal`, …
@@ -287,6 +297,7 @@ impl Event {
             Event::Circuit { .. } => "circuit",
             Event::NoLease { .. } => "no_lease",
             Event::Security { .. } => "security",
+            Event::Recovered { .. } => "recovered",
             Event::Shutdown { .. } => "shutdown",
         }
     }
@@ -303,6 +314,15 @@ impl Event {
                 | Event::Shutdown { .. }
         )
     }
+}
+
+/// Where a tmux-backed run lives.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TmuxTarget {
+    /// The `-L` name of baton's private tmux server.
+    pub server: String,
+    /// The tmux session name.
+    pub session: String,
 }
 
 /// Current time as RFC 3339 UTC with microseconds.

@@ -64,7 +64,7 @@ pub enum LogError {
 enum Request {
     Append {
         session: Option<String>,
-        event: Event,
+        event: Box<Event>,
     },
     /// Reply once everything queued before it is written (and synced if `sync`).
     Barrier {
@@ -134,7 +134,7 @@ impl EventLog {
         // A send error means the writer is gone; barriers report it.
         let _ = self.tx.send(Request::Append {
             session: session.map(str::to_owned),
-            event,
+            event: Box::new(event),
         });
     }
 
@@ -305,7 +305,7 @@ impl Writer {
                     seq: self.next_seq,
                     ts: now_rfc3339(),
                     session: session.clone(),
-                    event: event.clone(),
+                    event: (**event).clone(),
                 };
                 match serde_json::to_string(&record) {
                     Ok(line) => {

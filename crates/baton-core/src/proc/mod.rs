@@ -9,11 +9,15 @@ mod group;
 mod pty;
 mod spawn;
 mod spawner;
+mod tmux;
+mod watch;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
 pub use spawner::{spawn_async, spawn_pty_async};
+pub use tmux::{PaneStatus, TmuxError, TmuxServer};
+pub use watch::{ExitWatch, FileWatch};
 
 use serde::{Deserialize, Serialize};
 

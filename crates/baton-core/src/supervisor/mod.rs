@@ -8,6 +8,7 @@
 
 mod leasing;
 pub(crate) mod run;
+mod run_tmux;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -129,6 +130,73 @@ pub(crate) struct Supervisor {
     broker: Option<Arc<baton_accounts::Broker>>,
     /// Lease and release calls in flight; shutdown waits for them.
     broker_ops: usize,
+    /// tmux runs an earlier conductor left running, by session id; taken
+    /// over when a session with that id is spawned again.
+    recoverable: HashMap<String, Recoverable>,
+}
+
+/// A tmux run that was live when an earlier conductor stopped writing the log.
+#[derive(Clone, Debug)]
+pub(crate) struct Recoverable {
+    pub id: String,
+    pub adopt: run_tmux::Adopt,
+    pub state: SessionState,
+    pub restarts: u32,
+    pub attempt: u32,
+}
+
+impl Recoverable {
+    /// The tmux runs of `records` (an earlier log of this logs dir) whose
+    /// session was still live at its end and that ran on `server`.
+    pub(crate) fn from_log(records: &[crate::eventlog::Record], server: &str) -> Vec<Recoverable> {
+        let mut last: HashMap<String, Recoverable> = HashMap::new();
+        let mut live: HashMap<String, bool> = HashMap::new();
+        for r in records {
+            let Some(id) = &r.session else { continue };
+            match &r.event {
+                Event::Spawn {
+                    pid,
+                    start_time,
+                    out_offset,
+                    attempt,
+                    restart,
+                    tmux: Some(t),
+                    ..
+                } if t.server == server => {
+                    last.insert(
+                        id.clone(),
+                        Recoverable {
+                            id: id.clone(),
+                            adopt: run_tmux::Adopt {
+                                pid: *pid,
+                                start_time: *start_time,
+                                out_offset: *out_offset,
+                                acknowledged: false,
+                            },
+                            state: SessionState::Starting,
+                            restarts: *restart,
+                            attempt: *attempt,
+                        },
+                    );
+                }
+                Event::Spawn { .. } => {
+                    last.remove(id);
+                }
+                Event::State { to, restarts, .. } => {
+                    live.insert(id.clone(), to.has_process());
+                    if let Some(rec) = last.get_mut(id) {
+                        rec.state = *to;
+                        rec.restarts = *restarts;
+                        rec.adopt.acknowledged |= *to != SessionState::Starting;
+                    }
+                }
+                _ => {}
+            }
+        }
+        last.into_values()
+            .filter(|r| live.get(&r.id).copied().unwrap_or(false))
+            .collect()
+    }
 }
 
 impl Supervisor {
@@ -139,6 +207,7 @@ impl Supervisor {
         live: watch::Sender<usize>,
         broker: Option<Arc<baton_accounts::Broker>>,
         detectors: Vec<(AgentKind, InputWaitDetector)>,
+        recoverable: Vec<Recoverable>,
     ) -> Supervisor {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -162,6 +231,7 @@ impl Supervisor {
             jitter_state: seed | 1,
             broker,
             broker_ops: 0,
+            recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
         }
     }
 
@@ -294,11 +364,6 @@ impl Supervisor {
         if self.sessions.contains_key(&spec.id) {
             return Err(ConductorError::DuplicateSession(spec.id));
         }
-        if spec.backend == baton_config::Backend::Tmux {
-            return Err(ConductorError::Config(
-                "backend = \"tmux\" is not supported by this version of baton; use \"pipes\" or \"pty\"".into(),
-            ));
-        }
         let answers = spec
             .answers
             .iter()
@@ -334,7 +399,13 @@ impl Supervisor {
                 answers,
             },
         );
-        self.begin_run(&id);
+        let recovered = (entry_backend(&self.sessions, &id) == Some(baton_config::Backend::Tmux))
+            .then(|| self.recoverable.remove(id.as_str()))
+            .flatten();
+        match recovered {
+            Some(rec) => self.adopt_run(&id, rec),
+            None => self.begin_run(&id),
+        }
         Ok(id)
     }
 
@@ -367,7 +438,59 @@ impl Supervisor {
                 msg,
             });
         });
-        tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
+        if spec.backend == baton_config::Backend::Tmux {
+            let tmux = run_tmux::TmuxRun {
+                server: self.tmux_server(),
+                session: proc::TmuxServer::session_name(id.as_str()),
+                adopt: None,
+            };
+            tokio::spawn(run_tmux::run_tmux(
+                cfg, tmux, shared, self.epoch, report, ctl_rx,
+            ));
+        } else {
+            tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
+        }
+    }
+
+    /// The private tmux server of this conductor's logs directory.
+    fn tmux_server(&self) -> proc::TmuxServer {
+        proc::TmuxServer::for_logs_dir(&self.opts.conductor.logs_dir)
+    }
+
+    /// Takes over a tmux run an earlier conductor started: the session
+    /// continues in the state the log left it in, with no new process.
+    fn adopt_run(&mut self, id: &SessionId, rec: Recoverable) {
+        let tmux_server = self.tmux_server();
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        entry.state = rec.state;
+        entry.reason = "recovered".into();
+        entry.restarts = rec.restarts;
+        entry.attempt = rec.attempt;
+        let spec = entry.spec.clone();
+        let shared = entry.shared.clone();
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        entry.run = Some(ctl_tx);
+        let cfg = self.run_config(&spec, rec.attempt, rec.restarts, None);
+        let tx = self.tx.clone();
+        let report_id = id.clone();
+        let attempt = rec.attempt;
+        let report: run::Report = Arc::new(move |msg| {
+            let _ = tx.send(SupMsg::Run {
+                id: report_id.clone(),
+                attempt,
+                msg,
+            });
+        });
+        let tmux = run_tmux::TmuxRun {
+            server: tmux_server,
+            session: proc::TmuxServer::session_name(id.as_str()),
+            adopt: Some(rec.adopt),
+        };
+        tokio::spawn(run_tmux::run_tmux(
+            cfg, tmux, shared, self.epoch, report, ctl_rx,
+        ));
     }
 
     fn run_config(
@@ -494,6 +617,22 @@ impl Supervisor {
                         env_keys,
                         out_offset,
                         err_offset,
+                        tmux: (spec.backend == baton_config::Backend::Tmux).then(|| {
+                            crate::eventlog::TmuxTarget {
+                                server: self.tmux_server().name().to_owned(),
+                                session: proc::TmuxServer::session_name(id.as_str()),
+                            }
+                        }),
+                    },
+                );
+            }
+            RunMsg::Recovered { pid } => {
+                entry.pid = Some(pid.0);
+                self.append(
+                    &id,
+                    Event::Recovered {
+                        pid: pid.0,
+                        outcome: "readopted".into(),
                     },
                 );
             }
@@ -1106,6 +1245,13 @@ impl Supervisor {
         self.jitter_state = x;
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+fn entry_backend(
+    sessions: &BTreeMap<SessionId, Entry>,
+    id: &SessionId,
+) -> Option<baton_config::Backend> {
+    sessions.get(id).map(|e| e.spec.backend)
 }
 
 fn silent_ms(epoch: std::time::Instant, shared: &RunShared) -> u64 {

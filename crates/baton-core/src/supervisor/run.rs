@@ -115,6 +115,10 @@ pub(crate) enum RunMsg {
         missing: String,
         message: String,
     },
+    /// A run started by an earlier conductor was taken over (tmux).
+    Recovered {
+        pid: Pid,
+    },
     /// First output byte of this run (L3 acknowledged).
     Acknowledged,
     /// No output for `stall_after`; the detection says whether it looks like a question.
@@ -150,7 +154,7 @@ pub(crate) enum RunMsg {
 pub(crate) type Report = Arc<dyn Fn(RunMsg) + Send + Sync>;
 
 /// Outcome of checking the branch guard.
-async fn branch_guard(cwd: &std::path::Path) -> Result<(), String> {
+pub(super) async fn branch_guard(cwd: &std::path::Path) -> Result<(), String> {
     let out = tokio::process::Command::new("git")
         .arg("-C")
         .arg(cwd)
@@ -508,7 +512,7 @@ fn grow(buf: &mut Vec<u8>, was_full: bool) -> bool {
 }
 
 /// Bookkeeping for every chunk of output, from either stream.
-fn observe(
+pub(super) fn observe(
     shared: &RunShared,
     bytes: &[u8],
     epoch: std::time::Instant,
@@ -599,7 +603,7 @@ where
     tx
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

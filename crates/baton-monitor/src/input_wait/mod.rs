@@ -8,6 +8,12 @@
 //! line, or a choice menu spanning the last few lines. Words like "proceed" in
 //! a sentence, a line ending in `>`, a rhetorical question followed by more
 //! output, log lines and spinners never count.
+//!
+//! TUI decoration is not content: box and gutter drawing at line edges is
+//! peeled off (a border line reads as empty), and hint or status footers
+//! ("Enter to confirm · Esc to exit", "(96% context left)") may sit under a
+//! prompt without hiding it. A horizontal option bar (`Yes  Always  No`) under
+//! a nearby question counts like a menu.
 
 pub mod corpus;
 
@@ -48,6 +54,7 @@ const BUILTIN: &[&str] = &[
     PASSWORD,
     DEFAULT_VALUE,
     CHOICE_MENU,
+    CHOICE_BAR,
     DO_YOU_WANT,
     ALLOW,
     PRESS_ENTER,
@@ -58,6 +65,7 @@ const YES_NO: &str = "yes_no";
 const PASSWORD: &str = "password";
 const DEFAULT_VALUE: &str = "default_value";
 const CHOICE_MENU: &str = "choice_menu";
+const CHOICE_BAR: &str = "choice_bar";
 const DO_YOU_WANT: &str = "do_you_want";
 const ALLOW: &str = "allow";
 const PRESS_ENTER: &str = "press_enter";
@@ -75,22 +83,18 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static regex")
 }
 
-/// Box-drawing sides that TUIs put around prompts.
-const BOX_SIDES: &[char] = &['│', '┃', '║', '|', '▌', '▐', '▎', '▏', '╎', '┆'];
-
+/// Frame drawing TUIs put around and beside prompts: box drawing
+/// (U+2500–U+257F: `│ ╭ ─ ╯ ├ └`), block elements (U+2580–U+259F: the `▌`
+/// gutter, `▐`, `█`) and the ASCII side `|`.
 fn is_frame_char(c: char) -> bool {
-    c.is_whitespace() || ('\u{2500}'..='\u{259f}').contains(&c)
+    c == '|' || ('\u{2500}'..='\u{259f}').contains(&c)
 }
 
-/// A line as the rules see it: trimmed, without box sides; empty when it is
-/// only frame drawing.
+/// A line as the rules see it: trimmed, with frame drawing peeled off both
+/// edges (nested boxes and tree guides included); empty when the line is
+/// only frame drawing and whitespace (a box's border).
 fn clean_line(line: &str) -> &str {
-    let t = line
-        .trim()
-        .trim_start_matches(BOX_SIDES)
-        .trim_end_matches(BOX_SIDES)
-        .trim();
-    if t.chars().all(is_frame_char) { "" } else { t }
+    line.trim_matches(|c: char| c.is_whitespace() || is_frame_char(c))
 }
 
 /// Activity indicators: a session showing one is working, not asking.
@@ -119,6 +123,24 @@ static NOISE: LazyLock<Regex> = LazyLock::new(|| {
         r")"
     ))
 });
+
+/// Status footers TUIs keep under their frame: they may follow a prompt
+/// without hiding it ("gemini-2.5-pro (96% context left)", "? for shortcuts").
+static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"(?i)\bcontext left\b|^\?\s+for shortcuts\b|\bno sandbox\b",
+        r"|shift\+tab to cycle|\bauto-accept edits\b"
+    ))
+});
+
+/// Trailing lines a prompt may carry below it: hints and status footers.
+const MAX_CHROME: usize = 3;
+
+/// Is `line` a hint or status footer (never a busy indicator: "esc to
+/// interrupt" and gemini's "(esc to cancel, 12s)" stay activity)?
+fn is_chrome(line: &str) -> bool {
+    (HINT.is_match(line) || FOOTER.is_match(line)) && !BUSY.is_match(line)
+}
 
 /// Hint lines TUIs print under a menu or prompt.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
@@ -176,7 +198,9 @@ static TEXT_PROMPT_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^[^\w\n]{0,6}(?:(?:please\s+)?(?:enter|type|input|provide|choose|select|pick)\b[^\n]{0,60}",
         r"|(?:your\s+|project\s+|package\s+|app\s+)?(?:user ?name|login|e-?mail|name|token|api key|value|choice|selection)",
-        r"(?:\s*\([^)\n]{0,30}\))?)\s*:\s*$"
+        r"(?:\s*\([^)\n]{0,30}\))?",
+        // A credential prompt naming its target: "Username for 'https://github.com':".
+        r"|(?:user ?name|login|e-?mail|user|account)\s+for\s+[^\n]{1,60})\s*:\s*$"
     ))
 });
 
@@ -185,6 +209,7 @@ fn compile_all() {
     LazyLock::force(&BUSY);
     LazyLock::force(&NOISE);
     LazyLock::force(&HINT);
+    LazyLock::force(&FOOTER);
     LazyLock::force(&YES_NO_RE);
     LazyLock::force(&PASSWORD_RE);
     LazyLock::force(&DEFAULT_VALUE_RE);
@@ -198,6 +223,9 @@ fn compile_all() {
     LazyLock::force(&MARKED);
     LazyLock::force(&NUMBERED);
     LazyLock::force(&SELECT);
+    LazyLock::force(&BAR_SPLIT);
+    LazyLock::force(&BAR_YES);
+    LazyLock::force(&BAR_NO);
 }
 
 /// What a numbered menu's input line looks like under its options
@@ -230,8 +258,8 @@ fn detection(rule: &str, line: &str) -> Detection {
 
 impl InputWaitDetector {
     /// The built-in rules only: `yes_no`, `password`, `default_value`,
-    /// `choice_menu`, `do_you_want`, `allow`, `press_enter`, `question_prompt`,
-    /// `text_prompt`.
+    /// `choice_menu`, `choice_bar`, `do_you_want`, `allow`, `press_enter`,
+    /// `question_prompt`, `text_prompt`.
     ///
     /// Compiles every built-in pattern now, so the first detection (which
     /// runs inside a session's task, on a deadline) does not pay for it.
@@ -263,11 +291,12 @@ impl InputWaitDetector {
         // The cursor still sits on the last line: the program printed a
         // prompt and did not end it with a newline.
         let open = !text.trim_end_matches([' ', '\t']).ends_with('\n');
-        let mut lines: Vec<&str> = Vec::with_capacity(MENU_WINDOW);
+        let window = MENU_WINDOW + MAX_CHROME;
+        let mut lines: Vec<&str> = Vec::with_capacity(window);
         for l in text.lines().rev().map(clean_line) {
             if !l.is_empty() {
                 lines.push(l);
-                if lines.len() == MENU_WINDOW {
+                if lines.len() == window {
                     break;
                 }
             }
@@ -281,16 +310,17 @@ impl InputWaitDetector {
                 return Some(detection(&rule.name, line));
             }
         }
-        if recent.iter().any(|l| BUSY.is_match(l)) {
+        // Hint and status lines under the prompt ("Enter to confirm · Esc to
+        // cancel", "gemini-2.5-pro (96% context left)").
+        let mut end = lines.len();
+        while end > 1 && lines.len() - end < MAX_CHROME && is_chrome(lines[end - 1]) {
+            end -= 1;
+        }
+        let body = &lines[end.saturating_sub(MENU_WINDOW)..end];
+        let body_recent = &body[body.len().saturating_sub(LAST_LINES)..];
+        if recent.iter().chain(body_recent).any(|l| BUSY.is_match(l)) {
             return None;
         }
-
-        // A hint line under the prompt ("Enter to confirm · Esc to cancel").
-        let body: &[&str] = if lines.len() >= 2 && HINT.is_match(last) {
-            &lines[..lines.len() - 1]
-        } else {
-            &lines
-        };
         let prompt = *body.last()?;
         let prompt_ok = !NOISE.is_match(prompt);
         let last_ok = !NOISE.is_match(last);
@@ -310,6 +340,9 @@ impl InputWaitDetector {
         };
         if let Some(line) = choice_menu(menu_body) {
             return Some(detection(CHOICE_MENU, line));
+        }
+        if let Some(line) = choice_bar(body) {
+            return Some(detection(CHOICE_BAR, line));
         }
         if prompt_ok && DO_YOU_WANT_RE.is_match(prompt) {
             return Some(detection(DO_YOU_WANT, prompt));
@@ -408,13 +441,21 @@ fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
     let mut options = Vec::new();
     let mut above = None;
     for line in body.iter().rev() {
-        match menu_option(line) {
-            Some(o) if options.len() < 10 => options.push((o, *line)),
-            _ => {
-                above = Some(*line);
-                break;
-            }
+        let Some(o) = menu_option(line) else {
+            above = Some(*line);
+            break;
+        };
+        // A numbered menu ends at its option 1: the line above it is text
+        // ("https://…", a path), however option-like it looks.
+        let numbered_run_ended = o.number.is_none()
+            && options
+                .first()
+                .is_some_and(|(first, _): &(MenuOption, &str)| first.number.is_some());
+        if options.len() == 10 || numbered_run_ended {
+            above = Some(*line);
+            break;
         }
+        options.push((o, *line));
     }
     options.reverse();
     if options.len() < 2 {
@@ -447,6 +488,79 @@ fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
         return None;
     }
     question.or_else(|| marked.first().copied())
+}
+
+/// At most this many lines may follow an option bar (a description of the
+/// selected option: "Approve and run the command").
+const BAR_TAIL: usize = 2;
+/// The bar's question is at most this many content lines above it.
+const BAR_REACH: usize = 8;
+
+/// Items of an option bar are set apart by two or more spaces.
+static BAR_SPLIT: LazyLock<Regex> = LazyLock::new(|| re(r"\s{2,}"));
+/// The first item says yes; another item declines.
+static BAR_YES: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)^(?:yes|allow|approve|accept|apply|run|continue|proceed|ok|okay|confirm)\b")
+});
+static BAR_NO: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)^(?:no|deny|reject|decline|cancel|skip|abort|don'?t|never|quit|exit)\b")
+});
+
+/// A horizontal option bar: `Yes   Always   No   No, provide feedback`, or
+/// `[ Allow ]  [ Deny ]`.
+fn is_option_bar(line: &str) -> bool {
+    if line.chars().count() > 100 || NOISE.is_match(line) || line.contains("://") {
+        return false;
+    }
+    let items: Vec<&str> = BAR_SPLIT
+        .split(line)
+        .map(|item| {
+            item.trim_start_matches(['[', '(', '<', '›', '❯', '>'])
+                .trim_end_matches([']', ')', '>'])
+                .trim()
+        })
+        .collect();
+    if !(2..=6).contains(&items.len()) {
+        return false;
+    }
+    let item_ok = |item: &&str| {
+        item.chars().count() <= 30
+            && item.split_whitespace().count() <= 4
+            && item.chars().next().is_some_and(char::is_alphanumeric)
+            && !item.chars().any(is_frame_char)
+            && !item.ends_with(['.', ':', '?', '!', ';'])
+    };
+    items.iter().all(item_ok)
+        && BAR_YES.is_match(items[0])
+        && items[1..].iter().any(|item| BAR_NO.is_match(item))
+}
+
+/// A question the bar answers: a short line ending in `?`.
+fn is_bar_question(line: &str) -> bool {
+    line.ends_with('?')
+        && line.chars().count() <= MAX_QUESTION
+        && !NOISE.is_match(line)
+        && !line.contains("://")
+}
+
+/// An option bar among the last lines of `body`, under a question at most
+/// [`BAR_REACH`] lines above it. Returns the question.
+fn choice_bar<'a>(body: &[&'a str]) -> Option<&'a str> {
+    let n = body.len();
+    let bar = (n.saturating_sub(BAR_TAIL + 1)..n)
+        .rev()
+        .find(|&i| is_option_bar(body[i]))?;
+    let below_ok = body[bar + 1..]
+        .iter()
+        .all(|l| l.chars().count() <= 80 && !l.ends_with('?') && !NOISE.is_match(l));
+    if !below_ok {
+        return None;
+    }
+    body[bar.saturating_sub(BAR_REACH)..bar]
+        .iter()
+        .rev()
+        .find(|l| is_bar_question(l))
+        .copied()
 }
 
 #[cfg(test)]

@@ -206,3 +206,178 @@ fn user_rules_come_first() {
     );
     assert_eq!(InputWaitDetector::default().rule_names(), BUILTIN.to_vec());
 }
+
+/// Asserts each `(input, Some((rule, line)))` / `(input, None)` case.
+fn check(cases: &[(&str, Option<(&str, &str)>)]) {
+    for (input, want) in cases {
+        let want = want.map(|(r, l)| (r.to_string(), l.to_string()));
+        assert_eq!(det(input), want, "input {input:?}");
+    }
+}
+
+#[test]
+fn frame_drawing_is_decoration() {
+    let lines: &[(&str, &str)] = &[
+        ("│ Do you want to proceed? │", "Do you want to proceed?"),
+        ("│ │ 1 - import x;      │   │", "1 - import x;"),
+        ("╰──────────────────╯", ""),
+        ("├────┼────┤", ""),
+        ("  │      │  ", ""),
+        ("▌ Yes   No", "Yes   No"),
+        ("█ Continue?", "Continue?"),
+        ("│   ├── main.rs", "main.rs"),
+        ("└ Read package.json", "Read package.json"),
+        ("a │ b", "a │ b"),
+    ];
+    for (line, want) in lines {
+        assert_eq!(clean_line(line), *want, "line {line:?}");
+    }
+    check(&[
+        // A menu drawn in a coloured box, its border and a hint below it,
+        // under a URL line that looks like an option.
+        (
+            "\x1b[33m╭────────╮\x1b[39m\n│ Do you trust this folder? │\n│ https://docs.example.com/security │\n│ \x1b[36m❯ 1. Yes, proceed\x1b[39m │\n│   2. No, exit │\n│          │\n\x1b[33m╰────────╯\x1b[39m\n   Enter to confirm · Esc to exit\n",
+            Some(("choice_menu", "❯ 1. Yes, proceed")),
+        ),
+        // Nested boxes: the inner box's sides are peeled too.
+        (
+            "╭──────╮\n│ ╭──╮ │\n│ │ Do you want to proceed? │ │\n│ ╰──╯ │\n╰──────╯\n",
+            Some(("do_you_want", "Do you want to proceed?")),
+        ),
+        // A block gutter.
+        (
+            "▌Allow command `rm -rf build`?\n▌\n",
+            Some(("allow", "Allow command `rm -rf build`?")),
+        ),
+        ("█ Continue? [Y/n] ", Some(("yes_no", "Continue? [Y/n]"))),
+        // A numbered list under prose, nothing marked, no question: text.
+        (
+            "See https://example.com/docs\n1. Added tests\n2. Fixed bug\n",
+            None,
+        ),
+        // A markdown table drawn with box characters, followed by prose.
+        (
+            "Should we keep these defaults?\n┌──────────┬─────────┐\n│ Option   │ Default │\n├──────────┼─────────┤\n│ Yes      │ No      │\n│ Continue │ Abort   │\n└──────────┴─────────┘\nThese are the current defaults.\n",
+            None,
+        ),
+        // The same table as the last thing on screen.
+        (
+            "Should we keep these defaults?\n┌──────────┬─────────┐\n│ Yes      │ No      │\n└──────────┴─────────┘\n",
+            None,
+        ),
+        // A `tree` listing, even under a question.
+        (
+            "What does the layout look like?\n.\n├── Cargo.toml\n├── src\n│   ├── main.rs\n│   └── lib.rs\n└── README.md\n",
+            None,
+        ),
+        (
+            "Which files changed?\n├── 1. intro.md\n└── 2. setup.md\n\n3 files, 0 directories\n",
+            None,
+        ),
+    ]);
+}
+
+#[test]
+fn hints_and_status_footers_do_not_hide_a_prompt() {
+    check(&[
+        (
+            "╭──────╮\n│ Apply this change? │\n│ ● 1. Yes, allow once │\n│   2. No, suggest changes (esc) │\n╰──────╯\n\n~/src/api (main*)   no sandbox (see /docs)   gemini-2.5-pro (96% context left)",
+            Some(("choice_menu", "Apply this change?")),
+        ),
+        (
+            "Do you want to proceed?\n❯ 1. Yes\n  2. No\nEnter to confirm · Esc to exit\n  ? for shortcuts\n",
+            Some(("choice_menu", "Do you want to proceed?")),
+        ),
+        (
+            "Would you like me to run the migration?\n  ? for shortcuts\n",
+            Some(("do_you_want", "Would you like me to run the migration?")),
+        ),
+        // A spinner inside a box keeps vetoing, footer or not.
+        (
+            "Do you want to proceed?\n╭──────╮\n│ ✶ Pondering… (3s · esc to interrupt) │\n╰──────╯\n  ? for shortcuts\n",
+            None,
+        ),
+        (
+            "Do you want to proceed?\n│ ⠋ Working (5s • esc to interrupt) │\n",
+            None,
+        ),
+        // gemini's spinner ("esc to cancel, 13s") is activity, not a hint.
+        (
+            "Apply this change?\n⠋ Generating... (esc to cancel, 13s)\n~/src  no sandbox  gemini-2.5-pro (96% context left)",
+            None,
+        ),
+        (
+            "Do you want to proceed?\n✻ Thinking… (12s · esc to interrupt)\n╭────╮\n│ >  │\n╰────╯\n  ? for shortcuts\n~/src  no sandbox  (90% context left)\n",
+            None,
+        ),
+        // An idle input box under a finished answer: its `>` is content.
+        (
+            "● All tests pass.\n╭────╮\n│ >  │\n╰────╯\n  ? for shortcuts\n",
+            None,
+        ),
+    ]);
+}
+
+#[test]
+fn horizontal_option_bar() {
+    check(&[
+        (
+            "• Explored\n  └ Read package.json\n\n▌\x1b[1mRun the following command?\x1b[22m\n▌\n▌Reason: deps are missing\n▌\n▌$ pnpm install --frozen-lockfile\n▌\n▌\x1b[7m Yes \x1b[27m  Always   No   No, provide feedback\n▌ Approve and run the command\n",
+            Some(("choice_bar", "Run the following command?")),
+        ),
+        (
+            "Apply these edits to 3 files?\n\n  [ Apply ]  [ Cancel ]",
+            Some(("choice_bar", "Apply these edits to 3 files?")),
+        ),
+        (
+            "Allow network access for this session?\n\nAllow  Deny\n",
+            Some(("choice_bar", "Allow network access for this session?")),
+        ),
+        // "Yes  No" in narrative prose, no question above.
+        (
+            "The flag takes one of two values:\nYes  No\nThe default is No.\n",
+            None,
+        ),
+        (
+            "Do you want to proceed?\nYes  No are the only accepted answers here.\n",
+            None,
+        ),
+        // The question is too far above the bar.
+        (
+            "Run the following command?\n1\n2\n3\n4\n5\n6\n7\n8\n9\nYes  No\n",
+            None,
+        ),
+        // The bar is too far from the end.
+        ("Run it?\nYes  No\nline one\nline two\nline three\n", None),
+        // No item declines, or the first item does not accept.
+        ("Ready?\nYes  Always\n", None),
+        ("Which do you prefer?\nNo  Yes\n", None),
+        // A bar-shaped line followed by log output.
+        (
+            "Any failures?\nApply  0  No  errors\n2026-01-01 12:00:00 Yes  No  done\n",
+            None,
+        ),
+    ]);
+}
+
+#[test]
+fn credential_prompts() {
+    check(&[
+        (
+            "Cloning into 'billing-service'...\nUsername for 'https://github.com': ",
+            Some(("text_prompt", "Username for 'https://github.com':")),
+        ),
+        (
+            "Email for 'registry.npmjs.org': ",
+            Some(("text_prompt", "Email for 'registry.npmjs.org':")),
+        ),
+        ("Username: ", Some(("text_prompt", "Username:"))),
+        ("Login: ", Some(("text_prompt", "Login:"))),
+        ("Email: ", Some(("text_prompt", "Email:"))),
+        // Answered, or the cursor has moved on.
+        ("Username for 'https://github.com': alice\n", None),
+        ("Username for 'https://github.com':\n", None),
+        ("remote: Username for 'https://github.com': ", None),
+        ("2026-01-01 12:00:00 Username for 'https://x.dev': ", None),
+    ]);
+}

@@ -1,0 +1,336 @@
+//! Sessions inside tmux, on a private server per logs directory.
+//!
+//! The agent runs as the pane's command (argv, no shell). Its terminal
+//! output is appended to the session's log by `pipe-pane`, set up in the same
+//! tmux invocation as the session itself: tmux runs one invocation's command
+//! list before it reads any pane output, so not a byte is missed. The window
+//! keeps the dead pane (`remain-on-exit`) so the exit status can be read.
+//! Targets are always exact (`=NAME`, `=NAME:`): tmux matches names loosely
+//! otherwise. The server is private (`-L`), so a user's `tmux kill-server`
+//! cannot touch agents and baton cannot touch the user's sessions.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use super::PtySize;
+
+/// Longest any tmux client call may take.
+const CALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// Errors from tmux calls.
+#[derive(Debug, thiserror::Error)]
+pub enum TmuxError {
+    /// tmux is not installed or not on PATH.
+    #[error("tmux is not available ({0}); install tmux to use backend = \"tmux\"")]
+    Missing(std::io::Error),
+    /// A tmux command failed.
+    #[error("tmux {verb} failed: {stderr}")]
+    Failed {
+        /// The tmux verb.
+        verb: &'static str,
+        /// What tmux said.
+        stderr: String,
+    },
+    /// A tmux command did not answer in time.
+    #[error("tmux {0} did not answer within 10 s")]
+    Timeout(&'static str),
+}
+
+/// The dead-or-alive state of a session's pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaneStatus {
+    /// The pane's process has exited.
+    pub dead: bool,
+    /// Its exit code, once dead (if it exited).
+    pub code: Option<i32>,
+    /// The signal that ended it, once dead (if one did).
+    pub signal: Option<i32>,
+    /// The pane's process id (the agent).
+    pub pid: u32,
+}
+
+/// baton's private tmux server for one logs directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmuxServer {
+    name: String,
+}
+
+impl TmuxServer {
+    /// The server for `logs_dir`: the same directory always maps to the same
+    /// server, so a restarted conductor finds its sessions again.
+    pub fn for_logs_dir(logs_dir: &Path) -> TmuxServer {
+        let path = std::path::absolute(logs_dir).unwrap_or_else(|_| logs_dir.to_owned());
+        // FNV-1a: a short, stable name (socket paths are limited to ~108 bytes).
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in path.as_os_str().as_encoded_bytes() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        TmuxServer {
+            name: format!("baton-{hash:016x}"),
+        }
+    }
+
+    /// A server with an explicit `-L` name (as recorded in a `spawn` event).
+    pub fn named(name: impl Into<String>) -> TmuxServer {
+        TmuxServer { name: name.into() }
+    }
+
+    /// The `-L` socket name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tmux session name for a baton session id (tmux forbids `.` and `:`).
+    pub fn session_name(id: &str) -> String {
+        format!("baton-{}", id.replace('.', "_"))
+    }
+
+    /// argv to attach a terminal to a session (`baton attach`).
+    pub fn attach_argv(&self, session: &str) -> Vec<OsString> {
+        [
+            "tmux",
+            "-L",
+            &self.name,
+            "attach-session",
+            "-t",
+            &format!("={session}"),
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect()
+    }
+
+    async fn call(&self, verb: &'static str, args: &[OsString]) -> Result<String, TmuxError> {
+        let mut cmd = tokio::process::Command::new("tmux");
+        cmd.arg("-L")
+            .arg(&self.name)
+            .args(args)
+            // Inside a user's tmux, TMUX would point the client at their server.
+            .env_remove("TMUX")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let out = match tokio::time::timeout(CALL_LIMIT, cmd.output()).await {
+            Err(_) => return Err(TmuxError::Timeout(verb)),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(TmuxError::Missing(e));
+            }
+            Ok(Err(e)) => {
+                return Err(TmuxError::Failed {
+                    verb,
+                    stderr: e.to_string(),
+                });
+            }
+            Ok(Ok(out)) => out,
+        };
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(TmuxError::Failed {
+                verb,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    /// Starts `argv` in a new detached session `name`, its output appended to
+    /// `log`, tagged with `@baton_id`. Returns the pane's pid.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn new_session(
+        &self,
+        name: &str,
+        baton_id: &str,
+        cwd: &Path,
+        env: &[(String, String)],
+        argv: &[String],
+        size: PtySize,
+        log: &Path,
+    ) -> Result<u32, TmuxError> {
+        let pane = format!("={name}:");
+        let mut args: Vec<OsString> = vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            name.into(),
+            "-x".into(),
+            size.cols.to_string().into(),
+            "-y".into(),
+            size.rows.to_string().into(),
+            "-c".into(),
+            cwd.into(),
+            "-P".into(),
+            "-F".into(),
+            "#{pane_pid}".into(),
+        ];
+        for (k, v) in env {
+            args.push("-e".into());
+            args.push(format!("{k}={v}").into());
+        }
+        args.push("--".into());
+        args.extend(argv.iter().map(OsString::from));
+        // `pipe-pane` runs its argument with tmux's /bin/sh; the log path is
+        // the only word in it, quoted. No word of the agent's reaches a shell.
+        let pipe = format!("exec cat >> {}", shell_words::quote(&log.to_string_lossy()));
+        for cmd in [
+            vec![";", "set-option", "-w", "-t", &pane, "remain-on-exit", "on"],
+            vec![";", "set-option", "-t", &pane, "@baton_id", baton_id],
+            vec![";", "pipe-pane", "-o", "-t", &pane, &pipe],
+        ] {
+            args.extend(cmd.into_iter().map(OsString::from));
+        }
+        let out = self.call("new-session", &args).await?;
+        out.trim().parse().map_err(|_| TmuxError::Failed {
+            verb: "new-session",
+            stderr: format!("unexpected pane pid output `{}`", out.trim()),
+        })
+    }
+
+    /// The pane of session `name`, or `None` when the session (or the server) is gone.
+    pub async fn pane_status(&self, name: &str) -> Result<Option<PaneStatus>, TmuxError> {
+        let args: Vec<OsString> = vec![
+            "display-message".into(),
+            "-p".into(),
+            "-t".into(),
+            format!("={name}:").into(),
+            "#{pane_dead} #{pane_pid} #{pane_dead_status} #{pane_dead_signal}".into(),
+        ];
+        match self.call("display-message", &args).await {
+            Ok(out) => Ok(parse_status(&out)),
+            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Types `bytes` into the session: text literally (`send-keys -l`, no key
+    /// names interpreted), each newline as an Enter key.
+    pub async fn send_text(&self, name: &str, bytes: &[u8]) -> Result<(), TmuxError> {
+        let pane = format!("={name}:");
+        let text = String::from_utf8_lossy(bytes);
+        let mut args: Vec<OsString> = Vec::new();
+        for (i, part) in text.split('\n').enumerate() {
+            if i > 0 {
+                push_cmd(&mut args, &["send-keys", "-t", &pane, "Enter"]);
+            }
+            if !part.is_empty() {
+                push_cmd(&mut args, &["send-keys", "-t", &pane, "-l", "--", part]);
+            }
+        }
+        if args.is_empty() {
+            return Ok(());
+        }
+        self.call("send-keys", &args).await.map(|_| ())
+    }
+
+    /// Ends the session and everything in its pane. A session already gone is not an error.
+    pub async fn kill_session(&self, name: &str) -> Result<(), TmuxError> {
+        let args: Vec<OsString> = vec![
+            "kill-session".into(),
+            "-t".into(),
+            format!("={name}").into(),
+        ];
+        match self.call("kill-session", &args).await {
+            Ok(_) => Ok(()),
+            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The `@baton_id` tag of session `name`, proving baton created it.
+    pub async fn owner_tag(&self, name: &str) -> Result<Option<String>, TmuxError> {
+        let args: Vec<OsString> = vec![
+            "display-message".into(),
+            "-p".into(),
+            "-t".into(),
+            format!("={name}:").into(),
+            "#{@baton_id}".into(),
+        ];
+        match self.call("display-message", &args).await {
+            Ok(out) => Ok(Some(out.trim().to_owned()).filter(|s| !s.is_empty())),
+            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Whether tmux's complaint means "that session (or the whole server) does
+/// not exist", which tmux words several ways.
+fn is_absent(stderr: &str) -> bool {
+    [
+        "can't find",
+        "no server running",
+        "error connecting to",
+        "no such session",
+    ]
+    .iter()
+    .any(|m| stderr.contains(m))
+}
+
+fn push_cmd(args: &mut Vec<OsString>, cmd: &[&str]) {
+    if !args.is_empty() {
+        args.push(";".into());
+    }
+    args.extend(cmd.iter().map(OsString::from));
+}
+
+fn parse_status(out: &str) -> Option<PaneStatus> {
+    let mut fields = out.trim_end_matches('\n').split(' ');
+    let dead = fields.next()? == "1";
+    let pid = fields.next()?.parse().ok()?;
+    let code = fields.next().and_then(|s| s.parse().ok());
+    let signal = fields.next().and_then(|s| s.parse().ok());
+    Some(PaneStatus {
+        dead,
+        code: if dead { code } else { None },
+        signal: if dead { signal } else { None },
+        pid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_parse() {
+        assert_eq!(
+            parse_status("1 42 3 \n"),
+            Some(PaneStatus {
+                dead: true,
+                code: Some(3),
+                signal: None,
+                pid: 42
+            })
+        );
+        assert_eq!(
+            parse_status("1 42  15\n"),
+            Some(PaneStatus {
+                dead: true,
+                code: None,
+                signal: Some(15),
+                pid: 42
+            })
+        );
+        assert_eq!(
+            parse_status("0 42  \n"),
+            Some(PaneStatus {
+                dead: false,
+                code: None,
+                signal: None,
+                pid: 42
+            })
+        );
+        assert_eq!(parse_status("garbage"), None);
+    }
+
+    #[test]
+    fn names_are_stable_and_tmux_safe() {
+        let a = TmuxServer::for_logs_dir(Path::new("/x/logs"));
+        assert_eq!(a, TmuxServer::for_logs_dir(Path::new("/x/logs")));
+        assert_ne!(a, TmuxServer::for_logs_dir(Path::new("/y/logs")));
+        assert_eq!(TmuxServer::session_name("a.b-c"), "baton-a_b-c");
+    }
+}

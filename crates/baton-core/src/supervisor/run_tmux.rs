@@ -1,0 +1,366 @@
+//! One run of a session inside tmux.
+//!
+//! The agent is a pane's process on baton's private tmux server; tmux's
+//! `pipe-pane` appends its terminal output to the session's log. This task
+//! watches the pane's process through a pidfd (exit, at once), the log
+//! through inotify (output), and owns the same deadlines and termination
+//! sequence as a pipes run. It can also adopt a pane that a previous
+//! conductor started: tmux sessions outlive the conductor.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use baton_monitor::payload::PayloadCapture;
+use baton_monitor::tail::Tail;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::run::{Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe};
+use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal, TmuxError, TmuxServer};
+
+/// Where a tmux run lives, and what to adopt if it already runs.
+#[derive(Clone)]
+pub(crate) struct TmuxRun {
+    pub server: TmuxServer,
+    pub session: String,
+    pub adopt: Option<Adopt>,
+}
+
+/// A pane started by an earlier conductor, as its `spawn` record tells it.
+#[derive(Clone, Debug)]
+pub(crate) struct Adopt {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+    pub out_offset: u64,
+    /// The run had produced output (it was past `starting`).
+    pub acknowledged: bool,
+}
+
+/// After the pane is gone, how long the log must stop growing before the
+/// run counts as drained (tmux's `cat` writes the last bytes after the pane
+/// is destroyed).
+const SETTLE: Duration = Duration::from_millis(60);
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+/// Re-read the log at least this often, even without a notification.
+const POLL: Duration = Duration::from_millis(250);
+
+pub(crate) async fn run_tmux(
+    cfg: RunConfig,
+    tmux: TmuxRun,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: Report,
+    mut ctl: mpsc::UnboundedReceiver<RunCtl>,
+) {
+    let server = tmux.server.clone();
+    let session = tmux.session.clone();
+    let (pid, out_offset, acknowledged) = match &tmux.adopt {
+        Some(adopt) => {
+            report(RunMsg::Recovered {
+                pid: Pid(adopt.pid),
+            });
+            (Pid(adopt.pid), adopt.out_offset, adopt.acknowledged)
+        }
+        None => match start(&cfg, &server, &session).await {
+            Ok((pid, out_offset, err_offset)) => {
+                report(RunMsg::Spawned {
+                    pid,
+                    start_time: proc::process_start_time(pid),
+                    out_offset,
+                    err_offset,
+                });
+                (pid, out_offset, false)
+            }
+            Err((missing, message)) => {
+                report(RunMsg::SpawnFailed { missing, message });
+                return;
+            }
+        },
+    };
+    // A pane adopted after a restart must still be the process that was recorded.
+    let same_process = match &tmux.adopt {
+        Some(a) => a.start_time.is_none() || proc::process_start_time(pid) == a.start_time,
+        None => true,
+    };
+    let exit_watch = if same_process {
+        ExitWatch::new(pid).ok()
+    } else {
+        None
+    };
+    let file_watch = FileWatch::new(&cfg.out_path).ok();
+    let mut log = match std::fs::File::open(&cfg.out_path) {
+        Ok(mut f) => f.seek(SeekFrom::Start(out_offset)).map(|_| f).ok(),
+        Err(_) => None,
+    };
+
+    let started = Instant::now();
+    let mut payload = PayloadCapture::new();
+    let mut out_tail = Tail::new(64 * 1024);
+    let mut acked = acknowledged;
+    let mut silent = false;
+    let mut startup_reported = false;
+    let mut last_output = started;
+    let mut status: Option<ExitStatus> = None;
+    let mut group_empty = false;
+    let mut term_deadline: Option<Instant> = None;
+    let mut killed = false;
+    let mut ctl_open = true;
+    let far = started + Duration::from_secs(86400 * 365);
+
+    let signal = |sig: Signal, reason: &'static str| match proc::signal_group(pid, sig) {
+        Ok(true) => report(RunMsg::Signalled {
+            signal: sig,
+            reason,
+        }),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
+    };
+    let mut read_new = |log: &mut Option<std::fs::File>,
+                        acked: &mut bool,
+                        silent: &mut bool,
+                        last_output: &mut Instant|
+     -> usize {
+        let Some(file) = log else { return 0 };
+        let mut total = 0;
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let bytes = &buf[..n];
+            total += n;
+            shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            payload.feed(bytes);
+            out_tail.push(bytes);
+            observe(&shared, bytes, epoch, last_output, acked, silent, &report);
+        }
+        total
+    };
+    // An adopted pane may have written while no conductor watched.
+    read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+    if exit_watch.is_none() {
+        status = Some(pane_exit(&server, &session).await);
+        report(RunMsg::Exited {
+            status: status.unwrap_or(UNKNOWN),
+            runtime: started.elapsed(),
+        });
+    }
+
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    loop {
+        if status.is_some() && !group_empty {
+            group_empty = proc::group_is_empty(pid);
+            if !group_empty && term_deadline.is_none() {
+                signal(Signal::Term, "leader_exited");
+                term_deadline = Some(Instant::now() + cfg.grace);
+            }
+        }
+        if status.is_some() && group_empty {
+            break;
+        }
+        let mut wake = Instant::now() + POLL;
+        if status.is_none() {
+            if !acked && !startup_reported {
+                wake = wake.min(started + cfg.startup_timeout);
+            }
+            if acked && !silent {
+                wake = wake.min(last_output + cfg.stall_after);
+            }
+        } else {
+            wake = wake.min(Instant::now() + Duration::from_millis(10));
+        }
+        if let (Some(deadline), false) = (term_deadline, killed) {
+            wake = wake.min(deadline);
+        }
+        sleep.as_mut().reset(wake);
+        tokio::select! {
+            biased;
+            () = async { if let Some(w) = &file_watch { w.changed().await } else { std::future::pending().await } } => {
+                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+            }
+            () = async { if let Some(w) = &exit_watch { w.exited().await } else { std::future::pending().await } }, if status.is_none() => {
+                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+                let st = pane_exit(&server, &session).await;
+                status = Some(st);
+                report(RunMsg::Exited { status: st, runtime: started.elapsed() });
+            }
+            request = ctl.recv(), if ctl_open => match request {
+                Some(RunCtl::Terminate { force }) => {
+                    if force || term_deadline.is_some() {
+                        if !killed {
+                            killed = true;
+                            signal(Signal::Kill, if force { "forced" } else { "second_request" });
+                        }
+                    } else {
+                        signal(Signal::Term, "terminate");
+                        term_deadline = Some(Instant::now() + cfg.grace);
+                    }
+                }
+                Some(RunCtl::Input { bytes, source, reply }) => {
+                    let len = bytes.len();
+                    let sha256 = hex(&Sha256::digest(&bytes));
+                    let (server, session, report) = (server.clone(), session.clone(), report.clone());
+                    tokio::spawn(async move {
+                        let result = server.send_text(&session, &bytes).await.map_err(|e| e.to_string());
+                        report(RunMsg::InputDone { len, sha256, source, result, reply });
+                    });
+                }
+                None => {
+                    ctl_open = false;
+                    if term_deadline.is_none() && status.is_none() {
+                        signal(Signal::Term, "conductor_gone");
+                        term_deadline = Some(Instant::now() + cfg.grace);
+                    }
+                }
+            },
+            () = &mut sleep => {
+                let now = Instant::now();
+                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+                if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
+                    startup_reported = true;
+                    report(RunMsg::StartupTimeout);
+                }
+                if status.is_none() && acked && !silent && now >= last_output + cfg.stall_after {
+                    silent = true;
+                    let tail = shared.tail_bytes();
+                    report(RunMsg::Silent(cfg.detector.detect(&tail)));
+                }
+                if let (Some(deadline), false) = (term_deadline, killed)
+                    && now >= deadline
+                {
+                    killed = true;
+                    signal(Signal::Kill, "grace_expired");
+                }
+            }
+        }
+    }
+    // The pane is dead and its group empty: destroy the session, which closes
+    // the pipe, and read until tmux's `cat` has written the last bytes.
+    if let Err(e) = server.kill_session(&session).await {
+        tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
+    }
+    let settle_until = Instant::now() + SETTLE_MAX;
+    let mut quiet_since = Instant::now();
+    while Instant::now() < settle_until && quiet_since.elapsed() < SETTLE {
+        if read_new(&mut log, &mut acked, &mut silent, &mut last_output) > 0 {
+            quiet_since = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = status.unwrap_or(UNKNOWN);
+    let payload = payload.finish(&out_tail.to_vec());
+    report(RunMsg::Finished {
+        status,
+        payload,
+        tail: shared.tail_bytes(),
+    });
+}
+
+const UNKNOWN: ExitStatus = ExitStatus {
+    code: None,
+    signal: None,
+};
+
+/// The exit status of a dead pane; unknown when the session is gone.
+async fn pane_exit(server: &TmuxServer, session: &str) -> ExitStatus {
+    match server.pane_status(session).await {
+        Ok(Some(pane)) if pane.dead => ExitStatus {
+            code: pane.code,
+            signal: pane.signal,
+        },
+        Ok(_) => UNKNOWN,
+        Err(e) => {
+            tracing::warn!(%session, "reading the pane status: {e}");
+            UNKNOWN
+        }
+    }
+}
+
+/// Creates the tmux session; returns (pane pid, out offset, err offset) or
+/// (what is missing, message).
+async fn start(
+    cfg: &RunConfig,
+    server: &TmuxServer,
+    session: &str,
+) -> Result<(Pid, u64, u64), (String, String)> {
+    if cfg.branch_guard {
+        branch_guard(&cfg.cwd)
+            .await
+            .map_err(|m| ("branch_guard".to_owned(), m))?;
+    }
+    if !cfg.cwd.is_dir() {
+        return Err((
+            "workdir".into(),
+            format!(
+                "workdir `{}` does not exist or is not a directory",
+                cfg.cwd.display()
+            ),
+        ));
+    }
+    let offset = |path: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|f| f.metadata())
+            .map(|m| m.len())
+            .map_err(|e| {
+                (
+                    "logs_dir".to_owned(),
+                    format!("cannot open {}: {e}", path.display()),
+                )
+            })
+    };
+    let out_offset = offset(&cfg.out_path)?;
+    let err_offset = offset(&cfg.err_path)?;
+    // A session of this name may be left over: a dead pane from a run whose
+    // cleanup never happened is cleared; a live one is somebody's agent.
+    match server.pane_status(session).await {
+        Ok(Some(pane)) if pane.dead => {
+            let _ = server.kill_session(session).await;
+        }
+        Ok(Some(pane)) => {
+            return Err((
+                "tmux".into(),
+                format!(
+                    "tmux session `{session}` on server `{}` is already running (pid {}), left by \
+                     an earlier conductor that did not record it; attach to it or kill it first",
+                    server.name(),
+                    pane.pid
+                ),
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => return Err(("tmux".into(), e.to_string())),
+    }
+    let size = cfg.pty.unwrap_or_default();
+    let pid = server
+        .new_session(
+            session,
+            cfg.id.as_str(),
+            &cfg.cwd,
+            &cfg.env,
+            &cfg.argv,
+            size,
+            &cfg.out_path,
+        )
+        .await
+        .map_err(|e| {
+            let missing = match e {
+                TmuxError::Missing(_) => "tmux",
+                _ => "binary",
+            };
+            (missing.to_owned(), e.to_string())
+        })?;
+    Ok((Pid(pid), out_offset, err_offset))
+}
+
+/// Sends a reply back to an input request (kept for symmetry with pipes).
+#[allow(dead_code)]
+fn reply_err(reply: oneshot::Sender<Result<(), String>>, message: &str) {
+    let _ = reply.send(Err(message.to_owned()));
+}
