@@ -681,8 +681,10 @@ fn attach_gives_a_terminal_to_a_tmux_session_and_detaching_leaves_it_running() {
             break;
         }
     }
-    let out_log = std::fs::read_to_string(logs.join("att.out.log")).unwrap();
-    assert!(out_log.contains("answer: y\r\nanswered\r\n"), "{out_log:?}");
+    wait_until("the answer in the log", || {
+        std::fs::read_to_string(logs.join("att.out.log"))
+            .is_ok_and(|log| log.contains("answer: y\r\nanswered\r\n"))
+    });
 
     // Detaching ends the client, not the session.
     assert!(

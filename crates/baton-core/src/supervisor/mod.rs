@@ -9,6 +9,7 @@
 mod leasing;
 pub(crate) mod run;
 mod run_tmux;
+mod termination;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

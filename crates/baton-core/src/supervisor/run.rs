@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::termination::Termination;
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 
 /// After the group is empty, how long to keep reading a pipe that something
@@ -291,9 +292,7 @@ pub(crate) async fn run(
     let mut group_poll = Duration::from_millis(1);
     let mut next_group_poll = started;
     let mut drain_deadline: Option<Instant> = None;
-    // Termination: when SIGTERM went out and whether SIGKILL followed.
-    let mut term_deadline: Option<Instant> = None;
-    let mut killed = false;
+    let mut termination = Termination::new(cfg.grace);
     let mut ctl_open = true;
     let far = started + Duration::from_secs(86400 * 365);
     let sleep = tokio::time::sleep_until(far);
@@ -323,7 +322,7 @@ pub(crate) async fn run(
                 wake = wake.min(last_output + cfg.stall_after);
             }
         }
-        if let (Some(deadline), false) = (term_deadline, killed) {
+        if let Some(deadline) = termination.wake() {
             wake = wake.min(deadline);
         }
         if status.is_some() && !group_empty {
@@ -389,25 +388,14 @@ pub(crate) async fn run(
                     task.abort();
                 }
                 group_empty = proc::group_is_empty(pid);
-                if !group_empty && term_deadline.is_none() {
+                if !group_empty {
                     // The leader is gone; whatever it left in its group goes too.
-                    signal(Signal::Term, "leader_exited");
-                    term_deadline = Some(Instant::now() + cfg.grace);
+                    termination.begin("leader_exited", &signal);
                 }
                 next_group_poll = Instant::now() + group_poll;
             }
             request = ctl.recv(), if ctl_open => match request {
-                Some(RunCtl::Terminate { force }) => {
-                    if force || term_deadline.is_some() {
-                        if !killed {
-                            killed = true;
-                            signal(Signal::Kill, if force { "forced" } else { "second_request" });
-                        }
-                    } else {
-                        signal(Signal::Term, "terminate");
-                        term_deadline = Some(Instant::now() + cfg.grace);
-                    }
-                }
+                Some(RunCtl::Terminate { force }) => termination.request(force, &signal),
                 Some(RunCtl::Input { bytes, source, reply }) => {
                     let len = bytes.len();
                     let sha256 = hex(&Sha256::digest(&bytes));
@@ -436,9 +424,8 @@ pub(crate) async fn run(
                 // The supervisor is gone: end the run as if asked to.
                 None => {
                     ctl_open = false;
-                    if term_deadline.is_none() && status.is_none() {
-                        signal(Signal::Term, "conductor_gone");
-                        term_deadline = Some(Instant::now() + cfg.grace);
+                    if status.is_none() {
+                        termination.begin("conductor_gone", &signal);
                     }
                 }
             },
@@ -455,12 +442,7 @@ pub(crate) async fn run(
                     let tail = shared.tail_bytes();
                     report(RunMsg::Silent(cfg.detector.detect(&tail)));
                 }
-                if let (Some(deadline), false) = (term_deadline, killed)
-                    && now >= deadline
-                {
-                    killed = true;
-                    signal(Signal::Kill, "grace_expired");
-                }
+                termination.tick(now, &signal);
                 if status.is_some() && !group_empty && now >= next_group_poll {
                     group_empty = proc::group_is_empty(pid);
                     group_poll = (group_poll * 2).min(Duration::from_millis(50));

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::run::{Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe};
+use super::termination::Termination;
 use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal, TmuxError, TmuxServer};
 
 /// Where a tmux run lives, and what to adopt if it already runs.
@@ -105,8 +106,7 @@ pub(crate) async fn run_tmux(
     let mut last_output = started;
     let mut status: Option<ExitStatus> = None;
     let mut group_empty = false;
-    let mut term_deadline: Option<Instant> = None;
-    let mut killed = false;
+    let mut termination = Termination::new(cfg.grace);
     let mut ctl_open = true;
     let far = started + Duration::from_secs(86400 * 365);
 
@@ -154,9 +154,8 @@ pub(crate) async fn run_tmux(
     loop {
         if status.is_some() && !group_empty {
             group_empty = proc::group_is_empty(pid);
-            if !group_empty && term_deadline.is_none() {
-                signal(Signal::Term, "leader_exited");
-                term_deadline = Some(Instant::now() + cfg.grace);
+            if !group_empty {
+                termination.begin("leader_exited", &signal);
             }
         }
         if status.is_some() && group_empty {
@@ -173,7 +172,7 @@ pub(crate) async fn run_tmux(
         } else {
             wake = wake.min(Instant::now() + Duration::from_millis(10));
         }
-        if let (Some(deadline), false) = (term_deadline, killed) {
+        if let Some(deadline) = termination.wake() {
             wake = wake.min(deadline);
         }
         sleep.as_mut().reset(wake);
@@ -189,17 +188,7 @@ pub(crate) async fn run_tmux(
                 report(RunMsg::Exited { status: st, runtime: started.elapsed() });
             }
             request = ctl.recv(), if ctl_open => match request {
-                Some(RunCtl::Terminate { force }) => {
-                    if force || term_deadline.is_some() {
-                        if !killed {
-                            killed = true;
-                            signal(Signal::Kill, if force { "forced" } else { "second_request" });
-                        }
-                    } else {
-                        signal(Signal::Term, "terminate");
-                        term_deadline = Some(Instant::now() + cfg.grace);
-                    }
-                }
+                Some(RunCtl::Terminate { force }) => termination.request(force, &signal),
                 Some(RunCtl::Input { bytes, source, reply }) => {
                     let len = bytes.len();
                     let sha256 = hex(&Sha256::digest(&bytes));
@@ -211,9 +200,8 @@ pub(crate) async fn run_tmux(
                 }
                 None => {
                     ctl_open = false;
-                    if term_deadline.is_none() && status.is_none() {
-                        signal(Signal::Term, "conductor_gone");
-                        term_deadline = Some(Instant::now() + cfg.grace);
+                    if status.is_none() {
+                        termination.begin("conductor_gone", &signal);
                     }
                 }
             },
@@ -229,12 +217,7 @@ pub(crate) async fn run_tmux(
                     let tail = shared.tail_bytes();
                     report(RunMsg::Silent(cfg.detector.detect(&tail)));
                 }
-                if let (Some(deadline), false) = (term_deadline, killed)
-                    && now >= deadline
-                {
-                    killed = true;
-                    signal(Signal::Kill, "grace_expired");
-                }
+                termination.tick(now, &signal);
             }
         }
     }
