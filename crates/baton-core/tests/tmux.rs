@@ -179,8 +179,16 @@ async fn a_tmux_session_is_answered_with_literal_keys_and_killed_with_its_pane()
             )
     })
     .await;
-    let out = String::from_utf8_lossy(&h.out_log("ask")).into_owned();
-    assert!(out.contains("answer: $(date) Enter\r\n"), "{out:?}");
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !String::from_utf8_lossy(&h.out_log("ask")).contains("answer: $(date) Enter\r\nafter\r\n")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            String::from_utf8_lossy(&h.out_log("ask"))
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let session = TmuxServer::session_name("ask");
     assert!(tmux_session_exists(&server, &session));
     let pid = h.conductor.snapshot().await.unwrap()[0].pid.unwrap() as i32;
