@@ -50,6 +50,11 @@ async fn a_prompt_shown_only_on_a_terminal_is_detected_and_auto_answered() {
         h.path_of("tty"),
         vec![Init, Starting, Healthy, InputWait, Healthy, Completed]
     );
+    // The answer's record comes from the input writer and may trail the exit.
+    h.wait_for("input", |r| {
+        r.session.as_deref() == Some("tty") && matches!(r.event, Event::Input { .. })
+    })
+    .await;
     assert_eq!(inputs(&h, "tty"), vec![(2, "auto_answer".to_string())]);
     let out = String::from_utf8(h.out_log("tty")).unwrap();
     // One terminal stream: the prompt, the echoed answer, CRLF line endings.

@@ -110,7 +110,9 @@ async fn tmux_output_reaches_the_log_byte_for_byte_across_restarts() {
     assert_eq!(
         offsets[1] as usize,
         expected_first.len(),
-        "the second run starts where the first ended"
+        "the second run starts where the first ended (log now {} bytes, expected {})",
+        out.len(),
+        expected_first.len() + expected.len()
     );
     let first = &out[..offsets[1] as usize];
     let second = &out[offsets[1] as usize..];
@@ -122,7 +124,10 @@ async fn tmux_output_reaches_the_log_byte_for_byte_across_restarts() {
     assert_eq!(
         Sha256::digest(second),
         Sha256::digest(&expected),
-        "second run, byte for byte"
+        "second run, byte for byte ({} bytes, expected {}; first difference at {:?})",
+        second.len(),
+        expected.len(),
+        second.iter().zip(&expected).position(|(a, b)| a != b)
     );
     let exits: Vec<Option<i32>> = h
         .session_records("tflood")
@@ -268,7 +273,11 @@ fn a_restarted_conductor_readopts_a_live_tmux_session() {
                 r.session.as_deref() == Some("long") && matches!(r.event, Event::Spawn { .. })
             })
             .count();
-        assert_eq!(spawns, 1);
+        let dump: Vec<String> = records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap())
+            .collect();
+        assert_eq!(spawns, 1, "{}", dump.join("\n"));
         let completed = records
             .iter()
             .find_map(|r| match &r.event {

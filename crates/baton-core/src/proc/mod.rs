@@ -16,7 +16,7 @@ pub use group::{group_is_empty, process_start_time, signal_group, wait_group_emp
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
 pub use spawner::{spawn_async, spawn_pty_async};
-pub use tmux::{PaneStatus, TmuxError, TmuxServer};
+pub use tmux::{PaneStatus, TmuxError, TmuxServer, pipe_done_marker};
 pub use watch::{ExitWatch, FileWatch};
 
 use serde::{Deserialize, Serialize};

@@ -104,6 +104,25 @@ impl TmuxServer {
     }
 
     async fn call(&self, verb: &'static str, args: &[OsString]) -> Result<String, TmuxError> {
+        // A busy server can refuse a connection for a moment; the command never
+        // reached it, so trying again is safe even for `new-session`.
+        let mut attempts = 0;
+        loop {
+            match self.call_once(verb, args).await {
+                Err(TmuxError::Failed { stderr, .. })
+                    if attempts < 20
+                        && stderr.contains("error connecting to")
+                        && !is_absent(&stderr) =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(&self, verb: &'static str, args: &[OsString]) -> Result<String, TmuxError> {
         let mut cmd = tokio::process::Command::new("tmux");
         cmd.arg("-L")
             .arg(&self.name)
@@ -172,9 +191,17 @@ impl TmuxServer {
         }
         args.push("--".into());
         args.extend(argv.iter().map(OsString::from));
-        // `pipe-pane` runs its argument with tmux's /bin/sh; the log path is
-        // the only word in it, quoted. No word of the agent's reaches a shell.
-        let pipe = format!("exec cat >> {}", shell_words::quote(&log.to_string_lossy()));
+        // `pipe-pane` runs its argument with tmux's /bin/sh; the log and its
+        // marker are the only words in it, quoted. No word of the agent's
+        // reaches a shell. The marker appears once `cat` has written every
+        // byte it was given (see [`pipe_done_marker`]).
+        let marker = pipe_done_marker(log);
+        let _ = std::fs::remove_file(&marker);
+        let pipe = format!(
+            "cat >> {}; : > {}",
+            shell_words::quote(&log.to_string_lossy()),
+            shell_words::quote(&marker.to_string_lossy())
+        );
         for cmd in [
             vec![";", "set-option", "-w", "-t", &pane, "remain-on-exit", "on"],
             vec![";", "set-option", "-t", &pane, "@baton_id", baton_id],
@@ -259,14 +286,22 @@ impl TmuxServer {
 /// Whether tmux's complaint means "that session (or the whole server) does
 /// not exist", which tmux words several ways.
 fn is_absent(stderr: &str) -> bool {
-    [
-        "can't find",
-        "no server running",
-        "error connecting to",
-        "no such session",
-    ]
-    .iter()
-    .any(|m| stderr.contains(m))
+    // A socket file that is missing or refuses means no server; other
+    // connection errors (a busy server) are transient and not "absent".
+    let no_socket = stderr.contains("error connecting to")
+        && (stderr.contains("No such file or directory") || stderr.contains("Connection refused"));
+    no_socket
+        || ["can't find", "no server running", "no such session"]
+            .iter()
+            .any(|m| stderr.contains(m))
+}
+
+/// The file that appears when a session's `pipe-pane` has written its last
+/// byte to `log` (after the session is destroyed and the pipe closed).
+pub fn pipe_done_marker(log: &Path) -> std::path::PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(".piped");
+    std::path::PathBuf::from(name)
 }
 
 fn push_cmd(args: &mut Vec<OsString>, cmd: &[&str]) {
@@ -324,6 +359,22 @@ mod tests {
             })
         );
         assert_eq!(parse_status("garbage"), None);
+    }
+
+    #[test]
+    fn only_a_missing_server_or_session_counts_as_absent() {
+        assert!(is_absent("no server running on /tmp/tmux-0/baton-x"));
+        assert!(is_absent("can't find session: =baton-a"));
+        assert!(is_absent(
+            "error connecting to /tmp/tmux-0/x (No such file or directory)"
+        ));
+        assert!(is_absent(
+            "error connecting to /tmp/tmux-0/x (Connection refused)"
+        ));
+        assert!(!is_absent(
+            "error connecting to /tmp/tmux-0/x (Resource temporarily unavailable)"
+        ));
+        assert!(!is_absent("server exited unexpectedly"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 use baton_monitor::payload::PayloadCapture;
 use baton_monitor::tail::Tail;
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::run::{Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe};
@@ -40,11 +40,15 @@ pub(crate) struct Adopt {
     pub acknowledged: bool,
 }
 
-/// After the pane is gone, how long the log must stop growing before the
-/// run counts as drained (tmux's `cat` writes the last bytes after the pane
-/// is destroyed).
-const SETTLE: Duration = Duration::from_millis(60);
-const SETTLE_MAX: Duration = Duration::from_secs(2);
+/// After the pane is dead, how long the log must stop growing before the
+/// session is destroyed: tmux frees (and drops) whatever it still buffers
+/// for the pipe when the session goes, so it must have handed everything to
+/// `cat` first.
+const QUIET: Duration = Duration::from_millis(250);
+const QUIET_MAX: Duration = Duration::from_secs(5);
+/// How long to wait for `cat` to write its last bytes after the session is
+/// destroyed (it signals that with the marker file).
+const MARKER_MAX: Duration = Duration::from_secs(10);
 /// Re-read the log at least this often, even without a notification.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -105,18 +109,25 @@ pub(crate) async fn run_tmux(
     let mut startup_reported = false;
     let mut last_output = started;
     let mut status: Option<ExitStatus> = None;
-    let mut group_empty = false;
+    // A pid whose start time no longer matches belongs to someone else now:
+    // it is never signalled, and its "group" is not ours to wait for.
+    let mut group_empty = !same_process;
     let mut termination = Termination::new(cfg.grace);
     let mut ctl_open = true;
     let far = started + Duration::from_secs(86400 * 365);
 
-    let signal = |sig: Signal, reason: &'static str| match proc::signal_group(pid, sig) {
-        Ok(true) => report(RunMsg::Signalled {
-            signal: sig,
-            reason,
-        }),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
+    let signal = |sig: Signal, reason: &'static str| {
+        if !same_process {
+            return;
+        }
+        match proc::signal_group(pid, sig) {
+            Ok(true) => report(RunMsg::Signalled {
+                signal: sig,
+                reason,
+            }),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
+        }
     };
     let mut read_new = |log: &mut Option<std::fs::File>,
                         acked: &mut bool,
@@ -221,19 +232,31 @@ pub(crate) async fn run_tmux(
             }
         }
     }
-    // The pane is dead and its group empty: destroy the session, which closes
-    // the pipe, and read until tmux's `cat` has written the last bytes.
-    if let Err(e) = server.kill_session(&session).await {
-        tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
-    }
-    let settle_until = Instant::now() + SETTLE_MAX;
+    // The pane is dead and its group empty. Let tmux hand its last buffered
+    // output to the pipe, destroy the session (closing the pipe), then wait
+    // for `cat` to say it wrote everything: only then does the next run, or
+    // the payload, see a complete log.
+    let quiet_until = Instant::now() + QUIET_MAX;
     let mut quiet_since = Instant::now();
-    while Instant::now() < settle_until && quiet_since.elapsed() < SETTLE {
+    while Instant::now() < quiet_until && quiet_since.elapsed() < QUIET {
         if read_new(&mut log, &mut acked, &mut silent, &mut last_output) > 0 {
             quiet_since = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    if let Err(e) = server.kill_session(&session).await {
+        tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
+    }
+    let marker = proc::pipe_done_marker(&cfg.out_path);
+    let marker_until = Instant::now() + MARKER_MAX;
+    while !marker.exists() && Instant::now() < marker_until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if !marker.exists() {
+        tracing::warn!(session = %cfg.id, "tmux's output pipe did not finish within 10 s");
+    }
+    let _ = std::fs::remove_file(&marker);
+    read_new(&mut log, &mut acked, &mut silent, &mut last_output);
     let status = status.unwrap_or(UNKNOWN);
     let payload = payload.finish(&out_tail.to_vec());
     report(RunMsg::Finished {
@@ -249,17 +272,30 @@ const UNKNOWN: ExitStatus = ExitStatus {
 };
 
 /// The exit status of a dead pane; unknown when the session is gone.
+///
+/// The pidfd says the process exited before tmux has necessarily reaped it
+/// and marked the pane dead, so a pane still shown alive is asked again.
 async fn pane_exit(server: &TmuxServer, session: &str) -> ExitStatus {
-    match server.pane_status(session).await {
-        Ok(Some(pane)) if pane.dead => ExitStatus {
-            code: pane.code,
-            signal: pane.signal,
-        },
-        Ok(_) => UNKNOWN,
-        Err(e) => {
-            tracing::warn!(%session, "reading the pane status: {e}");
-            UNKNOWN
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match server.pane_status(session).await {
+            Ok(Some(pane)) if pane.dead => {
+                return ExitStatus {
+                    code: pane.code,
+                    signal: pane.signal,
+                };
+            }
+            // Gone: nothing can tell the status any more.
+            Ok(None) => return UNKNOWN,
+            // Not marked dead yet, or a busy server refused the call: ask again.
+            Ok(Some(_)) => {}
+            Err(e) => tracing::debug!(%session, "reading the pane status: {e}"),
         }
+        if Instant::now() >= deadline {
+            tracing::warn!(%session, "no exit status from tmux within 5 s");
+            return UNKNOWN;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -340,10 +376,4 @@ async fn start(
             (missing.to_owned(), e.to_string())
         })?;
     Ok((Pid(pid), out_offset, err_offset))
-}
-
-/// Sends a reply back to an input request (kept for symmetry with pipes).
-#[allow(dead_code)]
-fn reply_err(reply: oneshot::Sender<Result<(), String>>, message: &str) {
-    let _ = reply.send(Err(message.to_owned()));
 }

@@ -1,0 +1,210 @@
+//! What the daemon answers: one struct per reply, wrapped in [`Response`].
+//!
+//! Every field added after protocol 1.0 must carry `#[serde(default)]`, so
+//! that a response from an older daemon still decodes.
+
+use baton_core::SessionSnapshot;
+use baton_core::eventlog::Record;
+use serde::{Deserialize, Serialize};
+
+use crate::base64::{self, Base64Error};
+use crate::frame::{Message, Tag};
+
+/// One response, tagged by `reply`: `{"reply":"spawned","id":"w1"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    /// `spawn` succeeded.
+    Spawned(Spawned),
+    /// The answer to `ps`.
+    Sessions(Sessions),
+    /// A piece of `logs` output.
+    LogChunk(LogChunk),
+    /// A slow `logs -f` reader missed output.
+    Skipped(Skipped),
+    /// A slow `events -f` reader missed records.
+    SkippedEvents(SkippedEvents),
+    /// One record of `events`.
+    Event(Box<EventRecord>),
+    /// The last response of `logs` and `events`.
+    EndOfStream(EndOfStream),
+    /// `send`, `kill` or `shutdown` has been carried out.
+    Done(Done),
+    /// The request failed; always the last response.
+    Error(ErrorReply),
+    /// The answer to `accounts`.
+    Accounts(AccountsReport),
+}
+
+impl Response {
+    /// Every reply this version knows, as written in the `reply` field.
+    pub const REPLIES: &'static [&'static str] = &[
+        "spawned",
+        "sessions",
+        "log_chunk",
+        "skipped",
+        "skipped_events",
+        "event",
+        "end_of_stream",
+        "done",
+        "error",
+        "accounts",
+    ];
+
+    /// This response's `reply` field.
+    pub fn reply(&self) -> &'static str {
+        match self {
+            Response::Spawned(_) => "spawned",
+            Response::Sessions(_) => "sessions",
+            Response::LogChunk(_) => "log_chunk",
+            Response::Skipped(_) => "skipped",
+            Response::SkippedEvents(_) => "skipped_events",
+            Response::Event(_) => "event",
+            Response::EndOfStream(_) => "end_of_stream",
+            Response::Done(_) => "done",
+            Response::Error(_) => "error",
+            Response::Accounts(_) => "accounts",
+        }
+    }
+
+    /// True if no response follows this one on the connection: everything
+    /// except the streamed pieces (`log_chunk`, `skipped`, `skipped_events`,
+    /// `event`).
+    pub fn ends_exchange(&self) -> bool {
+        !matches!(
+            self,
+            Response::LogChunk(_)
+                | Response::Skipped(_)
+                | Response::SkippedEvents(_)
+                | Response::Event(_)
+        )
+    }
+
+    /// An `error` reply.
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+        Response::Error(ErrorReply {
+            kind,
+            message: message.into(),
+        })
+    }
+}
+
+impl Message for Response {
+    const TAG: Option<Tag> = Some(Tag {
+        field: "reply",
+        known: Response::REPLIES,
+    });
+}
+
+/// The session was registered and its first start is under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spawned {
+    /// The session's id.
+    pub id: String,
+}
+
+/// The sessions a `ps` asked for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sessions {
+    /// One snapshot per session that matched the `ps` filter.
+    pub sessions: Vec<SessionSnapshot>,
+}
+
+/// Output bytes from a session's log file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogChunk {
+    /// Standard base64 of the raw bytes (see [`crate::base64`]); output is
+    /// not necessarily UTF-8.
+    pub data: String,
+    /// Byte offset of the first byte in the session's log file.
+    pub offset: u64,
+}
+
+impl LogChunk {
+    /// The raw size a daemon should keep each chunk under; its frame is then
+    /// far below [`crate::MAX_FRAME`].
+    pub const MAX_BYTES: usize = 256 * 1024;
+
+    /// A chunk carrying `bytes`, which start at `offset` in the log file.
+    pub fn new(offset: u64, bytes: &[u8]) -> LogChunk {
+        LogChunk {
+            data: base64::encode(bytes),
+            offset,
+        }
+    }
+
+    /// The raw bytes; an error only if the peer sent invalid base64.
+    pub fn bytes(&self) -> Result<Vec<u8>, Base64Error> {
+        base64::decode(&self.data)
+    }
+}
+
+/// Output the reader did not get: it fell behind and was moved ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// How many bytes were skipped.
+    pub bytes: u64,
+}
+
+/// Event records the reader did not get: it fell behind and was moved ahead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedEvents {
+    /// How many records were skipped.
+    pub count: u64,
+}
+
+/// One record of the event log, as written to the log file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The record.
+    pub record: Record,
+}
+
+/// Nothing more follows for `logs` or `events` (the session ended, the log
+/// was read to its end without `follow`, or the daemon is stopping).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndOfStream {}
+
+/// The daemon has carried out `send`, `kill` or `shutdown` (input written,
+/// session stopped, sessions stopped) — not merely accepted it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {}
+
+/// Why a request failed. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    /// What kind of failure, for the client's exit code.
+    pub kind: ErrorKind,
+    /// What went wrong, for the user; lowercase, names the session or field.
+    pub message: String,
+}
+
+/// The kinds of [`ErrorReply`]. A kind this version does not know (from a
+/// newer daemon) decodes as [`ErrorKind::Unsupported`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// No session has that id.
+    UnknownSession,
+    /// `send --if-waiting` to a session not in `input_wait`.
+    NotWaiting,
+    /// The request was malformed, oversized or invalid (e.g. a bad spawn spec).
+    BadRequest,
+    /// The daemon will not do this (e.g. it is shutting down, or a version
+    /// mismatch).
+    Refused,
+    /// The daemon failed; the message says how.
+    Internal,
+    /// The daemon does not support this, or (when decoded) a newer kind.
+    #[serde(other)]
+    Unsupported,
+}
+
+/// The account broker's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountsReport {
+    /// The broker status object exactly as `baton accounts --json` prints it
+    /// (`{"accounts":[…],"eta":[…]}`); kept as JSON so this crate does not
+    /// pin the broker's types.
+    pub status: serde_json::Value,
+}

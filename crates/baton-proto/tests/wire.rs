@@ -1,0 +1,664 @@
+//! Every message through both framings, and every way a frame can be bad.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+
+use baton_config::{AgentKind, Backend, StdinMode};
+use baton_core::eventlog::Record;
+use baton_core::{SessionSnapshot, SessionState};
+use baton_proto::request::{Accounts, Events, Kill, Logs, Ps, SendInput, Shutdown, Spawn};
+use baton_proto::response::{
+    AccountsReport, Done, EndOfStream, ErrorReply, EventRecord, LogChunk, Sessions, Skipped,
+    SkippedEvents, Spawned,
+};
+use baton_proto::{
+    ErrorKind, Hello, HelloReply, MAX_FRAME, Message, PROTOCOL, ProtoError, Refused, Request,
+    Response, SpawnAnswer, SpawnSpec, Welcome, decode_body, encode_frame, read_frame,
+    read_frame_async, write_frame, write_frame_async,
+};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn spec() -> SpawnSpec {
+    let mut spec = SpawnSpec {
+        id: "w1".into(),
+        agent: AgentKind::Codex,
+        prompt: Some("fix the bug ✓".into()),
+        workdir: Some("/tmp/w1".into()),
+        model: Some("o4".into()),
+        mcp_servers: vec!["github".into()],
+        branch_guard: true,
+        stdin: Some(StdinMode::Pipe),
+        backend: Backend::Tmux,
+        answers: vec![SpawnAnswer {
+            pattern: "cargo test".into(),
+            reply: "y".into(),
+            rule: Some("yes_no".into()),
+        }],
+        capabilities: vec!["rust".into(), "review".into()],
+        max_restarts: Some(3),
+        stall_after_ms: Some(90_000),
+        startup_timeout_ms: Some(1_500),
+        on_stall: Some(baton_config::OnStall::Restart),
+        ..SpawnSpec::default()
+    };
+    spec.env.insert("TOKEN".into(), "s3cret".into());
+    spec
+}
+
+/// One example of every request; the `match` makes a new verb fail to
+/// compile here until it has an example.
+fn requests() -> Vec<Request> {
+    let all = vec![
+        Request::Spawn(Box::new(Spawn { spec: spec() })),
+        Request::Ps(Ps { capability: None }),
+        Request::Ps(Ps {
+            capability: Some("rust".into()),
+        }),
+        Request::Logs(Logs {
+            id: "w1".into(),
+            stderr: true,
+            tail: Some(20),
+            follow: true,
+        }),
+        Request::Events(Events {
+            session: Some("w1".into()),
+            since: Some(41),
+            follow: false,
+        }),
+        Request::Send(SendInput {
+            id: "w1".into(),
+            text: "yes \"please\"\t".into(),
+            if_waiting: true,
+        }),
+        Request::Kill(Kill { id: "w1".into() }),
+        Request::Shutdown(Shutdown { force: true }),
+        Request::Accounts(Accounts {}),
+    ];
+    for r in &all {
+        match r {
+            Request::Spawn(_)
+            | Request::Ps(_)
+            | Request::Logs(_)
+            | Request::Events(_)
+            | Request::Send(_)
+            | Request::Kill(_)
+            | Request::Shutdown(_)
+            | Request::Accounts(_) => {}
+        }
+    }
+    all
+}
+
+fn snapshot() -> SessionSnapshot {
+    SessionSnapshot {
+        id: "w1".into(),
+        agent: "command".into(),
+        host: "local".into(),
+        state: SessionState::Completed,
+        reason: "exit_0".into(),
+        restarts: 1,
+        attempt: 2,
+        pid: Some(4242),
+        age_ms: 12_345,
+        last_line: Some("done ✓".into()),
+        out_bytes: u64::MAX,
+        err_bytes: 0,
+        exit_code: Some(0),
+        exit_signal: None,
+        payload: Some(
+            json!({"status": "ok", "files": [1, 2.5, null], "big": 18446744073709551615u64}),
+        ),
+        message: None,
+        capabilities: vec!["rust".into()],
+        account: Some("codex/a1".into()),
+    }
+}
+
+fn records() -> Vec<Record> {
+    [
+        r#"{"seq":1,"ts":"2026-11-21T04:43:31.211859Z","event":"conductor_start","version":"0.1.0","pid":15309,"fsync":"batch"}"#,
+        r#"{"seq":6,"ts":"2026-11-21T04:43:31.216579Z","session":"thinker","event":"spawn","restart":0,"attempt":1,"pid":15316,"start_time":81660,"argv":["agent","print:x"],"workdir":"/work","env_keys":["BATON_SESSION_ID"],"out_offset":0,"err_offset":0}"#,
+        r#"{"seq":12,"ts":"2026-11-21T04:43:31.220140Z","session":"flaky","event":"state","from":"failed","to":"restarting","reason":"crash","restarts":1,"delay_ms":304}"#,
+        r#"{"seq":31,"ts":"2026-11-21T04:43:32.158851Z","session":"flaky","event":"completed","payload":{"status":"ok","n":3}}"#,
+    ]
+    .iter()
+    .map(|line| serde_json::from_str(line).expect("fixture record parses"))
+    .collect()
+}
+
+/// One example of every response.
+fn responses() -> Vec<Response> {
+    let mut all = vec![
+        Response::Spawned(Spawned { id: "w1".into() }),
+        Response::Sessions(Sessions { sessions: vec![] }),
+        Response::Sessions(Sessions {
+            sessions: vec![snapshot(), snapshot()],
+        }),
+        Response::LogChunk(LogChunk::new(1024, b"\x1b[31mred\xff\xfe\n")),
+        Response::Skipped(Skipped { bytes: 65_536 }),
+        Response::SkippedEvents(SkippedEvents { count: 17 }),
+        Response::EndOfStream(EndOfStream {}),
+        Response::Done(Done {}),
+        Response::error(ErrorKind::UnknownSession, "unknown session `w9`"),
+        Response::error(ErrorKind::NotWaiting, "session `w1` is healthy"),
+        Response::error(ErrorKind::BadRequest, "bad"),
+        Response::error(ErrorKind::Refused, "shutting down"),
+        Response::error(ErrorKind::Internal, "disk full"),
+        Response::error(ErrorKind::Unsupported, "no"),
+        Response::Accounts(AccountsReport {
+            status: json!({"accounts": [{"provider": "codex", "id": "a1"}], "eta": [["codex", null]]}),
+        }),
+    ];
+    all.extend(
+        records()
+            .into_iter()
+            .map(|record| Response::Event(Box::new(EventRecord { record }))),
+    );
+    for r in &all {
+        match r {
+            Response::Spawned(_)
+            | Response::Sessions(_)
+            | Response::LogChunk(_)
+            | Response::Skipped(_)
+            | Response::SkippedEvents(_)
+            | Response::Event(_)
+            | Response::EndOfStream(_)
+            | Response::Done(_)
+            | Response::Error(_)
+            | Response::Accounts(_) => {}
+        }
+    }
+    all
+}
+
+fn hellos() -> (Vec<Hello>, Vec<HelloReply>) {
+    (
+        vec![Hello::new("0.1.0")],
+        vec![
+            HelloReply::Welcome(Welcome {
+                protocol: PROTOCOL,
+                server: "0.1.0".into(),
+                pid: 77,
+            }),
+            HelloReply::Refused(Refused {
+                reason: "no".into(),
+                protocol: PROTOCOL,
+            }),
+        ],
+    )
+}
+
+fn sync_round_trip<T: Message + PartialEq + std::fmt::Debug>(msgs: &[T]) {
+    let mut wire = Vec::new();
+    for m in msgs {
+        write_frame(&mut wire, m).expect("writes");
+    }
+    let mut r = Cursor::new(wire);
+    for m in msgs {
+        let back: T = read_frame(&mut r).expect("reads").expect("a frame");
+        assert_eq!(&back, m);
+    }
+    assert!(read_frame::<T>(&mut r).expect("clean close").is_none());
+}
+
+async fn async_round_trip<T: Message + PartialEq + std::fmt::Debug>(msgs: &[T]) {
+    // A small duplex buffer makes frames cross several reads and writes.
+    let (mut a, mut b) = tokio::io::duplex(64);
+    let writer = async {
+        for m in msgs {
+            write_frame_async(&mut a, m).await.expect("writes");
+        }
+        drop(a);
+    };
+    let reader = async {
+        let mut got = Vec::new();
+        while let Some(m) = read_frame_async::<T>(&mut b).await.expect("reads") {
+            got.push(m);
+        }
+        got
+    };
+    let ((), got) = tokio::join!(writer, reader);
+    assert_eq!(got, msgs);
+}
+
+#[test]
+fn every_message_round_trips_through_sync_frames() {
+    sync_round_trip(&requests());
+    sync_round_trip(&responses());
+    let (hello, replies) = hellos();
+    sync_round_trip(&hello);
+    sync_round_trip(&replies);
+}
+
+#[tokio::test]
+async fn every_message_round_trips_through_async_frames() {
+    async_round_trip(&requests()).await;
+    async_round_trip(&responses()).await;
+    let (hello, replies) = hellos();
+    async_round_trip(&hello).await;
+    async_round_trip(&replies).await;
+}
+
+#[test]
+fn known_tags_match_the_variants() {
+    let verbs: BTreeSet<_> = requests().iter().map(Request::verb).collect();
+    assert_eq!(verbs, Request::VERBS.iter().copied().collect());
+    let replies: BTreeSet<_> = responses().iter().map(Response::reply).collect();
+    assert_eq!(replies, Response::REPLIES.iter().copied().collect());
+    for r in requests() {
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["verb"], r.verb());
+    }
+    for r in responses() {
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["reply"], r.reply());
+    }
+}
+
+#[test]
+fn wire_shapes_are_as_documented() {
+    let frame = encode_frame(&Request::Kill(Kill { id: "w1".into() })).unwrap();
+    let body = br#"{"verb":"kill","id":"w1"}"#;
+    assert_eq!(&frame[..4], &(body.len() as u32).to_be_bytes());
+    assert_eq!(&frame[4..], body);
+    assert_eq!(
+        serde_json::to_value(Hello::new("0.1.0")).unwrap(),
+        json!({"protocol": {"major": 1, "minor": 0}, "client": "0.1.0"})
+    );
+    assert_eq!(
+        serde_json::to_value(Response::EndOfStream(EndOfStream {})).unwrap(),
+        json!({"reply": "end_of_stream"})
+    );
+    assert_eq!(
+        serde_json::to_value(Response::LogChunk(LogChunk::new(7, b"hi"))).unwrap(),
+        json!({"reply": "log_chunk", "data": "aGk=", "offset": 7})
+    );
+}
+
+#[test]
+fn optional_fields_may_be_omitted_and_unknown_fields_are_ignored() {
+    let cases: &[(&str, Request)] = &[
+        (
+            r#"{"verb":"logs","id":"w1"}"#,
+            Request::Logs(Logs {
+                id: "w1".into(),
+                stderr: false,
+                tail: None,
+                follow: false,
+            }),
+        ),
+        (r#"{"verb":"ps"}"#, Request::Ps(Ps::default())),
+        (r#"{"verb":"events"}"#, Request::Events(Events::default())),
+        (
+            r#"{"verb":"shutdown"}"#,
+            Request::Shutdown(Shutdown::default()),
+        ),
+        (
+            r#"{"verb":"kill","id":"w1","signal":"TERM","v2":{"a":[1]}}"#,
+            Request::Kill(Kill { id: "w1".into() }),
+        ),
+        (
+            r#"{"verb":"send","id":"w1","text":"y"}"#,
+            Request::Send(SendInput {
+                id: "w1".into(),
+                text: "y".into(),
+                if_waiting: false,
+            }),
+        ),
+    ];
+    for (body, want) in cases {
+        assert_eq!(
+            &decode_body::<Request>(body.as_bytes()).unwrap(),
+            want,
+            "{body}"
+        );
+    }
+    let welcome: HelloReply =
+        decode_body(br#"{"reply":"welcome","protocol":{"major":1,"minor":9,"patch":2},"server":"9.9.9","pid":1,"features":[]}"#)
+            .unwrap();
+    assert!(welcome.accept(PROTOCOL).is_ok());
+}
+
+#[test]
+fn unknown_error_kind_decodes_as_unsupported() {
+    let r: Response =
+        decode_body(br#"{"reply":"error","kind":"quota_exceeded","message":"m"}"#).unwrap();
+    assert_eq!(
+        r,
+        Response::Error(ErrorReply {
+            kind: ErrorKind::Unsupported,
+            message: "m".into()
+        })
+    );
+}
+
+#[test]
+fn garbage_is_told_apart_from_a_newer_peer() {
+    let garbage: &[&[u8]] = &[
+        b"not json",
+        b"",
+        b"[1,2]",
+        b"\"verb\"",
+        b"null",
+        b"{\"x\":1}",
+        b"{\"verb\":7}",
+        b"{\"verb\":null}",
+        b"{\"verb\":\"kill\"}",
+        b"{\"verb\":\"kill\",\"id\":3}",
+        b"{\"verb\":\"spawn\",\"spec\":{\"agent\":\"cursor\"}}",
+        b"{\"verb\":\"kill\",\"id\":\"\xff\"}",
+        b"{\"verb\":\"ps\"} trailing",
+    ];
+    for body in garbage {
+        match decode_body::<Request>(body) {
+            Err(e @ ProtoError::Garbage { .. }) => assert!(e.stream_intact()),
+            other => panic!(
+                "{:?}: expected garbage, got {other:?}",
+                String::from_utf8_lossy(body)
+            ),
+        }
+    }
+    match decode_body::<Request>(br#"{"verb":"kill"}"#) {
+        Err(ProtoError::Garbage { detail }) => {
+            assert!(detail.contains("kill") && detail.contains("id"), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    match decode_body::<Request>(br#"{"verb":"teleport"}"#) {
+        Err(e @ ProtoError::NewerPeer { .. }) => {
+            assert!(e.stream_intact());
+            assert!(e.to_string().contains("`teleport`"), "{e}");
+            let reply = e.reply().expect("an error reply");
+            assert!(
+                matches!(
+                    &reply,
+                    Response::Error(ErrorReply {
+                        kind: ErrorKind::Unsupported,
+                        ..
+                    })
+                ),
+                "{reply:?}"
+            );
+        }
+        other => panic!("expected newer peer, got {other:?}"),
+    }
+    assert!(matches!(
+        decode_body::<Response>(br#"{"reply":"hologram","x":1}"#),
+        Err(ProtoError::NewerPeer { verb_or_reply }) if verb_or_reply == "hologram"
+    ));
+    assert!(matches!(
+        decode_body::<HelloReply>(br#"{"reply":"upgrade_to_quic"}"#),
+        Err(ProtoError::NewerPeer { .. })
+    ));
+    // A request is not a response, even though both are tagged objects.
+    assert!(matches!(
+        decode_body::<Response>(br#"{"verb":"ps"}"#),
+        Err(ProtoError::Garbage { .. })
+    ));
+}
+
+#[test]
+fn a_bad_frame_leaves_the_next_one_readable() {
+    let mut wire = Vec::new();
+    for body in [&b"not json"[..], br#"{"verb":"teleport"}"#] {
+        wire.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        wire.extend_from_slice(body);
+    }
+    write_frame(&mut wire, &Request::Ps(Ps::default())).unwrap();
+    let mut r = Cursor::new(wire);
+    assert!(matches!(
+        read_frame::<Request>(&mut r),
+        Err(ProtoError::Garbage { .. })
+    ));
+    assert!(matches!(
+        read_frame::<Request>(&mut r),
+        Err(ProtoError::NewerPeer { .. })
+    ));
+    assert_eq!(
+        read_frame::<Request>(&mut r).unwrap(),
+        Some(Request::Ps(Ps::default()))
+    );
+}
+
+/// A reader that fails the test if asked for more than the header: proves the
+/// oversized body is neither allocated for nor read.
+struct HeaderOnly<'a>(&'a [u8]);
+
+impl std::io::Read for HeaderOnly<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        assert!(
+            buf.len() <= 4,
+            "asked for {} bytes after a bad header",
+            buf.len()
+        );
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn an_oversized_length_is_refused_before_reading_the_body() {
+    for len in [u32::MAX, MAX_FRAME as u32 + 1] {
+        let header = len.to_be_bytes();
+        match read_frame::<Request>(&mut HeaderOnly(&header)) {
+            Err(e @ ProtoError::FrameTooLarge { .. }) => {
+                assert!(!e.stream_intact());
+                let msg = e.to_string();
+                assert!(msg.contains(&len.to_string()), "{msg}");
+                assert!(matches!(
+                    e.reply(),
+                    Some(Response::Error(ErrorReply {
+                        kind: ErrorKind::BadRequest,
+                        ..
+                    }))
+                ));
+            }
+            other => panic!("{len}: {other:?}"),
+        }
+    }
+    // Exactly MAX_FRAME is allowed (and is then an ordinary truncated frame here).
+    let header = (MAX_FRAME as u32).to_be_bytes();
+    assert!(matches!(
+        read_frame::<Request>(&mut Cursor::new(header)),
+        Err(ProtoError::Truncated { needed, got: 0 }) if needed == MAX_FRAME as u64
+    ));
+}
+
+#[tokio::test]
+async fn an_oversized_length_is_refused_async() {
+    let mut r: &[u8] = &[0xff, 0xff, 0xff, 0xff];
+    assert!(matches!(
+        read_frame_async::<Response>(&mut r).await,
+        Err(ProtoError::FrameTooLarge {
+            len: 0xffff_ffff,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn writing_an_oversized_message_writes_nothing() {
+    let huge = Request::Send(SendInput {
+        id: "w1".into(),
+        text: "x".repeat(MAX_FRAME),
+        if_waiting: false,
+    });
+    let mut wire = Vec::new();
+    assert!(matches!(
+        write_frame(&mut wire, &huge),
+        Err(ProtoError::FrameTooLarge { .. })
+    ));
+    assert!(wire.is_empty());
+}
+
+#[test]
+fn a_full_log_chunk_fits_in_a_frame() {
+    let chunk = Response::LogChunk(LogChunk::new(u64::MAX, &vec![0xff; LogChunk::MAX_BYTES]));
+    assert!(encode_frame(&chunk).unwrap().len() < MAX_FRAME / 4);
+}
+
+#[test]
+fn truncation_is_told_apart_from_a_clean_close() {
+    let frame = encode_frame(&Request::Kill(Kill { id: "w1".into() })).unwrap();
+    assert!(
+        read_frame::<Request>(&mut Cursor::new(&[][..]))
+            .unwrap()
+            .is_none()
+    );
+    for cut in 1..frame.len() {
+        let (needed, got) = if cut < 4 {
+            (4, cut)
+        } else {
+            (frame.len() - 4, cut - 4)
+        };
+        match read_frame::<Request>(&mut Cursor::new(&frame[..cut])) {
+            Err(e @ ProtoError::Truncated { .. }) => {
+                assert!(!e.stream_intact());
+                assert!(e.reply().is_none());
+                assert!(
+                    matches!(e, ProtoError::Truncated { needed: n, got: g } if n == needed as u64 && g == got as u64),
+                    "cut {cut}: {e}"
+                );
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn truncation_is_told_apart_from_a_clean_close_async() {
+    let frame = encode_frame(&Response::Done(Done {})).unwrap();
+    let mut empty: &[u8] = &[];
+    assert!(
+        read_frame_async::<Response>(&mut empty)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    for cut in 1..frame.len() {
+        let mut r = &frame[..cut];
+        assert!(
+            matches!(
+                read_frame_async::<Response>(&mut r).await,
+                Err(ProtoError::Truncated { .. })
+            ),
+            "cut at {cut}"
+        );
+    }
+}
+
+#[test]
+fn ends_exchange_marks_only_the_last_response() {
+    for r in responses() {
+        let streamed = matches!(
+            r,
+            Response::LogChunk(_)
+                | Response::Skipped(_)
+                | Response::SkippedEvents(_)
+                | Response::Event(_)
+        );
+        assert_eq!(r.ends_exchange(), !streamed, "{}", r.reply());
+    }
+    for r in requests() {
+        assert_eq!(r.is_streaming(), matches!(r.verb(), "logs" | "events"));
+    }
+}
+
+#[test]
+fn a_spawn_spec_crosses_the_wire_and_converts() {
+    let spawned = Request::Spawn(Box::new(Spawn { spec: spec() }));
+    let Request::Spawn(spawn) =
+        decode_body::<Request>(&encode_frame(&spawned).unwrap()[4..]).unwrap()
+    else {
+        panic!("not a spawn");
+    };
+    let session = baton_config::SessionSpec::try_from(spawn.spec).expect("valid");
+    assert_eq!(
+        session.stall_after,
+        Some(std::time::Duration::from_secs(90))
+    );
+    assert_eq!(session.env.get("TOKEN").map(String::as_str), Some("s3cret"));
+}
+
+/// True unless the result says the frame was not read to its end.
+fn read_whole<T>(r: &Result<Option<T>, ProtoError>) -> bool {
+    !matches!(
+        r,
+        Err(ProtoError::Truncated { .. } | ProtoError::FrameTooLarge { .. })
+    )
+}
+
+/// What the fuzz target (`fuzz/fuzz_targets/proto.rs`) does: read frames
+/// until the stream ends or breaks; a frame that decodes must encode again
+/// and decode to the same value.
+fn frames<T: Message + PartialEq + std::fmt::Debug>(data: &[u8]) {
+    let mut r = Cursor::new(data);
+    loop {
+        match read_frame::<T>(&mut r) {
+            Ok(Some(msg)) => {
+                let again = encode_frame(&msg).expect("a decoded message encodes");
+                let back: T = decode_body(&again[4..]).expect("an encoded message decodes");
+                assert_eq!(back, msg);
+            }
+            Ok(None) => break,
+            Err(e) if e.stream_intact() => {}
+            Err(ProtoError::Truncated { .. } | ProtoError::FrameTooLarge { .. }) => break,
+            Err(e) => panic!("unexpected error from an in-memory stream: {e}"),
+        }
+    }
+}
+
+/// Valid frames of every type, cut and spliced with arbitrary bytes.
+fn hostile_stream() -> impl Strategy<Value = Vec<u8>> {
+    let mut valid = Vec::new();
+    for r in requests() {
+        valid.push(encode_frame(&r).unwrap());
+    }
+    for r in responses() {
+        valid.push(encode_frame(&r).unwrap());
+    }
+    let piece = prop_oneof![
+        proptest::sample::select(valid),
+        proptest::collection::vec(any::<u8>(), 0..16),
+    ];
+    proptest::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #[test]
+    fn read_frame_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        frames::<Request>(&bytes);
+        frames::<Response>(&bytes);
+        frames::<Hello>(&bytes);
+        frames::<HelloReply>(&bytes);
+    }
+
+    #[test]
+    fn spliced_streams_never_panic(bytes in hostile_stream()) {
+        frames::<Request>(&bytes);
+        frames::<Response>(&bytes);
+    }
+
+    #[test]
+    fn framed_json_objects_never_panic(body in r#"\{"(verb|reply)":"[a-z_]{0,12}"(,"[a-z_]{1,8}":("[^"\\]{0,8}"|[0-9]{1,20}|true|null|\[\]|\{\}))*\}"#) {
+        let mut wire = (body.len() as u32).to_be_bytes().to_vec();
+        wire.extend_from_slice(body.as_bytes());
+        let req = read_frame::<Request>(&mut Cursor::new(&wire));
+        let resp = read_frame::<Response>(&mut Cursor::new(&wire));
+        prop_assert!(read_whole(&req), "{:?}", req);
+        prop_assert!(read_whole(&resp), "{:?}", resp);
+    }
+
+    #[test]
+    fn log_chunks_carry_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..1024), offset in any::<u64>()) {
+        let chunk = Response::LogChunk(LogChunk::new(offset, &bytes));
+        let back: Response = read_frame(&mut Cursor::new(encode_frame(&chunk).unwrap())).unwrap().unwrap();
+        let Response::LogChunk(back) = back else { panic!("not a chunk") };
+        prop_assert_eq!(back.offset, offset);
+        prop_assert_eq!(back.bytes().unwrap(), bytes);
+    }
+}
