@@ -113,7 +113,6 @@ pub(crate) async fn run_tmux(
     // it is never signalled, and its "group" is not ours to wait for.
     let mut group_empty = !same_process;
     let mut termination = Termination::new(cfg.grace);
-    let mut ctl_open = true;
     let far = started + Duration::from_secs(86400 * 365);
 
     let signal = |sig: Signal, reason: &'static str| {
@@ -198,7 +197,7 @@ pub(crate) async fn run_tmux(
                 status = Some(st);
                 report(RunMsg::Exited { status: st, runtime: started.elapsed() });
             }
-            request = ctl.recv(), if ctl_open => match request {
+            request = ctl.recv() => match request {
                 Some(RunCtl::Terminate { force }) => termination.request(force, &signal),
                 Some(RunCtl::Input { bytes, source, reply }) => {
                     let len = bytes.len();
@@ -209,12 +208,10 @@ pub(crate) async fn run_tmux(
                         report(RunMsg::InputDone { len, sha256, source, result, reply });
                     });
                 }
-                None => {
-                    ctl_open = false;
-                    if status.is_none() {
-                        termination.begin("conductor_gone", &signal);
-                    }
-                }
+                // The conductor is gone. A tmux session outlives its conductor
+                // by design: stop watching and touch nothing, so the next
+                // conductor can adopt it.
+                None => return,
             },
             () = &mut sleep => {
                 let now = Instant::now();
