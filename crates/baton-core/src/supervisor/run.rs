@@ -29,8 +29,8 @@ use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 /// After the group is empty, how long to keep reading a pipe that something
 /// outside the group (a process that called `setsid`) still holds open.
 const ESCAPED_DRAIN: Duration = Duration::from_millis(200);
-/// Bytes of stdout kept for the "last JSON object" payload fallback.
-const STDOUT_TAIL: usize = 64 * 1024;
+/// Bytes of stdout read back for the "last JSON object" payload fallback.
+const STDOUT_TAIL: u64 = 64 * 1024;
 /// First size of a pipe read buffer.
 const READ_MIN: usize = 8 * 1024;
 /// Largest pipe read buffer (the pipe itself is grown to this size).
@@ -282,7 +282,6 @@ pub(crate) async fn run(
     let mut out_open = true;
     let mut err_open = err_open_at_start;
     let mut payload = PayloadCapture::new();
-    let mut out_tail = Tail::new(STDOUT_TAIL);
     let mut acked = false;
     let mut silent = false;
     let mut startup_reported = false;
@@ -352,7 +351,6 @@ pub(crate) async fn run(
                     }
                     shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     payload.feed(bytes);
-                    out_tail.push(bytes);
                     observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
                     if grow(&mut out_buf, full) && out_buf.len() == READ_MAX
                         && let Some(fd) = pipe_fd
@@ -475,12 +473,29 @@ pub(crate) async fn run(
         code: None,
         signal: None,
     });
-    let payload = payload.finish(&out_tail.to_vec());
+    let payload = payload.finish(&run_stdout_tail(&cfg.out_path, out_offset));
     report(RunMsg::Finished {
         status,
         payload,
         tail: shared.tail_bytes(),
     });
+}
+
+/// The last [`STDOUT_TAIL`] bytes this run wrote to `out_path` (which it
+/// began at `out_offset`). Read back once at the end instead of copying every
+/// chunk into a ring as it passes: the log already holds them.
+pub(super) fn run_stdout_tail(out_path: &std::path::Path, out_offset: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = File::open(out_path)?;
+        let len = file.metadata()?.len();
+        let start = len.saturating_sub(STDOUT_TAIL).max(out_offset.min(len));
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::with_capacity((len - start) as usize);
+        file.read_to_end(&mut tail)?;
+        Ok(tail)
+    };
+    read().unwrap_or_default()
 }
 
 /// Doubles a read buffer that the last read filled, up to [`READ_MAX`];

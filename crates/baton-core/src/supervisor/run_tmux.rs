@@ -13,12 +13,13 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use baton_monitor::payload::PayloadCapture;
-use baton_monitor::tail::Tail;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::run::{Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe};
+use super::run::{
+    Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe, run_stdout_tail,
+};
 use super::termination::Termination;
 use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal, TmuxError, TmuxServer};
 
@@ -103,7 +104,6 @@ pub(crate) async fn run_tmux(
 
     let started = Instant::now();
     let mut payload = PayloadCapture::new();
-    let mut out_tail = Tail::new(64 * 1024);
     let mut acked = acknowledged;
     let mut silent = false;
     let mut startup_reported = false;
@@ -144,7 +144,6 @@ pub(crate) async fn run_tmux(
             total += n;
             shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
             payload.feed(bytes);
-            out_tail.push(bytes);
             observe(&shared, bytes, epoch, last_output, acked, silent, &report);
         }
         total
@@ -255,7 +254,7 @@ pub(crate) async fn run_tmux(
     let _ = std::fs::remove_file(&marker);
     read_new(&mut log, &mut acked, &mut silent, &mut last_output);
     let status = status.unwrap_or(UNKNOWN);
-    let payload = payload.finish(&out_tail.to_vec());
+    let payload = payload.finish(&run_stdout_tail(&cfg.out_path, out_offset));
     report(RunMsg::Finished {
         status,
         payload,
