@@ -375,6 +375,12 @@ impl Supervisor {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let id = spec.id.clone();
+        // A tmux run an earlier conductor left live is taken over, not started again.
+        let recovered = if spec.backend == baton_config::Backend::Tmux {
+            self.recoverable.remove(id.as_str())
+        } else {
+            None
+        };
         self.sessions.insert(
             id.clone(),
             Entry {
@@ -400,9 +406,6 @@ impl Supervisor {
                 answers,
             },
         );
-        let recovered = (entry_backend(&self.sessions, &id) == Some(baton_config::Backend::Tmux))
-            .then(|| self.recoverable.remove(id.as_str()))
-            .flatten();
         match recovered {
             Some(rec) => self.adopt_run(&id, rec),
             None => self.begin_run(&id),
@@ -422,12 +425,20 @@ impl Supervisor {
         entry.ending = None;
         entry.exit = None;
         entry.pid = None;
-        let spec = entry.spec.clone();
         let attempt = entry.attempt;
-        let shared = entry.shared.clone();
-        let restarts = entry.restarts;
+        self.launch(id, attempt, None);
+    }
+
+    /// Starts the task of run `attempt` of session `id`: a pipes/pty run, or a
+    /// tmux run that creates its session or, with `adopt`, takes one over.
+    fn launch(&mut self, id: &SessionId, attempt: u32, adopt: Option<run_tmux::Adopt>) {
+        let server = self.tmux_server();
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         entry.run = Some(ctl_tx);
+        let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
         let lease = entry.lease.clone();
         let cfg = self.run_config(&spec, attempt, restarts, lease.as_ref());
         let tx = self.tx.clone();
@@ -441,9 +452,9 @@ impl Supervisor {
         });
         if spec.backend == baton_config::Backend::Tmux {
             let tmux = run_tmux::TmuxRun {
-                server: self.tmux_server(),
+                server,
                 session: proc::TmuxServer::session_name(id.as_str()),
-                adopt: None,
+                adopt,
             };
             tokio::spawn(run_tmux::run_tmux(
                 cfg, tmux, shared, self.epoch, report, ctl_rx,
@@ -461,7 +472,6 @@ impl Supervisor {
     /// Takes over a tmux run an earlier conductor started: the session
     /// continues in the state the log left it in, with no new process.
     fn adopt_run(&mut self, id: &SessionId, rec: Recoverable) {
-        let tmux_server = self.tmux_server();
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
@@ -469,29 +479,7 @@ impl Supervisor {
         entry.reason = "recovered".into();
         entry.restarts = rec.restarts;
         entry.attempt = rec.attempt;
-        let spec = entry.spec.clone();
-        let shared = entry.shared.clone();
-        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-        entry.run = Some(ctl_tx);
-        let cfg = self.run_config(&spec, rec.attempt, rec.restarts, None);
-        let tx = self.tx.clone();
-        let report_id = id.clone();
-        let attempt = rec.attempt;
-        let report: run::Report = Arc::new(move |msg| {
-            let _ = tx.send(SupMsg::Run {
-                id: report_id.clone(),
-                attempt,
-                msg,
-            });
-        });
-        let tmux = run_tmux::TmuxRun {
-            server: tmux_server,
-            session: proc::TmuxServer::session_name(id.as_str()),
-            adopt: Some(rec.adopt),
-        };
-        tokio::spawn(run_tmux::run_tmux(
-            cfg, tmux, shared, self.epoch, report, ctl_rx,
-        ));
+        self.launch(id, rec.attempt, Some(rec.adopt));
     }
 
     fn run_config(
@@ -597,35 +585,23 @@ impl Supervisor {
                 start_time,
                 out_offset,
                 err_offset,
+                launch,
             } => {
                 entry.pid = Some(pid.0);
-                let spec = entry.spec.clone();
-                let restart = entry.restarts;
-                let lease = entry.lease.clone();
-                let cfg = self.run_config(&spec, attempt, restart, lease.as_ref());
-                let mut env_keys: Vec<String> = cfg.env.iter().map(|(k, _)| k.clone()).collect();
-                env_keys.dedup();
-                self.append(
-                    &id,
-                    Event::Spawn {
-                        agent: Some(spec.agent.to_string()),
-                        restart,
-                        attempt,
-                        pid: pid.0,
-                        start_time,
-                        argv: cfg.argv,
-                        workdir: cfg.cwd.display().to_string(),
-                        env_keys,
-                        out_offset,
-                        err_offset,
-                        tmux: (spec.backend == baton_config::Backend::Tmux).then(|| {
-                            crate::eventlog::TmuxTarget {
-                                server: self.tmux_server().name().to_owned(),
-                                session: proc::TmuxServer::session_name(id.as_str()),
-                            }
-                        }),
-                    },
-                );
+                let event = Event::Spawn {
+                    agent: Some(entry.spec.agent.to_string()),
+                    restart: entry.restarts,
+                    attempt,
+                    pid: pid.0,
+                    start_time,
+                    argv: launch.argv,
+                    workdir: launch.workdir,
+                    env_keys: launch.env_keys,
+                    out_offset,
+                    err_offset,
+                    tmux: launch.tmux,
+                };
+                self.append(&id, event);
             }
             RunMsg::Recovered { pid } => {
                 entry.pid = Some(pid.0);
@@ -1246,13 +1222,6 @@ impl Supervisor {
         self.jitter_state = x;
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
-}
-
-fn entry_backend(
-    sessions: &BTreeMap<SessionId, Entry>,
-    id: &SessionId,
-) -> Option<baton_config::Backend> {
-    sessions.get(id).map(|e| e.spec.backend)
 }
 
 fn silent_ms(epoch: std::time::Instant, shared: &RunShared) -> u64 {

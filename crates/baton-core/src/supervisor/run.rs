@@ -92,6 +92,32 @@ impl RunShared {
     }
 }
 
+/// What a run executed, as the `spawn` record states it.
+pub(crate) struct Launch {
+    pub argv: Vec<String>,
+    pub workdir: String,
+    /// Names of the variables baton set, each once, in first-set order; never values.
+    pub env_keys: Vec<String>,
+    pub tmux: Option<crate::eventlog::TmuxTarget>,
+}
+
+impl Launch {
+    pub(super) fn of(cfg: &RunConfig, tmux: Option<crate::eventlog::TmuxTarget>) -> Launch {
+        let mut env_keys: Vec<String> = Vec::with_capacity(cfg.env.len());
+        for (key, _) in &cfg.env {
+            if !env_keys.contains(key) {
+                env_keys.push(key.clone());
+            }
+        }
+        Launch {
+            argv: cfg.argv.clone(),
+            workdir: cfg.cwd.display().to_string(),
+            env_keys,
+            tmux,
+        }
+    }
+}
+
 /// Requests from the supervisor to a run.
 pub(crate) enum RunCtl {
     /// Stop the run: SIGTERM, grace, SIGKILL. `force` skips the grace.
@@ -111,6 +137,8 @@ pub(crate) enum RunMsg {
         start_time: Option<u64>,
         out_offset: u64,
         err_offset: u64,
+        /// What was executed, for the `spawn` record.
+        launch: Box<Launch>,
     },
     SpawnFailed {
         missing: String,
@@ -253,6 +281,7 @@ pub(crate) async fn run(
         start_time: spawned.start_time,
         out_offset,
         err_offset,
+        launch: Box::new(Launch::of(&cfg, None)),
     });
     let Streams {
         mut child,

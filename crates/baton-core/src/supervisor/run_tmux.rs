@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::run::{
-    Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe, run_stdout_tail,
+    Launch, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe,
+    run_stdout_tail,
 };
 use super::termination::Termination;
 use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal, TmuxError, TmuxServer};
@@ -72,11 +73,16 @@ pub(crate) async fn run_tmux(
         }
         None => match start(&cfg, &server, &session).await {
             Ok((pid, out_offset, err_offset)) => {
+                let target = crate::eventlog::TmuxTarget {
+                    server: server.name().to_owned(),
+                    session: session.clone(),
+                };
                 report(RunMsg::Spawned {
                     pid,
                     start_time: proc::process_start_time(pid),
                     out_offset,
                     err_offset,
+                    launch: Box::new(Launch::of(&cfg, Some(target))),
                 });
                 (pid, out_offset, false)
             }
