@@ -297,24 +297,37 @@ impl Writer {
     fn commit(&mut self, batch: &mut Vec<Request>) -> bool {
         let mut buf = Vec::with_capacity(batch.len() * 160);
         let mut written = Vec::new();
+        let mut replies = Vec::new();
         let mut must_sync = self.fsync == FsyncPolicy::Always;
-        for req in batch.iter() {
-            if let Request::Append { session, event } = req {
-                must_sync |= self.fsync == FsyncPolicy::Batch && event.is_terminal();
-                let record = Record {
-                    seq: self.next_seq,
-                    ts: now_rfc3339(),
-                    session: session.clone(),
-                    event: (**event).clone(),
-                };
-                match serde_json::to_string(&record) {
-                    Ok(line) => {
-                        self.next_seq += 1;
-                        buf.extend_from_slice(line.as_bytes());
-                        buf.push(b'\n');
-                        written.push(LoggedEvent { record, line });
+        let mut closed = false;
+        for req in batch.drain(..) {
+            match req {
+                Request::Append { session, event } => {
+                    must_sync |= self.fsync == FsyncPolicy::Batch && event.is_terminal();
+                    let record = Record {
+                        seq: self.next_seq,
+                        ts: now_rfc3339(),
+                        session,
+                        event: *event,
+                    };
+                    match serde_json::to_string(&record) {
+                        Ok(line) => {
+                            self.next_seq += 1;
+                            buf.extend_from_slice(line.as_bytes());
+                            buf.push(b'\n');
+                            written.push(LoggedEvent { record, line });
+                        }
+                        Err(e) => tracing::error!("event not serialisable: {e}"),
                     }
-                    Err(e) => tracing::error!("event not serialisable: {e}"),
+                }
+                Request::Barrier { sync, reply } => {
+                    must_sync |= sync;
+                    replies.push(reply);
+                }
+                Request::Close { reply } => {
+                    must_sync = true;
+                    closed = true;
+                    replies.push(reply);
                 }
             }
         }
@@ -325,12 +338,7 @@ impl Writer {
             }
             self.dirty_since.get_or_insert_with(Instant::now);
         }
-        let wants_sync = batch.iter().any(|r| match r {
-            Request::Barrier { sync, .. } => *sync,
-            Request::Close { .. } => true,
-            Request::Append { .. } => false,
-        });
-        if (must_sync || wants_sync) && self.fsync != FsyncPolicy::Off {
+        if must_sync && self.fsync != FsyncPolicy::Off {
             self.sync();
         } else if self.fsync == FsyncPolicy::Off {
             self.dirty_since = None;
@@ -339,19 +347,8 @@ impl Writer {
         for event in written {
             let _ = self.events.send(Arc::new(event));
         }
-        let mut closed = false;
-        for req in batch.drain(..) {
-            match req {
-                Request::Append { .. } => {}
-                Request::Barrier { reply, .. } => {
-                    let _ = reply.send(self.status());
-                }
-                Request::Close { reply } => {
-                    self.sync();
-                    let _ = reply.send(self.status());
-                    closed = true;
-                }
-            }
+        for reply in replies {
+            let _ = reply.send(self.status());
         }
         closed
     }
