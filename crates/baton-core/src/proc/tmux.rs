@@ -226,7 +226,13 @@ impl TmuxServer {
             "#{pane_dead} #{pane_pid} #{pane_dead_status} #{pane_dead_signal}".into(),
         ];
         match self.call("display-message", &args).await {
-            Ok(out) => Ok(parse_status(&out)),
+            // An answer that does not parse says nothing about absence: retryable.
+            Ok(out) => parse_status(&out)
+                .map(Some)
+                .ok_or_else(|| TmuxError::Failed {
+                    verb: "display-message",
+                    stderr: format!("unexpected pane status `{}`", out.trim()),
+                }),
             Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
             Err(e) => Err(e),
         }

@@ -46,7 +46,7 @@ pub(crate) struct Adopt {
 /// session is destroyed: tmux frees (and drops) whatever it still buffers
 /// for the pipe when the session goes, so it must have handed everything to
 /// `cat` first.
-const QUIET: Duration = Duration::from_millis(250);
+const QUIET: Duration = Duration::from_secs(1);
 const QUIET_MAX: Duration = Duration::from_secs(5);
 /// How long to wait for `cat` to write its last bytes after the session is
 /// destroyed (it signals that with the marker file).
