@@ -295,3 +295,74 @@ fn a_restarted_conductor_readopts_a_live_tmux_session() {
         );
     });
 }
+
+/// Several tmux sessions that write a burst and exit at once, side by side:
+/// the last bytes before each exit are the ones tmux used to drop when the
+/// pane's process was gone before it had read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tmux_runs_that_exit_right_after_a_burst_lose_nothing() {
+    if !tmux_available() {
+        return;
+    }
+    let h = Harness::new(|o| o.conductor.max_restarts = 0);
+    let _guard = ServerGuard(TmuxServer::for_logs_dir(&h.logs()));
+    let size = 256 * 1024 + 17;
+    let flood = format!("flood:{size}");
+    let ids: Vec<String> = (0..6).map(|i| format!("burst{i}")).collect();
+    for id in &ids {
+        h.spawn(tmux_script(id, &[&flood, "exit:3"])).await;
+    }
+    let mut expected = Vec::new();
+    for chunk in stand_in_agent::flood_bytes(size) {
+        expected.extend_from_slice(chunk);
+    }
+    let expected = as_terminal(&expected);
+    for id in &ids {
+        assert_eq!(h.wait_terminal(id).await, Dead, "{}", h.dump());
+        let out = h.out_log(id);
+        assert_eq!(
+            Sha256::digest(&out),
+            Sha256::digest(&expected),
+            "{id}: {} bytes, expected {}\n{}",
+            out.len(),
+            expected.len(),
+            h.dump()
+        );
+        let codes: Vec<Option<i32>> = h
+            .session_records(id)
+            .into_iter()
+            .filter_map(|r| match r.event {
+                Event::Exit { code, .. } => Some(code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            codes.first(),
+            Some(&Some(3)),
+            "{id}: exit code from the shim's marker"
+        );
+    }
+}
+
+/// An agent ended by a signal inside tmux: the status says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tmux_agent_killed_by_a_signal_reports_the_signal() {
+    if !tmux_available() {
+        return;
+    }
+    let h = Harness::new(|o| o.conductor.max_restarts = 0);
+    let _guard = ServerGuard(TmuxServer::for_logs_dir(&h.logs()));
+    h.spawn(tmux_script("sig", &["print:bye", "signal:SEGV"]))
+        .await;
+    assert_eq!(h.wait_terminal("sig").await, Dead, "{}", h.dump());
+    let signals: Vec<Option<i32>> = h
+        .session_records("sig")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Exit { signal, .. } => Some(signal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signals.first().copied().flatten(), Some(libc::SIGSEGV));
+    assert_eq!(h.out_log("sig"), b"bye\r\n");
+}

@@ -323,6 +323,9 @@ pub struct TmuxTarget {
     pub server: String,
     /// The tmux session name.
     pub session: String,
+    /// Token of the end-of-run marker the pane's `baton-shim` writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 /// Current time as RFC 3339 UTC with microseconds.

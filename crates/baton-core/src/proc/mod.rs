@@ -7,6 +7,7 @@
 
 mod group;
 mod pty;
+mod shim;
 mod spawn;
 mod spawner;
 mod tmux;
@@ -14,6 +15,7 @@ mod watch;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
+pub use shim::{MarkerScanner, SHIM_NAME, parse_status, read_status, shim_path};
 pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
 pub use spawner::{spawn_async, spawn_pty_async};
 pub use tmux::{PaneStatus, TmuxError, TmuxServer, pipe_done_marker};

@@ -1,10 +1,14 @@
 //! Sessions inside tmux, on a private server per logs directory.
 //!
-//! The agent runs as the pane's command (argv, no shell). Its terminal
-//! output is appended to the session's log by `pipe-pane`, set up in the same
-//! tmux invocation as the session itself: tmux runs one invocation's command
-//! list before it reads any pane output, so not a byte is missed. The window
-//! keeps the dead pane (`remain-on-exit`) so the exit status can be read.
+//! The pane's command is `baton-shim`, which runs the agent (argv, no
+//! shell). Its terminal output is appended to the session's log by
+//! `pipe-pane`, set up in the same tmux invocation as the session itself:
+//! tmux runs one invocation's command list before it reads any pane output,
+//! so not a byte is missed at the start. At the end, the shim writes a marker
+//! with the exit status and holds the terminal open, so nothing is lost
+//! there either (tmux drops what it has not read from a pane whose process
+//! is gone). The window keeps a dead pane (`remain-on-exit`) so the status
+//! of a shim that was itself killed can still be read.
 //! Targets are always exact (`=NAME`, `=NAME:`): tmux matches names loosely
 //! otherwise. The server is private (`-L`), so a user's `tmux kill-server`
 //! cannot touch agents and baton cannot touch the user's sessions.
@@ -168,6 +172,8 @@ impl TmuxServer {
         argv: &[String],
         size: PtySize,
         log: &Path,
+        shim: &Path,
+        marker: &str,
     ) -> Result<u32, TmuxError> {
         let pane = format!("={name}:");
         let mut args: Vec<OsString> = vec![
@@ -189,6 +195,13 @@ impl TmuxServer {
             args.push("-e".into());
             args.push(format!("{k}={v}").into());
         }
+        // The pane's process is the shim, which runs the agent and, when it
+        // ends, writes the end-of-run marker and keeps the terminal open until
+        // the session is destroyed: tmux reads everything before the marker.
+        args.push("--".into());
+        args.push(shim.into());
+        args.push("--marker".into());
+        args.push(marker.into());
         args.push("--".into());
         args.extend(argv.iter().map(OsString::from));
         // `pipe-pane` runs its argument with tmux's /bin/sh; the log and its

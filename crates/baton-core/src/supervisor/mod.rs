@@ -173,6 +173,7 @@ impl Recoverable {
                                 start_time: *start_time,
                                 out_offset: *out_offset,
                                 acknowledged: false,
+                                marker: t.marker.clone(),
                             },
                             state: SessionState::Starting,
                             restarts: *restart,

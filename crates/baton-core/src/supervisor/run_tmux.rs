@@ -1,10 +1,13 @@
 //! One run of a session inside tmux.
 //!
-//! The agent is a pane's process on baton's private tmux server; tmux's
-//! `pipe-pane` appends its terminal output to the session's log. This task
-//! watches the pane's process through a pidfd (exit, at once), the log
-//! through inotify (output), and owns the same deadlines and termination
-//! sequence as a pipes run. It can also adopt a pane that a previous
+//! The pane's process on baton's private tmux server is `baton-shim`, which
+//! runs the agent; tmux's `pipe-pane` appends the terminal output to the
+//! session's log. This task reads the log as it grows (inotify) and learns
+//! of the agent's end from the shim's marker in it: everything before the
+//! marker is in the log, so the session can be destroyed without losing the
+//! last bytes, and the marker is cut off the log again. A pidfd on the shim
+//! covers a shim that is itself killed. The task owns the same deadlines and
+//! termination sequence as a pipes run, and can adopt a pane that a previous
 //! conductor started: tmux sessions outlive the conductor.
 
 use std::io::{Read, Seek, SeekFrom};
@@ -40,12 +43,15 @@ pub(crate) struct Adopt {
     pub out_offset: u64,
     /// The run had produced output (it was past `starting`).
     pub acknowledged: bool,
+    /// Token of the shim's end-of-run marker (absent for runs of older baton
+    /// versions, whose pane ran the agent directly).
+    pub marker: Option<String>,
 }
 
-/// After the pane is dead, how long the log must stop growing before the
-/// session is destroyed: tmux frees (and drops) whatever it still buffers
-/// for the pipe when the session goes, so it must have handed everything to
-/// `cat` first.
+/// When the pane's process died without the marker (the shim was killed),
+/// how long the log must stop growing before the session is destroyed: tmux
+/// frees (and drops) whatever it still buffers for the pipe when the session
+/// goes, so it must have handed everything to `cat` first.
 const QUIET: Duration = Duration::from_secs(1);
 const QUIET_MAX: Duration = Duration::from_secs(5);
 /// How long to wait for `cat` to write its last bytes after the session is
@@ -64,18 +70,24 @@ pub(crate) async fn run_tmux(
 ) {
     let server = tmux.server.clone();
     let session = tmux.session.clone();
-    let (pid, out_offset, acknowledged) = match &tmux.adopt {
+    let (pid, out_offset, acknowledged, token) = match &tmux.adopt {
         Some(adopt) => {
             report(RunMsg::Recovered {
                 pid: Pid(adopt.pid),
             });
-            (Pid(adopt.pid), adopt.out_offset, adopt.acknowledged)
+            (
+                Pid(adopt.pid),
+                adopt.out_offset,
+                adopt.acknowledged,
+                adopt.marker.clone(),
+            )
         }
         None => match start(&cfg, &server, &session).await {
-            Ok((pid, out_offset, err_offset)) => {
+            Ok((pid, out_offset, err_offset, token)) => {
                 let target = crate::eventlog::TmuxTarget {
                     server: server.name().to_owned(),
                     session: session.clone(),
+                    marker: Some(token.clone()),
                 };
                 report(RunMsg::Spawned {
                     pid,
@@ -84,7 +96,7 @@ pub(crate) async fn run_tmux(
                     err_offset,
                     launch: Box::new(Launch::of(&cfg, Some(target))),
                 });
-                (pid, out_offset, false)
+                (pid, out_offset, false, Some(token))
             }
             Err((missing, message)) => {
                 report(RunMsg::SpawnFailed { missing, message });
@@ -109,6 +121,7 @@ pub(crate) async fn run_tmux(
     };
 
     let started = Instant::now();
+    let mut scanner = token.as_deref().map(proc::MarkerScanner::new);
     let mut payload = PayloadCapture::new();
     let mut acked = acknowledged;
     let mut silent = false;
@@ -135,6 +148,7 @@ pub(crate) async fn run_tmux(
         }
     };
     let mut read_new = |log: &mut Option<std::fs::File>,
+                        scanner: &mut Option<proc::MarkerScanner>,
                         acked: &mut bool,
                         silent: &mut bool,
                         last_output: &mut Instant|
@@ -146,7 +160,15 @@ pub(crate) async fn run_tmux(
             if n == 0 {
                 break;
             }
-            let bytes = &buf[..n];
+            let passed;
+            let bytes = match scanner.as_mut() {
+                Some(scanner) => {
+                    passed = scanner.feed(&buf[..n]);
+                    &passed[..]
+                }
+                None => &buf[..n],
+            };
+            let n = bytes.len();
             total += n;
             shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
             payload.feed(bytes);
@@ -155,7 +177,13 @@ pub(crate) async fn run_tmux(
         total
     };
     // An adopted pane may have written while no conductor watched.
-    read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+    read_new(
+        &mut log,
+        &mut scanner,
+        &mut acked,
+        &mut silent,
+        &mut last_output,
+    );
     if exit_watch.is_none() {
         status = Some(pane_exit(&server, &session).await);
         report(RunMsg::Exited {
@@ -166,7 +194,24 @@ pub(crate) async fn run_tmux(
 
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
+    // The marker was seen and the session destroyed.
+    let mut session_gone = false;
     loop {
+        if !session_gone && let Some(st) = scanner.as_ref().and_then(|s| s.ended()) {
+            if status.is_none() {
+                status = Some(st);
+                report(RunMsg::Exited {
+                    status: st,
+                    runtime: started.elapsed(),
+                });
+            }
+            // Everything the agent wrote is in the log now; the shim holds
+            // the pane open until the session goes.
+            if let Err(e) = server.kill_session(&session).await {
+                tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
+            }
+            session_gone = true;
+        }
         if status.is_some() && !group_empty {
             group_empty = proc::group_is_empty(pid);
             if !group_empty {
@@ -194,10 +239,10 @@ pub(crate) async fn run_tmux(
         tokio::select! {
             biased;
             () = async { if let Some(w) = &file_watch { w.changed().await } else { std::future::pending().await } } => {
-                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
             }
             () = async { if let Some(w) = &exit_watch { w.exited().await } else { std::future::pending().await } }, if status.is_none() => {
-                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
                 let st = pane_exit(&server, &session).await;
                 status = Some(st);
                 report(RunMsg::Exited { status: st, runtime: started.elapsed() });
@@ -220,7 +265,7 @@ pub(crate) async fn run_tmux(
             },
             () = &mut sleep => {
                 let now = Instant::now();
-                read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
                 if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
                     startup_reported = true;
                     report(RunMsg::StartupTimeout);
@@ -234,21 +279,31 @@ pub(crate) async fn run_tmux(
             }
         }
     }
-    // The pane is dead and its group empty. Let tmux hand its last buffered
-    // output to the pipe, destroy the session (closing the pipe), then wait
-    // for `cat` to say it wrote everything: only then does the next run, or
-    // the payload, see a complete log.
-    let quiet_until = Instant::now() + QUIET_MAX;
-    let mut quiet_since = Instant::now();
-    while Instant::now() < quiet_until && quiet_since.elapsed() < QUIET {
-        if read_new(&mut log, &mut acked, &mut silent, &mut last_output) > 0 {
-            quiet_since = Instant::now();
+    if !session_gone {
+        // The pane died without the marker (its shim was killed, or an older
+        // baton ran the agent directly). Let tmux hand what it still buffers
+        // to the pipe, then destroy the session.
+        let quiet_until = Instant::now() + QUIET_MAX;
+        let mut quiet_since = Instant::now();
+        while Instant::now() < quiet_until && quiet_since.elapsed() < QUIET {
+            if read_new(
+                &mut log,
+                &mut scanner,
+                &mut acked,
+                &mut silent,
+                &mut last_output,
+            ) > 0
+            {
+                quiet_since = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Err(e) = server.kill_session(&session).await {
+            tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
+        }
     }
-    if let Err(e) = server.kill_session(&session).await {
-        tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
-    }
+    // Only once `cat` says it wrote everything does the next run, or the
+    // payload, see a complete log.
     let marker = proc::pipe_done_marker(&cfg.out_path);
     let marker_until = Instant::now() + MARKER_MAX;
     while !marker.exists() && Instant::now() < marker_until {
@@ -258,7 +313,38 @@ pub(crate) async fn run_tmux(
         tracing::warn!(session = %cfg.id, "tmux's output pipe did not finish within 10 s");
     }
     let _ = std::fs::remove_file(&marker);
-    read_new(&mut log, &mut acked, &mut silent, &mut last_output);
+    read_new(
+        &mut log,
+        &mut scanner,
+        &mut acked,
+        &mut silent,
+        &mut last_output,
+    );
+    match scanner.as_mut() {
+        // The log keeps the agent's bytes only: the marker goes again.
+        Some(scanner) if scanner.ended().is_some() => {
+            if let Some(at) = scanner.marker_at() {
+                cut_log(&cfg.out_path, out_offset + at);
+            }
+        }
+        Some(scanner) => {
+            let rest = scanner.flush();
+            shared
+                .out_bytes
+                .fetch_add(rest.len() as u64, Ordering::Relaxed);
+            payload.feed(&rest);
+            observe(
+                &shared,
+                &rest,
+                epoch,
+                &mut last_output,
+                &mut acked,
+                &mut silent,
+                &report,
+            );
+        }
+        None => {}
+    }
     let status = status.unwrap_or(UNKNOWN);
     let payload = payload.finish(&run_stdout_tail(&cfg.out_path, out_offset));
     report(RunMsg::Finished {
@@ -266,6 +352,20 @@ pub(crate) async fn run_tmux(
         payload,
         tail: shared.tail_bytes(),
     });
+}
+
+/// Truncates the log to `len` bytes (what follows is the shim's marker).
+fn cut_log(path: &std::path::Path, len: u64) {
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| match f.metadata()?.len() > len {
+            true => f.set_len(len),
+            false => Ok(()),
+        });
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), "removing the end-of-run marker from the log: {e}");
+    }
 }
 
 const UNKNOWN: ExitStatus = ExitStatus {
@@ -307,7 +407,7 @@ async fn start(
     cfg: &RunConfig,
     server: &TmuxServer,
     session: &str,
-) -> Result<(Pid, u64, u64), (String, String)> {
+) -> Result<(Pid, u64, u64, String), (String, String)> {
     if cfg.branch_guard {
         branch_guard(&cfg.cwd)
             .await
@@ -340,7 +440,19 @@ async fn start(
     let err_offset = offset(&cfg.err_path)?;
     // A session of this name may be left over: a dead pane from a run whose
     // cleanup never happened is cleared; a live one is somebody's agent.
-    match server.pane_status(session).await {
+    // A server that another spawn is starting right now can answer with
+    // nothing for a moment; such an answer is asked again.
+    let mut tries = 0;
+    let existing = loop {
+        match server.pane_status(session).await {
+            Err(TmuxError::Failed { .. }) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => break other,
+        }
+    };
+    match existing {
         Ok(Some(pane)) if pane.dead => {
             let _ = server.kill_session(session).await;
         }
@@ -358,6 +470,8 @@ async fn start(
         Ok(None) => {}
         Err(e) => return Err(("tmux".into(), e.to_string())),
     }
+    let shim = proc::shim_path().map_err(|m| ("baton-shim".to_owned(), m))?;
+    let token = marker_token();
     let size = cfg.pty.unwrap_or_default();
     let pid = server
         .new_session(
@@ -368,6 +482,8 @@ async fn start(
             &cfg.argv,
             size,
             &cfg.out_path,
+            &shim,
+            &token,
         )
         .await
         .map_err(|e| {
@@ -377,5 +493,19 @@ async fn start(
             };
             (missing.to_owned(), e.to_string())
         })?;
-    Ok((Pid(pid), out_offset, err_offset))
+    Ok((Pid(pid), out_offset, err_offset, token))
+}
+
+/// A fresh token for a run's end-of-run marker: output that merely mentions
+/// a marker cannot end the run by accident.
+fn marker_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", hasher.finish())
 }

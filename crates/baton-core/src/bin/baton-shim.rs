@@ -1,0 +1,195 @@
+//! `baton-shim`: the small process that owns one agent run so the run
+//! outlives the conductor that started it.
+//!
+//! ```text
+//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--exec PATH] -- ARGV0 ARGS…
+//! ```
+//!
+//! It starts the agent as its child, in its own process group (the shim is
+//! the group's leader, so the conductor's group signals reach both), waits
+//! for it and reports how it ended:
+//!
+//! - `--status FILE`: writes `<shim pid> code <N>` or `<shim pid> signal <N>`
+//!   to FILE (atomically, through a rename) before exiting. A conductor that
+//!   was SIGKILLed and restarted reads the status of a run it did not see end.
+//! - `--marker TOKEN`: after the agent ends, writes the terminal escape
+//!   `ESC ] 777 ; baton-done ; TOKEN ; code|signal ; N BEL` to its own
+//!   stdout and then waits for its stdin to close. Inside tmux, stdout is the
+//!   pane: once the conductor sees the marker in the pane's log it knows every
+//!   byte before it is there too, and only then destroys the session.
+//! - `--stdin FIFO`: the agent's stdin is FIFO, opened read-write so it never
+//!   sees end-of-file while the run lasts; the conductor writes answers into
+//!   it, and a restarted conductor simply opens it again.
+//!
+//! The shim ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT so it can record the
+//! status of an agent that a polite group signal ended; the agent itself gets
+//! default dispositions. SIGKILL ends it like anything else. Everything else
+//! (workdir, environment, descriptors, the signal mask) the agent inherits
+//! from the shim, which the conductor set up exactly as for a direct spawn.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+/// Exit code when the shim itself cannot do its job.
+const SHIM_FAILED: u8 = 125;
+
+struct Args {
+    status: Option<PathBuf>,
+    stdin: Option<PathBuf>,
+    marker: Option<String>,
+    exec: Option<PathBuf>,
+    argv: Vec<OsString>,
+}
+
+fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
+    let mut args = Args {
+        status: None,
+        stdin: None,
+        marker: None,
+        exec: None,
+        argv: Vec::new(),
+    };
+    while let Some(arg) = raw.next() {
+        let mut value = |name: &str| raw.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.to_str() {
+            Some("--status") => args.status = Some(value("--status")?.into()),
+            Some("--stdin") => args.stdin = Some(value("--stdin")?.into()),
+            Some("--exec") => args.exec = Some(value("--exec")?.into()),
+            Some("--marker") => {
+                let token = value("--marker")?
+                    .into_string()
+                    .map_err(|_| "--marker must be UTF-8".to_owned())?;
+                if token.is_empty() || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err("--marker must be ASCII letters and digits".into());
+                }
+                args.marker = Some(token);
+            }
+            Some("--") => {
+                args.argv = raw.collect();
+                break;
+            }
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    if args.argv.is_empty() {
+        return Err("nothing to run: give the agent's argv after `--`".into());
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args_os().skip(1)) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("baton-shim: {e}");
+            return ExitCode::from(SHIM_FAILED);
+        }
+    };
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: setting a disposition to SIG_IGN has no preconditions.
+        unsafe {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
+    cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
+    if let Some(fifo) = &args.stdin {
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(fifo)
+        {
+            Ok(file) => {
+                cmd.stdin(file);
+            }
+            Err(e) => {
+                eprintln!("baton-shim: cannot open stdin {}: {e}", fifo.display());
+                return ExitCode::from(SHIM_FAILED);
+            }
+        }
+    }
+    // SAFETY: the hook only calls async-signal-safe `signal` on constants.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            Ok(())
+        });
+    }
+    let ended = match cmd.spawn().and_then(|mut child| child.wait()) {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Ended::Code(code),
+            (None, Some(sig)) => Ended::Signal(sig),
+            (None, None) => Ended::Code(i32::from(SHIM_FAILED)),
+        },
+        Err(e) => {
+            // Like a shell: 126 for a program that cannot run, 127 for one not found.
+            eprintln!("baton-shim: cannot run {:?}: {e}", args.argv[0]);
+            Ended::Code(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            })
+        }
+    };
+    if let Some(path) = &args.status
+        && let Err(e) = write_status(path, &ended)
+    {
+        eprintln!(
+            "baton-shim: cannot record the exit status in {}: {e}",
+            path.display()
+        );
+    }
+    if let Some(token) = &args.marker {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(
+            out,
+            "\x1b]777;baton-done;{token};{}\x07",
+            ended.words().replace(' ', ";")
+        );
+        let _ = out.flush();
+        drop(out);
+        // Stay, keeping the terminal open, until whoever reads it is done and
+        // closes it (tmux kill-session): end-of-file or an error ends the wait.
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    }
+    ExitCode::from(ended.exit_code())
+}
+
+enum Ended {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Ended {
+    fn words(&self) -> String {
+        match self {
+            Ended::Code(code) => format!("code {code}"),
+            Ended::Signal(sig) => format!("signal {sig}"),
+        }
+    }
+
+    fn exit_code(&self) -> u8 {
+        match self {
+            Ended::Code(code) => u8::try_from(*code & 0xff).unwrap_or(SHIM_FAILED),
+            Ended::Signal(sig) => u8::try_from((128 + sig) & 0xff).unwrap_or(SHIM_FAILED),
+        }
+    }
+}
+
+/// Writes the status next to `path` and renames it into place, so a reader
+/// sees either nothing or the whole line.
+fn write_status(path: &std::path::Path, ended: &Ended) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned().into_vec();
+    tmp.extend_from_slice(b".tmp");
+    let tmp = PathBuf::from(OsString::from_vec(tmp));
+    std::fs::write(&tmp, format!("{} {}\n", std::process::id(), ended.words()))?;
+    std::fs::rename(&tmp, path)
+}

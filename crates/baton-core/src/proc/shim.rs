@@ -1,0 +1,283 @@
+//! The conductor's side of `baton-shim` (see `src/bin/baton-shim.rs`): where
+//! the binary is, what its status file and its end-of-run marker say.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::ExitStatus;
+
+/// Name of the shim executable.
+pub const SHIM_NAME: &str = "baton-shim";
+
+/// Finds `baton-shim`: `$BATON_SHIM`, else next to the running executable
+/// (or one directory up, where cargo puts binaries for test executables),
+/// else on `PATH`. Resolved once.
+pub fn shim_path() -> Result<PathBuf, String> {
+    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PATH.get_or_init(find_shim).clone()
+}
+
+fn find_shim() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("BATON_SHIM") {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("BATON_SHIM={} is not a file", path.display()))
+        };
+    }
+    let exe = std::env::current_exe().ok();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = exe.as_deref().and_then(Path::parent) {
+        candidates.push(dir.join(SHIM_NAME));
+        if let Some(up) = dir.parent() {
+            candidates.push(up.join(SHIM_NAME));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join(SHIM_NAME)));
+    }
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "`{SHIM_NAME}` not found next to {} or on PATH; it is built and installed with baton \
+             (set BATON_SHIM to its path)",
+            exe.map(|e| e.display().to_string())
+                .unwrap_or_else(|| "this executable".into())
+        )
+    })
+}
+
+/// Parses a status file line `<shim pid> code <N>` / `<shim pid> signal <N>`.
+/// Returns the shim pid and the agent's exit status.
+pub fn parse_status(text: &str) -> Option<(u32, ExitStatus)> {
+    let mut words = text.split_ascii_whitespace();
+    let pid = words.next()?.parse().ok()?;
+    let kind = words.next()?;
+    let value: i32 = words.next()?.parse().ok()?;
+    if words.next().is_some() {
+        return None;
+    }
+    let status = match kind {
+        "code" => ExitStatus {
+            code: Some(value),
+            signal: None,
+        },
+        "signal" => ExitStatus {
+            code: None,
+            signal: Some(value),
+        },
+        _ => return None,
+    };
+    Some((pid, status))
+}
+
+/// Reads the status file of the shim `pid`; `None` if it is missing, torn,
+/// or was written by another shim.
+pub fn read_status(path: &Path, pid: u32) -> Option<ExitStatus> {
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_status(&text).and_then(|(p, st)| (p == pid).then_some(st))
+}
+
+/// Finds the shim's end-of-run marker in a byte stream that arrives in
+/// arbitrary chunks, and holds back bytes that might be its beginning.
+///
+/// Output passes through [`MarkerScanner::feed`]: what it returns is agent
+/// output; once the marker is complete, [`MarkerScanner::ended`] gives the
+/// status and everything after the marker is dropped.
+#[derive(Debug)]
+pub struct MarkerScanner {
+    prefix: Vec<u8>,
+    /// Bytes held back: a possible start of the marker.
+    held: Vec<u8>,
+    ended: Option<ExitStatus>,
+    /// Offset in the stream where the marker starts, once seen.
+    marker_at: Option<u64>,
+    passed: u64,
+}
+
+/// Longest tail of a marker after its prefix (`signal;2147483647` and BEL).
+const MARKER_TAIL_MAX: usize = 24;
+
+impl MarkerScanner {
+    /// A scanner for the marker carrying `token`.
+    pub fn new(token: &str) -> MarkerScanner {
+        MarkerScanner {
+            prefix: format!("\x1b]777;baton-done;{token};").into_bytes(),
+            held: Vec::new(),
+            ended: None,
+            marker_at: None,
+            passed: 0,
+        }
+    }
+
+    /// The status the marker carried, once it was seen.
+    pub fn ended(&self) -> Option<ExitStatus> {
+        self.ended
+    }
+
+    /// Stream offset (from the first byte fed) where the marker began.
+    pub fn marker_at(&self) -> Option<u64> {
+        self.marker_at
+    }
+
+    /// Feeds `bytes`; returns the agent output that is certain not to be part
+    /// of the marker.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.ended.is_some() {
+            return Vec::new();
+        }
+        let mut data = std::mem::take(&mut self.held);
+        data.extend_from_slice(bytes);
+        let mut out_end = data.len();
+        let mut search = 0;
+        while let Some(rel) = memchr_esc(&data[search..]) {
+            let at = search + rel;
+            let rest = &data[at..];
+            let n = rest.len().min(self.prefix.len());
+            if rest[..n] != self.prefix[..n] {
+                search = at + 1;
+                continue;
+            }
+            if rest.len() < self.prefix.len() {
+                // Could still become the marker: hold it back.
+                out_end = at;
+                break;
+            }
+            let tail = &rest[self.prefix.len()..];
+            match tail.iter().position(|&b| b == 0x07) {
+                Some(bel) => match parse_marker_tail(&tail[..bel]) {
+                    Some(status) => {
+                        self.ended = Some(status);
+                        self.marker_at = Some(self.passed + at as u64);
+                        out_end = at;
+                        break;
+                    }
+                    None => search = at + 1,
+                },
+                None if tail.len() <= MARKER_TAIL_MAX => {
+                    out_end = at;
+                    break;
+                }
+                None => search = at + 1,
+            }
+        }
+        if self.ended.is_none() {
+            self.held = data[out_end..].to_vec();
+        }
+        data.truncate(out_end);
+        self.passed += data.len() as u64;
+        data
+    }
+
+    /// Bytes held back when the stream ended without a marker: they were output.
+    pub fn flush(&mut self) -> Vec<u8> {
+        let held = std::mem::take(&mut self.held);
+        self.passed += held.len() as u64;
+        held
+    }
+}
+
+fn memchr_esc(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == 0x1b)
+}
+
+fn parse_marker_tail(tail: &[u8]) -> Option<ExitStatus> {
+    let text = std::str::from_utf8(tail).ok()?;
+    let (kind, value) = text.split_once(';')?;
+    let value: i32 = value.parse().ok()?;
+    match kind {
+        "code" => Some(ExitStatus {
+            code: Some(value),
+            signal: None,
+        }),
+        "signal" => Some(ExitStatus {
+            code: None,
+            signal: Some(value),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MARK: &[u8] = b"\x1b]777;baton-done;abc123;code;3\x07";
+
+    fn run(chunks: &[&[u8]]) -> (Vec<u8>, MarkerScanner) {
+        let mut s = MarkerScanner::new("abc123");
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(s.feed(c));
+        }
+        (out, s)
+    }
+
+    #[test]
+    fn marker_in_one_chunk_ends_the_stream() {
+        let (out, s) = run(&[b"hello\r\n\x1b]777;baton-done;abc123;code;3\x07after"]);
+        assert_eq!(out, b"hello\r\n");
+        assert_eq!(s.ended().and_then(|e| e.code), Some(3));
+        assert_eq!(s.marker_at(), Some(7));
+    }
+
+    #[test]
+    fn other_escapes_and_other_tokens_pass_through() {
+        let text: &[u8] = b"\x1b[31mred\x1b]0;title\x07\x1b]777;baton-done;zzz;code;0\x07x";
+        let (mut out, mut s) = run(&[text]);
+        out.extend(s.flush());
+        assert_eq!(out, text);
+        assert!(s.ended().is_none());
+    }
+
+    #[test]
+    fn signal_marker() {
+        let (_, s) = run(&[b"\x1b]777;baton-done;abc123;signal;9\x07"]);
+        assert_eq!(s.ended().and_then(|e| e.signal), Some(9));
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(
+            parse_status("12 code 0\n").map(|(p, s)| (p, s.code)),
+            Some((12, Some(0)))
+        );
+        assert_eq!(
+            parse_status("12 signal 15").map(|(p, s)| (p, s.signal)),
+            Some((12, Some(15)))
+        );
+        assert!(parse_status("12 code").is_none());
+        assert!(parse_status("x code 1").is_none());
+        assert!(parse_status("12 exit 1").is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_gives_the_same_output(
+            before in proptest::collection::vec(any::<u8>(), 0..200),
+            cuts in proptest::collection::vec(0usize..300, 0..8),
+        ) {
+            // Output that happens to contain ESC bytes, then the marker.
+            let mut stream = before.clone();
+            stream.extend_from_slice(MARK);
+            stream.extend_from_slice(b"trailing");
+            let mut cuts = cuts;
+            cuts.push(stream.len());
+            cuts.sort_unstable();
+            let mut s = MarkerScanner::new("abc123");
+            let mut out = Vec::new();
+            let mut last = 0;
+            for cut in cuts {
+                let cut = cut.min(stream.len());
+                out.extend(s.feed(&stream[last..cut]));
+                last = cut;
+            }
+            // `before` is random, so it may itself contain the marker;
+            // the first occurrence is where the stream ends.
+            let first = stream.windows(MARK.len()).position(|w| w == MARK);
+            prop_assert_eq!(s.marker_at(), first.map(|p| p as u64));
+            prop_assert_eq!(&out[..], &stream[..first.unwrap_or(0)]);
+        }
+    }
+}
