@@ -110,6 +110,7 @@ impl Harness {
             probe,
             agents: Default::default(),
             base_dir: logs_dir.to_owned(),
+            detach: false,
             accounts: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)

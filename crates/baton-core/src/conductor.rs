@@ -29,6 +29,11 @@ pub struct ConductorOptions {
     pub base_dir: PathBuf,
     /// `[accounts]`: with accounts for a provider, its sessions lease one before each run.
     pub accounts: AccountsConfig,
+    /// Run `pipes` sessions under `baton-shim`, writing straight to their
+    /// logs, so they outlive this conductor and a later one on the same logs
+    /// dir adopts them (what `baton daemon` does). Off: the agents are this
+    /// process's children and get SIGTERM if it dies.
+    pub detach: bool,
 }
 
 impl ConductorOptions {
@@ -40,6 +45,7 @@ impl ConductorOptions {
             agents: manifest.agents.clone(),
             base_dir: manifest.base_dir.clone(),
             accounts: manifest.accounts.clone(),
+            detach: false,
         }
     }
 }
@@ -161,6 +167,7 @@ pub struct Conductor {
     tx: mpsc::UnboundedSender<SupMsg>,
     log: EventLog,
     live: watch::Receiver<usize>,
+    unfinished: Arc<Vec<String>>,
 }
 
 impl Conductor {
@@ -193,12 +200,15 @@ impl Conductor {
             .map_err(|e| ConductorError::Broker(e.to_string()))?;
             Some(Arc::new(broker))
         };
-        // tmux runs an earlier conductor left live are taken over, not started twice.
+        // Sessions an earlier conductor left live go on when spawned again:
+        // their tmux and shim runs are taken over, not started twice.
         let earlier = crate::eventlog::read_log(&dir.join(EVENTS_FILE))
             .map(|log| log.records)
             .unwrap_or_default();
         let server = crate::proc::TmuxServer::for_logs_dir(&dir);
         let recoverable = crate::supervisor::Recoverable::from_log(&earlier, server.name());
+        let mut unfinished: Vec<String> = recoverable.iter().map(|r| r.id.clone()).collect();
+        unfinished.sort();
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
         let events = log.subscribe();
         log.append(
@@ -221,7 +231,16 @@ impl Conductor {
             recoverable,
         );
         tokio::spawn(supervisor.run(rx));
-        Ok((Conductor { tx, log, live }, events))
+        let unfinished = Arc::new(unfinished);
+        Ok((
+            Conductor {
+                tx,
+                log,
+                live,
+                unfinished,
+            },
+            events,
+        ))
     }
 
     async fn request<T>(
@@ -294,6 +313,15 @@ impl Conductor {
     /// Every record, as it is written. Subscribe before spawning to miss nothing.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {
         self.log.subscribe()
+    }
+
+    /// Sessions that were live (neither `dead` nor `completed`) when the
+    /// previous conductor on this logs dir stopped, by id. Spawning one of
+    /// them again continues it: its run is re-adopted if it still runs (or
+    /// its end is read if it ended meanwhile), else it is restarted per its
+    /// policy; a `recovered` event says which. Nothing is started twice.
+    pub fn unfinished(&self) -> &[String] {
+        &self.unfinished
     }
 
     /// Path of the event log.

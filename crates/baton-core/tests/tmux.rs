@@ -262,7 +262,7 @@ fn a_restarted_conductor_readopts_a_live_tmux_session() {
         let rec = h
             .wait_for("recovered", |r| matches!(r.event, Event::Recovered { .. }))
             .await;
-        assert!(matches!(rec.event, Event::Recovered { pid, .. } if pid == first_pid));
+        assert!(matches!(rec.event, Event::Recovered { pid, .. } if pid == Some(first_pid)));
         std::fs::write(&release, b"go").unwrap();
         assert_eq!(h.wait_terminal("long").await, Completed);
         // Nothing was started twice: one spawn record in the whole log.

@@ -97,6 +97,10 @@ pub enum Event {
         /// For `backend = "tmux"`: the private server (`tmux -L`) and session name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tmux: Option<TmuxTarget>,
+        /// The leader is `baton-shim` (daemon pipes runs): the agent writes
+        /// straight to the logs and the run outlives the conductor.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shim: bool,
     },
     /// A session could not be started; retrying cannot help.
     SpawnError {
@@ -259,9 +263,13 @@ pub enum Event {
     },
     /// A run started by an earlier conductor was found again and taken over.
     Recovered {
-        /// The run's process.
-        pid: u32,
-        /// `readopted`.
+        /// The run's process (absent when the session had none running).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+        /// `readopted` (its run goes on), `exited` (its run ended while no
+        /// conductor watched; its status is known), `restarted` (its run
+        /// lived inside the stopped conductor: leftovers ended, restarted per
+        /// policy), `resumed` (it had no run: it goes on from its state).
         outcome: String,
     },
     /// The conductor is shutting down.

@@ -16,8 +16,11 @@ mod watch;
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use shim::{MarkerScanner, SHIM_NAME, parse_status, read_status, shim_path};
-pub use spawn::{SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn};
-pub use spawner::{spawn_async, spawn_pty_async};
+pub use spawn::{
+    ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn,
+    spawn_shim,
+};
+pub use spawner::{spawn_async, spawn_pty_async, spawn_shim_async};
 pub use tmux::{PaneStatus, TmuxError, TmuxServer, pipe_done_marker};
 pub use watch::{ExitWatch, FileWatch};
 

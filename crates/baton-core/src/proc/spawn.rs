@@ -210,7 +210,7 @@ pub(super) fn prepare(req: &SpawnRequest) -> Result<Prepared, SpawnFailure> {
     // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
     // signal, prctl, getppid, syscall) and does not allocate.
     unsafe {
-        cmd.pre_exec(move || reset_child_state(conductor_pid));
+        cmd.pre_exec(move || reset_child_state(conductor_pid, true));
     }
     Ok(Prepared {
         cmd,
@@ -267,8 +267,70 @@ pub fn grow_pipe(fd: std::os::fd::RawFd, bytes: usize) {
     }
 }
 
-/// Runs in the child between fork and exec.
-fn reset_child_state(conductor_pid: libc::pid_t) -> std::io::Result<()> {
+/// How a run under `baton-shim` is set up (see [`spawn_shim`]).
+#[derive(Debug)]
+pub struct ShimSetup {
+    /// The `baton-shim` executable.
+    pub shim: PathBuf,
+    /// Where the shim records the agent's exit status.
+    pub status: PathBuf,
+    /// A FIFO that becomes the agent's stdin (else `/dev/null`).
+    pub stdin_fifo: Option<PathBuf>,
+    /// The agent's stdout: the session's output log, in append mode.
+    pub stdout: std::fs::File,
+    /// The agent's stderr: the session's error log, in append mode.
+    pub stderr: std::fs::File,
+}
+
+/// Starts `req` under `baton-shim`, as the leader of a new process group
+/// that outlives the conductor: the agent writes straight into the log
+/// files (no byte waits in a pipe for a conductor that may be gone), the
+/// shim waits for it and records its status, and a later conductor can
+/// adopt the run. The agent's argv, workdir and program are checked here
+/// exactly as for [`spawn`]; the returned pid is the shim's.
+pub fn spawn_shim(
+    req: &SpawnRequest,
+    setup: ShimSetup,
+) -> Result<(Child, Pid, Option<u64>), SpawnFailure> {
+    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
+    if !req.cwd.is_dir() {
+        return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
+    }
+    let resolved = resolve_program(program, &req.cwd, &req.env)?;
+    let mut cmd = Command::new(&setup.shim);
+    cmd.arg("--status").arg(&setup.status);
+    if let Some(fifo) = &setup.stdin_fifo {
+        cmd.arg("--stdin").arg(fifo);
+    }
+    cmd.arg("--exec")
+        .arg(&resolved)
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .current_dir(&req.cwd)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .kill_on_drop(false)
+        .stdin(Stdio::null())
+        .stdout(setup.stdout)
+        .stderr(setup.stderr)
+        .process_group(0);
+    let conductor_pid = std::process::id() as libc::pid_t;
+    // SAFETY: as in `prepare`.
+    unsafe {
+        cmd.pre_exec(move || reset_child_state(conductor_pid, false));
+    }
+    let prepared = Prepared {
+        cmd,
+        program: program.clone(),
+        resolved,
+    };
+    let (child, pid, _) = prepared.spawn()?;
+    Ok((child, pid, super::process_start_time(pid)))
+}
+
+/// Runs in the child between fork and exec. With `pdeath`, the child gets
+/// SIGTERM when the conductor dies.
+fn reset_child_state(conductor_pid: libc::pid_t, pdeath: bool) -> std::io::Result<()> {
     // SAFETY: async-signal-safe libc calls on locals only.
     unsafe {
         // If the conductor dies without a shutdown (SIGKILL, OOM), the agent
@@ -276,7 +338,9 @@ fn reset_child_state(conductor_pid: libc::pid_t) -> std::io::Result<()> {
         // the forking *thread*; baton forks on its spawner thread, which lives
         // as long as the process (see `spawner`). Recovery of what remains
         // (grandchildren, agents ignoring SIGTERM) belongs to the next conductor.
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        if pdeath {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        }
         if libc::getppid() != conductor_pid {
             // The conductor died between fork and prctl.
             return Err(std::io::Error::other("conductor exited during spawn"));

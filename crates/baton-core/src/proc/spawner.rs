@@ -12,7 +12,10 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use super::{PtyChild, PtySize, SpawnFailure, SpawnRequest, SpawnedChild, spawn, spawn_pty};
+use super::{
+    Pid, PtyChild, PtySize, ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, spawn, spawn_pty,
+    spawn_shim,
+};
 
 /// One spawn, run on the spawner thread; it replies through its own channel.
 type Job = Box<dyn FnOnce() + Send>;
@@ -70,4 +73,12 @@ pub async fn spawn_async(req: SpawnRequest) -> Result<SpawnedChild, SpawnFailure
 /// tokio runtime; the child and the PTY master are registered with that runtime.
 pub async fn spawn_pty_async(req: SpawnRequest, size: PtySize) -> Result<PtyChild, SpawnFailure> {
     on_spawner(req, move |req| spawn_pty(req, size)).await
+}
+
+/// [`spawn_shim`], run on the dedicated spawner thread.
+pub async fn spawn_shim_async(
+    req: SpawnRequest,
+    setup: ShimSetup,
+) -> Result<(tokio::process::Child, Pid, Option<u64>), SpawnFailure> {
+    on_spawner(req, move |req| spawn_shim(req, setup)).await
 }

@@ -8,6 +8,7 @@
 
 mod leasing;
 pub(crate) mod run;
+mod run_shim;
 mod run_tmux;
 mod termination;
 
@@ -136,67 +137,94 @@ pub(crate) struct Supervisor {
     recoverable: HashMap<String, Recoverable>,
 }
 
-/// A tmux run that was live when an earlier conductor stopped writing the log.
+/// A session that was live when an earlier conductor stopped writing the
+/// log: its counters and state, and what became of its run.
 #[derive(Clone, Debug)]
 pub(crate) struct Recoverable {
     pub id: String,
-    pub adopt: run_tmux::Adopt,
+    pub run: Option<RecoveredRun>,
     pub state: SessionState,
     pub restarts: u32,
     pub attempt: u32,
 }
 
+/// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
+#[derive(Clone, Debug)]
+pub(crate) enum RecoveredRun {
+    /// A pane on this logs dir's tmux server: adoptable.
+    Tmux(run_tmux::Adopt),
+    /// A run under `baton-shim`: adoptable.
+    Shim(run_tmux::Adopt),
+    /// A pipes or PTY run that lived inside the earlier conductor: whatever
+    /// is left of its group is ended and the session restarted per policy.
+    Leftover { pid: u32, start_time: Option<u64> },
+}
+
 impl Recoverable {
-    /// The tmux runs of `records` (an earlier log of this logs dir) whose
-    /// session was still live at its end and that ran on `server`.
+    /// The sessions of `records` (an earlier log of this logs dir) that were
+    /// still live (neither `dead` nor `completed`) at its end.
     pub(crate) fn from_log(records: &[crate::eventlog::Record], server: &str) -> Vec<Recoverable> {
-        let mut last: HashMap<String, Recoverable> = HashMap::new();
-        let mut live: HashMap<String, bool> = HashMap::new();
+        let mut sessions: HashMap<String, Recoverable> = HashMap::new();
         for r in records {
             let Some(id) = &r.session else { continue };
+            let rec = sessions.entry(id.clone()).or_insert_with(|| Recoverable {
+                id: id.clone(),
+                run: None,
+                state: SessionState::Init,
+                restarts: 0,
+                attempt: 0,
+            });
             match &r.event {
                 Event::Spawn {
                     pid,
                     start_time,
                     out_offset,
+                    err_offset,
                     attempt,
                     restart,
-                    tmux: Some(t),
+                    tmux,
+                    shim,
                     ..
-                } if t.server == server => {
-                    last.insert(
-                        id.clone(),
-                        Recoverable {
-                            id: id.clone(),
-                            adopt: run_tmux::Adopt {
-                                pid: *pid,
-                                start_time: *start_time,
-                                out_offset: *out_offset,
-                                acknowledged: false,
-                                marker: t.marker.clone(),
-                            },
-                            state: SessionState::Starting,
-                            restarts: *restart,
-                            attempt: *attempt,
-                        },
-                    );
-                }
-                Event::Spawn { .. } => {
-                    last.remove(id);
+                } => {
+                    let adopt = |marker: Option<String>| run_tmux::Adopt {
+                        pid: *pid,
+                        start_time: *start_time,
+                        out_offset: *out_offset,
+                        err_offset: *err_offset,
+                        acknowledged: false,
+                        marker,
+                    };
+                    rec.attempt = *attempt;
+                    rec.restarts = *restart;
+                    rec.run = match tmux {
+                        Some(t) if t.server == server => {
+                            Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
+                        }
+                        // Another server's pane is not ours to adopt or end.
+                        Some(_) => None,
+                        None if *shim => Some(RecoveredRun::Shim(adopt(None))),
+                        None => Some(RecoveredRun::Leftover {
+                            pid: *pid,
+                            start_time: *start_time,
+                        }),
+                    };
                 }
                 Event::State { to, restarts, .. } => {
-                    live.insert(id.clone(), to.has_process());
-                    if let Some(rec) = last.get_mut(id) {
-                        rec.state = *to;
-                        rec.restarts = *restarts;
-                        rec.adopt.acknowledged |= *to != SessionState::Starting;
+                    rec.state = *to;
+                    rec.restarts = *restarts;
+                    if !to.has_process() {
+                        rec.run = None;
+                    }
+                    if let Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) = &mut rec.run {
+                        a.acknowledged |= *to != SessionState::Starting;
                     }
                 }
                 _ => {}
             }
         }
-        last.into_values()
-            .filter(|r| live.get(&r.id).copied().unwrap_or(false))
+        sessions
+            .into_values()
+            .filter(|r| !r.state.is_terminal())
             .collect()
     }
 }
@@ -376,12 +404,8 @@ impl Supervisor {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let id = spec.id.clone();
-        // A tmux run an earlier conductor left live is taken over, not started again.
-        let recovered = if spec.backend == baton_config::Backend::Tmux {
-            self.recoverable.remove(id.as_str())
-        } else {
-            None
-        };
+        // A session an earlier conductor left live goes on from where it was.
+        let recovered = self.recoverable.remove(id.as_str());
         self.sessions.insert(
             id.clone(),
             Entry {
@@ -408,7 +432,7 @@ impl Supervisor {
             },
         );
         match recovered {
-            Some(rec) => self.adopt_run(&id, rec),
+            Some(rec) => self.recover(&id, rec),
             None => self.begin_run(&id),
         }
         Ok(id)
@@ -460,6 +484,10 @@ impl Supervisor {
             tokio::spawn(run_tmux::run_tmux(
                 cfg, tmux, shared, self.epoch, report, ctl_rx,
             ));
+        } else if spec.backend == baton_config::Backend::Pipes && self.opts.detach {
+            tokio::spawn(run_shim::run_shim(
+                cfg, adopt, shared, self.epoch, report, ctl_rx,
+            ));
         } else {
             tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
         }
@@ -470,17 +498,69 @@ impl Supervisor {
         proc::TmuxServer::for_logs_dir(&self.opts.conductor.logs_dir)
     }
 
-    /// Takes over a tmux run an earlier conductor started: the session
-    /// continues in the state the log left it in, with no new process.
-    fn adopt_run(&mut self, id: &SessionId, rec: Recoverable) {
+    /// Continues a session an earlier conductor left live, with its counters.
+    /// A tmux or shim run is taken over (no new process; the session stays in
+    /// the state the log left it in). A run that lived inside the earlier
+    /// conductor cannot be: what is left of its group is ended (only if the
+    /// recorded pid is still the same process) and the session fails as a
+    /// crash, so its restart policy decides. A session without a run goes on
+    /// from `init`.
+    fn recover(&mut self, id: &SessionId, rec: Recoverable) {
+        let detach = self.opts.detach;
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
-        entry.state = rec.state;
-        entry.reason = "recovered".into();
         entry.restarts = rec.restarts;
         entry.attempt = rec.attempt;
-        self.launch(id, rec.attempt, Some(rec.adopt));
+        let backend = entry.spec.backend;
+        let adopt = match rec.run {
+            Some(RecoveredRun::Tmux(a)) if backend == baton_config::Backend::Tmux => Ok(a),
+            Some(RecoveredRun::Shim(a)) if backend == baton_config::Backend::Pipes && detach => {
+                Ok(a)
+            }
+            Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) => Err(Some((a.pid, a.start_time))),
+            Some(RecoveredRun::Leftover { pid, start_time }) => Err(Some((pid, start_time))),
+            None => Err(None),
+        };
+        match adopt {
+            Ok(a) => {
+                entry.state = rec.state;
+                entry.reason = "recovered".into();
+                self.launch(id, rec.attempt, Some(a));
+            }
+            Err(Some((pid, start_time))) => {
+                // Only a process that is provably the recorded one is touched.
+                let pid = proc::Pid(pid);
+                if start_time.is_some() && proc::process_start_time(pid) == start_time {
+                    let _ = proc::signal_group(pid, proc::Signal::Kill);
+                }
+                entry.state = rec.state;
+                entry.reason = "recovered".into();
+                self.append(
+                    id,
+                    Event::Recovered {
+                        pid: Some(pid.0),
+                        outcome: "restarted".into(),
+                    },
+                );
+                self.fail(
+                    id,
+                    FailureClass::Crash,
+                    Some("its run lived inside a conductor that stopped; leftovers ended".into()),
+                    None,
+                );
+            }
+            Err(None) => {
+                self.append(
+                    id,
+                    Event::Recovered {
+                        pid: None,
+                        outcome: "resumed".into(),
+                    },
+                );
+                self.begin_run(id);
+            }
+        }
     }
 
     fn run_config(
@@ -601,16 +681,17 @@ impl Supervisor {
                     out_offset,
                     err_offset,
                     tmux: launch.tmux,
+                    shim: launch.shim,
                 };
                 self.append(&id, event);
             }
-            RunMsg::Recovered { pid } => {
+            RunMsg::Recovered { pid, outcome } => {
                 entry.pid = Some(pid.0);
                 self.append(
                     &id,
                     Event::Recovered {
-                        pid: pid.0,
-                        outcome: "readopted".into(),
+                        pid: Some(pid.0),
+                        outcome: outcome.into(),
                     },
                 );
             }

@@ -99,6 +99,8 @@ pub(crate) struct Launch {
     /// Names of the variables baton set, each once, in first-set order; never values.
     pub env_keys: Vec<String>,
     pub tmux: Option<crate::eventlog::TmuxTarget>,
+    /// The run's leader is `baton-shim`.
+    pub shim: bool,
 }
 
 impl Launch {
@@ -114,6 +116,7 @@ impl Launch {
             workdir: cfg.cwd.display().to_string(),
             env_keys,
             tmux,
+            shim: false,
         }
     }
 }
@@ -147,6 +150,8 @@ pub(crate) enum RunMsg {
     /// A run started by an earlier conductor was taken over (tmux).
     Recovered {
         pid: Pid,
+        /// `readopted` or `exited` (see [`crate::eventlog::Event::Recovered`]).
+        outcome: &'static str,
     },
     /// First output byte of this run (L3 acknowledged).
     Acknowledged,

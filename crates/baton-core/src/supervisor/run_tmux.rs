@@ -41,6 +41,7 @@ pub(crate) struct Adopt {
     pub pid: u32,
     pub start_time: Option<u64>,
     pub out_offset: u64,
+    pub err_offset: u64,
     /// The run had produced output (it was past `starting`).
     pub acknowledged: bool,
     /// Token of the shim's end-of-run marker (absent for runs of older baton
@@ -74,6 +75,7 @@ pub(crate) async fn run_tmux(
         Some(adopt) => {
             report(RunMsg::Recovered {
                 pid: Pid(adopt.pid),
+                outcome: "readopted",
             });
             (
                 Pid(adopt.pid),

@@ -62,6 +62,7 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
         agents: AgentsConfig::default(),
         base_dir: dir.to_owned(),
         accounts: Default::default(),
+        detach: false,
     }
 }
 

@@ -1,0 +1,175 @@
+//! Detached pipes runs (`ConductorOptions::detach`, what the daemon uses):
+//! the agent runs under `baton-shim`, writes straight into its logs, and a
+//! later conductor on the same logs dir takes the run over.
+
+mod common;
+
+use std::time::Duration;
+
+use baton_config::StdinMode;
+use baton_core::SessionState::*;
+use baton_core::eventlog::Event;
+use baton_core::{Conductor, ConductorOptions};
+use common::*;
+use sha2::{Digest, Sha256};
+
+fn detached(o: &mut ConductorOptions) {
+    o.detach = true;
+}
+
+fn flood_bytes(size: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for chunk in stand_in_agent::flood_bytes(size) {
+        bytes.extend_from_slice(chunk);
+    }
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_run_logs_both_streams_byte_for_byte_and_reports_its_status() {
+    let h = Harness::new(|o| {
+        detached(o);
+        o.conductor.max_restarts = 0;
+    });
+    let size = 2 * 1024 * 1024 + 3;
+    h.spawn(script(
+        "det",
+        &[&format!("flood:{size}"), "eprint:to stderr", "exit:4"],
+    ))
+    .await;
+    assert_eq!(h.wait_terminal("det").await, Dead, "{}", h.dump());
+    assert_eq!(
+        Sha256::digest(h.out_log("det")),
+        Sha256::digest(flood_bytes(size))
+    );
+    assert_eq!(h.err_log("det"), b"to stderr\n");
+    let recs = h.session_records("det");
+    assert!(
+        recs.iter()
+            .any(|r| matches!(r.event, Event::Spawn { shim: true, .. })),
+        "the spawn record names the shim"
+    );
+    assert!(
+        recs.iter()
+            .any(|r| matches!(r.event, Event::Exit { code: Some(4), .. })),
+        "the agent's own exit code, read from the shim's status file\n{}",
+        h.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detached_run_is_answered_through_its_stdin_fifo() {
+    let h = Harness::new(detached);
+    let mut spec = script("asker", &["ask:Proceed? (y/n) ", "print:done"]);
+    spec.stdin = Some(StdinMode::Pipe);
+    h.spawn(spec).await;
+    h.wait_state("asker", InputWait).await;
+    h.conductor
+        .send_input(&id("asker"), b"y\n".to_vec(), true)
+        .await
+        .expect("answer written");
+    assert_eq!(h.wait_terminal("asker").await, Completed, "{}", h.dump());
+    assert_eq!(h.out_log("asker"), b"Proceed? (y/n) answer: y\ndone\n");
+}
+
+/// A conductor that stops without a shutdown (its runtime dropped: no
+/// record of the end is written), then a new one on the same logs dir.
+#[test]
+fn a_new_conductor_takes_over_detached_runs_and_reads_how_finished_ones_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fast_options(dir.path());
+    opts.detach = true;
+    let size = 512 * 1024;
+    let gate = dir.path().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    let gate2 = dir.path().join("gate2");
+    let gate2_step = format!("wait-file:{}", gate2.display());
+    let flood = format!("flood:{size}");
+    let long = [
+        "print:hi",
+        &gate_step,
+        &flood,
+        &gate2_step,
+        "print:after",
+        "exit:0",
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = Conductor::start(opts.clone()).unwrap();
+        // One goes on after the takeover, one ends while no conductor watches.
+        c.spawn(script("long", &long)).await.unwrap();
+        c.spawn(script("short", &["print:hi", &gate_step, "exit:6"]))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let snap = c.snapshot().await.unwrap();
+            if snap.iter().all(|s| s.state == Healthy) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not healthy: {snap:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    drop(rt);
+    // "short" ends while nobody watches; "long" floods after the takeover.
+    std::fs::write(&gate, b"").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Harness::with_options(tempfile::tempdir().unwrap(), opts.clone());
+        assert_eq!(h.conductor.unfinished(), ["long", "short"]);
+        h.spawn(script("long", &long)).await;
+        h.wait_for("long recovered", |r| {
+            matches!(r.event, Event::Recovered { .. })
+        })
+        .await;
+        std::fs::write(&gate2, b"").unwrap();
+        h.spawn(script("short", &["print:hi", &gate_step, "exit:6"]))
+            .await;
+        assert_eq!(h.wait_terminal("long").await, Completed, "{}", h.dump());
+        assert_eq!(h.wait_terminal("short").await, Dead, "{}", h.dump());
+        let mut expected = b"hi\n".to_vec();
+        expected.extend(flood_bytes(size));
+        expected.extend_from_slice(b"after\n");
+        assert_eq!(
+            Sha256::digest(h.out_log("long")),
+            Sha256::digest(&expected),
+            "every byte, written while no conductor and after the takeover"
+        );
+        let long = h.session_records("long");
+        assert!(
+            long.iter().any(
+                |r| matches!(&r.event, Event::Recovered { outcome, .. } if outcome == "readopted")
+            ),
+            "{}",
+            h.dump()
+        );
+        assert!(
+            !long.iter().any(|r| matches!(r.event, Event::Spawn { .. })),
+            "a taken-over run is not started again\n{}",
+            h.dump()
+        );
+        let short = h.session_records("short");
+        assert!(
+            short.iter().any(
+                |r| matches!(&r.event, Event::Recovered { outcome, .. } if outcome == "exited")
+            ),
+            "{}",
+            h.dump()
+        );
+        let first_exit = short.iter().find_map(|r| match r.event {
+            Event::Exit { code, .. } => Some(code),
+            _ => None,
+        });
+        assert_eq!(
+            first_exit,
+            Some(Some(6)),
+            "the status the shim recorded while nobody watched"
+        );
+    });
+}
