@@ -110,7 +110,7 @@ impl Harness {
             probe,
             agents: Default::default(),
             base_dir: logs_dir.to_owned(),
-            detach: false,
+            detach: ctx.detach,
             accounts: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)

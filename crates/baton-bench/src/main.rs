@@ -108,6 +108,10 @@ struct Args {
     /// Event-log durability of the conductors under test (`always`, `batch`, `off`).
     #[arg(long, value_name = "POLICY", default_value = "batch", value_parser = parse_fsync)]
     fsync: FsyncPolicy,
+    /// Run pipes sessions detached under `baton-shim` (straight into their
+    /// logs, outliving the conductor), as `baton daemon` does.
+    #[arg(long)]
+    detach: bool,
     /// Where scratch files go (logs, flood output); a temp dir inside it is
     /// created and removed. Default: the system temp dir.
     #[arg(long, value_name = "PATH")]
@@ -245,6 +249,7 @@ async fn run(args: &Args) -> Fallible<Report> {
             stand_in: stand_in.clone(),
             dir: scratch.path().join(figure.name()),
             fsync: args.fsync,
+            detach: args.detach,
         };
         eprintln!("baton-bench: measuring {} ...", figure.name());
         let outcome = match std::fs::create_dir_all(&ctx.dir) {

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub dir: PathBuf,
     /// The event-log durability of every conductor under test.
     pub fsync: FsyncPolicy,
+    /// Run pipes sessions detached under `baton-shim`, as `baton daemon` does.
+    pub detach: bool,
 }
 
 /// What a figure produced.

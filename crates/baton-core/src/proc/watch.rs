@@ -31,8 +31,26 @@ impl ExitWatch {
 }
 
 /// Wakes whenever the watched file is written to.
+///
+/// Closing an inotify instance waits for an SRCU grace period in the kernel
+/// (often 10–30 ms); dropping one hands the close to the blocking pool so
+/// it never stalls a runtime worker (which would delay every other
+/// session's exit and output behind it).
 pub struct FileWatch {
-    fd: AsyncFd<OwnedFd>,
+    fd: Option<AsyncFd<OwnedFd>>,
+}
+
+impl Drop for FileWatch {
+    fn drop(&mut self) {
+        let Some(fd) = self.fd.take() else { return };
+        let owned = fd.into_inner();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(move || drop(owned));
+            }
+            Err(_) => drop(owned),
+        }
+    }
 }
 
 impl FileWatch {
@@ -43,20 +61,29 @@ impl FileWatch {
         inotify::add_watch(&fd, path, inotify::WatchFlags::MODIFY)?;
         // SAFETY: `fd` is a valid, owned inotify fd, closed only when the AsyncFd drops it.
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
-        Ok(FileWatch { fd })
+        Ok(FileWatch { fd: Some(fd) })
     }
 
     /// Waits for the next modification(s), then clears the queue.
     pub async fn changed(&self) {
-        if let Ok(mut guard) = self.fd.readable().await {
-            let mut buf = [0u8; 4096];
-            // Drain every queued event; their content does not matter.
-            while let Ok(n) = rustix::io::read(self.fd.get_ref(), &mut buf) {
-                if n == 0 {
-                    break;
+        let Some(fd) = &self.fd else {
+            return std::future::pending().await;
+        };
+        let Ok(mut guard) = fd.readable().await else {
+            return std::future::pending().await;
+        };
+        let mut buf = [0u8; 4096];
+        // Drain every queued event (their content does not matter). Readiness
+        // is cleared only by the read that finds the queue empty, so an event
+        // that arrives meanwhile wakes the next call.
+        let _ = guard.try_io(|inner| {
+            loop {
+                match rustix::io::read(inner.get_ref(), &mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(std::io::Error::from(e)),
                 }
             }
-            guard.clear_ready();
-        }
+        });
     }
 }

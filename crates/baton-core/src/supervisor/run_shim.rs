@@ -52,16 +52,21 @@ fn sibling(out_path: &Path, ext: &str) -> PathBuf {
     out_path.with_file_name(format!("{name}.{ext}"))
 }
 
-/// The leader: our child, or a shim an earlier conductor started.
+/// The leader: our child (watched through a pidfd, then reaped), or a shim
+/// an earlier conductor started.
 enum Leader {
-    Child(tokio::process::Child),
+    Child(tokio::process::Child, Option<ExitWatch>),
     Adopted(Option<ExitWatch>),
 }
 
 impl Leader {
     async fn exited(&mut self) {
         match self {
-            Leader::Child(child) => {
+            Leader::Child(child, Some(watch)) => {
+                watch.exited().await;
+                let _ = child.try_wait();
+            }
+            Leader::Child(child, None) => {
                 let _ = child.wait().await;
             }
             Leader::Adopted(Some(watch)) => watch.exited().await,
@@ -118,8 +123,9 @@ pub(crate) async fn run_shim(
                     err_offset,
                     launch: Box::new(launch),
                 });
+                let watch = ExitWatch::new(pid).ok();
                 (
-                    Leader::Child(child),
+                    Leader::Child(child, watch),
                     pid,
                     out_offset,
                     err_offset,
