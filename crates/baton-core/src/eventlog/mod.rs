@@ -20,8 +20,8 @@ pub const FORMAT_NAME: &str = "baton-events";
 /// Major version: readers refuse a newer major, writers refuse to append to one.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
-/// 1.1 added `spawn.agent`.
-pub const FORMAT_MINOR: u32 = 1;
+/// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`.
+pub const FORMAT_MINOR: u32 = 2;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
