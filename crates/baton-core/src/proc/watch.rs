@@ -1,8 +1,12 @@
 //! Kernel notifications for processes that are not our children (pidfd)
 //! and for files another process appends to (inotify).
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::Notify;
 
 use tokio::io::unix::AsyncFd;
 
@@ -32,23 +36,92 @@ impl ExitWatch {
 
 /// Wakes whenever the watched file is written to.
 ///
-/// Closing an inotify instance waits for an SRCU grace period in the kernel
-/// (often 10–30 ms); dropping one hands the close to the blocking pool so
-/// it never stalls a runtime worker (which would delay every other
-/// session's exit and output behind it).
+/// Every `FileWatch` of the process shares one inotify instance, read by one
+/// thread that wakes the watches of each event's file: inotify instances are
+/// scarce (`fs.inotify.max_user_instances` is 128 by default, and a thousand
+/// sessions each following two logs need far more), and closing one waits
+/// for an SRCU grace period in the kernel (10–30 ms), which would stall
+/// whichever thread dropped it. A watch is a kernel watch descriptor plus a
+/// `Notify`, so it works in any runtime.
 pub struct FileWatch {
-    fd: Option<AsyncFd<OwnedFd>>,
+    wd: i32,
+    notify: Arc<Notify>,
+}
+
+/// The shared inotify instance and who waits on which watch descriptor.
+struct Hub {
+    fd: OwnedFd,
+    watchers: Mutex<HashMap<i32, Vec<Arc<Notify>>>>,
+}
+
+fn hub() -> std::io::Result<&'static Hub> {
+    static HUB: OnceLock<Result<&'static Hub, String>> = OnceLock::new();
+    let hub = HUB.get_or_init(|| {
+        use rustix::fs::inotify;
+        let fd = inotify::init(inotify::CreateFlags::CLOEXEC).map_err(|e| e.to_string())?;
+        let hub: &'static Hub = Box::leak(Box::new(Hub {
+            fd,
+            watchers: Mutex::new(HashMap::new()),
+        }));
+        std::thread::Builder::new()
+            .name("baton-inotify".into())
+            .spawn(move || hub.read_loop())
+            .map_err(|e| e.to_string())?;
+        Ok(hub)
+    });
+    hub.as_ref()
+        .map(|h| *h)
+        .map_err(|e| std::io::Error::other(format!("inotify: {e}")))
+}
+
+impl Hub {
+    /// Reads events forever (blocking) and wakes each event's watchers.
+    fn read_loop(&self) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match rustix::io::read(&self.fd, &mut buf) {
+                Ok(n) => n,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => {
+                    tracing::error!(
+                        "reading inotify events failed: {e}; file watches fall back to polling"
+                    );
+                    return;
+                }
+            };
+            // struct inotify_event: wd i32, mask u32, cookie u32, len u32, name[len].
+            let mut at = 0;
+            let mut woken: Vec<i32> = Vec::new();
+            while at + 16 <= n {
+                let wd = i32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+                let len =
+                    u32::from_ne_bytes([buf[at + 12], buf[at + 13], buf[at + 14], buf[at + 15]]);
+                at += 16 + len as usize;
+                if !woken.contains(&wd) {
+                    woken.push(wd);
+                }
+            }
+            let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+            for wd in woken {
+                for notify in watchers.get(&wd).into_iter().flatten() {
+                    notify.notify_one();
+                }
+            }
+        }
+    }
 }
 
 impl Drop for FileWatch {
     fn drop(&mut self) {
-        let Some(fd) = self.fd.take() else { return };
-        let owned = fd.into_inner();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn_blocking(move || drop(owned));
+        let Ok(hub) = hub() else { return };
+        let mut watchers = hub.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = watchers.get_mut(&self.wd) {
+            list.retain(|n| !Arc::ptr_eq(n, &self.notify));
+            if list.is_empty() {
+                watchers.remove(&self.wd);
+                // The last watcher of this file: the kernel watch goes too.
+                let _ = rustix::fs::inotify::remove_watch(&hub.fd, self.wd);
             }
-            Err(_) => drop(owned),
         }
     }
 }
@@ -57,33 +130,20 @@ impl FileWatch {
     /// Watches `path` for modifications.
     pub fn new(path: &Path) -> std::io::Result<FileWatch> {
         use rustix::fs::inotify;
-        let fd = inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC)?;
-        inotify::add_watch(&fd, path, inotify::WatchFlags::MODIFY)?;
-        // SAFETY: `fd` is a valid, owned inotify fd, closed only when the AsyncFd drops it.
-        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
-        Ok(FileWatch { fd: Some(fd) })
+        let hub = hub()?;
+        let notify = Arc::new(Notify::new());
+        // Registered under the lock, so an event for a fresh watch descriptor
+        // cannot be dispatched before its watcher is listed.
+        let mut watchers = hub.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        let wd = inotify::add_watch(&hub.fd, path, inotify::WatchFlags::MODIFY)?;
+        watchers.entry(wd).or_default().push(notify.clone());
+        drop(watchers);
+        Ok(FileWatch { wd, notify })
     }
 
-    /// Waits for the next modification(s), then clears the queue.
+    /// Waits for the next modification(s) since the previous call returned
+    /// (a write that happened in between is not missed).
     pub async fn changed(&self) {
-        let Some(fd) = &self.fd else {
-            return std::future::pending().await;
-        };
-        let Ok(mut guard) = fd.readable().await else {
-            return std::future::pending().await;
-        };
-        let mut buf = [0u8; 4096];
-        // Drain every queued event (their content does not matter). Readiness
-        // is cleared only by the read that finds the queue empty, so an event
-        // that arrives meanwhile wakes the next call.
-        let _ = guard.try_io(|inner| {
-            loop {
-                match rustix::io::read(inner.get_ref(), &mut buf) {
-                    Ok(0) => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) => return Err(std::io::Error::from(e)),
-                }
-            }
-        });
+        self.notify.notified().await;
     }
 }
