@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpawnSpec {
-    /// Session id; must satisfy [`baton_config::SESSION_ID_RULE`].
+    /// Session id; must satisfy [`baton_config::SESSION_ID_RULE`]. Empty
+    /// in a `spawn` request: the daemon picks the first free `<agent>-<n>`
+    /// (converting an empty id with `TryFrom` still fails).
     pub id: String,
     /// Which CLI to launch (default `command`).
     pub agent: AgentKind,

@@ -5,8 +5,11 @@
 mod accounts;
 mod attach;
 mod classify;
+mod client;
+mod daemon;
 mod replay;
 mod run;
+mod socket;
 mod view;
 
 use std::path::PathBuf;
@@ -15,12 +18,27 @@ use clap::{Parser, Subcommand};
 
 /// Exit codes of `baton`, documented in the README.
 pub mod exit {
-    /// Every session completed.
+    /// Every session completed (`run`); the daemon did what was asked
+    /// (client verbs); `shutdown` stopped the daemon (`daemon`).
     pub const OK: i32 = 0;
-    /// At least one session ended `dead`.
+    /// At least one session ended `dead` (`run`).
     pub const SESSION_DEAD: i32 = 1;
-    /// Usage or manifest error; nothing was started.
+    /// A client verb's valid request could not be carried out: `send
+    /// --if-waiting` to a session not in `input_wait`, input to a session
+    /// with no running process, a daemon that is shutting down, or an
+    /// internal daemon error. `daemon`: the conductor failed to shut down
+    /// cleanly.
+    pub const FAILED: i32 = 1;
+    /// Bad input; nothing was started or changed. Usage, manifest or
+    /// `--file` errors, an unknown session id or an invalid spawn spec
+    /// (as judged by the daemon), no daemon listening at the socket, and
+    /// for `daemon`: another daemon already holds the socket or the logs
+    /// dir, or the socket directory is not private.
     pub const USAGE: i32 = 2;
+    /// The control-socket exchange failed: the daemon refused the
+    /// connection (another uid, an incompatible protocol), sent something
+    /// this client cannot read, or closed the connection early.
+    pub const PROTOCOL: i32 = 3;
     /// Interrupted by SIGINT/SIGTERM; sessions were shut down.
     pub const INTERRUPTED: i32 = 130;
 }
@@ -48,6 +66,22 @@ enum Command {
     Replay(ReplayArgs),
     /// Attach this terminal to a tmux-backed session (detach with C-b d; it keeps running).
     Attach(AttachArgs),
+    /// Run a conductor behind a control socket, for the verbs below.
+    Daemon(daemon::DaemonArgs),
+    /// Start a session in the daemon; prints its id.
+    Spawn(client::spawn::SpawnArgs),
+    /// List the daemon's sessions: id, agent, host, state, restarts, age, last output.
+    Ps(client::ps::PsArgs),
+    /// Print (or follow with -f) a session's output, raw.
+    Logs(client::logs::LogsArgs),
+    /// Print (or follow with -f) the daemon's event log.
+    Events(client::events::EventsArgs),
+    /// Write a line to a session's input (answers an input_wait).
+    Send(client::control::SendArgs),
+    /// Stop one session; returns once its processes are gone.
+    Kill(client::control::KillArgs),
+    /// Stop every session and the daemon.
+    Shutdown(client::control::ShutdownArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -122,11 +156,17 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // The daemon says what it does (listening, stopping) unless told otherwise.
+    let default_filter = match cli.command {
+        Command::Daemon(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .init();
     let code = match cli.command {
@@ -135,6 +175,14 @@ fn main() {
         Command::Classify(args) => classify::main(args),
         Command::Replay(args) => replay::main(args),
         Command::Attach(args) => attach::main(args),
+        Command::Daemon(args) => daemon::main(args),
+        Command::Spawn(args) => client::spawn::main(args),
+        Command::Ps(args) => client::ps::main(args),
+        Command::Logs(args) => client::logs::main(args),
+        Command::Events(args) => client::events::main(args),
+        Command::Send(args) => client::control::send(args),
+        Command::Kill(args) => client::control::kill(args),
+        Command::Shutdown(args) => client::control::shutdown(args),
     };
     std::process::exit(code);
 }

@@ -182,7 +182,7 @@ fn table_row(row: &SessionSnapshot) -> String {
     )
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
@@ -208,7 +208,11 @@ fn human_bytes(n: u64) -> String {
 
 /// One human line for an event, or `None` for events not worth a line.
 fn describe(event: &LoggedEvent) -> Option<String> {
-    let record = &event.record;
+    describe_record(&event.record)
+}
+
+/// One human line for a record, or `None` for records not worth a line.
+pub(crate) fn describe_record(record: &baton_core::eventlog::Record) -> Option<String> {
     let time = record.ts.get(11..19).unwrap_or(&record.ts);
     let id = record.session.as_deref().unwrap_or("-");
     let text = match &record.event {
@@ -291,7 +295,11 @@ fn describe(event: &LoggedEvent) -> Option<String> {
             path,
             reason,
         } => format!("SECURITY: account {account}: {path}: {reason}"),
-        Event::Recovered { pid, outcome } => format!("recovered pid {pid} ({outcome})"),
+        Event::Recovered {
+            pid: Some(pid),
+            outcome,
+        } => format!("recovered pid {pid} ({outcome})"),
+        Event::Recovered { pid: None, outcome } => format!("recovered ({outcome})"),
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

@@ -1,0 +1,239 @@
+//! `baton spawn`: start a session in the daemon, from flags or from a file
+//! holding one `[[session]]`.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use baton_config::{AgentKind, Backend, Manifest};
+use baton_proto::request::Spawn;
+use baton_proto::{Request, Response, SpawnSpec};
+
+use super::{Failure, SocketArg, call, finish};
+use crate::exit;
+
+#[derive(clap::Args, Debug)]
+pub struct SpawnArgs {
+    #[command(flatten)]
+    pub socket: SocketArg,
+    /// Session id [default: the first free `<agent>-<n>`].
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Which CLI to launch: codex, gemini, claude or command [default: command].
+    #[arg(long, value_parser = parse_agent)]
+    pub agent: Option<AgentKind>,
+    /// The task (required for codex, gemini and claude; BATON_PROMPT for a command).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Working directory [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Extra environment for the session (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+    /// Model name.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Codex profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Where the process runs: pipes, pty or tmux [default: pipes].
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// Host to run on; only `local` exists so far.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A capability tag, for `ps --capability` (repeatable).
+    #[arg(long = "capability", value_name = "TAG")]
+    pub capabilities: Vec<String>,
+    /// Read the session from a TOML file holding one `[[session]]` (or
+    /// `[session]`) table; relative paths in it are resolved against its
+    /// directory. Only --id may be given with it, to override the id.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["agent", "prompt", "workdir", "env", "model", "profile", "backend", "capabilities", "command"]
+    )]
+    pub file: Option<PathBuf>,
+    /// The argv of a `command` session.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+fn parse_agent(s: &str) -> Result<AgentKind, String> {
+    s.parse()
+        .map_err(|e: baton_config::UnknownVariant| e.to_string())
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+        .map_err(|e: baton_config::UnknownVariant| e.to_string())
+}
+
+/// `KEY=VALUE`; the value is never echoed back (it may be a secret).
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE with a non-empty KEY".to_owned()),
+    }
+}
+
+pub fn main(args: SpawnArgs) -> i32 {
+    finish(run(args))
+}
+
+fn run(args: SpawnArgs) -> Result<i32, Failure> {
+    if let Some(host) = args.host.as_deref().filter(|h| *h != "local") {
+        return Err(Failure::Usage(format!(
+            "--host {host}: this baton runs sessions on `local` only"
+        )));
+    }
+    let spec = match &args.file {
+        Some(path) => {
+            let mut spec = spec_from_file(path).map_err(Failure::Invalid)?;
+            if let Some(id) = &args.id {
+                spec.id = id.clone();
+            }
+            spec
+        }
+        None => spec_from_flags(&args).map_err(Failure::Usage)?,
+    };
+    let request = Request::Spawn(Box::new(Spawn { spec }));
+    match call(&args.socket, &request)? {
+        Response::Spawned(spawned) => {
+            println!("{}", spawned.id);
+            Ok(exit::OK)
+        }
+        other => Err(Failure::Unexpected(other.reply())),
+    }
+}
+
+fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
+    let workdir = match &args.workdir {
+        Some(dir) => {
+            std::path::absolute(dir).map_err(|e| format!("--workdir {}: {e}", dir.display()))?
+        }
+        None => std::env::current_dir()
+            .map_err(|e| format!("cannot read the current directory: {e}"))?,
+    };
+    let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
+    Ok(SpawnSpec {
+        id: args.id.clone().unwrap_or_default(),
+        agent: args.agent.unwrap_or_default(),
+        prompt: args.prompt.clone(),
+        command: (!args.command.is_empty()).then(|| args.command.clone()),
+        workdir: Some(workdir),
+        env,
+        model: args.model.clone(),
+        profile: args.profile.clone(),
+        backend: args.backend.unwrap_or_default(),
+        capabilities: args.capabilities.clone(),
+        ..SpawnSpec::default()
+    })
+}
+
+/// The one session in `path`, checked by the manifest parser so that a
+/// mistake names the file and line.
+fn spec_from_file(path: &Path) -> Result<SpawnSpec, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let base_dir = std::path::absolute(parent).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = session_table_as_array(&text);
+    let manifest = Manifest::parse(&text, Some(path), &base_dir)
+        .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
+    match <[_; 1]>::try_from(manifest.sessions) {
+        Ok([session]) => Ok(SpawnSpec::from(session)),
+        Err(sessions) => Err(format!(
+            "{}: holds {} [[session]] entries; `baton spawn --file` takes exactly one",
+            path.display(),
+            sessions.len()
+        )),
+    }
+}
+
+/// Rewrites a lone `[session]` table header as `[[session]]`, so that a
+/// file describing one session may use either. Lines keep their numbers,
+/// so parse errors still point at the right line.
+fn session_table_as_array(text: &str) -> Cow<'_, str> {
+    let is_table_header = |line: &str| {
+        let code = line.split('#').next().unwrap_or("").trim();
+        code == "[session]"
+    };
+    if !text.lines().any(is_table_header) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    for line in text.split_inclusive('\n') {
+        if is_table_header(line) {
+            out.push_str(&line.replacen("[session]", "[[session]]", 1));
+        } else {
+            out.push_str(line);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_flags() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert_eq!(parse_env("A="), Ok(("A".into(), String::new())));
+        assert!(parse_env("=x").is_err());
+        assert!(parse_env("A").is_err());
+    }
+
+    #[test]
+    fn a_session_table_reads_like_an_array_entry() {
+        let cases = [
+            ("[session]\nid = \"a\"\n", "[[session]]\nid = \"a\"\n"),
+            (
+                "  [session]  # one\nid = \"a\"",
+                "  [[session]]  # one\nid = \"a\"",
+            ),
+            ("[[session]]\nid = \"a\"\n", "[[session]]\nid = \"a\"\n"),
+            ("[session.answer]\n", "[session.answer]\n"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(session_table_as_array(text), want);
+        }
+    }
+
+    #[test]
+    fn a_file_with_one_session_becomes_its_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "[session]\nid = \"w1\"\ncommand = [\"echo\", \"hi\"]\nworkdir = \"sub\"\ncapabilities = [\"review\"]\n",
+        )
+        .unwrap();
+        let spec = spec_from_file(&path).unwrap();
+        assert_eq!(spec.id, "w1");
+        assert_eq!(spec.command, Some(vec!["echo".into(), "hi".into()]));
+        assert_eq!(spec.workdir, Some(dir.path().join("sub")));
+        assert_eq!(spec.capabilities, vec!["review".to_owned()]);
+
+        std::fs::write(
+            &path,
+            "[[session]]\nid = \"a\"\ncommand = [\"true\"]\nbogus = 1\n",
+        )
+        .unwrap();
+        let err = spec_from_file(&path).unwrap_err();
+        assert!(err.contains("bogus") && err.contains(":4:"), "{err}");
+
+        std::fs::write(
+            &path,
+            "[[session]]\nid = \"a\"\ncommand = [\"true\"]\n[[session]]\nid = \"b\"\ncommand = [\"true\"]\n",
+        )
+        .unwrap();
+        let err = spec_from_file(&path).unwrap_err();
+        assert!(err.contains("exactly one"), "{err}");
+    }
+}

@@ -1,0 +1,165 @@
+//! `events`: the event log, from its file and then live.
+//!
+//! A follower subscribes *before* reading the file, so every record is in
+//! the file part, the live part, or both; records are deduplicated by
+//! `seq`, so none is missing and none is sent twice. The live part is the
+//! conductor's bounded broadcast: a follower that falls behind it is moved
+//! ahead and told how many records it missed — the log writer, and so
+//! every session, never waits for it.
+
+use std::sync::Arc;
+
+use baton_core::eventlog::{LoggedEvent, Record, read_log};
+use baton_proto::request::Events;
+use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
+use baton_proto::{ProtoError, Response};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use super::Daemon;
+use super::connection::Peer;
+
+pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(), ProtoError> {
+    let mut live = daemon.conductor.subscribe();
+    let path = daemon.conductor.events_path();
+    let read = tokio::task::spawn_blocking(move || read_log(&path)).await;
+    let records = match read {
+        Ok(Ok(contents)) => contents.records,
+        Ok(Err(e)) => {
+            return peer
+                .send(&Response::error(ErrorKind::Internal, e.to_string()))
+                .await;
+        }
+        Err(e) => {
+            let message = format!("reading the event log failed: {e}");
+            return peer
+                .send(&Response::error(ErrorKind::Internal, message))
+                .await;
+        }
+    };
+    let mut seen = Seen::default();
+    for record in records {
+        seen.note(record.seq);
+        if wanted(&req, &record) {
+            peer.send(&event(record)).await?;
+        }
+    }
+    if !req.follow {
+        return peer.send(&Response::EndOfStream(EndOfStream {})).await;
+    }
+
+    let mut stopping = daemon.stopping.clone();
+    // Records missed from the broadcast, until the next record says exactly
+    // how many.
+    let mut lagged: Option<u64> = None;
+    loop {
+        let next = if *stopping.borrow() {
+            // The daemon is stopping: send what is queued, then end.
+            match live.try_recv() {
+                Ok(record) => Ok(record),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        } else {
+            tokio::select! {
+                next = live.recv() => next,
+                changed = stopping.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                () = peer.gone() => return Ok(()),
+            }
+        };
+        match next {
+            Ok(logged) => {
+                if let Some(count) = lagged
+                    .take()
+                    .map(|n| seen.missed_before(logged.record.seq, n))
+                    && count > 0
+                {
+                    peer.send(&Response::SkippedEvents(SkippedEvents { count }))
+                        .await?;
+                }
+                if seen.is_new(logged.record.seq) {
+                    seen.note(logged.record.seq);
+                    if wanted(&req, &logged.record) {
+                        peer.send(&event(unwrap_record(logged))).await?;
+                    }
+                }
+            }
+            Err(RecvError::Lagged(n)) => *lagged.get_or_insert(0) += n,
+            Err(RecvError::Closed) => break,
+        }
+    }
+    if let Some(count) = lagged.filter(|n| *n > 0) {
+        peer.send(&Response::SkippedEvents(SkippedEvents { count }))
+            .await?;
+    }
+    peer.send(&Response::EndOfStream(EndOfStream {})).await
+}
+
+fn wanted(req: &Events, record: &Record) -> bool {
+    req.since.is_none_or(|since| record.seq > since)
+        && req
+            .session
+            .as_deref()
+            .is_none_or(|id| record.session.as_deref() == Some(id))
+}
+
+fn event(record: Record) -> Response {
+    Response::Event(Box::new(EventRecord { record }))
+}
+
+fn unwrap_record(logged: Arc<LoggedEvent>) -> Record {
+    Arc::try_unwrap(logged)
+        .map(|logged| logged.record)
+        .unwrap_or_else(|shared| shared.record.clone())
+}
+
+/// The highest `seq` seen so far, from the file or live.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen(Option<u64>);
+
+impl Seen {
+    fn note(&mut self, seq: u64) {
+        self.0 = Some(self.0.map_or(seq, |last| last.max(seq)));
+    }
+
+    fn is_new(self, seq: u64) -> bool {
+        self.0.is_none_or(|last| seq > last)
+    }
+
+    /// How many records before `seq` were never seen, after the broadcast
+    /// reported `lagged` lost ones. The log's `seq`s have no gaps, so the
+    /// distance is exact; some of the lost ones may have been in the file.
+    fn missed_before(self, seq: u64, lagged: u64) -> u64 {
+        match self.0 {
+            Some(last) => seq.saturating_sub(last).saturating_sub(1),
+            None => lagged,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedupe_and_gap_counting() {
+        let mut seen = Seen::default();
+        assert!(seen.is_new(1));
+        assert_eq!(seen.missed_before(5, 9), 9);
+        for seq in [1, 2, 3] {
+            seen.note(seq);
+        }
+        assert!(!seen.is_new(3));
+        assert!(!seen.is_new(2));
+        assert!(seen.is_new(4));
+        // Lost 4..=9 from the broadcast, next record is 10.
+        assert_eq!(seen.missed_before(10, 100), 6);
+        // The lost ones had all been read from the file.
+        assert_eq!(seen.missed_before(4, 100), 0);
+        assert_eq!(seen.missed_before(2, 100), 0);
+    }
+}

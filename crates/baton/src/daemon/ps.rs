@@ -1,0 +1,27 @@
+//! `ps`: the session table, optionally only the live sessions with a capability.
+
+use std::collections::HashSet;
+
+use baton_proto::Response;
+use baton_proto::request::Ps;
+use baton_proto::response::Sessions;
+
+use super::Daemon;
+use super::connection::conductor_error;
+
+pub async fn handle(daemon: &Daemon, req: Ps) -> Response {
+    let mut sessions = match daemon.conductor.snapshot().await {
+        Ok(sessions) => sessions,
+        Err(e) => return conductor_error(e),
+    };
+    if let Some(capability) = &req.capability {
+        // The registry answers for live sessions only; ask it rather than
+        // filtering here, so `ps --capability` and the registry agree.
+        let ids: HashSet<String> = match daemon.conductor.with_capability(capability).await {
+            Ok(ids) => ids.into_iter().collect(),
+            Err(e) => return conductor_error(e),
+        };
+        sessions.retain(|s| ids.contains(&s.id));
+    }
+    Response::Sessions(Sessions { sessions })
+}

@@ -1,0 +1,1550 @@
+//! `baton daemon` and its client verbs end to end: the real binary as the
+//! daemon (a child process on a temp socket and logs dir), the real binary
+//! as every client, stand-in agents as sessions, and raw socket clients for
+//! what a well-behaved client never sends.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use baton_proto::response::ErrorKind;
+use baton_proto::{Hello, HelloReply, Response, read_frame, write_frame};
+use serde_json::Value;
+
+/// Limit for one client command.
+const CLIENT: Duration = Duration::from_secs(30);
+/// Limit for a daemon to come up or go away, or a session to get somewhere.
+const SLOW: Duration = Duration::from_secs(30);
+
+fn baton() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+fn stand_in() -> String {
+    let path = baton().with_file_name("stand-in-agent");
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.
+fn wait_until<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+/// A child whose output is collected on a thread; killed if dropped early.
+struct Running {
+    pid: u32,
+    what: String,
+    rx: mpsc::Receiver<std::io::Result<Output>>,
+    finished: bool,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        let what = format!("{cmd:?}");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        Running {
+            pid,
+            what,
+            rx,
+            finished: false,
+        }
+    }
+
+    fn output(mut self, limit: Duration) -> Output {
+        match self.rx.recv_timeout(limit) {
+            Ok(out) => {
+                self.finished = true;
+                out.unwrap()
+            }
+            Err(_) => panic!("{} did not finish within {limit:?}", self.what),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.finished {
+            signal(self.pid, libc::SIGKILL);
+        }
+    }
+}
+
+/// A child whose stdout is read only when the test says so: to prove a
+/// stream is live (its first bytes arrived) or to play a reader that
+/// stopped reading. Killed if dropped before it exits.
+struct Piped {
+    child: Child,
+    stdout: Option<BufReader<ChildStdout>>,
+    stderr: Option<ChildStderr>,
+}
+
+impl Piped {
+    fn start(mut cmd: Command) -> Piped {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().map(BufReader::new);
+        let stderr = child.stderr.take();
+        Piped {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Runs `read` on stdout on a helper thread, within `limit`.
+    fn with_stdout<T: Send + 'static>(
+        &mut self,
+        limit: Duration,
+        read: impl FnOnce(&mut BufReader<ChildStdout>) -> T + Send + 'static,
+    ) -> T {
+        let mut stdout = self.stdout.take().expect("stdout already consumed");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let value = read(&mut stdout);
+            let _ = tx.send((value, stdout));
+        });
+        let (value, stdout) = rx
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("no output within {limit:?}"));
+        self.stdout = Some(stdout);
+        value
+    }
+
+    fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        self.with_stdout(CLIENT, move |stdout| {
+            let mut buf = vec![0; n];
+            stdout
+                .read_exact(&mut buf)
+                .map(|()| buf)
+                .unwrap_or_default()
+        })
+    }
+
+    fn read_line(&mut self) -> String {
+        self.with_stdout(CLIENT, |stdout| {
+            let mut line = String::new();
+            let _ = stdout.read_line(&mut line);
+            line
+        })
+    }
+
+    /// The rest of stdout, all of stderr, and the exit status.
+    fn finish(mut self, limit: Duration) -> (ExitStatus, Vec<u8>, String) {
+        let stderr = self.stderr.take();
+        let err_thread = std::thread::spawn(move || {
+            let mut err = Vec::new();
+            if let Some(mut stderr) = stderr {
+                let _ = stderr.read_to_end(&mut err);
+            }
+            err
+        });
+        let rest = self.with_stdout(limit, |stdout| {
+            let mut rest = Vec::new();
+            let _ = stdout.read_to_end(&mut rest);
+            rest
+        });
+        let status = wait_until("the client to exit", limit, || {
+            self.child.try_wait().unwrap()
+        });
+        let err = err_thread.join().unwrap_or_default();
+        (status, rest, text(&err))
+    }
+}
+
+impl Drop for Piped {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+const CONFIG: &str =
+    "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\n[probe]\nstall_after = \"300ms\"\n";
+
+/// A `baton daemon` child on a private temp dir; stopped (SIGTERM, then
+/// SIGKILL) when dropped, so no test leaves a daemon or a session behind.
+struct Daemon {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    logs: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Daemon {
+    /// A daemon with the test config, ready to serve.
+    fn start() -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run/baton.sock");
+        let logs = dir.path().join("logs");
+        let mut daemon = Daemon::spawn(dir, socket, logs, &[]);
+        daemon.wait_ready();
+        daemon
+    }
+
+    /// Starts `baton daemon --socket SOCKET --logs-dir LOGS --config <test config> EXTRA…`.
+    fn spawn(dir: tempfile::TempDir, socket: PathBuf, logs: PathBuf, extra: &[&str]) -> Daemon {
+        Daemon::spawn_with_config(dir, socket, logs, CONFIG, extra)
+    }
+
+    /// [`Daemon::spawn`] with `config` as the --config file's text.
+    fn spawn_with_config(
+        dir: tempfile::TempDir,
+        socket: PathBuf,
+        logs: PathBuf,
+        config_text: &str,
+        extra: &[&str],
+    ) -> Daemon {
+        let config = dir.path().join("daemon.toml");
+        std::fs::write(&config, config_text).unwrap();
+        let stderr = dir.path().join(format!(
+            "daemon-{}.stderr",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut cmd = Command::new(baton());
+        cmd.arg("daemon")
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--logs-dir")
+            .arg(&logs)
+            .arg("--config")
+            .arg(&config)
+            .args(extra);
+        let child = start_daemon_process(cmd, dir.path(), &stderr);
+        Daemon {
+            child: Some(child),
+            dir,
+            socket,
+            logs,
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until `ps` answers (or fails the test if the daemon exits).
+    fn wait_ready(&mut self) {
+        wait_until("the daemon to answer ps", SLOW, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!(
+                    "daemon exited with {status} before serving:\n{}",
+                    self.stderr_text()
+                );
+            }
+            let out = self.try_baton(&["ps"]);
+            out.status.success().then_some(())
+        });
+    }
+
+    /// Runs a client verb with `BATON_SOCKET` pointing at this daemon.
+    fn try_baton(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(baton());
+        cmd.args(args)
+            .env("BATON_SOCKET", &self.socket)
+            .current_dir(self.dir.path());
+        Running::start(cmd).output(CLIENT)
+    }
+
+    /// Like [`Daemon::try_baton`], asserting exit 0.
+    fn baton(&self, args: &[&str]) -> Output {
+        let out = self.try_baton(args);
+        assert!(
+            out.status.success(),
+            "baton {args:?}: {}\ndaemon stderr:\n{}",
+            describe(&out),
+            self.stderr_text()
+        );
+        out
+    }
+
+    /// A client verb running in the background.
+    fn background(&self, args: &[&str]) -> Running {
+        Running::start(self.client(args))
+    }
+
+    /// A client verb whose stdout the test reads when it wants.
+    fn piped(&self, args: &[&str]) -> Piped {
+        Piped::start(self.client(args))
+    }
+
+    fn client(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(baton());
+        cmd.args(args)
+            .env("BATON_SOCKET", &self.socket)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// `spawn --id ID -- stand-in STEPS…`, returning the printed id.
+    fn spawn_steps(&self, id: &str, extra: &[&str], steps: &[&str]) -> String {
+        let stand_in = stand_in();
+        let mut args = vec!["spawn", "--id", id];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.push(&stand_in);
+        args.extend_from_slice(steps);
+        let out = self.baton(&args);
+        text(&out.stdout).trim().to_owned()
+    }
+
+    fn ps(&self) -> Vec<Value> {
+        let out = self.baton(&["ps", "--json"]);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("ps --json: {e}: {}", describe(&out)))
+    }
+
+    fn session(&self, id: &str) -> Option<Value> {
+        self.ps().into_iter().find(|s| s["id"] == id)
+    }
+
+    fn wait_state(&self, id: &str, state: &str) -> Value {
+        wait_until(&format!("session {id} to be {state}"), SLOW, || {
+            self.session(id).filter(|s| s["state"] == state)
+        })
+    }
+
+    fn out_log(&self, id: &str) -> Vec<u8> {
+        std::fs::read(self.logs.join(format!("{id}.out.log"))).unwrap_or_default()
+    }
+
+    /// Records of the event log file, in order.
+    fn log_records(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.logs.join("events.jsonl")).unwrap();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|v| v.get("seq").is_some())
+            .collect()
+    }
+
+    /// Waits for the daemon process to exit.
+    fn wait_exit(&mut self) -> ExitStatus {
+        let child = self.child.as_mut().expect("daemon already reaped");
+        let status = wait_until("the daemon to exit", SLOW, || child.try_wait().unwrap());
+        self.child = None;
+        status
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        // A daemon stopped by SIGTERM stops its sessions too.
+        signal(child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+fn start_daemon_process(mut cmd: Command, cwd: &Path, stderr: &Path) -> Child {
+    let log = std::fs::File::create(stderr).unwrap();
+    cmd.current_dir(cwd)
+        .env_remove("BATON_SOCKET")
+        .env("BATON_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `baton ARGS` with no daemon involved, in `cwd`.
+fn baton_in(cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(baton());
+    cmd.args(args).current_dir(cwd).env_remove("BATON_SOCKET");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    Running::start(cmd).output(CLIENT)
+}
+
+fn pid_is_gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A zombie waiting for a reaper is gone for our purposes.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// The pid of the session's last `spawn` record.
+fn spawned_pid(daemon: &Daemon, id: &str) -> u64 {
+    daemon
+        .log_records()
+        .iter()
+        .rev()
+        .find(|r| r["session"] == id && r["event"] == "spawn")
+        .and_then(|r| r["pid"].as_u64())
+        .unwrap_or_else(|| panic!("no spawn record for {id}"))
+}
+
+// ---------------------------------------------------------------------------
+// Raw protocol helpers.
+
+fn raw_connect(socket: &Path) -> UnixStream {
+    let stream = UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(CLIENT)).unwrap();
+    stream
+}
+
+/// Connects and completes the hello; panics unless welcomed.
+fn welcomed(socket: &Path) -> UnixStream {
+    let mut stream = raw_connect(socket);
+    write_frame(&mut stream, &Hello::new("test")).unwrap();
+    match read_frame::<HelloReply>(&mut stream).unwrap() {
+        Some(HelloReply::Welcome(_)) => stream,
+        other => panic!("expected a welcome, got {other:?}"),
+    }
+}
+
+fn read_response(stream: &mut UnixStream) -> Option<Response> {
+    read_frame::<Response>(stream).unwrap_or_else(|e| panic!("reading a response: {e}"))
+}
+
+fn expect_error(stream: &mut UnixStream, kind: ErrorKind) -> String {
+    match read_response(stream) {
+        Some(Response::Error(e)) if e.kind == kind => e.message,
+        other => panic!("expected an error of kind {kind:?}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Verbs.
+
+#[test]
+fn spawn_from_flags_and_file_ps_json_and_capability() {
+    let d = Daemon::start();
+    let stand_in = stand_in();
+    // From flags, with env and capabilities.
+    let id = d.spawn_steps(
+        "reviewer",
+        &[
+            "--capability",
+            "review",
+            "--capability",
+            "lint",
+            "--env",
+            "GREETING=hi there",
+        ],
+        &["env:GREETING", "sleep:20s"],
+    );
+    assert_eq!(id, "reviewer");
+    // No --id: the daemon picks the first free `<agent>-<n>`.
+    let out = d.baton(&["spawn", "--", &stand_in, "print:anonymous"]);
+    assert_eq!(text(&out.stdout).trim(), "command-1");
+    // From a file with one [[session]]; its relative workdir is resolved
+    // against the file's directory.
+    let sub = d.dir.path().join("proj/sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let file = d.dir.path().join("proj/session.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[session]]\nid = \"from-file\"\nworkdir = \"sub\"\ncapabilities = [\"review\"]\ncommand = [{stand_in:?}, \"pwd\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = d.baton(&["spawn", "--file", file.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout).trim(), "from-file");
+
+    d.wait_state("from-file", "completed");
+    d.wait_state("command-1", "completed");
+    wait_until("the reviewer's env line", SLOW, || {
+        (d.out_log("reviewer") == b"GREETING=hi there\n").then_some(())
+    });
+    assert_eq!(text(&d.out_log("from-file")).trim(), sub.to_str().unwrap());
+
+    let sessions = d.ps();
+    let ids: Vec<&str> = sessions.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids.len(), 3, "{sessions:?}");
+    for id in ["reviewer", "command-1", "from-file"] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let reviewer = d.session("reviewer").unwrap();
+    assert_eq!(reviewer["agent"], "command");
+    assert_eq!(reviewer["host"], "local");
+    assert_eq!(
+        reviewer["capabilities"],
+        serde_json::json!(["review", "lint"])
+    );
+    assert_eq!(reviewer["last_line"], "GREETING=hi there");
+
+    // The registry answers with live sessions only: from-file is completed.
+    let out = d.baton(&["ps", "--capability", "review", "--json"]);
+    let tagged: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let tagged: Vec<&str> = tagged.iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(tagged, ["reviewer"]);
+    let out = d.baton(&["ps", "--capability", "nobody-has-this", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap(),
+        Vec::<Value>::new()
+    );
+
+    // The table.
+    let out = d.baton(&["ps"]);
+    let table = text(&out.stdout);
+    let header = table.lines().next().unwrap();
+    for column in ["ID", "AGENT", "HOST", "STATE", "RST", "AGE", "LAST OUTPUT"] {
+        assert!(header.contains(column), "{header}");
+    }
+    let row = table.lines().find(|l| l.starts_with("reviewer")).unwrap();
+    assert!(
+        row.contains("command") && row.contains("local") && row.contains("GREETING=hi there"),
+        "{row}"
+    );
+}
+
+#[test]
+fn config_sessions_start_with_the_daemon_and_a_bad_config_starts_nothing() {
+    let stand_in = stand_in();
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = format!(
+        "{CONFIG}\n[[session]]\nid = \"boot\"\ncapabilities = [\"review\"]\ncommand = [{stand_in:?}, \"print:up\", \"sleep:20s\"]\n"
+    );
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, &config, &[]);
+    d.wait_ready();
+    let boot = d.wait_state("boot", "healthy");
+    assert_eq!(boot["last_line"], "up");
+    let out = d.baton(&["ps", "--capability", "review", "--json"]);
+    let tagged: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tagged.len(), 1);
+    d.baton(&["shutdown"]);
+    assert_eq!(d.wait_exit().code(), Some(0));
+
+    // A mistake in the config names its line; no daemon starts.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let bad = "[conductor]\ngrace = \"soon\"\n";
+    let mut d = Daemon::spawn_with_config(dir, socket.clone(), logs, bad, &[]);
+    assert_eq!(d.wait_exit().code(), Some(2));
+    let stderr = d.stderr_text();
+    assert!(
+        stderr.contains("daemon.toml:2") && stderr.contains("soon"),
+        "{stderr}"
+    );
+    assert!(!socket.exists());
+}
+
+#[test]
+fn bad_spawn_input_is_refused_and_changes_nothing() {
+    let d = Daemon::start();
+    // No argv for a command session: the daemon names the field.
+    let out = d.try_baton(&["spawn", "--id", "empty"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("`command`"),
+        "{}",
+        describe(&out)
+    );
+    // A bad id.
+    let out = d.try_baton(&["spawn", "--id=-bad", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("`id`"), "{}", describe(&out));
+    // A file with a mistake: file and line are named.
+    let file = d.dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[[session]]\nid = \"x\"\ncommand = [\"true\"]\nbackend = \"carrier-pigeon\"\n",
+    )
+    .unwrap();
+    let out = d.try_baton(&["spawn", "--file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bad.toml:4"), "{stderr}");
+    assert!(stderr.contains("carrier-pigeon"), "{stderr}");
+    // Flags that make no sense together, and a bad --env.
+    let out = d.try_baton(&["spawn", "--file", file.to_str().unwrap(), "--prompt", "x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = d.try_baton(&["spawn", "--env", "NOVALUE", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = d.try_baton(&["spawn", "--host", "far-away", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("local"), "{}", describe(&out));
+    // A duplicate id.
+    d.spawn_steps("dup", &[], &["print:once"]);
+    let out = d.try_baton(&["spawn", "--id", "dup", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        describe(&out)
+    );
+
+    let ids: Vec<String> = d
+        .ps()
+        .iter()
+        .filter_map(|s| s["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(ids, ["dup"]);
+}
+
+#[test]
+fn logs_are_byte_exact_plain_tail_stderr_and_followed_to_the_end() {
+    let d = Daemon::start();
+    // Started before the session: the whole output arrives live.
+    let follower = d.background(&["logs", "-f", "talker"]);
+    // The follower asks for a session that does not exist yet: refused.
+    let early = follower.output(CLIENT);
+    assert_eq!(early.status.code(), Some(2), "{}", describe(&early));
+    assert!(
+        text(&early.stderr).contains("no session with id `talker`"),
+        "{}",
+        describe(&early)
+    );
+
+    let gate = d.dir.path().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    d.spawn_steps(
+        "talker",
+        &[],
+        &[
+            "print:first",
+            &gate_step,
+            "lines:300:2ms",
+            "eprint:to stderr",
+            "say:no newline at the end",
+        ],
+    );
+    let mut follower = d.piped(&["logs", "-f", "talker"]);
+    // Its first line proves the stream is live before the rest is written.
+    assert_eq!(follower.read_exact(6), b"first\n");
+    std::fs::write(&gate, "").unwrap();
+    let (status, rest, stderr) = follower.finish(SLOW);
+    assert!(status.success(), "{status:?}: {stderr}");
+    d.wait_state("talker", "completed");
+
+    let mut expected = b"first\n".to_vec();
+    for i in 1..=300 {
+        expected.extend_from_slice(format!("line {i}\n").as_bytes());
+    }
+    expected.extend_from_slice(b"no newline at the end");
+    assert_eq!(d.out_log("talker"), expected, "the log file");
+    let mut followed = b"first\n".to_vec();
+    followed.extend_from_slice(&rest);
+    assert_eq!(text(&followed), text(&expected), "logs -f");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let plain = d.baton(&["logs", "talker"]);
+    assert_eq!(plain.stdout, expected, "logs");
+    let tail = d.baton(&["logs", "talker", "--tail", "2"]);
+    assert_eq!(text(&tail.stdout), "line 300\nno newline at the end");
+    let err = d.baton(&["logs", "talker", "--stderr"]);
+    assert_eq!(text(&err.stdout), "to stderr\n");
+    // Following a session that has already ended prints it all and ends.
+    let again = d.baton(&["logs", "-f", "--tail", "1", "talker"]);
+    assert_eq!(text(&again.stdout), "no newline at the end");
+}
+
+#[test]
+fn a_slow_logs_follower_skips_ahead_and_is_told_how_much() {
+    let d = Daemon::start();
+    let gate = d.dir.path().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    d.spawn_steps(
+        "flood",
+        &[],
+        &["print:ready", &gate_step, "flood:24M", "print:end"],
+    );
+    wait_until("the ready line", SLOW, || {
+        (d.out_log("flood") == b"ready\n").then_some(())
+    });
+
+    // A follower whose stdout nobody reads for now: it stops reading the
+    // socket, and the daemon can no longer write to it.
+    let mut follower = d.piped(&["logs", "-f", "flood"]);
+    // Its first line proves the stream is live before the flood starts.
+    assert_eq!(follower.read_exact(6), b"ready\n");
+
+    std::fs::write(&gate, "").unwrap();
+    // The session is never held up by the stalled reader.
+    d.wait_state("flood", "completed");
+    let file = d.out_log("flood");
+    let total = file.len() as u64;
+    assert_eq!(total, 6 + 24 * 1024 * 1024 + 4);
+
+    let (status, rest, err) = follower.finish(SLOW);
+    assert!(status.success(), "status {status:?}, stderr {err}");
+    let notices: Vec<u64> = err
+        .lines()
+        .filter_map(|line| line.strip_prefix("baton: skipped "))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect();
+    let skipped: u64 = notices.iter().sum();
+    assert!(skipped > 4 * 1024 * 1024, "skipped only {skipped}: {err}");
+    assert_eq!(
+        6 + rest.len() as u64 + skipped,
+        total,
+        "received + skipped = written"
+    );
+    let mut got = b"ready\n".to_vec();
+    got.extend_from_slice(&rest);
+    assert!(got.ends_with(b"end\n"));
+    if let [skipped] = notices[..] {
+        // What arrived is the file with one hole: a prefix, then the end.
+        let prefix = got.iter().zip(&file).take_while(|(a, b)| a == b).count();
+        assert_eq!(&got[prefix..], &file[prefix + skipped as usize..]);
+    }
+}
+
+#[test]
+fn events_since_session_and_follow_without_gap_or_duplicate() {
+    let d = Daemon::start();
+    let gate = d.dir.path().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    d.spawn_steps(
+        "a",
+        &[],
+        &["print:one", &gate_step, "lines:20:20ms", "exit:0"],
+    );
+    d.wait_state("a", "stalled");
+    // Records exist already (file part); more come while the follower runs
+    // (live part).
+    let mut follower = d.piped(&["events", "-f", "--json"]);
+    let first = follower.read_line();
+    let mut text_follower = d.piped(&["events", "-f", "--session", "b"]);
+    std::fs::write(&gate, "").unwrap();
+    d.spawn_steps("b", &[], &["print:two", "exit:0"]);
+    let first_b = text_follower.read_line();
+    d.wait_state("a", "completed");
+    d.wait_state("b", "completed");
+
+    // --since and --session on the finished part.
+    let all: Vec<Value> = json_lines(&d.baton(&["events", "--json"]).stdout);
+    let seqs: Vec<u64> = all.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    let cut = seqs[seqs.len() / 2];
+    let since: Vec<Value> = json_lines(
+        &d.baton(&["events", "--json", "--since", &cut.to_string()])
+            .stdout,
+    );
+    assert_eq!(
+        since,
+        all.iter()
+            .filter(|r| r["seq"].as_u64().unwrap() > cut)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let only_b: Vec<Value> = json_lines(&d.baton(&["events", "--json", "--session", "b"]).stdout);
+    assert!(
+        !only_b.is_empty() && only_b.iter().all(|r| r["session"] == "b"),
+        "{only_b:?}"
+    );
+
+    // Followers end with the daemon; together with the file they saw every
+    // record exactly once, in order.
+    d.baton(&["shutdown"]);
+    let (status, rest, err) = follower.finish(SLOW);
+    assert!(status.success(), "{status:?}: {err}");
+    let mut followed = first.into_bytes();
+    followed.extend_from_slice(&rest);
+    let followed: Vec<Value> = json_lines(&followed);
+    let records = d.log_records();
+    assert_eq!(followed, records, "events -f vs events.jsonl");
+    assert!(records.iter().any(|r| r["event"] == "shutdown"));
+
+    let (status, rest, err) = text_follower.finish(SLOW);
+    assert!(status.success(), "{status:?}: {err}");
+    let lines = first_b + &text(&rest);
+    assert!(lines.lines().count() >= 4, "{lines}");
+    assert!(lines.lines().all(|l| l.contains(" b ")), "{lines}");
+    assert!(lines.contains("healthy -> completed"), "{lines}");
+}
+
+fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    text(bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn send_answers_a_waiting_session() {
+    let d = Daemon::start();
+    d.spawn_steps(
+        "asker",
+        &[],
+        &[
+            "print:planning",
+            "ask:Apply these changes? (y/n) ",
+            "print:done",
+        ],
+    );
+    d.spawn_steps("busy", &[], &["lines:1000:20ms"]);
+    d.wait_state("asker", "input_wait");
+    d.wait_state("busy", "healthy");
+    // --if-waiting refuses a session that is not waiting, and sends nothing.
+    let out = d.try_baton(&["send", "busy", "y", "--if-waiting"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("not input_wait"),
+        "{}",
+        describe(&out)
+    );
+    // More than one line is refused.
+    let out = d.try_baton(&["send", "asker", "y\nn"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+
+    d.baton(&["send", "asker", "yes please", "--if-waiting"]);
+    d.wait_state("asker", "completed");
+    assert_eq!(
+        text(&d.out_log("asker")),
+        "planning\nApply these changes? (y/n) answer: yes please\ndone\n"
+    );
+    let inputs: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["event"] == "input")
+        .collect();
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(inputs[0]["session"], "asker");
+    assert_eq!(inputs[0]["len"], "yes please\n".len());
+    // The text itself is in no log.
+    let events = std::fs::read_to_string(d.logs.join("events.jsonl")).unwrap();
+    assert!(!events.contains("yes please"));
+    assert!(!d.stderr_text().contains("yes please"));
+    d.baton(&["kill", "busy"]);
+}
+
+#[test]
+fn kill_stops_a_session_and_its_process() {
+    let d = Daemon::start();
+    d.spawn_steps("victim", &[], &["print:alive", "sleep:60s"]);
+    d.spawn_steps("bystander", &[], &["print:alive", "sleep:60s"]);
+    d.wait_state("victim", "healthy");
+    let pid = spawned_pid(&d, "victim");
+    d.baton(&["kill", "victim"]);
+    // `kill` returns once the process group is gone.
+    assert!(
+        pid_is_gone(pid),
+        "pid {pid} still running after kill returned"
+    );
+    let victim = d.session("victim").unwrap();
+    assert_eq!(victim["state"], "dead");
+    assert_eq!(victim["reason"], "user_kill");
+    assert_eq!(d.session("bystander").unwrap()["state"], "healthy");
+    d.baton(&["kill", "bystander"]);
+}
+
+#[test]
+fn shutdown_stops_every_session_and_the_daemon_and_removes_the_socket() {
+    let mut d = Daemon::start();
+    d.spawn_steps("long", &[], &["print:alive", "sleep:60s"]);
+    d.wait_state("long", "healthy");
+    let pid = spawned_pid(&d, "long");
+    let out = d.baton(&["shutdown"]);
+    assert!(out.stdout.is_empty());
+    // Done means done: the session's process is already gone.
+    assert!(pid_is_gone(pid), "session pid {pid} outlived shutdown");
+    let status = d.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", d.stderr_text());
+    assert!(!d.socket.exists(), "socket left behind");
+    let last_state = d
+        .log_records()
+        .into_iter()
+        .rev()
+        .find(|r| r["session"] == "long" && r["event"] == "state")
+        .unwrap();
+    assert_eq!(last_state["to"], "dead");
+    assert_eq!(last_state["reason"], "shutdown");
+    // A client now finds no daemon.
+    let out = d.try_baton(&["ps"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    // The claims are released: a new daemon starts on the same paths.
+    let dir = tempfile::tempdir().unwrap();
+    let mut again = Daemon::spawn(dir, d.socket.clone(), d.logs.clone(), &[]);
+    again.wait_ready();
+    again.baton(&["shutdown", "--force"]);
+    assert_eq!(again.wait_exit().code(), Some(0));
+}
+
+#[test]
+fn sigterm_stops_the_sessions_removes_the_socket_and_exits_130() {
+    let mut d = Daemon::start();
+    d.spawn_steps("long", &[], &["print:alive", "sleep:60s"]);
+    d.wait_state("long", "healthy");
+    let pid = spawned_pid(&d, "long");
+    let mut follower = d.piped(&["logs", "-f", "long"]);
+    assert_eq!(follower.read_exact(6), b"alive\n");
+    signal(d.pid(), libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(130), "{}", d.stderr_text());
+    assert!(!d.socket.exists());
+    assert!(pid_is_gone(pid));
+    // Streams end cleanly when the daemon stops.
+    let (status, rest, err) = follower.finish(CLIENT);
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(rest.is_empty(), "{}", text(&rest));
+}
+
+// ---------------------------------------------------------------------------
+// Rejections.
+
+#[test]
+fn unknown_session_ids_are_clear_errors() {
+    let d = Daemon::start();
+    for args in [
+        vec!["logs", "ghost"],
+        vec!["logs", "-f", "ghost"],
+        vec!["send", "ghost", "hi"],
+        vec!["kill", "ghost"],
+        vec!["kill", "../../etc/passwd"],
+    ] {
+        let out = d.try_baton(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        assert!(
+            text(&out.stderr).contains("no session with id"),
+            "{args:?}: {}",
+            describe(&out)
+        );
+    }
+}
+
+#[test]
+fn no_daemon_running_says_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("nobody.sock");
+    let out = baton_in(
+        dir.path(),
+        &["ps", "--socket", socket.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "no baton daemon listening at {}",
+            socket.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("baton daemon"), "{stderr}");
+    // BATON_SOCKET is honoured, and --socket wins over it.
+    let env_socket = dir.path().join("from-env.sock");
+    let out = baton_in(dir.path(), &["kill", "x"], &[("BATON_SOCKET", &env_socket)]);
+    assert!(
+        text(&out.stderr).contains(&env_socket.display().to_string()),
+        "{}",
+        describe(&out)
+    );
+    let out = baton_in(
+        dir.path(),
+        &["logs", "x", "--socket", socket.to_str().unwrap()],
+        &[("BATON_SOCKET", &env_socket)],
+    );
+    assert!(
+        text(&out.stderr).contains(&socket.display().to_string()),
+        "{}",
+        describe(&out)
+    );
+    // The default: $XDG_RUNTIME_DIR/baton/baton.sock.
+    let out = baton_in(dir.path(), &["events"], &[("XDG_RUNTIME_DIR", dir.path())]);
+    assert!(
+        text(&out.stderr).contains(&dir.path().join("baton/baton.sock").display().to_string()),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_socket_or_logs_dir_is_refused() {
+    let d = Daemon::start();
+    let pid = d.pid().to_string();
+    // Same socket, other logs dir.
+    let other = tempfile::tempdir().unwrap();
+    let mut second = Daemon::spawn(
+        other,
+        d.socket.clone(),
+        d.dir.path().join("other-logs"),
+        &[],
+    );
+    let status = second.wait_exit();
+    assert_eq!(status.code(), Some(2));
+    let stderr = second.stderr_text();
+    let lock = format!("{}.lock", d.socket.display());
+    assert!(
+        stderr.contains(&format!("pid {pid}")) && stderr.contains(&lock),
+        "{stderr}"
+    );
+    // Same logs dir, other socket.
+    let other = tempfile::tempdir().unwrap();
+    let other_socket = other.path().join("s/other.sock");
+    let mut third = Daemon::spawn(other, other_socket.clone(), d.logs.clone(), &[]);
+    assert_eq!(third.wait_exit().code(), Some(2));
+    let stderr = third.stderr_text();
+    let lock = d.logs.join("daemon.lock").display().to_string();
+    assert!(
+        stderr.contains(&format!("pid {pid}")) && stderr.contains(&lock),
+        "{stderr}"
+    );
+    assert!(
+        !other_socket.exists(),
+        "the refused daemon bound its socket"
+    );
+    // The first daemon is untouched.
+    assert!(d.socket.exists());
+    d.baton(&["ps"]);
+}
+
+#[test]
+fn a_stale_socket_from_a_dead_daemon_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    // A daemon killed without a chance to clean up leaves its socket.
+    let mut first = Daemon::spawn(dir, socket.clone(), logs.clone(), &[]);
+    first.wait_ready();
+    signal(first.pid(), libc::SIGKILL);
+    first.wait_exit();
+    let meta = std::fs::symlink_metadata(&socket).expect("the dead daemon's socket");
+    assert!(meta.file_type().is_socket());
+    assert!(
+        UnixStream::connect(&socket).is_err(),
+        "nobody listens on it"
+    );
+
+    let mut second = Daemon::spawn(
+        tempfile::tempdir().unwrap(),
+        socket.clone(),
+        logs.clone(),
+        &[],
+    );
+    second.wait_ready();
+    assert!(
+        second.stderr_text().contains("stale socket"),
+        "{}",
+        second.stderr_text()
+    );
+
+    // A plain socket file nobody listens on is replaced the same way.
+    second.baton(&["shutdown"]);
+    second.wait_exit();
+    let listener = UnixListener::bind(&socket).unwrap();
+    drop(listener);
+    let mut third = Daemon::spawn(tempfile::tempdir().unwrap(), socket, logs, &[]);
+    third.wait_ready();
+}
+
+#[test]
+fn a_socket_directory_others_can_reach_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut d = Daemon::spawn(dir, run.join("baton.sock"), PathBuf::from("logs"), &[]);
+    assert_eq!(d.wait_exit().code(), Some(2));
+    let stderr = d.stderr_text();
+    assert!(
+        stderr.contains("mode 0755") && stderr.contains("chmod 700"),
+        "{stderr}"
+    );
+    assert!(!run.join("baton.sock").exists());
+}
+
+#[test]
+fn an_event_log_from_a_newer_baton_stops_the_daemon_before_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("events.jsonl"),
+        "{\"format\":\"baton-events\",\"version\":\"99.0\",\"created\":\"2030-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
+    let mut d = Daemon::spawn(dir, socket.clone(), logs, &[]);
+    assert_eq!(d.wait_exit().code(), Some(2));
+    assert!(d.stderr_text().contains("99.0"), "{}", d.stderr_text());
+    assert!(!socket.exists(), "socket left behind");
+}
+
+#[test]
+fn the_socket_is_private_in_a_private_directory() {
+    let d = Daemon::start();
+    let socket_mode = std::fs::symlink_metadata(&d.socket)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    let dir_mode = std::fs::metadata(d.socket.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!((socket_mode, dir_mode), (0o600, 0o700));
+    let lock = std::fs::read_to_string(d.logs.join("daemon.lock")).unwrap();
+    assert_eq!(lock.trim(), d.pid().to_string());
+}
+
+#[test]
+fn malformed_oversized_and_unknown_frames_get_an_answer_and_the_daemon_keeps_serving() {
+    let d = Daemon::start();
+    let socket = &d.socket;
+
+    // Garbage instead of a hello: a refusal that says why.
+    let mut s = raw_connect(socket);
+    s.write_all(&[0, 0, 0, 5]).unwrap();
+    s.write_all(b"hello").unwrap();
+    match read_frame::<HelloReply>(&mut s).unwrap() {
+        Some(HelloReply::Refused(r)) => assert!(r.reason.contains("malformed"), "{}", r.reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        read_frame::<HelloReply>(&mut s).unwrap().is_none(),
+        "connection closed"
+    );
+
+    // Not the protocol at all (its first four bytes read as a huge length).
+    let mut s = raw_connect(socket);
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    match read_frame::<HelloReply>(&mut s).unwrap() {
+        Some(HelloReply::Refused(r)) => assert!(r.reason.contains("larger than"), "{}", r.reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // A request that is not JSON.
+    let mut s = welcomed(socket);
+    s.write_all(&[0, 0, 0, 4]).unwrap();
+    s.write_all(&[0xff, 0xfe, 0x00, 0x01]).unwrap();
+    expect_error(&mut s, ErrorKind::BadRequest);
+
+    // A request of the wrong shape.
+    let mut s = welcomed(socket);
+    write_frame(&mut s, &serde_json::json!({"verb": "kill", "id": 42})).unwrap();
+    expect_error(&mut s, ErrorKind::BadRequest);
+
+    // An oversized length: refused before anything is read or allocated.
+    let mut s = welcomed(socket);
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let message = expect_error(&mut s, ErrorKind::BadRequest);
+    assert!(message.contains("larger than"), "{message}");
+
+    // A verb from a newer baton.
+    let mut s = welcomed(socket);
+    write_frame(&mut s, &serde_json::json!({"verb": "teleport"})).unwrap();
+    let message = expect_error(&mut s, ErrorKind::Unsupported);
+    assert!(message.contains("teleport"), "{message}");
+
+    // A spawn spec that breaks the manifest's rules.
+    let mut s = welcomed(socket);
+    write_frame(
+        &mut s,
+        &serde_json::json!({"verb": "spawn", "spec": {"id": "x", "command": ["true"], "workdir": "relative"}}),
+    )
+    .unwrap();
+    let message = expect_error(&mut s, ErrorKind::BadRequest);
+    assert!(message.contains("workdir"), "{message}");
+
+    // A newer protocol major: refused in words.
+    let mut s = raw_connect(socket);
+    write_frame(
+        &mut s,
+        &serde_json::json!({"protocol": {"major": 99, "minor": 0}, "client": "9.9.9"}),
+    )
+    .unwrap();
+    match read_frame::<HelloReply>(&mut s).unwrap() {
+        Some(HelloReply::Refused(r)) => assert!(r.reason.contains("99"), "{}", r.reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Half a frame, then gone; and a client that says nothing at all.
+    let mut s = raw_connect(socket);
+    s.write_all(&[0, 0]).unwrap();
+    drop(s);
+    let mut silent = raw_connect(socket);
+
+    // None of that stopped or stalled the daemon.
+    d.baton(&["ps"]);
+    d.spawn_steps("still-works", &[], &["print:ok"]);
+    d.wait_state("still-works", "completed");
+
+    // The silent client is cut off after the handshake limit, with a reason.
+    let started = Instant::now();
+    match read_frame::<HelloReply>(&mut silent).unwrap() {
+        Some(HelloReply::Refused(r)) => assert!(r.reason.contains("within"), "{}", r.reason),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15));
+    d.baton(&["ps"]);
+}
+
+#[test]
+fn accounts_verb_without_accounts_is_refused() {
+    let d = Daemon::start();
+    let mut s = welcomed(&d.socket);
+    write_frame(&mut s, &serde_json::json!({"verb": "accounts"})).unwrap();
+    let message = expect_error(&mut s, ErrorKind::Refused);
+    assert!(message.contains("[accounts]"), "{message}");
+}
+
+#[test]
+fn a_connection_from_another_uid_is_refused() {
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("note: setpriv is missing; skipping the wrong-uid test");
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("note: not root, cannot start a daemon as another uid; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let stderr = dir.path().join("daemon.stderr");
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(baton())
+        .arg("daemon")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--logs-dir")
+        .arg(&logs);
+    let child = start_daemon_process(cmd, dir.path(), &stderr);
+    let mut d = Daemon {
+        child: Some(child),
+        dir,
+        socket: socket.clone(),
+        logs,
+        stderr,
+    };
+    let mut stream = wait_until("the nobody daemon's socket", SLOW, || {
+        if let Some(status) = d.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+            panic!("daemon exited with {status}:\n{}", d.stderr_text());
+        }
+        UnixStream::connect(&socket).ok()
+    });
+    stream.set_read_timeout(Some(CLIENT)).unwrap();
+    write_frame(&mut stream, &Hello::new("test")).unwrap();
+    match read_frame::<HelloReply>(&mut stream).unwrap() {
+        Some(HelloReply::Refused(r)) => {
+            assert!(
+                r.reason.contains("uid 65534") && r.reason.contains("uid 0"),
+                "{}",
+                r.reason
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // The real client reports the refusal and exits 3.
+    let out = d.try_baton(&["ps"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(text(&out.stderr).contains("refused"), "{}", describe(&out));
+    assert!(
+        d.stderr_text().contains("refused a connection"),
+        "{}",
+        d.stderr_text()
+    );
+    signal(d.pid(), libc::SIGTERM);
+    assert_eq!(d.wait_exit().code(), Some(130), "{}", d.stderr_text());
+}
+
+// ---------------------------------------------------------------------------
+// Recovery after a SIGKILLed daemon (SPEC §11).
+
+/// A config whose restart backoff is long enough that a session is reliably
+/// caught in `restarting` when the daemon is killed.
+const CRASH_CONFIG: &str = "[conductor]\ngrace = \"2s\"\nbackoff = \"3s\"\nbackoff_max = \"3s\"\nmax_restarts = 3\n[probe]\nstall_after = \"300ms\"\n";
+
+impl Daemon {
+    /// SIGKILLs the daemon (no shutdown, no last records) and starts a new
+    /// one with the same socket, logs dir and config.
+    fn kill9_and_restart(&mut self) {
+        let mut child = self.child.take().expect("daemon running");
+        signal(child.id(), libc::SIGKILL);
+        let _ = child.wait();
+        let stderr = self
+            .dir
+            .path()
+            .join(format!("daemon-restarted-{}.stderr", child.id()));
+        let mut cmd = Command::new(baton());
+        cmd.arg("daemon")
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--logs-dir")
+            .arg(&self.logs)
+            .arg("--config")
+            .arg(self.dir.path().join("daemon.toml"));
+        self.child = Some(start_daemon_process(cmd, self.dir.path(), &stderr));
+        self.stderr = stderr;
+        self.wait_ready();
+    }
+
+    fn wait_terminal(&self, id: &str) -> Value {
+        wait_until(&format!("session {id} to end"), SLOW, || {
+            self.session(id)
+                .filter(|s| s["state"] == "completed" || s["state"] == "dead")
+        })
+    }
+}
+
+fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// Processes whose process group is `pgid` (zombies excluded).
+fn group_members(pgid: u64) -> Vec<u64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let Some((_, rest)) = stat.rsplit_once(')') else {
+                    return false;
+                };
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                fields.first() != Some(&"Z") && fields.get(2) == Some(&pgid.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+/// N sessions in different situations, the daemon SIGKILLed, started again:
+/// every session ends in the right state, every byte the agents wrote is in
+/// its log (checksums), `seq` goes on without reuse or gap, nothing is
+/// started twice and no process is left behind. Repeated, since a crash can
+/// land anywhere.
+#[test]
+fn a_sigkilled_daemon_loses_no_session_byte_or_record_and_orphans_nothing() {
+    for round in 0..3 {
+        crash_round(round);
+    }
+}
+
+fn crash_round(round: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let gate = dir.path().join("gate");
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, CRASH_CONFIG, &[]);
+    d.wait_ready();
+    let gate_step = format!("wait-file:{}", gate.display());
+    let flood = 3 * 1024 * 1024 + 7;
+    let flood_step = format!("flood:{flood}");
+    // Writing when the daemon dies, and on after the restart.
+    d.spawn_steps("writer", &[], &["lines:1000:5ms", &gate_step, &flood_step]);
+    // Floods and exits 0 with a payload while no daemon watches.
+    d.spawn_steps(
+        "finisher",
+        &[],
+        &[
+            "print:working",
+            &gate_step,
+            &flood_step,
+            "payload:{\"ok\":true}",
+        ],
+    );
+    // Waiting for an answer across the restart.
+    d.spawn_steps(
+        "asker",
+        &[],
+        &["print:plan", "ask:Apply? (y/n) ", "print:applied"],
+    );
+    // Fails on its first attempt and is in `restarting` (3 s backoff) when killed.
+    d.spawn_steps("retrier", &[], &["print:try", "fail-before-attempt:2"]);
+    // Crashes while no daemon watches: its restart policy decides.
+    d.spawn_steps("crasher", &[], &["print:x", &gate_step, "exit:9"]);
+    d.wait_state("retrier", "restarting");
+    d.wait_state("asker", "input_wait");
+    wait_until("finisher and crasher to have started", SLOW, || {
+        (d.out_log("finisher") == b"working\n" && d.out_log("crasher") == b"x\n").then_some(())
+    });
+    wait_until("the writer to be mid-output", SLOW, || {
+        (d.out_log("writer").len() > 200).then_some(())
+    });
+    let before = d.log_records();
+    let pgids: Vec<u64> = before
+        .iter()
+        .filter(|r| r["event"] == "spawn")
+        .filter_map(|r| r["pid"].as_u64())
+        .collect();
+
+    d.kill9_and_restart();
+    std::fs::write(&gate, b"").unwrap();
+    d.wait_state("asker", "input_wait");
+    d.baton(&["send", "asker", "y", "--if-waiting"]);
+
+    let state = |id: &str| {
+        d.wait_terminal(id)["state"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    let ctx = || format!("round {round}\n{}", d.stderr_text());
+    assert_eq!(state("writer"), "completed", "{}", ctx());
+    assert_eq!(state("finisher"), "completed", "{}", ctx());
+    assert_eq!(state("asker"), "completed", "{}", ctx());
+    assert_eq!(state("retrier"), "completed", "{}", ctx());
+    assert_eq!(state("crasher"), "dead", "{}", ctx());
+
+    // Every byte, checked by checksum against what the stand-in writes.
+    let mut flood_bytes = Vec::new();
+    for chunk in stand_in_agent::flood_bytes(flood) {
+        flood_bytes.extend_from_slice(chunk);
+    }
+    let mut writer = String::new();
+    for n in 1..=1000 {
+        writer.push_str(&format!("line {n}\n"));
+    }
+    let mut writer = writer.into_bytes();
+    writer.extend_from_slice(&flood_bytes);
+    assert_eq!(
+        sha(&d.out_log("writer")),
+        sha(&writer),
+        "writer log, round {round}"
+    );
+    let mut finisher = b"working\n".to_vec();
+    finisher.extend_from_slice(&flood_bytes);
+    finisher.extend_from_slice(
+        b"<<<BATON_COMPLETION_BEGIN>>>\n{\"ok\":true}\n<<<BATON_COMPLETION_END>>>\n",
+    );
+    assert_eq!(
+        sha(&d.out_log("finisher")),
+        sha(&finisher),
+        "finisher log, round {round}"
+    );
+    assert_eq!(
+        text(&d.out_log("asker")),
+        "plan\nApply? (y/n) answer: y\napplied\n"
+    );
+    // crasher: 4 runs (1 + 3 restarts), each printing `x`.
+    assert_eq!(text(&d.out_log("crasher")), "x\n".repeat(4));
+
+    let records = d.log_records();
+    // seq: dense from 1, never reused, across both daemons.
+    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "seq, round {round}");
+    let after: Vec<&Value> = records[before.len()..].iter().collect();
+    let recovered = |id: &str| -> Vec<String> {
+        after
+            .iter()
+            .filter(|r| r["session"] == id && r["event"] == "recovered")
+            .map(|r| r["outcome"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(recovered("writer"), ["readopted"], "round {round}");
+    assert_eq!(recovered("asker"), ["readopted"], "round {round}");
+    assert_eq!(recovered("retrier"), ["resumed"], "round {round}");
+    let finisher_outcome = recovered("finisher");
+    assert!(
+        finisher_outcome == ["readopted"] || finisher_outcome == ["exited"],
+        "{finisher_outcome:?}"
+    );
+    // Nothing started twice: a re-adopted run has no second spawn record.
+    let spawns = |id: &str| {
+        records
+            .iter()
+            .filter(|r| r["session"] == id && r["event"] == "spawn")
+            .count()
+    };
+    assert_eq!(spawns("writer"), 1, "round {round}");
+    assert_eq!(spawns("finisher"), 1, "round {round}");
+    assert_eq!(spawns("asker"), 1, "round {round}");
+    assert_eq!(spawns("retrier"), 2, "round {round}");
+    assert_eq!(spawns("crasher"), 4, "round {round}");
+    let payload = records
+        .iter()
+        .find(|r| r["session"] == "finisher" && r["event"] == "completed")
+        .map(|r| r["payload"].clone());
+    assert_eq!(
+        payload,
+        Some(serde_json::json!({"ok": true})),
+        "round {round}"
+    );
+
+    // No process of any run is left, before or after the restart.
+    let all_pgids: Vec<u64> = records
+        .iter()
+        .filter(|r| r["event"] == "spawn")
+        .filter_map(|r| r["pid"].as_u64())
+        .chain(pgids)
+        .collect();
+    for pgid in all_pgids {
+        let left = group_members(pgid);
+        assert!(
+            left.is_empty(),
+            "group {pgid} still has {left:?}, round {round}"
+        );
+    }
+    d.baton(&["shutdown"]);
+    d.wait_exit();
+}
