@@ -316,10 +316,7 @@ pub(crate) async fn run(
     let mut out_open = true;
     let mut err_open = err_open_at_start;
     let mut payload = PayloadCapture::new();
-    let mut acked = false;
-    let mut silent = false;
-    let mut startup_reported = false;
-    let mut last_output = started;
+    let mut live = Liveness::new(false);
     let mut status: Option<ExitStatus> = None;
     let mut group_empty = false;
     let mut group_poll = Duration::from_millis(1);
@@ -347,13 +344,10 @@ pub(crate) async fn run(
         }
         // The next moment something must be checked.
         let mut wake = far;
-        if status.is_none() {
-            if !acked && !startup_reported {
-                wake = wake.min(started + cfg.startup_timeout);
-            }
-            if acked && !silent {
-                wake = wake.min(last_output + cfg.stall_after);
-            }
+        if status.is_none()
+            && let Some(deadline) = live.next_deadline(&cfg)
+        {
+            wake = wake.min(deadline);
         }
         if let Some(deadline) = termination.wake() {
             wake = wake.min(deadline);
@@ -385,7 +379,7 @@ pub(crate) async fn run(
                     }
                     shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     payload.feed(bytes);
-                    observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                    live.output(&shared, bytes, epoch, &report);
                     if grow(&mut out_buf, full) && out_buf.len() == READ_MAX
                         && let Some(fd) = pipe_fd
                     {
@@ -402,7 +396,7 @@ pub(crate) async fn run(
                         tracing::error!(path = %cfg.err_path.display(), "stderr log write failed: {e}");
                     }
                     shared.err_bytes.fetch_add(n as u64, Ordering::Relaxed);
-                    observe(&shared, bytes, epoch, &mut last_output, &mut acked, &mut silent, &report);
+                    live.output(&shared, bytes, epoch, &report);
                     let _ = grow(&mut err_buf, full);
                 }
             },
@@ -465,14 +459,8 @@ pub(crate) async fn run(
                 armed = far;
                 sleep.as_mut().reset(far);
                 let now = Instant::now();
-                if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
-                    startup_reported = true;
-                    report(RunMsg::StartupTimeout);
-                }
-                if status.is_none() && acked && !silent && now >= last_output + cfg.stall_after {
-                    silent = true;
-                    let tail = shared.tail_bytes();
-                    report(RunMsg::Silent(cfg.detector.detect(&tail)));
+                if status.is_none() {
+                    live.check(now, &cfg, &shared, &report);
                 }
                 termination.tick(now, &signal);
                 if status.is_some() && !group_empty && now >= next_group_poll {
@@ -542,30 +530,83 @@ fn grow(buf: &mut Vec<u8>, was_full: bool) -> bool {
     grows
 }
 
-/// Bookkeeping for every chunk of output, from either stream.
-pub(super) fn observe(
-    shared: &RunShared,
-    bytes: &[u8],
-    epoch: std::time::Instant,
-    last_output: &mut Instant,
-    acked: &mut bool,
-    silent: &mut bool,
-    report: &Report,
-) {
-    if let Ok(mut tail) = shared.tail.lock() {
-        tail.push(bytes);
+/// The L3 (first output) and L1 (silence) deadlines of a run, the same in
+/// every run loop: told of each chunk of output, it says when it must be
+/// checked next and reports what is due.
+pub(super) struct Liveness {
+    started: Instant,
+    acked: bool,
+    silent: bool,
+    startup_reported: bool,
+    last_output: Instant,
+}
+
+impl Liveness {
+    /// A run that starts now; `acknowledged` when it had produced output
+    /// before (an adopted run).
+    pub fn new(acknowledged: bool) -> Liveness {
+        let now = Instant::now();
+        Liveness {
+            started: now,
+            acked: acknowledged,
+            silent: false,
+            startup_reported: false,
+            last_output: now,
+        }
     }
-    *last_output = Instant::now();
-    shared
-        .last_output_ms
-        .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-    if !*acked {
-        *acked = true;
-        report(RunMsg::Acknowledged);
+
+    /// When the run (or its watching, for an adopted one) began.
+    pub fn started(&self) -> Instant {
+        self.started
     }
-    if *silent {
-        *silent = false;
-        report(RunMsg::Resumed);
+
+    /// Bookkeeping for every chunk of output, from either stream.
+    pub fn output(
+        &mut self,
+        shared: &RunShared,
+        bytes: &[u8],
+        epoch: std::time::Instant,
+        report: &Report,
+    ) {
+        if let Ok(mut tail) = shared.tail.lock() {
+            tail.push(bytes);
+        }
+        self.last_output = Instant::now();
+        shared
+            .last_output_ms
+            .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if !self.acked {
+            self.acked = true;
+            report(RunMsg::Acknowledged);
+        }
+        if self.silent {
+            self.silent = false;
+            report(RunMsg::Resumed);
+        }
+    }
+
+    /// The next deadline while the agent runs, if any is armed.
+    pub fn next_deadline(&self, cfg: &RunConfig) -> Option<Instant> {
+        if !self.acked && !self.startup_reported {
+            Some(self.started + cfg.startup_timeout)
+        } else if self.acked && !self.silent {
+            Some(self.last_output + cfg.stall_after)
+        } else {
+            None
+        }
+    }
+
+    /// Reports the deadlines that have passed at `now` (while the agent runs).
+    pub fn check(&mut self, now: Instant, cfg: &RunConfig, shared: &RunShared, report: &Report) {
+        if !self.acked && !self.startup_reported && now >= self.started + cfg.startup_timeout {
+            self.startup_reported = true;
+            report(RunMsg::StartupTimeout);
+        }
+        if self.acked && !self.silent && now >= self.last_output + cfg.stall_after {
+            self.silent = true;
+            let tail = shared.tail_bytes();
+            report(RunMsg::Silent(cfg.detector.detect(&tail)));
+        }
     }
 }
 

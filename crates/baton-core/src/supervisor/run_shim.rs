@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::run::{
-    Launch, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe,
+    Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex,
     run_stdout_tail,
 };
 use super::run_tmux::Adopt;
@@ -160,17 +160,13 @@ pub(crate) async fn run_shim(
     let out_watch = FileWatch::new(&cfg.out_path).ok();
     let err_watch = FileWatch::new(&cfg.err_path).ok();
 
-    let started = Instant::now();
     let mut payload = PayloadCapture::new();
-    let mut acked = acknowledged;
-    let mut silent = false;
-    let mut startup_reported = false;
-    let mut last_output = started;
+    let mut live = Liveness::new(acknowledged);
     let mut status: Option<ExitStatus> = None;
     let mut group_empty = !same_process;
     let mut termination = Termination::new(cfg.grace);
     let mut stdin: Option<tokio::net::unix::pipe::Sender> = None;
-    let far = started + Duration::from_secs(86400 * 365);
+    let far = live.started() + Duration::from_secs(86400 * 365);
 
     let signal = |sig: Signal, reason: &'static str| {
         if !same_process {
@@ -185,11 +181,7 @@ pub(crate) async fn run_shim(
             Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
         }
     };
-    let read_new = |logs: &mut [Follow; 2],
-                    payload: &mut PayloadCapture,
-                    acked: &mut bool,
-                    silent: &mut bool,
-                    last_output: &mut Instant| {
+    let read_new = |logs: &mut [Follow; 2], payload: &mut PayloadCapture, live: &mut Liveness| {
         let mut buf = vec![0u8; 64 * 1024];
         for log in logs.iter_mut() {
             let Some(file) = log.file.as_mut() else {
@@ -204,25 +196,19 @@ pub(crate) async fn run_shim(
                 if log.stdout {
                     payload.feed(bytes);
                 }
-                observe(&shared, bytes, epoch, last_output, acked, silent, &report);
+                live.output(&shared, bytes, epoch, &report);
             }
         }
     };
     // An adopted run may have written while no conductor watched.
-    read_new(
-        &mut logs,
-        &mut payload,
-        &mut acked,
-        &mut silent,
-        &mut last_output,
-    );
+    read_new(&mut logs, &mut payload, &mut live);
     if !same_process {
         // The shim is gone: its status file says how the agent ended.
         let st = proc::read_status(&status_file, pid.0).unwrap_or(UNKNOWN);
         status = Some(st);
         report(RunMsg::Exited {
             status: st,
-            runtime: started.elapsed(),
+            runtime: live.started().elapsed(),
         });
     }
 
@@ -239,15 +225,13 @@ pub(crate) async fn run_shim(
             break;
         }
         let mut wake = Instant::now() + POLL;
-        if status.is_none() {
-            if !acked && !startup_reported {
-                wake = wake.min(started + cfg.startup_timeout);
+        match status {
+            None => {
+                if let Some(deadline) = live.next_deadline(&cfg) {
+                    wake = wake.min(deadline);
+                }
             }
-            if acked && !silent {
-                wake = wake.min(last_output + cfg.stall_after);
-            }
-        } else {
-            wake = wake.min(Instant::now() + Duration::from_millis(10));
+            Some(_) => wake = wake.min(Instant::now() + Duration::from_millis(10)),
         }
         if let Some(deadline) = termination.wake() {
             wake = wake.min(deadline);
@@ -256,16 +240,16 @@ pub(crate) async fn run_shim(
         tokio::select! {
             biased;
             () = changed(out_watch.as_ref()) => {
-                read_new(&mut logs, &mut payload, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut logs, &mut payload, &mut live);
             }
             () = changed(err_watch.as_ref()) => {
-                read_new(&mut logs, &mut payload, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut logs, &mut payload, &mut live);
             }
             () = leader.exited(), if status.is_none() => {
-                read_new(&mut logs, &mut payload, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut logs, &mut payload, &mut live);
                 let st = proc::read_status(&status_file, pid.0).unwrap_or(UNKNOWN);
                 status = Some(st);
-                report(RunMsg::Exited { status: st, runtime: started.elapsed() });
+                report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
                 stdin = None;
             }
             request = ctl.recv() => match request {
@@ -286,28 +270,16 @@ pub(crate) async fn run_shim(
             },
             () = &mut sleep => {
                 let now = Instant::now();
-                read_new(&mut logs, &mut payload, &mut acked, &mut silent, &mut last_output);
-                if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
-                    startup_reported = true;
-                    report(RunMsg::StartupTimeout);
-                }
-                if status.is_none() && acked && !silent && now >= last_output + cfg.stall_after {
-                    silent = true;
-                    let tail = shared.tail_bytes();
-                    report(RunMsg::Silent(cfg.detector.detect(&tail)));
+                read_new(&mut logs, &mut payload, &mut live);
+                if status.is_none() {
+                    live.check(now, &cfg, &shared, &report);
                 }
                 termination.tick(now, &signal);
             }
         }
     }
     // The group is empty: nothing of ours can write any more.
-    read_new(
-        &mut logs,
-        &mut payload,
-        &mut acked,
-        &mut silent,
-        &mut last_output,
-    );
+    read_new(&mut logs, &mut payload, &mut live);
     let _ = std::fs::remove_file(&status_file);
     if let Some(path) = &fifo {
         let _ = std::fs::remove_file(path);

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::run::{
-    Launch, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex, observe,
+    Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex,
     run_stdout_tail,
 };
 use super::termination::Termination;
@@ -122,19 +122,15 @@ pub(crate) async fn run_tmux(
         Err(_) => None,
     };
 
-    let started = Instant::now();
     let mut scanner = token.as_deref().map(proc::MarkerScanner::new);
     let mut payload = PayloadCapture::new();
-    let mut acked = acknowledged;
-    let mut silent = false;
-    let mut startup_reported = false;
-    let mut last_output = started;
+    let mut live = Liveness::new(acknowledged);
     let mut status: Option<ExitStatus> = None;
     // A pid whose start time no longer matches belongs to someone else now:
     // it is never signalled, and its "group" is not ours to wait for.
     let mut group_empty = !same_process;
     let mut termination = Termination::new(cfg.grace);
-    let far = started + Duration::from_secs(86400 * 365);
+    let far = live.started() + Duration::from_secs(86400 * 365);
 
     let signal = |sig: Signal, reason: &'static str| {
         if !same_process {
@@ -151,9 +147,7 @@ pub(crate) async fn run_tmux(
     };
     let mut read_new = |log: &mut Option<std::fs::File>,
                         scanner: &mut Option<proc::MarkerScanner>,
-                        acked: &mut bool,
-                        silent: &mut bool,
-                        last_output: &mut Instant|
+                        live: &mut Liveness|
      -> usize {
         let Some(file) = log else { return 0 };
         let mut total = 0;
@@ -174,23 +168,17 @@ pub(crate) async fn run_tmux(
             total += n;
             shared.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
             payload.feed(bytes);
-            observe(&shared, bytes, epoch, last_output, acked, silent, &report);
+            live.output(&shared, bytes, epoch, &report);
         }
         total
     };
     // An adopted pane may have written while no conductor watched.
-    read_new(
-        &mut log,
-        &mut scanner,
-        &mut acked,
-        &mut silent,
-        &mut last_output,
-    );
+    read_new(&mut log, &mut scanner, &mut live);
     if exit_watch.is_none() {
         status = Some(pane_exit(&server, &session).await);
         report(RunMsg::Exited {
             status: status.unwrap_or(UNKNOWN),
-            runtime: started.elapsed(),
+            runtime: live.started().elapsed(),
         });
     }
 
@@ -204,7 +192,7 @@ pub(crate) async fn run_tmux(
                 status = Some(st);
                 report(RunMsg::Exited {
                     status: st,
-                    runtime: started.elapsed(),
+                    runtime: live.started().elapsed(),
                 });
             }
             // Everything the agent wrote is in the log now; the shim holds
@@ -224,15 +212,13 @@ pub(crate) async fn run_tmux(
             break;
         }
         let mut wake = Instant::now() + POLL;
-        if status.is_none() {
-            if !acked && !startup_reported {
-                wake = wake.min(started + cfg.startup_timeout);
+        match status {
+            None => {
+                if let Some(deadline) = live.next_deadline(&cfg) {
+                    wake = wake.min(deadline);
+                }
             }
-            if acked && !silent {
-                wake = wake.min(last_output + cfg.stall_after);
-            }
-        } else {
-            wake = wake.min(Instant::now() + Duration::from_millis(10));
+            Some(_) => wake = wake.min(Instant::now() + Duration::from_millis(10)),
         }
         if let Some(deadline) = termination.wake() {
             wake = wake.min(deadline);
@@ -241,13 +227,13 @@ pub(crate) async fn run_tmux(
         tokio::select! {
             biased;
             () = async { if let Some(w) = &file_watch { w.changed().await } else { std::future::pending().await } } => {
-                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut log, &mut scanner, &mut live);
             }
             () = async { if let Some(w) = &exit_watch { w.exited().await } else { std::future::pending().await } }, if status.is_none() => {
-                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
+                read_new(&mut log, &mut scanner, &mut live);
                 let st = pane_exit(&server, &session).await;
                 status = Some(st);
-                report(RunMsg::Exited { status: st, runtime: started.elapsed() });
+                report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
             }
             request = ctl.recv() => match request {
                 Some(RunCtl::Terminate { force }) => termination.request(force, &signal),
@@ -267,15 +253,9 @@ pub(crate) async fn run_tmux(
             },
             () = &mut sleep => {
                 let now = Instant::now();
-                read_new(&mut log, &mut scanner, &mut acked, &mut silent, &mut last_output);
-                if status.is_none() && !acked && !startup_reported && now >= started + cfg.startup_timeout {
-                    startup_reported = true;
-                    report(RunMsg::StartupTimeout);
-                }
-                if status.is_none() && acked && !silent && now >= last_output + cfg.stall_after {
-                    silent = true;
-                    let tail = shared.tail_bytes();
-                    report(RunMsg::Silent(cfg.detector.detect(&tail)));
+                read_new(&mut log, &mut scanner, &mut live);
+                if status.is_none() {
+                    live.check(now, &cfg, &shared, &report);
                 }
                 termination.tick(now, &signal);
             }
@@ -288,14 +268,7 @@ pub(crate) async fn run_tmux(
         let quiet_until = Instant::now() + QUIET_MAX;
         let mut quiet_since = Instant::now();
         while Instant::now() < quiet_until && quiet_since.elapsed() < QUIET {
-            if read_new(
-                &mut log,
-                &mut scanner,
-                &mut acked,
-                &mut silent,
-                &mut last_output,
-            ) > 0
-            {
+            if read_new(&mut log, &mut scanner, &mut live) > 0 {
                 quiet_since = Instant::now();
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -315,13 +288,7 @@ pub(crate) async fn run_tmux(
         tracing::warn!(session = %cfg.id, "tmux's output pipe did not finish within 10 s");
     }
     let _ = std::fs::remove_file(&marker);
-    read_new(
-        &mut log,
-        &mut scanner,
-        &mut acked,
-        &mut silent,
-        &mut last_output,
-    );
+    read_new(&mut log, &mut scanner, &mut live);
     match scanner.as_mut() {
         // The log keeps the agent's bytes only: the marker goes again.
         Some(scanner) if scanner.ended().is_some() => {
@@ -335,15 +302,7 @@ pub(crate) async fn run_tmux(
                 .out_bytes
                 .fetch_add(rest.len() as u64, Ordering::Relaxed);
             payload.feed(&rest);
-            observe(
-                &shared,
-                &rest,
-                epoch,
-                &mut last_output,
-                &mut acked,
-                &mut silent,
-                &report,
-            );
+            live.output(&shared, &rest, epoch, &report);
         }
         None => {}
     }
