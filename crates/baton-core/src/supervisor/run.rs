@@ -31,6 +31,8 @@ use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 const ESCAPED_DRAIN: Duration = Duration::from_millis(200);
 /// Bytes of stdout read back for the "last JSON object" payload fallback.
 const STDOUT_TAIL: u64 = 64 * 1024;
+/// How often loops that follow files re-read them without a notification.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// First size of a pipe read buffer.
 const READ_MIN: usize = 8 * 1024;
 /// Largest pipe read buffer (the pipe itself is grown to this size).
@@ -594,6 +596,28 @@ impl Liveness {
         } else {
             None
         }
+    }
+
+    /// When a loop that follows files (tmux, shim) must look again: at the
+    /// next deadline, at a poll interval in case a notification was missed,
+    /// and often while a run that `ended` waits for its group to empty.
+    pub fn follow_wake(
+        &self,
+        cfg: &RunConfig,
+        ended: bool,
+        termination: &super::termination::Termination,
+    ) -> Instant {
+        let now = Instant::now();
+        let mut wake = now + FOLLOW_POLL;
+        if ended {
+            wake = wake.min(now + Duration::from_millis(10));
+        } else if let Some(deadline) = self.next_deadline(cfg) {
+            wake = wake.min(deadline);
+        }
+        if let Some(deadline) = termination.wake() {
+            wake = wake.min(deadline);
+        }
+        wake
     }
 
     /// Reports the deadlines that have passed at `now` (while the agent runs).

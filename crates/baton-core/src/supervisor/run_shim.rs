@@ -30,9 +30,6 @@ use super::run_tmux::Adopt;
 use super::termination::Termination;
 use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal};
 
-/// Re-read the logs at least this often, even without a notification.
-const POLL: Duration = Duration::from_millis(250);
-
 /// The status file of session `out_path`'s runs (`<id>.status` beside it).
 pub(crate) fn status_path(out_path: &Path) -> PathBuf {
     sibling(out_path, "status")
@@ -224,19 +221,9 @@ pub(crate) async fn run_shim(
         if status.is_some() && group_empty {
             break;
         }
-        let mut wake = Instant::now() + POLL;
-        match status {
-            None => {
-                if let Some(deadline) = live.next_deadline(&cfg) {
-                    wake = wake.min(deadline);
-                }
-            }
-            Some(_) => wake = wake.min(Instant::now() + Duration::from_millis(10)),
-        }
-        if let Some(deadline) = termination.wake() {
-            wake = wake.min(deadline);
-        }
-        sleep.as_mut().reset(wake);
+        sleep
+            .as_mut()
+            .reset(live.follow_wake(&cfg, status.is_some(), &termination));
         tokio::select! {
             biased;
             () = changed(out_watch.as_ref()) => {

@@ -58,8 +58,6 @@ const QUIET_MAX: Duration = Duration::from_secs(5);
 /// How long to wait for `cat` to write its last bytes after the session is
 /// destroyed (it signals that with the marker file).
 const MARKER_MAX: Duration = Duration::from_secs(10);
-/// Re-read the log at least this often, even without a notification.
-const POLL: Duration = Duration::from_millis(250);
 
 pub(crate) async fn run_tmux(
     cfg: RunConfig,
@@ -211,19 +209,9 @@ pub(crate) async fn run_tmux(
         if status.is_some() && group_empty {
             break;
         }
-        let mut wake = Instant::now() + POLL;
-        match status {
-            None => {
-                if let Some(deadline) = live.next_deadline(&cfg) {
-                    wake = wake.min(deadline);
-                }
-            }
-            Some(_) => wake = wake.min(Instant::now() + Duration::from_millis(10)),
-        }
-        if let Some(deadline) = termination.wake() {
-            wake = wake.min(deadline);
-        }
-        sleep.as_mut().reset(wake);
+        sleep
+            .as_mut()
+            .reset(live.follow_wake(&cfg, status.is_some(), &termination));
         tokio::select! {
             biased;
             () = async { if let Some(w) = &file_watch { w.changed().await } else { std::future::pending().await } } => {
