@@ -1422,10 +1422,26 @@ fn crash_round(round: usize) {
     d.spawn_steps("retrier", &[], &["print:try", "fail-before-attempt:2"]);
     // Crashes while no daemon watches: its restart policy decides.
     d.spawn_steps("crasher", &[], &["print:x", &gate_step, "exit:9"]);
+    // On a terminal that dies with the daemon: restarted per policy.
+    d.spawn_steps(
+        "terminal",
+        &["--backend", "pty"],
+        &["print:t", &gate_step, "exit:0"],
+    );
+    // In tmux: outlives the daemon and is re-adopted.
+    d.spawn_steps(
+        "tmuxed",
+        &["--backend", "tmux"],
+        &["print:m", &gate_step, "print:n", "exit:0"],
+    );
     d.wait_state("retrier", "restarting");
     d.wait_state("asker", "input_wait");
     wait_until("finisher and crasher to have started", SLOW, || {
-        (d.out_log("finisher") == b"working\n" && d.out_log("crasher") == b"x\n").then_some(())
+        (d.out_log("finisher") == b"working\n"
+            && d.out_log("crasher") == b"x\n"
+            && d.out_log("terminal") == b"t\r\n"
+            && d.out_log("tmuxed") == b"m\r\n")
+            .then_some(())
     });
     wait_until("the writer to be mid-output", SLOW, || {
         (d.out_log("writer").len() > 200).then_some(())
@@ -1454,6 +1470,8 @@ fn crash_round(round: usize) {
     assert_eq!(state("asker"), "completed", "{}", ctx());
     assert_eq!(state("retrier"), "completed", "{}", ctx());
     assert_eq!(state("crasher"), "dead", "{}", ctx());
+    assert_eq!(state("terminal"), "completed", "{}", ctx());
+    assert_eq!(state("tmuxed"), "completed", "{}", ctx());
 
     // Every byte, checked by checksum against what the stand-in writes.
     let mut flood_bytes = Vec::new();
@@ -1504,6 +1522,11 @@ fn crash_round(round: usize) {
     assert_eq!(recovered("writer"), ["readopted"], "round {round}");
     assert_eq!(recovered("asker"), ["readopted"], "round {round}");
     assert_eq!(recovered("retrier"), ["resumed"], "round {round}");
+    assert_eq!(recovered("terminal"), ["restarted"], "round {round}");
+    assert_eq!(recovered("tmuxed"), ["readopted"], "round {round}");
+    // The terminal session's first run printed before the crash, its second after.
+    assert_eq!(text(&d.out_log("terminal")), "t\r\nt\r\n");
+    assert_eq!(text(&d.out_log("tmuxed")), "m\r\nn\r\n");
     let finisher_outcome = recovered("finisher");
     assert!(
         finisher_outcome == ["readopted"] || finisher_outcome == ["exited"],
@@ -1521,6 +1544,8 @@ fn crash_round(round: usize) {
     assert_eq!(spawns("asker"), 1, "round {round}");
     assert_eq!(spawns("retrier"), 2, "round {round}");
     assert_eq!(spawns("crasher"), 4, "round {round}");
+    assert_eq!(spawns("terminal"), 2, "round {round}");
+    assert_eq!(spawns("tmuxed"), 1, "round {round}");
     let payload = records
         .iter()
         .find(|r| r["session"] == "finisher" && r["event"] == "completed")
