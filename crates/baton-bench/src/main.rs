@@ -1,7 +1,8 @@
 //! baton-bench: prints every SPEC §12 figure next to a baseline measured in
 //! the same run, on the same machine.
 //!
-//! It drives an embedded `Conductor` with the stand-in agent. It reports;
+//! It drives an embedded `Conductor` with the stand-in agent, and for the
+//! daemon figures a real `baton daemon` child over its socket. It reports;
 //! it never asserts: a missed target is a `NO` in the table, not a failure.
 //! The exit status is non-zero only when a figure could not be measured
 //! (output verification failed, a wait hit its deadline, a process would not
@@ -9,6 +10,7 @@
 //!
 //! Exit codes: [`EXIT_OK`], [`EXIT_NOT_MEASURED`], and 2 for bad usage.
 
+mod daemon;
 mod figures;
 mod harness;
 mod report;
@@ -51,10 +53,14 @@ enum Figure {
     Accounts,
     /// Input-wait precision and recall on the labelled corpus.
     Detector,
+    /// `ps` latency of a real `baton daemon` holding 1,000 sessions.
+    DaemonPs,
+    /// `events -f` throughput from a real `baton daemon` under restart churn.
+    DaemonEvents,
 }
 
 impl Figure {
-    const ALL: [Figure; 7] = [
+    const ALL: [Figure; 9] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -62,6 +68,8 @@ impl Figure {
         Figure::Idle,
         Figure::Accounts,
         Figure::Detector,
+        Figure::DaemonPs,
+        Figure::DaemonEvents,
     ];
 
     fn name(self) -> &'static str {
@@ -73,12 +81,19 @@ impl Figure {
             Figure::Idle => "idle",
             Figure::Accounts => "accounts",
             Figure::Detector => "detector",
+            Figure::DaemonPs => "daemon-ps",
+            Figure::DaemonEvents => "daemon-events",
         }
     }
 
     /// Whether the figure runs the stand-in agent.
     fn needs_stand_in(self) -> bool {
         !matches!(self, Figure::Accounts | Figure::Detector)
+    }
+
+    /// Whether the figure starts `baton daemon`.
+    fn needs_baton(self) -> bool {
+        matches!(self, Figure::DaemonPs | Figure::DaemonEvents)
     }
 }
 
@@ -87,7 +102,8 @@ impl Figure {
 #[command(name = "baton-bench", version)]
 struct Args {
     /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
-    /// 100 broker rounds per process).
+    /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
+    /// daemon events with 50 sessions over 3 s).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -120,6 +136,10 @@ struct Args {
     /// `stand-in-agent` next to this executable.
     #[arg(long, value_name = "PATH")]
     stand_in: Option<PathBuf>,
+    /// The `baton` binary for the daemon figures (`baton-shim` must be next
+    /// to it). Default: `BATON_BIN`, else the `baton` next to this executable.
+    #[arg(long, value_name = "PATH")]
+    baton: Option<PathBuf>,
     /// Internal: act as an `accounts` contention worker on this directory.
     #[arg(long = "accounts-worker", value_name = "DIR", hide = true)]
     accounts_worker: Option<PathBuf>,
@@ -152,6 +172,10 @@ struct Plan {
     idle_counts: Vec<usize>,
     idle_window: Duration,
     accounts_rounds: usize,
+    ps_sessions: usize,
+    ps_requests: usize,
+    events_sessions: usize,
+    events_window: Duration,
 }
 
 impl Plan {
@@ -171,6 +195,10 @@ impl Plan {
             idle_counts: if quick { vec![100] } else { vec![100, 1000] },
             idle_window: Duration::from_secs_f64(args.idle_window),
             accounts_rounds: if quick { 100 } else { 300 },
+            ps_sessions: if quick { 100 } else { 1000 },
+            ps_requests: if quick { 50 } else { 200 },
+            events_sessions: if quick { 50 } else { 200 },
+            events_window: Duration::from_secs(if quick { 3 } else { 10 }),
         })
     }
 }
@@ -230,6 +258,11 @@ async fn run(args: &Args) -> Fallible<Report> {
     } else {
         PathBuf::new()
     };
+    let baton = if selected.iter().any(|f| f.needs_baton()) {
+        daemon::locate_baton(args.baton.clone())?
+    } else {
+        PathBuf::new()
+    };
     // 1000 sessions hold about 5000 descriptors.
     baton_core::proc::raise_fd_limit().map_err(|e| format!("cannot raise the fd limit: {e}"))?;
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
@@ -247,6 +280,7 @@ async fn run(args: &Args) -> Fallible<Report> {
     for figure in selected {
         let ctx = Ctx {
             stand_in: stand_in.clone(),
+            baton: baton.clone(),
             dir: scratch.path().join(figure.name()),
             fsync: args.fsync,
             detach: args.detach,
@@ -286,5 +320,11 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Idle => figures::idle::measure(ctx, &plan.idle_counts, plan.idle_window).await,
         Figure::Accounts => figures::accounts::measure(ctx, plan.accounts_rounds).await,
         Figure::Detector => figures::detector::measure(),
+        Figure::DaemonPs => {
+            figures::daemon_ps::measure(ctx, plan.ps_sessions, plan.ps_requests).await
+        }
+        Figure::DaemonEvents => {
+            figures::daemon_events::measure(ctx, plan.events_sessions, plan.events_window).await
+        }
     }
 }

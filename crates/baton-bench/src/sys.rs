@@ -21,6 +21,18 @@ pub fn cpu_time_self() -> Fallible<Duration> {
     Ok(tv(usage.ru_utime) + tv(usage.ru_stime))
 }
 
+/// Whether a process with this pid exists (zombies included).
+pub fn pid_exists(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+/// Whether the process group `pgid` has any member left.
+pub fn group_exists(pgid: u32) -> bool {
+    // SAFETY: signal 0 to a group only checks for existence.
+    unsafe { libc::kill(-(pgid as libc::pid_t), 0) == 0 }
+}
+
 /// Gives memory freed earlier (by figures that ran before) back to the OS,
 /// so a following RSS difference counts new memory, not reuse of old pages.
 pub fn release_free_memory() {
@@ -103,6 +115,67 @@ pub fn utc_date(t: SystemTime) -> String {
     )
 }
 
+/// Microseconds since the Unix epoch of a point in time (negative before it).
+pub fn unix_us(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+/// Microseconds since the Unix epoch of an event-log `ts`
+/// (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, RFC 3339 UTC as baton writes it; any
+/// number of fraction digits, or none); `None` for any other shape.
+pub fn parse_log_ts(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = ts.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let rest = ts.get(19..)?.strip_suffix('Z')?;
+    let micros = match rest.strip_prefix('.') {
+        None if rest.is_empty() => 0,
+        None => return None,
+        Some(frac) if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) => {
+            return None;
+        }
+        Some(frac) => {
+            let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+            six.parse::<i64>().ok()?
+        }
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some(((days * 24 + h) * 60 + mi) * 60_000_000 + s * 1_000_000 + micros)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day)
 /// (Howard Hinnant's `civil_from_days`).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -137,6 +210,39 @@ mod tests {
         }
         let t = UNIX_EPOCH + Duration::from_secs(19_723 * 86_400 + 3_723);
         assert_eq!(utc_date(t), "2024-01-01 01:02:03 UTC");
+    }
+
+    #[test]
+    fn log_timestamps() {
+        let at = |days: i64, secs: i64, us: i64| (days * 86_400 + secs) * 1_000_000 + us;
+        let cases = [
+            ("1970-01-01T00:00:00.000000Z", Some(0)),
+            (
+                "2024-01-01T01:02:03.500000Z",
+                Some(at(19_723, 3_723, 500_000)),
+            ),
+            (
+                "2000-02-29T23:59:59.999999Z",
+                Some(at(11_016, 86_399, 999_999)),
+            ),
+            ("2026-03-01T00:00:00Z", Some(at(20_513, 0, 0))),
+            ("2026-03-01T00:00:00.5Z", Some(at(20_513, 0, 500_000))),
+            ("1969-12-31T23:59:59.000000Z", Some(-1_000_000)),
+            ("2026-03-01T00:00:00.000000", None),
+            ("2026-03-01 00:00:00.000000Z", None),
+            ("2026-13-01T00:00:00.000000Z", None),
+            ("2026-03-01T00:00:00.Z", None),
+            ("2026-03-01T00:00:00.12a456Z", None),
+            ("", None),
+        ];
+        for (ts, want) in cases {
+            assert_eq!(parse_log_ts(ts), want, "{ts}");
+        }
+        for days in [-1, 0, 59, 11_016, 19_723, 20_513] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(unix_us(UNIX_EPOCH + Duration::from_micros(42)), 42);
     }
 
     #[test]

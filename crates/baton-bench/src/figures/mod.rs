@@ -3,6 +3,8 @@
 //! returns an error only when a number could not be taken.
 
 pub mod accounts;
+pub mod daemon_events;
+pub mod daemon_ps;
 pub mod detector;
 pub mod exit;
 pub mod idle;
@@ -24,6 +26,8 @@ pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
 pub struct Ctx {
     /// The stand-in agent binary.
     pub stand_in: PathBuf,
+    /// The `baton` binary, for the figures that start `baton daemon`.
+    pub baton: PathBuf,
     /// A private scratch directory for this figure; removed afterwards.
     pub dir: PathBuf,
     /// The event-log durability of every conductor under test.

@@ -13,6 +13,7 @@ use super::{Ctx, Outcome, SHUTDOWN_LIMIT, steps};
 use crate::Fallible;
 use crate::harness::{Harness, ms_between};
 use crate::report::{Row, Target};
+use crate::sys::pid_exists;
 
 /// How long any wait in this figure may take.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -93,11 +94,6 @@ async fn under_baton(ctx: &Ctx, sessions: usize) -> Fallible<Measured> {
         stop_ms: stop.as_secs_f64() * 1e3,
         alive_after,
     })
-}
-
-fn pid_exists(pid: u32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
 }
 
 /// The baseline: plain tokio children, each read until its first line.
