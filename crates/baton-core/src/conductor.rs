@@ -299,6 +299,17 @@ impl Conductor {
         self.request(|reply| Control::Snapshot { reply }).await
     }
 
+    /// Whether a session with this id is in the table (in any state; ids
+    /// are never reused within a conductor). Unlike [`Conductor::snapshot`]
+    /// it does not wait for the log.
+    pub async fn contains(&self, id: &SessionId) -> Result<bool, ConductorError> {
+        self.request(|reply| Control::Contains {
+            id: id.clone(),
+            reply,
+        })
+        .await
+    }
+
     /// Live sessions that declared `capability` (the mesh registry).
     pub async fn with_capability(&self, capability: &str) -> Result<Vec<String>, ConductorError> {
         Ok(self

@@ -59,6 +59,10 @@ pub(crate) enum Control {
     Snapshot {
         reply: oneshot::Sender<Vec<SessionSnapshot>>,
     },
+    Contains {
+        id: SessionId,
+        reply: oneshot::Sender<bool>,
+    },
     Shutdown {
         reason: String,
         force: bool,
@@ -370,6 +374,9 @@ impl Supervisor {
                 if_waiting,
                 reply,
             } => self.send_input(id, bytes, if_waiting, reply),
+            Control::Contains { id, reply } => {
+                let _ = reply.send(self.sessions.contains_key(&id));
+            }
             Control::Snapshot { reply } => {
                 let snapshot = self.snapshot();
                 let log = self.log.clone();

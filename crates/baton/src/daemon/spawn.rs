@@ -72,8 +72,11 @@ pub async fn start_saved(
     spec: SessionSpec,
 ) -> Result<SessionId, NotStarted> {
     let _serial = lock.lock().await;
-    let table = conductor.snapshot().await.map_err(NotStarted::Conductor)?;
-    if table.iter().any(|s| s.id == spec.id.as_str()) {
+    if conductor
+        .contains(&spec.id)
+        .await
+        .map_err(NotStarted::Conductor)?
+    {
         return Err(NotStarted::Conductor(ConductorError::DuplicateSession(
             spec.id,
         )));
