@@ -78,16 +78,17 @@ pub fn read_status(path: &Path, pid: u32) -> Option<ExitStatus> {
     parse_status(&text).and_then(|(p, st)| (p == pid).then_some(st))
 }
 
-/// Finds the shim's end-of-run marker in a byte stream that arrives in
-/// arbitrary chunks, and holds back bytes that might be its beginning.
+/// Finds an end-of-run marker in a byte stream that arrives in arbitrary
+/// chunks, and holds back bytes that might be its beginning.
 ///
 /// Output passes through [`MarkerScanner::feed`]: what it returns is agent
-/// output; once the marker is complete, [`MarkerScanner::ended`] gives the
-/// status and everything after the marker is dropped.
-#[derive(Debug)]
+/// output; once a marker is complete, [`MarkerScanner::ended`] gives the
+/// status and everything after the marker is dropped. Markers: the shim's
+/// ([`MarkerScanner::new`]) and the done token of remote runs
+/// ([`MarkerScanner::done_token`]).
 pub struct MarkerScanner {
-    prefix: Vec<u8>,
-    /// Bytes held back: a possible start of the marker.
+    markers: Vec<Marker>,
+    /// Bytes held back: a possible start of a marker.
     held: Vec<u8>,
     ended: Option<ExitStatus>,
     /// Offset in the stream where the marker starts, once seen.
@@ -95,14 +96,72 @@ pub struct MarkerScanner {
     passed: u64,
 }
 
-/// Longest tail of a marker after its prefix (`signal;2147483647` and BEL).
-const MARKER_TAIL_MAX: usize = 24;
+impl std::fmt::Debug for MarkerScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MarkerScanner")
+            .field("ended", &self.ended)
+            .field("marker_at", &self.marker_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One kind of marker: a fixed prefix, then a tail up to a terminator byte.
+struct Marker {
+    prefix: Vec<u8>,
+    /// Bytes that end the tail (the terminator is part of the marker).
+    ends: &'static [u8],
+    parse: Box<dyn Fn(&[u8]) -> Option<ExitStatus> + Send + Sync>,
+}
+
+/// Longest tail of a marker after its prefix.
+const MARKER_TAIL_MAX: usize = 48;
 
 impl MarkerScanner {
-    /// A scanner for the marker carrying `token`.
+    /// A scanner for the shim's marker carrying `token`:
+    /// `ESC ] 777 ; baton-done ; TOKEN ; code|signal ; N BEL`.
     pub fn new(token: &str) -> MarkerScanner {
-        MarkerScanner {
+        MarkerScanner::with(vec![Marker {
             prefix: format!("\x1b]777;baton-done;{token};").into_bytes(),
+            ends: b"\x07",
+            parse: Box::new(|tail| {
+                let text = std::str::from_utf8(tail).ok()?;
+                let (kind, value) = text.split_once(';')?;
+                status_of(kind, value)
+            }),
+        }])
+    }
+
+    /// A scanner for the done token a remote run's wrapper prints when the
+    /// agent ends: `__BATON_DONE__ <code> <nonce>` (the nonce must match,
+    /// so output that merely mentions the token cannot end the run), and the
+    /// reference conductor's `__TRIFLUX_DONE__ <code>`. Each ends at CR or LF.
+    pub fn done_token(nonce: &str) -> MarkerScanner {
+        let nonce = nonce.to_owned();
+        MarkerScanner::with(vec![
+            Marker {
+                prefix: b"__BATON_DONE__ ".to_vec(),
+                ends: b"\r\n",
+                parse: Box::new(move |tail| {
+                    let text = std::str::from_utf8(tail).ok()?;
+                    let (code, rest) = text.split_once(' ')?;
+                    (rest == nonce).then_some(())?;
+                    status_of("code", code)
+                }),
+            },
+            Marker {
+                prefix: b"__TRIFLUX_DONE__ ".to_vec(),
+                ends: b"\r\n",
+                parse: Box::new(|tail| {
+                    let text = std::str::from_utf8(tail).ok()?;
+                    status_of("code", text.trim_end())
+                }),
+            },
+        ])
+    }
+
+    fn with(markers: Vec<Marker>) -> MarkerScanner {
+        MarkerScanner {
+            markers,
             held: Vec::new(),
             ended: None,
             marker_at: None,
@@ -121,7 +180,7 @@ impl MarkerScanner {
     }
 
     /// Feeds `bytes`; returns the agent output that is certain not to be part
-    /// of the marker.
+    /// of a marker.
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
         if self.ended.is_some() {
             return Vec::new();
@@ -130,36 +189,29 @@ impl MarkerScanner {
         data.extend_from_slice(bytes);
         let mut out_end = data.len();
         let mut search = 0;
-        while let Some(rel) = memchr_esc(&data[search..]) {
+        'scan: while let Some(rel) = data[search..]
+            .iter()
+            .position(|b| self.markers.iter().any(|m| m.prefix[0] == *b))
+        {
             let at = search + rel;
             let rest = &data[at..];
-            let n = rest.len().min(self.prefix.len());
-            if rest[..n] != self.prefix[..n] {
-                search = at + 1;
-                continue;
-            }
-            if rest.len() < self.prefix.len() {
-                // Could still become the marker: hold it back.
-                out_end = at;
-                break;
-            }
-            let tail = &rest[self.prefix.len()..];
-            match tail.iter().position(|&b| b == 0x07) {
-                Some(bel) => match parse_marker_tail(&tail[..bel]) {
-                    Some(status) => {
+            for marker in &self.markers {
+                match marker.at(rest) {
+                    Match::No => {}
+                    Match::Maybe => {
+                        // Could still become a marker: hold it back.
+                        out_end = at;
+                        break 'scan;
+                    }
+                    Match::Yes(status) => {
                         self.ended = Some(status);
                         self.marker_at = Some(self.passed + at as u64);
                         out_end = at;
-                        break;
+                        break 'scan;
                     }
-                    None => search = at + 1,
-                },
-                None if tail.len() <= MARKER_TAIL_MAX => {
-                    out_end = at;
-                    break;
                 }
-                None => search = at + 1,
             }
+            search = at + 1;
         }
         if self.ended.is_none() {
             self.held = data[out_end..].to_vec();
@@ -177,13 +229,35 @@ impl MarkerScanner {
     }
 }
 
-fn memchr_esc(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == 0x1b)
+enum Match {
+    No,
+    Maybe,
+    Yes(ExitStatus),
 }
 
-fn parse_marker_tail(tail: &[u8]) -> Option<ExitStatus> {
-    let text = std::str::from_utf8(tail).ok()?;
-    let (kind, value) = text.split_once(';')?;
+impl Marker {
+    /// Whether `rest` begins with this marker.
+    fn at(&self, rest: &[u8]) -> Match {
+        let n = rest.len().min(self.prefix.len());
+        if rest[..n] != self.prefix[..n] {
+            return Match::No;
+        }
+        if rest.len() < self.prefix.len() {
+            return Match::Maybe;
+        }
+        let tail = &rest[self.prefix.len()..];
+        match tail.iter().position(|b| self.ends.contains(b)) {
+            Some(end) => match (self.parse)(&tail[..end]) {
+                Some(status) => Match::Yes(status),
+                None => Match::No,
+            },
+            None if tail.len() <= MARKER_TAIL_MAX => Match::Maybe,
+            None => Match::No,
+        }
+    }
+}
+
+fn status_of(kind: &str, value: &str) -> Option<ExitStatus> {
     let value: i32 = value.parse().ok()?;
     match kind {
         "code" => Some(ExitStatus {
@@ -235,6 +309,27 @@ mod tests {
     fn signal_marker() {
         let (_, s) = run(&[b"\x1b]777;baton-done;abc123;signal;9\x07"]);
         assert_eq!(s.ended().and_then(|e| e.signal), Some(9));
+    }
+
+    #[test]
+    fn done_tokens_need_their_nonce_and_triflux_is_accepted() {
+        let mut s = MarkerScanner::done_token("n0nce");
+        let mut out = s.feed(b"talk about __BATON_DONE__ 0 other\r\nstill going\r\n");
+        assert!(s.ended().is_none());
+        out.extend(s.feed(b"last__BATON_DONE__ 4 n0"));
+        assert!(s.ended().is_none(), "held, not decided");
+        out.extend(s.feed(b"nce\r\n"));
+        assert_eq!(s.ended().and_then(|e| e.code), Some(4));
+        assert_eq!(
+            out,
+            b"talk about __BATON_DONE__ 0 other\r\nstill going\r\nlast".to_vec()
+        );
+        assert_eq!(s.marker_at(), Some(out.len() as u64));
+
+        let mut t = MarkerScanner::done_token("n0nce");
+        let out = t.feed(b"x\n__TRIFLUX_DONE__ 2\n");
+        assert_eq!(out, b"x\n");
+        assert_eq!(t.ended().and_then(|e| e.code), Some(2));
     }
 
     #[test]
