@@ -7,6 +7,12 @@ need=()
 command -v git >/dev/null || need+=(git)
 command -v tmux >/dev/null || need+=(tmux)       # backend = "tmux" tests
 command -v script >/dev/null || need+=(util-linux) # live-view test on a pty
+# Remote sessions are tested against a real sshd, on loopback and inside
+# network namespaces (see crates/baton-core/tests/common/sshd.rs).
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null || need+=(openssh-client)
+command -v ip >/dev/null || need+=(iproute2)
+command -v nft >/dev/null || need+=(nftables)    # silent link cuts
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +22,30 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+if [ "$(id -u)" = 0 ]; then
+  # A root sshd refuses to start without its privilege separation directory.
+  # (The package's own sshd is not started: nothing listens on port 22.)
+  mkdir -p /run/sshd && chmod 0755 /run/sshd
+  # Fake hosts live in 10.200.0.0/16 behind this route, so that a downed
+  # test link never sends their packets out by the default route. It is
+  # left in place: other runs may be using it, and it routes nothing else.
+  ip route add unreachable 10.200.0.0/16 2>/dev/null || true
+  # Namespaces a killed test run left behind (named btt<IDX>). A test holds
+  # a lock on <tmpdir>/baton-netns/<IDX>.lock while it uses its namespace,
+  # so one that is locked belongs to a live run and is left alone.
+  sweep_test_namespaces() {
+    local n p lock
+    for n in $(ip netns list 2>/dev/null | awk '/^btt/ {print $1}'); do
+      lock="${TMPDIR:-/tmp}/baton-netns/${n#btt}.lock"
+      if [ -e "$lock" ] && ! flock -n "$lock" true; then continue; fi
+      for p in $(ip netns pids "$n" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+      ip netns del "$n" 2>/dev/null || true
+    done
+  }
+  sweep_test_namespaces
+  trap sweep_test_namespaces EXIT
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi

@@ -111,6 +111,7 @@ impl Harness {
             agents: Default::default(),
             base_dir: logs_dir.to_owned(),
             detach: ctx.detach,
+            hosts: Default::default(),
             accounts: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)

@@ -3,9 +3,10 @@
 //!
 //! This crate exists so that every mistake in a manifest is caught before a
 //! single process starts, with an error that names the field and the line
-//! ([`ConfigError`]). It never starts processes, touches the network, or
-//! reads anything but the manifest file; and its errors never contain an
-//! `env` value, because those may be secrets.
+//! ([`ConfigError`]). It never starts processes or touches the network, and
+//! reads no file but the manifest and the user's hosts inventory
+//! (`~/.config/baton/hosts.toml`, see [`HostsFile`]); its errors never
+//! contain an `env` value, because those may be secrets.
 //!
 //! ```
 //! use std::path::Path;
@@ -25,18 +26,23 @@
 mod accounts;
 mod argv;
 mod error;
+mod hosts;
 mod manifest;
 mod model;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
 pub use error::{ConfigError, Invalid};
+pub use hosts::{
+    DEFAULT_MAX_SESSIONS, DEFAULT_SSH_PORT, HOST_NAME_RULE, HOSTS_FILE_IN_HOME, HostConfig,
+    HostsFile, RESERVED_SSH_OPTIONS, valid_host_name,
+};
 pub use manifest::Manifest;
 pub use model::{
-    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig, FsyncPolicy,
-    InputWaitRule, InvalidSessionId, OnStall, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE,
-    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin,
-    valid_rule_name,
+    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig,
+    DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidSessionId,
+    Multiplexer, OnStall, Placement, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE, SessionId,
+    SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin, valid_rule_name,
 };
 
 #[cfg(test)]

@@ -20,10 +20,14 @@ use crate::accounts::{
     valid_account_id,
 };
 use crate::error::{ConfigError, Invalid};
+use crate::hosts::{
+    DEFAULT_MAX_SESSIONS, DEFAULT_SSH_PORT, HOST_NAME_RULE, HostConfig, HostsFile,
+    RESERVED_SSH_OPTIONS, valid_host_name,
+};
 use crate::model::{
     AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig, FsyncPolicy,
-    InputWaitRule, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId, SessionSpec, StdinMode,
-    TAIL_BYTES_RANGE, valid_rule_name,
+    HOST_ANY, HOST_LOCAL, InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE,
+    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
 };
 
 /// A whole, validated manifest.
@@ -47,12 +51,32 @@ pub struct Manifest {
     pub sessions: Vec<SessionSpec>,
     /// `[accounts]`: the broker's settings and accounts (empty: no broker).
     pub accounts: crate::accounts::AccountsConfig,
+    /// The hosts inventory, by name: every `[hosts.NAME]` of the manifest,
+    /// and those of the hosts file (if one was read) whose names the
+    /// manifest does not define — on a clash the manifest's entry wins whole.
+    pub hosts: BTreeMap<String, HostConfig>,
 }
 
 impl Manifest {
-    /// Reads and validates the manifest at `path`; relative paths in it are
-    /// resolved against the (absolute) directory that contains it.
+    /// Reads and validates the manifest at `path`, with the user's hosts
+    /// file ([`HostsFile::default_path`], `~/.config/baton/hosts.toml`)
+    /// when there is one; relative paths in the manifest are resolved
+    /// against the (absolute) directory that contains it.
     pub fn load(path: &Path) -> Result<Manifest, ConfigError> {
+        Manifest::load_with_hosts_file(path, HostsFile::default_path().as_deref())
+    }
+
+    /// [`Manifest::load`] with the hosts file at `hosts_file` instead of the
+    /// default one (`None`: none at all). A hosts file that does not exist
+    /// is the same as none; one that exists must be valid.
+    pub fn load_with_hosts_file(
+        path: &Path,
+        hosts_file: Option<&Path>,
+    ) -> Result<Manifest, ConfigError> {
+        let hosts = match hosts_file {
+            Some(p) => HostsFile::load(p)?,
+            None => None,
+        };
         let io_err = |source| ConfigError::Io {
             path: path.to_owned(),
             source,
@@ -63,11 +87,13 @@ impl Manifest {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| Path::new("."));
         let base_dir = std::path::absolute(parent).map_err(io_err)?;
-        Manifest::parse(&text, Some(path), &base_dir)
+        Manifest::parse_with_hosts(&text, Some(path), &base_dir, hosts.as_ref())
     }
 
     /// Validates manifest `text`. `source` names it in errors (and is kept in
     /// [`Manifest::source`]); relative paths are joined onto `base_dir`.
+    /// Reads no file: the hosts inventory is the manifest's `[hosts.*]`
+    /// only (see [`Manifest::parse_with_hosts`]).
     ///
     /// Never panics, whatever `text` is.
     pub fn parse(
@@ -75,17 +101,31 @@ impl Manifest {
         source: Option<&Path>,
         base_dir: &Path,
     ) -> Result<Manifest, ConfigError> {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        Manifest::parse_with_home(text, source, base_dir, home.as_deref())
+        Manifest::parse_with_hosts(text, source, base_dir, None)
     }
 
-    /// [`Manifest::parse`] with `home` standing in for `$HOME` where the
-    /// manifest writes `~/` (so tests need not touch the process environment).
+    /// [`Manifest::parse`] with the hosts of `hosts_file` added to the
+    /// inventory (the manifest's own `[hosts.NAME]` win on a clash), so
+    /// sessions may name them.
+    pub fn parse_with_hosts(
+        text: &str,
+        source: Option<&Path>,
+        base_dir: &Path,
+        hosts_file: Option<&HostsFile>,
+    ) -> Result<Manifest, ConfigError> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        Manifest::parse_with_home(text, source, base_dir, home.as_deref(), hosts_file)
+    }
+
+    /// [`Manifest::parse_with_hosts`] with `home` standing in for `$HOME`
+    /// where the manifest writes `~/` (so tests need not touch the process
+    /// environment).
     pub(crate) fn parse_with_home(
         text: &str,
         source: Option<&Path>,
         base_dir: &Path,
         home: Option<&Path>,
+        hosts_file: Option<&HostsFile>,
     ) -> Result<Manifest, ConfigError> {
         let origin = match source {
             Some(p) => p.display().to_string(),
@@ -97,8 +137,32 @@ impl Manifest {
             home,
         };
         let raw: RawManifest = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
-        cx.validate(raw, source, base_dir)
+        cx.validate(raw, source, base_dir, hosts_file)
     }
+}
+
+/// [`HostsFile::parse`] with `home` standing in for `$HOME`.
+pub(crate) fn parse_hosts_file(
+    text: &str,
+    path: &Path,
+    home: Option<&Path>,
+) -> Result<HostsFile, ConfigError> {
+    let origin = path.display().to_string();
+    let cx = Cx {
+        text,
+        origin: &origin,
+        home,
+    };
+    let raw: RawHostsFile = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let base_dir = std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf());
+    Ok(HostsFile {
+        path: path.to_path_buf(),
+        hosts: cx.hosts(raw.hosts, &base_dir)?,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -225,6 +289,34 @@ struct RawManifest {
     agents: RawAgents,
     session: Vec<Spanned<RawSession>>,
     accounts: RawAccounts,
+    hosts: RawHosts,
+}
+
+/// `[hosts.NAME]` tables by name, each name with its span.
+type RawHosts = BTreeMap<Spanned<Text>, Spanned<RawHost>>;
+
+/// A hosts file: `[hosts.NAME]` tables and nothing else.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a hosts file of [hosts.NAME] tables"
+)]
+struct RawHostsFile {
+    hosts: RawHosts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [hosts.NAME] table")]
+struct RawHost {
+    address: Sp<Text>,
+    user: Sp<Text>,
+    port: Sp<i64>,
+    identity: Sp<Text>,
+    multiplexer: Option<Multiplexer>,
+    max_sessions: Sp<i64>,
+    ssh_options: Vec<Spanned<Text>>,
+    remote_timeout: Sp<RawDuration>,
 }
 
 type Sp<T> = Option<Spanned<T>>;
@@ -241,6 +333,7 @@ struct RawConductor {
     fsync: Option<FsyncPolicy>,
     rate_limit_cooldown: Option<RawDuration>,
     tail_bytes: Sp<u64>,
+    remote_timeout: Sp<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -313,6 +406,7 @@ struct RawSession {
     stall_after: Sp<RawDuration>,
     startup_timeout: Sp<RawDuration>,
     on_stall: Option<OnStall>,
+    host: Sp<Text>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -462,11 +556,18 @@ impl Cx<'_> {
         raw: RawManifest,
         source: Option<&Path>,
         base_dir: &Path,
+        hosts_file: Option<&HostsFile>,
     ) -> Result<Manifest, ConfigError> {
         let conductor = self.conductor(raw.conductor, base_dir)?;
         let probe = self.probe(raw.probe)?;
         let agents = self.agents(raw.agents)?;
         let accounts = self.accounts(raw.accounts, base_dir)?;
+        let mut hosts = self.hosts(raw.hosts, base_dir)?;
+        if let Some(file) = hosts_file {
+            for (name, host) in &file.hosts {
+                hosts.entry(name.clone()).or_insert_with(|| host.clone());
+            }
+        }
         if raw.session.is_empty() {
             let help = "add at least one, e.g.\n[[session]]\nagent = \"command\"\ncommand = [\"echo\", \"hi\"]";
             let invalid = self.invalid(None, "manifest has no [[session]] entries");
@@ -475,7 +576,7 @@ impl Cx<'_> {
         let mut sessions = Vec::with_capacity(raw.session.len());
         let mut seen: HashMap<SessionId, usize> = HashMap::new();
         for (i, s) in raw.session.into_iter().enumerate() {
-            let spec = self.session(i + 1, s, base_dir, &mut seen)?;
+            let spec = self.session(i + 1, s, base_dir, &hosts, &mut seen)?;
             sessions.push(spec);
         }
         Ok(Manifest {
@@ -486,6 +587,7 @@ impl Cx<'_> {
             agents,
             sessions,
             accounts,
+            hosts,
         })
     }
 
@@ -615,6 +717,10 @@ impl Cx<'_> {
                 .rate_limit_cooldown
                 .map_or(d.rate_limit_cooldown, |v| v.0),
             tail_bytes,
+            remote_timeout: match &raw.remote_timeout {
+                Some(v) => self.nonzero(v, "remote_timeout", T)?,
+                None => d.remote_timeout,
+            },
         })
     }
 
@@ -1067,6 +1173,7 @@ impl Cx<'_> {
         n: usize,
         raw: Spanned<RawSession>,
         base_dir: &Path,
+        hosts: &BTreeMap<String, HostConfig>,
         seen: &mut HashMap<SessionId, usize>,
     ) -> Result<SessionSpec, ConfigError> {
         let table = format!("[[session]] #{n}");
@@ -1195,8 +1302,40 @@ impl Cx<'_> {
         let model = non_empty(raw.model, "model")?;
         let profile = non_empty(raw.profile, "profile")?;
 
-        let backend = raw.backend.map_or(Backend::Pipes, Spanned::into_inner);
+        let host = self.session_host(raw.host, &table, &id, hosts)?;
+        let runs_on = |h: &str| {
+            if h == HOST_ANY {
+                "is placed on a remote host (host = \"any\")".to_owned()
+            } else {
+                format!("runs on host `{h}`")
+            }
+        };
+        let backend = match (raw.backend, &host) {
+            (Some(b), Some(h)) if *b.get_ref() != Backend::Tmux => {
+                return Err(self.err(
+                    Some(b.span()),
+                    format!(
+                        "`backend` in {table} (`{id}`) is \"{}\" but the session {}: remote \
+                         sessions run in tmux; remove `backend` or set backend = \"tmux\"",
+                        b.get_ref(),
+                        runs_on(h)
+                    ),
+                ));
+            }
+            (_, Some(_)) => Backend::Tmux,
+            (b, None) => b.map_or(Backend::Pipes, Spanned::into_inner),
+        };
         let stdin = match raw.stdin {
+            Some(s) if *s.get_ref() == StdinMode::Null && host.is_some() => {
+                return Err(self.err(
+                    Some(s.span()),
+                    format!(
+                        "`stdin` in {table} (`{id}`) is \"null\" but the session {}: remote \
+                         sessions run in tmux, and a terminal always has input; remove `stdin`",
+                        runs_on(host.as_deref().unwrap_or_default())
+                    ),
+                ));
+            }
             Some(s) if *s.get_ref() == StdinMode::Null && backend.is_terminal() => {
                 return Err(self.err(
                     Some(s.span()),
@@ -1211,9 +1350,27 @@ impl Cx<'_> {
         };
         let answers = self.answers(raw.answer, &format!("{table} (`{id}`)"))?;
 
-        let workdir = match &raw.workdir {
-            Some(w) => self.path(w, "workdir", &table, base_dir)?,
-            None => base_dir.to_path_buf(),
+        let workdir = match (&raw.workdir, &host) {
+            (Some(w), None) => Some(self.path(w, "workdir", &table, base_dir)?),
+            (None, None) => Some(base_dir.to_path_buf()),
+            // A remote workdir is a path on that host: nothing local to join
+            // it onto, and no local default that would exist there.
+            (Some(w), Some(h)) => {
+                if !w.get_ref().0.starts_with('/') {
+                    return Err(self.err(
+                        Some(w.span()),
+                        format!(
+                            "`workdir` in {table} (`{id}`) is `{}`, a relative path; the session \
+                             {}, so its workdir is a path there and must be absolute (leave it \
+                             out for the remote login directory)",
+                            w.get_ref().0.escape_debug(),
+                            runs_on(h)
+                        ),
+                    ));
+                }
+                Some(PathBuf::from(&w.get_ref().0))
+            }
+            (None, Some(_)) => None,
         };
         let stall_after = match &raw.stall_after {
             Some(v) => Some(self.nonzero(v, "stall_after", &table)?),
@@ -1229,7 +1386,7 @@ impl Cx<'_> {
             agent,
             prompt,
             command,
-            workdir: Some(workdir),
+            workdir,
             env,
             model,
             profile,
@@ -1243,8 +1400,277 @@ impl Cx<'_> {
             stall_after,
             startup_timeout,
             on_stall: raw.on_stall,
+            host,
         })
     }
+
+    /// Checks a session's `host` against the inventory: `None` and
+    /// `"local"` are this machine (`None`); `"any"` needs a non-empty
+    /// inventory; anything else must be an inventory name.
+    fn session_host(
+        &self,
+        raw: Sp<Text>,
+        table: &str,
+        id: &SessionId,
+        hosts: &BTreeMap<String, HostConfig>,
+    ) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = raw else { return Ok(None) };
+        let span = raw.span();
+        let Text(name) = raw.into_inner();
+        const WHERE: &str = "baton.toml or ~/.config/baton/hosts.toml";
+        if name.is_empty() {
+            return Err(self.err(
+                Some(span),
+                format!(
+                    "`host` in {table} (`{id}`) must not be empty; leave it out (or write \
+                     host = \"local\") for a session on this machine"
+                ),
+            ));
+        }
+        if name == HOST_LOCAL {
+            return Ok(None);
+        }
+        if name == HOST_ANY {
+            if hosts.is_empty() {
+                return Err(self.err(
+                    Some(span),
+                    format!(
+                        "`host` in {table} (`{id}`) is \"any\", but the hosts inventory is \
+                         empty; define at least one [hosts.NAME] in {WHERE}"
+                    ),
+                ));
+            }
+            return Ok(Some(name));
+        }
+        if !hosts.contains_key(&name) {
+            let known = if hosts.is_empty() {
+                "the inventory is empty".to_owned()
+            } else {
+                let names: Vec<String> = hosts.keys().map(|k| format!("`{k}`")).collect();
+                format!("known hosts: {}", names.join(", "))
+            };
+            let hint = if valid_host_name(&name) {
+                format!("define [hosts.{name}] in {WHERE}")
+            } else {
+                HOST_NAME_RULE.to_owned()
+            };
+            return Err(self.err(
+                Some(span),
+                format!(
+                    "`host` in {table} (`{id}`) names `{}`, which is not in the hosts \
+                     inventory ({known}); {hint}",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        Ok(Some(name))
+    }
+
+    /// Checks every `[hosts.NAME]` of one file; relative `identity` paths
+    /// are joined onto `base_dir`.
+    fn hosts(
+        &self,
+        raw: RawHosts,
+        base_dir: &Path,
+    ) -> Result<BTreeMap<String, HostConfig>, ConfigError> {
+        // In file order, so the first mistake reported is the first one in
+        // the file.
+        let mut entries: Vec<_> = raw.into_iter().collect();
+        entries.sort_by_key(|(name, _)| name.span().start);
+        let mut hosts = BTreeMap::new();
+        for (name, entry) in entries {
+            let host = self.host(name, entry, base_dir)?;
+            hosts.insert(host.name.clone(), host);
+        }
+        Ok(hosts)
+    }
+
+    fn host(
+        &self,
+        name: Spanned<Text>,
+        raw: Spanned<RawHost>,
+        base_dir: &Path,
+    ) -> Result<HostConfig, ConfigError> {
+        let name_span = name.span();
+        let Text(name) = name.into_inner();
+        if !valid_host_name(&name) {
+            let why = if name == HOST_ANY || name == HOST_LOCAL {
+                format!("`{name}` is reserved: a session's host = \"{name}\" has its own meaning")
+            } else {
+                HOST_NAME_RULE.to_owned()
+            };
+            return Err(self.err(
+                Some(name_span),
+                format!(
+                    "invalid host name `{}` in [hosts]: {why}",
+                    name.escape_debug()
+                ),
+            ));
+        }
+        let table = format!("[hosts.{name}]");
+        let header = raw.span();
+        let raw = raw.into_inner();
+
+        // One word for ssh's command line: it must not be read as an option
+        // or split by the shell of a user who pastes it.
+        let word = |v: &Spanned<Text>, field: &str, what: &str| -> Result<String, ConfigError> {
+            let s = &v.get_ref().0;
+            let problem = if s.is_empty() {
+                Some("must not be empty".to_owned())
+            } else if s.starts_with('-') {
+                Some(format!(
+                    "is `{}`, which starts with '-': ssh would read it as an option",
+                    s.escape_debug()
+                ))
+            } else if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                Some(format!(
+                    "is `{}`, which contains whitespace or a control character",
+                    s.escape_debug()
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some(p) => {
+                    Err(self.err(Some(v.span()), format!("`{field}` in {table} {p}; {what}")))
+                }
+                None => Ok(s.clone()),
+            }
+        };
+
+        let Some(address) = &raw.address else {
+            return Err(self.err(
+                Some(header),
+                format!(
+                    "{table} has no `address`; give the host's DNS name, IP address or \
+                     ~/.ssh/config alias, e.g. address = \"gpu1.example.com\""
+                ),
+            ));
+        };
+        let address_what = "give a DNS name, an IP address or an ~/.ssh/config alias";
+        let address_str = word(address, "address", address_what)?;
+        if address_str.contains('@') {
+            return Err(self.err(
+                Some(address.span()),
+                format!(
+                    "`address` in {table} is `{}`: put the login name in `user`, not in \
+                     the address",
+                    address_str.escape_debug()
+                ),
+            ));
+        }
+        let user = match &raw.user {
+            Some(u) => Some(word(u, "user", "give the remote login name")?),
+            None => None,
+        };
+        let port = match &raw.port {
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(self.err(
+                        Some(p.span()),
+                        format!(
+                            "`port` in {table} is {}, must be within 1..=65535",
+                            p.get_ref()
+                        ),
+                    ));
+                }
+            },
+            None => DEFAULT_SSH_PORT,
+        };
+        let identity = match &raw.identity {
+            Some(v) => Some(
+                expand_path(&v.get_ref().0, self.home, Some(base_dir)).map_err(|problem| {
+                    self.err(Some(v.span()), format!("`identity` in {table} {problem}"))
+                })?,
+            ),
+            None => None,
+        };
+        let max_sessions = match &raw.max_sessions {
+            Some(v) => match u32::try_from(*v.get_ref()) {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(self.err(
+                        Some(v.span()),
+                        format!(
+                            "`max_sessions` in {table} is {}, must be at least 1 (default \
+                             {DEFAULT_MAX_SESSIONS})",
+                            v.get_ref()
+                        ),
+                    ));
+                }
+            },
+            None => DEFAULT_MAX_SESSIONS,
+        };
+        let mut ssh_options = Vec::with_capacity(raw.ssh_options.len());
+        for (i, opt) in raw.ssh_options.iter().enumerate() {
+            let s = &opt.get_ref().0;
+            if let Some(problem) = ssh_option_problem(s) {
+                return Err(self.err(
+                    Some(opt.span()),
+                    format!(
+                        "`ssh_options[{i}]` in {table} is `{}`: {problem}",
+                        s.escape_debug()
+                    ),
+                ));
+            }
+            ssh_options.push(s.clone());
+        }
+        let remote_timeout = match &raw.remote_timeout {
+            Some(v) => Some(self.nonzero(v, "remote_timeout", &table)?),
+            None => None,
+        };
+        Ok(HostConfig {
+            name,
+            address: address_str,
+            user,
+            port,
+            identity,
+            multiplexer: raw.multiplexer.unwrap_or_default(),
+            max_sessions,
+            ssh_options,
+            remote_timeout,
+        })
+    }
+}
+
+/// What is wrong with one `ssh_options` entry, if anything. ssh reads
+/// `-o` values as config lines, so an entry must be exactly one
+/// `Key=Value` line, and may not take over an option baton relies on.
+fn ssh_option_problem(s: &str) -> Option<String> {
+    if s.chars().any(char::is_control) {
+        return Some(
+            "it contains a newline or another control character; each entry is one \
+             `Key=Value` option"
+                .to_owned(),
+        );
+    }
+    let Some((key, value)) = s.split_once('=') else {
+        return Some("write each option as `Key=Value`, e.g. \"ServerAliveInterval=5\"".to_owned());
+    };
+    let key = key.trim();
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some(format!(
+            "`{}` is not an ssh option name; write each option as `Key=Value`",
+            key.escape_debug()
+        ));
+    }
+    if value.trim().is_empty() {
+        return Some(format!("`{key}` has no value; write `{key}=VALUE`"));
+    }
+    if let Some(reserved) = RESERVED_SSH_OPTIONS
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(key))
+    {
+        let why = match *reserved {
+            "Port" => "use the host's `port` field",
+            "User" => "use the host's `user` field",
+            "HostName" => "use the host's `address` field",
+            _ => "baton sets it on every connection and relies on its value",
+        };
+        return Some(format!("`{reserved}` may not be set here: {why}"));
+    }
+    None
 }
 
 fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
@@ -1407,6 +1833,9 @@ fn describe(located: &Located, msg: &str) -> String {
         }
         (Some("agents"), Some(Seg::Key(name)), Some(_)) => {
             (Some(format!("[agents.{name}]")), &path[2..])
+        }
+        (Some("hosts"), Some(Seg::Key(name)), Some(_)) => {
+            (Some(format!("[hosts.{}]", name.escape_debug())), &path[2..])
         }
         (Some("accounts"), Some(Seg::Key(name)), Some(Seg::Index(i))) => (
             Some(format!("[[accounts.{}]] #{}", name.escape_debug(), i + 1)),

@@ -159,6 +159,19 @@ lowercase_enum! {
     }
 }
 
+lowercase_enum! {
+    /// The terminal multiplexer on a remote host (SPEC §8): `tmux`, or
+    /// `psmux` on Windows hosts.
+    #[derive(Default)]
+    Multiplexer, "multiplexer" {
+        /// tmux, on a host whose login shell is POSIX-like.
+        #[default]
+        Tmux => "tmux",
+        /// psmux, the tmux-compatible multiplexer for Windows hosts.
+        Psmux => "psmux",
+    }
+}
+
 impl Backend {
     /// True for the backends that give the agent a terminal (`pty`, `tmux`).
     ///
@@ -318,7 +331,16 @@ pub struct ConductorConfig {
     /// Bytes of combined stdout+stderr tail fed to detectors; within
     /// [`TAIL_BYTES_RANGE`] (default 2048).
     pub tail_bytes: usize,
+    /// Longest a remote host may go without answering before its sessions
+    /// fail L0 as `remote_unreachable` (SPEC §8); also the hard limit on one
+    /// ssh call. A host's own `remote_timeout` overrides it. Default 15 s,
+    /// never zero.
+    #[serde(with = "humantime_ser")]
+    pub remote_timeout: Duration,
 }
+
+/// The default of `[conductor] remote_timeout`.
+pub const DEFAULT_REMOTE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The values `tail_bytes` may take.
 pub const TAIL_BYTES_RANGE: std::ops::RangeInclusive<usize> = 256..=1_048_576;
@@ -335,6 +357,7 @@ impl Default for ConductorConfig {
             fsync: FsyncPolicy::Batch,
             rate_limit_cooldown: Duration::from_secs(300),
             tail_bytes: 2048,
+            remote_timeout: DEFAULT_REMOTE_TIMEOUT,
         }
     }
 }
@@ -495,10 +518,16 @@ impl AgentsConfig {
 ///
 /// After [`crate::Manifest::parse`]: `command` is `Some` (non-empty) exactly
 /// when `agent` is `Command`; `prompt` is `Some` (non-empty) for every other
-/// agent; `mcp_servers` is empty unless `agent` is `Codex`; `workdir` is
-/// `Some`, absolute or joined onto the manifest's directory; no string
+/// agent; `mcp_servers` is empty unless `agent` is `Codex`; for a local
+/// session `workdir` is `Some`, absolute or joined onto the manifest's
+/// directory (for a remote one, see below); no string
 /// contains NUL; env keys are non-empty and contain no `=`; `stdin` is not
 /// `Some(Null)` on a terminal `backend`; every [`AnswerRule`] is valid.
+///
+/// A remote session (`host` is `Some`) has `backend = Tmux`, and its
+/// `workdir` is either `None` (the remote login directory) or an absolute
+/// path on that host; `host` names an inventory host or is [`HOST_ANY`],
+/// never [`HOST_LOCAL`] (which parses to `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionSpec {
     /// Stable, unique name.
@@ -509,7 +538,8 @@ pub struct SessionSpec {
     pub prompt: Option<String>,
     /// The argv for `agent = "command"`.
     pub command: Option<Vec<String>>,
-    /// Working directory; `None` means the conductor's own.
+    /// Working directory; `None` means the conductor's own (for a remote
+    /// session: the remote user's login directory).
     pub workdir: Option<PathBuf>,
     /// Extra environment. Values may be secrets: never log or echo them.
     pub env: BTreeMap<String, String>,
@@ -542,6 +572,30 @@ pub struct SessionSpec {
     pub startup_timeout: Option<Duration>,
     /// Overrides `[probe] on_stall`.
     pub on_stall: Option<OnStall>,
+    /// Where the session runs: `None` on this machine; `Some(name)` on the
+    /// inventory host `[hosts.NAME]`; `Some("any")` ([`HOST_ANY`]) on the
+    /// inventory host with the most free slots. See [`SessionSpec::placement`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// The `host` value that places a session on the inventory host with the
+/// most free slots (`max_sessions`); reserved, so no host may be named so.
+pub const HOST_ANY: &str = "any";
+
+/// The `host` value for this machine (the same as leaving `host` out);
+/// reserved, so no host may be named so.
+pub const HOST_LOCAL: &str = "local";
+
+/// Where a session runs, as its `host` field says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement<'a> {
+    /// On this machine.
+    Local,
+    /// On whichever inventory host has the most free slots.
+    AnyHost,
+    /// On the named inventory host.
+    Host(&'a str),
 }
 
 impl SessionSpec {
@@ -566,7 +620,23 @@ impl SessionSpec {
             stall_after: None,
             startup_timeout: None,
             on_stall: None,
+            host: None,
         }
+    }
+
+    /// Where this session runs. `Some("local")` (possible only in a spec
+    /// built by hand) counts as [`Placement::Local`].
+    pub fn placement(&self) -> Placement<'_> {
+        match self.host.as_deref() {
+            None | Some(HOST_LOCAL) => Placement::Local,
+            Some(HOST_ANY) => Placement::AnyHost,
+            Some(name) => Placement::Host(name),
+        }
+    }
+
+    /// True when the session runs on another host (over ssh, in tmux).
+    pub fn is_remote(&self) -> bool {
+        self.placement() != Placement::Local
     }
 
     /// The stdin this session gets: its own setting, else the agent's, else

@@ -5,6 +5,7 @@ use std::time::Duration;
 use miette::Diagnostic;
 use proptest::prelude::*;
 
+use crate::manifest::parse_hosts_file;
 use crate::*;
 
 const BASE: &str = "/work/proj";
@@ -939,6 +940,216 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "this is one table, not a list of rules",
     ),
     (
+        "host without address",
+        "[hosts.gpu]\nuser = \"me\"\n",
+        Some(1),
+        "[hosts.gpu] has no `address`",
+    ),
+    (
+        "empty address",
+        "[hosts.gpu]\naddress = \"\"\n",
+        Some(2),
+        "`address` in [hosts.gpu] must not be empty",
+    ),
+    (
+        "address that ssh would read as an option",
+        "[hosts.gpu]\naddress = \"-oProxyCommand=touch /tmp/x\"\n",
+        Some(2),
+        "`address` in [hosts.gpu] is `-oProxyCommand=touch /tmp/x`, which starts with '-': ssh would read it as an option",
+    ),
+    (
+        "address with a space",
+        "[hosts.gpu]\naddress = \"a b\"\n",
+        Some(2),
+        "`address` in [hosts.gpu] is `a b`, which contains whitespace",
+    ),
+    (
+        "user in the address",
+        "[hosts.gpu]\naddress = \"me@gpu\"\n",
+        Some(2),
+        "put the login name in `user`",
+    ),
+    (
+        "user that ssh would read as an option",
+        "[hosts.gpu]\naddress = \"gpu\"\nuser = \"-lroot\"\n",
+        Some(3),
+        "`user` in [hosts.gpu] is `-lroot`, which starts with '-'",
+    ),
+    (
+        "unknown key in a host",
+        "[hosts.gpu]\naddress = \"gpu\"\nadress = \"x\"\n",
+        Some(3),
+        "unknown field `adress` in [hosts.gpu], expected one of `address`, `user`, `port`",
+    ),
+    (
+        "host that is not a table",
+        "[hosts]\ngpu = 3\n",
+        Some(2),
+        "`gpu` in [hosts]: invalid type: integer `3`, expected a [hosts.NAME] table",
+    ),
+    (
+        "invalid host name",
+        "[hosts.\"a b\"]\naddress = \"x\"\n",
+        Some(1),
+        "invalid host name `a b` in [hosts]: a host name is 1 to 64 characters",
+    ),
+    (
+        "reserved host name any",
+        "[hosts.any]\naddress = \"x\"\n",
+        Some(1),
+        "invalid host name `any` in [hosts]: `any` is reserved",
+    ),
+    (
+        "reserved host name local",
+        "[hosts]\nlocal = { address = \"x\" }\n",
+        Some(2),
+        "invalid host name `local` in [hosts]: `local` is reserved",
+    ),
+    (
+        "port zero",
+        "[hosts.gpu]\naddress = \"gpu\"\nport = 0\n",
+        Some(3),
+        "`port` in [hosts.gpu] is 0, must be within 1..=65535",
+    ),
+    (
+        "port too large",
+        "[hosts.gpu]\naddress = \"gpu\"\nport = 65536\n",
+        Some(3),
+        "`port` in [hosts.gpu] is 65536",
+    ),
+    (
+        "port as a string",
+        "[hosts.gpu]\naddress = \"gpu\"\nport = \"22\"\n",
+        Some(3),
+        "`port` in [hosts.gpu]: invalid type: string \"22\"",
+    ),
+    (
+        "max_sessions zero",
+        "[hosts.gpu]\naddress = \"gpu\"\nmax_sessions = 0\n",
+        Some(3),
+        "`max_sessions` in [hosts.gpu] is 0, must be at least 1",
+    ),
+    (
+        "negative max_sessions",
+        "[hosts.gpu]\naddress = \"gpu\"\nmax_sessions = -2\n",
+        Some(3),
+        "`max_sessions` in [hosts.gpu] is -2",
+    ),
+    (
+        "bad multiplexer",
+        "[hosts.gpu]\naddress = \"gpu\"\nmultiplexer = \"screen\"\n",
+        Some(3),
+        "`multiplexer` in [hosts.gpu]: unknown variant `screen`, expected `tmux` or `psmux`",
+    ),
+    (
+        "ssh option without a value",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"Compression=yes\", \"Compression\"]\n",
+        Some(3),
+        "`ssh_options[1]` in [hosts.gpu] is `Compression`: write each option as `Key=Value`",
+    ),
+    (
+        "ssh option with a newline",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"Compression=yes\\nProxyCommand=x\"]\n",
+        Some(3),
+        "`ssh_options[0]` in [hosts.gpu] is `Compression=yes\\nProxyCommand=x`: it contains a newline",
+    ),
+    (
+        "ssh option with an empty value",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"Compression=\"]\n",
+        Some(3),
+        "`Compression` has no value",
+    ),
+    (
+        "ssh option with a bad key",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"-F=x\"]\n",
+        Some(3),
+        "`-F` is not an ssh option name",
+    ),
+    (
+        "ssh option baton owns",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"batchmode=no\"]\n",
+        Some(3),
+        "`BatchMode` may not be set here: baton sets it on every connection",
+    ),
+    (
+        "ssh option with its own field",
+        "[hosts.gpu]\naddress = \"gpu\"\nssh_options = [\"Port=2222\"]\n",
+        Some(3),
+        "`Port` may not be set here: use the host's `port` field",
+    ),
+    (
+        "zero host remote_timeout",
+        "[hosts.gpu]\naddress = \"gpu\"\nremote_timeout = \"0s\"\n",
+        Some(3),
+        "`remote_timeout` in [hosts.gpu] must be greater than zero",
+    ),
+    (
+        "zero conductor remote_timeout",
+        "[conductor]\nremote_timeout = \"0s\"\n",
+        Some(2),
+        "`remote_timeout` in [conductor] must be greater than zero",
+    ),
+    (
+        "identity under ~user",
+        "[hosts.gpu]\naddress = \"gpu\"\nidentity = \"~bob/.ssh/id\"\n",
+        Some(3),
+        "`identity` in [hosts.gpu] `~user` paths are not supported",
+    ),
+    (
+        "session on an unknown host",
+        "[hosts.gpu]\naddress = \"gpu\"\n[hosts.cpu]\naddress = \"cpu\"\n\n[[session]]\ncommand = [\"x\"]\nhost = \"gpo\"\n",
+        Some(8),
+        "`host` in [[session]] #1 (`command-1`) names `gpo`, which is not in the hosts inventory (known hosts: `cpu`, `gpu`); define [hosts.gpo] in baton.toml or ~/.config/baton/hosts.toml",
+    ),
+    (
+        "session on a host without an inventory",
+        "[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\n",
+        Some(3),
+        "which is not in the hosts inventory (the inventory is empty)",
+    ),
+    (
+        "session host that is no host name",
+        "[hosts.gpu]\naddress = \"gpu\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu; reboot\"\n",
+        Some(5),
+        "names `gpu; reboot`, which is not in the hosts inventory (known hosts: `gpu`); a host name is",
+    ),
+    (
+        "session on any host without an inventory",
+        "[[session]]\ncommand = [\"x\"]\nhost = \"any\"\n",
+        Some(3),
+        "`host` in [[session]] #1 (`command-1`) is \"any\", but the hosts inventory is empty",
+    ),
+    (
+        "empty session host",
+        "[[session]]\ncommand = [\"x\"]\nhost = \"\"\n",
+        Some(3),
+        "`host` in [[session]] #1 (`command-1`) must not be empty",
+    ),
+    (
+        "remote session on a pty",
+        "[hosts.gpu]\naddress = \"gpu\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nbackend = \"pty\"\n",
+        Some(6),
+        "`backend` in [[session]] #1 (`command-1`) is \"pty\" but the session runs on host `gpu`: remote sessions run in tmux",
+    ),
+    (
+        "remote session on pipes",
+        "[hosts.gpu]\naddress = \"gpu\"\n[[session]]\ncommand = [\"x\"]\nbackend = \"pipes\"\nhost = \"any\"\n",
+        Some(5),
+        "is \"pipes\" but the session is placed on a remote host (host = \"any\"): remote sessions run in tmux",
+    ),
+    (
+        "remote session with a relative workdir",
+        "[hosts.gpu]\naddress = \"gpu\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nworkdir = \"src\"\n",
+        Some(6),
+        "`workdir` in [[session]] #1 (`command-1`) is `src`, a relative path; the session runs on host `gpu`",
+    ),
+    (
+        "remote session with a null stdin",
+        "[hosts.gpu]\naddress = \"gpu\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nstdin = \"null\"\n",
+        Some(6),
+        "`stdin` in [[session]] #1 (`command-1`) is \"null\" but the session runs on host `gpu`: remote sessions run in tmux, and a terminal always has input; remove `stdin`",
+    ),
+    (
         "no sessions",
         "[conductor]\nmax_restarts = 1\n",
         None,
@@ -1085,6 +1296,7 @@ reset_after = "1h 30m"
 fsync = "always"
 rate_limit_cooldown = "15m"
 tail_bytes = 4096
+remote_timeout = "20s"
 
 [probe]
 stall_after = "45s"
@@ -1198,6 +1410,7 @@ fn full_manifest_round_trip() {
             fsync: FsyncPolicy::Always,
             rate_limit_cooldown: Duration::from_secs(900),
             tail_bytes: 4096,
+            remote_timeout: Duration::from_secs(20),
         }
     );
     assert_eq!(
@@ -1267,6 +1480,7 @@ fn full_manifest_round_trip() {
             stall_after: Some(Duration::from_secs(60)),
             startup_timeout: Some(Duration::from_secs(180)),
             on_stall: Some(OnStall::Mark),
+            host: None,
         }
     );
     let second = &m.sessions[1];
@@ -1396,6 +1610,7 @@ fn accounts_round_trip() {
         Some(Path::new("baton.toml")),
         Path::new(BASE),
         Some(home),
+        None,
     )
     .expect("valid");
     let a = &m.accounts;
@@ -1460,6 +1675,7 @@ fn accounts_serialize_without_env_values() {
         None,
         Path::new(BASE),
         Some(Path::new("/home/tester")),
+        None,
     )
     .expect("valid");
     let text = toml::to_string(&m.accounts).expect("serialize");
@@ -1511,7 +1727,7 @@ fn accounts_defaults() {
 fn accounts_tilde_without_home() {
     let text = format!("{OK_SESSION}[accounts]\nauth_dir = \"~/auth\"\n");
     for home in [None, Some(Path::new("relative/home"))] {
-        let err = Manifest::parse_with_home(&text, None, Path::new(BASE), home)
+        let err = Manifest::parse_with_home(&text, None, Path::new(BASE), home, None)
             .expect_err("no usable HOME");
         assert_eq!(
             err.to_string(),
@@ -1606,6 +1822,7 @@ fn defaults() {
     assert_eq!(c.fsync, FsyncPolicy::Batch);
     assert_eq!(c.rate_limit_cooldown, Duration::from_secs(300));
     assert_eq!(c.tail_bytes, 2048);
+    assert_eq!(c.remote_timeout, Duration::from_secs(15));
 
     assert_eq!(m.probe, ProbeConfig::default());
     let p = ProbeConfig::default();
@@ -1968,7 +2185,300 @@ fn argv_from_manifest_keeps_prompt_whole() {
     );
 }
 
+/// Every `[hosts.NAME]` setting, and sessions placed every way.
+const HOSTS_FULL: &str = r#"
+[conductor]
+remote_timeout = "20s"
+
+[hosts.gpu-1]
+address = "gpu1.example.com"
+user = "agent"
+port = 2222
+identity = "~/.ssh/baton_ed25519"
+multiplexer = "tmux"
+max_sessions = 8
+ssh_options = ["ServerAliveInterval=5", "StrictHostKeyChecking = yes"]
+remote_timeout = "30s"
+
+[hosts."win.box"]
+address = "10.0.0.7"
+multiplexer = "psmux"
+identity = "keys/win"
+
+[hosts]
+min = { address = "min" }
+
+[[session]]
+id = "here"
+command = ["x"]
+host = "local"
+backend = "pty"
+
+[[session]]
+id = "there"
+command = ["x"]
+host = "gpu-1"
+workdir = "/srv/repo"
+
+[[session]]
+id = "anywhere"
+agent = "codex"
+prompt = "fix it"
+host = "any"
+backend = "tmux"
+"#;
+
+fn parse_hosts_full(hosts_file: Option<&HostsFile>) -> Manifest {
+    Manifest::parse_with_home(
+        HOSTS_FULL,
+        Some(Path::new("baton.toml")),
+        Path::new(BASE),
+        Some(Path::new("/home/tester")),
+        hosts_file,
+    )
+    .expect("valid")
+}
+
+#[test]
+fn hosts_round_trip() {
+    let m = parse_hosts_full(None);
+    assert_eq!(m.conductor.remote_timeout, Duration::from_secs(20));
+    assert_eq!(
+        m.hosts.keys().collect::<Vec<_>>(),
+        ["gpu-1", "min", "win.box"]
+    );
+    assert_eq!(
+        m.hosts["gpu-1"],
+        HostConfig {
+            name: "gpu-1".into(),
+            address: "gpu1.example.com".into(),
+            user: Some("agent".into()),
+            port: 2222,
+            identity: Some(PathBuf::from("/home/tester/.ssh/baton_ed25519")),
+            multiplexer: Multiplexer::Tmux,
+            max_sessions: 8,
+            ssh_options: strings(&["ServerAliveInterval=5", "StrictHostKeyChecking = yes"]),
+            remote_timeout: Some(Duration::from_secs(30)),
+        }
+    );
+    assert_eq!(
+        m.hosts["win.box"],
+        HostConfig {
+            multiplexer: Multiplexer::Psmux,
+            identity: Some(PathBuf::from("/work/proj/keys/win")),
+            ..HostConfig::new("win.box", "10.0.0.7")
+        }
+    );
+    let min = &m.hosts["min"];
+    assert_eq!(*min, HostConfig::new("min", "min"));
+    assert_eq!((min.port, min.max_sessions), (22, 4));
+    assert_eq!(
+        min.remote_timeout_or(m.conductor.remote_timeout),
+        Duration::from_secs(20)
+    );
+    assert_eq!(
+        m.hosts["gpu-1"].remote_timeout_or(m.conductor.remote_timeout),
+        Duration::from_secs(30)
+    );
+
+    let [here, there, anywhere] = &m.sessions[..] else {
+        panic!("three sessions: {:?}", m.sessions)
+    };
+    // "local" is the same as no host; a local session keeps its backend and
+    // gets the manifest's directory as its workdir.
+    assert_eq!(here.host, None);
+    assert_eq!(here.placement(), Placement::Local);
+    assert!(!here.is_remote());
+    assert_eq!(here.backend, Backend::Pty);
+    assert_eq!(here.workdir.as_deref(), Some(Path::new(BASE)));
+    // A remote session runs in tmux, in a remote path kept as written.
+    assert_eq!(there.host.as_deref(), Some("gpu-1"));
+    assert_eq!(there.placement(), Placement::Host("gpu-1"));
+    assert!(there.is_remote());
+    assert_eq!(there.backend, Backend::Tmux);
+    assert_eq!(there.workdir.as_deref(), Some(Path::new("/srv/repo")));
+    // No local default workdir for a remote session: it would not exist there.
+    assert_eq!(anywhere.host.as_deref(), Some("any"));
+    assert_eq!(anywhere.placement(), Placement::AnyHost);
+    assert_eq!(anywhere.backend, Backend::Tmux);
+    assert_eq!(anywhere.workdir, None);
+
+    let spec = toml::to_string(there).expect("serialize");
+    assert!(spec.contains("host = \"gpu-1\""), "{spec}");
+    assert!(!toml::to_string(here).expect("serialize").contains("host"));
+    let hosts = toml::to_string(&m.hosts).expect("serialize");
+    assert!(hosts.contains("remote_timeout = \"30s\""), "{hosts}");
+    assert!(hosts.contains("multiplexer = \"psmux\""), "{hosts}");
+}
+
+#[test]
+fn placement_of_hand_built_specs() {
+    let mut spec = SessionSpec::command(id("a"), strings(&["x"]));
+    let cases: &[(Option<&str>, Placement<'_>)] = &[
+        (None, Placement::Local),
+        (Some("local"), Placement::Local),
+        (Some("any"), Placement::AnyHost),
+        (Some("gpu"), Placement::Host("gpu")),
+    ];
+    for (host, want) in cases {
+        spec.host = host.map(str::to_owned);
+        assert_eq!(spec.placement(), *want, "{host:?}");
+        assert_eq!(spec.is_remote(), *want != Placement::Local, "{host:?}");
+    }
+}
+
+#[test]
+fn host_names_follow_the_session_id_rule_minus_reserved_words() {
+    for ok in [
+        "gpu",
+        "gpu-1",
+        "a",
+        "10.0.0.7",
+        "Box_2.lan",
+        &"h".repeat(64),
+    ] {
+        assert!(valid_host_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "any",
+        "local",
+        "-gpu",
+        ".gpu",
+        "a b",
+        "a@b",
+        "a/b",
+        "$(x)",
+        &"h".repeat(65),
+    ] {
+        assert!(!valid_host_name(bad), "{bad}");
+    }
+}
+
+const HOSTS_TOML: &str = r#"# the user's own machines
+[hosts.gpu-1]
+address = "personal-gpu"
+identity = "id_gpu"
+
+[hosts.build]
+address = "build.lan"
+user = "ci"
+"#;
+
+#[test]
+fn hosts_file_adds_hosts_and_the_manifest_wins() {
+    let file = parse_hosts_file(
+        HOSTS_TOML,
+        Path::new("/home/tester/.config/baton/hosts.toml"),
+        Some(Path::new("/home/tester")),
+    )
+    .expect("valid hosts file");
+    assert_eq!(file.hosts.len(), 2);
+    // Relative identities are relative to the hosts file's directory.
+    assert_eq!(
+        file.hosts["gpu-1"].identity.as_deref(),
+        Some(Path::new("/home/tester/.config/baton/id_gpu"))
+    );
+
+    let m = parse_hosts_full(Some(&file));
+    assert_eq!(
+        m.hosts.keys().collect::<Vec<_>>(),
+        ["build", "gpu-1", "min", "win.box"]
+    );
+    // Defined in both: the manifest's entry, whole (not merged field by field).
+    assert_eq!(m.hosts["gpu-1"].address, "gpu1.example.com");
+    assert_eq!(
+        m.hosts["gpu-1"].identity.as_deref(),
+        Some(Path::new("/home/tester/.ssh/baton_ed25519"))
+    );
+    assert_eq!(m.hosts["build"].user.as_deref(), Some("ci"));
+
+    // A session may name a host that only the file defines.
+    let text = "[[session]]\ncommand = [\"x\"]\nhost = \"build\"\n";
+    let m = Manifest::parse_with_hosts(text, None, Path::new(BASE), Some(&file)).expect("valid");
+    assert_eq!(m.sessions[0].host.as_deref(), Some("build"));
+    let err = parse(text).expect_err("not without the file");
+    assert!(
+        err.message().contains("not in the hosts inventory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hosts_file_errors_name_the_hosts_file() {
+    let path = Path::new("/home/tester/.config/baton/hosts.toml");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[hosts.gpu]\naddress = \"gpu\"\nport = 0\n",
+            "/home/tester/.config/baton/hosts.toml:3:8: `port` in [hosts.gpu] is 0, must be within 1..=65535",
+        ),
+        (
+            "[hosts.gpu]\naddress = \"gpu\"\n\n[[session]]\ncommand = [\"x\"]\n",
+            "/home/tester/.config/baton/hosts.toml:4:3: unknown field `session` at the top level, expected `hosts`",
+        ),
+        (
+            "[hosts.a]\nuser = \"x\"\n",
+            "/home/tester/.config/baton/hosts.toml:1:1: [hosts.a] has no `address`",
+        ),
+        ("[hosts.a\n", "/home/tester/.config/baton/hosts.toml:1:9: "),
+    ];
+    for (text, want) in cases {
+        let err = parse_hosts_file(text, path, None).expect_err(text);
+        let shown = err.to_string();
+        assert!(shown.starts_with(want), "{shown}\nwant: {want}");
+        assert!(!shown.contains('\n'), "{shown}");
+    }
+}
+
+#[test]
+fn load_reads_the_hosts_file_when_present() {
+    let dir = std::env::temp_dir().join(format!("baton-config-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let manifest = dir.join("baton.toml");
+    let hosts = dir.join("hosts.toml");
+    std::fs::write(
+        &manifest,
+        "[[session]]\ncommand = [\"x\"]\nhost = \"build\"\n",
+    )
+    .expect("write");
+    std::fs::write(&hosts, HOSTS_TOML).expect("write");
+    let with = Manifest::load_with_hosts_file(&manifest, Some(&hosts));
+    let missing = Manifest::load_with_hosts_file(&manifest, Some(&dir.join("nope.toml")));
+    std::fs::write(&hosts, "[hosts.build]\naddress = \"\"\n").expect("write");
+    let broken = Manifest::load_with_hosts_file(&manifest, Some(&hosts));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let with = with.expect("valid");
+    assert_eq!(with.hosts["build"].address, "build.lan");
+    assert_eq!(
+        with.hosts["gpu-1"].identity.as_deref(),
+        Some(dir.join("id_gpu").as_path())
+    );
+    // A missing hosts file is no hosts file; the session then names nothing.
+    let err = missing.expect_err("no host `build`");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{}:3:8: ", manifest.display())),
+        "{err}"
+    );
+    let err = broken.expect_err("broken hosts file");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{}:2:11: `address` in [hosts.build] must not be empty",
+            hosts.display()
+        )),
+        "{err}"
+    );
+}
+
 proptest! {
+    #[test]
+    fn hosts_file_parse_never_panics(text in "[\\[\\]a-z_\"'=.,{} \n0-9\\\\#-]{0,200}") {
+        if let Err(e) = parse_hosts_file(&text, Path::new("hosts.toml"), None) {
+            prop_assert!(!e.to_string().contains('\n'));
+        }
+    }
+
     #[test]
     fn parse_never_panics_on_arbitrary_text(text in "\\PC*") {
         let _ = Manifest::parse(&text, None, Path::new("/"));
@@ -1981,7 +2491,7 @@ proptest! {
 
     #[test]
     fn parse_never_panics_on_mutated_manifest(
-        seed in prop::sample::select(&[FULL, ACCOUNTS_FULL, RULES_FULL][..]),
+        seed in prop::sample::select(&[FULL, ACCOUNTS_FULL, RULES_FULL, HOSTS_FULL][..]),
         edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, "\\PC{0,4}"), 1..8)
     ) {
         let mut text = seed.to_owned();

@@ -34,6 +34,8 @@ pub struct ConductorOptions {
     /// dir adopts them (what `baton daemon` does). Off: the agents are this
     /// process's children and get SIGTERM if it dies.
     pub detach: bool,
+    /// The hosts inventory (`[hosts.NAME]`): where remote sessions run.
+    pub hosts: std::collections::BTreeMap<String, baton_config::HostConfig>,
 }
 
 impl ConductorOptions {
@@ -46,6 +48,7 @@ impl ConductorOptions {
             base_dir: manifest.base_dir.clone(),
             accounts: manifest.accounts.clone(),
             detach: false,
+            hosts: manifest.hosts.clone(),
         }
     }
 }

@@ -118,6 +118,10 @@ pub enum FailureClass {
     UserKill,
     /// The conductor is shutting down.
     Shutdown,
+    /// The session's remote host stopped answering for `remote_timeout`.
+    /// Waits for the host (without using the restart budget) and re-adopts
+    /// the tmux session if it survived.
+    RemoteUnreachable,
 }
 
 impl FailureClass {
@@ -140,6 +144,7 @@ impl FailureClass {
             FailureClass::ToolsUnavailable => "tools_unavailable",
             FailureClass::UserKill => "user_kill",
             FailureClass::Shutdown => "shutdown",
+            FailureClass::RemoteUnreachable => "remote_unreachable",
         }
     }
 }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_config::{
-    AgentKind, AnswerRule, Backend, OnStall, RULE_NAME_RULE, SessionId, SessionSpec, StdinMode,
-    valid_rule_name,
+    AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, HOST_NAME_RULE, OnStall, RULE_NAME_RULE,
+    SessionId, SessionSpec, StdinMode, valid_host_name, valid_rule_name,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +66,12 @@ pub struct SpawnSpec {
     pub startup_timeout_ms: Option<u64>,
     /// Overrides `[probe] on_stall`.
     pub on_stall: Option<OnStall>,
+    /// Where the session runs: absent or `"local"`: this machine; `"any"`:
+    /// the inventory host with the most free slots; else an inventory host
+    /// name (the daemon checks that it is in its inventory). A remote
+    /// session runs in tmux: `backend` must be `tmux` or left at its
+    /// default, which then means `tmux`.
+    pub host: Option<String>,
 }
 
 impl fmt::Debug for SpawnSpec {
@@ -89,6 +95,7 @@ impl fmt::Debug for SpawnSpec {
             .field("stall_after_ms", &self.stall_after_ms)
             .field("startup_timeout_ms", &self.startup_timeout_ms)
             .field("on_stall", &self.on_stall)
+            .field("host", &self.host)
             .finish()
     }
 }
@@ -161,6 +168,7 @@ impl From<SessionSpec> for SpawnSpec {
             stall_after_ms: s.stall_after.map(millis),
             startup_timeout_ms: s.startup_timeout.map(millis),
             on_stall: s.on_stall,
+            host: s.host,
         }
     }
 }
@@ -301,13 +309,42 @@ impl TryFrom<SpawnSpec> for SessionSpec {
             no_nul("capabilities", tag)?;
         }
 
-        if s.stdin == Some(StdinMode::Null) && s.backend.is_terminal() {
+        let host = match s.host {
+            None => None,
+            Some(h) if h == HOST_LOCAL => None,
+            Some(h) if h == HOST_ANY || valid_host_name(&h) => Some(h),
+            Some(h) if h.is_empty() => {
+                return Err(invalid(
+                    "host",
+                    "must not be empty; leave it out for a session on this machine",
+                ));
+            }
+            Some(h) => {
+                return Err(invalid(
+                    "host",
+                    format!("`{}`: {HOST_NAME_RULE}", h.escape_debug()),
+                ));
+            }
+        };
+        // `pipes` is also what an omitted `backend` decodes to, so it means
+        // "the default", which for a remote session is tmux.
+        let backend = match (&host, s.backend) {
+            (Some(_), Backend::Pipes | Backend::Tmux) => Backend::Tmux,
+            (Some(h), other) => {
+                return Err(invalid(
+                    "backend",
+                    format!(
+                        "is \"{other}\" but the session runs on host `{h}`: remote sessions \
+                         run in tmux"
+                    ),
+                ));
+            }
+            (None, b) => b,
+        };
+        if s.stdin == Some(StdinMode::Null) && backend.is_terminal() {
             return Err(invalid(
                 "stdin",
-                format!(
-                    "is \"null\" but `backend` is \"{}\": a terminal always has input",
-                    s.backend
-                ),
+                format!("is \"null\" but `backend` is \"{backend}\": a terminal always has input"),
             ));
         }
 
@@ -353,13 +390,14 @@ impl TryFrom<SpawnSpec> for SessionSpec {
             mcp_servers: s.mcp_servers,
             branch_guard: s.branch_guard,
             stdin: s.stdin,
-            backend: s.backend,
+            backend,
             answers,
             capabilities: s.capabilities,
             max_restarts: s.max_restarts,
             stall_after,
             startup_timeout,
             on_stall: s.on_stall,
+            host,
         })
     }
 }
@@ -405,6 +443,39 @@ mod tests {
         codex.stdin = Some(StdinMode::Pipe);
         let back = SessionSpec::try_from(SpawnSpec::from(codex.clone())).unwrap();
         assert_eq!(back, codex);
+
+        let mut remote = SessionSpec::command("r1".parse().unwrap(), vec!["true".into()]);
+        remote.host = Some("gpu-1".into());
+        remote.backend = Backend::Tmux;
+        remote.workdir = None;
+        let back = SessionSpec::try_from(SpawnSpec::from(remote.clone())).unwrap();
+        assert_eq!(back, remote);
+    }
+
+    #[test]
+    fn host_placement_and_its_backend() {
+        // (host on the wire, backend on the wire) -> (host, backend) after conversion
+        let cases: &[(Option<&str>, Backend, Option<&str>, Backend)] = &[
+            (None, Backend::Pipes, None, Backend::Pipes),
+            (None, Backend::Pty, None, Backend::Pty),
+            (Some("local"), Backend::Pty, None, Backend::Pty),
+            (Some("gpu-1"), Backend::Pipes, Some("gpu-1"), Backend::Tmux),
+            (Some("gpu-1"), Backend::Tmux, Some("gpu-1"), Backend::Tmux),
+            (Some("any"), Backend::Pipes, Some("any"), Backend::Tmux),
+        ];
+        for (host, backend, want_host, want_backend) in cases {
+            let spec = SpawnSpec {
+                host: host.map(str::to_owned),
+                backend: *backend,
+                ..command_spec()
+            };
+            let session = SessionSpec::try_from(spec).unwrap();
+            assert_eq!(session.host.as_deref(), *want_host, "{host:?}");
+            assert_eq!(session.backend, *want_backend, "{host:?} {backend}");
+        }
+        // A wire spec without the field (an older client) is local.
+        let spec: SpawnSpec = serde_json::from_str(r#"{"id":"w1","command":["true"]}"#).unwrap();
+        assert_eq!(spec.host, None);
     }
 
     #[test]
@@ -514,6 +585,29 @@ mod tests {
                     }]
                 },
                 "answers",
+            ),
+            ("empty host", |s| s.host = Some(String::new()), "host"),
+            ("bad host name", |s| s.host = Some("a b".into()), "host"),
+            (
+                "host with a shell word",
+                |s| s.host = Some("$(reboot)".into()),
+                "host",
+            ),
+            (
+                "pty on a remote host",
+                |s| {
+                    s.host = Some("gpu".into());
+                    s.backend = Backend::Pty;
+                },
+                "backend",
+            ),
+            (
+                "null stdin on a remote host",
+                |s| {
+                    s.host = Some("gpu".into());
+                    s.stdin = Some(StdinMode::Null);
+                },
+                "stdin",
             ),
             (
                 "zero stall",

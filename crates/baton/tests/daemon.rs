@@ -634,9 +634,14 @@ fn bad_spawn_input_is_refused_and_changes_nothing() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let out = d.try_baton(&["spawn", "--env", "NOVALUE", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    // A host that is not in the daemon's inventory.
     let out = d.try_baton(&["spawn", "--host", "far-away", "--", "true"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(text(&out.stderr).contains("local"), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("not in the hosts inventory"),
+        "{}",
+        describe(&out)
+    );
     // A duplicate id.
     d.spawn_steps("dup", &[], &["print:once"]);
     let out = d.try_baton(&["spawn", "--id", "dup", "--", "true"]);

@@ -101,6 +101,10 @@ pub enum Event {
         /// straight to the logs and the run outlives the conductor.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         shim: bool,
+        /// The inventory host of a remote run (its `pid` is the pane's
+        /// process on that host).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// A session could not be started; retrying cannot help.
     SpawnError {

@@ -10,6 +10,7 @@ mod pty;
 mod shim;
 mod spawn;
 mod spawner;
+pub mod ssh;
 mod tmux;
 mod watch;
 

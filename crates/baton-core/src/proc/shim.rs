@@ -105,12 +105,15 @@ impl std::fmt::Debug for MarkerScanner {
     }
 }
 
+/// Reads the exit status out of a marker's tail (`None`: not a marker).
+type TailParser = Box<dyn Fn(&[u8]) -> Option<ExitStatus> + Send + Sync>;
+
 /// One kind of marker: a fixed prefix, then a tail up to a terminator byte.
 struct Marker {
     prefix: Vec<u8>,
     /// Bytes that end the tail (the terminator is part of the marker).
     ends: &'static [u8],
-    parse: Box<dyn Fn(&[u8]) -> Option<ExitStatus> + Send + Sync>,
+    parse: TailParser,
 }
 
 /// Longest tail of a marker after its prefix.

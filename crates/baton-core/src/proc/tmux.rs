@@ -40,6 +40,9 @@ pub enum TmuxError {
     /// A tmux command did not answer in time.
     #[error("tmux {0} did not answer within 10 s")]
     Timeout(&'static str),
+    /// The remote host could not be reached or refused the call.
+    #[error(transparent)]
+    Ssh(super::ssh::SshError),
 }
 
 /// The dead-or-alive state of a session's pane.
@@ -55,10 +58,12 @@ pub struct PaneStatus {
     pub pid: u32,
 }
 
-/// baton's private tmux server for one logs directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// baton's private tmux server for one logs directory, on this machine or,
+/// through its multiplexed ssh connection, on a remote host.
+#[derive(Debug, Clone)]
 pub struct TmuxServer {
     name: String,
+    host: Option<std::sync::Arc<super::ssh::SshHost>>,
 }
 
 impl TmuxServer {
@@ -74,12 +79,30 @@ impl TmuxServer {
         }
         TmuxServer {
             name: format!("baton-{hash:016x}"),
+            host: None,
         }
+    }
+
+    /// The same server name on a remote host: every call goes through the
+    /// host's ssh connection, each word quoted for its shell.
+    pub fn on_host(&self, host: std::sync::Arc<super::ssh::SshHost>) -> TmuxServer {
+        TmuxServer {
+            name: self.name.clone(),
+            host: Some(host),
+        }
+    }
+
+    /// The remote host, for a server that is not local.
+    pub fn host(&self) -> Option<&std::sync::Arc<super::ssh::SshHost>> {
+        self.host.as_ref()
     }
 
     /// A server with an explicit `-L` name (as recorded in a `spawn` event).
     pub fn named(name: impl Into<String>) -> TmuxServer {
-        TmuxServer { name: name.into() }
+        TmuxServer {
+            name: name.into(),
+            host: None,
+        }
     }
 
     /// The `-L` socket name.
@@ -127,6 +150,18 @@ impl TmuxServer {
     }
 
     async fn call_once(&self, verb: &'static str, args: &[OsString]) -> Result<String, TmuxError> {
+        if let Some(host) = &self.host {
+            let mut words: Vec<String> = vec!["tmux".into(), "-L".into(), self.name.clone()];
+            words.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+            return match host.run_status(&words).await {
+                Ok((0, stdout, _)) => Ok(stdout),
+                Ok((_, _, stderr)) => Err(TmuxError::Failed {
+                    verb,
+                    stderr: stderr.trim().to_owned(),
+                }),
+                Err(e) => Err(TmuxError::Ssh(e)),
+            };
+        }
         let mut cmd = tokio::process::Command::new("tmux");
         cmd.arg("-L")
             .arg(&self.name)
@@ -160,22 +195,22 @@ impl TmuxServer {
         }
     }
 
-    /// Starts `argv` in a new detached session `name`, its output appended to
-    /// `log`, tagged with `@baton_id`. Returns the pane's pid.
+    /// Starts `pane` (the pane's whole argv) in a new detached session
+    /// `name`, its output appended to `log` (a path on the server's host),
+    /// tagged with `@baton_id`. Returns the pane's pid. The caller removes a
+    /// stale [`pipe_done_marker`] of `log` first.
     #[allow(clippy::too_many_arguments)]
     pub async fn new_session(
         &self,
         name: &str,
         baton_id: &str,
-        cwd: &Path,
+        cwd: Option<&Path>,
         env: &[(String, String)],
-        argv: &[String],
+        pane: &[String],
         size: PtySize,
         log: &Path,
-        shim: &Path,
-        marker: &str,
     ) -> Result<u32, TmuxError> {
-        let pane = format!("={name}:");
+        let target = format!("={name}:");
         let mut args: Vec<OsString> = vec![
             "new-session".into(),
             "-d".into(),
@@ -185,40 +220,42 @@ impl TmuxServer {
             size.cols.to_string().into(),
             "-y".into(),
             size.rows.to_string().into(),
-            "-c".into(),
-            cwd.into(),
             "-P".into(),
             "-F".into(),
             "#{pane_pid}".into(),
         ];
+        if let Some(cwd) = cwd {
+            args.push("-c".into());
+            args.push(literal(&cwd.to_string_lossy()));
+        }
         for (k, v) in env {
             args.push("-e".into());
-            args.push(format!("{k}={v}").into());
+            args.push(literal(&format!("{k}={v}")));
         }
-        // The pane's process is the shim, which runs the agent and, when it
-        // ends, writes the end-of-run marker and keeps the terminal open until
-        // the session is destroyed: tmux reads everything before the marker.
         args.push("--".into());
-        args.push(shim.into());
-        args.push("--marker".into());
-        args.push(marker.into());
-        args.push("--".into());
-        args.extend(argv.iter().map(OsString::from));
+        args.extend(pane.iter().map(|w| literal(w)));
         // `pipe-pane` runs its argument with tmux's /bin/sh; the log and its
         // marker are the only words in it, quoted. No word of the agent's
         // reaches a shell. The marker appears once `cat` has written every
         // byte it was given (see [`pipe_done_marker`]).
         let marker = pipe_done_marker(log);
-        let _ = std::fs::remove_file(&marker);
         let pipe = format!(
             "cat >> {}; : > {}",
             shell_words::quote(&log.to_string_lossy()),
             shell_words::quote(&marker.to_string_lossy())
         );
         for cmd in [
-            vec![";", "set-option", "-w", "-t", &pane, "remain-on-exit", "on"],
-            vec![";", "set-option", "-t", &pane, "@baton_id", baton_id],
-            vec![";", "pipe-pane", "-o", "-t", &pane, &pipe],
+            vec![
+                ";",
+                "set-option",
+                "-w",
+                "-t",
+                &target,
+                "remain-on-exit",
+                "on",
+            ],
+            vec![";", "set-option", "-t", &target, "@baton_id", baton_id],
+            vec![";", "pipe-pane", "-o", "-t", &target, &pipe],
         ] {
             args.extend(cmd.into_iter().map(OsString::from));
         }
@@ -227,6 +264,20 @@ impl TmuxServer {
             verb: "new-session",
             stderr: format!("unexpected pane pid output `{}`", out.trim()),
         })
+    }
+
+    /// The `@baton_id` tag of session `name` (`None` when it has none).
+    pub async fn session_tag(&self, name: &str) -> Result<Option<String>, TmuxError> {
+        let args: Vec<OsString> = vec![
+            "display-message".into(),
+            "-p".into(),
+            "-t".into(),
+            format!("={name}:").into(),
+            "#{@baton_id}".into(),
+        ];
+        let out = self.call("display-message", &args).await?;
+        let tag = out.trim_end_matches('\n');
+        Ok((!tag.is_empty()).then(|| tag.to_owned()))
     }
 
     /// The pane of session `name`, or `None` when the session (or the server) is gone.
@@ -262,7 +313,8 @@ impl TmuxServer {
                 push_cmd(&mut args, &["send-keys", "-t", &pane, "Enter"]);
             }
             if !part.is_empty() {
-                push_cmd(&mut args, &["send-keys", "-t", &pane, "-l", "--", part]);
+                push_cmd(&mut args, &["send-keys", "-t", &pane, "-l", "--"]);
+                args.push(literal(part));
             }
         }
         if args.is_empty() {
@@ -323,11 +375,31 @@ pub fn pipe_done_marker(log: &Path) -> std::path::PathBuf {
     std::path::PathBuf::from(name)
 }
 
+/// A word as a tmux argument: tmux takes an argument that ends in `;` as a
+/// command separator (and drops the `;`) unless it ends in `\\;`, which it
+/// turns into `;`. So a trailing `;` becomes `\\;`, and the word arrives as
+/// it was.
+fn literal(word: &str) -> OsString {
+    match word.strip_suffix(';') {
+        Some(head) => format!("{head}\\;").into(),
+        None => word.into(),
+    }
+}
+
 fn push_cmd(args: &mut Vec<OsString>, cmd: &[&str]) {
     if !args.is_empty() {
         args.push(";".into());
     }
     args.extend(cmd.iter().map(OsString::from));
+}
+
+#[cfg(test)]
+#[test]
+fn a_trailing_semicolon_is_escaped_for_tmux() {
+    assert_eq!(literal("a;"), OsString::from("a\\;"));
+    assert_eq!(literal("a\\;"), OsString::from("a\\\\;"));
+    assert_eq!(literal("a;b"), OsString::from("a;b"));
+    assert_eq!(literal(";"), OsString::from("\\;"));
 }
 
 fn parse_status(out: &str) -> Option<PaneStatus> {
@@ -399,8 +471,14 @@ mod tests {
     #[test]
     fn names_are_stable_and_tmux_safe() {
         let a = TmuxServer::for_logs_dir(Path::new("/x/logs"));
-        assert_eq!(a, TmuxServer::for_logs_dir(Path::new("/x/logs")));
-        assert_ne!(a, TmuxServer::for_logs_dir(Path::new("/y/logs")));
+        assert_eq!(
+            a.name(),
+            TmuxServer::for_logs_dir(Path::new("/x/logs")).name()
+        );
+        assert_ne!(
+            a.name(),
+            TmuxServer::for_logs_dir(Path::new("/y/logs")).name()
+        );
         assert_eq!(TmuxServer::session_name("a.b-c"), "baton-a_b-c");
     }
 }

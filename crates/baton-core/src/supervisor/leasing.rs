@@ -38,8 +38,9 @@ pub(crate) fn outcome_for(class: FailureClass) -> Outcome {
         | FailureClass::Stalled
         | FailureClass::ToolsUnavailable => Outcome::Failure,
         FailureClass::RateLimited => Outcome::RateLimited { reset_after: None },
-        // A missing binary or workdir says nothing about the account.
-        FailureClass::SpawnError => Outcome::Infrastructure,
+        // A missing binary or workdir, or a host that went away, says
+        // nothing about the account.
+        FailureClass::SpawnError | FailureClass::RemoteUnreachable => Outcome::Infrastructure,
         FailureClass::UserKill | FailureClass::Shutdown => Outcome::Neutral,
     }
 }
@@ -75,6 +76,9 @@ impl Supervisor {
 
     /// Starts the session's next run, leasing an account first if its provider has any.
     pub(super) fn begin_run(&mut self, id: &SessionId) {
+        if !self.place(id) {
+            return;
+        }
         if self.brokered(id) {
             self.request_lease(id);
         } else {

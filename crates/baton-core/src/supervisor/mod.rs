@@ -7,7 +7,9 @@
 //! SPEC §2 is enforced.
 
 mod leasing;
+mod placement;
 pub(crate) mod run;
+mod run_remote;
 mod run_shim;
 mod run_tmux;
 mod termination;
@@ -89,6 +91,8 @@ pub(crate) enum Timer {
         ticket: u64,
     },
     HealthTick,
+    /// A session ended: one waiting for a host slot may have one now.
+    HostSlotFree,
 }
 
 /// One row of the session table.
@@ -118,6 +122,10 @@ struct Entry {
     lease_pending: bool,
     /// No account was free at the last request; retried on release or timer.
     waiting_account: bool,
+    /// The inventory host the session runs on (`None`: this machine).
+    host: Option<String>,
+    /// `host = "any"` and every host is full: waiting for a slot.
+    waiting_host: bool,
     /// `[[session.answer]]` rules, compiled, in priority order.
     answers: Vec<(regex::Regex, baton_config::AnswerRule)>,
 }
@@ -139,6 +147,8 @@ pub(crate) struct Supervisor {
     /// tmux runs an earlier conductor left running, by session id; taken
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
+    /// One multiplexed ssh connection per remote host, made on first use.
+    ssh_hosts: HashMap<String, Arc<proc::ssh::SshHost>>,
 }
 
 /// A session that was live when an earlier conductor stopped writing the
@@ -159,6 +169,9 @@ pub(crate) enum RecoveredRun {
     Tmux(run_tmux::Adopt),
     /// A run under `baton-shim`: adoptable.
     Shim(run_tmux::Adopt),
+    /// A run on a remote host: its next run takes the tmux session over if
+    /// it survived (see `run_remote`).
+    Remote { host: String },
     /// A pipes or PTY run that lived inside the earlier conductor: whatever
     /// is left of its group is ended and the session restarted per policy.
     Leftover { pid: u32, start_time: Option<u64> },
@@ -188,6 +201,7 @@ impl Recoverable {
                     restart,
                     tmux,
                     shim,
+                    host,
                     ..
                 } => {
                     let adopt = |marker: Option<String>| run_tmux::Adopt {
@@ -201,6 +215,9 @@ impl Recoverable {
                     rec.attempt = *attempt;
                     rec.restarts = *restart;
                     rec.run = match tmux {
+                        _ if host.is_some() => {
+                            host.clone().map(|host| RecoveredRun::Remote { host })
+                        }
                         Some(t) if t.server == server => {
                             Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
                         }
@@ -230,6 +247,16 @@ impl Recoverable {
             .into_values()
             .filter(|r| !r.state.is_terminal())
             .collect()
+    }
+}
+
+/// `" (known: a, b)"`, or `" (it is empty)"`.
+fn known_hosts(hosts: &std::collections::BTreeMap<String, baton_config::HostConfig>) -> String {
+    if hosts.is_empty() {
+        " (it is empty)".into()
+    } else {
+        let names: Vec<&str> = hosts.keys().map(String::as_str).collect();
+        format!(" (known: {})", names.join(", "))
     }
 }
 
@@ -266,6 +293,7 @@ impl Supervisor {
             broker,
             broker_ops: 0,
             recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            ssh_hosts: HashMap::new(),
         }
     }
 
@@ -344,6 +372,9 @@ impl Supervisor {
         entry.reason = reason.to_owned();
         entry.generation += 1;
         let restarts = entry.restarts;
+        if to.is_terminal() && entry.host.is_some() {
+            let _ = self.tx.send(SupMsg::Timer(Timer::HostSlotFree));
+        }
         self.log.append(
             Some(id.as_str()),
             Event::State {
@@ -401,6 +432,21 @@ impl Supervisor {
         if self.sessions.contains_key(&spec.id) {
             return Err(ConductorError::DuplicateSession(spec.id));
         }
+        match spec.placement() {
+            baton_config::Placement::Host(name) if !self.opts.hosts.contains_key(name) => {
+                return Err(ConductorError::Config(format!(
+                    "host `{name}` is not in the hosts inventory{}",
+                    known_hosts(&self.opts.hosts)
+                )));
+            }
+            baton_config::Placement::AnyHost if self.opts.hosts.is_empty() => {
+                return Err(ConductorError::Config(
+                    "host = \"any\" needs a hosts inventory ([hosts.NAME]), and there is none"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
         let answers = spec
             .answers
             .iter()
@@ -435,6 +481,8 @@ impl Supervisor {
                 lease_ticket: 0,
                 lease_pending: false,
                 waiting_account: false,
+                host: None,
+                waiting_host: false,
                 answers,
             },
         );
@@ -472,6 +520,7 @@ impl Supervisor {
         entry.run = Some(ctl_tx);
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
         let lease = entry.lease.clone();
+        let host = entry.host.clone();
         let cfg = self.run_config(&spec, attempt, restarts, lease.as_ref());
         let tx = self.tx.clone();
         let report_id = id.clone();
@@ -482,7 +531,24 @@ impl Supervisor {
                 msg,
             });
         });
-        if spec.backend == baton_config::Backend::Tmux {
+        if let Some(host) = host {
+            match self.ssh_host(&host) {
+                Ok(ssh) => {
+                    let remote = run_remote::RemoteRun {
+                        tmux: server.on_host(ssh),
+                        session: proc::TmuxServer::session_name(id.as_str()),
+                        host,
+                    };
+                    tokio::spawn(run_remote::run_remote(
+                        cfg, remote, shared, self.epoch, report, ctl_rx,
+                    ));
+                }
+                Err(message) => report(RunMsg::SpawnFailed {
+                    missing: "host".into(),
+                    message,
+                }),
+            }
+        } else if spec.backend == baton_config::Backend::Tmux {
             let tmux = run_tmux::TmuxRun {
                 server,
                 session: proc::TmuxServer::session_name(id.as_str()),
@@ -525,6 +591,15 @@ impl Supervisor {
             Some(RecoveredRun::Shim(a)) if backend == baton_config::Backend::Pipes && detach => {
                 Ok(a)
             }
+            Some(RecoveredRun::Remote { host }) if entry.spec.is_remote() => {
+                entry.state = rec.state;
+                entry.reason = "recovered".into();
+                entry.host = Some(host);
+                self.launch(id, rec.attempt, None);
+                return;
+            }
+            // A remote pid means nothing here; its session is left to its host.
+            Some(RecoveredRun::Remote { .. }) => Err(None),
             Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) => Err(Some((a.pid, a.start_time))),
             Some(RecoveredRun::Leftover { pid, start_time }) => Err(Some((pid, start_time))),
             None => Err(None),
@@ -641,6 +716,11 @@ impl Supervisor {
                 .cloned()
                 .unwrap_or_else(|| Arc::new(InputWaitDetector::builtin())),
             pty: (spec.backend == baton_config::Backend::Pty).then(proc::PtySize::default),
+            remote_workdir: if spec.is_remote() {
+                spec.workdir.clone()
+            } else {
+                None
+            },
             l2: probe.l2_check.as_ref().map(|argv| L2Check {
                 argv: argv.clone(),
                 interval: probe.l2_interval,
@@ -689,8 +769,15 @@ impl Supervisor {
                     err_offset,
                     tmux: launch.tmux,
                     shim: launch.shim,
+                    host: launch.host,
                 };
                 self.append(&id, event);
+            }
+            RunMsg::Unreachable { message } => {
+                if entry.ending.is_none() {
+                    entry.ending = Some(FailureClass::RemoteUnreachable);
+                }
+                entry.message = Some(message);
             }
             RunMsg::Recovered { pid, outcome } => {
                 entry.pid = Some(pid.0);
@@ -847,7 +934,10 @@ impl Supervisor {
                 entry.pid = None;
                 entry.exit = Some(status);
                 if let Some(class) = entry.ending {
-                    self.fail(&id, class, None, None);
+                    let evidence = (class == FailureClass::RemoteUnreachable)
+                        .then(|| entry.message.clone())
+                        .flatten();
+                    self.fail(&id, class, evidence, None);
                 } else if status.success() {
                     entry.payload = payload.clone();
                     // The payload record precedes the terminal state, so whoever
@@ -959,11 +1049,15 @@ impl Supervisor {
             .max_restarts
             .unwrap_or(self.opts.conductor.max_restarts);
         let stopping = self.shutting_down.is_some();
-        if class.restartable() && !stopping && entry.restarts < max {
-            entry.restarts += 1;
-            let n = entry.restarts;
+        let waits_for_host = class == FailureClass::RemoteUnreachable;
+        if class.restartable() && !stopping && (waits_for_host || entry.restarts < max) {
+            if !waits_for_host {
+                entry.restarts += 1;
+            }
+            let n = entry.restarts.max(1);
             let attempt = entry.attempt;
             let jitter = self.next_jitter();
+            let retry_after = retry_after.or(waits_for_host.then_some(run_remote::PROBE));
             let delay = retry_after.unwrap_or_else(|| {
                 backoff_delay(
                     n,
@@ -1153,6 +1247,7 @@ impl Supervisor {
 
     async fn finish_shutdown(&mut self) {
         self.closed = true;
+        self.close_ssh_hosts().await;
         if let Err(e) = self.log.close().await {
             tracing::error!("closing the event log: {e}");
         }
@@ -1211,6 +1306,7 @@ impl Supervisor {
                     self.request_lease(&id);
                 }
             }
+            Timer::HostSlotFree => self.place_waiting(),
             Timer::HealthTick => {
                 let rows: Vec<(SessionId, Event)> = self
                     .sessions
@@ -1278,7 +1374,7 @@ impl Supervisor {
             .map(|(id, e)| SessionSnapshot {
                 id: id.to_string(),
                 agent: e.spec.agent.to_string(),
-                host: "local".into(),
+                host: e.host.clone().unwrap_or_else(|| "local".into()),
                 state: e.state,
                 reason: e.reason.clone(),
                 restarts: e.restarts,

@@ -54,6 +54,9 @@ pub(crate) struct RunConfig {
     pub detector: Arc<InputWaitDetector>,
     /// Run on a pseudo-terminal of this size instead of pipes.
     pub pty: Option<proc::PtySize>,
+    /// For a remote run: the workdir on the host as the spec gives it
+    /// (`None`: the login directory).
+    pub remote_workdir: Option<PathBuf>,
     pub l2: Option<L2Check>,
 }
 
@@ -103,6 +106,8 @@ pub(crate) struct Launch {
     pub tmux: Option<crate::eventlog::TmuxTarget>,
     /// The run's leader is `baton-shim`.
     pub shim: bool,
+    /// The inventory host of a remote run.
+    pub host: Option<String>,
 }
 
 impl Launch {
@@ -119,6 +124,7 @@ impl Launch {
             env_keys,
             tmux,
             shim: false,
+            host: None,
         }
     }
 }
@@ -147,6 +153,10 @@ pub(crate) enum RunMsg {
     },
     SpawnFailed {
         missing: String,
+        message: String,
+    },
+    /// The remote host stopped answering; the run ends without touching it.
+    Unreachable {
         message: String,
     },
     /// A run started by an earlier conductor was taken over (tmux).

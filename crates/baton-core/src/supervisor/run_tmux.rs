@@ -422,17 +422,26 @@ async fn start(
     let shim = proc::shim_path().map_err(|m| ("baton-shim".to_owned(), m))?;
     let token = marker_token();
     let size = cfg.pty.unwrap_or_default();
+    // The pane's process is the shim, which runs the agent and, when it
+    // ends, writes the end-of-run marker and keeps the terminal open until
+    // the session is destroyed: tmux reads everything before the marker.
+    let mut pane = vec![
+        shim.to_string_lossy().into_owned(),
+        "--marker".to_owned(),
+        token.clone(),
+        "--".to_owned(),
+    ];
+    pane.extend(cfg.argv.iter().cloned());
+    let _ = std::fs::remove_file(proc::pipe_done_marker(&cfg.out_path));
     let pid = server
         .new_session(
             session,
             cfg.id.as_str(),
-            &cfg.cwd,
+            Some(&cfg.cwd),
             &cfg.env,
-            &cfg.argv,
+            &pane,
             size,
             &cfg.out_path,
-            &shim,
-            &token,
         )
         .await
         .map_err(|e| {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +65,7 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
         base_dir: dir.to_owned(),
         accounts: Default::default(),
         detach: false,
+        hosts: Default::default(),
     }
 }
 

@@ -40,7 +40,9 @@ pub struct SpawnArgs {
     /// Where the process runs: pipes, pty or tmux [default: pipes].
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
-    /// Host to run on; only `local` exists so far.
+    /// Where to run: `local` (default), an inventory host of the daemon's
+    /// config (`[hosts.NAME]`), or `any` (the host with the most free slots).
+    /// A remote session runs in tmux; its --workdir is a path on that host.
     #[arg(long)]
     pub host: Option<String>,
     /// A capability tag, for `ps --capability` (repeatable).
@@ -83,11 +85,6 @@ pub fn main(args: SpawnArgs) -> i32 {
 }
 
 fn run(args: SpawnArgs) -> Result<i32, Failure> {
-    if let Some(host) = args.host.as_deref().filter(|h| *h != "local") {
-        return Err(Failure::Usage(format!(
-            "--host {host}: this baton runs sessions on `local` only"
-        )));
-    }
     let spec = match &args.file {
         Some(path) => {
             let mut spec = spec_from_file(path).map_err(Failure::Invalid)?;
@@ -109,12 +106,23 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
 }
 
 fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
-    let workdir = match &args.workdir {
-        Some(dir) => {
-            std::path::absolute(dir).map_err(|e| format!("--workdir {}: {e}", dir.display()))?
-        }
-        None => std::env::current_dir()
-            .map_err(|e| format!("cannot read the current directory: {e}"))?,
+    let host = args.host.clone().filter(|h| h != "local");
+    let workdir = match (&args.workdir, &host) {
+        // A path on the remote host, taken as given (it must be absolute).
+        (Some(dir), Some(_)) => Some(dir.clone()),
+        // The remote login directory.
+        (None, Some(_)) => None,
+        (Some(dir), None) => Some(
+            std::path::absolute(dir).map_err(|e| format!("--workdir {}: {e}", dir.display()))?,
+        ),
+        (None, None) => Some(
+            std::env::current_dir()
+                .map_err(|e| format!("cannot read the current directory: {e}"))?,
+        ),
+    };
+    let backend = match (&host, args.backend) {
+        (Some(_), None) => Backend::Tmux,
+        (_, backend) => backend.unwrap_or_default(),
     };
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     Ok(SpawnSpec {
@@ -122,11 +130,12 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
         agent: args.agent.unwrap_or_default(),
         prompt: args.prompt.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
-        workdir: Some(workdir),
+        workdir,
         env,
         model: args.model.clone(),
         profile: args.profile.clone(),
-        backend: args.backend.unwrap_or_default(),
+        backend,
+        host,
         capabilities: args.capabilities.clone(),
         ..SpawnSpec::default()
     })
@@ -143,7 +152,14 @@ fn spec_from_file(path: &Path) -> Result<SpawnSpec, String> {
         .unwrap_or_else(|| Path::new("."));
     let base_dir = std::path::absolute(parent).map_err(|e| format!("{}: {e}", path.display()))?;
     let text = session_table_as_array(&text);
-    let manifest = Manifest::parse(&text, Some(path), &base_dir)
+    // A `host` in the file is checked against ~/.config/baton/hosts.toml
+    // (the daemon checks it against its own inventory again).
+    let hosts_file = baton_config::HostsFile::default_path()
+        .map(|p| baton_config::HostsFile::load(&p))
+        .transpose()
+        .map_err(|e| format!("{:?}", miette::Report::new(e)))?
+        .flatten();
+    let manifest = Manifest::parse_with_hosts(&text, Some(path), &base_dir, hosts_file.as_ref())
         .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
     match <[_; 1]>::try_from(manifest.sessions) {
         Ok([session]) => Ok(SpawnSpec::from(session)),

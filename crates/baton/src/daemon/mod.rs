@@ -183,6 +183,7 @@ fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>)
             base_dir,
             accounts: Default::default(),
             detach: true,
+            hosts: user_hosts()?,
         };
         return Ok((opts, Vec::new()));
     };
@@ -202,6 +203,17 @@ const PLACEHOLDER_SESSION: &str = "baton-daemon-config-placeholder";
 /// Loads a daemon config. Unlike `baton run`, a daemon may be configured
 /// with no sessions at all; baton-config insists on one, so such a file is
 /// read again with a placeholder session that is then dropped.
+/// The hosts of `~/.config/baton/hosts.toml`, when there is one.
+fn user_hosts() -> Result<std::collections::BTreeMap<String, baton_config::HostConfig>, String> {
+    let Some(path) = baton_config::HostsFile::default_path() else {
+        return Ok(Default::default());
+    };
+    match baton_config::HostsFile::load(&path) {
+        Ok(file) => Ok(file.map(|f| f.hosts).unwrap_or_default()),
+        Err(e) => Err(format!("{:?}", miette::Report::new(e))),
+    }
+}
+
 fn load_config(path: &Path) -> Result<Manifest, baton_config::ConfigError> {
     let first = match Manifest::load(path) {
         Err(e) if e.line().is_none() && e.message() == "manifest has no [[session]] entries" => e,
@@ -219,7 +231,11 @@ fn load_config(path: &Path) -> Result<Manifest, baton_config::ConfigError> {
     };
     let padded =
         format!("{text}\n[[session]]\nid = \"{PLACEHOLDER_SESSION}\"\ncommand = [\"true\"]\n");
-    match Manifest::parse(&padded, Some(path), &base_dir) {
+    let hosts_file = baton_config::HostsFile::default_path()
+        .map(|p| baton_config::HostsFile::load(&p))
+        .transpose()?
+        .flatten();
+    match Manifest::parse_with_hosts(&padded, Some(path), &base_dir, hosts_file.as_ref()) {
         Ok(mut manifest) => {
             manifest.sessions.clear();
             Ok(manifest)

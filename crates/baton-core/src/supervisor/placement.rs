@@ -1,0 +1,135 @@
+//! Where a session runs: this machine, a named inventory host, or, with
+//! `host = "any"`, the inventory host with the most free slots
+//! (`max_sessions`). A session that finds every host full waits (`init`,
+//! reason `waiting_for_host`, or `restarting`) and is placed when a slot
+//! frees up. Each host has one multiplexed ssh connection, made on first use
+//! and closed at shutdown.
+
+use std::sync::Arc;
+
+use baton_config::{Placement, SessionId};
+
+use super::Supervisor;
+use crate::proc::ssh::SshHost;
+use crate::state::SessionState;
+
+impl Supervisor {
+    /// Decides where session `id`'s next run goes. False when it has to
+    /// wait for a host slot; [`Supervisor::place_waiting`] tries again.
+    pub(super) fn place(&mut self, id: &SessionId) -> bool {
+        let Some(entry) = self.sessions.get(id) else {
+            return false;
+        };
+        let chosen = match entry.spec.placement() {
+            Placement::Local => None,
+            Placement::Host(name) => Some(name.to_owned()),
+            // A session keeps its host across restarts.
+            Placement::AnyHost if entry.host.is_some() => entry.host.clone(),
+            Placement::AnyHost => match self.freest_host(id) {
+                Some(name) => Some(name),
+                None => {
+                    if let Some(entry) = self.sessions.get_mut(id) {
+                        entry.waiting_host = true;
+                        if entry.state == SessionState::Init {
+                            entry.reason = "waiting_for_host".into();
+                        }
+                    }
+                    return false;
+                }
+            },
+        };
+        if let Some(entry) = self.sessions.get_mut(id) {
+            entry.host = chosen;
+            entry.waiting_host = false;
+        }
+        true
+    }
+
+    /// The inventory host with the most free slots, if any has one.
+    fn freest_host(&self, id: &SessionId) -> Option<String> {
+        self.opts
+            .hosts
+            .iter()
+            .map(|(name, host)| {
+                let used = self
+                    .sessions
+                    .iter()
+                    .filter(|(other, e)| {
+                        *other != id
+                            && e.host.as_deref() == Some(name.as_str())
+                            && !e.state.is_terminal()
+                    })
+                    .count();
+                (name, (host.max_sessions as usize).saturating_sub(used))
+            })
+            .filter(|(_, free)| *free > 0)
+            // Most free slots first; ties go to the first name.
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+            .map(|(name, _)| name.clone())
+    }
+
+    /// Sessions waiting for a host slot try again (a session ended).
+    pub(super) fn place_waiting(&mut self) {
+        if self.shutting_down.is_some() {
+            return;
+        }
+        let waiting: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, e)| e.waiting_host)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in waiting {
+            self.begin_run(&id);
+        }
+    }
+
+    /// The ssh connection of inventory host `name`.
+    pub(super) fn ssh_host(&mut self, name: &str) -> Result<Arc<SshHost>, String> {
+        if let Some(host) = self.ssh_hosts.get(name) {
+            return Ok(host.clone());
+        }
+        let config = self
+            .opts
+            .hosts
+            .get(name)
+            .ok_or_else(|| format!("host `{name}` is not in the hosts inventory"))?;
+        let dir = control_dir(&self.opts.conductor.logs_dir)?;
+        let host = SshHost::new(name, config, &dir)
+            .map_err(|e| e.to_string())?
+            .with_timeout(config.remote_timeout_or(self.opts.conductor.remote_timeout));
+        let host = Arc::new(host);
+        self.ssh_hosts.insert(name.to_owned(), host.clone());
+        Ok(host)
+    }
+
+    /// Closes every ssh master this conductor opened (`ssh -O exit`):
+    /// `ControlPersist` masters would otherwise outlive it.
+    pub(super) async fn close_ssh_hosts(&mut self) {
+        for (_, host) in self.ssh_hosts.drain() {
+            host.close().await;
+        }
+    }
+}
+
+/// A short private directory for the ssh control sockets of one logs dir
+/// (socket paths stop at ~108 bytes, so not inside the logs dir).
+fn control_dir(logs_dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let server = crate::proc::TmuxServer::for_logs_dir(logs_dir);
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let dir = std::env::temp_dir().join(format!("{}-ssh-{uid}", server.name()));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| {
+            format!(
+                "cannot create the ssh control directory {}: {e}",
+                dir.display()
+            )
+        })?;
+    Ok(dir)
+}

@@ -1,0 +1,458 @@
+//! One run of a session on a remote host, in tmux, over the host's one
+//! multiplexed ssh connection.
+//!
+//! The pane runs `sh -c WRAPPER NONCE ARGV…`: the wrapper runs the agent
+//! (its argv passed as arguments, never parsed by a shell), then prints the
+//! done token `__BATON_DONE__ <code> <nonce>` and keeps the pane open until
+//! baton destroys the session, so tmux hands every byte to `pipe-pane`
+//! before it goes. `pipe-pane` appends the terminal output to a file on the
+//! host, and this task streams that file (`tail -c +N -F`) into the local
+//! `<id>.out.log`, resuming at the byte it had after any break, so the local
+//! log has no gap or duplicate. L0 is `tmux has-session` (through
+//! `display-message`) every [`PROBE`]; a host that does not answer for
+//! `remote_timeout` ends the run as `remote_unreachable`, and the next run
+//! first looks for the tmux session it left (the run's nonce is in
+//! `<id>.remote` locally and in the session's `@baton_id` remotely) and
+//! re-adopts it when it survived.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use baton_monitor::payload::PayloadCapture;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::run::{
+    Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, hex, run_stdout_tail,
+};
+use crate::proc::ssh::SshError;
+use crate::proc::{self, ExitStatus, MarkerScanner, Pid, TmuxError, TmuxServer};
+
+/// How often a remote session is probed (L0).
+pub(crate) const PROBE: Duration = Duration::from_secs(2);
+/// Pause before the output stream is opened again after it broke.
+const STREAM_RETRY: Duration = Duration::from_millis(500);
+
+/// The wrapper the pane runs: `$0` is the run's nonce, `"$@"` the agent.
+const WRAPPER: &str = "\"$@\"; c=$?; printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
+                       while :; do sleep 3600; done";
+
+/// Where a remote run lives.
+pub(crate) struct RemoteRun {
+    /// baton's tmux server on the host (calls go over ssh).
+    pub tmux: TmuxServer,
+    /// The tmux session name.
+    pub session: String,
+    /// The inventory name of the host.
+    pub host: String,
+}
+
+/// What `<id>.remote` remembers of the current run, so a later run (or a
+/// later conductor) can take the tmux session over.
+struct RunState {
+    nonce: String,
+    /// Where the run's output begins in the local `<id>.out.log`.
+    out_offset: u64,
+    /// The output file on the host.
+    remote_log: String,
+}
+
+impl RunState {
+    fn path(out_path: &Path) -> PathBuf {
+        let name = out_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".out.log"))
+            .unwrap_or("session");
+        out_path.with_file_name(format!("{name}.remote"))
+    }
+
+    fn load(out_path: &Path) -> Option<RunState> {
+        let text = std::fs::read_to_string(Self::path(out_path)).ok()?;
+        let mut lines = text.lines();
+        let nonce = lines.next()?.to_owned();
+        let out_offset = lines.next()?.parse().ok()?;
+        let remote_log = lines.next()?.to_owned();
+        Some(RunState {
+            nonce,
+            out_offset,
+            remote_log,
+        })
+    }
+
+    fn save(&self, out_path: &Path) -> std::io::Result<()> {
+        let path = Self::path(out_path);
+        let tmp = path.with_extension("remote.tmp");
+        std::fs::write(
+            &tmp,
+            format!("{}\n{}\n{}\n", self.nonce, self.out_offset, self.remote_log),
+        )?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+/// Why a run could not start.
+enum StartError {
+    /// The host did not answer: retry once it does.
+    Unreachable(String),
+    /// Retrying cannot help (auth, host key, tmux missing…).
+    Failed { missing: String, message: String },
+}
+
+impl From<TmuxError> for StartError {
+    fn from(e: TmuxError) -> StartError {
+        match e {
+            TmuxError::Ssh(e) if e.is_unreachable() => StartError::Unreachable(e.to_string()),
+            TmuxError::Ssh(e @ (SshError::Auth { .. } | SshError::HostKey { .. })) => {
+                StartError::Failed {
+                    missing: "ssh".into(),
+                    message: e.to_string(),
+                }
+            }
+            other => StartError::Failed {
+                missing: "tmux".into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+pub(crate) async fn run_remote(
+    cfg: RunConfig,
+    remote: RemoteRun,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: Report,
+    mut ctl: mpsc::UnboundedReceiver<RunCtl>,
+) {
+    let tmux = remote.tmux.clone();
+    let session = remote.session.clone();
+    let Some(host) = tmux.host().cloned() else {
+        report(RunMsg::SpawnFailed {
+            missing: "host".into(),
+            message: "a remote run needs a host".into(),
+        });
+        return;
+    };
+    let (state, pid, adopted, acknowledged) = match adopt_or_start(&cfg, &remote).await {
+        Ok(started) => started,
+        Err(StartError::Unreachable(message)) => {
+            report(RunMsg::Unreachable { message });
+            report(RunMsg::Finished {
+                status: UNKNOWN,
+                payload: None,
+                tail: shared.tail_bytes(),
+            });
+            return;
+        }
+        Err(StartError::Failed { missing, message }) => {
+            report(RunMsg::SpawnFailed { missing, message });
+            return;
+        }
+    };
+    if adopted {
+        report(RunMsg::Recovered {
+            pid: Pid(pid),
+            outcome: "readopted",
+        });
+    } else {
+        let mut launch = Launch::of(
+            &cfg,
+            Some(crate::eventlog::TmuxTarget {
+                server: tmux.name().to_owned(),
+                session: session.clone(),
+                marker: Some(state.nonce.clone()),
+            }),
+        );
+        launch.host = Some(remote.host.clone());
+        report(RunMsg::Spawned {
+            pid: Pid(pid),
+            start_time: None,
+            out_offset: state.out_offset,
+            err_offset: file_len(&cfg.err_path),
+            launch: Box::new(launch),
+        });
+    }
+
+    // The local log: bytes of this run so far are what was received.
+    let mut out = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&cfg.out_path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(path = %cfg.out_path.display(), "cannot open the output log: {e}");
+            return;
+        }
+    };
+    // Bytes after a done token are never written, so what the local log
+    // holds of this run is exactly what was received before.
+    let mut received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
+    let mut scanner = MarkerScanner::done_token(&state.nonce);
+    let mut payload = PayloadCapture::new();
+    let mut live = Liveness::new(acknowledged);
+    let mut status: Option<ExitStatus> = None;
+    let mut stream: Option<tokio::process::Child> = None;
+    let mut stream_retry_at = Instant::now();
+    let mut last_answer = Instant::now();
+    let mut next_probe = Instant::now() + PROBE;
+    let mut terminating = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    let remote_timeout = host.timeout().max(PROBE);
+    let far = live.started() + Duration::from_secs(86400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+
+    let ended: Option<&'static str> = loop {
+        if stream.is_none() && Instant::now() >= stream_retry_at {
+            // `tail -F` retries until the file exists; `--pid` ends it when the
+            // pane's process is gone, so nothing of ours lingers on the host.
+            let from = format!("+{}", received + 1);
+            let pid_arg = format!("--pid={pid}");
+            let words = ["tail", "-c", &from, &pid_arg, "-F", &state.remote_log];
+            stream = host
+                .command(&words)
+                .ok()
+                .and_then(|mut cmd| cmd.stderr(std::process::Stdio::null()).spawn().ok());
+            stream_retry_at = Instant::now() + STREAM_RETRY;
+        }
+        let mut wake = next_probe.min(stream_retry_at.max(Instant::now() + STREAM_RETRY));
+        if status.is_none()
+            && let Some(deadline) = live.next_deadline(&cfg)
+        {
+            wake = wake.min(deadline);
+        }
+        sleep.as_mut().reset(wake);
+        tokio::select! {
+            biased;
+            read = read_stream(&mut stream, &mut buf) => match read {
+                Some(n) => {
+                    received += n as u64;
+                    let passed = scanner.feed(&buf[..n]);
+                    if !passed.is_empty() {
+                        if let Err(e) = out.write_all(&passed) {
+                            tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
+                        }
+                        shared.out_bytes.fetch_add(passed.len() as u64, Ordering::Relaxed);
+                        payload.feed(&passed);
+                        live.output(&shared, &passed, epoch, &report);
+                    }
+                    last_answer = Instant::now();
+                    if let Some(st) = scanner.ended() {
+                        status = Some(st);
+                        report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
+                        break None;
+                    }
+                }
+                None => {
+                    // The stream broke (or the pane is gone): reopen it later.
+                    stream = None;
+                    stream_retry_at = Instant::now() + STREAM_RETRY;
+                }
+            },
+            request = ctl.recv() => match request {
+                Some(RunCtl::Terminate { .. }) => {
+                    terminating = true;
+                    break Some("kill");
+                }
+                Some(RunCtl::Input { bytes, source, reply }) => {
+                    let len = bytes.len();
+                    let sha256 = hex(&Sha256::digest(&bytes));
+                    let (tmux, session, report) = (tmux.clone(), session.clone(), report.clone());
+                    tokio::spawn(async move {
+                        let result = tmux.send_text(&session, &bytes).await.map_err(|e| e.to_string());
+                        report(RunMsg::InputDone { len, sha256, source, result, reply });
+                    });
+                }
+                // The conductor is gone: the remote session outlives it by
+                // design; the next conductor re-adopts it.
+                None => return,
+            },
+            () = &mut sleep => {
+                let now = Instant::now();
+                if status.is_none() {
+                    live.check(now, &cfg, &shared, &report);
+                }
+                if now >= next_probe {
+                    next_probe = now + PROBE;
+                    match tmux.pane_status(&session).await {
+                        Ok(Some(pane)) if pane.dead => {
+                            // The wrapper itself died (killed on the host):
+                            // no token will come.
+                            let st = ExitStatus { code: pane.code, signal: pane.signal };
+                            status = Some(st);
+                            report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
+                            break None;
+                        }
+                        Ok(Some(_)) => last_answer = Instant::now(),
+                        Ok(None) => {
+                            // The session is gone (the host restarted, or
+                            // someone killed it): the agent's end is unknown.
+                            status = Some(UNKNOWN);
+                            report(RunMsg::Exited { status: UNKNOWN, runtime: live.started().elapsed() });
+                            break None;
+                        }
+                        Err(e) => {
+                            tracing::debug!(session = %cfg.id, host = %remote.host, "probe failed: {e}");
+                            if last_answer.elapsed() >= remote_timeout {
+                                report(RunMsg::Unreachable {
+                                    message: format!(
+                                        "host `{}` has not answered for {} s: {e}",
+                                        remote.host,
+                                        last_answer.elapsed().as_secs()
+                                    ),
+                                });
+                                break Some("unreachable");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // The stream is ours to end; on the host `tail --pid` ends with the pane.
+    drop(stream.take());
+    match ended {
+        Some("unreachable") => {}
+        _ => {
+            // Done (token seen, pane dead or gone) or killed: destroy the session.
+            if let Err(e) = tmux.kill_session(&session).await {
+                tracing::warn!(session = %cfg.id, host = %remote.host, "kill-session: {e}");
+            }
+            if terminating {
+                report(RunMsg::Signalled {
+                    signal: proc::Signal::Term,
+                    reason: "kill_session",
+                });
+            }
+            let _ = std::fs::remove_file(RunState::path(&cfg.out_path));
+            if let Err(e) = host.run(&["rm", "-f", state.remote_log.as_str()]).await {
+                tracing::debug!(session = %cfg.id, "removing the remote output file: {e}");
+            }
+        }
+    }
+    let _ = out.flush();
+    let payload = match status {
+        Some(st) if st.success() => {
+            payload.finish(&run_stdout_tail(&cfg.out_path, state.out_offset))
+        }
+        _ => None,
+    };
+    report(RunMsg::Finished {
+        status: status.unwrap_or(UNKNOWN),
+        payload,
+        tail: shared.tail_bytes(),
+    });
+}
+
+async fn read_stream(stream: &mut Option<tokio::process::Child>, buf: &mut [u8]) -> Option<usize> {
+    let Some(child) = stream else {
+        return std::future::pending().await;
+    };
+    let stdout = child.stdout.as_mut()?;
+    match stdout.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(n),
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+const UNKNOWN: ExitStatus = ExitStatus {
+    code: None,
+    signal: None,
+};
+
+/// Takes over the tmux session a previous run of this session left on the
+/// host (same nonce, pane alive), or starts a new one. Returns the run's
+/// state, the pane pid, whether it was adopted, and whether it had output.
+async fn adopt_or_start(
+    cfg: &RunConfig,
+    remote: &RemoteRun,
+) -> Result<(RunState, u32, bool, bool), StartError> {
+    let tmux = &remote.tmux;
+    let session = &remote.session;
+    let existing = tmux.pane_status(session).await?;
+    if let (Some(pane), Some(state)) = (existing, RunState::load(&cfg.out_path)) {
+        let tag = tmux.session_tag(session).await?;
+        if tag.as_deref() == Some(&format!("{} {}", cfg.id, state.nonce)) && !pane.dead {
+            let acknowledged = file_len(&cfg.out_path) > state.out_offset;
+            return Ok((state, pane.pid, true, acknowledged));
+        }
+    }
+    if existing.is_some() {
+        // A dead pane of ours, or a session of an earlier run: it goes.
+        tmux.kill_session(session).await?;
+    }
+    let host = tmux.host().cloned().ok_or_else(|| StartError::Failed {
+        missing: "host".into(),
+        message: "a remote run needs a host".into(),
+    })?;
+    let nonce = nonce();
+    // The output file lives under the login directory of the host.
+    let dir = host
+        .run(&[
+            "sh",
+            "-c",
+            "mkdir -p \"$HOME/.baton/$1\" && printf %s \"$HOME/.baton/$1\"",
+            "sh",
+            tmux.name(),
+        ])
+        .await
+        .map_err(|e| StartError::from(TmuxError::Ssh(e)))?;
+    let remote_log = format!("{dir}/{session}.{nonce}.log");
+    let out_offset = file_len(&cfg.out_path);
+    let state = RunState {
+        nonce: nonce.clone(),
+        out_offset,
+        remote_log: remote_log.clone(),
+    };
+    state.save(&cfg.out_path).map_err(|e| StartError::Failed {
+        missing: "logs_dir".into(),
+        message: format!(
+            "cannot record the remote run next to {}: {e}",
+            cfg.out_path.display()
+        ),
+    })?;
+    let mut pane = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        WRAPPER.to_owned(),
+        nonce.clone(),
+    ];
+    pane.extend(cfg.argv.iter().cloned());
+    let cwd = cfg.remote_workdir.as_deref();
+    let pid = tmux
+        .new_session(
+            session,
+            &format!("{} {}", cfg.id, nonce),
+            cwd,
+            &cfg.env,
+            &pane,
+            cfg.pty.unwrap_or_default(),
+            Path::new(&remote_log),
+        )
+        .await?;
+    Ok((state, pid, false, false))
+}
+
+/// A fresh token for a run's done marker.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", hasher.finish())
+}

@@ -1,0 +1,372 @@
+//! Remote sessions (SPEC §8) against a real OpenSSH server and a real tmux
+//! on the "host": the loopback sshd of `common::sshd` (the same machine, so
+//! the stand-in agent's path works there too).
+
+mod common;
+
+use std::time::Duration;
+
+use baton_config::Backend;
+use baton_core::SessionState::*;
+use baton_core::eventlog::Event;
+use common::sshd::Sshd;
+use common::*;
+
+/// A session of the stand-in agent on inventory host `host`.
+fn remote_script(name: &str, host: &str, steps: &[&str]) -> baton_config::SessionSpec {
+    let mut spec = script(name, steps);
+    spec.backend = Backend::Tmux;
+    spec.host = Some(host.to_owned());
+    spec
+}
+
+fn harness(sshd: &Sshd) -> Harness {
+    Harness::new(|o| {
+        o.hosts.insert("lo".into(), sshd.host_config("lo"));
+        o.conductor.max_restarts = 0;
+    })
+}
+
+/// What a terminal shows for `text`: "\n" becomes "\r\n".
+fn on_terminal(text: &str) -> Vec<u8> {
+    text.replace('\n', "\r\n").into_bytes()
+}
+
+/// The host's tmux sessions (on baton's server for the harness's logs dir).
+fn remote_sessions(sshd: &Sshd, h: &Harness) -> Vec<String> {
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    let out = std::process::Command::new("tmux")
+        .args([
+            "-L",
+            server.name(),
+            "list-sessions",
+            "-F",
+            "#{session_name}",
+        ])
+        .env("TMUX_TMPDIR", sshd.tmux_dir())
+        .output()
+        .expect("tmux");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// ssh processes that stream a session's output (`tail … -F …`), anywhere.
+fn stream_processes() -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let words: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        if words
+            .first()
+            .is_some_and(|w| w == "ssh" || w.ends_with("/ssh"))
+            && words.iter().any(|w| w.contains("tail") && w.contains("-F"))
+        {
+            found.push(words.join(" "));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_session_completes_with_its_payload_and_every_byte() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    h.spawn(remote_script(
+        "rem",
+        "lo",
+        &["print:hello", "lines:200", "payload:{\"ok\":1}", "exit:0"],
+    ))
+    .await;
+    assert_eq!(h.wait_terminal("rem").await, Completed, "{}", h.dump());
+    let mut expected = String::from("hello\n");
+    for n in 1..=200 {
+        expected.push_str(&format!("line {n}\n"));
+    }
+    expected.push_str("<<<BATON_COMPLETION_BEGIN>>>\n{\"ok\":1}\n<<<BATON_COMPLETION_END>>>\n");
+    assert_eq!(
+        String::from_utf8_lossy(&h.out_log("rem")),
+        String::from_utf8_lossy(&on_terminal(&expected)),
+        "the local log holds exactly what the agent wrote, without the done token"
+    );
+    let recs = h.session_records("rem");
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p) } if p["ok"] == 1)),
+        "{}",
+        h.dump()
+    );
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.event, Event::Spawn { host: Some(host), .. } if host == "lo")),
+        "{}",
+        h.dump()
+    );
+    assert!(
+        remote_sessions(&sshd, &h).is_empty(),
+        "the tmux session is gone"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_question_is_detected_and_answered_with_literal_keys() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    h.spawn(remote_script(
+        "ask",
+        "lo",
+        &["ask:Apply the patch? (y/n) ", "print:done"],
+    ))
+    .await;
+    h.wait_state("ask", InputWait).await;
+    // Characters a shell or tmux would interpret arrive as typed.
+    h.conductor
+        .send_input(&id("ask"), b"y $(no) 'q' C-c;\n".to_vec(), true)
+        .await
+        .expect("answer sent");
+    assert_eq!(h.wait_terminal("ask").await, Completed, "{}", h.dump());
+    let out = String::from_utf8_lossy(&h.out_log("ask")).into_owned();
+    assert!(
+        out.contains("answer: y $(no) 'q' C-c;"),
+        "the answer reached the agent verbatim: {out:?}"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_remote_session_ends_it_on_the_host_and_leaves_no_ssh_behind() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    h.spawn(remote_script("k", "lo", &["print:up", "sleep:60s"]))
+        .await;
+    h.wait_state("k", Healthy).await;
+    assert_eq!(remote_sessions(&sshd, &h).len(), 1);
+    h.conductor.kill(&id("k")).await.expect("killed");
+    assert!(remote_sessions(&sshd, &h).is_empty(), "kill-session ran");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !stream_processes().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stream_processes(),
+        Vec::<String>::new(),
+        "no output stream left"
+    );
+    h.finish().await;
+}
+
+/// Prompt, env values and workdir with quotes, `$()`, backticks, `;`,
+/// newlines and spaces reach the agent verbatim and run nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_words_reach_the_agent_verbatim_and_run_nothing() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    let canary = h.dir.path().join("canary");
+    let nasty = format!(
+        "it's \"$(touch {c})\" `touch {c}`; touch {c} \\ $HOME *\nline two",
+        c = canary.display()
+    );
+    let workdir = h.dir.path().join("work dir 'q' $(x);");
+    std::fs::create_dir_all(&workdir).unwrap();
+    let print = format!("print:{nasty}");
+    let mut spec = remote_script("q", "lo", &[&print, "env:NASTY", "pwd", "exit:0"]);
+    spec.env.insert("NASTY".into(), nasty.clone());
+    spec.workdir = Some(workdir.clone());
+    h.spawn(spec).await;
+    assert_eq!(h.wait_terminal("q").await, Completed, "{}", h.dump());
+    let out = String::from_utf8_lossy(&h.out_log("q")).replace("\r\n", "\n");
+    assert!(
+        out.starts_with(&format!("{nasty}\n")),
+        "argv verbatim: {out:?}"
+    );
+    assert!(
+        out.contains(&format!("NASTY={nasty}\n")),
+        "env verbatim: {out:?}"
+    );
+    assert!(
+        out.contains(&workdir.display().to_string()),
+        "workdir verbatim: {out:?}"
+    );
+    assert!(!canary.exists(), "nothing was executed by a shell");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_refuses_the_key_is_a_clear_error_not_a_hang() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let other_key = common::sshd::keygen(&sshd.dir().join("stranger"));
+    let mut host = sshd.host_config("lo");
+    host.identity = Some(other_key);
+    let h = Harness::new(|o| {
+        o.hosts.insert("lo".into(), host);
+    });
+    let started = std::time::Instant::now();
+    h.spawn(remote_script("nokey", "lo", &["print:never"]))
+        .await;
+    assert_eq!(h.wait_terminal("nokey").await, Dead, "{}", h.dump());
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let message = h
+        .session_records("nokey")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::SpawnError { message, .. } => Some(message),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(
+        message.to_lowercase().contains("auth") || message.contains("denied"),
+        "the message says the key was refused: {message}"
+    );
+    h.finish().await;
+}
+
+/// The link to a host is cut silently: its session fails L0 as
+/// `remote_unreachable` within `remote_timeout`; once the link is back, the
+/// tmux session that survived is re-adopted with its output intact and the
+/// agent is not started again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_link_makes_the_session_unreachable_and_it_is_readopted_when_restored() {
+    let Some(host) = common::sshd::NetnsHost::new() else {
+        return;
+    };
+    let gate = host.dir().join("gate");
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(4));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+        o.conductor.max_restarts = 0;
+    });
+    let gate_step = format!("wait-file:{}", gate.display());
+    h.spawn(remote_script(
+        "cut",
+        "far",
+        &["print:before", &gate_step, "print:after", "exit:0"],
+    ))
+    .await;
+    h.wait_state("cut", Healthy).await;
+    host.cut_link();
+    let cut_at = std::time::Instant::now();
+    let failed = h
+        .wait_for("remote_unreachable", |r| {
+            r.session.as_deref() == Some("cut")
+                && matches!(&r.event, Event::State { to: Failed, reason, .. } if reason == "remote_unreachable")
+        })
+        .await;
+    let noticed = cut_at.elapsed();
+    assert!(
+        noticed < Duration::from_secs(15),
+        "noticed after {noticed:?}: {failed:?}"
+    );
+    // The agent keeps running on the host meanwhile; it finishes after the restore.
+    std::fs::write(&gate, b"").unwrap();
+    host.restore_link();
+    assert_eq!(h.wait_terminal("cut").await, Completed, "{}", h.dump());
+    assert_eq!(h.out_log("cut"), on_terminal("before\nafter\n"));
+    let recs = h.session_records("cut");
+    let spawns = recs
+        .iter()
+        .filter(|r| matches!(r.event, Event::Spawn { .. }))
+        .count();
+    assert_eq!(spawns, 1, "re-adopted, not started again\n{}", h.dump());
+    assert!(
+        recs.iter().any(
+            |r| matches!(&r.event, Event::Recovered { outcome, .. } if outcome == "readopted")
+        ),
+        "{}",
+        h.dump()
+    );
+    h.finish().await;
+}
+
+/// The host dies with everything on it and comes back: the session is gone
+/// there, so it is started again per its policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_died_and_returned_gets_its_session_started_again() {
+    let Some(mut host) = common::sshd::NetnsHost::new() else {
+        return;
+    };
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(4));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+        o.conductor.max_restarts = 1;
+    });
+    let marker = host.dir().join("second-run");
+    let second = format!("wait-file:{}", marker.display());
+    // First run: waits forever (until the host dies). Second run: the file exists.
+    h.spawn(remote_script(
+        "crash",
+        "far",
+        &["print:up", &second, "exit:0"],
+    ))
+    .await;
+    h.wait_state("crash", Healthy).await;
+    host.kill_all();
+    std::fs::write(&marker, b"").unwrap();
+    host.restart_sshd();
+    assert_eq!(h.wait_terminal("crash").await, Completed, "{}", h.dump());
+    let spawns = h
+        .session_records("crash")
+        .into_iter()
+        .filter(|r| matches!(r.event, Event::Spawn { .. }))
+        .count();
+    assert_eq!(
+        spawns,
+        2,
+        "started again on the returned host\n{}",
+        h.dump()
+    );
+    h.finish().await;
+}
+
+/// `host = "any"` goes to the inventory host with the most free slots and
+/// waits in `init` while every host is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_host_placement_fills_free_slots_and_waits_when_all_are_full() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let gate = sshd.dir().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    let h = Harness::new(|o| {
+        let mut a = sshd.host_config("a");
+        a.max_sessions = 1;
+        let mut b = sshd.host_config("b");
+        b.max_sessions = 2;
+        o.hosts.insert("a".into(), a);
+        o.hosts.insert("b".into(), b);
+    });
+    for name in ["p1", "p2", "p3", "p4"] {
+        h.spawn(remote_script(
+            name,
+            "any",
+            &["print:up", &gate_step, "exit:0"],
+        ))
+        .await;
+    }
+    for name in ["p1", "p2", "p3"] {
+        h.wait_state(name, Healthy).await;
+    }
+    let snapshot = h.conductor.snapshot().await.unwrap();
+    let host_of = |id: &str| {
+        snapshot
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| (s.host.clone(), s.state, s.reason.clone()))
+            .unwrap()
+    };
+    // b has two free slots, a one: b, then a or b, then the last free one.
+    let mut placed: Vec<String> = ["p1", "p2", "p3"].iter().map(|id| host_of(id).0).collect();
+    placed.sort();
+    assert_eq!(placed, ["a", "b", "b"], "{snapshot:?}");
+    let (_, state, reason) = host_of("p4");
+    assert_eq!((state, reason.as_str()), (Init, "waiting_for_host"));
+    std::fs::write(&gate, b"").unwrap();
+    for name in ["p1", "p2", "p3", "p4"] {
+        assert_eq!(h.wait_terminal(name).await, Completed, "{}", h.dump());
+    }
+    h.finish().await;
+}
