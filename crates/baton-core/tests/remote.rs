@@ -52,7 +52,8 @@ fn remote_sessions(sshd: &Sshd, h: &Harness) -> Vec<String> {
         .collect()
 }
 
-/// ssh processes that stream a session's output (`tail … -F …`), anywhere.
+/// Processes that stream a session's output: the local `ssh … tail -F …`
+/// and the host's `tail` (the loopback host is this machine).
 fn stream_processes() -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -61,11 +62,15 @@ fn stream_processes() -> Vec<String> {
             .split(|b| *b == 0)
             .map(|w| String::from_utf8_lossy(w).into_owned())
             .collect();
-        if words
+        // The local ssh client of a stream, or (the host being this
+        // machine) the `tail` it ran on the host.
+        let local = words
             .first()
             .is_some_and(|w| w == "ssh" || w.ends_with("/ssh"))
-            && words.iter().any(|w| w.contains("tail") && w.contains("-F"))
-        {
+            && words.iter().any(|w| w.contains("tail") && w.contains("-F"));
+        let remote = words.first().is_some_and(|w| w == "tail")
+            && words.iter().any(|w| w.contains("/.baton/"));
+        if local || remote {
             found.push(words.join(" "));
         }
     }

@@ -94,6 +94,12 @@ impl Supervisor {
             .hosts
             .get(name)
             .ok_or_else(|| format!("host `{name}` is not in the hosts inventory"))?;
+        if config.multiplexer == baton_config::Multiplexer::Psmux {
+            return Err(format!(
+                "host `{name}`: multiplexer = \"psmux\" (Windows hosts) is not supported by this \
+                 baton yet; only tmux hosts with a POSIX shell can run sessions"
+            ));
+        }
         let dir = control_dir(&self.opts.conductor.logs_dir)?;
         let host = SshHost::new(name, config, &dir)
             .map_err(|e| e.to_string())?
