@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-pub mod sshd;
+#[allow(unused_imports)]
+pub use baton_testhost as sshd;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Real OpenSSH servers for tests, after NOTES §3: one on loopback
+//! Real OpenSSH servers for baton's tests and benchmarks, after NOTES §3: one on loopback
 //! ([`Sshd::loopback`]) and one inside a network namespace that stands in
 //! for a remote machine whose link can be cut ([`NetnsHost::new`]).
 //!
@@ -156,7 +156,10 @@ pub fn keygen(path: &Path) -> PathBuf {
 
 /// True when `pid` runs no longer (gone, or a zombie).
 pub fn pid_gone(pid: u32) -> bool {
-    super::pid_gone(pid as i32)
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
+        .unwrap_or(true)
 }
 
 /// The files of one fake host, in a short per-test temp dir.
