@@ -375,3 +375,40 @@ async fn any_host_placement_fills_free_slots_and_waits_when_all_are_full() {
     }
     h.finish().await;
 }
+
+/// More sessions on one host than sshd's default `MaxSessions` (10
+/// channels per connection): output and probes for all of them go through
+/// one short call per tick, so none runs out of channels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_sessions_than_sshd_channels_on_one_host_all_complete() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let gate = sshd.dir().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    let h = Harness::new(|o| {
+        let mut host = sshd.host_config("lo");
+        host.max_sessions = 16;
+        o.hosts.insert("lo".into(), host);
+    });
+    let ids: Vec<String> = (0..14).map(|i| format!("many{i}")).collect();
+    for id in &ids {
+        h.spawn(remote_script(
+            id,
+            "lo",
+            &["print:up", &gate_step, "lines:50", "exit:0"],
+        ))
+        .await;
+    }
+    for id in &ids {
+        h.wait_state(id, Healthy).await;
+    }
+    std::fs::write(&gate, b"").unwrap();
+    let mut expected = String::from("up\n");
+    for n in 1..=50 {
+        expected.push_str(&format!("line {n}\n"));
+    }
+    for id in &ids {
+        assert_eq!(h.wait_terminal(id).await, Completed, "{}", h.dump());
+        assert_eq!(h.out_log(id), on_terminal(&expected), "{id}");
+    }
+    h.finish().await;
+}

@@ -226,7 +226,6 @@ impl HostFiles {
              SetEnv TMUX_TMPDIR={tmux}\n\
              ClientAliveInterval 2\n\
              ClientAliveCountMax 3\n\
-             MaxSessions 64\n\
              LogLevel VERBOSE\n",
             tmux = self.tmux_dir.display()
         );

@@ -7,6 +7,7 @@
 
 mod group;
 mod pty;
+pub mod remote_feed;
 mod shim;
 mod spawn;
 mod spawner;

@@ -289,16 +289,30 @@ impl TmuxServer {
             format!("={name}:").into(),
             "#{pane_dead} #{pane_pid} #{pane_dead_status} #{pane_dead_signal}".into(),
         ];
-        match self.call("display-message", &args).await {
-            // An answer that does not parse says nothing about absence: retryable.
-            Ok(out) => parse_status(&out)
-                .map(Some)
-                .ok_or_else(|| TmuxError::Failed {
-                    verb: "display-message",
-                    stderr: format!("unexpected pane status `{}`", out.trim()),
-                }),
-            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
-            Err(e) => Err(e),
+        // For a session that does not exist, a running tmux 3.3 server
+        // answers with the format's fields empty and status 0. Any other
+        // answer that does not parse says nothing about absence: it is asked
+        // again (and then is an error).
+        let mut tries = 0;
+        loop {
+            match self.call("display-message", &args).await {
+                Ok(out) if out.trim().is_empty() => return Ok(None),
+                Ok(out) => match parse_status(&out) {
+                    Some(status) => return Ok(Some(status)),
+                    None if tries < 50 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    None => {
+                        return Err(TmuxError::Failed {
+                            verb: "display-message",
+                            stderr: format!("unexpected pane status `{}`", out.trim()),
+                        });
+                    }
+                },
+                Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => return Ok(None),
+                Err(e) => return Err(e),
+            }
         }
     }
 

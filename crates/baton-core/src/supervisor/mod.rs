@@ -148,7 +148,7 @@ pub(crate) struct Supervisor {
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
     /// One multiplexed ssh connection per remote host, made on first use.
-    ssh_hosts: HashMap<String, Arc<proc::ssh::SshHost>>,
+    ssh_hosts: HashMap<String, (Arc<proc::ssh::SshHost>, Arc<proc::remote_feed::HostFeed>)>,
 }
 
 /// A session that was live when an earlier conductor stopped writing the
@@ -533,11 +533,12 @@ impl Supervisor {
         });
         if let Some(host) = host {
             match self.ssh_host(&host) {
-                Ok(ssh) => {
+                Ok((ssh, feed)) => {
                     let remote = run_remote::RemoteRun {
                         tmux: server.on_host(ssh),
                         session: proc::TmuxServer::session_name(id.as_str()),
                         host,
+                        feed,
                     };
                     tokio::spawn(run_remote::run_remote(
                         cfg, remote, shared, self.epoch, report, ctl_rx,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use baton_config::{Placement, SessionId};
 
 use super::Supervisor;
+use crate::proc::remote_feed::HostFeed;
 use crate::proc::ssh::SshHost;
 use crate::state::SessionState;
 
@@ -84,8 +85,8 @@ impl Supervisor {
         }
     }
 
-    /// The ssh connection of inventory host `name`.
-    pub(super) fn ssh_host(&mut self, name: &str) -> Result<Arc<SshHost>, String> {
+    /// The ssh connection of inventory host `name`, and its output feed.
+    pub(super) fn ssh_host(&mut self, name: &str) -> Result<(Arc<SshHost>, Arc<HostFeed>), String> {
         if let Some(host) = self.ssh_hosts.get(name) {
             return Ok(host.clone());
         }
@@ -105,14 +106,17 @@ impl Supervisor {
             .map_err(|e| e.to_string())?
             .with_timeout(config.remote_timeout_or(self.opts.conductor.remote_timeout));
         let host = Arc::new(host);
-        self.ssh_hosts.insert(name.to_owned(), host.clone());
-        Ok(host)
+        let server = crate::proc::TmuxServer::for_logs_dir(&self.opts.conductor.logs_dir);
+        let feed = HostFeed::start(host.clone(), server.name());
+        self.ssh_hosts
+            .insert(name.to_owned(), (host.clone(), feed.clone()));
+        Ok((host, feed))
     }
 
     /// Closes every ssh master this conductor opened (`ssh -O exit`):
     /// `ControlPersist` masters would otherwise outlive it.
     pub(super) async fn close_ssh_hosts(&mut self) {
-        for (_, host) in self.ssh_hosts.drain() {
+        for (_, (host, _feed)) in self.ssh_hosts.drain() {
             host.close().await;
         }
     }

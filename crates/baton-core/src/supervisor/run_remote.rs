@@ -6,11 +6,11 @@
 //! done token `__BATON_DONE__ <code> <nonce>` and keeps the pane open until
 //! baton destroys the session, so tmux hands every byte to `pipe-pane`
 //! before it goes. `pipe-pane` appends the terminal output to a file on the
-//! host, and this task streams that file (`tail -c +N -F`) into the local
-//! `<id>.out.log`, resuming at the byte it had after any break, so the local
-//! log has no gap or duplicate. L0 is `tmux has-session` (through
-//! `display-message`) every [`PROBE`]; a host that does not answer for
-//! `remote_timeout` ends the run as `remote_unreachable`, and the next run
+//! host; the host's feed ([`HostFeed`]: one ssh call per tick for all its
+//! sessions) brings the new bytes from the offset this run has, so the
+//! local `<id>.out.log` has no gap or duplicate, and the state of the pane
+//! (L0). A host that does not answer for `remote_timeout` ends the run as
+//! `remote_unreachable`, and the next run
 //! first looks for the tmux session it left (the run's nonce is in
 //! `<id>.remote` locally and in the session's `@baton_id` remotely) and
 //! re-adopts it when it survived.
@@ -23,20 +23,18 @@ use std::time::Duration;
 
 use baton_monitor::payload::PayloadCapture;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::run::{
     Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, hex, run_stdout_tail,
 };
+use crate::proc::remote_feed::{FeedEvent, HostFeed};
 use crate::proc::ssh::SshError;
 use crate::proc::{self, ExitStatus, MarkerScanner, Pid, TmuxError, TmuxServer};
 
-/// How often a remote session is probed (L0).
+/// How soon a session whose host did not answer tries again.
 pub(crate) const PROBE: Duration = Duration::from_secs(2);
-/// Pause before the output stream is opened again after it broke.
-const STREAM_RETRY: Duration = Duration::from_millis(500);
 
 /// The wrapper the pane runs: `$0` is the run's nonce, `"$@"` the agent.
 const WRAPPER: &str = "\"$@\"; c=$?; printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
@@ -50,6 +48,8 @@ pub(crate) struct RemoteRun {
     pub session: String,
     /// The inventory name of the host.
     pub host: String,
+    /// The host's output and pane fetcher.
+    pub feed: Arc<HostFeed>,
 }
 
 /// What `<id>.remote` remembers of the current run, so a later run (or a
@@ -193,48 +193,31 @@ pub(crate) async fn run_remote(
     };
     // Bytes after a done token are never written, so what the local log
     // holds of this run is exactly what was received before.
-    let mut received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
+    let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
     let mut scanner = MarkerScanner::done_token(&state.nonce);
     let mut payload = PayloadCapture::new();
     let mut live = Liveness::new(acknowledged);
     let mut status: Option<ExitStatus> = None;
-    let mut stream: Option<tokio::process::Child> = None;
-    let mut stream_retry_at = Instant::now();
+    let mut watch = remote.feed.watch(&session, &state.remote_log, received);
     let mut last_answer = Instant::now();
-    let mut next_probe = Instant::now() + PROBE;
     let mut terminating = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    let remote_timeout = host.timeout().max(PROBE);
+    let remote_timeout = host.timeout().max(proc::remote_feed::TICK_MAX * 2);
     let far = live.started() + Duration::from_secs(86400 * 365);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
 
     let ended: Option<&'static str> = loop {
-        if stream.is_none() && Instant::now() >= stream_retry_at {
-            // `tail -F` retries until the file exists; `--pid` ends it when the
-            // pane's process is gone, so nothing of ours lingers on the host.
-            let from = format!("+{}", received + 1);
-            let pid_arg = format!("--pid={pid}");
-            let words = ["tail", "-c", &from, &pid_arg, "-F", &state.remote_log];
-            stream = host
-                .command(&words)
-                .ok()
-                .and_then(|mut cmd| cmd.stderr(std::process::Stdio::null()).spawn().ok());
-            stream_retry_at = Instant::now() + STREAM_RETRY;
-        }
-        let mut wake = next_probe.min(stream_retry_at.max(Instant::now() + STREAM_RETRY));
-        if status.is_none()
-            && let Some(deadline) = live.next_deadline(&cfg)
-        {
+        let mut wake = Instant::now() + proc::remote_feed::TICK_MAX;
+        if let Some(deadline) = live.next_deadline(&cfg) {
             wake = wake.min(deadline);
         }
         sleep.as_mut().reset(wake);
         tokio::select! {
             biased;
-            read = read_stream(&mut stream, &mut buf) => match read {
-                Some(n) => {
-                    received += n as u64;
-                    let passed = scanner.feed(&buf[..n]);
+            event = watch.rx.recv() => match event {
+                Some(FeedEvent::Output(bytes)) => {
+                    last_answer = Instant::now();
+                    let passed = scanner.feed(&bytes);
                     if !passed.is_empty() {
                         if let Err(e) = out.write_all(&passed) {
                             tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
@@ -243,18 +226,48 @@ pub(crate) async fn run_remote(
                         payload.feed(&passed);
                         live.output(&shared, &passed, epoch, &report);
                     }
-                    last_answer = Instant::now();
                     if let Some(st) = scanner.ended() {
                         status = Some(st);
                         report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
                         break None;
                     }
                 }
-                None => {
-                    // The stream broke (or the pane is gone): reopen it later.
-                    stream = None;
-                    stream_retry_at = Instant::now() + STREAM_RETRY;
+                Some(FeedEvent::Pane(pane)) => {
+                    last_answer = Instant::now();
+                    match pane {
+                        Some(pane) if pane.dead => {
+                            // The wrapper itself died (killed on the host):
+                            // no token will come.
+                            let st = ExitStatus { code: pane.code, signal: pane.signal };
+                            status = Some(st);
+                            report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
+                            break None;
+                        }
+                        Some(_) => {}
+                        None => {
+                            // The session is gone (the host restarted, or
+                            // someone killed it): the agent's end is unknown.
+                            status = Some(UNKNOWN);
+                            report(RunMsg::Exited { status: UNKNOWN, runtime: live.started().elapsed() });
+                            break None;
+                        }
+                    }
                 }
+                Some(FeedEvent::Failed(e)) => {
+                    tracing::debug!(session = %cfg.id, host = %remote.host, "fetch failed: {e}");
+                    if last_answer.elapsed() >= remote_timeout {
+                        report(RunMsg::Unreachable {
+                            message: format!(
+                                "host `{}` has not answered for {} s: {e}",
+                                remote.host,
+                                last_answer.elapsed().as_secs()
+                            ),
+                        });
+                        break Some("unreachable");
+                    }
+                }
+                // The feed is gone (the conductor is stopping).
+                None => return,
             },
             request = ctl.recv() => match request {
                 Some(RunCtl::Terminate { .. }) => {
@@ -279,45 +292,23 @@ pub(crate) async fn run_remote(
                 if status.is_none() {
                     live.check(now, &cfg, &shared, &report);
                 }
-                if now >= next_probe {
-                    next_probe = now + PROBE;
-                    match tmux.pane_status(&session).await {
-                        Ok(Some(pane)) if pane.dead => {
-                            // The wrapper itself died (killed on the host):
-                            // no token will come.
-                            let st = ExitStatus { code: pane.code, signal: pane.signal };
-                            status = Some(st);
-                            report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
-                            break None;
-                        }
-                        Ok(Some(_)) => last_answer = Instant::now(),
-                        Ok(None) => {
-                            // The session is gone (the host restarted, or
-                            // someone killed it): the agent's end is unknown.
-                            status = Some(UNKNOWN);
-                            report(RunMsg::Exited { status: UNKNOWN, runtime: live.started().elapsed() });
-                            break None;
-                        }
-                        Err(e) => {
-                            tracing::debug!(session = %cfg.id, host = %remote.host, "probe failed: {e}");
-                            if last_answer.elapsed() >= remote_timeout {
-                                report(RunMsg::Unreachable {
-                                    message: format!(
-                                        "host `{}` has not answered for {} s: {e}",
-                                        remote.host,
-                                        last_answer.elapsed().as_secs()
-                                    ),
-                                });
-                                break Some("unreachable");
-                            }
-                        }
-                    }
+                // A fetch that never comes back at all also counts as silence.
+                if last_answer.elapsed() >= remote_timeout + proc::remote_feed::TICK_MAX {
+                    report(RunMsg::Unreachable {
+                        message: format!(
+                            "host `{}` has not answered for {} s",
+                            remote.host,
+                            last_answer.elapsed().as_secs()
+                        ),
+                    });
+                    break Some("unreachable");
                 }
             }
         }
     };
-    // The stream is ours to end; on the host `tail --pid` ends with the pane.
-    drop(stream.take());
+    // No more output is fetched for this run.
+    watch.rx.close();
+    drop(watch);
     match ended {
         Some("unreachable") => {}
         _ => {
@@ -349,17 +340,6 @@ pub(crate) async fn run_remote(
         payload,
         tail: shared.tail_bytes(),
     });
-}
-
-async fn read_stream(stream: &mut Option<tokio::process::Child>, buf: &mut [u8]) -> Option<usize> {
-    let Some(child) = stream else {
-        return std::future::pending().await;
-    };
-    let stdout = child.stdout.as_mut()?;
-    match stdout.read(buf).await {
-        Ok(0) | Err(_) => None,
-        Ok(n) => Some(n),
-    }
 }
 
 fn file_len(path: &Path) -> u64 {

@@ -389,19 +389,7 @@ async fn start(
     let err_offset = offset(&cfg.err_path)?;
     // A session of this name may be left over: a dead pane from a run whose
     // cleanup never happened is cleared; a live one is somebody's agent.
-    // A server that another spawn is starting right now can answer with
-    // nothing for a moment; such an answer is asked again.
-    let mut tries = 0;
-    let existing = loop {
-        match server.pane_status(session).await {
-            Err(TmuxError::Failed { .. }) if tries < 50 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            other => break other,
-        }
-    };
-    match existing {
+    match server.pane_status(session).await {
         Ok(Some(pane)) if pane.dead => {
             let _ = server.kill_session(session).await;
         }
