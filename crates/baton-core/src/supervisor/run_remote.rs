@@ -187,7 +187,14 @@ pub(crate) async fn run_remote(
     {
         Ok(f) => f,
         Err(e) => {
-            tracing::error!(path = %cfg.out_path.display(), "cannot open the output log: {e}");
+            // Output that cannot be kept must not run unseen: end it.
+            tracing::error!(path = %cfg.out_path.display(), "cannot open the output log: {e}; ending the session");
+            let _ = tmux.kill_session(&session).await;
+            report(RunMsg::Finished {
+                status: UNKNOWN,
+                payload: None,
+                tail: shared.tail_bytes(),
+            });
             return;
         }
     };
