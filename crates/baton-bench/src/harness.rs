@@ -5,14 +5,14 @@
 //! see. It must never fall behind: a lagged subscriber has lost records, and
 //! the figure that needed them is reported as not measured.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_config::{ConductorConfig, ProbeConfig, SessionId, SessionSpec};
+use baton_config::{ConductorConfig, HostConfig, ProbeConfig, SessionId, SessionSpec};
 use baton_core::eventlog::{Event, LoggedEvent};
-use baton_core::{Conductor, ConductorOptions, SessionState};
+use baton_core::{Conductor, ConductorOptions, SessionSnapshot, SessionState};
 use stand_in_agent::monotonic_ns;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -100,6 +100,17 @@ impl Harness {
     /// Starts a conductor logging into `logs_dir` with the given probe
     /// settings, running `ctx`'s stand-in with `ctx`'s fsync policy.
     pub fn start(logs_dir: &Path, probe: ProbeConfig, ctx: &Ctx) -> Fallible<Harness> {
+        Harness::start_with_hosts(logs_dir, probe, ctx, BTreeMap::new())
+    }
+
+    /// [`Harness::start`] with a hosts inventory, where sessions with a
+    /// `host` run.
+    pub fn start_with_hosts(
+        logs_dir: &Path,
+        probe: ProbeConfig,
+        ctx: &Ctx,
+        hosts: BTreeMap<String, HostConfig>,
+    ) -> Fallible<Harness> {
         let opts = ConductorOptions {
             conductor: ConductorConfig {
                 logs_dir: logs_dir.to_owned(),
@@ -111,7 +122,7 @@ impl Harness {
             agents: Default::default(),
             base_dir: logs_dir.to_owned(),
             detach: ctx.detach,
-            hosts: Default::default(),
+            hosts,
             accounts: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)
@@ -129,14 +140,35 @@ impl Harness {
 
     /// Spawns a session running the stand-in with `steps`.
     pub async fn spawn(&self, id: &str, steps: &[String]) -> Fallible<()> {
+        self.spawn_spec(self.stand_in_spec(id, steps)?).await
+    }
+
+    /// A `command` session running the stand-in with `steps`, every other
+    /// field at its default, for a caller that changes some before
+    /// [`Harness::spawn_spec`].
+    pub fn stand_in_spec(&self, id: &str, steps: &[String]) -> Fallible<SessionSpec> {
         let id: SessionId = id.parse()?;
         let mut argv = vec![self.stand_in.to_string_lossy().into_owned()];
         argv.extend(steps.iter().cloned());
+        Ok(SessionSpec::command(id, argv))
+    }
+
+    /// Spawns `spec`.
+    pub async fn spawn_spec(&self, spec: SessionSpec) -> Fallible<()> {
+        let id = spec.id.clone();
         self.conductor
-            .spawn(SessionSpec::command(id.clone(), argv))
+            .spawn(spec)
             .await
             .map_err(|e| format!("spawn of session {id} refused: {e}"))?;
         Ok(())
+    }
+
+    /// The session table now.
+    pub async fn snapshot(&self) -> Fallible<Vec<SessionSnapshot>> {
+        self.conductor
+            .snapshot()
+            .await
+            .map_err(|e| format!("snapshot failed: {e}").into())
     }
 
     /// The next record, or an error at `deadline` or if records were lost.
@@ -181,11 +213,7 @@ impl Harness {
 
     /// Leader pids of every session that has a process now.
     pub async fn pids(&self) -> Fallible<Vec<u32>> {
-        let table = self
-            .conductor
-            .snapshot()
-            .await
-            .map_err(|e| format!("snapshot failed: {e}"))?;
+        let table = self.snapshot().await?;
         Ok(table.iter().filter_map(|s| s.pid).collect())
     }
 

@@ -57,10 +57,13 @@ enum Figure {
     DaemonPs,
     /// `events -f` throughput from a real `baton daemon` under restart churn.
     DaemonEvents,
+    /// Remote probe round trip, and many sessions on two network-namespace
+    /// hosts (needs root, `ip netns`, nft, sshd and tmux).
+    Remote,
 }
 
 impl Figure {
-    const ALL: [Figure; 9] = [
+    const ALL: [Figure; 10] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -70,6 +73,7 @@ impl Figure {
         Figure::Detector,
         Figure::DaemonPs,
         Figure::DaemonEvents,
+        Figure::Remote,
     ];
 
     fn name(self) -> &'static str {
@@ -83,6 +87,7 @@ impl Figure {
             Figure::Detector => "detector",
             Figure::DaemonPs => "daemon-ps",
             Figure::DaemonEvents => "daemon-events",
+            Figure::Remote => "remote",
         }
     }
 
@@ -103,7 +108,8 @@ impl Figure {
 struct Args {
     /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
-    /// daemon events with 50 sessions over 3 s).
+    /// daemon events with 50 sessions over 3 s, remote with 10 probes and
+    /// 10 sessions over 3 s).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -176,6 +182,7 @@ struct Plan {
     ps_requests: usize,
     events_sessions: usize,
     events_window: Duration,
+    remote: figures::remote::RemotePlan,
 }
 
 impl Plan {
@@ -199,6 +206,11 @@ impl Plan {
             ps_requests: if quick { 50 } else { 200 },
             events_sessions: if quick { 50 } else { 200 },
             events_window: Duration::from_secs(if quick { 3 } else { 10 }),
+            remote: figures::remote::RemotePlan {
+                sessions: if quick { 10 } else { 50 },
+                probes: if quick { 10 } else { 30 },
+                window: Duration::from_secs(if quick { 3 } else { 10 }),
+            },
         })
     }
 }
@@ -326,5 +338,6 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::DaemonEvents => {
             figures::daemon_events::measure(ctx, plan.events_sessions, plan.events_window).await
         }
+        Figure::Remote => figures::remote::measure(ctx, &plan.remote).await,
     }
 }

@@ -7,10 +7,20 @@ use crate::Fallible;
 /// User plus system CPU time used so far by this process (all threads;
 /// children are separate processes and not included).
 pub fn cpu_time_self() -> Fallible<Duration> {
+    rusage(libc::RUSAGE_SELF)
+}
+
+/// User plus system CPU time of this process's children that have ended
+/// and been waited for (with their own waited-for descendants).
+pub fn cpu_time_children() -> Fallible<Duration> {
+    rusage(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage(who: libc::c_int) -> Fallible<Duration> {
     // SAFETY: getrusage fills a local struct.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+        if libc::getrusage(who, &mut usage) != 0 {
             return Err(format!("getrusage: {}", std::io::Error::last_os_error()).into());
         }
         usage
@@ -19,6 +29,112 @@ pub fn cpu_time_self() -> Fallible<Duration> {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
     };
     Ok(tv(usage.ru_utime) + tv(usage.ru_stime))
+}
+
+/// Kernel clock ticks per second, the unit of `/proc` CPU times.
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
+}
+
+fn ticks_to_duration(ticks: u64) -> Duration {
+    let per_s = clock_ticks();
+    Duration::from_secs(ticks / per_s) + Duration::from_nanos(ticks % per_s * 1_000_000_000 / per_s)
+}
+
+/// What `/proc/<pid>/stat` says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Parent pid.
+    pub ppid: u32,
+    /// User plus system CPU time of the process itself, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+impl ProcStat {
+    /// `None` when the process is gone (or its stat is unreadable).
+    pub fn read(pid: u32) -> Option<ProcStat> {
+        parse_proc_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Its CPU time.
+    pub fn cpu(&self) -> Duration {
+        ticks_to_duration(self.cpu_ticks)
+    }
+}
+
+/// Reads ppid, utime and stime of a `/proc/<pid>/stat` line; the command
+/// name in parentheses may itself hold spaces and parentheses.
+fn parse_proc_stat(stat: &str) -> Option<ProcStat> {
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is the state (field 3 of proc(5)); utime and stime are 14 and 15.
+    let ppid = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(ProcStat {
+        ppid,
+        cpu_ticks: utime + stime,
+    })
+}
+
+/// CPU time all CPUs of the machine have spent busy (not idle or waiting
+/// for I/O) since boot, from `/proc/stat`.
+pub fn machine_busy() -> Fallible<Duration> {
+    let text = std::fs::read_to_string("/proc/stat")
+        .map_err(|e| format!("cannot read /proc/stat: {e}"))?;
+    let ticks = parse_machine_busy(&text).ok_or("no `cpu` line in /proc/stat")?;
+    Ok(ticks_to_duration(ticks))
+}
+
+/// Busy ticks of the aggregate `cpu` line: user, nice, system, irq,
+/// softirq and steal (guest time is already inside user and nice).
+fn parse_machine_busy(stat: &str) -> Option<u64> {
+    let line = stat
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("cpu"))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal …
+    if v.len() < 8 {
+        return None;
+    }
+    Some(v[0] + v[1] + v[2] + v[5] + v[6] + v[7])
+}
+
+/// The argv of a process (`None` when gone or a kernel thread).
+pub fn proc_cmdline(pid: u32) -> Option<Vec<String>> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    if raw.is_empty() {
+        return None;
+    }
+    Some(
+        raw.split(|b| *b == 0)
+            .filter(|w| !w.is_empty())
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect(),
+    )
+}
+
+/// The command name of a process (`comm`), `None` when gone.
+pub fn proc_comm(pid: u32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_owned())
+}
+
+/// Every pid in `/proc` now.
+pub fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// Whether a process with this pid exists (zombies included).
@@ -243,6 +359,42 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }
         assert_eq!(unix_us(UNIX_EPOCH + Duration::from_micros(42)), 42);
+    }
+
+    #[test]
+    fn proc_stat_lines() {
+        let cases = [
+            (
+                "1234 (ssh) S 1 1234 1234 0 -1 4194560 300 0 0 0 7 3 0 0 20 0 1 0 100 0 0",
+                Some(ProcStat {
+                    ppid: 1,
+                    cpu_ticks: 10,
+                }),
+            ),
+            (
+                "77 (a (b) c) R 42 77 77 0 -1 0 0 0 0 0 150 25 0 0 20 0 1 0 5 0 0",
+                Some(ProcStat {
+                    ppid: 42,
+                    cpu_ticks: 175,
+                }),
+            ),
+            ("77 (short) R 42 77", None),
+            ("no parenthesis", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_proc_stat(line), want, "{line}");
+        }
+        let own = ProcStat::read(std::process::id()).expect("own stat");
+        assert!(own.ppid > 0);
+    }
+
+    #[test]
+    fn machine_busy_line() {
+        let stat = "cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
+        assert_eq!(parse_machine_busy(stat), Some(161));
+        assert_eq!(parse_machine_busy("cpu  1 2 3\n"), None);
+        assert_eq!(parse_machine_busy("intr 1\n"), None);
+        assert!(machine_busy().is_ok());
     }
 
     #[test]

@@ -115,6 +115,13 @@ async fn a_remote_session_completes_with_its_payload_and_every_byte() {
         remote_sessions(&sshd, &h).is_empty(),
         "the tmux session is gone"
     );
+    // Nothing of the run is left on the host (the loopback host's home is ours).
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let remote_dir = std::path::Path::new(&home)
+        .join(".baton")
+        .join(server.name());
+    assert!(!remote_dir.exists(), "{} is left", remote_dir.display());
     h.finish().await;
 }
 

@@ -118,6 +118,8 @@ impl Supervisor {
     pub(super) async fn close_ssh_hosts(&mut self) {
         for (_, (host, _feed)) in self.ssh_hosts.drain() {
             host.close().await;
+            // Empty once the master is gone; left alone if anything remains.
+            let _ = std::fs::remove_dir(host.control_dir());
         }
     }
 }

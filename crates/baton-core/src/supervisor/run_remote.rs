@@ -330,7 +330,21 @@ pub(crate) async fn run_remote(
                 });
             }
             let _ = std::fs::remove_file(RunState::path(&cfg.out_path));
-            if let Err(e) = host.run(&["rm", "-f", state.remote_log.as_str()]).await {
+            // The output file, `pipe-pane`'s done marker beside it, and
+            // their directory once no other run uses it.
+            let log = Path::new(&state.remote_log);
+            let piped = proc::pipe_done_marker(log);
+            let dir = log.parent().unwrap_or(Path::new("."));
+            let words = [
+                "sh",
+                "-c",
+                "rm -f \"$1\" \"$2\"; rmdir \"$3\" 2>/dev/null; exit 0",
+                "sh",
+                state.remote_log.as_str(),
+                &piped.to_string_lossy(),
+                &dir.to_string_lossy(),
+            ];
+            if let Err(e) = host.run(&words).await {
                 tracing::debug!(session = %cfg.id, "removing the remote output file: {e}");
             }
         }
