@@ -116,11 +116,16 @@ impl Supervisor {
     /// Closes every ssh master this conductor opened (`ssh -O exit`):
     /// `ControlPersist` masters would otherwise outlive it.
     pub(super) async fn close_ssh_hosts(&mut self) {
+        // All at once: each close may wait for its master to go.
+        let mut closing = tokio::task::JoinSet::new();
         for (_, (host, _feed)) in self.ssh_hosts.drain() {
-            host.close().await;
-            // Empty once the master is gone; left alone if anything remains.
-            let _ = std::fs::remove_dir(host.control_dir());
+            closing.spawn(async move {
+                host.close().await;
+                // Empty once the master is gone; left alone if anything remains.
+                let _ = std::fs::remove_dir(host.control_dir());
+            });
         }
+        while closing.join_next().await.is_some() {}
     }
 }
 
