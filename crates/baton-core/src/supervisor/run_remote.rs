@@ -319,9 +319,28 @@ pub(crate) async fn run_remote(
     match ended {
         Some("unreachable") => {}
         _ => {
-            // Done (token seen, pane dead or gone) or killed: destroy the session.
-            if let Err(e) = tmux.kill_session(&session).await {
-                tracing::warn!(session = %cfg.id, host = %remote.host, "kill-session: {e}");
+            // Done (token seen, pane dead or gone) or killed: one call
+            // destroys the session and removes the output file, the
+            // `pipe-pane` marker beside it and, once no other run uses it,
+            // their directory.
+            let log = Path::new(&state.remote_log);
+            let piped = proc::pipe_done_marker(log);
+            let dir = log.parent().unwrap_or(Path::new("."));
+            let target = format!("={session}");
+            let words = [
+                "sh",
+                "-c",
+                "tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; \
+                 rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0",
+                "sh",
+                tmux.name(),
+                &target,
+                state.remote_log.as_str(),
+                &piped.to_string_lossy(),
+                &dir.to_string_lossy(),
+            ];
+            if let Err(e) = host.run(&words).await {
+                tracing::warn!(session = %cfg.id, host = %remote.host, "ending the tmux session: {e}");
             }
             if terminating {
                 report(RunMsg::Signalled {
@@ -330,23 +349,6 @@ pub(crate) async fn run_remote(
                 });
             }
             let _ = std::fs::remove_file(RunState::path(&cfg.out_path));
-            // The output file, `pipe-pane`'s done marker beside it, and
-            // their directory once no other run uses it.
-            let log = Path::new(&state.remote_log);
-            let piped = proc::pipe_done_marker(log);
-            let dir = log.parent().unwrap_or(Path::new("."));
-            let words = [
-                "sh",
-                "-c",
-                "rm -f \"$1\" \"$2\"; rmdir \"$3\" 2>/dev/null; exit 0",
-                "sh",
-                state.remote_log.as_str(),
-                &piped.to_string_lossy(),
-                &dir.to_string_lossy(),
-            ];
-            if let Err(e) = host.run(&words).await {
-                tracing::debug!(session = %cfg.id, "removing the remote output file: {e}");
-            }
         }
     }
     let _ = out.flush();
