@@ -238,12 +238,18 @@ impl TmuxServer {
         // marker are the only words in it, quoted. No word of the agent's
         // reaches a shell. The marker appears once `cat` has written every
         // byte it was given (see [`pipe_done_marker`]).
-        let marker = pipe_done_marker(log);
-        let pipe = format!(
-            "cat >> {}; : > {}",
-            shell_words::quote(&log.to_string_lossy()),
-            shell_words::quote(&marker.to_string_lossy())
-        );
+        // A remote run knows its bytes are complete from the done token and
+        // needs no marker (which would appear after its cleanup).
+        let log_word = shell_words::quote(&log.to_string_lossy()).into_owned();
+        let pipe = if self.host.is_some() {
+            format!("cat >> {log_word}")
+        } else {
+            let marker = pipe_done_marker(log);
+            format!(
+                "cat >> {log_word}; : > {}",
+                shell_words::quote(&marker.to_string_lossy())
+            )
+        };
         for cmd in [
             vec![
                 ";",

@@ -320,9 +320,9 @@ pub(crate) async fn run_remote(
         Some("unreachable") => {}
         _ => {
             // Done (token seen, pane dead or gone) or killed: one call
-            // destroys the session and removes the output file, the
-            // `pipe-pane` marker beside it and, once no other run uses it,
-            // their directory.
+            // destroys the session and removes the output file (and a
+            // `pipe-pane` marker an older baton left) and, once no other run
+            // uses it, their directory.
             let log = Path::new(&state.remote_log);
             let piped = proc::pipe_done_marker(log);
             let dir = log.parent().unwrap_or(Path::new("."));
