@@ -22,13 +22,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use baton_monitor::payload::PayloadCapture;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::run::{
-    Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, hex, run_stdout_tail,
-};
+use super::run::{Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, run_stdout_tail};
 use crate::proc::remote_feed::{FeedEvent, HostFeed};
 use crate::proc::ssh::SshError;
 use crate::proc::{self, ExitStatus, MarkerScanner, Pid, TmuxError, TmuxServer};
@@ -282,13 +279,7 @@ pub(crate) async fn run_remote(
                     break Some("kill");
                 }
                 Some(RunCtl::Input { bytes, source, reply }) => {
-                    let len = bytes.len();
-                    let sha256 = hex(&Sha256::digest(&bytes));
-                    let (tmux, session, report) = (tmux.clone(), session.clone(), report.clone());
-                    tokio::spawn(async move {
-                        let result = tmux.send_text(&session, &bytes).await.map_err(|e| e.to_string());
-                        report(RunMsg::InputDone { len, sha256, source, result, reply });
-                    });
+                    super::run_tmux::type_keys(&tmux, &session, bytes, source, reply, &report);
                 }
                 // The conductor is gone: the remote session outlives it by
                 // design; the next conductor re-adopts it.

@@ -213,10 +213,7 @@ pub(crate) async fn run_shim(
     tokio::pin!(sleep);
     loop {
         if status.is_some() && !group_empty {
-            group_empty = proc::group_is_empty(pid);
-            if !group_empty {
-                termination.begin("leader_exited", &signal);
-            }
+            group_empty = termination.group_gone(pid, &signal);
         }
         if status.is_some() && group_empty {
             break;

@@ -201,10 +201,7 @@ pub(crate) async fn run_tmux(
             session_gone = true;
         }
         if status.is_some() && !group_empty {
-            group_empty = proc::group_is_empty(pid);
-            if !group_empty {
-                termination.begin("leader_exited", &signal);
-            }
+            group_empty = termination.group_gone(pid, &signal);
         }
         if status.is_some() && group_empty {
             break;
@@ -226,13 +223,7 @@ pub(crate) async fn run_tmux(
             request = ctl.recv() => match request {
                 Some(RunCtl::Terminate { force }) => termination.request(force, &signal),
                 Some(RunCtl::Input { bytes, source, reply }) => {
-                    let len = bytes.len();
-                    let sha256 = hex(&Sha256::digest(&bytes));
-                    let (server, session, report) = (server.clone(), session.clone(), report.clone());
-                    tokio::spawn(async move {
-                        let result = server.send_text(&session, &bytes).await.map_err(|e| e.to_string());
-                        report(RunMsg::InputDone { len, sha256, source, result, reply });
-                    });
+                    type_keys(&server, &session, bytes, source, reply, &report);
                 }
                 // The conductor is gone. A tmux session outlives its conductor
                 // by design: stop watching and touch nothing, so the next
@@ -315,6 +306,34 @@ fn cut_log(path: &std::path::Path, len: u64) {
     if let Err(e) = result {
         tracing::warn!(path = %path.display(), "removing the end-of-run marker from the log: {e}");
     }
+}
+
+/// Types an answer into a tmux session (literal keys, off the run's loop)
+/// and reports it as `InputDone`.
+pub(super) fn type_keys(
+    server: &TmuxServer,
+    session: &str,
+    bytes: Vec<u8>,
+    source: String,
+    reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    report: &Report,
+) {
+    let len = bytes.len();
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let (server, session, report) = (server.clone(), session.to_owned(), report.clone());
+    tokio::spawn(async move {
+        let result = server
+            .send_text(&session, &bytes)
+            .await
+            .map_err(|e| e.to_string());
+        report(RunMsg::InputDone {
+            len,
+            sha256,
+            source,
+            result,
+            reply,
+        });
+    });
 }
 
 const UNKNOWN: ExitStatus = ExitStatus {

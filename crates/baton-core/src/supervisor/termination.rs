@@ -37,6 +37,20 @@ impl Termination {
         }
     }
 
+    /// After the leader of group `pid` exited: whether the group is empty;
+    /// if it is not, what is left of it is ended (`leader_exited`).
+    pub(super) fn group_gone(
+        &mut self,
+        pid: crate::proc::Pid,
+        signal: &impl Fn(Signal, &'static str),
+    ) -> bool {
+        let empty = crate::proc::group_is_empty(pid);
+        if !empty {
+            self.begin("leader_exited", signal);
+        }
+        empty
+    }
+
     /// A stop request from the supervisor: SIGTERM the first time; SIGKILL
     /// at once when `force` or when asked again.
     pub(super) fn request(&mut self, force: bool, signal: &impl Fn(Signal, &'static str)) {
