@@ -419,3 +419,34 @@ async fn more_sessions_than_sshd_channels_on_one_host_all_complete() {
     }
     h.finish().await;
 }
+
+/// A remote workdir or program that does not exist is a `spawn_error`
+/// naming it: the agent never runs somewhere else (tmux would fall back to
+/// the home directory) and is not restarted for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_remote_workdir_or_program_is_a_spawn_error() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    let mut nowhere = remote_script("nowhere", "lo", &["print:never"]);
+    nowhere.workdir = Some("/nonexistent/baton/workdir".into());
+    h.spawn(nowhere).await;
+    let mut noprog =
+        baton_config::SessionSpec::command(id("noprog"), vec!["no-such-agent-binary".into()]);
+    noprog.backend = Backend::Tmux;
+    noprog.host = Some("lo".into());
+    h.spawn(noprog).await;
+    for (name, missing) in [("nowhere", "workdir"), ("noprog", "binary")] {
+        assert_eq!(h.wait_terminal(name).await, Dead, "{}", h.dump());
+        let error = h
+            .session_records(name)
+            .into_iter()
+            .find_map(|r| match r.event {
+                Event::SpawnError { missing, message } => Some((missing, message)),
+                _ => None,
+            });
+        let (got, message) = error.expect("a spawn_error");
+        assert_eq!(got, missing, "{message}");
+    }
+    assert!(remote_sessions(&sshd, &h).is_empty(), "nothing was started");
+    h.finish().await;
+}

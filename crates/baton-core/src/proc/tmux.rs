@@ -242,7 +242,8 @@ impl TmuxServer {
         // needs no marker (which would appear after its cleanup).
         let log_word = shell_words::quote(&log.to_string_lossy()).into_owned();
         let pipe = if self.host.is_some() {
-            format!("cat >> {log_word}")
+            // Private on a shared host.
+            format!("umask 077; cat >> {log_word}")
         } else {
             let marker = pipe_done_marker(log);
             format!(

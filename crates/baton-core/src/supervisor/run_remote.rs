@@ -49,6 +49,14 @@ pub(crate) struct RemoteRun {
     pub feed: Arc<HostFeed>,
 }
 
+/// Run on the host before a new run: `$1` the tmux server name, `$2` the
+/// workdir (empty: the login directory), `$3` the program. Exits 3 for a
+/// missing workdir, 4 for a missing program; prints the output directory.
+const PREPARE: &str = "umask 077; \
+    if [ -n \"$2\" ]; then cd \"$2\" 2>/dev/null || exit 3; fi; \
+    command -v \"$3\" >/dev/null 2>&1 || exit 4; \
+    mkdir -p -- \"$HOME/.baton/$1\" || exit 5; printf %s \"$HOME/.baton/$1\"";
+
 /// What `<id>.remote` remembers of the current run, so a later run (or a
 /// later conductor) can take the tmux session over.
 struct RunState {
@@ -383,7 +391,25 @@ async fn adopt_or_start(
         }
     }
     if existing.is_some() {
-        // A dead pane of ours, or a session of an earlier run: it goes.
+        // A dead pane of ours, or a session of an earlier run of this id,
+        // goes; a session tagged for another id (or untagged) is someone
+        // else's and is never touched.
+        let tag = tmux.session_tag(session).await?;
+        let ours = tag
+            .as_deref()
+            .and_then(|t| t.split_once(' '))
+            .is_some_and(|(id, _)| id == cfg.id.as_str());
+        if !ours {
+            return Err(StartError::Failed {
+                missing: "tmux".into(),
+                message: format!(
+                    "tmux session `{session}` on host `{}` (server `{}`) belongs to something else \
+                     (tag {tag:?}); baton leaves it alone",
+                    remote.host,
+                    tmux.name()
+                ),
+            });
+        }
         tmux.kill_session(session).await?;
     }
     let host = tmux.host().cloned().ok_or_else(|| StartError::Failed {
@@ -391,17 +417,67 @@ async fn adopt_or_start(
         message: "a remote run needs a host".into(),
     })?;
     let nonce = nonce();
-    // The output file lives under the login directory of the host.
-    let dir = host
-        .run(&[
-            "sh",
-            "-c",
-            "mkdir -p \"$HOME/.baton/$1\" && printf %s \"$HOME/.baton/$1\"",
-            "sh",
-            tmux.name(),
-        ])
+    // One call checks what the agent needs (tmux dies back to $HOME for a
+    // missing workdir, and a missing program would only show as exit 127),
+    // and makes the private directory for the output file under the login
+    // directory of the host.
+    let workdir = cfg
+        .remote_workdir
+        .as_deref()
+        .map(|w| w.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let program = cfg.argv.first().cloned().unwrap_or_default();
+    let answer = host
+        .exec(
+            &[
+                "sh",
+                "-c",
+                PREPARE,
+                "sh",
+                tmux.name(),
+                workdir.as_str(),
+                program.as_str(),
+            ],
+            None,
+        )
         .await
         .map_err(|e| StartError::from(TmuxError::Ssh(e)))?;
+    let dir = match answer.status {
+        0 => String::from_utf8_lossy(&answer.stdout).into_owned(),
+        3 => {
+            return Err(StartError::Failed {
+                missing: "workdir".into(),
+                message: format!(
+                    "workdir `{workdir}` does not exist or is not a directory on host `{}`",
+                    remote.host
+                ),
+            });
+        }
+        4 => {
+            return Err(StartError::Failed {
+                missing: "binary".into(),
+                message: format!(
+                    "program `{program}` not found on host `{}` (looked up in {}, on the login PATH)",
+                    remote.host,
+                    if workdir.is_empty() {
+                        "the login directory"
+                    } else {
+                        &workdir
+                    }
+                ),
+            });
+        }
+        other => {
+            return Err(StartError::Failed {
+                missing: "host".into(),
+                message: format!(
+                    "preparing host `{}` failed (status {other}): {}",
+                    remote.host,
+                    answer.stderr.trim()
+                ),
+            });
+        }
+    };
     let remote_log = format!("{dir}/{session}.{nonce}.log");
     let out_offset = file_len(&cfg.out_path);
     let state = RunState {
