@@ -111,8 +111,20 @@ impl TmuxServer {
     }
 
     /// The tmux session name for a baton session id (tmux forbids `.` and `:`).
+    ///
+    /// One to one: `_` becomes `__` and `.` becomes `_d`, so `a.b` and `a_b`
+    /// never share a tmux session.
     pub fn session_name(id: &str) -> String {
-        format!("baton-{}", id.replace('.', "_"))
+        let mut name = String::with_capacity(id.len() + 8);
+        name.push_str("baton-");
+        for c in id.chars() {
+            match c {
+                '_' => name.push_str("__"),
+                '.' => name.push_str("_d"),
+                c => name.push(c),
+            }
+        }
+        name
     }
 
     /// argv to attach a terminal to a session (`baton attach`).
@@ -416,6 +428,17 @@ fn push_cmd(args: &mut Vec<OsString>, cmd: &[&str]) {
 
 #[cfg(test)]
 #[test]
+fn session_names_are_one_to_one() {
+    assert_eq!(TmuxServer::session_name("a.b"), "baton-a_db");
+    assert_eq!(TmuxServer::session_name("a_b"), "baton-a__b");
+    assert_ne!(
+        TmuxServer::session_name("a_d"),
+        TmuxServer::session_name("a.")
+    );
+}
+
+#[cfg(test)]
+#[test]
 fn a_trailing_semicolon_is_escaped_for_tmux() {
     assert_eq!(literal("a;"), OsString::from("a\\;"));
     assert_eq!(literal("a\\;"), OsString::from("a\\\\;"));
@@ -500,6 +523,6 @@ mod tests {
             a.name(),
             TmuxServer::for_logs_dir(Path::new("/y/logs")).name()
         );
-        assert_eq!(TmuxServer::session_name("a.b-c"), "baton-a_b-c");
+        assert_eq!(TmuxServer::session_name("a.b-c"), "baton-a_db-c");
     }
 }

@@ -108,12 +108,13 @@ impl Supervisor {
         entry.lease_pending = true;
         let ticket = entry.lease_ticket;
         let provider = entry.spec.agent;
+        let host = entry.host.clone();
         self.broker_ops += 1;
         let tx = self.tx.clone();
         let id = id.clone();
         tokio::task::spawn_blocking(move || {
             let result = broker
-                .lease(provider, id.as_str(), None)
+                .lease(provider, id.as_str(), host.as_deref())
                 .map_err(|e| e.to_string());
             let _ = tx.send(SupMsg::Broker(BrokerReply::Leased { id, ticket, result }));
         });

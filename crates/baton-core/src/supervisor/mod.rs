@@ -372,6 +372,9 @@ impl Supervisor {
         entry.reason = reason.to_owned();
         entry.generation += 1;
         let restarts = entry.restarts;
+        if to.is_terminal() {
+            entry.waiting_host = false;
+        }
         if to.is_terminal() && entry.host.is_some() {
             let _ = self.tx.send(SupMsg::Timer(Timer::HostSlotFree));
         }

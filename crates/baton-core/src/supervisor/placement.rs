@@ -77,7 +77,7 @@ impl Supervisor {
         let waiting: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, e)| e.waiting_host)
+            .filter(|(_, e)| e.waiting_host && !e.state.is_terminal())
             .map(|(id, _)| id.clone())
             .collect();
         for id in waiting {
@@ -132,21 +132,30 @@ impl Supervisor {
 /// A short private directory for the ssh control sockets of one logs dir
 /// (socket paths stop at ~108 bytes, so not inside the logs dir).
 fn control_dir(logs_dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let server = crate::proc::TmuxServer::for_logs_dir(logs_dir);
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
     let dir = std::env::temp_dir().join(format!("{}-ssh-{uid}", server.name()));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|e| {
-            format!(
-                "cannot create the ssh control directory {}: {e}",
-                dir.display()
-            )
-        })?;
+    let fail = |e: std::io::Error| {
+        format!(
+            "cannot create the ssh control directory {}: {e}",
+            dir.display()
+        )
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(e)),
+    }
+    // In a shared temp dir: it must be ours, a real directory, and private
+    // (not a symlink, nor a directory someone else made for us).
+    let meta = std::fs::symlink_metadata(&dir).map_err(fail)?;
+    if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "the ssh control directory {} is not a private directory of uid {uid}; remove it",
+            dir.display()
+        ));
+    }
     Ok(dir)
 }
