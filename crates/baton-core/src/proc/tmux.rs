@@ -250,19 +250,14 @@ impl TmuxServer {
         // marker are the only words in it, quoted. No word of the agent's
         // reaches a shell. The marker appears once `cat` has written every
         // byte it was given (see [`pipe_done_marker`]).
-        // A remote run knows its bytes are complete from the done token and
-        // needs no marker (which would appear after its cleanup).
-        let log_word = shell_words::quote(&log.to_string_lossy()).into_owned();
-        let pipe = if self.host.is_some() {
-            // Private on a shared host.
-            format!("umask 077; cat >> {log_word}")
-        } else {
-            let marker = pipe_done_marker(log);
-            format!(
-                "cat >> {log_word}; : > {}",
-                shell_words::quote(&marker.to_string_lossy())
-            )
-        };
+        // On a remote host the files are private (it may be shared).
+        let umask = if self.host.is_some() { "umask 077; " } else { "" };
+        let marker = pipe_done_marker(log);
+        let pipe = format!(
+            "{umask}cat >> {}; : > {}",
+            shell_words::quote(&log.to_string_lossy()),
+            shell_words::quote(&marker.to_string_lossy())
+        );
         for cmd in [
             vec![
                 ";",

@@ -57,6 +57,16 @@ const PREPARE: &str = "umask 077; \
     command -v \"$3\" >/dev/null 2>&1 || exit 4; \
     mkdir -p -- \"$HOME/.baton/$1\" || exit 5; printf %s \"$HOME/.baton/$1\"";
 
+/// Run on the host when a run ends: `$1` server, `$2` target session, `$3`
+/// output file, `$4` its `pipe-pane` marker, `$5` their directory, `$6`
+/// `+N` (the first byte not yet fetched). Ends the session, waits (≤ 5 s)
+/// for `pipe-pane` to write its last bytes, prints the file from byte N,
+/// and removes the files.
+const CLEANUP: &str = "if tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; then \
+    i=0; while [ ! -e \"$4\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; \
+    tail -c \"$6\" \"$3\" 2>/dev/null; \
+    rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0";
+
 /// What `<id>.remote` remembers of the current run, so a later run (or a
 /// later conductor) can take the tmux session over.
 struct RunState {
@@ -205,11 +215,28 @@ pub(crate) async fn run_remote(
     };
     // Bytes after a done token are never written, so what the local log
     // holds of this run is exactly what was received before.
-    let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
+    let mut received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
     let mut scanner = MarkerScanner::done_token(&state.nonce);
     let mut payload = PayloadCapture::new();
     let mut live = Liveness::new(acknowledged);
     let mut status: Option<ExitStatus> = None;
+    // Agent output: into the log, the counters, the payload and the detectors.
+    let keep = |bytes: &[u8],
+                out: &mut std::fs::File,
+                payload: &mut PayloadCapture,
+                live: &mut Liveness| {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Err(e) = out.write_all(bytes) {
+            tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
+        }
+        shared
+            .out_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        payload.feed(bytes);
+        live.output(&shared, bytes, epoch, &report);
+    };
     let mut watch = remote.feed.watch(&session, &state.remote_log, received);
     let mut last_answer = Instant::now();
     let mut terminating = false;
@@ -229,15 +256,9 @@ pub(crate) async fn run_remote(
             event = watch.rx.recv() => match event {
                 Some(FeedEvent::Output(bytes)) => {
                     last_answer = Instant::now();
+                    received += bytes.len() as u64;
                     let passed = scanner.feed(&bytes);
-                    if !passed.is_empty() {
-                        if let Err(e) = out.write_all(&passed) {
-                            tracing::error!(path = %cfg.out_path.display(), "output log write failed: {e}");
-                        }
-                        shared.out_bytes.fetch_add(passed.len() as u64, Ordering::Relaxed);
-                        payload.feed(&passed);
-                        live.output(&shared, &passed, epoch, &report);
-                    }
+                    keep(&passed, &mut out, &mut payload, &mut live);
                     if let Some(st) = scanner.ended() {
                         status = Some(st);
                         report(RunMsg::Exited { status: st, runtime: live.started().elapsed() });
@@ -326,20 +347,32 @@ pub(crate) async fn run_remote(
             let piped = proc::pipe_done_marker(log);
             let dir = log.parent().unwrap_or(Path::new("."));
             let target = format!("={session}");
+            let from = format!("+{}", received + 1);
             let words = [
                 "sh",
                 "-c",
-                "tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; \
-                 rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0",
+                CLEANUP,
                 "sh",
                 tmux.name(),
                 &target,
                 state.remote_log.as_str(),
                 &piped.to_string_lossy(),
                 &dir.to_string_lossy(),
+                &from,
             ];
-            if let Err(e) = host.run(&words).await {
-                tracing::warn!(session = %cfg.id, host = %remote.host, "ending the tmux session: {e}");
+            match host.exec(&words, None).await {
+                // What the agent wrote after the last fetch (a kill, a dead
+                // pane): kept, up to a done token.
+                Ok(rest) if scanner.ended().is_none() => {
+                    let passed = scanner.feed(&rest.stdout);
+                    keep(&passed, &mut out, &mut payload, &mut live);
+                    let held = scanner.flush();
+                    keep(&held, &mut out, &mut payload, &mut live);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(session = %cfg.id, host = %remote.host, "ending the tmux session: {e}");
+                }
             }
             if terminating {
                 report(RunMsg::Signalled {
