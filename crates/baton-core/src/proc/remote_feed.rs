@@ -26,20 +26,23 @@ use super::tmux::PaneStatus;
 pub const TICK_MIN: Duration = Duration::from_millis(250);
 /// Longest pause between two fetches (while everything is quiet).
 pub const TICK_MAX: Duration = Duration::from_secs(1);
-/// Most bytes fetched for one file in one call.
-const CHUNK_MAX: u64 = 4 * 1024 * 1024;
+/// Most bytes fetched in one call, over all files (so that a backlog on a
+/// slow link is fetched in pieces, each well inside the call's time limit).
+const FETCH_MAX: u64 = 8 * 1024 * 1024;
+/// Fewest bytes fetched per file in one call.
+const CHUNK_MIN: u64 = 64 * 1024;
 
-/// The fetch, run by `sh -c` on the host: `$1` is the tmux server name, then
-/// (file, offset) pairs. It prints the panes, a separator line, then for
+/// The fetch, run by `sh -c` on the host: `$1` is the tmux server name, `$2`
+/// the most bytes per file, then (file, offset) pairs. It prints the panes, a separator line, then for
 /// each pair `<index> <length>` and exactly that many bytes of the file.
-const SCRIPT: &str = r#"s=$1; shift
+const SCRIPT: &str = r#"s=$1; max=$2; shift 2
 tmux -L "$s" list-panes -a -F '#{session_name} #{pane_dead} #{pane_pid} #{pane_dead_status} #{pane_dead_signal}' 2>/dev/null
 echo __BATON_FEED__
 i=0
 while [ $# -ge 2 ]; do
   f=$1; o=$2; shift 2; n=0
   if [ -f "$f" ]; then sz=$(wc -c < "$f"); n=$((sz - o)); fi
-  if [ "$n" -gt MAX ]; then n=MAX; fi
+  if [ "$n" -gt "$max" ]; then n=$max; fi
   if [ "$n" -lt 0 ]; then n=0; fi
   printf '%s %s\n' "$i" "$n"
   if [ "$n" -gt 0 ]; then tail -c +$((o + 1)) "$f" | head -c "$n"; fi
@@ -134,9 +137,10 @@ impl HostFeed {
         if targets.is_empty() {
             return false;
         }
-        let script = SCRIPT.replace("MAX", &CHUNK_MAX.to_string());
-        let mut words: Vec<String> = vec!["sh".into(), "-c".into(), script, "sh".into()];
+        let per_file = (FETCH_MAX / targets.len() as u64).max(CHUNK_MIN);
+        let mut words: Vec<String> = vec!["sh".into(), "-c".into(), SCRIPT.into(), "sh".into()];
         words.push(self.server.clone());
+        words.push(per_file.to_string());
         for (_, file, offset) in &targets {
             words.push(file.clone());
             words.push(offset.to_string());

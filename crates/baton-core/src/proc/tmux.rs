@@ -251,7 +251,11 @@ impl TmuxServer {
         // reaches a shell. The marker appears once `cat` has written every
         // byte it was given (see [`pipe_done_marker`]).
         // On a remote host the files are private (it may be shared).
-        let umask = if self.host.is_some() { "umask 077; " } else { "" };
+        let umask = if self.host.is_some() {
+            "umask 077; "
+        } else {
+            ""
+        };
         let marker = pipe_done_marker(log);
         let pipe = format!(
             "{umask}cat >> {}; : > {}",

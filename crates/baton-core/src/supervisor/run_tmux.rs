@@ -199,6 +199,11 @@ pub(crate) async fn run_tmux(
                 tracing::warn!(session = %cfg.id, "tmux kill-session: {e}");
             }
             session_gone = true;
+            // The shim leaves once its terminal closes; only what is left of
+            // the group after that needs ending.
+            if let Some(watch) = &exit_watch {
+                let _ = tokio::time::timeout(Duration::from_secs(2), watch.exited()).await;
+            }
         }
         if status.is_some() && !group_empty {
             group_empty = termination.group_gone(pid, &signal);
