@@ -173,3 +173,53 @@ fn a_new_conductor_takes_over_detached_runs_and_reads_how_finished_ones_ended() 
         );
     });
 }
+
+/// A run whose `exit` is in the log but whose end is not (the conductor died
+/// in between) is finished from the log when its session is spawned again:
+/// `completed` with its payload, and the agent is not run a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_exit_was_recorded_is_finished_not_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = fast_options(dir.path());
+    let logs = opts.conductor.logs_dir.clone();
+    std::fs::create_dir_all(&logs).unwrap();
+    let header = r#"{"format":"baton-events","version":"1.2","created":"2026-11-21T00:00:00Z"}"#;
+    let records = [
+        r#"{"seq":1,"ts":"2026-11-21T00:00:00.000001Z","event":"conductor_start","version":"0","pid":1,"fsync":"batch"}"#,
+        r#"{"seq":2,"ts":"2026-11-21T00:00:00.000002Z","session":"done","event":"state","from":"init","to":"starting","reason":"spawn","restarts":0}"#,
+        r#"{"seq":3,"ts":"2026-11-21T00:00:00.000003Z","session":"done","event":"spawn","agent":"command","restart":0,"attempt":1,"pid":999999,"start_time":1,"argv":["x"],"workdir":"/","env_keys":[],"out_offset":0,"err_offset":0}"#,
+        r#"{"seq":4,"ts":"2026-11-21T00:00:00.000004Z","session":"done","event":"state","from":"starting","to":"healthy","reason":"first_output","restarts":0}"#,
+        r#"{"seq":5,"ts":"2026-11-21T00:00:00.000005Z","session":"done","event":"exit","code":0,"signal":null,"runtime_ms":5}"#,
+    ];
+    std::fs::write(
+        logs.join("events.jsonl"),
+        format!("{header}\n{}\n", records.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("done.out.log"),
+        "work\n<<<BATON_COMPLETION_BEGIN>>>\n{\"ok\":true}\n<<<BATON_COMPLETION_END>>>\n",
+    )
+    .unwrap();
+    let h = Harness::with_options(dir, opts);
+    assert_eq!(h.conductor.unfinished(), ["done"]);
+    // Were it run again, this argv would fail at once.
+    h.spawn(script("done", &["exit:7"])).await;
+    assert_eq!(h.wait_terminal("done").await, Completed, "{}", h.dump());
+    let recs = h.session_records("done");
+    assert!(
+        !recs.iter().any(|r| matches!(r.event, Event::Spawn { .. })),
+        "{}",
+        h.dump()
+    );
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p) } if p["ok"] == true)),
+        "{}",
+        h.dump()
+    );
+    assert!(
+        recs.iter()
+            .any(|r| matches!(&r.event, Event::Recovered { outcome, .. } if outcome == "exited"))
+    );
+}

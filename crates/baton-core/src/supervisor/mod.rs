@@ -160,6 +160,11 @@ pub(crate) struct Recoverable {
     pub state: SessionState,
     pub restarts: u32,
     pub attempt: u32,
+    /// The last run's `exit` record, when it has one: the run ended and
+    /// only the rest of its end (payload, state) was not recorded.
+    pub exited: Option<ExitStatus>,
+    /// Where the last run's stdout begins in `<id>.out.log`.
+    pub out_offset: u64,
 }
 
 /// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
@@ -190,6 +195,8 @@ impl Recoverable {
                 state: SessionState::Init,
                 restarts: 0,
                 attempt: 0,
+                exited: None,
+                out_offset: 0,
             });
             match &r.event {
                 Event::Spawn {
@@ -214,6 +221,8 @@ impl Recoverable {
                     };
                     rec.attempt = *attempt;
                     rec.restarts = *restart;
+                    rec.exited = None;
+                    rec.out_offset = *out_offset;
                     rec.run = match tmux {
                         _ if host.is_some() => {
                             host.clone().map(|host| RecoveredRun::Remote { host })
@@ -229,6 +238,12 @@ impl Recoverable {
                             start_time: *start_time,
                         }),
                     };
+                }
+                Event::Exit { code, signal, .. } => {
+                    rec.exited = Some(ExitStatus {
+                        code: *code,
+                        signal: *signal,
+                    });
                 }
                 Event::State { to, restarts, .. } => {
                     rec.state = *to;
@@ -496,6 +511,53 @@ impl Supervisor {
         Ok(id)
     }
 
+    /// Ends the run of `rec`, whose `exit` was recorded, as its own run task
+    /// would have: payload from its stdout in the log, then the usual rules.
+    fn finish_recorded_run(&mut self, id: &SessionId, rec: Recoverable, status: ExitStatus) {
+        let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
+        let tail_bytes = self.opts.conductor.tail_bytes;
+        let server = self.tmux_server();
+        let session = proc::TmuxServer::session_name(id.as_str());
+        if let Some(RecoveredRun::Shim(_)) = &rec.run {
+            let _ = std::fs::remove_file(run_shim::status_path(&out_path));
+            let _ = std::fs::remove_file(run_shim::fifo_path(&out_path));
+        }
+        let leftover = match &rec.run {
+            Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
+            Some(RecoveredRun::Remote { host }) => {
+                self.ssh_host(host).ok().map(|(ssh, _)| server.on_host(ssh))
+            }
+            _ => None,
+        };
+        let tx = self.tx.clone();
+        let id = id.clone();
+        let attempt = rec.attempt;
+        let out_offset = rec.out_offset;
+        tokio::spawn(async move {
+            if let Some(tmux) = leftover {
+                let _ = tmux.kill_session(&session).await;
+            }
+            let stdout = run::run_stdout_tail(&out_path, out_offset);
+            let payload = if status.success() {
+                let mut capture = baton_monitor::payload::PayloadCapture::new();
+                capture.feed(&stdout);
+                capture.finish(&stdout)
+            } else {
+                None
+            };
+            let tail = stdout[stdout.len().saturating_sub(tail_bytes)..].to_vec();
+            let _ = tx.send(SupMsg::Run {
+                id,
+                attempt,
+                msg: RunMsg::Finished {
+                    status,
+                    payload,
+                    tail,
+                },
+            });
+        });
+    }
+
     /// Moves a session to `starting` and launches its next run.
     fn start_run(&mut self, id: &SessionId, reason: &str) {
         if !self.transition(id, SessionState::Starting, reason, None, None) {
@@ -589,6 +651,27 @@ impl Supervisor {
         };
         entry.restarts = rec.restarts;
         entry.attempt = rec.attempt;
+        if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
+            // The run ended and its `exit` is recorded; only the rest of its
+            // end was lost with the conductor. It is finished from the log,
+            // never run again; a tmux session it left is ended.
+            entry.state = rec.state;
+            entry.reason = "recovered".into();
+            let pid = match &rec.run {
+                Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) => Some(a.pid),
+                Some(RecoveredRun::Leftover { pid, .. }) => Some(*pid),
+                _ => None,
+            };
+            self.append(
+                id,
+                Event::Recovered {
+                    pid,
+                    outcome: "exited".into(),
+                },
+            );
+            self.finish_recorded_run(id, rec, status);
+            return;
+        }
         let backend = entry.spec.backend;
         let adopt = match rec.run {
             Some(RecoveredRun::Tmux(a)) if backend == baton_config::Backend::Tmux => Ok(a),
