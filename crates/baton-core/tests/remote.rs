@@ -34,6 +34,11 @@ fn on_terminal(text: &str) -> Vec<u8> {
 
 /// The host's tmux sessions (on baton's server for the harness's logs dir).
 fn remote_sessions(sshd: &Sshd, h: &Harness) -> Vec<String> {
+    sessions_in(sshd.tmux_dir(), h)
+}
+
+/// The tmux sessions of baton's server whose sockets are under `tmux_dir`.
+fn sessions_in(tmux_dir: &std::path::Path, h: &Harness) -> Vec<String> {
     let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
     let out = std::process::Command::new("tmux")
         .args([
@@ -43,7 +48,7 @@ fn remote_sessions(sshd: &Sshd, h: &Harness) -> Vec<String> {
             "-F",
             "#{session_name}",
         ])
-        .env("TMUX_TMPDIR", sshd.tmux_dir())
+        .env("TMUX_TMPDIR", tmux_dir)
         .output()
         .expect("tmux");
     String::from_utf8_lossy(&out.stdout)
@@ -448,5 +453,45 @@ async fn a_missing_remote_workdir_or_program_is_a_spawn_error() {
         assert_eq!(got, missing, "{message}");
     }
     assert!(remote_sessions(&sshd, &h).is_empty(), "nothing was started");
+    h.finish().await;
+}
+
+/// A kill while the host does not answer: the session is recorded dead at
+/// once, and its tmux session on the host is ended as soon as the host
+/// answers again (not left running there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_a_cut_ends_the_remote_session_once_the_host_answers() {
+    let Some(host) = common::sshd::NetnsHost::new() else {
+        return;
+    };
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(4));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+    });
+    h.spawn(remote_script("cutkill", "far", &["print:up", "sleep:600s"]))
+        .await;
+    h.wait_state("cutkill", Healthy).await;
+    assert_eq!(sessions_in(host.tmux_dir(), &h).len(), 1);
+    host.cut_link();
+    h.conductor
+        .kill(&id("cutkill"))
+        .await
+        .expect("kill answers");
+    assert_eq!(h.wait_terminal("cutkill").await, Dead);
+    assert_eq!(
+        sessions_in(host.tmux_dir(), &h).len(),
+        1,
+        "still there during the cut"
+    );
+    host.restore_link();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !sessions_in(host.tmux_dir(), &h).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        sessions_in(host.tmux_dir(), &h).is_empty(),
+        "the remote session was ended after the restore"
+    );
     h.finish().await;
 }

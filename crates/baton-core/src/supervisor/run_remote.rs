@@ -30,6 +30,8 @@ use crate::proc::remote_feed::{FeedEvent, HostFeed};
 use crate::proc::ssh::SshError;
 use crate::proc::{self, ExitStatus, MarkerScanner, Pid, TmuxError, TmuxServer};
 
+/// How long a run that could not end its remote session keeps trying.
+const CLEANUP_RETRY: Duration = Duration::from_secs(600);
 /// How soon a session whose host did not answer tries again.
 pub(crate) const PROBE: Duration = Duration::from_secs(2);
 
@@ -360,18 +362,44 @@ pub(crate) async fn run_remote(
                 &dir.to_string_lossy(),
                 &from,
             ];
+            let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
             match host.exec(&words, None).await {
                 // What the agent wrote after the last fetch (a kill, a dead
                 // pane): kept, up to a done token.
-                Ok(rest) if scanner.ended().is_none() => {
-                    let passed = scanner.feed(&rest.stdout);
-                    keep(&passed, &mut out, &mut payload, &mut live);
-                    let held = scanner.flush();
-                    keep(&held, &mut out, &mut payload, &mut live);
+                Ok(rest) => {
+                    if scanner.ended().is_none() {
+                        let passed = scanner.feed(&rest.stdout);
+                        keep(&passed, &mut out, &mut payload, &mut live);
+                        let held = scanner.flush();
+                        keep(&held, &mut out, &mut payload, &mut live);
+                    }
+                    let _ = std::fs::remove_file(RunState::path(&cfg.out_path));
                 }
-                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(session = %cfg.id, host = %remote.host, "ending the tmux session: {e}");
+                    // The host does not answer (a kill during a cut): the
+                    // agent may live on there. Keep trying in the background,
+                    // and keep `<id>.remote` until it is done, so a later run
+                    // or conductor finds the session instead of losing it.
+                    tracing::error!(
+                        session = %cfg.id,
+                        host = %remote.host,
+                        "cannot end the tmux session now ({e}); retrying for up to {} s",
+                        CLEANUP_RETRY.as_secs()
+                    );
+                    let (host, state_path, id) =
+                        (host.clone(), RunState::path(&cfg.out_path), cfg.id.clone());
+                    tokio::spawn(async move {
+                        let until = Instant::now() + CLEANUP_RETRY;
+                        while Instant::now() < until {
+                            tokio::time::sleep(PROBE).await;
+                            if host.exec(&words, None).await.is_ok() {
+                                let _ = std::fs::remove_file(&state_path);
+                                tracing::info!(session = %id, "remote tmux session ended after the host answered again");
+                                return;
+                            }
+                        }
+                        tracing::error!(session = %id, "gave up ending the remote tmux session; `<id>.remote` keeps it for the next run");
+                    });
                 }
             }
             if terminating {
@@ -380,7 +408,6 @@ pub(crate) async fn run_remote(
                     reason: "kill_session",
                 });
             }
-            let _ = std::fs::remove_file(RunState::path(&cfg.out_path));
         }
     }
     let _ = out.flush();
