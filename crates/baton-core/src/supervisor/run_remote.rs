@@ -187,6 +187,11 @@ pub(crate) async fn run_remote(
             }),
         );
         launch.host = Some(remote.host.clone());
+        // The workdir on the host (`~`: its login directory).
+        launch.workdir = cfg
+            .remote_workdir
+            .as_deref()
+            .map_or_else(|| "~".to_owned(), |w| w.display().to_string());
         report(RunMsg::Spawned {
             pid: Pid(pid),
             start_time: None,
