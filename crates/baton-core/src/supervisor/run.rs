@@ -341,14 +341,7 @@ pub(crate) async fn run(
     tokio::pin!(sleep);
     let mut armed = far;
 
-    let signal = |sig: Signal, reason: &'static str| match proc::signal_group(pid, sig) {
-        Ok(true) => report(RunMsg::Signalled {
-            signal: sig,
-            reason,
-        }),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
-    };
+    let signal = group_signaller(&cfg.id, pid, true, &report);
 
     loop {
         if status.is_some() && group_empty && !out_open && !err_open {
@@ -513,6 +506,40 @@ pub(crate) async fn run(
         payload,
         tail: shared.tail_bytes(),
     });
+}
+
+/// Signals the run's process group `pid` and reports each signal that
+/// reached someone. With `ours` false (a recorded pid whose start time no
+/// longer matches: someone else's process now) it signals nothing.
+pub(super) fn group_signaller<'a>(
+    id: &'a SessionId,
+    pid: Pid,
+    ours: bool,
+    report: &'a Report,
+) -> impl Fn(Signal, &'static str) + 'a {
+    move |sig, reason| {
+        if !ours {
+            return;
+        }
+        match proc::signal_group(pid, sig) {
+            Ok(true) => report(RunMsg::Signalled {
+                signal: sig,
+                reason,
+            }),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(session = %id, %pid, "signalling group failed: {e}"),
+        }
+    }
+}
+
+/// The file `<id>.<ext>` beside a session's `<id>.out.log`.
+pub(super) fn session_file(out_path: &std::path::Path, ext: &str) -> PathBuf {
+    let name = out_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".out.log"))
+        .unwrap_or("session");
+    out_path.with_file_name(format!("{name}.{ext}"))
 }
 
 /// The last [`STDOUT_TAIL`] bytes this run wrote to `out_path` (which it

@@ -81,12 +81,7 @@ struct RunState {
 
 impl RunState {
     fn path(out_path: &Path) -> PathBuf {
-        let name = out_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".out.log"))
-            .unwrap_or("session");
-        out_path.with_file_name(format!("{name}.remote"))
+        super::run::session_file(out_path, "remote")
     }
 
     fn load(out_path: &Path) -> Option<RunState> {

@@ -24,29 +24,20 @@ use tokio::time::Instant;
 
 use super::run::{
     Launch, Liveness, Report, RunConfig, RunCtl, RunMsg, RunShared, branch_guard, hex,
-    run_stdout_tail,
+    run_stdout_tail, session_file,
 };
 use super::run_tmux::Adopt;
 use super::termination::Termination;
-use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal};
+use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid};
 
 /// The status file of session `out_path`'s runs (`<id>.status` beside it).
 pub(crate) fn status_path(out_path: &Path) -> PathBuf {
-    sibling(out_path, "status")
+    session_file(out_path, "status")
 }
 
 /// The stdin FIFO of session `out_path`'s runs (`<id>.stdin` beside it).
 pub(crate) fn fifo_path(out_path: &Path) -> PathBuf {
-    sibling(out_path, "stdin")
-}
-
-fn sibling(out_path: &Path, ext: &str) -> PathBuf {
-    let name = out_path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(".out.log"))
-        .unwrap_or("session");
-    out_path.with_file_name(format!("{name}.{ext}"))
+    session_file(out_path, "stdin")
 }
 
 /// The leader: our child (watched through a pidfd, then reaped), or a shim
@@ -165,19 +156,7 @@ pub(crate) async fn run_shim(
     let mut stdin: Option<tokio::net::unix::pipe::Sender> = None;
     let far = live.started() + Duration::from_secs(86400 * 365);
 
-    let signal = |sig: Signal, reason: &'static str| {
-        if !same_process {
-            return;
-        }
-        match proc::signal_group(pid, sig) {
-            Ok(true) => report(RunMsg::Signalled {
-                signal: sig,
-                reason,
-            }),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
-        }
-    };
+    let signal = super::run::group_signaller(&cfg.id, pid, same_process, &report);
     let read_new = |logs: &mut [Follow; 2], payload: &mut PayloadCapture, live: &mut Liveness| {
         let mut buf = vec![0u8; 64 * 1024];
         for log in logs.iter_mut() {

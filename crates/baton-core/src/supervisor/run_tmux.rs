@@ -25,7 +25,7 @@ use super::run::{
     run_stdout_tail,
 };
 use super::termination::Termination;
-use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, Signal, TmuxError, TmuxServer};
+use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, Pid, TmuxError, TmuxServer};
 
 /// Where a tmux run lives, and what to adopt if it already runs.
 #[derive(Clone)]
@@ -130,19 +130,7 @@ pub(crate) async fn run_tmux(
     let mut termination = Termination::new(cfg.grace);
     let far = live.started() + Duration::from_secs(86400 * 365);
 
-    let signal = |sig: Signal, reason: &'static str| {
-        if !same_process {
-            return;
-        }
-        match proc::signal_group(pid, sig) {
-            Ok(true) => report(RunMsg::Signalled {
-                signal: sig,
-                reason,
-            }),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(session = %cfg.id, %pid, "signalling group failed: {e}"),
-        }
-    };
+    let signal = super::run::group_signaller(&cfg.id, pid, same_process, &report);
     let mut read_new = |log: &mut Option<std::fs::File>,
                         scanner: &mut Option<proc::MarkerScanner>,
                         live: &mut Liveness|
