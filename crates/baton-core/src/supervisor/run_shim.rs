@@ -157,25 +157,27 @@ pub(crate) async fn run_shim(
     let far = live.started() + Duration::from_secs(86400 * 365);
 
     let signal = super::run::group_signaller(&cfg.id, pid, same_process, &report);
-    let read_new = |logs: &mut [Follow; 2], payload: &mut PayloadCapture, live: &mut Liveness| {
-        let mut buf = vec![0u8; 64 * 1024];
-        for log in logs.iter_mut() {
-            let Some(file) = log.file.as_mut() else {
-                continue;
-            };
-            while let Ok(n) = file.read(&mut buf) {
-                if n == 0 {
-                    break;
+    // One buffer for the run, not one per notification.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read_new =
+        |logs: &mut [Follow; 2], payload: &mut PayloadCapture, live: &mut Liveness| {
+            for log in logs.iter_mut() {
+                let Some(file) = log.file.as_mut() else {
+                    continue;
+                };
+                while let Ok(n) = file.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let bytes = &buf[..n];
+                    (log.counter)(&shared).fetch_add(n as u64, Ordering::Relaxed);
+                    if log.stdout {
+                        payload.feed(bytes);
+                    }
+                    live.output(&shared, bytes, epoch, &report);
                 }
-                let bytes = &buf[..n];
-                (log.counter)(&shared).fetch_add(n as u64, Ordering::Relaxed);
-                if log.stdout {
-                    payload.feed(bytes);
-                }
-                live.output(&shared, bytes, epoch, &report);
             }
-        }
-    };
+        };
     // An adopted run may have written while no conductor watched.
     read_new(&mut logs, &mut payload, &mut live);
     if !same_process {

@@ -131,13 +131,14 @@ pub(crate) async fn run_tmux(
     let far = live.started() + Duration::from_secs(86400 * 365);
 
     let signal = super::run::group_signaller(&cfg.id, pid, same_process, &report);
+    // One buffer for the run, not one per notification.
+    let mut buf = vec![0u8; 64 * 1024];
     let mut read_new = |log: &mut Option<std::fs::File>,
                         scanner: &mut Option<proc::MarkerScanner>,
                         live: &mut Liveness|
      -> usize {
         let Some(file) = log else { return 0 };
         let mut total = 0;
-        let mut buf = [0u8; 64 * 1024];
         while let Ok(n) = file.read(&mut buf) {
             if n == 0 {
                 break;
