@@ -117,7 +117,13 @@ fn a_new_conductor_takes_over_detached_runs_and_reads_how_finished_ones_ended() 
     drop(rt);
     // "short" ends while nobody watches; "long" floods after the takeover.
     std::fs::write(&gate, b"").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Its shim records how it ended; only then is the takeover to begin.
+    let status = opts.conductor.logs_dir.join("short.status");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !status.exists() {
+        assert!(std::time::Instant::now() < deadline, "short never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
