@@ -30,6 +30,17 @@ fn tmux_script(name: &str, steps: &[&str]) -> baton_config::SessionSpec {
     spec
 }
 
+/// (code, signal) of each `exit` record of session `id`, in order.
+fn exits(h: &Harness, id: &str) -> Vec<(Option<i32>, Option<i32>)> {
+    h.session_records(id)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Exit { code, signal, .. } => Some((code, signal)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Kills the test's private tmux server even when the test fails.
 struct ServerGuard(TmuxServer);
 
@@ -129,14 +140,7 @@ async fn tmux_output_reaches_the_log_byte_for_byte_across_restarts() {
         expected.len(),
         second.iter().zip(&expected).position(|(a, b)| a != b)
     );
-    let exits: Vec<Option<i32>> = h
-        .session_records("tflood")
-        .into_iter()
-        .filter_map(|r| match r.event {
-            Event::Exit { code, .. } => Some(code),
-            _ => None,
-        })
-        .collect();
+    let exits: Vec<Option<i32>> = exits(&h, "tflood").into_iter().map(|e| e.0).collect();
     assert_eq!(
         exits,
         vec![Some(1), Some(0)],
@@ -328,14 +332,7 @@ async fn concurrent_tmux_runs_that_exit_right_after_a_burst_lose_nothing() {
             expected.len(),
             h.dump()
         );
-        let codes: Vec<Option<i32>> = h
-            .session_records(id)
-            .into_iter()
-            .filter_map(|r| match r.event {
-                Event::Exit { code, .. } => Some(code),
-                _ => None,
-            })
-            .collect();
+        let codes: Vec<Option<i32>> = exits(&h, id).into_iter().map(|e| e.0).collect();
         assert_eq!(
             codes.first(),
             Some(&Some(3)),
@@ -355,14 +352,7 @@ async fn a_tmux_agent_killed_by_a_signal_reports_the_signal() {
     h.spawn(tmux_script("sig", &["print:bye", "signal:SEGV"]))
         .await;
     assert_eq!(h.wait_terminal("sig").await, Dead, "{}", h.dump());
-    let signals: Vec<Option<i32>> = h
-        .session_records("sig")
-        .into_iter()
-        .filter_map(|r| match r.event {
-            Event::Exit { signal, .. } => Some(signal),
-            _ => None,
-        })
-        .collect();
+    let signals: Vec<Option<i32>> = exits(&h, "sig").into_iter().map(|e| e.1).collect();
     assert_eq!(signals.first().copied().flatten(), Some(libc::SIGSEGV));
     assert_eq!(h.out_log("sig"), b"bye\r\n");
 }
