@@ -476,7 +476,7 @@ async fn adopt_or_start(
         missing: "host".into(),
         message: "a remote run needs a host".into(),
     })?;
-    let nonce = nonce();
+    let nonce = super::run_tmux::marker_token();
     // One call checks what the agent needs (tmux dies back to $HOME for a
     // missing workdir, and a missing program would only show as exit 127),
     // and makes the private directory for the output file under the login
@@ -572,17 +572,4 @@ async fn adopt_or_start(
         )
         .await?;
     Ok((state, pid, false, false))
-}
-
-/// A fresh token for a run's done marker.
-fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    format!("{:016x}", hasher.finish())
 }

@@ -455,9 +455,10 @@ async fn start(
     Ok((Pid(pid), out_offset, err_offset, token))
 }
 
-/// A fresh token for a run's end-of-run marker: output that merely mentions
-/// a marker cannot end the run by accident.
-fn marker_token() -> String {
+/// A fresh token for a run's end-of-run marker (the shim's, or a remote
+/// run's done token): output that merely mentions a marker cannot end the
+/// run by accident.
+pub(super) fn marker_token() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
