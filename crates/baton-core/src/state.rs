@@ -149,6 +149,58 @@ impl FailureClass {
     }
 }
 
+/// What kept a run from starting: the `missing` of a `spawn_error` record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Missing {
+    /// The agent's program is not on PATH (or the host's login PATH).
+    Binary,
+    /// The program exists but may not be executed.
+    Permission,
+    /// The workdir does not exist or is not a directory.
+    Workdir,
+    /// The argv was empty.
+    Command,
+    /// The kernel refused the spawn for another reason.
+    Os,
+    /// `branch_guard` refused a workdir on `main`/`master`.
+    BranchGuard,
+    /// The session's log files could not be opened.
+    LogsDir,
+    /// `baton-shim` was not found next to `baton` or on PATH.
+    BatonShim,
+    /// tmux is missing, refused the session, or holds one that is not ours.
+    Tmux,
+    /// ssh refused the key or the host key changed.
+    Ssh,
+    /// The session's remote host is not usable.
+    Host,
+}
+
+impl Missing {
+    /// The name in the `spawn_error` record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missing::Binary => "binary",
+            Missing::Permission => "permission",
+            Missing::Workdir => "workdir",
+            Missing::Command => "command",
+            Missing::Os => "os",
+            Missing::BranchGuard => "branch_guard",
+            Missing::LogsDir => "logs_dir",
+            Missing::BatonShim => "baton-shim",
+            Missing::Tmux => "tmux",
+            Missing::Ssh => "ssh",
+            Missing::Host => "host",
+        }
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Delay before restart number `n` (1-based): `min(base × 2^(n-1), max)`,
 /// plus up to 10 % jitter taken from `jitter_unit` in `[0, 1)`.
 pub fn backoff_delay(n: u32, base: Duration, max: Duration, jitter_unit: f64) -> Duration {

@@ -81,13 +81,14 @@ fn where_searched(searched: &Option<String>) -> String {
 
 impl SpawnFailure {
     /// Short machine-readable name of what is missing: `binary`, `workdir`, …
-    pub fn missing(&self) -> &'static str {
+    pub fn missing(&self) -> crate::state::Missing {
+        use crate::state::Missing;
         match self {
-            SpawnFailure::NotFound { .. } => "binary",
-            SpawnFailure::NotExecutable(_) => "permission",
-            SpawnFailure::WorkdirMissing(_) => "workdir",
-            SpawnFailure::EmptyArgv => "command",
-            SpawnFailure::Os { .. } => "os",
+            SpawnFailure::NotFound { .. } => Missing::Binary,
+            SpawnFailure::NotExecutable(_) => Missing::Permission,
+            SpawnFailure::WorkdirMissing(_) => Missing::Workdir,
+            SpawnFailure::EmptyArgv => Missing::Command,
+            SpawnFailure::Os { .. } => Missing::Os,
         }
     }
 }

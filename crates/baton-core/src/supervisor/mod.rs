@@ -6,12 +6,10 @@
 //! changes go through [`Supervisor::transition`], the only place the table of
 //! SPEC §2 is enforced.
 
+mod backend;
+pub(crate) mod driver;
 mod leasing;
 mod placement;
-pub(crate) mod run;
-mod run_remote;
-mod run_shim;
-mod run_tmux;
 mod termination;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,7 +26,8 @@ use crate::conductor::{ConductorError, ConductorOptions, SessionSnapshot, Shutdo
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState, backoff_delay};
-use run::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+use backend::shim::Adopt;
+use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -171,9 +170,9 @@ pub(crate) struct Recoverable {
 #[derive(Clone, Debug)]
 pub(crate) enum RecoveredRun {
     /// A pane on this logs dir's tmux server: adoptable.
-    Tmux(run_tmux::Adopt),
+    Tmux(Adopt),
     /// A run under `baton-shim`: adoptable.
-    Shim(run_tmux::Adopt),
+    Shim(Adopt),
     /// A run on a remote host: its next run takes the tmux session over if
     /// it survived (see `run_remote`).
     Remote { host: String },
@@ -211,7 +210,7 @@ impl Recoverable {
                     host,
                     ..
                 } => {
-                    let adopt = |marker: Option<String>| run_tmux::Adopt {
+                    let adopt = |marker: Option<String>| Adopt {
                         pid: *pid,
                         start_time: *start_time,
                         out_offset: *out_offset,
@@ -519,8 +518,8 @@ impl Supervisor {
         let server = self.tmux_server();
         let session = proc::TmuxServer::session_name(id.as_str());
         if let Some(RecoveredRun::Shim(_)) = &rec.run {
-            let _ = std::fs::remove_file(run_shim::status_path(&out_path));
-            let _ = std::fs::remove_file(run_shim::fifo_path(&out_path));
+            let _ = std::fs::remove_file(backend::shim::status_path(&out_path));
+            let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
         }
         let leftover = match &rec.run {
             Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
@@ -537,7 +536,7 @@ impl Supervisor {
             if let Some(tmux) = leftover {
                 let _ = tmux.kill_session(&session).await;
             }
-            let stdout = run::run_stdout_tail(&out_path, out_offset);
+            let stdout = driver::run_stdout_tail(&out_path, out_offset);
             let payload = if status.success() {
                 let mut capture = baton_monitor::payload::PayloadCapture::new();
                 capture.feed(&stdout);
@@ -576,7 +575,7 @@ impl Supervisor {
 
     /// Starts the task of run `attempt` of session `id`: a pipes/pty run, or a
     /// tmux run that creates its session or, with `adopt`, takes one over.
-    fn launch(&mut self, id: &SessionId, attempt: u32, adopt: Option<run_tmux::Adopt>) {
+    fn launch(&mut self, id: &SessionId, attempt: u32, adopt: Option<Adopt>) {
         let server = self.tmux_server();
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
@@ -589,7 +588,8 @@ impl Supervisor {
         let cfg = self.run_config(&spec, attempt, restarts, lease.as_ref());
         let tx = self.tx.clone();
         let report_id = id.clone();
-        let report: run::Report = Arc::new(move |msg| {
+        let epoch = self.epoch;
+        let report: driver::Report = Arc::new(move |msg| {
             let _ = tx.send(SupMsg::Run {
                 id: report_id.clone(),
                 attempt,
@@ -599,36 +599,38 @@ impl Supervisor {
         if let Some(host) = host {
             match self.ssh_host(&host) {
                 Ok((ssh, feed)) => {
-                    let remote = run_remote::RemoteRun {
+                    let remote = backend::remote::RemoteRun {
                         tmux: server.on_host(ssh),
                         session: proc::TmuxServer::session_name(id.as_str()),
                         host,
                         feed,
                     };
-                    tokio::spawn(run_remote::run_remote(
-                        cfg, remote, shared, self.epoch, report, ctl_rx,
-                    ));
+                    tokio::spawn(async move {
+                        let started = backend::remote::start(&cfg, remote).await;
+                        driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
+                    });
                 }
                 Err(message) => report(RunMsg::SpawnFailed {
-                    missing: "host".into(),
+                    missing: crate::state::Missing::Host,
                     message,
                 }),
             }
         } else if spec.backend == baton_config::Backend::Tmux {
-            let tmux = run_tmux::TmuxRun {
-                server,
-                session: proc::TmuxServer::session_name(id.as_str()),
-                adopt,
-            };
-            tokio::spawn(run_tmux::run_tmux(
-                cfg, tmux, shared, self.epoch, report, ctl_rx,
-            ));
+            let session = proc::TmuxServer::session_name(id.as_str());
+            tokio::spawn(async move {
+                let started = backend::tmux::start(&cfg, server, session, adopt).await;
+                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
+            });
         } else if spec.backend == baton_config::Backend::Pipes && self.opts.detach {
-            tokio::spawn(run_shim::run_shim(
-                cfg, adopt, shared, self.epoch, report, ctl_rx,
-            ));
+            tokio::spawn(async move {
+                let started = backend::shim::start(&cfg, adopt).await;
+                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
+            });
         } else {
-            tokio::spawn(run::run(cfg, shared, self.epoch, report, ctl_rx));
+            tokio::spawn(async move {
+                let started = backend::pipes::start(&cfg).await;
+                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
+            });
         }
     }
 
@@ -830,7 +832,7 @@ impl Supervisor {
         if entry.attempt != attempt {
             // A report from an earlier run that raced with its replacement.
             if let RunMsg::InputDone { reply, .. } = msg {
-                let _ = reply.send(Err("the run it was sent to has ended".into()));
+                let _ = reply.send(Err(backend::InputError::RunEnded));
             }
             return;
         }
@@ -872,7 +874,7 @@ impl Supervisor {
                     &id,
                     Event::Recovered {
                         pid: Some(pid.0),
-                        outcome: outcome.into(),
+                        outcome: outcome.as_str().into(),
                     },
                 );
             }
@@ -882,7 +884,7 @@ impl Supervisor {
                 self.append(
                     &id,
                     Event::SpawnError {
-                        missing,
+                        missing: missing.as_str().into(),
                         message: message.clone(),
                     },
                 );
@@ -966,15 +968,17 @@ impl Supervisor {
                 }
             }
             RunMsg::Signalled { signal, reason } => {
+                // A stop the supervisor asked for is recorded under the
+                // session's failure class (user_kill, shutdown, stalled…).
                 let reason = match (reason, entry.ending) {
-                    ("terminate", Some(class)) => class.as_str().to_owned(),
-                    (other, _) => other.to_owned(),
+                    (termination::KillReason::Terminate, Some(class)) => class.as_str(),
+                    (other, _) => other.as_str(),
                 };
                 self.append(
                     &id,
                     Event::Kill {
                         signal: signal.name().into(),
-                        reason,
+                        reason: reason.into(),
                     },
                 );
             }
@@ -1144,7 +1148,7 @@ impl Supervisor {
             let n = entry.restarts.max(1);
             let attempt = entry.attempt;
             let jitter = self.next_jitter();
-            let retry_after = retry_after.or(waits_for_host.then_some(run_remote::PROBE));
+            let retry_after = retry_after.or(waits_for_host.then_some(backend::remote::PROBE));
             let delay = retry_after.unwrap_or_else(|| {
                 backoff_delay(
                     n,
@@ -1286,7 +1290,10 @@ impl Supervisor {
         tokio::spawn(async move {
             let result = match rx.await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(msg)) => Err(ConductorError::Input { id, message: msg }),
+                Ok(Err(e)) => Err(ConductorError::Input {
+                    id,
+                    message: e.to_string(),
+                }),
                 Err(_) => Err(ConductorError::Input {
                     id,
                     message: "the run ended before the input was written".into(),

@@ -1,0 +1,212 @@
+//! Where and how a run's process lives: the seam between the run driver and
+//! the operating system, tmux or a remote host.
+//!
+//! A backend starts (or adopts) a run, turns what its process does into
+//! [`Observation`]s, delivers signals and input, and cleans up at the end.
+//! It decides nothing: deadlines, termination, payload and reports are the
+//! driver's (`super::driver`). Each backend is one file:
+//!
+//! | backend | process | output | end |
+//! |---|---|---|---|
+//! | [`pipes`] | our child, pipes or a PTY | read from the pipes, written to the logs | `wait`, group empty, pipes drained |
+//! | [`shim`] | `baton-shim`, outlives the conductor | the agent writes the logs itself; followed | shim's status file, group empty |
+//! | [`tmux`] | `baton-shim` in a tmux pane | `pipe-pane` writes the log; followed | the shim's marker in the log |
+//! | [`remote`] | `sh` wrapper in a tmux pane on a host | fetched over ssh, written to the log | the done token |
+
+pub(crate) mod pipes;
+pub(crate) mod remote;
+pub(crate) mod shim;
+pub(crate) mod tmux;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::proc::{ExitStatus, Pid, Signal};
+use crate::state::Missing;
+
+use super::driver::{Launch, RecoveredOutcome};
+
+/// Which of the agent's streams a chunk of output came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What a backend saw, one thing at a time.
+pub(crate) enum Observation<'a> {
+    /// Bytes of output, already in the session's log.
+    Output { stream: Stream, bytes: &'a [u8] },
+    /// The agent ended. Output it wrote before is observed first.
+    Exited(ExitStatus),
+    /// A wake-up with nothing new for the driver.
+    Idle,
+    /// Nothing of the run is left: the group is empty and every byte of
+    /// output has been observed.
+    Settled,
+    /// The remote host stopped answering: the run ends without touching it.
+    Unreachable(String),
+    /// What the backend observes is gone with the conductor: the run ends
+    /// without a report.
+    Detached,
+}
+
+/// What is left after the agent ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Leftovers {
+    /// Nothing of its group.
+    None,
+    /// Processes of its group still run; the driver ends them.
+    Some,
+}
+
+/// What became of a signal.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// It reached at least one process of the run.
+    Delivered,
+    /// No process of the run was left to receive it (or the recorded pid is
+    /// someone else's now).
+    NoneLeft,
+    /// It could not be sent.
+    Failed(String),
+}
+
+/// How the driver's loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// The backend said the run is settled.
+    Settled,
+    /// The remote host stopped answering.
+    Unreachable,
+}
+
+/// What the conductor's going away means for a run of this backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnConductorGone {
+    /// The process lives inside the conductor's care (its pipes or PTY):
+    /// end it as if asked to.
+    Terminate,
+    /// The process outlives the conductor (shim, tmux, remote): stop
+    /// watching and touch nothing, so the next conductor adopts it.
+    Detach,
+}
+
+/// How a run began.
+pub(crate) enum Begun {
+    /// A new process.
+    Spawned {
+        pid: Pid,
+        start_time: Option<u64>,
+        out_offset: u64,
+        err_offset: u64,
+        launch: Box<Launch>,
+    },
+    /// A run an earlier conductor started, taken over.
+    Adopted {
+        pid: Pid,
+        out_offset: u64,
+        /// It had produced output (it was past `starting`).
+        acknowledged: bool,
+        /// Whether it still runs; one that ended while no conductor watched
+        /// is observed to exit after what it wrote meanwhile.
+        outcome: RecoveredOutcome,
+    },
+}
+
+/// Why a run could not start.
+#[derive(Debug)]
+pub(crate) enum StartError {
+    /// Retrying cannot help: `missing` says what to fix.
+    Failed { missing: Missing, message: String },
+    /// The remote host did not answer: retry once it does.
+    Unreachable(String),
+}
+
+impl StartError {
+    pub(crate) fn failed(missing: Missing, message: impl Into<String>) -> StartError {
+        StartError::Failed {
+            missing,
+            message: message.into(),
+        }
+    }
+}
+
+/// Why input did not reach the agent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InputError {
+    #[error("this session's stdin is not a pipe (stdin = \"null\")")]
+    NoStdin,
+    #[error("the agent's stdin is closed")]
+    Closed,
+    #[error("cannot open the agent's stdin {path}: {source}")]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing to the agent's stdin failed: {0}")]
+    Write(std::io::Error),
+    #[error("the agent did not read its stdin within 5 s")]
+    Timeout,
+    #[error("the agent's stdin writer stopped")]
+    WriterGone,
+    #[error("the run it was sent to has ended")]
+    RunEnded,
+    #[error("{0}")]
+    Tmux(#[from] crate::proc::TmuxError),
+}
+
+/// Input on its way to the agent; resolves once written (or refused).
+pub(crate) type InputDelivery = Pin<Box<dyn Future<Output = Result<(), InputError>> + Send>>;
+
+/// One way of running an agent. The driver calls [`Backend::observe`] in a
+/// loop, inside a `select!` with control requests and deadlines.
+pub(crate) trait Backend: Send {
+    /// The next thing that happened. Must be cancel-safe: the driver drops
+    /// the future whenever a request or a deadline comes first, and calls
+    /// again.
+    fn observe(&mut self) -> impl Future<Output = Observation<'_>> + Send;
+
+    /// Called once, right after the agent's end was reported: ends what the
+    /// backend ends at once (a tmux session whose marker is in) and says
+    /// whether processes of the group are left.
+    fn after_exit(&mut self) -> impl Future<Output = Leftovers> + Send;
+
+    /// Sends `signal` to the run's process group and says what happened.
+    fn signal(&mut self, signal: Signal) -> impl Future<Output = Delivery> + Send;
+
+    /// Starts writing `bytes` to the agent's input.
+    fn input(&mut self, bytes: Vec<u8>) -> InputDelivery;
+
+    /// After the loop ended: cleans up and returns the output observed on
+    /// the way (already in the log, not yet reported). `terminating` says
+    /// whether a stop was asked for.
+    fn finish(
+        &mut self,
+        end: RunEnd,
+        terminating: bool,
+    ) -> impl Future<Output = Vec<u8>> + Send;
+
+    /// What the conductor's going away means for this run.
+    fn on_conductor_gone(&self) -> OnConductorGone;
+}
+
+/// Signals process group `pid`, if it is still ours.
+pub(crate) fn signal_group(pid: Pid, ours: bool, signal: Signal) -> Delivery {
+    if !ours {
+        return Delivery::NoneLeft;
+    }
+    match crate::proc::signal_group(pid, signal) {
+        Ok(true) => Delivery::Delivered,
+        Ok(false) => Delivery::NoneLeft,
+        Err(e) => Delivery::Failed(e.to_string()),
+    }
+}
+
+/// A future that never resolves when there is nothing to wait for.
+pub(crate) async fn maybe<F: Future<Output = ()>>(f: Option<F>) {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}

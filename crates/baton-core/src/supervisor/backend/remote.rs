@@ -1,0 +1,574 @@
+//! A run on a remote host, in tmux, over the host's one multiplexed ssh
+//! connection.
+//!
+//! The pane runs `sh -c WRAPPER NONCE ARGV…`: the wrapper runs the agent
+//! (its argv passed as arguments, never parsed by a shell), then prints the
+//! done token `__BATON_DONE__ <code> <nonce>` and keeps the pane open until
+//! baton destroys the session, so tmux hands every byte to `pipe-pane`
+//! before it goes. `pipe-pane` appends the terminal output to a file on the
+//! host; the host's feed ([`HostFeed`]: one ssh call per tick for all its
+//! sessions) brings the new bytes from the offset this run has, so the
+//! local `<id>.out.log` has no gap or duplicate, and the state of the pane
+//! (L0). Signals go to the pane's process group on the host; the wrapper
+//! outlives a SIGTERM (it traps it) so an agent that cleans up on SIGTERM
+//! is seen to finish. A host that does not answer for `remote_timeout` ends
+//! the run as `remote_unreachable`, and the next run first looks for the
+//! tmux session it left (the run's nonce is in `<id>.remote` locally and in
+//! the session's `@baton_id` remotely) and re-adopts it when it survived.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{
+    Backend, Begun, Delivery, InputDelivery, Leftovers, Observation, OnConductorGone, RunEnd,
+    StartError, Stream,
+};
+use crate::proc::remote_feed::{self, FeedEvent, FeedWatch, HostFeed};
+use crate::proc::ssh::{SshError, SshHost};
+use crate::proc::{self, ExitStatus, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
+use crate::state::Missing;
+use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, session_file};
+
+/// How long a run that could not end its remote session keeps trying.
+const CLEANUP_RETRY: Duration = Duration::from_secs(600);
+/// How soon a session whose host did not answer tries again.
+pub(crate) const PROBE: Duration = Duration::from_secs(2);
+
+/// The wrapper the pane runs: `$0` is the run's nonce, `"$@"` the agent.
+/// A SIGTERM to the pane's group reaches the agent; the wrapper's own is
+/// deferred by its trap until the agent has ended, so the done token still
+/// tells how the agent ended. (A caught signal is reset for the agent by
+/// `exec`, unlike an ignored one.)
+const WRAPPER: &str = "trap : TERM; \"$@\"; c=$?; printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
+                       while :; do sleep 3600; done";
+
+/// Run on the host before a new run: `$1` the tmux server name, `$2` the
+/// workdir (empty: the login directory), `$3` the program. Exits 3 for a
+/// missing workdir, 4 for a missing program; prints the output directory.
+const PREPARE: &str = "umask 077; \
+    if [ -n \"$2\" ]; then cd \"$2\" 2>/dev/null || exit 3; fi; \
+    command -v \"$3\" >/dev/null 2>&1 || exit 4; \
+    mkdir -p -- \"$HOME/.baton/$1\" || exit 5; printf %s \"$HOME/.baton/$1\"";
+
+/// Run on the host when a run ends: `$1` server, `$2` target session, `$3`
+/// output file, `$4` its `pipe-pane` marker, `$5` their directory, `$6`
+/// `+N` (the first byte not yet fetched). Ends the session, waits (≤ 5 s)
+/// for `pipe-pane` to write its last bytes, prints the file from byte N,
+/// and removes the files.
+const CLEANUP: &str = "if tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; then \
+    i=0; while [ ! -e \"$4\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; \
+    tail -c \"$6\" \"$3\" 2>/dev/null; \
+    rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0";
+
+/// Where a remote run lives.
+pub(crate) struct RemoteRun {
+    /// baton's tmux server on the host (calls go over ssh).
+    pub tmux: TmuxServer,
+    /// The tmux session name.
+    pub session: String,
+    /// The inventory name of the host.
+    pub host: String,
+    /// The host's output and pane fetcher.
+    pub feed: Arc<HostFeed>,
+}
+
+/// What `<id>.remote` remembers of the current run, so a later run (or a
+/// later conductor) can take the tmux session over.
+struct RunState {
+    nonce: String,
+    /// Where the run's output begins in the local `<id>.out.log`.
+    out_offset: u64,
+    /// The output file on the host.
+    remote_log: String,
+}
+
+impl RunState {
+    fn path(out_path: &Path) -> PathBuf {
+        session_file(out_path, "remote")
+    }
+
+    fn load(out_path: &Path) -> Option<RunState> {
+        let text = std::fs::read_to_string(Self::path(out_path)).ok()?;
+        let mut lines = text.lines();
+        let nonce = lines.next()?.to_owned();
+        let out_offset = lines.next()?.parse().ok()?;
+        let remote_log = lines.next()?.to_owned();
+        Some(RunState {
+            nonce,
+            out_offset,
+            remote_log,
+        })
+    }
+
+    fn save(&self, out_path: &Path) -> std::io::Result<()> {
+        let path = Self::path(out_path);
+        let tmp = path.with_extension("remote.tmp");
+        std::fs::write(
+            &tmp,
+            format!("{}\n{}\n{}\n", self.nonce, self.out_offset, self.remote_log),
+        )?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+impl From<TmuxError> for StartError {
+    fn from(e: TmuxError) -> StartError {
+        match e {
+            TmuxError::Ssh(e) if e.is_unreachable() => StartError::Unreachable(e.to_string()),
+            TmuxError::Ssh(e @ (SshError::Auth { .. } | SshError::HostKey { .. })) => {
+                StartError::failed(Missing::Ssh, e.to_string())
+            }
+            other => StartError::failed(Missing::Tmux, other.to_string()),
+        }
+    }
+}
+
+/// A run in a tmux pane on a host.
+pub(crate) struct Remote {
+    id: String,
+    tmux: TmuxServer,
+    ssh: Arc<SshHost>,
+    session: String,
+    host_name: String,
+    /// The pane's process: the leader of its group on the host.
+    pid: u32,
+    state: RunState,
+    out: std::fs::File,
+    out_path: PathBuf,
+    /// Bytes of this run received so far (the next fetch's offset).
+    received: u64,
+    scanner: MarkerScanner,
+    passed: Vec<u8>,
+    watch: Option<FeedWatch>,
+    last_answer: Instant,
+    remote_timeout: Duration,
+    exited: bool,
+    /// The done token came with the last output: the end is observed next.
+    pending_exit: Option<ExitStatus>,
+    /// A signal found the host unreachable: the run ends so.
+    cut: Option<String>,
+}
+
+/// Starts the agent in a tmux session on the host, or takes over the one a
+/// previous run of this session left there.
+pub(crate) async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), StartError> {
+    let Some(ssh) = remote.tmux.host().cloned() else {
+        return Err(StartError::failed(Missing::Host, "a remote run needs a host"));
+    };
+    // The local log first: output that cannot be kept must not run unseen.
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&cfg.out_path)
+        .map_err(|e| {
+            StartError::failed(
+                Missing::LogsDir,
+                format!("cannot open the output log {}: {e}", cfg.out_path.display()),
+            )
+        })?;
+    let (state, pid, adopted, acknowledged) = adopt_or_start(cfg, &remote, &ssh).await?;
+    let begun = if adopted {
+        Begun::Adopted {
+            pid: Pid(pid),
+            out_offset: state.out_offset,
+            acknowledged,
+            outcome: RecoveredOutcome::Readopted,
+        }
+    } else {
+        let mut launch = Launch::of(
+            cfg,
+            Some(crate::eventlog::TmuxTarget {
+                server: remote.tmux.name().to_owned(),
+                session: remote.session.clone(),
+                marker: Some(state.nonce.clone()),
+            }),
+        );
+        launch.host = Some(remote.host.clone());
+        // The workdir on the host (`~`: its login directory).
+        launch.workdir = cfg
+            .remote_workdir
+            .as_deref()
+            .map_or_else(|| "~".to_owned(), |w| w.display().to_string());
+        Begun::Spawned {
+            pid: Pid(pid),
+            start_time: None,
+            out_offset: state.out_offset,
+            err_offset: file_len(&cfg.err_path),
+            launch: Box::new(launch),
+        }
+    };
+    // Bytes after a done token are never written, so what the local log
+    // holds of this run is exactly what was received before.
+    let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
+    let watch = remote.feed.watch(&remote.session, &state.remote_log, received);
+    let run = Remote {
+        id: cfg.id.to_string(),
+        remote_timeout: ssh.timeout().max(remote_feed::TICK_MAX * 2),
+        ssh,
+        tmux: remote.tmux,
+        session: remote.session,
+        host_name: remote.host,
+        pid,
+        scanner: MarkerScanner::done_token(&state.nonce),
+        state,
+        out,
+        out_path: cfg.out_path.clone(),
+        received,
+        passed: Vec::new(),
+        watch: Some(watch),
+        last_answer: Instant::now(),
+        exited: false,
+        pending_exit: None,
+        cut: None,
+    };
+    Ok((run, begun))
+}
+
+impl Remote {
+    /// Agent output: into the local log.
+    fn keep(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Err(e) = self.out.write_all(bytes) {
+            tracing::error!(path = %self.out_path.display(), "output log write failed: {e}");
+        }
+    }
+
+    fn silent_for(&self) -> String {
+        format!(
+            "host `{}` has not answered for {} s",
+            self.host_name,
+            self.last_answer.elapsed().as_secs()
+        )
+    }
+
+    /// The words of the call that ends the session on the host and returns
+    /// what the agent wrote after the last fetch.
+    fn cleanup_words(&self) -> Vec<String> {
+        let log = Path::new(&self.state.remote_log);
+        let piped = proc::pipe_done_marker(log);
+        let dir = log.parent().unwrap_or(Path::new("."));
+        vec![
+            "sh".into(),
+            "-c".into(),
+            CLEANUP.into(),
+            "sh".into(),
+            self.tmux.name().into(),
+            format!("={}", self.session),
+            self.state.remote_log.clone(),
+            piped.to_string_lossy().into_owned(),
+            dir.to_string_lossy().into_owned(),
+            format!("+{}", self.received + 1),
+        ]
+    }
+}
+
+impl Backend for Remote {
+    async fn observe(&mut self) -> Observation<'_> {
+        if let Some(message) = self.cut.take() {
+            return Observation::Unreachable(message);
+        }
+        if let Some(status) = self.pending_exit.take() {
+            self.exited = true;
+            return Observation::Exited(status);
+        }
+        if self.exited {
+            // Nothing of the run is local: once its end is known, it is settled.
+            return Observation::Settled;
+        }
+        let Some(watch) = self.watch.as_mut() else {
+            return Observation::Detached;
+        };
+        // A fetch that never comes back at all also counts as silence.
+        let give_up = self.last_answer + self.remote_timeout + remote_feed::TICK_MAX;
+        tokio::select! {
+            biased;
+            event = watch.rx.recv() => match event {
+                Some(FeedEvent::Output(bytes)) => {
+                    self.last_answer = Instant::now();
+                    self.received += bytes.len() as u64;
+                    let passed = self.scanner.feed(&bytes);
+                    self.keep(&passed);
+                    self.passed = passed;
+                    if let Some(status) = self.scanner.ended() {
+                        // The token ends the output: no more is fetched.
+                        self.watch = None;
+                        if self.passed.is_empty() {
+                            self.exited = true;
+                            return Observation::Exited(status);
+                        }
+                        // The bytes first; the end follows on the next call.
+                        self.pending_exit = Some(status);
+                    }
+                    Observation::Output { stream: Stream::Stdout, bytes: &self.passed }
+                }
+                Some(FeedEvent::Pane(pane)) => {
+                    self.last_answer = Instant::now();
+                    let status = match pane {
+                        // The wrapper itself died (killed on the host): no
+                        // token will come.
+                        Some(pane) if pane.dead => ExitStatus { code: pane.code, signal: pane.signal },
+                        Some(_) => return Observation::Idle,
+                        // The session is gone (the host restarted, or someone
+                        // killed it): the agent's end is unknown.
+                        None => UNKNOWN,
+                    };
+                    self.exited = true;
+                    self.watch = None;
+                    Observation::Exited(status)
+                }
+                Some(FeedEvent::Failed(e)) => {
+                    tracing::debug!(session = %self.id, host = %self.host_name, "fetch failed: {e}");
+                    if self.last_answer.elapsed() >= self.remote_timeout {
+                        let message = format!("{}: {e}", self.silent_for());
+                        return Observation::Unreachable(message);
+                    }
+                    Observation::Idle
+                }
+                // The feed is gone (the conductor is stopping).
+                None => Observation::Detached,
+            },
+            () = tokio::time::sleep_until(give_up) => Observation::Unreachable(self.silent_for()),
+        }
+    }
+
+    async fn after_exit(&mut self) -> Leftovers {
+        // The host's processes end with the session, in `finish`.
+        Leftovers::None
+    }
+
+    async fn signal(&mut self, signal: Signal) -> Delivery {
+        let name = signal.name();
+        let group = format!("-{}", self.pid);
+        let words = ["kill", "-s", name, "--", group.as_str()];
+        match self.ssh.exec(&words, None).await {
+            Ok(out) if out.status == 0 => Delivery::Delivered,
+            Ok(_) => Delivery::NoneLeft,
+            Err(e) if e.is_unreachable() => {
+                self.cut = Some(format!(
+                    "host `{}` did not answer a {name} for the session: {e}",
+                    self.host_name
+                ));
+                Delivery::Failed(e.to_string())
+            }
+            Err(e) => Delivery::Failed(e.to_string()),
+        }
+    }
+
+    fn input(&mut self, bytes: Vec<u8>) -> InputDelivery {
+        super::tmux::send_keys(&self.tmux, &self.session, bytes)
+    }
+
+    async fn finish(&mut self, end: RunEnd, terminating: bool) -> Vec<u8> {
+        // No more output is fetched for this run.
+        self.watch = None;
+        if end == RunEnd::Unreachable && !terminating {
+            // The session may live on there: the next run re-adopts it.
+            return Vec::new();
+        }
+        // Done (token seen, pane dead or gone) or killed: one call destroys
+        // the session and removes the output file (and a `pipe-pane` marker
+        // an older baton left) and, once no other run uses it, their
+        // directory.
+        let words = self.cleanup_words();
+        let mut rest = Vec::new();
+        match self.ssh.exec(&words, None).await {
+            // What the agent wrote after the last fetch (a kill, a dead
+            // pane): kept, up to a done token.
+            Ok(out) => {
+                if self.scanner.ended().is_none() {
+                    rest = self.scanner.feed(&out.stdout);
+                    rest.extend(self.scanner.flush());
+                    let kept = std::mem::take(&mut rest);
+                    self.keep(&kept);
+                    rest = kept;
+                }
+                let _ = std::fs::remove_file(RunState::path(&self.out_path));
+            }
+            Err(e) => {
+                // The host does not answer (a kill during a cut): the agent
+                // may live on there. Keep trying in the background, and keep
+                // `<id>.remote` until it is done, so a later run or
+                // conductor finds the session instead of losing it.
+                tracing::error!(
+                    session = %self.id,
+                    host = %self.host_name,
+                    "cannot end the tmux session now ({e}); retrying for up to {} s",
+                    CLEANUP_RETRY.as_secs()
+                );
+                let (ssh, state_path, id) = (
+                    self.ssh.clone(),
+                    RunState::path(&self.out_path),
+                    self.id.clone(),
+                );
+                tokio::spawn(async move {
+                    let until = Instant::now() + CLEANUP_RETRY;
+                    while Instant::now() < until {
+                        tokio::time::sleep(PROBE).await;
+                        if ssh.exec(&words, None).await.is_ok() {
+                            let _ = std::fs::remove_file(&state_path);
+                            tracing::info!(session = %id, "remote tmux session ended after the host answered again");
+                            return;
+                        }
+                    }
+                    tracing::error!(session = %id, "gave up ending the remote tmux session; `<id>.remote` keeps it for the next run");
+                });
+            }
+        }
+        let _ = self.out.flush();
+        rest
+    }
+
+    fn on_conductor_gone(&self) -> OnConductorGone {
+        OnConductorGone::Detach
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Takes over the tmux session a previous run of this session left on the
+/// host (same nonce, pane alive), or starts a new one. Returns the run's
+/// state, the pane pid, whether it was adopted, and whether it had output.
+async fn adopt_or_start(
+    cfg: &RunConfig,
+    remote: &RemoteRun,
+    host: &SshHost,
+) -> Result<(RunState, u32, bool, bool), StartError> {
+    let tmux = &remote.tmux;
+    let session = &remote.session;
+    let existing = tmux.pane_status(session).await?;
+    if let (Some(pane), Some(state)) = (existing, RunState::load(&cfg.out_path)) {
+        let tag = tmux.session_tag(session).await?;
+        if tag.as_deref() == Some(&format!("{} {}", cfg.id, state.nonce)) && !pane.dead {
+            let acknowledged = file_len(&cfg.out_path) > state.out_offset;
+            return Ok((state, pane.pid, true, acknowledged));
+        }
+    }
+    if existing.is_some() {
+        // A dead pane of ours, or a session of an earlier run of this id,
+        // goes; a session tagged for another id (or untagged) is someone
+        // else's and is never touched.
+        let tag = tmux.session_tag(session).await?;
+        let ours = tag
+            .as_deref()
+            .and_then(|t| t.split_once(' '))
+            .is_some_and(|(id, _)| id == cfg.id.as_str());
+        if !ours {
+            return Err(StartError::failed(
+                Missing::Tmux,
+                format!(
+                    "tmux session `{session}` on host `{}` (server `{}`) belongs to something else \
+                     (tag {tag:?}); baton leaves it alone",
+                    remote.host,
+                    tmux.name()
+                ),
+            ));
+        }
+        tmux.kill_session(session).await?;
+    }
+    let nonce = super::tmux::marker_token();
+    // One call checks what the agent needs (tmux dies back to $HOME for a
+    // missing workdir, and a missing program would only show as exit 127),
+    // and makes the private directory for the output file under the login
+    // directory of the host.
+    let workdir = cfg
+        .remote_workdir
+        .as_deref()
+        .map(|w| w.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let program = cfg.argv.first().cloned().unwrap_or_default();
+    let answer = host
+        .exec(
+            &[
+                "sh",
+                "-c",
+                PREPARE,
+                "sh",
+                tmux.name(),
+                workdir.as_str(),
+                program.as_str(),
+            ],
+            None,
+        )
+        .await
+        .map_err(|e| StartError::from(TmuxError::Ssh(e)))?;
+    let dir = match answer.status {
+        0 => String::from_utf8_lossy(&answer.stdout).into_owned(),
+        3 => {
+            return Err(StartError::failed(
+                Missing::Workdir,
+                format!(
+                    "workdir `{workdir}` does not exist or is not a directory on host `{}`",
+                    remote.host
+                ),
+            ));
+        }
+        4 => {
+            return Err(StartError::failed(
+                Missing::Binary,
+                format!(
+                    "program `{program}` not found on host `{}` (looked up in {}, on the login PATH)",
+                    remote.host,
+                    if workdir.is_empty() {
+                        "the login directory"
+                    } else {
+                        &workdir
+                    }
+                ),
+            ));
+        }
+        other => {
+            return Err(StartError::failed(
+                Missing::Host,
+                format!(
+                    "preparing host `{}` failed (status {other}): {}",
+                    remote.host,
+                    answer.stderr.trim()
+                ),
+            ));
+        }
+    };
+    let remote_log = format!("{dir}/{session}.{nonce}.log");
+    let out_offset = file_len(&cfg.out_path);
+    let state = RunState {
+        nonce: nonce.clone(),
+        out_offset,
+        remote_log: remote_log.clone(),
+    };
+    state.save(&cfg.out_path).map_err(|e| {
+        StartError::failed(
+            Missing::LogsDir,
+            format!(
+                "cannot record the remote run next to {}: {e}",
+                cfg.out_path.display()
+            ),
+        )
+    })?;
+    let mut pane = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        WRAPPER.to_owned(),
+        nonce.clone(),
+    ];
+    pane.extend(cfg.argv.iter().cloned());
+    let cwd = cfg.remote_workdir.as_deref();
+    let pid = tmux
+        .new_session(
+            session,
+            &format!("{} {}", cfg.id, nonce),
+            cwd,
+            &cfg.env,
+            &pane,
+            cfg.pty.unwrap_or_default(),
+            Path::new(&remote_log),
+        )
+        .await?;
+    Ok((state, pid, false, false))
+}

@@ -1,0 +1,397 @@
+//! A pipes run under `baton-shim`, as the daemon runs them.
+//!
+//! The shim leads the run's process group and outlives the conductor: the
+//! agent's stdout and stderr are the session's log files themselves (append
+//! mode), its stdin a FIFO the shim holds open, and its exit status goes to
+//! a status file. Nothing the agent writes waits in a pipe for a conductor
+//! that may be gone, so a conductor SIGKILLed mid-run loses no byte, and the
+//! next one adopts the run (or, if it ended meanwhile, reads how it ended).
+//! This backend follows the logs (inotify, and a slow poll in case a
+//! notification is missed) and the shim (its exit, through `wait` for our
+//! own child or a pidfd for an adopted one).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
+    RunEnd, StartError, Stream,
+};
+use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
+use crate::state::Missing;
+use crate::supervisor::driver::{
+    Launch, RecoveredOutcome, RunConfig, UNKNOWN, branch_guard, session_file,
+};
+
+/// How often a followed log is read again without a notification.
+pub(super) const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// How often the group of a leader that exited is looked at.
+pub(super) const GROUP_POLL: Duration = Duration::from_millis(10);
+/// Size of the buffer followed logs are read into (one per run).
+const READ_BUF: usize = 64 * 1024;
+
+/// The status file of session `out_path`'s runs (`<id>.status` beside it).
+pub(crate) fn status_path(out_path: &Path) -> PathBuf {
+    session_file(out_path, "status")
+}
+
+/// The stdin FIFO of session `out_path`'s runs (`<id>.stdin` beside it).
+pub(crate) fn fifo_path(out_path: &Path) -> PathBuf {
+    session_file(out_path, "stdin")
+}
+
+/// A run an earlier conductor started, as its `spawn` record tells it.
+#[derive(Clone, Debug)]
+pub(crate) struct Adopt {
+    pub pid: u32,
+    pub start_time: Option<u64>,
+    pub out_offset: u64,
+    pub err_offset: u64,
+    /// The run had produced output (it was past `starting`).
+    pub acknowledged: bool,
+    /// Token of the shim's end-of-run marker in a tmux pane (absent for
+    /// runs of older baton versions, whose pane ran the agent directly).
+    pub marker: Option<String>,
+}
+
+impl Adopt {
+    /// Whether the recorded pid is still the recorded process: one whose
+    /// start time no longer matches belongs to someone else now and is
+    /// never signalled.
+    pub(super) fn same_process(&self) -> bool {
+        self.start_time.is_none() || proc::process_start_time(Pid(self.pid)) == self.start_time
+    }
+}
+
+/// A log followed from a run's offset.
+pub(super) struct Follow {
+    file: Option<std::fs::File>,
+}
+
+impl Follow {
+    pub(super) fn open(path: &Path, offset: u64) -> Follow {
+        use std::io::{Seek, SeekFrom};
+        let file = std::fs::File::open(path)
+            .and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
+            .ok();
+        Follow { file }
+    }
+
+    /// Reads what is there now into `buf`; 0 when nothing new.
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> usize {
+        self.file
+            .as_mut()
+            .and_then(|f| f.read(buf).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// The leader: our child (watched through a pidfd, then reaped), or a shim
+/// an earlier conductor started.
+enum Leader {
+    Child(tokio::process::Child, Option<ExitWatch>),
+    Adopted(Option<ExitWatch>),
+}
+
+impl Leader {
+    /// Cancel-safe: a pidfd's readiness and `wait` both are.
+    async fn exited(&mut self) {
+        match self {
+            Leader::Child(child, Some(watch)) => {
+                watch.exited().await;
+                let _ = child.try_wait();
+            }
+            Leader::Child(child, None) => {
+                let _ = child.wait().await;
+            }
+            Leader::Adopted(Some(watch)) => watch.exited().await,
+            Leader::Adopted(None) => std::future::pending().await,
+        }
+    }
+}
+
+/// A run under the shim.
+pub(crate) struct Shim {
+    pid: Pid,
+    /// The recorded pid is still our process.
+    ours: bool,
+    leader: Leader,
+    out: Follow,
+    err: Follow,
+    out_watch: Option<FileWatch>,
+    err_watch: Option<FileWatch>,
+    buf: Vec<u8>,
+    status_file: PathBuf,
+    fifo: Option<PathBuf>,
+    stdin: Option<mpsc::UnboundedSender<StdinJob>>,
+    /// The shim is gone; its status is read once the logs are drained.
+    leader_gone: bool,
+    exited: bool,
+    group_empty: bool,
+}
+
+type StdinJob = (Vec<u8>, oneshot::Sender<Result<(), InputError>>);
+
+/// Starts a new run under the shim, or adopts `adopt`.
+pub(crate) async fn start(
+    cfg: &RunConfig,
+    adopt: Option<Adopt>,
+) -> Result<(Shim, Begun), StartError> {
+    let status_file = status_path(&cfg.out_path);
+    let fifo = cfg.stdin_pipe.then(|| fifo_path(&cfg.out_path));
+    let (leader, pid, out_offset, err_offset, ours, begun) = match adopt {
+        Some(a) => {
+            let pid = Pid(a.pid);
+            let watch = if a.same_process() {
+                ExitWatch::new(pid).ok()
+            } else {
+                None
+            };
+            let ours = watch.is_some();
+            let begun = Begun::Adopted {
+                pid,
+                out_offset: a.out_offset,
+                acknowledged: a.acknowledged,
+                outcome: if ours {
+                    RecoveredOutcome::Readopted
+                } else {
+                    RecoveredOutcome::Exited
+                },
+            };
+            (
+                Leader::Adopted(watch),
+                pid,
+                a.out_offset,
+                a.err_offset,
+                ours,
+                begun,
+            )
+        }
+        None => {
+            let (child, pid, start_time, out_offset, err_offset) =
+                spawn(cfg, &status_file, fifo.as_deref()).await?;
+            let mut launch = Launch::of(cfg, None);
+            launch.shim = true;
+            let begun = Begun::Spawned {
+                pid,
+                start_time,
+                out_offset,
+                err_offset,
+                launch: Box::new(launch),
+            };
+            let watch = ExitWatch::new(pid).ok();
+            (
+                Leader::Child(child, watch),
+                pid,
+                out_offset,
+                err_offset,
+                true,
+                begun,
+            )
+        }
+    };
+    let shim = Shim {
+        pid,
+        ours,
+        leader,
+        out: Follow::open(&cfg.out_path, out_offset),
+        err: Follow::open(&cfg.err_path, err_offset),
+        out_watch: FileWatch::new(&cfg.out_path).ok(),
+        err_watch: FileWatch::new(&cfg.err_path).ok(),
+        buf: vec![0u8; READ_BUF],
+        stdin: fifo.clone().map(fifo_writer),
+        status_file,
+        fifo,
+        // An adopted shim that is gone: its status file says how the agent ended.
+        leader_gone: !ours,
+        exited: false,
+        group_empty: !ours,
+    };
+    Ok((shim, begun))
+}
+
+impl Backend for Shim {
+    async fn observe(&mut self) -> Observation<'_> {
+        // What the logs hold now comes first: output before the exit.
+        let n = self.out.read(&mut self.buf);
+        if n > 0 {
+            return Observation::Output {
+                stream: Stream::Stdout,
+                bytes: &self.buf[..n],
+            };
+        }
+        let n = self.err.read(&mut self.buf);
+        if n > 0 {
+            return Observation::Output {
+                stream: Stream::Stderr,
+                bytes: &self.buf[..n],
+            };
+        }
+        if self.leader_gone && !self.exited {
+            self.exited = true;
+            self.stdin = None;
+            let status = proc::read_status(&self.status_file, self.pid.0).unwrap_or(UNKNOWN);
+            return Observation::Exited(status);
+        }
+        if self.exited && !self.group_empty && proc::group_is_empty(self.pid) {
+            // Nothing of ours can write any more: one more read, then settled.
+            self.group_empty = true;
+            return Observation::Idle;
+        }
+        if self.exited && self.group_empty {
+            return Observation::Settled;
+        }
+        let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
+        tokio::select! {
+            biased;
+            () = super::maybe(self.out_watch.as_ref().map(FileWatch::changed)) => {}
+            () = super::maybe(self.err_watch.as_ref().map(FileWatch::changed)) => {}
+            () = self.leader.exited(), if !self.leader_gone => self.leader_gone = true,
+            () = tokio::time::sleep(poll) => {}
+        }
+        Observation::Idle
+    }
+
+    async fn after_exit(&mut self) -> Leftovers {
+        if self.group_empty || proc::group_is_empty(self.pid) {
+            self.group_empty = true;
+            Leftovers::None
+        } else {
+            Leftovers::Some
+        }
+    }
+
+    async fn signal(&mut self, signal: Signal) -> Delivery {
+        super::signal_group(self.pid, self.ours, signal)
+    }
+
+    fn input(&mut self, bytes: Vec<u8>) -> InputDelivery {
+        if self.fifo.is_none() {
+            return Box::pin(async { Err(InputError::NoStdin) });
+        }
+        let Some(tx) = &self.stdin else {
+            return Box::pin(async { Err(InputError::Closed) });
+        };
+        let (done_tx, done_rx) = oneshot::channel();
+        let queued = tx.send((bytes, done_tx)).is_ok();
+        Box::pin(async move {
+            if !queued {
+                return Err(InputError::Closed);
+            }
+            done_rx.await.unwrap_or(Err(InputError::WriterGone))
+        })
+    }
+
+    async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {
+        let _ = std::fs::remove_file(&self.status_file);
+        if let Some(path) = &self.fifo {
+            let _ = std::fs::remove_file(path);
+        }
+        Vec::new()
+    }
+
+    fn on_conductor_gone(&self) -> OnConductorGone {
+        OnConductorGone::Detach
+    }
+}
+
+/// A task writing answers into the agent's stdin FIFO, opened on first use
+/// (a restarted conductor opens it again), so a slow reader never holds the
+/// run up.
+fn fifo_writer(path: PathBuf) -> mpsc::UnboundedSender<StdinJob> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<StdinJob>();
+    tokio::spawn(async move {
+        let mut sender: Option<tokio::net::unix::pipe::Sender> = None;
+        while let Some((bytes, done)) = rx.recv().await {
+            let _ = done.send(write_fifo(&mut sender, &path, &bytes).await);
+        }
+    });
+    tx
+}
+
+async fn write_fifo(
+    sender: &mut Option<tokio::net::unix::pipe::Sender>,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), InputError> {
+    if sender.is_none() {
+        let opened = tokio::net::unix::pipe::OpenOptions::new()
+            .open_sender(path)
+            .map_err(|source| InputError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        *sender = Some(opened);
+    }
+    let Some(writer) = sender.as_mut() else {
+        return Err(InputError::Closed);
+    };
+    match tokio::time::timeout(Duration::from_secs(5), writer.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            *sender = None;
+            Err(InputError::Write(e))
+        }
+        Err(_) => Err(InputError::Timeout),
+    }
+}
+
+/// Opens the logs, makes the FIFO, and starts the shim. Returns the child,
+/// its pid and start time, and the log offsets.
+async fn spawn(
+    cfg: &RunConfig,
+    status_file: &Path,
+    fifo: Option<&Path>,
+) -> Result<(tokio::process::Child, Pid, Option<u64>, u64, u64), StartError> {
+    if cfg.branch_guard {
+        branch_guard(&cfg.cwd).await?;
+    }
+    let shim = proc::shim_path().map_err(|m| StartError::failed(Missing::BatonShim, m))?;
+    let logs_err = |path: &Path, e: std::io::Error| {
+        StartError::failed(
+            Missing::LogsDir,
+            format!("cannot open {}: {e}", path.display()),
+        )
+    };
+    let open = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|f| Ok((f.metadata()?.len(), f)))
+            .map_err(|e| logs_err(path, e))
+    };
+    let (out_offset, stdout) = open(&cfg.out_path)?;
+    let (err_offset, stderr) = open(&cfg.err_path)?;
+    let _ = std::fs::remove_file(status_file);
+    if let Some(path) = fifo {
+        let _ = std::fs::remove_file(path);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .map_err(|e| logs_err(path, e.into()))?;
+    }
+    let req = proc::SpawnRequest {
+        argv: cfg.argv.clone(),
+        cwd: cfg.cwd.clone(),
+        env: cfg.env.clone(),
+        stdin_pipe: false,
+    };
+    let setup = proc::ShimSetup {
+        shim,
+        status: status_file.to_owned(),
+        stdin_fifo: fifo.map(Path::to_owned),
+        stdout,
+        stderr,
+    };
+    let (child, pid, start_time) = proc::spawn_shim_async(req, setup)
+        .await
+        .map_err(|failure| StartError::failed(failure.missing(), failure.to_string()))?;
+    Ok((child, pid, start_time, out_offset, err_offset))
+}

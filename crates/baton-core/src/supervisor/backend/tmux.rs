@@ -1,0 +1,435 @@
+//! A run inside tmux on this machine.
+//!
+//! The pane's process on baton's private tmux server is `baton-shim`, which
+//! runs the agent; tmux's `pipe-pane` appends the terminal output to the
+//! session's log. This backend follows the log as it grows (inotify) and
+//! learns of the agent's end from the shim's marker in it: everything before
+//! the marker is in the log, so the session can be destroyed without losing
+//! the last bytes, and the marker is cut off the log again. A pidfd on the
+//! shim covers a shim that is itself killed. tmux sessions outlive the
+//! conductor, so a pane a previous conductor started can be adopted.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL};
+use super::{
+    Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
+    RunEnd, StartError, Stream,
+};
+use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
+use crate::state::Missing;
+use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, branch_guard};
+
+/// When the pane's process died without the marker (the shim was killed),
+/// how long the log must stop growing before the session is destroyed: tmux
+/// frees (and drops) whatever it still buffers for the pipe when the session
+/// goes, so it must have handed everything to `cat` first.
+const QUIET: Duration = Duration::from_secs(1);
+const QUIET_MAX: Duration = Duration::from_secs(5);
+/// How long to wait for `cat` to write its last bytes after the session is
+/// destroyed (it signals that with the marker file).
+const MARKER_MAX: Duration = Duration::from_secs(10);
+/// How long the shim may take to leave once its session is destroyed.
+const SHIM_EXIT: Duration = Duration::from_secs(2);
+
+/// A run in a tmux pane.
+pub(crate) struct Tmux {
+    id: String,
+    server: TmuxServer,
+    session: String,
+    pid: Pid,
+    /// The recorded pid is still our process.
+    ours: bool,
+    exit_watch: Option<ExitWatch>,
+    file_watch: Option<FileWatch>,
+    log: Follow,
+    out_path: PathBuf,
+    out_offset: u64,
+    /// Finds the shim's end-of-run marker (absent for panes of older baton
+    /// versions, which ran the agent directly).
+    scanner: Option<MarkerScanner>,
+    buf: Vec<u8>,
+    /// What the scanner let through of the last chunk.
+    passed: Vec<u8>,
+    leader_gone: bool,
+    exited: bool,
+    /// The marker was seen and the session destroyed.
+    session_gone: bool,
+    group_empty: bool,
+}
+
+/// Starts the agent in a new tmux session `session` of `server`, or adopts
+/// the pane `adopt` describes.
+pub(crate) async fn start(
+    cfg: &RunConfig,
+    server: TmuxServer,
+    session: String,
+    adopt: Option<Adopt>,
+) -> Result<(Tmux, Begun), StartError> {
+    let (pid, out_offset, ours, token, begun) = match adopt {
+        Some(a) => {
+            let begun = Begun::Adopted {
+                pid: Pid(a.pid),
+                out_offset: a.out_offset,
+                acknowledged: a.acknowledged,
+                outcome: RecoveredOutcome::Readopted,
+            };
+            (Pid(a.pid), a.out_offset, a.same_process(), a.marker.clone(), begun)
+        }
+        None => {
+            let (pid, out_offset, err_offset, token) = spawn(cfg, &server, &session).await?;
+            let target = crate::eventlog::TmuxTarget {
+                server: server.name().to_owned(),
+                session: session.clone(),
+                marker: Some(token.clone()),
+            };
+            let begun = Begun::Spawned {
+                pid,
+                start_time: proc::process_start_time(pid),
+                out_offset,
+                err_offset,
+                launch: Box::new(Launch::of(cfg, Some(target))),
+            };
+            (pid, out_offset, true, Some(token), begun)
+        }
+    };
+    let exit_watch = if ours { ExitWatch::new(pid).ok() } else { None };
+    let tmux = Tmux {
+        id: cfg.id.to_string(),
+        server,
+        session,
+        pid,
+        ours,
+        // Without a watch the pane's end is asked of tmux at once.
+        leader_gone: exit_watch.is_none(),
+        exit_watch,
+        file_watch: FileWatch::new(&cfg.out_path).ok(),
+        log: Follow::open(&cfg.out_path, out_offset),
+        out_path: cfg.out_path.clone(),
+        out_offset,
+        scanner: token.as_deref().map(MarkerScanner::new),
+        buf: vec![0u8; 64 * 1024],
+        passed: Vec::new(),
+        exited: false,
+        session_gone: false,
+        // A pid that is someone else's now has no group of ours to wait for.
+        group_empty: !ours,
+    };
+    Ok((tmux, begun))
+}
+
+impl Tmux {
+    /// Reads the next chunk of the log that holds agent output (the shim's
+    /// marker is held back); `false` when there is nothing new.
+    fn read_chunk(&mut self) -> bool {
+        loop {
+            let n = self.log.read(&mut self.buf);
+            if n == 0 {
+                return false;
+            }
+            match self.scanner.as_mut() {
+                Some(scanner) => self.passed = scanner.feed(&self.buf[..n]),
+                None => {
+                    self.passed.clear();
+                    self.passed.extend_from_slice(&self.buf[..n]);
+                }
+            }
+            if !self.passed.is_empty() {
+                return true;
+            }
+        }
+    }
+
+    /// Everything the log holds now, appended to `rest`; how much it was.
+    fn read_all(&mut self, rest: &mut Vec<u8>) -> usize {
+        let mut total = 0;
+        while self.read_chunk() {
+            total += self.passed.len();
+            rest.extend_from_slice(&self.passed);
+        }
+        total
+    }
+
+    fn marker_status(&self) -> Option<ExitStatus> {
+        self.scanner.as_ref().and_then(MarkerScanner::ended)
+    }
+}
+
+impl Backend for Tmux {
+    async fn observe(&mut self) -> Observation<'_> {
+        if self.read_chunk() {
+            return Observation::Output {
+                stream: Stream::Stdout,
+                bytes: &self.passed,
+            };
+        }
+        if !self.exited {
+            if let Some(status) = self.marker_status() {
+                self.exited = true;
+                return Observation::Exited(status);
+            }
+            if self.leader_gone {
+                // Asking again after a cancelled call is harmless: it only reads.
+                let status = pane_exit(&self.server, &self.session).await;
+                self.exited = true;
+                return Observation::Exited(status);
+            }
+        }
+        if self.exited && !self.group_empty && proc::group_is_empty(self.pid) {
+            self.group_empty = true;
+            return Observation::Idle;
+        }
+        if self.exited && self.group_empty {
+            return Observation::Settled;
+        }
+        let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
+        let watching = !self.leader_gone && !self.exited;
+        tokio::select! {
+            biased;
+            () = super::maybe(self.file_watch.as_ref().map(FileWatch::changed)) => {}
+            () = super::maybe(self.exit_watch.as_ref().map(ExitWatch::exited)), if watching => {
+                self.leader_gone = true;
+            }
+            () = tokio::time::sleep(poll) => {}
+        }
+        Observation::Idle
+    }
+
+    async fn after_exit(&mut self) -> Leftovers {
+        if self.marker_status().is_some() && !self.session_gone {
+            // Everything the agent wrote is in the log now; the shim holds
+            // the pane open until the session goes.
+            if let Err(e) = self.server.kill_session(&self.session).await {
+                tracing::warn!(session = %self.id, "tmux kill-session: {e}");
+            }
+            self.session_gone = true;
+            // The shim leaves once its terminal closes; only what is left of
+            // the group after that needs ending.
+            if let Some(watch) = &self.exit_watch {
+                let _ = tokio::time::timeout(SHIM_EXIT, watch.exited()).await;
+            }
+        }
+        if self.group_empty || proc::group_is_empty(self.pid) {
+            self.group_empty = true;
+            Leftovers::None
+        } else {
+            Leftovers::Some
+        }
+    }
+
+    async fn signal(&mut self, signal: Signal) -> Delivery {
+        super::signal_group(self.pid, self.ours, signal)
+    }
+
+    fn input(&mut self, bytes: Vec<u8>) -> InputDelivery {
+        send_keys(&self.server, &self.session, bytes)
+    }
+
+    async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {
+        let mut rest = Vec::new();
+        if !self.session_gone {
+            // The pane died without the marker (its shim was killed, or an
+            // older baton ran the agent directly). Let tmux hand what it
+            // still buffers to the pipe, then destroy the session.
+            let until = Instant::now() + QUIET_MAX;
+            let mut quiet_since = Instant::now();
+            while Instant::now() < until && quiet_since.elapsed() < QUIET {
+                if self.read_all(&mut rest) > 0 {
+                    quiet_since = Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if let Err(e) = self.server.kill_session(&self.session).await {
+                tracing::warn!(session = %self.id, "tmux kill-session: {e}");
+            }
+        }
+        // Only once `cat` says it wrote everything does the next run, or the
+        // payload, see a complete log.
+        let marker = proc::pipe_done_marker(&self.out_path);
+        let until = Instant::now() + MARKER_MAX;
+        while !marker.exists() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if !marker.exists() {
+            tracing::warn!(session = %self.id, "tmux's output pipe did not finish within 10 s");
+        }
+        let _ = std::fs::remove_file(&marker);
+        self.read_all(&mut rest);
+        match self.scanner.as_mut() {
+            // The log keeps the agent's bytes only: the marker goes again.
+            Some(scanner) if scanner.ended().is_some() => {
+                if let Some(at) = scanner.marker_at() {
+                    cut_log(&self.out_path, self.out_offset + at);
+                }
+            }
+            Some(scanner) => rest.extend(scanner.flush()),
+            None => {}
+        }
+        rest
+    }
+
+    fn on_conductor_gone(&self) -> OnConductorGone {
+        OnConductorGone::Detach
+    }
+}
+
+/// Types an answer into tmux session `session` (literal keys).
+pub(super) fn send_keys(server: &TmuxServer, session: &str, bytes: Vec<u8>) -> InputDelivery {
+    let (server, session) = (server.clone(), session.to_owned());
+    Box::pin(async move {
+        server
+            .send_text(&session, &bytes)
+            .await
+            .map_err(InputError::from)
+    })
+}
+
+/// Truncates the log to `len` bytes (what follows is the shim's marker).
+fn cut_log(path: &Path, len: u64) {
+    let result = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| match f.metadata()?.len() > len {
+            true => f.set_len(len),
+            false => Ok(()),
+        });
+    if let Err(e) = result {
+        tracing::warn!(path = %path.display(), "removing the end-of-run marker from the log: {e}");
+    }
+}
+
+/// The exit status of a dead pane; unknown when the session is gone.
+///
+/// The pidfd says the process exited before tmux has necessarily reaped it
+/// and marked the pane dead, so a pane still shown alive is asked again.
+async fn pane_exit(server: &TmuxServer, session: &str) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match server.pane_status(session).await {
+            Ok(Some(pane)) if pane.dead => {
+                return ExitStatus {
+                    code: pane.code,
+                    signal: pane.signal,
+                };
+            }
+            // Gone: nothing can tell the status any more.
+            Ok(None) => return UNKNOWN,
+            // Not marked dead yet, or a busy server refused the call: ask again.
+            Ok(Some(_)) => {}
+            Err(e) => tracing::debug!(%session, "reading the pane status: {e}"),
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(%session, "no exit status from tmux within 5 s");
+            return UNKNOWN;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Creates the tmux session; returns the pane's pid, the log offsets and
+/// the marker token.
+async fn spawn(
+    cfg: &RunConfig,
+    server: &TmuxServer,
+    session: &str,
+) -> Result<(Pid, u64, u64, String), StartError> {
+    if cfg.branch_guard {
+        branch_guard(&cfg.cwd).await?;
+    }
+    if !cfg.cwd.is_dir() {
+        return Err(StartError::failed(
+            Missing::Workdir,
+            format!(
+                "workdir `{}` does not exist or is not a directory",
+                cfg.cwd.display()
+            ),
+        ));
+    }
+    let offset = |path: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|f| f.metadata())
+            .map(|m| m.len())
+            .map_err(|e| {
+                StartError::failed(
+                    Missing::LogsDir,
+                    format!("cannot open {}: {e}", path.display()),
+                )
+            })
+    };
+    let out_offset = offset(&cfg.out_path)?;
+    let err_offset = offset(&cfg.err_path)?;
+    // A session of this name may be left over: a dead pane from a run whose
+    // cleanup never happened is cleared; a live one is somebody's agent.
+    match server.pane_status(session).await {
+        Ok(Some(pane)) if pane.dead => {
+            let _ = server.kill_session(session).await;
+        }
+        Ok(Some(pane)) => {
+            return Err(StartError::failed(
+                Missing::Tmux,
+                format!(
+                    "tmux session `{session}` on server `{}` is already running (pid {}), left by \
+                     an earlier conductor that did not record it; attach to it or kill it first",
+                    server.name(),
+                    pane.pid
+                ),
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => return Err(StartError::failed(Missing::Tmux, e.to_string())),
+    }
+    let shim = proc::shim_path().map_err(|m| StartError::failed(Missing::BatonShim, m))?;
+    let token = marker_token();
+    let size = cfg.pty.unwrap_or_default();
+    // The pane's process is the shim, which runs the agent and, when it
+    // ends, writes the end-of-run marker and keeps the terminal open until
+    // the session is destroyed: tmux reads everything before the marker.
+    let mut pane = vec![
+        shim.to_string_lossy().into_owned(),
+        "--marker".to_owned(),
+        token.clone(),
+        "--".to_owned(),
+    ];
+    pane.extend(cfg.argv.iter().cloned());
+    let _ = std::fs::remove_file(proc::pipe_done_marker(&cfg.out_path));
+    let pid = server
+        .new_session(
+            session,
+            cfg.id.as_str(),
+            Some(&cfg.cwd),
+            &cfg.env,
+            &pane,
+            size,
+            &cfg.out_path,
+        )
+        .await
+        .map_err(|e| {
+            let missing = match e {
+                TmuxError::Missing(_) => Missing::Tmux,
+                _ => Missing::Binary,
+            };
+            StartError::failed(missing, e.to_string())
+        })?;
+    Ok((Pid(pid), out_offset, err_offset, token))
+}
+
+/// A fresh token for a run's end-of-run marker (the shim's, or a remote
+/// run's done token): output that merely mentions a marker cannot end the
+/// run by accident.
+pub(super) fn marker_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", hasher.finish())
+}

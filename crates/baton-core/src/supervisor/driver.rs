@@ -1,0 +1,651 @@
+//! The run driver: one attempt of one session, whatever its backend.
+//!
+//! The driver observes and reports; it never decides a state. It owns what
+//! every run has: the startup (L3) and silence (L1) deadlines, armed from
+//! the last output byte; the termination sequence (SIGTERM → grace →
+//! SIGKILL, a second request skips the grace); input hashing; the
+//! completion payload; the L2 hook; and the reports to the supervisor, in
+//! the order things happened. How a process is started, read, signalled and
+//! cleaned up is its [`Backend`]'s business.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_config::SessionId;
+use baton_monitor::input_wait::{Detection, InputWaitDetector};
+use baton_monitor::payload::PayloadCapture;
+use baton_monitor::tail::Tail;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::backend::{
+    Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, StartError, Stream,
+};
+use super::termination::{KillReason, KillStep, Termination};
+use crate::proc::{self, ExitStatus, Pid, Signal};
+use crate::state::Missing;
+
+/// Bytes of stdout read back for the "last JSON object" payload fallback.
+const STDOUT_TAIL: u64 = 64 * 1024;
+
+/// Everything a run needs, resolved by the supervisor.
+pub(crate) struct RunConfig {
+    pub id: SessionId,
+    pub argv: Vec<String>,
+    pub cwd: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub stdin_pipe: bool,
+    pub branch_guard: bool,
+    pub out_path: PathBuf,
+    pub err_path: PathBuf,
+    pub stall_after: Duration,
+    pub startup_timeout: Duration,
+    pub grace: Duration,
+    pub detector: Arc<InputWaitDetector>,
+    /// Run on a pseudo-terminal of this size instead of pipes.
+    pub pty: Option<proc::PtySize>,
+    /// For a remote run: the workdir on the host as the spec gives it
+    /// (`None`: the login directory).
+    pub remote_workdir: Option<PathBuf>,
+    pub l2: Option<L2Check>,
+}
+
+/// The optional L2 hook: a command that must keep succeeding.
+#[derive(Clone)]
+pub(crate) struct L2Check {
+    pub argv: Vec<String>,
+    pub interval: Duration,
+    pub failures: u32,
+}
+
+/// Counters and the combined tail, shared with the supervisor for snapshots.
+/// Lives across runs of a session.
+pub(crate) struct RunShared {
+    pub out_bytes: AtomicU64,
+    pub err_bytes: AtomicU64,
+    pub tail: Mutex<Tail>,
+    /// Milliseconds since the conductor's epoch of the last output byte.
+    pub last_output_ms: AtomicU64,
+}
+
+impl RunShared {
+    pub fn new(tail_bytes: usize) -> RunShared {
+        RunShared {
+            out_bytes: AtomicU64::new(0),
+            err_bytes: AtomicU64::new(0),
+            tail: Mutex::new(Tail::new(tail_bytes)),
+            last_output_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn tail_bytes(&self) -> Vec<u8> {
+        self.tail.lock().map(|t| t.to_vec()).unwrap_or_default()
+    }
+
+    pub fn last_line(&self) -> Option<String> {
+        self.tail.lock().ok().and_then(|t| t.last_line())
+    }
+}
+
+/// What a run executed, as the `spawn` record states it.
+pub(crate) struct Launch {
+    pub argv: Vec<String>,
+    pub workdir: String,
+    /// Names of the variables baton set, each once, in first-set order; never values.
+    pub env_keys: Vec<String>,
+    pub tmux: Option<crate::eventlog::TmuxTarget>,
+    /// The run's leader is `baton-shim`.
+    pub shim: bool,
+    /// The inventory host of a remote run.
+    pub host: Option<String>,
+}
+
+impl Launch {
+    pub(super) fn of(cfg: &RunConfig, tmux: Option<crate::eventlog::TmuxTarget>) -> Launch {
+        let mut env_keys: Vec<String> = Vec::with_capacity(cfg.env.len());
+        for (key, _) in &cfg.env {
+            if !env_keys.contains(key) {
+                env_keys.push(key.clone());
+            }
+        }
+        Launch {
+            argv: cfg.argv.clone(),
+            workdir: cfg.cwd.display().to_string(),
+            env_keys,
+            tmux,
+            shim: false,
+            host: None,
+        }
+    }
+}
+
+/// Requests from the supervisor to a run.
+pub(crate) enum RunCtl {
+    /// Stop the run: SIGTERM, grace, SIGKILL. `force` skips the grace.
+    Terminate { force: bool },
+    /// Write bytes to the agent's input.
+    Input {
+        bytes: Vec<u8>,
+        source: String,
+        reply: oneshot::Sender<Result<(), InputError>>,
+    },
+}
+
+/// What became of a run an earlier conductor started, when this one took it over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecoveredOutcome {
+    /// Still running: watched again.
+    Readopted,
+    /// It ended while no conductor watched; how it ended is known.
+    Exited,
+}
+
+impl RecoveredOutcome {
+    /// The `outcome` of the `recovered` record.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RecoveredOutcome::Readopted => "readopted",
+            RecoveredOutcome::Exited => "exited",
+        }
+    }
+}
+
+/// What a run reports to the supervisor, in the order it happened.
+pub(crate) enum RunMsg {
+    Spawned {
+        pid: Pid,
+        start_time: Option<u64>,
+        out_offset: u64,
+        err_offset: u64,
+        /// What was executed, for the `spawn` record.
+        launch: Box<Launch>,
+    },
+    SpawnFailed {
+        missing: Missing,
+        message: String,
+    },
+    /// The remote host stopped answering; the run ends without touching it.
+    Unreachable {
+        message: String,
+    },
+    /// A run started by an earlier conductor was taken over.
+    Recovered {
+        pid: Pid,
+        outcome: RecoveredOutcome,
+    },
+    /// First output byte of this run (L3 acknowledged).
+    Acknowledged,
+    /// No output for `stall_after`; the detection says whether it looks like a question.
+    Silent(Option<Detection>),
+    /// Output resumed after a silence.
+    Resumed,
+    StartupTimeout,
+    L2Failed(String),
+    /// A signal reached the run's processes.
+    Signalled {
+        signal: Signal,
+        reason: KillReason,
+    },
+    InputDone {
+        len: usize,
+        sha256: String,
+        source: String,
+        result: Result<(), InputError>,
+        reply: oneshot::Sender<Result<(), InputError>>,
+    },
+    /// The agent ended. Sent at once: exit detection latency is measured here.
+    Exited {
+        status: ExitStatus,
+        runtime: Duration,
+    },
+    /// Group empty, output complete: the run is over.
+    Finished {
+        status: ExitStatus,
+        payload: Option<serde_json::Value>,
+        tail: Vec<u8>,
+    },
+}
+
+pub(crate) type Report = Arc<dyn Fn(RunMsg) + Send + Sync>;
+
+/// The status of a run whose end nothing could tell.
+pub(crate) const UNKNOWN: ExitStatus = ExitStatus {
+    code: None,
+    signal: None,
+};
+
+/// Runs one attempt of a session to its end: `started` is what its backend's
+/// start (or adoption) gave.
+pub(crate) async fn drive<B: Backend>(
+    cfg: RunConfig,
+    started: Result<(B, Begun), StartError>,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: Report,
+    mut ctl: mpsc::UnboundedReceiver<RunCtl>,
+) {
+    let (mut backend, begun) = match started {
+        Ok(started) => started,
+        Err(StartError::Failed { missing, message }) => {
+            report(RunMsg::SpawnFailed { missing, message });
+            return;
+        }
+        Err(StartError::Unreachable(message)) => {
+            report(RunMsg::Unreachable { message });
+            report(RunMsg::Finished {
+                status: UNKNOWN,
+                payload: None,
+                tail: shared.tail_bytes(),
+            });
+            return;
+        }
+    };
+    let (out_offset, acknowledged) = match begun {
+        Begun::Spawned {
+            pid,
+            start_time,
+            out_offset,
+            err_offset,
+            launch,
+        } => {
+            report(RunMsg::Spawned {
+                pid,
+                start_time,
+                out_offset,
+                err_offset,
+                launch,
+            });
+            (out_offset, false)
+        }
+        Begun::Adopted {
+            pid,
+            out_offset,
+            acknowledged,
+            outcome,
+        } => {
+            report(RunMsg::Recovered { pid, outcome });
+            (out_offset, acknowledged)
+        }
+    };
+    let l2 = cfg.l2.clone().map(|check| {
+        let report = report.clone();
+        let cwd = cfg.cwd.clone();
+        tokio::spawn(async move {
+            let why = l2_loop(check, cwd).await;
+            report(RunMsg::L2Failed(why));
+        })
+    });
+    let mut run = Run {
+        termination: Termination::new(cfg.grace),
+        cfg,
+        shared,
+        epoch,
+        report,
+        live: Liveness::new(acknowledged),
+        payload: PayloadCapture::new(),
+        status: None,
+        l2,
+    };
+
+    let far = run.live.started() + Duration::from_secs(86400 * 365);
+    let sleep = tokio::time::sleep_until(far);
+    tokio::pin!(sleep);
+    let mut armed = far;
+    let mut ctl_open = true;
+    let end = loop {
+        // The next moment something must be checked. Re-armed only when it
+        // moved earlier; a later one is handled when the early timer fires,
+        // so a flood of output costs no timer work.
+        let mut wake = far;
+        if run.status.is_none()
+            && let Some(deadline) = run.live.next_deadline(&run.cfg)
+        {
+            wake = wake.min(deadline);
+        }
+        if let Some(deadline) = run.termination.wake() {
+            wake = wake.min(deadline);
+        }
+        if wake < armed {
+            armed = wake;
+            sleep.as_mut().reset(wake);
+        }
+        // Biased: output the backend already has is recorded before the
+        // exit that followed it, so the log reads in causal order.
+        tokio::select! {
+            biased;
+            seen = backend.observe() => match seen {
+                Observation::Output { stream, bytes } => run.output(stream, bytes),
+                Observation::Exited(status) => run.exited(&mut backend, status).await,
+                Observation::Idle => {}
+                Observation::Settled => break RunEnd::Settled,
+                Observation::Unreachable(message) => {
+                    run.report(RunMsg::Unreachable { message });
+                    break RunEnd::Unreachable;
+                }
+                // The backend's source is gone with the conductor.
+                Observation::Detached => return,
+            },
+            request = ctl.recv(), if ctl_open => match request {
+                Some(RunCtl::Terminate { force }) => {
+                    let step = run.termination.request(force);
+                    run.deliver(&mut backend, step).await;
+                }
+                Some(RunCtl::Input { bytes, source, reply }) => run.input(&mut backend, bytes, source, reply),
+                None => match backend.on_conductor_gone() {
+                    // The run outlives the conductor by design: touch
+                    // nothing, so the next conductor can adopt it.
+                    OnConductorGone::Detach => return,
+                    OnConductorGone::Terminate => {
+                        ctl_open = false;
+                        if run.status.is_none() {
+                            let step = run.termination.begin(KillReason::ConductorGone);
+                            run.deliver(&mut backend, step).await;
+                        }
+                    }
+                },
+            },
+            () = &mut sleep => {
+                armed = far;
+                sleep.as_mut().reset(far);
+                let now = Instant::now();
+                if run.status.is_none() {
+                    run.live.check(now, &run.cfg, &run.shared, &run.report);
+                }
+                let step = run.termination.tick(now);
+                run.deliver(&mut backend, step).await;
+            }
+        }
+    };
+    if let Some(task) = run.l2.take() {
+        task.abort();
+    }
+    let rest = backend.finish(end, run.termination.begun()).await;
+    run.output(Stream::Stdout, &rest);
+    let status = run.status.unwrap_or(UNKNOWN);
+    let payload = run
+        .payload
+        .finish(&run_stdout_tail(&run.cfg.out_path, out_offset));
+    run.report(RunMsg::Finished {
+        status,
+        payload,
+        tail: run.shared.tail_bytes(),
+    });
+}
+
+/// The driver's own state for one run.
+struct Run {
+    cfg: RunConfig,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: Report,
+    live: Liveness,
+    payload: PayloadCapture,
+    termination: Termination,
+    status: Option<ExitStatus>,
+    l2: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Run {
+    fn report(&self, msg: RunMsg) {
+        (self.report)(msg);
+    }
+
+    /// Bookkeeping for a chunk the backend has put in the session's log.
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let counter = match stream {
+            Stream::Stdout => {
+                self.payload.feed(bytes);
+                &self.shared.out_bytes
+            }
+            Stream::Stderr => &self.shared.err_bytes,
+        };
+        counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.live
+            .output(&self.shared, bytes, self.epoch, &self.report);
+    }
+
+    /// The agent ended: report it at once, then let the backend end what
+    /// is left of its group.
+    async fn exited<B: Backend>(&mut self, backend: &mut B, status: ExitStatus) {
+        if self.status.is_some() {
+            return;
+        }
+        self.status = Some(status);
+        self.report(RunMsg::Exited {
+            status,
+            runtime: self.live.started().elapsed(),
+        });
+        if let Some(task) = self.l2.take() {
+            task.abort();
+        }
+        if backend.after_exit().await == super::backend::Leftovers::Some {
+            // The leader is gone; whatever it left in its group goes too.
+            let step = self.termination.begin(KillReason::LeaderExited);
+            self.deliver(backend, step).await;
+        }
+    }
+
+    /// Sends what the termination machine decided, and records it when it
+    /// reached a process.
+    async fn deliver<B: Backend>(&mut self, backend: &mut B, step: Option<KillStep>) {
+        let Some((signal, reason)) = step else {
+            return;
+        };
+        match backend.signal(signal).await {
+            Delivery::Delivered => self.report(RunMsg::Signalled { signal, reason }),
+            Delivery::NoneLeft => {}
+            Delivery::Failed(why) => {
+                tracing::warn!(session = %self.cfg.id, signal = signal.name(), "signalling the run failed: {why}");
+            }
+        }
+    }
+
+    /// Hands input to the backend; its delivery is reported when done, off
+    /// the loop, so a slow reader never holds the run up.
+    fn input<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        bytes: Vec<u8>,
+        source: String,
+        reply: oneshot::Sender<Result<(), InputError>>,
+    ) {
+        let len = bytes.len();
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let delivery = backend.input(bytes);
+        let report = self.report.clone();
+        tokio::spawn(async move {
+            let result = delivery.await;
+            report(RunMsg::InputDone {
+                len,
+                sha256,
+                source,
+                result,
+                reply,
+            });
+        });
+    }
+}
+
+/// Outcome of checking the branch guard.
+pub(super) async fn branch_guard(cwd: &std::path::Path) -> Result<(), StartError> {
+    let refuse = |message| StartError::Failed {
+        missing: Missing::BranchGuard,
+        message,
+    };
+    let out = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(cwd)
+        .args(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    match out {
+        Ok(out) if out.status.success() => {
+            let branch = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if branch == "main" || branch == "master" {
+                Err(refuse(format!(
+                    "branch_guard: workdir `{}` is on branch `{branch}`; refusing to start an agent there",
+                    cwd.display()
+                )))
+            } else {
+                Ok(())
+            }
+        }
+        // Detached HEAD or not a repository: not on main/master.
+        Ok(_) => Ok(()),
+        Err(e) => Err(refuse(format!(
+            "branch_guard: cannot run git to check the branch of `{}`: {e}",
+            cwd.display()
+        ))),
+    }
+}
+
+/// The file `<id>.<ext>` beside a session's `<id>.out.log`.
+pub(super) fn session_file(out_path: &std::path::Path, ext: &str) -> PathBuf {
+    let name = out_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".out.log"))
+        .unwrap_or("session");
+    out_path.with_file_name(format!("{name}.{ext}"))
+}
+
+/// The last [`STDOUT_TAIL`] bytes this run wrote to `out_path` (which it
+/// began at `out_offset`). Read back once at the end instead of copying every
+/// chunk into a ring as it passes: the log already holds them.
+pub(super) fn run_stdout_tail(out_path: &std::path::Path, out_offset: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut file = std::fs::File::open(out_path)?;
+        let len = file.metadata()?.len();
+        let start = len.saturating_sub(STDOUT_TAIL).max(out_offset.min(len));
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::with_capacity((len - start) as usize);
+        file.read_to_end(&mut tail)?;
+        Ok(tail)
+    };
+    read().unwrap_or_default()
+}
+
+/// The L3 (first output) and L1 (silence) deadlines of a run: told of each
+/// chunk of output, it says when it must be checked next and reports what
+/// is due.
+pub(super) struct Liveness {
+    started: Instant,
+    acked: bool,
+    silent: bool,
+    startup_reported: bool,
+    last_output: Instant,
+}
+
+impl Liveness {
+    /// A run that starts now; `acknowledged` when it had produced output
+    /// before (an adopted run).
+    pub fn new(acknowledged: bool) -> Liveness {
+        let now = Instant::now();
+        Liveness {
+            started: now,
+            acked: acknowledged,
+            silent: false,
+            startup_reported: false,
+            last_output: now,
+        }
+    }
+
+    /// When the run (or its watching, for an adopted one) began.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Bookkeeping for every chunk of output, from either stream.
+    pub fn output(
+        &mut self,
+        shared: &RunShared,
+        bytes: &[u8],
+        epoch: std::time::Instant,
+        report: &Report,
+    ) {
+        if let Ok(mut tail) = shared.tail.lock() {
+            tail.push(bytes);
+        }
+        self.last_output = Instant::now();
+        shared
+            .last_output_ms
+            .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if !self.acked {
+            self.acked = true;
+            report(RunMsg::Acknowledged);
+        }
+        if self.silent {
+            self.silent = false;
+            report(RunMsg::Resumed);
+        }
+    }
+
+    /// The next deadline while the agent runs, if any is armed.
+    pub fn next_deadline(&self, cfg: &RunConfig) -> Option<Instant> {
+        if !self.acked && !self.startup_reported {
+            Some(self.started + cfg.startup_timeout)
+        } else if self.acked && !self.silent {
+            Some(self.last_output + cfg.stall_after)
+        } else {
+            None
+        }
+    }
+
+    /// Reports the deadlines that have passed at `now` (while the agent runs).
+    pub fn check(&mut self, now: Instant, cfg: &RunConfig, shared: &RunShared, report: &Report) {
+        if !self.acked && !self.startup_reported && now >= self.started + cfg.startup_timeout {
+            self.startup_reported = true;
+            report(RunMsg::StartupTimeout);
+        }
+        if self.acked && !self.silent && now >= self.last_output + cfg.stall_after {
+            self.silent = true;
+            let tail = shared.tail_bytes();
+            report(RunMsg::Silent(cfg.detector.detect(&tail)));
+        }
+    }
+}
+
+pub(super) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Runs the L2 check every `interval`; returns a description after
+/// `failures` consecutive failures.
+async fn l2_loop(check: L2Check, cwd: PathBuf) -> String {
+    let mut consecutive = 0;
+    loop {
+        tokio::time::sleep(check.interval).await;
+        let Some((program, args)) = check.argv.split_first() else {
+            return "empty l2_check".into();
+        };
+        let run = tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(&cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        let ok = matches!(
+            tokio::time::timeout(check.interval, run).await,
+            Ok(Ok(status)) if status.success()
+        );
+        consecutive = if ok { 0 } else { consecutive + 1 };
+        if consecutive >= check.failures {
+            return format!("l2_check failed {consecutive} times in a row");
+        }
+    }
+}
