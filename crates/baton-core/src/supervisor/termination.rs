@@ -124,7 +124,10 @@ mod tests {
     fn term_then_kill_after_the_grace() {
         let mut t = Termination::new(Duration::from_secs(10));
         assert!(!t.begun());
-        assert_eq!(t.request(false), Some((Signal::Term, KillReason::Terminate)));
+        assert_eq!(
+            t.request(false),
+            Some((Signal::Term, KillReason::Terminate))
+        );
         assert!(t.begun());
         assert!(t.wake().is_some());
         assert_eq!(t.tick(Instant::now() + Duration::from_secs(9)), None);
@@ -152,7 +155,10 @@ mod tests {
         assert_eq!(t.request(true), None);
 
         let mut forced = Termination::new(Duration::from_secs(10));
-        assert_eq!(forced.request(true), Some((Signal::Kill, KillReason::Forced)));
+        assert_eq!(
+            forced.request(true),
+            Some((Signal::Kill, KillReason::Forced))
+        );
         assert!(forced.begun());
         assert_eq!(forced.wake(), None);
         assert_eq!(forced.request(false), None);

@@ -181,11 +181,7 @@ pub(crate) trait Backend: Send {
     /// After the loop ended: cleans up and returns the output observed on
     /// the way (already in the log, not yet reported). `terminating` says
     /// whether a stop was asked for.
-    fn finish(
-        &mut self,
-        end: RunEnd,
-        terminating: bool,
-    ) -> impl Future<Output = Vec<u8>> + Send;
+    fn finish(&mut self, end: RunEnd, terminating: bool) -> impl Future<Output = Vec<u8>> + Send;
 
     /// What the conductor's going away means for this run.
     fn on_conductor_gone(&self) -> OnConductorGone;

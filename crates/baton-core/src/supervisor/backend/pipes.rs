@@ -85,9 +85,8 @@ pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError>
         env: cfg.env.clone(),
         stdin_pipe: cfg.stdin_pipe,
     };
-    let failed = |failure: proc::SpawnFailure| {
-        StartError::failed(failure.missing(), failure.to_string())
-    };
+    let failed =
+        |failure: proc::SpawnFailure| StartError::failed(failure.missing(), failure.to_string());
     let (child, pid, start_time, stdout, stderr, stdin, pipe_fd, err_open): (
         _,
         _,

@@ -155,9 +155,15 @@ pub(crate) struct Remote {
 
 /// Starts the agent in a tmux session on the host, or takes over the one a
 /// previous run of this session left there.
-pub(crate) async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), StartError> {
+pub(crate) async fn start(
+    cfg: &RunConfig,
+    remote: RemoteRun,
+) -> Result<(Remote, Begun), StartError> {
     let Some(ssh) = remote.tmux.host().cloned() else {
-        return Err(StartError::failed(Missing::Host, "a remote run needs a host"));
+        return Err(StartError::failed(
+            Missing::Host,
+            "a remote run needs a host",
+        ));
     };
     // The local log first: output that cannot be kept must not run unseen.
     let out = std::fs::OpenOptions::new()
@@ -204,7 +210,9 @@ pub(crate) async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote,
     // Bytes after a done token are never written, so what the local log
     // holds of this run is exactly what was received before.
     let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
-    let watch = remote.feed.watch(&remote.session, &state.remote_log, received);
+    let watch = remote
+        .feed
+        .watch(&remote.session, &state.remote_log, received);
     let run = Remote {
         id: cfg.id.to_string(),
         remote_timeout: ssh.timeout().max(remote_feed::TICK_MAX * 2),

@@ -19,7 +19,9 @@ use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, StartError, Stream,
 };
-use crate::proc::{self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
+use crate::proc::{
+    self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
+};
 use crate::state::Missing;
 use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, branch_guard};
 
@@ -77,7 +79,13 @@ pub(crate) async fn start(
                 acknowledged: a.acknowledged,
                 outcome: RecoveredOutcome::Readopted,
             };
-            (Pid(a.pid), a.out_offset, a.same_process(), a.marker.clone(), begun)
+            (
+                Pid(a.pid),
+                a.out_offset,
+                a.same_process(),
+                a.marker.clone(),
+                begun,
+            )
         }
         None => {
             let (pid, out_offset, err_offset, token) = spawn(cfg, &server, &session).await?;
