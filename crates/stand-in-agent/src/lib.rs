@@ -43,6 +43,7 @@
 //! | `rate-limit:TEXT` | TEXT on stderr, exit 1 |
 //! | `ignore-term` | ignore SIGTERM from now on |
 //! | `on-term:TEXT` | on SIGTERM, write TEXT and `\n` to stdout and exit 143 |
+//! | `cleanup-on-term:DUR:TEXT` | the same after DUR (a cleanup that takes time; TEXT may contain ':') |
 //! | `leak:DUR` | start a grandchild (`stand-in-agent sleep:DUR`) holding our stdout/stderr, in our process group; print `grandchild <pid>`; never wait for it |
 //! | `leak-file:PATH:DUR` | the same, but write the pid to PATH (atomically) instead of printing it |
 //! | `close-stdout` | close stdout (fd 1 now points at `/dev/null`); later stdout output is dropped |

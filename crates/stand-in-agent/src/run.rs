@@ -36,7 +36,8 @@ usage: stand-in-agent STEP...
        stand-in-agent AGENT-ARGS... PROMPT   (PROMPT = one step per line, else echoed)
 steps: print:TEXT eprint:TEXT say:TEXT lines:N[:INTERVAL] flood:SIZE eflood:SIZE
        sleep:DUR stall ask:QUESTION require-tty exit:CODE signal:NAME crash
-       rate-limit[:TEXT] ignore-term on-term:TEXT leak:DUR leak-file:PATH:DUR
+       rate-limit[:TEXT] ignore-term on-term:TEXT cleanup-on-term:DUR:TEXT
+       leak:DUR leak-file:PATH:DUR
        close-stdout payload:JSON tfx-payload:JSON argv env:NAME pwd stamp
        stamp-exit:CODE attempt:PATH fail-until:PATH:N
 ";
@@ -193,8 +194,8 @@ impl Agent {
                 unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
                 Ok(())
             }
-            Step::OnTerm(text) => {
-                install_on_term(text);
+            Step::OnTerm { text, delay } => {
+                install_on_term(text, *delay);
                 Ok(())
             }
             Step::Leak(duration) => {
@@ -394,12 +395,21 @@ fn die_by_signal(signal: i32) -> i32 {
 /// The message the SIGTERM handler writes; leaked so the handler never sees
 /// it freed, and swapped as a whole so it never sees half an update.
 static ON_TERM_MESSAGE: AtomicPtr<Box<[u8]>> = AtomicPtr::new(std::ptr::null_mut());
+/// How long the `on-term` handler takes (its "cleanup") before it writes.
+static ON_TERM_DELAY: AtomicPtr<libc::timespec> = AtomicPtr::new(std::ptr::null_mut());
 
 extern "C" fn on_term(_signal: libc::c_int) {
     let message = ON_TERM_MESSAGE.load(Ordering::Acquire);
-    // SAFETY: only async-signal-safe calls; the pointer, if set, points at a
-    // leaked message that is never freed.
+    let delay = ON_TERM_DELAY.load(Ordering::Acquire);
+    // SAFETY: only async-signal-safe calls (nanosleep, write, _exit); the
+    // pointers, if set, point at leaked values that are never freed.
     unsafe {
+        if let Some(delay) = delay.as_ref() {
+            let mut left = *delay;
+            while libc::nanosleep(&left, &mut left) != 0 && *libc::__errno_location() == libc::EINTR
+            {
+            }
+        }
         if let Some(message) = message.as_ref() {
             libc::write(libc::STDOUT_FILENO, message.as_ptr().cast(), message.len());
         }
@@ -407,9 +417,14 @@ extern "C" fn on_term(_signal: libc::c_int) {
     }
 }
 
-fn install_on_term(text: &str) {
+fn install_on_term(text: &str, delay: Duration) {
     let message: Box<[u8]> = format!("{text}\n").into_bytes().into_boxed_slice();
     ON_TERM_MESSAGE.store(Box::into_raw(Box::new(message)), Ordering::Release);
+    let delay = libc::timespec {
+        tv_sec: delay.as_secs() as libc::time_t,
+        tv_nsec: delay.subsec_nanos() as libc::c_long,
+    };
+    ON_TERM_DELAY.store(Box::into_raw(Box::new(delay)), Ordering::Release);
     let handler: extern "C" fn(libc::c_int) = on_term;
     // SAFETY: the handler only does async-signal-safe work.
     unsafe {

@@ -46,8 +46,8 @@ pub enum Step {
     RateLimit(String),
     /// `ignore-term`
     IgnoreTerm,
-    /// `on-term:TEXT`
-    OnTerm(String),
+    /// `on-term:TEXT` (no delay) or `cleanup-on-term:DUR:TEXT`
+    OnTerm { text: String, delay: Duration },
     /// `leak:DUR`
     Leak(Duration),
     /// `leak-file:PATH:DUR`
@@ -176,7 +176,23 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
         "crash" => none(arg, "crash", Step::Signal(libc::SIGSEGV))?,
         "rate-limit" => Step::RateLimit(arg.unwrap_or(DEFAULT_RATE_LIMIT_MESSAGE).to_owned()),
         "ignore-term" => none(arg, "ignore-term", Step::IgnoreTerm)?,
-        "on-term" => Step::OnTerm(need(arg, "on-term")?.to_owned()),
+        "on-term" => Step::OnTerm {
+            text: need(arg, "on-term")?.to_owned(),
+            delay: Duration::ZERO,
+        },
+        "cleanup-on-term" => {
+            let arg = need(arg, "cleanup-on-term")?;
+            let Some((delay, text)) = arg.split_once(':') else {
+                return Err(invalid(
+                    "cleanup-on-term",
+                    format!("expected DUR:TEXT, got `{arg}`"),
+                ));
+            };
+            Step::OnTerm {
+                text: text.to_owned(),
+                delay: parse_duration(delay).map_err(|e| unit(e, "cleanup-on-term"))?,
+            }
+        }
         "leak" => Step::Leak(parse_duration(need(arg, "leak")?).map_err(|e| unit(e, "leak"))?),
         "leak-file" => {
             let (path, duration) = split_path(need(arg, "leak-file")?, "leak-file", "DUR")?;
@@ -441,7 +457,20 @@ mod tests {
                 Step::RateLimit("quota gone".into()),
             ),
             ("ignore-term", Step::IgnoreTerm),
-            ("on-term:bye", Step::OnTerm("bye".into())),
+            (
+                "on-term:bye",
+                Step::OnTerm {
+                    text: "bye".into(),
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                "cleanup-on-term:1500ms:done: ok",
+                Step::OnTerm {
+                    text: "done: ok".into(),
+                    delay: Duration::from_millis(1500),
+                },
+            ),
             ("leak:30s", Step::Leak(Duration::from_secs(30))),
             (
                 "leak-file:/tmp/a:b/pid:2m",

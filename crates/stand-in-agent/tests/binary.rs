@@ -365,6 +365,27 @@ fn on_term_writes_its_message_and_exits_143() {
 }
 
 #[test]
+fn cleanup_on_term_takes_its_time_before_it_writes() {
+    let mut child = agent()
+        .args(["cleanup-on-term:300ms:cleaned: up", "print:ready", "stall"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let (ready, reader) = read_line_within(reader);
+    assert_eq!(ready, "ready\n");
+    let sent = std::time::Instant::now();
+    // SAFETY: our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let (done, _reader) = read_line_within(reader);
+    assert_eq!(done, "cleaned: up\n");
+    assert!(sent.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(child.wait().expect("wait").code(), Some(143));
+}
+
+#[test]
 fn ignore_term_survives_sigterm() {
     let mut child = agent()
         .args(["ignore-term", "print:ready", "ask:", "print:survived"])

@@ -1249,8 +1249,9 @@ impl Supervisor {
                 }
             }
             _ => {
-                let again = entry.ending == Some(class);
-                self.end_run(id, class, force || again);
+                // A repeated request skips the rest of the grace: the
+                // run's termination records it as `second_request`.
+                self.end_run(id, class, force);
             }
         }
     }

@@ -42,8 +42,13 @@ pub(crate) const PROBE: Duration = Duration::from_secs(2);
 /// A SIGTERM to the pane's group reaches the agent; the wrapper's own is
 /// deferred by its trap until the agent has ended, so the done token still
 /// tells how the agent ended. (A caught signal is reset for the agent by
-/// `exec`, unlike an ignored one.)
-const WRAPPER: &str = "trap : TERM; \"$@\"; c=$?; printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
+/// `exec`, unlike an ignored one.) The wrapper's own stderr is /dev/null,
+/// so the shell's report of a signalled child ("Terminated") never enters
+/// the agent's output; the agent gets the pane's stderr back, through an
+/// inner `sh` that drops the wrapper's redirections before it execs it.
+const WRAPPER: &str = "exec 3>&2 2>/dev/null; trap : TERM; \
+                       sh -c 'exec \"$@\" 2>&3 3>&-' sh \"$@\"; c=$?; \
+                       printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
                        while :; do sleep 3600; done";
 
 /// Run on the host before a new run: `$1` the tmux server name, `$2` the
