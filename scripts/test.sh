@@ -55,3 +55,13 @@ fi
 cargo build --workspace --all-targets --locked
 cargo nextest run --workspace --profile ci --locked
 cargo test --workspace --doc --locked
+# Clients do not compile the engine: neither the protocol crate nor the
+# client-only binary (`--no-default-features`) depends on baton-core.
+cargo check -p baton --no-default-features --locked
+for crate in "baton-proto" "baton --no-default-features"; do
+  # shellcheck disable=SC2086 # $crate holds a crate name and its flags
+  if cargo tree --locked -e normal --prefix none -p $crate | grep -q '^baton-core '; then
+    echo "scripts/test.sh: $crate depends on baton-core" >&2
+    exit 1
+  fi
+done

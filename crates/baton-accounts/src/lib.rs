@@ -1,4 +1,4 @@
-//! The account broker (SPEC §9): leases provider accounts to sessions.
+//! The account broker: leases provider accounts to sessions.
 //!
 //! Every baton process on the machine shares one truth: the broker state
 //! (cooldowns, circuits, counters, live leases) lives in

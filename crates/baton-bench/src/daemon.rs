@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_core::{SessionSnapshot, SessionState};
+use baton_core::{SessionRow, SessionState};
 use baton_proto::request::{Kill, Ps, Shutdown, Spawn};
 use baton_proto::{
     Hello, HelloReply, PROTOCOL, Request, Response, SpawnSpec, read_frame, write_frame,
@@ -243,7 +243,7 @@ impl Daemon {
     }
 
     /// The session table (`ps` over the socket).
-    pub fn ps(&self) -> Fallible<Vec<SessionSnapshot>> {
+    pub fn ps(&self) -> Fallible<Vec<SessionRow>> {
         match self.call(&Request::Ps(Ps::default()), EXCHANGE_LIMIT)? {
             Response::Sessions(s) => Ok(s.sessions),
             other => Err(unexpected("ps", &other)),
@@ -267,7 +267,7 @@ impl Daemon {
         count: usize,
         state: SessionState,
         deadline: Instant,
-    ) -> Fallible<Vec<SessionSnapshot>> {
+    ) -> Fallible<Vec<SessionRow>> {
         loop {
             self.check_running()?;
             let table = self.ps()?;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use baton_config::{ConductorConfig, HostConfig, ProbeConfig, SessionId, SessionSpec};
 use baton_core::eventlog::{Event, LoggedEvent};
-use baton_core::{Conductor, ConductorOptions, SessionSnapshot, SessionState};
+use baton_core::{Conductor, ConductorOptions, SessionRow, SessionState};
 use stand_in_agent::monotonic_ns;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -164,7 +164,7 @@ impl Harness {
     }
 
     /// The session table now.
-    pub async fn snapshot(&self) -> Fallible<Vec<SessionSnapshot>> {
+    pub async fn snapshot(&self) -> Fallible<Vec<SessionRow>> {
         self.conductor
             .snapshot()
             .await

@@ -1,4 +1,4 @@
-//! baton-bench: prints every SPEC §12 figure next to a baseline measured in
+//! baton-bench: prints every benchmark figure next to a baseline measured in
 //! the same run, on the same machine.
 //!
 //! It drives an embedded `Conductor` with the stand-in agent, and for the
@@ -36,7 +36,7 @@ pub const EXIT_NOT_MEASURED: u8 = 1;
 /// Errors inside the bench: a message for the person running it.
 pub type Fallible<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// The SPEC §12 figures.
+/// The benchmark figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Figure {
     /// Exit detection latency.
@@ -102,7 +102,7 @@ impl Figure {
     }
 }
 
-/// Measure baton against SPEC §12 and print each figure with a baseline.
+/// Measure baton and print each figure with a baseline.
 #[derive(Debug, Parser)]
 #[command(name = "baton-bench", version)]
 struct Args {

@@ -1,4 +1,4 @@
-//! `[accounts]`: provider accounts the broker leases to sessions (SPEC §9).
+//! `[accounts]`: provider accounts the broker leases to sessions.
 //!
 //! These are plain, validated values; leasing, cooldowns and credentials
 //! live in the `baton-accounts` crate.

@@ -1,4 +1,4 @@
-//! The argv each agent is launched with (SPEC §7).
+//! The argv each agent is launched with.
 //!
 //! This exists so the exact command line of every agent is decided in one
 //! pure function with golden tests. It must never build a shell string: the
@@ -12,7 +12,7 @@ use crate::model::{AgentKind, AgentsConfig, SessionSpec};
 /// PATH). The prompt is always a single, unmodified element. For
 /// `agent = "command"` this is the session's `command` as given (empty if a
 /// hand-built spec has none); its prompt travels in `BATON_PROMPT`, set by the
-/// caller. `model`/`profile`/`mcp_servers` appear only where SPEC §7 puts them.
+/// caller. `model`/`profile`/`mcp_servers` appear only for the agents that take them.
 pub fn agent_argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
     let bin = || {
         agents

@@ -1,4 +1,4 @@
-//! `[hosts.NAME]`: the inventory of machines remote sessions run on (SPEC §8).
+//! `[hosts.NAME]`: the inventory of machines remote sessions run on.
 //!
 //! An inventory host is written in `baton.toml` or in the user's
 //! `~/.config/baton/hosts.toml` (same `[hosts.NAME]` tables, nothing else).

@@ -877,7 +877,7 @@ impl Cx<'_> {
                     ),
                 ));
             };
-            // The reply is input text: never shown (SPEC §6).
+            // The reply is input text: never shown.
             if reply.get_ref().0.contains(['\n', '\r']) {
                 return Err(self.err(
                     Some(reply.span()),

@@ -1,7 +1,7 @@
 //! The validated, public shape of a manifest.
 //!
 //! Values of these types that come out of [`crate::Manifest::parse`] have
-//! passed every check in SPEC §2–§7; code that builds them by hand (tests, the
+//! passed every check of the manifest; code that builds them by hand (tests, the
 //! MCP `spawn` verb) gets the same defaults through `Default` and
 //! [`SessionSpec::command`].
 
@@ -108,7 +108,7 @@ fn list_names(names: &[&str]) -> String {
 }
 
 lowercase_enum! {
-    /// How eagerly the event log reaches the disk (SPEC §6).
+    /// How eagerly the event log reaches the disk.
     #[derive(Default)]
     FsyncPolicy, "fsync policy" {
         /// `fsync` after every record.
@@ -122,7 +122,7 @@ lowercase_enum! {
 }
 
 lowercase_enum! {
-    /// What the probe does when a session goes silent for `stall_after` (SPEC §3).
+    /// What the probe does when a session goes silent for `stall_after`.
     #[derive(Default)]
     OnStall, "on_stall policy" {
         /// Record the session as `stalled` and keep waiting.
@@ -145,7 +145,7 @@ lowercase_enum! {
 
 lowercase_enum! {
     /// Where a local session's process runs and what its standard streams
-    /// are connected to (SPEC §8).
+    /// are connected to.
     #[derive(Default)]
     Backend, "backend" {
         /// Plain pipes for stdin, stdout and stderr: the headless agent modes.
@@ -160,7 +160,7 @@ lowercase_enum! {
 }
 
 lowercase_enum! {
-    /// The terminal multiplexer on a remote host (SPEC §8): `tmux`, or
+    /// The terminal multiplexer on a remote host: `tmux`, or
     /// `psmux` on Windows hosts.
     #[derive(Default)]
     Multiplexer, "multiplexer" {
@@ -183,7 +183,7 @@ impl Backend {
 }
 
 lowercase_enum! {
-    /// Which CLI a session launches (SPEC §7).
+    /// Which CLI a session launches.
     #[derive(Default)]
     AgentKind, "agent" {
         /// OpenAI Codex CLI (`codex exec`).
@@ -332,7 +332,7 @@ pub struct ConductorConfig {
     /// [`TAIL_BYTES_RANGE`] (default 2048).
     pub tail_bytes: usize,
     /// Longest a remote host may go without answering before its sessions
-    /// fail L0 as `remote_unreachable` (SPEC §8); also the hard limit on one
+    /// fail L0 as `remote_unreachable`; also the hard limit on one
     /// ssh call. A host's own `remote_timeout` overrides it. Default 15 s,
     /// never zero.
     #[serde(with = "humantime_ser")]
@@ -362,7 +362,7 @@ impl Default for ConductorConfig {
     }
 }
 
-/// `[probe]`: the health model's thresholds (SPEC §3).
+/// `[probe]`: the health model's thresholds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProbeConfig {
     /// L1: silence longer than this is a stall (default 30 s, never zero).
@@ -418,7 +418,7 @@ pub fn valid_rule_name(name: &str) -> bool {
 }
 
 /// One `[[agents.NAME.input_wait]]`: an extra question shape for the L1.5
-/// input-wait detector (SPEC §3), on top of the built-in ones.
+/// input-wait detector, on top of the built-in ones.
 ///
 /// After [`crate::Manifest::parse`]: `name` satisfies [`RULE_NAME_RULE`] and
 /// is unique within its agent; `pattern` is non-empty and compiles as a

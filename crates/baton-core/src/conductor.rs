@@ -1,12 +1,13 @@
 //! The embeddable conductor: the library's front door.
 
+pub use baton_proto::SessionRow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_config::{
     AccountsConfig, AgentsConfig, ConductorConfig, Manifest, ProbeConfig, SessionId, SessionSpec,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::eventlog::{Event, EventLog, LogError, LoggedEvent};
@@ -112,47 +113,6 @@ pub enum ConductorError {
         /// The cause.
         source: std::io::Error,
     },
-}
-
-/// A session as seen from outside, consistent with the event log.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SessionSnapshot {
-    /// Session id.
-    pub id: String,
-    /// Agent kind.
-    pub agent: String,
-    /// Where it runs (`local` for now).
-    pub host: String,
-    /// Current state.
-    pub state: SessionState,
-    /// Reason of the last transition.
-    pub reason: String,
-    /// Restarts used in the current budget.
-    pub restarts: u32,
-    /// Runs started so far.
-    pub attempt: u32,
-    /// Leader pid of the current run.
-    pub pid: Option<u32>,
-    /// Milliseconds since the session was registered.
-    pub age_ms: u64,
-    /// Last non-empty output line (ANSI stripped).
-    pub last_line: Option<String>,
-    /// Bytes of stdout over all runs.
-    pub out_bytes: u64,
-    /// Bytes of stderr over all runs.
-    pub err_bytes: u64,
-    /// Exit code of the last run.
-    pub exit_code: Option<i32>,
-    /// Signal that ended the last run.
-    pub exit_signal: Option<i32>,
-    /// Completion payload, once completed.
-    pub payload: Option<serde_json::Value>,
-    /// Explanation for a dead session (e.g. what is missing).
-    pub message: Option<String>,
-    /// Capability tags from the spec.
-    pub capabilities: Vec<String>,
-    /// The leased account, while the session holds one.
-    pub account: Option<String>,
 }
 
 /// Result of a shutdown.
@@ -298,7 +258,7 @@ impl Conductor {
 
     /// The session table, consistent with the log: every change it shows is
     /// already written.
-    pub async fn snapshot(&self) -> Result<Vec<SessionSnapshot>, ConductorError> {
+    pub async fn snapshot(&self) -> Result<Vec<SessionRow>, ConductorError> {
         self.request(|reply| Control::Snapshot { reply }).await
     }
 

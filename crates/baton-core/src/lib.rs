@@ -29,6 +29,6 @@ mod supervisor;
 pub use baton_config as config;
 pub use baton_monitor as monitor;
 pub use conductor::{
-    Conductor, ConductorError, ConductorOptions, EVENTS_FILE, SessionSnapshot, ShutdownReport,
+    Conductor, ConductorError, ConductorOptions, EVENTS_FILE, SessionRow, ShutdownReport,
 };
 pub use state::{FailureClass, SessionState};

@@ -1,104 +1,16 @@
-//! Session states, the one transition table, failure classes and backoff.
-//!
-//! Every state change in baton goes through [`SessionState::can_go_to`]; a
-//! change the table refuses is never applied.
+//! Failure classes, what a failed start was missing, and backoff. The
+//! session states and their one transition table are part of the wire
+//! ([`baton_proto::SessionState`]); every state change in baton goes through
+//! [`SessionState::can_go_to`], and a change the table refuses is never
+//! applied.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Where a session is in its life (SPEC §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    /// Registered, not started (e.g. waiting for an account).
-    Init,
-    /// Process started, no output yet.
-    Starting,
-    /// Producing output.
-    Healthy,
-    /// Silent for `stall_after` without looking like a question.
-    Stalled,
-    /// Silent and the last lines look like a question.
-    InputWait,
-    /// The run ended badly; a restart or death follows.
-    Failed,
-    /// Waiting out the backoff before the next start.
-    Restarting,
-    /// Terminal: will not run again.
-    Dead,
-    /// Terminal: exited 0.
-    Completed,
-}
+pub use baton_proto::SessionState;
 
-impl SessionState {
-    /// All states, in table order.
-    pub const ALL: [SessionState; 9] = [
-        SessionState::Init,
-        SessionState::Starting,
-        SessionState::Healthy,
-        SessionState::Stalled,
-        SessionState::InputWait,
-        SessionState::Failed,
-        SessionState::Restarting,
-        SessionState::Dead,
-        SessionState::Completed,
-    ];
-
-    /// The transition table of SPEC §2.
-    pub fn can_go_to(self, to: SessionState) -> bool {
-        use SessionState::*;
-        matches!(
-            (self, to),
-            (Init, Starting)
-                | (Starting, Healthy | Failed | Completed)
-                | (Healthy, Stalled | InputWait | Failed | Completed)
-                | (Stalled, Healthy | Failed | Completed)
-                | (InputWait, Healthy | Failed | Completed)
-                | (Failed, Restarting | Dead)
-                | (Restarting, Starting)
-        )
-    }
-
-    /// `dead` or `completed`.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, SessionState::Dead | SessionState::Completed)
-    }
-
-    /// States in which a process is (supposed to be) running.
-    pub fn has_process(self) -> bool {
-        matches!(
-            self,
-            SessionState::Starting
-                | SessionState::Healthy
-                | SessionState::Stalled
-                | SessionState::InputWait
-        )
-    }
-
-    /// The name used in logs and tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionState::Init => "init",
-            SessionState::Starting => "starting",
-            SessionState::Healthy => "healthy",
-            SessionState::Stalled => "stalled",
-            SessionState::InputWait => "input_wait",
-            SessionState::Failed => "failed",
-            SessionState::Restarting => "restarting",
-            SessionState::Dead => "dead",
-            SessionState::Completed => "completed",
-        }
-    }
-}
-
-impl std::fmt::Display for SessionState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a run failed; the class decides what happens next (SPEC §4).
+/// Why a run failed; the class decides what happens next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
@@ -214,32 +126,6 @@ pub fn backoff_delay(n: u32, base: Duration, max: Duration, jitter_unit: f64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use SessionState::*;
-
-    #[test]
-    fn transition_table_matches_spec() {
-        let allowed: &[(SessionState, &[SessionState])] = &[
-            (Init, &[Starting]),
-            (Starting, &[Healthy, Failed, Completed]),
-            (Healthy, &[Stalled, InputWait, Failed, Completed]),
-            (Stalled, &[Healthy, Failed, Completed]),
-            (InputWait, &[Healthy, Failed, Completed]),
-            (Failed, &[Restarting, Dead]),
-            (Restarting, &[Starting]),
-            (Dead, &[]),
-            (Completed, &[]),
-        ];
-        for (from, tos) in allowed {
-            for to in SessionState::ALL {
-                assert_eq!(
-                    from.can_go_to(to),
-                    tos.contains(&to),
-                    "{from} -> {to} should be {}",
-                    tos.contains(&to)
-                );
-            }
-        }
-    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -1,4 +1,4 @@
-//! Remote sessions (SPEC §8) against a real OpenSSH server and a real tmux
+//! Remote sessions against a real OpenSSH server and a real tmux
 //! on the "host": the loopback sshd of `common::sshd` (the same machine, so
 //! the stand-in agent's path works there too).
 

@@ -1,5 +1,5 @@
 //! `baton_core::proc::ssh` against a real OpenSSH server: on loopback, and
-//! inside network namespaces whose link the test cuts (NOTES §3). These
+//! inside network namespaces whose link the test cuts. These
 //! tests need root, sshd and nft; without them they print why and pass,
 //! except under CI, where they fail.
 

@@ -1,4 +1,4 @@
-//! Completion payload capture (SPEC §5).
+//! Completion payload capture.
 //!
 //! An agent may print a JSON value between two lines that are exactly
 //! [`BEGIN`] and [`END`]. [`PayloadCapture`] watches every stdout byte for

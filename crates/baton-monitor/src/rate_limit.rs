@@ -1,4 +1,4 @@
-//! Rate-limit and quota detection (SPEC §4).
+//! Rate-limit and quota detection.
 //!
 //! Before a non-zero exit is treated as a crash, the supervisor asks whether
 //! the agent's last words were about a rate limit or quota. If so the failure

@@ -1,6 +1,6 @@
 //! A bounded ring of the most recent output bytes.
 //!
-//! The supervisor keeps one per session (SPEC §5: default 2 KiB, stdout and
+//! The supervisor keeps one per session (default 2 KiB, stdout and
 //! stderr combined) so the detectors can look at "what the agent printed last"
 //! without ever holding more than `capacity` bytes.
 

@@ -1,6 +1,6 @@
 //! Precision and recall of the built-in input-wait rules over the labelled
 //! corpus in `tests/corpus/` and the held-out set in `tests/heldout/`
-//! (SPEC §3).
+//!.
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
-//! Throughput of `PayloadCapture::feed` on marker-free bulk output (SPEC §5:
-//! it runs on every stdout chunk at pipe speed). Ignored by default; run with
+//! Throughput of `PayloadCapture::feed` on marker-free bulk output (it
+//! runs on every stdout chunk at pipe speed). Ignored by default; run with
 //! `cargo test -p baton-monitor --release --test feed_throughput -- --ignored --nocapture`.
 
 use std::time::Instant;

@@ -1,5 +1,5 @@
-//! Property tests: no detector panics on arbitrary input (SPEC §12 "bad
-//! input"), and payload capture does not depend on chunk boundaries.
+//! Property tests: no detector panics on arbitrary input, and payload
+//! capture does not depend on chunk boundaries.
 
 use baton_monitor::input_wait::InputWaitDetector;
 use baton_monitor::payload::{PayloadCapture, last_json_object};

@@ -51,8 +51,10 @@ pub mod base64;
 mod error;
 mod frame;
 mod hello;
+pub mod record;
 pub mod request;
 pub mod response;
+mod session;
 mod spawn_spec;
 
 pub use error::ProtoError;
@@ -63,4 +65,5 @@ pub use frame::{
 pub use hello::{Hello, HelloReply, PROTOCOL, Refused, Side, Version, Welcome, incompatibility};
 pub use request::Request;
 pub use response::{ErrorKind, Response};
+pub use session::{SessionRow, SessionState};
 pub use spawn_spec::{InvalidSpawn, SpawnAnswer, SpawnSpec};

@@ -3,12 +3,12 @@
 //! Every field added after protocol 1.0 must carry `#[serde(default)]`, so
 //! that a response from an older daemon still decodes.
 
-use baton_core::SessionSnapshot;
-use baton_core::eventlog::Record;
 use serde::{Deserialize, Serialize};
 
 use crate::base64::{self, Base64Error};
 use crate::frame::{Message, Tag};
+use crate::record::Record;
+use crate::session::SessionRow;
 
 /// One response, tagged by `reply`: `{"reply":"spawned","id":"w1"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ pub struct Spawned {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sessions {
     /// One snapshot per session that matched the `ps` filter.
-    pub sessions: Vec<SessionSnapshot>,
+    pub sessions: Vec<SessionRow>,
 }
 
 /// Output bytes from a session's log file.

@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Cursor;
 
 use baton_config::{AgentKind, Backend, StdinMode};
-use baton_core::eventlog::Record;
-use baton_core::{SessionSnapshot, SessionState};
+use baton_proto::record::Record;
 use baton_proto::request::{Accounts, Events, Kill, Logs, Ps, SendInput, Shutdown, Spawn};
 use baton_proto::response::{
     AccountsReport, Done, EndOfStream, ErrorReply, EventRecord, LogChunk, Sessions, Skipped,
@@ -16,6 +15,7 @@ use baton_proto::{
     Response, SpawnAnswer, SpawnSpec, Welcome, decode_body, encode_frame, read_frame,
     read_frame_async, write_frame, write_frame_async,
 };
+use baton_proto::{SessionRow, SessionState};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -90,8 +90,8 @@ fn requests() -> Vec<Request> {
     all
 }
 
-fn snapshot() -> SessionSnapshot {
-    SessionSnapshot {
+fn snapshot() -> SessionRow {
+    SessionRow {
         id: "w1".into(),
         agent: "command".into(),
         host: "local".into(),

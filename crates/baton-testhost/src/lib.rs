@@ -1,4 +1,4 @@
-//! Real OpenSSH servers for baton's tests and benchmarks, after NOTES §3: one on loopback
+//! Real OpenSSH servers for baton's tests and benchmarks: one on loopback
 //! ([`Sshd::loopback`]) and one inside a network namespace that stands in
 //! for a remote machine whose link can be cut ([`NetnsHost::new`]).
 //!
@@ -38,13 +38,13 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(10);
 /// Bound on sshd becoming ready to accept connections.
 const READY_LIMIT: Duration = Duration::from_secs(10);
 
-/// Where namespace-index locks live (NOTES §3.9).
+/// Where namespace-index locks live.
 fn lock_dir() -> PathBuf {
     std::env::temp_dir().join("baton-netns")
 }
 
 /// The route that keeps fake-host traffic off the default route when a
-/// link is down (NOTES §3.5). Added by any test that needs it, never
+/// link is down. Added by any test that needs it, never
 /// deleted by one.
 pub const GUARD_ROUTE: &str = "10.200.0.0/16";
 
@@ -208,7 +208,7 @@ impl HostFiles {
         files
     }
 
-    /// The sshd config of NOTES §3.3, listening on `listen:port`.
+    /// A test sshd config, listening on `listen:port`.
     fn write_config(&self, listen: &str, port: u16) {
         let d = self.dir.display();
         let text = format!(

@@ -2,16 +2,25 @@
 //!
 //! Exit codes are part of the interface; see [`exit`].
 
+#[cfg(feature = "engine")]
 mod accounts;
+#[cfg(feature = "engine")]
 mod attach;
+#[cfg(feature = "engine")]
 mod classify;
 mod client;
+#[cfg(feature = "engine")]
 mod daemon;
+mod render;
+#[cfg(feature = "engine")]
 mod replay;
+#[cfg(feature = "engine")]
 mod run;
 mod socket;
+#[cfg(feature = "engine")]
 mod view;
 
+#[cfg(feature = "engine")]
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -57,16 +66,22 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a manifest's sessions in the foreground; exit 0 iff all completed.
+    #[cfg(feature = "engine")]
     Run(RunArgs),
     /// Show the account broker's state: busy, cooldowns, circuits, next free account.
+    #[cfg(feature = "engine")]
     Accounts(AccountsArgs),
     /// Judge an output tail like the conductor does: is it waiting for an answer?
+    #[cfg(feature = "engine")]
     Classify(ClassifyArgs),
     /// Rebuild the session table from an event log alone.
+    #[cfg(feature = "engine")]
     Replay(ReplayArgs),
     /// Attach this terminal to a tmux-backed session (detach with C-b d; it keeps running).
+    #[cfg(feature = "engine")]
     Attach(AttachArgs),
     /// Run a conductor behind a control socket, for the verbs below.
+    #[cfg(feature = "engine")]
     Daemon(daemon::DaemonArgs),
     /// Start a session in the daemon; prints its id.
     Spawn(client::spawn::SpawnArgs),
@@ -84,6 +99,7 @@ enum Command {
     Shutdown(client::control::ShutdownArgs),
 }
 
+#[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The manifest to run.
@@ -97,6 +113,7 @@ pub struct RunArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct AccountsArgs {
     /// The manifest (or config file) whose `[accounts]` to show.
@@ -107,6 +124,7 @@ pub struct AccountsArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct ClassifyArgs {
     /// Output to judge (default: stdin). Only its last `--tail-bytes` count.
@@ -122,6 +140,7 @@ pub struct ClassifyArgs {
     pub tail_bytes: usize,
 }
 
+#[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
     /// The event log (`<logs_dir>/events.jsonl`).
@@ -131,6 +150,7 @@ pub struct ReplayArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct AttachArgs {
     /// The session id.
@@ -158,6 +178,7 @@ fn main() {
     };
     // The daemon says what it does (listening, stopping) unless told otherwise.
     let default_filter = match cli.command {
+        #[cfg(feature = "engine")]
         Command::Daemon(_) => "info",
         _ => "warn",
     };
@@ -170,11 +191,17 @@ fn main() {
         )
         .init();
     let code = match cli.command {
+        #[cfg(feature = "engine")]
         Command::Run(args) => run::main(args),
+        #[cfg(feature = "engine")]
         Command::Accounts(args) => accounts::main(args),
+        #[cfg(feature = "engine")]
         Command::Classify(args) => classify::main(args),
+        #[cfg(feature = "engine")]
         Command::Replay(args) => replay::main(args),
+        #[cfg(feature = "engine")]
         Command::Attach(args) => attach::main(args),
+        #[cfg(feature = "engine")]
         Command::Daemon(args) => daemon::main(args),
         Command::Spawn(args) => client::spawn::main(args),
         Command::Ps(args) => client::ps::main(args),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use baton_config::Manifest;
 use baton_core::eventlog::Event;
-use baton_core::{Conductor, ConductorOptions, SessionSnapshot, SessionState};
+use baton_core::{Conductor, ConductorOptions, SessionRow, SessionState};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -93,7 +93,7 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
     let mut redraw = tokio::time::interval(Duration::from_millis(200));
     let mut interrupts = 0u32;
     let mut final_states: BTreeMap<String, SessionState> = BTreeMap::new();
-    let table: Vec<SessionSnapshot> = loop {
+    let table: Vec<SessionRow> = loop {
         tokio::select! {
             table = &mut done => break table,
             event = events.recv() => match event {

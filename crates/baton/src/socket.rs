@@ -56,6 +56,7 @@ fn choose(
 }
 
 /// The lock file that makes one daemon the only one on `socket`.
+#[cfg(feature = "engine")]
 pub fn lock_path(socket: &Path) -> PathBuf {
     let mut name = socket.as_os_str().to_owned();
     name.push(".lock");

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use baton_config::Manifest;
 use baton_core::eventlog::{Event, LoggedEvent};
-use baton_core::{SessionSnapshot, SessionState};
+use baton_core::{SessionRow, SessionState};
+
+use crate::render::{describe_record, truncate};
 
 /// The three ways `baton run` reports.
 pub enum Output {
@@ -75,7 +77,7 @@ impl Output {
         }
     }
 
-    pub fn summary(&mut self, rows: &[SessionSnapshot], states: &BTreeMap<String, SessionState>) {
+    pub fn summary(&mut self, rows: &[SessionRow], states: &BTreeMap<String, SessionState>) {
         if let Output::Live(view) = self {
             view.clear();
             view.flush_notices();
@@ -116,7 +118,7 @@ impl Output {
 }
 
 impl LiveView {
-    pub fn draw(&mut self, rows: &[SessionSnapshot]) {
+    pub fn draw(&mut self, rows: &[SessionRow]) {
         let mut out = std::io::stdout().lock();
         self.clear_on(&mut out);
         for notice in self.notices.drain(..) {
@@ -168,7 +170,7 @@ fn table_header() -> String {
     )
 }
 
-fn table_row(row: &SessionSnapshot) -> String {
+fn table_row(row: &SessionRow) -> String {
     let last = row.last_line.as_deref().unwrap_or("");
     format!(
         "{:<20} {:<8} {:<11} {:>4} {:>10} {:>10}  {}",
@@ -182,13 +184,9 @@ fn table_row(row: &SessionSnapshot) -> String {
     )
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
+/// One human line for an event, or `None` for events not worth a line.
+fn describe(event: &LoggedEvent) -> Option<String> {
+    describe_record(&event.record)
 }
 
 fn human_bytes(n: u64) -> String {
@@ -204,103 +202,4 @@ fn human_bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
-}
-
-/// One human line for an event, or `None` for events not worth a line.
-fn describe(event: &LoggedEvent) -> Option<String> {
-    describe_record(&event.record)
-}
-
-/// One human line for a record, or `None` for records not worth a line.
-pub(crate) fn describe_record(record: &baton_core::eventlog::Record) -> Option<String> {
-    let time = record.ts.get(11..19).unwrap_or(&record.ts);
-    let id = record.session.as_deref().unwrap_or("-");
-    let text = match &record.event {
-        Event::State {
-            from,
-            to,
-            reason,
-            delay_ms,
-            evidence,
-            ..
-        } => {
-            let mut text = format!("{from} -> {to} ({reason})");
-            if let Some(ms) = delay_ms {
-                text.push_str(&format!(" in {ms} ms"));
-            }
-            if let Some(evidence) = evidence {
-                text.push_str(&format!(": {evidence}"));
-            }
-            text
-        }
-        Event::Spawn { pid, attempt, .. } => format!("spawned pid {pid} (attempt {attempt})"),
-        Event::SpawnError { message, .. } => format!("cannot start: {message}"),
-        Event::Exit {
-            code,
-            signal,
-            runtime_ms,
-        } => match (code, signal) {
-            (Some(c), _) => format!("exited with code {c} after {runtime_ms} ms"),
-            (_, Some(s)) => format!("killed by signal {s} after {runtime_ms} ms"),
-            _ => "exited".into(),
-        },
-        Event::InputWait { rule, line } => format!("waiting for input ({rule}): {line}"),
-        Event::Completed { payload } => match payload {
-            Some(p) => format!("completed with payload {p}"),
-            None => "completed (no payload)".into(),
-        },
-        Event::Dead {
-            reason, message, ..
-        } => match message {
-            Some(m) => format!("dead ({reason}): {m}"),
-            None => format!("dead ({reason})"),
-        },
-        Event::Kill { signal, reason } => {
-            format!("sent SIG{signal} to the process group ({reason})")
-        }
-        Event::InvalidTransition { from, to, reason } => {
-            format!("BUG: refused transition {from} -> {to} ({reason})")
-        }
-        Event::Shutdown { reason, sessions } => {
-            format!("shutting down ({reason}), {sessions} live session(s)")
-        }
-        Event::BudgetReset { restarts } => {
-            format!("stable again; restart budget reset (was {restarts})")
-        }
-        Event::Lease {
-            account,
-            tier,
-            trial,
-            ..
-        } => {
-            format!(
-                "leased account {account} ({tier}{})",
-                if *trial { ", circuit trial" } else { "" }
-            )
-        }
-        Event::TierFallback { account, tier } => {
-            format!("best tier exhausted; using {account} ({tier})")
-        }
-        Event::Release { account, outcome } => format!("released account {account} ({outcome})"),
-        Event::Cooldown {
-            account, seconds, ..
-        } => format!("account {account} cools down for {seconds} s"),
-        Event::Circuit { account, from, to } => format!("account {account} circuit {from} -> {to}"),
-        Event::NoLease { provider, eta } => match eta {
-            Some(eta) => format!("waiting for a {provider} account (next free at {eta})"),
-            None => format!("waiting for a {provider} account (all busy)"),
-        },
-        Event::Security {
-            account,
-            path,
-            reason,
-        } => format!("SECURITY: account {account}: {path}: {reason}"),
-        Event::Recovered {
-            pid: Some(pid),
-            outcome,
-        } => format!("recovered pid {pid} ({outcome})"),
-        Event::Recovered { pid: None, outcome } => format!("recovered ({outcome})"),
-        Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
-    };
-    Some(format!("{time} {id:<16} {text}"))
 }

@@ -1321,7 +1321,7 @@ fn a_connection_from_another_uid_is_refused() {
 }
 
 // ---------------------------------------------------------------------------
-// Recovery after a SIGKILLed daemon (SPEC §11).
+// Recovery after a SIGKILLed daemon.
 
 /// A config whose restart backoff is long enough that a session is reliably
 /// caught in `restarting` when the daemon is killed.

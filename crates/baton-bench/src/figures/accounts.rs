@@ -1,5 +1,5 @@
 //! Account-broker contention: lease+release rounds per second when several
-//! processes share one state file (SPEC §9: every conductor on the machine
+//! processes share one state file (every conductor on the machine
 //! shares one truth, under a file lock, written durably).
 //!
 //! Each worker is this executable re-run with the hidden [`WORKER_FLAG`]; a

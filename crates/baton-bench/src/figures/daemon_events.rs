@@ -357,10 +357,7 @@ fn kill_all(daemon: &Daemon, ids: &[String]) -> Fallible<()> {
 
 /// The session table, checked to hold `sessions` sessions, none of them
 /// ended (a loop that died would lower the record rate unnoticed).
-fn check_looping(
-    daemon: &mut Daemon,
-    sessions: usize,
-) -> Fallible<Vec<baton_core::SessionSnapshot>> {
+fn check_looping(daemon: &mut Daemon, sessions: usize) -> Fallible<Vec<baton_core::SessionRow>> {
     daemon.check_running()?;
     let table = daemon.ps()?;
     if table.len() != sessions {

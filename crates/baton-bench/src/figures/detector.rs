@@ -3,7 +3,7 @@
 //! must not), with the reference conductor's approach as the same-run
 //! baseline.
 //!
-//! The baseline re-creates the reference's rules as NOTES §5.2 describes
+//! The baseline re-creates the reference's rules as its published code has them
 //! them: over the last five lines, a line ending in `?` or `>`, the words
 //! confirm / approve / proceed, `(y/n)`, `press enter`.
 
@@ -36,7 +36,7 @@ pub fn measure() -> Fallible<Outcome> {
     let (held_ref_precision, held_ref_recall) = reference_score(&heldout_dir)?;
     let mut notes = vec![format!(
         "detector: {total} labelled tails in {} (tp {}, fp {}, fn {}, tn {}); baseline = the \
-         reference conductor's rules re-created from NOTES §5.2 (line ending in ? or >, \
+         reference conductor's rules re-created (line ending in ? or >, \
          confirm/approve/proceed, (y/n), press enter; last 5 lines)",
         dir.display(),
         ours.tp,

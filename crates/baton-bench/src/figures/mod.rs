@@ -1,4 +1,4 @@
-//! One module per SPEC §12 figure. Each measures baton and its baseline in
+//! One module per benchmark figure. Each measures baton and its baseline in
 //! the same run, cleans up every process it started, and returns rows; it
 //! returns an error only when a number could not be taken.
 

@@ -1,4 +1,4 @@
-//! Remote supervision (SPEC §8): what one multiplexed ssh connection per
+//! Remote supervision: what one multiplexed ssh connection per
 //! host saves on a probe, and what the conductor pays to supervise many
 //! sessions on two hosts at once.
 //!

@@ -48,9 +48,9 @@ pub enum SpawnFailure {
     /// The program was not found.
     #[error("program `{program}` not found{}", where_searched(.searched))]
     NotFound {
-        /// The program as given in argv[0].
+        /// The program as given in `argv[0]`.
         program: String,
-        /// The PATH that was searched, when argv[0] had no `/`.
+        /// The PATH that was searched, when `argv[0]` had no `/`.
         searched: Option<String>,
     },
     /// The program exists but cannot be executed.

@@ -1,6 +1,6 @@
 //! Commands on a remote host, over one multiplexed OpenSSH connection per host.
 //!
-//! Remote sessions (SPEC §8) are driven entirely by short commands run over
+//! Remote sessions are driven entirely by short commands run over
 //! ssh (`tmux new-session`, `has-session`, `capture-pane`, …). Starting a
 //! connection costs a TCP and key exchange per call (~190–290 ms); reusing
 //! one master connection (`ControlMaster`) costs a few milliseconds, so
@@ -46,7 +46,7 @@ const CONTROL_PERSIST_SECS: u64 = 60;
 
 /// Keepalive: a peer that stops answering is noticed after about
 /// `SERVER_ALIVE_INTERVAL_SECS * SERVER_ALIVE_COUNT_MAX` seconds (measured:
-/// ~3.9 s for an established connection, NOTES §3.6).
+/// ~3.9 s for an established connection).
 const SERVER_ALIVE_INTERVAL_SECS: u64 = 1;
 const SERVER_ALIVE_COUNT_MAX: u32 = 3;
 
@@ -63,7 +63,7 @@ const MASTER_EXIT_WAIT: Duration = Duration::from_secs(3);
 ///
 /// `HostKey` and `Auth` need the user to act; `Unreachable` and `Timeout`
 /// mean the host is not answering now ([`SshError::is_unreachable`]), which
-/// SPEC §4 handles by waiting for it (`remote_unreachable`).
+/// the supervisor handles by waiting for it (`remote_unreachable`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SshError {
     /// The host's key does not match known_hosts (or is unknown and strict

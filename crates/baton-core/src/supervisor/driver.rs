@@ -290,16 +290,16 @@ pub(crate) async fn drive<B: Backend>(
         l2,
     };
 
-    let far = run.live.started() + Duration::from_secs(86400 * 365);
-    let sleep = tokio::time::sleep_until(far);
+    let never = run.live.started() + Duration::from_secs(86400 * 365);
+    let sleep = tokio::time::sleep_until(never);
     tokio::pin!(sleep);
-    let mut armed = far;
+    let mut armed = never;
     let mut ctl_open = true;
     let end = loop {
         // The next moment something must be checked. Re-armed only when it
         // moved earlier; a later one is handled when the early timer fires,
         // so a flood of output costs no timer work.
-        let mut wake = far;
+        let mut wake = never;
         if run.status.is_none()
             && let Some(deadline) = run.live.next_deadline(&run.cfg)
         {
@@ -348,8 +348,8 @@ pub(crate) async fn drive<B: Backend>(
                 },
             },
             () = &mut sleep => {
-                armed = far;
-                sleep.as_mut().reset(far);
+                armed = never;
+                sleep.as_mut().reset(never);
                 let now = Instant::now();
                 if run.status.is_none() {
                     run.live.check(now, &run.cfg, &run.shared, &run.report);

@@ -74,8 +74,10 @@ impl Supervisor {
         }
     }
 
-    /// Starts the session's next run, leasing an account first if its provider has any.
-    pub(super) fn begin_run(&mut self, id: &SessionId) {
+    /// Asks for the session's next run: a host slot first (remote
+    /// sessions), then an account if its provider has any, then
+    /// [`Supervisor::start_run`]. Each may make the session wait.
+    pub(super) fn request_run(&mut self, id: &SessionId) {
         if !self.place(id) {
             return;
         }

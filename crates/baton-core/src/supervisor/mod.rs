@@ -3,8 +3,8 @@
 //! Every input — control requests, reports from runs, timers — arrives on
 //! one channel and is handled in order, so the order of the event log is the
 //! order in which things were decided. No lock guards session state. State
-//! changes go through [`Supervisor::transition`], the only place the table of
-//! SPEC §2 is enforced.
+//! changes go through [`Supervisor::transition`], the only place the transition
+//! table is enforced.
 
 mod backend;
 pub(crate) mod driver;
@@ -22,7 +22,7 @@ use baton_config::{AgentKind, OnStall, SessionId, SessionSpec, StdinMode};
 use baton_monitor::input_wait::InputWaitDetector;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::conductor::{ConductorError, ConductorOptions, SessionSnapshot, ShutdownReport};
+use crate::conductor::{ConductorError, ConductorOptions, SessionRow, ShutdownReport};
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState, backoff_delay};
@@ -58,7 +58,7 @@ pub(crate) enum Control {
         reply: oneshot::Sender<Result<(), ConductorError>>,
     },
     Snapshot {
-        reply: oneshot::Sender<Vec<SessionSnapshot>>,
+        reply: oneshot::Sender<Vec<SessionRow>>,
     },
     Contains {
         id: SessionId,
@@ -505,7 +505,7 @@ impl Supervisor {
         );
         match recovered {
             Some(rec) => self.recover(&id, rec),
-            None => self.begin_run(&id),
+            None => self.request_run(&id),
         }
         Ok(id)
     }
@@ -557,7 +557,7 @@ impl Supervisor {
         });
     }
 
-    /// Moves a session to `starting` and launches its next run.
+    /// Moves a session to `starting`, counts the attempt and spawns its driver.
     fn start_run(&mut self, id: &SessionId, reason: &str) {
         if !self.transition(id, SessionState::Starting, reason, None, None) {
             return;
@@ -570,12 +570,13 @@ impl Supervisor {
         entry.exit = None;
         entry.pid = None;
         let attempt = entry.attempt;
-        self.launch(id, attempt, None);
+        self.spawn_driver(id, attempt, None);
     }
 
-    /// Starts the task of run `attempt` of session `id`: a pipes/pty run, or a
-    /// tmux run that creates its session or, with `adopt`, takes one over.
-    fn launch(&mut self, id: &SessionId, attempt: u32, adopt: Option<Adopt>) {
+    /// Spawns the driver task of run `attempt` of session `id` over its
+    /// backend: one that starts a process or, with `adopt`, takes over the
+    /// run an earlier conductor left.
+    fn spawn_driver(&mut self, id: &SessionId, attempt: u32, adopt: Option<Adopt>) {
         let server = self.tmux_server();
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
@@ -684,7 +685,7 @@ impl Supervisor {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
                 entry.host = Some(host);
-                self.launch(id, rec.attempt, None);
+                self.spawn_driver(id, rec.attempt, None);
                 return;
             }
             // A remote pid means nothing here; its session is left to its host.
@@ -697,7 +698,7 @@ impl Supervisor {
             Ok(a) => {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
-                self.launch(id, rec.attempt, Some(a));
+                self.spawn_driver(id, rec.attempt, Some(a));
             }
             Err(Some((pid, start_time))) => {
                 // Only a process that is provably the recorded one is touched.
@@ -729,7 +730,7 @@ impl Supervisor {
                         outcome: "resumed".into(),
                     },
                 );
-                self.begin_run(id);
+                self.request_run(id);
             }
         }
     }
@@ -1038,7 +1039,7 @@ impl Supervisor {
                     }
                     self.release_lease(&id, baton_accounts::Outcome::Success);
                     if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
-                        self.settle(&id);
+                        self.answer_kill_waiters(&id);
                     }
                 } else if let Some(limit) =
                     baton_monitor::rate_limit::detect(&tail, jiff::Zoned::now())
@@ -1195,14 +1196,14 @@ impl Supervisor {
                 },
             );
             if self.transition(id, SessionState::Dead, &reason, None, None) {
-                self.settle(id);
+                self.answer_kill_waiters(id);
             }
         }
     }
 
     /// A session reached a terminal state: answer whoever waits on it, once
     /// the terminal record is in the log.
-    fn settle(&mut self, id: &SessionId) {
+    fn answer_kill_waiters(&mut self, id: &SessionId) {
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
@@ -1361,7 +1362,7 @@ impl Supervisor {
                     .get(&id)
                     .is_some_and(|e| e.attempt == attempt && e.state == SessionState::Restarting);
                 if due && self.shutting_down.is_none() {
-                    self.begin_run(&id);
+                    self.request_run(&id);
                 }
             }
             Timer::StallRestartDue {
@@ -1463,10 +1464,10 @@ impl Supervisor {
         });
     }
 
-    fn snapshot(&self) -> Vec<SessionSnapshot> {
+    fn snapshot(&self) -> Vec<SessionRow> {
         self.sessions
             .iter()
-            .map(|(id, e)| SessionSnapshot {
+            .map(|(id, e)| SessionRow {
                 id: id.to_string(),
                 agent: e.spec.agent.to_string(),
                 host: e.host.clone().unwrap_or_else(|| "local".into()),

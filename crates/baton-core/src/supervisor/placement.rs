@@ -81,7 +81,7 @@ impl Supervisor {
             .map(|(id, _)| id.clone())
             .collect();
         for id in waiting {
-            self.begin_run(&id);
+            self.request_run(&id);
         }
     }
 

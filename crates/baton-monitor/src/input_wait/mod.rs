@@ -1,4 +1,4 @@
-//! Input-wait detection (SPEC §3, level L1.5).
+//! Input-wait detection (health level L1.5).
 //!
 //! Called when a session has been silent for `stall_after`, it tells "waiting
 //! for an answer" apart from merely "stalled". A false call flips a healthy

@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use baton_core::eventlog::Record;
+use baton_proto::record::Record;
 use baton_proto::request::Events;
 use baton_proto::{Request, Response};
 
 use super::{Connection, Failure, SocketArg, finish};
 use crate::exit;
-use crate::view::describe_record;
+use crate::render::describe_record;
 
 #[derive(clap::Args, Debug)]
 pub struct EventsArgs {

@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use baton_core::SessionSnapshot;
+use baton_proto::SessionRow;
 use baton_proto::request::Ps;
 use baton_proto::{Request, Response};
 
 use super::{Failure, SocketArg, call, finish};
 use crate::exit;
-use crate::view::truncate;
+use crate::render::truncate;
 
 #[derive(clap::Args, Debug)]
 pub struct PsArgs {
@@ -49,7 +49,7 @@ fn run(args: PsArgs) -> Result<i32, Failure> {
 }
 
 /// The `ps` table: one header line, one line per session.
-pub fn table(sessions: &[SessionSnapshot]) -> String {
+pub fn table(sessions: &[SessionRow]) -> String {
     let mut text = format!(
         "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7}  {}\n",
         "ID", "AGENT", "HOST", "STATE", "RST", "AGE", "LAST OUTPUT"
