@@ -29,6 +29,7 @@ mod error;
 mod hosts;
 mod manifest;
 mod model;
+mod session;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
@@ -43,6 +44,9 @@ pub use model::{
     DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidSessionId,
     Multiplexer, OnStall, Placement, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE, SessionId,
     SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin, valid_rule_name,
+};
+pub use session::{
+    DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,
 };
 
 #[cfg(test)]

@@ -25,9 +25,12 @@ use crate::hosts::{
     RESERVED_SSH_OPTIONS, valid_host_name,
 };
 use crate::model::{
-    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig, FsyncPolicy,
-    HOST_ANY, HOST_LOCAL, InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE,
-    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
+    AgentConfig, AgentKind, AgentsConfig, Backend, ConductorConfig, FsyncPolicy, HOST_ANY,
+    HOST_LOCAL, InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId,
+    SessionSpec, StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
+};
+use crate::session::{
+    DraftAnswer, Given, SessionDraft, SessionRules, check_pattern, check_session, resolve,
 };
 
 /// A whole, validated manifest.
@@ -73,6 +76,25 @@ impl Manifest {
         path: &Path,
         hosts_file: Option<&Path>,
     ) -> Result<Manifest, ConfigError> {
+        Manifest::load_file(path, hosts_file, Sessions::Required)
+    }
+
+    /// Reads a configuration file: a manifest whose `[[session]]` entries
+    /// are optional (what `baton daemon --config` reads: its sessions come
+    /// from clients). Everything else is checked as [`Manifest::load`] does.
+    pub fn load_config(path: &Path) -> Result<Manifest, ConfigError> {
+        Manifest::load_file(
+            path,
+            HostsFile::default_path().as_deref(),
+            Sessions::Optional,
+        )
+    }
+
+    fn load_file(
+        path: &Path,
+        hosts_file: Option<&Path>,
+        sessions: Sessions,
+    ) -> Result<Manifest, ConfigError> {
         let hosts = match hosts_file {
             Some(p) => HostsFile::load(p)?,
             None => None,
@@ -87,7 +109,14 @@ impl Manifest {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| Path::new("."));
         let base_dir = std::path::absolute(parent).map_err(io_err)?;
-        Manifest::parse_with_hosts(&text, Some(path), &base_dir, hosts.as_ref())
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let source = Source {
+            text: &text,
+            path: Some(path),
+            base_dir: &base_dir,
+            home: home.as_deref(),
+        };
+        source.parse(hosts.as_ref(), sessions)
     }
 
     /// Validates manifest `text`. `source` names it in errors (and is kept in
@@ -127,17 +156,53 @@ impl Manifest {
         home: Option<&Path>,
         hosts_file: Option<&HostsFile>,
     ) -> Result<Manifest, ConfigError> {
-        let origin = match source {
+        let source = Source {
+            text,
+            path: source,
+            base_dir,
+            home,
+        };
+        source.parse(hosts_file, Sessions::Required)
+    }
+}
+
+/// Whether a file must hold at least one `[[session]]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sessions {
+    /// A manifest: it exists to run sessions.
+    Required,
+    /// A daemon's configuration: sessions come from clients.
+    Optional,
+}
+
+/// Manifest text and what it is read against.
+struct Source<'a> {
+    text: &'a str,
+    /// Names it in errors; kept in [`Manifest::source`].
+    path: Option<&'a Path>,
+    /// Relative paths are joined onto it.
+    base_dir: &'a Path,
+    /// What `~` stands for.
+    home: Option<&'a Path>,
+}
+
+impl Source<'_> {
+    fn parse(
+        &self,
+        hosts_file: Option<&HostsFile>,
+        sessions: Sessions,
+    ) -> Result<Manifest, ConfigError> {
+        let origin = match self.path {
             Some(p) => p.display().to_string(),
             None => "<manifest>".to_owned(),
         };
         let cx = Cx {
-            text,
+            text: self.text,
             origin: &origin,
-            home,
+            home: self.home,
         };
-        let raw: RawManifest = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
-        cx.validate(raw, source, base_dir, hosts_file)
+        let raw: RawManifest = toml::from_str(self.text).map_err(|e| cx.toml_error(&e))?;
+        cx.validate(raw, self.path, self.base_dir, hosts_file, sessions)
     }
 }
 
@@ -557,6 +622,7 @@ impl Cx<'_> {
         source: Option<&Path>,
         base_dir: &Path,
         hosts_file: Option<&HostsFile>,
+        sessions: Sessions,
     ) -> Result<Manifest, ConfigError> {
         let conductor = self.conductor(raw.conductor, base_dir)?;
         let probe = self.probe(raw.probe)?;
@@ -568,7 +634,7 @@ impl Cx<'_> {
                 hosts.entry(name.clone()).or_insert_with(|| host.clone());
             }
         }
-        if raw.session.is_empty() {
+        if sessions == Sessions::Required && raw.session.is_empty() {
             let help = "add at least one, e.g.\n[[session]]\nagent = \"command\"\ncommand = [\"echo\", \"hi\"]";
             let invalid = self.invalid(None, "manifest has no [[session]] entries");
             return Err(invalid.with_help(help).into());
@@ -848,58 +914,6 @@ impl Cx<'_> {
     }
 
     /// Checks `[[session.answer]]` of the session described by `owner`.
-    fn answers(
-        &self,
-        raw: TableList<RawAnswer>,
-        owner: &str,
-    ) -> Result<Vec<AnswerRule>, ConfigError> {
-        let mut rules = Vec::with_capacity(raw.0.len());
-        for (i, entry) in raw.0.into_iter().enumerate() {
-            let header = entry.span();
-            let entry = entry.into_inner();
-            let at = format!("answer[{i}]");
-            let Some(pattern) = entry.pattern else {
-                return Err(self.err(
-                    Some(header),
-                    format!(
-                        "`{at}` in {owner} has no `pattern`; give a regex matched against \
-                         the question line, e.g. pattern = 'cargo test'"
-                    ),
-                ));
-            };
-            let pattern = self.pattern(pattern, &format!("{at}.pattern"), owner)?;
-            let Some(reply) = entry.reply else {
-                return Err(self.err(
-                    Some(header),
-                    format!(
-                        "`{at}` in {owner} has no `reply`; give the text to send before Enter, \
-                         e.g. reply = \"y\" (reply = \"\" sends just Enter)"
-                    ),
-                ));
-            };
-            // The reply is input text: never shown.
-            if reply.get_ref().0.contains(['\n', '\r']) {
-                return Err(self.err(
-                    Some(reply.span()),
-                    format!(
-                        "`{at}.reply` in {owner} must be one line: it may not contain a newline \
-                         or carriage return (Enter is sent after it; value not shown)"
-                    ),
-                ));
-            }
-            let rule = match entry.rule {
-                Some(r) => Some(self.rule_name(r, &format!("{at}.rule"), owner)?),
-                None => None,
-            };
-            rules.push(AnswerRule {
-                pattern,
-                reply: reply.into_inner().0,
-                rule,
-            });
-        }
-        Ok(rules)
-    }
-
     /// Checks a rule name against [`RULE_NAME_RULE`].
     fn rule_name(&self, v: Spanned<Text>, field: &str, owner: &str) -> Result<String, ConfigError> {
         let span = v.span();
@@ -921,22 +935,10 @@ impl Cx<'_> {
     fn pattern(&self, v: Spanned<Text>, field: &str, owner: &str) -> Result<String, ConfigError> {
         let span = v.span();
         let Text(pattern) = v.into_inner();
-        if pattern.is_empty() {
-            return Err(self.err(
-                Some(span),
-                format!("`{field}` in {owner} must not be empty"),
-            ));
+        match check_pattern(&pattern) {
+            Ok(()) => Ok(pattern),
+            Err(problem) => Err(self.err(Some(span), format!("`{field}` in {owner} {problem}"))),
         }
-        if let Err(e) = regex::Regex::new(&pattern) {
-            return Err(self.err(
-                Some(span),
-                format!(
-                    "`{field}` in {owner} is not a valid regex: {}",
-                    one_line(&e.to_string())
-                ),
-            ));
-        }
-        Ok(pattern)
     }
 
     fn accounts(&self, raw: RawAccounts, base_dir: &Path) -> Result<AccountsConfig, ConfigError> {
@@ -1168,6 +1170,8 @@ impl Cx<'_> {
         })
     }
 
+    /// Checks `[[session]]` number `n` with the one session checker
+    /// ([`check_session`]), pointing its errors at the file.
     fn session(
         &self,
         n: usize,
@@ -1183,10 +1187,7 @@ impl Cx<'_> {
             .agent
             .as_ref()
             .map_or(AgentKind::Command, |a| *a.get_ref());
-        // Where to point when a required field is missing: the `agent` line
-        // if there is one, else the session itself.
-        let agent_span = raw.agent.as_ref().map_or(header.clone(), Spanned::span);
-
+        // A session without an id is `<agent>-<n>`, pointed at by its table.
         let (id, id_span) = match raw.id {
             Some(id) => {
                 let span = id.span();
@@ -1202,6 +1203,7 @@ impl Cx<'_> {
                 (id, header.clone())
             }
         };
+        // Ids are unique within a manifest: a rule of the file, not of a session.
         let this_line = line_of(self.text, id_span.start);
         if let Some(first_line) = seen.get(&id) {
             return Err(self.err(
@@ -1210,260 +1212,77 @@ impl Cx<'_> {
             ));
         }
         seen.insert(id.clone(), this_line);
-
-        let command = match (agent, raw.command) {
-            (AgentKind::Command, Some(c)) => Some(c.into_inner().0),
-            (AgentKind::Command, None) => {
-                return Err(self.err(
-                    Some(agent_span),
-                    format!(
-                        "{table} (`{id}`) is agent = \"command\" but has no `command`; \
-                         give an argv array such as [\"python3\", \"worker.py\"]"
-                    ),
-                ));
-            }
-            (_, Some(c)) => {
-                return Err(self.err(
-                    Some(c.span()),
-                    format!(
-                        "`command` in {table} (`{id}`) is only for agent = \"command\", \
-                         this session is agent = \"{agent}\"; put the task in `prompt`"
-                    ),
-                ));
-            }
-            (_, None) => None,
+        let id = Given::at(id.to_string(), id_span);
+        let text = |v: Spanned<Text>| {
+            let span = v.span();
+            Given::at(v.into_inner().0, span)
         };
-
-        let prompt = match raw.prompt {
-            Some(p) if p.get_ref().0.trim().is_empty() => {
-                return Err(self.err(
-                    Some(p.span()),
-                    format!("`prompt` in {table} (`{id}`) is empty"),
-                ));
-            }
-            Some(p) => Some(p.into_inner().0),
-            None if agent.needs_prompt() => {
-                return Err(self.err(
-                    Some(agent_span),
-                    format!("{table} (`{id}`) is agent = \"{agent}\" and needs a `prompt`"),
-                ));
-            }
-            None => None,
+        let given = |v: Spanned<RawDuration>| {
+            let span = v.span();
+            Given::at(v.into_inner().0, span)
         };
-
-        let mcp_servers = match raw.mcp_servers {
-            Some(list) if agent != AgentKind::Codex => {
-                return Err(self.err(
-                    Some(list.span()),
-                    format!(
-                        "`mcp_servers` in {table} (`{id}`) is only supported for agent = \"codex\", \
-                         this session is agent = \"{agent}\""
-                    ),
-                ));
-            }
-            Some(list) => {
-                let mut names = Vec::new();
-                for name in list.into_inner() {
-                    let ok = !name.get_ref().0.is_empty()
-                        && name
-                            .get_ref()
-                            .0
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-                    if !ok {
-                        return Err(self.err(
-                            Some(name.span()),
-                            format!(
-                                "`mcp_servers` in {table} (`{id}`): invalid server name `{}`; \
-                                 use ASCII letters, digits, '_' and '-'",
-                                name.get_ref().0.escape_debug()
-                            ),
-                        ));
-                    }
-                    names.push(name.into_inner().0);
-                }
-                names
-            }
-            None => Vec::new(),
-        };
-
-        let env = self.env(raw.env, &format!("{table} (`{id}`)"))?;
-
-        let non_empty = |v: Sp<Text>, field: &str| -> Result<Option<String>, ConfigError> {
-            match v {
-                Some(v) if v.get_ref().0.is_empty() => Err(self.err(
-                    Some(v.span()),
-                    format!("`{field}` in {table} (`{id}`) must not be empty"),
-                )),
-                Some(v) => Ok(Some(v.into_inner().0)),
-                None => Ok(None),
-            }
-        };
-        let model = non_empty(raw.model, "model")?;
-        let profile = non_empty(raw.profile, "profile")?;
-
-        let host = self.session_host(raw.host, &table, &id, hosts)?;
-        let runs_on = |h: &str| {
-            if h == HOST_ANY {
-                "is placed on a remote host (host = \"any\")".to_owned()
-            } else {
-                format!("runs on host `{h}`")
-            }
-        };
-        let backend = match (raw.backend, &host) {
-            (Some(b), Some(h)) if *b.get_ref() != Backend::Tmux => {
-                return Err(self.err(
-                    Some(b.span()),
-                    format!(
-                        "`backend` in {table} (`{id}`) is \"{}\" but the session {}: remote \
-                         sessions run in tmux; remove `backend` or set backend = \"tmux\"",
-                        b.get_ref(),
-                        runs_on(h)
-                    ),
-                ));
-            }
-            (_, Some(_)) => Backend::Tmux,
-            (b, None) => b.map_or(Backend::Pipes, Spanned::into_inner),
-        };
-        let stdin = match raw.stdin {
-            Some(s) if *s.get_ref() == StdinMode::Null && host.is_some() => {
-                return Err(self.err(
-                    Some(s.span()),
-                    format!(
-                        "`stdin` in {table} (`{id}`) is \"null\" but the session {}: remote \
-                         sessions run in tmux, and a terminal always has input; remove `stdin`",
-                        runs_on(host.as_deref().unwrap_or_default())
-                    ),
-                ));
-            }
-            Some(s) if *s.get_ref() == StdinMode::Null && backend.is_terminal() => {
-                return Err(self.err(
-                    Some(s.span()),
-                    format!(
-                        "`stdin` in {table} (`{id}`) is \"null\" but `backend` is \"{backend}\": \
-                         a terminal always has input; remove `stdin` or use backend = \"pipes\""
-                    ),
-                ));
-            }
-            Some(s) => Some(s.into_inner()),
-            None => None,
-        };
-        let answers = self.answers(raw.answer, &format!("{table} (`{id}`)"))?;
-
-        let workdir = match (&raw.workdir, &host) {
-            (Some(w), None) => Some(self.path(w, "workdir", &table, base_dir)?),
-            (None, None) => Some(base_dir.to_path_buf()),
-            // A remote workdir is a path on that host: nothing local to join
-            // it onto, and no local default that would exist there.
-            (Some(w), Some(h)) => {
-                if !w.get_ref().0.starts_with('/') {
-                    return Err(self.err(
-                        Some(w.span()),
-                        format!(
-                            "`workdir` in {table} (`{id}`) is `{}`, a relative path; the session \
-                             {}, so its workdir is a path there and must be absolute (leave it \
-                             out for the remote login directory)",
-                            w.get_ref().0.escape_debug(),
-                            runs_on(h)
-                        ),
-                    ));
-                }
-                Some(PathBuf::from(&w.get_ref().0))
-            }
-            (None, Some(_)) => None,
-        };
-        let stall_after = match &raw.stall_after {
-            Some(v) => Some(self.nonzero(v, "stall_after", &table)?),
-            None => None,
-        };
-        let startup_timeout = match &raw.startup_timeout {
-            Some(v) => Some(self.nonzero(v, "startup_timeout", &table)?),
-            None => None,
-        };
-
-        Ok(SessionSpec {
+        let draft = SessionDraft {
+            at: Some(header),
             id,
-            agent,
-            prompt,
-            command,
-            workdir,
-            env,
-            model,
-            profile,
-            mcp_servers,
+            agent: raw.agent.map(|a| {
+                let span = a.span();
+                Given::at(a.into_inner(), span)
+            }),
+            prompt: raw.prompt.map(text),
+            command: raw.command.map(|c| {
+                let span = c.span();
+                Given::at(c.into_inner().0, span)
+            }),
+            workdir: raw.workdir.map(text),
+            env: raw
+                .env
+                .into_iter()
+                .map(|(key, value)| (text(key), value.0))
+                .collect(),
+            model: raw.model.map(text),
+            profile: raw.profile.map(text),
+            mcp_servers: raw.mcp_servers.map(|list| {
+                let span = list.span();
+                Given::at(list.into_inner().into_iter().map(text).collect(), span)
+            }),
             branch_guard: raw.branch_guard,
-            stdin,
-            backend,
-            answers,
+            stdin: raw.stdin.map(|v| {
+                let span = v.span();
+                Given::at(v.into_inner(), span)
+            }),
+            backend: raw.backend.map(|v| {
+                let span = v.span();
+                Given::at(v.into_inner(), span)
+            }),
+            answers: raw
+                .answer
+                .0
+                .into_iter()
+                .map(|entry| {
+                    let span = entry.span();
+                    let entry = entry.into_inner();
+                    let answer = DraftAnswer {
+                        pattern: entry.pattern.map(text),
+                        reply: entry.reply.map(text),
+                        rule: entry.rule.map(text),
+                    };
+                    Given::at(answer, span)
+                })
+                .collect(),
             capabilities: raw.capabilities.into_iter().map(|t| t.0).collect(),
             max_restarts: raw.max_restarts,
-            stall_after,
-            startup_timeout,
+            stall_after: raw.stall_after.map(given),
+            startup_timeout: raw.startup_timeout.map(given),
             on_stall: raw.on_stall,
-            host,
-        })
-    }
-
-    /// Checks a session's `host` against the inventory: `None` and
-    /// `"local"` are this machine (`None`); `"any"` needs a non-empty
-    /// inventory; anything else must be an inventory name.
-    fn session_host(
-        &self,
-        raw: Sp<Text>,
-        table: &str,
-        id: &SessionId,
-        hosts: &BTreeMap<String, HostConfig>,
-    ) -> Result<Option<String>, ConfigError> {
-        let Some(raw) = raw else { return Ok(None) };
-        let span = raw.span();
-        let Text(name) = raw.into_inner();
-        const WHERE: &str = "baton.toml or ~/.config/baton/hosts.toml";
-        if name.is_empty() {
-            return Err(self.err(
-                Some(span),
-                format!(
-                    "`host` in {table} (`{id}`) must not be empty; leave it out (or write \
-                     host = \"local\") for a session on this machine"
-                ),
-            ));
-        }
-        if name == HOST_LOCAL {
-            return Ok(None);
-        }
-        if name == HOST_ANY {
-            if hosts.is_empty() {
-                return Err(self.err(
-                    Some(span),
-                    format!(
-                        "`host` in {table} (`{id}`) is \"any\", but the hosts inventory is \
-                         empty; define at least one [hosts.NAME] in {WHERE}"
-                    ),
-                ));
-            }
-            return Ok(Some(name));
-        }
-        if !hosts.contains_key(&name) {
-            let known = if hosts.is_empty() {
-                "the inventory is empty".to_owned()
-            } else {
-                let names: Vec<String> = hosts.keys().map(|k| format!("`{k}`")).collect();
-                format!("known hosts: {}", names.join(", "))
-            };
-            let hint = if valid_host_name(&name) {
-                format!("define [hosts.{name}] in {WHERE}")
-            } else {
-                HOST_NAME_RULE.to_owned()
-            };
-            return Err(self.err(
-                Some(span),
-                format!(
-                    "`host` in {table} (`{id}`) names `{}`, which is not in the hosts \
-                     inventory ({known}); {hint}",
-                    name.escape_debug()
-                ),
-            ));
-        }
-        Ok(Some(name))
+            host: raw.host.map(text),
+        };
+        let rules = SessionRules {
+            table: &table,
+            base_dir: Some(base_dir),
+            hosts: Some(hosts),
+        };
+        let spec = check_session(draft, &rules).map_err(|e| self.err(e.at, e.message))?;
+        Ok(spec)
     }
 
     /// Checks every `[hosts.NAME]` of one file; relative `identity` paths
@@ -1673,19 +1492,11 @@ fn ssh_option_problem(s: &str) -> Option<String> {
     None
 }
 
-fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base_dir.join(p)
-    }
-}
-
 /// `message` (a regex error, which spans several lines and points at the
 /// mistake with `^`) as one line: lines trimmed and joined with `; ` (a
 /// space after a line ending in `:`), the marker lines dropped, control
 /// characters escaped.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut joined = String::new();
     let lines = message
         .lines()

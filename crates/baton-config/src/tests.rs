@@ -2531,3 +2531,112 @@ proptest! {
         prop_assert_eq!(parsed.as_str(), s.as_str());
     }
 }
+
+#[test]
+fn a_config_may_hold_no_session_but_is_checked_like_a_manifest() {
+    let dir = std::env::temp_dir().join(format!("baton-config-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let good = dir.join("daemon.toml");
+    std::fs::write(&good, "[conductor]\nmax_restarts = 7\n").expect("write");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[conductor]\ngrace = \"0s\"\n").expect("write");
+    let original = std::fs::read(&good).expect("read");
+    let loaded = Manifest::load_config(&good);
+    let as_manifest = Manifest::load(&good);
+    let broken = Manifest::load_config(&bad);
+    let after = std::fs::read(&good).expect("read");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let config = loaded.expect("a config without sessions");
+    assert!(config.sessions.is_empty());
+    assert_eq!(config.conductor.max_restarts, 7);
+    assert_eq!(after, original, "the file is read, never rewritten");
+    let err = as_manifest.expect_err("a manifest needs a session");
+    assert_eq!(err.message(), "manifest has no [[session]] entries");
+    let err = broken.expect_err("a bad config");
+    assert_eq!(err.line(), Some(2), "{err}");
+    assert!(
+        err.message()
+            .contains("`grace` in [conductor] must be greater than zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nul_characters_in_session_strings_are_refused_with_their_line() {
+    let cases = [
+        (
+            "prompt",
+            "[[session]]\nagent = \"claude\"\nprompt = \"a\\u0000b\"\n",
+            3,
+        ),
+        ("command", "[[session]]\ncommand = [\"tr\\u0000ue\"]\n", 2),
+        (
+            "env value",
+            "[[session]]\ncommand = [\"true\"]\nenv = { K = \"v\\u0000\" }\n",
+            3,
+        ),
+        (
+            "model",
+            "[[session]]\nagent = \"claude\"\nprompt = \"p\"\nmodel = \"m\\u0000\"\n",
+            4,
+        ),
+    ];
+    for (what, text, line) in cases {
+        let err = parse(text).expect_err(what);
+        assert_eq!(err.line(), Some(line), "{what}: {err}");
+        assert!(err.message().contains("NUL"), "{what}: {err}");
+        assert!(!err.message().contains('\0'), "{what}: {err}");
+    }
+}
+
+#[test]
+fn the_session_checker_judges_a_draft_without_a_file() {
+    let rules = SessionRules {
+        table: "the spawn request",
+        base_dir: None,
+        hosts: None,
+    };
+    let draft = |edit: fn(&mut SessionDraft)| {
+        let mut d = SessionDraft::new(Given::new("w1".to_owned()));
+        d.command = Some(Given::new(strings(&["true"])));
+        edit(&mut d);
+        d
+    };
+    let spec = check_session(draft(|_| {}), &rules).expect("valid");
+    assert_eq!(spec.id, id("w1"));
+    assert_eq!(spec.workdir, None, "no base dir: no default workdir");
+    let err = check_session(
+        draft(|d| d.workdir = Some(Given::new("rel".into()))),
+        &rules,
+    )
+    .expect_err("relative workdir");
+    assert_eq!(err.field, SessionField::Workdir);
+    assert_eq!(err.at, None);
+    assert!(err.message.contains("not an absolute path"), "{err}");
+    let err = check_session(
+        draft(|d| {
+            d.answers = vec![Given::new(DraftAnswer {
+                pattern: Some(Given::new("(".into())),
+                reply: Some(Given::new("y".into())),
+                rule: None,
+            })]
+        }),
+        &rules,
+    )
+    .expect_err("bad regex");
+    assert_eq!(err.field, SessionField::Answer);
+    assert!(
+        err.message
+            .starts_with("`answer[0].pattern` in the spawn request (`w1`) is not a valid regex"),
+        "{err}"
+    );
+    // Without an inventory a well-formed host name passes (the daemon
+    // places it); a malformed one does not.
+    let spec = check_session(draft(|d| d.host = Some(Given::new("gpu".into()))), &rules)
+        .expect("a host name");
+    assert_eq!(spec.backend, Backend::Tmux);
+    let err = check_session(draft(|d| d.host = Some(Given::new("$(x)".into()))), &rules)
+        .expect_err("bad host");
+    assert_eq!(err.field, SessionField::Host);
+}

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_config::{
-    AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, HOST_NAME_RULE, OnStall, RULE_NAME_RULE,
-    SessionId, SessionSpec, StdinMode, valid_host_name, valid_rule_name,
+    AgentKind, Backend, DraftAnswer, Given, HostConfig, OnStall, SessionDraft, SessionField,
+    SessionRules, SessionSpec, StdinMode, check_session,
 };
 use serde::{Deserialize, Serialize};
 
@@ -118,19 +118,12 @@ pub struct SpawnAnswer {
 /// A [`SpawnSpec`] that breaks a manifest rule. Names the field; never
 /// contains an `env` value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid spawn spec: `{field}`: {message}")]
+#[error("invalid spawn spec: {message}")]
 pub struct InvalidSpawn {
     /// The offending field, as named on the wire.
     pub field: &'static str,
     /// What is wrong and, where useful, what would be right.
     pub message: String,
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> InvalidSpawn {
-    InvalidSpawn {
-        field,
-        message: message.into(),
-    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -173,231 +166,85 @@ impl From<SessionSpec> for SpawnSpec {
     }
 }
 
-const NUL: &str = "strings may not contain NUL characters";
-
-fn no_nul(field: &'static str, s: &str) -> Result<(), InvalidSpawn> {
-    if s.contains('\0') {
-        Err(invalid(field, NUL))
-    } else {
-        Ok(())
-    }
-}
-
-fn non_empty(field: &'static str, s: &Option<String>) -> Result<(), InvalidSpawn> {
-    match s {
-        Some(v) if v.is_empty() => Err(invalid(field, "must not be empty")),
-        Some(v) => no_nul(field, v),
-        None => Ok(()),
-    }
-}
-
-fn nonzero(field: &'static str, ms: Option<u64>) -> Result<Option<Duration>, InvalidSpawn> {
-    match ms {
-        Some(0) => Err(invalid(field, "must be greater than zero")),
-        other => Ok(other.map(Duration::from_millis)),
+/// The wire name of a field the session checker refused.
+fn wire_field(field: SessionField) -> &'static str {
+    match field {
+        SessionField::StallAfter => "stall_after_ms",
+        SessionField::StartupTimeout => "startup_timeout_ms",
+        SessionField::Answer => "answers",
+        other => other.key(),
     }
 }
 
 impl TryFrom<SpawnSpec> for SessionSpec {
     type Error = InvalidSpawn;
 
-    /// Applies the manifest's checks, except compiling answer patterns.
+    /// [`SpawnSpec::check`] without an inventory: a host name is only
+    /// checked for its form.
     fn try_from(s: SpawnSpec) -> Result<SessionSpec, InvalidSpawn> {
-        let id: SessionId =
-            s.id.parse()
-                .map_err(|e: baton_config::InvalidSessionId| invalid("id", e.to_string()))?;
-        let agent = s.agent;
+        s.check(None)
+    }
+}
 
-        match (&s.command, agent) {
-            (Some(argv), AgentKind::Command) => {
-                if argv.first().is_none_or(|a| a.is_empty()) {
-                    return Err(invalid(
-                        "command",
-                        "must be a non-empty argv whose first element names a program",
-                    ));
-                }
-                for arg in argv {
-                    no_nul("command", arg)?;
-                }
-            }
-            (None, AgentKind::Command) => {
-                return Err(invalid(
-                    "command",
-                    "agent = \"command\" needs an argv such as [\"python3\", \"worker.py\"]",
-                ));
-            }
-            (Some(_), _) => {
-                return Err(invalid(
-                    "command",
-                    format!("is only for agent = \"command\", this session is agent = \"{agent}\""),
-                ));
-            }
-            (None, _) => {}
-        }
-
-        match &s.prompt {
-            Some(p) if p.trim().is_empty() => return Err(invalid("prompt", "is empty")),
-            Some(p) => no_nul("prompt", p)?,
-            None if agent.needs_prompt() => {
-                return Err(invalid(
-                    "prompt",
-                    format!("agent = \"{agent}\" needs a prompt"),
-                ));
-            }
-            None => {}
-        }
-
-        if !s.mcp_servers.is_empty() && agent != AgentKind::Codex {
-            return Err(invalid(
-                "mcp_servers",
-                format!("is only supported for agent = \"codex\", this session is \"{agent}\""),
-            ));
-        }
-        for name in &s.mcp_servers {
-            let ok = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-            if !ok {
-                return Err(invalid(
-                    "mcp_servers",
-                    format!(
-                        "invalid server name `{}`; use ASCII letters, digits, '_' and '-'",
-                        name.escape_debug()
-                    ),
-                ));
-            }
-        }
-
-        if let Some(dir) = &s.workdir {
-            if !dir.is_absolute() {
-                return Err(invalid(
-                    "workdir",
-                    format!("`{}` is not an absolute path", dir.display()),
-                ));
-            }
-            if dir.as_os_str().as_encoded_bytes().contains(&0) {
-                return Err(invalid("workdir", NUL));
-            }
-        }
-
-        for (key, value) in &s.env {
-            if key.is_empty() {
-                return Err(invalid("env", "a key is empty"));
-            }
-            if key.contains('=') {
-                return Err(invalid(
-                    "env",
-                    format!("key `{}` contains '='", key.escape_debug()),
-                ));
-            }
-            no_nul("env", key)?;
-            if value.contains('\0') {
-                return Err(invalid(
-                    "env",
-                    format!(
-                        "the value of `{}` contains a NUL character (value not shown)",
-                        key.escape_debug()
-                    ),
-                ));
-            }
-        }
-
-        non_empty("model", &s.model)?;
-        non_empty("profile", &s.profile)?;
-        for tag in &s.capabilities {
-            no_nul("capabilities", tag)?;
-        }
-
-        let host = match s.host {
-            None => None,
-            Some(h) if h == HOST_LOCAL => None,
-            Some(h) if h == HOST_ANY || valid_host_name(&h) => Some(h),
-            Some(h) if h.is_empty() => {
-                return Err(invalid(
-                    "host",
-                    "must not be empty; leave it out for a session on this machine",
-                ));
-            }
-            Some(h) => {
-                return Err(invalid(
-                    "host",
-                    format!("`{}`: {HOST_NAME_RULE}", h.escape_debug()),
-                ));
-            }
-        };
-        // `pipes` is also what an omitted `backend` decodes to, so it means
-        // "the default", which for a remote session is tmux.
-        let backend = match (&host, s.backend) {
-            (Some(_), Backend::Pipes | Backend::Tmux) => Backend::Tmux,
-            (Some(h), other) => {
-                return Err(invalid(
-                    "backend",
-                    format!(
-                        "is \"{other}\" but the session runs on host `{h}`: remote sessions \
-                         run in tmux"
-                    ),
-                ));
-            }
-            (None, b) => b,
-        };
-        if s.stdin == Some(StdinMode::Null) && backend.is_terminal() {
-            return Err(invalid(
-                "stdin",
-                format!("is \"null\" but `backend` is \"{backend}\": a terminal always has input"),
-            ));
-        }
-
-        let mut answers = Vec::with_capacity(s.answers.len());
-        for a in s.answers {
-            if a.pattern.is_empty() {
-                return Err(invalid("answers", "a pattern is empty"));
-            }
-            no_nul("answers", &a.pattern)?;
-            if a.reply.contains(['\n', '\r', '\0']) {
-                return Err(invalid(
-                    "answers",
-                    "a reply must be one line without NUL, `\\n` or `\\r`",
-                ));
-            }
-            if let Some(rule) = &a.rule
-                && !valid_rule_name(rule)
-            {
-                return Err(invalid(
-                    "answers",
-                    format!("rule `{}`: {RULE_NAME_RULE}", rule.escape_debug()),
-                ));
-            }
-            answers.push(AnswerRule {
-                pattern: a.pattern,
-                reply: a.reply,
-                rule: a.rule,
-            });
-        }
-
-        let stall_after = nonzero("stall_after_ms", s.stall_after_ms)?;
-        let startup_timeout = nonzero("startup_timeout_ms", s.startup_timeout_ms)?;
-
-        Ok(SessionSpec {
-            id,
-            agent,
-            prompt: s.prompt,
-            command: s.command,
-            workdir: s.workdir,
-            env: s.env,
-            model: s.model,
-            profile: s.profile,
-            mcp_servers: s.mcp_servers,
+impl SpawnSpec {
+    /// Checks the spec with the one session checker, as a manifest entry
+    /// would be, except that a workdir must be absolute (there is no
+    /// manifest directory to join it onto). A `host` must be in `hosts`
+    /// when given; without it only the name's form is checked.
+    pub fn check(
+        self,
+        hosts: Option<&BTreeMap<String, HostConfig>>,
+    ) -> Result<SessionSpec, InvalidSpawn> {
+        let s = self;
+        let text = |v: Option<String>| v.map(Given::new);
+        let draft = SessionDraft {
+            agent: Some(Given::new(s.agent)),
+            prompt: text(s.prompt),
+            command: s.command.map(Given::new),
+            workdir: s
+                .workdir
+                .map(|w| Given::new(w.to_string_lossy().into_owned())),
+            env: s.env.into_iter().map(|(k, v)| (Given::new(k), v)).collect(),
+            model: text(s.model),
+            profile: text(s.profile),
+            mcp_servers: (!s.mcp_servers.is_empty())
+                .then(|| Given::new(s.mcp_servers.into_iter().map(Given::new).collect())),
             branch_guard: s.branch_guard,
-            stdin: s.stdin,
-            backend,
-            answers,
+            stdin: s.stdin.map(Given::new),
+            // `pipes` is also what an omitted `backend` decodes to, so it
+            // means "the default", which for a remote session is tmux.
+            backend: (s.backend != Backend::Pipes).then(|| Given::new(s.backend)),
+            answers: s
+                .answers
+                .into_iter()
+                .map(|a| {
+                    Given::new(DraftAnswer {
+                        pattern: Some(Given::new(a.pattern)),
+                        reply: Some(Given::new(a.reply)),
+                        rule: a.rule.map(Given::new),
+                    })
+                })
+                .collect(),
             capabilities: s.capabilities,
             max_restarts: s.max_restarts,
-            stall_after,
-            startup_timeout,
+            stall_after: s
+                .stall_after_ms
+                .map(|ms| Given::new(Duration::from_millis(ms))),
+            startup_timeout: s
+                .startup_timeout_ms
+                .map(|ms| Given::new(Duration::from_millis(ms))),
             on_stall: s.on_stall,
-            host,
+            host: text(s.host),
+            ..SessionDraft::new(Given::new(s.id))
+        };
+        let rules = SessionRules {
+            table: "the spawn request",
+            base_dir: None,
+            hosts,
+        };
+        check_session(draft, &rules).map_err(|e| InvalidSpawn {
+            field: wire_field(e.field),
+            message: e.message,
         })
     }
 }
@@ -405,6 +252,7 @@ impl TryFrom<SpawnSpec> for SessionSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_config::AnswerRule;
 
     fn command_spec() -> SpawnSpec {
         SpawnSpec {
@@ -636,5 +484,63 @@ mod tests {
         let err = SessionSpec::try_from(spec).unwrap_err();
         assert_eq!(err.field, "env");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_answer_regex_is_refused_at_the_door() {
+        let mut spec = command_spec();
+        spec.answers = vec![SpawnAnswer {
+            pattern: "(unclosed".into(),
+            reply: "y".into(),
+            rule: None,
+        }];
+        let err = SessionSpec::try_from(spec).expect_err("a regex that does not compile");
+        assert_eq!(err.field, "answers");
+        assert!(err.message.contains("is not a valid regex"), "{err}");
+    }
+
+    /// A manifest entry and a spawn request that break the same rule get
+    /// the same words: one checker, only the name of the table differs.
+    #[test]
+    fn a_manifest_and_a_spawn_request_break_a_rule_in_the_same_words() {
+        let base = std::path::Path::new("/work");
+        let cases: &[(&str, &str, fn(&mut SpawnSpec))] = &[
+            (
+                "mcp_servers = [\"gh\"]\nagent = \"claude\"\nprompt = \"p\"",
+                "mcp_servers",
+                |s| {
+                    s.agent = AgentKind::Claude;
+                    s.command = None;
+                    s.prompt = Some("p".into());
+                    s.mcp_servers = vec!["gh".into()];
+                },
+            ),
+            (
+                "command = [\"true\"]\nbackend = \"pty\"\nstdin = \"null\"",
+                "stdin",
+                |s| {
+                    s.backend = Backend::Pty;
+                    s.stdin = Some(StdinMode::Null);
+                },
+            ),
+            ("command = [\"true\"]\nmodel = \"\"", "model", |s| {
+                s.model = Some(String::new())
+            }),
+        ];
+        for (toml, field, edit) in cases {
+            let text = format!("[[session]]\nid = \"w1\"\n{toml}\n");
+            let from_file = baton_config::Manifest::parse(&text, None, base)
+                .expect_err(field)
+                .message();
+            let mut spec = command_spec();
+            edit(&mut spec);
+            let from_wire = SessionSpec::try_from(spec).expect_err(field);
+            assert_eq!(from_wire.field, *field);
+            assert_eq!(
+                from_file.replace("[[session]] #1", "the spawn request"),
+                from_wire.message,
+                "{field}"
+            );
+        }
     }
 }

@@ -65,6 +65,8 @@ pub(crate) struct Daemon {
     pub conductor: Conductor,
     pub logs_dir: PathBuf,
     pub accounts: AccountsConfig,
+    /// The hosts inventory spawned sessions may name.
+    pub hosts: std::collections::BTreeMap<String, baton_config::HostConfig>,
     /// The only uid this daemon serves.
     pub euid: u32,
     /// Becomes `true` when the daemon stops; streams then end.
@@ -187,7 +189,8 @@ fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>)
         };
         return Ok((opts, Vec::new()));
     };
-    let manifest = load_config(path).map_err(|e| format!("{:?}", miette::Report::new(e)))?;
+    let manifest =
+        Manifest::load_config(path).map_err(|e| format!("{:?}", miette::Report::new(e)))?;
     Ok((
         ConductorOptions {
             detach: true,
@@ -197,12 +200,6 @@ fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>)
     ))
 }
 
-/// Placeholder id used to read a config that has no `[[session]]`.
-const PLACEHOLDER_SESSION: &str = "baton-daemon-config-placeholder";
-
-/// Loads a daemon config. Unlike `baton run`, a daemon may be configured
-/// with no sessions at all; baton-config insists on one, so such a file is
-/// read again with a placeholder session that is then dropped.
 /// The hosts of `~/.config/baton/hosts.toml`, when there is one.
 fn user_hosts() -> Result<std::collections::BTreeMap<String, baton_config::HostConfig>, String> {
     let Some(path) = baton_config::HostsFile::default_path() else {
@@ -211,36 +208,6 @@ fn user_hosts() -> Result<std::collections::BTreeMap<String, baton_config::HostC
     match baton_config::HostsFile::load(&path) {
         Ok(file) => Ok(file.map(|f| f.hosts).unwrap_or_default()),
         Err(e) => Err(format!("{:?}", miette::Report::new(e))),
-    }
-}
-
-fn load_config(path: &Path) -> Result<Manifest, baton_config::ConfigError> {
-    let first = match Manifest::load(path) {
-        Err(e) if e.line().is_none() && e.message() == "manifest has no [[session]] entries" => e,
-        other => return other,
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Err(first);
-    };
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let Ok(base_dir) = std::path::absolute(parent) else {
-        return Err(first);
-    };
-    let padded =
-        format!("{text}\n[[session]]\nid = \"{PLACEHOLDER_SESSION}\"\ncommand = [\"true\"]\n");
-    let hosts_file = baton_config::HostsFile::default_path()
-        .map(|p| baton_config::HostsFile::load(&p))
-        .transpose()?
-        .flatten();
-    match Manifest::parse_with_hosts(&padded, Some(path), &base_dir, hosts_file.as_ref()) {
-        Ok(mut manifest) => {
-            manifest.sessions.clear();
-            Ok(manifest)
-        }
-        Err(_) => Err(first),
     }
 }
 
@@ -310,6 +277,7 @@ async fn run(setup: Setup) -> i32 {
     };
     let logs_dir = opts.conductor.logs_dir.clone();
     let accounts = opts.accounts.clone();
+    let hosts = opts.hosts.clone();
     let conductor = match Conductor::start(opts) {
         Ok(conductor) => conductor,
         Err(e) => {
@@ -338,6 +306,7 @@ async fn run(setup: Setup) -> i32 {
         conductor: conductor.clone(),
         logs_dir,
         accounts,
+        hosts,
         euid,
         stopping,
         shutdowns,

@@ -26,7 +26,7 @@ pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec) -> Response {
             };
             spec.id = free_id(spec.agent, &taken);
         }
-        let session = match SessionSpec::try_from(spec.clone()) {
+        let session = match spec.clone().check(Some(&daemon.hosts)) {
             Ok(session) => session,
             Err(e) => return Response::error(ErrorKind::BadRequest, e.to_string()),
         };
