@@ -504,7 +504,8 @@ mod tests {
     #[test]
     fn a_manifest_and_a_spawn_request_break_a_rule_in_the_same_words() {
         let base = std::path::Path::new("/work");
-        let cases: &[(&str, &str, fn(&mut SpawnSpec))] = &[
+        type Edit = fn(&mut SpawnSpec);
+        let cases: &[(&str, &str, Edit)] = &[
             (
                 "mcp_servers = [\"gh\"]\nagent = \"claude\"\nprompt = \"p\"",
                 "mcp_servers",
