@@ -10,6 +10,7 @@ mod backend;
 pub(crate) mod driver;
 mod leasing;
 mod placement;
+mod recovery;
 mod termination;
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +29,7 @@ use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState, backoff_delay};
 use backend::shim::Adopt;
 use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+pub(crate) use recovery::{Recoverable, RecoveredRun};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -148,120 +150,6 @@ pub(crate) struct Supervisor {
     recoverable: HashMap<String, Recoverable>,
     /// One multiplexed ssh connection per remote host, made on first use.
     ssh_hosts: HashMap<String, (Arc<proc::ssh::SshHost>, Arc<proc::remote_feed::HostFeed>)>,
-}
-
-/// A session that was live when an earlier conductor stopped writing the
-/// log: its counters and state, and what became of its run.
-#[derive(Clone, Debug)]
-pub(crate) struct Recoverable {
-    pub id: String,
-    pub run: Option<RecoveredRun>,
-    pub state: SessionState,
-    pub restarts: u32,
-    pub attempt: u32,
-    /// The last run's `exit` record, when it has one: the run ended and
-    /// only the rest of its end (payload, state) was not recorded.
-    pub exited: Option<ExitStatus>,
-    /// Where the last run's stdout begins in `<id>.out.log`.
-    pub out_offset: u64,
-}
-
-/// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
-#[derive(Clone, Debug)]
-pub(crate) enum RecoveredRun {
-    /// A pane on this logs dir's tmux server: adoptable.
-    Tmux(Adopt),
-    /// A run under `baton-shim`: adoptable.
-    Shim(Adopt),
-    /// A run on a remote host: its next run takes the tmux session over if
-    /// it survived (see `run_remote`).
-    Remote { host: String },
-    /// A pipes or PTY run that lived inside the earlier conductor: whatever
-    /// is left of its group is ended and the session restarted per policy.
-    Leftover { pid: u32, start_time: Option<u64> },
-}
-
-impl Recoverable {
-    /// The sessions of `records` (an earlier log of this logs dir) that were
-    /// still live (neither `dead` nor `completed`) at its end.
-    pub(crate) fn from_log(records: &[crate::eventlog::Record], server: &str) -> Vec<Recoverable> {
-        let mut sessions: HashMap<String, Recoverable> = HashMap::new();
-        for r in records {
-            let Some(id) = &r.session else { continue };
-            let rec = sessions.entry(id.clone()).or_insert_with(|| Recoverable {
-                id: id.clone(),
-                run: None,
-                state: SessionState::Init,
-                restarts: 0,
-                attempt: 0,
-                exited: None,
-                out_offset: 0,
-            });
-            match &r.event {
-                Event::Spawn {
-                    pid,
-                    start_time,
-                    out_offset,
-                    err_offset,
-                    attempt,
-                    restart,
-                    tmux,
-                    shim,
-                    host,
-                    ..
-                } => {
-                    let adopt = |marker: Option<String>| Adopt {
-                        pid: *pid,
-                        start_time: *start_time,
-                        out_offset: *out_offset,
-                        err_offset: *err_offset,
-                        acknowledged: false,
-                        marker,
-                    };
-                    rec.attempt = *attempt;
-                    rec.restarts = *restart;
-                    rec.exited = None;
-                    rec.out_offset = *out_offset;
-                    rec.run = match tmux {
-                        _ if host.is_some() => {
-                            host.clone().map(|host| RecoveredRun::Remote { host })
-                        }
-                        Some(t) if t.server == server => {
-                            Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
-                        }
-                        // Another server's pane is not ours to adopt or end.
-                        Some(_) => None,
-                        None if *shim => Some(RecoveredRun::Shim(adopt(None))),
-                        None => Some(RecoveredRun::Leftover {
-                            pid: *pid,
-                            start_time: *start_time,
-                        }),
-                    };
-                }
-                Event::Exit { code, signal, .. } => {
-                    rec.exited = Some(ExitStatus {
-                        code: *code,
-                        signal: *signal,
-                    });
-                }
-                Event::State { to, restarts, .. } => {
-                    rec.state = *to;
-                    rec.restarts = *restarts;
-                    if !to.has_process() {
-                        rec.run = None;
-                    }
-                    if let Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) = &mut rec.run {
-                        a.acknowledged |= *to != SessionState::Starting;
-                    }
-                }
-                _ => {}
-            }
-        }
-        sessions
-            .into_values()
-            .filter(|r| !r.state.is_terminal())
-            .collect()
-    }
 }
 
 /// `" (known: a, b)"`, or `" (it is empty)"`.

@@ -1,0 +1,324 @@
+//! What an earlier conductor left: a pure fold over its event log that says,
+//! for every session it left live, its counters, its state and what became
+//! of its run (adoptable, ended, or lost with that conductor).
+
+use std::collections::HashMap;
+
+use crate::eventlog::{Event, Record};
+use crate::proc::ExitStatus;
+use crate::state::SessionState;
+
+use super::backend::shim::Adopt;
+
+/// A session that was live when an earlier conductor stopped writing the
+/// log: its counters and state, and what became of its run.
+#[derive(Clone, Debug)]
+pub(crate) struct Recoverable {
+    pub id: String,
+    pub run: Option<RecoveredRun>,
+    pub state: SessionState,
+    pub restarts: u32,
+    pub attempt: u32,
+    /// The last run's `exit` record, when it has one: the run ended and
+    /// only the rest of its end (payload, state) was not recorded.
+    pub exited: Option<ExitStatus>,
+    /// Where the last run's stdout begins in `<id>.out.log`.
+    pub out_offset: u64,
+}
+
+/// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
+#[derive(Clone, Debug)]
+pub(crate) enum RecoveredRun {
+    /// A pane on this logs dir's tmux server: adoptable.
+    Tmux(Adopt),
+    /// A run under `baton-shim`: adoptable.
+    Shim(Adopt),
+    /// A run on a remote host: its next run takes the tmux session over if
+    /// it survived (see `backend::remote`).
+    Remote { host: String },
+    /// A pipes or PTY run that lived inside the earlier conductor: whatever
+    /// is left of its group is ended and the session restarted per policy.
+    Leftover { pid: u32, start_time: Option<u64> },
+}
+
+impl Recoverable {
+    /// The sessions of `records` (an earlier log of this logs dir) that were
+    /// still live (neither `dead` nor `completed`) at its end.
+    pub(crate) fn from_log(records: &[Record], server: &str) -> Vec<Recoverable> {
+        let mut sessions: HashMap<String, Recoverable> = HashMap::new();
+        for r in records {
+            let Some(id) = &r.session else { continue };
+            let rec = sessions.entry(id.clone()).or_insert_with(|| Recoverable {
+                id: id.clone(),
+                run: None,
+                state: SessionState::Init,
+                restarts: 0,
+                attempt: 0,
+                exited: None,
+                out_offset: 0,
+            });
+            match &r.event {
+                Event::Spawn {
+                    pid,
+                    start_time,
+                    out_offset,
+                    err_offset,
+                    attempt,
+                    restart,
+                    tmux,
+                    shim,
+                    host,
+                    ..
+                } => {
+                    let adopt = |marker: Option<String>| Adopt {
+                        pid: *pid,
+                        start_time: *start_time,
+                        out_offset: *out_offset,
+                        err_offset: *err_offset,
+                        acknowledged: false,
+                        marker,
+                    };
+                    rec.attempt = *attempt;
+                    rec.restarts = *restart;
+                    rec.exited = None;
+                    rec.out_offset = *out_offset;
+                    rec.run = match tmux {
+                        _ if host.is_some() => {
+                            host.clone().map(|host| RecoveredRun::Remote { host })
+                        }
+                        Some(t) if t.server == server => {
+                            Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
+                        }
+                        // Another server's pane is not ours to adopt or end.
+                        Some(_) => None,
+                        None if *shim => Some(RecoveredRun::Shim(adopt(None))),
+                        None => Some(RecoveredRun::Leftover {
+                            pid: *pid,
+                            start_time: *start_time,
+                        }),
+                    };
+                }
+                Event::Exit { code, signal, .. } => {
+                    rec.exited = Some(ExitStatus {
+                        code: *code,
+                        signal: *signal,
+                    });
+                }
+                Event::State { to, restarts, .. } => {
+                    rec.state = *to;
+                    rec.restarts = *restarts;
+                    if !to.has_process() {
+                        rec.run = None;
+                    }
+                    if let Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) = &mut rec.run {
+                        a.acknowledged |= *to != SessionState::Starting;
+                    }
+                }
+                _ => {}
+            }
+        }
+        sessions
+            .into_values()
+            .filter(|r| !r.state.is_terminal())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventlog::TmuxTarget;
+
+    const SERVER: &str = "baton-0123";
+
+    fn record(seq: u64, session: &str, event: Event) -> Record {
+        Record {
+            seq,
+            ts: String::new(),
+            session: Some(session.into()),
+            event,
+        }
+    }
+
+    fn spawn(attempt: u32, restart: u32, pid: u32) -> Event {
+        Event::Spawn {
+            agent: Some("command".into()),
+            restart,
+            attempt,
+            pid,
+            start_time: Some(1000 + u64::from(pid)),
+            argv: vec!["agent".into()],
+            workdir: "/w".into(),
+            env_keys: vec![],
+            out_offset: 10 * u64::from(attempt),
+            err_offset: 5 * u64::from(attempt),
+            tmux: None,
+            shim: false,
+            host: None,
+        }
+    }
+
+    fn state(from: SessionState, to: SessionState, restarts: u32) -> Event {
+        Event::State {
+            from,
+            to,
+            reason: "test".into(),
+            restarts,
+            delay_ms: None,
+            evidence: None,
+        }
+    }
+
+    fn fold(events: Vec<(&str, Event)>) -> HashMap<String, Recoverable> {
+        let records: Vec<Record> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, e))| record(i as u64 + 1, id, e))
+            .collect();
+        Recoverable::from_log(&records, SERVER)
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect()
+    }
+
+    use SessionState::*;
+
+    #[test]
+    fn finished_sessions_are_not_recoverable() {
+        let found = fold(vec![
+            ("done", state(Init, Starting, 0)),
+            ("done", spawn(1, 0, 11)),
+            ("done", state(Starting, Completed, 0)),
+            ("gone", state(Init, Starting, 0)),
+            ("gone", state(Starting, Failed, 0)),
+            ("gone", state(Failed, Dead, 0)),
+        ]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_pipes_run_inside_the_dead_conductor_is_a_leftover_with_its_counters() {
+        let found = fold(vec![
+            ("w", state(Init, Starting, 0)),
+            ("w", spawn(1, 0, 11)),
+            ("w", state(Starting, Failed, 0)),
+            ("w", state(Failed, Restarting, 1)),
+            ("w", state(Restarting, Starting, 1)),
+            ("w", spawn(2, 1, 22)),
+            ("w", state(Starting, Healthy, 1)),
+        ]);
+        let w = &found["w"];
+        assert_eq!((w.state, w.restarts, w.attempt), (Healthy, 1, 2));
+        assert_eq!(w.out_offset, 20, "the last run's offset");
+        assert!(matches!(
+            w.run,
+            Some(RecoveredRun::Leftover {
+                pid: 22,
+                start_time: Some(1022)
+            })
+        ));
+        assert!(w.exited.is_none());
+    }
+
+    #[test]
+    fn a_run_whose_exit_is_logged_keeps_its_status_until_the_next_spawn() {
+        let mut shim = spawn(1, 0, 11);
+        if let Event::Spawn { shim: s, .. } = &mut shim {
+            *s = true;
+        }
+        let found = fold(vec![
+            ("s", state(Init, Starting, 0)),
+            ("s", shim),
+            ("s", state(Starting, Healthy, 0)),
+            (
+                "s",
+                Event::Exit {
+                    code: Some(3),
+                    signal: None,
+                    runtime_ms: 5,
+                },
+            ),
+        ]);
+        let s = &found["s"];
+        assert_eq!(
+            s.exited,
+            Some(ExitStatus {
+                code: Some(3),
+                signal: None
+            })
+        );
+        match &s.run {
+            Some(RecoveredRun::Shim(a)) => {
+                assert_eq!((a.pid, a.out_offset, a.err_offset), (11, 10, 5));
+                assert!(a.acknowledged, "it was past starting");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tmux_panes_are_adopted_only_from_our_server() {
+        let pane = |server: &str, pid| {
+            let mut e = spawn(1, 0, pid);
+            if let Event::Spawn { tmux, .. } = &mut e {
+                *tmux = Some(TmuxTarget {
+                    server: server.into(),
+                    session: "baton-x".into(),
+                    marker: Some("m1".into()),
+                });
+            }
+            e
+        };
+        let found = fold(vec![
+            ("ours", state(Init, Starting, 0)),
+            ("ours", pane(SERVER, 11)),
+            ("theirs", state(Init, Starting, 0)),
+            ("theirs", pane("baton-other", 12)),
+        ]);
+        match &found["ours"].run {
+            Some(RecoveredRun::Tmux(a)) => {
+                assert_eq!(a.marker.as_deref(), Some("m1"));
+                assert!(!a.acknowledged, "still starting");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            found["theirs"].run.is_none(),
+            "another server's pane is not ours"
+        );
+    }
+
+    #[test]
+    fn a_remote_run_names_its_host_and_a_session_between_runs_has_none() {
+        let mut remote = spawn(1, 0, 11);
+        if let Event::Spawn { host, .. } = &mut remote {
+            *host = Some("gpu".into());
+        }
+        let found = fold(vec![
+            ("r", state(Init, Starting, 0)),
+            ("r", remote),
+            ("b", state(Init, Starting, 0)),
+            ("b", spawn(1, 0, 12)),
+            ("b", state(Starting, Failed, 0)),
+            ("b", state(Failed, Restarting, 1)),
+        ]);
+        assert!(matches!(&found["r"].run, Some(RecoveredRun::Remote { host }) if host == "gpu"));
+        let b = &found["b"];
+        assert_eq!((b.state, b.restarts), (Restarting, 1));
+        assert!(b.run.is_none(), "no process in restarting");
+    }
+
+    #[test]
+    fn records_without_a_session_are_ignored() {
+        let records = vec![Record {
+            seq: 1,
+            ts: String::new(),
+            session: None,
+            event: Event::Shutdown {
+                reason: "x".into(),
+                sessions: 0,
+            },
+        }];
+        assert!(Recoverable::from_log(&records, SERVER).is_empty());
+    }
+}
