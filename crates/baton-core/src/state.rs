@@ -86,6 +86,8 @@ pub enum Missing {
     Ssh,
     /// The session's remote host is not usable.
     Host,
+    /// The account broker could not lease an account.
+    Account,
 }
 
 impl Missing {
@@ -103,6 +105,7 @@ impl Missing {
             Missing::Tmux => "tmux",
             Missing::Ssh => "ssh",
             Missing::Host => "host",
+            Missing::Account => "account",
         }
     }
 }

@@ -11,9 +11,9 @@ use std::time::Duration;
 use baton_accounts::{Lease, LeaseOutcome, Outcome, ReleaseReport};
 use baton_config::SessionId;
 
-use super::{SupMsg, Supervisor, Timer};
+use super::{SupMsg, Supervisor, Timer, Waiting};
 use crate::eventlog::Event;
-use crate::state::{FailureClass, SessionState};
+use crate::state::{FailureClass, Missing, SessionState};
 
 /// Replies from broker calls made off the loop.
 pub(crate) enum BrokerReply {
@@ -103,11 +103,13 @@ impl Supervisor {
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
-        if entry.lease_pending {
-            return;
-        }
+        let after_no_account = match entry.waiting {
+            Some(Waiting::LeaseReply { .. }) => return,
+            Some(Waiting::Account) => true,
+            Some(Waiting::HostSlot) | None => false,
+        };
         entry.lease_ticket += 1;
-        entry.lease_pending = true;
+        entry.waiting = Some(Waiting::LeaseReply { after_no_account });
         let ticket = entry.lease_ticket;
         let provider = entry.spec.agent;
         let host = entry.host.clone();
@@ -166,7 +168,12 @@ impl Supervisor {
         let stopping = self.shutting_down.is_some();
         let current = match self.sessions.get_mut(&id) {
             Some(entry) if entry.lease_ticket == ticket => {
-                entry.lease_pending = false;
+                entry.waiting = match entry.waiting {
+                    Some(Waiting::LeaseReply {
+                        after_no_account: true,
+                    }) => Some(Waiting::Account),
+                    _ => None,
+                };
                 matches!(entry.state, SessionState::Init | SessionState::Restarting) && !stopping
             }
             _ => false,
@@ -231,7 +238,7 @@ impl Supervisor {
         let reason = self.start_reason(&id);
         if let Some(entry) = self.sessions.get_mut(&id) {
             entry.lease = Some(lease);
-            entry.waiting_account = false;
+            entry.waiting = None;
         }
         self.start_run(&id, reason);
     }
@@ -242,10 +249,10 @@ impl Supervisor {
             return;
         };
         let provider = entry.spec.agent;
-        let first = !entry.waiting_account;
-        entry.waiting_account = true;
+        let first = entry.waiting != Some(Waiting::Account);
+        entry.waiting = Some(Waiting::Account);
         if entry.state == SessionState::Init {
-            entry.reason = "waiting_for_account".into();
+            entry.reason = Waiting::Account.reason().into();
         }
         let ticket = entry.lease_ticket;
         if first {
@@ -264,12 +271,13 @@ impl Supervisor {
             })
             .unwrap_or(RETRY_MAX)
             .clamp(RETRY_MIN, RETRY_MAX);
-        let tx = self.tx.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = tx.send(SupMsg::Timer(Timer::RetryLease { id, ticket }));
-        });
+        self.arm(
+            delay,
+            Timer::RetryLease {
+                id: id.clone(),
+                ticket,
+            },
+        );
     }
 
     /// The broker refused for a reason retrying cannot fix (a missing `$VAR`,
@@ -282,7 +290,7 @@ impl Supervisor {
         self.append(
             id,
             Event::SpawnError {
-                missing: "account".into(),
+                missing: Missing::Account.as_str().into(),
                 message: message.clone(),
             },
         );
@@ -340,7 +348,7 @@ impl Supervisor {
                 .sessions
                 .iter()
                 .filter(|(_, e)| {
-                    e.waiting_account && !e.lease_pending && e.spec.agent == lease.provider
+                    e.waiting == Some(Waiting::Account) && e.spec.agent == lease.provider
                 })
                 .map(|(id, _)| id.clone())
                 .collect();

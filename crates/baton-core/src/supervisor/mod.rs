@@ -10,6 +10,7 @@ mod backend;
 pub(crate) mod driver;
 mod leasing;
 mod placement;
+mod policy;
 mod recovery;
 mod termination;
 
@@ -26,9 +27,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::conductor::{ConductorError, ConductorOptions, SessionRow, ShutdownReport};
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
-use crate::state::{FailureClass, SessionState, backoff_delay};
+use crate::state::{FailureClass, SessionState};
 use backend::shim::Adopt;
 use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+use policy::AfterFailure;
 pub(crate) use recovery::{Recoverable, RecoveredRun};
 
 /// Messages into the supervisor loop.
@@ -119,16 +121,37 @@ struct Entry {
     lease: Option<baton_accounts::Lease>,
     /// Bumped on every lease request; a reply with an older ticket is stale.
     lease_ticket: u64,
-    /// A lease request is in flight.
-    lease_pending: bool,
-    /// No account was free at the last request; retried on release or timer.
-    waiting_account: bool,
+    /// What the session waits for before its next run can start.
+    waiting: Option<Waiting>,
     /// The inventory host the session runs on (`None`: this machine).
     host: Option<String>,
-    /// `host = "any"` and every host is full: waiting for a slot.
-    waiting_host: bool,
     /// `[[session.answer]]` rules, compiled, in priority order.
     answers: Vec<(regex::Regex, baton_config::AnswerRule)>,
+}
+
+/// What a session that is to run next waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Waiting {
+    /// A slot on an inventory host: `host = "any"` and every host is full.
+    /// Tried again when a remote session ends.
+    HostSlot,
+    /// The broker's answer to a lease request (`after_no_account`: an
+    /// earlier request found no free account, so `no_lease` is not
+    /// recorded again).
+    LeaseReply { after_no_account: bool },
+    /// A free account: none was at the last request. Tried again when an
+    /// account of its provider is released, and at the broker's ETA.
+    Account,
+}
+
+impl Waiting {
+    /// The reason a session in `init` shows while it waits.
+    fn reason(self) -> &'static str {
+        match self {
+            Waiting::HostSlot => "waiting_for_host",
+            Waiting::LeaseReply { .. } | Waiting::Account => "waiting_for_account",
+        }
+    }
 }
 
 pub(crate) struct Supervisor {
@@ -275,7 +298,7 @@ impl Supervisor {
         entry.generation += 1;
         let restarts = entry.restarts;
         if to.is_terminal() {
-            entry.waiting_host = false;
+            entry.waiting = None;
         }
         if to.is_terminal() && entry.host.is_some() {
             let _ = self.tx.send(SupMsg::Timer(Timer::HostSlotFree));
@@ -384,10 +407,8 @@ impl Supervisor {
                 message: None,
                 lease: None,
                 lease_ticket: 0,
-                lease_pending: false,
-                waiting_account: false,
+                waiting: None,
                 host: None,
-                waiting_host: false,
                 answers,
             },
         );
@@ -1024,69 +1045,78 @@ impl Supervisor {
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
-        let max = entry
-            .spec
-            .max_restarts
-            .unwrap_or(self.opts.conductor.max_restarts);
+        let policy = policy::RestartPolicy {
+            max_restarts: entry
+                .spec
+                .max_restarts
+                .unwrap_or(self.opts.conductor.max_restarts),
+            backoff: self.opts.conductor.backoff,
+            backoff_max: self.opts.conductor.backoff_max,
+            host_retry: backend::remote::PROBE,
+        };
+        let restarts = entry.restarts;
         let stopping = self.shutting_down.is_some();
-        let waits_for_host = class == FailureClass::RemoteUnreachable;
-        if class.restartable() && !stopping && (waits_for_host || entry.restarts < max) {
-            if !waits_for_host {
-                entry.restarts += 1;
+        let jitter = self.next_jitter();
+        match policy::after_failure(class, restarts, &policy, stopping, retry_after, jitter) {
+            AfterFailure::Restart { delay, restarts } => {
+                let Some(entry) = self.sessions.get_mut(id) else {
+                    return;
+                };
+                entry.restarts = restarts;
+                let attempt = entry.attempt;
+                if self.transition(
+                    id,
+                    SessionState::Restarting,
+                    class.as_str(),
+                    Some(delay),
+                    None,
+                ) {
+                    self.arm(
+                        delay,
+                        Timer::RestartDue {
+                            id: id.clone(),
+                            attempt,
+                        },
+                    );
+                }
             }
-            let n = entry.restarts.max(1);
-            let attempt = entry.attempt;
-            let jitter = self.next_jitter();
-            let retry_after = retry_after.or(waits_for_host.then_some(backend::remote::PROBE));
-            let delay = retry_after.unwrap_or_else(|| {
-                backoff_delay(
-                    n,
-                    self.opts.conductor.backoff,
-                    self.opts.conductor.backoff_max,
-                    jitter,
-                )
-            });
-            if self.transition(
-                id,
-                SessionState::Restarting,
-                class.as_str(),
-                Some(delay),
-                None,
-            ) {
-                let tx = self.tx.clone();
-                let id = id.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = tx.send(SupMsg::Timer(Timer::RestartDue { id, attempt }));
-                });
-            }
-        } else {
-            let (reason, message) = if stopping && class.restartable() {
-                (FailureClass::Shutdown.as_str().to_owned(), None)
-            } else if class.restartable() {
-                (
-                    class.as_str().to_owned(),
-                    Some(format!("gave up after {} restarts", entry.restarts)),
-                )
-            } else {
-                (class.as_str().to_owned(), entry.message.clone())
-            };
-            let restarts = entry.restarts;
-            if message.is_some() {
-                entry.message = message.clone();
-            }
-            self.append(
-                id,
-                Event::Dead {
-                    reason: reason.clone(),
-                    restarts,
-                    message,
-                },
-            );
-            if self.transition(id, SessionState::Dead, &reason, None, None) {
-                self.answer_kill_waiters(id);
+            AfterFailure::Dead { reason, gave_up } => {
+                let Some(entry) = self.sessions.get_mut(id) else {
+                    return;
+                };
+                let message = if gave_up {
+                    Some(format!("gave up after {restarts} restarts"))
+                } else if reason == class {
+                    entry.message.clone()
+                } else {
+                    None
+                };
+                if gave_up {
+                    entry.message = message.clone();
+                }
+                let reason = reason.as_str();
+                self.append(
+                    id,
+                    Event::Dead {
+                        reason: reason.to_owned(),
+                        restarts,
+                        message,
+                    },
+                );
+                if self.transition(id, SessionState::Dead, reason, None, None) {
+                    self.answer_kill_waiters(id);
+                }
             }
         }
+    }
+
+    /// Sends `timer` to the loop after `delay`.
+    pub(super) fn arm(&self, delay: Duration, timer: Timer) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(SupMsg::Timer(timer));
+        });
     }
 
     /// A session reached a terminal state: answer whoever waits on it, once
@@ -1281,8 +1311,7 @@ impl Supervisor {
             }
             Timer::RetryLease { id, ticket } => {
                 let due = self.sessions.get(&id).is_some_and(|e| {
-                    e.waiting_account
-                        && !e.lease_pending
+                    e.waiting == Some(Waiting::Account)
                         && e.lease_ticket == ticket
                         && matches!(e.state, SessionState::Init | SessionState::Restarting)
                 });
@@ -1323,33 +1352,23 @@ impl Supervisor {
         if entry.restarts == 0 {
             return;
         }
-        let generation = entry.generation;
-        let after = self.opts.conductor.reset_after;
-        let tx = self.tx.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = tx.send(SupMsg::Timer(Timer::BudgetReset { id, generation }));
-        });
+        let timer = Timer::BudgetReset {
+            id: id.clone(),
+            generation: entry.generation,
+        };
+        self.arm(self.opts.conductor.reset_after, timer);
     }
 
     fn arm_stall_restart(&self, id: &SessionId) {
         let Some(entry) = self.sessions.get(id) else {
             return;
         };
-        let generation = entry.generation;
-        let attempt = entry.attempt;
-        let after = self.opts.probe.stall_restart_after;
-        let tx = self.tx.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = tx.send(SupMsg::Timer(Timer::StallRestartDue {
-                id,
-                attempt,
-                generation,
-            }));
-        });
+        let timer = Timer::StallRestartDue {
+            id: id.clone(),
+            attempt: entry.attempt,
+            generation: entry.generation,
+        };
+        self.arm(self.opts.probe.stall_restart_after, timer);
     }
 
     fn snapshot(&self) -> Vec<SessionRow> {

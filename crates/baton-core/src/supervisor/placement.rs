@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use baton_config::{Placement, SessionId};
 
-use super::Supervisor;
+use super::{Supervisor, Waiting};
 use crate::proc::remote_feed::HostFeed;
 use crate::proc::ssh::SshHost;
 use crate::state::SessionState;
@@ -30,9 +30,9 @@ impl Supervisor {
                 Some(name) => Some(name),
                 None => {
                     if let Some(entry) = self.sessions.get_mut(id) {
-                        entry.waiting_host = true;
+                        entry.waiting = Some(Waiting::HostSlot);
                         if entry.state == SessionState::Init {
-                            entry.reason = "waiting_for_host".into();
+                            entry.reason = Waiting::HostSlot.reason().into();
                         }
                     }
                     return false;
@@ -41,7 +41,9 @@ impl Supervisor {
         };
         if let Some(entry) = self.sessions.get_mut(id) {
             entry.host = chosen;
-            entry.waiting_host = false;
+            if entry.waiting == Some(Waiting::HostSlot) {
+                entry.waiting = None;
+            }
         }
         true
     }
@@ -77,7 +79,7 @@ impl Supervisor {
         let waiting: Vec<SessionId> = self
             .sessions
             .iter()
-            .filter(|(_, e)| e.waiting_host && !e.state.is_terminal())
+            .filter(|(_, e)| e.waiting == Some(Waiting::HostSlot) && !e.state.is_terminal())
             .map(|(id, _)| id.clone())
             .collect();
         for id in waiting {

@@ -1,0 +1,194 @@
+//! Restart policy as a value: what becomes of a session whose run failed.
+//! The supervisor records and schedules what [`after_failure`] decides; the
+//! decision itself needs no process, no clock and no log to be tested.
+
+use std::time::Duration;
+
+use crate::state::{FailureClass, backoff_delay};
+
+/// The restart settings of one session.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RestartPolicy {
+    /// Restarts allowed before the session is dead.
+    pub max_restarts: u32,
+    /// The first backoff; it doubles per restart.
+    pub backoff: Duration,
+    /// The backoff's cap.
+    pub backoff_max: Duration,
+    /// How soon a session whose host did not answer tries again.
+    pub host_retry: Duration,
+}
+
+/// What follows a failed run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum AfterFailure {
+    /// Start again after `delay`; `restarts` is the count after this one.
+    Restart { delay: Duration, restarts: u32 },
+    /// Never again, for `reason`; `gave_up` when the restart budget ran out.
+    Dead { reason: FailureClass, gave_up: bool },
+}
+
+/// Decides what follows a run that failed for `class`, with `restarts`
+/// already used. `retry_after` is a delay the failure itself asked for (a
+/// rate limit's reset); `jitter` (0..1) spreads restarts of many sessions.
+pub(super) fn after_failure(
+    class: FailureClass,
+    restarts: u32,
+    policy: &RestartPolicy,
+    stopping: bool,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> AfterFailure {
+    // A host that does not answer is waited for: no budget is used.
+    let waits_for_host = class == FailureClass::RemoteUnreachable;
+    if !class.restartable() {
+        return AfterFailure::Dead {
+            reason: class,
+            gave_up: false,
+        };
+    }
+    if stopping {
+        return AfterFailure::Dead {
+            reason: FailureClass::Shutdown,
+            gave_up: false,
+        };
+    }
+    if !waits_for_host && restarts >= policy.max_restarts {
+        return AfterFailure::Dead {
+            reason: class,
+            gave_up: true,
+        };
+    }
+    let restarts = if waits_for_host {
+        restarts
+    } else {
+        restarts + 1
+    };
+    let delay = retry_after
+        .or(waits_for_host.then_some(policy.host_retry))
+        .unwrap_or_else(|| {
+            backoff_delay(restarts.max(1), policy.backoff, policy.backoff_max, jitter)
+        });
+    AfterFailure::Restart { delay, restarts }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: RestartPolicy = RestartPolicy {
+        max_restarts: 3,
+        backoff: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(30),
+        host_retry: Duration::from_secs(2),
+    };
+
+    fn decide(class: FailureClass, restarts: u32) -> AfterFailure {
+        after_failure(class, restarts, &POLICY, false, None, 0.0)
+    }
+
+    #[test]
+    fn a_crash_restarts_with_doubling_backoff_until_the_budget_is_spent() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            decide(FailureClass::Crash, 0),
+            AfterFailure::Restart {
+                delay: s(1),
+                restarts: 1
+            }
+        );
+        assert_eq!(
+            decide(FailureClass::Crash, 2),
+            AfterFailure::Restart {
+                delay: s(4),
+                restarts: 3
+            }
+        );
+        assert_eq!(
+            decide(FailureClass::Crash, 3),
+            AfterFailure::Dead {
+                reason: FailureClass::Crash,
+                gave_up: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_waits_for_its_reset_instead_of_the_backoff() {
+        let reset = Duration::from_secs(90);
+        assert_eq!(
+            after_failure(
+                FailureClass::RateLimited,
+                0,
+                &POLICY,
+                false,
+                Some(reset),
+                0.5
+            ),
+            AfterFailure::Restart {
+                delay: reset,
+                restarts: 1
+            }
+        );
+    }
+
+    #[test]
+    fn an_unreachable_host_is_waited_for_without_using_the_budget() {
+        for used in [0, 3, 10] {
+            assert_eq!(
+                decide(FailureClass::RemoteUnreachable, used),
+                AfterFailure::Restart {
+                    delay: POLICY.host_retry,
+                    restarts: used
+                },
+                "{used} restarts used"
+            );
+        }
+    }
+
+    #[test]
+    fn kills_spawn_errors_and_shutdowns_are_final() {
+        for class in [
+            FailureClass::UserKill,
+            FailureClass::SpawnError,
+            FailureClass::Shutdown,
+        ] {
+            assert_eq!(
+                decide(class, 0),
+                AfterFailure::Dead {
+                    reason: class,
+                    gave_up: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_restarts_while_the_conductor_stops() {
+        assert_eq!(
+            after_failure(FailureClass::Crash, 0, &POLICY, true, None, 0.0),
+            AfterFailure::Dead {
+                reason: FailureClass::Shutdown,
+                gave_up: false
+            }
+        );
+        // A final class keeps its own reason.
+        assert_eq!(
+            after_failure(FailureClass::UserKill, 0, &POLICY, true, None, 0.0),
+            AfterFailure::Dead {
+                reason: FailureClass::UserKill,
+                gave_up: false
+            }
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_a_tenth_of_the_backoff() {
+        let AfterFailure::Restart { delay, .. } =
+            after_failure(FailureClass::Crash, 1, &POLICY, false, None, 0.999)
+        else {
+            panic!("restart expected")
+        };
+        assert!(delay >= Duration::from_secs(2) && delay < Duration::from_millis(2200));
+    }
+}
