@@ -219,55 +219,64 @@ pub(crate) const UNKNOWN: ExitStatus = ExitStatus {
 
 /// Runs one attempt of a session to its end: `started` is what its backend's
 /// start (or adoption) gave.
+///
+/// `cfg` and `started` come boxed: an async fn keeps its arguments for its
+/// whole life even after they were moved out, so unboxed they would take
+/// their size twice in every run's task (about 1.6 KiB per session).
 pub(crate) async fn drive<B: Backend>(
-    cfg: RunConfig,
-    started: Result<(B, Begun), StartError>,
+    cfg: Box<RunConfig>,
+    started: Box<Result<(B, Begun), StartError>>,
     shared: Arc<RunShared>,
     epoch: std::time::Instant,
     report: Report,
     mut ctl: mpsc::UnboundedReceiver<RunCtl>,
 ) {
-    let (mut backend, begun) = match started {
-        Ok(started) => started,
-        Err(StartError::Failed { missing, message }) => {
-            report(RunMsg::SpawnFailed { missing, message });
-            return;
-        }
-        Err(StartError::Unreachable(message)) => {
-            report(RunMsg::Unreachable { message });
-            report(RunMsg::Finished {
-                status: UNKNOWN,
-                payload: None,
-                tail: shared.tail_bytes(),
-            });
-            return;
-        }
-    };
-    let (out_offset, acknowledged) = match begun {
-        Begun::Spawned {
-            pid,
-            start_time,
-            out_offset,
-            err_offset,
-            launch,
-        } => {
-            report(RunMsg::Spawned {
+    // Everything that is only needed to begin lives in this block, so none
+    // of it takes room in the task while the run goes on (a local's storage
+    // lasts to the end of its scope, moved out or not).
+    let (mut backend, out_offset, acknowledged) = {
+        let (backend, begun) = match *started {
+            Ok(started) => started,
+            Err(StartError::Failed { missing, message }) => {
+                report(RunMsg::SpawnFailed { missing, message });
+                return;
+            }
+            Err(StartError::Unreachable(message)) => {
+                report(RunMsg::Unreachable { message });
+                report(RunMsg::Finished {
+                    status: UNKNOWN,
+                    payload: None,
+                    tail: shared.tail_bytes(),
+                });
+                return;
+            }
+        };
+        match begun {
+            Begun::Spawned {
                 pid,
                 start_time,
                 out_offset,
                 err_offset,
                 launch,
-            });
-            (out_offset, false)
-        }
-        Begun::Adopted {
-            pid,
-            out_offset,
-            acknowledged,
-            outcome,
-        } => {
-            report(RunMsg::Recovered { pid, outcome });
-            (out_offset, acknowledged)
+            } => {
+                report(RunMsg::Spawned {
+                    pid,
+                    start_time,
+                    out_offset,
+                    err_offset,
+                    launch,
+                });
+                (backend, out_offset, false)
+            }
+            Begun::Adopted {
+                pid,
+                out_offset,
+                acknowledged,
+                outcome,
+            } => {
+                report(RunMsg::Recovered { pid, outcome });
+                (backend, out_offset, acknowledged)
+            }
         }
     };
     let l2 = cfg.l2.clone().map(|check| {
@@ -280,7 +289,10 @@ pub(crate) async fn drive<B: Backend>(
     });
     let mut run = Run {
         termination: Termination::new(cfg.grace),
-        cfg,
+        cfg: {
+            let boxed = cfg;
+            *boxed
+        },
         shared,
         epoch,
         report,

@@ -495,7 +495,8 @@ impl Supervisor {
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
         let lease = entry.lease.clone();
         let host = entry.host.clone();
-        let cfg = self.run_config(&spec, attempt, restarts, lease.as_ref());
+        // Boxed so that neither the task nor the driver holds it twice.
+        let cfg = Box::new(self.run_config(&spec, attempt, restarts, lease.as_ref()));
         let tx = self.tx.clone();
         let report_id = id.clone();
         let epoch = self.epoch;
@@ -516,7 +517,7 @@ impl Supervisor {
                         feed,
                     };
                     tokio::spawn(async move {
-                        let started = backend::remote::start(&cfg, remote).await;
+                        let started = Box::new(backend::remote::start(&cfg, remote).await);
                         driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
                     });
                 }
@@ -528,17 +529,17 @@ impl Supervisor {
         } else if spec.backend == baton_config::Backend::Tmux {
             let session = proc::TmuxServer::session_name(id.as_str());
             tokio::spawn(async move {
-                let started = backend::tmux::start(&cfg, server, session, adopt).await;
+                let started = Box::new(backend::tmux::start(&cfg, server, session, adopt).await);
                 driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
             });
         } else if spec.backend == baton_config::Backend::Pipes && self.opts.detach {
             tokio::spawn(async move {
-                let started = backend::shim::start(&cfg, adopt).await;
+                let started = Box::new(backend::shim::start(&cfg, adopt).await);
                 driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
             });
         } else {
             tokio::spawn(async move {
-                let started = backend::pipes::start(&cfg).await;
+                let started = Box::new(backend::pipes::start(&cfg).await);
                 driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
             });
         }

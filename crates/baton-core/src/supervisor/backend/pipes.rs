@@ -179,9 +179,16 @@ impl Backend for Pipes {
         if self.exited && self.group_empty && !self.out_open && !self.err_open {
             return Observation::Settled;
         }
+        // One timer for both waits after the exit, which never overlap: the
+        // group is polled while it has members, and the pipes get a drain
+        // deadline only once it is empty. (Each timer in the `select!` is
+        // part of every session's task, idle or not.)
         let polling = self.exited && !self.group_empty;
-        let next_group_poll = self.next_group_poll;
-        let drain = self.drain_deadline;
+        let wake = if polling {
+            Some(self.next_group_poll)
+        } else {
+            self.drain_deadline
+        };
         tokio::select! {
             biased;
             read = self.stdout.read(&mut self.out_buf), if self.out_open => match read {
@@ -232,20 +239,20 @@ impl Backend for Pipes {
                 self.arm_drain();
                 Observation::Exited(status)
             }
-            () = tokio::time::sleep_until(next_group_poll), if polling => {
-                let now = Instant::now();
-                self.group_empty = proc::group_is_empty(self.pid);
-                self.group_poll = (self.group_poll * 2).min(GROUP_POLL_MAX);
-                self.next_group_poll = now + self.group_poll;
-                self.arm_drain();
-                Observation::Idle
-            }
-            () = super::maybe(drain.map(tokio::time::sleep_until)) => {
-                if self.out_open || self.err_open {
-                    tracing::warn!(session = %self.id, pid = %self.pid, "a process outside the session's group still holds its output pipe; stopped reading");
+            () = super::maybe(wake.map(tokio::time::sleep_until)) => {
+                if polling {
+                    let now = Instant::now();
+                    self.group_empty = proc::group_is_empty(self.pid);
+                    self.group_poll = (self.group_poll * 2).min(GROUP_POLL_MAX);
+                    self.next_group_poll = now + self.group_poll;
+                    self.arm_drain();
+                } else {
+                    if self.out_open || self.err_open {
+                        tracing::warn!(session = %self.id, pid = %self.pid, "a process outside the session's group still holds its output pipe; stopped reading");
+                    }
+                    self.out_open = false;
+                    self.err_open = false;
                 }
-                self.out_open = false;
-                self.err_open = false;
                 Observation::Idle
             }
         }
