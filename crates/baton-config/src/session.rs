@@ -724,17 +724,25 @@ fn check_answers(
     Ok(rules)
 }
 
+/// What is wrong with a pattern; its message completes "`FIELD` in OWNER …".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadPattern {
+    #[error("must not be empty")]
+    Empty,
+    #[error("is not a valid regex: {0}")]
+    Invalid(String),
+}
+
 /// Checks a regex of an answer or an input-wait rule: non-empty, and one
-/// the detectors will compile. The error completes "`FIELD` in OWNER …".
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+/// the detectors will compile.
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), BadPattern> {
     if pattern.is_empty() {
-        return Err("must not be empty".to_owned());
+        return Err(BadPattern::Empty);
     }
     if let Err(e) = regex::Regex::new(pattern) {
-        return Err(format!(
-            "is not a valid regex: {}",
-            crate::manifest::one_line(&e.to_string())
-        ));
+        return Err(BadPattern::Invalid(crate::manifest::one_line(
+            &e.to_string(),
+        )));
     }
     Ok(())
 }

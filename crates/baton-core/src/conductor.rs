@@ -150,8 +150,8 @@ impl Conductor {
             path: dir.clone(),
             source,
         })?;
-        let detectors =
-            crate::detectors::input_wait_detectors(&opts.agents).map_err(ConductorError::Config)?;
+        let detectors = crate::detectors::input_wait_detectors(&opts.agents)
+            .map_err(|e| ConductorError::Config(e.to_string()))?;
         let broker = if opts.accounts.accounts.is_empty() {
             None
         } else {

@@ -69,10 +69,10 @@ enum Request {
     /// Reply once everything queued before it is written (and synced if `sync`).
     Barrier {
         sync: bool,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), WriteFailed>>,
     },
     Close {
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), WriteFailed>>,
     },
 }
 
@@ -163,12 +163,15 @@ impl EventLog {
         self.await_reply(rx).await
     }
 
-    async fn await_reply(&self, rx: oneshot::Receiver<Result<(), String>>) -> Result<(), LogError> {
+    async fn await_reply(
+        &self,
+        rx: oneshot::Receiver<Result<(), WriteFailed>>,
+    ) -> Result<(), LogError> {
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(msg)) => Err(LogError::Io {
+            Ok(Err(failed)) => Err(LogError::Io {
                 path: self.path.clone(),
-                source: std::io::Error::other(msg),
+                source: std::io::Error::new(failed.kind(), failed),
             }),
             Err(_) => Err(LogError::Closed),
         }
@@ -248,13 +251,17 @@ fn prepare(file: &mut File, path: &Path) -> Result<u64, LogError> {
     Ok(last + 1)
 }
 
+/// The first write or fsync error of the log; every later request is
+/// answered with it (shared, since many waiters may get it).
+type WriteFailed = Arc<std::io::Error>;
+
 struct Writer {
     file: File,
     fsync: FsyncPolicy,
     next_seq: u64,
     events: broadcast::Sender<Arc<LoggedEvent>>,
     dirty_since: Option<Instant>,
-    failed: Option<String>,
+    failed: Option<WriteFailed>,
 }
 
 impl Writer {
@@ -334,7 +341,7 @@ impl Writer {
         if !buf.is_empty() {
             if let Err(e) = self.file.write_all(&buf) {
                 tracing::error!("event log write failed: {e}");
-                self.failed = Some(e.to_string());
+                self.failed = Some(Arc::new(e));
             }
             self.dirty_since.get_or_insert_with(Instant::now);
         }
@@ -353,9 +360,9 @@ impl Writer {
         closed
     }
 
-    fn status(&self) -> Result<(), String> {
+    fn status(&self) -> Result<(), WriteFailed> {
         match &self.failed {
-            Some(msg) => Err(msg.clone()),
+            Some(e) => Err(e.clone()),
             None => Ok(()),
         }
     }
@@ -365,7 +372,7 @@ impl Writer {
             && let Err(e) = self.file.sync_data()
         {
             tracing::error!("event log fsync failed: {e}");
-            self.failed = Some(e.to_string());
+            self.failed = Some(Arc::new(e));
         }
     }
 }

@@ -17,7 +17,7 @@ mod watch;
 
 pub use group::{group_is_empty, process_start_time, signal_group, wait_group_empty};
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
-pub use shim::{MarkerScanner, SHIM_NAME, parse_status, read_status, shim_path};
+pub use shim::{MarkerScanner, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path};
 pub use spawn::{
     ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit, spawn,
     spawn_shim,

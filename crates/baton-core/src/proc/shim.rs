@@ -12,18 +12,35 @@ pub const SHIM_NAME: &str = "baton-shim";
 /// Finds `baton-shim`: `$BATON_SHIM`, else next to the running executable
 /// (or one directory up, where cargo puts binaries for test executables),
 /// else on `PATH`. Resolved once.
-pub fn shim_path() -> Result<PathBuf, String> {
-    static PATH: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+pub fn shim_path() -> Result<PathBuf, ShimNotFound> {
+    static PATH: OnceLock<Result<PathBuf, ShimNotFound>> = OnceLock::new();
     PATH.get_or_init(find_shim).clone()
 }
 
-fn find_shim() -> Result<PathBuf, String> {
+/// Why `baton-shim` could not be found.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ShimNotFound {
+    /// `$BATON_SHIM` names something that is not a file.
+    #[error("BATON_SHIM={} is not a file", .0.display())]
+    NotAFile(PathBuf),
+    /// Not next to the executable (`near`) nor on PATH.
+    #[error(
+        "`{SHIM_NAME}` not found next to {near} or on PATH; it is built and installed with baton \
+         (set BATON_SHIM to its path)"
+    )]
+    Nowhere {
+        /// The running executable, as shown.
+        near: String,
+    },
+}
+
+fn find_shim() -> Result<PathBuf, ShimNotFound> {
     if let Some(path) = std::env::var_os("BATON_SHIM") {
         let path = PathBuf::from(path);
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(format!("BATON_SHIM={} is not a file", path.display()))
+            Err(ShimNotFound::NotAFile(path))
         };
     }
     let exe = std::env::current_exe().ok();
@@ -37,14 +54,14 @@ fn find_shim() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join(SHIM_NAME)));
     }
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        format!(
-            "`{SHIM_NAME}` not found next to {} or on PATH; it is built and installed with baton \
-             (set BATON_SHIM to its path)",
-            exe.map(|e| e.display().to_string())
-                .unwrap_or_else(|| "this executable".into())
-        )
-    })
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| ShimNotFound::Nowhere {
+            near: exe
+                .map(|e| e.display().to_string())
+                .unwrap_or_else(|| "this executable".into()),
+        })
 }
 
 /// Parses a status file line `<shim pid> code <N>` / `<shim pid> signal <N>`.

@@ -55,10 +55,12 @@ struct Hub {
 }
 
 fn hub() -> std::io::Result<&'static Hub> {
-    static HUB: OnceLock<Result<&'static Hub, String>> = OnceLock::new();
+    // The error is kept by kind: io errors are not Clone.
+    static HUB: OnceLock<Result<&'static Hub, std::io::ErrorKind>> = OnceLock::new();
     let hub = HUB.get_or_init(|| {
         use rustix::fs::inotify;
-        let fd = inotify::init(inotify::CreateFlags::CLOEXEC).map_err(|e| e.to_string())?;
+        let fd = inotify::init(inotify::CreateFlags::CLOEXEC)
+            .map_err(|e| std::io::Error::from(e).kind())?;
         let hub: &'static Hub = Box::leak(Box::new(Hub {
             fd,
             watchers: Mutex::new(HashMap::new()),
@@ -66,12 +68,12 @@ fn hub() -> std::io::Result<&'static Hub> {
         std::thread::Builder::new()
             .name("baton-inotify".into())
             .spawn(move || hub.read_loop())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.kind())?;
         Ok(hub)
     });
     hub.as_ref()
         .map(|h| *h)
-        .map_err(|e| std::io::Error::other(format!("inotify: {e}")))
+        .map_err(|kind| std::io::Error::new(*kind, "inotify could not be set up"))
 }
 
 impl Hub {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use baton_accounts::{Lease, LeaseOutcome, Outcome, ReleaseReport};
+use baton_accounts::{BrokerError, Lease, LeaseOutcome, Outcome, ReleaseReport};
 use baton_config::SessionId;
 
 use super::{SupMsg, Supervisor, Timer, Waiting};
@@ -20,13 +20,13 @@ pub(crate) enum BrokerReply {
     Leased {
         id: SessionId,
         ticket: u64,
-        result: Result<LeaseOutcome, String>,
+        result: Result<LeaseOutcome, BrokerError>,
     },
     Released {
         id: SessionId,
         lease: Box<Lease>,
         outcome: &'static str,
-        result: Result<ReleaseReport, String>,
+        result: Result<ReleaseReport, BrokerError>,
     },
 }
 
@@ -117,9 +117,7 @@ impl Supervisor {
         let tx = self.tx.clone();
         let id = id.clone();
         tokio::task::spawn_blocking(move || {
-            let result = broker
-                .lease(provider, id.as_str(), host.as_deref())
-                .map_err(|e| e.to_string());
+            let result = broker.lease(provider, id.as_str(), host.as_deref());
             let _ = tx.send(SupMsg::Broker(BrokerReply::Leased { id, ticket, result }));
         });
     }
@@ -141,7 +139,7 @@ impl Supervisor {
         let id = id.clone();
         tokio::task::spawn_blocking(move || {
             let name = outcome_name(&outcome);
-            let result = broker.release(&lease, outcome).map_err(|e| e.to_string());
+            let result = broker.release(&lease, outcome);
             let _ = tx.send(SupMsg::Broker(BrokerReply::Released {
                 id,
                 lease: Box::new(lease),
@@ -164,7 +162,7 @@ impl Supervisor {
         }
     }
 
-    fn on_leased(&mut self, id: SessionId, ticket: u64, result: Result<LeaseOutcome, String>) {
+    fn on_leased(&mut self, id: SessionId, ticket: u64, result: Result<LeaseOutcome, BrokerError>) {
         let stopping = self.shutting_down.is_some();
         let current = match self.sessions.get_mut(&id) {
             Some(entry) if entry.lease_ticket == ticket => {
@@ -180,9 +178,9 @@ impl Supervisor {
         };
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(message) => {
+            Err(e) => {
                 if current {
-                    self.lease_failed(&id, message);
+                    self.lease_failed(&id, &e);
                 }
                 return;
             }
@@ -282,8 +280,8 @@ impl Supervisor {
 
     /// The broker refused for a reason retrying cannot fix (a missing `$VAR`,
     /// an unreadable state file): the session dies with the message.
-    fn lease_failed(&mut self, id: &SessionId, message: String) {
-        let message = format!("account broker: {message}");
+    fn lease_failed(&mut self, id: &SessionId, e: &BrokerError) {
+        let message = format!("account broker: {e}");
         if let Some(entry) = self.sessions.get_mut(id) {
             entry.message = Some(message.clone());
         }
@@ -305,12 +303,12 @@ impl Supervisor {
         id: SessionId,
         lease: Lease,
         outcome: &'static str,
-        result: Result<ReleaseReport, String>,
+        result: Result<ReleaseReport, BrokerError>,
     ) {
         let report = match result {
             Ok(report) => report,
-            Err(message) => {
-                tracing::error!(session = %id, account = %lease.account, "release failed: {message}");
+            Err(e) => {
+                tracing::error!(session = %id, account = %lease.account, "release failed: {e}");
                 return;
             }
         };

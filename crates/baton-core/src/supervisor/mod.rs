@@ -521,9 +521,9 @@ impl Supervisor {
                         driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
                     });
                 }
-                Err(message) => report(RunMsg::SpawnFailed {
+                Err(e) => report(RunMsg::SpawnFailed {
                     missing: crate::state::Missing::Host,
-                    message,
+                    message: e.to_string(),
                 }),
             }
         } else if spec.backend == baton_config::Backend::Tmux {

@@ -88,7 +88,10 @@ impl Supervisor {
     }
 
     /// The ssh connection of inventory host `name`, and its output feed.
-    pub(super) fn ssh_host(&mut self, name: &str) -> Result<(Arc<SshHost>, Arc<HostFeed>), String> {
+    pub(super) fn ssh_host(
+        &mut self,
+        name: &str,
+    ) -> Result<(Arc<SshHost>, Arc<HostFeed>), HostUnusable> {
         if let Some(host) = self.ssh_hosts.get(name) {
             return Ok(host.clone());
         }
@@ -96,16 +99,12 @@ impl Supervisor {
             .opts
             .hosts
             .get(name)
-            .ok_or_else(|| format!("host `{name}` is not in the hosts inventory"))?;
+            .ok_or_else(|| HostUnusable::NotInInventory(name.to_owned()))?;
         if config.multiplexer == baton_config::Multiplexer::Psmux {
-            return Err(format!(
-                "host `{name}`: multiplexer = \"psmux\" (Windows hosts) is not supported by this \
-                 baton yet; only tmux hosts with a POSIX shell can run sessions"
-            ));
+            return Err(HostUnusable::Psmux(name.to_owned()));
         }
         let dir = control_dir(&self.opts.conductor.logs_dir)?;
-        let host = SshHost::new(name, config, &dir)
-            .map_err(|e| e.to_string())?
+        let host = SshHost::new(name, config, &dir)?
             .with_timeout(config.remote_timeout_or(self.opts.conductor.remote_timeout));
         let host = Arc::new(host);
         let server = crate::proc::TmuxServer::for_logs_dir(&self.opts.conductor.logs_dir);
@@ -131,19 +130,41 @@ impl Supervisor {
     }
 }
 
+/// Why a session's inventory host cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HostUnusable {
+    #[error("host `{0}` is not in the hosts inventory")]
+    NotInInventory(String),
+    #[error(
+        "host `{0}`: multiplexer = \"psmux\" (Windows hosts) is not supported by this baton \
+         yet; only tmux hosts with a POSIX shell can run sessions"
+    )]
+    Psmux(String),
+    #[error("cannot create the ssh control directory {}: {source}", dir.display())]
+    ControlDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the ssh control directory {} is not a private directory of uid {uid}; remove it",
+        dir.display()
+    )]
+    NotPrivate { dir: std::path::PathBuf, uid: u32 },
+    #[error(transparent)]
+    Ssh(#[from] crate::proc::ssh::SshError),
+}
+
 /// A short private directory for the ssh control sockets of one logs dir
 /// (socket paths stop at ~108 bytes, so not inside the logs dir).
-fn control_dir(logs_dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+fn control_dir(logs_dir: &std::path::Path) -> Result<std::path::PathBuf, HostUnusable> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let server = crate::proc::TmuxServer::for_logs_dir(logs_dir);
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
     let dir = std::env::temp_dir().join(format!("{}-ssh-{uid}", server.name()));
-    let fail = |e: std::io::Error| {
-        format!(
-            "cannot create the ssh control directory {}: {e}",
-            dir.display()
-        )
+    let fail = |source: std::io::Error| HostUnusable::ControlDir {
+        dir: dir.clone(),
+        source,
     };
     match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}
@@ -154,10 +175,7 @@ fn control_dir(logs_dir: &std::path::Path) -> Result<std::path::PathBuf, String>
     // (not a symlink, nor a directory someone else made for us).
     let meta = std::fs::symlink_metadata(&dir).map_err(fail)?;
     if !meta.file_type().is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "the ssh control directory {} is not a private directory of uid {uid}; remove it",
-            dir.display()
-        ));
+        return Err(HostUnusable::NotPrivate { dir, uid });
     }
     Ok(dir)
 }

@@ -350,7 +350,8 @@ async fn spawn(
     if cfg.branch_guard {
         branch_guard(&cfg.cwd).await?;
     }
-    let shim = proc::shim_path().map_err(|m| StartError::failed(Missing::BatonShim, m))?;
+    let shim =
+        proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
     let logs_err = |path: &Path, e: std::io::Error| {
         StartError::failed(
             Missing::LogsDir,

@@ -392,7 +392,8 @@ async fn spawn(
         Ok(None) => {}
         Err(e) => return Err(StartError::failed(Missing::Tmux, e.to_string())),
     }
-    let shim = proc::shim_path().map_err(|m| StartError::failed(Missing::BatonShim, m))?;
+    let shim =
+        proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
     let token = marker_token();
     let size = cfg.pty.unwrap_or_default();
     // The pane's process is the shim, which runs the agent and, when it
