@@ -1,9 +1,13 @@
 //! The OS seam: spawning agents in their own process group (on pipes or a
-//! PTY), signalling whole groups, and telling when a group is empty.
+//! PTY), signalling whole groups and telling when a group is empty; the
+//! `baton-shim` protocol (status file, end-of-run marker); tmux and ssh as
+//! commands (`tmux`, `ssh`, the per-host output feed); and inotify.
 //!
-//! Everything that talks to the kernel about processes lives here, so the rest
-//! of the crate sees only [`Pid`], [`Signal`] and [`ExitStatus`]. This module
-//! must never run a shell: agents are started from an argv.
+//! The run backends (`supervisor::backend`) reach processes only through
+//! these functions and see only [`Pid`], [`Signal`] and [`ExitStatus`]. The
+//! few other kernel calls in the crate are file and identity calls (a FIFO,
+//! the uid). Nothing here runs a local shell: agents are started from an
+//! argv, and every word sent to a remote shell is quoted.
 
 mod group;
 mod pty;
