@@ -30,7 +30,7 @@ use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
 use backend::shim::Adopt;
 use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
-use policy::AfterFailure;
+use policy::{AfterFailure, Verdict};
 pub(crate) use recovery::{Recoverable, RecoveredRun};
 
 /// Messages into the supervisor loop.
@@ -935,46 +935,45 @@ impl Supervisor {
                 entry.run = None;
                 entry.pid = None;
                 entry.exit = Some(status);
-                if let Some(class) = entry.ending {
-                    let evidence = (class == FailureClass::RemoteUnreachable)
-                        .then(|| entry.message.clone())
-                        .flatten();
-                    self.fail(&id, class, evidence, None);
-                } else if status.success() {
-                    entry.payload = payload.clone();
-                    // The payload record precedes the terminal state, so whoever
-                    // stops reading at `completed` already has it.
-                    if entry.state.can_go_to(SessionState::Completed) {
-                        self.append(&id, Event::Completed { payload });
+                match policy::judge_run(entry.ending, status, &tail, jiff::Zoned::now()) {
+                    Verdict::Completed => {
+                        entry.payload = payload.clone();
+                        // The payload record precedes the terminal state, so
+                        // whoever stops reading at `completed` already has it.
+                        if entry.state.can_go_to(SessionState::Completed) {
+                            self.append(&id, Event::Completed { payload });
+                        }
+                        self.release_lease(&id, baton_accounts::Outcome::Success);
+                        if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
+                            self.answer_kill_waiters(&id);
+                        }
                     }
-                    self.release_lease(&id, baton_accounts::Outcome::Success);
-                    if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
-                        self.answer_kill_waiters(&id);
-                    }
-                } else if let Some(limit) =
-                    baton_monitor::rate_limit::detect(&tail, jiff::Zoned::now())
-                {
-                    let delay = if entry.lease.is_some() {
-                        // The account cools down, not the session: the restart
-                        // leases another account after the usual backoff, or
-                        // waits for one.
-                        self.release_lease(
-                            &id,
-                            baton_accounts::Outcome::RateLimited {
-                                reset_after: limit.reset_after,
-                            },
+                    Verdict::RateLimited {
+                        evidence,
+                        reset_after,
+                    } => {
+                        let leased = entry.lease.is_some();
+                        let wait = policy::rate_limit_wait(
+                            leased,
+                            reset_after,
+                            self.opts.conductor.rate_limit_cooldown,
                         );
-                        None
-                    } else {
-                        Some(
-                            limit
-                                .reset_after
-                                .unwrap_or(self.opts.conductor.rate_limit_cooldown),
-                        )
-                    };
-                    self.fail(&id, FailureClass::RateLimited, Some(limit.matched), delay);
-                } else {
-                    self.fail(&id, FailureClass::Crash, Some(status.to_string()), None);
+                        if leased {
+                            self.release_lease(
+                                &id,
+                                baton_accounts::Outcome::RateLimited { reset_after },
+                            );
+                        }
+                        self.fail(&id, FailureClass::RateLimited, Some(evidence), wait);
+                    }
+                    Verdict::Failed { class, evidence } => {
+                        // An unreachable host's evidence is what the run said of it.
+                        let evidence = match class {
+                            FailureClass::RemoteUnreachable => entry.message.clone(),
+                            _ => evidence,
+                        };
+                        self.fail(&id, class, evidence, None);
+                    }
                 }
             }
         }

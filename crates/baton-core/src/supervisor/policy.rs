@@ -1,10 +1,73 @@
-//! Restart policy as a value: what becomes of a session whose run failed.
-//! The supervisor records and schedules what [`after_failure`] decides; the
-//! decision itself needs no process, no clock and no log to be tested.
+//! Policy as values: how a run ended ([`judge_run`]), and what becomes of
+//! a session whose run failed ([`after_failure`]). The supervisor records
+//! and schedules what these decide; the decisions themselves need no
+//! process, no timer and no log to be tested.
 
 use std::time::Duration;
 
+use crate::proc::ExitStatus;
 use crate::state::{FailureClass, backoff_delay};
+
+/// How a finished run ended, judged from its status and its last output.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Verdict {
+    /// Exit 0 and nothing ended it on purpose.
+    Completed,
+    /// The output says a provider's limit was hit: `evidence` is the line,
+    /// `reset_after` when the output says the limit resets.
+    RateLimited {
+        evidence: String,
+        reset_after: Option<Duration>,
+    },
+    /// Any other end: a crash (with its status as evidence), or the class
+    /// the supervisor ended it for.
+    Failed {
+        class: FailureClass,
+        evidence: Option<String>,
+    },
+}
+
+/// Judges a finished run: `ending` is the class the supervisor stopped it
+/// for (that outranks its status), `tail` its last output, `now` the time
+/// rate-limit resets are read against.
+pub(super) fn judge_run(
+    ending: Option<FailureClass>,
+    status: ExitStatus,
+    tail: &[u8],
+    now: jiff::Zoned,
+) -> Verdict {
+    if let Some(class) = ending {
+        return Verdict::Failed {
+            class,
+            evidence: None,
+        };
+    }
+    if status.success() {
+        return Verdict::Completed;
+    }
+    match baton_monitor::rate_limit::detect(tail, now) {
+        Some(limit) => Verdict::RateLimited {
+            evidence: limit.matched,
+            reset_after: limit.reset_after,
+        },
+        None => Verdict::Failed {
+            class: FailureClass::Crash,
+            evidence: Some(status.to_string()),
+        },
+    }
+}
+
+/// How long a rate-limited session waits before its restart. With an
+/// account leased, the account cools down instead and the restart (on the
+/// usual backoff) leases another: `None`. Without one, the session waits
+/// for the reset its output gave, else `cooldown`.
+pub(super) fn rate_limit_wait(
+    leased: bool,
+    reset_after: Option<Duration>,
+    cooldown: Duration,
+) -> Option<Duration> {
+    (!leased).then(|| reset_after.unwrap_or(cooldown))
+}
 
 /// The restart settings of one session.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +138,73 @@ pub(super) fn after_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn now() -> jiff::Zoned {
+        "2026-12-03T12:00:00+00:00[UTC]".parse().expect("a time")
+    }
+
+    const EXIT_0: ExitStatus = ExitStatus {
+        code: Some(0),
+        signal: None,
+    };
+    const EXIT_1: ExitStatus = ExitStatus {
+        code: Some(1),
+        signal: None,
+    };
+
+    #[test]
+    fn exit_0_completes_unless_the_supervisor_ended_the_run() {
+        assert_eq!(
+            judge_run(None, EXIT_0, b"done\n", now()),
+            Verdict::Completed
+        );
+        assert_eq!(
+            judge_run(Some(FailureClass::UserKill), EXIT_0, b"", now()),
+            Verdict::Failed {
+                class: FailureClass::UserKill,
+                evidence: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_failed_run_is_a_rate_limit_only_when_its_output_says_so() {
+        let tail = b"working\nError: 429 Too Many Requests. Retry after 30 seconds\n";
+        match judge_run(None, EXIT_1, tail, now()) {
+            Verdict::RateLimited {
+                evidence,
+                reset_after,
+            } => {
+                assert!(evidence.contains("429"), "{evidence}");
+                assert_eq!(reset_after, Some(Duration::from_secs(30)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            judge_run(None, EXIT_1, b"panic: index out of range\n", now()),
+            Verdict::Failed {
+                class: FailureClass::Crash,
+                evidence: Some(EXIT_1.to_string())
+            }
+        );
+        // A rate-limit line does not turn a kill into a rate limit.
+        assert!(matches!(
+            judge_run(Some(FailureClass::StartupTimeout), EXIT_1, tail, now()),
+            Verdict::Failed {
+                class: FailureClass::StartupTimeout,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_rate_limited_session_waits_for_its_reset_unless_an_account_cools_down() {
+        let cooldown = Duration::from_secs(60);
+        let reset = Some(Duration::from_secs(5));
+        assert_eq!(rate_limit_wait(false, reset, cooldown), reset);
+        assert_eq!(rate_limit_wait(false, None, cooldown), Some(cooldown));
+        assert_eq!(rate_limit_wait(true, reset, cooldown), None);
+    }
 
     const POLICY: RestartPolicy = RestartPolicy {
         max_restarts: 3,
