@@ -187,6 +187,43 @@ pub(crate) trait Backend: Send {
     fn on_conductor_gone(&self) -> OnConductorGone;
 }
 
+/// Bytes for an input writer task, and where to say how writing went.
+pub(crate) type StdinJob = (
+    Vec<u8>,
+    tokio::sync::oneshot::Sender<Result<(), InputError>>,
+);
+
+/// Hands `bytes` to the input writer task `writer` (`None`: no input, for
+/// `missing`); resolves once the task wrote them.
+pub(crate) fn queue_input(
+    writer: Option<&tokio::sync::mpsc::UnboundedSender<StdinJob>>,
+    missing: InputError,
+    bytes: Vec<u8>,
+) -> InputDelivery {
+    let Some(writer) = writer else {
+        return Box::pin(async { Err(missing) });
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let queued = writer.send((bytes, done_tx)).is_ok();
+    Box::pin(async move {
+        if !queued {
+            return Err(InputError::Closed);
+        }
+        done_rx.await.unwrap_or(Err(InputError::WriterGone))
+    })
+}
+
+/// What is left of group `pid` once its leader ended; `group_empty`
+/// remembers an empty group.
+pub(crate) fn leftovers(pid: Pid, group_empty: &mut bool) -> Leftovers {
+    if *group_empty || crate::proc::group_is_empty(pid) {
+        *group_empty = true;
+        Leftovers::None
+    } else {
+        Leftovers::Some
+    }
+}
+
 /// Signals process group `pid`, if it is still ours.
 pub(crate) fn signal_group(pid: Pid, ours: bool, signal: Signal) -> Delivery {
     if !ours {

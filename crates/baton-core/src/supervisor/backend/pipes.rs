@@ -12,12 +12,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
-    RunEnd, StartError, Stream,
+    RunEnd, StartError, StdinJob, Stream,
 };
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 use crate::state::Missing;
@@ -33,7 +33,6 @@ const READ_MAX: usize = 128 * 1024;
 /// Longest wait between two looks at the group of a leader that exited.
 const GROUP_POLL_MAX: Duration = Duration::from_millis(50);
 
-type StdinJob = (Vec<u8>, oneshot::Sender<Result<(), InputError>>);
 type Reader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
 
 /// A run on pipes or a PTY.
@@ -271,17 +270,7 @@ impl Backend for Pipes {
     }
 
     fn input(&mut self, bytes: Vec<u8>) -> InputDelivery {
-        let Some(tx) = &self.stdin else {
-            return Box::pin(async { Err(InputError::NoStdin) });
-        };
-        let (done_tx, done_rx) = oneshot::channel();
-        let queued = tx.send((bytes, done_tx)).is_ok();
-        Box::pin(async move {
-            if !queued {
-                return Err(InputError::Closed);
-            }
-            done_rx.await.unwrap_or(Err(InputError::WriterGone))
-        })
+        super::queue_input(self.stdin.as_ref(), InputError::NoStdin, bytes)
     }
 
     async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {

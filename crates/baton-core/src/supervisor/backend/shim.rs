@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
-    RunEnd, StartError, Stream,
+    RunEnd, StartError, StdinJob, Stream,
 };
 use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
 use crate::state::Missing;
@@ -133,8 +133,6 @@ pub(crate) struct Shim {
     exited: bool,
     group_empty: bool,
 }
-
-type StdinJob = (Vec<u8>, oneshot::Sender<Result<(), InputError>>);
 
 /// Starts a new run under the shim, or adopts `adopt`.
 pub(crate) async fn start(
@@ -257,12 +255,7 @@ impl Backend for Shim {
     }
 
     async fn after_exit(&mut self) -> Leftovers {
-        if self.group_empty || proc::group_is_empty(self.pid) {
-            self.group_empty = true;
-            Leftovers::None
-        } else {
-            Leftovers::Some
-        }
+        super::leftovers(self.pid, &mut self.group_empty)
     }
 
     async fn signal(&mut self, signal: Signal) -> Delivery {
@@ -273,17 +266,7 @@ impl Backend for Shim {
         if self.fifo.is_none() {
             return Box::pin(async { Err(InputError::NoStdin) });
         }
-        let Some(tx) = &self.stdin else {
-            return Box::pin(async { Err(InputError::Closed) });
-        };
-        let (done_tx, done_rx) = oneshot::channel();
-        let queued = tx.send((bytes, done_tx)).is_ok();
-        Box::pin(async move {
-            if !queued {
-                return Err(InputError::Closed);
-            }
-            done_rx.await.unwrap_or(Err(InputError::WriterGone))
-        })
+        super::queue_input(self.stdin.as_ref(), InputError::Closed, bytes)
     }
 
     async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {

@@ -220,12 +220,7 @@ impl Backend for Tmux {
                 let _ = tokio::time::timeout(SHIM_EXIT, watch.exited()).await;
             }
         }
-        if self.group_empty || proc::group_is_empty(self.pid) {
-            self.group_empty = true;
-            Leftovers::None
-        } else {
-            Leftovers::Some
-        }
+        super::leftovers(self.pid, &mut self.group_empty)
     }
 
     async fn signal(&mut self, signal: Signal) -> Delivery {
