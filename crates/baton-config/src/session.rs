@@ -316,136 +316,10 @@ pub fn check_session(
             .or_else(|| draft.at.clone()),
     };
     let owner = c.owner.as_str();
-
-    let command = match (agent, draft.command) {
-        (AgentKind::Command, Some(argv)) => {
-            if argv.value.first().is_none_or(String::is_empty) {
-                return Err(c.err(
-                    SessionField::Command,
-                    &argv.at,
-                    format!(
-                        "`command` in {owner} must be a non-empty argv whose first element \
-                         names a program, such as [\"python3\", \"worker.py\"]"
-                    ),
-                ));
-            }
-            if argv.value.iter().any(|a| a.contains('\0')) {
-                return Err(c.err(
-                    SessionField::Command,
-                    &argv.at,
-                    format!("`command` in {owner} may not contain a NUL character"),
-                ));
-            }
-            Some(argv.value)
-        }
-        (AgentKind::Command, None) => {
-            return Err(c.err(
-                SessionField::Command,
-                &c.agent_at,
-                format!(
-                    "{owner} is agent = \"command\" but has no `command`; \
-                     give an argv array such as [\"python3\", \"worker.py\"]"
-                ),
-            ));
-        }
-        (_, Some(argv)) => {
-            return Err(c.err(
-                SessionField::Command,
-                &argv.at,
-                format!(
-                    "`command` in {owner} is only for agent = \"command\", \
-                     this session is agent = \"{agent}\"; put the task in `prompt`"
-                ),
-            ));
-        }
-        (_, None) => None,
-    };
-
-    let prompt = match draft.prompt {
-        Some(p) if p.value.trim().is_empty() => {
-            return Err(c.err(
-                SessionField::Prompt,
-                &p.at,
-                format!("`prompt` in {owner} is empty"),
-            ));
-        }
-        Some(p) => {
-            c.no_nul(SessionField::Prompt, "prompt", &p)?;
-            Some(p.value)
-        }
-        None if agent.needs_prompt() => {
-            return Err(c.err(
-                SessionField::Prompt,
-                &c.agent_at,
-                format!("{owner} is agent = \"{agent}\" and needs a `prompt`"),
-            ));
-        }
-        None => None,
-    };
-
-    let mcp_servers = match draft.mcp_servers {
-        Some(list) if agent != AgentKind::Codex => {
-            return Err(c.err(
-                SessionField::McpServers,
-                &list.at,
-                format!(
-                    "`mcp_servers` in {owner} is only supported for agent = \"codex\", \
-                     this session is agent = \"{agent}\""
-                ),
-            ));
-        }
-        Some(list) => {
-            let mut names = Vec::with_capacity(list.value.len());
-            for name in list.value {
-                let ok = !name.value.is_empty()
-                    && name
-                        .value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
-                if !ok {
-                    return Err(c.err(
-                        SessionField::McpServers,
-                        &name.at,
-                        format!(
-                            "`mcp_servers` in {owner}: invalid server name `{}`; \
-                             use ASCII letters, digits, '_' and '-'",
-                            name.value.escape_debug()
-                        ),
-                    ));
-                }
-                names.push(name.value);
-            }
-            names
-        }
-        None => Vec::new(),
-    };
-
-    let mut env = BTreeMap::new();
-    for (key, value) in draft.env {
-        let problem = if key.value.is_empty() {
-            Some("an env key must not be empty")
-        } else if key.value.contains('=') {
-            Some("an env key must not contain '='")
-        } else if key.value.contains('\0') {
-            Some("an env key must not contain a NUL character")
-        } else if value.contains('\0') {
-            Some("an env value must not contain a NUL character (value not shown)")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            return Err(c.err(
-                SessionField::Env,
-                &key.at,
-                format!(
-                    "`env` in {owner}: {problem} (key `{}`)",
-                    key.value.escape_debug()
-                ),
-            ));
-        }
-        env.insert(key.value, value);
-    }
-
+    let command = c.command(agent, draft.command)?;
+    let prompt = c.prompt(agent, draft.prompt)?;
+    let mcp_servers = c.mcp_servers(agent, draft.mcp_servers)?;
+    let env = c.env(draft.env)?;
     let model = c.non_empty(SessionField::Model, draft.model)?;
     let profile = c.non_empty(SessionField::Profile, draft.profile)?;
     if draft.capabilities.iter().any(|t| t.contains('\0')) {
@@ -457,104 +331,9 @@ pub fn check_session(
     }
 
     let host = check_host(&c, draft.host)?;
-    let runs_on = |h: &str| {
-        if h == HOST_ANY {
-            "is placed on a remote host (host = \"any\")".to_owned()
-        } else {
-            format!("runs on host `{h}`")
-        }
-    };
-    let backend = match (draft.backend, &host) {
-        (Some(b), Some(h)) if b.value != Backend::Tmux => {
-            return Err(c.err(
-                SessionField::Backend,
-                &b.at,
-                format!(
-                    "`backend` in {owner} is \"{}\" but the session {}: remote \
-                     sessions run in tmux; remove `backend` or set backend = \"tmux\"",
-                    b.value,
-                    runs_on(h)
-                ),
-            ));
-        }
-        (_, Some(_)) => Backend::Tmux,
-        (b, None) => b.map_or(Backend::Pipes, |b| b.value),
-    };
-    let stdin = match draft.stdin {
-        Some(s) if s.value == StdinMode::Null && host.is_some() => {
-            return Err(c.err(
-                SessionField::Stdin,
-                &s.at,
-                format!(
-                    "`stdin` in {owner} is \"null\" but the session {}: remote \
-                     sessions run in tmux, and a terminal always has input; remove `stdin`",
-                    runs_on(host.as_deref().unwrap_or_default())
-                ),
-            ));
-        }
-        Some(s) if s.value == StdinMode::Null && backend.is_terminal() => {
-            return Err(c.err(
-                SessionField::Stdin,
-                &s.at,
-                format!(
-                    "`stdin` in {owner} is \"null\" but `backend` is \"{backend}\": \
-                     a terminal always has input; remove `stdin` or use backend = \"pipes\""
-                ),
-            ));
-        }
-        Some(s) => Some(s.value),
-        None => None,
-    };
+    let (backend, stdin) = c.backend_and_stdin(draft.backend, draft.stdin, host.as_deref())?;
     let answers = check_answers(&c, draft.answers)?;
-
-    let workdir = match (draft.workdir, &host) {
-        (Some(w), None) => {
-            if w.value.is_empty() {
-                return Err(c.err(
-                    SessionField::Workdir,
-                    &w.at,
-                    format!("`workdir` in {table} must not be empty"),
-                ));
-            }
-            c.no_nul(SessionField::Workdir, "workdir", &w)?;
-            let path = Path::new(&w.value);
-            match rules.base_dir {
-                Some(base) => Some(resolve(base, path)),
-                None if path.is_absolute() => Some(path.to_path_buf()),
-                None => {
-                    return Err(c.err(
-                        SessionField::Workdir,
-                        &w.at,
-                        format!(
-                            "`workdir` in {owner} is `{}`, not an absolute path",
-                            w.value.escape_debug()
-                        ),
-                    ));
-                }
-            }
-        }
-        (None, None) => rules.base_dir.map(Path::to_path_buf),
-        // A remote workdir is a path on that host: nothing local to join
-        // it onto, and no local default that would exist there.
-        (Some(w), Some(h)) => {
-            c.no_nul(SessionField::Workdir, "workdir", &w)?;
-            if !w.value.starts_with('/') {
-                return Err(c.err(
-                    SessionField::Workdir,
-                    &w.at,
-                    format!(
-                        "`workdir` in {owner} is `{}`, a relative path; the session \
-                         {}, so its workdir is a path there and must be absolute (leave it \
-                         out for the remote login directory)",
-                        w.value.escape_debug(),
-                        runs_on(h)
-                    ),
-                ));
-            }
-            Some(PathBuf::from(w.value))
-        }
-        (None, Some(_)) => None,
-    };
+    let workdir = c.workdir(draft.workdir, host.as_deref())?;
     let stall_after = c.nonzero(SessionField::StallAfter, draft.stall_after)?;
     let startup_timeout = c.nonzero(SessionField::StartupTimeout, draft.startup_timeout)?;
 
@@ -579,6 +358,291 @@ pub fn check_session(
         on_stall: draft.on_stall,
         host,
     })
+}
+
+impl Check<'_> {
+    /// `command`: only for `agent = "command"`, which needs one.
+    fn command(
+        &self,
+        agent: AgentKind,
+        command: Option<Given<Vec<String>>>,
+    ) -> Result<Option<Vec<String>>, SessionError> {
+        let owner = self.owner.as_str();
+        Ok(match (agent, command) {
+            (AgentKind::Command, Some(argv)) => {
+                if argv.value.first().is_none_or(String::is_empty) {
+                    return Err(self.err(
+                        SessionField::Command,
+                        &argv.at,
+                        format!(
+                            "`command` in {owner} must be a non-empty argv whose first element \
+                             names a program, such as [\"python3\", \"worker.py\"]"
+                        ),
+                    ));
+                }
+                if argv.value.iter().any(|a| a.contains('\0')) {
+                    return Err(self.err(
+                        SessionField::Command,
+                        &argv.at,
+                        format!("`command` in {owner} may not contain a NUL character"),
+                    ));
+                }
+                Some(argv.value)
+            }
+            (AgentKind::Command, None) => {
+                return Err(self.err(
+                    SessionField::Command,
+                    &self.agent_at,
+                    format!(
+                        "{owner} is agent = \"command\" but has no `command`; \
+                         give an argv array such as [\"python3\", \"worker.py\"]"
+                    ),
+                ));
+            }
+            (_, Some(argv)) => {
+                return Err(self.err(
+                    SessionField::Command,
+                    &argv.at,
+                    format!(
+                        "`command` in {owner} is only for agent = \"command\", \
+                         this session is agent = \"{agent}\"; put the task in `prompt`"
+                    ),
+                ));
+            }
+            (_, None) => None,
+        })
+    }
+
+    /// `prompt`: not blank, and there for the agents that need one.
+    fn prompt(
+        &self,
+        agent: AgentKind,
+        prompt: Option<Given<String>>,
+    ) -> Result<Option<String>, SessionError> {
+        let owner = self.owner.as_str();
+        Ok(match prompt {
+            Some(p) if p.value.trim().is_empty() => {
+                return Err(self.err(
+                    SessionField::Prompt,
+                    &p.at,
+                    format!("`prompt` in {owner} is empty"),
+                ));
+            }
+            Some(p) => {
+                self.no_nul(SessionField::Prompt, "prompt", &p)?;
+                Some(p.value)
+            }
+            None if agent.needs_prompt() => {
+                return Err(self.err(
+                    SessionField::Prompt,
+                    &self.agent_at,
+                    format!("{owner} is agent = \"{agent}\" and needs a `prompt`"),
+                ));
+            }
+            None => None,
+        })
+    }
+
+    /// `mcp_servers`: codex only, names of letters, digits, `_` and `-`.
+    fn mcp_servers(
+        &self,
+        agent: AgentKind,
+        mcp_servers: Option<Given<Vec<Given<String>>>>,
+    ) -> Result<Vec<String>, SessionError> {
+        let owner = self.owner.as_str();
+        Ok(match mcp_servers {
+            Some(list) if agent != AgentKind::Codex => {
+                return Err(self.err(
+                    SessionField::McpServers,
+                    &list.at,
+                    format!(
+                        "`mcp_servers` in {owner} is only supported for agent = \"codex\", \
+                         this session is agent = \"{agent}\""
+                    ),
+                ));
+            }
+            Some(list) => {
+                let mut names = Vec::with_capacity(list.value.len());
+                for name in list.value {
+                    let ok = !name.value.is_empty()
+                        && name
+                            .value
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+                    if !ok {
+                        return Err(self.err(
+                            SessionField::McpServers,
+                            &name.at,
+                            format!(
+                                "`mcp_servers` in {owner}: invalid server name `{}`; \
+                                 use ASCII letters, digits, '_' and '-'",
+                                name.value.escape_debug()
+                            ),
+                        ));
+                    }
+                    names.push(name.value);
+                }
+                names
+            }
+            None => Vec::new(),
+        })
+    }
+
+    /// `env`: keys neither empty nor holding `=` or NUL; values without NUL
+    /// (and never shown).
+    fn env(
+        &self,
+        env_in: Vec<(Given<String>, String)>,
+    ) -> Result<BTreeMap<String, String>, SessionError> {
+        let owner = self.owner.as_str();
+        let mut env = BTreeMap::new();
+        for (key, value) in env_in {
+            let problem = if key.value.is_empty() {
+                Some("an env key must not be empty")
+            } else if key.value.contains('=') {
+                Some("an env key must not contain '='")
+            } else if key.value.contains('\0') {
+                Some("an env key must not contain a NUL character")
+            } else if value.contains('\0') {
+                Some("an env value must not contain a NUL character (value not shown)")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(self.err(
+                    SessionField::Env,
+                    &key.at,
+                    format!(
+                        "`env` in {owner}: {problem} (key `{}`)",
+                        key.value.escape_debug()
+                    ),
+                ));
+            }
+            env.insert(key.value, value);
+        }
+        Ok(env)
+    }
+
+    /// `backend` and `stdin`: a remote session runs in tmux, and a terminal
+    /// always has input.
+    fn backend_and_stdin(
+        &self,
+        backend: Option<Given<Backend>>,
+        stdin: Option<Given<StdinMode>>,
+        host: Option<&str>,
+    ) -> Result<(Backend, Option<StdinMode>), SessionError> {
+        let owner = self.owner.as_str();
+        let backend = match (backend, host) {
+            (Some(b), Some(h)) if b.value != Backend::Tmux => {
+                return Err(self.err(
+                    SessionField::Backend,
+                    &b.at,
+                    format!(
+                        "`backend` in {owner} is \"{}\" but the session {}: remote \
+                         sessions run in tmux; remove `backend` or set backend = \"tmux\"",
+                        b.value,
+                        runs_on(h)
+                    ),
+                ));
+            }
+            (_, Some(_)) => Backend::Tmux,
+            (b, None) => b.map_or(Backend::Pipes, |b| b.value),
+        };
+        let stdin = match stdin {
+            Some(s) if s.value == StdinMode::Null && host.is_some() => {
+                return Err(self.err(
+                    SessionField::Stdin,
+                    &s.at,
+                    format!(
+                        "`stdin` in {owner} is \"null\" but the session {}: remote \
+                         sessions run in tmux, and a terminal always has input; remove `stdin`",
+                        runs_on(host.unwrap_or_default())
+                    ),
+                ));
+            }
+            Some(s) if s.value == StdinMode::Null && backend.is_terminal() => {
+                return Err(self.err(
+                    SessionField::Stdin,
+                    &s.at,
+                    format!(
+                        "`stdin` in {owner} is \"null\" but `backend` is \"{backend}\": \
+                         a terminal always has input; remove `stdin` or use backend = \"pipes\""
+                    ),
+                ));
+            }
+            Some(s) => Some(s.value),
+            None => None,
+        };
+        Ok((backend, stdin))
+    }
+
+    /// `workdir`: joined onto the manifest's directory (or absolute without
+    /// one); on a remote host, an absolute path there or the login directory.
+    fn workdir(
+        &self,
+        workdir: Option<Given<String>>,
+        host: Option<&str>,
+    ) -> Result<Option<PathBuf>, SessionError> {
+        let owner = self.owner.as_str();
+        let table = self.rules.table;
+        Ok(match (workdir, host) {
+            (Some(w), None) => {
+                if w.value.is_empty() {
+                    return Err(self.err(
+                        SessionField::Workdir,
+                        &w.at,
+                        format!("`workdir` in {table} must not be empty"),
+                    ));
+                }
+                self.no_nul(SessionField::Workdir, "workdir", &w)?;
+                let path = Path::new(&w.value);
+                match self.rules.base_dir {
+                    Some(base) => Some(resolve(base, path)),
+                    None if path.is_absolute() => Some(path.to_path_buf()),
+                    None => {
+                        return Err(self.err(
+                            SessionField::Workdir,
+                            &w.at,
+                            format!(
+                                "`workdir` in {owner} is `{}`, not an absolute path",
+                                w.value.escape_debug()
+                            ),
+                        ));
+                    }
+                }
+            }
+            (None, None) => self.rules.base_dir.map(Path::to_path_buf),
+            // A remote workdir is a path on that host: nothing local to join
+            // it onto, and no local default that would exist there.
+            (Some(w), Some(h)) => {
+                self.no_nul(SessionField::Workdir, "workdir", &w)?;
+                if !w.value.starts_with('/') {
+                    return Err(self.err(
+                        SessionField::Workdir,
+                        &w.at,
+                        format!(
+                            "`workdir` in {owner} is `{}`, a relative path; the session \
+                             {}, so its workdir is a path there and must be absolute (leave it \
+                             out for the remote login directory)",
+                            w.value.escape_debug(),
+                            runs_on(h)
+                        ),
+                    ));
+                }
+                Some(PathBuf::from(w.value))
+            }
+            (None, Some(_)) => None,
+        })
+    }
+}
+
+/// How a message says where a remote session runs.
+fn runs_on(host: &str) -> String {
+    if host == HOST_ANY {
+        "is placed on a remote host (host = \"any\")".to_owned()
+    } else {
+        format!("runs on host `{host}`")
+    }
 }
 
 /// Checks a session's `host`: `None` and `"local"` are this machine
