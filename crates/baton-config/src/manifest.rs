@@ -196,7 +196,7 @@ impl Source<'_> {
             Some(p) => p.display().to_string(),
             None => "<manifest>".to_owned(),
         };
-        let cx = Cx {
+        let cx = Validator {
             text: self.text,
             origin: &origin,
             home: self.home,
@@ -213,7 +213,7 @@ pub(crate) fn parse_hosts_file(
     home: Option<&Path>,
 ) -> Result<HostsFile, ConfigError> {
     let origin = path.display().to_string();
-    let cx = Cx {
+    let cx = Validator {
         text,
         origin: &origin,
         home,
@@ -577,15 +577,16 @@ struct RawAccount {
 // ---------------------------------------------------------------------------
 // Validation.
 
-/// The text being parsed and the name to show it under.
-struct Cx<'a> {
+/// Checks the raw tables of one file: its text and the name to show it
+/// under, for errors that point at file:line.
+struct Validator<'a> {
     text: &'a str,
     origin: &'a str,
     /// What `~` in `[accounts]` paths stands for.
     home: Option<&'a Path>,
 }
 
-impl Cx<'_> {
+impl Validator<'_> {
     fn invalid(&self, span: Option<Range<usize>>, message: impl Into<String>) -> Invalid {
         Invalid::new(self.text, self.origin, span, message.into(), "here")
     }

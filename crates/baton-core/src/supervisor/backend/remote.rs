@@ -243,7 +243,7 @@ pub(crate) async fn start(
 
 impl Remote {
     /// Agent output: into the local log.
-    fn keep(&mut self, bytes: &[u8]) {
+    fn append_to_log(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
@@ -306,7 +306,7 @@ impl Backend for Remote {
                     self.last_answer = Instant::now();
                     self.received += bytes.len() as u64;
                     let passed = self.scanner.feed(&bytes);
-                    self.keep(&passed);
+                    self.append_to_log(&passed);
                     self.passed = passed;
                     if let Some(status) = self.scanner.ended() {
                         // The token ends the output: no more is fetched.
@@ -398,7 +398,7 @@ impl Backend for Remote {
                     rest = self.scanner.feed(&out.stdout);
                     rest.extend(self.scanner.flush());
                     let kept = std::mem::take(&mut rest);
-                    self.keep(&kept);
+                    self.append_to_log(&kept);
                     rest = kept;
                 }
                 let _ = std::fs::remove_file(RunState::path(&self.out_path));
