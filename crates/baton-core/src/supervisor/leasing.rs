@@ -262,13 +262,8 @@ impl Supervisor {
                 },
             );
         }
-        let delay = eta
-            .map(|t| {
-                let ms = t.as_millisecond() - jiff::Timestamp::now().as_millisecond();
-                Duration::from_millis(ms.max(0) as u64)
-            })
-            .unwrap_or(RETRY_MAX)
-            .clamp(RETRY_MIN, RETRY_MAX);
+        let eta_ms = eta.map(|t| t.as_millisecond() - jiff::Timestamp::now().as_millisecond());
+        let delay = super::policy::lease_retry(eta_ms, RETRY_MIN, RETRY_MAX);
         self.arm(
             delay,
             Timer::RetryLease {

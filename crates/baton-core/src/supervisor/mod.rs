@@ -808,44 +808,7 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
-            RunMsg::Silent(detection) => {
-                if entry.state != SessionState::Healthy || entry.ending.is_some() {
-                    return;
-                }
-                let stall_after = entry
-                    .spec
-                    .stall_after
-                    .unwrap_or(self.opts.probe.stall_after);
-                let on_stall = entry.spec.on_stall.unwrap_or(self.opts.probe.on_stall);
-                match detection {
-                    Some(d) => {
-                        if self.transition(
-                            &id,
-                            SessionState::InputWait,
-                            &format!("input_wait:{}", d.rule),
-                            None,
-                            Some(d.line.clone()),
-                        ) {
-                            self.append(
-                                &id,
-                                Event::InputWait {
-                                    rule: d.rule.clone(),
-                                    line: d.line.clone(),
-                                },
-                            );
-                            self.auto_answer(&id, &d);
-                        }
-                    }
-                    None => {
-                        let reason = format!("no_output_for_{}", humanize(stall_after));
-                        if self.transition(&id, SessionState::Stalled, &reason, None, None)
-                            && on_stall == OnStall::Restart
-                        {
-                            self.arm_stall_restart(&id);
-                        }
-                    }
-                }
-            }
+            RunMsg::Silent(detection) => self.on_silent(&id, detection),
             RunMsg::Resumed => {
                 if matches!(entry.state, SessionState::Stalled | SessionState::InputWait)
                     && entry.ending.is_none()
@@ -931,50 +894,107 @@ impl Supervisor {
                 status,
                 payload,
                 tail,
-            } => {
-                entry.run = None;
-                entry.pid = None;
-                entry.exit = Some(status);
-                match policy::judge_run(entry.ending, status, &tail, jiff::Zoned::now()) {
-                    Verdict::Completed => {
-                        entry.payload = payload.clone();
-                        // The payload record precedes the terminal state, so
-                        // whoever stops reading at `completed` already has it.
-                        if entry.state.can_go_to(SessionState::Completed) {
-                            self.append(&id, Event::Completed { payload });
-                        }
-                        self.release_lease(&id, baton_accounts::Outcome::Success);
-                        if self.transition(&id, SessionState::Completed, "exit_0", None, None) {
-                            self.answer_kill_waiters(&id);
-                        }
-                    }
-                    Verdict::RateLimited {
-                        evidence,
-                        reset_after,
-                    } => {
-                        let leased = entry.lease.is_some();
-                        let wait = policy::rate_limit_wait(
-                            leased,
-                            reset_after,
-                            self.opts.conductor.rate_limit_cooldown,
-                        );
-                        if leased {
-                            self.release_lease(
-                                &id,
-                                baton_accounts::Outcome::RateLimited { reset_after },
-                            );
-                        }
-                        self.fail(&id, FailureClass::RateLimited, Some(evidence), wait);
-                    }
-                    Verdict::Failed { class, evidence } => {
-                        // An unreachable host's evidence is what the run said of it.
-                        let evidence = match class {
-                            FailureClass::RemoteUnreachable => entry.message.clone(),
-                            _ => evidence,
-                        };
-                        self.fail(&id, class, evidence, None);
-                    }
+            } => self.on_finished(&id, status, payload, tail),
+        }
+    }
+
+    /// No output for `stall_after`: a question (`input_wait`, perhaps
+    /// answered by a rule) or a stall (restarted later if `on_stall` says so).
+    fn on_silent(
+        &mut self,
+        id: &SessionId,
+        detection: Option<baton_monitor::input_wait::Detection>,
+    ) {
+        let Some(entry) = self.sessions.get(id) else {
+            return;
+        };
+        if entry.state != SessionState::Healthy || entry.ending.is_some() {
+            return;
+        }
+        let stall_after = entry
+            .spec
+            .stall_after
+            .unwrap_or(self.opts.probe.stall_after);
+        let on_stall = entry.spec.on_stall.unwrap_or(self.opts.probe.on_stall);
+        match detection {
+            Some(d) => {
+                if self.transition(
+                    id,
+                    SessionState::InputWait,
+                    &format!("input_wait:{}", d.rule),
+                    None,
+                    Some(d.line.clone()),
+                ) {
+                    self.append(
+                        id,
+                        Event::InputWait {
+                            rule: d.rule.clone(),
+                            line: d.line.clone(),
+                        },
+                    );
+                    self.auto_answer(id, &d);
                 }
+            }
+            None => {
+                let reason = format!("no_output_for_{}", humanize(stall_after));
+                if self.transition(id, SessionState::Stalled, &reason, None, None)
+                    && on_stall == OnStall::Restart
+                {
+                    self.arm_stall_restart(id);
+                }
+            }
+        }
+    }
+
+    /// The run is over: judge how it ended and go on from there.
+    fn on_finished(
+        &mut self,
+        id: &SessionId,
+        status: ExitStatus,
+        payload: Option<serde_json::Value>,
+        tail: Vec<u8>,
+    ) {
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        entry.run = None;
+        entry.pid = None;
+        entry.exit = Some(status);
+        match policy::judge_run(entry.ending, status, &tail, jiff::Zoned::now()) {
+            Verdict::Completed => {
+                entry.payload = payload.clone();
+                // The payload record precedes the terminal state, so
+                // whoever stops reading at `completed` already has it.
+                if entry.state.can_go_to(SessionState::Completed) {
+                    self.append(id, Event::Completed { payload });
+                }
+                self.release_lease(id, baton_accounts::Outcome::Success);
+                if self.transition(id, SessionState::Completed, "exit_0", None, None) {
+                    self.answer_kill_waiters(id);
+                }
+            }
+            Verdict::RateLimited {
+                evidence,
+                reset_after,
+            } => {
+                let leased = entry.lease.is_some();
+                let wait = policy::rate_limit_wait(
+                    leased,
+                    reset_after,
+                    self.opts.conductor.rate_limit_cooldown,
+                );
+                if leased {
+                    self.release_lease(id, baton_accounts::Outcome::RateLimited { reset_after });
+                }
+                self.fail(id, FailureClass::RateLimited, Some(evidence), wait);
+            }
+            Verdict::Failed { class, evidence } => {
+                // An unreachable host's evidence is what the run said of it.
+                let evidence = match class {
+                    FailureClass::RemoteUnreachable => entry.message.clone(),
+                    _ => evidence,
+                };
+                self.fail(id, class, evidence, None);
             }
         }
     }

@@ -50,25 +50,19 @@ impl Supervisor {
 
     /// The inventory host with the most free slots, if any has one.
     fn freest_host(&self, id: &SessionId) -> Option<String> {
-        self.opts
-            .hosts
-            .iter()
-            .map(|(name, host)| {
-                let used = self
-                    .sessions
-                    .iter()
-                    .filter(|(other, e)| {
-                        *other != id
-                            && e.host.as_deref() == Some(name.as_str())
-                            && !e.state.is_terminal()
-                    })
-                    .count();
-                (name, (host.max_sessions as usize).saturating_sub(used))
-            })
-            .filter(|(_, free)| *free > 0)
-            // Most free slots first; ties go to the first name.
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-            .map(|(name, _)| name.clone())
+        let hosts = self.opts.hosts.iter().map(|(name, host)| {
+            let used = self
+                .sessions
+                .iter()
+                .filter(|(other, e)| {
+                    *other != id
+                        && e.host.as_deref() == Some(name.as_str())
+                        && !e.state.is_terminal()
+                })
+                .count();
+            (name.as_str(), host.max_sessions, used)
+        });
+        super::policy::freest_host(hosts).map(str::to_owned)
     }
 
     /// Sessions waiting for a host slot try again (a session ended).

@@ -135,6 +135,28 @@ pub(super) fn after_failure(
     AfterFailure::Restart { delay, restarts }
 }
 
+/// The host a `host = "any"` session goes to: the one with the most free
+/// slots (ties: the first name), none when every host is full. `hosts` are
+/// (name, max sessions, sessions placed there now).
+pub(super) fn freest_host<'a>(
+    hosts: impl Iterator<Item = (&'a str, u32, usize)>,
+) -> Option<&'a str> {
+    hosts
+        .map(|(name, max, used)| (name, (max as usize).saturating_sub(used)))
+        .filter(|(_, free)| *free > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(name, _)| name)
+}
+
+/// When a session that found no free account asks again: at the broker's
+/// ETA (`eta_ms` from now), kept within `[min, max]`; at `max` without one.
+pub(super) fn lease_retry(eta_ms: Option<i64>, min: Duration, max: Duration) -> Duration {
+    eta_ms
+        .map(|ms| Duration::from_millis(ms.max(0) as u64))
+        .unwrap_or(max)
+        .clamp(min, max)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +342,27 @@ mod tests {
             panic!("restart expected")
         };
         assert!(delay >= Duration::from_secs(2) && delay < Duration::from_millis(2200));
+    }
+
+    #[test]
+    fn any_host_goes_to_the_most_free_slots_and_waits_when_all_are_full() {
+        let hosts = [("a", 2, 1), ("b", 4, 1), ("c", 4, 1)];
+        assert_eq!(
+            freest_host(hosts.into_iter()),
+            Some("b"),
+            "ties go to the first name"
+        );
+        let full = [("a", 2, 2), ("b", 1, 3)];
+        assert_eq!(freest_host(full.into_iter()), None);
+        assert_eq!(freest_host(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn a_lease_is_asked_again_at_the_eta_within_bounds() {
+        let (min, max) = (Duration::from_millis(20), Duration::from_secs(2));
+        assert_eq!(lease_retry(Some(500), min, max), Duration::from_millis(500));
+        assert_eq!(lease_retry(Some(-5), min, max), min, "an eta in the past");
+        assert_eq!(lease_retry(Some(60_000), min, max), max);
+        assert_eq!(lease_retry(None, min, max), max);
     }
 }
