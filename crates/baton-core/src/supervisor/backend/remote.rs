@@ -51,6 +51,13 @@ const WRAPPER: &str = "exec 3>&2 2>/dev/null; trap : TERM; \
                        printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
                        while :; do sleep 3600; done";
 
+/// Run on the host to signal a run: `$1` the tmux server, `$2` the target
+/// session, `$3` the pane's pid (its process group), `$4` the signal. The
+/// group is signalled only while that pane still has that pid, so a pid the
+/// host gave to someone else since is never touched; exits 3 otherwise.
+const SIGNAL: &str = "p=$(tmux -L \"$1\" list-panes -t \"$2\" -F '#{pane_pid}' 2>/dev/null) \
+                      || exit 3; [ \"$p\" = \"$3\" ] || exit 3; kill -s \"$4\" -- \"-$3\"";
+
 /// Run on the host before a new run: `$1` the tmux server name, `$2` the
 /// workdir (empty: the login directory), `$3` the program. Exits 3 for a
 /// missing workdir, 4 for a missing program; prints the output directory.
@@ -357,8 +364,18 @@ impl Backend for Remote {
 
     async fn signal(&mut self, signal: Signal) -> Delivery {
         let name = signal.name();
-        let group = format!("-{}", self.pid);
-        let words = ["kill", "-s", name, "--", group.as_str()];
+        let pid = self.pid.to_string();
+        let target = format!("={}", self.session);
+        let words = [
+            "sh",
+            "-c",
+            SIGNAL,
+            "sh",
+            self.tmux.name(),
+            target.as_str(),
+            pid.as_str(),
+            name,
+        ];
         match self.ssh.exec(&words, None).await {
             Ok(out) if out.status == 0 => Delivery::Delivered,
             Ok(_) => Delivery::NoneLeft,
@@ -584,4 +601,63 @@ async fn adopt_or_start(
         )
         .await?;
     Ok((state, pid, false, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SIGNAL;
+    use std::process::Command;
+
+    /// The host-side signal script against a real tmux server (this machine
+    /// standing in for the host): it signals the pane's group only while the
+    /// pane has the recorded pid.
+    #[test]
+    fn the_signal_script_touches_only_the_recorded_pane() {
+        let server = format!("baton-signal-test-{}", std::process::id());
+        let tmux = |args: &[&str]| {
+            Command::new("tmux")
+                .arg("-L")
+                .arg(&server)
+                .args(args)
+                .output()
+        };
+        let Ok(started) = tmux(&["new-session", "-d", "-s", "sig", "sleep 60"]) else {
+            assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+            return;
+        };
+        assert!(started.status.success(), "{started:?}");
+        let listed = tmux(&["list-panes", "-t", "=sig", "-F", "#{pane_pid}"]).expect("tmux");
+        let pid = String::from_utf8_lossy(&listed.stdout).trim().to_owned();
+        let run = |target: &str, pid: &str| {
+            Command::new("sh")
+                .args(["-c", SIGNAL, "sh", &server, target, pid, "TERM"])
+                .status()
+                .expect("sh")
+                .code()
+        };
+        assert_eq!(
+            run("=sig", "999999"),
+            Some(3),
+            "a pid the pane no longer has"
+        );
+        assert_eq!(run("=other", &pid), Some(3), "a session that is gone");
+        let alive = tmux(&["has-session", "-t", "=sig"]).expect("tmux");
+        assert!(alive.status.success(), "nothing was signalled so far");
+        assert_eq!(run("=sig", &pid), Some(0));
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            !tmux(&["has-session", "-t", "=sig"])
+                .expect("tmux")
+                .status
+                .success()
+        });
+        let _ = tmux(&["kill-server"]);
+        // tmux leaves its socket file behind.
+        let dir =
+            std::env::var_os("TMUX_TMPDIR").map_or_else(|| "/tmp".into(), std::path::PathBuf::from);
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let _ = std::fs::remove_file(dir.join(format!("tmux-{uid}")).join(&server));
+        assert!(gone, "the pane's process got the TERM");
+    }
 }
