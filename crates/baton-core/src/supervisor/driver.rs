@@ -153,16 +153,21 @@ impl RecoveredOutcome {
     }
 }
 
+/// A process a backend started: what the `spawn` record states.
+pub(crate) struct Spawned {
+    pub pid: Pid,
+    /// Its start time, to know it again later.
+    pub start_time: Option<u64>,
+    /// Where its output begins in the session's logs.
+    pub out_offset: u64,
+    pub err_offset: u64,
+    /// What was executed.
+    pub launch: Launch,
+}
+
 /// What a run reports to the supervisor, in the order it happened.
 pub(crate) enum RunMsg {
-    Spawned {
-        pid: Pid,
-        start_time: Option<u64>,
-        out_offset: u64,
-        err_offset: u64,
-        /// What was executed, for the `spawn` record.
-        launch: Box<Launch>,
-    },
+    Spawned(Box<Spawned>),
     SpawnFailed {
         missing: Missing,
         message: String,
@@ -252,20 +257,9 @@ pub(crate) async fn drive<B: Backend>(
             }
         };
         match begun {
-            Begun::Spawned {
-                pid,
-                start_time,
-                out_offset,
-                err_offset,
-                launch,
-            } => {
-                report(RunMsg::Spawned {
-                    pid,
-                    start_time,
-                    out_offset,
-                    err_offset,
-                    launch,
-                });
+            Begun::Spawned(spawned) => {
+                let out_offset = spawned.out_offset;
+                report(RunMsg::Spawned(spawned));
                 (backend, out_offset, false)
             }
             Begun::Adopted {

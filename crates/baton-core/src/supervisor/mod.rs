@@ -748,13 +748,14 @@ impl Supervisor {
             return;
         }
         match msg {
-            RunMsg::Spawned {
-                pid,
-                start_time,
-                out_offset,
-                err_offset,
-                launch,
-            } => {
+            RunMsg::Spawned(spawned) => {
+                let driver::Spawned {
+                    pid,
+                    start_time,
+                    out_offset,
+                    err_offset,
+                    launch,
+                } = *spawned;
                 entry.pid = Some(pid.0);
                 let event = Event::Spawn {
                     agent: Some(entry.spec.agent.to_string()),

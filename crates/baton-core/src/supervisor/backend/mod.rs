@@ -24,7 +24,8 @@ use std::pin::Pin;
 use crate::proc::{ExitStatus, Pid, Signal};
 use crate::state::Missing;
 
-use super::driver::{Launch, RecoveredOutcome};
+use super::driver::RecoveredOutcome;
+pub(crate) use super::driver::Spawned;
 
 /// Which of the agent's streams a chunk of output came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,13 +96,7 @@ pub(crate) enum OnConductorGone {
 /// How a run began.
 pub(crate) enum Begun {
     /// A new process.
-    Spawned {
-        pid: Pid,
-        start_time: Option<u64>,
-        out_offset: u64,
-        err_offset: u64,
-        launch: Box<Launch>,
-    },
+    Spawned(Box<Spawned>),
     /// A run an earlier conductor started, taken over.
     Adopted {
         pid: Pid,
@@ -222,6 +217,27 @@ pub(crate) fn leftovers(pid: Pid, group_empty: &mut bool) -> Leftovers {
     } else {
         Leftovers::Some
     }
+}
+
+/// For the followers (shim, tmux) once the agent ended: `Settled` when its
+/// group is empty, after one more round (`Idle`) that reads what the group
+/// wrote last; `None` while the agent runs or its group has members left.
+pub(crate) fn settled_after_exit(
+    exited: bool,
+    pid: Pid,
+    group_empty: &mut bool,
+) -> Option<Observation<'static>> {
+    if !exited {
+        return None;
+    }
+    if *group_empty {
+        return Some(Observation::Settled);
+    }
+    if crate::proc::group_is_empty(pid) {
+        *group_empty = true;
+        return Some(Observation::Idle);
+    }
+    None
 }
 
 /// Signals process group `pid`, if it is still ours.

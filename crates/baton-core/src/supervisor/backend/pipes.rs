@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
-    RunEnd, StartError, StdinJob, Stream,
+    RunEnd, Spawned, StartError, StdinJob, Stream,
 };
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 use crate::state::Missing;
@@ -127,13 +127,13 @@ pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError>
             )
         }
     };
-    let begun = Begun::Spawned {
+    let begun = Begun::Spawned(Box::new(Spawned {
         pid,
         start_time,
         out_offset,
         err_offset,
-        launch: Box::new(Launch::of(cfg, None)),
-    };
+        launch: Launch::of(cfg, None),
+    }));
     let now = Instant::now();
     let pipes = Pipes {
         id: cfg.id.to_string(),

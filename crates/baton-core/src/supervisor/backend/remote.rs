@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::{
     Backend, Begun, Delivery, InputDelivery, Leftovers, Observation, OnConductorGone, RunEnd,
-    StartError, Stream,
+    Spawned, StartError, Stream,
 };
 use crate::proc::remote_feed::{self, FeedEvent, FeedWatch, HostFeed};
 use crate::proc::ssh::{SshError, SshHost};
@@ -211,13 +211,13 @@ pub(crate) async fn start(
             .remote_workdir
             .as_deref()
             .map_or_else(|| "~".to_owned(), |w| w.display().to_string());
-        Begun::Spawned {
+        Begun::Spawned(Box::new(Spawned {
             pid: Pid(pid),
             start_time: None,
             out_offset: state.out_offset,
             err_offset: file_len(&cfg.err_path),
-            launch: Box::new(launch),
-        }
+            launch,
+        }))
     };
     // Bytes after a done token are never written, so what the local log
     // holds of this run is exactly what was received before.

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
-    RunEnd, StartError, StdinJob, Stream,
+    RunEnd, Spawned, StartError, StdinJob, Stream,
 };
 use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
 use crate::state::Missing;
@@ -174,13 +174,13 @@ pub(crate) async fn start(
                 spawn(cfg, &status_file, fifo.as_deref()).await?;
             let mut launch = Launch::of(cfg, None);
             launch.shim = true;
-            let begun = Begun::Spawned {
+            let begun = Begun::Spawned(Box::new(Spawned {
                 pid,
                 start_time,
                 out_offset,
                 err_offset,
-                launch: Box::new(launch),
-            };
+                launch,
+            }));
             let watch = ExitWatch::new(pid).ok();
             (
                 Leader::Child(child, watch),
@@ -235,13 +235,9 @@ impl Backend for Shim {
             let status = proc::read_status(&self.status_file, self.pid.0).unwrap_or(UNKNOWN);
             return Observation::Exited(status);
         }
-        if self.exited && !self.group_empty && proc::group_is_empty(self.pid) {
-            // Nothing of ours can write any more: one more read, then settled.
-            self.group_empty = true;
-            return Observation::Idle;
-        }
-        if self.exited && self.group_empty {
-            return Observation::Settled;
+        if let Some(seen) = super::settled_after_exit(self.exited, self.pid, &mut self.group_empty)
+        {
+            return seen;
         }
         let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
         tokio::select! {

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL};
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
-    RunEnd, StartError, Stream,
+    RunEnd, Spawned, StartError, Stream,
 };
 use crate::proc::{
     self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
@@ -94,13 +94,13 @@ pub(crate) async fn start(
                 session: session.clone(),
                 marker: Some(token.clone()),
             };
-            let begun = Begun::Spawned {
+            let begun = Begun::Spawned(Box::new(Spawned {
                 pid,
                 start_time: proc::process_start_time(pid),
                 out_offset,
                 err_offset,
-                launch: Box::new(Launch::of(cfg, Some(target))),
-            };
+                launch: Launch::of(cfg, Some(target)),
+            }));
             (pid, out_offset, true, Some(token), begun)
         }
     };
@@ -186,12 +186,9 @@ impl Backend for Tmux {
                 return Observation::Exited(status);
             }
         }
-        if self.exited && !self.group_empty && proc::group_is_empty(self.pid) {
-            self.group_empty = true;
-            return Observation::Idle;
-        }
-        if self.exited && self.group_empty {
-            return Observation::Settled;
+        if let Some(seen) = super::settled_after_exit(self.exited, self.pid, &mut self.group_empty)
+        {
+            return seen;
         }
         let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
         let watching = !self.leader_gone && !self.exited;
