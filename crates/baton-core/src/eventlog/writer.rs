@@ -138,6 +138,12 @@ impl EventLog {
         });
     }
 
+    /// [`EventLog::append`] for an event already boxed, as the supervisor
+    /// holds its decided records.
+    pub(crate) fn append_boxed(&self, session: Option<String>, event: Box<Event>) {
+        let _ = self.tx.send(Request::Append { session, event });
+    }
+
     /// Subscribes to records as they are written. A subscriber that falls
     /// more than 4096 records behind is told how many it missed.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LoggedEvent>> {

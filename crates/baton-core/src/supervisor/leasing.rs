@@ -11,7 +11,8 @@ use std::time::Duration;
 use baton_accounts::{BrokerError, Lease, LeaseOutcome, Outcome, ReleaseReport};
 use baton_config::SessionId;
 
-use super::{SupMsg, Supervisor, Timer, Waiting};
+use super::effect::Effect;
+use super::{Supervisor, Timer, Waiting};
 use crate::eventlog::Event;
 use crate::state::{FailureClass, Missing, SessionState};
 
@@ -45,7 +46,7 @@ pub(crate) fn outcome_for(class: FailureClass) -> Outcome {
     }
 }
 
-fn outcome_name(outcome: &Outcome) -> &'static str {
+pub(super) fn outcome_name(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Success => "success",
         Outcome::RateLimited { .. } => "rate_limited",
@@ -97,9 +98,9 @@ impl Supervisor {
     }
 
     pub(super) fn request_lease(&mut self, id: &SessionId) {
-        let Some(broker) = self.broker.clone() else {
+        if self.broker.is_none() {
             return;
-        };
+        }
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
@@ -114,11 +115,11 @@ impl Supervisor {
         let provider = entry.spec.agent;
         let host = entry.host.clone();
         self.broker_ops += 1;
-        let tx = self.tx.clone();
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = broker.lease(provider, id.as_str(), host.as_deref());
-            let _ = tx.send(SupMsg::Broker(BrokerReply::Leased { id, ticket, result }));
+        self.effects.push(Effect::Lease {
+            id: id.clone(),
+            ticket,
+            provider,
+            host,
         });
     }
 
@@ -131,21 +132,14 @@ impl Supervisor {
     }
 
     fn release_detached(&mut self, id: &SessionId, lease: Lease, outcome: Outcome) {
-        let Some(broker) = self.broker.clone() else {
+        if self.broker.is_none() {
             return;
-        };
+        }
         self.broker_ops += 1;
-        let tx = self.tx.clone();
-        let id = id.clone();
-        tokio::task::spawn_blocking(move || {
-            let name = outcome_name(&outcome);
-            let result = broker.release(&lease, outcome);
-            let _ = tx.send(SupMsg::Broker(BrokerReply::Released {
-                id,
-                lease: Box::new(lease),
-                outcome: name,
-                result,
-            }));
+        self.effects.push(Effect::Release {
+            id: id.clone(),
+            lease: Box::new(lease),
+            outcome,
         });
     }
 
@@ -186,7 +180,7 @@ impl Supervisor {
             }
         };
         for violation in &outcome.security {
-            self.log.append(
+            self.effects.record(
                 Some(id.as_str()),
                 Event::Security {
                     account: account_id(&violation.account).to_owned(),
@@ -196,7 +190,7 @@ impl Supervisor {
             );
         }
         for expired in &outcome.expired {
-            self.log.append(
+            self.effects.record(
                 Some(&expired.session),
                 Event::Release {
                     account: account_id(&expired.account).to_owned(),
@@ -264,7 +258,7 @@ impl Supervisor {
         }
         let eta_ms = eta.map(|t| t.as_millisecond() - jiff::Timestamp::now().as_millisecond());
         let delay = super::policy::lease_retry(eta_ms, RETRY_MIN, RETRY_MAX);
-        self.arm(
+        self.effects.arm(
             delay,
             Timer::RetryLease {
                 id: id.clone(),

@@ -4,15 +4,19 @@
 //! one channel and is handled in order, so the order of the event log is the
 //! order in which things were decided. No lock guards session state. State
 //! changes go through [`Supervisor::transition`], the only place the transition
-//! table is enforced.
+//! table is enforced. Handlers decide and [`Supervisor::perform`] acts: see
+//! [`effect`].
 
 mod backend;
 pub(crate) mod driver;
+mod effect;
 mod leasing;
 mod placement;
 mod policy;
 mod recovery;
 mod termination;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -30,6 +34,7 @@ use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
 use backend::shim::Adopt;
 use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+use effect::{Drive, Effect, Effects, RunsOn};
 use policy::{AfterFailure, Verdict};
 pub(crate) use recovery::{Recoverable, RecoveredRun};
 
@@ -75,6 +80,7 @@ pub(crate) enum Control {
     },
 }
 
+#[derive(Debug)]
 pub(crate) enum Timer {
     RestartDue {
         id: SessionId,
@@ -173,6 +179,8 @@ pub(crate) struct Supervisor {
     recoverable: HashMap<String, Recoverable>,
     /// One multiplexed ssh connection per remote host, made on first use.
     ssh_hosts: HashMap<String, (Arc<proc::ssh::SshHost>, Arc<proc::remote_feed::HostFeed>)>,
+    /// What the handlers of the current message decided; performed after it.
+    effects: Effects,
 }
 
 /// `" (known: a, b)"`, or `" (it is empty)"`.
@@ -219,6 +227,7 @@ impl Supervisor {
             broker_ops: 0,
             recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
             ssh_hosts: HashMap::new(),
+            effects: Effects::default(),
         }
     }
 
@@ -244,6 +253,7 @@ impl Supervisor {
                 SupMsg::Timer(t) => self.timer(t),
                 SupMsg::Broker(reply) => self.on_broker_reply(reply),
             }
+            self.perform();
             let live = self.publish_live();
             if live == 0 && self.shutting_down.is_some() && self.broker_ops == 0 {
                 self.finish_shutdown().await;
@@ -263,8 +273,8 @@ impl Supervisor {
         live
     }
 
-    fn append(&self, id: &SessionId, event: Event) {
-        self.log.append(Some(id.as_str()), event);
+    fn append(&mut self, id: &SessionId, event: Event) {
+        self.effects.record(Some(id.as_str()), event);
     }
 
     /// The one place a state changes. A change the table refuses is logged
@@ -283,7 +293,7 @@ impl Supervisor {
         let from = entry.state;
         if !from.can_go_to(to) {
             tracing::error!(session = %id, "refused transition {from} -> {to} ({reason})");
-            self.log.append(
+            self.effects.record(
                 Some(id.as_str()),
                 Event::InvalidTransition {
                     from,
@@ -301,9 +311,9 @@ impl Supervisor {
             entry.waiting = None;
         }
         if to.is_terminal() && entry.host.is_some() {
-            let _ = self.tx.send(SupMsg::Timer(Timer::HostSlotFree));
+            self.effects.arm(Duration::ZERO, Timer::HostSlotFree);
         }
-        self.log.append(
+        self.effects.record(
             Some(id.as_str()),
             Event::State {
                 from,
@@ -324,7 +334,9 @@ impl Supervisor {
                 // Count the new session before the caller hears of it, so a
                 // `wait_all_terminal` that follows cannot see a stale zero.
                 self.publish_live();
-                let _ = reply.send(result);
+                self.effects.reply(move || {
+                    let _ = reply.send(result);
+                });
             }
             Control::Kill { id, reply } => self.kill(id, reply),
             Control::Send {
@@ -338,10 +350,8 @@ impl Supervisor {
             }
             Control::Snapshot { reply } => {
                 let snapshot = self.snapshot();
-                let log = self.log.clone();
                 // Whoever asks sees only what is already in the log.
-                tokio::spawn(async move {
-                    let _ = log.barrier(false).await;
+                self.effects.after_log(move |_| {
                     let _ = reply.send(snapshot);
                 });
             }
@@ -419,53 +429,6 @@ impl Supervisor {
         Ok(id)
     }
 
-    /// Ends the run of `rec`, whose `exit` was recorded, as its own run task
-    /// would have: payload from its stdout in the log, then the usual rules.
-    fn finish_recorded_run(&mut self, id: &SessionId, rec: Recoverable, status: ExitStatus) {
-        let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
-        let tail_bytes = self.opts.conductor.tail_bytes;
-        let server = self.tmux_server();
-        let session = proc::TmuxServer::session_name(id.as_str());
-        if let Some(RecoveredRun::Shim(_)) = &rec.run {
-            let _ = std::fs::remove_file(backend::shim::status_path(&out_path));
-            let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
-        }
-        let leftover = match &rec.run {
-            Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
-            Some(RecoveredRun::Remote { host }) => {
-                self.ssh_host(host).ok().map(|(ssh, _)| server.on_host(ssh))
-            }
-            _ => None,
-        };
-        let tx = self.tx.clone();
-        let id = id.clone();
-        let attempt = rec.attempt;
-        let out_offset = rec.out_offset;
-        tokio::spawn(async move {
-            if let Some(tmux) = leftover {
-                let _ = tmux.kill_session(&session).await;
-            }
-            let stdout = driver::run_stdout_tail(&out_path, out_offset);
-            let payload = if status.success() {
-                let mut capture = baton_monitor::payload::PayloadCapture::new();
-                capture.feed(&stdout);
-                capture.finish(&stdout)
-            } else {
-                None
-            };
-            let tail = stdout[stdout.len().saturating_sub(tail_bytes)..].to_vec();
-            let _ = tx.send(SupMsg::Run {
-                id,
-                attempt,
-                msg: RunMsg::Finished {
-                    status,
-                    payload,
-                    tail,
-                },
-            });
-        });
-    }
-
     /// Moves a session to `starting`, counts the attempt and spawns its driver.
     fn start_run(&mut self, id: &SessionId, reason: &str) {
         if !self.transition(id, SessionState::Starting, reason, None, None) {
@@ -482,67 +445,35 @@ impl Supervisor {
         self.spawn_driver(id, attempt, None);
     }
 
-    /// Spawns the driver task of run `attempt` of session `id` over its
-    /// backend: one that starts a process or, with `adopt`, takes over the
-    /// run an earlier conductor left.
+    /// Decides the driver of run `attempt` of session `id`: one that
+    /// starts a process or, with `adopt`, takes over the run an earlier
+    /// conductor left.
     fn spawn_driver(&mut self, id: &SessionId, attempt: u32, adopt: Option<Adopt>) {
-        let server = self.tmux_server();
-        let Some(entry) = self.sessions.get_mut(id) else {
+        let detach = self.opts.detach;
+        let Some(entry) = self.sessions.get(id) else {
             return;
         };
-        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-        entry.run = Some(ctl_tx);
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
-        let lease = entry.lease.clone();
-        let host = entry.host.clone();
+        let on = match &entry.host {
+            Some(host) => RunsOn::Remote(host.clone()),
+            None if spec.backend == baton_config::Backend::Tmux => RunsOn::Tmux(adopt),
+            None if spec.backend == baton_config::Backend::Pipes && detach => RunsOn::Shim(adopt),
+            None => RunsOn::Pipes,
+        };
         // Boxed so that neither the task nor the driver holds it twice.
-        let cfg = Box::new(self.run_config(&spec, attempt, restarts, lease.as_ref()));
-        let tx = self.tx.clone();
-        let report_id = id.clone();
-        let epoch = self.epoch;
-        let report: driver::Report = Arc::new(move |msg| {
-            let _ = tx.send(SupMsg::Run {
-                id: report_id.clone(),
-                attempt,
-                msg,
-            });
-        });
-        if let Some(host) = host {
-            match self.ssh_host(&host) {
-                Ok((ssh, feed)) => {
-                    let remote = backend::remote::RemoteRun {
-                        tmux: server.on_host(ssh),
-                        session: proc::TmuxServer::session_name(id.as_str()),
-                        host,
-                        feed,
-                    };
-                    tokio::spawn(async move {
-                        let started = Box::new(backend::remote::start(&cfg, remote).await);
-                        driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
-                    });
-                }
-                Err(e) => report(RunMsg::SpawnFailed {
-                    missing: crate::state::Missing::Host,
-                    message: e.to_string(),
-                }),
-            }
-        } else if spec.backend == baton_config::Backend::Tmux {
-            let session = proc::TmuxServer::session_name(id.as_str());
-            tokio::spawn(async move {
-                let started = Box::new(backend::tmux::start(&cfg, server, session, adopt).await);
-                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
-            });
-        } else if spec.backend == baton_config::Backend::Pipes && self.opts.detach {
-            tokio::spawn(async move {
-                let started = Box::new(backend::shim::start(&cfg, adopt).await);
-                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
-            });
-        } else {
-            tokio::spawn(async move {
-                let started = Box::new(backend::pipes::start(&cfg).await);
-                driver::drive(cfg, started, shared, epoch, report, ctl_rx).await;
-            });
+        let cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
+        let (ctl_tx, ctl) = mpsc::unbounded_channel();
+        if let Some(entry) = self.sessions.get_mut(id) {
+            entry.run = Some(ctl_tx);
         }
+        self.effects.push(Effect::Drive(Box::new(Drive {
+            id: id.clone(),
+            attempt,
+            cfg,
+            shared,
+            ctl,
+            on,
+        })));
     }
 
     /// The private tmux server of this conductor's logs directory.
@@ -582,7 +513,11 @@ impl Supervisor {
                     outcome: "exited".into(),
                 },
             );
-            self.finish_recorded_run(id, rec, status);
+            self.effects.push(Effect::FinishRecorded {
+                id: id.clone(),
+                rec: Box::new(rec),
+                status,
+            });
             return;
         }
         let backend = entry.spec.backend;
@@ -613,8 +548,8 @@ impl Supervisor {
             Err(Some((pid, start_time))) => {
                 // Only a process that is provably the recorded one is touched.
                 let pid = proc::Pid(pid);
-                if start_time.is_some() && proc::process_start_time(pid) == start_time {
-                    let _ = proc::signal_group(pid, proc::Signal::Kill);
+                if let Some(start_time) = start_time {
+                    self.effects.push(Effect::EndLeftover { pid, start_time });
                 }
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
@@ -874,9 +809,7 @@ impl Supervisor {
                         },
                     );
                 }
-                let log = self.log.clone();
-                tokio::spawn(async move {
-                    let _ = log.barrier(false).await;
+                self.effects.after_log(move |_| {
                     let _ = reply.send(result);
                 });
             }
@@ -1026,7 +959,7 @@ impl Supervisor {
         });
         if sent.is_ok() {
             let id = id.clone();
-            tokio::spawn(async move {
+            self.effects.forward(async move {
                 if let Ok(Err(e)) = rx.await {
                     tracing::warn!(session = %id, "auto-answer not delivered: {e}");
                 }
@@ -1092,7 +1025,7 @@ impl Supervisor {
                     Some(delay),
                     None,
                 ) {
-                    self.arm(
+                    self.effects.arm(
                         delay,
                         Timer::RestartDue {
                             id: id.clone(),
@@ -1131,15 +1064,6 @@ impl Supervisor {
         }
     }
 
-    /// Sends `timer` to the loop after `delay`.
-    pub(super) fn arm(&self, delay: Duration, timer: Timer) {
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let _ = tx.send(SupMsg::Timer(timer));
-        });
-    }
-
     /// A session reached a terminal state: answer whoever waits on it, once
     /// the terminal record is in the log.
     fn answer_kill_waiters(&mut self, id: &SessionId) {
@@ -1150,9 +1074,8 @@ impl Supervisor {
             return;
         }
         let waiters = std::mem::take(&mut entry.kill_waiters);
-        let log = self.log.clone();
-        tokio::spawn(async move {
-            let result = log.barrier(false).await.map_err(|e| e.to_string());
+        self.effects.after_log(move |logged| {
+            let result = logged.map_err(|e| e.to_string());
             for waiter in waiters {
                 let _ = waiter.send(result.clone().map_err(ConductorError::LogFailed));
             }
@@ -1228,7 +1151,7 @@ impl Supervisor {
             let _ = reply.send(Err(ConductorError::NotRunning { id, state }));
             return;
         }
-        tokio::spawn(async move {
+        self.effects.forward(async move {
             let result = match rx.await {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(ConductorError::Input {
@@ -1254,7 +1177,7 @@ impl Supervisor {
         match &mut self.shutting_down {
             Some((_, waiters)) => waiters.push(reply),
             None => {
-                self.log.append(
+                self.effects.record(
                     None,
                     Event::Shutdown {
                         reason,
@@ -1366,7 +1289,7 @@ impl Supervisor {
         }
     }
 
-    fn arm_budget_reset(&self, id: &SessionId) {
+    fn arm_budget_reset(&mut self, id: &SessionId) {
         let Some(entry) = self.sessions.get(id) else {
             return;
         };
@@ -1377,10 +1300,10 @@ impl Supervisor {
             id: id.clone(),
             generation: entry.generation,
         };
-        self.arm(self.opts.conductor.reset_after, timer);
+        self.effects.arm(self.opts.conductor.reset_after, timer);
     }
 
-    fn arm_stall_restart(&self, id: &SessionId) {
+    fn arm_stall_restart(&mut self, id: &SessionId) {
         let Some(entry) = self.sessions.get(id) else {
             return;
         };
@@ -1389,7 +1312,7 @@ impl Supervisor {
             attempt: entry.attempt,
             generation: entry.generation,
         };
-        self.arm(self.opts.probe.stall_restart_after, timer);
+        self.effects.arm(self.opts.probe.stall_restart_after, timer);
     }
 
     fn snapshot(&self) -> Vec<SessionRow> {

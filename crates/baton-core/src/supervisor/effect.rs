@@ -1,0 +1,314 @@
+//! Decisions as values. A handler of the supervisor loop changes the
+//! session table and says what else must happen — a record, a timer, a run
+//! to start, a broker call, an answer — as [`Effect`]s; after each message,
+//! [`Supervisor::perform`] carries them out, in the order they were decided.
+//! So the policy is tested by handing the loop a message and reading the
+//! effects it decided, with no process, timer or broker involved.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use baton_config::{AgentKind, SessionId};
+use tokio::sync::mpsc;
+
+use super::backend::{self, shim::Adopt};
+use super::driver::{self, RunConfig, RunCtl, RunMsg, RunShared};
+use super::leasing::{BrokerReply, outcome_name};
+use super::{Recoverable, RecoveredRun, SupMsg, Supervisor, Timer};
+use crate::eventlog::{Event, LogError};
+use crate::proc::{self, ExitStatus};
+use std::sync::Arc;
+
+/// Something the loop decided that happens outside the session table.
+pub(super) enum Effect {
+    /// Append `event` to the event log (`session: None`: a conductor record).
+    Record {
+        session: Option<String>,
+        event: Box<Event>,
+    },
+    /// Send `timer` back to the loop after `delay` (at once when zero).
+    Arm { delay: Duration, timer: Timer },
+    /// Start the driver of one run.
+    Drive(Box<Drive>),
+    /// Ask the broker for an account for session `id`'s next run.
+    Lease {
+        id: SessionId,
+        ticket: u64,
+        provider: AgentKind,
+        host: Option<String>,
+    },
+    /// Give an account back to the broker.
+    Release {
+        id: SessionId,
+        lease: Box<baton_accounts::Lease>,
+        outcome: baton_accounts::Outcome,
+    },
+    /// Answer a caller, after the records decided before it are queued.
+    Reply(Box<dyn FnOnce() + Send>),
+    /// Answer a caller once everything recorded so far is in the file.
+    AfterLog(Box<dyn FnOnce(Result<(), LogError>) + Send>),
+    /// Wait off the loop for a run's answer and pass it on.
+    Forward(Pin<Box<dyn Future<Output = ()> + Send>>),
+    /// SIGKILL the group of a run an earlier conductor left, if `pid` is
+    /// still the process that started at `start_time`.
+    EndLeftover { pid: proc::Pid, start_time: u64 },
+    /// Finish, from the log, a run whose exit an earlier conductor recorded.
+    FinishRecorded {
+        id: SessionId,
+        rec: Box<Recoverable>,
+        status: ExitStatus,
+    },
+}
+
+/// One run to start: its settings, the channel its supervisor talks to it
+/// on, and where it runs.
+pub(super) struct Drive {
+    pub id: SessionId,
+    pub attempt: u32,
+    pub cfg: Box<RunConfig>,
+    pub shared: Arc<RunShared>,
+    pub ctl: mpsc::UnboundedReceiver<RunCtl>,
+    pub on: RunsOn,
+}
+
+/// The backend a run is started on.
+#[derive(Debug)]
+pub(super) enum RunsOn {
+    /// Inventory host `0`, in a tmux session there.
+    Remote(String),
+    /// This conductor's tmux server, or the run left there to take over.
+    Tmux(Option<Adopt>),
+    /// `baton-shim` (detached pipes), or the shim run left to take over.
+    Shim(Option<Adopt>),
+    /// Pipes or a PTY, children of this process.
+    Pipes,
+}
+
+/// The effects decided while handling one message.
+#[derive(Default)]
+pub(super) struct Effects(Vec<Effect>);
+
+impl Effects {
+    pub fn record(&mut self, session: Option<&str>, event: Event) {
+        self.0.push(Effect::Record {
+            session: session.map(str::to_owned),
+            event: Box::new(event),
+        });
+    }
+
+    pub fn arm(&mut self, delay: Duration, timer: Timer) {
+        self.0.push(Effect::Arm { delay, timer });
+    }
+
+    pub fn reply(&mut self, answer: impl FnOnce() + Send + 'static) {
+        self.0.push(Effect::Reply(Box::new(answer)));
+    }
+
+    pub fn after_log(&mut self, answer: impl FnOnce(Result<(), LogError>) + Send + 'static) {
+        self.0.push(Effect::AfterLog(Box::new(answer)));
+    }
+
+    pub fn forward(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.0.push(Effect::Forward(Box::pin(task)));
+    }
+
+    pub fn push(&mut self, effect: Effect) {
+        self.0.push(effect);
+    }
+
+    /// Takes what was decided so far (tests read it instead of performing it).
+    #[cfg(test)]
+    pub fn take(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl Supervisor {
+    /// Carries out what the last message's handlers decided, in order.
+    pub(super) fn perform(&mut self) {
+        let mut effects = std::mem::take(&mut self.effects.0);
+        for effect in effects.drain(..) {
+            self.perform_one(effect);
+        }
+        // The buffer is kept for the next message.
+        if self.effects.0.is_empty() {
+            self.effects.0 = effects;
+        }
+    }
+
+    fn perform_one(&mut self, effect: Effect) {
+        match effect {
+            Effect::Record { session, event } => self.log.append_boxed(session, event),
+            Effect::Arm { delay, timer } => {
+                let tx = self.tx.clone();
+                if delay.is_zero() {
+                    let _ = tx.send(SupMsg::Timer(timer));
+                } else {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        let _ = tx.send(SupMsg::Timer(timer));
+                    });
+                }
+            }
+            Effect::Drive(drive) => self.start_driver(*drive),
+            Effect::Lease {
+                id,
+                ticket,
+                provider,
+                host,
+            } => {
+                let Some(broker) = self.broker.clone() else {
+                    return;
+                };
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = broker.lease(provider, id.as_str(), host.as_deref());
+                    let _ = tx.send(SupMsg::Broker(BrokerReply::Leased { id, ticket, result }));
+                });
+            }
+            Effect::Release { id, lease, outcome } => {
+                let Some(broker) = self.broker.clone() else {
+                    return;
+                };
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let name = outcome_name(&outcome);
+                    let result = broker.release(&lease, outcome);
+                    let _ = tx.send(SupMsg::Broker(BrokerReply::Released {
+                        id,
+                        lease,
+                        outcome: name,
+                        result,
+                    }));
+                });
+            }
+            Effect::Reply(answer) => answer(),
+            Effect::AfterLog(answer) => {
+                let log = self.log.clone();
+                tokio::spawn(async move { answer(log.barrier(false).await) });
+            }
+            Effect::Forward(task) => {
+                tokio::spawn(task);
+            }
+            Effect::EndLeftover { pid, start_time } => {
+                if proc::process_start_time(pid) == Some(start_time) {
+                    let _ = proc::signal_group(pid, proc::Signal::Kill);
+                }
+            }
+            Effect::FinishRecorded { id, rec, status } => {
+                self.finish_recorded_run(id, *rec, status)
+            }
+        }
+    }
+
+    /// Spawns the driver task of one run over its backend.
+    fn start_driver(&mut self, drive: Drive) {
+        let Drive {
+            id,
+            attempt,
+            cfg,
+            shared,
+            ctl,
+            on,
+        } = drive;
+        let server = self.tmux_server();
+        let tx = self.tx.clone();
+        let epoch = self.epoch;
+        let report_id = id.clone();
+        let report: driver::Report = Arc::new(move |msg| {
+            let _ = tx.send(SupMsg::Run {
+                id: report_id.clone(),
+                attempt,
+                msg,
+            });
+        });
+        match on {
+            RunsOn::Remote(host) => match self.ssh_host(&host) {
+                Ok((ssh, feed)) => {
+                    let remote = backend::remote::RemoteRun {
+                        tmux: server.on_host(ssh),
+                        session: proc::TmuxServer::session_name(id.as_str()),
+                        host,
+                        feed,
+                    };
+                    tokio::spawn(async move {
+                        let started = Box::new(backend::remote::start(&cfg, remote).await);
+                        driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                    });
+                }
+                Err(e) => report(RunMsg::SpawnFailed {
+                    missing: crate::state::Missing::Host,
+                    message: e.to_string(),
+                }),
+            },
+            RunsOn::Tmux(adopt) => {
+                let session = proc::TmuxServer::session_name(id.as_str());
+                tokio::spawn(async move {
+                    let started =
+                        Box::new(backend::tmux::start(&cfg, server, session, adopt).await);
+                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                });
+            }
+            RunsOn::Shim(adopt) => {
+                tokio::spawn(async move {
+                    let started = Box::new(backend::shim::start(&cfg, adopt).await);
+                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                });
+            }
+            RunsOn::Pipes => {
+                tokio::spawn(async move {
+                    let started = Box::new(backend::pipes::start(&cfg).await);
+                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                });
+            }
+        }
+    }
+
+    /// Ends the run of `rec`, whose `exit` was recorded, as its own driver
+    /// would have: payload from its stdout in the log, then the usual rules
+    /// (through a `Finished` report).
+    fn finish_recorded_run(&mut self, id: SessionId, rec: Recoverable, status: ExitStatus) {
+        let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
+        let tail_bytes = self.opts.conductor.tail_bytes;
+        let server = self.tmux_server();
+        let session = proc::TmuxServer::session_name(id.as_str());
+        if let Some(RecoveredRun::Shim(_)) = &rec.run {
+            let _ = std::fs::remove_file(backend::shim::status_path(&out_path));
+            let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
+        }
+        let leftover = match &rec.run {
+            Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
+            Some(RecoveredRun::Remote { host }) => {
+                self.ssh_host(host).ok().map(|(ssh, _)| server.on_host(ssh))
+            }
+            _ => None,
+        };
+        let tx = self.tx.clone();
+        let attempt = rec.attempt;
+        let out_offset = rec.out_offset;
+        tokio::spawn(async move {
+            if let Some(tmux) = leftover {
+                let _ = tmux.kill_session(&session).await;
+            }
+            let stdout = driver::run_stdout_tail(&out_path, out_offset);
+            let payload = if status.success() {
+                let mut capture = baton_monitor::payload::PayloadCapture::new();
+                capture.feed(&stdout);
+                capture.finish(&stdout)
+            } else {
+                None
+            };
+            let tail = stdout[stdout.len().saturating_sub(tail_bytes)..].to_vec();
+            let _ = tx.send(SupMsg::Run {
+                id,
+                attempt,
+                msg: RunMsg::Finished {
+                    status,
+                    payload,
+                    tail,
+                },
+            });
+        });
+    }
+}
