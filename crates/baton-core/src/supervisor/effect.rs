@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_config::{AgentKind, SessionId};
@@ -18,7 +19,6 @@ use super::leasing::{BrokerReply, outcome_name};
 use super::{Recoverable, RecoveredRun, SupMsg, Supervisor, Timer};
 use crate::eventlog::{Event, LogError};
 use crate::proc::{self, ExitStatus};
-use std::sync::Arc;
 
 /// Something the loop decided that happens outside the session table.
 pub(super) enum Effect {
