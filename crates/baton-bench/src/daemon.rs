@@ -21,7 +21,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_core::{SessionRow, SessionState};
-use baton_proto::request::{Kill, Ps, Shutdown, Spawn};
+use baton_proto::request::{Kill, Ps, Shutdown, Spawn, Via};
 use baton_proto::{
     Hello, HelloReply, PROTOCOL, Request, Response, SpawnSpec, read_frame, write_frame,
 };
@@ -233,7 +233,13 @@ impl Daemon {
             command: Some(argv),
             ..Default::default()
         };
-        match self.call(&Request::Spawn(Box::new(Spawn { spec })), EXCHANGE_LIMIT)? {
+        match self.call(
+            &Request::Spawn(Box::new(Spawn {
+                spec,
+                via: Via::Cli,
+            })),
+            EXCHANGE_LIMIT,
+        )? {
             Response::Spawned(s) if s.id == id => Ok(()),
             Response::Spawned(s) => {
                 Err(format!("asked to spawn `{id}`, the daemon spawned `{}`", s.id).into())
@@ -252,7 +258,10 @@ impl Daemon {
 
     /// Kills one session; returns once its process group is gone.
     pub fn kill(&self, id: &str) -> Fallible<()> {
-        let request = Request::Kill(Kill { id: id.to_owned() });
+        let request = Request::Kill(Kill {
+            id: id.to_owned(),
+            via: Via::Cli,
+        });
         match self.call(&request, STOP_LIMIT)? {
             Response::Done(_) => Ok(()),
             other => Err(unexpected("kill", &other)),

@@ -240,20 +240,36 @@ impl Conductor {
 
     /// Writes `bytes` to the session's stdin. With `if_waiting`, refuses
     /// unless the session is in `input_wait`. Returns after the bytes were
-    /// written and the `input` event is in the log.
+    /// written and the `input` event (with `source`, e.g. `user`) is in the
+    /// log.
     pub async fn send_input(
         &self,
         id: &SessionId,
         bytes: Vec<u8>,
         if_waiting: bool,
+        source: &str,
     ) -> Result<(), ConductorError> {
         self.request(|reply| Control::Send {
             id: id.clone(),
             bytes,
             if_waiting,
+            source: source.to_owned(),
             reply,
         })
         .await?
+    }
+
+    /// Appends a record about `session` that the conductor did not decide
+    /// itself (e.g. who asked for a request). It goes through the same
+    /// writer, after everything already queued.
+    pub fn note(&self, session: Option<&str>, event: Event) {
+        self.log.append(session, event);
+    }
+
+    /// The `seq` of the last record in the log file (0 for none); see
+    /// [`crate::eventlog::EventLog::last_seq`].
+    pub fn last_seq(&self) -> u64 {
+        self.log.last_seq()
     }
 
     /// The session table, consistent with the log: every change it shows is

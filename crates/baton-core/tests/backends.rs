@@ -351,7 +351,7 @@ async fn a_question_waits_for_input_and_the_answer_resumes_the_agent(kind: Kind)
         "{line}"
     );
     h.conductor
-        .send_input(&id("q"), b"y\n".to_vec(), true)
+        .send_input(&id("q"), b"y\n".to_vec(), true, "user")
         .await
         .expect("answer while waiting");
     assert_eq!(h.wait_terminal("q").await, Completed, "{}", h.dump());

@@ -65,7 +65,7 @@ async fn a_detached_run_is_answered_through_its_stdin_fifo() {
     h.spawn(spec).await;
     h.wait_state("asker", InputWait).await;
     h.conductor
-        .send_input(&id("asker"), b"y\n".to_vec(), true)
+        .send_input(&id("asker"), b"y\n".to_vec(), true, "user")
         .await
         .expect("answer written");
     assert_eq!(h.wait_terminal("asker").await, Completed, "{}", h.dump());

@@ -182,7 +182,7 @@ async fn question_goes_input_wait_with_evidence_and_an_answer_resumes() {
     );
     // --if-waiting semantics: accepted only in input_wait.
     h.conductor
-        .send_input(&id("q"), b"y\n".to_vec(), true)
+        .send_input(&id("q"), b"y\n".to_vec(), true, "user")
         .await
         .expect("send while waiting");
     assert_eq!(h.wait_terminal("q").await, Completed);
@@ -235,7 +235,7 @@ async fn send_if_waiting_refuses_outside_input_wait() {
     h.wait_state("busy", Healthy).await;
     let err = h
         .conductor
-        .send_input(&id("busy"), b"y\n".to_vec(), true)
+        .send_input(&id("busy"), b"y\n".to_vec(), true, "user")
         .await
         .expect_err("not waiting");
     assert!(err.to_string().contains("not input_wait"), "{err}");
@@ -246,7 +246,7 @@ async fn send_if_waiting_refuses_outside_input_wait() {
     );
     let err = h
         .conductor
-        .send_input(&id("nope"), b"y\n".to_vec(), false)
+        .send_input(&id("nope"), b"y\n".to_vec(), false, "user")
         .await
         .expect_err("unknown");
     assert!(err.to_string().contains("no session with id `nope`"));
@@ -689,7 +689,7 @@ async fn input_to_a_session_without_a_stdin_pipe_is_refused_clearly() {
     h.wait_state("nostdin", Healthy).await;
     let err = h
         .conductor
-        .send_input(&id("nostdin"), b"y\n".to_vec(), false)
+        .send_input(&id("nostdin"), b"y\n".to_vec(), false, "user")
         .await
         .expect_err("no pipe");
     assert!(err.to_string().contains("stdin"), "{err}");

@@ -143,7 +143,7 @@ async fn a_remote_question_is_detected_and_answered_with_literal_keys() {
     h.wait_state("ask", InputWait).await;
     // Characters a shell or tmux would interpret arrive as typed.
     h.conductor
-        .send_input(&id("ask"), b"y $(no) 'q' C-c;\n".to_vec(), true)
+        .send_input(&id("ask"), b"y $(no) 'q' C-c;\n".to_vec(), true, "user")
         .await
         .expect("answer sent");
     assert_eq!(h.wait_terminal("ask").await, Completed, "{}", h.dump());

@@ -80,7 +80,7 @@ async fn a_user_answer_reaches_the_agent_through_the_terminal() {
     h.spawn(spec).await;
     h.wait_state("manual", InputWait).await;
     h.conductor
-        .send_input(&id("manual"), b"n\n".to_vec(), true)
+        .send_input(&id("manual"), b"n\n".to_vec(), true, "user")
         .await
         .expect("answer");
     assert_eq!(h.wait_terminal("manual").await, Completed);

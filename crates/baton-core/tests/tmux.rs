@@ -173,7 +173,7 @@ async fn a_tmux_session_is_answered_with_literal_keys_and_killed_with_its_pane()
     .await;
     h.wait_state("ask", InputWait).await;
     h.conductor
-        .send_input(&id("ask"), b"$(date) Enter\n".to_vec(), true)
+        .send_input(&id("ask"), b"$(date) Enter\n".to_vec(), true, "user")
         .await
         .expect("send");
     h.wait_for("resumed", |r| {

@@ -41,7 +41,11 @@ impl fmt::Display for Version {
 }
 
 /// The protocol this build speaks.
-pub const PROTOCOL: Version = Version::new(1, 0);
+///
+/// 1.1 added `via` on control requests, `offset` / `tail_bytes` /
+/// `max_bytes` on `logs`, `seq` on `sessions` and `log_len` on
+/// `end_of_stream`.
+pub const PROTOCOL: Version = Version::new(1, 1);
 
 /// Which end of a connection a message or error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

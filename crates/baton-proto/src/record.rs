@@ -12,8 +12,9 @@ pub const FORMAT_NAME: &str = "baton-events";
 /// Major version: readers refuse a newer major, writers refuse to append to one.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
-/// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`.
-pub const FORMAT_MINOR: u32 = 2;
+/// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
+/// 1.3 the `request` event.
+pub const FORMAT_MINOR: u32 = 3;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -268,6 +269,15 @@ pub enum Event {
         /// policy), `resumed` (it had no run: it goes on from its state).
         outcome: String,
     },
+    /// A client asked the daemon to act on a session (`spawn`, `send`,
+    /// `kill`), recorded before it is carried out. Never holds the text
+    /// sent or the spec's prompt and env.
+    Request {
+        /// The verb: `spawn`, `send` or `kill`.
+        verb: String,
+        /// Which client: `cli` (a `baton` verb) or `mcp` (`baton mcp`).
+        via: String,
+    },
     /// The conductor is shutting down.
     Shutdown {
         /// Why: `request`, `signal`, …
@@ -302,6 +312,7 @@ impl Event {
             Event::NoLease { .. } => "no_lease",
             Event::Security { .. } => "security",
             Event::Recovered { .. } => "recovered",
+            Event::Request { .. } => "request",
             Event::Shutdown { .. } => "shutdown",
         }
     }

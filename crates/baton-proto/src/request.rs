@@ -66,11 +66,45 @@ impl Message for Request {
     });
 }
 
+/// Which kind of client sent a control request (`spawn`, `send`, `kill`);
+/// the daemon records it in the event log with the request (protocol 1.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A `baton` verb on the command line (also what a 1.0 client is taken for).
+    #[default]
+    Cli,
+    /// `baton mcp`, on behalf of an MCP client (a lead agent).
+    Mcp,
+    /// A client kind this version does not know (from a newer client).
+    #[serde(other)]
+    Other,
+}
+
+impl Via {
+    /// True for the default, [`Via::Cli`] (left out on the wire).
+    pub fn is_cli(&self) -> bool {
+        *self == Via::Cli
+    }
+
+    /// The name written in the event log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Cli => "cli",
+            Via::Mcp => "mcp",
+            Via::Other => "other",
+        }
+    }
+}
+
 /// `spawn`: start a session from a manifest-like entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spawn {
     /// The session; the daemon validates it (see [`SpawnSpec`]).
     pub spec: SpawnSpec,
+    /// Who asks (1.1).
+    #[serde(default, skip_serializing_if = "Via::is_cli")]
+    pub via: Via,
 }
 
 /// `ps`: list sessions.
@@ -82,7 +116,7 @@ pub struct Ps {
 }
 
 /// `logs`: a session's output, from its log file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Logs {
     /// The session.
     pub id: String,
@@ -92,6 +126,17 @@ pub struct Logs {
     /// Start this many lines before the end; `None`: from the beginning.
     #[serde(default)]
     pub tail: Option<u64>,
+    /// Start at this byte of the log file (1.1). Wins over `tail` and
+    /// `tail_bytes`; past the end, nothing is sent.
+    #[serde(default)]
+    pub offset: Option<u64>,
+    /// Start this many bytes before the end (1.1). Wins over `tail`.
+    #[serde(default)]
+    pub tail_bytes: Option<u64>,
+    /// Send at most this many bytes, then `end_of_stream` (1.1); ignored
+    /// with `follow`. The last chunk ends at this limit, wherever it falls.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
     /// Keep streaming new output until the session ends or the client
     /// disconnects.
     #[serde(default)]
@@ -126,6 +171,10 @@ pub struct SendInput {
     /// `error` with kind `not_waiting` and writes nothing.
     #[serde(default)]
     pub if_waiting: bool,
+    /// Who asks (1.1); the `input` record's `source` is `user` for
+    /// [`Via::Cli`], else this client's name.
+    #[serde(default, skip_serializing_if = "Via::is_cli")]
+    pub via: Via,
 }
 
 /// `kill`: stop one session for good.
@@ -133,6 +182,9 @@ pub struct SendInput {
 pub struct Kill {
     /// The session.
     pub id: String,
+    /// Who asks (1.1).
+    #[serde(default, skip_serializing_if = "Via::is_cli")]
+    pub via: Via,
 }
 
 /// `shutdown`: stop every session, then the daemon.

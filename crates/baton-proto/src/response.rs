@@ -108,6 +108,12 @@ pub struct Spawned {
 pub struct Sessions {
     /// One snapshot per session that matched the `ps` filter.
     pub sessions: Vec<SessionRow>,
+    /// The event log's last `seq` before the table was taken (1.1): every
+    /// record up to it is reflected in `sessions` (later ones may be too),
+    /// so `events --since seq` continues from this table with no gap.
+    /// `None` from a 1.0 daemon or while the log is empty.
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
 /// Output bytes from a session's log file.
@@ -161,9 +167,15 @@ pub struct EventRecord {
 }
 
 /// Nothing more follows for `logs` or `events` (the session ended, the log
-/// was read to its end without `follow`, or the daemon is stopping).
+/// was read to its end without `follow`, `max_bytes` was reached, or the
+/// daemon is stopping).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndOfStream {}
+pub struct EndOfStream {
+    /// For `logs` without `follow` (1.1): the log file's length when it was
+    /// read, so a client paging by `offset` knows whether more is there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_len: Option<u64>,
+}
 
 /// The daemon has carried out `send`, `kill` or `shutdown` (input written,
 /// session stopped, sessions stopped) — not merely accepted it.

@@ -137,6 +137,15 @@ pub struct SessionRow {
     pub capabilities: Vec<String>,
     /// The leased account, while the session holds one.
     pub account: Option<String>,
+    /// Where its process runs: `pipes`, `pty` or `tmux` (1.1; empty from a
+    /// 1.0 daemon).
+    #[serde(default)]
+    pub backend: String,
+    /// The evidence of the last transition, as in its `state` record: for
+    /// `input_wait` the question line, for `failed` / `dead` what the run
+    /// said or how it ended (1.1).
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 #[cfg(test)]

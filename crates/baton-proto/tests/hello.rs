@@ -20,10 +20,11 @@ fn hello(protocol: Version) -> Hello {
 }
 
 #[test]
-fn this_build_speaks_1_0() {
-    assert_eq!(PROTOCOL, V1_0);
-    assert_eq!(PROTOCOL.to_string(), "1.0");
+fn this_build_speaks_1_1_which_a_1_0_peer_accepts() {
+    assert_eq!(PROTOCOL, Version::new(1, 1));
+    assert_eq!(PROTOCOL.to_string(), "1.1");
     assert_eq!(Hello::new("x").protocol, PROTOCOL);
+    assert!(PROTOCOL.is_compatible(V1_0) && V1_0.is_compatible(PROTOCOL));
 }
 
 /// (daemon, client, expected refusal wording or None for welcome).

@@ -5,7 +5,7 @@ use std::io::Cursor;
 
 use baton_config::{AgentKind, Backend, StdinMode};
 use baton_proto::record::Record;
-use baton_proto::request::{Accounts, Events, Kill, Logs, Ps, SendInput, Shutdown, Spawn};
+use baton_proto::request::{Accounts, Events, Kill, Logs, Ps, SendInput, Shutdown, Spawn, Via};
 use baton_proto::response::{
     AccountsReport, Done, EndOfStream, ErrorReply, EventRecord, LogChunk, Sessions, Skipped,
     SkippedEvents, Spawned,
@@ -50,7 +50,14 @@ fn spec() -> SpawnSpec {
 /// compile here until it has an example.
 fn requests() -> Vec<Request> {
     let all = vec![
-        Request::Spawn(Box::new(Spawn { spec: spec() })),
+        Request::Spawn(Box::new(Spawn {
+            spec: spec(),
+            via: Via::Cli,
+        })),
+        Request::Spawn(Box::new(Spawn {
+            spec: spec(),
+            via: Via::Mcp,
+        })),
         Request::Ps(Ps { capability: None }),
         Request::Ps(Ps {
             capability: Some("rust".into()),
@@ -60,6 +67,14 @@ fn requests() -> Vec<Request> {
             stderr: true,
             tail: Some(20),
             follow: true,
+            ..Logs::default()
+        }),
+        Request::Logs(Logs {
+            id: "w1".into(),
+            offset: Some(4096),
+            tail_bytes: Some(100),
+            max_bytes: Some(65_536),
+            ..Logs::default()
         }),
         Request::Events(Events {
             session: Some("w1".into()),
@@ -70,8 +85,16 @@ fn requests() -> Vec<Request> {
             id: "w1".into(),
             text: "yes \"please\"\t".into(),
             if_waiting: true,
+            via: Via::Mcp,
         }),
-        Request::Kill(Kill { id: "w1".into() }),
+        Request::Kill(Kill {
+            id: "w1".into(),
+            via: Via::Cli,
+        }),
+        Request::Kill(Kill {
+            id: "w1".into(),
+            via: Via::Mcp,
+        }),
         Request::Shutdown(Shutdown { force: true }),
         Request::Accounts(Accounts {}),
     ];
@@ -112,6 +135,8 @@ fn snapshot() -> SessionRow {
         message: None,
         capabilities: vec!["rust".into()],
         account: Some("codex/a1".into()),
+        backend: "tmux".into(),
+        evidence: Some("exit status 0".into()),
     }
 }
 
@@ -131,14 +156,18 @@ fn records() -> Vec<Record> {
 fn responses() -> Vec<Response> {
     let mut all = vec![
         Response::Spawned(Spawned { id: "w1".into() }),
-        Response::Sessions(Sessions { sessions: vec![] }),
+        Response::Sessions(Sessions::default()),
         Response::Sessions(Sessions {
             sessions: vec![snapshot(), snapshot()],
+            seq: Some(4242),
         }),
         Response::LogChunk(LogChunk::new(1024, b"\x1b[31mred\xff\xfe\n")),
         Response::Skipped(Skipped { bytes: 65_536 }),
         Response::SkippedEvents(SkippedEvents { count: 17 }),
-        Response::EndOfStream(EndOfStream {}),
+        Response::EndOfStream(EndOfStream::default()),
+        Response::EndOfStream(EndOfStream {
+            log_len: Some(1 << 40),
+        }),
         Response::Done(Done {}),
         Response::error(ErrorKind::UnknownSession, "unknown session `w9`"),
         Response::error(ErrorKind::NotWaiting, "session `w1` is healthy"),
@@ -258,17 +287,31 @@ fn known_tags_match_the_variants() {
 
 #[test]
 fn wire_shapes_are_as_documented() {
-    let frame = encode_frame(&Request::Kill(Kill { id: "w1".into() })).unwrap();
+    let frame = encode_frame(&Request::Kill(Kill {
+        id: "w1".into(),
+        via: Via::Cli,
+    }))
+    .unwrap();
     let body = br#"{"verb":"kill","id":"w1"}"#;
     assert_eq!(&frame[..4], &(body.len() as u32).to_be_bytes());
     assert_eq!(&frame[4..], body);
     assert_eq!(
         serde_json::to_value(Hello::new("0.1.0")).unwrap(),
-        json!({"protocol": {"major": 1, "minor": 0}, "client": "0.1.0"})
+        json!({"protocol": {"major": 1, "minor": 1}, "client": "0.1.0"})
     );
     assert_eq!(
-        serde_json::to_value(Response::EndOfStream(EndOfStream {})).unwrap(),
+        serde_json::to_value(Response::EndOfStream(EndOfStream::default())).unwrap(),
         json!({"reply": "end_of_stream"})
+    );
+    assert_eq!(
+        serde_json::to_value(Request::Send(SendInput {
+            id: "w1".into(),
+            text: "y".into(),
+            if_waiting: true,
+            via: Via::Mcp,
+        }))
+        .unwrap(),
+        json!({"verb": "send", "id": "w1", "text": "y", "if_waiting": true, "via": "mcp"})
     );
     assert_eq!(
         serde_json::to_value(Response::LogChunk(LogChunk::new(7, b"hi"))).unwrap(),
@@ -283,9 +326,7 @@ fn optional_fields_may_be_omitted_and_unknown_fields_are_ignored() {
             r#"{"verb":"logs","id":"w1"}"#,
             Request::Logs(Logs {
                 id: "w1".into(),
-                stderr: false,
-                tail: None,
-                follow: false,
+                ..Logs::default()
             }),
         ),
         (r#"{"verb":"ps"}"#, Request::Ps(Ps::default())),
@@ -296,7 +337,18 @@ fn optional_fields_may_be_omitted_and_unknown_fields_are_ignored() {
         ),
         (
             r#"{"verb":"kill","id":"w1","signal":"TERM","v2":{"a":[1]}}"#,
-            Request::Kill(Kill { id: "w1".into() }),
+            Request::Kill(Kill {
+                id: "w1".into(),
+                via: Via::Cli,
+            }),
+        ),
+        (
+            // A client kind from a newer client is kept apart, not refused.
+            r#"{"verb":"kill","id":"w1","via":"ide"}"#,
+            Request::Kill(Kill {
+                id: "w1".into(),
+                via: Via::Other,
+            }),
         ),
         (
             r#"{"verb":"send","id":"w1","text":"y"}"#,
@@ -304,6 +356,7 @@ fn optional_fields_may_be_omitted_and_unknown_fields_are_ignored() {
                 id: "w1".into(),
                 text: "y".into(),
                 if_waiting: false,
+                via: Via::Cli,
             }),
         ),
     ];
@@ -486,6 +539,7 @@ fn writing_an_oversized_message_writes_nothing() {
         id: "w1".into(),
         text: "x".repeat(MAX_FRAME),
         if_waiting: false,
+        via: Via::Cli,
     });
     let mut wire = Vec::new();
     assert!(matches!(
@@ -503,7 +557,11 @@ fn a_full_log_chunk_fits_in_a_frame() {
 
 #[test]
 fn truncation_is_told_apart_from_a_clean_close() {
-    let frame = encode_frame(&Request::Kill(Kill { id: "w1".into() })).unwrap();
+    let frame = encode_frame(&Request::Kill(Kill {
+        id: "w1".into(),
+        via: Via::Cli,
+    }))
+    .unwrap();
     assert!(
         read_frame::<Request>(&mut Cursor::new(&[][..]))
             .unwrap()
@@ -570,7 +628,10 @@ fn ends_exchange_marks_only_the_last_response() {
 
 #[test]
 fn a_spawn_spec_crosses_the_wire_and_converts() {
-    let spawned = Request::Spawn(Box::new(Spawn { spec: spec() }));
+    let spawned = Request::Spawn(Box::new(Spawn {
+        spec: spec(),
+        via: Via::Mcp,
+    }));
     let Request::Spawn(spawn) =
         decode_body::<Request>(&encode_frame(&spawned).unwrap()[4..]).unwrap()
     else {

@@ -101,6 +101,7 @@ pub(crate) fn describe_record(record: &Record) -> Option<String> {
             outcome,
         } => format!("recovered pid {pid} ({outcome})"),
         Event::Recovered { pid: None, outcome } => format!("recovered ({outcome})"),
+        Event::Request { verb, via } => format!("{verb} asked via {via}"),
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

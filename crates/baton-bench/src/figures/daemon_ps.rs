@@ -171,6 +171,7 @@ fn run(
     let cli_full = time_cli(daemon, requests, sessions)?;
     let reply_bytes = baton_proto::encode_frame(&Response::Sessions(Sessions {
         sessions: daemon.ps()?,
+        seq: None,
     }))
     .map_err(|e| format!("cannot encode a `sessions` reply: {e}"))?
     .len();

@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,7 @@ pub struct EventLog {
     tx: mpsc::Sender<Request>,
     events: broadcast::Sender<Arc<LoggedEvent>>,
     path: PathBuf,
+    written: Arc<AtomicU64>,
 }
 
 impl EventLog {
@@ -105,10 +107,12 @@ impl EventLog {
         let next_seq = prepare(&mut file, path)?;
         let (tx, rx) = mpsc::channel();
         let (events, _) = broadcast::channel(4096);
+        let written = Arc::new(AtomicU64::new(next_seq - 1));
         let writer = Writer {
             file,
             fsync,
             next_seq,
+            written: written.clone(),
             events: events.clone(),
             dirty_since: None,
             failed: None,
@@ -121,7 +125,15 @@ impl EventLog {
             tx,
             events,
             path: path.to_owned(),
+            written,
         })
+    }
+
+    /// The `seq` of the last record written to the file (0 for none).
+    /// Every record after it is published after this call returns, so a
+    /// subscriber made before the call misses none of them.
+    pub fn last_seq(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     /// The file this log writes.
@@ -265,6 +277,8 @@ struct Writer {
     file: File,
     fsync: FsyncPolicy,
     next_seq: u64,
+    /// Shared with [`EventLog::last_seq`].
+    written: Arc<AtomicU64>,
     events: broadcast::Sender<Arc<LoggedEvent>>,
     dirty_since: Option<Instant>,
     failed: Option<WriteFailed>,
@@ -355,6 +369,9 @@ impl Writer {
             self.sync();
         } else if self.fsync == FsyncPolicy::Off {
             self.dirty_since = None;
+        }
+        if let Some(last) = written.last() {
+            self.written.store(last.record.seq, Ordering::Release);
         }
         // Write-ahead: subscribers hear of a record only after it is in the file.
         for event in written {

@@ -64,6 +64,7 @@ pub(crate) enum Control {
         id: SessionId,
         bytes: Vec<u8>,
         if_waiting: bool,
+        source: String,
         reply: oneshot::Sender<Result<(), ConductorError>>,
     },
     Snapshot {
@@ -123,6 +124,8 @@ struct Entry {
     /// Bumped on every state change; stale timers compare against it.
     generation: u64,
     message: Option<String>,
+    /// The evidence of the last transition.
+    evidence: Option<String>,
     /// The account this session's runs use, while leased.
     lease: Option<baton_accounts::Lease>,
     /// Bumped on every lease request; a reply with an older ticket is stale.
@@ -305,6 +308,7 @@ impl Supervisor {
         }
         entry.state = to;
         entry.reason = reason.to_owned();
+        entry.evidence.clone_from(&evidence);
         entry.generation += 1;
         let restarts = entry.restarts;
         if to.is_terminal() {
@@ -343,8 +347,9 @@ impl Supervisor {
                 id,
                 bytes,
                 if_waiting,
+                source,
                 reply,
-            } => self.send_input(id, bytes, if_waiting, reply),
+            } => self.send_input(id, bytes, if_waiting, source, reply),
             Control::Contains { id, reply } => {
                 let _ = reply.send(self.sessions.contains_key(&id));
             }
@@ -415,6 +420,7 @@ impl Supervisor {
                 created: SystemTime::now(),
                 generation: 0,
                 message: None,
+                evidence: None,
                 lease: None,
                 lease_ticket: 0,
                 waiting: None,
@@ -1124,6 +1130,7 @@ impl Supervisor {
         id: SessionId,
         bytes: Vec<u8>,
         if_waiting: bool,
+        source: String,
         reply: oneshot::Sender<Result<(), ConductorError>>,
     ) {
         let Some(entry) = self.sessions.get(&id) else {
@@ -1143,7 +1150,7 @@ impl Supervisor {
         let (tx, rx) = oneshot::channel();
         let request = RunCtl::Input {
             bytes,
-            source: "user".into(),
+            source,
             reply: tx,
         };
         if run.send(request).is_err() {
@@ -1341,6 +1348,8 @@ impl Supervisor {
                 message: e.message.clone(),
                 capabilities: e.spec.capabilities.clone(),
                 account: e.lease.as_ref().map(|l| l.account.clone()),
+                backend: e.spec.backend.to_string(),
+                evidence: e.evidence.clone(),
             })
             .collect()
     }

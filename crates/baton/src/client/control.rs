@@ -1,6 +1,6 @@
 //! `baton send`, `baton kill`, `baton shutdown`: one request, `done` or an error.
 
-use baton_proto::request::{Kill, SendInput, Shutdown};
+use baton_proto::request::{Kill, SendInput, Shutdown, Via};
 use baton_proto::{Request, Response};
 
 use super::{Failure, SocketArg, call, finish};
@@ -41,12 +41,16 @@ pub fn send(args: SendArgs) -> i32 {
         id: args.id,
         text: args.text,
         if_waiting: args.if_waiting,
+        via: Via::Cli,
     });
     finish(done(&args.socket, &request))
 }
 
 pub fn kill(args: KillArgs) -> i32 {
-    let request = Request::Kill(Kill { id: args.id });
+    let request = Request::Kill(Kill {
+        id: args.id,
+        via: Via::Cli,
+    });
     finish(done(&args.socket, &request))
 }
 

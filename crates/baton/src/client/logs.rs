@@ -35,6 +35,7 @@ fn run(args: LogsArgs) -> Result<i32, Failure> {
         stderr: args.stderr,
         tail: args.tail,
         follow: args.follow,
+        ..Logs::default()
     });
     let mut conn = Connection::open(&args.socket, &request)?;
     let mut out = std::io::stdout().lock();

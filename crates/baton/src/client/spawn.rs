@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use baton_config::{AgentKind, Backend, Manifest};
-use baton_proto::request::Spawn;
+use baton_proto::request::{Spawn, Via};
 use baton_proto::{Request, Response, SpawnSpec};
 
 use super::{Failure, SocketArg, call, finish};
@@ -95,7 +95,10 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
         }
         None => spec_from_flags(&args).map_err(Failure::Usage)?,
     };
-    let request = Request::Spawn(Box::new(Spawn { spec }));
+    let request = Request::Spawn(Box::new(Spawn {
+        spec,
+        via: Via::Cli,
+    }));
     match call(&args.socket, &request)? {
         Response::Spawned(spawned) => {
             println!("{}", spawned.id);

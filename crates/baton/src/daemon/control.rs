@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use baton_accounts::{Broker, BrokerOptions, SystemClock};
 use baton_config::SessionId;
+use baton_core::eventlog::Event;
 use baton_proto::Response;
-use baton_proto::request::{Kill, SendInput, Shutdown};
+use baton_proto::request::{Kill, SendInput, Shutdown, Via};
 use baton_proto::response::{AccountsReport, Done, ErrorKind};
 use tokio::sync::oneshot;
 
@@ -25,11 +26,18 @@ pub async fn send(daemon: &Daemon, req: SendInput) -> Response {
             "the text to send must be one line, without newline, carriage return or NUL",
         );
     }
+    if let Err(reply) = note_request(daemon, &id, "send", req.via).await {
+        return reply;
+    }
     let mut bytes = req.text.into_bytes();
     bytes.push(b'\n');
+    let source = match req.via {
+        Via::Cli => "user",
+        other => other.as_str(),
+    };
     match daemon
         .conductor
-        .send_input(&id, bytes, req.if_waiting)
+        .send_input(&id, bytes, req.if_waiting, source)
         .await
     {
         Ok(()) => Response::Done(Done {}),
@@ -42,12 +50,43 @@ pub async fn kill(daemon: &Daemon, req: Kill) -> Response {
     let Ok(id) = req.id.parse::<SessionId>() else {
         return unknown_session(&req.id);
     };
+    if let Err(reply) = note_request(daemon, &id, "kill", req.via).await {
+        return reply;
+    }
     match daemon.conductor.kill(&id).await {
         Ok(()) => {
             tracing::info!(session = %id, "killed on request");
             Response::Done(Done {})
         }
         Err(e) => conductor_error(e),
+    }
+}
+
+/// Records who asks for `verb` on session `id`, before it is carried out;
+/// the reply for an unknown session instead.
+async fn note_request(
+    daemon: &Daemon,
+    id: &SessionId,
+    verb: &str,
+    via: Via,
+) -> Result<(), Response> {
+    match daemon.conductor.contains(id).await {
+        Ok(true) => {
+            daemon
+                .conductor
+                .note(Some(id.as_str()), request_event(verb, via));
+            Ok(())
+        }
+        Ok(false) => Err(unknown_session(id.as_str())),
+        Err(e) => Err(conductor_error(e)),
+    }
+}
+
+/// The `request` record for `verb` asked by a `via` client.
+pub fn request_event(verb: &str, via: Via) -> Event {
+    Event::Request {
+        verb: verb.to_owned(),
+        via: via.as_str().to_owned(),
     }
 }
 

@@ -20,10 +20,22 @@ use super::connection::Peer;
 
 pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(), ProtoError> {
     let mut live = daemon.conductor.subscribe();
+    // Everything after `since` is still to come: skip the file (a `wait`
+    // from `baton mcp` resumes this way, and must not read the whole log).
+    let written = daemon.conductor.last_seq();
     let path = daemon.conductor.events_path();
-    let read = tokio::task::spawn_blocking(move || read_log(&path)).await;
+    let read = match req.since {
+        Some(since) if since >= written => Ok(Ok(Vec::new())),
+        _ => tokio::task::spawn_blocking(move || read_log(&path).map(|c| c.records)).await,
+    };
+    let mut seen = Seen::default();
+    if let Some(since) = req.since {
+        // Records up to `since` are not wanted, and none up to `written`
+        // was left unread.
+        seen.note(since.min(written));
+    }
     let records = match read {
-        Ok(Ok(contents)) => contents.records,
+        Ok(Ok(records)) => records,
         Ok(Err(e)) => {
             return peer
                 .send(&Response::error(ErrorKind::Internal, e.to_string()))
@@ -36,7 +48,6 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
                 .await;
         }
     };
-    let mut seen = Seen::default();
     for record in records {
         seen.note(record.seq);
         if wanted(&req, &record) {
@@ -44,7 +55,9 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         }
     }
     if !req.follow {
-        return peer.send(&Response::EndOfStream(EndOfStream {})).await;
+        return peer
+            .send(&Response::EndOfStream(EndOfStream::default()))
+            .await;
     }
 
     let mut stopping = daemon.stopping.clone();
@@ -96,7 +109,8 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         peer.send(&Response::SkippedEvents(SkippedEvents { count }))
             .await?;
     }
-    peer.send(&Response::EndOfStream(EndOfStream {})).await
+    peer.send(&Response::EndOfStream(EndOfStream::default()))
+        .await
 }
 
 fn wanted(req: &Events, record: &Record) -> bool {

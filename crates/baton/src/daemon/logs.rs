@@ -92,9 +92,11 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
     let stream = if req.stderr { "err" } else { "out" };
     let mut log = LogFile::new(daemon.logs_dir.join(format!("{id}.{stream}.log")));
     let len = log.len().map_err(|e| log.failed(e))?;
-    let start = match req.tail {
-        None => 0,
-        Some(lines) => log.tail_start(len, lines).await?,
+    let start = match (req.offset, req.tail_bytes, req.tail) {
+        (Some(offset), _, _) => offset,
+        (None, Some(bytes), _) => len.saturating_sub(bytes),
+        (None, None, Some(lines)) => log.tail_start(len, lines).await?,
+        (None, None, None) => 0,
     };
     let mut reader = Reader {
         log,
@@ -102,8 +104,12 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
         catch_up_end: len,
     };
     if !req.follow {
-        reader.pump(peer, Some(len)).await?;
-        peer.send(&Response::EndOfStream(EndOfStream {})).await?;
+        let limit = req
+            .max_bytes
+            .map_or(len, |max| start.saturating_add(max).min(len));
+        reader.pump(peer, Some(limit)).await?;
+        let end = EndOfStream { log_len: Some(len) };
+        peer.send(&Response::EndOfStream(end)).await?;
         return Ok(());
     }
 
@@ -157,7 +163,8 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
             () = peer.gone() => return Ok(()),
         }
     }
-    peer.send(&Response::EndOfStream(EndOfStream {})).await?;
+    peer.send(&Response::EndOfStream(EndOfStream::default()))
+        .await?;
     Ok(())
 }
 

@@ -10,6 +10,8 @@ use super::Daemon;
 use super::connection::conductor_error;
 
 pub async fn handle(daemon: &Daemon, req: Ps) -> Response {
+    // Read before the table: every record up to it is reflected there.
+    let seq = Some(daemon.conductor.last_seq()).filter(|seq| *seq > 0);
     let mut sessions = match daemon.conductor.snapshot().await {
         Ok(sessions) => sessions,
         Err(e) => return conductor_error(e),
@@ -23,5 +25,5 @@ pub async fn handle(daemon: &Daemon, req: Ps) -> Response {
         };
         sessions.retain(|s| ids.contains(&s.id));
     }
-    Response::Sessions(Sessions { sessions })
+    Response::Sessions(Sessions { sessions, seq })
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use baton_config::{AgentKind, SessionId, SessionSpec};
 use baton_core::{Conductor, ConductorError};
+use baton_proto::request::Via;
 use baton_proto::response::{ErrorKind, Spawned};
 use baton_proto::{Response, SpawnSpec};
 
@@ -16,7 +17,7 @@ const ID_TRIES: usize = 8;
 
 /// Validates `spec` with the manifest's rules and starts it. An empty id
 /// means "pick one": the first free `<agent>-<n>`, as a manifest would.
-pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec) -> Response {
+pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec, via: Via) -> Response {
     let pick = spec.id.is_empty();
     for _ in 0..ID_TRIES {
         if pick {
@@ -39,6 +40,12 @@ pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec) -> Response {
         .await
         {
             Ok(id) => {
+                // After the registration, so that a refused spawn leaves
+                // no record of a session that never was.
+                daemon.conductor.note(
+                    Some(id.as_str()),
+                    super::control::request_event("spawn", via),
+                );
                 tracing::info!(session = %id, "spawned");
                 return Response::Spawned(Spawned { id: id.to_string() });
             }
