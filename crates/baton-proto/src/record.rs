@@ -288,6 +288,33 @@ pub enum Event {
 }
 
 impl Event {
+    /// Every `event` tag this version writes, in the order of [`Event::name`].
+    pub const NAMES: &'static [&'static str] = &[
+        "conductor_start",
+        "spawn",
+        "spawn_error",
+        "exit",
+        "state",
+        "invalid_transition",
+        "health",
+        "input_wait",
+        "input",
+        "kill",
+        "completed",
+        "dead",
+        "budget_reset",
+        "lease",
+        "tier_fallback",
+        "release",
+        "cooldown",
+        "circuit",
+        "no_lease",
+        "security",
+        "recovered",
+        "request",
+        "shutdown",
+    ];
+
     /// The `event` tag as written in the log.
     pub fn name(&self) -> &'static str {
         match self {

@@ -11,6 +11,7 @@ mod classify;
 mod client;
 #[cfg(feature = "engine")]
 mod daemon;
+mod mcp;
 mod render;
 #[cfg(feature = "engine")]
 mod replay;
@@ -97,6 +98,8 @@ enum Command {
     Kill(client::control::KillArgs),
     /// Stop every session and the daemon.
     Shutdown(client::control::ShutdownArgs),
+    /// Serve MCP on stdio for a lead agent: spawn, list, status, logs, send, kill, wait, events, accounts.
+    Mcp(mcp::McpArgs),
 }
 
 #[cfg(feature = "engine")]
@@ -180,6 +183,7 @@ fn main() {
     let default_filter = match cli.command {
         #[cfg(feature = "engine")]
         Command::Daemon(_) => "info",
+        Command::Mcp(_) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -210,6 +214,7 @@ fn main() {
         Command::Send(args) => client::control::send(args),
         Command::Kill(args) => client::control::kill(args),
         Command::Shutdown(args) => client::control::shutdown(args),
+        Command::Mcp(args) => mcp::main(args),
     };
     std::process::exit(code);
 }

@@ -18,7 +18,7 @@ mod events;
 mod lock;
 mod logs;
 mod ps;
-mod socket_dir;
+pub(crate) mod socket_dir;
 mod spawn;
 mod specs;
 

@@ -1,0 +1,1052 @@
+//! The tools: each maps one MCP call onto daemon requests.
+//!
+//! Every result carries structured content (matching the tool's output
+//! schema) and a short text rendering; every failure is a tool error whose
+//! text names the field or session and what to do, never a protocol error.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_config::{AgentKind, Backend, OnStall};
+use baton_proto::record::{Event, Record};
+use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
+use baton_proto::response::ErrorKind;
+use baton_proto::{Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec};
+use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use serde::Serialize;
+
+use super::daemon::{CallError, DaemonLink, Exchange, unexpected};
+use super::types::*;
+use crate::render::{describe_record, truncate};
+
+/// The tools that change something; `--read-only` leaves them out.
+pub const CONTROL_TOOLS: &[&str] = &["spawn", "send", "kill"];
+
+/// Every tool, in the order `tools/list` shows them.
+pub const ALL_TOOLS: &[&str] = &[
+    "spawn", "list", "status", "logs", "send", "kill", "wait", "events", "accounts",
+];
+
+const DEFAULT_LOG_PAGE: u64 = 32 * 1024;
+const MAX_LOG_PAGE: u64 = 1024 * 1024;
+/// A page smaller than this could never hold a whole UTF-8 character.
+const MIN_LOG_PAGE: u64 = 16;
+const DEFAULT_WAIT: f64 = 45.0;
+const MAX_WAIT: f64 = 3600.0;
+const DEFAULT_CONFIRM: f64 = 3.0;
+const MAX_CONFIRM: f64 = 60.0;
+const DEFAULT_EVENTS: u32 = 100;
+const MAX_EVENTS: u32 = 1000;
+/// How long the `input` record may take to reach a `send` after the daemon
+/// said it was written (it is on disk before that answer).
+const RECEIPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the server tells the lead at `initialize`.
+const INSTRUCTIONS: &str = "baton runs worker agent sessions (codex, gemini, claude or any command) under supervision and records everything. \
+Typical loop: spawn workers; wait (it blocks until one needs you or ends; pass the returned seq as since_seq next time); \
+on input_wait read `evidence` (the question) and answer with send; on completed read `payload` and logs; on dead read `message` and logs. \
+A session's state is never a guess: each carries the evidence it was judged by.";
+
+/// The MCP server: a handle on the daemon and the tools this process exposes.
+#[derive(Clone)]
+pub struct Baton {
+    link: Arc<DaemonLink>,
+    /// Relative `workdir`s are resolved against this.
+    cwd: PathBuf,
+    tool_router: ToolRouter<Baton>,
+}
+
+type Outcome = Result<CallToolResult, String>;
+
+/// The output schema of `T` without its descriptions: every tool's schemas
+/// are read into the lead's context, and the field names and the tool's
+/// description say enough about what comes back.
+fn lean_output_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
+    /// `names`: `value` maps field names to schemas (`properties`), so its
+    /// keys are names, not keywords.
+    fn strip(value: &mut serde_json::Value, names: bool) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if !names {
+                    map.remove("description");
+                }
+                for (key, child) in map.iter_mut() {
+                    strip(child, !names && key == "properties");
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| strip(v, false)),
+            _ => {}
+        }
+    }
+    let mut schema = serde_json::Value::Object((*schema_for_output::<T>()).clone());
+    strip(&mut schema, false);
+    match schema {
+        serde_json::Value::Object(mut map) => {
+            map.remove("$schema");
+            Arc::new(map)
+        }
+        _ => schema_for_output::<T>(),
+    }
+}
+
+/// A successful result: `out` as structured content, `text` for people.
+fn reply<T: Serialize>(out: &T, text: String) -> Outcome {
+    let value = serde_json::to_value(out).map_err(|e| format!("cannot encode the result: {e}"))?;
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(value);
+    Ok(result)
+}
+
+/// Turns an outcome into what the client gets: an error becomes a tool error.
+fn finish(outcome: Outcome) -> CallToolResult {
+    outcome.unwrap_or_else(|text| CallToolResult::error(vec![ContentBlock::text(text)]))
+}
+
+/// The text of a failed daemon call, with what to do about it.
+fn failed(e: CallError) -> String {
+    match e.kind() {
+        Some(ErrorKind::UnknownSession) => {
+            format!("{}; `list` shows the sessions there are", e.message())
+        }
+        Some(ErrorKind::BadRequest) => format!("{}; nothing was started or changed", e.message()),
+        _ => e.message(),
+    }
+}
+
+fn no_session(id: &str) -> String {
+    format!(
+        "no session with id `{}`; `list` shows the sessions there are",
+        id.escape_debug()
+    )
+}
+
+/// Clamps an optional number of seconds into `[0, max]`, refusing nonsense.
+fn seconds(field: &str, value: Option<f64>, default: f64, max: f64) -> Result<Duration, String> {
+    let s = value.unwrap_or(default);
+    if !s.is_finite() || s < 0.0 {
+        return Err(format!(
+            "`{field}` must be a number of seconds from 0 to {max}, not {s}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(s.min(max)))
+}
+
+fn duration_ms(field: &str, value: Option<String>) -> Result<Option<u64>, String> {
+    value
+        .map(|text| {
+            let d = humantime::parse_duration(text.trim()).map_err(|e| {
+                format!("`{field}`: {e} (write a duration such as \"90s\" or \"5m\")")
+            })?;
+            if d.is_zero() {
+                return Err(format!("`{field}` must be longer than zero"));
+            }
+            Ok(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        })
+        .transpose()
+}
+
+fn parsed<T: std::str::FromStr>(field: &str, value: Option<String>) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .map(|v| v.parse::<T>().map_err(|e| format!("`{field}`: {e}")))
+        .transpose()
+}
+
+impl Baton {
+    /// The wire spec for a `spawn` call, before the daemon's checks.
+    fn spec(&self, input: SpawnIn) -> Result<SpawnSpec, String> {
+        let host = input.host.filter(|h| h != "local");
+        let workdir = match (input.workdir, &host) {
+            // A path on the remote host, taken as given.
+            (Some(dir), Some(_)) => Some(PathBuf::from(dir)),
+            (None, Some(_)) => None,
+            (Some(dir), None) => Some(self.cwd.join(dir)),
+            (None, None) => Some(self.cwd.clone()),
+        };
+        let backend = match (parsed::<Backend>("backend", input.backend)?, &host) {
+            (None, Some(_)) => Backend::Tmux,
+            (backend, _) => backend.unwrap_or_default(),
+        };
+        Ok(SpawnSpec {
+            id: input.id.unwrap_or_default(),
+            agent: parsed::<AgentKind>("agent", input.agent)?.unwrap_or_default(),
+            prompt: input.prompt,
+            command: input.command,
+            workdir,
+            env: input.env.unwrap_or_default(),
+            model: input.model,
+            profile: input.profile,
+            mcp_servers: input.mcp_servers.unwrap_or_default(),
+            branch_guard: input.branch_guard.unwrap_or(false),
+            stdin: None,
+            backend,
+            answers: input
+                .answers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| SpawnAnswer {
+                    pattern: a.pattern,
+                    reply: a.reply,
+                    rule: a.rule,
+                })
+                .collect(),
+            capabilities: input.capabilities.unwrap_or_default(),
+            max_restarts: input.max_restarts,
+            stall_after_ms: duration_ms("stall_after", input.stall_after)?,
+            startup_timeout_ms: duration_ms("startup_timeout", input.startup_timeout)?,
+            on_stall: parsed::<OnStall>("on_stall", input.on_stall)?,
+            host,
+        })
+    }
+
+    /// One session's row, or the tool error for an unknown id.
+    async fn row(&self, id: &str) -> Result<(SessionRow, u64), String> {
+        let table = self.link.ps().await.map_err(failed)?;
+        let seq = table.seq.unwrap_or(0);
+        table
+            .sessions
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|row| (row, seq))
+            .ok_or_else(|| no_session(id))
+    }
+
+    async fn do_spawn(&self, input: SpawnIn) -> Outcome {
+        let spec = self.spec(input)?;
+        let request = Request::Spawn(Box::new(Spawn {
+            spec,
+            via: Via::Mcp,
+        }));
+        let id = match self.link.call(&request).await.map_err(failed)? {
+            Response::Spawned(spawned) => spawned.id,
+            other => return Err(unexpected(&other).message()),
+        };
+        let (row, _) = self.row(&id).await?;
+        let out = Brief {
+            id: row.id.clone(),
+            state: row.state.into(),
+            reason: row.reason.clone(),
+        };
+        reply(&out, format!("spawned `{}`: {}", row.id, row.state))
+    }
+
+    async fn do_list(&self, input: ListIn) -> Outcome {
+        let table = self.link.ps().await.map_err(failed)?;
+        let states: Option<HashSet<SessionState>> = input
+            .state
+            .map(|s| s.into_iter().map(SessionState::from).collect());
+        let rows: Vec<Row> = table
+            .sessions
+            .iter()
+            .filter(|s| states.as_ref().is_none_or(|set| set.contains(&s.state)))
+            .filter(|s| {
+                input.capability.as_deref().is_none_or(|cap| {
+                    !s.state.is_terminal() && s.capabilities.iter().any(|c| c == cap)
+                })
+            })
+            .map(Row::from)
+            .collect();
+        let mut counts = BTreeMap::new();
+        for row in &rows {
+            *counts
+                .entry(SessionState::from(row.state).as_str().to_owned())
+                .or_insert(0) += 1;
+        }
+        let text = if rows.is_empty() {
+            "no sessions".to_owned()
+        } else {
+            rows.iter().map(row_line).collect::<Vec<_>>().join("\n")
+        };
+        let out = ListOut {
+            sessions: rows,
+            counts,
+            seq: table.seq.unwrap_or(0),
+        };
+        reply(&out, text)
+    }
+
+    async fn do_status(&self, input: IdIn) -> Outcome {
+        let (row, _) = self.row(&input.id).await?;
+        let out = StatusOut::from(&row);
+        let mut text = format!(
+            "{} ({}, {}): {} ({})",
+            row.id, row.agent, row.host, row.state, row.reason
+        );
+        if let Some(evidence) = &row.evidence {
+            text.push_str(&format!(" — {}", truncate(evidence, 200)));
+        }
+        text.push_str(&format!("\nnext: {}", out.next));
+        if let Some(payload) = &row.payload {
+            text.push_str(&format!(
+                "\npayload: {}",
+                truncate(&payload.to_string(), 500)
+            ));
+        }
+        if let Some(message) = &row.message {
+            text.push_str(&format!("\nmessage: {message}"));
+        }
+        reply(&out, text)
+    }
+
+    async fn do_logs(&self, input: LogsIn) -> Outcome {
+        let stream = input.stream.unwrap_or_default();
+        let max = input
+            .max_bytes
+            .unwrap_or(DEFAULT_LOG_PAGE)
+            .clamp(MIN_LOG_PAGE, MAX_LOG_PAGE);
+        let by_tail = input.offset.is_none() && input.tail_bytes.is_some();
+        let request = Request::Logs(Logs {
+            id: input.id.clone(),
+            stderr: stream == Stream::Stderr,
+            offset: Some(input.offset.unwrap_or(0)).filter(|_| !by_tail),
+            tail_bytes: input.tail_bytes.filter(|_| by_tail),
+            max_bytes: Some(max),
+            ..Logs::default()
+        });
+        let mut exchange = self.link.open(&request).await.map_err(failed)?;
+        let mut start: Option<u64> = None;
+        let mut bytes = Vec::new();
+        let log_len = loop {
+            match exchange.next().await.map_err(failed)? {
+                Response::LogChunk(chunk) => {
+                    let data = chunk
+                        .bytes()
+                        .map_err(|e| format!("the daemon sent a bad log chunk: {e}"))?;
+                    start.get_or_insert(chunk.offset);
+                    bytes.extend_from_slice(&data);
+                }
+                Response::EndOfStream(end) => break end.log_len.unwrap_or(0),
+                other => return Err(unexpected(&other).message()),
+            }
+        };
+        let mut offset = start.unwrap_or_else(|| match (by_tail, input.offset) {
+            (true, _) => log_len.saturating_sub(input.tail_bytes.unwrap_or(0)),
+            (false, offset) => offset.unwrap_or(0).min(log_len),
+        });
+        if by_tail {
+            // A tail may begin inside a character: start at the next one.
+            let cut = bytes
+                .iter()
+                .take(3)
+                .take_while(|b| (**b & 0xC0) == 0x80)
+                .count();
+            bytes.drain(..cut);
+            offset += cut as u64;
+        }
+        let page = Page::new(bytes);
+        let next_offset = offset + page.len;
+        let out = LogsOut {
+            id: input.id.clone(),
+            stream,
+            offset,
+            next_offset,
+            log_len,
+            more: next_offset < log_len,
+            text: page.text.clone(),
+            base64: page.base64,
+        };
+        let mut text = page.text.unwrap_or_else(|| {
+            format!(
+                "({} bytes that are not UTF-8; see `base64`)",
+                next_offset - offset
+            )
+        });
+        if out.more {
+            text.push_str(&format!(
+                "\n[baton: bytes {offset}..{next_offset} of {log_len}; next offset {next_offset}]"
+            ));
+        }
+        reply(&out, text)
+    }
+
+    async fn do_send(&self, input: SendIn) -> Outcome {
+        if input.text.contains(['\n', '\r', '\0']) {
+            return Err(
+                "`text` must be one line, without newline, carriage return or NUL; nothing was sent"
+                    .into(),
+            );
+        }
+        let force = input.force.unwrap_or(false);
+        let confirm = seconds("confirm_s", input.confirm_s, DEFAULT_CONFIRM, MAX_CONFIRM)?;
+        let (before, seq) = self.row(&input.id).await?;
+        if !force && before.state != SessionState::InputWait {
+            return Err(format!(
+                "session `{}` is {} ({}), not input_wait: nothing was sent. Wait for input_wait, or pass force=true to type into it anyway",
+                before.id, before.state, before.reason
+            ));
+        }
+        // Watch the session's records from before the send: the receipt is
+        // the `input` record it causes.
+        let mut watch = self
+            .link
+            .open(&Request::Events(Events {
+                session: Some(input.id.clone()),
+                since: Some(seq),
+                follow: true,
+            }))
+            .await
+            .map_err(failed)?;
+        let request = Request::Send(SendInput {
+            id: input.id.clone(),
+            text: input.text,
+            if_waiting: !force,
+            via: Via::Mcp,
+        });
+        match self.link.call(&request).await {
+            Ok(Response::Done(_)) => {}
+            Ok(other) => return Err(unexpected(&other).message()),
+            Err(e) if e.kind() == Some(ErrorKind::NotWaiting) => {
+                return Err(format!(
+                    "{}: nothing was sent (it changed state just now); check `status`",
+                    e.message()
+                ));
+            }
+            Err(e) => return Err(failed(e)),
+        }
+        let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, async {
+            loop {
+                let record = next_record(&mut watch).await?;
+                if matches!(&record.event, Event::Input { source, .. } if source == Via::Mcp.as_str())
+                {
+                    return Ok(record.seq);
+                }
+            }
+        })
+        .await;
+        let input_seq = match receipt {
+            Ok(Ok(seq)) => seq,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(format!(
+                    "the daemon wrote the input to `{}` but its `input` record did not arrive within {} s; check `events`",
+                    input.id,
+                    RECEIPT_TIMEOUT.as_secs()
+                ));
+            }
+        };
+        // Did it go on? A state change out of input_wait says so at once;
+        // otherwise new output within the window does.
+        let moved = tokio::time::timeout(confirm, async {
+            loop {
+                let record = next_record(&mut watch).await?;
+                if let Event::State { from, to, .. } = record.event
+                    && from != to
+                {
+                    return Ok::<_, String>(to != SessionState::Failed);
+                }
+            }
+        })
+        .await;
+        drop(watch);
+        let (after, _) = self.row(&input.id).await?;
+        let grew = after.out_bytes + after.err_bytes > before.out_bytes + before.err_bytes;
+        let resumed = match moved {
+            Ok(Ok(progressed)) => progressed || grew,
+            _ => grew,
+        };
+        let out = SendOut {
+            id: after.id.clone(),
+            seq: input_seq,
+            resumed,
+            state: after.state.into(),
+            reason: after.reason.clone(),
+        };
+        let text = format!(
+            "delivered to `{}` (input record seq {input_seq}); {}; now {} ({})",
+            after.id,
+            if resumed {
+                "it resumed"
+            } else {
+                "no output after it yet"
+            },
+            after.state,
+            after.reason
+        );
+        reply(&out, text)
+    }
+
+    async fn do_kill(&self, input: IdIn) -> Outcome {
+        let request = Request::Kill(Kill {
+            id: input.id.clone(),
+            via: Via::Mcp,
+        });
+        match self.link.call(&request).await.map_err(failed)? {
+            Response::Done(_) => {}
+            other => return Err(unexpected(&other).message()),
+        }
+        let (row, _) = self.row(&input.id).await?;
+        let out = Brief {
+            id: row.id.clone(),
+            state: row.state.into(),
+            reason: row.reason.clone(),
+        };
+        reply(
+            &out,
+            format!(
+                "`{}` is {} ({}); its processes are gone",
+                row.id, row.state, row.reason
+            ),
+        )
+    }
+
+    async fn do_wait(&self, input: WaitIn) -> Outcome {
+        let timeout = seconds("timeout_s", input.timeout_s, DEFAULT_WAIT, MAX_WAIT)?;
+        let until: HashSet<SessionState> = match input.until {
+            Some(states) if states.is_empty() => {
+                return Err("`until` is empty: name at least one state".into());
+            }
+            Some(states) => states.into_iter().map(SessionState::from).collect(),
+            None => [
+                SessionState::InputWait,
+                SessionState::Completed,
+                SessionState::Dead,
+            ]
+            .into(),
+        };
+        let table = self.link.ps().await.map_err(failed)?;
+        let ids: Option<HashSet<String>> = input.ids.map(|ids| ids.into_iter().collect());
+        if let Some(ids) = &ids {
+            for id in ids {
+                if !table.sessions.iter().any(|s| &s.id == id) {
+                    return Err(no_session(id));
+                }
+            }
+        }
+        let watched = |id: &str| ids.as_ref().is_none_or(|ids| ids.contains(id));
+        let table_seq = table.seq.unwrap_or(0);
+        let since = match input.since_seq {
+            Some(since) => since,
+            None => {
+                if let Some(row) = table
+                    .sessions
+                    .iter()
+                    .find(|s| watched(&s.id) && until.contains(&s.state))
+                {
+                    return reply_wait(matched_row(row, table_seq));
+                }
+                table_seq
+            }
+        };
+        // Sessions that can no longer reach an `until` state.
+        let mut ended: HashSet<String> = table
+            .sessions
+            .iter()
+            .filter(|s| s.state.is_terminal() && !until.contains(&s.state))
+            .map(|s| s.id.clone())
+            .collect();
+        let all_ended = |ended: &HashSet<String>| {
+            ids.as_ref()
+                .is_some_and(|ids| ids.iter().all(|id| ended.contains(id)))
+        };
+        if input.since_seq.is_none() && all_ended(&ended) {
+            return reply_wait(nothing_left(table_seq));
+        }
+        let session = ids
+            .as_ref()
+            .filter(|ids| ids.len() == 1)
+            .and_then(|ids| ids.iter().next().cloned());
+        let mut stream = self
+            .link
+            .open(&Request::Events(Events {
+                session,
+                since: Some(since),
+                follow: true,
+            }))
+            .await
+            .map_err(failed)?;
+        let mut last_seq = since;
+        // What the records before a state change said (payload, death).
+        let mut payloads: HashMap<String, serde_json::Value> = HashMap::new();
+        let mut messages: HashMap<String, String> = HashMap::new();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                let record = match stream.next().await.map_err(failed)? {
+                    Response::Event(event) => event.record,
+                    Response::SkippedEvents(_) => {
+                        // Records were lost to this reader: the table tells
+                        // whether one of them was what we wait for.
+                        let table = self.link.ps().await.map_err(failed)?;
+                        if let Some(row) = table
+                            .sessions
+                            .iter()
+                            .find(|s| watched(&s.id) && until.contains(&s.state))
+                        {
+                            return Ok(matched_row(row, table.seq.unwrap_or(last_seq)));
+                        }
+                        continue;
+                    }
+                    Response::EndOfStream(_) => {
+                        return Err(
+                            "the daemon is stopping; no session will change any more".to_owned()
+                        );
+                    }
+                    other => return Err(unexpected(&other).message()),
+                };
+                last_seq = last_seq.max(record.seq);
+                let Some(id) = record.session.clone().filter(|id| watched(id)) else {
+                    continue;
+                };
+                match record.event {
+                    Event::Completed {
+                        payload: Some(payload),
+                    } => {
+                        payloads.insert(id, payload);
+                    }
+                    Event::Dead {
+                        message: Some(message),
+                        ..
+                    } => {
+                        messages.insert(id, message);
+                    }
+                    Event::State {
+                        to,
+                        reason,
+                        evidence,
+                        ..
+                    } => {
+                        if until.contains(&to) {
+                            return Ok(WaitOut {
+                                matched: true,
+                                id: Some(id.clone()),
+                                state: Some(to.into()),
+                                reason: Some(reason),
+                                evidence,
+                                payload: payloads.remove(&id),
+                                message: messages.remove(&id),
+                                next: Some(next_step(to).to_owned()),
+                                seq: record.seq,
+                                ..WaitOut::default()
+                            });
+                        }
+                        if to.is_terminal() {
+                            ended.insert(id);
+                            if all_ended(&ended) {
+                                return Ok(nothing_left(record.seq));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        match waited {
+            Ok(result) => reply_wait(result?),
+            Err(_) => reply_wait(WaitOut {
+                timed_out: true,
+                seq: last_seq,
+                ..WaitOut::default()
+            }),
+        }
+    }
+
+    async fn do_events(&self, input: EventsIn) -> Outcome {
+        let limit = input.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS) as usize;
+        let kinds: Option<HashSet<String>> = input.kinds.map(|k| k.into_iter().collect());
+        if let Some(bad) = kinds
+            .iter()
+            .flatten()
+            .find(|k| !Event::NAMES.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "`kinds`: unknown event kind `{}`; known kinds: {}",
+                bad.escape_debug(),
+                Event::NAMES.join(", ")
+            ));
+        }
+        let since = input.since_seq.unwrap_or(0);
+        let mut stream = self
+            .link
+            .open(&Request::Events(Events {
+                session: input.session.clone(),
+                since: Some(since),
+                follow: false,
+            }))
+            .await
+            .map_err(failed)?;
+        let mut records: Vec<Record> = Vec::new();
+        let mut more = false;
+        loop {
+            match stream.next().await.map_err(failed)? {
+                Response::Event(event) => {
+                    let record = event.record;
+                    if kinds
+                        .as_ref()
+                        .is_none_or(|k| k.contains(record.event.name()))
+                    {
+                        if records.len() == limit {
+                            more = true;
+                            break;
+                        }
+                        records.push(record);
+                    }
+                }
+                Response::SkippedEvents(_) => {}
+                Response::EndOfStream(_) => break,
+                other => return Err(unexpected(&other).message()),
+            }
+        }
+        // Without more to come, the next page starts after the last record
+        // looked at, not only the last one returned: nothing is read twice.
+        let next_seq = records.last().map_or(since, |r| r.seq);
+        let text = if records.is_empty() {
+            format!("no records after seq {since}")
+        } else {
+            records
+                .iter()
+                .map(|r| {
+                    describe_record(r)
+                        .map(|line| format!("#{} {line}", r.seq))
+                        .unwrap_or_else(|| {
+                            let fields = serde_json::to_string(&r.event).unwrap_or_default();
+                            format!(
+                                "#{} {} {fields}",
+                                r.seq,
+                                r.session.as_deref().unwrap_or("-")
+                            )
+                        })
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        let events = records
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot encode a record: {e}"))?;
+        reply(
+            &EventsOut {
+                events,
+                next_seq,
+                more,
+            },
+            text,
+        )
+    }
+
+    async fn do_accounts(&self) -> Outcome {
+        match self
+            .link
+            .call(&Request::Accounts(Default::default()))
+            .await
+            .map_err(failed)?
+        {
+            Response::Accounts(report) => {
+                let text = serde_json::to_string_pretty(&report.status)
+                    .unwrap_or_else(|_| report.status.to_string());
+                reply(
+                    &AccountsOut {
+                        status: report.status,
+                    },
+                    text,
+                )
+            }
+            other => Err(unexpected(&other).message()),
+        }
+    }
+}
+
+async fn next_record(watch: &mut Exchange) -> Result<Record, String> {
+    loop {
+        match watch.next().await.map_err(failed)? {
+            Response::Event(event) => return Ok(event.record),
+            Response::SkippedEvents(_) => continue,
+            Response::EndOfStream(_) => return Err("the daemon is stopping".into()),
+            other => return Err(unexpected(&other).message()),
+        }
+    }
+}
+
+fn matched_row(row: &SessionRow, seq: u64) -> WaitOut {
+    WaitOut {
+        matched: true,
+        id: Some(row.id.clone()),
+        state: Some(row.state.into()),
+        reason: Some(row.reason.clone()),
+        evidence: row.evidence.clone(),
+        payload: row.payload.clone(),
+        message: row.message.clone(),
+        next: Some(next_step(row.state).to_owned()),
+        seq,
+        ..WaitOut::default()
+    }
+}
+
+fn nothing_left(seq: u64) -> WaitOut {
+    WaitOut {
+        seq,
+        note: Some(
+            "every watched session has ended in a state not in `until`; nothing more will change"
+                .into(),
+        ),
+        ..WaitOut::default()
+    }
+}
+
+fn reply_wait(out: WaitOut) -> Outcome {
+    let text = match (&out.id, out.state) {
+        (Some(id), Some(state)) => {
+            let state = SessionState::from(state);
+            let mut text = format!(
+                "`{id}` is {state} ({})",
+                out.reason.as_deref().unwrap_or("")
+            );
+            if let Some(evidence) = &out.evidence {
+                text.push_str(&format!(": {}", truncate(evidence, 200)));
+            }
+            if let Some(payload) = &out.payload {
+                text.push_str(&format!(
+                    "\npayload: {}",
+                    truncate(&payload.to_string(), 500)
+                ));
+            }
+            if let Some(message) = &out.message {
+                text.push_str(&format!("\nmessage: {message}"));
+            }
+            text.push_str(&format!("\nnext: {}; seq {}", next_step(state), out.seq));
+            text
+        }
+        _ if out.timed_out => format!(
+            "nothing reached those states in time; call wait again with since_seq {}",
+            out.seq
+        ),
+        _ => format!(
+            "{}; seq {}",
+            out.note.as_deref().unwrap_or("nothing matched"),
+            out.seq
+        ),
+    };
+    reply(&out, text)
+}
+
+fn row_line(row: &Row) -> String {
+    let mut line = format!(
+        "{}  {}  {}  {} ({})  restarts {}  {}s",
+        row.id,
+        row.agent,
+        row.host,
+        SessionState::from(row.state),
+        row.reason,
+        row.restarts,
+        row.age_s
+    );
+    match (&row.evidence, &row.last_line) {
+        (Some(evidence), _) if row.state == State::InputWait => {
+            line.push_str(&format!("  asks: {}", truncate(evidence, 120)));
+        }
+        (_, Some(last)) => line.push_str(&format!("  | {}", truncate(last, 120))),
+        _ => {}
+    }
+    line
+}
+
+/// A page of log bytes, as text when it is UTF-8.
+struct Page {
+    /// Bytes the page covers (a character cut at its end is left out).
+    len: u64,
+    text: Option<String>,
+    base64: Option<String>,
+}
+
+impl Page {
+    fn new(mut bytes: Vec<u8>) -> Page {
+        match std::str::from_utf8(&bytes) {
+            Ok(_) => {}
+            // Only a character cut at the end: leave it for the next page.
+            Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
+                bytes.truncate(e.valid_up_to())
+            }
+            Err(_) => {
+                return Page {
+                    len: bytes.len() as u64,
+                    text: None,
+                    base64: Some(baton_proto::base64::encode(&bytes)),
+                };
+            }
+        }
+        let len = bytes.len() as u64;
+        Page {
+            len,
+            text: String::from_utf8(bytes).ok(),
+            base64: None,
+        }
+    }
+}
+
+#[tool_router]
+impl Baton {
+    pub fn new(link: DaemonLink, cwd: PathBuf, tools: &[&str]) -> Baton {
+        let mut tool_router = Self::tool_router();
+        for name in ALL_TOOLS {
+            if !tools.contains(name) {
+                tool_router.remove_route(name);
+            }
+        }
+        Baton {
+            link: Arc::new(link),
+            cwd,
+            tool_router,
+        }
+    }
+
+    #[tool(
+        description = "Start a worker session: an agent CLI (codex, gemini, claude) with a prompt, or any command (argv, no shell). Fields are those of a baton.toml [[session]]; they are checked like the manifest and a bad one is an error naming it. Returns the id and state (starting). Then use wait.",
+        output_schema = lean_output_schema::<Brief>()
+    )]
+    async fn spawn(&self, Parameters(input): Parameters<SpawnIn>) -> CallToolResult {
+        finish(self.do_spawn(input).await)
+    }
+
+    #[tool(
+        description = "The sessions: id, agent, host, state and why (with the question line for input_wait), restarts, age, last output line. States: starting, healthy = working; stalled = silent, not asking; input_wait = asking, answer with send; failed/restarting = baton is restarting it; completed = done (exit 0); dead = ended for good.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<ListOut>()
+    )]
+    async fn list(&self, Parameters(input): Parameters<ListIn>) -> CallToolResult {
+        finish(self.do_list(input).await)
+    }
+
+    #[tool(
+        description = "One session in full: state, reason and the evidence it was judged by (input_wait: the question line; dead/failed: how it ended), what to do next, exit status, output sizes, and the completion payload once completed.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<StatusOut>()
+    )]
+    async fn status(&self, Parameters(input): Parameters<IdIn>) -> CallToolResult {
+        finish(self.do_status(input).await)
+    }
+
+    #[tool(
+        description = "A page of a session's output (stdout or stderr), from a byte offset or the last N bytes, at most max_bytes. Page through a long log by passing next_offset as offset until more is false: no byte is skipped or repeated.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<LogsOut>()
+    )]
+    async fn logs(&self, Parameters(input): Parameters<LogsIn>) -> CallToolResult {
+        finish(self.do_logs(input).await)
+    }
+
+    #[tool(
+        description = "Answer a session that is in input_wait: types one line and Enter. Refused (nothing sent) unless it is in input_wait, or force is true. Returns a receipt: the seq of the input record in the event log, and whether the session resumed output within confirm_s.",
+        annotations(destructive_hint = false),
+        output_schema = lean_output_schema::<SendOut>()
+    )]
+    async fn send(&self, Parameters(input): Parameters<SendIn>) -> CallToolResult {
+        finish(self.do_send(input).await)
+    }
+
+    #[tool(
+        description = "Stop a session for good (SIGTERM to its process group, SIGKILL after the grace). Returns once its processes are gone; it is then dead (user_kill).",
+        annotations(destructive_hint = true, idempotent_hint = true),
+        output_schema = lean_output_schema::<Brief>()
+    )]
+    async fn kill(&self, Parameters(input): Parameters<IdIn>) -> CallToolResult {
+        finish(self.do_kill(input).await)
+    }
+
+    #[tool(
+        description = "Block until one of the sessions reaches one of the states (default: input_wait, completed, dead), or timeout_s passes. Driven by the event log, no polling. Returns which session, its state, the evidence (the question for input_wait), the payload (completed), and seq: pass it as since_seq on the next wait to get only later changes. Without since_seq, a session already in such a state answers at once.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<WaitOut>()
+    )]
+    async fn wait(&self, Parameters(input): Parameters<WaitIn>) -> CallToolResult {
+        finish(self.do_wait(input).await)
+    }
+
+    #[tool(
+        description = "Records of the event log after since_seq (every state change with its reason and evidence, spawns, exits, inputs, kills), optionally for one session and some kinds; at most limit per call, page on with next_seq.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<EventsOut>()
+    )]
+    async fn events(&self, Parameters(input): Parameters<EventsIn>) -> CallToolResult {
+        finish(self.do_events(input).await)
+    }
+
+    #[tool(
+        description = "The provider-account broker: each account's busy leases, cooldown after a rate limit, circuit state, and when the next one is free.",
+        annotations(read_only_hint = true),
+        output_schema = lean_output_schema::<AccountsOut>()
+    )]
+    async fn accounts(&self, Parameters(_): Parameters<NoInput>) -> CallToolResult {
+        finish(self.do_accounts().await)
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Baton {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("baton", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_keeps_text_whole_and_binary_exact() {
+        let page = Page::new("héllo".as_bytes().to_vec());
+        assert_eq!((page.len, page.text.as_deref()), (6, Some("héllo")));
+        // "é" cut in half at the end: left for the next page.
+        let page = Page::new(b"h\xc3".to_vec());
+        assert_eq!((page.len, page.text.as_deref()), (1, Some("h")));
+        let page = Page::new(b"\xff\xfe ok".to_vec());
+        assert_eq!(page.len, 5);
+        assert_eq!(
+            baton_proto::base64::decode(page.base64.as_deref().unwrap()).unwrap(),
+            b"\xff\xfe ok"
+        );
+    }
+
+    #[test]
+    fn output_schemas_lose_descriptions_but_keep_fields_named_description() {
+        #[derive(serde::Serialize, schemars::JsonSchema)]
+        struct Out {
+            /// Said once.
+            description: String,
+            /// Said twice.
+            other: Vec<u8>,
+        }
+        let schema = serde_json::Value::Object((*lean_output_schema::<Out>()).clone());
+        let text = schema.to_string();
+        assert!(!text.contains("Said"), "{text}");
+        assert!(schema["properties"]["description"].is_object(), "{text}");
+        assert!(schema["properties"]["other"].is_object(), "{text}");
+        assert!(schema.get("$schema").is_none());
+    }
+
+    #[test]
+    fn seconds_are_checked_and_capped() {
+        assert_eq!(seconds("t", None, 3.0, 60.0), Ok(Duration::from_secs(3)));
+        assert_eq!(
+            seconds("t", Some(1e9), 3.0, 60.0),
+            Ok(Duration::from_secs(60))
+        );
+        assert!(
+            seconds("t", Some(-1.0), 3.0, 60.0)
+                .unwrap_err()
+                .contains("`t`")
+        );
+        assert!(seconds("t", Some(f64::NAN), 3.0, 60.0).is_err());
+    }
+
+    #[test]
+    fn durations_name_their_field() {
+        assert_eq!(
+            duration_ms("stall_after", Some("90s".into())),
+            Ok(Some(90_000))
+        );
+        assert_eq!(duration_ms("stall_after", None), Ok(None));
+        let err = duration_ms("startup_timeout", Some("soon".into())).unwrap_err();
+        assert!(err.contains("`startup_timeout`"), "{err}");
+        assert!(duration_ms("stall_after", Some("0s".into())).is_err());
+    }
+}
