@@ -60,10 +60,12 @@ enum Figure {
     /// Remote probe round trip, and many sessions on two network-namespace
     /// hosts (needs root, `ip netns`, nft, sshd and tmux).
     Remote,
+    /// `baton mcp`: `list` with 1,000 sessions and `wait` wake-up, beside the raw socket.
+    Mcp,
 }
 
 impl Figure {
-    const ALL: [Figure; 10] = [
+    const ALL: [Figure; 11] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -74,6 +76,7 @@ impl Figure {
         Figure::DaemonPs,
         Figure::DaemonEvents,
         Figure::Remote,
+        Figure::Mcp,
     ];
 
     fn name(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Figure {
             Figure::DaemonPs => "daemon-ps",
             Figure::DaemonEvents => "daemon-events",
             Figure::Remote => "remote",
+            Figure::Mcp => "mcp",
         }
     }
 
@@ -98,7 +102,7 @@ impl Figure {
 
     /// Whether the figure starts `baton daemon`.
     fn needs_baton(self) -> bool {
-        matches!(self, Figure::DaemonPs | Figure::DaemonEvents)
+        matches!(self, Figure::DaemonPs | Figure::DaemonEvents | Figure::Mcp)
     }
 }
 
@@ -109,7 +113,7 @@ struct Args {
     /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
     /// daemon events with 50 sessions over 3 s, remote with 10 probes and
-    /// 10 sessions over 3 s).
+    /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -183,6 +187,9 @@ struct Plan {
     events_sessions: usize,
     events_window: Duration,
     remote: figures::remote::RemotePlan,
+    mcp_sessions: usize,
+    mcp_requests: usize,
+    mcp_wakeups: usize,
 }
 
 impl Plan {
@@ -211,6 +218,9 @@ impl Plan {
                 probes: if quick { 10 } else { 30 },
                 window: Duration::from_secs(if quick { 3 } else { 10 }),
             },
+            mcp_sessions: if quick { 100 } else { 1000 },
+            mcp_requests: if quick { 30 } else { 100 },
+            mcp_wakeups: if quick { 10 } else { 30 },
         })
     }
 }
@@ -339,5 +349,8 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
             figures::daemon_events::measure(ctx, plan.events_sessions, plan.events_window).await
         }
         Figure::Remote => figures::remote::measure(ctx, &plan.remote).await,
+        Figure::Mcp => {
+            figures::mcp::measure(ctx, plan.mcp_sessions, plan.mcp_requests, plan.mcp_wakeups).await
+        }
     }
 }

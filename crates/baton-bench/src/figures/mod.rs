@@ -8,6 +8,7 @@ pub mod daemon_ps;
 pub mod detector;
 pub mod exit;
 pub mod idle;
+pub mod mcp;
 pub mod remote;
 pub mod spawn;
 pub mod stall;

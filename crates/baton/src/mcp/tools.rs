@@ -14,7 +14,7 @@ use baton_proto::record::{Event, Record};
 use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
 use baton_proto::response::ErrorKind;
 use baton_proto::{Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec};
-use rmcp::handler::server::common::schema_for_output;
+use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -64,35 +64,62 @@ pub struct Baton {
 
 type Outcome = Result<CallToolResult, String>;
 
-/// The output schema of `T` without its descriptions: every tool's schemas
-/// are read into the lead's context, and the field names and the tool's
-/// description say enough about what comes back.
-fn lean_output_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
+/// `schema` without what costs the lead context or trips clients' schema
+/// validators: the `$schema` URL, `format`s such as `uint64` that JSON
+/// Schema does not define (Claude Code warns about each one), and, unless
+/// `descriptions`, every description.
+fn lean(schema: &rmcp::model::JsonObject, descriptions: bool) -> Arc<rmcp::model::JsonObject> {
     /// `names`: `value` maps field names to schemas (`properties`), so its
     /// keys are names, not keywords.
-    fn strip(value: &mut serde_json::Value, names: bool) {
+    fn strip(value: &mut serde_json::Value, names: bool, descriptions: bool) {
         match value {
             serde_json::Value::Object(map) => {
                 if !names {
-                    map.remove("description");
+                    map.remove("format");
+                    if !descriptions {
+                        map.remove("description");
+                    }
                 }
                 for (key, child) in map.iter_mut() {
-                    strip(child, !names && key == "properties");
+                    strip(child, !names && key == "properties", descriptions);
                 }
             }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| strip(v, false)),
+            serde_json::Value::Array(items) => {
+                items.iter_mut().for_each(|v| strip(v, false, descriptions))
+            }
             _ => {}
         }
     }
-    let mut schema = serde_json::Value::Object((*schema_for_output::<T>()).clone());
-    strip(&mut schema, false);
-    match schema {
+    let mut value = serde_json::Value::Object(schema.clone());
+    strip(&mut value, false, descriptions);
+    match value {
         serde_json::Value::Object(mut map) => {
             map.remove("$schema");
             Arc::new(map)
         }
-        _ => schema_for_output::<T>(),
+        _ => Arc::new(schema.clone()),
     }
+}
+
+/// The input schema of `T`, descriptions kept: the lead fills these fields.
+fn lean_input_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
+    match schema_for_input::<T>() {
+        Ok(schema) => lean(&schema, true),
+        Err(e) => {
+            // Our own types; the tests list every tool's schema.
+            tracing::error!(
+                "the input schema of {} is invalid: {e}",
+                std::any::type_name::<T>()
+            );
+            rmcp::handler::server::common::schema_for_empty_input()
+        }
+    }
+}
+
+/// The output schema of `T` without descriptions: the field names and the
+/// tool's description say enough about what comes back.
+fn lean_output_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
+    lean(&schema_for_output::<T>(), false)
 }
 
 /// A successful result: `out` as structured content, `text` for people.
@@ -329,7 +356,8 @@ impl Baton {
         };
         let mut offset = start.unwrap_or_else(|| match (by_tail, input.offset) {
             (true, _) => log_len.saturating_sub(input.tail_bytes.unwrap_or(0)),
-            (false, offset) => offset.unwrap_or(0).min(log_len),
+            // Past the end: nothing yet; the same offset is still the next.
+            (false, offset) => offset.unwrap_or(0),
         });
         if by_tail {
             // A tail may begin inside a character: start at the next one.
@@ -899,6 +927,7 @@ impl Baton {
 
     #[tool(
         description = "Start a worker session: an agent CLI (codex, gemini, claude) with a prompt, or any command (argv, no shell). Fields are those of a baton.toml [[session]]; they are checked like the manifest and a bad one is an error naming it. Returns the id and state (starting). Then use wait.",
+        input_schema = lean_input_schema::<SpawnIn>(),
         output_schema = lean_output_schema::<Brief>()
     )]
     async fn spawn(&self, Parameters(input): Parameters<SpawnIn>) -> CallToolResult {
@@ -908,6 +937,7 @@ impl Baton {
     #[tool(
         description = "The sessions: id, agent, host, state and why (with the question line for input_wait), restarts, age, last output line. States: starting, healthy = working; stalled = silent, not asking; input_wait = asking, answer with send; failed/restarting = baton is restarting it; completed = done (exit 0); dead = ended for good.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<ListIn>(),
         output_schema = lean_output_schema::<ListOut>()
     )]
     async fn list(&self, Parameters(input): Parameters<ListIn>) -> CallToolResult {
@@ -917,6 +947,7 @@ impl Baton {
     #[tool(
         description = "One session in full: state, reason and the evidence it was judged by (input_wait: the question line; dead/failed: how it ended), what to do next, exit status, output sizes, and the completion payload once completed.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<IdIn>(),
         output_schema = lean_output_schema::<StatusOut>()
     )]
     async fn status(&self, Parameters(input): Parameters<IdIn>) -> CallToolResult {
@@ -926,6 +957,7 @@ impl Baton {
     #[tool(
         description = "A page of a session's output (stdout or stderr), from a byte offset or the last N bytes, at most max_bytes. Page through a long log by passing next_offset as offset until more is false: no byte is skipped or repeated.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<LogsIn>(),
         output_schema = lean_output_schema::<LogsOut>()
     )]
     async fn logs(&self, Parameters(input): Parameters<LogsIn>) -> CallToolResult {
@@ -935,6 +967,7 @@ impl Baton {
     #[tool(
         description = "Answer a session that is in input_wait: types one line and Enter. Refused (nothing sent) unless it is in input_wait, or force is true. Returns a receipt: the seq of the input record in the event log, and whether the session resumed output within confirm_s.",
         annotations(destructive_hint = false),
+        input_schema = lean_input_schema::<SendIn>(),
         output_schema = lean_output_schema::<SendOut>()
     )]
     async fn send(&self, Parameters(input): Parameters<SendIn>) -> CallToolResult {
@@ -944,6 +977,7 @@ impl Baton {
     #[tool(
         description = "Stop a session for good (SIGTERM to its process group, SIGKILL after the grace). Returns once its processes are gone; it is then dead (user_kill).",
         annotations(destructive_hint = true, idempotent_hint = true),
+        input_schema = lean_input_schema::<IdIn>(),
         output_schema = lean_output_schema::<Brief>()
     )]
     async fn kill(&self, Parameters(input): Parameters<IdIn>) -> CallToolResult {
@@ -953,6 +987,7 @@ impl Baton {
     #[tool(
         description = "Block until one of the sessions reaches one of the states (default: input_wait, completed, dead), or timeout_s passes. Driven by the event log, no polling. Returns which session, its state, the evidence (the question for input_wait), the payload (completed), and seq: pass it as since_seq on the next wait to get only later changes. Without since_seq, a session already in such a state answers at once.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<WaitIn>(),
         output_schema = lean_output_schema::<WaitOut>()
     )]
     async fn wait(&self, Parameters(input): Parameters<WaitIn>) -> CallToolResult {
@@ -962,6 +997,7 @@ impl Baton {
     #[tool(
         description = "Records of the event log after since_seq (every state change with its reason and evidence, spawns, exits, inputs, kills), optionally for one session and some kinds; at most limit per call, page on with next_seq.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<EventsIn>(),
         output_schema = lean_output_schema::<EventsOut>()
     )]
     async fn events(&self, Parameters(input): Parameters<EventsIn>) -> CallToolResult {
@@ -971,6 +1007,7 @@ impl Baton {
     #[tool(
         description = "The provider-account broker: each account's busy leases, cooldown after a rate limit, circuit state, and when the next one is free.",
         annotations(read_only_hint = true),
+        input_schema = lean_input_schema::<NoInput>(),
         output_schema = lean_output_schema::<AccountsOut>()
     )]
     async fn accounts(&self, Parameters(_): Parameters<NoInput>) -> CallToolResult {
@@ -1016,11 +1053,34 @@ mod tests {
             other: Vec<u8>,
         }
         let schema = serde_json::Value::Object((*lean_output_schema::<Out>()).clone());
+        assert!(!schema.to_string().contains("uint8"), "{schema}");
         let text = schema.to_string();
         assert!(!text.contains("Said"), "{text}");
         assert!(schema["properties"]["description"].is_object(), "{text}");
         assert!(schema["properties"]["other"].is_object(), "{text}");
         assert!(schema.get("$schema").is_none());
+    }
+
+    #[test]
+    fn every_tool_has_lean_schemas_and_a_description() {
+        let link = DaemonLink::new(PathBuf::from("/nonexistent/baton.sock"), None);
+        let server = Baton::new(link, PathBuf::from("/"), ALL_TOOLS);
+        let tools = server.tool_router.list_all();
+        assert_eq!(tools.len(), ALL_TOOLS.len());
+        for tool in tools {
+            let input = serde_json::Value::Object((*tool.input_schema).clone());
+            assert_eq!(input["type"], "object", "{}", tool.name);
+            if tool.name != "accounts" {
+                assert!(input["properties"].is_object(), "{}: {input}", tool.name);
+            }
+            let output = serde_json::Value::Object((*tool.output_schema.unwrap()).clone());
+            for schema in [&input, &output] {
+                let text = schema.to_string();
+                assert!(!text.contains("\"format\""), "{}: {text}", tool.name);
+                assert!(!text.contains("$schema"), "{}: {text}", tool.name);
+            }
+            assert!(tool.description.is_some_and(|d| d.len() > 40));
+        }
     }
 
     #[test]
