@@ -405,6 +405,12 @@ impl Baton {
         let force = input.force.unwrap_or(false);
         let confirm = seconds("confirm_s", input.confirm_s, DEFAULT_CONFIRM, MAX_CONFIRM)?;
         let (before, seq) = self.row(&input.id).await?;
+        if before.state.is_terminal() {
+            return Err(format!(
+                "session `{}` is {} ({}): it runs no more, so nothing was sent",
+                before.id, before.state, before.reason
+            ));
+        }
         if !force && before.state != SessionState::InputWait {
             return Err(format!(
                 "session `{}` is {} ({}), not input_wait: nothing was sent. Wait for input_wait, or pass force=true to type into it anyway",
