@@ -542,3 +542,30 @@ fn malformed_json_rpc_gets_an_error_and_the_server_keeps_serving() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_cannot_start_is_a_tool_error_saying_why() {
+    // A daemon that refuses its config: the tool error quotes it.
+    let place = Place::new();
+    std::fs::write(&place.config, "[conductor]\nbogus_key = 1\n").unwrap();
+    let client = place.client(&[]).await;
+    let err = tool_error(&client, "list", json!({})).await;
+    assert!(err.contains("could not start one"), "{err}");
+    assert!(err.contains("exited") && err.contains("bogus_key"), "{err}");
+    assert!(err.contains(".daemon.log"), "{err}");
+    client.cancel().await.unwrap();
+
+    // A socket directory others can reach: no daemon is started there.
+    let place = Place::new();
+    let run = place.socket.parent().unwrap();
+    std::fs::create_dir_all(run).unwrap();
+    std::fs::set_permissions(run, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let client = place.client(&[]).await;
+    let err = tool_error(&client, "spawn", json!({"command": ["true"]})).await;
+    assert!(
+        err.contains("mode 0777") && err.contains("chmod 700"),
+        "{err}"
+    );
+    assert!(!place.socket.exists());
+    client.cancel().await.unwrap();
+}

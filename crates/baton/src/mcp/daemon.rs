@@ -160,6 +160,8 @@ impl DaemonLink {
             return Ok(stream);
         }
         let log = self.start_log_path();
+        // What this daemon says is what the log gains from here.
+        let said_from = std::fs::metadata(&log).map_or(0, |m| m.len());
         let mut child = spawn_daemon(&self.socket, self.config.as_deref(), &log)
             .map_err(|e| CallError::Unreachable(self.unreachable(&e)))?;
         tracing::info!(pid = child.id(), socket = %self.socket.display(), "started a baton daemon");
@@ -172,12 +174,15 @@ impl DaemonLink {
                 return Ok(stream);
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let said = std::fs::read_to_string(&log).unwrap_or_default();
-                let said = said.lines().rev().find(|l| !l.trim().is_empty());
+                let said = what_it_said(&log, said_from);
                 return Err(CallError::Unreachable(self.unreachable(&format!(
-                    "the daemon it started exited ({status}){}; its log is {}",
-                    said.map(|l| format!(": {}", l.trim())).unwrap_or_default(),
-                    log.display()
+                    "the daemon it started exited ({status}); its log is {}{}",
+                    log.display(),
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and says:\n{said}")
+                    }
                 ))));
             }
             if tokio::time::Instant::now() >= deadline {
@@ -267,6 +272,21 @@ fn spawn_daemon(
     command
         .spawn()
         .map_err(|e| format!("cannot run `baton daemon`: {e}"))
+}
+
+/// The text `log` gained after byte `from`, trimmed and capped, for a
+/// tool error.
+#[cfg(feature = "engine")]
+fn what_it_said(log: &std::path::Path, from: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    const MAX: u64 = 4096;
+    let mut text = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(log)
+        && file.seek(SeekFrom::Start(from)).is_ok()
+    {
+        let _ = file.take(MAX).read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text).trim().to_owned()
 }
 
 /// A reply that does not belong to the request.
