@@ -8,9 +8,11 @@
 #![deny(clippy::print_stdout)]
 
 mod daemon;
+mod schema;
 mod stdio;
 mod tools;
 mod types;
+mod wait;
 
 use std::path::PathBuf;
 

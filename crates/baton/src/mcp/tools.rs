@@ -4,7 +4,7 @@
 //! schema) and a short text rendering; every failure is a tool error whose
 //! text names the field or session and what to do, never a protocol error.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,6 @@ use baton_proto::record::{Event, Record};
 use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
 use baton_proto::response::ErrorKind;
 use baton_proto::{Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec};
-use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -22,13 +21,14 @@ use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 
 use super::daemon::{CallError, DaemonLink, Exchange, unexpected};
+use super::schema::{lean_input_schema, lean_output_schema};
 use super::types::*;
 use crate::render::{describe_record, truncate};
 
 /// The tools that change something; `--read-only` leaves them out.
 pub const CONTROL_TOOLS: &[&str] = &["spawn", "send", "kill"];
 
-/// Every tool, in the order `tools/list` shows them.
+/// Every tool.
 pub const ALL_TOOLS: &[&str] = &[
     "spawn", "list", "status", "logs", "send", "kill", "wait", "events", "accounts",
 ];
@@ -37,8 +37,6 @@ const DEFAULT_LOG_PAGE: u64 = 32 * 1024;
 const MAX_LOG_PAGE: u64 = 1024 * 1024;
 /// A page smaller than this could never hold a whole UTF-8 character.
 const MIN_LOG_PAGE: u64 = 16;
-const DEFAULT_WAIT: f64 = 45.0;
-const MAX_WAIT: f64 = 3600.0;
 const DEFAULT_CONFIRM: f64 = 3.0;
 const MAX_CONFIRM: f64 = 60.0;
 const DEFAULT_EVENTS: u32 = 100;
@@ -56,74 +54,17 @@ A session's state is never a guess: each carries the evidence it was judged by."
 /// The MCP server: a handle on the daemon and the tools this process exposes.
 #[derive(Clone)]
 pub struct Baton {
-    link: Arc<DaemonLink>,
+    pub(super) link: Arc<DaemonLink>,
     /// Relative `workdir`s are resolved against this.
     cwd: PathBuf,
     tool_router: ToolRouter<Baton>,
 }
 
-type Outcome = Result<CallToolResult, String>;
-
-/// `schema` without what costs the lead context or trips clients' schema
-/// validators: the `$schema` URL, `format`s such as `uint64` that JSON
-/// Schema does not define (Claude Code warns about each one), and, unless
-/// `descriptions`, every description.
-fn lean(schema: &rmcp::model::JsonObject, descriptions: bool) -> Arc<rmcp::model::JsonObject> {
-    /// `names`: `value` maps field names to schemas (`properties`), so its
-    /// keys are names, not keywords.
-    fn strip(value: &mut serde_json::Value, names: bool, descriptions: bool) {
-        match value {
-            serde_json::Value::Object(map) => {
-                if !names {
-                    map.remove("format");
-                    if !descriptions {
-                        map.remove("description");
-                    }
-                }
-                for (key, child) in map.iter_mut() {
-                    strip(child, !names && key == "properties", descriptions);
-                }
-            }
-            serde_json::Value::Array(items) => {
-                items.iter_mut().for_each(|v| strip(v, false, descriptions))
-            }
-            _ => {}
-        }
-    }
-    let mut value = serde_json::Value::Object(schema.clone());
-    strip(&mut value, false, descriptions);
-    match value {
-        serde_json::Value::Object(mut map) => {
-            map.remove("$schema");
-            Arc::new(map)
-        }
-        _ => Arc::new(schema.clone()),
-    }
-}
-
-/// The input schema of `T`, descriptions kept: the lead fills these fields.
-fn lean_input_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
-    match schema_for_input::<T>() {
-        Ok(schema) => lean(&schema, true),
-        Err(e) => {
-            // Our own types; the tests list every tool's schema.
-            tracing::error!(
-                "the input schema of {} is invalid: {e}",
-                std::any::type_name::<T>()
-            );
-            rmcp::handler::server::common::schema_for_empty_input()
-        }
-    }
-}
-
-/// The output schema of `T` without descriptions: the field names and the
-/// tool's description say enough about what comes back.
-fn lean_output_schema<T: schemars::JsonSchema + 'static>() -> Arc<rmcp::model::JsonObject> {
-    lean(&schema_for_output::<T>(), false)
-}
+/// A tool's result, or the text of its tool error.
+pub(super) type Outcome = Result<CallToolResult, String>;
 
 /// A successful result: `out` as structured content, `text` for people.
-fn reply<T: Serialize>(out: &T, text: String) -> Outcome {
+pub(super) fn reply<T: Serialize>(out: &T, text: String) -> Outcome {
     let value = serde_json::to_value(out).map_err(|e| format!("cannot encode the result: {e}"))?;
     let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
     result.structured_content = Some(value);
@@ -136,7 +77,7 @@ fn finish(outcome: Outcome) -> CallToolResult {
 }
 
 /// The text of a failed daemon call, with what to do about it.
-fn failed(e: CallError) -> String {
+pub(super) fn failed(e: CallError) -> String {
     match e.kind() {
         Some(ErrorKind::UnknownSession) => {
             format!("{}; `list` shows the sessions there are", e.message())
@@ -146,7 +87,7 @@ fn failed(e: CallError) -> String {
     }
 }
 
-fn no_session(id: &str) -> String {
+pub(super) fn no_session(id: &str) -> String {
     format!(
         "no session with id `{}`; `list` shows the sessions there are",
         id.escape_debug()
@@ -154,7 +95,12 @@ fn no_session(id: &str) -> String {
 }
 
 /// Clamps an optional number of seconds into `[0, max]`, refusing nonsense.
-fn seconds(field: &str, value: Option<f64>, default: f64, max: f64) -> Result<Duration, String> {
+pub(super) fn seconds(
+    field: &str,
+    value: Option<f64>,
+    default: f64,
+    max: f64,
+) -> Result<Duration, String> {
     let s = value.unwrap_or(default);
     if !s.is_finite() || s < 0.0 {
         return Err(format!(
@@ -531,92 +477,6 @@ impl Baton {
         )
     }
 
-    async fn do_wait(&self, input: WaitIn) -> Outcome {
-        let timeout = seconds("timeout_s", input.timeout_s, DEFAULT_WAIT, MAX_WAIT)?;
-        let until: HashSet<SessionState> = match input.until {
-            Some(states) if states.is_empty() => {
-                return Err("`until` is empty: name at least one state".into());
-            }
-            Some(states) => states.into_iter().map(SessionState::from).collect(),
-            None => [
-                SessionState::InputWait,
-                SessionState::Completed,
-                SessionState::Dead,
-            ]
-            .into(),
-        };
-        let table = self.link.ps().await.map_err(failed)?;
-        let ids: Option<HashSet<String>> = input.ids.map(|ids| ids.into_iter().collect());
-        if let Some(id) = ids
-            .iter()
-            .flatten()
-            .find(|id| !table.sessions.iter().any(|s| &s.id == *id))
-        {
-            return Err(no_session(id));
-        }
-        let mut watch = Watch::new(ids, until, &table.sessions, table.seq.unwrap_or(0));
-        let since = match input.since_seq {
-            Some(since) => since,
-            None => match watch.now(&table.sessions) {
-                Some(out) => return reply_wait(out),
-                None => watch.table_seq,
-            },
-        };
-        if let Some(out) = watch.caught_up_to(since) {
-            return reply_wait(out);
-        }
-        // Every session's records, not only the watched ones': the table's
-        // seq passing by tells when the records before it have all been seen.
-        let mut stream = self
-            .link
-            .open(&Request::Events(Events {
-                session: None,
-                since: Some(since),
-                follow: true,
-            }))
-            .await
-            .map_err(failed)?;
-        let mut last_seq = since;
-        let waited = tokio::time::timeout(timeout, async {
-            loop {
-                match stream.next().await.map_err(failed)? {
-                    Response::Event(event) => {
-                        last_seq = last_seq.max(event.record.seq);
-                        if let Some(out) = watch.see(event.record) {
-                            return Ok(out);
-                        }
-                    }
-                    Response::SkippedEvents(_) => {
-                        // Records were lost to this reader: the table tells
-                        // whether one of them was what we wait for.
-                        let table = self.link.ps().await.map_err(failed)?;
-                        if let Some(out) = watch.now(&table.sessions) {
-                            return Ok(WaitOut {
-                                seq: table.seq.unwrap_or(last_seq),
-                                ..out
-                            });
-                        }
-                    }
-                    Response::EndOfStream(_) => {
-                        return Err(
-                            "the daemon is stopping; no session will change any more".to_owned()
-                        );
-                    }
-                    other => return Err(unexpected(&other).message()),
-                }
-            }
-        })
-        .await;
-        match waited {
-            Ok(result) => reply_wait(result?),
-            Err(_) => reply_wait(WaitOut {
-                timed_out: true,
-                seq: last_seq,
-                ..WaitOut::default()
-            }),
-        }
-    }
-
     async fn do_events(&self, input: EventsIn) -> Outcome {
         let limit = input.limit.unwrap_or(DEFAULT_EVENTS).clamp(1, MAX_EVENTS) as usize;
         let kinds: Option<HashSet<String>> = input.kinds.map(|k| k.into_iter().collect());
@@ -723,125 +583,6 @@ impl Baton {
     }
 }
 
-/// What a `wait` watches for, fed the table and then the records after it.
-struct Watch {
-    /// `None`: every session, also ones spawned meanwhile.
-    ids: Option<HashSet<String>>,
-    until: HashSet<SessionState>,
-    /// The `seq` the table was taken at.
-    table_seq: u64,
-    /// Watched sessions that were terminal in the table: once the records
-    /// up to `table_seq` have been seen, they can change no more.
-    terminal: Vec<String>,
-    /// Watched sessions that can no longer reach an `until` state.
-    ended: HashSet<String>,
-    /// What the records before a state change said (payload, death).
-    payloads: HashMap<String, serde_json::Value>,
-    messages: HashMap<String, String>,
-}
-
-impl Watch {
-    fn new(
-        ids: Option<HashSet<String>>,
-        until: HashSet<SessionState>,
-        table: &[SessionRow],
-        table_seq: u64,
-    ) -> Watch {
-        let terminal = table
-            .iter()
-            .filter(|s| s.state.is_terminal())
-            .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
-            .map(|s| s.id.clone())
-            .collect();
-        Watch {
-            ids,
-            until,
-            table_seq,
-            terminal,
-            ended: HashSet::new(),
-            payloads: HashMap::new(),
-            messages: HashMap::new(),
-        }
-    }
-
-    fn watched(&self, id: &str) -> bool {
-        self.ids.as_ref().is_none_or(|ids| ids.contains(id))
-    }
-
-    /// A watched session already in an `until` state, in `table`.
-    fn now(&self, table: &[SessionRow]) -> Option<WaitOut> {
-        table
-            .iter()
-            .find(|s| self.watched(&s.id) && self.until.contains(&s.state))
-            .map(|row| matched_row(row, self.table_seq))
-    }
-
-    /// Every record up to `seq` has been seen: the sessions terminal in the
-    /// table are over. The answer if then no watched session can match.
-    fn caught_up_to(&mut self, seq: u64) -> Option<WaitOut> {
-        if seq < self.table_seq || self.terminal.is_empty() {
-            return None;
-        }
-        self.ended.extend(self.terminal.drain(..));
-        self.all_ended().then(|| nothing_left(seq))
-    }
-
-    fn all_ended(&self) -> bool {
-        self.ids
-            .as_ref()
-            .is_some_and(|ids| ids.iter().all(|id| self.ended.contains(id)))
-    }
-
-    /// The answer, if `record` is what is waited for (or ends the wait).
-    fn see(&mut self, record: Record) -> Option<WaitOut> {
-        let seq = record.seq;
-        if let Some(id) = record.session.filter(|id| self.watched(id)) {
-            match record.event {
-                Event::Completed {
-                    payload: Some(payload),
-                } => {
-                    self.payloads.insert(id, payload);
-                }
-                Event::Dead {
-                    message: Some(message),
-                    ..
-                } => {
-                    self.messages.insert(id, message);
-                }
-                Event::State {
-                    to,
-                    reason,
-                    evidence,
-                    ..
-                } => {
-                    if self.until.contains(&to) {
-                        return Some(WaitOut {
-                            matched: true,
-                            payload: self.payloads.remove(&id),
-                            message: self.messages.remove(&id),
-                            id: Some(id),
-                            state: Some(to.into()),
-                            reason: Some(reason),
-                            evidence,
-                            next: Some(next_step(to).to_owned()),
-                            seq,
-                            ..WaitOut::default()
-                        });
-                    }
-                    if to.is_terminal() {
-                        self.ended.insert(id);
-                        if self.all_ended() {
-                            return Some(nothing_left(seq));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        self.caught_up_to(seq)
-    }
-}
-
 async fn next_record(watch: &mut Exchange) -> Result<Record, String> {
     loop {
         match watch.next().await.map_err(failed)? {
@@ -851,68 +592,6 @@ async fn next_record(watch: &mut Exchange) -> Result<Record, String> {
             other => return Err(unexpected(&other).message()),
         }
     }
-}
-
-fn matched_row(row: &SessionRow, seq: u64) -> WaitOut {
-    WaitOut {
-        matched: true,
-        id: Some(row.id.clone()),
-        state: Some(row.state.into()),
-        reason: Some(row.reason.clone()),
-        evidence: row.evidence.clone(),
-        payload: row.payload.clone(),
-        message: row.message.clone(),
-        next: Some(next_step(row.state).to_owned()),
-        seq,
-        ..WaitOut::default()
-    }
-}
-
-fn nothing_left(seq: u64) -> WaitOut {
-    WaitOut {
-        seq,
-        note: Some(
-            "every watched session has ended in a state not in `until`; nothing more will change"
-                .into(),
-        ),
-        ..WaitOut::default()
-    }
-}
-
-fn reply_wait(out: WaitOut) -> Outcome {
-    let text = match (&out.id, out.state) {
-        (Some(id), Some(state)) => {
-            let state = SessionState::from(state);
-            let mut text = format!(
-                "`{id}` is {state} ({})",
-                out.reason.as_deref().unwrap_or("")
-            );
-            if let Some(evidence) = &out.evidence {
-                text.push_str(&format!(": {}", truncate(evidence, 200)));
-            }
-            if let Some(payload) = &out.payload {
-                text.push_str(&format!(
-                    "\npayload: {}",
-                    truncate(&payload.to_string(), 500)
-                ));
-            }
-            if let Some(message) = &out.message {
-                text.push_str(&format!("\nmessage: {message}"));
-            }
-            text.push_str(&format!("\nnext: {}; seq {}", next_step(state), out.seq));
-            text
-        }
-        _ if out.timed_out => format!(
-            "nothing reached those states in time; call wait again with since_seq {}",
-            out.seq
-        ),
-        _ => format!(
-            "{}; seq {}",
-            out.note.as_deref().unwrap_or("nothing matched"),
-            out.seq
-        ),
-    };
-    reply(&out, text)
 }
 
 fn row_line(row: &Row) -> String {
@@ -1104,24 +783,6 @@ mod tests {
     }
 
     #[test]
-    fn output_schemas_lose_descriptions_but_keep_fields_named_description() {
-        #[derive(serde::Serialize, schemars::JsonSchema)]
-        struct Out {
-            /// Said once.
-            description: String,
-            /// Said twice.
-            other: Vec<u8>,
-        }
-        let schema = serde_json::Value::Object((*lean_output_schema::<Out>()).clone());
-        assert!(!schema.to_string().contains("uint8"), "{schema}");
-        let text = schema.to_string();
-        assert!(!text.contains("Said"), "{text}");
-        assert!(schema["properties"]["description"].is_object(), "{text}");
-        assert!(schema["properties"]["other"].is_object(), "{text}");
-        assert!(schema.get("$schema").is_none());
-    }
-
-    #[test]
     fn every_tool_has_lean_schemas_and_a_description() {
         let link = DaemonLink::new(PathBuf::from("/nonexistent/baton.sock"), None);
         let server = Baton::new(link, PathBuf::from("/"), ALL_TOOLS);
@@ -1141,123 +802,6 @@ mod tests {
             }
             assert!(tool.description.is_some_and(|d| d.len() > 40));
         }
-    }
-
-    fn row(id: &str, state: SessionState) -> SessionRow {
-        SessionRow {
-            id: id.into(),
-            agent: "command".into(),
-            host: "local".into(),
-            state,
-            reason: "r".into(),
-            restarts: 0,
-            attempt: 1,
-            pid: None,
-            age_ms: 0,
-            last_line: None,
-            out_bytes: 0,
-            err_bytes: 0,
-            exit_code: None,
-            exit_signal: None,
-            payload: None,
-            message: None,
-            capabilities: Vec::new(),
-            account: None,
-            backend: "pipes".into(),
-            evidence: None,
-        }
-    }
-
-    fn record(seq: u64, session: &str, event: Event) -> Record {
-        Record {
-            seq,
-            ts: "t".into(),
-            session: Some(session.into()),
-            event,
-        }
-    }
-
-    fn state(from: SessionState, to: SessionState) -> Event {
-        Event::State {
-            from,
-            to,
-            reason: format!("to_{to}"),
-            restarts: 0,
-            delay_ms: None,
-            evidence: Some("the line".into()),
-        }
-    }
-
-    fn ids(list: &[&str]) -> Option<HashSet<String>> {
-        Some(list.iter().map(|s| s.to_string()).collect())
-    }
-
-    #[test]
-    fn wait_matches_a_later_state_with_its_payload_and_evidence() {
-        use SessionState::*;
-        let table = [row("a", Healthy), row("b", Healthy)];
-        let mut watch = Watch::new(ids(&["a"]), [Completed].into(), &table, 10);
-        assert!(watch.now(&table).is_none());
-        assert!(watch.caught_up_to(10).is_none());
-        // Another session's change, and a's change to a state not waited for.
-        assert!(
-            watch
-                .see(record(11, "b", state(Healthy, Completed)))
-                .is_none()
-        );
-        assert!(
-            watch
-                .see(record(12, "a", state(Healthy, Stalled)))
-                .is_none()
-        );
-        let payload = serde_json::json!({"ok": true});
-        let completed = Event::Completed {
-            payload: Some(payload.clone()),
-        };
-        assert!(watch.see(record(13, "a", completed)).is_none());
-        let out = watch
-            .see(record(14, "a", state(Stalled, Completed)))
-            .unwrap();
-        assert!(out.matched && !out.timed_out);
-        assert_eq!(out.id.as_deref(), Some("a"));
-        assert_eq!(out.state, Some(State::Completed));
-        assert_eq!(out.payload, Some(payload));
-        assert_eq!(out.evidence.as_deref(), Some("the line"));
-        assert_eq!(out.seq, 14);
-    }
-
-    #[test]
-    fn wait_gives_up_once_every_watched_session_has_ended_otherwise() {
-        use SessionState::*;
-        // Snapshot: b ended before; a dies now.
-        let table = [row("a", Healthy), row("b", Dead)];
-        let mut watch = Watch::new(ids(&["a", "b"]), [InputWait].into(), &table, 5);
-        assert!(watch.caught_up_to(5).is_none());
-        let out = watch.see(record(6, "a", state(Healthy, Dead))).unwrap();
-        assert!(!out.matched && out.note.is_some());
-
-        // Since an earlier seq: b's end may still be ahead in the records,
-        // so nothing is concluded before the table's seq has passed.
-        let table = [row("b", Dead)];
-        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &table, 9);
-        assert!(watch.caught_up_to(3).is_none());
-        assert!(watch.see(record(4, "x", state(Healthy, Stalled))).is_none());
-        let out = watch.see(record(9, "x", state(Stalled, Healthy))).unwrap();
-        assert!(!out.matched && out.note.is_some(), "{out:?}");
-        // ...and a completion after `since` still counts.
-        let table = [row("b", Completed)];
-        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &table, 9);
-        assert!(watch.caught_up_to(3).is_none());
-        let out = watch
-            .see(record(8, "b", state(Healthy, Completed)))
-            .unwrap();
-        assert!(out.matched);
-
-        // Watching every session never runs out: new ones may come.
-        let table = [row("a", Dead)];
-        let mut watch = Watch::new(None, [Completed].into(), &table, 2);
-        assert!(watch.caught_up_to(2).is_none());
-        assert!(watch.see(record(3, "a", state(Dead, Dead))).is_none());
     }
 
     #[test]
