@@ -374,6 +374,15 @@ impl Baton {
             }))
             .await
             .map_err(failed)?;
+        // The record is told from another client's input by the bytes'
+        // hash: the daemon writes the text and a newline.
+        let sha256 = {
+            use sha2::Digest;
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(input.text.as_bytes());
+            hasher.update(b"\n");
+            format!("{:x}", hasher.finalize())
+        };
         let request = Request::Send(SendInput {
             id: input.id.clone(),
             text: input.text,
@@ -394,7 +403,13 @@ impl Baton {
         let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, async {
             loop {
                 let record = next_record(&mut watch).await?;
-                if matches!(&record.event, Event::Input { source, .. } if source == Via::Mcp.as_str())
+                if let Event::Input {
+                    source,
+                    sha256: sent,
+                    ..
+                } = &record.event
+                    && source == Via::Mcp.as_str()
+                    && *sent == sha256
                 {
                     return Ok(record.seq);
                 }
@@ -420,7 +435,10 @@ impl Baton {
                 if let Event::State { from, to, .. } = record.event
                     && from != to
                 {
-                    return Ok::<_, String>(to != SessionState::Failed);
+                    return Ok::<_, String>(matches!(
+                        to,
+                        SessionState::Healthy | SessionState::Completed
+                    ));
                 }
             }
         })
