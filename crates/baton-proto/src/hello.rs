@@ -43,7 +43,7 @@ impl fmt::Display for Version {
 /// The protocol this build speaks.
 ///
 /// 1.1 added `via` on control requests, `offset` / `tail_bytes` /
-/// `max_bytes` on `logs`, `seq` on `sessions` and `log_len` on
+/// `max_bytes` on `logs`, `seq` and `seq_end` on `sessions` and `log_len` on
 /// `end_of_stream`.
 pub const PROTOCOL: Version = Version::new(1, 1);
 

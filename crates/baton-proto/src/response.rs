@@ -114,6 +114,12 @@ pub struct Sessions {
     /// `None` from a 1.0 daemon or while the log is empty.
     #[serde(default)]
     pub seq: Option<u64>,
+    /// The event log's last `seq` when the table was answered (1.1): no
+    /// record after it is reflected in `sessions`. With `seq`, it brackets
+    /// the table: a reader of the records after `seq` has seen everything
+    /// the table shows once it has passed `seq_end`.
+    #[serde(default)]
+    pub seq_end: Option<u64>,
 }
 
 /// Output bytes from a session's log file.

@@ -160,6 +160,7 @@ fn responses() -> Vec<Response> {
         Response::Sessions(Sessions {
             sessions: vec![snapshot(), snapshot()],
             seq: Some(4242),
+            seq_end: Some(4250),
         }),
         Response::LogChunk(LogChunk::new(1024, b"\x1b[31mred\xff\xfe\n")),
         Response::Skipped(Skipped { bytes: 65_536 }),

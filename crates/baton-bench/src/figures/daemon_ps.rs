@@ -172,6 +172,7 @@ fn run(
     let reply_bytes = baton_proto::encode_frame(&Response::Sessions(Sessions {
         sessions: daemon.ps()?,
         seq: None,
+        seq_end: None,
     }))
     .map_err(|e| format!("cannot encode a `sessions` reply: {e}"))?
     .len();

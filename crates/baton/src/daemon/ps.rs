@@ -25,5 +25,12 @@ pub async fn handle(daemon: &Daemon, req: Ps) -> Response {
         };
         sessions.retain(|s| ids.contains(&s.id));
     }
-    Response::Sessions(Sessions { sessions, seq })
+    // Read after the table, whose records were all written before it was
+    // answered: none after this one is reflected there.
+    let seq_end = Some(daemon.conductor.last_seq()).filter(|seq| *seq > 0);
+    Response::Sessions(Sessions {
+        sessions,
+        seq,
+        seq_end,
+    })
 }

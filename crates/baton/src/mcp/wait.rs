@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use baton_proto::record::{Event, Record};
 use baton_proto::request::Events;
+use baton_proto::response::Sessions;
 use baton_proto::{Request, Response, SessionRow, SessionState};
 
 use super::daemon::unexpected;
@@ -42,7 +43,7 @@ impl Baton {
         {
             return Err(no_session(id));
         }
-        let mut watch = Watch::new(ids, until, &table.sessions, table.seq.unwrap_or(0));
+        let mut watch = Watch::new(ids, until, &table);
         let since = match input.since_seq {
             Some(since) => since,
             None => match watch.now(&table.sessions) {
@@ -111,10 +112,13 @@ struct Watch {
     /// `None`: every session, also ones spawned meanwhile.
     ids: Option<HashSet<String>>,
     until: HashSet<SessionState>,
-    /// The `seq` the table was taken at.
+    /// The table reflects every record up to this `seq`…
     table_seq: u64,
+    /// …and none after this one.
+    table_end: u64,
     /// Watched sessions that were terminal in the table: once the records
-    /// up to `table_seq` have been seen, they can change no more.
+    /// up to `table_end` have been seen, they can change no more (if they
+    /// became terminal after `since_seq`, that record was among them).
     terminal: Vec<String>,
     /// Watched sessions that can no longer reach an `until` state.
     ended: HashSet<String>,
@@ -124,13 +128,10 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(
-        ids: Option<HashSet<String>>,
-        until: HashSet<SessionState>,
-        table: &[SessionRow],
-        table_seq: u64,
-    ) -> Watch {
+    fn new(ids: Option<HashSet<String>>, until: HashSet<SessionState>, table: &Sessions) -> Watch {
+        let table_seq = table.seq.unwrap_or(0);
         let terminal = table
+            .sessions
             .iter()
             .filter(|s| s.state.is_terminal())
             .filter(|s| ids.as_ref().is_none_or(|ids| ids.contains(&s.id)))
@@ -140,6 +141,7 @@ impl Watch {
             ids,
             until,
             table_seq,
+            table_end: table.seq_end.unwrap_or(table_seq).max(table_seq),
             terminal,
             ended: HashSet::new(),
             payloads: HashMap::new(),
@@ -162,7 +164,7 @@ impl Watch {
     /// Every record up to `seq` has been seen: the sessions terminal in the
     /// table are over. The answer if then no watched session can match.
     fn caught_up_to(&mut self, seq: u64) -> Option<WaitOut> {
-        if seq < self.table_seq || self.terminal.is_empty() {
+        if seq < self.table_end || self.terminal.is_empty() {
             return None;
         }
         self.ended.extend(self.terminal.drain(..));
@@ -339,12 +341,20 @@ mod tests {
         Some(list.iter().map(|s| s.to_string()).collect())
     }
 
+    fn table(rows: Vec<SessionRow>, seq: u64, seq_end: u64) -> Sessions {
+        Sessions {
+            sessions: rows,
+            seq: Some(seq),
+            seq_end: Some(seq_end),
+        }
+    }
+
     #[test]
     fn wait_matches_a_later_state_with_its_payload_and_evidence() {
         use SessionState::*;
-        let table = [row("a", Healthy), row("b", Healthy)];
-        let mut watch = Watch::new(ids(&["a"]), [Completed].into(), &table, 10);
-        assert!(watch.now(&table).is_none());
+        let table = table(vec![row("a", Healthy), row("b", Healthy)], 10, 10);
+        let mut watch = Watch::new(ids(&["a"]), [Completed].into(), &table);
+        assert!(watch.now(&table.sessions).is_none());
         assert!(watch.caught_up_to(10).is_none());
         // Another session's change, and a's change to a state not waited for.
         assert!(
@@ -377,33 +387,47 @@ mod tests {
     fn wait_gives_up_once_every_watched_session_has_ended_otherwise() {
         use SessionState::*;
         // Snapshot: b ended before; a dies now.
-        let table = [row("a", Healthy), row("b", Dead)];
-        let mut watch = Watch::new(ids(&["a", "b"]), [InputWait].into(), &table, 5);
+        let t = table(vec![row("a", Healthy), row("b", Dead)], 5, 5);
+        let mut watch = Watch::new(ids(&["a", "b"]), [InputWait].into(), &t);
         assert!(watch.caught_up_to(5).is_none());
         let out = watch.see(record(6, "a", state(Healthy, Dead))).unwrap();
         assert!(!out.matched && out.note.is_some());
 
         // Since an earlier seq: b's end may still be ahead in the records,
-        // so nothing is concluded before the table's seq has passed.
-        let table = [row("b", Dead)];
-        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &table, 9);
+        // so nothing is concluded before the table's end has passed.
+        let t = table(vec![row("b", Dead)], 9, 9);
+        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &t);
         assert!(watch.caught_up_to(3).is_none());
         assert!(watch.see(record(4, "x", state(Healthy, Stalled))).is_none());
         let out = watch.see(record(9, "x", state(Stalled, Healthy))).unwrap();
         assert!(!out.matched && out.note.is_some(), "{out:?}");
-        // ...and a completion after `since` still counts.
-        let table = [row("b", Completed)];
-        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &table, 9);
-        assert!(watch.caught_up_to(3).is_none());
-        let out = watch
-            .see(record(8, "b", state(Healthy, Completed)))
-            .unwrap();
-        assert!(out.matched);
 
         // Watching every session never runs out: new ones may come.
-        let table = [row("a", Dead)];
-        let mut watch = Watch::new(None, [Completed].into(), &table, 2);
+        let t = table(vec![row("a", Dead)], 2, 2);
+        let mut watch = Watch::new(None, [Completed].into(), &t);
         assert!(watch.caught_up_to(2).is_none());
         assert!(watch.see(record(3, "a", state(Dead, Dead))).is_none());
+    }
+
+    #[test]
+    fn a_completion_after_since_counts_even_past_the_tables_seq() {
+        use SessionState::*;
+        // The table shows b completed, but its completion (seq 11) came
+        // after the seq read before the table (9): only `seq_end` (12)
+        // bounds what the table reflects.
+        let t = table(vec![row("b", Completed)], 9, 12);
+        let mut watch = Watch::new(ids(&["b"]), [Completed, Dead].into(), &t);
+        assert!(watch.caught_up_to(7).is_none());
+        assert!(watch.see(record(9, "x", state(Healthy, Stalled))).is_none());
+        assert!(
+            watch
+                .see(record(10, "b", state(InputWait, Healthy)))
+                .is_none()
+        );
+        let out = watch
+            .see(record(11, "b", state(Healthy, Completed)))
+            .unwrap();
+        assert!(out.matched, "{out:?}");
+        assert_eq!(out.seq, 11);
     }
 }
