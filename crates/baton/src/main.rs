@@ -183,7 +183,8 @@ fn main() {
     let default_filter = match cli.command {
         #[cfg(feature = "engine")]
         Command::Daemon(_) => "info",
-        Command::Mcp(_) => "info",
+        // What baton mcp does (starting a daemon), not rmcp's every message.
+        Command::Mcp(_) => "warn,baton=info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
