@@ -233,11 +233,7 @@ impl Baton {
                 .entry(SessionState::from(row.state).as_str().to_owned())
                 .or_insert(0) += 1;
         }
-        let text = if rows.is_empty() {
-            "no sessions".to_owned()
-        } else {
-            rows.iter().map(row_line).collect::<Vec<_>>().join("\n")
-        };
+        let text = list_text(&rows, &counts);
         let out = ListOut {
             sessions: rows,
             counts,
@@ -612,6 +608,40 @@ async fn next_record(watch: &mut Exchange) -> Result<Record, String> {
     }
 }
 
+/// Rows shown in `list`'s text; the structured content has them all.
+const LIST_TEXT_ROWS: usize = 50;
+
+/// `list`'s text: the counts, then the rows that need the lead first
+/// (asking, then ended badly), at most [`LIST_TEXT_ROWS`] of them.
+fn list_text(rows: &[Row], counts: &BTreeMap<String, usize>) -> String {
+    if rows.is_empty() {
+        return "no sessions".to_owned();
+    }
+    let rank = |row: &&Row| match row.state {
+        State::InputWait => 0,
+        State::Dead | State::Failed => 1,
+        _ => 2,
+    };
+    let mut shown: Vec<&Row> = rows.iter().collect();
+    shown.sort_by_key(rank);
+    let mut text = counts
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for row in shown.iter().take(LIST_TEXT_ROWS) {
+        text.push('\n');
+        text.push_str(&row_line(row));
+    }
+    if rows.len() > LIST_TEXT_ROWS {
+        text.push_str(&format!(
+            "\n… and {} more in the structured result (filter with `state`)",
+            rows.len() - LIST_TEXT_ROWS
+        ));
+    }
+    text
+}
+
 fn row_line(row: &Row) -> String {
     let mut line = format!(
         "{}  {}  {}  {} ({})  restarts {}  {}s",
@@ -798,6 +828,37 @@ mod tests {
             baton_proto::base64::decode(page.base64.as_deref().unwrap()).unwrap(),
             b"\xff\xfe ok"
         );
+    }
+
+    #[test]
+    fn list_text_puts_what_needs_the_lead_first_and_stays_short() {
+        let row = |id: String, state: State| Row {
+            id,
+            agent: "command".into(),
+            host: "local".into(),
+            state,
+            reason: "r".into(),
+            evidence: Some("Proceed? [y/N]".into()),
+            restarts: 0,
+            age_s: 1,
+            last_line: None,
+        };
+        let mut rows: Vec<Row> = (0..60)
+            .map(|i| row(format!("w{i:02}"), State::Healthy))
+            .collect();
+        rows.push(row("z-asks".into(), State::InputWait));
+        let counts = BTreeMap::from([("healthy".to_owned(), 60), ("input_wait".to_owned(), 1)]);
+        let text = list_text(&rows, &counts);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "60 healthy, 1 input_wait");
+        assert!(
+            lines[1].starts_with("z-asks") && lines[1].contains("asks: Proceed?"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines.len(), 1 + LIST_TEXT_ROWS + 1);
+        assert!(lines.last().unwrap().contains("11 more"), "{text}");
+        assert_eq!(list_text(&[], &BTreeMap::new()), "no sessions");
     }
 
     #[test]
