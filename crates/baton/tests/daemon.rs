@@ -15,24 +15,13 @@ use baton_proto::response::ErrorKind;
 use baton_proto::{Hello, HelloReply, Response, read_frame, write_frame};
 use serde_json::Value;
 
+mod common;
+use common::{baton, pid_is_gone, sha, stand_in};
+
 /// Limit for one client command.
 const CLIENT: Duration = Duration::from_secs(30);
 /// Limit for a daemon to come up or go away, or a session to get somewhere.
 const SLOW: Duration = Duration::from_secs(30);
-
-fn baton() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
-}
-
-fn stand_in() -> String {
-    let path = baton().with_file_name("stand-in-agent");
-    assert!(
-        path.exists(),
-        "{} missing: build the workspace first",
-        path.display()
-    );
-    path.display().to_string()
-}
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `limit`.
 fn wait_until<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
@@ -429,16 +418,6 @@ fn baton_in(cwd: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
         cmd.env(key, value);
     }
     Running::start(cmd).output(CLIENT)
-}
-
-fn pid_is_gone(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // A zombie waiting for a reaper is gone for our purposes.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
 }
 
 /// The pid of the session's last `spawn` record.
@@ -1357,11 +1336,6 @@ impl Daemon {
                 .filter(|s| s["state"] == "completed" || s["state"] == "dead")
         })
     }
-}
-
-fn sha(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// Processes whose process group is `pgid` (zombies excluded).

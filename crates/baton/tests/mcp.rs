@@ -11,24 +11,12 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+
+mod common;
+use common::{baton, pid_is_gone, sha, stand_in};
 
 const CONFIG: &str =
     "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\n[probe]\nstall_after = \"300ms\"\n";
-
-fn baton() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
-}
-
-fn stand_in() -> String {
-    let path = baton().with_file_name("stand-in-agent");
-    assert!(
-        path.exists(),
-        "{} missing: build the workspace first",
-        path.display()
-    );
-    path.display().to_string()
-}
 
 /// A temp dir with a config and a socket path where no daemon runs yet.
 /// Dropping it shuts down whatever daemon `baton mcp` started there.
@@ -138,20 +126,6 @@ fn text(result: &CallToolResult) -> String {
         .filter_map(|c| c.as_text().map(|t| t.text.clone()))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-fn sha(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-fn pid_is_gone(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // A zombie has no process left, only an exit status.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,38 @@
+//! What the `baton` binary's integration tests share: where the binaries
+//! are, and facts about processes and bytes.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::path::PathBuf;
+
+/// The `baton` binary under test.
+pub fn baton() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+/// The stand-in agent, built next to `baton` by `cargo build --workspace`.
+pub fn stand_in() -> String {
+    let path = baton().with_file_name("stand-in-agent");
+    assert!(
+        path.exists(),
+        "{} missing: build the workspace first",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+/// True once `pid` has no process left: gone, or a zombie waiting for a
+/// reaper (gone for our purposes).
+pub fn pid_is_gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
