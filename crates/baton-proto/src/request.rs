@@ -76,6 +76,8 @@ pub enum Via {
     Cli,
     /// `baton mcp`, on behalf of an MCP client (a lead agent).
     Mcp,
+    /// `baton tui`, on behalf of the person at the dashboard.
+    Tui,
     /// A client kind this version does not know (from a newer client).
     #[serde(other)]
     Other,
@@ -92,6 +94,7 @@ impl Via {
         match self {
             Via::Cli => "cli",
             Via::Mcp => "mcp",
+            Via::Tui => "tui",
             Via::Other => "other",
         }
     }

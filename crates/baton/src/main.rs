@@ -11,6 +11,7 @@ mod classify;
 mod client;
 #[cfg(feature = "engine")]
 mod daemon;
+mod link;
 mod mcp;
 mod render;
 #[cfg(feature = "engine")]
@@ -18,6 +19,7 @@ mod replay;
 #[cfg(feature = "engine")]
 mod run;
 mod socket;
+mod tui;
 #[cfg(feature = "engine")]
 mod view;
 
@@ -100,6 +102,8 @@ enum Command {
     Shutdown(client::control::ShutdownArgs),
     /// Serve MCP on stdio for a lead agent: spawn, list, status, logs, send, kill, wait, events, accounts.
     Mcp(mcp::McpArgs),
+    /// The live dashboard: every session's state with its evidence; answer, kill, attach.
+    Tui(tui::TuiArgs),
 }
 
 #[cfg(feature = "engine")]
@@ -185,6 +189,8 @@ fn main() {
         Command::Daemon(_) => "info",
         // What baton mcp does (starting a daemon), not rmcp's every message.
         Command::Mcp(_) => "warn,baton=info",
+        // Its stderr is the screen it draws on.
+        Command::Tui(_) => "off",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -216,6 +222,7 @@ fn main() {
         Command::Kill(args) => client::control::kill(args),
         Command::Shutdown(args) => client::control::shutdown(args),
         Command::Mcp(args) => mcp::main(args),
+        Command::Tui(args) => tui::main(args),
     };
     std::process::exit(code);
 }

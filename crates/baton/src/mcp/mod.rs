@@ -7,7 +7,6 @@
 
 #![deny(clippy::print_stdout)]
 
-mod daemon;
 mod schema;
 mod stdio;
 mod tools;
@@ -111,7 +110,7 @@ pub fn main(args: McpArgs) -> i32 {
             return exit::FAILED;
         }
     };
-    let link = daemon::DaemonLink::new(socket, config);
+    let link = crate::link::DaemonLink::starting_daemon(socket, config);
     let server = tools::Baton::new(link, cwd, &tools);
     let code = runtime.block_on(async move {
         let (rx, tx, tasks) = stdio::guard(tokio::io::stdin(), tokio::io::stdout());

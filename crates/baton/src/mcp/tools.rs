@@ -20,9 +20,9 @@ use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabiliti
 use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde::Serialize;
 
-use super::daemon::{CallError, DaemonLink, Exchange, unexpected};
 use super::schema::{lean_input_schema, lean_output_schema};
 use super::types::*;
+use crate::link::{CallError, DaemonLink, Exchange, unexpected};
 use crate::render::{describe_record, truncate};
 
 /// The tools that change something; `--read-only` leaves them out.
@@ -863,7 +863,7 @@ mod tests {
 
     #[test]
     fn every_tool_has_lean_schemas_and_a_description() {
-        let link = DaemonLink::new(PathBuf::from("/nonexistent/baton.sock"), None);
+        let link = DaemonLink::to_running(PathBuf::from("/nonexistent/baton.sock"));
         let server = Baton::new(link, PathBuf::from("/"), ALL_TOOLS);
         let tools = server.tool_router.list_all();
         assert_eq!(tools.len(), ALL_TOOLS.len());

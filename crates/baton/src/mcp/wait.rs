@@ -11,9 +11,9 @@ use baton_proto::request::Events;
 use baton_proto::response::Sessions;
 use baton_proto::{Request, Response, SessionRow, SessionState};
 
-use super::daemon::unexpected;
 use super::tools::{Baton, Outcome, failed, no_session, reply, seconds};
 use super::types::{WaitIn, WaitOut, next_step};
+use crate::link::unexpected;
 use crate::render::truncate;
 
 const DEFAULT_WAIT: f64 = 45.0;

@@ -1,5 +1,5 @@
-//! `baton mcp`'s side of the control socket: an async client of the
-//! daemon, and starting one when none listens.
+//! An async client of the daemon, for the long-lived clients (`baton mcp`,
+//! `baton tui`), and starting a daemon when none listens (for `baton mcp`).
 //!
 //! Every call opens its own connection (one request per connection, as the
 //! protocol says), so a `wait` that blocks for minutes holds up nothing
@@ -28,6 +28,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Why a call to the daemon failed, in words for the lead agent.
 #[derive(Debug)]
 pub enum CallError {
+    /// No daemon listens at this socket (and none is to be started).
+    NoDaemon(PathBuf),
     /// No daemon listens and none could be started.
     Unreachable(String),
     /// The exchange broke (refused, incompatible, garbage, cut off).
@@ -40,6 +42,11 @@ impl CallError {
     /// The text of a tool error.
     pub fn message(&self) -> String {
         match self {
+            CallError::NoDaemon(socket) => format!(
+                "no baton daemon listening at {} — start one with `baton daemon --socket {}`",
+                socket.display(),
+                socket.display()
+            ),
             CallError::Unreachable(m) | CallError::Protocol(m) => m.clone(),
             CallError::Daemon(reply) => reply.message.clone(),
         }
@@ -60,12 +67,13 @@ impl From<ProtoError> for CallError {
     }
 }
 
-/// The daemon `baton mcp` talks to.
+/// The daemon a long-lived client talks to.
 pub struct DaemonLink {
     socket: PathBuf,
-    /// `--config` for a daemon started on demand.
+    /// Start a daemon when none listens, with this `--config` (if any);
+    /// `None`: say that none listens.
     #[cfg_attr(not(feature = "engine"), allow(dead_code))]
-    config: Option<PathBuf>,
+    autostart: Option<Option<PathBuf>>,
     /// Held while a daemon is being started, so that concurrent calls start one.
     starting: Mutex<()>,
 }
@@ -90,10 +98,21 @@ impl Exchange {
 }
 
 impl DaemonLink {
-    pub fn new(socket: PathBuf, config: Option<PathBuf>) -> DaemonLink {
+    /// A link that starts `baton daemon --socket SOCKET [--config FILE]`
+    /// when nothing listens.
+    pub fn starting_daemon(socket: PathBuf, config: Option<PathBuf>) -> DaemonLink {
         DaemonLink {
             socket,
-            config,
+            autostart: Some(config),
+            starting: Mutex::new(()),
+        }
+    }
+
+    /// A link to a daemon that must already run.
+    pub fn to_running(socket: PathBuf) -> DaemonLink {
+        DaemonLink {
+            socket,
+            autostart: None,
             starting: Mutex::new(()),
         }
     }
@@ -103,7 +122,8 @@ impl DaemonLink {
     pub async fn open(&self, request: &Request) -> Result<Exchange, CallError> {
         let mut stream = match UnixStream::connect(&self.socket).await {
             Ok(stream) => stream,
-            Err(e) if is_absent(&e) => self.start().await?,
+            Err(e) if is_absent(&e) && self.autostart.is_some() => self.start().await?,
+            Err(e) if is_absent(&e) => return Err(CallError::NoDaemon(self.socket.clone())),
             Err(e) => {
                 return Err(CallError::Unreachable(format!(
                     "cannot connect to the baton daemon at {}: {e}",
@@ -162,7 +182,8 @@ impl DaemonLink {
         let log = self.start_log_path();
         // What this daemon says is what the log gains from here.
         let said_from = std::fs::metadata(&log).map_or(0, |m| m.len());
-        let mut child = spawn_daemon(&self.socket, self.config.as_deref(), &log)
+        let config = self.autostart.clone().flatten();
+        let mut child = spawn_daemon(&self.socket, config.as_deref(), &log)
             .map_err(|e| CallError::Unreachable(self.unreachable(&e)))?;
         tracing::info!(pid = child.id(), socket = %self.socket.display(), "started a baton daemon");
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;

@@ -1,0 +1,436 @@
+//! What the dashboard shows, and how it changes: the session table from
+//! `ps`, kept current by the event stream, and the person's place in it.
+//! No I/O here: the loop feeds it inputs, the view draws it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use baton_proto::record::{Event, Record};
+use baton_proto::{SessionRow, SessionState};
+
+/// Records kept per session for the detail pane.
+const RECENT: usize = 30;
+
+/// Output bytes kept for the selected session's tail.
+const TAIL_BYTES: usize = 32 * 1024;
+
+/// What the keyboard is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Moving around.
+    Normal,
+    /// Typing a filter (`/`).
+    Filter(String),
+    /// Typing an answer for this session (`s`).
+    Answer { id: String, text: String },
+    /// Asked whether to kill this session (`K`).
+    ConfirmKill(String),
+    /// The key table (`?`).
+    Help,
+}
+
+/// The dashboard's state.
+#[derive(Debug)]
+pub struct Model {
+    /// Every session the daemon has, by id.
+    pub sessions: BTreeMap<String, SessionRow>,
+    /// The last `seq` applied.
+    pub seq: u64,
+    /// The ids shown, in display order (what needs a person first).
+    pub order: Vec<String>,
+    /// The selected session.
+    pub selected: Option<String>,
+    /// The applied filter (id, agent, state or capability).
+    pub filter: String,
+    pub mode: Mode,
+    /// The detail pane is open.
+    pub detail: bool,
+    /// Recent records per session (what the detail pane lists).
+    pub recent: HashMap<String, VecDeque<Record>>,
+    /// The selected session's output tail, and whose it is.
+    pub tail: Option<(String, Vec<u8>)>,
+    /// One line for the person: what happened, what went wrong.
+    pub message: Option<String>,
+    /// Ring the terminal bell on a new `input_wait`.
+    pub bell: bool,
+    /// A bell is due at the next draw.
+    pub ring: bool,
+    /// The daemon has gone away; nothing will change any more.
+    pub daemon_gone: Option<String>,
+}
+
+impl Model {
+    pub fn new() -> Model {
+        Model {
+            sessions: BTreeMap::new(),
+            seq: 0,
+            order: Vec::new(),
+            selected: None,
+            filter: String::new(),
+            mode: Mode::Normal,
+            detail: false,
+            recent: HashMap::new(),
+            tail: None,
+            message: None,
+            bell: true,
+            ring: false,
+            daemon_gone: None,
+        }
+    }
+
+    /// Takes a fresh table from `ps` (states are the table's: it reflects
+    /// every record up to its `seq`).
+    pub fn table(&mut self, rows: Vec<SessionRow>, seq: Option<u64>) {
+        self.sessions = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        if let Some(seq) = seq {
+            self.seq = self.seq.max(seq);
+        }
+        self.reorder();
+    }
+
+    /// Applies one record of the event stream. Returns true if a session
+    /// the table does not know appeared (the caller fetches the table).
+    pub fn record(&mut self, record: Record) -> bool {
+        self.seq = self.seq.max(record.seq);
+        let Some(id) = record.session.clone() else {
+            return false;
+        };
+        let Some(row) = self.sessions.get_mut(&id) else {
+            self.remember(record);
+            return true;
+        };
+        match &record.event {
+            Event::State {
+                to,
+                reason,
+                restarts,
+                evidence,
+                ..
+            } => {
+                if *to == SessionState::InputWait && row.state != SessionState::InputWait {
+                    self.ring = self.bell;
+                }
+                row.state = *to;
+                row.reason.clone_from(reason);
+                row.restarts = *restarts;
+                row.evidence.clone_from(evidence);
+            }
+            Event::Spawn { pid, attempt, .. } => {
+                row.pid = Some(*pid);
+                row.attempt = *attempt;
+            }
+            Event::Exit { code, signal, .. } => {
+                row.exit_code = *code;
+                row.exit_signal = *signal;
+                row.pid = None;
+            }
+            Event::Completed { payload } => row.payload.clone_from(payload),
+            Event::Dead { message, .. } => row.message.clone_from(message),
+            Event::Health {
+                out_bytes,
+                err_bytes,
+                ..
+            } => {
+                row.out_bytes = *out_bytes;
+                row.err_bytes = *err_bytes;
+            }
+            _ => {}
+        }
+        let reorder = matches!(record.event, Event::State { .. });
+        self.remember(record);
+        if reorder {
+            self.reorder();
+        }
+        false
+    }
+
+    fn remember(&mut self, record: Record) {
+        let Some(id) = record.session.clone() else {
+            return;
+        };
+        let recent = self.recent.entry(id).or_default();
+        if recent.iter().any(|r| r.seq == record.seq) {
+            return;
+        }
+        recent.push_back(record);
+        while recent.len() > RECENT {
+            recent.pop_front();
+        }
+    }
+
+    /// A session's earlier records, fetched when its detail opens.
+    pub fn history(&mut self, id: &str, records: Vec<Record>) {
+        let mut merged: Vec<Record> = records;
+        if let Some(recent) = self.recent.remove(id) {
+            merged.extend(recent);
+        }
+        merged.sort_by_key(|r| r.seq);
+        merged.dedup_by_key(|r| r.seq);
+        let start = merged.len().saturating_sub(RECENT);
+        self.recent
+            .insert(id.to_owned(), merged.into_iter().skip(start).collect());
+    }
+
+    /// New output of `id`, for its tail.
+    pub fn output(&mut self, id: &str, bytes: &[u8]) {
+        match &mut self.tail {
+            Some((who, tail)) if who == id => {
+                tail.extend_from_slice(bytes);
+                if tail.len() > TAIL_BYTES {
+                    let cut = tail.len() - TAIL_BYTES;
+                    tail.drain(..cut);
+                }
+            }
+            _ => {
+                let start = bytes.len().saturating_sub(TAIL_BYTES);
+                self.tail = Some((id.to_owned(), bytes[start..].to_vec()));
+            }
+        }
+    }
+
+    /// Sorts and filters: `input_wait` first, then `failed` and `dead`,
+    /// then the rest, by id within each; the selection stays on its session.
+    pub fn reorder(&mut self) {
+        let filter = self.filter.to_lowercase();
+        let mut order: Vec<&SessionRow> = self
+            .sessions
+            .values()
+            .filter(|s| filter.is_empty() || matches_filter(s, &filter))
+            .collect();
+        order.sort_by_key(|s| rank(s.state));
+        self.order = order.into_iter().map(|s| s.id.clone()).collect();
+        let still_shown = self
+            .selected
+            .as_ref()
+            .is_some_and(|id| self.order.contains(id));
+        if !still_shown {
+            self.selected = self.order.first().cloned();
+        }
+    }
+
+    /// The selected session's row.
+    pub fn current(&self) -> Option<&SessionRow> {
+        self.selected.as_ref().and_then(|id| self.sessions.get(id))
+    }
+
+    /// Index of the selection in `order`.
+    pub fn position(&self) -> Option<usize> {
+        let id = self.selected.as_ref()?;
+        self.order.iter().position(|o| o == id)
+    }
+
+    /// Moves the selection by `delta` rows, clamped to the list.
+    pub fn step(&mut self, delta: isize) {
+        if self.order.is_empty() {
+            self.selected = None;
+            return;
+        }
+        let at = self.position().unwrap_or(0) as isize;
+        let to = (at + delta).clamp(0, self.order.len() as isize - 1) as usize;
+        self.selected = Some(self.order[to].clone());
+    }
+
+    /// How many sessions are in each state (over all sessions, filtered or
+    /// not), in the order of the state table, states with none left out.
+    pub fn counts(&self) -> Vec<(SessionState, usize)> {
+        SessionState::ALL
+            .into_iter()
+            .map(|state| {
+                let n = self.sessions.values().filter(|s| s.state == state).count();
+                (state, n)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
+/// Display rank: what needs a person first.
+pub fn rank(state: SessionState) -> u8 {
+    match state {
+        SessionState::InputWait => 0,
+        SessionState::Failed | SessionState::Dead => 1,
+        _ => 2,
+    }
+}
+
+fn matches_filter(s: &SessionRow, filter: &str) -> bool {
+    s.id.to_lowercase().contains(filter)
+        || s.agent.to_lowercase().contains(filter)
+        || s.state.as_str().contains(filter)
+        || s.capabilities
+            .iter()
+            .any(|c| c.to_lowercase().contains(filter))
+}
+
+/// `bytes` as the lines a person would see: escape sequences dropped, a
+/// carriage return starting the line over, other control bytes dropped.
+pub fn screen_lines(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => lines.push(std::mem::take(&mut line)),
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    line.clear();
+                }
+            }
+            '\u{1b}' => skip_escape(&mut chars),
+            '\t' => line.push_str("    "),
+            c if c.is_control() => {}
+            c => line.push(c),
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Skips the rest of an escape sequence whose ESC was just read: CSI
+/// (`ESC [` … final byte), OSC (`ESC ]` … BEL or `ESC \`), or one more
+/// character.
+fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    match chars.next() {
+        Some('[') => {
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        }
+        Some(']') => {
+            while let Some(c) = chars.next() {
+                if c == '\u{7}' {
+                    break;
+                }
+                if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                    chars.next();
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn row(id: &str, state: SessionState) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            agent: "command".into(),
+            host: "local".into(),
+            state,
+            reason: "r".into(),
+            restarts: 0,
+            attempt: 1,
+            pid: Some(100),
+            age_ms: 65_000,
+            last_line: Some(format!("{id} working")),
+            out_bytes: 2048,
+            err_bytes: 0,
+            exit_code: None,
+            exit_signal: None,
+            payload: None,
+            message: None,
+            capabilities: vec!["review".into()],
+            account: None,
+            backend: "pipes".into(),
+            evidence: None,
+        }
+    }
+
+    fn state_record(seq: u64, id: &str, from: SessionState, to: SessionState) -> Record {
+        Record {
+            seq,
+            ts: "2026-12-04T01:02:03.000000Z".into(),
+            session: Some(id.into()),
+            event: Event::State {
+                from,
+                to,
+                reason: format!("to_{to}"),
+                restarts: 0,
+                delay_ms: None,
+                evidence: (to == SessionState::InputWait).then(|| "Proceed? [y/N]".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn what_needs_a_person_comes_first_and_the_selection_follows_its_session() {
+        use SessionState::*;
+        let mut m = Model::new();
+        m.table(
+            vec![
+                row("a", Healthy),
+                row("b", Dead),
+                row("c", Healthy),
+                row("d", InputWait),
+            ],
+            Some(7),
+        );
+        assert_eq!(m.order, ["d", "b", "a", "c"]);
+        assert_eq!(m.selected.as_deref(), Some("d"));
+        m.step(2);
+        assert_eq!(m.selected.as_deref(), Some("a"));
+        // c starts asking: it moves up, a stays selected, the bell is due.
+        assert!(!m.record(state_record(8, "c", Healthy, InputWait)));
+        assert_eq!(m.order, ["c", "d", "b", "a"]);
+        assert_eq!(m.selected.as_deref(), Some("a"));
+        assert!(m.ring);
+        assert_eq!(m.sessions["c"].evidence.as_deref(), Some("Proceed? [y/N]"));
+        assert_eq!(m.seq, 8);
+        // A session the table does not know asks for a fresh table.
+        assert!(m.record(state_record(9, "new", Init, Starting)));
+        m.step(-10);
+        assert_eq!(m.selected.as_deref(), Some("c"));
+        m.step(10);
+        assert_eq!(m.selected.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn the_filter_matches_id_agent_state_or_capability() {
+        use SessionState::*;
+        let mut m = Model::new();
+        let mut tagged = row("x", Healthy);
+        tagged.capabilities = vec!["Rust".into()];
+        m.table(vec![row("alpha", Healthy), row("beta", Dead), tagged], None);
+        for (filter, want) in [
+            ("alp", vec!["alpha"]),
+            ("dead", vec!["beta"]),
+            ("rust", vec!["x"]),
+            ("command", vec!["beta", "alpha", "x"]),
+            ("", vec!["beta", "alpha", "x"]),
+            ("zzz", vec![]),
+        ] {
+            m.filter = filter.into();
+            m.reorder();
+            assert_eq!(m.order, want, "filter {filter:?}");
+        }
+        assert_eq!(m.selected, None);
+    }
+
+    #[test]
+    fn the_tail_keeps_the_end_of_one_sessions_output() {
+        let mut m = Model::new();
+        m.output("a", b"one\n");
+        m.output("a", &vec![b'x'; TAIL_BYTES]);
+        let (who, tail) = m.tail.as_ref().unwrap();
+        assert_eq!((who.as_str(), tail.len()), ("a", TAIL_BYTES));
+        m.output("b", b"fresh\n");
+        assert_eq!(m.tail.as_ref().unwrap().1, b"fresh\n");
+    }
+
+    #[test]
+    fn screen_lines_are_what_a_person_sees() {
+        let bytes = b"\x1b[1;32mgreen\x1b[0m text\r\nprogress 10%\rprogress 99%\n\x1b]0;title\x07tab\there\n\x07bell";
+        assert_eq!(
+            screen_lines(bytes),
+            ["green text", "progress 99%", "tab    here", "bell"]
+        );
+    }
+}
