@@ -19,8 +19,8 @@ pub const END: &str = "<<<BATON_COMPLETION_END>>>";
 pub const MAX_FRAME: usize = 1 << 20;
 
 /// The reference conductor's markers, also accepted.
-const TFX_BEGIN: &str = "<<<TFX_COMPLETION_BEGIN>>>";
-const TFX_END: &str = "<<<TFX_COMPLETION_END>>>";
+pub(crate) const TFX_BEGIN: &str = "<<<TFX_COMPLETION_BEGIN>>>";
+pub(crate) const TFX_END: &str = "<<<TFX_COMPLETION_END>>>";
 /// Longest line (marker plus `\r`) that can still be a marker.
 const MAX_MARKER_LINE: usize = 32;
 /// Slack over [`MAX_FRAME`] so the start of an END line fits in the buffer.

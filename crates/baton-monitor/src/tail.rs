@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::text;
+use crate::{payload, text};
 
 /// Longest line, in chars, that [`Tail::last_line`] returns.
 const MAX_LAST_LINE: usize = 200;
@@ -68,16 +68,23 @@ impl Tail {
         self.buf.clear();
     }
 
-    /// The last non-empty line as a terminal would show it (see
-    /// [`text::normalize`]), trimmed and cut to at most 200 chars; `None` when
-    /// there is no visible text.
+    /// The last line a person would call output: the last non-empty line
+    /// as a terminal would show it (see [`text::normalize`]), not inside a
+    /// completion frame (its markers and payload are for baton), trimmed and
+    /// cut to at most 200 chars; `None` when there is no such text.
     pub fn last_line(&self) -> Option<String> {
         let text = text::normalize(&self.to_vec());
-        text.lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(|l| l.chars().take(MAX_LAST_LINE).collect())
+        let mut in_frame = false;
+        for line in text.lines().rev().map(str::trim) {
+            match line {
+                payload::END | payload::TFX_END => in_frame = true,
+                payload::BEGIN | payload::TFX_BEGIN => in_frame = false,
+                "" => {}
+                _ if in_frame => {}
+                line => return Some(line.chars().take(MAX_LAST_LINE).collect()),
+            }
+        }
+        None
     }
 }
 
@@ -126,9 +133,22 @@ mod tests {
             (b"50%\r100%", Some("100%")),
             (b"\n\n", None),
             (b"", None),
+            // A completion frame is baton's, not output a person reads.
+            (
+                b"all tests pass\n<<<BATON_COMPLETION_BEGIN>>>\n{\"ok\":true}\n<<<BATON_COMPLETION_END>>>\n",
+                Some("all tests pass"),
+            ),
+            (
+                b"done\r\n<<<TFX_COMPLETION_BEGIN>>>\r\n{}\r\n<<<TFX_COMPLETION_END>>>\r\nbye\n",
+                Some("bye"),
+            ),
+            (
+                b"<<<BATON_COMPLETION_BEGIN>>>\n{}\n<<<BATON_COMPLETION_END>>>\n",
+                None,
+            ),
         ];
         for (input, want) in cases {
-            let mut t = Tail::new(64);
+            let mut t = Tail::new(256);
             t.push(input);
             assert_eq!(t.last_line().as_deref(), *want, "{input:?}");
         }

@@ -104,6 +104,16 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// The live dashboard: every session's state with its evidence; answer, kill, attach.
     Tui(tui::TuiArgs),
+    /// Print a shell completion script: `baton completions bash > /etc/bash_completion.d/baton`.
+    Completions(CompletionsArgs),
+    /// Print baton's man page (roff): `baton man | man -l -`.
+    Man,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
 }
 
 #[cfg(feature = "engine")]
@@ -170,6 +180,20 @@ pub struct AttachArgs {
     pub logs_dir: Option<PathBuf>,
 }
 
+/// Writes `bytes` to stdout; a reader that went away (`| head`) is fine.
+fn print_all(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit::OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            exit::FAILED
+        }
+    }
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -223,6 +247,23 @@ fn main() {
         Command::Shutdown(args) => client::control::shutdown(args),
         Command::Mcp(args) => mcp::main(args),
         Command::Tui(args) => tui::main(args),
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "baton", &mut script);
+            print_all(&script)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(command).render(&mut page) {
+                Ok(()) => print_all(&page),
+                Err(e) => {
+                    eprintln!("error: rendering the man page: {e}");
+                    exit::FAILED
+                }
+            }
+        }
     };
     std::process::exit(code);
 }

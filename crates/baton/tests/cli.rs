@@ -732,3 +732,30 @@ fn attach_gives_a_terminal_to_a_tmux_session_and_detaching_leaves_it_running() {
         "shutdown ends the tmux session"
     );
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell], dir.path());
+        assert!(out.status.success(), "{shell}: {:?}", out.status);
+        let script = String::from_utf8_lossy(&out.stdout);
+        for verb in ["spawn", "tui", "mcp", "if-waiting"] {
+            assert!(script.contains(verb), "{shell} completion lacks {verb}");
+        }
+    }
+    let out = run(&["completions", "tcsh"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+
+    let out = run(&["man"], dir.path());
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH baton 1"),
+        "{page}"
+    );
+    for verb in ["daemon", "mcp", "tui", "completions"] {
+        assert!(page.contains(verb), "the man page lacks {verb}");
+    }
+}
