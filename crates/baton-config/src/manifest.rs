@@ -58,6 +58,37 @@ pub struct Manifest {
     /// and those of the hosts file (if one was read) whose names the
     /// manifest does not define — on a clash the manifest's entry wins whole.
     pub hosts: BTreeMap<String, HostConfig>,
+    /// `[[notify]]` hooks, in file order.
+    pub notify: Vec<NotifyHook>,
+}
+
+/// The session states a `[[notify]]` hook can name, as written in the
+/// event log (`baton_proto::SessionState` checks that they match).
+pub const STATE_NAMES: &[&str] = &[
+    "init",
+    "starting",
+    "healthy",
+    "stalled",
+    "input_wait",
+    "failed",
+    "restarting",
+    "dead",
+    "completed",
+];
+
+/// A `[[notify]]` table: a command the daemon runs, with the `state`
+/// record as one JSON line on its stdin, whenever a session enters one of
+/// the `on` states.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotifyHook {
+    /// States that trigger it (names from [`STATE_NAMES`]); never empty.
+    pub on: Vec<String>,
+    /// The argv to run (no shell); never empty.
+    pub command: Vec<String>,
+    /// Only these sessions (empty: every session).
+    pub sessions: Vec<SessionId>,
+    /// Only sessions tagged with this capability.
+    pub capability: Option<String>,
 }
 
 impl Manifest {
@@ -355,6 +386,16 @@ struct RawManifest {
     session: Vec<Spanned<RawSession>>,
     accounts: RawAccounts,
     hosts: RawHosts,
+    notify: Vec<Spanned<RawNotify>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [[notify]] table")]
+struct RawNotify {
+    on: Vec<Spanned<Text>>,
+    command: Sp<Argv>,
+    sessions: Vec<Spanned<Text>>,
+    capability: Sp<Text>,
 }
 
 /// `[hosts.NAME]` tables by name, each name with its span.
@@ -646,6 +687,12 @@ impl Validator<'_> {
             let spec = self.session(i + 1, s, base_dir, &hosts, &mut seen)?;
             sessions.push(spec);
         }
+        let notify = raw
+            .notify
+            .into_iter()
+            .enumerate()
+            .map(|(i, hook)| self.notify(i + 1, hook))
+            .collect::<Result<_, _>>()?;
         Ok(Manifest {
             source: source.map(Path::to_path_buf),
             base_dir: base_dir.to_path_buf(),
@@ -655,6 +702,64 @@ impl Validator<'_> {
             sessions,
             accounts,
             hosts,
+            notify,
+        })
+    }
+
+    /// Checks the `n`th `[[notify]]` table.
+    fn notify(&self, n: usize, raw: Spanned<RawNotify>) -> Result<NotifyHook, ConfigError> {
+        let table = format!("[[notify]] #{n}");
+        let span = raw.span();
+        let raw = raw.into_inner();
+        if raw.on.is_empty() {
+            return Err(self.err(
+                Some(span),
+                format!(
+                    "{table} needs `on`, the states that run it, e.g. on = [\"input_wait\", \"dead\"]"
+                ),
+            ));
+        }
+        let mut on = Vec::with_capacity(raw.on.len());
+        for state in raw.on {
+            let at = state.span();
+            let Text(name) = state.into_inner();
+            if !STATE_NAMES.contains(&name.as_str()) {
+                return Err(self.err(
+                    Some(at),
+                    format!(
+                        "`on` in {table}: unknown state `{}`; the states are {}",
+                        name.escape_debug(),
+                        STATE_NAMES.join(", ")
+                    ),
+                ));
+            }
+            if !on.contains(&name) {
+                on.push(name);
+            }
+        }
+        let Some(command) = raw.command else {
+            return Err(self.err(
+                Some(span),
+                format!("{table} needs `command`, the argv to run, e.g. command = [\"notify-send\", \"baton\"]"),
+            ));
+        };
+        let Argv(command) = command.into_inner();
+        let mut sessions = Vec::with_capacity(raw.sessions.len());
+        for id in raw.sessions {
+            let at = id.span();
+            let Text(id) = id.into_inner();
+            match id.parse::<SessionId>() {
+                Ok(id) => sessions.push(id),
+                Err(e) => {
+                    return Err(self.err(Some(at), format!("`sessions` in {table}: {e}")));
+                }
+            }
+        }
+        Ok(NotifyHook {
+            on,
+            command,
+            sessions,
+            capability: raw.capability.map(|c| c.into_inner().0),
         })
     }
 

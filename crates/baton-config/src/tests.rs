@@ -1167,6 +1167,42 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         None,
         "manifest has no [[session]] entries",
     ),
+    (
+        "notify without on",
+        "[[notify]]\ncommand = [\"notify-send\"]\n",
+        Some(1),
+        "needs `on`",
+    ),
+    (
+        "notify with an unknown state",
+        "[[notify]]\non = [\"waiting\"]\ncommand = [\"x\"]\n",
+        Some(2),
+        "unknown state `waiting`",
+    ),
+    (
+        "notify without command",
+        "[[notify]]\non = [\"dead\"]\n",
+        Some(1),
+        "needs `command`",
+    ),
+    (
+        "notify with an empty command",
+        "[[notify]]\non = [\"dead\"]\ncommand = []\n",
+        Some(3),
+        "argv array is empty",
+    ),
+    (
+        "notify for a bad session id",
+        "[[session]]\ncommand = [\"true\"]\n[[notify]]\non = [\"dead\"]\ncommand = [\"x\"]\nsessions = [\"a b\"]\n",
+        Some(6),
+        "`sessions` in [[notify]] #1",
+    ),
+    (
+        "notify with an unknown field",
+        "[[notify]]\non = [\"dead\"]\ncommand = [\"x\"]\nwhen = 1\n",
+        Some(4),
+        "unknown field `when`",
+    ),
 ];
 
 /// Everything wrong with the error for one broken manifest.
@@ -1223,6 +1259,21 @@ fn broken_manifests_name_the_field_and_line() {
         problems.extend(check_broken(what, &text, *line, needle));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn notify_hooks_are_read_in_order_with_their_filters() {
+    let text = format!(
+        "{OK_SESSION}\n[[notify]]\non = [\"input_wait\", \"dead\", \"input_wait\"]\ncommand = [\"notify-send\", \"baton\"]\n\n[[notify]]\non = [\"completed\"]\ncommand = [\"./hook\"]\nsessions = [\"w1\"]\ncapability = \"review\"\n"
+    );
+    let m = parse(&text).expect("valid");
+    assert_eq!(m.notify.len(), 2);
+    assert_eq!(m.notify[0].on, strings(&["input_wait", "dead"]));
+    assert_eq!(m.notify[0].command, strings(&["notify-send", "baton"]));
+    assert!(m.notify[0].sessions.is_empty() && m.notify[0].capability.is_none());
+    assert_eq!(m.notify[1].sessions, vec![id("w1")]);
+    assert_eq!(m.notify[1].capability.as_deref(), Some("review"));
+    assert!(parse(OK_SESSION).unwrap().notify.is_empty());
 }
 
 #[test]

@@ -154,6 +154,18 @@ mod tests {
     use SessionState::*;
 
     #[test]
+    fn the_config_names_the_same_states() {
+        let names: Vec<&str> = SessionState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, baton_config::STATE_NAMES);
+        for state in SessionState::ALL {
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::Value::from(state.as_str())
+            );
+        }
+    }
+
+    #[test]
     fn transition_table_matches_spec() {
         let allowed: &[(SessionState, &[SessionState])] = &[
             (Init, &[Starting]),

@@ -1552,3 +1552,70 @@ fn crash_round(round: usize) {
     d.baton(&["shutdown"]);
     d.wait_exit();
 }
+
+#[test]
+fn notify_hooks_get_one_record_per_state_entry_and_a_failing_hook_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_log = dir.path().join("hook.jsonl");
+    let filtered = dir.path().join("filtered.jsonl");
+    // A dead session soon: one restart only.
+    let conductor = CONFIG.replacen("[conductor]\n", "[conductor]\nmax_restarts = 1\n", 1);
+    let config = format!(
+        "{conductor}\n\
+         [[notify]]\non = [\"input_wait\", \"completed\", \"dead\"]\ncommand = [\"sh\", \"-c\", \"cat >> {hooks}\"]\n\n\
+         [[notify]]\non = [\"input_wait\"]\ncommand = [\"sh\", \"-c\", \"echo broken hook >&2; exit 7\"]\n\n\
+         [[notify]]\non = [\"completed\"]\ncommand = [\"/nonexistent/hook\"]\n\n\
+         [[notify]]\non = [\"dead\", \"completed\"]\nsessions = [\"someone-else\"]\ncommand = [\"sh\", \"-c\", \"cat >> {filtered}\"]\n",
+        hooks = hook_log.display(),
+        filtered = filtered.display(),
+    );
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, &config, &[]);
+    d.wait_ready();
+
+    d.spawn_steps("asker", &[], &["ask:Go ahead? [y/N] ", "print:done"]);
+    d.spawn_steps("dier", &[], &["print:bad", "exit:3"]);
+    d.wait_state("asker", "input_wait");
+    // Probes go on while it waits; the hook ran for the entry only.
+    std::thread::sleep(Duration::from_millis(1000));
+    d.baton(&["send", "asker", "y"]);
+    d.wait_state("asker", "completed");
+    d.wait_state("dier", "dead");
+
+    let expected: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| {
+            r["event"] == "state"
+                && ["input_wait", "completed", "dead"].contains(&r["to"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    let got = wait_until("the hook to have run three times", SLOW, || {
+        let text = std::fs::read_to_string(&hook_log).unwrap_or_default();
+        let lines: Vec<Value> = json_lines(text.as_bytes());
+        (lines.len() >= 3).then_some(lines)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let again = json_lines(std::fs::read_to_string(&hook_log).unwrap().as_bytes());
+    assert_eq!(again.len(), 3, "one run per state entry: {again:?}");
+    let mut got = got;
+    got.sort_by_key(|r| r["seq"].as_u64());
+    assert_eq!(
+        got, expected,
+        "each hook got the state record as the log has it"
+    );
+
+    assert!(!filtered.exists(), "a hook for other sessions ran");
+    let stderr = d.stderr_text();
+    assert!(
+        stderr.contains("notify hook failed") && stderr.contains("broken hook"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("notify hook cannot start"), "{stderr}");
+    assert_eq!(
+        text(&d.out_log("asker")),
+        "Go ahead? [y/N] answer: y\ndone\n"
+    );
+}

@@ -17,6 +17,7 @@ mod control;
 mod events;
 mod lock;
 mod logs;
+mod notify;
 mod ps;
 pub(crate) mod socket_dir;
 mod spawn;
@@ -88,6 +89,7 @@ struct Setup {
     socket: PathBuf,
     opts: ConductorOptions,
     sessions: Vec<SessionSpec>,
+    notify: Vec<baton_config::NotifyHook>,
     euid: u32,
     claims: Vec<Claim>,
 }
@@ -121,7 +123,7 @@ pub fn main(args: DaemonArgs) -> i32 {
 /// Paths, config, the socket directory and both claims; nothing is started.
 fn prepare(args: DaemonArgs) -> Result<Setup, String> {
     let (socket, _) = crate::socket::resolve(args.socket.as_deref()).map_err(error)?;
-    let (mut opts, sessions) = options(args.config.as_deref())?;
+    let (mut opts, sessions, notify) = options(args.config.as_deref())?;
     if let Some(dir) = &args.logs_dir {
         opts.conductor.logs_dir = std::path::absolute(dir)
             .map_err(|e| error(format!("--logs-dir {}: {e}", dir.display())))?;
@@ -159,6 +161,7 @@ fn prepare(args: DaemonArgs) -> Result<Setup, String> {
         socket,
         opts,
         sessions,
+        notify,
         euid,
         claims: vec![socket_claim, logs_claim],
     })
@@ -170,7 +173,15 @@ fn error(e: impl std::fmt::Display) -> String {
 
 /// The conductor's options and the sessions to start, from `--config` or
 /// the built-in defaults (logs in `.baton/logs` of the current directory).
-fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>), String> {
+/// The conductor's options, the sessions to start and the `[[notify]]`
+/// hooks.
+type Config = (
+    ConductorOptions,
+    Vec<SessionSpec>,
+    Vec<baton_config::NotifyHook>,
+);
+
+fn options(config: Option<&Path>) -> Result<Config, String> {
     let Some(path) = config else {
         let base_dir = std::env::current_dir()
             .map_err(|e| error(format!("cannot read the current directory: {e}")))?;
@@ -187,7 +198,7 @@ fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>)
             detach: true,
             hosts: user_hosts()?,
         };
-        return Ok((opts, Vec::new()));
+        return Ok((opts, Vec::new(), Vec::new()));
     };
     let manifest =
         Manifest::load_config(path).map_err(|e| format!("{:?}", miette::Report::new(e)))?;
@@ -197,6 +208,7 @@ fn options(config: Option<&Path>) -> Result<(ConductorOptions, Vec<SessionSpec>)
             ..ConductorOptions::from_manifest(&manifest)
         },
         manifest.sessions,
+        manifest.notify,
     ))
 }
 
@@ -263,6 +275,7 @@ async fn run(setup: Setup) -> i32 {
         socket,
         opts,
         sessions,
+        notify,
         euid,
         claims,
     } = setup;
@@ -286,6 +299,8 @@ async fn run(setup: Setup) -> i32 {
             return exit::USAGE;
         }
     };
+    // Subscribed before any session moves: no transition is missed.
+    notify::start(&conductor, notify);
 
     // No client is served yet (their connections wait in the backlog) and no
     // session from --config has started: sessions an earlier daemon left

@@ -1,0 +1,225 @@
+//! `[[notify]]` hooks: a command run, with the `state` record as one JSON
+//! line on its stdin, each time a session enters one of the hook's states.
+//!
+//! One run per state entry (the `state` record is written once per
+//! transition; probes that find a session still waiting write none). Hooks
+//! run on their own tasks, at most [`MAX_RUNNING`] at a time and
+//! [`MAX_PER_WINDOW`] per hook per [`WINDOW`]; a hook that fails, hangs or
+//! cannot start is logged and changes nothing for any session.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_config::NotifyHook;
+use baton_core::Conductor;
+use baton_core::eventlog::{Event, LoggedEvent};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+
+/// Hook processes running at once, over all hooks.
+const MAX_RUNNING: usize = 8;
+
+/// Runs of one hook per [`WINDOW`]; more are dropped, with a warning.
+const MAX_PER_WINDOW: usize = 30;
+const WINDOW: Duration = Duration::from_secs(60);
+
+/// A hook still running after this is killed.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Stderr of a failed hook quoted in the daemon's log.
+const QUOTED: usize = 2048;
+
+/// Starts the notifier: subscribed now, so that no transition from here on
+/// is missed. Nothing runs when there are no hooks.
+pub fn start(conductor: &Conductor, hooks: Vec<NotifyHook>) {
+    if hooks.is_empty() {
+        return;
+    }
+    let records = conductor.subscribe();
+    let conductor = conductor.clone();
+    tokio::spawn(async move {
+        Notifier::new(conductor, hooks).run(records).await;
+    });
+}
+
+struct Notifier {
+    conductor: Conductor,
+    hooks: Vec<Hook>,
+    running: Arc<Semaphore>,
+    /// Capability tags by session, for hooks with a `capability` filter.
+    capabilities: HashMap<String, Vec<String>>,
+}
+
+struct Hook {
+    spec: Arc<NotifyHook>,
+    /// When the current rate window began, and runs in it.
+    window: (Instant, usize),
+    /// Runs dropped in the current window.
+    dropped: usize,
+}
+
+impl Notifier {
+    fn new(conductor: Conductor, hooks: Vec<NotifyHook>) -> Notifier {
+        Notifier {
+            conductor,
+            hooks: hooks
+                .into_iter()
+                .map(|spec| Hook {
+                    spec: Arc::new(spec),
+                    window: (Instant::now(), 0),
+                    dropped: 0,
+                })
+                .collect(),
+            running: Arc::new(Semaphore::new(MAX_RUNNING)),
+            capabilities: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut records: tokio::sync::broadcast::Receiver<Arc<LoggedEvent>>) {
+        loop {
+            match records.recv().await {
+                Ok(logged) => self.consider(logged).await,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        "notify hooks missed {n} event records (the daemon was too busy); their transitions ran no hook"
+                    );
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn consider(&mut self, logged: Arc<LoggedEvent>) {
+        let Event::State { to, .. } = &logged.record.event else {
+            return;
+        };
+        let Some(id) = logged.record.session.clone() else {
+            return;
+        };
+        let state = to.as_str();
+        for i in 0..self.hooks.len() {
+            let spec = self.hooks[i].spec.clone();
+            if !spec.on.iter().any(|s| s == state)
+                || !(spec.sessions.is_empty() || spec.sessions.iter().any(|s| s.as_str() == id))
+            {
+                continue;
+            }
+            if let Some(capability) = &spec.capability
+                && !self.has_capability(&id, capability).await
+            {
+                continue;
+            }
+            if !self.hooks[i].admit() {
+                continue;
+            }
+            let running = self.running.clone();
+            let line = logged.line.clone();
+            let (id, state) = (id.clone(), state.to_owned());
+            tokio::spawn(async move {
+                let Ok(_slot) = running.acquire_owned().await else {
+                    return;
+                };
+                run_hook(&spec, &id, &state, &line).await;
+            });
+        }
+    }
+
+    async fn has_capability(&mut self, id: &str, capability: &str) -> bool {
+        if !self.capabilities.contains_key(id)
+            && let Ok(table) = self.conductor.snapshot().await
+        {
+            for row in table {
+                self.capabilities.insert(row.id, row.capabilities);
+            }
+        }
+        self.capabilities
+            .get(id)
+            .is_some_and(|tags| tags.iter().any(|t| t == capability))
+    }
+}
+
+impl Hook {
+    /// Whether one more run fits this hook's rate; warns once per window
+    /// about the runs it drops.
+    fn admit(&mut self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.window.0) >= WINDOW {
+            if self.dropped > 0 {
+                tracing::warn!(
+                    hook = ?self.spec.command,
+                    "notify hook: {} runs were dropped in the last {} s (at most {MAX_PER_WINDOW} per window)",
+                    self.dropped,
+                    WINDOW.as_secs()
+                );
+            }
+            self.window = (now, 0);
+            self.dropped = 0;
+        }
+        if self.window.1 >= MAX_PER_WINDOW {
+            self.dropped += 1;
+            return false;
+        }
+        self.window.1 += 1;
+        true
+    }
+}
+
+/// Runs `hook` once with `line` on its stdin; logs what went wrong.
+async fn run_hook(hook: &NotifyHook, id: &str, state: &str, line: &str) {
+    let Some((program, args)) = hook.command.split_first() else {
+        return;
+    };
+    let mut child = match tokio::process::Command::new(program)
+        .args(args)
+        .env("BATON_SESSION", id)
+        .env("BATON_STATE", state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            tracing::warn!(hook = ?hook.command, session = id, "notify hook cannot start: {e}");
+            return;
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let mut text = line.as_bytes().to_vec();
+        text.push(b'\n');
+        // A hook that does not read its stdin is its business.
+        let _ = stdin.write_all(&text).await;
+    }
+    let mut stderr = child.stderr.take();
+    let outcome = tokio::time::timeout(HOOK_TIMEOUT, async {
+        let mut said = Vec::new();
+        if let Some(stderr) = stderr.as_mut() {
+            let _ = stderr.take(QUOTED as u64).read_to_end(&mut said).await;
+        }
+        (child.wait().await, said)
+    })
+    .await;
+    match outcome {
+        Ok((Ok(status), _)) if status.success() => {}
+        Ok((Ok(status), said)) => tracing::warn!(
+            hook = ?hook.command,
+            session = id,
+            "notify hook failed ({status}): {}",
+            String::from_utf8_lossy(&said).trim()
+        ),
+        Ok((Err(e), _)) => {
+            tracing::warn!(hook = ?hook.command, session = id, "notify hook: {e}");
+        }
+        Err(_) => tracing::warn!(
+            hook = ?hook.command,
+            session = id,
+            "notify hook still running after {} s; killed",
+            HOOK_TIMEOUT.as_secs()
+        ),
+    }
+}
