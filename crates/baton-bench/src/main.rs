@@ -62,10 +62,12 @@ enum Figure {
     Remote,
     /// `baton mcp`: `list` with 1,000 sessions and `wait` wake-up, beside the raw socket.
     Mcp,
+    /// `baton tui`'s CPU in a tmux pane: 500 live sessions, and a restart storm.
+    Tui,
 }
 
 impl Figure {
-    const ALL: [Figure; 11] = [
+    const ALL: [Figure; 12] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -77,6 +79,7 @@ impl Figure {
         Figure::DaemonEvents,
         Figure::Remote,
         Figure::Mcp,
+        Figure::Tui,
     ];
 
     fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Figure {
             Figure::DaemonEvents => "daemon-events",
             Figure::Remote => "remote",
             Figure::Mcp => "mcp",
+            Figure::Tui => "tui",
         }
     }
 
@@ -102,7 +106,10 @@ impl Figure {
 
     /// Whether the figure starts `baton daemon`.
     fn needs_baton(self) -> bool {
-        matches!(self, Figure::DaemonPs | Figure::DaemonEvents | Figure::Mcp)
+        matches!(
+            self,
+            Figure::DaemonPs | Figure::DaemonEvents | Figure::Mcp | Figure::Tui
+        )
     }
 }
 
@@ -113,7 +120,8 @@ struct Args {
     /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
     /// daemon events with 50 sessions over 3 s, remote with 10 probes and
-    /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits).
+    /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits, tui with 100 live sessions and a
+    /// storm of 50 over 3 s).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -190,6 +198,9 @@ struct Plan {
     mcp_sessions: usize,
     mcp_requests: usize,
     mcp_wakeups: usize,
+    tui_live: usize,
+    tui_storm: usize,
+    tui_window: Duration,
 }
 
 impl Plan {
@@ -221,6 +232,9 @@ impl Plan {
             mcp_sessions: if quick { 100 } else { 1000 },
             mcp_requests: if quick { 30 } else { 100 },
             mcp_wakeups: if quick { 10 } else { 30 },
+            tui_live: if quick { 100 } else { 500 },
+            tui_storm: if quick { 50 } else { 200 },
+            tui_window: Duration::from_secs(if quick { 3 } else { 10 }),
         })
     }
 }
@@ -349,6 +363,9 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
             figures::daemon_events::measure(ctx, plan.events_sessions, plan.events_window).await
         }
         Figure::Remote => figures::remote::measure(ctx, &plan.remote).await,
+        Figure::Tui => {
+            figures::tui::measure(ctx, plan.tui_live, plan.tui_storm, plan.tui_window).await
+        }
         Figure::Mcp => {
             figures::mcp::measure(ctx, plan.mcp_sessions, plan.mcp_requests, plan.mcp_wakeups).await
         }

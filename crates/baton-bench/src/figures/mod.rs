@@ -13,6 +13,7 @@ pub mod remote;
 pub mod spawn;
 pub mod stall;
 pub mod throughput;
+pub mod tui;
 
 use std::path::PathBuf;
 use std::time::Duration;

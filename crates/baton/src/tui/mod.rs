@@ -210,10 +210,13 @@ impl App {
                 dirty = false;
             }
             let next = if dirty {
-                let due = last_draw + FRAME;
-                match tokio::time::timeout_at(due, rx.recv()).await {
-                    Ok(next) => next,
-                    Err(_) => continue,
+                // A frame is due: whatever arrives until then is drawn with
+                // it, so a burst of records wakes this loop once per frame.
+                tokio::time::sleep_until(last_draw + FRAME).await;
+                match rx.try_recv() {
+                    Ok(next) => Some(next),
+                    Err(mpsc::error::TryRecvError::Empty) => continue,
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
             } else {
                 rx.recv().await
@@ -236,6 +239,7 @@ impl App {
                     }
                 }
             }
+            self.model.settle();
             self.follow_selected();
             dirty = true;
         }
@@ -243,7 +247,11 @@ impl App {
 
     fn apply(&mut self, input: Input) -> Then {
         match input {
-            Input::Key(key) => return self.key(key),
+            Input::Key(key) => {
+                // Keys act on the list as it is shown.
+                self.model.settle();
+                return self.key(key);
+            }
             Input::Resize => {}
             Input::Table(table) => self.model.table(table.sessions, table.seq),
             Input::Record(record) => {

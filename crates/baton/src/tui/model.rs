@@ -56,6 +56,9 @@ pub struct Model {
     pub ring: bool,
     /// The daemon has gone away; nothing will change any more.
     pub daemon_gone: Option<String>,
+    /// States changed since `order` was made: [`Model::settle`] remakes it,
+    /// once for a whole burst of records.
+    unsorted: bool,
 }
 
 impl Model {
@@ -74,6 +77,7 @@ impl Model {
             bell: true,
             ring: false,
             daemon_gone: None,
+            unsorted: false,
         }
     }
 
@@ -135,11 +139,8 @@ impl Model {
             }
             _ => {}
         }
-        let reorder = matches!(record.event, Event::State { .. });
+        self.unsorted |= matches!(record.event, Event::State { .. });
         self.remember(record);
-        if reorder {
-            self.reorder();
-        }
         false
     }
 
@@ -187,6 +188,13 @@ impl Model {
         }
     }
 
+    /// Makes `order` current after records changed states.
+    pub fn settle(&mut self) {
+        if self.unsorted {
+            self.reorder();
+        }
+    }
+
     /// Sorts and filters: `input_wait` first, then `failed` and `dead`,
     /// then the rest, by id within each; the selection stays on its session.
     pub fn reorder(&mut self) {
@@ -198,6 +206,7 @@ impl Model {
             .collect();
         order.sort_by_key(|s| rank(s.state));
         self.order = order.into_iter().map(|s| s.id.clone()).collect();
+        self.unsorted = false;
         let still_shown = self
             .selected
             .as_ref()
@@ -379,6 +388,7 @@ pub(crate) mod tests {
         assert_eq!(m.selected.as_deref(), Some("a"));
         // c starts asking: it moves up, a stays selected, the bell is due.
         assert!(!m.record(state_record(8, "c", Healthy, InputWait)));
+        m.settle();
         assert_eq!(m.order, ["c", "d", "b", "a"]);
         assert_eq!(m.selected.as_deref(), Some("a"));
         assert!(m.ring);
