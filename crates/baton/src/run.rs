@@ -13,6 +13,10 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::view::{LiveView, Output};
 use crate::{RunArgs, exit};
 
+/// How long `baton run` waits, once every session has ended, for the
+/// `[[notify]]` hooks they started.
+const HOOKS_DRAIN: Duration = Duration::from_secs(10);
+
 pub fn main(args: RunArgs) -> i32 {
     let mut manifest = match Manifest::load(&args.manifest) {
         Ok(m) => m,
@@ -64,6 +68,8 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
                 return exit::USAGE;
             }
         };
+    // Subscribed before any session starts: no transition is missed.
+    let notifications = crate::daemon::notify::start(&conductor, manifest.notify.clone());
     let output = if json {
         Output::Json
     } else if std::io::stdout().is_terminal() {
@@ -86,6 +92,10 @@ async fn run(manifest: Manifest, json: bool) -> i32 {
     let mut done = std::pin::pin!(async move {
         finisher.wait_all_terminal().await;
         let table = finisher.snapshot().await.unwrap_or_default();
+        // The last sessions' hooks finish before baton does.
+        if let Some(notifications) = notifications {
+            notifications.drain(HOOKS_DRAIN).await;
+        }
         // The log may already be closed by a signal-driven shutdown.
         let _ = finisher.shutdown("all_sessions_ended", false).await;
         table

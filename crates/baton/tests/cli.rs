@@ -759,3 +759,54 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
         assert!(page.contains(verb), "the man page lacks {verb}");
     }
 }
+
+#[test]
+fn baton_run_runs_notify_hooks_and_waits_for_the_last_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = dir.path().join("hooks.jsonl");
+    let extra = format!(
+        "[[notify]]\non = [\"completed\", \"dead\"]\ncommand = [\"sh\", \"-c\", \"sleep 0.3; cat >> {}\"]\n",
+        hooks.display()
+    );
+    let path = manifest(
+        dir.path(),
+        &extra,
+        &[("ok", &["print:hi"]), ("bad", &["exit:3"])],
+    );
+    let out = run(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--json",
+            "--logs-dir",
+            "logs",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both hooks finished before baton run did.
+    let text = std::fs::read_to_string(&hooks).unwrap_or_default();
+    let mut ends: Vec<(String, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| {
+            (
+                r["session"].as_str().unwrap().to_owned(),
+                r["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    ends.sort();
+    assert_eq!(
+        ends,
+        [
+            ("bad".to_owned(), "dead".to_owned()),
+            ("ok".to_owned(), "completed".to_owned())
+        ]
+    );
+}

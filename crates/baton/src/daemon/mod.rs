@@ -17,7 +17,7 @@ mod control;
 mod events;
 mod lock;
 mod logs;
-mod notify;
+pub(crate) mod notify;
 mod ps;
 pub(crate) mod socket_dir;
 mod spawn;
@@ -300,7 +300,8 @@ async fn run(setup: Setup) -> i32 {
         }
     };
     // Subscribed before any session moves: no transition is missed.
-    notify::start(&conductor, notify);
+    // The daemon's hooks die with it; what they were doing is logged.
+    let _notifications = notify::start(&conductor, notify);
 
     // No client is served yet (their connections wait in the backlog) and no
     // session from --config has started: sessions an earlier daemon left

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use baton_config::NotifyHook;
@@ -33,22 +34,64 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Stderr of a failed hook quoted in the daemon's log.
 const QUOTED: usize = 2048;
 
+/// What a caller keeps of a started notifier, to let its hooks finish.
+pub struct Notifications {
+    conductor: Conductor,
+    progress: Arc<Progress>,
+}
+
+/// How far the notifier has got.
+#[derive(Default)]
+struct Progress {
+    /// The last `seq` it has looked at.
+    seen: AtomicU64,
+    /// Hook runs started and not finished.
+    pending: AtomicUsize,
+}
+
+impl Notifications {
+    /// Waits, at most `limit`, until every record written so far has been
+    /// looked at and every hook it started has finished: for `baton run`,
+    /// whose last sessions' hooks would otherwise die with it.
+    pub async fn drain(self, limit: Duration) {
+        let written = self.conductor.last_seq();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let progress = &self.progress;
+            if progress.seen.load(Ordering::Acquire) >= written
+                && progress.pending.load(Ordering::Acquire) == 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::warn!(
+            "notify hooks still running after {} s; stopping them",
+            limit.as_secs()
+        );
+    }
+}
+
 /// Starts the notifier: subscribed now, so that no transition from here on
 /// is missed. Nothing runs when there are no hooks.
-pub fn start(conductor: &Conductor, hooks: Vec<NotifyHook>) {
+pub fn start(conductor: &Conductor, hooks: Vec<NotifyHook>) -> Option<Notifications> {
     if hooks.is_empty() {
-        return;
+        return None;
     }
     let records = conductor.subscribe();
-    let conductor = conductor.clone();
-    tokio::spawn(async move {
-        Notifier::new(conductor, hooks).run(records).await;
-    });
+    let progress = Arc::new(Progress::default());
+    let notifier = Notifier::new(conductor.clone(), hooks, progress.clone());
+    tokio::spawn(notifier.run(records));
+    Some(Notifications {
+        conductor: conductor.clone(),
+        progress,
+    })
 }
 
 struct Notifier {
     conductor: Conductor,
     hooks: Vec<Hook>,
+    progress: Arc<Progress>,
     running: Arc<Semaphore>,
     /// Capability tags by session, for hooks with a `capability` filter.
     capabilities: HashMap<String, Vec<String>>,
@@ -63,9 +106,10 @@ struct Hook {
 }
 
 impl Notifier {
-    fn new(conductor: Conductor, hooks: Vec<NotifyHook>) -> Notifier {
+    fn new(conductor: Conductor, hooks: Vec<NotifyHook>, progress: Arc<Progress>) -> Notifier {
         Notifier {
             conductor,
+            progress,
             hooks: hooks
                 .into_iter()
                 .map(|spec| Hook {
@@ -82,7 +126,11 @@ impl Notifier {
     async fn run(mut self, mut records: tokio::sync::broadcast::Receiver<Arc<LoggedEvent>>) {
         loop {
             match records.recv().await {
-                Ok(logged) => self.consider(logged).await,
+                Ok(logged) => {
+                    let seq = logged.record.seq;
+                    self.consider(logged).await;
+                    self.progress.seen.fetch_max(seq, Ordering::AcqRel);
+                }
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(
                         "notify hooks missed {n} event records (the daemon was too busy); their transitions ran no hook"
@@ -117,13 +165,15 @@ impl Notifier {
                 continue;
             }
             let running = self.running.clone();
+            let progress = self.progress.clone();
             let line = logged.line.clone();
             let (id, state) = (id.clone(), state.to_owned());
+            progress.pending.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                let Ok(_slot) = running.acquire_owned().await else {
-                    return;
-                };
-                run_hook(&spec, &id, &state, &line).await;
+                if let Ok(_slot) = running.acquire_owned().await {
+                    run_hook(&spec, &id, &state, &line).await;
+                }
+                progress.pending.fetch_sub(1, Ordering::AcqRel);
             });
         }
     }
