@@ -196,6 +196,9 @@ impl App {
     ) -> i32 {
         let mut dirty = true;
         let mut last_draw = tokio::time::Instant::now() - FRAME;
+        // Ages are shown to the second: redraw at least that often.
+        let mut clock = tokio::time::interval(Duration::from_secs(1));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if dirty && last_draw.elapsed() >= FRAME {
                 if self.model.ring {
@@ -219,7 +222,13 @@ impl App {
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
             } else {
-                rx.recv().await
+                tokio::select! {
+                    next = rx.recv() => next,
+                    _ = clock.tick() => {
+                        dirty = true;
+                        continue;
+                    }
+                }
             };
             let Some(first) = next else {
                 return exit::OK;
@@ -413,7 +422,8 @@ impl App {
                             return;
                         }
                         if !live {
-                            // Nothing runs: only a new session changes output.
+                            // Nothing runs: only a new session changes output
+                            // (ages go on by themselves).
                             refresh.notified().await;
                         }
                     }

@@ -56,6 +56,8 @@ pub struct Model {
     pub ring: bool,
     /// The daemon has gone away; nothing will change any more.
     pub daemon_gone: Option<String>,
+    /// When the last table arrived: ages go on from there.
+    table_at: std::time::Instant,
     /// States changed since `order` was made: [`Model::settle`] remakes it,
     /// once for a whole burst of records.
     unsorted: bool,
@@ -78,6 +80,7 @@ impl Model {
             ring: false,
             daemon_gone: None,
             unsorted: false,
+            table_at: std::time::Instant::now(),
         }
     }
 
@@ -85,6 +88,7 @@ impl Model {
     /// every record up to its `seq`).
     pub fn table(&mut self, rows: Vec<SessionRow>, seq: Option<u64>) {
         self.sessions = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        self.table_at = std::time::Instant::now();
         if let Some(seq) = seq {
             self.seq = self.seq.max(seq);
         }
@@ -214,6 +218,12 @@ impl Model {
         if !still_shown {
             self.selected = self.order.first().cloned();
         }
+    }
+
+    /// How long ago `row`'s session was registered, now.
+    pub fn age_ms(&self, row: &SessionRow) -> u64 {
+        let since = u64::try_from(self.table_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+        row.age_ms.saturating_add(since)
     }
 
     /// The selected session's row.

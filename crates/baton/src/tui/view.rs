@@ -146,7 +146,7 @@ fn draw_list(frame: &mut Frame, area: Rect, model: &Model) {
                 Cell::from(Span::styled(s.state.as_str(), state_style(s.state))),
                 Cell::from(s.reason.clone()),
                 Cell::from(s.restarts.to_string()),
-                Cell::from(age(s.age_ms)),
+                Cell::from(age(model.age_ms(s))),
                 Cell::from(bytes(s.out_bytes + s.err_bytes)),
                 Cell::from(truncate(&what, 200)),
             ])
