@@ -25,6 +25,22 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 #[cfg(feature = "engine")]
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The runtime of a long-lived client: two workers are plenty for one
+/// person or one lead. `None` (the reason on stderr) if it cannot start.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
 /// Why a call to the daemon failed, in words for the lead agent.
 #[derive(Debug)]
 pub enum CallError {

@@ -99,16 +99,8 @@ pub fn main(args: McpArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILED;
-        }
+    let Some(runtime) = crate::link::runtime() else {
+        return exit::FAILED;
     };
     let link = crate::link::DaemonLink::starting_daemon(socket, config);
     let server = tools::Baton::new(link, cwd, &tools);
