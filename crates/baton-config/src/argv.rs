@@ -3,6 +3,12 @@
 //! This exists so the exact command line of every agent is decided in one
 //! pure function with golden tests. It must never build a shell string: the
 //! prompt is always one argv element, passed through byte for byte.
+//!
+//! Nothing that comes from user data may be read as a flag: a prompt of
+//! `--help` must be a task, not a request for help (the real CLIs then print
+//! their help and exit 0, which would look like a completed session). So
+//! values ride in the same word as their option (`--model=M`,
+//! `--prompt=P`) and a positional prompt follows `--`.
 
 use crate::model::{AgentKind, AgentsConfig, SessionSpec};
 
@@ -27,7 +33,7 @@ pub fn agent_argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
         AgentKind::Codex => {
             argv.push(bin());
             if let Some(profile) = &spec.profile {
-                argv.extend(["--profile".to_owned(), profile.clone()]);
+                argv.push(format!("--profile={profile}"));
             }
             argv.extend(
                 [
@@ -40,7 +46,7 @@ pub fn agent_argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
                 .map(str::to_owned),
             );
             if let Some(model) = &spec.model {
-                argv.extend(["--model".to_owned(), model.clone()]);
+                argv.push(format!("--model={model}"));
             }
             for server in &spec.mcp_servers {
                 argv.extend([
@@ -48,22 +54,22 @@ pub fn agent_argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
                     format!("mcp_servers.{server}.enabled=true"),
                 ]);
             }
-            argv.push(prompt());
+            argv.extend(["--".to_owned(), prompt()]);
         }
         AgentKind::Gemini => {
             argv.push(bin());
             if let Some(model) = &spec.model {
-                argv.extend(["--model".to_owned(), model.clone()]);
+                argv.push(format!("--model={model}"));
             }
-            argv.extend(["--yolo".to_owned(), "--prompt".to_owned(), prompt()]);
-            argv.extend(["--output-format".to_owned(), "text".to_owned()]);
+            argv.extend(["--yolo", "--output-format", "text"].map(str::to_owned));
+            argv.push(format!("--prompt={}", prompt()));
         }
         AgentKind::Claude => {
             argv.push(bin());
             if let Some(model) = &spec.model {
-                argv.extend(["--model".to_owned(), model.clone()]);
+                argv.push(format!("--model={model}"));
             }
-            argv.extend(["-p".to_owned(), prompt()]);
+            argv.extend(["-p".to_owned(), "--".to_owned(), prompt()]);
         }
         AgentKind::Command => {
             argv = spec.command.clone().unwrap_or_default();

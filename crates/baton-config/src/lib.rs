@@ -17,7 +17,7 @@
 //! "#;
 //! let m = baton_config::Manifest::parse(text, None, Path::new("/repo")).unwrap();
 //! let argv = baton_config::agent_argv(&m.sessions[0], &m.agents);
-//! assert_eq!(argv, ["claude", "-p", "fix the tests"]);
+//! assert_eq!(argv, ["claude", "-p", "--", "fix the tests"]);
 //! assert_eq!(m.sessions[0].id.as_str(), "claude-1");
 //! ```
 

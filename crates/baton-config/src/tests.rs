@@ -2118,6 +2118,7 @@ fn argv_codex() {
             "--skip-git-repo-check",
             "--color",
             "never",
+            "--",
             NASTY,
         ])
     );
@@ -2137,19 +2138,18 @@ fn argv_codex() {
         agent_argv(&s, &agents),
         strings(&[
             "/opt/codex/bin/codex",
-            "--profile",
-            "work",
+            "--profile=work",
             "exec",
             "--dangerously-bypass-approvals-and-sandbox",
             "--skip-git-repo-check",
             "--color",
             "never",
-            "--model",
-            "o3",
+            "--model=o3",
             "-c",
             "mcp_servers.github.enabled=true",
             "-c",
             "mcp_servers.linear.enabled=true",
+            "--",
             NASTY,
         ])
     );
@@ -2164,10 +2164,9 @@ fn argv_gemini() {
         strings(&[
             "gemini",
             "--yolo",
-            "--prompt",
-            "$(touch x)",
             "--output-format",
-            "text"
+            "text",
+            "--prompt=$(touch x)",
         ])
     );
     s.model = Some("gemini-2.5-pro".into());
@@ -2176,13 +2175,11 @@ fn argv_gemini() {
         agent_argv(&s, &agents),
         strings(&[
             "gemini",
-            "--model",
-            "gemini-2.5-pro",
+            "--model=gemini-2.5-pro",
             "--yolo",
-            "--prompt",
-            "$(touch x)",
             "--output-format",
-            "text"
+            "text",
+            "--prompt=$(touch x)",
         ])
     );
 }
@@ -2200,13 +2197,47 @@ fn argv_claude() {
     let mut s = spec(AgentKind::Claude, "\"; touch y; \"");
     assert_eq!(
         agent_argv(&s, &agents),
-        strings(&["/usr/local/bin/claude", "-p", "\"; touch y; \""])
+        strings(&["/usr/local/bin/claude", "-p", "--", "\"; touch y; \""])
     );
     s.model = Some("opus".into());
     assert_eq!(
         agent_argv(&s, &AgentsConfig::default()),
-        strings(&["claude", "--model", "opus", "-p", "\"; touch y; \""])
+        strings(&["claude", "--model=opus", "-p", "--", "\"; touch y; \""])
     );
+}
+
+#[test]
+fn user_data_that_looks_like_a_flag_stays_data() {
+    // Each of these made the real CLIs print help or a version and exit 0.
+    for agent in [AgentKind::Codex, AgentKind::Gemini, AgentKind::Claude] {
+        for prompt in ["--help", "--version", "-h", "-"] {
+            let mut s = spec(agent, prompt);
+            s.model = Some("--help".into());
+            s.profile = Some("-v".into());
+            let argv = agent_argv(&s, &AgentsConfig::default());
+            let loose: Vec<&String> = argv
+                .iter()
+                .filter(|w| ["--help", "--version", "-h", "-v", "-"].contains(&w.as_str()))
+                .collect();
+            match agent {
+                // A positional prompt only after `--`.
+                AgentKind::Codex | AgentKind::Claude => {
+                    assert_eq!(loose, [prompt], "{agent}: {argv:?}");
+                    let dashes = argv.iter().position(|w| w == "--").unwrap();
+                    assert_eq!(dashes, argv.len() - 2, "{agent}: {argv:?}");
+                }
+                AgentKind::Gemini => {
+                    assert!(loose.is_empty(), "{argv:?}");
+                    assert_eq!(argv.last().unwrap(), &format!("--prompt={prompt}"));
+                }
+                AgentKind::Command => unreachable!(),
+            }
+            assert!(
+                argv.iter().any(|w| w == "--model=--help"),
+                "{agent}: {argv:?}"
+            );
+        }
+    }
 }
 
 #[test]

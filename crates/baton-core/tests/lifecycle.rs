@@ -541,8 +541,7 @@ async fn codex_argv_matches_the_spec_table() {
         .unwrap();
     let want: Vec<String> = [
         stand_in().display().to_string().as_str(),
-        "--profile",
-        "work",
+        "--profile=work",
         "exec",
         "--dangerously-bypass-approvals-and-sandbox",
         "--skip-git-repo-check",
@@ -550,6 +549,7 @@ async fn codex_argv_matches_the_spec_table() {
         "never",
         "-c",
         "mcp_servers.github.enabled=true",
+        "--",
         "print:hi",
     ]
     .iter()

@@ -10,8 +10,9 @@
 //!    line that is not a step is an error (stderr names it, exit 2).
 //! 2. Otherwise, if there are arguments and every one is a step, each
 //!    argument is one step: `stand-in-agent print:hi exit:4`.
-//! 3. Otherwise the call looks like an agent's (`codex exec ... PROMPT`,
-//!    `claude -p PROMPT`): the last argument is the prompt. If each of its
+//! 3. Otherwise the call looks like an agent's (`codex exec … -- PROMPT`,
+//!    `claude -p -- PROMPT`, `gemini … --prompt=PROMPT`): the last argument
+//!    (without a `--prompt=` prefix) is the prompt. If each of its
 //!    non-blank lines is a step, those run; if not, the stand-in prints
 //!    `stand-in: prompt=<prompt>` and exits 0.
 //! 4. No arguments and no `STAND_IN_SCRIPT`: usage on stderr, exit 2.

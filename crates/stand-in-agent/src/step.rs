@@ -383,9 +383,11 @@ pub fn resolve_invocation(
         }
         return Ok(Invocation::Script(steps));
     }
-    let Some(prompt) = args.last() else {
+    let Some(last) = args.last() else {
         return Ok(Invocation::Usage);
     };
+    // gemini's form: the prompt rides in its option's word.
+    let prompt = last.strip_prefix("--prompt=").unwrap_or(last);
     if let Ok(steps) = args.iter().map(|a| parse_step(a)).collect() {
         return Ok(Invocation::Script(steps));
     }
@@ -395,7 +397,7 @@ pub fn resolve_invocation(
     {
         return Ok(Invocation::Script(steps));
     }
-    Ok(Invocation::Prompt(prompt.clone()))
+    Ok(Invocation::Prompt(prompt.to_owned()))
 }
 
 /// Non-blank lines of a script, with a trailing '\r' removed.
@@ -567,6 +569,17 @@ mod tests {
                 Script(vec![Step::Print("hi".into()), Step::Stall]),
             ),
             (&["-p", "fix the bug"], None, Prompt("fix the bug".into())),
+            (&["-p", "--", "--help"], None, Prompt("--help".into())),
+            (
+                &["--yolo", "--prompt=print:hi\nexit:5"],
+                None,
+                Script(vec![Step::Print("hi".into()), Step::Exit(5)]),
+            ),
+            (
+                &["--yolo", "--prompt=--version"],
+                None,
+                Prompt("--version".into()),
+            ),
             (
                 &["-p", "print:ok\nand then something"],
                 None,
