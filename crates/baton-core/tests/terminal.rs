@@ -149,3 +149,30 @@ async fn an_agents_own_rules_recognise_its_prompts() {
     h.conductor.kill(&id("custom")).await.unwrap();
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_on_a_terminal_ends_with_the_enter_key_a_terminal_sends() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(300));
+    // A raw-mode reader (as full-screen CLIs are) sees the bytes as typed.
+    let mut raw = baton_config::SessionSpec::command(
+        id("raw"),
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "stty raw -echo; printf 'Continue? (y/n) '; dd bs=1 count=2 2>/dev/null | od -An -c; stty sane".into(),
+        ],
+    );
+    raw.backend = Backend::Pty;
+    h.spawn(raw).await;
+    h.wait_state("raw", InputWait).await;
+    h.conductor
+        .send_input(&id("raw"), b"y\n".to_vec(), true, "user")
+        .await
+        .expect("answer");
+    assert_eq!(h.wait_terminal("raw").await, Completed);
+    let out = String::from_utf8(h.out_log("raw")).unwrap();
+    let dumped = out.rsplit("(y/n) ").next().unwrap();
+    assert!(dumped.contains("y  \\r"), "the agent read {dumped:?}");
+    assert!(!dumped.contains("\\n"), "the agent read {dumped:?}");
+    h.finish().await;
+}

@@ -54,6 +54,8 @@ pub(crate) struct Pipes {
     err_open: bool,
     /// Input: the stdin pipe or the PTY master; `None` with `stdin = "null"`.
     stdin: Option<mpsc::UnboundedSender<StdinJob>>,
+    /// The agent is on a PTY: a line's Enter is `\r`, as a terminal sends it.
+    terminal: bool,
     /// The stdout pipe, which may be grown when the agent floods.
     pipe_fd: Option<std::os::fd::RawFd>,
     exited: bool,
@@ -149,6 +151,7 @@ pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError>
         out_open: true,
         err_open,
         stdin,
+        terminal: cfg.pty.is_some(),
         pipe_fd,
         exited: false,
         group_empty: false,
@@ -269,7 +272,10 @@ impl Backend for Pipes {
         super::signal_group(self.pid, true, signal)
     }
 
-    fn input(&mut self, bytes: Vec<u8>) -> InputDelivery {
+    fn input(&mut self, mut bytes: Vec<u8>) -> InputDelivery {
+        if self.terminal {
+            enter_as_a_terminal_sends_it(&mut bytes);
+        }
         super::queue_input(self.stdin.as_ref(), InputError::NoStdin, bytes)
     }
 
@@ -281,6 +287,17 @@ impl Backend for Pipes {
 
     fn on_conductor_gone(&self) -> OnConductorGone {
         OnConductorGone::Terminate
+    }
+}
+
+/// Turns a line's final `\n` into the `\r` a terminal's Enter key sends.
+/// The line discipline maps it back for programs in cooked mode; full-screen
+/// CLIs (claude's and gemini's dialogs) read raw and ignore a bare `\n`.
+fn enter_as_a_terminal_sends_it(bytes: &mut [u8]) {
+    if let Some(last) = bytes.last_mut()
+        && *last == b'\n'
+    {
+        *last = b'\r';
     }
 }
 
