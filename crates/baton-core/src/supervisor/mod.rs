@@ -136,6 +136,11 @@ struct Entry {
     host: Option<String>,
     /// `[[session.answer]]` rules, compiled, in priority order.
     answers: Vec<(regex::Regex, baton_config::AnswerRule)>,
+    /// The rule (by index) and question line of the last auto-answer: the
+    /// same rule never answers the same question twice in a row. A question
+    /// still seen after its answer is a new dialog judged on a stale screen,
+    /// or an answer that did not take; either way a person decides.
+    answered: Option<(usize, String)>,
 }
 
 /// What a session that is to run next waits for.
@@ -426,6 +431,7 @@ impl Supervisor {
                 waiting: None,
                 host: None,
                 answers,
+                answered: None,
             },
         );
         match recovered {
@@ -944,17 +950,28 @@ impl Supervisor {
     /// question line). The answer goes through the run like a user's `send`
     /// and is recorded as an `input` event with source `auto_answer`.
     fn auto_answer(&mut self, id: &SessionId, detection: &baton_monitor::input_wait::Detection) {
-        let Some(entry) = self.sessions.get(id) else {
+        let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
-        let Some((_, rule)) = entry.answers.iter().find(|(re, rule)| {
+        let Some((index, (_, rule))) = entry.answers.iter().enumerate().find(|(_, (re, rule))| {
             rule.rule.as_deref().is_none_or(|r| r == detection.rule) && re.is_match(&detection.line)
         }) else {
+            entry.answered = None;
             return;
         };
+        let this = (index, detection.line.clone());
+        if entry.answered.as_ref() == Some(&this) {
+            tracing::info!(
+                session = %id,
+                "not answering `{}` again with the same rule; it waits for a person",
+                detection.line
+            );
+            return;
+        }
         let Some(run) = &entry.run else {
             return;
         };
+        entry.answered = Some(this);
         let mut bytes = rule.reply.clone().into_bytes();
         bytes.push(b'\n');
         let (reply, rx) = oneshot::channel();

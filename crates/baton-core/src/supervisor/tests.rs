@@ -465,6 +465,51 @@ async fn a_question_is_answered_by_the_first_rule_that_matches_it() {
 }
 
 #[tokio::test]
+async fn a_rule_answers_a_question_once_and_then_leaves_it_to_a_person() {
+    let mut t = table(|_| {});
+    let mut s = spec("a");
+    s.answers = vec![AnswerRule {
+        pattern: "trust this folder".into(),
+        reply: "1".into(),
+        rule: None,
+    }];
+    t.spawn(s);
+    t.report("a", 1, RunMsg::Acknowledged);
+    let trust = || Detection {
+        rule: "menu".into(),
+        line: "Do you trust this folder? 1. Yes".into(),
+    };
+    let answers = |t: &mut Table| {
+        t.told("a")
+            .iter()
+            .filter(|c| matches!(c, RunCtl::Input { .. }))
+            .count()
+    };
+    t.report("a", 1, RunMsg::Silent(Some(trust())));
+    assert_eq!(answers(&mut t), 1);
+    // The agent redraws, then a new dialog is judged on a screen where the
+    // trust line still shows: the rule does not fire on it again.
+    t.report("a", 1, RunMsg::Resumed);
+    let effects = t.report("a", 1, RunMsg::Silent(Some(trust())));
+    assert_eq!(states(&effects), ["healthy>input_wait:input_wait:menu"]);
+    assert_eq!(answers(&mut t), 0, "the same question was answered twice");
+    assert_eq!(t.row("a").state, SessionState::InputWait);
+    // Another question in between makes the rule eligible again.
+    t.report("a", 1, RunMsg::Resumed);
+    t.report(
+        "a",
+        1,
+        RunMsg::Silent(Some(Detection {
+            rule: "yes_no".into(),
+            line: "Use this API key? (y/n)".into(),
+        })),
+    );
+    t.report("a", 1, RunMsg::Resumed);
+    t.report("a", 1, RunMsg::Silent(Some(trust())));
+    assert_eq!(answers(&mut t), 1);
+}
+
+#[tokio::test]
 async fn a_rate_limit_without_an_account_waits_for_the_reset_it_names() {
     let mut t = table(|o| o.conductor.rate_limit_cooldown = Duration::from_secs(300));
     t.spawn(spec("a"));
