@@ -56,6 +56,9 @@ pub struct Model {
     pub ring: bool,
     /// The daemon has gone away; nothing will change any more.
     pub daemon_gone: Option<String>,
+    /// The `seq` of the last `state` record applied, per session: a table
+    /// taken before it must not put the older state back.
+    state_seq: HashMap<String, u64>,
     /// When the last table arrived: ages go on from there.
     table_at: std::time::Instant,
     /// States changed since `order` was made: [`Model::settle`] remakes it,
@@ -81,13 +84,29 @@ impl Model {
             daemon_gone: None,
             unsorted: false,
             table_at: std::time::Instant::now(),
+            state_seq: HashMap::new(),
         }
     }
 
     /// Takes a fresh table from `ps` (states are the table's: it reflects
     /// every record up to its `seq`).
     pub fn table(&mut self, rows: Vec<SessionRow>, seq: Option<u64>) {
-        self.sessions = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let reflects = seq.unwrap_or(0);
+        let mut sessions: BTreeMap<String, SessionRow> =
+            rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+        // States the stream brought after the table's seq are newer than
+        // the table's; output columns are the table's.
+        for (id, row) in &mut sessions {
+            if self.state_seq.get(id).is_some_and(|s| *s > reflects)
+                && let Some(newer) = self.sessions.get(id)
+            {
+                row.state = newer.state;
+                row.reason.clone_from(&newer.reason);
+                row.restarts = newer.restarts;
+                row.evidence.clone_from(&newer.evidence);
+            }
+        }
+        self.sessions = sessions;
         self.table_at = std::time::Instant::now();
         if let Some(seq) = seq {
             self.seq = self.seq.max(seq);
@@ -121,6 +140,7 @@ impl Model {
                 row.reason.clone_from(reason);
                 row.restarts = *restarts;
                 row.evidence.clone_from(evidence);
+                self.state_seq.insert(id.clone(), record.seq);
             }
             Event::Spawn { pid, attempt, .. } => {
                 row.pid = Some(*pid);
@@ -410,6 +430,23 @@ pub(crate) mod tests {
         assert_eq!(m.selected.as_deref(), Some("c"));
         m.step(10);
         assert_eq!(m.selected.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_table_taken_before_a_state_record_does_not_undo_it() {
+        use SessionState::*;
+        let mut m = Model::new();
+        m.table(vec![row("a", Healthy)], Some(10));
+        m.record(state_record(12, "a", Healthy, InputWait));
+        // A table reflecting only up to seq 11: its state is older.
+        let mut stale = row("a", Healthy);
+        stale.out_bytes = 9999;
+        m.table(vec![stale], Some(11));
+        assert_eq!(m.sessions["a"].state, InputWait);
+        assert_eq!(m.sessions["a"].out_bytes, 9999);
+        // A table that reflects the record is taken whole.
+        m.table(vec![row("a", Completed)], Some(13));
+        assert_eq!(m.sessions["a"].state, Completed);
     }
 
     #[test]
