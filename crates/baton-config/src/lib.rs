@@ -25,6 +25,7 @@
 
 mod accounts;
 mod argv;
+mod codex;
 mod error;
 mod hosts;
 mod manifest;
@@ -33,6 +34,7 @@ mod session;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
+pub use codex::{codex_config_problem, codex_home};
 pub use error::{ConfigError, Invalid};
 pub use hosts::{
     DEFAULT_MAX_SESSIONS, DEFAULT_SSH_PORT, HOST_NAME_RULE, HOSTS_FILE_IN_HOME, HostConfig,

@@ -88,6 +88,9 @@ pub enum Missing {
     Host,
     /// The account broker could not lease an account.
     Account,
+    /// codex's own configuration lacks the profile or MCP server the
+    /// session names, or holds what codex refuses.
+    CodexConfig,
 }
 
 impl Missing {
@@ -106,6 +109,7 @@ impl Missing {
             Missing::Ssh => "ssh",
             Missing::Host => "host",
             Missing::Account => "account",
+            Missing::CodexConfig => "codex_config",
         }
     }
 }

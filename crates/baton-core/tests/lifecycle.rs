@@ -522,12 +522,26 @@ async fn prompts_with_shell_syntax_reach_the_agent_verbatim_and_run_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_argv_matches_the_spec_table() {
     let h = Harness::new(|o| o.agents.codex.bin = Some(stand_in().display().to_string()));
+    // codex's own configuration, with the profile and the server it names.
+    let codex_home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        codex_home.path().join("work.config.toml"),
+        "model = \"o3\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        "[mcp_servers.github]\ncommand = \"gh-mcp\"\n",
+    )
+    .unwrap();
     let mut spec = SessionSpec::command(id("cx"), vec![]);
     spec.agent = AgentKind::Codex;
     spec.command = None;
     spec.prompt = Some("print:hi".into());
     spec.profile = Some("work".into());
     spec.mcp_servers = vec!["github".into()];
+    spec.env
+        .insert("CODEX_HOME".into(), codex_home.path().display().to_string());
     h.spawn(spec).await;
     assert_eq!(h.wait_terminal("cx").await, Completed);
     assert_eq!(h.out_log("cx"), b"hi\n");
@@ -694,5 +708,69 @@ async fn input_to_a_session_without_a_stdin_pipe_is_refused_clearly() {
         .expect_err("no pipe");
     assert!(err.to_string().contains("stdin"), "{err}");
     h.conductor.kill(&id("nostdin")).await.unwrap();
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_without_the_profile_or_server_it_names_is_a_spawn_error_not_a_crash() {
+    let h = Harness::new(|o| o.agents.codex.bin = Some(stand_in().display().to_string()));
+    let codex_home = tempfile::tempdir().unwrap();
+    // A legacy [profiles.P] table (codex refuses it) and no MCP servers.
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        "[profiles.legacy]\nmodel = \"o3\"\n",
+    )
+    .unwrap();
+    let codex = |name: &str, profile: Option<&str>, servers: &[&str]| {
+        let mut spec = SessionSpec::command(id(name), vec![]);
+        spec.agent = AgentKind::Codex;
+        spec.command = None;
+        spec.prompt = Some("print:hi".into());
+        spec.profile = profile.map(str::to_owned);
+        spec.mcp_servers = servers.iter().map(|s| s.to_string()).collect();
+        spec.env
+            .insert("CODEX_HOME".into(), codex_home.path().display().to_string());
+        spec
+    };
+    let cases = [
+        (
+            "nofile",
+            codex("nofile", Some("work"), &[]),
+            "work.config.toml",
+        ),
+        (
+            "legacy",
+            codex("legacy", Some("legacy"), &[]),
+            "[profiles.legacy]",
+        ),
+        (
+            "noserver",
+            codex("noserver", None, &["github"]),
+            "[mcp_servers.github]",
+        ),
+    ];
+    for (_, spec, _) in &cases {
+        h.spawn(spec.clone()).await;
+    }
+    for (name, _, needle) in cases {
+        assert_eq!(h.wait_terminal(name).await, Dead, "{name}");
+        let error = h
+            .session_records(name)
+            .into_iter()
+            .find_map(|r| match r.event {
+                Event::SpawnError { missing, message } => Some((missing, message)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{name}: no spawn_error"));
+        assert_eq!(error.0, "codex_config", "{name}");
+        assert!(error.1.contains(needle), "{name}: {}", error.1);
+        // Never started, never restarted.
+        assert!(
+            !h.session_records(name)
+                .iter()
+                .any(|r| matches!(r.event, Event::Spawn { .. })),
+            "{name} ran"
+        );
+    }
     h.finish().await;
 }

@@ -51,6 +51,16 @@ pub(crate) struct RunConfig {
     /// (`None`: the login directory).
     pub remote_workdir: Option<PathBuf>,
     pub l2: Option<L2Check>,
+    /// For a local codex run: what its configuration must provide.
+    pub codex: Option<CodexCheck>,
+}
+
+/// What a codex run needs of `$CODEX_HOME` (see [`baton_config::codex_config_problem`]).
+#[derive(Clone, Debug)]
+pub(crate) struct CodexCheck {
+    pub home: PathBuf,
+    pub profile: Option<String>,
+    pub mcp_servers: Vec<String>,
 }
 
 /// The optional L2 hook: a command that must keep succeeding.
@@ -476,6 +486,28 @@ impl Run {
             });
         });
     }
+}
+
+/// The checks before a run starts: the branch guard, and codex's own
+/// configuration (a failure there would look like a crash and be
+/// restarted for nothing).
+pub(super) async fn preflight(cfg: &RunConfig) -> Result<(), StartError> {
+    if cfg.branch_guard {
+        branch_guard(&cfg.cwd).await?;
+    }
+    if let Some(codex) = &cfg.codex
+        && let Some(problem) = baton_config::codex_config_problem(
+            &codex.home,
+            codex.profile.as_deref(),
+            &codex.mcp_servers,
+        )
+    {
+        return Err(StartError::Failed {
+            missing: Missing::CodexConfig,
+            message: problem,
+        });
+    }
+    Ok(())
 }
 
 /// Outcome of checking the branch guard.

@@ -33,7 +33,7 @@ use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
 use backend::shim::Adopt;
-use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 use effect::{Drive, Effect, Effects, RunsOn};
 use policy::{AfterFailure, Verdict};
 pub(crate) use recovery::{Recoverable, RecoveredRun};
@@ -645,6 +645,7 @@ impl Supervisor {
             Some(dir) => self.opts.base_dir.join(dir),
             None => self.opts.base_dir.clone(),
         };
+        let codex = codex_check(spec, &env);
         RunConfig {
             id: spec.id.clone(),
             argv: baton_config::agent_argv(spec, &self.opts.agents),
@@ -673,6 +674,7 @@ impl Supervisor {
                 interval: probe.l2_interval,
                 failures: probe.l2_failures,
             }),
+            codex,
         }
     }
 
@@ -1393,4 +1395,25 @@ fn humanize(d: Duration) -> String {
     } else {
         format!("{}ms", d.as_millis())
     }
+}
+
+/// What a local codex run's configuration must provide, with `$CODEX_HOME`
+/// as the run will see it (`env` is what baton sets on top of its own).
+fn codex_check(spec: &SessionSpec, env: &[(String, String)]) -> Option<CodexCheck> {
+    if spec.agent != AgentKind::Codex || spec.is_remote() {
+        return None;
+    }
+    if spec.profile.is_none() && spec.mcp_servers.is_empty() {
+        return None;
+    }
+    let set = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "CODEX_HOME")
+        .map(|(_, v)| v.as_str());
+    Some(CodexCheck {
+        home: baton_config::codex_home(set)?,
+        profile: spec.profile.clone(),
+        mcp_servers: spec.mcp_servers.clone(),
+    })
 }

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 use crate::state::Missing;
-use crate::supervisor::driver::{Launch, RunConfig, UNKNOWN, branch_guard};
+use crate::supervisor::driver::{Launch, RunConfig, UNKNOWN, preflight};
 
 /// After the group is empty, how long to keep reading a pipe that something
 /// outside the group still holds open.
@@ -67,9 +67,7 @@ pub(crate) struct Pipes {
 
 /// Opens the logs and starts the agent on pipes (or on a PTY of `cfg.pty`'s size).
 pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError> {
-    if cfg.branch_guard {
-        branch_guard(&cfg.cwd).await?;
-    }
+    preflight(cfg).await?;
     let open = |path: &std::path::Path| {
         open_at_end(path).map_err(|e| {
             StartError::failed(

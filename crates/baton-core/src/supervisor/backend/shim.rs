@@ -24,7 +24,7 @@ use super::{
 use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
 use crate::state::Missing;
 use crate::supervisor::driver::{
-    Launch, RecoveredOutcome, RunConfig, UNKNOWN, branch_guard, session_file,
+    Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight, session_file,
 };
 
 /// How often a followed log is read again without a notification.
@@ -326,9 +326,7 @@ async fn spawn(
     status_file: &Path,
     fifo: Option<&Path>,
 ) -> Result<(tokio::process::Child, Pid, Option<u64>, u64, u64), StartError> {
-    if cfg.branch_guard {
-        branch_guard(&cfg.cwd).await?;
-    }
+    preflight(cfg).await?;
     let shim =
         proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
     let logs_err = |path: &Path, e: std::io::Error| {

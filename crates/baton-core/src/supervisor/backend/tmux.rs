@@ -23,7 +23,7 @@ use crate::proc::{
     self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
 };
 use crate::state::Missing;
-use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, branch_guard};
+use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight};
 
 /// When the pane's process died without the marker (the shim was killed),
 /// how long the log must stop growing before the session is destroyed: tmux
@@ -336,9 +336,7 @@ async fn spawn(
     server: &TmuxServer,
     session: &str,
 ) -> Result<(Pid, u64, u64, String), StartError> {
-    if cfg.branch_guard {
-        branch_guard(&cfg.cwd).await?;
-    }
+    preflight(cfg).await?;
     if !cfg.cwd.is_dir() {
         return Err(StartError::failed(
             Missing::Workdir,

@@ -1,0 +1,122 @@
+//! What codex needs of its own configuration before a session may start it.
+//!
+//! codex 0.17x layers `--profile P` from `$CODEX_HOME/P.config.toml` and
+//! ignores a missing file silently (the session runs without the settings
+//! its author meant), refuses a legacy `[profiles.P]` table or `profile =`
+//! selector in `config.toml`, and exits 1 ("invalid transport") when
+//! `-c mcp_servers.NAME.enabled=true` names a server `config.toml` does not
+//! define. Each would look like a crash and be restarted for nothing; a
+//! session checks them first and fails with a message that says which file
+//! or table is missing.
+
+use std::path::{Path, PathBuf};
+
+/// `$CODEX_HOME`: `codex_home` from the session's environment, else the
+/// process's, else `~/.codex`.
+pub fn codex_home(session_env: Option<&str>) -> Option<PathBuf> {
+    if let Some(home) = session_env.filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(home));
+    }
+    if let Some(home) = std::env::var_os("CODEX_HOME").filter(|h| !h.is_empty()) {
+        return Some(PathBuf::from(home));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|home| PathBuf::from(home).join(".codex"))
+}
+
+/// Why codex would not run `profile` with `mcp_servers` from `home`, or
+/// `None` when it would.
+pub fn codex_config_problem(
+    home: &Path,
+    profile: Option<&str>,
+    mcp_servers: &[String],
+) -> Option<String> {
+    let config_path = home.join("config.toml");
+    let config: toml::Table = match std::fs::read_to_string(&config_path) {
+        Ok(text) => match text.parse() {
+            Ok(table) => table,
+            Err(e) => {
+                return Some(format!(
+                    "codex cannot read {}: {}",
+                    config_path.display(),
+                    e.message()
+                ));
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Some(format!("cannot read {}: {e}", config_path.display())),
+    };
+    if let Some(profile) = profile {
+        let legacy = config
+            .get("profiles")
+            .and_then(|p| p.as_table())
+            .is_some_and(|p| p.contains_key(profile))
+            || config.get("profile").and_then(|p| p.as_str()) == Some(profile);
+        if legacy {
+            return Some(format!(
+                "codex profile `{profile}` is a legacy `[profiles.{profile}]` table or `profile = \"{profile}\"` in {}, which codex refuses; move its settings to {}",
+                config_path.display(),
+                home.join(format!("{profile}.config.toml")).display()
+            ));
+        }
+        let file = home.join(format!("{profile}.config.toml"));
+        if !file.is_file() {
+            return Some(format!(
+                "codex profile `{profile}`: {} does not exist (codex would run without it, silently); create it or drop `profile`",
+                file.display()
+            ));
+        }
+    }
+    let servers = config.get("mcp_servers").and_then(|s| s.as_table());
+    if let Some(missing) = mcp_servers
+        .iter()
+        .find(|name| !servers.is_some_and(|s| s.contains_key(name.as_str())))
+    {
+        return Some(format!(
+            "codex MCP server `{missing}` is not defined in {} (add a [mcp_servers.{missing}] table there, or drop it from `mcp_servers`)",
+            config_path.display()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_codex_would_refuse_or_ignore_is_named() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let servers = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Nothing asked, nothing needed: also without a config.toml.
+        assert_eq!(codex_config_problem(h, None, &[]), None);
+        let err = codex_config_problem(h, Some("work"), &[]).unwrap();
+        assert!(
+            err.contains("work.config.toml") && err.contains("does not exist"),
+            "{err}"
+        );
+        std::fs::write(h.join("work.config.toml"), "model = \"o3\"\n").unwrap();
+        assert_eq!(codex_config_problem(h, Some("work"), &[]), None);
+        let err = codex_config_problem(h, None, &servers(&["github"])).unwrap();
+        assert!(
+            err.contains("`github`") && err.contains("[mcp_servers.github]"),
+            "{err}"
+        );
+        std::fs::write(
+            h.join("config.toml"),
+            "[mcp_servers.github]\ncommand = \"gh-mcp\"\n\n[profiles.work]\nmodel = \"o3\"\n",
+        )
+        .unwrap();
+        assert_eq!(codex_config_problem(h, None, &servers(&["github"])), None);
+        let err = codex_config_problem(h, Some("work"), &[]).unwrap();
+        assert!(
+            err.contains("legacy") && err.contains("[profiles.work]"),
+            "{err}"
+        );
+        std::fs::write(h.join("config.toml"), "not = [toml").unwrap();
+        let err = codex_config_problem(h, None, &[]).unwrap();
+        assert!(err.contains("cannot read"), "{err}");
+    }
+}
