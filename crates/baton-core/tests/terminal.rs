@@ -176,3 +176,48 @@ async fn an_answer_on_a_terminal_ends_with_the_enter_key_a_terminal_sends() {
     assert!(!dumped.contains("\\n"), "the agent read {dumped:?}");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_drawn_with_cursor_moves_is_judged_as_the_screen_shows_it() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_millis(300));
+    // As codex draws: every row placed with CUP, the old question erased.
+    let mut drawn = baton_config::SessionSpec::command(
+        id("drawn"),
+        vec![
+            "sh".into(),
+            "-c".into(),
+            concat!(
+                "printf '\\033[2J\\033[1;1HOld question? (y/n)\\033[1;1H\\033[2KWorking on it';",
+                "printf '\\033[5;1HAllow running cargo test? (y/n) ';",
+                "read answer; printf '\\r\\nanswer=%s\\r\\n' \"$answer\""
+            )
+            .into(),
+        ],
+    );
+    drawn.backend = Backend::Pty;
+    drawn.answers = vec![answer("Old question", "n")];
+    h.spawn(drawn).await;
+    let record = h
+        .wait_for("drawn to wait", |r| {
+            r.session.as_deref() == Some("drawn") && matches!(r.event, Event::InputWait { .. })
+        })
+        .await;
+    let Event::InputWait { line: evidence, .. } = record.event else {
+        unreachable!()
+    };
+    assert_eq!(evidence, "Allow running cargo test? (y/n)");
+    // The erased question's rule did not fire on what is no longer shown.
+    assert!(inputs(&h, "drawn").is_empty());
+    let row = h.conductor.snapshot().await.unwrap();
+    let row = row.iter().find(|r| r.id == "drawn").unwrap();
+    assert_eq!(
+        row.last_line.as_deref(),
+        Some("Allow running cargo test? (y/n)")
+    );
+    h.conductor
+        .send_input(&id("drawn"), b"y\n".to_vec(), true, "user")
+        .await
+        .expect("answer");
+    assert_eq!(h.wait_terminal("drawn").await, Completed);
+    h.finish().await;
+}

@@ -14,5 +14,6 @@
 pub mod input_wait;
 pub mod payload;
 pub mod rate_limit;
+pub mod screen;
 pub mod tail;
 pub mod text;

@@ -57,9 +57,16 @@ pub fn main(args: ClassifyArgs) -> i32 {
         eprintln!("error: reading {name}: {e}");
         return exit::USAGE;
     }
-    // The conductor judges the same bounded tail.
-    let tail = &bytes[bytes.len().saturating_sub(args.tail_bytes)..];
-    let detection = detector.detect(tail);
+    let detection = if args.terminal {
+        // A terminal session is judged by its screen, of a PTY's size.
+        let size = baton_core::proc::PtySize::default();
+        let screen = baton_monitor::screen::screen_of(&bytes, size.rows, size.cols);
+        detector.detect(screen.text().as_bytes())
+    } else {
+        // The conductor judges the same bounded tail.
+        let tail = &bytes[bytes.len().saturating_sub(args.tail_bytes)..];
+        detector.detect(tail)
+    };
     let verdict = Verdict {
         waiting: detection.is_some(),
         rule: detection.as_ref().map(|d| d.rule.clone()),

@@ -155,6 +155,11 @@ pub struct ClassifyArgs {
     /// Bytes of the end of the input to judge, as the conductor's `tail_bytes`.
     #[arg(long, default_value_t = 2048)]
     pub tail_bytes: usize,
+    /// Judge the whole input as a terminal shows it, as the conductor judges
+    /// a `pty` or `tmux` session (cursor moves and redraws applied): the
+    /// question on the screen now, not the last bytes written.
+    #[arg(long, conflicts_with = "tail_bytes")]
+    pub terminal: bool,
 }
 
 #[cfg(feature = "engine")]

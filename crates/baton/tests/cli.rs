@@ -504,6 +504,14 @@ fn classify_judges_a_tail_like_the_conductor() {
     let v = judge(b"READY>", &[]);
     assert_eq!(v["waiting"], false);
 
+    // On a terminal the question is the one showing: the redraw that
+    // replaced the menu wins with --terminal; the byte stream still has it.
+    let redrawn = b"Pick one:\n\xe2\x9d\xaf 1. Yes\n  2. No\n\x1b[3A\x1b[2KAll done\r\x1b[1B\x1b[2Kfinished ok\r\x1b[1B\x1b[2Kbye\r\x1b[1B";
+    assert_eq!(judge(redrawn, &["--terminal"])["waiting"], false);
+    let drawn = b"\x1b[2J\x1b[1;1HWorking\x1b[5;1HAllow running `cargo test`? (y/n)\x1b[5;35H";
+    let v = judge(drawn, &["--terminal"]);
+    assert_eq!(v["line"], "Allow running `cargo test`? (y/n)", "{v}");
+
     let out = run(&["classify", "--agent", "vim"], dir.path());
     assert_eq!(out.status.code(), Some(2));
 }

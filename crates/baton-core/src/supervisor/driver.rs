@@ -16,6 +16,7 @@ use std::time::Duration;
 use baton_config::SessionId;
 use baton_monitor::input_wait::{Detection, InputWaitDetector};
 use baton_monitor::payload::PayloadCapture;
+use baton_monitor::screen::Screen;
 use baton_monitor::tail::Tail;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
@@ -53,6 +54,9 @@ pub(crate) struct RunConfig {
     pub l2: Option<L2Check>,
     /// For a local codex run: what its configuration must provide.
     pub codex: Option<CodexCheck>,
+    /// The agent is on a terminal (PTY or tmux pane) of this size: it is
+    /// judged by what its screen shows, not by its byte stream.
+    pub screen: Option<proc::PtySize>,
 }
 
 /// What a codex run needs of `$CODEX_HOME` (see [`baton_config::codex_config_problem`]).
@@ -77,6 +81,8 @@ pub(crate) struct RunShared {
     pub out_bytes: AtomicU64,
     pub err_bytes: AtomicU64,
     pub tail: Mutex<Tail>,
+    /// The current run's terminal screen, for runs on a terminal.
+    pub screen: Mutex<Option<Screen>>,
     /// Milliseconds since the conductor's epoch of the last output byte.
     pub last_output_ms: AtomicU64,
 }
@@ -87,8 +93,27 @@ impl RunShared {
             out_bytes: AtomicU64::new(0),
             err_bytes: AtomicU64::new(0),
             tail: Mutex::new(Tail::new(tail_bytes)),
+            screen: Mutex::new(None),
             last_output_ms: AtomicU64::new(0),
         }
+    }
+
+    /// A new run begins: a terminal run starts on a blank screen.
+    pub fn begin_run(&self, screen: Option<proc::PtySize>) {
+        if let Ok(mut current) = self.screen.lock() {
+            *current = screen.map(|size| Screen::new(size.rows, size.cols));
+        }
+    }
+
+    /// What the input-wait detector judges: the screen for a terminal run,
+    /// else the output tail.
+    pub fn judged(&self) -> Vec<u8> {
+        if let Ok(screen) = self.screen.lock()
+            && let Some(screen) = screen.as_ref()
+        {
+            return screen.text().into_bytes();
+        }
+        self.tail_bytes()
     }
 
     pub fn tail_bytes(&self) -> Vec<u8> {
@@ -96,6 +121,11 @@ impl RunShared {
     }
 
     pub fn last_line(&self) -> Option<String> {
+        if let Ok(screen) = self.screen.lock()
+            && let Some(screen) = screen.as_ref()
+        {
+            return screen.last_line();
+        }
         self.tail.lock().ok().and_then(|t| t.last_line())
     }
 }
@@ -251,7 +281,10 @@ pub(crate) async fn drive<B: Backend>(
     // lasts to the end of its scope, moved out or not).
     let (mut backend, out_offset, acknowledged) = {
         let (backend, begun) = match *started {
-            Ok(started) => started,
+            Ok(started) => {
+                shared.begin_run(cfg.screen);
+                started
+            }
             Err(StartError::Failed { missing, message }) => {
                 report(RunMsg::SpawnFailed { missing, message });
                 return;
@@ -612,6 +645,11 @@ impl Liveness {
         if let Ok(mut tail) = shared.tail.lock() {
             tail.push(bytes);
         }
+        if let Ok(mut screen) = shared.screen.lock()
+            && let Some(screen) = screen.as_mut()
+        {
+            screen.push(bytes);
+        }
         self.last_output = Instant::now();
         shared
             .last_output_ms
@@ -645,8 +683,8 @@ impl Liveness {
         }
         if self.acked && !self.silent && now >= self.last_output + cfg.stall_after {
             self.silent = true;
-            let tail = shared.tail_bytes();
-            report(RunMsg::Silent(cfg.detector.detect(&tail)));
+            let shown = shared.judged();
+            report(RunMsg::Silent(cfg.detector.detect(&shown)));
         }
     }
 }

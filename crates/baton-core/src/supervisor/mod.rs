@@ -675,6 +675,8 @@ impl Supervisor {
                 failures: probe.l2_failures,
             }),
             codex,
+            // tmux panes get the same size as a PTY (see proc::tmux).
+            screen: spec.backend.is_terminal().then(proc::PtySize::default),
         }
     }
 

@@ -1,0 +1,131 @@
+//! What a person would see on a terminal now: the output of an agent on a
+//! PTY or in a tmux pane, run through a real terminal emulator (`vt100`).
+//!
+//! Full-screen CLIs draw with cursor moves (`CSI row;col H`, `CSI n B`,
+//! `\r` + erase-line redraws); judged as a byte stream, their screens
+//! collapse into one line, words run together, and rows a redraw replaced
+//! survive. Judged as a screen, the question is the one showing.
+
+use std::num::NonZeroU16;
+
+/// A terminal screen fed with a run's output.
+pub struct Screen {
+    parser: vt100::Parser,
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (rows, cols) = self.parser.screen().size();
+        f.debug_struct("Screen")
+            .field("rows", &rows)
+            .field("cols", &cols)
+            .finish()
+    }
+}
+
+impl Screen {
+    /// A blank screen of `rows` × `cols` (each at least 1).
+    pub fn new(rows: u16, cols: u16) -> Screen {
+        let one = NonZeroU16::MIN;
+        Screen {
+            parser: vt100::Parser::new(
+                NonZeroU16::new(rows).unwrap_or(one),
+                NonZeroU16::new(cols).unwrap_or(one),
+                0,
+            ),
+        }
+    }
+
+    /// Feeds output bytes, as the terminal received them.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+    }
+
+    /// The screen as text for the detectors: its rows top to bottom, right
+    /// ends trimmed, blank rows at the bottom dropped; the last row ends
+    /// without a newline when the cursor sits on it after text (a prompt
+    /// waiting on the same line), with one otherwise.
+    pub fn text(&self) -> String {
+        let screen = self.parser.screen();
+        let (_, cols) = screen.size();
+        let rows: Vec<String> = screen
+            .rows(0, cols.get())
+            .map(|r| r.trim_end().to_owned())
+            .collect();
+        let Some(last) = rows.iter().rposition(|r| !r.is_empty()) else {
+            return String::new();
+        };
+        let (cursor_row, cursor_col) = screen.cursor_position();
+        let mut text = rows[..=last].join("\n");
+        let open = usize::from(cursor_row) == last && cursor_col > 0;
+        if !open {
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The last non-empty row, trimmed; `None` on a blank screen.
+    pub fn last_line(&self) -> Option<String> {
+        let screen = self.parser.screen();
+        let (_, cols) = screen.size();
+        screen
+            .rows(0, cols.get())
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .last()
+    }
+}
+
+/// `bytes` as a terminal shows them, for output that did not come through
+/// a PTY (`baton classify` of a saved log): a lone `\n` also returns the
+/// carriage, as a PTY's `onlcr` would have made it.
+pub fn screen_of(bytes: &[u8], rows: u16, cols: u16) -> Screen {
+    let mut translated = Vec::with_capacity(bytes.len() + bytes.len() / 16);
+    let mut prev = 0u8;
+    for &b in bytes {
+        if b == b'\n' && prev != b'\r' {
+            translated.push(b'\r');
+        }
+        translated.push(b);
+        prev = b;
+    }
+    let mut screen = Screen::new(rows, cols);
+    screen.push(&translated);
+    screen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_a_redraw_replaced_are_gone() {
+        // A menu, then the three rows over it rewritten from the top.
+        let bytes = "Pick one:\r\n❯ 1. Yes\r\n  2. No\r\n\x1b[3A\x1b[2KAll done\r\x1b[1B\x1b[2Kfinished ok\r\x1b[1B\x1b[2Kbye\r\x1b[1B";
+        let screen = screen_of(bytes.as_bytes(), 24, 80);
+        assert_eq!(screen.text(), "All done\nfinished ok\nbye\n");
+        assert_eq!(screen.last_line().as_deref(), Some("bye"));
+    }
+
+    #[test]
+    fn cursor_addressed_rows_stay_rows_and_words_stay_apart() {
+        // codex draws every row with CUP; claude moves between lines with
+        // `\r\e[1B` and spaces with `CSI n C`.
+        let codex = "\x1b[2J\x1b[1;1HWorking on it\x1b[3;1HAllow command? (y/n)\x1b[3;22H";
+        let screen = screen_of(codex.as_bytes(), 10, 40);
+        assert_eq!(screen.text(), "Working on it\n\nAllow command? (y/n)");
+        let claude = "Do\x1b[1Cyou\x1b[1Ctrust\r\x1b[1B1.\x1b[1CYes";
+        let screen = screen_of(claude.as_bytes(), 10, 40);
+        assert_eq!(screen.text(), "Do you trust\n1. Yes");
+    }
+
+    #[test]
+    fn a_prompt_on_the_cursor_row_stays_open() {
+        let screen = screen_of(b"Proceed? [y/N] ", 5, 40);
+        assert_eq!(screen.text(), "Proceed? [y/N]");
+        let screen = screen_of(b"done\n", 5, 40);
+        assert_eq!(screen.text(), "done\n");
+        assert_eq!(screen_of(b"", 5, 40).text(), "");
+        assert_eq!(Screen::new(0, 0).text(), "");
+    }
+}
