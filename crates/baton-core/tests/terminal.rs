@@ -221,3 +221,31 @@ async fn a_question_drawn_with_cursor_moves_is_judged_as_the_screen_shows_it() {
     assert_eq!(h.wait_terminal("drawn").await, Completed);
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_that_asks_the_terminal_where_its_cursor_is_gets_an_answer() {
+    let h = Harness::new(|o| o.probe.stall_after = Duration::from_secs(5));
+    // As aider's prompt toolkit does: ask for the cursor position (CSI 6n)
+    // and read the reply (`ESC [ row ; col R`) from the terminal.
+    let mut asker = baton_config::SessionSpec::command(
+        id("cpr"),
+        vec![
+            "sh".into(),
+            "-c".into(),
+            "stty raw -echo; printf 'abc\\033[6n'; dd bs=1 count=6 2>/dev/null | od -An -c; stty sane".into(),
+        ],
+    );
+    asker.backend = Backend::Pty;
+    asker.startup_timeout = Some(Duration::from_secs(10));
+    h.spawn(asker).await;
+    assert_eq!(h.wait_terminal("cpr").await, Completed);
+    let out = String::from_utf8(h.out_log("cpr")).unwrap();
+    let words: Vec<&str> = out
+        .rsplit("\u{1b}[6n")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(words, ["033", "[", "1", ";", "4", "R"], "{out:?}");
+    h.finish().await;
+}

@@ -10,7 +10,52 @@ use std::num::NonZeroU16;
 
 /// A terminal screen fed with a run's output.
 pub struct Screen {
-    parser: vt100::Parser,
+    parser: vt100::Parser<Queries>,
+}
+
+/// The answers a terminal owes a program that asked it something: cursor
+/// position (`CSI 6 n`), status (`CSI 5 n`), device attributes (`CSI c`,
+/// `CSI > c`), foreground and background colours (`OSC 10 ; ?`, `OSC 11 ;
+/// ?`). Programs that get none wait, or warn that the terminal is
+/// unsupported (aider).
+#[derive(Default)]
+struct Queries {
+    replies: Vec<u8>,
+}
+
+impl vt100::Callbacks for Queries {
+    fn unhandled_csi(
+        &mut self,
+        screen: &mut vt100::Screen,
+        i1: Option<u8>,
+        _i2: Option<u8>,
+        params: &[&[u16]],
+        c: char,
+    ) {
+        let first = params.first().and_then(|p| p.first()).copied();
+        match (i1, c, first) {
+            (None, 'n', Some(6)) => {
+                let (row, col) = screen.cursor_position();
+                self.replies
+                    .extend_from_slice(format!("\x1b[{};{}R", row + 1, col + 1).as_bytes());
+            }
+            (None, 'n', Some(5)) => self.replies.extend_from_slice(b"\x1b[0n"),
+            // A VT100 with advanced video.
+            (None, 'c', None | Some(0)) => self.replies.extend_from_slice(b"\x1b[?1;2c"),
+            (Some(b'>'), 'c', None | Some(0)) => self.replies.extend_from_slice(b"\x1b[>0;10;1c"),
+            _ => {}
+        }
+    }
+
+    fn unhandled_osc(&mut self, _: &mut vt100::Screen, params: &[&[u8]]) {
+        let colour = match params {
+            [b"10", b"?"] => "10;rgb:ffff/ffff/ffff",
+            [b"11", b"?"] => "11;rgb:0000/0000/0000",
+            _ => return,
+        };
+        self.replies
+            .extend_from_slice(format!("\x1b]{colour}\x1b\\").as_bytes());
+    }
 }
 
 impl std::fmt::Debug for Screen {
@@ -28,17 +73,21 @@ impl Screen {
     pub fn new(rows: u16, cols: u16) -> Screen {
         let one = NonZeroU16::MIN;
         Screen {
-            parser: vt100::Parser::new(
+            parser: vt100::Parser::new_with_callbacks(
                 NonZeroU16::new(rows).unwrap_or(one),
                 NonZeroU16::new(cols).unwrap_or(one),
                 0,
+                Queries::default(),
             ),
         }
     }
 
-    /// Feeds output bytes, as the terminal received them.
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// Feeds output bytes, as the terminal received them. Returns what the
+    /// terminal answers to queries among them (to be written to its input),
+    /// usually nothing.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
         self.parser.process(bytes);
+        std::mem::take(&mut self.parser.callbacks_mut().replies)
     }
 
     /// The screen as text for the detectors: its rows top to bottom, right
@@ -97,6 +146,23 @@ pub fn screen_of(bytes: &[u8], rows: u16, cols: u16) -> Screen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_terminals_queries_are_answered() {
+        let mut screen = Screen::new(24, 80);
+        assert!(screen.push(b"plain output\r\n").is_empty());
+        assert_eq!(screen.push(b"ab\x1b[6n"), b"\x1b[2;3R");
+        assert_eq!(screen.push(b"\x1b[c"), b"\x1b[?1;2c");
+        assert_eq!(screen.push(b"\x1b[>c"), b"\x1b[>0;10;1c");
+        assert_eq!(screen.push(b"\x1b[5n"), b"\x1b[0n");
+        assert_eq!(
+            screen.push(b"\x1b]11;?\x07"),
+            b"\x1b]11;rgb:0000/0000/0000\x1b\\"
+        );
+        // Two in one chunk, in order; text around them still lands.
+        assert_eq!(screen.push(b"\x1b[c\x1b[6n!"), b"\x1b[?1;2c\x1b[2;3R");
+        assert_eq!(screen.text(), "plain output\nab!");
+    }
 
     #[test]
     fn rows_a_redraw_replaced_are_gone() {

@@ -366,7 +366,10 @@ pub(crate) async fn drive<B: Backend>(
         tokio::select! {
             biased;
             seen = backend.observe() => match seen {
-                Observation::Output { stream, bytes } => run.output(stream, bytes),
+                Observation::Output { stream, bytes } => {
+                    let replies = run.output(stream, bytes);
+                    run.answer_queries(&mut backend, replies);
+                }
                 Observation::Exited(status) => run.exited(&mut backend, status).await,
                 Observation::Idle => {}
                 Observation::Settled => break RunEnd::Settled,
@@ -443,9 +446,10 @@ impl Run {
     }
 
     /// Bookkeeping for a chunk the backend has put in the session's log.
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+    /// Returns what the terminal answers to queries in it (for a PTY run).
+    fn output(&mut self, stream: Stream, bytes: &[u8]) -> Vec<u8> {
         if bytes.is_empty() {
-            return;
+            return Vec::new();
         }
         let counter = match stream {
             Stream::Stdout => {
@@ -456,7 +460,22 @@ impl Run {
         };
         counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.live
-            .output(&self.shared, bytes, self.epoch, &self.report);
+            .output(&self.shared, bytes, self.epoch, &self.report)
+    }
+
+    /// Writes a terminal's answers to the PTY's input, off the loop. A tmux
+    /// pane answers its program itself.
+    fn answer_queries<B: Backend>(&self, backend: &mut B, replies: Vec<u8>) {
+        if replies.is_empty() || self.cfg.pty.is_none() {
+            return;
+        }
+        let delivery = backend.input(replies);
+        let id = self.cfg.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = delivery.await {
+                tracing::debug!(session = %id, "terminal answer not delivered: {e}");
+            }
+        });
     }
 
     /// The agent ended: report it at once, then let the backend end what
@@ -641,15 +660,14 @@ impl Liveness {
         bytes: &[u8],
         epoch: std::time::Instant,
         report: &Report,
-    ) {
+    ) -> Vec<u8> {
         if let Ok(mut tail) = shared.tail.lock() {
             tail.push(bytes);
         }
-        if let Ok(mut screen) = shared.screen.lock()
-            && let Some(screen) = screen.as_mut()
-        {
-            screen.push(bytes);
-        }
+        let replies = match shared.screen.lock() {
+            Ok(mut screen) => screen.as_mut().map(|s| s.push(bytes)).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
         self.last_output = Instant::now();
         shared
             .last_output_ms
@@ -662,6 +680,7 @@ impl Liveness {
             self.silent = false;
             report(RunMsg::Resumed);
         }
+        replies
     }
 
     /// The next deadline while the agent runs, if any is armed.
