@@ -291,31 +291,8 @@ fn reply_wait(out: WaitOut) -> Outcome {
 mod tests {
     use super::*;
     use crate::mcp::types::State;
-
-    fn row(id: &str, state: SessionState) -> SessionRow {
-        SessionRow {
-            id: id.into(),
-            agent: "command".into(),
-            host: "local".into(),
-            state,
-            reason: "r".into(),
-            restarts: 0,
-            attempt: 1,
-            pid: None,
-            age_ms: 0,
-            last_line: None,
-            out_bytes: 0,
-            err_bytes: 0,
-            exit_code: None,
-            exit_signal: None,
-            payload: None,
-            message: None,
-            capabilities: Vec::new(),
-            account: None,
-            backend: "pipes".into(),
-            evidence: None,
-        }
-    }
+    // The same sample rows as the dashboard's tests.
+    use crate::tui::model::tests::row;
 
     fn record(seq: u64, session: &str, event: Event) -> Record {
         Record {

@@ -8,7 +8,7 @@
 //! second, so a burst of thousands of records costs one redraw; it never
 //! holds a session up (the daemon drops a reader that falls behind).
 
-mod model;
+pub(crate) mod model;
 mod view;
 
 use std::path::PathBuf;
