@@ -1619,3 +1619,45 @@ fn notify_hooks_get_one_record_per_state_entry_and_a_failing_hook_changes_nothin
         "Go ahead? [y/N] answer: y\ndone\n"
     );
 }
+
+#[test]
+fn a_process_that_left_the_sessions_group_does_not_outlive_the_session() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ended = dir.path().join("ended.pid");
+    let killed = dir.path().join("killed.pid");
+    // As a CLI that starts a daemon: a grandchild in its own session.
+    d.spawn_steps(
+        "ends",
+        &[],
+        &[
+            &format!("escape-file:{}:60s", ended.display()),
+            "print:done",
+        ],
+    );
+    d.spawn_steps(
+        "killed",
+        &[],
+        &[
+            &format!("escape-file:{}:60s", killed.display()),
+            "print:up",
+            "stall",
+        ],
+    );
+    d.wait_state("ends", "completed");
+    let pid: u64 = std::fs::read_to_string(&ended)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_is_gone(pid), "pid {pid} outlived its completed session");
+
+    d.wait_state("killed", "healthy");
+    let pid: u64 = wait_until("the escapee's pid", SLOW, || {
+        std::fs::read_to_string(&killed).ok()?.trim().parse().ok()
+    });
+    assert!(!pid_is_gone(pid), "the escapee runs while its session does");
+    // `kill` returns once the session's processes are gone: the escapee too.
+    d.baton(&["kill", "killed"]);
+    assert!(pid_is_gone(pid), "pid {pid} outlived its killed session");
+}

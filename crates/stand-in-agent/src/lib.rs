@@ -47,6 +47,7 @@
 //! | `cleanup-on-term:DUR:TEXT` | the same after DUR (a cleanup that takes time; TEXT may contain ':') |
 //! | `leak:DUR` | start a grandchild (`stand-in-agent sleep:DUR`) holding our stdout/stderr, in our process group; print `grandchild <pid>`; never wait for it |
 //! | `leak-file:PATH:DUR` | the same, but write the pid to PATH (atomically) instead of printing it |
+//! | `escape-file:PATH:DUR` | start a grandchild (`stand-in-agent sleep:DUR`) in its own session (`setsid`: outside our process group), holding none of our descriptors, as a CLI that starts a daemon; write its pid to PATH; never wait for it |
 //! | `close-stdout` | close stdout (fd 1 now points at `/dev/null`); later stdout output is dropped |
 //! | `payload:JSON` | `<<<BATON_COMPLETION_BEGIN>>>`, JSON, `<<<BATON_COMPLETION_END>>>` as three lines |
 //! | `tfx-payload:JSON` | the same with `<<<TFX_COMPLETION_BEGIN>>>` / `<<<TFX_COMPLETION_END>>>` |
@@ -61,7 +62,7 @@
 //! | `hold:DIR:DUR` | create `DIR/$BATON_ACCOUNT` exclusively (exit 9 if it exists: two runs hold one account), keep it DUR, remove it |
 //! | `fail-before-attempt:N[:MESSAGE]` | exit 1 if `BATON_ATTEMPT` (set by baton for each run, from 1) is below N, printing MESSAGE (or a default line) on stderr |
 //!
-//! `leak-file` and `fail-until` split their argument at the *last* ':', so
+//! `leak-file`, `escape-file` and `fail-until` split their argument at the *last* ':', so
 //! PATH may contain ':'. When the steps run out the exit code is 0.
 //!
 //! # Exit codes

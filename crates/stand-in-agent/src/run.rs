@@ -37,7 +37,7 @@ usage: stand-in-agent STEP...
 steps: print:TEXT eprint:TEXT say:TEXT lines:N[:INTERVAL] flood:SIZE eflood:SIZE
        sleep:DUR stall ask:QUESTION require-tty exit:CODE signal:NAME crash
        rate-limit[:TEXT] ignore-term on-term:TEXT cleanup-on-term:DUR:TEXT
-       leak:DUR leak-file:PATH:DUR
+       leak:DUR leak-file:PATH:DUR escape-file:PATH:DUR
        close-stdout payload:JSON tfx-payload:JSON argv env:NAME pwd stamp
        stamp-exit:CODE attempt:PATH fail-until:PATH:N
 ";
@@ -209,6 +209,13 @@ impl Agent {
                 }
                 Ok(())
             }
+            Step::EscapeFile { path, duration } => {
+                let pid = self.spawn_escapee(*duration)?;
+                if let Err(e) = write_atomically(path, &format!("{pid}\n")) {
+                    return self.fail(&format!("cannot write pid to {}: {e}", path.display()));
+                }
+                Ok(())
+            }
             Step::CloseStdout => {
                 self.flush()?;
                 close_stdout();
@@ -327,6 +334,34 @@ impl Agent {
 
     /// Starts a copy of this binary that sleeps for `duration`, sharing our
     /// stdio and process group, and deliberately never waits for it.
+    /// A grandchild that leaves our session and process group (`setsid`)
+    /// and holds none of our descriptors, as a CLI that starts a daemon.
+    fn spawn_escapee(&mut self, duration: Duration) -> Result<u32, Exit> {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe()
+            .map_err(|e| self.failure(&format!("cannot find own executable: {e}")))?;
+        self.flush()?;
+        let mut cmd = Command::new(exe);
+        cmd.arg(format!("sleep:{}ms", duration.as_millis()))
+            .env_remove(SCRIPT_ENV)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        match cmd.spawn() {
+            Ok(child) => Ok(child.id()),
+            Err(e) => Err(self.failure(&format!("cannot spawn grandchild: {e}"))),
+        }
+    }
+
     fn spawn_grandchild(&mut self, duration: Duration) -> Result<u32, Exit> {
         let exe = std::env::current_exe()
             .map_err(|e| self.failure(&format!("cannot find own executable: {e}")))?;

@@ -57,6 +57,13 @@ pub enum Step {
         /// How long the grandchild sleeps.
         duration: Duration,
     },
+    /// `escape-file:PATH:DUR`
+    EscapeFile {
+        /// Where the grandchild's pid is written.
+        path: PathBuf,
+        /// How long the grandchild sleeps.
+        duration: Duration,
+    },
     /// `close-stdout`
     CloseStdout,
     /// `payload:JSON`
@@ -199,6 +206,13 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
             Step::LeakFile {
                 path,
                 duration: parse_duration(duration).map_err(|e| unit(e, "leak-file"))?,
+            }
+        }
+        "escape-file" => {
+            let (path, duration) = split_path(need(arg, "escape-file")?, "escape-file", "DUR")?;
+            Step::EscapeFile {
+                path,
+                duration: parse_duration(duration).map_err(|e| unit(e, "escape-file"))?,
             }
         }
         "close-stdout" => none(arg, "close-stdout", Step::CloseStdout)?,

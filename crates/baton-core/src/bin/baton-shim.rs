@@ -21,6 +21,12 @@
 //!   sees end-of-file while the run lasts; the conductor writes answers into
 //!   it, and a restarted conductor simply opens it again.
 //!
+//! The shim is a child subreaper: a process the agent started that left its
+//! process group (a CLI starting a daemon, `setsid`) is handed to the shim
+//! when its parent dies, instead of to init. When the agent has ended, the
+//! shim ends every such process (SIGTERM to it and its group, SIGKILL after
+//! [`ADOPTED_GRACE`]) before it reports: no process outlives its session.
+//!
 //! The shim ignores SIGTERM, SIGINT, SIGHUP and SIGQUIT so it can record the
 //! status of an agent that a polite group signal ended; the agent itself gets
 //! default dispositions. SIGKILL ends it like anything else. Everything else
@@ -36,6 +42,9 @@ use std::process::{Command, ExitCode};
 
 /// Exit code when the shim itself cannot do its job.
 const SHIM_FAILED: u8 = 125;
+
+/// How long adopted processes get between SIGTERM and SIGKILL.
+const ADOPTED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct Args {
     status: Option<PathBuf>,
@@ -95,6 +104,13 @@ fn main() -> ExitCode {
             libc::signal(sig, libc::SIG_IGN);
         }
     }
+    // SAFETY: prctl with an integer option and constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        eprintln!(
+            "baton-shim: cannot become a subreaper: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
     cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
     if let Some(fifo) = &args.stdin {
@@ -137,6 +153,7 @@ fn main() -> ExitCode {
             })
         }
     };
+    end_adopted();
     if let Some(path) = &args.status
         && let Err(e) = write_status(path, &ended)
     {
@@ -161,6 +178,80 @@ fn main() -> ExitCode {
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     }
     ExitCode::from(ended.exit_code())
+}
+
+/// Ends the processes the shim adopted (see the module docs) and reaps
+/// them, until it has no child left or the grace and a last SIGKILL passed.
+fn end_adopted() {
+    let started = std::time::Instant::now();
+    let mut killing = false;
+    loop {
+        reap();
+        let adopted = children();
+        if adopted.is_empty() {
+            return;
+        }
+        let sig = if started.elapsed() >= ADOPTED_GRACE {
+            if killing {
+                // SIGKILLed and still there after another look: give up;
+                // init reaps what is left once the shim is gone.
+                return;
+            }
+            killing = true;
+            libc::SIGKILL
+        } else {
+            libc::SIGTERM
+        };
+        for pid in adopted {
+            // SAFETY: kill(2) has no memory-safety preconditions. Its group
+            // too: a daemon leads its own, and its helpers are in it.
+            unsafe {
+                libc::kill(-pid, sig);
+                libc::kill(pid, sig);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(if killing {
+            100
+        } else {
+            20
+        }));
+    }
+}
+
+/// Reaps every child that has exited, without waiting.
+fn reap() {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a valid pointer to an int.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return;
+        }
+    }
+}
+
+/// The shim's living children (after the agent, only adopted ones).
+fn children() -> Vec<i32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = stat.get(stat.rfind(')')? + 1..)?.to_owned();
+                    let mut fields = rest.split_whitespace();
+                    let state = fields.next()?;
+                    let ppid: u32 = fields.next()?.parse().ok()?;
+                    Some(ppid == me && state != "Z")
+                })
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 enum Ended {
