@@ -818,3 +818,54 @@ fn baton_run_runs_notify_hooks_and_waits_for_the_last_ones() {
         ]
     );
 }
+
+#[test]
+fn what_an_agent_detached_from_its_group_ends_with_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let piped = dir.path().join("piped.pid");
+    let tty = dir.path().join("tty.pid");
+    let escape = |path: &Path| format!("escape-file:{}:60s", path.display());
+    let (piped_step, tty_step) = (escape(&piped), escape(&tty));
+    let path = manifest(
+        dir.path(),
+        "",
+        &[
+            ("piped", &[piped_step.as_str(), "print:done"]),
+            ("tty", &[tty_step.as_str(), "print:done"]),
+        ],
+    );
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "id = \"tty\"",
+        "id = \"tty\"\nbackend = \"pty\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = run(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--json",
+            "--logs-dir",
+            "logs",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [&piped, &tty] {
+        let pid: i32 = std::fs::read_to_string(file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        });
+        assert!(!alive, "{} outlived its session", file.display());
+    }
+}

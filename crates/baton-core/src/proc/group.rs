@@ -134,3 +134,113 @@ mod tests {
         )));
     }
 }
+
+/// The environment variable that marks every process of one run: baton
+/// sets it on the agent, and whatever the agent starts inherits it, also
+/// what leaves the run's process group.
+pub const RUN_MARK: &str = "BATON_RUN";
+
+/// Ends the processes of ours, outside any group baton already ended, whose
+/// environment carries `RUN_MARK=<token>`: what a run left behind after
+/// leaving its group (a daemon an agent detached). SIGTERM to each and its
+/// group, SIGKILL to what is left after `grace`. Blocking (it scans /proc);
+/// returns how many processes it found.
+pub fn end_strays(token: &str, grace: std::time::Duration) -> usize {
+    let needle = format!("{RUN_MARK}={token}");
+    let find = || -> Vec<i32> {
+        let me = std::process::id() as i32;
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| *pid != me)
+            .filter(|pid| {
+                // Only our own processes' environments are readable.
+                std::fs::read(format!("/proc/{pid}/environ"))
+                    .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+            })
+            .filter(|pid| !is_zombie(*pid))
+            .collect()
+    };
+    let strays = find();
+    if strays.is_empty() {
+        return 0;
+    }
+    let signal = |pids: &[i32], sig: i32| {
+        for pid in pids {
+            // SAFETY: kill(2) has no memory-safety preconditions.
+            unsafe {
+                libc::kill(-pid, sig);
+                libc::kill(*pid, sig);
+            }
+        }
+    };
+    signal(&strays, libc::SIGTERM);
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let left = find();
+        if left.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            signal(&left, libc::SIGKILL);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    strays.len()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rfind(')')
+            .and_then(|i| stat.get(i + 1..))
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
+}
+
+#[cfg(test)]
+mod stray_tests {
+    use super::*;
+
+    #[test]
+    fn marked_processes_outside_any_group_are_ended_and_others_are_left() {
+        use std::os::unix::process::CommandExt;
+        let token = format!("test.{}", std::process::id());
+        let spawn = |mark: Option<&str>| {
+            let mut cmd = std::process::Command::new("sleep");
+            cmd.arg("60");
+            if let Some(mark) = mark {
+                cmd.env(RUN_MARK, mark);
+            }
+            // SAFETY: setsid is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setsid();
+                    Ok(())
+                });
+            }
+            cmd.spawn().unwrap()
+        };
+        let mut marked = spawn(Some(&token));
+        let mut other = spawn(Some("another.run"));
+        let mut plain = spawn(None);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        assert_eq!(end_strays(&token, std::time::Duration::from_secs(2)), 1);
+        eprintln!("end_strays took {:?}", started.elapsed());
+        // The marked one ended; the others run on.
+        use std::os::unix::process::ExitStatusExt;
+        assert!(marked.wait().unwrap().signal().is_some());
+        assert!(other.try_wait().unwrap().is_none());
+        assert!(plain.try_wait().unwrap().is_none());
+        let started = std::time::Instant::now();
+        assert_eq!(end_strays(&token, std::time::Duration::from_secs(2)), 0);
+        eprintln!("a scan that finds nothing took {:?}", started.elapsed());
+        for child in [&mut other, &mut plain] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -625,6 +625,14 @@ impl Supervisor {
         env.push(("BATON_SESSION_ID".into(), spec.id.to_string()));
         env.push(("BATON_ATTEMPT".into(), attempt.to_string()));
         env.push(("BATON_RESTARTS".into(), restarts.to_string()));
+        // Marks every process of this run, also those that leave its group.
+        let nonce = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        env.push((
+            proc::RUN_MARK.into(),
+            format!("{}.{attempt}.{nonce:x}", spec.id),
+        ));
         if spec.agent == AgentKind::Command {
             if let Some(prompt) = &spec.prompt {
                 env.push(("BATON_PROMPT".into(), prompt.clone()));
