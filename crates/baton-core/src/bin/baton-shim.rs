@@ -186,7 +186,9 @@ fn end_adopted() {
     let started = std::time::Instant::now();
     let mut killing = false;
     loop {
-        reap();
+        if !reap() {
+            return;
+        }
         let adopted = children();
         if adopted.is_empty() {
             return;
@@ -218,14 +220,20 @@ fn end_adopted() {
     }
 }
 
-/// Reaps every child that has exited, without waiting.
-fn reap() {
+/// Reaps every child that has exited, without waiting. Returns whether
+/// the shim has any child left (dead or alive); when it has none, there is
+/// nothing to scan /proc for.
+fn reap() -> bool {
     loop {
         let mut status = 0;
         // SAFETY: waitpid with a valid pointer to an int.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 {
-            return;
+        if pid == 0 {
+            return true;
+        }
+        if pid < 0 {
+            // ECHILD: no child at all (the usual case).
+            return std::io::Error::last_os_error().raw_os_error() != Some(libc::ECHILD);
         }
     }
 }

@@ -140,56 +140,134 @@ mod tests {
 /// what leaves the run's process group.
 pub const RUN_MARK: &str = "BATON_RUN";
 
-/// Ends the processes of ours, outside any group baton already ended, whose
-/// environment carries `RUN_MARK=<token>`: what a run left behind after
-/// leaving its group (a daemon an agent detached). SIGTERM to each and its
-/// group, SIGKILL to what is left after `grace`. Blocking (it scans /proc);
-/// returns how many processes it found.
-pub fn end_strays(token: &str, grace: std::time::Duration) -> usize {
-    let needle = format!("{RUN_MARK}={token}");
-    let find = || -> Vec<i32> {
-        let me = std::process::id() as i32;
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        dir.flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| *pid != me)
-            .filter(|pid| {
-                // Only our own processes' environments are readable.
-                std::fs::read(format!("/proc/{pid}/environ"))
-                    .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
-            })
-            .filter(|pid| !is_zombie(*pid))
-            .collect()
+/// One pass over /proc: the live processes of ours (not this one) whose
+/// environment carries `RUN_MARK=<token>` for one of `tokens`, with the
+/// index of that token.
+fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
+    let needles: Vec<Vec<u8>> = tokens
+        .iter()
+        .map(|t| format!("{RUN_MARK}={t}").into_bytes())
+        .collect();
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
     };
-    let strays = find();
-    if strays.is_empty() {
-        return 0;
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter_map(|pid| {
+            // Only our own processes' environments are readable.
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let which = env
+                .split(|b| *b == 0)
+                .find_map(|v| needles.iter().position(|n| n.as_slice() == v))?;
+            (!is_zombie(pid)).then_some((pid, which))
+        })
+        .collect()
+}
+
+fn signal_strays(pids: &[i32], sig: i32) {
+    for pid in pids {
+        // SAFETY: kill(2) has no memory-safety preconditions. Its group
+        // too: a daemon leads its own, and its helpers are in it.
+        unsafe {
+            libc::kill(-pid, sig);
+            libc::kill(*pid, sig);
+        }
     }
-    let signal = |pids: &[i32], sig: i32| {
-        for pid in pids {
-            // SAFETY: kill(2) has no memory-safety preconditions.
-            unsafe {
-                libc::kill(-pid, sig);
-                libc::kill(*pid, sig);
+}
+
+/// Ends the processes of ours whose environment carries `RUN_MARK=<token>`:
+/// what a run left behind after leaving its group (a daemon an agent
+/// detached). SIGTERM to each and its group, SIGKILL after `grace` to any
+/// still there. Done from one thread for the whole process: runs that end together share one pass over /proc, so a
+/// thousand sessions ending at once do not scan it a thousand times. The
+/// answer (how many were found and sent SIGTERM) comes within ~50 ms;
+/// SIGKILL follows `grace` later for any that are still there.
+pub fn sweep_strays(
+    token: String,
+    grace: std::time::Duration,
+) -> tokio::sync::oneshot::Receiver<usize> {
+    use std::sync::{Mutex, OnceLock, mpsc};
+    type Job = (
+        String,
+        std::time::Duration,
+        tokio::sync::oneshot::Sender<usize>,
+    );
+    static SWEEPER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let sweeper = SWEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let _ = std::thread::Builder::new()
+            .name("baton-strays".into())
+            .spawn(move || sweeper(rx));
+        Mutex::new(tx)
+    });
+    if let Ok(tx) = sweeper.lock() {
+        let _ = tx.send((token, grace, reply));
+    }
+    answer
+}
+
+fn sweeper(
+    rx: std::sync::mpsc::Receiver<(
+        String,
+        std::time::Duration,
+        tokio::sync::oneshot::Sender<usize>,
+    )>,
+) {
+    use std::time::{Duration, Instant};
+    // Tokens whose strays got SIGTERM, with when they get SIGKILL.
+    let mut dying: Vec<(String, Instant)> = Vec::new();
+    loop {
+        let wait = dying
+            .iter()
+            .map(|(_, at)| at.saturating_duration_since(Instant::now()))
+            .min()
+            .unwrap_or(Duration::from_secs(3600));
+        let mut jobs = Vec::new();
+        match rx.recv_timeout(wait) {
+            Ok(job) => {
+                jobs.push(job);
+                // Runs that end together come together.
+                std::thread::sleep(Duration::from_millis(20));
+                jobs.extend(rx.try_iter());
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        let due: Vec<String> = dying
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(t, _)| t.clone())
+            .collect();
+        dying.retain(|(_, at)| *at > now);
+        let tokens: Vec<&str> = jobs
+            .iter()
+            .map(|(t, _, _)| t.as_str())
+            .chain(due.iter().map(String::as_str))
+            .collect();
+        if tokens.is_empty() {
+            continue;
+        }
+        let found = sweep_once(&tokens);
+        let mut counts = vec![0usize; jobs.len()];
+        for (pid, which) in &found {
+            if *which < jobs.len() {
+                counts[*which] += 1;
+                signal_strays(&[*pid], libc::SIGTERM);
+            } else {
+                signal_strays(&[*pid], libc::SIGKILL);
             }
         }
-    };
-    signal(&strays, libc::SIGTERM);
-    let deadline = std::time::Instant::now() + grace;
-    loop {
-        let left = find();
-        if left.is_empty() {
-            break;
+        for (i, (token, grace, reply)) in jobs.into_iter().enumerate() {
+            if counts[i] > 0 {
+                dying.push((token, now + grace));
+            }
+            let _ = reply.send(counts[i]);
         }
-        if std::time::Instant::now() >= deadline {
-            signal(&left, libc::SIGKILL);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    strays.len()
 }
 
 fn is_zombie(pid: i32) -> bool {
@@ -228,15 +306,16 @@ mod stray_tests {
         let mut plain = spawn(None);
         std::thread::sleep(std::time::Duration::from_millis(50));
         let started = std::time::Instant::now();
-        assert_eq!(end_strays(&token, std::time::Duration::from_secs(2)), 1);
-        eprintln!("end_strays took {:?}", started.elapsed());
+        let grace = std::time::Duration::from_secs(2);
+        assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(1));
+        eprintln!("a sweep that found one took {:?}", started.elapsed());
         // The marked one ended; the others run on.
         use std::os::unix::process::ExitStatusExt;
         assert!(marked.wait().unwrap().signal().is_some());
         assert!(other.try_wait().unwrap().is_none());
         assert!(plain.try_wait().unwrap().is_none());
         let started = std::time::Instant::now();
-        assert_eq!(end_strays(&token, std::time::Duration::from_secs(2)), 0);
+        assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(0));
         eprintln!("a scan that finds nothing took {:?}", started.elapsed());
         for child in [&mut other, &mut plain] {
             let _ = child.kill();

@@ -291,9 +291,7 @@ impl Backend for Pipes {
         // The group is empty; what the agent detached from it goes too.
         if let Some(mark) = self.mark.take() {
             let id = self.id.clone();
-            let found = tokio::task::spawn_blocking(move || proc::end_strays(&mark, STRAY_GRACE))
-                .await
-                .unwrap_or(0);
+            let found = proc::sweep_strays(mark, STRAY_GRACE).await.unwrap_or(0);
             if found > 0 {
                 tracing::info!(session = %id, "ended {found} process(es) the run had detached from its group");
             }
