@@ -235,7 +235,11 @@ impl App {
                     Then::Go => {}
                     Then::Quit => return exit::OK,
                     Then::Attach(id) => {
-                        self.attach(terminal, &id).await;
+                        if let Err(e) = self.attach(terminal, &id).await {
+                            ratatui::restore();
+                            eprintln!("error: cannot take the terminal back after tmux: {e}");
+                            return exit::FAILED;
+                        }
                         let _ = terminal.clear();
                     }
                 }
@@ -516,12 +520,17 @@ impl App {
 
     /// Hands the terminal to `tmux attach` for a local tmux session, and
     /// takes it back when the person detaches.
-    async fn attach(&mut self, terminal: &mut ratatui::DefaultTerminal, id: &str) {
+    /// Fails only when the terminal cannot be taken back afterwards.
+    async fn attach(
+        &mut self,
+        terminal: &mut ratatui::DefaultTerminal,
+        id: &str,
+    ) -> std::io::Result<()> {
         let target = match tmux_target(&self.link, id).await {
             Ok(target) => target,
             Err(why) => {
                 self.model.message = Some(why);
-                return;
+                return Ok(());
             }
         };
         self.keys.pause();
@@ -534,10 +543,7 @@ impl App {
                 .status()
         })
         .await;
-        *terminal = match ratatui::try_init() {
-            Ok(terminal) => terminal,
-            Err(_) => ratatui::init(),
-        };
+        *terminal = ratatui::try_init()?;
         self.keys.resume();
         self.model.message = Some(match status {
             Ok(Ok(s)) if s.success() => format!("detached from {id}"),
@@ -545,6 +551,7 @@ impl App {
             Ok(Err(e)) => format!("cannot run tmux: {e}"),
             Err(e) => format!("cannot run tmux: {e}"),
         });
+        Ok(())
     }
 }
 
