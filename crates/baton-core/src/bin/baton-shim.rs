@@ -189,7 +189,11 @@ fn end_adopted() {
         if !reap() {
             return;
         }
-        let adopted = children();
+        // After the agent, the shim's only children are adopted ones.
+        let adopted: Vec<i32> = baton_core::proc::live_children(std::process::id())
+            .into_iter()
+            .map(|pid| pid as i32)
+            .collect();
         if adopted.is_empty() {
             return;
         }
@@ -236,30 +240,6 @@ fn reap() -> bool {
             return std::io::Error::last_os_error().raw_os_error() != Some(libc::ECHILD);
         }
     }
-}
-
-/// The shim's living children (after the agent, only adopted ones).
-fn children() -> Vec<i32> {
-    let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let rest = stat.get(stat.rfind(')')? + 1..)?.to_owned();
-                    let mut fields = rest.split_whitespace();
-                    let state = fields.next()?;
-                    let ppid: u32 = fields.next()?.parse().ok()?;
-                    Some(ppid == me && state != "Z")
-                })
-                .unwrap_or(false)
-        })
-        .collect()
 }
 
 enum Ended {

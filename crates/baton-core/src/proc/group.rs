@@ -38,30 +38,46 @@ pub fn group_is_empty(pgid: Pid) -> bool {
 
 /// Scans /proc for a non-zombie process whose process group is `pgid`.
 fn group_has_live_member(pgid: Pid) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Some(pids) = all_pids() else {
         // Without /proc we cannot see zombies; trust kill(2), which said "members exist".
         return true;
     };
-    for entry in dir.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Some(stat) = read_stat(pid)
-            && stat.pgrp == pgid.0
-            && stat.state != 'Z'
-            && stat.state != 'X'
-        {
-            return true;
-        }
-    }
-    false
+    pids.into_iter()
+        .filter_map(read_stat)
+        .any(|stat| stat.pgrp == pgid.0 && stat.is_live())
+}
+
+/// Every pid in /proc; `None` without a readable /proc.
+fn all_pids() -> Option<Vec<u32>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    Some(
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .collect(),
+    )
+}
+
+/// The living (not zombie) children of `parent`, from /proc.
+pub fn live_children(parent: u32) -> Vec<u32> {
+    all_pids()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|pid| read_stat(*pid).is_some_and(|s| s.ppid == parent && s.is_live()))
+        .collect()
 }
 
 struct Stat {
     state: char,
+    ppid: u32,
     pgrp: u32,
     start_time: u64,
+}
+
+impl Stat {
+    /// Neither a zombie nor dead.
+    fn is_live(&self) -> bool {
+        self.state != 'Z' && self.state != 'X'
+    }
 }
 
 fn read_stat(pid: u32) -> Option<Stat> {
@@ -75,12 +91,13 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 1..];
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?; // field 3
-    let _ppid = fields.next()?; // 4
+    let ppid = fields.next()?.parse().ok()?; // 4
     let pgrp = fields.next()?.parse().ok()?; // 5
     // Field 22 is starttime; we are at field 6 now.
     let start_time = fields.nth(16)?.parse().ok()?;
     Some(Stat {
         state,
+        ppid,
         pgrp,
         start_time,
     })
@@ -148,12 +165,10 @@ fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
         .iter()
         .map(|t| format!("{RUN_MARK}={t}").into_bytes())
         .collect();
-    let me = std::process::id() as i32;
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    let me = std::process::id();
+    all_pids()
+        .unwrap_or_default()
+        .into_iter()
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
             // Only our own processes' environments are readable.
@@ -161,7 +176,9 @@ fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
             let which = env
                 .split(|b| *b == 0)
                 .find_map(|v| needles.iter().position(|n| n.as_slice() == v))?;
-            (!is_zombie(pid)).then_some((pid, which))
+            read_stat(pid)
+                .is_some_and(|s| s.is_live())
+                .then_some((pid as i32, which))
         })
         .collect()
 }
@@ -268,14 +285,6 @@ fn sweeper(
             let _ = reply.send(counts[i]);
         }
     }
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rfind(')')
-            .and_then(|i| stat.get(i + 1..))
-            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ mod tmux;
 mod watch;
 
 pub use group::{
-    RUN_MARK, group_is_empty, process_start_time, signal_group, sweep_strays, wait_group_empty,
+    RUN_MARK, group_is_empty, live_children, process_start_time, signal_group, sweep_strays,
+    wait_group_empty,
 };
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use shim::{MarkerScanner, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path};
