@@ -80,11 +80,16 @@ pub(crate) struct L2Check {
 pub(crate) struct RunShared {
     pub out_bytes: AtomicU64,
     pub err_bytes: AtomicU64,
-    pub tail: Mutex<Tail>,
-    /// The current run's terminal screen, for runs on a terminal.
-    pub screen: Mutex<Option<Screen>>,
+    /// What the session showed last: one lock per output chunk.
+    shown: Mutex<Shown>,
     /// Milliseconds since the conductor's epoch of the last output byte.
     pub last_output_ms: AtomicU64,
+}
+
+/// The recent output bytes, and for a run on a terminal its screen.
+struct Shown {
+    tail: Tail,
+    screen: Option<Screen>,
 }
 
 impl RunShared {
@@ -92,41 +97,59 @@ impl RunShared {
         RunShared {
             out_bytes: AtomicU64::new(0),
             err_bytes: AtomicU64::new(0),
-            tail: Mutex::new(Tail::new(tail_bytes)),
-            screen: Mutex::new(None),
+            shown: Mutex::new(Shown {
+                tail: Tail::new(tail_bytes),
+                screen: None,
+            }),
             last_output_ms: AtomicU64::new(0),
         }
     }
 
     /// A new run begins: a terminal run starts on a blank screen.
     pub fn begin_run(&self, screen: Option<proc::PtySize>) {
-        if let Ok(mut current) = self.screen.lock() {
-            *current = screen.map(|size| Screen::new(size.rows, size.cols));
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.screen = screen.map(|size| Screen::new(size.rows, size.cols));
+        }
+    }
+
+    /// Takes a chunk of output; returns what the terminal answers to
+    /// queries in it (nothing off a terminal).
+    fn push(&self, bytes: &[u8]) -> Vec<u8> {
+        let Ok(mut shown) = self.shown.lock() else {
+            return Vec::new();
+        };
+        shown.tail.push(bytes);
+        match shown.screen.as_mut() {
+            Some(screen) => screen.push(bytes),
+            None => Vec::new(),
         }
     }
 
     /// What the input-wait detector judges: the screen for a terminal run,
     /// else the output tail.
     pub fn judged(&self) -> Vec<u8> {
-        if let Ok(screen) = self.screen.lock()
-            && let Some(screen) = screen.as_ref()
-        {
-            return screen.text().into_bytes();
+        match self.shown.lock() {
+            Ok(shown) => match &shown.screen {
+                Some(screen) => screen.text().into_bytes(),
+                None => shown.tail.to_vec(),
+            },
+            Err(_) => Vec::new(),
         }
-        self.tail_bytes()
     }
 
     pub fn tail_bytes(&self) -> Vec<u8> {
-        self.tail.lock().map(|t| t.to_vec()).unwrap_or_default()
+        self.shown
+            .lock()
+            .map(|s| s.tail.to_vec())
+            .unwrap_or_default()
     }
 
     pub fn last_line(&self) -> Option<String> {
-        if let Ok(screen) = self.screen.lock()
-            && let Some(screen) = screen.as_ref()
-        {
-            return screen.last_line();
+        let shown = self.shown.lock().ok()?;
+        match &shown.screen {
+            Some(screen) => screen.last_line(),
+            None => shown.tail.last_line(),
         }
-        self.tail.lock().ok().and_then(|t| t.last_line())
     }
 }
 
@@ -661,13 +684,7 @@ impl Liveness {
         epoch: std::time::Instant,
         report: &Report,
     ) -> Vec<u8> {
-        if let Ok(mut tail) = shared.tail.lock() {
-            tail.push(bytes);
-        }
-        let replies = match shared.screen.lock() {
-            Ok(mut screen) => screen.as_mut().map(|s| s.push(bytes)).unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+        let replies = shared.push(bytes);
         self.last_output = Instant::now();
         shared
             .last_output_ms
