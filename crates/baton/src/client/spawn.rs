@@ -108,25 +108,35 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
     }
 }
 
-fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
-    let host = args.host.clone().filter(|h| h != "local");
-    let workdir = match (&args.workdir, &host) {
-        // A path on the remote host, taken as given (it must be absolute).
-        (Some(dir), Some(_)) => Some(dir.clone()),
-        // The remote login directory.
-        (None, Some(_)) => None,
-        (Some(dir), None) => Some(
-            std::path::absolute(dir).map_err(|e| format!("--workdir {}: {e}", dir.display()))?,
-        ),
-        (None, None) => Some(
-            std::env::current_dir()
-                .map_err(|e| format!("cannot read the current directory: {e}"))?,
-        ),
+/// Where a session a client asks for runs: its host (`None`: this
+/// machine), its workdir and its backend. A local workdir is made absolute
+/// against `cwd` (the default); a remote one is a path on that host, taken
+/// as given (`None`: the login directory). A remote session runs in tmux
+/// unless told otherwise (the daemon refuses anything else, clearly).
+pub fn placement(
+    host: Option<String>,
+    workdir: Option<PathBuf>,
+    backend: Option<Backend>,
+    cwd: &Path,
+) -> (Option<String>, Option<PathBuf>, Backend) {
+    let host = host.filter(|h| h != "local");
+    let workdir = match (workdir, &host) {
+        (dir, Some(_)) => dir,
+        (Some(dir), None) => Some(cwd.join(dir)),
+        (None, None) => Some(cwd.to_path_buf()),
     };
-    let backend = match (&host, args.backend) {
+    let backend = match (&host, backend) {
         (Some(_), None) => Backend::Tmux,
         (_, backend) => backend.unwrap_or_default(),
     };
+    (host, workdir, backend)
+}
+
+fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    let (host, workdir, backend) =
+        placement(args.host.clone(), args.workdir.clone(), args.backend, &cwd);
     let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
     Ok(SpawnSpec {
         id: args.id.clone().unwrap_or_default(),

@@ -136,18 +136,12 @@ where
 impl Baton {
     /// The wire spec for a `spawn` call, before the daemon's checks.
     fn spec(&self, input: SpawnIn) -> Result<SpawnSpec, String> {
-        let host = input.host.filter(|h| h != "local");
-        let workdir = match (input.workdir, &host) {
-            // A path on the remote host, taken as given.
-            (Some(dir), Some(_)) => Some(PathBuf::from(dir)),
-            (None, Some(_)) => None,
-            (Some(dir), None) => Some(self.cwd.join(dir)),
-            (None, None) => Some(self.cwd.clone()),
-        };
-        let backend = match (parsed::<Backend>("backend", input.backend)?, &host) {
-            (None, Some(_)) => Backend::Tmux,
-            (backend, _) => backend.unwrap_or_default(),
-        };
+        let (host, workdir, backend) = crate::client::spawn::placement(
+            input.host,
+            input.workdir.map(PathBuf::from),
+            parsed::<Backend>("backend", input.backend)?,
+            &self.cwd,
+        );
         Ok(SpawnSpec {
             id: input.id.unwrap_or_default(),
             agent: parsed::<AgentKind>("agent", input.agent)?.unwrap_or_default(),
