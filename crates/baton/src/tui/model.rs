@@ -300,60 +300,6 @@ fn matches_filter(s: &SessionRow, filter: &str) -> bool {
             .any(|c| c.to_lowercase().contains(filter))
 }
 
-/// `bytes` as the lines a person would see: escape sequences dropped, a
-/// carriage return starting the line over, other control bytes dropped.
-pub fn screen_lines(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => lines.push(std::mem::take(&mut line)),
-            '\r' => {
-                if chars.peek() != Some(&'\n') {
-                    line.clear();
-                }
-            }
-            '\u{1b}' => skip_escape(&mut chars),
-            '\t' => line.push_str("    "),
-            c if c.is_control() => {}
-            c => line.push(c),
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-/// Skips the rest of an escape sequence whose ESC was just read: CSI
-/// (`ESC [` … final byte), OSC (`ESC ]` … BEL or `ESC \`), or one more
-/// character.
-fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
-    match chars.next() {
-        Some('[') => {
-            for c in chars.by_ref() {
-                if ('@'..='~').contains(&c) {
-                    break;
-                }
-            }
-        }
-        Some(']') => {
-            while let Some(c) = chars.next() {
-                if c == '\u{7}' {
-                    break;
-                }
-                if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                    chars.next();
-                    break;
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -480,14 +426,5 @@ pub(crate) mod tests {
         assert_eq!((who.as_str(), tail.len()), ("a", TAIL_BYTES));
         m.output("b", b"fresh\n");
         assert_eq!(m.tail.as_ref().unwrap().1, b"fresh\n");
-    }
-
-    #[test]
-    fn screen_lines_are_what_a_person_sees() {
-        let bytes = b"\x1b[1;32mgreen\x1b[0m text\r\nprogress 10%\rprogress 99%\n\x1b]0;title\x07tab\there\n\x07bell";
-        assert_eq!(
-            screen_lines(bytes),
-            ["green text", "progress 99%", "tab    here", "bell"]
-        );
     }
 }

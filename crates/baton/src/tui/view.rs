@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use super::model::{Mode, Model, screen_lines};
+use super::model::{Mode, Model};
 use crate::render::{describe_record, truncate};
 
 /// The keys, as the footer and the help show them.
@@ -202,12 +202,18 @@ fn draw_detail(frame: &mut Frame, area: Rect, model: &Model) {
     let title = format!(" {} · {} ({}) ", s.id, s.state, s.reason);
     let [output, side] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
-    let height = output.height.saturating_sub(2) as usize;
     let lines: Vec<Line> = match &model.tail {
+        // The tail as a terminal the size of the pane shows it: escapes,
+        // redraws and scrolling as the agent meant them.
         Some((who, tail)) if who == &s.id => {
-            let all = screen_lines(tail);
-            let start = all.len().saturating_sub(height);
-            all.into_iter().skip(start).map(Line::from).collect()
+            let rows = output.height.saturating_sub(2).max(1);
+            let cols = output.width.saturating_sub(2).max(1);
+            let screen = baton_monitor::screen::screen_of(tail, rows, cols);
+            screen
+                .text()
+                .lines()
+                .map(|l| Line::from(l.to_owned()))
+                .collect()
         }
         _ => vec![Line::from("(no output yet)")],
     };
@@ -391,6 +397,23 @@ mod tests {
             help.contains("keys") && help.contains("attach to a tmux session"),
             "{help}"
         );
+    }
+
+    #[test]
+    fn the_output_pane_shows_what_a_terminal_would() {
+        let mut model = sample();
+        model.detail = true;
+        model.output(
+            "fix-tests",
+            b"\x1b[1;32mgreen\x1b[0m text\r\nprogress 10%\rprogress 99%\n\x1b]0;title\x07plain\n\x07bell",
+        );
+        let text = screen(&model, 120, 20);
+        for shown in ["green text", "progress 99%", "plain", "bell"] {
+            assert!(text.contains(shown), "{shown:?} missing:\n{text}");
+        }
+        for gone in ["progress 10%", "title", "[1;32m"] {
+            assert!(!text.contains(gone), "{gone:?} shown:\n{text}");
+        }
     }
 
     #[test]
