@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::pid_is_gone;
+
 fn baton() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_baton"))
 }
@@ -857,15 +860,11 @@ fn what_an_agent_detached_from_its_group_ends_with_its_session() {
         String::from_utf8_lossy(&out.stderr)
     );
     for file in [&piped, &tty] {
-        let pid: i32 = std::fs::read_to_string(file)
+        let pid: u64 = std::fs::read_to_string(file)
             .unwrap()
             .trim()
             .parse()
             .unwrap();
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-            !s.rsplit_once(')')
-                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-        });
-        assert!(!alive, "{} outlived its session", file.display());
+        assert!(pid_is_gone(pid), "{} outlived its session", file.display());
     }
 }

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -283,12 +282,19 @@ async fn a_lead_spawns_waits_answers_pages_and_collects_a_worker() {
         .and_then(|r| r["pid"].as_u64())
         .expect("the daemon's pid");
     client.cancel().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(!pid_is_gone(daemon), "the daemon went with baton mcp");
+    // A second baton mcp finds the same daemon, its session and all: none
+    // was started again (a new one would not know the ended session).
     let again = place.client(&[]).await;
     let listed = ok(&again, "list", json!({})).await;
     assert_eq!(listed["sessions"][0]["state"], "completed");
     again.cancel().await.unwrap();
+    assert!(!pid_is_gone(daemon), "the daemon went with baton mcp");
+    let starts = place
+        .records()
+        .iter()
+        .filter(|r| r["event"] == "conductor_start")
+        .count();
+    assert_eq!(starts, 1, "baton mcp started a second daemon");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
