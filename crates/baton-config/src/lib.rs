@@ -31,6 +31,7 @@ mod hosts;
 mod manifest;
 mod model;
 mod session;
+mod worktree;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
 pub use argv::agent_argv;
@@ -49,6 +50,9 @@ pub use model::{
 };
 pub use session::{
     DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,
+};
+pub use worktree::{
+    BRANCH_NAME_RULE, BRANCH_PREFIX, DraftWorktree, WorktreeSpec, valid_branch_name,
 };
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use crate::model::{
 use crate::session::{
     DraftAnswer, Given, SessionDraft, SessionRules, check_pattern, check_session, resolve,
 };
+use crate::worktree::DraftWorktree;
 
 /// A whole, validated manifest.
 ///
@@ -513,6 +514,51 @@ struct RawSession {
     startup_timeout: Sp<RawDuration>,
     on_stall: Option<OnStall>,
     host: Sp<Text>,
+    worktree: Sp<RawWorktree>,
+}
+
+/// `worktree = true`, `false`, or `{ base, branch, setup, copy }`.
+#[derive(Debug)]
+enum RawWorktree {
+    Off,
+    On(RawWorktreeTable),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a worktree table { base, branch, setup, copy }"
+)]
+struct RawWorktreeTable {
+    base: Sp<Text>,
+    branch: Sp<Text>,
+    setup: Sp<Argv>,
+    copy: Vec<Spanned<Text>>,
+}
+
+impl<'de> Deserialize<'de> for RawWorktree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawWorktree;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, or a table { base, branch, setup, copy }")
+            }
+            fn visit_bool<E: de::Error>(self, on: bool) -> Result<RawWorktree, E> {
+                Ok(if on {
+                    RawWorktree::On(RawWorktreeTable::default())
+                } else {
+                    RawWorktree::Off
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawWorktree, A::Error> {
+                RawWorktreeTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawWorktree::On)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1381,6 +1427,24 @@ impl Validator<'_> {
             startup_timeout: raw.startup_timeout.map(given),
             on_stall: raw.on_stall,
             host: raw.host.map(text),
+            worktree: raw.worktree.and_then(|w| {
+                let span = w.span();
+                match w.into_inner() {
+                    RawWorktree::Off => None,
+                    RawWorktree::On(t) => Some(Given::at(
+                        DraftWorktree {
+                            base: t.base.map(text),
+                            branch: t.branch.map(text),
+                            setup: t.setup.map(|a| {
+                                let span = a.span();
+                                Given::at(a.into_inner().0, span)
+                            }),
+                            copy: t.copy.into_iter().map(text).collect(),
+                        },
+                        span,
+                    )),
+                }
+            }),
         };
         let rules = SessionRules {
             table: &table,

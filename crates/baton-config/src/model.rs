@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::worktree::WorktreeSpec;
+
 /// Serde helpers that write durations as humantime strings (`"30s"`, `"1h 30m"`).
 pub(crate) mod humantime_ser {
     use std::time::Duration;
@@ -577,6 +579,9 @@ pub struct SessionSpec {
     /// inventory host with the most free slots. See [`SessionSpec::placement`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Run in a git worktree of its own (local sessions only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeSpec>,
 }
 
 /// The `host` value that places a session on the inventory host with the
@@ -621,6 +626,7 @@ impl SessionSpec {
             startup_timeout: None,
             on_stall: None,
             host: None,
+            worktree: None,
         }
     }
 

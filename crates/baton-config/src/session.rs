@@ -20,6 +20,7 @@ use crate::model::{
     AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, OnStall, RULE_NAME_RULE, SessionId,
     SessionSpec, StdinMode, valid_rule_name,
 };
+use crate::worktree::{DraftWorktree, check_worktree};
 
 /// A value as given, with the byte range of the file it was written at
 /// (`None` when it did not come from a file).
@@ -100,6 +101,8 @@ pub struct SessionDraft {
     pub on_stall: Option<OnStall>,
     /// `local`, `any` or an inventory name.
     pub host: Option<Given<String>>,
+    /// `worktree = true` or its table; `None`: `false` or left out.
+    pub worktree: Option<Given<DraftWorktree>>,
 }
 
 impl SessionDraft {
@@ -126,6 +129,7 @@ impl SessionDraft {
             startup_timeout: None,
             on_stall: None,
             host: None,
+            worktree: None,
         }
     }
 }
@@ -177,6 +181,8 @@ pub enum SessionField {
     StartupTimeout,
     /// `host`
     Host,
+    /// `worktree`
+    Worktree,
 }
 
 impl SessionField {
@@ -198,6 +204,7 @@ impl SessionField {
             SessionField::StallAfter => "stall_after",
             SessionField::StartupTimeout => "startup_timeout",
             SessionField::Host => "host",
+            SessionField::Worktree => "worktree",
         }
     }
 }
@@ -336,6 +343,7 @@ pub fn check_session(
     let workdir = c.workdir(draft.workdir, host.as_deref())?;
     let stall_after = c.nonzero(SessionField::StallAfter, draft.stall_after)?;
     let startup_timeout = c.nonzero(SessionField::StartupTimeout, draft.startup_timeout)?;
+    let worktree = check_worktree(draft.worktree, &id, owner, host.is_some())?;
 
     Ok(SessionSpec {
         id,
@@ -357,6 +365,7 @@ pub fn check_session(
         startup_timeout,
         on_stall: draft.on_stall,
         host,
+        worktree,
     })
 }
 

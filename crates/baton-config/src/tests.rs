@@ -1203,6 +1203,54 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         Some(4),
         "unknown field `when`",
     ),
+    (
+        "worktree of the wrong type",
+        "[[session]]\ncommand = [\"x\"]\nworktree = \"yes\"\n",
+        Some(3),
+        "expected true, false, or a table { base, branch, setup, copy }",
+    ),
+    (
+        "worktree with an unknown field",
+        "[[session]]\ncommand = [\"x\"]\nworktree = { base = \"main\", dir = \"/tmp\" }\n",
+        Some(3),
+        "unknown field `dir`",
+    ),
+    (
+        "worktree branch git refuses",
+        "[[session]]\ncommand = [\"x\"]\n[session.worktree]\nbranch = \"../../etc\"\n",
+        Some(4),
+        "`worktree.branch` in [[session]] #1 (`command-1`) is `../../etc`: a branch name is",
+    ),
+    (
+        "worktree base that looks like an option",
+        "[[session]]\ncommand = [\"x\"]\nworktree = { base = \"--upload-pack=x\" }\n",
+        Some(3),
+        "`worktree.base` in [[session]] #1 (`command-1`) is `--upload-pack=x`",
+    ),
+    (
+        "worktree copy outside the repository",
+        "[[session]]\ncommand = [\"x\"]\nworktree = { copy = [\".env\", \"../secrets\"] }\n",
+        Some(3),
+        "`worktree.copy` in [[session]] #1 (`command-1`) lists `../secrets`",
+    ),
+    (
+        "worktree setup empty",
+        "[[session]]\ncommand = [\"x\"]\nworktree = { setup = [] }\n",
+        Some(3),
+        "`worktree.setup` in [[session]] #1: the argv array is empty; give at least the program",
+    ),
+    (
+        "worktree whose default branch git refuses",
+        "[[session]]\nid = \"a..b\"\ncommand = [\"x\"]\nworktree = true\n",
+        Some(4),
+        "would work on branch `baton/a..b`",
+    ),
+    (
+        "worktree on a remote host",
+        "[hosts.gpu]\naddress = \"10.0.0.2\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nworktree = true\n",
+        Some(6),
+        "`worktree` in [[session]] #1 (`command-1`) is for sessions on this machine",
+    ),
 ];
 
 /// Everything wrong with the error for one broken manifest.
@@ -1532,6 +1580,7 @@ fn full_manifest_round_trip() {
             startup_timeout: Some(Duration::from_secs(180)),
             on_stall: Some(OnStall::Mark),
             host: None,
+            worktree: None,
         }
     );
     let second = &m.sessions[1];
@@ -2721,4 +2770,29 @@ fn the_session_checker_judges_a_draft_without_a_file() {
     let err = check_session(draft(|d| d.host = Some(Given::new("$(x)".into()))), &rules)
         .expect_err("bad host");
     assert_eq!(err.field, SessionField::Host);
+}
+
+#[test]
+fn worktree_is_true_false_or_a_table() {
+    let m = parse(
+        "[[session]]\nid = \"a\"\ncommand = [\"x\"]\nworktree = true\n\
+         [[session]]\nid = \"b\"\ncommand = [\"x\"]\nworktree = false\n\
+         [[session]]\nid = \"c\"\ncommand = [\"x\"]\n\
+         [session.worktree]\nbase = \"origin/main\"\nbranch = \"agents/c\"\n\
+         setup = \"npm ci\"\ncopy = [\".env\", \"config/local.toml\"]\n",
+    )
+    .expect("valid");
+    let a = m.sessions[0].worktree.as_ref().expect("worktree = true");
+    assert_eq!(a, &WorktreeSpec::default());
+    assert_eq!(a.branch_for(&id("a")), "baton/a");
+    assert_eq!(a.base_or_head(), "HEAD");
+    assert_eq!(m.sessions[1].worktree, None);
+    let c = m.sessions[2].worktree.as_ref().expect("a table");
+    assert_eq!(c.base.as_deref(), Some("origin/main"));
+    assert_eq!(c.branch_for(&id("c")), "agents/c");
+    assert_eq!(c.setup, Some(strings(&["npm", "ci"])));
+    assert_eq!(
+        c.copy,
+        [PathBuf::from(".env"), PathBuf::from("config/local.toml")]
+    );
 }

@@ -24,6 +24,7 @@ pub mod eventlog;
 pub mod proc;
 pub mod replay;
 pub mod state;
+pub mod worktree;
 mod supervisor;
 
 pub use baton_config as config;

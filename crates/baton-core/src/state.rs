@@ -91,6 +91,10 @@ pub enum Missing {
     /// codex's own configuration lacks the profile or MCP server the
     /// session names, or holds what codex refuses.
     CodexConfig,
+    /// The session's git worktree could not be made ready (no repository,
+    /// a base that does not resolve, a branch checked out elsewhere, a
+    /// lock, a failed setup command).
+    Worktree,
 }
 
 impl Missing {
@@ -110,6 +114,7 @@ impl Missing {
             Missing::Host => "host",
             Missing::Account => "account",
             Missing::CodexConfig => "codex_config",
+            Missing::Worktree => "worktree",
         }
     }
 }

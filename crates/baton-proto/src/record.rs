@@ -13,8 +13,8 @@ pub const FORMAT_NAME: &str = "baton-events";
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
 /// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
-/// 1.3 the `request` event.
-pub const FORMAT_MINOR: u32 = 3;
+/// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events.
+pub const FORMAT_MINOR: u32 = 4;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -278,6 +278,42 @@ pub enum Event {
         /// Which client: `cli` (a `baton` verb) or `mcp` (`baton mcp`).
         via: String,
     },
+    /// The session's git worktree is ready for its runs: made for it
+    /// (`created`) or found again (a restart of its conductor, a session
+    /// spawned again). Precedes the `spawn` record of the run that uses it.
+    Worktree {
+        /// The worktree's directory (where the agent's workdir is).
+        path: String,
+        /// The top level of the user's checkout it was made from.
+        repo: String,
+        /// The branch checked out in it.
+        branch: String,
+        /// The base as given (`HEAD` unless the session named one).
+        base: String,
+        /// The commit the branch started from.
+        base_commit: String,
+        /// Made now (false: found again).
+        created: bool,
+        /// Untracked paths copied in from the checkout (`worktree.copy`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        copied: Vec<String>,
+    },
+    /// The session ended and its worktree held nothing uncommitted: it was
+    /// removed (`git worktree remove`); its branch, with every commit, is kept.
+    WorktreeRemoved {
+        /// What the session left.
+        #[serde(flatten)]
+        summary: WorktreeSummary,
+    },
+    /// The session ended and its worktree was kept as it is (never reset).
+    WorktreeKept {
+        /// What the session left.
+        #[serde(flatten)]
+        summary: WorktreeSummary,
+        /// Why it was kept: uncommitted changes, untracked files, a detached
+        /// HEAD, or git refusing to remove it.
+        reason: String,
+    },
     /// The conductor is shutting down.
     Shutdown {
         /// Why: `request`, `signal`, …
@@ -312,6 +348,9 @@ impl Event {
         "security",
         "recovered",
         "request",
+        "worktree",
+        "worktree_removed",
+        "worktree_kept",
         "shutdown",
     ];
 
@@ -340,6 +379,9 @@ impl Event {
             Event::Security { .. } => "security",
             Event::Recovered { .. } => "recovered",
             Event::Request { .. } => "request",
+            Event::Worktree { .. } => "worktree",
+            Event::WorktreeRemoved { .. } => "worktree_removed",
+            Event::WorktreeKept { .. } => "worktree_kept",
             Event::Shutdown { .. } => "shutdown",
         }
     }
@@ -356,6 +398,34 @@ impl Event {
                 | Event::Shutdown { .. }
         )
     }
+}
+
+/// What a session left in its worktree when it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct WorktreeSummary {
+    /// The worktree's directory.
+    pub path: String,
+    /// The session's branch.
+    pub branch: String,
+    /// The commit the branch started from.
+    pub base_commit: String,
+    /// The commit checked out at the end (absent when the directory is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Commits on `head` that `base_commit` does not have.
+    pub ahead: u64,
+    /// Files changed between `base_commit` and `head`.
+    pub files: u64,
+    /// Lines added between `base_commit` and `head`.
+    pub insertions: u64,
+    /// Lines removed between `base_commit` and `head`.
+    pub deletions: u64,
+    /// Tracked files changed and not committed.
+    #[serde(default)]
+    pub uncommitted: u64,
+    /// Untracked files (not ignored, not baton's own copies).
+    #[serde(default)]
+    pub untracked: u64,
 }
 
 /// Where a tmux-backed run lives.

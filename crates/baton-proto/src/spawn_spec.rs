@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_config::{
-    AgentKind, Backend, DraftAnswer, Given, HostConfig, OnStall, SessionDraft, SessionField,
+    AgentKind, Backend, DraftAnswer, DraftWorktree, Given, HostConfig, OnStall, SessionDraft, SessionField,
     SessionRules, SessionSpec, StdinMode, check_session,
 };
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,28 @@ pub struct SpawnSpec {
     /// session runs in tmux: `backend` must be `tmux` or left at its
     /// default, which then means `tmux`.
     pub host: Option<String>,
+    /// Run in a git worktree of its own on its own branch; `None`: in
+    /// `workdir` itself. Local sessions only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<SpawnWorktree>,
+}
+
+/// A session's `worktree` (the manifest's `worktree = true` is all fields left out).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpawnWorktree {
+    /// The commit the branch starts from (default: the repository's `HEAD`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The branch (default `baton/<id>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Argv run once in the new worktree before the first run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Vec<String>>,
+    /// Untracked paths, relative to the repository's top level, copied in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copy: Vec<String>,
 }
 
 impl fmt::Debug for SpawnSpec {
@@ -96,6 +118,7 @@ impl fmt::Debug for SpawnSpec {
             .field("startup_timeout_ms", &self.startup_timeout_ms)
             .field("on_stall", &self.on_stall)
             .field("host", &self.host)
+            .field("worktree", &self.worktree)
             .finish()
     }
 }
@@ -162,6 +185,16 @@ impl From<SessionSpec> for SpawnSpec {
             startup_timeout_ms: s.startup_timeout.map(millis),
             on_stall: s.on_stall,
             host: s.host,
+            worktree: s.worktree.map(|w| SpawnWorktree {
+                base: w.base,
+                branch: w.branch,
+                setup: w.setup,
+                copy: w
+                    .copy
+                    .into_iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect(),
+            }),
         }
     }
 }
@@ -235,6 +268,14 @@ impl SpawnSpec {
                 .map(|ms| Given::new(Duration::from_millis(ms))),
             on_stall: s.on_stall,
             host: text(s.host),
+            worktree: s.worktree.map(|w| {
+                Given::new(DraftWorktree {
+                    base: text(w.base),
+                    branch: text(w.branch),
+                    setup: w.setup.map(Given::new),
+                    copy: w.copy.into_iter().map(Given::new).collect(),
+                })
+            }),
             ..SessionDraft::new(Given::new(s.id))
         };
         let rules = SessionRules {
@@ -298,6 +339,20 @@ mod tests {
         remote.workdir = None;
         let back = SessionSpec::try_from(SpawnSpec::from(remote.clone())).unwrap();
         assert_eq!(back, remote);
+
+        let mut isolated = SessionSpec::command("i1".parse().unwrap(), vec!["true".into()]);
+        isolated.workdir = Some("/repo/sub".into());
+        isolated.worktree = Some(baton_config::WorktreeSpec {
+            base: Some("origin/main".into()),
+            branch: Some("agents/i1".into()),
+            setup: Some(vec!["npm".into(), "ci".into()]),
+            copy: vec![".env".into(), "config/local.toml".into()],
+        });
+        let back = SessionSpec::try_from(SpawnSpec::from(isolated.clone())).unwrap();
+        assert_eq!(back, isolated);
+        let wire = serde_json::to_string(&SpawnSpec::from(isolated)).unwrap();
+        let back: SpawnSpec = serde_json::from_str(&wire).unwrap();
+        assert_eq!(back.worktree.unwrap().copy, [".env", "config/local.toml"]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub use reader::{LogContents, parse_log, read_log};
 pub use writer::{EventLog, LogError, LoggedEvent};
 
 pub use baton_proto::record::{
-    Event, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, Header, Record, TmuxTarget,
+    Event, FORMAT_MAJOR, FORMAT_MINOR, FORMAT_NAME, Header, Record, TmuxTarget, WorktreeSummary,
 };
 
 /// Current time as RFC 3339 UTC with microseconds.

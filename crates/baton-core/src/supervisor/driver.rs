@@ -57,6 +57,9 @@ pub(crate) struct RunConfig {
     /// The agent is on a terminal (PTY or tmux pane) of this size: it is
     /// judged by what its screen shows, not by its byte stream.
     pub screen: Option<proc::PtySize>,
+    /// The session runs in a git worktree of its own; `cwd` is then its
+    /// workdir in the user's checkout until the worktree step moves it.
+    pub worktree: Option<super::worktree::WorktreePlan>,
 }
 
 /// What a codex run needs of `$CODEX_HOME` (see [`baton_config::codex_config_problem`]).
@@ -230,6 +233,8 @@ pub(crate) struct Spawned {
 
 /// What a run reports to the supervisor, in the order it happened.
 pub(crate) enum RunMsg {
+    /// The session's worktree is ready and the run will start in it.
+    Worktree(Box<crate::worktree::Prepared>),
     Spawned(Box<Spawned>),
     SpawnFailed {
         missing: Missing,

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::backend::{self, shim::Adopt};
 use super::driver::{self, RunConfig, RunCtl, RunMsg, RunShared};
 use super::leasing::{BrokerReply, outcome_name};
+use super::worktree::{Entered, enter};
 use super::{Recoverable, RecoveredRun, SupMsg, Supervisor, Timer};
 use crate::eventlog::{Event, LogError};
 use crate::proc::{self, ExitStatus};
@@ -53,6 +54,11 @@ pub(super) enum Effect {
     /// SIGKILL the group of a run an earlier conductor left, if `pid` is
     /// still the process that started at `start_time`.
     EndLeftover { pid: proc::Pid, start_time: u64 },
+    /// Look at an ended session's worktree; remove it if it is clean.
+    FinishWorktree {
+        id: SessionId,
+        worktree: Box<crate::worktree::Worktree>,
+    },
     /// Finish, from the log, a run whose exit an earlier conductor recorded.
     FinishRecorded {
         id: SessionId,
@@ -196,6 +202,13 @@ impl Supervisor {
                     let _ = proc::signal_group(pid, proc::Signal::Kill);
                 }
             }
+            Effect::FinishWorktree { id, worktree } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let ending = crate::worktree::finish(&worktree).await;
+                    let _ = tx.send(SupMsg::WorktreeDone { id, ending });
+                });
+            }
             Effect::FinishRecorded { id, rec, status } => {
                 self.finish_recorded_run(id, *rec, status)
             }
@@ -245,21 +258,35 @@ impl Supervisor {
             RunsOn::Tmux(adopt) => {
                 let session = proc::TmuxServer::session_name(id.as_str());
                 tokio::spawn(async move {
-                    let started =
-                        Box::new(backend::tmux::start(&cfg, server, session, adopt).await);
-                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                    let (mut cfg, mut ctl) = (cfg, ctl);
+                    let started = match enter(&mut cfg, &report, &mut ctl, adopt.is_none()).await {
+                        Entered::Go => backend::tmux::start(&cfg, server, session, adopt).await,
+                        Entered::Refused(e) => Err(e),
+                        Entered::Stopped => return,
+                    };
+                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
                 });
             }
             RunsOn::Shim(adopt) => {
                 tokio::spawn(async move {
-                    let started = Box::new(backend::shim::start(&cfg, adopt).await);
-                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                    let (mut cfg, mut ctl) = (cfg, ctl);
+                    let started = match enter(&mut cfg, &report, &mut ctl, adopt.is_none()).await {
+                        Entered::Go => backend::shim::start(&cfg, adopt).await,
+                        Entered::Refused(e) => Err(e),
+                        Entered::Stopped => return,
+                    };
+                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
                 });
             }
             RunsOn::Pipes => {
                 tokio::spawn(async move {
-                    let started = Box::new(backend::pipes::start(&cfg).await);
-                    driver::drive(cfg, started, shared, epoch, report, ctl).await;
+                    let (mut cfg, mut ctl) = (cfg, ctl);
+                    let started = match enter(&mut cfg, &report, &mut ctl, true).await {
+                        Entered::Go => backend::pipes::start(&cfg).await,
+                        Entered::Refused(e) => Err(e),
+                        Entered::Stopped => return,
+                    };
+                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
                 });
             }
         }

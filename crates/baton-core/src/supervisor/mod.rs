@@ -15,6 +15,7 @@ mod placement;
 mod policy;
 mod recovery;
 mod termination;
+mod worktree;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +49,11 @@ pub(crate) enum SupMsg {
     },
     Timer(Timer),
     Broker(leasing::BrokerReply),
+    /// A session's worktree was dealt with at its end.
+    WorktreeDone {
+        id: SessionId,
+        ending: crate::worktree::Ending,
+    },
 }
 
 /// Requests from the public API.
@@ -141,6 +147,9 @@ struct Entry {
     /// still seen after its answer is a new dialog judged on a stale screen,
     /// or an answer that did not take; either way a person decides.
     answered: Option<(usize, String)>,
+    /// The session's git worktree, once a run made it ready (or the log of
+    /// an earlier conductor said where it is); dealt with at its end.
+    worktree: Option<crate::worktree::Worktree>,
 }
 
 /// What a session that is to run next waits for.
@@ -182,6 +191,9 @@ pub(crate) struct Supervisor {
     broker: Option<Arc<baton_accounts::Broker>>,
     /// Lease and release calls in flight; shutdown waits for them.
     broker_ops: usize,
+    /// Ended sessions' worktrees being looked at or removed; shutdown waits
+    /// for them, so their records are in the log before it closes.
+    worktree_ops: usize,
     /// tmux runs an earlier conductor left running, by session id; taken
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
@@ -233,6 +245,7 @@ impl Supervisor {
             jitter_state: seed | 1,
             broker,
             broker_ops: 0,
+            worktree_ops: 0,
             recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
             ssh_hosts: HashMap::new(),
             effects: Effects::default(),
@@ -260,10 +273,15 @@ impl Supervisor {
                 SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
                 SupMsg::Timer(t) => self.timer(t),
                 SupMsg::Broker(reply) => self.on_broker_reply(reply),
+                SupMsg::WorktreeDone { id, ending } => self.on_worktree_done(&id, ending),
             }
             self.perform();
             let live = self.publish_live();
-            if live == 0 && self.shutting_down.is_some() && self.broker_ops == 0 {
+            if live == 0
+                && self.shutting_down.is_some()
+                && self.broker_ops == 0
+                && self.worktree_ops == 0
+            {
                 self.finish_shutdown().await;
                 break;
             }
@@ -322,6 +340,11 @@ impl Supervisor {
         if to.is_terminal() && entry.host.is_some() {
             self.effects.arm(Duration::ZERO, Timer::HostSlotFree);
         }
+        let worktree = if to.is_terminal() {
+            entry.worktree.take()
+        } else {
+            None
+        };
         self.effects.record(
             Some(id.as_str()),
             Event::State {
@@ -333,7 +356,26 @@ impl Supervisor {
                 evidence,
             },
         );
+        if let Some(worktree) = worktree {
+            self.worktree_ops += 1;
+            self.effects.push(Effect::FinishWorktree {
+                id: id.clone(),
+                worktree: Box::new(worktree),
+            });
+        }
         true
+    }
+
+    /// Records what became of an ended session's worktree.
+    fn on_worktree_done(&mut self, id: &SessionId, ending: crate::worktree::Ending) {
+        self.worktree_ops = self.worktree_ops.saturating_sub(1);
+        let event = match ending {
+            crate::worktree::Ending::Removed(summary) => Event::WorktreeRemoved { summary },
+            crate::worktree::Ending::Kept { summary, reason } => {
+                Event::WorktreeKept { summary, reason }
+            }
+        };
+        self.append(id, event);
     }
 
     fn control(&mut self, c: Control) {
@@ -379,6 +421,11 @@ impl Supervisor {
         }
         if self.sessions.contains_key(&spec.id) {
             return Err(ConductorError::DuplicateSession(spec.id));
+        }
+        if spec.worktree.is_some() && spec.is_remote() {
+            return Err(ConductorError::Config(
+                "`worktree` is for sessions on this machine, not on a remote host".into(),
+            ));
         }
         match spec.placement() {
             baton_config::Placement::Host(name) if !self.opts.hosts.contains_key(name) => {
@@ -432,6 +479,7 @@ impl Supervisor {
                 host: None,
                 answers,
                 answered: None,
+                worktree: None,
             },
         );
         match recovered {
@@ -507,6 +555,7 @@ impl Supervisor {
         };
         entry.restarts = rec.restarts;
         entry.attempt = rec.attempt;
+        entry.worktree.clone_from(&rec.worktree);
         if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
             // The run ended and its `exit` is recorded; only the rest of its
             // end was lost with the conductor. It is finished from the log,
@@ -685,6 +734,10 @@ impl Supervisor {
             codex,
             // tmux panes get the same size as a PTY (see proc::tmux).
             screen: spec.backend.is_terminal().then(proc::PtySize::default),
+            worktree: spec.worktree.clone().map(|spec_wt| worktree::WorktreePlan {
+                spec: spec_wt,
+                owner: crate::worktree::owner_tag(&spec.id, &conductor.logs_dir),
+            }),
         }
     }
 
@@ -707,6 +760,29 @@ impl Supervisor {
             return;
         }
         match msg {
+            RunMsg::Worktree(prepared) => {
+                let crate::worktree::Prepared {
+                    worktree, created, ..
+                } = *prepared;
+                let known = entry.worktree.as_ref() == Some(&worktree);
+                if created || !known {
+                    let event = Event::Worktree {
+                        path: worktree.path.display().to_string(),
+                        repo: worktree.repo.display().to_string(),
+                        branch: worktree.branch.clone(),
+                        base: worktree.base.clone(),
+                        base_commit: worktree.base_commit.clone(),
+                        created,
+                        copied: worktree
+                            .copied
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect(),
+                    };
+                    entry.worktree = Some(worktree);
+                    self.append(&id, event);
+                }
+            }
             RunMsg::Spawned(spawned) => {
                 let driver::Spawned {
                     pid,

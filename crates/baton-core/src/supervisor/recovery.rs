@@ -24,6 +24,8 @@ pub(crate) struct Recoverable {
     pub exited: Option<ExitStatus>,
     /// Where the last run's stdout begins in `<id>.out.log`.
     pub out_offset: u64,
+    /// The session's worktree, as its last `worktree` record states it.
+    pub worktree: Option<crate::worktree::Worktree>,
 }
 
 /// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
@@ -56,6 +58,7 @@ impl Recoverable {
                 attempt: 0,
                 exited: None,
                 out_offset: 0,
+                worktree: None,
             });
             match &r.event {
                 Event::Spawn {
@@ -98,6 +101,25 @@ impl Recoverable {
                         }),
                     };
                 }
+                Event::Worktree {
+                    path,
+                    repo,
+                    branch,
+                    base,
+                    base_commit,
+                    copied,
+                    ..
+                } => {
+                    rec.worktree = Some(crate::worktree::Worktree {
+                        path: path.into(),
+                        repo: repo.into(),
+                        branch: branch.clone(),
+                        base: base.clone(),
+                        base_commit: base_commit.clone(),
+                        copied: copied.iter().map(Into::into).collect(),
+                    });
+                }
+                Event::WorktreeRemoved { .. } | Event::WorktreeKept { .. } => rec.worktree = None,
                 Event::Exit { code, signal, .. } => {
                     rec.exited = Some(ExitStatus {
                         code: *code,

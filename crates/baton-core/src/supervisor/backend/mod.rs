@@ -147,6 +147,8 @@ pub(crate) enum InputError {
     WriterGone,
     #[error("the run it was sent to has ended")]
     RunEnded,
+    #[error("the agent has not started yet (its worktree's setup command is running)")]
+    NotStarted,
     #[error("{0}")]
     Tmux(#[from] crate::proc::TmuxError),
 }
