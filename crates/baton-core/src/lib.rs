@@ -24,8 +24,8 @@ pub mod eventlog;
 pub mod proc;
 pub mod replay;
 pub mod state;
-pub mod worktree;
 mod supervisor;
+pub mod worktree;
 
 pub use baton_config as config;
 pub use baton_monitor as monitor;

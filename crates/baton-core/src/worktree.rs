@@ -186,7 +186,12 @@ async fn list(repo: &Path) -> Result<Vec<Listed>, WorktreeError> {
     git(repo, ["worktree", "list", "--porcelain", "-z"])
         .await
         .map(|text| parse_list(&text))
-        .map_err(|e| refuse(format!("cannot list the worktrees of `{}`: {e}", repo.display())))
+        .map_err(|e| {
+            refuse(format!(
+                "cannot list the worktrees of `{}`: {e}",
+                repo.display()
+            ))
+        })
 }
 
 /// The top level of the checkout `dir` is in, and `dir`'s place inside it.
@@ -263,6 +268,15 @@ pub async fn prepare(
             .locked
             .as_deref()
             .is_some_and(|r| r.starts_with(&mine) && r.ends_with(SETTING_UP));
+        if let Some(reason) = found.locked.as_deref().filter(|r| !r.starts_with(&mine)) {
+            return Err(refuse(format!(
+                "the worktree `{}` is locked ({reason}); if nothing uses it any more, unlock it \
+                 with `git -C {} worktree unlock {}`",
+                path.display(),
+                repo.display(),
+                path.display()
+            )));
+        }
         if usable && !setting_up && found.branch.as_deref() != Some(branch.as_str()) {
             return Err(refuse(format!(
                 "the worktree `{}` has {} checked out, not the session's branch `{branch}`; \
@@ -299,16 +313,8 @@ pub async fn prepare(
                     }
                     rest.to_owned()
                 }
-                Some(reason) => {
-                    return Err(refuse(format!(
-                        "the worktree `{}` is locked ({reason}); if nothing uses it any more, \
-                         unlock it with `git -C {} worktree unlock {}`",
-                        path.display(),
-                        repo.display(),
-                        path.display()
-                    )));
-                }
-                None => {
+                // Unlocked (a lock of anyone else was refused above).
+                _ => {
                     let base = spec.base_or_head();
                     let base_commit = match commit_of(&repo, base).await {
                         Some(b) => git(&repo, ["merge-base", &b, &format!("refs/heads/{branch}")])
@@ -332,7 +338,7 @@ pub async fn prepare(
                     base_commit
                 }
             };
-            let cwd = path.join(&prefix);
+            let cwd = inside(&path, &prefix);
             return Ok(Prepared {
                 worktree: Worktree {
                     path,
@@ -429,7 +435,12 @@ async fn make(
         }
         // The branch goes on from where it is; "ahead" counts from where
         // it left the base.
-        if let Ok(fork) = git(&repo, ["merge-base", &base_commit, &format!("refs/heads/{branch}")]).await {
+        if let Ok(fork) = git(
+            &repo,
+            ["merge-base", &base_commit, &format!("refs/heads/{branch}")],
+        )
+        .await
+        {
             base_commit = fork.trim().to_owned();
         }
     }
@@ -458,7 +469,7 @@ async fn make(
         )));
     }
     let prepared = Prepared {
-        cwd: path.join(&prefix),
+        cwd: inside(&path, &prefix),
         worktree: Worktree {
             path,
             repo,
@@ -494,7 +505,11 @@ pub async fn setup_done(prepared: &Prepared, owner: &str) -> Result<(), Worktree
     let _guard = MUTATE.lock().await;
     let path = wt.path.as_os_str();
     let relock = async {
-        git(&wt.repo, [OsStr::new("worktree"), OsStr::new("unlock"), path]).await?;
+        git(
+            &wt.repo,
+            [OsStr::new("worktree"), OsStr::new("unlock"), path],
+        )
+        .await?;
         let reason = lock_reason(owner, &wt.base_commit, false);
         git(
             &wt.repo,
@@ -548,6 +563,13 @@ async fn remove_forced(prepared: &Prepared) -> Result<(), WorktreeError> {
             wt.path.display()
         ))
     })
+}
+
+/// `dir` joined with `rel` as git prints it (`src/`), without a trailing `/`.
+fn inside(dir: &Path, rel: &Path) -> PathBuf {
+    let mut path = dir.to_path_buf();
+    path.extend(rel.components());
+    path
 }
 
 fn remove_empty_dir(dir: Option<&Path>) {
@@ -785,7 +807,11 @@ pub async fn finish(wt: &Worktree) -> Ending {
     if seen.exists {
         let _ = git(
             &wt.repo,
-            [OsStr::new("worktree"), OsStr::new("unlock"), wt.path.as_os_str()],
+            [
+                OsStr::new("worktree"),
+                OsStr::new("unlock"),
+                wt.path.as_os_str(),
+            ],
         )
         .await;
     }
@@ -800,7 +826,11 @@ pub async fn finish(wt: &Worktree) -> Ending {
     }
     match git(
         &wt.repo,
-        [OsStr::new("worktree"), OsStr::new("remove"), wt.path.as_os_str()],
+        [
+            OsStr::new("worktree"),
+            OsStr::new("remove"),
+            wt.path.as_os_str(),
+        ],
     )
     .await
     {

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use baton_config::{
-    AgentKind, Backend, DraftAnswer, DraftWorktree, Given, HostConfig, OnStall, SessionDraft, SessionField,
-    SessionRules, SessionSpec, StdinMode, check_session,
+    AgentKind, Backend, DraftAnswer, DraftWorktree, Given, HostConfig, OnStall, SessionDraft,
+    SessionField, SessionRules, SessionSpec, StdinMode, check_session,
 };
 use serde::{Deserialize, Serialize};
 

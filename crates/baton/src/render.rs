@@ -102,7 +102,53 @@ pub(crate) fn describe_record(record: &Record) -> Option<String> {
         } => format!("recovered pid {pid} ({outcome})"),
         Event::Recovered { pid: None, outcome } => format!("recovered ({outcome})"),
         Event::Request { verb, via } => format!("{verb} asked via {via}"),
+        Event::Worktree {
+            path,
+            branch,
+            base,
+            base_commit,
+            created,
+            ..
+        } => {
+            if *created {
+                format!(
+                    "worktree {path} on new branch {branch} from {base} ({})",
+                    short(base_commit)
+                )
+            } else {
+                format!("worktree {path} on branch {branch} (found again)")
+            }
+        }
+        Event::WorktreeRemoved { summary } => format!(
+            "worktree removed, branch {} kept: {}",
+            summary.branch,
+            work_done(summary)
+        ),
+        Event::WorktreeKept { summary, reason } => format!(
+            "worktree kept at {} ({reason}); branch {}: {}",
+            summary.path,
+            summary.branch,
+            work_done(summary)
+        ),
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))
+}
+
+/// The first 12 characters of a commit hash.
+pub(crate) fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
+}
+
+/// "2 commits ahead, 3 files +10 -2".
+pub(crate) fn work_done(s: &baton_proto::record::WorktreeSummary) -> String {
+    format!(
+        "{} commit{} ahead, {} file{} +{} -{}",
+        s.ahead,
+        if s.ahead == 1 { "" } else { "s" },
+        s.files,
+        if s.files == 1 { "" } else { "s" },
+        s.insertions,
+        s.deletions
+    )
 }

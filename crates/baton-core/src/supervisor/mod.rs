@@ -15,9 +15,9 @@ mod placement;
 mod policy;
 mod recovery;
 mod termination;
-mod worktree;
 #[cfg(test)]
 mod tests;
+mod worktree;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

@@ -104,6 +104,7 @@ impl Table {
             SupMsg::Run { id, attempt, msg } => self.sup.on_run_report(id, attempt, msg),
             SupMsg::Timer(t) => self.sup.timer(t),
             SupMsg::Broker(reply) => self.sup.on_broker_reply(reply),
+            SupMsg::WorktreeDone { id, ending } => self.sup.on_worktree_done(&id, ending),
         }
         let mut effects = self.sup.effects.take();
         for effect in &mut effects {
@@ -714,4 +715,104 @@ async fn a_session_without_a_free_account_waits_and_asks_again() {
     // An answer to an earlier request is stale and starts nothing.
     let late = t.handle(reply(2, broker.lease(AgentKind::Codex, "a", None)));
     assert!(drives(&late).is_empty());
+}
+
+fn prepared(name: &str, created: bool) -> RunMsg {
+    RunMsg::Worktree(Box::new(crate::worktree::Prepared {
+        worktree: crate::worktree::Worktree {
+            path: format!("/src/app.baton-worktrees/{name}").into(),
+            repo: "/src/app".into(),
+            branch: format!("baton/{name}"),
+            base: "HEAD".into(),
+            base_commit: "1111".into(),
+            copied: Vec::new(),
+        },
+        cwd: format!("/src/app.baton-worktrees/{name}").into(),
+        created,
+        new_branch: created,
+    }))
+}
+
+fn worktree_finishes(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::FinishWorktree { .. }))
+        .count()
+}
+
+#[tokio::test]
+async fn a_worktree_is_recorded_once_and_dealt_with_after_the_terminal_state() {
+    let mut t = table(|_| {});
+    let mut s = spec("a");
+    s.max_restarts = Some(1);
+    t.spawn(s);
+    let effects = t.report("a", 1, prepared("a", true));
+    assert!(matches!(
+        records(&effects)[..],
+        [Event::Worktree { created: true, .. }]
+    ));
+    // A crash restarts the session: its worktree is not dealt with yet.
+    t.report("a", 1, RunMsg::Acknowledged);
+    let effects = t.report("a", 1, finished(3, "boom\n"));
+    assert_eq!(worktree_finishes(&effects), 0);
+    t.timer(Timer::RestartDue {
+        id: id("a"),
+        attempt: 1,
+    });
+    // The next run finds the same worktree again: nothing new to record.
+    assert!(records(&t.report("a", 2, prepared("a", false))).is_empty());
+    t.report("a", 2, RunMsg::Acknowledged);
+    let effects = t.report("a", 2, finished(0, ""));
+    let at_end = states(&effects);
+    assert_eq!(
+        at_end.last().map(String::as_str),
+        Some("healthy>completed:exit_0")
+    );
+    assert_eq!(worktree_finishes(&effects), 1, "once, at the end");
+    let last_record = effects
+        .iter()
+        .rposition(|e| matches!(e, Effect::Record { .. }))
+        .unwrap();
+    let finish = effects
+        .iter()
+        .position(|e| matches!(e, Effect::FinishWorktree { .. }))
+        .unwrap();
+    assert!(finish > last_record, "after the terminal state is recorded");
+    // Its result is recorded when it comes; shutdown waited for it.
+    assert_eq!(t.sup.worktree_ops, 1);
+    let summary = baton_proto::record::WorktreeSummary {
+        branch: "baton/a".into(),
+        ..Default::default()
+    };
+    let effects = t.handle(SupMsg::WorktreeDone {
+        id: id("a"),
+        ending: crate::worktree::Ending::Removed(summary),
+    });
+    assert!(matches!(
+        records(&effects)[..],
+        [Event::WorktreeRemoved { .. }]
+    ));
+    assert_eq!(t.sup.worktree_ops, 0);
+}
+
+#[tokio::test]
+async fn a_remote_session_cannot_have_a_worktree() {
+    let mut t = table(|_| {});
+    let mut s = spec("a");
+    s.host = Some("any".into());
+    s.worktree = Some(baton_config::WorktreeSpec::default());
+    let (reply, rx) = oneshot::channel();
+    for effect in t.handle(SupMsg::Control(Control::Spawn {
+        spec: Box::new(s),
+        reply,
+    })) {
+        if let Effect::Reply(answer) = effect {
+            answer();
+        }
+    }
+    let refused = rx.await.unwrap().unwrap_err().to_string();
+    assert!(
+        refused.contains("`worktree` is for sessions on this machine"),
+        "{refused}"
+    );
 }

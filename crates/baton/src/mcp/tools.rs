@@ -13,7 +13,9 @@ use baton_config::{AgentKind, Backend, OnStall};
 use baton_proto::record::{Event, Record};
 use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
 use baton_proto::response::ErrorKind;
-use baton_proto::{Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec};
+use baton_proto::{
+    Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec, SpawnWorktree,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -171,6 +173,16 @@ impl Baton {
             startup_timeout_ms: duration_ms("startup_timeout", input.startup_timeout)?,
             on_stall: parsed::<OnStall>("on_stall", input.on_stall)?,
             host,
+            worktree: match input.worktree {
+                None | Some(WorktreeIn::On(false)) => None,
+                Some(WorktreeIn::On(true)) => Some(SpawnWorktree::default()),
+                Some(WorktreeIn::With(w)) => Some(SpawnWorktree {
+                    base: w.base,
+                    branch: w.branch,
+                    setup: w.setup,
+                    copy: w.copy.unwrap_or_default(),
+                }),
+            },
         })
     }
 

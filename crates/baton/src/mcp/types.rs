@@ -124,6 +124,34 @@ pub struct SpawnIn {
     pub branch_guard: Option<bool>,
     /// Auto-answers, in priority order: when the question line matches `pattern`, baton sends `reply`.
     pub answers: Option<Vec<AnswerIn>>,
+    /// Run in a git worktree of its own on branch `baton/<id>` (workdir must be in a git
+    /// checkout): `true`, or `{base, branch, setup, copy}`. Removed at the end if clean;
+    /// its branch is kept.
+    pub worktree: Option<WorktreeIn>,
+}
+
+/// `worktree`: `true`/`false`, or its settings.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum WorktreeIn {
+    /// `true`: on `baton/<id>` from HEAD.
+    On(bool),
+    /// The settings.
+    With(WorktreeSettings),
+}
+
+/// The settings of a session's worktree.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorktreeSettings {
+    /// Branch, tag or commit to start from (default: the checkout's HEAD).
+    pub base: Option<String>,
+    /// Branch name (default `baton/<id>`).
+    pub branch: Option<String>,
+    /// Argv run once in the new worktree before the agent, e.g. `["npm", "ci"]`.
+    pub setup: Option<Vec<String>>,
+    /// Untracked files to copy in from the checkout, e.g. `[".env"]`.
+    pub copy: Option<Vec<String>>,
 }
 
 /// One auto-answer rule.
