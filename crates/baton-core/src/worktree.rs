@@ -869,6 +869,16 @@ pub fn disk_usage(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Commits the session's branch has that its base commit does not (`None`:
+/// the branch is gone).
+pub async fn branch_ahead(wt: &Worktree) -> Option<u64> {
+    let range = format!("{}..refs/heads/{}", wt.base_commit, wt.branch);
+    git(&wt.repo, ["rev-list", "--count", &range])
+        .await
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// Commits the base ref `base` has that `branch` does not (`None`: unknown).
 pub async fn behind(wt: &Worktree) -> Option<u64> {
     let range = format!("refs/heads/{}..{}", wt.branch, wt.base);

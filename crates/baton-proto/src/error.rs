@@ -56,6 +56,19 @@ pub enum ProtoError {
         /// Which end of the connection we are.
         we_are: Side,
     },
+    /// The daemon speaks an older minor that cannot carry what the request asks for.
+    #[error(
+        "the daemon speaks protocol {theirs}, which has no {feature} (protocol {needs}); \
+         restart it with this baton (`baton shutdown`, then start it again)"
+    )]
+    TooOld {
+        /// The daemon's protocol.
+        theirs: crate::Version,
+        /// The protocol the request needs.
+        needs: crate::Version,
+        /// What it is, e.g. "`worktree` on spawn".
+        feature: &'static str,
+    },
     /// The daemon answered the hello with [`crate::HelloReply::Refused`].
     #[error("the daemon refused the connection: {reason}")]
     Refused {
@@ -103,7 +116,9 @@ impl ProtoError {
                     ),
                 ));
             }
-            ProtoError::Incompatible { .. } | ProtoError::Refused { .. } => ErrorKind::Refused,
+            ProtoError::Incompatible { .. }
+            | ProtoError::Refused { .. }
+            | ProtoError::TooOld { .. } => ErrorKind::Refused,
         };
         Some(Response::error(kind, self.to_string()))
     }

@@ -44,8 +44,8 @@ impl fmt::Display for Version {
 ///
 /// 1.1 added `via` on control requests, `offset` / `tail_bytes` /
 /// `max_bytes` on `logs`, `seq` and `seq_end` on `sessions` and `log_len` on
-/// `end_of_stream`.
-pub const PROTOCOL: Version = Version::new(1, 1);
+/// `end_of_stream`; 1.2 `worktree` on a spawn spec.
+pub const PROTOCOL: Version = Version::new(1, 2);
 
 /// Which end of a connection a message or error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,6 +8,30 @@ use serde::{Deserialize, Serialize};
 use crate::frame::{Message, Tag};
 use crate::spawn_spec::SpawnSpec;
 
+impl Request {
+    /// Refuses to send this request to a daemon that speaks `theirs`, when
+    /// it uses what that daemon would not understand (an older daemon
+    /// skips unknown fields, so it would silently run something else).
+    pub fn check_peer(&self, theirs: crate::Version) -> Result<(), crate::ProtoError> {
+        let needs = match self {
+            Request::Spawn(s) if s.spec.worktree.is_some() => {
+                Some((crate::Version::new(1, 2), "`worktree` on spawn"))
+            }
+            _ => None,
+        };
+        match needs {
+            Some((needs, feature)) if theirs.minor < needs.minor => {
+                Err(crate::ProtoError::TooOld {
+                    theirs,
+                    needs,
+                    feature,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// One request, tagged by `verb`: `{"verb":"kill","id":"w1"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verb", rename_all = "snake_case")]

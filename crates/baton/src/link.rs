@@ -153,7 +153,8 @@ impl DaemonLink {
             let reply = reply.ok_or(CallError::Protocol(
                 "the daemon closed the connection during the hello".into(),
             ))?;
-            reply.accept(PROTOCOL)?;
+            let welcome = reply.accept(PROTOCOL)?;
+            request.check_peer(welcome.protocol)?;
             Ok::<(), CallError>(())
         };
         match tokio::time::timeout(HELLO_TIMEOUT, hello).await {

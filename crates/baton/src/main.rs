@@ -22,6 +22,8 @@ mod socket;
 mod tui;
 #[cfg(feature = "engine")]
 mod view;
+#[cfg(feature = "engine")]
+mod worktrees;
 
 #[cfg(feature = "engine")]
 use std::path::PathBuf;
@@ -83,6 +85,9 @@ enum Command {
     /// Attach this terminal to a tmux-backed session (detach with C-b d; it keeps running).
     #[cfg(feature = "engine")]
     Attach(AttachArgs),
+    /// List the git worktrees of sessions (`worktree = true`); `prune` removes the clean ones of ended sessions.
+    #[cfg(feature = "engine")]
+    Worktrees(worktrees::WorktreesArgs),
     /// Run a conductor behind a control socket, for the verbs below.
     #[cfg(feature = "engine")]
     Daemon(daemon::DaemonArgs),
@@ -241,6 +246,8 @@ fn main() {
         Command::Replay(args) => replay::main(args),
         #[cfg(feature = "engine")]
         Command::Attach(args) => attach::main(args),
+        #[cfg(feature = "engine")]
+        Command::Worktrees(args) => worktrees::main(args),
         #[cfg(feature = "engine")]
         Command::Daemon(args) => daemon::main(args),
         Command::Spawn(args) => client::spawn::main(args),

@@ -152,3 +152,20 @@ pub(crate) fn work_done(s: &baton_proto::record::WorktreeSummary) -> String {
         s.deletions
     )
 }
+
+/// `512 B`, `1.5 KiB`, `3.2 GiB`.
+#[cfg(feature = "engine")]
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

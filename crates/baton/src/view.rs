@@ -9,7 +9,7 @@ use baton_config::Manifest;
 use baton_core::eventlog::{Event, LoggedEvent};
 use baton_core::{SessionRow, SessionState};
 
-use crate::render::{describe_record, truncate};
+use crate::render::{describe_record, human_bytes, truncate};
 
 /// The three ways `baton run` reports.
 pub enum Output {
@@ -187,19 +187,4 @@ fn table_row(row: &SessionRow) -> String {
 /// One human line for an event, or `None` for events not worth a line.
 fn describe(event: &LoggedEvent) -> Option<String> {
     describe_record(&event.record)
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -1661,3 +1661,158 @@ fn a_process_that_left_the_sessions_group_does_not_outlive_the_session() {
     d.baton(&["kill", "killed"]);
     assert!(pid_is_gone(pid), "pid {pid} outlived its killed session");
 }
+
+/// Runs git in `dir`; panics with its stderr when it fails.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+fn worktree_ends(d: &Daemon, id: &str) -> Vec<Value> {
+    d.log_records()
+        .into_iter()
+        .filter(|r| {
+            r["session"] == id
+                && (r["event"] == "worktree_removed" || r["event"] == "worktree_kept")
+        })
+        .collect()
+}
+
+#[test]
+fn a_worktree_session_outlives_a_daemon_crash_and_worktrees_prune_keeps_what_is_not_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Test"]);
+    git(&repo, &["config", "user.email", "test@example.com"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let repo = PathBuf::from(git(&repo, &["rev-parse", "--show-toplevel"]));
+    let gate = dir.path().join("gate");
+    let mut d = Daemon::spawn_with_config(dir, socket, logs.clone(), CRASH_CONFIG, &[]);
+    d.wait_ready();
+    let workdir = repo.display().to_string();
+    // Commits once the gate opens, after the daemon that started it died.
+    let committer = format!(
+        "echo started; while [ ! -e {} ]; do sleep 0.05; done; echo work > w.txt; \
+         git add w.txt; git commit -qm work; echo done",
+        gate.display()
+    );
+    d.baton(&[
+        "spawn",
+        "--id",
+        "keeper",
+        "--worktree",
+        "--workdir",
+        &workdir,
+        "--",
+        "sh",
+        "-c",
+        &committer,
+    ]);
+    // Leaves a file it never commits.
+    d.baton(&[
+        "spawn",
+        "--id",
+        "messy",
+        "--worktree",
+        "--workdir",
+        &workdir,
+        "--",
+        "sh",
+        "-c",
+        "echo draft > draft.txt; echo done",
+    ]);
+    wait_until("keeper to have started", SLOW, || {
+        (d.out_log("keeper") == b"started\n").then_some(())
+    });
+    assert_eq!(d.wait_terminal("messy")["state"], "completed");
+    d.kill9_and_restart();
+    std::fs::write(&gate, b"").unwrap();
+    assert_eq!(
+        d.wait_terminal("keeper")["state"],
+        "completed",
+        "{}",
+        d.stderr_text()
+    );
+    let end = wait_until("keeper's worktree to be dealt with", SLOW, || {
+        worktree_ends(&d, "keeper").pop()
+    });
+    // The next daemon knew the worktree from the log: removed, work on the branch.
+    assert_eq!(end["event"], "worktree_removed", "{end}");
+    assert_eq!(end["ahead"], 1);
+    assert_eq!(end["files"], 1);
+    let made: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["session"] == "keeper" && r["event"] == "worktree")
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(git(&repo, &["show", "baton/keeper:w.txt"]), "work");
+    let messy = wait_until("messy's worktree to be dealt with", SLOW, || {
+        worktree_ends(&d, "messy").pop()
+    });
+    assert_eq!(messy["event"], "worktree_kept");
+    assert_eq!(messy["reason"], "1 untracked file");
+
+    let logs_arg = logs.display().to_string();
+    let listed: Value = serde_json::from_slice(
+        &d.baton(&["worktrees", "--logs-dir", &logs_arg, "--json"])
+            .stdout,
+    )
+    .unwrap();
+    let state_of = |listed: &Value, id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["session"] == id)
+            .map(|r| {
+                (
+                    r["state"].as_str().unwrap().to_owned(),
+                    r["ahead"].as_u64().unwrap(),
+                )
+            })
+            .unwrap()
+    };
+    assert_eq!(state_of(&listed, "keeper"), ("removed".into(), 1));
+    assert_eq!(state_of(&listed, "messy"), ("kept-dirty".into(), 0));
+    // prune never takes work that is not committed…
+    let messy_dir = repo.with_file_name("repo.baton-worktrees").join("messy");
+    let pruned = text(
+        &d.baton(&["worktrees", "prune", "--logs-dir", &logs_arg])
+            .stdout,
+    );
+    assert!(
+        pruned.contains("kept") && pruned.contains("1 untracked file"),
+        "{pruned}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(messy_dir.join("draft.txt")).unwrap(),
+        "draft\n"
+    );
+    // …and removes the worktree once it is, keeping the branch.
+    git(&messy_dir, &["add", "draft.txt"]);
+    git(&messy_dir, &["commit", "-qm", "draft"]);
+    let pruned = text(
+        &d.baton(&["worktrees", "prune", "--logs-dir", &logs_arg])
+            .stdout,
+    );
+    assert!(
+        pruned.contains(&format!("removed {}", messy_dir.display())),
+        "{pruned}"
+    );
+    assert!(!messy_dir.exists());
+    assert_eq!(git(&repo, &["show", "baton/messy:draft.txt"]), "draft");
+    // The user's checkout never moved.
+    assert_eq!(git(&repo, &["symbolic-ref", "--short", "HEAD"]), "main");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}

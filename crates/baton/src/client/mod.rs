@@ -157,7 +157,8 @@ impl Connection {
         stream.set_read_timeout(Some(HELLO_TIMEOUT)).map_err(io)?;
         write_frame(&mut stream, &Hello::new(env!("CARGO_PKG_VERSION")))?;
         let reply = read_frame::<HelloReply>(&mut stream)?.ok_or(Failure::Closed)?;
-        reply.accept(PROTOCOL)?;
+        let welcome = reply.accept(PROTOCOL)?;
+        request.check_peer(welcome.protocol)?;
         // Answers to `kill` or `shutdown` take as long as the sessions'
         // grace, and a followed stream is open-ended.
         stream.set_read_timeout(None).map_err(io)?;

@@ -48,13 +48,24 @@ pub struct SpawnArgs {
     /// A capability tag, for `ps --capability` (repeatable).
     #[arg(long = "capability", value_name = "TAG")]
     pub capabilities: Vec<String>,
+    /// Run in a git worktree of its own, on branch `baton/<id>` from the
+    /// checkout's HEAD, beside the checkout (`<repo>.baton-worktrees/<id>`).
+    /// Removed at the end when clean (the branch is kept); kept otherwise.
+    #[arg(long)]
+    pub worktree: bool,
+    /// With --worktree: the branch, tag or commit to start from [default: HEAD].
+    #[arg(long, value_name = "REF", requires = "worktree")]
+    pub base: Option<String>,
+    /// With --worktree: the branch to work on [default: baton/<id>].
+    #[arg(long, value_name = "NAME", requires = "worktree")]
+    pub branch: Option<String>,
     /// Read the session from a TOML file holding one `[[session]]` (or
     /// `[session]`) table; relative paths in it are resolved against its
     /// directory. Only --id may be given with it, to override the id.
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["agent", "prompt", "workdir", "env", "model", "profile", "backend", "capabilities", "command"]
+        conflicts_with_all = ["agent", "prompt", "workdir", "env", "model", "profile", "backend", "capabilities", "command", "worktree"]
     )]
     pub file: Option<PathBuf>,
     /// The argv of a `command` session.
@@ -150,6 +161,11 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
         backend,
         host,
         capabilities: args.capabilities.clone(),
+        worktree: args.worktree.then(|| baton_proto::SpawnWorktree {
+            base: args.base.clone(),
+            branch: args.branch.clone(),
+            ..baton_proto::SpawnWorktree::default()
+        }),
         ..SpawnSpec::default()
     })
 }
