@@ -65,5 +65,5 @@ pub use frame::{
 pub use hello::{Hello, HelloReply, PROTOCOL, Refused, Side, Version, Welcome, incompatibility};
 pub use request::Request;
 pub use response::{ErrorKind, Response};
-pub use session::{SessionRow, SessionState};
+pub use session::{SessionRow, SessionState, SessionWorktree};
 pub use spawn_spec::{InvalidSpawn, SpawnAnswer, SpawnSpec, SpawnWorktree};

@@ -146,6 +146,28 @@ pub struct SessionRow {
     /// said or how it ended (1.1).
     #[serde(default)]
     pub evidence: Option<String>,
+    /// The session's git worktree, when it runs in one (1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<SessionWorktree>,
+}
+
+/// A session's git worktree as `ps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionWorktree {
+    /// The worktree's directory.
+    pub path: String,
+    /// Its branch.
+    pub branch: String,
+    /// `live` (its session may run in it), `finishing` (the session ended;
+    /// being looked at), `removed` (held nothing uncommitted: removed, the
+    /// branch holds the work) or `kept` (as the agent left it; see `reason`).
+    pub state: String,
+    /// Why it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What the session left in it, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<crate::record::WorktreeSummary>,
 }
 
 #[cfg(test)]

@@ -137,6 +137,24 @@ fn snapshot() -> SessionRow {
         account: Some("codex/a1".into()),
         backend: "tmux".into(),
         evidence: Some("exit status 0".into()),
+        worktree: Some(baton_proto::SessionWorktree {
+            path: "/src/app.baton-worktrees/w1".into(),
+            branch: "baton/w1".into(),
+            state: "kept".into(),
+            reason: Some("1 untracked file".into()),
+            end: Some(baton_proto::record::WorktreeSummary {
+                path: "/src/app.baton-worktrees/w1".into(),
+                branch: "baton/w1".into(),
+                base_commit: "1111".into(),
+                head: Some("2222".into()),
+                ahead: 1,
+                files: 2,
+                insertions: 3,
+                deletions: 4,
+                uncommitted: 0,
+                untracked: 1,
+            }),
+        }),
     }
 }
 
@@ -146,6 +164,8 @@ fn records() -> Vec<Record> {
         r#"{"seq":6,"ts":"2026-11-21T04:43:31.216579Z","session":"thinker","event":"spawn","restart":0,"attempt":1,"pid":15316,"start_time":81660,"argv":["agent","print:x"],"workdir":"/work","env_keys":["BATON_SESSION_ID"],"out_offset":0,"err_offset":0}"#,
         r#"{"seq":12,"ts":"2026-11-21T04:43:31.220140Z","session":"flaky","event":"state","from":"failed","to":"restarting","reason":"crash","restarts":1,"delay_ms":304}"#,
         r#"{"seq":31,"ts":"2026-11-21T04:43:32.158851Z","session":"flaky","event":"completed","payload":{"status":"ok","n":3}}"#,
+        r#"{"seq":32,"ts":"2026-11-21T04:43:32.158900Z","session":"flaky","event":"worktree","path":"/src/app.baton-worktrees/flaky","repo":"/src/app","branch":"baton/flaky","base":"HEAD","base_commit":"1111","created":true,"copied":[".env"]}"#,
+        r#"{"seq":33,"ts":"2026-11-21T04:43:32.159000Z","session":"flaky","event":"worktree_kept","path":"/src/app.baton-worktrees/flaky","branch":"baton/flaky","base_commit":"1111","head":"2222","ahead":1,"files":2,"insertions":3,"deletions":4,"uncommitted":1,"untracked":0,"reason":"1 uncommitted change"}"#,
     ]
     .iter()
     .map(|line| serde_json::from_str(line).expect("fixture record parses"))
@@ -298,7 +318,7 @@ fn wire_shapes_are_as_documented() {
     assert_eq!(&frame[4..], body);
     assert_eq!(
         serde_json::to_value(Hello::new("0.1.0")).unwrap(),
-        json!({"protocol": {"major": 1, "minor": 1}, "client": "0.1.0"})
+        json!({"protocol": {"major": 1, "minor": 2}, "client": "0.1.0"})
     );
     assert_eq!(
         serde_json::to_value(Response::EndOfStream(EndOfStream::default())).unwrap(),

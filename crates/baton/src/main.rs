@@ -92,7 +92,7 @@ enum Command {
     #[cfg(feature = "engine")]
     Daemon(daemon::DaemonArgs),
     /// Start a session in the daemon; prints its id.
-    Spawn(client::spawn::SpawnArgs),
+    Spawn(Box<client::spawn::SpawnArgs>),
     /// List the daemon's sessions: id, agent, host, state, restarts, age, last output.
     Ps(client::ps::PsArgs),
     /// Print (or follow with -f) a session's output, raw.
@@ -250,7 +250,7 @@ fn main() {
         Command::Worktrees(args) => worktrees::main(args),
         #[cfg(feature = "engine")]
         Command::Daemon(args) => daemon::main(args),
-        Command::Spawn(args) => client::spawn::main(args),
+        Command::Spawn(args) => client::spawn::main(*args),
         Command::Ps(args) => client::ps::main(args),
         Command::Logs(args) => client::logs::main(args),
         Command::Events(args) => client::events::main(args),

@@ -549,3 +549,91 @@ async fn a_daemon_that_cannot_start_is_a_tool_error_saying_why() {
     assert!(!place.socket.exists());
     client.cancel().await.unwrap();
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_gives_each_worker_its_own_worktree_and_learns_its_branch() {
+    let place = Place::new();
+    let repo = place.dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Lead"]);
+    git(&repo, &["config", "user.email", "lead@example.com"]);
+    git(&repo, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let client = place.client(&[]).await;
+    let work =
+        "echo \"$BATON_SESSION_ID\" > out.txt; git add out.txt; git commit -qm work; echo ok";
+    for (id, worktree) in [
+        ("fix-1", json!(true)),
+        ("fix-2", json!({"branch": "agents/fix-2", "base": "main"})),
+    ] {
+        ok(
+            &client,
+            "spawn",
+            json!({"id": id, "workdir": "repo", "command": ["sh", "-c", work], "worktree": worktree}),
+        )
+        .await;
+    }
+    for (id, branch) in [("fix-1", "baton/fix-1"), ("fix-2", "agents/fix-2")] {
+        let waited = ok(
+            &client,
+            "wait",
+            json!({"ids": [id], "until": ["completed", "dead"], "timeout_s": 30}),
+        )
+        .await;
+        assert_eq!(waited["state"], "completed", "{waited}");
+        // The worktree's end follows the terminal state within moments.
+        let status = loop {
+            let status = ok(&client, "status", json!({"id": id})).await;
+            if status["worktree"]["state"] == "removed" {
+                break status;
+            }
+            assert_ne!(status["worktree"]["state"], "kept", "{status}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let wt = &status["worktree"];
+        assert_eq!(wt["branch"], branch);
+        assert_eq!(
+            (wt["ahead"].as_u64(), wt["files"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let call = call(&client, "status", json!({"id": id})).await;
+        assert!(
+            text(&call).contains(&format!("on branch {branch} (removed)")),
+            "{}",
+            text(&call)
+        );
+        assert_eq!(git(&repo, &["show", &format!("{branch}:out.txt")]), id);
+    }
+    // A bad worktree setting is a tool error naming the field, and starts nothing.
+    let refused = tool_error(
+        &client,
+        "spawn",
+        json!({"id": "bad", "workdir": "repo", "command": ["true"], "worktree": {"branch": "a..b"}}),
+    )
+    .await;
+    assert!(refused.contains("`worktree.branch`"), "{refused}");
+    let refused = tool_error(
+        &client,
+        "spawn",
+        json!({"id": "bad", "command": ["true"], "worktree": {"dir": "/tmp"}}),
+    )
+    .await;
+    assert!(refused.contains("dir"), "{refused}");
+    assert_eq!(git(&repo, &["symbolic-ref", "--short", "HEAD"]), "main");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}

@@ -150,6 +150,8 @@ struct Entry {
     /// The session's git worktree, once a run made it ready (or the log of
     /// an earlier conductor said where it is); dealt with at its end.
     worktree: Option<crate::worktree::Worktree>,
+    /// What `ps` shows of it, also after the session ended.
+    worktree_view: Option<baton_proto::SessionWorktree>,
 }
 
 /// What a session that is to run next waits for.
@@ -345,6 +347,9 @@ impl Supervisor {
         } else {
             None
         };
+        if let (Some(_), Some(view)) = (&worktree, &mut entry.worktree_view) {
+            view.state = "finishing".into();
+        }
         self.effects.record(
             Some(id.as_str()),
             Event::State {
@@ -369,6 +374,21 @@ impl Supervisor {
     /// Records what became of an ended session's worktree.
     fn on_worktree_done(&mut self, id: &SessionId, ending: crate::worktree::Ending) {
         self.worktree_ops = self.worktree_ops.saturating_sub(1);
+        if let Some(view) = self
+            .sessions
+            .get_mut(id)
+            .and_then(|e| e.worktree_view.as_mut())
+        {
+            let (state, reason, summary) = match &ending {
+                crate::worktree::Ending::Removed(summary) => ("removed", None, summary),
+                crate::worktree::Ending::Kept { summary, reason } => {
+                    ("kept", Some(reason.clone()), summary)
+                }
+            };
+            view.state = state.into();
+            view.reason = reason;
+            view.end = Some(summary.clone());
+        }
         let event = match ending {
             crate::worktree::Ending::Removed(summary) => Event::WorktreeRemoved { summary },
             crate::worktree::Ending::Kept { summary, reason } => {
@@ -480,6 +500,7 @@ impl Supervisor {
                 answers,
                 answered: None,
                 worktree: None,
+                worktree_view: None,
             },
         );
         match recovered {
@@ -556,6 +577,7 @@ impl Supervisor {
         entry.restarts = rec.restarts;
         entry.attempt = rec.attempt;
         entry.worktree.clone_from(&rec.worktree);
+        entry.worktree_view = rec.worktree.as_ref().map(live_view);
         if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
             // The run ended and its `exit` is recorded; only the rest of its
             // end was lost with the conductor. It is finished from the log,
@@ -779,6 +801,7 @@ impl Supervisor {
                             .map(|p| p.display().to_string())
                             .collect(),
                     };
+                    entry.worktree_view = Some(live_view(&worktree));
                     entry.worktree = Some(worktree);
                     self.append(&id, event);
                 }
@@ -1455,6 +1478,7 @@ impl Supervisor {
                 account: e.lease.as_ref().map(|l| l.account.clone()),
                 backend: e.spec.backend.to_string(),
                 evidence: e.evidence.clone(),
+                worktree: e.worktree_view.clone(),
             })
             .collect()
     }
@@ -1467,6 +1491,17 @@ impl Supervisor {
         x ^= x << 17;
         self.jitter_state = x;
         (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// What `ps` shows of a worktree its session may still run in.
+fn live_view(wt: &crate::worktree::Worktree) -> baton_proto::SessionWorktree {
+    baton_proto::SessionWorktree {
+        path: wt.path.display().to_string(),
+        branch: wt.branch.clone(),
+        state: "live".into(),
+        reason: None,
+        end: None,
     }
 }
 

@@ -268,6 +268,19 @@ impl Baton {
         if let Some(message) = &row.message {
             text.push_str(&format!("\nmessage: {message}"));
         }
+        if let Some(wt) = &row.worktree {
+            text.push_str(&format!(
+                "\nworktree: {} on branch {} ({}",
+                wt.path, wt.branch, wt.state
+            ));
+            if let Some(reason) = &wt.reason {
+                text.push_str(&format!(": {reason}"));
+            }
+            text.push(')');
+            if let Some(end) = &wt.end {
+                text.push_str(&format!("; {}", crate::render::work_done(end)));
+            }
+        }
         reply(&out, text)
     }
 

@@ -131,13 +131,38 @@ pub struct SpawnIn {
 }
 
 /// `worktree`: `true`/`false`, or its settings.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum WorktreeIn {
     /// `true`: on `baton/<id>` from HEAD.
     On(bool),
     /// The settings.
     With(WorktreeSettings),
+}
+
+impl<'de> Deserialize<'de> for WorktreeIn {
+    /// By hand, so that a wrong settings object is refused with what is
+    /// wrong in it (an unknown field, a wrong type), not "no variant matched".
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = WorktreeIn;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false, or an object {base, branch, setup, copy}")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<WorktreeIn, E> {
+                Ok(WorktreeIn::On(on))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<WorktreeIn, A::Error> {
+                WorktreeSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(WorktreeIn::With)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The settings of a session's worktree.
@@ -300,6 +325,51 @@ pub struct StatusOut {
     /// The provider account it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Its git worktree, when it runs in one: where, on which branch, and what it left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeOut>,
+}
+
+/// A session's git worktree.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorktreeOut {
+    /// The worktree's directory.
+    pub path: String,
+    /// The session's branch: its commits stay there after the worktree is removed.
+    pub branch: String,
+    /// `live`, `finishing` (just ended), `removed` (was clean; the branch holds the work) or `kept` (see `reason`).
+    pub state: String,
+    /// Why it was kept (uncommitted changes, untracked files…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Commits on the branch beyond its base, once the session ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ahead: Option<u64>,
+    /// Files changed on the branch since its base, once the session ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
+    /// Lines added on the branch since its base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insertions: Option<u64>,
+    /// Lines removed on the branch since its base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<u64>,
+}
+
+impl From<&baton_proto::SessionWorktree> for WorktreeOut {
+    fn from(w: &baton_proto::SessionWorktree) -> WorktreeOut {
+        let end = w.end.as_ref();
+        WorktreeOut {
+            path: w.path.clone(),
+            branch: w.branch.clone(),
+            state: w.state.clone(),
+            reason: w.reason.clone(),
+            ahead: end.map(|e| e.ahead),
+            files: end.map(|e| e.files),
+            insertions: end.map(|e| e.insertions),
+            deletions: end.map(|e| e.deletions),
+        }
+    }
 }
 
 impl From<&SessionRow> for StatusOut {
@@ -326,6 +396,7 @@ impl From<&SessionRow> for StatusOut {
             message: s.message.clone(),
             capabilities: s.capabilities.clone(),
             account: s.account.clone(),
+            worktree: s.worktree.as_ref().map(WorktreeOut::from),
         }
     }
 }

@@ -326,6 +326,7 @@ pub(crate) mod tests {
             account: None,
             backend: "pipes".into(),
             evidence: None,
+            worktree: None,
         }
     }
 
