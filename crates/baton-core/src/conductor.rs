@@ -170,6 +170,7 @@ impl Conductor {
             .unwrap_or_default();
         let server = crate::proc::TmuxServer::for_logs_dir(&dir);
         let recoverable = crate::supervisor::Recoverable::from_log(&earlier, server.name());
+        let orphan_worktrees = crate::supervisor::unfinished_worktrees(&earlier);
         let mut unfinished: Vec<String> = recoverable.iter().map(|r| r.id.clone()).collect();
         unfinished.sort();
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
@@ -192,6 +193,7 @@ impl Conductor {
             broker,
             detectors,
             recoverable,
+            orphan_worktrees,
         );
         tokio::spawn(supervisor.run(rx));
         let unfinished = Arc::new(unfinished);

@@ -48,6 +48,31 @@ pub struct Worktree {
     pub copied: Vec<PathBuf>,
 }
 
+impl Worktree {
+    /// The worktree a `worktree` record states; `None` for any other record.
+    pub fn from_record(event: &baton_proto::record::Event) -> Option<Worktree> {
+        match event {
+            baton_proto::record::Event::Worktree {
+                path,
+                repo,
+                branch,
+                base,
+                base_commit,
+                copied,
+                ..
+            } => Some(Worktree {
+                path: path.into(),
+                repo: repo.into(),
+                branch: branch.clone(),
+                base: base.clone(),
+                base_commit: base_commit.clone(),
+                copied: copied.iter().map(Into::into).collect(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// A worktree ready for a run.
 #[derive(Clone, Debug)]
 pub struct Prepared {

@@ -138,30 +138,17 @@ fn known(events: &Path) -> Result<BTreeMap<String, Known>, String> {
     for r in &log.records {
         let Some(id) = &r.session else { continue };
         match &r.event {
-            Event::Worktree {
-                path,
-                repo,
-                branch,
-                base,
-                base_commit,
-                copied,
-                ..
-            } => {
-                known.insert(
-                    id.clone(),
-                    Known {
-                        worktree: Worktree {
-                            path: path.into(),
-                            repo: repo.into(),
-                            branch: branch.clone(),
-                            base: base.clone(),
-                            base_commit: base_commit.clone(),
-                            copied: copied.iter().map(Into::into).collect(),
+            event @ Event::Worktree { .. } => {
+                if let Some(worktree) = Worktree::from_record(event) {
+                    known.insert(
+                        id.clone(),
+                        Known {
+                            worktree,
+                            ended: false,
+                            ahead_at_end: None,
                         },
-                        ended: false,
-                        ahead_at_end: None,
-                    },
-                );
+                    );
+                }
             }
             Event::State { to, .. } => {
                 if let Some(k) = known.get_mut(id) {
@@ -226,16 +213,7 @@ async fn look(session: String, k: Known) -> Row {
 fn list(rows: &[Row], json: bool) -> i32 {
     let mut out = std::io::stdout().lock();
     if json {
-        return match serde_json::to_string_pretty(rows) {
-            Ok(text) => {
-                let _ = writeln!(out, "{text}");
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::FAILED
-            }
-        };
+        return print_json(&mut out, rows);
     }
     if rows.is_empty() {
         let _ = writeln!(
@@ -315,16 +293,7 @@ async fn prune(rows: Vec<Row>, json: bool) -> i32 {
     }
     let mut out = std::io::stdout().lock();
     if json {
-        return match serde_json::to_string_pretty(&done) {
-            Ok(text) => {
-                let _ = writeln!(out, "{text}");
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::FAILED
-            }
-        };
+        return print_json(&mut out, &done);
     }
     if done.is_empty() {
         let _ = writeln!(out, "nothing to prune");
@@ -347,4 +316,17 @@ async fn prune(rows: Vec<Row>, json: bool) -> i32 {
         };
     }
     exit::OK
+}
+
+fn print_json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> i32 {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            let _ = writeln!(out, "{text}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
 }

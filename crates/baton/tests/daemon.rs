@@ -16,7 +16,7 @@ use baton_proto::{Hello, HelloReply, Response, read_frame, write_frame};
 use serde_json::Value;
 
 mod common;
-use common::{baton, pid_is_gone, sha, stand_in};
+use common::{baton, git, git_repo, pid_is_gone, sha, stand_in};
 
 /// Limit for one client command.
 const CLIENT: Duration = Duration::from_secs(30);
@@ -1662,18 +1662,6 @@ fn a_process_that_left_the_sessions_group_does_not_outlive_the_session() {
     assert!(pid_is_gone(pid), "pid {pid} outlived its killed session");
 }
 
-/// Runs git in `dir`; panics with its stderr when it fails.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
-}
-
 fn worktree_ends(d: &Daemon, id: &str) -> Vec<Value> {
     d.log_records()
         .into_iter()
@@ -1689,13 +1677,7 @@ fn a_worktree_session_outlives_a_daemon_crash_and_worktrees_prune_keeps_what_is_
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("run/baton.sock");
     let logs = dir.path().join("logs");
-    let repo = dir.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Test"]);
-    git(&repo, &["config", "user.email", "test@example.com"]);
-    git(&repo, &["commit", "-q", "--allow-empty", "-m", "first"]);
-    let repo = PathBuf::from(git(&repo, &["rev-parse", "--show-toplevel"]));
+    let repo = git_repo(&dir.path().join("repo"));
     let gate = dir.path().join("gate");
     let mut d = Daemon::spawn_with_config(dir, socket, logs.clone(), CRASH_CONFIG, &[]);
     d.wait_ready();

@@ -12,7 +12,7 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 mod common;
-use common::{baton, pid_is_gone, sha, stand_in};
+use common::{baton, git, git_repo, pid_is_gone, sha, stand_in};
 
 const CONFIG: &str =
     "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\n[probe]\nstall_after = \"300ms\"\n";
@@ -550,30 +550,10 @@ async fn a_daemon_that_cannot_start_is_a_tool_error_saying_why() {
     client.cancel().await.unwrap();
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_gives_each_worker_its_own_worktree_and_learns_its_branch() {
     let place = Place::new();
-    let repo = place.dir.path().join("repo");
-    std::fs::create_dir(&repo).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Lead"]);
-    git(&repo, &["config", "user.email", "lead@example.com"]);
-    git(&repo, &["commit", "-q", "--allow-empty", "-m", "first"]);
+    let repo = git_repo(&place.dir.path().join("repo"));
     let client = place.client(&[]).await;
     let work =
         "echo \"$BATON_SESSION_ID\" > out.txt; git add out.txt; git commit -qm work; echo ok";

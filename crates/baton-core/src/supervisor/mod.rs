@@ -37,7 +37,7 @@ use backend::shim::Adopt;
 use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 use effect::{Drive, Effect, Effects, RunsOn};
 use policy::{AfterFailure, Verdict};
-pub(crate) use recovery::{Recoverable, RecoveredRun};
+pub(crate) use recovery::{Recoverable, RecoveredRun, unfinished_worktrees};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -196,6 +196,9 @@ pub(crate) struct Supervisor {
     /// Ended sessions' worktrees being looked at or removed; shutdown waits
     /// for them, so their records are in the log before it closes.
     worktree_ops: usize,
+    /// Worktrees of sessions an earlier conductor saw end but whose end it
+    /// did not record; dealt with before the first message.
+    orphan_worktrees: Vec<(SessionId, crate::worktree::Worktree)>,
     /// tmux runs an earlier conductor left running, by session id; taken
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
@@ -224,6 +227,7 @@ impl Supervisor {
         broker: Option<Arc<baton_accounts::Broker>>,
         detectors: Vec<(AgentKind, InputWaitDetector)>,
         recoverable: Vec<Recoverable>,
+        orphan_worktrees: Vec<(SessionId, crate::worktree::Worktree)>,
     ) -> Supervisor {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -248,6 +252,7 @@ impl Supervisor {
             broker,
             broker_ops: 0,
             worktree_ops: 0,
+            orphan_worktrees,
             recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
             ssh_hosts: HashMap::new(),
             effects: Effects::default(),
@@ -268,6 +273,13 @@ impl Supervisor {
                     }
                 }
             });
+        }
+        // Before any spawn: a session spawned again under the same id must
+        // not find its old worktree while it is being removed.
+        for (id, worktree) in std::mem::take(&mut self.orphan_worktrees) {
+            let ending = crate::worktree::finish(&worktree).await;
+            self.on_worktree_done_for(&id, ending);
+            self.perform();
         }
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -374,6 +386,10 @@ impl Supervisor {
     /// Records what became of an ended session's worktree.
     fn on_worktree_done(&mut self, id: &SessionId, ending: crate::worktree::Ending) {
         self.worktree_ops = self.worktree_ops.saturating_sub(1);
+        self.on_worktree_done_for(id, ending);
+    }
+
+    fn on_worktree_done_for(&mut self, id: &SessionId, ending: crate::worktree::Ending) {
         if let Some(view) = self
             .sessions
             .get_mut(id)

@@ -101,23 +101,8 @@ impl Recoverable {
                         }),
                     };
                 }
-                Event::Worktree {
-                    path,
-                    repo,
-                    branch,
-                    base,
-                    base_commit,
-                    copied,
-                    ..
-                } => {
-                    rec.worktree = Some(crate::worktree::Worktree {
-                        path: path.into(),
-                        repo: repo.into(),
-                        branch: branch.clone(),
-                        base: base.clone(),
-                        base_commit: base_commit.clone(),
-                        copied: copied.iter().map(Into::into).collect(),
-                    });
+                event @ Event::Worktree { .. } => {
+                    rec.worktree = crate::worktree::Worktree::from_record(event);
                 }
                 Event::WorktreeRemoved { .. } | Event::WorktreeKept { .. } => rec.worktree = None,
                 Event::Exit { code, signal, .. } => {
@@ -144,6 +129,41 @@ impl Recoverable {
             .filter(|r| !r.state.is_terminal())
             .collect()
     }
+}
+
+/// The worktrees of sessions that ended in `records` (an earlier log)
+/// before their worktree's end was recorded (the conductor stopped between
+/// the two): each session's id and its worktree, still to be dealt with.
+pub(crate) fn unfinished_worktrees(
+    records: &[Record],
+) -> Vec<(baton_config::SessionId, crate::worktree::Worktree)> {
+    let mut last: HashMap<&str, (Option<crate::worktree::Worktree>, bool)> = HashMap::new();
+    for r in records {
+        let Some(id) = r.session.as_deref() else {
+            continue;
+        };
+        let (worktree, ended) = last.entry(id).or_default();
+        match &r.event {
+            event @ Event::Worktree { .. } => {
+                *worktree = crate::worktree::Worktree::from_record(event);
+                *ended = false;
+            }
+            Event::WorktreeRemoved { .. } | Event::WorktreeKept { .. } => *worktree = None,
+            Event::State { to, .. } => *ended = to.is_terminal(),
+            _ => {}
+        }
+    }
+    let mut due: Vec<_> = last
+        .into_iter()
+        .filter_map(|(id, (worktree, ended))| {
+            Some((
+                id.parse::<baton_config::SessionId>().ok()?,
+                worktree.filter(|_| ended)?,
+            ))
+        })
+        .collect();
+    due.sort_by(|a, b| a.0.cmp(&b.0));
+    due
 }
 
 #[cfg(test)]
@@ -342,5 +362,83 @@ mod tests {
             },
         }];
         assert!(Recoverable::from_log(&records, SERVER).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod worktree_tests {
+    use super::*;
+    use SessionState::*;
+    use baton_proto::record::WorktreeSummary;
+
+    fn at(seq: u64, session: &str, event: Event) -> Record {
+        Record {
+            seq,
+            ts: String::new(),
+            session: Some(session.into()),
+            event,
+        }
+    }
+
+    fn made(id: &str) -> Event {
+        Event::Worktree {
+            path: format!("/r.baton-worktrees/{id}"),
+            repo: "/r".into(),
+            branch: format!("baton/{id}"),
+            base: "HEAD".into(),
+            base_commit: "1111".into(),
+            created: true,
+            copied: vec![".env".into()],
+        }
+    }
+
+    fn to(to: SessionState) -> Event {
+        Event::State {
+            from: Healthy,
+            to,
+            reason: String::new(),
+            restarts: 0,
+            delay_ms: None,
+            evidence: None,
+        }
+    }
+
+    #[test]
+    fn an_ended_session_whose_worktree_end_was_not_recorded_is_still_due() {
+        let records = vec![
+            // Ended, its worktree dealt with: nothing due.
+            at(1, "done", made("done")),
+            at(2, "done", to(Completed)),
+            at(
+                3,
+                "done",
+                Event::WorktreeRemoved {
+                    summary: WorktreeSummary::default(),
+                },
+            ),
+            // Ended, the conductor stopped before its worktree's end: due.
+            at(4, "cut", made("cut")),
+            at(5, "cut", to(Dead)),
+            // Still live: recovery's business, not this.
+            at(6, "live", made("live")),
+            at(7, "live", to(Stalled)),
+            // Ended without a worktree.
+            at(8, "plain", to(Completed)),
+        ];
+        let due = unfinished_worktrees(&records);
+        assert_eq!(due.len(), 1, "{due:?}");
+        assert_eq!(due[0].0.as_str(), "cut");
+        assert_eq!(
+            due[0].1.path,
+            std::path::Path::new("/r.baton-worktrees/cut")
+        );
+        assert_eq!(due[0].1.copied, [std::path::PathBuf::from(".env")]);
+        // A live session's worktree comes back with it.
+        let live = Recoverable::from_log(&records, "srv");
+        assert_eq!(live.len(), 1);
+        assert_eq!(
+            live[0].worktree.as_ref().map(|w| w.branch.as_str()),
+            Some("baton/live")
+        );
     }
 }

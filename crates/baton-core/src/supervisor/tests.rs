@@ -64,7 +64,16 @@ fn table_with_broker(
     let (tx, rx) = mpsc::unbounded_channel();
     let (live, _) = watch::channel(0);
     let broker = broker(&opts);
-    let sup = Supervisor::new(opts, log, tx, live, broker, Vec::new(), Vec::new());
+    let sup = Supervisor::new(
+        opts,
+        log,
+        tx,
+        live,
+        broker,
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     Table {
         sup,
         runs: Vec::new(),
