@@ -169,9 +169,8 @@ impl Conductor {
             .map(|log| log.records)
             .unwrap_or_default();
         let server = crate::proc::TmuxServer::for_logs_dir(&dir);
-        let recoverable = crate::supervisor::Recoverable::from_log(&earlier, server.name());
-        let orphan_worktrees = crate::supervisor::unfinished_worktrees(&earlier);
-        let mut unfinished: Vec<String> = recoverable.iter().map(|r| r.id.clone()).collect();
+        let left = crate::supervisor::Left::from_log(&earlier, server.name());
+        let mut unfinished: Vec<String> = left.sessions.iter().map(|r| r.id.clone()).collect();
         unfinished.sort();
         let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
         let events = log.subscribe();
@@ -192,8 +191,7 @@ impl Conductor {
             live_tx,
             broker,
             detectors,
-            recoverable,
-            orphan_worktrees,
+            left,
         );
         tokio::spawn(supervisor.run(rx));
         let unfinished = Arc::new(unfinished);

@@ -37,7 +37,7 @@ use backend::shim::Adopt;
 use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 use effect::{Drive, Effect, Effects, RunsOn};
 use policy::{AfterFailure, Verdict};
-pub(crate) use recovery::{Recoverable, RecoveredRun, unfinished_worktrees};
+pub(crate) use recovery::{Left, Recoverable, RecoveredRun};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -226,8 +226,7 @@ impl Supervisor {
         live: watch::Sender<usize>,
         broker: Option<Arc<baton_accounts::Broker>>,
         detectors: Vec<(AgentKind, InputWaitDetector)>,
-        recoverable: Vec<Recoverable>,
-        orphan_worktrees: Vec<(SessionId, crate::worktree::Worktree)>,
+        left: Left,
     ) -> Supervisor {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -252,8 +251,12 @@ impl Supervisor {
             broker,
             broker_ops: 0,
             worktree_ops: 0,
-            orphan_worktrees,
-            recoverable: recoverable.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            orphan_worktrees: left.worktrees,
+            recoverable: left
+                .sessions
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect(),
             ssh_hosts: HashMap::new(),
             effects: Effects::default(),
         }

@@ -131,6 +131,24 @@ impl Recoverable {
     }
 }
 
+/// What an earlier conductor of this logs dir left to the next one.
+pub(crate) struct Left {
+    /// Sessions it left live.
+    pub sessions: Vec<Recoverable>,
+    /// Worktrees of sessions that ended before their worktree's end was recorded.
+    pub worktrees: Vec<(baton_config::SessionId, crate::worktree::Worktree)>,
+}
+
+impl Left {
+    /// Folds the earlier log `records`; `server` is this logs dir's tmux server.
+    pub(crate) fn from_log(records: &[Record], server: &str) -> Left {
+        Left {
+            sessions: Recoverable::from_log(records, server),
+            worktrees: unfinished_worktrees(records),
+        }
+    }
+}
+
 /// The worktrees of sessions that ended in `records` (an earlier log)
 /// before their worktree's end was recorded (the conductor stopped between
 /// the two): each session's id and its worktree, still to be dealt with.

@@ -64,16 +64,11 @@ fn table_with_broker(
     let (tx, rx) = mpsc::unbounded_channel();
     let (live, _) = watch::channel(0);
     let broker = broker(&opts);
-    let sup = Supervisor::new(
-        opts,
-        log,
-        tx,
-        live,
-        broker,
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let left = super::Left {
+        sessions: Vec::new(),
+        worktrees: Vec::new(),
+    };
+    let sup = Supervisor::new(opts, log, tx, live, broker, Vec::new(), left);
     Table {
         sup,
         runs: Vec::new(),
