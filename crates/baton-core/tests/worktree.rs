@@ -132,8 +132,12 @@ async fn parallel_sessions_commit_on_their_own_branches_and_never_see_each_other
         sync = sync.display()
     );
     for name in ["a", "b", "c"] {
-        h.spawn(in_worktree(name, &repo, &script, WorktreeSpec::default()))
-            .await;
+        let mut spec = in_worktree(name, &repo, &script, WorktreeSpec::default());
+        if name == "c" {
+            // A tmux pane starts in its worktree too.
+            spec.backend = baton_config::Backend::Tmux;
+        }
+        h.spawn(spec).await;
     }
     for name in ["a", "b", "c"] {
         assert_eq!(h.wait_terminal(name).await, Completed, "{}", h.dump());
@@ -371,6 +375,17 @@ async fn bad_inputs_are_spawn_errors_that_leave_nothing_behind() {
             "exited with code 4",
         ),
         (
+            // A spec built by hand skips the manifest's branch check; git's own refuses it.
+            "hostile",
+            in_worktree(
+                "hostile",
+                &repo,
+                "true",
+                with(None, Some("../../../escaped")),
+            ),
+            "git refuses the branch name `../../../escaped`",
+        ),
+        (
             "nocopy",
             in_worktree(
                 "nocopy",
@@ -414,6 +429,13 @@ async fn bad_inputs_are_spawn_errors_that_leave_nothing_behind() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(left, ["locked"]);
+    // Nothing escaped beside the checkout either.
+    let beside: Vec<_> = std::fs::read_dir(h.dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(!beside.iter().any(|n| n == "escaped"), "{beside:?}");
     // A dead session that never had a worktree records no worktree end.
     let records = h.finish().await;
     for (name, _, _) in &cases {

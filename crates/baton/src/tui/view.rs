@@ -236,6 +236,17 @@ fn draw_detail(frame: &mut Frame, area: Rect, model: &Model) {
     if let Some(payload) = &s.payload {
         facts.push(Line::from(format!("payload: {payload}")));
     }
+    if let Some(wt) = &s.worktree {
+        let mut line = format!("worktree: {} on {} ({}", wt.path, wt.branch, wt.state);
+        if let Some(reason) = &wt.reason {
+            line.push_str(&format!(": {reason}"));
+        }
+        line.push(')');
+        if let Some(end) = &wt.end {
+            line.push_str(&format!(", {}", crate::render::work_done(end)));
+        }
+        facts.push(Line::from(line));
+    }
     match (s.exit_code, s.exit_signal) {
         (Some(code), _) => facts.push(Line::from(format!("exit code {code}"))),
         (_, Some(signal)) => facts.push(Line::from(format!("killed by signal {signal}"))),
@@ -346,6 +357,13 @@ mod tests {
         asking.backend = "tmux".into();
         asking.reason = "input_wait:yes_no".into();
         asking.evidence = Some("Apply this edit to src/lib.rs? (y/n)".into());
+        asking.worktree = Some(baton_proto::SessionWorktree {
+            path: "/src/app.baton-worktrees/fix-tests".into(),
+            branch: "baton/fix-tests".into(),
+            state: "live".into(),
+            reason: None,
+            end: None,
+        });
         let mut dead = row("docs-2", Dead);
         dead.reason = "crash".into();
         dead.restarts = 3;
