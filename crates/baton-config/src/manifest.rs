@@ -441,6 +441,7 @@ struct RawConductor {
     rate_limit_cooldown: Option<RawDuration>,
     tail_bytes: Sp<u64>,
     remote_timeout: Sp<RawDuration>,
+    log_input: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -939,6 +940,7 @@ impl Validator<'_> {
                 Some(v) => self.nonzero(v, "remote_timeout", T)?,
                 None => d.remote_timeout,
             },
+            log_input: raw.log_input.unwrap_or(d.log_input),
         })
     }
 

@@ -339,6 +339,11 @@ pub struct ConductorConfig {
     /// never zero.
     #[serde(with = "humantime_ser")]
     pub remote_timeout: Duration,
+    /// Write a session's prompt into its `spawn` records' argv. Off by
+    /// default: the argv then holds `<prompt N bytes sha256:…>` in its place,
+    /// so the event log stays free of input text (it may be a secret, or a
+    /// customer's data).
+    pub log_input: bool,
 }
 
 /// The default of `[conductor] remote_timeout`.
@@ -360,6 +365,7 @@ impl Default for ConductorConfig {
             rate_limit_cooldown: Duration::from_secs(300),
             tail_bytes: 2048,
             remote_timeout: DEFAULT_REMOTE_TIMEOUT,
+            log_input: false,
         }
     }
 }

@@ -1396,6 +1396,7 @@ fsync = "always"
 rate_limit_cooldown = "15m"
 tail_bytes = 4096
 remote_timeout = "20s"
+log_input = true
 
 [probe]
 stall_after = "45s"
@@ -1510,6 +1511,7 @@ fn full_manifest_round_trip() {
             rate_limit_cooldown: Duration::from_secs(900),
             tail_bytes: 4096,
             remote_timeout: Duration::from_secs(20),
+            log_input: true,
         }
     );
     assert_eq!(

@@ -36,6 +36,9 @@ const STDOUT_TAIL: u64 = 64 * 1024;
 pub(crate) struct RunConfig {
     pub id: SessionId,
     pub argv: Vec<String>,
+    /// The argv as the `spawn` record states it: the prompt replaced by its
+    /// length and hash unless `[conductor] log_input` (`None`: as `argv`).
+    pub logged_argv: Option<Vec<String>>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub stdin_pipe: bool,
@@ -178,7 +181,7 @@ impl Launch {
             }
         }
         Launch {
-            argv: cfg.argv.clone(),
+            argv: cfg.logged_argv.clone().unwrap_or_else(|| cfg.argv.clone()),
             workdir: cfg.cwd.display().to_string(),
             env_keys,
             tmux,
@@ -622,6 +625,30 @@ pub(super) async fn branch_guard(cwd: &std::path::Path) -> Result<(), StartError
             cwd.display()
         ))),
     }
+}
+
+/// `argv` with every word that carries `prompt` (the word itself, or an
+/// `--option=PROMPT`) holding `<prompt N bytes sha256:HEX>` instead: what
+/// the event log may say of the input.
+pub(crate) fn argv_without_prompt(argv: &[String], prompt: &str) -> Vec<String> {
+    let stand_in = format!(
+        "<prompt {} bytes sha256:{}>",
+        prompt.len(),
+        hex(&Sha256::digest(prompt.as_bytes()))
+    );
+    argv.iter()
+        .map(|word| {
+            if word == prompt {
+                return stand_in.clone();
+            }
+            match word.strip_suffix(prompt) {
+                Some(option) if option.starts_with('-') && option.ends_with('=') => {
+                    format!("{option}{stand_in}")
+                }
+                _ => word.clone(),
+            }
+        })
+        .collect()
 }
 
 /// The file `<id>.<ext>` beside a session's `<id>.out.log`.

@@ -744,9 +744,18 @@ impl Supervisor {
             None => self.opts.base_dir.clone(),
         };
         let codex = codex_check(spec, &env);
+        let argv = baton_config::agent_argv(spec, &self.opts.agents);
+        let logged_argv = match &spec.prompt {
+            // A `command` gets its prompt in the environment, not in its argv.
+            Some(prompt) if !conductor.log_input && spec.agent != AgentKind::Command => {
+                Some(driver::argv_without_prompt(&argv, prompt))
+            }
+            _ => None,
+        };
         RunConfig {
             id: spec.id.clone(),
-            argv: baton_config::agent_argv(spec, &self.opts.agents),
+            argv,
+            logged_argv,
             cwd,
             env,
             stdin_pipe: stdin == StdinMode::Pipe,

@@ -820,3 +820,21 @@ async fn a_remote_session_cannot_have_a_worktree() {
         "{refused}"
     );
 }
+
+#[test]
+fn the_logged_argv_holds_the_prompt_only_as_its_length_and_hash() {
+    let argv: Vec<String> = ["gemini", "--yolo", "--prompt=fix it", "fix", "--", "fix it"]
+        .map(String::from)
+        .to_vec();
+    let logged = super::driver::argv_without_prompt(&argv, "fix it");
+    let word =
+        "<prompt 6 bytes sha256:ab0d1307766ce08eadfdc7655cd528e2036bd93310e33aecf7aaa78fa5cb9429>";
+    assert_eq!(logged[0..2], argv[0..2], "other words stay");
+    assert_eq!(logged[2], format!("--prompt={word}"));
+    assert_eq!(
+        logged[3], "fix",
+        "a word that only contains part of it stays"
+    );
+    assert_eq!(logged[4], "--");
+    assert_eq!(logged[5], word);
+}
