@@ -1311,6 +1311,16 @@ impl Validator<'_> {
             Some(h) => Some(non_empty(h, "host")?),
             None => None,
         };
+        if let (AccountMode::Auth, Some(host)) = (mode, &host) {
+            return Err(self.err(
+                Some(mode_span),
+                format!(
+                    "{this} is mode = \"auth\" for host `{host}`: its credentials file is on \
+                     this machine and would not reach a session there; use mode = \"env\" for a \
+                     host's account, or leave `host` out"
+                ),
+            ));
+        }
 
         Ok(AccountSpec {
             id,

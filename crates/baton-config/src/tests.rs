@@ -1204,6 +1204,12 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "unknown field `when`",
     ),
     (
+        "auth account for a remote host",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"a.json\"\nhost = \"gpu\"\n",
+        Some(3),
+        "is mode = \"auth\" for host `gpu`: its credentials file is on this machine",
+    ),
+    (
         "worktree of the wrong type",
         "[[session]]\ncommand = [\"x\"]\nworktree = \"yes\"\n",
         Some(3),
