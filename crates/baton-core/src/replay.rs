@@ -44,6 +44,14 @@ pub struct ReplayedSession {
     pub account: Option<String>,
     /// Last input-wait evidence, while the last state is `input_wait`.
     pub waiting_on: Option<String>,
+    /// The evidence of the last transition.
+    pub evidence: Option<String>,
+    /// The inventory host of the last run (None: this machine).
+    pub host: Option<String>,
+    /// The backend of the last run (logs from 1.4 on).
+    pub backend: Option<String>,
+    /// Capability tags (logs from 1.4 on).
+    pub capabilities: Vec<String>,
 }
 
 /// Rebuilds every session's row from `records`, sorted by id.
@@ -69,6 +77,10 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
             message: None,
             account: None,
             waiting_on: None,
+            evidence: None,
+            host: None,
+            backend: None,
+            capabilities: Vec::new(),
         });
         row.last_ts = record.ts.clone();
         match &record.event {
@@ -76,6 +88,7 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 to,
                 reason,
                 restarts,
+                evidence,
                 ..
             } => {
                 if *to == SessionState::Starting && row.state.is_terminal() {
@@ -88,6 +101,7 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 row.state = *to;
                 row.reason = reason.clone();
                 row.restarts = *restarts;
+                row.evidence.clone_from(evidence);
                 if *to != SessionState::InputWait {
                     row.waiting_on = None;
                 }
@@ -96,10 +110,18 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 agent,
                 attempt,
                 pid,
+                host,
+                backend,
+                capabilities,
                 ..
             } => {
                 if agent.is_some() {
                     row.agent = agent.clone();
+                }
+                row.host.clone_from(host);
+                if backend.is_some() {
+                    row.backend.clone_from(backend);
+                    row.capabilities.clone_from(capabilities);
                 }
                 row.attempts = *attempt;
                 row.pid = Some(*pid);

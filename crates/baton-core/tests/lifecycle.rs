@@ -527,7 +527,10 @@ async fn prompts_with_shell_syntax_reach_the_agent_verbatim_and_run_nothing() {
     let on_disk = h.finish().await;
     for record in on_disk {
         let line = serde_json::to_string(&record).unwrap();
-        assert!(!line.contains("touch"), "the prompt reached the event log: {line}");
+        assert!(
+            !line.contains("touch"),
+            "the prompt reached the event log: {line}"
+        );
     }
 }
 

@@ -98,6 +98,12 @@ pub enum Event {
         /// process on that host).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        /// The session's backend: `pipes`, `pty` or `tmux` (since 1.4).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backend: Option<String>,
+        /// The session's capability tags (since 1.4).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        capabilities: Vec<String>,
     },
     /// A session could not be started; retrying cannot help.
     SpawnError {

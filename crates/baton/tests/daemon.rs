@@ -1313,10 +1313,13 @@ impl Daemon {
         let mut child = self.child.take().expect("daemon running");
         signal(child.id(), libc::SIGKILL);
         let _ = child.wait();
-        let stderr = self
-            .dir
-            .path()
-            .join(format!("daemon-restarted-{}.stderr", child.id()));
+        self.start_again(child.id());
+    }
+
+    /// Starts a daemon again on the same socket, logs dir and config
+    /// (`n` names its stderr file).
+    fn start_again(&mut self, n: u32) {
+        let stderr = self.dir.path().join(format!("daemon-restarted-{n}.stderr"));
         let mut cmd = Command::new(baton());
         cmd.arg("daemon")
             .arg("--socket")
@@ -1797,4 +1800,60 @@ fn a_worktree_session_outlives_a_daemon_crash_and_worktrees_prune_keeps_what_is_
     // The user's checkout never moved.
     assert_eq!(git(&repo, &["symbolic-ref", "--short", "HEAD"]), "main");
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn sessions_that_ended_before_a_daemon_crash_are_still_shown_after_it() {
+    let mut d = Daemon::start();
+    d.spawn_steps(
+        "done",
+        &["--capability", "review"],
+        &["print:finished the work", "exit:0"],
+    );
+    d.spawn_steps("broken", &[], &["print:oops", "exit:3"]);
+    assert_eq!(d.wait_terminal("done")["state"], "completed");
+    assert_eq!(d.wait_terminal("broken")["state"], "dead");
+    let before: Vec<Value> = d.ps();
+    d.kill9_and_restart();
+    // The table a person, the dashboard and a lead see is the one before the crash.
+    let after = d.ps();
+    let row = |rows: &[Value], id: &str| rows.iter().find(|r| r["id"] == id).cloned().unwrap();
+    for id in ["done", "broken"] {
+        let (was, is) = (row(&before, id), row(&after, id));
+        for field in [
+            "state",
+            "reason",
+            "restarts",
+            "attempt",
+            "exit_code",
+            "message",
+            "capabilities",
+            "backend",
+            "out_bytes",
+            "last_line",
+            "evidence",
+        ] {
+            assert_eq!(
+                was[field], is[field],
+                "{id}.{field}: before {was} after {is}"
+            );
+        }
+    }
+    assert_eq!(
+        row(&after, "done")["capabilities"],
+        serde_json::json!(["review"])
+    );
+    // Its id is still taken, as it was before the crash.
+    let again = d.try_baton(&["spawn", "--id", "done", "--", "true"]);
+    assert_eq!(again.status.code(), Some(2), "{}", describe(&again));
+    assert!(text(&again.stderr).contains("done"), "{}", describe(&again));
+    // A stopped session cannot be answered or killed into anything else.
+    assert_eq!(d.try_baton(&["kill", "done"]).status.code(), Some(0));
+    let send = d.try_baton(&["send", "broken", "y", "--if-waiting"]);
+    assert_eq!(send.status.code(), Some(1), "{}", describe(&send));
+    // After a clean shutdown the next daemon starts with a clean table.
+    d.baton(&["shutdown"]);
+    assert_eq!(d.wait_exit().code(), Some(0));
+    d.start_again(0);
+    assert_eq!(d.ps(), Vec::<Value>::new());
 }

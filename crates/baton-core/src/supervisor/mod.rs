@@ -199,6 +199,9 @@ pub(crate) struct Supervisor {
     /// Worktrees of sessions an earlier conductor saw end but whose end it
     /// did not record; dealt with before the first message.
     orphan_worktrees: Vec<(SessionId, crate::worktree::Worktree)>,
+    /// Sessions that ended under an earlier conductor that died: shown by
+    /// `ps` as they ended, their ids taken, nothing to run.
+    ended: BTreeMap<SessionId, SessionRow>,
     /// tmux runs an earlier conductor left running, by session id; taken
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
@@ -234,6 +237,25 @@ impl Supervisor {
             .unwrap_or(0x9e37_79b9)
             ^ u64::from(std::process::id());
         baton_monitor::rate_limit::prepare();
+        let ended = left
+            .ended
+            .into_iter()
+            .filter_map(|s| {
+                let id: SessionId = s.id.parse().ok()?;
+                let mut row = ended_row(s);
+                let logs = &opts.conductor.logs_dir;
+                let size = |stream| {
+                    std::fs::metadata(logs.join(format!("{id}.{stream}.log")))
+                        .map_or(0, |m| m.len())
+                };
+                (row.out_bytes, row.err_bytes) = (size("out"), size("err"));
+                let tail = driver::run_stdout_tail(&logs.join(format!("{id}.out.log")), 0);
+                let mut last = baton_monitor::tail::Tail::new(opts.conductor.tail_bytes);
+                last.push(&tail);
+                row.last_line = last.last_line();
+                Some((id, row))
+            })
+            .collect();
         Supervisor {
             opts,
             log,
@@ -252,6 +274,7 @@ impl Supervisor {
             broker_ops: 0,
             worktree_ops: 0,
             orphan_worktrees: left.worktrees,
+            ended,
             recoverable: left
                 .sessions
                 .into_iter()
@@ -437,7 +460,7 @@ impl Supervisor {
                 reply,
             } => self.send_input(id, bytes, if_waiting, source, reply),
             Control::Contains { id, reply } => {
-                let _ = reply.send(self.sessions.contains_key(&id));
+                let _ = reply.send(self.sessions.contains_key(&id) || self.ended.contains_key(&id));
             }
             Control::Snapshot { reply } => {
                 let snapshot = self.snapshot();
@@ -458,7 +481,7 @@ impl Supervisor {
         if self.closed || self.shutting_down.is_some() {
             return Err(ConductorError::ShuttingDown);
         }
-        if self.sessions.contains_key(&spec.id) {
+        if self.sessions.contains_key(&spec.id) || self.ended.contains_key(&spec.id) {
             return Err(ConductorError::DuplicateSession(spec.id));
         }
         if spec.worktree.is_some() && spec.is_remote() {
@@ -857,6 +880,8 @@ impl Supervisor {
                     tmux: launch.tmux,
                     shim: launch.shim,
                     host: launch.host,
+                    backend: Some(entry.spec.backend.to_string()),
+                    capabilities: entry.spec.capabilities.clone(),
                 };
                 self.append(&id, event);
             }
@@ -1245,6 +1270,10 @@ impl Supervisor {
     }
 
     fn kill(&mut self, id: SessionId, reply: oneshot::Sender<Result<(), ConductorError>>) {
+        if self.ended.contains_key(&id) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
         let Some(entry) = self.sessions.get_mut(&id) else {
             let _ = reply.send(Err(ConductorError::UnknownSession(id)));
             return;
@@ -1290,7 +1319,12 @@ impl Supervisor {
         reply: oneshot::Sender<Result<(), ConductorError>>,
     ) {
         let Some(entry) = self.sessions.get(&id) else {
-            let _ = reply.send(Err(ConductorError::UnknownSession(id)));
+            let result = match self.ended.get(&id).map(|row| row.state) {
+                Some(state) if if_waiting => Err(ConductorError::NotWaiting { id, state }),
+                Some(state) => Err(ConductorError::NotRunning { id, state }),
+                None => Err(ConductorError::UnknownSession(id)),
+            };
+            let _ = reply.send(result);
             return;
         };
         if if_waiting && entry.state != SessionState::InputWait {
@@ -1479,36 +1513,49 @@ impl Supervisor {
     }
 
     fn snapshot(&self) -> Vec<SessionRow> {
-        self.sessions
+        let mut rows: Vec<SessionRow> = self
+            .ended
             .iter()
-            .map(|(id, e)| SessionRow {
-                id: id.to_string(),
-                agent: e.spec.agent.to_string(),
-                host: e.host.clone().unwrap_or_else(|| "local".into()),
-                state: e.state,
-                reason: e.reason.clone(),
-                restarts: e.restarts,
-                attempt: e.attempt,
-                pid: e.pid,
-                age_ms: e
-                    .created
-                    .elapsed()
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0),
-                last_line: e.shared.last_line(),
-                out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
-                err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),
-                exit_code: e.exit.and_then(|s| s.code),
-                exit_signal: e.exit.and_then(|s| s.signal),
-                payload: e.payload.clone(),
-                message: e.message.clone(),
-                capabilities: e.spec.capabilities.clone(),
-                account: e.lease.as_ref().map(|l| l.account.clone()),
-                backend: e.spec.backend.to_string(),
-                evidence: e.evidence.clone(),
-                worktree: e.worktree_view.clone(),
+            .filter(|(id, _)| !self.sessions.contains_key(*id))
+            .map(|(_, row)| {
+                let mut row = row.clone();
+                row.age_ms += self.epoch.elapsed().as_millis() as u64;
+                row
             })
-            .collect()
+            .collect();
+        rows.extend(self.live_rows());
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows
+    }
+
+    fn live_rows(&self) -> impl Iterator<Item = SessionRow> + '_ {
+        self.sessions.iter().map(|(id, e)| SessionRow {
+            id: id.to_string(),
+            agent: e.spec.agent.to_string(),
+            host: e.host.clone().unwrap_or_else(|| "local".into()),
+            state: e.state,
+            reason: e.reason.clone(),
+            restarts: e.restarts,
+            attempt: e.attempt,
+            pid: e.pid,
+            age_ms: e
+                .created
+                .elapsed()
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
+            last_line: e.shared.last_line(),
+            out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
+            err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),
+            exit_code: e.exit.and_then(|s| s.code),
+            exit_signal: e.exit.and_then(|s| s.signal),
+            payload: e.payload.clone(),
+            message: e.message.clone(),
+            capabilities: e.spec.capabilities.clone(),
+            account: e.lease.as_ref().map(|l| l.account.clone()),
+            backend: e.spec.backend.to_string(),
+            evidence: e.evidence.clone(),
+            worktree: e.worktree_view.clone(),
+        })
     }
 
     /// Uniform in [0, 1), from xorshift64; jitter needs no cryptographic quality.
@@ -1519,6 +1566,43 @@ impl Supervisor {
         x ^= x << 17;
         self.jitter_state = x;
         (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The row of a session that ended under an earlier conductor, as its
+/// records tell it; its age counts to when this conductor started.
+fn ended_row(s: crate::replay::ReplayedSession) -> SessionRow {
+    let age_ms = s
+        .first_ts
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|first| {
+            let age = jiff::Timestamp::now().duration_since(first);
+            u64::try_from(age.as_millis()).ok()
+        })
+        .unwrap_or(0);
+    SessionRow {
+        agent: s.agent.unwrap_or_else(|| "command".into()),
+        host: s.host.unwrap_or_else(|| "local".into()),
+        state: s.state,
+        reason: s.reason,
+        restarts: s.restarts,
+        attempt: s.attempts,
+        pid: None,
+        age_ms,
+        last_line: None,
+        out_bytes: 0,
+        err_bytes: 0,
+        exit_code: s.exit_code,
+        exit_signal: s.exit_signal,
+        payload: s.payload,
+        message: s.message,
+        capabilities: s.capabilities,
+        account: None,
+        backend: s.backend.unwrap_or_default(),
+        evidence: s.evidence,
+        worktree: None,
+        id: s.id,
     }
 }
 

@@ -137,16 +137,47 @@ pub(crate) struct Left {
     pub sessions: Vec<Recoverable>,
     /// Worktrees of sessions that ended before their worktree's end was recorded.
     pub worktrees: Vec<(baton_config::SessionId, crate::worktree::Worktree)>,
+    /// Sessions that ended since the last clean shutdown: a conductor that
+    /// died took them out of everyone's view; its successor shows them again.
+    pub ended: Vec<crate::replay::ReplayedSession>,
 }
 
 impl Left {
     /// Folds the earlier log `records`; `server` is this logs dir's tmux server.
     pub(crate) fn from_log(records: &[Record], server: &str) -> Left {
+        let sessions = Recoverable::from_log(records, server);
+        let since = since_clean_shutdown(records);
+        let ended = crate::replay::session_table(&records[since..])
+            .into_iter()
+            .filter(|s| s.state.is_terminal() && !sessions.iter().any(|r| r.id == s.id))
+            .collect();
         Left {
-            sessions: Recoverable::from_log(records, server),
+            sessions,
             worktrees: unfinished_worktrees(records),
+            ended,
         }
     }
+}
+
+/// Where the records of the conductors that did not shut down cleanly begin:
+/// after the last conductor run (from one `conductor_start` to the next)
+/// that recorded a `shutdown`; 0 when none did.
+fn since_clean_shutdown(records: &[Record]) -> usize {
+    let mut since = 0;
+    let mut clean = false;
+    for (i, r) in records.iter().enumerate() {
+        match r.event {
+            Event::ConductorStart { .. } => {
+                if clean {
+                    since = i;
+                }
+                clean = false;
+            }
+            Event::Shutdown { .. } => clean = true,
+            _ => {}
+        }
+    }
+    if clean { records.len() } else { since }
 }
 
 /// The worktrees of sessions that ended in `records` (an earlier log)
@@ -215,6 +246,8 @@ mod tests {
             tmux: None,
             shim: false,
             host: None,
+            backend: None,
+            capabilities: Vec::new(),
         }
     }
 

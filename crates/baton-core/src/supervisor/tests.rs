@@ -67,6 +67,7 @@ fn table_with_broker(
     let left = super::Left {
         sessions: Vec::new(),
         worktrees: Vec::new(),
+        ended: Vec::new(),
     };
     let sup = Supervisor::new(opts, log, tx, live, broker, Vec::new(), left);
     Table {
