@@ -50,6 +50,7 @@ pub use model::{
 };
 pub use session::{
     DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,
+    is_shell_name,
 };
 pub use worktree::{
     BRANCH_NAME_RULE, BRANCH_PREFIX, DraftWorktree, WorktreeSpec, valid_branch_name,

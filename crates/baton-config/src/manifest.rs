@@ -1311,6 +1311,17 @@ impl Validator<'_> {
             Some(h) => Some(non_empty(h, "host")?),
             None => None,
         };
+        if let (Some(host), Some(key)) = (&host, env.keys().find(|k| !crate::is_shell_name(k))) {
+            return Err(self.err(
+                Some(mode_span),
+                format!(
+                    "{this} is for host `{host}` and its `env` has the key `{}`; the host's \
+                     shell sets a remote session's variables, so each key must be a shell \
+                     variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                    key.escape_debug()
+                ),
+            ));
+        }
         if let (AccountMode::Auth, Some(host)) = (mode, &host) {
             return Err(self.err(
                 Some(mode_span),

@@ -338,6 +338,19 @@ pub fn check_session(
     }
 
     let host = check_host(&c, draft.host)?;
+    if host.is_some()
+        && let Some(key) = env.keys().find(|k| !is_shell_name(k))
+    {
+        return Err(c.err(
+            SessionField::Env,
+            &draft.at,
+            format!(
+                "`env` in {owner} has the key `{}`; a remote session's variables are set by the \
+                 host's shell, so each key must be a shell variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                key.escape_debug()
+            ),
+        ));
+    }
     let (backend, stdin) = c.backend_and_stdin(draft.backend, draft.stdin, host.as_deref())?;
     let answers = check_answers(&c, draft.answers)?;
     let workdir = c.workdir(draft.workdir, host.as_deref())?;
@@ -827,4 +840,14 @@ pub(crate) fn resolve(base_dir: &Path, p: &Path) -> PathBuf {
     } else {
         base_dir.join(p)
     }
+}
+
+/// True for a POSIX shell variable name: `[A-Za-z_][A-Za-z0-9_]*` (what a
+/// remote session's env keys must be: the host's shell sets them).
+pub fn is_shell_name(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

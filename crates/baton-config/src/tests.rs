@@ -1204,6 +1204,18 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "unknown field `when`",
     ),
     (
+        "remote session env key that is not a shell name",
+        "[hosts.gpu]\naddress = \"10.0.0.2\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nenv = { \"A-B\" = \"1\" }\n",
+        Some(3),
+        "`env` in [[session]] #1 (`command-1`) has the key `A-B`; a remote session's variables",
+    ),
+    (
+        "host account env key that is not a shell name",
+        "[[accounts.claude]]\nid = \"a\"\nmode = \"env\"\nenv = { \"X.Y\" = \"$K\" }\nhost = \"gpu\"\n",
+        Some(3),
+        "its `env` has the key `X.Y`",
+    ),
+    (
         "auth account for a remote host",
         "[[accounts.claude]]\nid = \"a\"\nmode = \"auth\"\nauth_file = \"a.json\"\nhost = \"gpu\"\n",
         Some(3),

@@ -495,3 +495,128 @@ async fn a_kill_during_a_cut_ends_the_remote_session_once_the_host_answers() {
     );
     h.finish().await;
 }
+
+/// Every process's command line that contains `needle`, looked at until
+/// `stop` is set; the hits, with the command line.
+fn watch_cmdlines(
+    needle: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let mut scans = 0;
+        let mut hits = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                if cmdline
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+                {
+                    let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    if !hits.contains(&line) && hits.len() < 5 {
+                        hits.push(line);
+                    }
+                }
+            }
+            scans += 1;
+        }
+        (scans, hits)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_env_value_never_appears_on_a_command_line() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    let secret = format!(
+        "s3cret-{}-{}",
+        std::process::id(),
+        h.dir.path().display().to_string().len()
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch_cmdlines(secret.clone(), stop.clone());
+    let steps = [
+        "env:API_KEY",
+        "ask:Go on? [y/N] ",
+        "print:going on",
+        "stall",
+    ];
+    let mut local = script("loc", &steps);
+    local.backend = Backend::Tmux;
+    let mut remote = remote_script("rem", "lo", &steps);
+    for spec in [&mut local, &mut remote] {
+        spec.env.insert("API_KEY".into(), secret.clone());
+        spec.stall_after = Some(Duration::from_millis(500));
+    }
+    h.spawn(local).await;
+    h.spawn(remote).await;
+    for id in ["loc", "rem"] {
+        h.wait_state(id, InputWait).await;
+        h.conductor
+            .send_input(
+                &baton_config::SessionId::try_from(id.to_owned()).unwrap(),
+                b"y\n".to_vec(),
+                true,
+                "user",
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{id}: {e}\n{}", h.dump()));
+        h.wait_for(&format!("{id} to go on"), |r| {
+            r.session.as_deref() == Some(id)
+                && matches!(&r.event, Event::State { to: Healthy, reason, .. } if reason == "output_resumed")
+        })
+        .await;
+    }
+    for id in ["loc", "rem"] {
+        h.conductor
+            .kill(&baton_config::SessionId::try_from(id.to_owned()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(h.wait_terminal(id).await, Dead);
+        // The value reached the agent.
+        let out = String::from_utf8_lossy(&h.out_log(id)).into_owned();
+        assert!(out.contains(&format!("API_KEY={secret}")), "{id}: {out}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (scans, hits) = watcher.join().unwrap();
+    assert!(
+        scans > 10,
+        "the command lines were looked at only {scans} times"
+    );
+    assert!(
+        hits.is_empty(),
+        "the secret was on a command line: {hits:?}"
+    );
+    // The hand-over files are gone, here and on the host.
+    let left: Vec<_> = std::fs::read_dir(h.logs())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".env"))
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The loopback host is this machine, as this user.
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    let home_files = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+        .join(".baton")
+        .join(server.name());
+    let remote_left: Vec<String> = walk(&home_files)
+        .into_iter()
+        .filter(|p| p.ends_with(".env"))
+        .collect();
+    assert!(remote_left.is_empty(), "{remote_left:?}");
+    h.finish().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            all.extend(walk(&path));
+        } else {
+            all.push(path.display().to_string());
+        }
+    }
+    all
+}

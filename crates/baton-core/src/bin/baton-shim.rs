@@ -2,7 +2,7 @@
 //! outlives the conductor that started it.
 //!
 //! ```text
-//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--exec PATH] -- ARGV0 ARGS…
+//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--exec PATH] -- ARGV0 ARGS…
 //! ```
 //!
 //! It starts the agent as its child, in its own process group (the shim is
@@ -20,6 +20,11 @@
 //! - `--stdin FIFO`: the agent's stdin is FIFO, opened read-write so it never
 //!   sees end-of-file while the run lasts; the conductor writes answers into
 //!   it, and a restarted conductor simply opens it again.
+//! - `--env-file FILE`: the agent's extra environment, as NUL-ended `K=V`
+//!   records in a 0600 file, read and deleted before the agent starts: a
+//!   session's env values (API keys) never ride on a command line, where
+//!   every user of the host could read them. A file that cannot be read
+//!   ends the run (code 125) before the agent starts.
 //!
 //! The shim is a child subreaper: a process the agent started that left its
 //! process group (a CLI starting a daemon, `setsid`) is handed to the shim
@@ -50,6 +55,7 @@ struct Args {
     status: Option<PathBuf>,
     stdin: Option<PathBuf>,
     marker: Option<String>,
+    env_file: Option<PathBuf>,
     exec: Option<PathBuf>,
     argv: Vec<OsString>,
 }
@@ -59,6 +65,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
         status: None,
         stdin: None,
         marker: None,
+        env_file: None,
         exec: None,
         argv: Vec::new(),
     };
@@ -68,6 +75,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
             Some("--status") => args.status = Some(value("--status")?.into()),
             Some("--stdin") => args.stdin = Some(value("--stdin")?.into()),
             Some("--exec") => args.exec = Some(value("--exec")?.into()),
+            Some("--env-file") => args.env_file = Some(value("--env-file")?.into()),
             Some("--marker") => {
                 let token = value("--marker")?
                     .into_string()
@@ -137,20 +145,20 @@ fn main() -> ExitCode {
             Ok(())
         });
     }
-    let ended = match cmd.spawn().and_then(|mut child| child.wait()) {
-        Ok(status) => match (status.code(), status.signal()) {
-            (Some(code), _) => Ended::Code(code),
-            (None, Some(sig)) => Ended::Signal(sig),
-            (None, None) => Ended::Code(i32::from(SHIM_FAILED)),
-        },
+    let env = match &args.env_file {
+        Some(path) => take_env_file(path).map(Some),
+        None => Ok(None),
+    };
+    let ended = match env {
         Err(e) => {
-            // Like a shell: 126 for a program that cannot run, 127 for one not found.
-            eprintln!("baton-shim: cannot run {:?}: {e}", args.argv[0]);
-            Ended::Code(if e.kind() == std::io::ErrorKind::NotFound {
-                127
-            } else {
-                126
-            })
+            eprintln!("baton-shim: {e}");
+            Ended::Code(i32::from(SHIM_FAILED))
+        }
+        Ok(env) => {
+            for (k, v) in env.into_iter().flatten() {
+                cmd.env(OsString::from_vec(k), OsString::from_vec(v));
+            }
+            run(&mut cmd, &args)
         }
     };
     end_adopted();
@@ -178,6 +186,35 @@ fn main() -> ExitCode {
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     }
     ExitCode::from(ended.exit_code())
+}
+
+/// Starts the agent and waits for it.
+fn run(cmd: &mut Command, args: &Args) -> Ended {
+    match cmd.spawn().and_then(|mut child| child.wait()) {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Ended::Code(code),
+            (None, Some(sig)) => Ended::Signal(sig),
+            (None, None) => Ended::Code(i32::from(SHIM_FAILED)),
+        },
+        Err(e) => {
+            // Like a shell: 126 for a program that cannot run, 127 for one not found.
+            eprintln!("baton-shim: cannot run {:?}: {e}", args.argv[0]);
+            Ended::Code(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            })
+        }
+    }
+}
+
+/// Reads the env file and deletes it: its values exist on disk only until
+/// the agent is about to start.
+fn take_env_file(path: &std::path::Path) -> Result<Vec<baton_core::proc::EnvPair>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the env file {}: {e}", path.display()))?;
+    let _ = std::fs::remove_file(path);
+    baton_core::proc::parse_env_file(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Ends the processes the shim adopted (see the module docs) and reaps

@@ -9,6 +9,7 @@
 //! the uid). Nothing here runs a local shell: agents are started from an
 //! argv, and every word sent to a remote shell is quoted.
 
+mod envfile;
 mod group;
 mod pty;
 pub mod remote_feed;
@@ -19,6 +20,7 @@ pub mod ssh;
 mod tmux;
 mod watch;
 
+pub use envfile::{EnvPair, export_lines, parse_env_file, write_env_file};
 pub use group::{
     RUN_MARK, group_is_empty, live_children, process_start_time, signal_group, sweep_strays,
     wait_group_empty,

@@ -210,14 +210,14 @@ impl TmuxServer {
     /// Starts `pane` (the pane's whole argv) in a new detached session
     /// `name`, its output appended to `log` (a path on the server's host),
     /// tagged with `@baton_id`. Returns the pane's pid. The caller removes a
-    /// stale [`pipe_done_marker`] of `log` first.
-    #[allow(clippy::too_many_arguments)]
+    /// stale [`pipe_done_marker`] of `log` first. No environment is passed
+    /// here: a value on tmux's command line is readable by every user of the
+    /// host (see `proc::envfile`).
     pub async fn new_session(
         &self,
         name: &str,
         baton_id: &str,
         cwd: Option<&Path>,
-        env: &[(String, String)],
         pane: &[String],
         size: PtySize,
         log: &Path,
@@ -239,10 +239,6 @@ impl TmuxServer {
         if let Some(cwd) = cwd {
             args.push("-c".into());
             args.push(literal(&cwd.to_string_lossy()));
-        }
-        for (k, v) in env {
-            args.push("-e".into());
-            args.push(literal(&format!("{k}={v}")));
         }
         args.push("--".into());
         args.extend(pane.iter().map(|w| literal(w)));

@@ -46,7 +46,11 @@ pub(crate) const PROBE: Duration = Duration::from_secs(2);
 /// so the shell's report of a signalled child ("Terminated") never enters
 /// the agent's output; the agent gets the pane's stderr back, through an
 /// inner `sh` that drops the wrapper's redirections before it execs it.
+///
+/// `$1` is the run's env file (`export K='V'` lines, 0600): sourced and
+/// deleted before the agent starts, so no value is on a command line.
 const WRAPPER: &str = "exec 3>&2 2>/dev/null; trap : TERM; \
+                       . \"$1\" && rm -f -- \"$1\" || exit 125; shift; \
                        sh -c 'exec \"$@\" 2>&3 3>&-' sh \"$@\"; c=$?; \
                        printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
                        while :; do sleep 3600; done";
@@ -59,12 +63,14 @@ const SIGNAL: &str = "p=$(tmux -L \"$1\" list-panes -t \"$2\" -F '#{pane_pid}' 2
                       || exit 3; [ \"$p\" = \"$3\" ] || exit 3; kill -s \"$4\" -- \"-$3\"";
 
 /// Run on the host before a new run: `$1` the tmux server name, `$2` the
-/// workdir (empty: the login directory), `$3` the program. Exits 3 for a
-/// missing workdir, 4 for a missing program; prints the output directory.
+/// workdir (empty: the login directory), `$3` the program, `$4` the name of
+/// the run's env file, written (0600) from stdin. Exits 3 for a missing
+/// workdir, 4 for a missing program; prints the output directory.
 const PREPARE: &str = "umask 077; \
     if [ -n \"$2\" ]; then cd \"$2\" 2>/dev/null || exit 3; fi; \
     command -v \"$3\" >/dev/null 2>&1 || exit 4; \
-    mkdir -p -- \"$HOME/.baton/$1\" || exit 5; printf %s \"$HOME/.baton/$1\"";
+    mkdir -p -- \"$HOME/.baton/$1\" || exit 5; \
+    cat > \"$HOME/.baton/$1/$4\" || exit 5; printf %s \"$HOME/.baton/$1\"";
 
 /// Run on the host when a run ends: `$1` server, `$2` target session, `$3`
 /// output file, `$4` its `pipe-pane` marker, `$5` their directory, `$6`
@@ -514,6 +520,9 @@ async fn adopt_or_start(
         .map(|w| w.to_string_lossy().into_owned())
         .unwrap_or_default();
     let program = cfg.argv.first().cloned().unwrap_or_default();
+    // The environment travels on ssh's stdin into a private file there.
+    let exports = proc::export_lines(&cfg.env).map_err(|e| StartError::failed(Missing::Host, e))?;
+    let env_name = format!("{session}.{nonce}.env");
     let answer = host
         .exec(
             &[
@@ -524,8 +533,9 @@ async fn adopt_or_start(
                 tmux.name(),
                 workdir.as_str(),
                 program.as_str(),
+                env_name.as_str(),
             ],
-            None,
+            Some(exports.as_bytes()),
         )
         .await
         .map_err(|e| StartError::from(TmuxError::Ssh(e)))?;
@@ -586,6 +596,7 @@ async fn adopt_or_start(
         "-c".to_owned(),
         WRAPPER.to_owned(),
         nonce.clone(),
+        format!("{dir}/{env_name}"),
     ];
     pane.extend(cfg.argv.iter().cloned());
     let cwd = cfg.remote_workdir.as_deref();
@@ -594,7 +605,6 @@ async fn adopt_or_start(
             session,
             &format!("{} {}", cfg.id, nonce),
             cwd,
-            &cfg.env,
             &pane,
             cfg.pty.unwrap_or_default(),
             Path::new(&remote_log),

@@ -23,7 +23,9 @@ use crate::proc::{
     self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
 };
 use crate::state::Missing;
-use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight};
+use crate::supervisor::driver::{
+    Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight, session_file,
+};
 
 /// When the pane's process died without the marker (the shim was killed),
 /// how long the log must stop growing before the session is destroyed: tmux
@@ -389,10 +391,24 @@ async fn spawn(
     // The pane's process is the shim, which runs the agent and, when it
     // ends, writes the end-of-run marker and keeps the terminal open until
     // the session is destroyed: tmux reads everything before the marker.
+    // The environment goes through a private file the shim reads and
+    // deletes: never on tmux's command line, where every user sees it.
+    let env_file = session_file(&cfg.out_path, "env");
+    proc::write_env_file(&env_file, &cfg.env).map_err(|e| {
+        StartError::failed(
+            Missing::LogsDir,
+            format!(
+                "cannot write the run's env file {}: {e}",
+                env_file.display()
+            ),
+        )
+    })?;
     let mut pane = vec![
         shim.to_string_lossy().into_owned(),
         "--marker".to_owned(),
         token.clone(),
+        "--env-file".to_owned(),
+        env_file.to_string_lossy().into_owned(),
         "--".to_owned(),
     ];
     pane.extend(cfg.argv.iter().cloned());
@@ -402,13 +418,13 @@ async fn spawn(
             session,
             cfg.id.as_str(),
             Some(&cfg.cwd),
-            &cfg.env,
             &pane,
             size,
             &cfg.out_path,
         )
         .await
         .map_err(|e| {
+            let _ = std::fs::remove_file(&env_file);
             let missing = match e {
                 TmuxError::Missing(_) => Missing::Tmux,
                 _ => Missing::Binary,
