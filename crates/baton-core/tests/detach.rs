@@ -229,3 +229,121 @@ async fn a_run_whose_exit_was_recorded_is_finished_not_run_again() {
             .any(|r| matches!(&r.event, Event::Recovered { outcome, .. } if outcome == "exited"))
     );
 }
+
+/// The log as if the conductor had died before these sessions' `spawn`
+/// records reached the disk: those lines are gone, `seq` stays dense.
+fn lose_spawn_records(events: &std::path::Path, sessions: &[&str]) {
+    let text = std::fs::read_to_string(events).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap().to_owned()];
+    let mut seq = 0;
+    for line in lines {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let lost = record["event"] == "spawn" && sessions.iter().any(|s| record["session"] == *s);
+        if !lost {
+            seq += 1;
+            record["seq"] = seq.into();
+            kept.push(record.to_string());
+        }
+    }
+    std::fs::write(events, kept.join("\n") + "\n").unwrap();
+}
+
+/// The crash lands between the shim's fork and its `spawn` record: the next
+/// conductor finds the run by its lock file — the one still running and the
+/// one that ended meanwhile — and takes it over; nothing runs twice.
+#[test]
+fn a_run_whose_spawn_record_was_lost_is_taken_over_not_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fast_options(dir.path());
+    opts.detach = true;
+    opts.conductor.max_restarts = 0;
+    let gate = |name: &str| dir.path().join(format!("{name}.gate"));
+    let runs = |name: &str| dir.path().join(format!("{name}.runs"));
+    let steps = |name: &str, code: &str| {
+        vec![
+            format!("attempt:{}", runs(name).display()),
+            format!("wait-file:{}", gate(name).display()),
+            "print:after".to_owned(),
+            format!("exit:{code}"),
+        ]
+    };
+    let spec = |name: &str, code: &str| {
+        let steps = steps(name, code);
+        let words: Vec<&str> = steps.iter().map(String::as_str).collect();
+        script(name, &words)
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pids = rt.block_on(async {
+        let c = Conductor::start(opts.clone()).unwrap();
+        c.spawn(spec("running", "0")).await.unwrap();
+        c.spawn(spec("ended", "7")).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let snap = c.snapshot().await.unwrap();
+            if snap.iter().all(|s| s.state == Healthy) {
+                break snap
+                    .iter()
+                    .map(|s| (s.id.clone(), s.pid))
+                    .collect::<Vec<_>>();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not healthy: {snap:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    drop(rt);
+    let events = opts.conductor.logs_dir.join("events.jsonl");
+    lose_spawn_records(&events, &["running", "ended"]);
+    // "ended" finishes while no conductor watches; "running" runs on.
+    std::fs::write(gate("ended"), b"").unwrap();
+    let status = opts.conductor.logs_dir.join("ended.status");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !status.exists() {
+        assert!(std::time::Instant::now() < deadline, "ended never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let h = Harness::with_options(tempfile::tempdir().unwrap(), opts.clone());
+        h.spawn(spec("running", "0")).await;
+        h.spawn(spec("ended", "7")).await;
+        // Taken over while it still runs; it finishes under this conductor.
+        h.wait_for("running taken over", |r| {
+            r.session.as_deref() == Some("running") && matches!(r.event, Event::Spawn { .. })
+        })
+        .await;
+        std::fs::write(gate("running"), b"").unwrap();
+        assert_eq!(h.wait_terminal("running").await, Completed, "{}", h.dump());
+        assert_eq!(h.wait_terminal("ended").await, Dead, "{}", h.dump());
+        for (name, code) in [("running", Some(0)), ("ended", Some(7))] {
+            assert_eq!(
+                std::fs::read_to_string(runs(name)).unwrap(),
+                "1\n",
+                "{name} ran once\n{}",
+                h.dump()
+            );
+            assert_eq!(h.out_log(name), b"attempt 1\nafter\n", "{name}");
+            let recs = h.session_records(name);
+            // The lost record is written now, naming the run that was there.
+            let spawned: Vec<u32> = recs
+                .iter()
+                .filter_map(|r| match r.event {
+                    Event::Spawn {
+                        pid, shim: true, ..
+                    } => Some(pid),
+                    _ => None,
+                })
+                .collect();
+            let first_pid = pids.iter().find(|(id, _)| id == name).and_then(|(_, p)| *p);
+            assert_eq!(spawned, [first_pid.unwrap()], "{name}\n{}", h.dump());
+            let exit = recs.iter().find_map(|r| match r.event {
+                Event::Exit { code, .. } => Some(code),
+                _ => None,
+            });
+            assert_eq!(exit, Some(code), "{name}\n{}", h.dump());
+        }
+    });
+}

@@ -2,7 +2,7 @@
 //! outlives the conductor that started it.
 //!
 //! ```text
-//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--exec PATH] -- ARGV0 ARGS…
+//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N] [--exec PATH] -- ARGV0 ARGS…
 //! ```
 //!
 //! It starts the agent as its child, in its own process group (the shim is
@@ -25,6 +25,12 @@
 //!   session's env values (API keys) never ride on a command line, where
 //!   every user of the host could read them. A file that cannot be read
 //!   ends the run (code 125) before the agent starts.
+//! - `--lock-fd N`: descriptor N is the run's lock file, which the
+//!   conductor locked (`flock`) and wrote the run's attempt and log offsets
+//!   into. The shim holds it for its whole life (the agent does not inherit
+//!   it) and appends `<shim pid> <start time>`: a conductor started after a
+//!   crash that lost this run's `spawn` record finds the run there and takes
+//!   it over instead of starting it a second time.
 //!
 //! The shim is a child subreaper: a process the agent started that left its
 //! process group (a CLI starting a daemon, `setsid`) is handed to the shim
@@ -56,6 +62,7 @@ struct Args {
     stdin: Option<PathBuf>,
     marker: Option<String>,
     env_file: Option<PathBuf>,
+    lock_fd: Option<i32>,
     exec: Option<PathBuf>,
     argv: Vec<OsString>,
 }
@@ -66,6 +73,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
         stdin: None,
         marker: None,
         env_file: None,
+        lock_fd: None,
         exec: None,
         argv: Vec::new(),
     };
@@ -76,6 +84,15 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
             Some("--stdin") => args.stdin = Some(value("--stdin")?.into()),
             Some("--exec") => args.exec = Some(value("--exec")?.into()),
             Some("--env-file") => args.env_file = Some(value("--env-file")?.into()),
+            Some("--lock-fd") => {
+                let fd = value("--lock-fd")?
+                    .into_string()
+                    .ok()
+                    .and_then(|n| n.parse::<i32>().ok())
+                    .filter(|n| *n > 2)
+                    .ok_or_else(|| "--lock-fd must be a descriptor number above 2".to_owned())?;
+                args.lock_fd = Some(fd);
+            }
             Some("--marker") => {
                 let token = value("--marker")?
                     .into_string()
@@ -119,6 +136,8 @@ fn main() -> ExitCode {
             std::io::Error::last_os_error()
         );
     }
+    // Held (never closed) until the shim exits: the lock is the run's.
+    let _lock = args.lock_fd.map(hold_lock);
     let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
     cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
     if let Some(fifo) = &args.stdin {
@@ -186,6 +205,29 @@ fn main() -> ExitCode {
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     }
     ExitCode::from(ended.exit_code())
+}
+
+/// Takes the run's lock file on `fd`: out of the agent's reach, with this
+/// shim's pid and start time appended.
+fn hold_lock(fd: i32) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl on a descriptor number; it fails if none is open there.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        eprintln!(
+            "baton-shim: no run lock on descriptor {fd}: {}",
+            std::io::Error::last_os_error()
+        );
+        return None;
+    }
+    // SAFETY: the conductor opened `fd` for us; nothing else in this
+    // process uses it, and it is closed only when the shim exits.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    let pid = std::process::id();
+    let start = baton_core::proc::process_start_time(baton_core::proc::Pid(pid)).unwrap_or(0);
+    if let Err(e) = writeln!(file, "{pid} {start}").and_then(|()| file.sync_data()) {
+        eprintln!("baton-shim: cannot write to the run's lock file: {e}");
+    }
+    Some(file)
 }
 
 /// Starts the agent and waits for it.

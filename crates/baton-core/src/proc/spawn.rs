@@ -281,7 +281,15 @@ pub struct ShimSetup {
     pub stdout: std::fs::File,
     /// The agent's stderr: the session's error log, in append mode.
     pub stderr: std::fs::File,
+    /// The run's lock file, locked (`flock`) by the caller: the shim
+    /// inherits it as fd 3 and holds it while the run lasts, so the next
+    /// conductor knows the run is there even if its `spawn` record never
+    /// reached the log.
+    pub lock: Option<std::fs::File>,
 }
+
+/// The descriptor the shim finds its run's lock file on (`--lock-fd`).
+pub const SHIM_LOCK_FD: i32 = 3;
 
 /// Starts `req` under `baton-shim`, as the leader of a new process group
 /// that outlives the conductor: the agent writes straight into the log
@@ -303,6 +311,10 @@ pub fn spawn_shim(
     if let Some(fifo) = &setup.stdin_fifo {
         cmd.arg("--stdin").arg(fifo);
     }
+    let lock_fd = setup.lock.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+    if lock_fd.is_some() {
+        cmd.arg("--lock-fd").arg(SHIM_LOCK_FD.to_string());
+    }
     cmd.arg("--exec")
         .arg(&resolved)
         .arg("--")
@@ -319,6 +331,24 @@ pub fn spawn_shim(
     // SAFETY: as in `prepare`.
     unsafe {
         cmd.pre_exec(move || reset_child_state(conductor_pid, false));
+    }
+    if let Some(fd) = lock_fd {
+        // After `reset_child_state`, which marks every descriptor above
+        // stderr close-on-exec. SAFETY: dup2 and fcntl, async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let moved = if fd == SHIM_LOCK_FD {
+                    // Already in place: only its close-on-exec goes.
+                    libc::fcntl(fd, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, SHIM_LOCK_FD)
+                };
+                if moved < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     let prepared = Prepared {
         cmd,

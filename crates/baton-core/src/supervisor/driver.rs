@@ -35,6 +35,8 @@ const STDOUT_TAIL: u64 = 64 * 1024;
 /// Everything a run needs, resolved by the supervisor.
 pub(crate) struct RunConfig {
     pub id: SessionId,
+    /// Which run of the session this is (1 for the first).
+    pub attempt: u32,
     pub argv: Vec<String>,
     /// The argv as the `spawn` record states it: the prompt replaced by its
     /// length and hash unless `[conductor] log_input` (`None`: as `argv`).

@@ -777,6 +777,7 @@ impl Supervisor {
         };
         RunConfig {
             id: spec.id.clone(),
+            attempt,
             argv,
             logged_argv,
             cwd,

@@ -141,7 +141,47 @@ pub(crate) async fn start(
 ) -> Result<(Shim, Begun), StartError> {
     let status_file = status_path(&cfg.out_path);
     let fifo = cfg.stdin_pipe.then(|| fifo_path(&cfg.out_path));
+    // A run this session's lock file says is there (or was, and ended)
+    // while the log has no `spawn` for it: the conductor that started it
+    // died first. It is taken over, and its `spawn` recorded now.
+    let mut lock = None;
+    let (adopt, lost) = match adopt {
+        Some(a) => (Some(a), false),
+        None => match claim_run(cfg).await? {
+            Claim::Lost(a) => (Some(a), true),
+            Claim::Free(file) => {
+                lock = Some(file);
+                (None, false)
+            }
+        },
+    };
     let (leader, pid, out_offset, err_offset, ours, begun) = match adopt {
+        Some(a) if lost => {
+            let pid = Pid(a.pid);
+            let watch = if a.same_process() {
+                ExitWatch::new(pid).ok()
+            } else {
+                None
+            };
+            let mut launch = Launch::of(cfg, None);
+            launch.shim = true;
+            let begun = Begun::Spawned(Box::new(Spawned {
+                pid,
+                start_time: a.start_time,
+                out_offset: a.out_offset,
+                err_offset: a.err_offset,
+                launch,
+            }));
+            let ours = watch.is_some();
+            (
+                Leader::Adopted(watch),
+                pid,
+                a.out_offset,
+                a.err_offset,
+                ours,
+                begun,
+            )
+        }
         Some(a) => {
             let pid = Pid(a.pid);
             let watch = if a.same_process() {
@@ -171,7 +211,7 @@ pub(crate) async fn start(
         }
         None => {
             let (child, pid, start_time, out_offset, err_offset) =
-                spawn(cfg, &status_file, fifo.as_deref()).await?;
+                spawn(cfg, &status_file, fifo.as_deref(), lock).await?;
             let mut launch = Launch::of(cfg, None);
             launch.shim = true;
             let begun = Begun::Spawned(Box::new(Spawned {
@@ -278,6 +318,120 @@ impl Backend for Shim {
     }
 }
 
+/// The run lock file of the session logging to `out_path`: `<id>.run`.
+pub(crate) fn lock_path(out_path: &Path) -> PathBuf {
+    session_file(out_path, "run")
+}
+
+/// What the session's run lock file says.
+enum Claim {
+    /// No run holds it: locked by us, to be handed to the new shim.
+    Free(std::fs::File),
+    /// The run of this attempt is there, or was: its shim wrote itself in.
+    Lost(Adopt),
+}
+
+/// Looks at the session's run lock file before a new run of `cfg.attempt`
+/// is started. Never unlinked (a holder could keep the old inode locked).
+async fn claim_run(cfg: &RunConfig) -> Result<Claim, StartError> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = lock_path(&cfg.out_path);
+    let failed = |e: std::io::Error| {
+        StartError::failed(
+            Missing::LogsDir,
+            format!("cannot use the run lock {}: {e}", path.display()),
+        )
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(failed)?;
+    let held = match file.try_lock() {
+        Ok(()) => false,
+        Err(std::fs::TryLockError::WouldBlock) => true,
+        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    };
+    // A shim writes itself in right after it starts: a held lock without
+    // its line is given a moment.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let mut text = String::new();
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_to_string(&mut text))
+            .map_err(failed)?;
+        let run = RunLock::parse(&text).filter(|r| r.attempt == cfg.attempt);
+        match (run, held) {
+            (
+                Some(RunLock {
+                    shim: Some((pid, start)),
+                    out_offset,
+                    err_offset,
+                    ..
+                }),
+                _,
+            ) => {
+                return Ok(Claim::Lost(Adopt {
+                    pid,
+                    start_time: Some(start),
+                    out_offset,
+                    err_offset,
+                    acknowledged: false,
+                    marker: None,
+                }));
+            }
+            (_, false) => return Ok(Claim::Free(file)),
+            (_, true) if tokio::time::Instant::now() >= deadline => {
+                return Err(StartError::failed(
+                    Missing::Os,
+                    format!(
+                        "another run of session `{}` still holds {} (it says: {:?}); not starting \
+                         a second one",
+                        cfg.id,
+                        path.display(),
+                        text.trim()
+                    ),
+                ));
+            }
+            (_, true) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// The contents of a run lock file: `<attempt> <out offset> <err offset>`
+/// from the conductor, then `<shim pid> <start time>` from the shim.
+#[derive(Debug, PartialEq, Eq)]
+struct RunLock {
+    attempt: u32,
+    out_offset: u64,
+    err_offset: u64,
+    shim: Option<(u32, u64)>,
+}
+
+impl RunLock {
+    fn parse(text: &str) -> Option<RunLock> {
+        let mut lines = text.lines();
+        let mut first = lines.next()?.split_whitespace();
+        let attempt = first.next()?.parse().ok()?;
+        let out_offset = first.next()?.parse().ok()?;
+        let err_offset = first.next()?.parse().ok()?;
+        let shim = lines.next().and_then(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        });
+        Some(RunLock {
+            attempt,
+            out_offset,
+            err_offset,
+            shim,
+        })
+    }
+}
+
 /// A task writing answers into the agent's stdin FIFO, opened on first use
 /// (a restarted conductor opens it again), so a slow reader never holds the
 /// run up.
@@ -325,6 +479,7 @@ async fn spawn(
     cfg: &RunConfig,
     status_file: &Path,
     fifo: Option<&Path>,
+    lock: Option<std::fs::File>,
 ) -> Result<(tokio::process::Child, Pid, Option<u64>, u64, u64), StartError> {
     preflight(cfg).await?;
     let shim =
@@ -345,6 +500,19 @@ async fn spawn(
     };
     let (out_offset, stdout) = open(&cfg.out_path)?;
     let (err_offset, stderr) = open(&cfg.err_path)?;
+    let lock = match lock {
+        Some(mut file) => {
+            use std::io::{Seek, SeekFrom, Write};
+            let path = lock_path(&cfg.out_path);
+            file.set_len(0)
+                .and_then(|()| file.seek(SeekFrom::Start(0)))
+                .and_then(|_| writeln!(file, "{} {out_offset} {err_offset}", cfg.attempt))
+                .and_then(|()| file.sync_data())
+                .map_err(|e| logs_err(&path, e))?;
+            Some(file)
+        }
+        None => None,
+    };
     let _ = std::fs::remove_file(status_file);
     if let Some(path) = fifo {
         let _ = std::fs::remove_file(path);
@@ -367,6 +535,7 @@ async fn spawn(
         stdin_fifo: fifo.map(Path::to_owned),
         stdout,
         stderr,
+        lock,
     };
     let (child, pid, start_time) = proc::spawn_shim_async(req, setup)
         .await
