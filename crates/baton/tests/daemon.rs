@@ -1857,3 +1857,28 @@ fn sessions_that_ended_before_a_daemon_crash_are_still_shown_after_it() {
     d.start_again(0);
     assert_eq!(d.ps(), Vec::<Value>::new());
 }
+
+/// Found by the chaos suite: a pty run dies with its daemon, and what it
+/// had detached from its group (`setsid`) was left running for ever.
+#[test]
+fn what_a_run_detached_is_ended_after_the_daemon_that_started_it_died() {
+    let mut d = Daemon::start();
+    let pid_file = d.dir.path().join("escapee.pid");
+    let escape = format!("escape-file:{}:60s", pid_file.display());
+    d.spawn_steps(
+        "pty-run",
+        &["--backend", "pty"],
+        &[&escape, "print:working", "sleep:60000ms"],
+    );
+    let escapee: u64 = wait_until("the escapee to start", SLOW, || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+    });
+    assert!(!pid_is_gone(escapee));
+    d.kill9_and_restart();
+    wait_until("the escapee to be ended", SLOW, || {
+        pid_is_gone(escapee).then_some(())
+    });
+    let _ = d.baton(&["kill", "pty-run"]);
+}

@@ -37,6 +37,16 @@ pub use watch::{ExitWatch, FileWatch};
 
 use serde::{Deserialize, Serialize};
 
+/// The [`RUN_MARK`] value of run `attempt` of session `id` of the conductor
+/// whose logs are in `logs_dir`: the same for whichever conductor of that
+/// logs dir asks, so the next one can end what a run of an earlier one left.
+pub fn run_mark(logs_dir: &std::path::Path, id: &str, attempt: u32) -> String {
+    format!(
+        "{}.{id}.{attempt}",
+        TmuxServer::for_logs_dir(logs_dir).name()
+    )
+}
+
 /// A process id, also used for process-group ids (a group leader's pgid is its pid).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

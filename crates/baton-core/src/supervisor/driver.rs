@@ -29,6 +29,9 @@ use super::termination::{KillReason, KillStep, Termination};
 use crate::proc::{self, ExitStatus, Pid, Signal};
 use crate::state::Missing;
 
+/// How long what a run detached gets between SIGTERM and SIGKILL.
+pub(crate) const STRAY_GRACE: Duration = Duration::from_secs(2);
+
 /// Bytes of stdout read back for the "last JSON object" payload fallback.
 const STDOUT_TAIL: u64 = 64 * 1024;
 
@@ -37,6 +40,9 @@ pub(crate) struct RunConfig {
     pub id: SessionId,
     /// Which run of the session this is (1 for the first).
     pub attempt: u32,
+    /// The run's [`proc::RUN_MARK`] for a local run: what carries it after
+    /// the run ended is ended too (`None`: a remote run).
+    pub mark: Option<String>,
     pub argv: Vec<String>,
     /// The argv as the `spawn` record states it: the prompt replaced by its
     /// length and hash unless `[conductor] log_input` (`None`: as `argv`).
@@ -449,6 +455,14 @@ pub(crate) async fn drive<B: Backend>(
     }
     let rest = backend.finish(end, run.termination.begun()).await;
     run.output(Stream::Stdout, &rest);
+    // The group is empty; what the agent detached from it goes too, whatever
+    // its backend (a killed shim or pane leaves no subreaper behind).
+    if let Some(mark) = run.cfg.mark.clone() {
+        let found = proc::sweep_strays(mark, STRAY_GRACE).await.unwrap_or(0);
+        if found > 0 {
+            tracing::info!(session = %run.cfg.id, "ended {found} process(es) the run had detached from its group");
+        }
+    }
     let status = run.status.unwrap_or(UNKNOWN);
     let payload = run
         .payload

@@ -54,6 +54,8 @@ pub(super) enum Effect {
     /// SIGKILL the group of a run an earlier conductor left, if `pid` is
     /// still the process that started at `start_time`.
     EndLeftover { pid: proc::Pid, start_time: u64 },
+    /// End the processes still carrying a run's mark (see [`proc::run_mark`]).
+    SweepRun { mark: String },
     /// Look at an ended session's worktree; remove it if it is clean.
     FinishWorktree {
         id: SessionId,
@@ -209,6 +211,9 @@ impl Supervisor {
                     let _ = tx.send(SupMsg::WorktreeDone { id, ending });
                 });
             }
+            Effect::SweepRun { mark } => {
+                drop(proc::sweep_strays(mark, driver::STRAY_GRACE));
+            }
             Effect::FinishRecorded { id, rec, status } => {
                 self.finish_recorded_run(id, *rec, status)
             }
@@ -314,6 +319,8 @@ impl Supervisor {
         let tx = self.tx.clone();
         let attempt = rec.attempt;
         let out_offset = rec.out_offset;
+        let mark = proc::run_mark(&self.opts.conductor.logs_dir, id.as_str(), attempt);
+        drop(proc::sweep_strays(mark, driver::STRAY_GRACE));
         tokio::spawn(async move {
             if let Some(tmux) = leftover {
                 let _ = tmux.kill_session(&session).await;

@@ -676,6 +676,10 @@ impl Supervisor {
                 if let Some(start_time) = start_time {
                     self.effects.push(Effect::EndLeftover { pid, start_time });
                 }
+                // And what that run detached from its group.
+                self.effects.push(Effect::SweepRun {
+                    mark: proc::run_mark(&self.opts.conductor.logs_dir, id.as_str(), rec.attempt),
+                });
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
                 self.append(
@@ -739,13 +743,8 @@ impl Supervisor {
         env.push(("BATON_ATTEMPT".into(), attempt.to_string()));
         env.push(("BATON_RESTARTS".into(), restarts.to_string()));
         // Marks every process of this run, also those that leave its group.
-        let nonce = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        env.push((
-            proc::RUN_MARK.into(),
-            format!("{}.{attempt}.{nonce:x}", spec.id),
-        ));
+        let mark = proc::run_mark(&conductor.logs_dir, spec.id.as_str(), attempt);
+        env.push((proc::RUN_MARK.into(), mark.clone()));
         if spec.agent == AgentKind::Command {
             if let Some(prompt) = &spec.prompt {
                 env.push(("BATON_PROMPT".into(), prompt.clone()));
@@ -778,6 +777,8 @@ impl Supervisor {
         RunConfig {
             id: spec.id.clone(),
             attempt,
+            // What a remote run leaves is on its host, not here.
+            mark: (!spec.is_remote()).then_some(mark),
             argv,
             logged_argv,
             cwd,

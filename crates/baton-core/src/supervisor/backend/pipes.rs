@@ -56,8 +56,6 @@ pub(crate) struct Pipes {
     stdin: Option<mpsc::UnboundedSender<StdinJob>>,
     /// The agent is on a PTY: a line's Enter is `\r`, as a terminal sends it.
     terminal: bool,
-    /// This run's mark ([`proc::RUN_MARK`]), to end what left its group.
-    mark: Option<String>,
     /// The stdout pipe, which may be grown when the agent floods.
     pipe_fd: Option<std::os::fd::RawFd>,
     exited: bool,
@@ -152,12 +150,6 @@ pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError>
         err_open,
         stdin,
         terminal: cfg.pty.is_some(),
-        mark: cfg
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == proc::RUN_MARK)
-            .map(|(_, v)| v.clone()),
         pipe_fd,
         exited: false,
         group_empty: false,
@@ -288,14 +280,6 @@ impl Backend for Pipes {
     async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {
         let _ = self.out_file.flush();
         let _ = self.err_file.flush();
-        // The group is empty; what the agent detached from it goes too.
-        if let Some(mark) = self.mark.take() {
-            let id = self.id.clone();
-            let found = proc::sweep_strays(mark, STRAY_GRACE).await.unwrap_or(0);
-            if found > 0 {
-                tracing::info!(session = %id, "ended {found} process(es) the run had detached from its group");
-            }
-        }
         Vec::new()
     }
 
@@ -314,10 +298,6 @@ fn enter_as_a_terminal_sends_it(bytes: &mut [u8]) {
         *last = b'\r';
     }
 }
-
-/// How long what a run detached from its group gets between SIGTERM and
-/// SIGKILL once the run has ended.
-const STRAY_GRACE: Duration = Duration::from_secs(2);
 
 /// Opens an output log positioned at its end. Not `O_APPEND`: each log has
 /// exactly one writer (this run), and on ext4 append-mode writes of a flood
