@@ -20,8 +20,10 @@
 //!
 //! The short form (3 rounds) is part of the test suite. The long form:
 //! `BATON_CHAOS_MINUTES=30 cargo nextest run -p baton --test chaos
-//! --no-capture` (or `BATON_CHAOS_ROUNDS=N`); it prints its figures. A
-//! failure names its seed; `BATON_CHAOS_SEED=<seed>` replays that schedule.
+//! --profile chaos --no-capture` (or `BATON_CHAOS_ROUNDS=N`); it prints its
+//! figures. A failure names its seed; `BATON_CHAOS_SEED=<seed>` replays that
+//! schedule (the faults and their order; their timing against the agents is
+//! the machine's).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
