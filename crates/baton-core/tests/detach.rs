@@ -347,3 +347,37 @@ fn a_run_whose_spawn_record_was_lost_is_taken_over_not_started_again() {
         }
     });
 }
+
+/// A session spawned again after a clean restart starts a new run: the
+/// lock file of its earlier run (same attempt number) no longer names it.
+#[test]
+fn a_session_spawned_again_after_a_clean_restart_runs_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = fast_options(dir.path());
+    opts.detach = true;
+    let runs = dir.path().join("again.runs");
+    let attempt = format!("attempt:{}", runs.display());
+    let steps = [attempt.as_str(), "exit:0"];
+    for n in 1..=2 {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let h = Harness::with_options(tempfile::tempdir().unwrap(), opts.clone());
+            h.spawn(script("again", &steps)).await;
+            assert_eq!(h.wait_terminal("again").await, Completed, "{}", h.dump());
+            assert_eq!(
+                h.path_of("again"),
+                [Init, Starting, Healthy, Completed],
+                "{}",
+                h.dump()
+            );
+            let spawns = h
+                .session_records("again")
+                .iter()
+                .filter(|r| matches!(r.event, Event::Spawn { .. }))
+                .count();
+            assert_eq!(spawns, 1, "{}", h.dump());
+            h.conductor.shutdown("test", false).await.unwrap();
+        });
+        assert_eq!(std::fs::read_to_string(&runs).unwrap(), format!("{n}\n"));
+    }
+}

@@ -308,6 +308,7 @@ impl Supervisor {
         if let Some(RecoveredRun::Shim(_)) = &rec.run {
             let _ = std::fs::remove_file(backend::shim::status_path(&out_path));
             let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
+            backend::shim::forget_run(&backend::shim::lock_path(&out_path));
         }
         let leftover = match &rec.run {
             Some(RecoveredRun::Tmux(_)) => Some(server.clone()),

@@ -126,6 +126,8 @@ pub(crate) struct Shim {
     err_watch: Option<FileWatch>,
     buf: Vec<u8>,
     status_file: PathBuf,
+    /// The run lock file (see [`claim_run`]).
+    lock_file: PathBuf,
     fifo: Option<PathBuf>,
     stdin: Option<mpsc::UnboundedSender<StdinJob>>,
     /// The shim is gone; its status is read once the logs are drained.
@@ -243,6 +245,7 @@ pub(crate) async fn start(
         buf: vec![0u8; READ_BUF],
         stdin: fifo.clone().map(fifo_writer),
         status_file,
+        lock_file: lock_path(&cfg.out_path),
         fifo,
         // An adopted shim that is gone: its status file says how the agent ended.
         leader_gone: !ours,
@@ -307,6 +310,7 @@ impl Backend for Shim {
 
     async fn finish(&mut self, _end: RunEnd, _terminating: bool) -> Vec<u8> {
         let _ = std::fs::remove_file(&self.status_file);
+        forget_run(&self.lock_file);
         if let Some(path) = &self.fifo {
             let _ = std::fs::remove_file(path);
         }
@@ -321,6 +325,17 @@ impl Backend for Shim {
 /// The run lock file of the session logging to `out_path`: `<id>.run`.
 pub(crate) fn lock_path(out_path: &Path) -> PathBuf {
     session_file(out_path, "run")
+}
+
+/// The run is over and its end known: its lock file no longer names it (it
+/// is emptied, never unlinked), so a later run with the same attempt number
+/// (the session spawned again after a clean restart) is not taken for it.
+pub(crate) fn forget_run(lock_file: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new().write(true).open(lock_file)
+        && file.try_lock().is_ok()
+    {
+        let _ = file.set_len(0);
+    }
 }
 
 /// What the session's run lock file says.
