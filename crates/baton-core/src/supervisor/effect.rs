@@ -310,6 +310,10 @@ impl Supervisor {
             let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
             backend::shim::forget_run(&backend::shim::lock_path(&out_path));
         }
+        let marker = match &rec.run {
+            Some(RecoveredRun::Tmux(a)) => a.marker.clone(),
+            _ => None,
+        };
         let leftover = match &rec.run {
             Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
             Some(RecoveredRun::Remote { host }) => {
@@ -325,6 +329,9 @@ impl Supervisor {
         tokio::spawn(async move {
             if let Some(tmux) = leftover {
                 let _ = tmux.kill_session(&session).await;
+            }
+            if let Some(token) = marker {
+                backend::tmux::cut_recorded_marker(&out_path, out_offset, &token).await;
             }
             let stdout = driver::run_stdout_tail(&out_path, out_offset);
             let payload = if status.success() {

@@ -289,6 +289,27 @@ pub(super) fn send_keys(server: &TmuxServer, session: &str, bytes: Vec<u8>) -> I
     })
 }
 
+/// Cuts the shim's end-of-run marker (with `token`) off a log whose run
+/// began at `from`, when a conductor that died first could not: the run's
+/// `exit` is recorded, its end is finished from the log. Waits (at most
+/// [`MARKER_MAX`]) for tmux's pipe to have written everything.
+pub(crate) async fn cut_recorded_marker(out_path: &Path, from: u64, token: &str) {
+    let piped = proc::pipe_done_marker(out_path);
+    let until = Instant::now() + MARKER_MAX;
+    while !piped.exists() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let _ = std::fs::remove_file(&piped);
+    let Ok(bytes) = std::fs::read(out_path) else {
+        return;
+    };
+    let mut scanner = MarkerScanner::new(token);
+    scanner.feed(bytes.get(from as usize..).unwrap_or_default());
+    if let Some(at) = scanner.marker_at().filter(|_| scanner.ended().is_some()) {
+        cut_log(out_path, from + at);
+    }
+}
+
 /// Truncates the log to `len` bytes (what follows is the shim's marker).
 fn cut_log(path: &Path, len: u64) {
     let result = std::fs::OpenOptions::new()
@@ -447,4 +468,32 @@ pub(super) fn marker_token() -> String {
             .unwrap_or(0),
     );
     format!("{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod recorded_tests {
+    use super::*;
+
+    /// Found by the chaos suite: a conductor killed between a tmux run's
+    /// marker and cutting it left the marker in the log for good.
+    #[tokio::test]
+    async fn a_recorded_end_cuts_the_marker_off_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("w.out.log");
+        let earlier = b"an earlier run\n".to_vec();
+        let mut bytes = earlier.clone();
+        bytes.extend_from_slice(b"line 1\r\nline 2\r\n\x1b]777;baton-done;abc123;code;0\x07");
+        std::fs::write(&log, &bytes).unwrap();
+        std::fs::write(proc::pipe_done_marker(&log), b"").unwrap();
+        cut_recorded_marker(&log, earlier.len() as u64, "abc123").await;
+        let mut want = earlier.clone();
+        want.extend_from_slice(b"line 1\r\nline 2\r\n");
+        assert_eq!(std::fs::read(&log).unwrap(), want);
+        assert!(!proc::pipe_done_marker(&log).exists());
+        // Another run's token is not this run's end: nothing is cut.
+        std::fs::write(&log, &bytes).unwrap();
+        std::fs::write(proc::pipe_done_marker(&log), b"").unwrap();
+        cut_recorded_marker(&log, earlier.len() as u64, "other").await;
+        assert_eq!(std::fs::read(&log).unwrap(), bytes);
+    }
 }
