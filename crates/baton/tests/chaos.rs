@@ -175,6 +175,8 @@ impl Place {
         let logs = dir.path().join("logs");
         let config = dir.path().join("baton.toml");
         let creds = dir.path().join("creds");
+        // Faults count against a leased account like its own failures; a
+        // breaker that opens leaves a session waiting (correctly) for minutes.
         std::fs::write(
             &config,
             format!(
@@ -183,6 +185,7 @@ impl Place {
                  [probe]\nstall_after = \"5s\"\nstartup_timeout = \"20s\"\n\
                  [agents.claude]\nbin = \"{bin}\"\n\
                  [accounts]\nstate_dir = \"{state}\"\nauth_dir = \"{creds}\"\n\
+                 circuit_failures = 1000\n\
                  [[accounts.claude]]\nid = \"a1\"\nmode = \"env\"\nenv = {{ ANTHROPIC_API_KEY = \"k1\" }}\n\
                  [[accounts.claude]]\nid = \"a2\"\nmode = \"env\"\nenv = {{ ANTHROPIC_API_KEY = \"k2\" }}\n",
                 bin = stand_in(),
