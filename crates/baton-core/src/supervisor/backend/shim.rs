@@ -158,32 +158,6 @@ pub(crate) async fn start(
         },
     };
     let (leader, pid, out_offset, err_offset, ours, begun) = match adopt {
-        Some(a) if lost => {
-            let pid = Pid(a.pid);
-            let watch = if a.same_process() {
-                ExitWatch::new(pid).ok()
-            } else {
-                None
-            };
-            let mut launch = Launch::of(cfg, None);
-            launch.shim = true;
-            let begun = Begun::Spawned(Box::new(Spawned {
-                pid,
-                start_time: a.start_time,
-                out_offset: a.out_offset,
-                err_offset: a.err_offset,
-                launch,
-            }));
-            let ours = watch.is_some();
-            (
-                Leader::Adopted(watch),
-                pid,
-                a.out_offset,
-                a.err_offset,
-                ours,
-                begun,
-            )
-        }
         Some(a) => {
             let pid = Pid(a.pid);
             let watch = if a.same_process() {
@@ -192,15 +166,27 @@ pub(crate) async fn start(
                 None
             };
             let ours = watch.is_some();
-            let begun = Begun::Adopted {
-                pid,
-                out_offset: a.out_offset,
-                acknowledged: a.acknowledged,
-                outcome: if ours {
-                    RecoveredOutcome::Readopted
-                } else {
-                    RecoveredOutcome::Exited
-                },
+            let begun = if lost {
+                let mut launch = Launch::of(cfg, None);
+                launch.shim = true;
+                Begun::Spawned(Box::new(Spawned {
+                    pid,
+                    start_time: a.start_time,
+                    out_offset: a.out_offset,
+                    err_offset: a.err_offset,
+                    launch,
+                }))
+            } else {
+                Begun::Adopted {
+                    pid,
+                    out_offset: a.out_offset,
+                    acknowledged: a.acknowledged,
+                    outcome: if ours {
+                        RecoveredOutcome::Readopted
+                    } else {
+                        RecoveredOutcome::Exited
+                    },
+                }
             };
             (
                 Leader::Adopted(watch),
