@@ -392,6 +392,9 @@ pub async fn prepare(
         git(&repo, ["worktree", "prune"])
             .await
             .map_err(|e| refuse(format!("git worktree prune in `{}`: {e}", repo.display())))?;
+        // Its branch is checked out nowhere now.
+        let listed = list(&repo).await?;
+        return make(spec, repo, prefix, path, branch, owner, listed).await;
     }
     make(spec, repo, prefix, path, branch, owner, listed).await
 }

@@ -492,3 +492,36 @@ async fn a_kill_during_setup_stops_it_and_takes_the_half_made_worktree_away() {
     assert_eq!(git(&repo, &["branch", "--format=%(refname:short)"]), "main");
     h.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worktree_deleted_by_hand_is_made_again_on_its_branch() {
+    let base = tempfile::tempdir().unwrap();
+    let repo = repo(base.path());
+    let h = Harness::new(|_| {});
+    // A first life of the session leaves a kept worktree with a commit.
+    let script = "if [ ! -e mine.txt ]; then echo 1 > mine.txt; git add mine.txt; git commit -qm one; \
+                  echo draft > draft.txt; fi; cat mine.txt";
+    h.spawn(in_worktree("again", &repo, script, WorktreeSpec::default()))
+        .await;
+    assert_eq!(h.wait_terminal("again").await, Completed, "{}", h.dump());
+    assert!(matches!(
+        wait_worktree_end(&h, "again").await,
+        Event::WorktreeKept { .. }
+    ));
+    // The user deletes the directory by hand; git still lists it (prunable).
+    let path = repo.with_file_name("repo.baton-worktrees").join("again");
+    std::fs::remove_dir_all(&path).unwrap();
+    let records = h.finish().await;
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.event, Event::WorktreeKept { .. }))
+    );
+    // Spawned again (a new conductor): made again from its branch, work there.
+    let h = Harness::new(|_| {});
+    h.spawn(in_worktree("again", &repo, script, WorktreeSpec::default()))
+        .await;
+    assert_eq!(h.wait_terminal("again").await, Completed, "{}", h.dump());
+    assert_eq!(String::from_utf8(h.out_log("again")).unwrap(), "1\n");
+    h.finish().await;
+}
