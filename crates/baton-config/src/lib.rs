@@ -41,7 +41,7 @@ pub use hosts::{
     DEFAULT_MAX_SESSIONS, DEFAULT_SSH_PORT, HOST_NAME_RULE, HOSTS_FILE_IN_HOME, HostConfig,
     HostsFile, RESERVED_SSH_OPTIONS, valid_host_name,
 };
-pub use manifest::{Manifest, NotifyHook, STATE_NAMES};
+pub use manifest::{Manifest, NotifyHook, STATE_NAMES, SessionFile};
 pub use model::{
     AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig,
     DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidSessionId,

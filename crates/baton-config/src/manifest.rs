@@ -198,6 +198,126 @@ impl Manifest {
     }
 }
 
+/// One session as `baton spawn --file` reads it: checked for form by the
+/// one session checker, its `host` checked only for its form (the daemon,
+/// which owns the hosts inventory, checks the name), with the line of each
+/// key of its table so that the daemon's errors can name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFile {
+    /// The session.
+    pub session: SessionSpec,
+    /// The 1-based line of each key of the session's table, by key.
+    pub lines: BTreeMap<String, usize>,
+}
+
+impl SessionFile {
+    /// Reads the session file at `path`: one `[[session]]` (or `[session]`)
+    /// table and nothing else. Relative paths are resolved against the
+    /// file's (absolute) directory.
+    pub fn load(path: &Path) -> Result<SessionFile, ConfigError> {
+        let io_err = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let text = std::fs::read_to_string(path).map_err(io_err)?;
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        let base_dir = std::path::absolute(parent).map_err(io_err)?;
+        SessionFile::parse(&text, Some(path), &base_dir)
+    }
+
+    /// [`SessionFile::load`] on `text`. Any table but the session's is
+    /// refused, naming it and where its settings belong: a session file
+    /// that silently dropped `[agents.claude] bin = …` would run another
+    /// binary than its author meant.
+    ///
+    /// Never panics, whatever `text` is.
+    pub fn parse(
+        text: &str,
+        source: Option<&Path>,
+        base_dir: &Path,
+    ) -> Result<SessionFile, ConfigError> {
+        let origin = match source {
+            Some(p) => p.display().to_string(),
+            None => "<session file>".to_owned(),
+        };
+        let text = session_table_as_array(text);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let cx = Validator {
+            text: &text,
+            origin: &origin,
+            home: home.as_deref(),
+        };
+        let doc = toml::de::DeTable::parse(&text).map_err(|e| cx.toml_error(&e))?;
+        for (key, _) in doc.get_ref().iter() {
+            let name = key.get_ref().as_ref();
+            if name == "session" {
+                continue;
+            }
+            let belongs = match name {
+                "hosts" => "in the daemon's config (`baton daemon --config FILE`) or in \
+                            ~/.config/baton/hosts.toml"
+                    .to_owned(),
+                "conductor" | "probe" | "agents" | "accounts" | "notify" => {
+                    "in the daemon's config (`baton daemon --config FILE`)".to_owned()
+                }
+                _ => "nowhere: it is not a baton setting".to_owned(),
+            };
+            let message = format!(
+                "`{}` has no place in a session file, which holds one [[session]] \
+                 (or [session]) table and nothing else; it belongs {belongs}. Nothing \
+                 was started",
+                name.escape_debug()
+            );
+            return Err(cx.err(Some(key.span()), message));
+        }
+        let raw: RawManifest = toml::from_str(&text).map_err(|e| cx.toml_error(&e))?;
+        let count = raw.session.len();
+        let Ok([session]) = <[_; 1]>::try_from(raw.session) else {
+            return Err(cx.err(
+                None,
+                format!("holds {count} [[session]] tables; a session file holds exactly one"),
+            ));
+        };
+        let lines = match doc.get_ref().get("session").map(|v| v.get_ref()) {
+            Some(toml::de::DeValue::Array(tables)) => match tables.first().map(|t| t.get_ref()) {
+                Some(toml::de::DeValue::Table(table)) => table
+                    .iter()
+                    .map(|(k, _)| (k.get_ref().to_string(), line_of(&text, k.span().start)))
+                    .collect(),
+                _ => BTreeMap::new(),
+            },
+            _ => BTreeMap::new(),
+        };
+        let session = cx.session(1, session, base_dir, None, &mut HashMap::new())?;
+        Ok(SessionFile { session, lines })
+    }
+}
+
+/// Rewrites a lone `[session]` table header as `[[session]]`, so that a
+/// file describing one session may use either. Lines keep their numbers,
+/// so errors still point at the right line.
+fn session_table_as_array(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_table_header = |line: &str| {
+        let code = line.split('#').next().unwrap_or("").trim();
+        code == "[session]"
+    };
+    if !text.lines().any(is_table_header) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    for line in text.split_inclusive('\n') {
+        if is_table_header(line) {
+            out.push_str(&line.replacen("[session]", "[[session]]", 1));
+        } else {
+            out.push_str(line);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Whether a file must hold at least one `[[session]]`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sessions {
@@ -731,7 +851,7 @@ impl Validator<'_> {
         let mut sessions = Vec::with_capacity(raw.session.len());
         let mut seen: HashMap<SessionId, usize> = HashMap::new();
         for (i, s) in raw.session.into_iter().enumerate() {
-            let spec = self.session(i + 1, s, base_dir, &hosts, &mut seen)?;
+            let spec = self.session(i + 1, s, base_dir, Some(&hosts), &mut seen)?;
             sessions.push(spec);
         }
         let notify = raw
@@ -1352,7 +1472,7 @@ impl Validator<'_> {
         n: usize,
         raw: Spanned<RawSession>,
         base_dir: &Path,
-        hosts: &BTreeMap<String, HostConfig>,
+        hosts: Option<&BTreeMap<String, HostConfig>>,
         seen: &mut HashMap<SessionId, usize>,
     ) -> Result<SessionSpec, ConfigError> {
         let table = format!("[[session]] #{n}");
@@ -1472,7 +1592,7 @@ impl Validator<'_> {
         let rules = SessionRules {
             table: &table,
             base_dir: Some(base_dir),
-            hosts: Some(hosts),
+            hosts,
         };
         let spec = check_session(draft, &rules).map_err(|e| self.err(e.at, e.message))?;
         Ok(spec)

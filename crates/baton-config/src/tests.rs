@@ -2816,3 +2816,106 @@ fn worktree_is_true_false_or_a_table() {
         [PathBuf::from(".env"), PathBuf::from("config/local.toml")]
     );
 }
+
+fn session_file(text: &str) -> Result<SessionFile, ConfigError> {
+    SessionFile::parse(text, Some(Path::new("s.toml")), Path::new(BASE))
+}
+
+#[test]
+fn a_session_file_holds_one_session_with_the_lines_of_its_keys() {
+    let file = session_file(
+        "# one worker\n[session]\nid = \"w1\"\ncommand = [\"make\"]\n\nworkdir = \"/srv/w\"\nhost = \"box\"\n",
+    )
+    .unwrap();
+    assert_eq!(file.session.id, id("w1"));
+    assert_eq!(
+        file.session.host.as_deref(),
+        Some("box"),
+        "not checked here"
+    );
+    assert_eq!(file.session.backend, Backend::Tmux);
+    let lines: Vec<(&str, usize)> = file.lines.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        lines,
+        [("command", 4), ("host", 7), ("id", 3), ("workdir", 6)]
+    );
+    // The same with `[[session]]`; a local workdir is joined onto the base.
+    let file = session_file("[[session]]\ncommand = [\"true\"]\nworkdir = \"sub\"\n").unwrap();
+    assert_eq!(file.session.workdir, Some(PathBuf::from(BASE).join("sub")));
+    // A host name of the wrong form is still refused here, at its line.
+    let err = session_file("[session]\ncommand = [\"true\"]\nhost = \"-x\"\n").unwrap_err();
+    assert_eq!(err.line(), Some(3), "{err}");
+}
+
+#[test]
+fn a_session_file_refuses_every_other_table_and_says_where_it_belongs() {
+    let cases = [
+        (
+            "[agents.claude]\nbin = \"/opt/claude\"\n",
+            1,
+            "agents",
+            "daemon's config",
+        ),
+        (
+            "[conductor]\nmax_restarts = 1\n",
+            1,
+            "conductor",
+            "daemon's config",
+        ),
+        (
+            "[hosts.box]\naddress = \"10.0.0.1\"\n",
+            1,
+            "hosts",
+            "hosts.toml",
+        ),
+        ("[accounts]\n", 1, "accounts", "daemon's config"),
+        (
+            "[[notify]]\non = [\"dead\"]\ncommand = [\"true\"]\n",
+            1,
+            "notify",
+            "daemon's config",
+        ),
+        (
+            "[probe]\nstall_after = \"1s\"\n",
+            1,
+            "probe",
+            "daemon's config",
+        ),
+    ];
+    for (table, line, name, belongs) in cases {
+        // Before and after the session table alike.
+        for text in [
+            format!("[session]\ncommand = [\"true\"]\n{table}"),
+            format!("{table}[[session]]\ncommand = [\"true\"]\n"),
+        ] {
+            let err = session_file(&text).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("`{name}`")) && message.contains(belongs),
+                "{text}: {message}"
+            );
+            let want = if text.starts_with("[session]") {
+                line + 2
+            } else {
+                line
+            };
+            assert_eq!(err.line(), Some(want), "{text}: {message}");
+        }
+    }
+    // A key before any table is at the top level.
+    let err = session_file("bogus = 1\n[session]\ncommand = [\"true\"]\n").unwrap_err();
+    assert!(err.to_string().contains("not a baton setting"), "{err}");
+    assert_eq!(err.line(), Some(1));
+    let err = session_file("[[session]]\ncommand = [\"a\"]\n[[session]]\ncommand = [\"b\"]\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("exactly one"), "{err}");
+    let err = session_file("").unwrap_err();
+    assert!(err.to_string().contains("exactly one"), "{err}");
+}
+
+proptest! {
+    #[test]
+    fn a_session_file_never_panics(text in "\\PC{0,200}") {
+        let _ = session_file(&text);
+    }
+}

@@ -456,6 +456,44 @@ async fn a_missing_remote_workdir_or_program_is_a_spawn_error() {
     h.finish().await;
 }
 
+/// Output that holds a done token without the run's nonce — the reference
+/// conductor's `__TRIFLUX_DONE__ 0` — is output: the run goes on and ends
+/// by its real exit status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_done_token_in_the_output_ends_nothing() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = harness(&sshd);
+    h.spawn(remote_script(
+        "token",
+        "lo",
+        &[
+            "print:working",
+            "print:__TRIFLUX_DONE__ 0",
+            "print:__BATON_DONE__ 0 not-the-nonce",
+            "sleep:500ms",
+            "print:still-running",
+            "exit:3",
+        ],
+    ))
+    .await;
+    assert_eq!(h.wait_terminal("token").await, Dead, "{}", h.dump());
+    let exits: Vec<Option<i32>> = h
+        .session_records("token")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Exit { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, vec![Some(3)], "{}", h.dump());
+    let log = String::from_utf8_lossy(&h.out_log("token")).into_owned();
+    assert!(
+        log.contains("__TRIFLUX_DONE__ 0\r\n") && log.ends_with("still-running\r\n"),
+        "{log}"
+    );
+    h.finish().await;
+}
+
 /// A kill while the host does not answer: the session is recorded dead at
 /// once, and its tmux session on the host is ended as soon as the host
 /// answers again (not left running there).

@@ -76,6 +76,22 @@ pub struct SpawnSpec {
     /// `workdir` itself. Local sessions only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worktree: Option<SpawnWorktree>,
+    /// The session file the spec was read from (`baton spawn --file`), so
+    /// that a refusal by the daemon — which alone checks what it owns, such
+    /// as the hosts inventory — names the file and line of the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<SpawnOrigin>,
+}
+
+/// Where a spec was written: a file, and the 1-based line of each key of
+/// its session table.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpawnOrigin {
+    /// The file as the client named it.
+    pub file: String,
+    /// Line of each key, by the key's manifest name (`host`, `workdir`…).
+    pub lines: BTreeMap<String, u32>,
 }
 
 /// A session's `worktree` (the manifest's `worktree = true` is all fields left out).
@@ -119,6 +135,7 @@ impl fmt::Debug for SpawnSpec {
             .field("on_stall", &self.on_stall)
             .field("host", &self.host)
             .field("worktree", &self.worktree)
+            .field("origin", &self.origin)
             .finish()
     }
 }
@@ -195,6 +212,7 @@ impl From<SessionSpec> for SpawnSpec {
                     .map(|p| p.to_string_lossy().into_owned())
                     .collect(),
             }),
+            origin: None,
         }
     }
 }
@@ -229,6 +247,11 @@ impl SpawnSpec {
         hosts: Option<&BTreeMap<String, HostConfig>>,
     ) -> Result<SessionSpec, InvalidSpawn> {
         let s = self;
+        let origin = s.origin;
+        let table = match &origin {
+            Some(o) => format!("the [[session]] of {}", o.file),
+            None => "the spawn request".to_owned(),
+        };
         let text = |v: Option<String>| v.map(Given::new);
         let draft = SessionDraft {
             agent: Some(Given::new(s.agent)),
@@ -279,13 +302,21 @@ impl SpawnSpec {
             ..SessionDraft::new(Given::new(s.id))
         };
         let rules = SessionRules {
-            table: "the spawn request",
+            table: &table,
             base_dir: None,
             hosts,
         };
-        check_session(draft, &rules).map_err(|e| InvalidSpawn {
-            field: wire_field(e.field),
-            message: e.message,
+        check_session(draft, &rules).map_err(|e| {
+            let line = origin
+                .as_ref()
+                .and_then(|o| Some((&o.file, o.lines.get(e.field.key())?)));
+            InvalidSpawn {
+                field: wire_field(e.field),
+                message: match line {
+                    Some((file, line)) => format!("{file}:{line}: {}", e.message),
+                    None => e.message,
+                },
+            }
         })
     }
 }
@@ -379,6 +410,43 @@ mod tests {
         // A wire spec without the field (an older client) is local.
         let spec: SpawnSpec = serde_json::from_str(r#"{"id":"w1","command":["true"]}"#).unwrap();
         assert_eq!(spec.host, None);
+    }
+
+    #[test]
+    fn a_refusal_of_a_spec_read_from_a_file_names_its_file_and_line() {
+        let hosts = BTreeMap::new();
+        let spec = SpawnSpec {
+            host: Some("box".into()),
+            origin: Some(SpawnOrigin {
+                file: "jobs/s.toml".into(),
+                lines: [("host".to_owned(), 4), ("id".to_owned(), 2)].into(),
+            }),
+            ..command_spec()
+        };
+        let err = spec.clone().check(Some(&hosts)).unwrap_err();
+        assert_eq!(err.field, "host");
+        assert!(
+            err.message.starts_with("jobs/s.toml:4: ")
+                && err.message.contains("the [[session]] of jobs/s.toml"),
+            "{}",
+            err.message
+        );
+        // A field the file did not write (here: the id given by a flag)
+        // is named without a line.
+        let err = SpawnSpec {
+            id: "-x".into(),
+            origin: Some(SpawnOrigin {
+                file: "s.toml".into(),
+                lines: BTreeMap::new(),
+            }),
+            ..spec
+        }
+        .check(Some(&hosts))
+        .unwrap_err();
+        assert!(err.message.starts_with("`id`"), "{}", err.message);
+        // On the wire, a spec without an origin has no such field.
+        let wire = serde_json::to_value(command_spec()).unwrap();
+        assert!(wire.get("origin").is_none(), "{wire}");
     }
 
     #[test]

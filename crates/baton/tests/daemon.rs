@@ -1882,3 +1882,116 @@ fn what_a_run_detached_is_ended_after_the_daemon_that_started_it_died() {
     });
     let _ = d.baton(&["kill", "pty-run"]);
 }
+
+/// `spawn --file`: the host is the daemon's to check (its `--config`
+/// inventory, not the client's hosts file), and a refusal still names the
+/// file and line; tables a session file cannot hold are refused, naming
+/// them; nothing is started by a refused file.
+#[test]
+fn a_session_file_names_a_host_of_the_daemon_and_holds_nothing_but_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    // A host nobody answers on: the spawn is accepted; what becomes of the
+    // session is not this test's business.
+    let config = format!("{CONFIG}[hosts.box]\naddress = \"127.0.0.1\"\nport = 9\n");
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, &config, &[]);
+    d.wait_ready();
+    let file = d.dir.path().join("s.toml");
+    let session = |host: &str, extra: &str| {
+        format!("[session]\nid = \"far\"\ncommand = [\"true\"]\nhost = \"{host}\"\n{extra}")
+    };
+    std::fs::write(&file, session("nowhere", "")).unwrap();
+    let out = d.try_baton(&["spawn", "--file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("s.toml:4") && stderr.contains("not in the hosts inventory"),
+        "{stderr}"
+    );
+    for (table, named) in [
+        ("[agents.claude]\nbin = \"/opt/other-claude\"\n", "`agents`"),
+        ("[conductor]\nmax_restarts = 9\n", "`conductor`"),
+    ] {
+        std::fs::write(&file, session("box", table)).unwrap();
+        let out = d.try_baton(&["spawn", "--file", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(named) && stderr.contains("s.toml:5") && stderr.contains("--config"),
+            "{stderr}"
+        );
+    }
+    assert!(d.ps().is_empty(), "a refused file starts nothing");
+
+    std::fs::write(&file, session("box", "")).unwrap();
+    let out = d.baton(&["spawn", "--file", file.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout).trim(), "far");
+    let far = d.session("far").expect("the session");
+    assert_eq!(far["host"], "box", "{far}");
+}
+
+/// `--env KEY` takes the value from the caller's environment and
+/// `--env-file` from a file, so a secret never rides on the client's
+/// command line; a KEY that is not set is an error naming it.
+#[test]
+fn env_values_come_from_the_callers_environment_or_a_file() {
+    let d = Daemon::start();
+    let env_file = d.dir.path().join("session.env");
+    std::fs::write(
+        &env_file,
+        "# for the worker\nFROM_FILE=file value\nOVERRIDDEN=from the file\n",
+    )
+    .unwrap();
+    let stand_in = stand_in();
+    let out = Running::start({
+        let mut cmd = d.client(&[
+            "spawn",
+            "--id",
+            "envy",
+            "--env",
+            "SECRET_TOKEN",
+            "--env-file",
+            env_file.to_str().unwrap(),
+            "--env",
+            "OVERRIDDEN=from the flag",
+            "--",
+            &stand_in,
+            "env:SECRET_TOKEN",
+            "env:FROM_FILE",
+            "env:OVERRIDDEN",
+        ]);
+        cmd.env("SECRET_TOKEN", "hunter2 from the caller");
+        cmd
+    })
+    .output(CLIENT);
+    assert!(out.status.success(), "{}", describe(&out));
+    d.wait_state("envy", "completed");
+    assert_eq!(
+        text(&d.out_log("envy")),
+        "SECRET_TOKEN=hunter2 from the caller\nFROM_FILE=file value\nOVERRIDDEN=from the flag\n"
+    );
+
+    let out = d.try_baton(&["spawn", "--env", "BATON_TEST_UNSET_KEY", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("`BATON_TEST_UNSET_KEY` is not set"),
+        "{}",
+        describe(&out)
+    );
+    std::fs::write(&env_file, "GOOD=1\nnot a line\n").unwrap();
+    let out = d.try_baton(&[
+        "spawn",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        text(&out.stderr).contains("session.env:2"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(d.ps().len(), 1, "only envy was started");
+}

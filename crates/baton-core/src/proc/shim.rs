@@ -152,31 +152,22 @@ impl MarkerScanner {
     }
 
     /// A scanner for the done token a remote run's wrapper prints when the
-    /// agent ends: `__BATON_DONE__ <code> <nonce>` (the nonce must match,
-    /// so output that merely mentions the token cannot end the run), and the
-    /// reference conductor's `__TRIFLUX_DONE__ <code>`. Each ends at CR or LF.
+    /// agent ends: `__BATON_DONE__ <code> <nonce>`, ending at CR or LF. The
+    /// nonce must match, so output that merely mentions a token — ours, or
+    /// the reference conductor's `__TRIFLUX_DONE__ <code>`, which an agent
+    /// printing that project's files would show — never ends the run.
     pub fn done_token(nonce: &str) -> MarkerScanner {
         let nonce = nonce.to_owned();
-        MarkerScanner::with(vec![
-            Marker {
-                prefix: b"__BATON_DONE__ ".to_vec(),
-                ends: b"\r\n",
-                parse: Box::new(move |tail| {
-                    let text = std::str::from_utf8(tail).ok()?;
-                    let (code, rest) = text.split_once(' ')?;
-                    (rest == nonce).then_some(())?;
-                    status_of("code", code)
-                }),
-            },
-            Marker {
-                prefix: b"__TRIFLUX_DONE__ ".to_vec(),
-                ends: b"\r\n",
-                parse: Box::new(|tail| {
-                    let text = std::str::from_utf8(tail).ok()?;
-                    status_of("code", text.trim_end())
-                }),
-            },
-        ])
+        MarkerScanner::with(vec![Marker {
+            prefix: b"__BATON_DONE__ ".to_vec(),
+            ends: b"\r\n",
+            parse: Box::new(move |tail| {
+                let text = std::str::from_utf8(tail).ok()?;
+                let (code, rest) = text.split_once(' ')?;
+                (rest == nonce).then_some(())?;
+                status_of("code", code)
+            }),
+        }])
     }
 
     fn with(markers: Vec<Marker>) -> MarkerScanner {
@@ -332,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn done_tokens_need_their_nonce_and_triflux_is_accepted() {
+    fn done_tokens_need_their_nonce_and_foreign_tokens_are_output() {
         let mut s = MarkerScanner::done_token("n0nce");
         let mut out = s.feed(b"talk about __BATON_DONE__ 0 other\r\nstill going\r\n");
         assert!(s.ended().is_none());
@@ -346,10 +337,11 @@ mod tests {
         );
         assert_eq!(s.marker_at(), Some(out.len() as u64));
 
+        // The reference conductor's token ends nothing baton started.
         let mut t = MarkerScanner::done_token("n0nce");
-        let out = t.feed(b"x\n__TRIFLUX_DONE__ 2\n");
-        assert_eq!(out, b"x\n");
-        assert_eq!(t.ended().and_then(|e| e.code), Some(2));
+        let out = t.feed(b"x\n__TRIFLUX_DONE__ 0\n");
+        assert_eq!(out, b"x\n__TRIFLUX_DONE__ 0\n");
+        assert!(t.ended().is_none());
     }
 
     #[test]

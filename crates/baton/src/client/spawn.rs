@@ -1,11 +1,10 @@
 //! `baton spawn`: start a session in the daemon, from flags or from a file
 //! holding one `[[session]]`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use baton_config::{AgentKind, Backend, Manifest};
+use baton_config::{AgentKind, Backend};
 use baton_proto::request::{Spawn, Via};
 use baton_proto::{Request, Response, SpawnSpec};
 
@@ -28,9 +27,16 @@ pub struct SpawnArgs {
     /// Working directory [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
-    /// Extra environment for the session (repeatable).
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    /// Extra environment for the session (repeatable): `KEY=VALUE`, or
+    /// `KEY` alone to pass the value this command sees for KEY, so that a
+    /// secret never appears on a command line.
+    #[arg(long = "env", value_name = "KEY[=VALUE]", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+    /// Read environment from FILE: one `KEY=VALUE` (or `KEY`, taken from
+    /// this command's environment) per line; blank lines and lines starting
+    /// with `#` are skipped. --env wins over the file for the same KEY.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
     /// Model name.
     #[arg(long)]
     pub model: Option<String>,
@@ -65,7 +71,7 @@ pub struct SpawnArgs {
     #[arg(
         long,
         value_name = "FILE",
-        conflicts_with_all = ["agent", "prompt", "workdir", "env", "model", "profile", "backend", "capabilities", "command", "worktree"]
+        conflicts_with_all = ["agent", "prompt", "workdir", "env", "env_file", "model", "profile", "backend", "capabilities", "command", "worktree"]
     )]
     pub file: Option<PathBuf>,
     /// The argv of a `command` session.
@@ -83,12 +89,68 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
         .map_err(|e: baton_config::UnknownVariant| e.to_string())
 }
 
-/// `KEY=VALUE`; the value is never echoed back (it may be a secret).
+/// `KEY=VALUE`, or `KEY` whose value is this process's own; the value is
+/// never echoed back (it may be a secret).
 fn parse_env(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
-        _ => Err("expected KEY=VALUE with a non-empty KEY".to_owned()),
+    env_entry(s, |key| std::env::var_os(key))
+}
+
+/// One `KEY=VALUE` or `KEY` (valued by `lookup`), as `--env` and the lines
+/// of `--env-file` give it.
+fn env_entry(
+    s: &str,
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(String, String), String> {
+    let (key, value) = match s.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_owned())),
+        None => (s, None),
+    };
+    if key.is_empty() || key.contains(char::is_whitespace) || key.contains('\0') {
+        return Err(format!(
+            "expected KEY=VALUE or KEY, with a KEY that is not empty and has no \
+             spaces; got a KEY of {} characters",
+            key.chars().count()
+        ));
     }
+    let value = match value {
+        Some(value) => value,
+        None => match lookup(key) {
+            Some(value) => value.into_string().map_err(|_| {
+                format!("`{key}` is set in this environment, but not to UTF-8 text")
+            })?,
+            None => {
+                return Err(format!(
+                    "`{key}` is not set in this environment (write {key}=VALUE, or \
+                     export {key} first)"
+                ));
+            }
+        },
+    };
+    Ok((key.to_owned(), value))
+}
+
+/// The entries of an `--env-file`: `KEY=VALUE` or `KEY` per line, blank
+/// lines and `#` comments skipped. A bad line is an error naming the file
+/// and the line number, never the line's text (it may hold a secret).
+fn env_file(
+    path: &Path,
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text =
+        String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", path.display()))?;
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let entry = env_entry(trimmed, &lookup)
+            .map_err(|e| format!("{}:{}: {e}", path.display(), n + 1))?;
+        entries.push(entry);
+    }
+    Ok(entries)
 }
 
 pub fn main(args: SpawnArgs) -> i32 {
@@ -101,6 +163,9 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
             let mut spec = spec_from_file(path).map_err(Failure::Invalid)?;
             if let Some(id) = &args.id {
                 spec.id = id.clone();
+                if let Some(origin) = &mut spec.origin {
+                    origin.lines.remove("id");
+                }
             }
             spec
         }
@@ -148,7 +213,13 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
     let (host, workdir, backend) =
         placement(args.host.clone(), args.workdir.clone(), args.backend, &cwd);
-    let env: BTreeMap<String, String> = args.env.iter().cloned().collect();
+    let mut env: BTreeMap<String, String> = match &args.env_file {
+        Some(path) => env_file(path, |key| std::env::var_os(key))?
+            .into_iter()
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    env.extend(args.env.iter().cloned());
     Ok(SpawnSpec {
         id: args.id.clone().unwrap_or_default(),
         agent: args.agent.unwrap_or_default(),
@@ -170,84 +241,72 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
     })
 }
 
-/// The one session in `path`, checked by the manifest parser so that a
-/// mistake names the file and line.
+/// The one session in `path`, checked for form by the session checker so
+/// that a mistake names the file and line. Its `host` is checked by the
+/// daemon, which owns the inventory; the spec carries the file and the
+/// lines of its keys so that the daemon's errors name them too.
 fn spec_from_file(path: &Path) -> Result<SpawnSpec, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let base_dir = std::path::absolute(parent).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = session_table_as_array(&text);
-    // A `host` in the file is checked against ~/.config/baton/hosts.toml
-    // (the daemon checks it against its own inventory again).
-    let hosts_file = baton_config::HostsFile::default_path()
-        .map(|p| baton_config::HostsFile::load(&p))
-        .transpose()
-        .map_err(|e| format!("{:?}", miette::Report::new(e)))?
-        .flatten();
-    let manifest = Manifest::parse_with_hosts(&text, Some(path), &base_dir, hosts_file.as_ref())
+    let file = baton_config::SessionFile::load(path)
         .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
-    match <[_; 1]>::try_from(manifest.sessions) {
-        Ok([session]) => Ok(SpawnSpec::from(session)),
-        Err(sessions) => Err(format!(
-            "{}: holds {} [[session]] entries; `baton spawn --file` takes exactly one",
-            path.display(),
-            sessions.len()
-        )),
-    }
-}
-
-/// Rewrites a lone `[session]` table header as `[[session]]`, so that a
-/// file describing one session may use either. Lines keep their numbers,
-/// so parse errors still point at the right line.
-fn session_table_as_array(text: &str) -> Cow<'_, str> {
-    let is_table_header = |line: &str| {
-        let code = line.split('#').next().unwrap_or("").trim();
-        code == "[session]"
-    };
-    if !text.lines().any(is_table_header) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 2);
-    for line in text.split_inclusive('\n') {
-        if is_table_header(line) {
-            out.push_str(&line.replacen("[session]", "[[session]]", 1));
-        } else {
-            out.push_str(line);
-        }
-    }
-    Cow::Owned(out)
+    let mut spec = SpawnSpec::from(file.session);
+    spec.origin = Some(baton_proto::SpawnOrigin {
+        file: path.display().to_string(),
+        lines: file
+            .lines
+            .into_iter()
+            .filter_map(|(key, line)| Some((key, u32::try_from(line).ok()?)))
+            .collect(),
+    });
+    Ok(spec)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn env_flags() {
-        assert_eq!(parse_env("A=b=c"), Ok(("A".into(), "b=c".into())));
-        assert_eq!(parse_env("A="), Ok(("A".into(), String::new())));
-        assert!(parse_env("=x").is_err());
-        assert!(parse_env("A").is_err());
+    fn lookup(key: &str) -> Option<std::ffi::OsString> {
+        (key == "SET").then(|| "from-env".into())
     }
 
     #[test]
-    fn a_session_table_reads_like_an_array_entry() {
-        let cases = [
-            ("[session]\nid = \"a\"\n", "[[session]]\nid = \"a\"\n"),
-            (
-                "  [session]  # one\nid = \"a\"",
-                "  [[session]]  # one\nid = \"a\"",
-            ),
-            ("[[session]]\nid = \"a\"\n", "[[session]]\nid = \"a\"\n"),
-            ("[session.answer]\n", "[session.answer]\n"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(session_table_as_array(text), want);
-        }
+    fn env_flags() {
+        assert_eq!(env_entry("A=b=c", lookup), Ok(("A".into(), "b=c".into())));
+        assert_eq!(env_entry("A=", lookup), Ok(("A".into(), String::new())));
+        assert_eq!(
+            env_entry("SET", lookup),
+            Ok(("SET".into(), "from-env".into()))
+        );
+        assert!(env_entry("=x", lookup).is_err());
+        assert!(env_entry("A B=x", lookup).is_err());
+        let err = env_entry("UNSET", lookup).unwrap_err();
+        assert!(err.contains("`UNSET` is not set"), "{err}");
+    }
+
+    #[test]
+    fn env_files_name_the_bad_line_but_never_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env");
+        std::fs::write(
+            &path,
+            "# secrets\n\nTOKEN=s3cret=x\r\n  SET\nEMPTY=\n# done\n",
+        )
+        .unwrap();
+        assert_eq!(
+            env_file(&path, lookup).unwrap(),
+            vec![
+                ("TOKEN".into(), "s3cret=x".into()),
+                ("SET".into(), "from-env".into()),
+                ("EMPTY".into(), String::new()),
+            ]
+        );
+        std::fs::write(&path, "A=1\nbad key=s3cret\n").unwrap();
+        let err = env_file(&path, lookup).unwrap_err();
+        assert!(err.contains(":2:") && !err.contains("s3cret"), "{err}");
+        std::fs::write(&path, "A=1\n\nUNSET\n").unwrap();
+        let err = env_file(&path, lookup).unwrap_err();
+        assert!(err.contains(":3:") && err.contains("UNSET"), "{err}");
+        let err = env_file(&dir.path().join("none"), lookup).unwrap_err();
+        assert!(err.contains("cannot read"), "{err}");
     }
 
     #[test]
@@ -280,5 +339,18 @@ mod tests {
         .unwrap();
         let err = spec_from_file(&path).unwrap_err();
         assert!(err.contains("exactly one"), "{err}");
+
+        // The host's form is checked here, its name by the daemon: the
+        // spec says where it was written.
+        std::fs::write(
+            &path,
+            "[session]\nid = \"a\"\ncommand = [\"true\"]\nhost = \"box\"\n",
+        )
+        .unwrap();
+        let spec = spec_from_file(&path).unwrap();
+        assert_eq!(spec.host.as_deref(), Some("box"));
+        let origin = spec.origin.expect("where the session was written");
+        assert_eq!(origin.lines.get("host"), Some(&4));
+        assert_eq!(origin.file, path.display().to_string());
     }
 }

@@ -183,6 +183,7 @@ impl Baton {
                     copy: w.copy.unwrap_or_default(),
                 }),
             },
+            origin: None,
         })
     }
 
