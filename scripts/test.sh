@@ -13,6 +13,7 @@ command -v script >/dev/null || need+=(util-linux) # live-view test on a pty
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)    # silent link cuts
+command -v npm >/dev/null || need+=(npm)         # the MCP Inspector CLI
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -49,6 +50,17 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
+
+# The MCP Inspector's CLI, pinned: a second real MCP client, one that types
+# tool arguments by the advertised schemas (crates/baton/tests/mcp.rs).
+inspector_version=2.12.0
+inspector_dir="$PWD/target/test-tools/mcp-inspector-$inspector_version"
+if [ ! -x "$inspector_dir/node_modules/.bin/mcp-inspector" ]; then
+  mkdir -p "$inspector_dir"
+  npm install --prefix "$inspector_dir" --no-audit --no-fund --loglevel=error \
+    "@modelcontextprotocol/inspector@$inspector_version"
+fi
+export BATON_TEST_MCP_INSPECTOR="$inspector_dir/node_modules/.bin/mcp-inspector"
 
 # Integration tests start the workspace's binaries (baton, stand-in-agent):
 # build every target first so none of them is stale.

@@ -617,3 +617,179 @@ async fn a_lead_gives_each_worker_its_own_worktree_and_learns_its_branch() {
     assert_eq!(git(&repo, &["symbolic-ref", "--short", "HEAD"]), "main");
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 }
+
+/// The MCP Inspector's CLI (npm `@modelcontextprotocol/inspector`, installed
+/// by scripts/test.sh and named by `BATON_TEST_MCP_INSPECTOR`): a second
+/// real client, and one that types tool arguments by the advertised schema,
+/// as gemini's function calling does. `None` outside CI when it is missing.
+fn inspector() -> Option<PathBuf> {
+    match std::env::var_os("BATON_TEST_MCP_INSPECTOR") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the MCP Inspector is required in CI (scripts/test.sh installs it)"
+            );
+            eprintln!("skipped: BATON_TEST_MCP_INSPECTOR is not set (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// `mcp-inspector --cli … baton mcp --method tools/call --tool-name TOOL
+/// --tool-arg ARGS…` against the daemon at `socket`: the call's result.
+fn inspect(
+    inspector: &std::path::Path,
+    socket: &std::path::Path,
+    tool: &str,
+    args: &[&str],
+) -> Value {
+    let mut cmd = Command::new(inspector);
+    cmd.arg("--cli")
+        .arg("-e")
+        .arg(format!("BATON_SOCKET={}", socket.display()))
+        .arg(baton())
+        .arg("mcp")
+        .args(["--method", "tools/call", "--tool-name", tool]);
+    if !args.is_empty() {
+        cmd.arg("--tool-arg").args(args);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the inspector starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the inspector's {tool} call did not end");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(result["isError"], false, "{tool} {args:?}: {result}");
+    result["structuredContent"].clone()
+}
+
+/// A lead whose client types arguments by the schema (the Inspector CLI:
+/// `ids=["w2"]` is a list only if the schema says `"type": "array"`) lists
+/// the tools with no portability problem, and spawns, lists, waits for,
+/// answers and collects a worker.
+#[test]
+fn a_schema_driven_client_spawns_lists_waits_and_answers() {
+    let Some(inspector) = inspector() else { return };
+    let place = Place::new();
+    let mut daemon = Command::new(baton())
+        .arg("daemon")
+        .arg("--socket")
+        .arg(&place.socket)
+        .arg("--config")
+        .arg(&place.config)
+        .current_dir(place.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the daemon starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !place.socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never listened"
+        );
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // tools/list with the Inspector's portability check: no error.
+    let out = Command::new(&inspector)
+        .arg("--cli")
+        .arg("--strict")
+        .arg("-e")
+        .arg(format!("BATON_SOCKET={}", place.socket.display()))
+        .arg(baton())
+        .args(["mcp", "--method", "tools/list"])
+        .output()
+        .expect("the inspector runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        listed["tools"].as_array().map(Vec::len),
+        Some(9),
+        "{listed}"
+    );
+
+    let command = serde_json::to_string(&json!([
+        stand_in(),
+        "print:planning",
+        "ask:Apply the patch? [y/N] ",
+        "print:applied",
+        "exit:0"
+    ]))
+    .unwrap();
+    let spawned = inspect(
+        &inspector,
+        &place.socket,
+        "spawn",
+        &[
+            "id=w2",
+            &format!("command={command}"),
+            r#"capabilities=["patch"]"#,
+        ],
+    );
+    assert_eq!(spawned["id"], "w2", "{spawned}");
+    let waited = inspect(
+        &inspector,
+        &place.socket,
+        "wait",
+        &[r#"ids=["w2"]"#, r#"until=["input_wait"]"#, "timeout_s=30"],
+    );
+    assert_eq!(waited["state"], "input_wait", "{waited}");
+    let listed = inspect(
+        &inspector,
+        &place.socket,
+        "list",
+        &[r#"state=["input_wait"]"#, "capability=patch"],
+    );
+    assert_eq!(listed["sessions"][0]["id"], "w2", "{listed}");
+    let sent = inspect(&inspector, &place.socket, "send", &["id=w2", "text=y"]);
+    assert_eq!(sent["resumed"], true, "{sent}");
+    let waited = inspect(
+        &inspector,
+        &place.socket,
+        "wait",
+        &[
+            r#"ids=["w2"]"#,
+            r#"until=["completed","dead"]"#,
+            "timeout_s=30",
+        ],
+    );
+    assert_eq!(waited["state"], "completed", "{waited}");
+    let logs = inspect(
+        &inspector,
+        &place.socket,
+        "logs",
+        &["id=w2", "stream=stdout"],
+    );
+    assert!(
+        logs["text"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("applied\n")),
+        "{logs}"
+    );
+    drop(place);
+    let _ = daemon.wait();
+}

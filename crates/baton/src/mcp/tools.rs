@@ -882,7 +882,7 @@ mod tests {
     }
 
     #[test]
-    fn every_tool_has_lean_schemas_and_a_description() {
+    fn every_tool_has_lean_portable_schemas_and_a_description() {
         let link = DaemonLink::to_running(PathBuf::from("/nonexistent/baton.sock"));
         let server = Baton::new(link, PathBuf::from("/"), ALL_TOOLS);
         let tools = server.tool_router.list_all();
@@ -900,6 +900,20 @@ mod tests {
                 assert!(!text.contains("$schema"), "{}: {text}", tool.name);
             }
             assert!(tool.description.is_some_and(|d| d.len() > 40));
+            // Every schema is in the subset Gemini takes (one scalar type,
+            // no `$ref`, no unions): a lead on gemini can call every tool.
+            assert_eq!(
+                super::super::schema::subset_problems(&input, false),
+                Vec::<String>::new(),
+                "{} input: {input}",
+                tool.name
+            );
+            assert_eq!(
+                super::super::schema::subset_problems(&output, true),
+                Vec::<String>::new(),
+                "{} output: {output}",
+                tool.name
+            );
         }
     }
 

@@ -125,14 +125,17 @@ pub struct SpawnIn {
     /// Auto-answers, in priority order: when the question line matches `pattern`, baton sends `reply`.
     pub answers: Option<Vec<AnswerIn>>,
     /// Run in a git worktree of its own on branch `baton/<id>` (workdir must be in a git
-    /// checkout): `true`, or `{base, branch, setup, copy}`. Removed at the end if clean;
-    /// its branch is kept.
+    /// checkout): `{}` for the defaults, or some of `{base, branch, setup, copy}`
+    /// (`true` works too). Removed at the end if clean; its branch is kept.
     pub worktree: Option<WorktreeIn>,
 }
 
 /// `worktree`: `true`/`false`, or its settings.
-#[derive(Debug, JsonSchema)]
-#[serde(untagged)]
+///
+/// Its schema is the settings object alone (`{}`: the defaults): a union
+/// of a boolean and an object is outside what some models take (see
+/// `schema`). `true` and `false` are still read.
+#[derive(Debug)]
 pub enum WorktreeIn {
     /// `true`: on `baton/<id>` from HEAD.
     On(bool),
@@ -162,6 +165,20 @@ impl<'de> Deserialize<'de> for WorktreeIn {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for WorktreeIn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WorktreeIn".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        WorktreeSettings::json_schema(generator)
     }
 }
 
@@ -547,6 +564,7 @@ pub struct EventsIn {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct EventsOut {
     /// The records, as in the event log (`seq`, `ts`, `session`, `event` and its fields).
+    #[schemars(with = "Vec<serde_json::Map<String, serde_json::Value>>")]
     pub events: Vec<serde_json::Value>,
     /// Pass as `since_seq` for the next page.
     pub next_seq: u64,
@@ -558,6 +576,7 @@ pub struct EventsOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct AccountsOut {
     /// The broker's state, as `baton accounts --json` prints it: per account busy, cooldown, circuit; next free per provider.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub status: serde_json::Value,
 }
 
