@@ -21,6 +21,7 @@
 pub mod conductor;
 pub mod detectors;
 pub mod eventlog;
+pub mod fault;
 pub mod proc;
 pub mod replay;
 pub mod state;

@@ -15,8 +15,12 @@
 //! Faults: SIGKILL of agents, of a session's other processes (its shim, a
 //! grandchild), of the daemon (restarted on the same logs dir) — at random
 //! points, also mid-spawn and mid-kill —, `baton kill`, answers and kills
-//! racing, agents that close stdout early, crashing agents, and the tmux
-//! server killed under its panes.
+//! racing, agents that close stdout early, crashing agents, the tmux
+//! server killed under its panes (here and on the remote host), and the
+//! remote host's link cut (packets silently dropped) for up to 4 s, the
+//! daemon sometimes killed and restarted while it is cut. The remote host is
+//! a real sshd in a network namespace (`baton-testhost`); where none can be
+//! made (not root, no `ip netns`) the suite runs without remote sessions.
 //!
 //! The short form (3 rounds) is part of the test suite. The long form:
 //! `BATON_CHAOS_MINUTES=30 cargo nextest run -p baton --test chaos
@@ -84,9 +88,11 @@ enum Kind {
     Closer,
     /// A claude session (the stand-in as `claude`) on a leased account.
     Leased,
+    /// Writes lines at an interval and exits 0, in tmux on the remote host.
+    Remote,
 }
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Writer,
     Kind::Asker,
     Kind::Crasher,
@@ -94,6 +100,7 @@ const KINDS: [Kind; 7] = [
     Kind::Escaper,
     Kind::Closer,
     Kind::Leased,
+    Kind::Remote,
 ];
 
 fn lines(n: u32) -> String {
@@ -125,6 +132,7 @@ impl Kind {
             ],
             Kind::Closer => vec!["close-stdout".into(), "sleep:300ms".into(), "exit:0".into()],
             Kind::Leased => vec!["lines:30:20ms".into()],
+            Kind::Remote => vec!["lines:30:30ms".into(), "exit:0".into()],
         }
     }
 
@@ -134,7 +142,7 @@ impl Kind {
             Kind::Writer => lines(40),
             Kind::Asker => format!("{}Proceed? (y/n) answer: y\n{}", lines(5), lines(5)),
             Kind::Crasher => lines(3),
-            Kind::Leaker | Kind::Escaper | Kind::Leased => lines(30),
+            Kind::Leaker | Kind::Escaper | Kind::Leased | Kind::Remote => lines(30),
             Kind::Closer => String::new(),
         }
     }
@@ -166,6 +174,35 @@ struct Place {
     starts: u32,
     /// Marks every process of this run's sessions (their env).
     tag: String,
+    /// The remote host `far` (dropped after the daemon, which ends its panes).
+    host: Option<baton_testhost::NetnsHost>,
+}
+
+/// The inventory host of the remote sessions.
+const HOST: &str = "far";
+/// How long the daemon waits for an unanswering host before it calls the
+/// session `failed` (and readopts it once the host answers again).
+const REMOTE_TIMEOUT: &str = "3s";
+
+/// `[hosts.far]` for `host`, as the daemon's config reads it.
+fn host_table(host: &baton_testhost::NetnsHost) -> String {
+    let config = host.host_config(HOST);
+    let quoted = |s: &str| serde_json::Value::from(s).to_string();
+    let options: Vec<String> = config.ssh_options.iter().map(|o| quoted(o)).collect();
+    format!(
+        "[hosts.{HOST}]\naddress = {address}\nuser = \"root\"\nport = {port}\n\
+         identity = {identity}\nssh_options = [{options}]\nremote_timeout = \"{REMOTE_TIMEOUT}\"\n",
+        address = quoted(&config.address),
+        port = config.port,
+        identity = quoted(
+            &config
+                .identity
+                .expect("the host's key")
+                .display()
+                .to_string()
+        ),
+        options = options.join(", "),
+    )
 }
 
 impl Place {
@@ -175,6 +212,10 @@ impl Place {
         let logs = dir.path().join("logs");
         let config = dir.path().join("baton.toml");
         let creds = dir.path().join("creds");
+        let host = baton_testhost::NetnsHost::new();
+        if host.is_none() {
+            eprintln!("chaos: no remote host here; the suite runs without remote sessions");
+        }
         // Faults count against a leased account like its own failures; a
         // breaker that opens leaves a session waiting (correctly) for minutes.
         std::fs::write(
@@ -187,8 +228,10 @@ impl Place {
                  [accounts]\nstate_dir = \"{state}\"\nauth_dir = \"{creds}\"\n\
                  circuit_failures = 1000\n\
                  [[accounts.claude]]\nid = \"a1\"\nmode = \"env\"\nenv = {{ ANTHROPIC_API_KEY = \"k1\" }}\n\
-                 [[accounts.claude]]\nid = \"a2\"\nmode = \"env\"\nenv = {{ ANTHROPIC_API_KEY = \"k2\" }}\n",
+                 [[accounts.claude]]\nid = \"a2\"\nmode = \"env\"\nenv = {{ ANTHROPIC_API_KEY = \"k2\" }}\n\
+                 {hosts}",
                 bin = stand_in(),
+                hosts = host.as_ref().map(host_table).unwrap_or_default(),
                 state = dir.path().join("accounts").display(),
                 creds = creds.display(),
             ),
@@ -203,6 +246,7 @@ impl Place {
             starts: 0,
             tag: format!("chaos-{seed:x}-{}", std::process::id()),
             dir,
+            host,
         };
         place.start_daemon();
         place
@@ -290,11 +334,19 @@ impl Place {
             "spawn".into(),
             "--id".into(),
             p.id.clone(),
-            "--backend".into(),
-            p.backend.into(),
             "--env".into(),
             tag,
         ];
+        if p.backend == "remote" {
+            args.extend([
+                "--backend".into(),
+                "tmux".into(),
+                "--host".into(),
+                HOST.into(),
+            ]);
+        } else {
+            args.extend(["--backend".into(), p.backend.into()]);
+        }
         if p.kind == Kind::Leased {
             args.extend(["--agent".into(), "claude".into(), "--prompt".into()]);
             args.push(steps.join(" "));
@@ -451,15 +503,46 @@ fn inject(place: &mut Place, rng: &mut Rng, plan: &[Planned], figures: &mut Figu
                 .iter()
                 .filter_map(|r| r["tmux"]["server"].as_str().map(str::to_owned))
                 .collect();
+            // The server here, or the one on the remote host (same name,
+            // the host's TMUX_TMPDIR).
+            let remote = place.host.as_ref().filter(|_| rng.chance(50));
             match servers.first() {
                 Some(server) => {
-                    let _ = Command::new("tmux")
-                        .args(["-L", server, "kill-server"])
-                        .env_remove("TMUX")
-                        .output();
-                    "tmux_server_killed"
+                    let mut tmux = Command::new("tmux");
+                    tmux.args(["-L", server, "kill-server"]).env_remove("TMUX");
+                    if let Some(host) = remote {
+                        tmux.env("TMUX_TMPDIR", host.tmux_dir());
+                    }
+                    let _ = tmux.output();
+                    if remote.is_some() {
+                        "remote_tmux_server_killed"
+                    } else {
+                        "tmux_server_killed"
+                    }
                 }
                 None => "none",
+            }
+        }
+        (87..=93, _) if place.host.is_some() => {
+            // The remote host's link cut, silently, for 0.5 to 4 s (beyond
+            // the host's remote_timeout one time in three or so), the daemon
+            // killed and restarted during the cut one time in four.
+            let cut = Duration::from_millis(500 + rng.below(3500) as u64);
+            let restart = rng.chance(25);
+            let host = place.host.as_ref().expect("a host");
+            host.cut_link();
+            let started = Instant::now();
+            if restart {
+                std::thread::sleep(cut / 3);
+                place.kill9_daemon();
+                place.start_daemon();
+            }
+            std::thread::sleep(cut.saturating_sub(started.elapsed()));
+            place.host.as_ref().expect("a host").restore_link();
+            if restart {
+                "remote_link_cut_daemon_sigkill"
+            } else {
+                "remote_link_cut"
             }
         }
         (_, Some(p)) => {
@@ -651,9 +734,13 @@ fn run_rounds(seed: u64, rounds: Option<u32>, until: Option<Instant>) -> Figures
         }
         let plan: Vec<Planned> = (0..SESSIONS)
             .map(|k| {
-                let kind = KINDS[rng.below(KINDS.len())];
+                let kind = match KINDS[rng.below(KINDS.len())] {
+                    Kind::Remote if place.host.is_none() => Kind::Writer,
+                    kind => kind,
+                };
                 let backend = match kind {
                     Kind::Asker | Kind::Closer => "pipes",
+                    Kind::Remote => "remote",
                     _ => ["pipes", "pipes", "pty", "tmux"][rng.below(4)],
                 };
                 Planned {

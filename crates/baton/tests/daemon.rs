@@ -237,6 +237,29 @@ impl Daemon {
         config_text: &str,
         extra: &[&str],
     ) -> Daemon {
+        Daemon::launch(dir, socket, logs, config_text, extra, &[])
+    }
+
+    /// [`Daemon::spawn_with_config`] with `env` added to the daemon's
+    /// environment (and no extra arguments).
+    fn spawn_with_env(
+        dir: tempfile::TempDir,
+        socket: PathBuf,
+        logs: PathBuf,
+        config_text: &str,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        Daemon::launch(dir, socket, logs, config_text, &[], env)
+    }
+
+    fn launch(
+        dir: tempfile::TempDir,
+        socket: PathBuf,
+        logs: PathBuf,
+        config_text: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let config = dir.path().join("daemon.toml");
         std::fs::write(&config, config_text).unwrap();
         let stderr = dir.path().join(format!(
@@ -254,7 +277,8 @@ impl Daemon {
             .arg(&logs)
             .arg("--config")
             .arg(&config)
-            .args(extra);
+            .args(extra)
+            .envs(env.iter().copied());
         let child = start_daemon_process(cmd, dir.path(), &stderr);
         Daemon {
             child: Some(child),
@@ -1994,4 +2018,88 @@ fn env_values_come_from_the_callers_environment_or_a_file() {
         describe(&out)
     );
     assert_eq!(d.ps().len(), 1, "only envy was started");
+}
+
+/// `[hosts.NAME]` for a test host, as a daemon's config reads it.
+fn host_table(name: &str, host: &baton_config::HostConfig) -> String {
+    let quoted = |s: &str| serde_json::Value::from(s).to_string();
+    let options: Vec<String> = host.ssh_options.iter().map(|o| quoted(o)).collect();
+    format!(
+        "[hosts.{name}]\naddress = {address}\nuser = \"root\"\nport = {port}\n\
+         identity = {identity}\nssh_options = [{options}]\n",
+        address = quoted(&host.address),
+        port = host.port,
+        identity = quoted(&host.identity.as_ref().expect("a key").display().to_string()),
+        options = options.join(", "),
+    )
+}
+
+/// The daemon dies (SIGKILL, by the fault point `fault`) right after it
+/// created the session's tmux pane — locally or on a host — and before it
+/// recorded the run's `spawn`. The next daemon takes that pane over: one
+/// `spawn` record, the run's output once in the log, its real exit status,
+/// no second run and no `spawn_error`.
+fn a_pane_whose_spawn_was_never_recorded_is_taken_over(fault: &str, config: &str, place: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = format!("{CONFIG}{config}");
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, &config, &[("BATON_FAULT", fault)]);
+    d.wait_ready();
+    let stand_in = stand_in();
+    let mut args = vec!["spawn", "--id", "lost"];
+    args.extend_from_slice(place);
+    args.extend(["--", &stand_in, "lines:30:20ms", "exit:0"]);
+    // The daemon may die before it answers.
+    let _ = d.try_baton(&args);
+    let died = d.wait_exit();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&died),
+        Some(libc::SIGKILL),
+        "the fault point killed the daemon: {died}\n{}",
+        d.stderr_text()
+    );
+    d.start_again(1);
+    let end = d.wait_terminal("lost");
+    assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
+    let records: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["session"] == "lost")
+        .collect();
+    let kinds: Vec<&str> = records.iter().filter_map(|r| r["event"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "spawn").count(),
+        1,
+        "{records:#?}"
+    );
+    assert!(!kinds.contains(&"spawn_error"), "{records:#?}");
+    let exits: Vec<&Value> = records.iter().filter(|r| r["event"] == "exit").collect();
+    assert_eq!(exits.len(), 1, "{records:#?}");
+    assert_eq!(exits[0]["code"], 0, "{records:#?}");
+    let log = text(&d.out_log("lost"));
+    let lines: Vec<&str> = log.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let want: Vec<String> = (1..=30).map(|n| format!("line {n}")).collect();
+    assert_eq!(lines, want, "the run's output, once:\n{log}");
+}
+
+#[test]
+fn a_tmux_pane_whose_spawn_was_never_recorded_is_taken_over() {
+    a_pane_whose_spawn_was_never_recorded_is_taken_over(
+        "tmux_pane_created",
+        "",
+        &["--backend", "tmux"],
+    );
+}
+
+#[test]
+fn a_remote_pane_whose_spawn_was_never_recorded_is_taken_over() {
+    let Some(sshd) = baton_testhost::Sshd::loopback() else {
+        return;
+    };
+    a_pane_whose_spawn_was_never_recorded_is_taken_over(
+        "remote_pane_created",
+        &host_table("lo", &sshd.host_config("lo")),
+        &["--host", "lo"],
+    );
 }

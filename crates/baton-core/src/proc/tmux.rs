@@ -209,14 +209,19 @@ impl TmuxServer {
 
     /// Starts `pane` (the pane's whole argv) in a new detached session
     /// `name`, its output appended to `log` (a path on the server's host),
-    /// tagged with `@baton_id`. Returns the pane's pid. The caller removes a
-    /// stale [`pipe_done_marker`] of `log` first. No environment is passed
-    /// here: a value on tmux's command line is readable by every user of the
-    /// host (see `proc::envfile`).
+    /// tagged with `@baton_id` (who owns it) and `@baton_run` (which run it
+    /// is), set in the same tmux invocation as the session itself, so a pane
+    /// is never seen without them — a conductor that dies right after this
+    /// call leaves a pane the next one can recognise. Returns the pane's
+    /// pid. The caller removes a stale [`pipe_done_marker`] of `log` first.
+    /// No environment is passed here: a value on tmux's command line is
+    /// readable by every user of the host (see `proc::envfile`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn new_session(
         &self,
         name: &str,
         baton_id: &str,
+        baton_run: &str,
         cwd: Option<&Path>,
         pane: &[String],
         size: PtySize,
@@ -259,6 +264,8 @@ impl TmuxServer {
             shell_words::quote(&marker.to_string_lossy())
         );
         for cmd in [
+            vec![";", "set-option", "-t", &target, "@baton_id", baton_id],
+            vec![";", "set-option", "-t", &target, "@baton_run", baton_run],
             vec![
                 ";",
                 "set-option",
@@ -268,7 +275,6 @@ impl TmuxServer {
                 "remain-on-exit",
                 "on",
             ],
-            vec![";", "set-option", "-t", &target, "@baton_id", baton_id],
             vec![";", "pipe-pane", "-o", "-t", &target, &pipe],
         ] {
             args.extend(cmd.into_iter().map(OsString::from));
@@ -280,18 +286,21 @@ impl TmuxServer {
         })
     }
 
-    /// The `@baton_id` tag of session `name` (`None` when it has none).
-    pub async fn session_tag(&self, name: &str) -> Result<Option<String>, TmuxError> {
+    /// The user option `key` (`@baton_id`, `@baton_run`) of session
+    /// `name`; `None` when it is unset or the session (or server) is gone.
+    pub async fn option(&self, name: &str, key: &str) -> Result<Option<String>, TmuxError> {
         let args: Vec<OsString> = vec![
             "display-message".into(),
             "-p".into(),
             "-t".into(),
             format!("={name}:").into(),
-            "#{@baton_id}".into(),
+            format!("#{{{key}}}").into(),
         ];
-        let out = self.call("display-message", &args).await?;
-        let tag = out.trim_end_matches('\n');
-        Ok((!tag.is_empty()).then(|| tag.to_owned()))
+        match self.call("display-message", &args).await {
+            Ok(out) => Ok(Some(out.trim_end_matches('\n').to_owned()).filter(|s| !s.is_empty())),
+            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The pane of session `name`, or `None` when the session (or the server) is gone.
@@ -361,22 +370,6 @@ impl TmuxServer {
         match self.call("kill-session", &args).await {
             Ok(_) => Ok(()),
             Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The `@baton_id` tag of session `name`, proving baton created it.
-    pub async fn owner_tag(&self, name: &str) -> Result<Option<String>, TmuxError> {
-        let args: Vec<OsString> = vec![
-            "display-message".into(),
-            "-p".into(),
-            "-t".into(),
-            format!("={name}:").into(),
-            "#{@baton_id}".into(),
-        ];
-        match self.call("display-message", &args).await {
-            Ok(out) => Ok(Some(out.trim().to_owned()).filter(|s| !s.is_empty())),
-            Err(TmuxError::Failed { stderr, .. }) if is_absent(&stderr) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -83,14 +83,24 @@ pub(super) struct Drive {
 /// The backend a run is started on.
 #[derive(Debug)]
 pub(super) enum RunsOn {
-    /// Inventory host `0`, in a tmux session there.
-    Remote(String),
+    /// An inventory host, in a tmux session there; `recorded`: the run's
+    /// `spawn` is in the log (a restarted conductor continues it).
+    Remote { host: String, recorded: bool },
     /// This conductor's tmux server, or the run left there to take over.
     Tmux(Option<Adopt>),
     /// `baton-shim` (detached pipes), or the shim run left to take over.
     Shim(Option<Adopt>),
     /// Pipes or a PTY, children of this process.
     Pipes,
+}
+
+/// Whether a run is new or continues one the log recorded.
+pub(super) enum Resume {
+    /// A new run of its attempt (a run its conductor started but did not
+    /// record is found and taken over by its backend).
+    New,
+    /// The recorded run, with what its `spawn` record says of a local one.
+    Recorded(Option<Adopt>),
 }
 
 /// The effects decided while handling one message.
@@ -242,13 +252,14 @@ impl Supervisor {
             });
         });
         match on {
-            RunsOn::Remote(host) => match self.ssh_host(&host) {
+            RunsOn::Remote { host, recorded } => match self.ssh_host(&host) {
                 Ok((ssh, feed)) => {
                     let remote = backend::remote::RemoteRun {
                         tmux: server.on_host(ssh),
                         session: proc::TmuxServer::session_name(id.as_str()),
                         host,
                         feed,
+                        recorded,
                     };
                     tokio::spawn(async move {
                         let started = Box::new(backend::remote::start(&cfg, remote).await);

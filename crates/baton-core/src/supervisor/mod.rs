@@ -33,9 +33,8 @@ use crate::conductor::{ConductorError, ConductorOptions, SessionRow, ShutdownRep
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
-use backend::shim::Adopt;
 use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
-use effect::{Drive, Effect, Effects, RunsOn};
+use effect::{Drive, Effect, Effects, Resume, RunsOn};
 use policy::{AfterFailure, Verdict};
 pub(crate) use recovery::{Left, Recoverable, RecoveredRun};
 
@@ -565,20 +564,27 @@ impl Supervisor {
         entry.exit = None;
         entry.pid = None;
         let attempt = entry.attempt;
-        self.spawn_driver(id, attempt, None);
+        self.spawn_driver(id, attempt, Resume::New);
     }
 
     /// Decides the driver of run `attempt` of session `id`: one that
-    /// starts a process or, with `adopt`, takes over the run an earlier
-    /// conductor left.
-    fn spawn_driver(&mut self, id: &SessionId, attempt: u32, adopt: Option<Adopt>) {
+    /// starts a process or, resuming a recorded run, takes over the run an
+    /// earlier conductor left.
+    fn spawn_driver(&mut self, id: &SessionId, attempt: u32, resume: Resume) {
+        let (adopt, recorded) = match resume {
+            Resume::New => (None, false),
+            Resume::Recorded(adopt) => (adopt, true),
+        };
         let detach = self.opts.detach;
         let Some(entry) = self.sessions.get(id) else {
             return;
         };
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
         let on = match &entry.host {
-            Some(host) => RunsOn::Remote(host.clone()),
+            Some(host) => RunsOn::Remote {
+                host: host.clone(),
+                recorded,
+            },
             None if spec.backend == baton_config::Backend::Tmux => RunsOn::Tmux(adopt),
             None if spec.backend == baton_config::Backend::Pipes && detach => RunsOn::Shim(adopt),
             None => RunsOn::Pipes,
@@ -655,7 +661,7 @@ impl Supervisor {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
                 entry.host = Some(host);
-                self.spawn_driver(id, rec.attempt, None);
+                self.spawn_driver(id, rec.attempt, Resume::Recorded(None));
                 return;
             }
             // A remote pid means nothing here; its session is left to its host.
@@ -668,7 +674,7 @@ impl Supervisor {
             Ok(a) => {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
-                self.spawn_driver(id, rec.attempt, Some(a));
+                self.spawn_driver(id, rec.attempt, Resume::Recorded(Some(a)));
             }
             Err(Some((pid, start_time))) => {
                 // Only a process that is provably the recorded one is touched.

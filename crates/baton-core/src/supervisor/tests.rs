@@ -556,7 +556,7 @@ async fn a_session_for_any_host_waits_for_a_slot_and_takes_the_one_freed() {
             Effect::Drive(d) => Some(&d.on),
             _ => None,
         }),
-        Some(RunsOn::Remote(h)) if h == "h1"
+        Some(RunsOn::Remote { host: h, .. }) if h == "h1"
     ));
     let effects = t.spawn(b);
     assert!(drives(&effects).is_empty(), "h1 is full");

@@ -92,6 +92,9 @@ pub(crate) struct RemoteRun {
     pub host: String,
     /// The host's output and pane fetcher.
     pub feed: Arc<HostFeed>,
+    /// The run's `spawn` is recorded (a conductor continues it after a
+    /// restart): its pane is adopted, never started again.
+    pub recorded: bool,
 }
 
 /// What `<id>.remote` remembers of the current run, so a later run (or a
@@ -194,13 +197,17 @@ pub(crate) async fn start(
                 format!("cannot open the output log {}: {e}", cfg.out_path.display()),
             )
         })?;
-    let (state, pid, adopted, acknowledged) = adopt_or_start(cfg, &remote, &ssh).await?;
-    let begun = if adopted {
+    let (state, pid, how) = adopt_or_start(cfg, &remote, &ssh).await?;
+    let begun = if let Found::Adopted { acknowledged, dead } = how {
         Begun::Adopted {
             pid: Pid(pid),
             out_offset: state.out_offset,
             acknowledged,
-            outcome: RecoveredOutcome::Readopted,
+            outcome: if dead {
+                RecoveredOutcome::Exited
+            } else {
+                RecoveredOutcome::Readopted
+            },
         }
     } else {
         let mut launch = Launch::of(
@@ -221,7 +228,10 @@ pub(crate) async fn start(
             pid: Pid(pid),
             start_time: None,
             out_offset: state.out_offset,
-            err_offset: file_len(&cfg.err_path),
+            err_offset: match how {
+                Found::Lost { err_offset } => err_offset,
+                _ => file_len(&cfg.err_path),
+            },
             launch,
         }))
     };
@@ -469,29 +479,80 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-/// Takes over the tmux session a previous run of this session left on the
-/// host (same nonce, pane alive), or starts a new one. Returns the run's
-/// state, the pane pid, whether it was adopted, and whether it had output.
+/// What became of the tmux session a run looks at first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// The pane of a recorded run (or, alive, of an earlier run whose host
+    /// stopped answering): taken over.
+    Adopted { acknowledged: bool, dead: bool },
+    /// The pane of this very run, whose conductor died after creating it
+    /// and before recording its `spawn`: taken over, its `spawn` recorded
+    /// now, with its own log offsets.
+    Lost { err_offset: u64 },
+    /// A new pane was started.
+    Started,
+}
+
+/// Takes over the tmux session of this session on the host when it is the
+/// run to continue — the recorded run, the run of this attempt whose
+/// `spawn` was never recorded, or a live run of an earlier attempt that
+/// ended only because the host stopped answering — or starts a new one.
+/// Returns the run's state, the pane pid, and which it was.
 async fn adopt_or_start(
     cfg: &RunConfig,
     remote: &RemoteRun,
     host: &SshHost,
-) -> Result<(RunState, u32, bool, bool), StartError> {
+) -> Result<(RunState, u32, Found), StartError> {
     let tmux = &remote.tmux;
     let session = &remote.session;
     let existing = tmux.pane_status(session).await?;
     if let (Some(pane), Some(state)) = (existing, RunState::load(&cfg.out_path)) {
-        let tag = tmux.session_tag(session).await?;
-        if tag.as_deref() == Some(&format!("{} {}", cfg.id, state.nonce)) && !pane.dead {
+        let tag = tmux.option(session, "@baton_id").await?;
+        if tag.as_deref() == Some(&format!("{} {}", cfg.id, state.nonce)) {
+            let run = tmux
+                .option(session, "@baton_run")
+                .await?
+                .as_deref()
+                .and_then(super::tmux::PaneRun::parse)
+                .filter(|r| r.token == state.nonce);
             let acknowledged = file_len(&cfg.out_path) > state.out_offset;
-            return Ok((state, pane.pid, true, acknowledged));
+            match run {
+                Some(run) if run.attempt == cfg.attempt && !remote.recorded => {
+                    tracing::info!(
+                        session = %cfg.id,
+                        attempt = run.attempt,
+                        host = %remote.host,
+                        "taking over the remote pane of this run, started by a conductor that \
+                         died before recording it"
+                    );
+                    let found = Found::Lost {
+                        err_offset: run.err_offset,
+                    };
+                    return Ok((state, pane.pid, found));
+                }
+                Some(run) if run.attempt == cfg.attempt => {
+                    let found = Found::Adopted {
+                        acknowledged,
+                        dead: pane.dead,
+                    };
+                    return Ok((state, pane.pid, found));
+                }
+                _ if !pane.dead => {
+                    let found = Found::Adopted {
+                        acknowledged,
+                        dead: false,
+                    };
+                    return Ok((state, pane.pid, found));
+                }
+                _ => {}
+            }
         }
     }
     if existing.is_some() {
         // A dead pane of ours, or a session of an earlier run of this id,
         // goes; a session tagged for another id (or untagged) is someone
         // else's and is never touched.
-        let tag = tmux.session_tag(session).await?;
+        let tag = tmux.option(session, "@baton_id").await?;
         let ours = tag
             .as_deref()
             .and_then(|t| t.split_once(' '))
@@ -600,17 +661,25 @@ async fn adopt_or_start(
     ];
     pane.extend(cfg.argv.iter().cloned());
     let cwd = cfg.remote_workdir.as_deref();
+    let run = super::tmux::PaneRun {
+        attempt: cfg.attempt,
+        out_offset,
+        err_offset: file_len(&cfg.err_path),
+        token: nonce.clone(),
+    };
     let pid = tmux
         .new_session(
             session,
             &format!("{} {}", cfg.id, nonce),
+            &run.tag(),
             cwd,
             &pane,
             cfg.pty.unwrap_or_default(),
             Path::new(&remote_log),
         )
         .await?;
-    Ok((state, pid, false, false))
+    crate::fault::point(crate::fault::REMOTE_PANE_CREATED);
+    Ok((state, pid, Found::Started))
 }
 
 #[cfg(test)]

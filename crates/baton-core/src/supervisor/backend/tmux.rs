@@ -66,14 +66,43 @@ pub(crate) struct Tmux {
 }
 
 /// Starts the agent in a new tmux session `session` of `server`, or adopts
-/// the pane `adopt` describes.
+/// the pane `adopt` describes (a run whose `spawn` is recorded).
+///
+/// Without `adopt`, a pane this session's run of `cfg.attempt` left — its
+/// conductor died after creating it and before recording its `spawn` — is
+/// taken over instead of starting the attempt twice: its `@baton_run` tag
+/// says which run it is and where its output begins, and its `spawn` is
+/// recorded now.
 pub(crate) async fn start(
     cfg: &RunConfig,
     server: TmuxServer,
     session: String,
     adopt: Option<Adopt>,
 ) -> Result<(Tmux, Begun), StartError> {
+    let (adopt, lost) = match adopt {
+        Some(a) => (Some(a), false),
+        None => match claim_pane(cfg, &server, &session).await? {
+            Some(a) => (Some(a), true),
+            None => (None, false),
+        },
+    };
     let (pid, out_offset, ours, token, begun) = match adopt {
+        Some(a) if lost => {
+            let target = crate::eventlog::TmuxTarget {
+                server: server.name().to_owned(),
+                session: session.clone(),
+                marker: a.marker.clone(),
+            };
+            let begun = Begun::Spawned(Box::new(Spawned {
+                pid: Pid(a.pid),
+                start_time: a.start_time,
+                out_offset: a.out_offset,
+                err_offset: a.err_offset,
+                launch: Launch::of(cfg, Some(target)),
+            }));
+            let ours = a.start_time.is_some() && a.same_process();
+            (Pid(a.pid), a.out_offset, ours, a.marker.clone(), begun)
+        }
         Some(a) => {
             let begun = Begun::Adopted {
                 pid: Pid(a.pid),
@@ -129,6 +158,102 @@ pub(crate) async fn start(
         group_empty: !ours,
     };
     Ok((tmux, begun))
+}
+
+/// What a pane's `@baton_run` tag says of the run in it: which attempt,
+/// where its output begins in the session's logs, and the token of its
+/// end-of-run marker (the shim's, or a remote run's done token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PaneRun {
+    pub attempt: u32,
+    pub out_offset: u64,
+    pub err_offset: u64,
+    pub token: String,
+}
+
+impl PaneRun {
+    /// The tag's text: `1 ATTEMPT OUT ERR TOKEN` (1: the tag's format).
+    pub(super) fn tag(&self) -> String {
+        format!(
+            "1 {} {} {} {}",
+            self.attempt, self.out_offset, self.err_offset, self.token
+        )
+    }
+
+    pub(super) fn parse(tag: &str) -> Option<PaneRun> {
+        let mut words = tag.split(' ');
+        (words.next()? == "1").then_some(())?;
+        let run = PaneRun {
+            attempt: words.next()?.parse().ok()?,
+            out_offset: words.next()?.parse().ok()?,
+            err_offset: words.next()?.parse().ok()?,
+            token: words.next()?.to_owned(),
+        };
+        words.next().is_none().then_some(run)
+    }
+}
+
+/// Looks at the tmux session a new run of `cfg.attempt` would create. The
+/// run of that attempt, tagged by this session: taken over (`Some`), alive
+/// or ended. A dead pane of anything else: cleared. A live pane that is
+/// not that run: refused (it is an earlier run, or somebody's agent).
+async fn claim_pane(
+    cfg: &RunConfig,
+    server: &TmuxServer,
+    session: &str,
+) -> Result<Option<Adopt>, StartError> {
+    let tmux_failed = |e: TmuxError| StartError::failed(Missing::Tmux, e.to_string());
+    let Some(pane) = server.pane_status(session).await.map_err(tmux_failed)? else {
+        return Ok(None);
+    };
+    let owner = server
+        .option(session, "@baton_id")
+        .await
+        .map_err(tmux_failed)?;
+    let run = server
+        .option(session, "@baton_run")
+        .await
+        .map_err(tmux_failed)?
+        .as_deref()
+        .and_then(PaneRun::parse);
+    if let Some(run) =
+        run.filter(|r| owner.as_deref() == Some(cfg.id.as_str()) && r.attempt == cfg.attempt)
+    {
+        // A dead pane's pid may be anybody's by now: never ours to signal.
+        let start_time = if pane.dead {
+            None
+        } else {
+            proc::process_start_time(Pid(pane.pid))
+        };
+        tracing::info!(
+            session = %cfg.id,
+            attempt = run.attempt,
+            "taking over the tmux pane of this run, started by a conductor that died before \
+             recording it"
+        );
+        return Ok(Some(Adopt {
+            pid: pane.pid,
+            start_time,
+            out_offset: run.out_offset,
+            err_offset: run.err_offset,
+            acknowledged: false,
+            marker: Some(run.token),
+        }));
+    }
+    if pane.dead {
+        // A run whose cleanup never happened.
+        let _ = server.kill_session(session).await;
+        return Ok(None);
+    }
+    Err(StartError::failed(
+        Missing::Tmux,
+        format!(
+            "tmux session `{session}` on server `{}` is already running (pid {}), left by an \
+             earlier conductor that did not record it; attach to it or kill it first",
+            server.name(),
+            pane.pid
+        ),
+    ))
 }
 
 impl Tmux {
@@ -385,26 +510,6 @@ async fn spawn(
     };
     let out_offset = offset(&cfg.out_path)?;
     let err_offset = offset(&cfg.err_path)?;
-    // A session of this name may be left over: a dead pane from a run whose
-    // cleanup never happened is cleared; a live one is somebody's agent.
-    match server.pane_status(session).await {
-        Ok(Some(pane)) if pane.dead => {
-            let _ = server.kill_session(session).await;
-        }
-        Ok(Some(pane)) => {
-            return Err(StartError::failed(
-                Missing::Tmux,
-                format!(
-                    "tmux session `{session}` on server `{}` is already running (pid {}), left by \
-                     an earlier conductor that did not record it; attach to it or kill it first",
-                    server.name(),
-                    pane.pid
-                ),
-            ));
-        }
-        Ok(None) => {}
-        Err(e) => return Err(StartError::failed(Missing::Tmux, e.to_string())),
-    }
     let shim =
         proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
     let token = marker_token();
@@ -434,10 +539,17 @@ async fn spawn(
     ];
     pane.extend(cfg.argv.iter().cloned());
     let _ = std::fs::remove_file(proc::pipe_done_marker(&cfg.out_path));
+    let run = PaneRun {
+        attempt: cfg.attempt,
+        out_offset,
+        err_offset,
+        token: token.clone(),
+    };
     let pid = server
         .new_session(
             session,
             cfg.id.as_str(),
+            &run.tag(),
             Some(&cfg.cwd),
             &pane,
             size,
@@ -452,6 +564,7 @@ async fn spawn(
             };
             StartError::failed(missing, e.to_string())
         })?;
+    crate::fault::point(crate::fault::TMUX_PANE_CREATED);
     Ok((Pid(pid), out_offset, err_offset, token))
 }
 
@@ -473,6 +586,27 @@ pub(super) fn marker_token() -> String {
 #[cfg(test)]
 mod recorded_tests {
     use super::*;
+
+    #[test]
+    fn a_pane_run_tag_reads_back_and_nothing_else_does() {
+        let run = PaneRun {
+            attempt: 3,
+            out_offset: 1234,
+            err_offset: 56,
+            token: "00ff00ff00ff00ff".into(),
+        };
+        assert_eq!(PaneRun::parse(&run.tag()), Some(run.clone()));
+        for bad in [
+            "",
+            "1",
+            "2 3 1234 56 tok",
+            "1 x 1 1 t",
+            "1 3 1234 56 tok extra",
+            "1 3 1234 56",
+        ] {
+            assert_eq!(PaneRun::parse(bad), None, "{bad:?}");
+        }
+    }
 
     /// Found by the chaos suite: a conductor killed between a tmux run's
     /// marker and cutting it left the marker in the log for good.
