@@ -70,6 +70,12 @@ cargo test --workspace --doc --locked
 # Clients do not compile the engine: neither the protocol crate nor the
 # client-only binary (`--no-default-features`) depends on baton-core.
 cargo check -p baton --no-default-features --locked
+# The protocol crate owns the wire form: it depends on no other baton crate,
+# so nothing outside it can change what goes on the wire.
+if cargo tree --locked -e normal --prefix none -p baton-proto | grep '^baton-' | grep -vq '^baton-proto '; then
+  echo "scripts/test.sh: baton-proto depends on another baton crate" >&2
+  exit 1
+fi
 for crate in "baton-proto" "baton --no-default-features"; do
   # shellcheck disable=SC2086 # $crate holds a crate name and its flags
   if cargo tree --locked -e normal --prefix none -p $crate | grep -q '^baton-core '; then

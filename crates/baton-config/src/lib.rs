@@ -31,6 +31,7 @@ mod hosts;
 mod manifest;
 mod model;
 mod session;
+mod spawn;
 mod worktree;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
@@ -45,13 +46,15 @@ pub use manifest::{Manifest, NotifyHook, STATE_NAMES, SessionFile};
 pub use model::{
     AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig,
     DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidSessionId,
-    Multiplexer, OnStall, Placement, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE, SessionId,
-    SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin, valid_rule_name,
+    Multiplexer, OnStall, Pattern, Placement, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE,
+    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin,
+    valid_rule_name,
 };
 pub use session::{
     DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,
     is_shell_name,
 };
+pub use spawn::{InvalidSpawn, check_spawn};
 pub use worktree::{
     BRANCH_NAME_RULE, BRANCH_PREFIX, DraftWorktree, WorktreeSpec, valid_branch_name,
 };

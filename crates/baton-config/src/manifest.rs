@@ -1210,7 +1210,7 @@ impl Validator<'_> {
         let span = v.span();
         let Text(pattern) = v.into_inner();
         match check_pattern(&pattern) {
-            Ok(()) => Ok(pattern),
+            Ok(_) => Ok(pattern),
             Err(problem) => Err(self.err(Some(span), format!("`{field}` in {owner} {problem}"))),
         }
     }

@@ -468,8 +468,9 @@ pub struct InputWaitRule {
 /// satisfies [`RULE_NAME_RULE`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct AnswerRule {
-    /// A Rust regex matched against the detected question line.
-    pub pattern: String,
+    /// A Rust regex matched against the detected question line, compiled
+    /// by the session checker.
+    pub pattern: Pattern,
     /// The text to send, without the Enter that follows it.
     pub reply: String,
     /// Only when the input-wait rule that fired has this name; `None`: any.
@@ -489,6 +490,76 @@ pub struct AgentConfig {
     /// `[[agents.X.input_wait]]`: extra input-wait rules for this agent's
     /// sessions, in file order; names are unique.
     pub input_wait: Vec<InputWaitRule>,
+}
+
+/// A regex checked and compiled once, where the session is checked: it is
+/// never compiled again, so no later layer can find it invalid.
+///
+/// Equal, hashed, shown and serialized as its source text.
+#[derive(Clone)]
+pub struct Pattern(regex::Regex);
+
+impl Pattern {
+    /// Compiles `source`, which must not be empty. The error is regex's,
+    /// on one line.
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        if source.is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        regex::Regex::new(source)
+            .map(Pattern)
+            .map_err(|e| crate::manifest::one_line(&e.to_string()))
+    }
+
+    /// The source text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether the regex matches somewhere in `text`.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.0.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Pattern {}
+
+impl std::hash::Hash for Pattern {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Pattern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Pattern, String> {
+        Pattern::new(s)
+    }
 }
 
 /// `[agents]`: one [`AgentConfig`] per [`AgentKind`].

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use crate::hosts::{HOST_NAME_RULE, HostConfig, valid_host_name};
 use crate::model::{
-    AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, OnStall, RULE_NAME_RULE, SessionId,
-    SessionSpec, StdinMode, valid_rule_name,
+    AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, OnStall, Pattern, RULE_NAME_RULE,
+    SessionId, SessionSpec, StdinMode, valid_rule_name,
 };
 use crate::worktree::{DraftWorktree, check_worktree};
 
@@ -759,13 +759,16 @@ fn check_answers(
                 ),
             ));
         };
-        if let Err(problem) = check_pattern(&pattern.value) {
-            return Err(c.err(
-                SessionField::Answer,
-                &pattern.at,
-                format!("`{label}.pattern` in {owner} {problem}"),
-            ));
-        }
+        let compiled = match check_pattern(&pattern.value) {
+            Ok(compiled) => compiled,
+            Err(problem) => {
+                return Err(c.err(
+                    SessionField::Answer,
+                    &pattern.at,
+                    format!("`{label}.pattern` in {owner} {problem}"),
+                ));
+            }
+        };
         let Some(reply) = entry.reply else {
             return Err(c.err(
                 SessionField::Answer,
@@ -802,7 +805,7 @@ fn check_answers(
             None => None,
         };
         rules.push(AnswerRule {
-            pattern: pattern.value,
+            pattern: compiled,
             reply: reply.value,
             rule,
         });
@@ -820,17 +823,12 @@ pub(crate) enum BadPattern {
 }
 
 /// Checks a regex of an answer or an input-wait rule: non-empty, and one
-/// the detectors will compile.
-pub(crate) fn check_pattern(pattern: &str) -> Result<(), BadPattern> {
+/// the detectors will compile. Returns it compiled.
+pub(crate) fn check_pattern(pattern: &str) -> Result<Pattern, BadPattern> {
     if pattern.is_empty() {
         return Err(BadPattern::Empty);
     }
-    if let Err(e) = regex::Regex::new(pattern) {
-        return Err(BadPattern::Invalid(crate::manifest::one_line(
-            &e.to_string(),
-        )));
-    }
-    Ok(())
+    Pattern::new(pattern).map_err(BadPattern::Invalid)
 }
 
 /// `p` joined onto `base_dir` unless it is absolute.

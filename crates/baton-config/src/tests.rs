@@ -1505,7 +1505,7 @@ fn wait_rule(name: &str, pattern: &str) -> InputWaitRule {
 
 fn answer(pattern: &str, reply: &str, rule: Option<&str>) -> AnswerRule {
     AnswerRule {
-        pattern: pattern.to_owned(),
+        pattern: pattern.parse().unwrap(),
         reply: reply.to_owned(),
         rule: rule.map(str::to_owned),
     }
@@ -2918,4 +2918,13 @@ proptest! {
     fn a_session_file_never_panics(text in "\\PC{0,200}") {
         let _ = session_file(&text);
     }
+}
+
+#[test]
+fn notify_hooks_name_the_states_the_protocol_names() {
+    let names: Vec<&str> = baton_proto::SessionState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(names, STATE_NAMES);
 }

@@ -12,7 +12,7 @@ use common::*;
 
 fn answer(pattern: &str, reply: &str) -> AnswerRule {
     AnswerRule {
-        pattern: pattern.into(),
+        pattern: pattern.parse().expect("a valid pattern"),
         reply: reply.into(),
         rule: None,
     }

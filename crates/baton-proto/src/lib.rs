@@ -66,4 +66,7 @@ pub use hello::{Hello, HelloReply, PROTOCOL, Refused, Side, Version, Welcome, in
 pub use request::Request;
 pub use response::{ErrorKind, Response};
 pub use session::{SessionRow, SessionState, SessionWorktree};
-pub use spawn_spec::{InvalidSpawn, SpawnAnswer, SpawnOrigin, SpawnSpec, SpawnWorktree};
+pub use spawn_spec::{
+    SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnOrigin, SpawnSpec, SpawnStdin,
+    SpawnWorktree,
+};

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::io::Cursor;
 
-use baton_config::{AgentKind, Backend, StdinMode};
 use baton_proto::record::Record;
 use baton_proto::request::{Accounts, Events, Kill, Logs, Ps, SendInput, Shutdown, Spawn, Via};
 use baton_proto::response::{
@@ -12,8 +11,8 @@ use baton_proto::response::{
 };
 use baton_proto::{
     ErrorKind, Hello, HelloReply, MAX_FRAME, Message, PROTOCOL, ProtoError, Refused, Request,
-    Response, SpawnAnswer, SpawnSpec, Welcome, decode_body, encode_frame, read_frame,
-    read_frame_async, write_frame, write_frame_async,
+    Response, SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnSpec, SpawnStdin, Welcome,
+    decode_body, encode_frame, read_frame, read_frame_async, write_frame, write_frame_async,
 };
 use baton_proto::{SessionRow, SessionState};
 use proptest::prelude::*;
@@ -22,14 +21,14 @@ use serde_json::json;
 fn spec() -> SpawnSpec {
     let mut spec = SpawnSpec {
         id: "w1".into(),
-        agent: AgentKind::Codex,
+        agent: SpawnAgent::Codex,
         prompt: Some("fix the bug ✓".into()),
         workdir: Some("/tmp/w1".into()),
         model: Some("o4".into()),
         mcp_servers: vec!["github".into()],
         branch_guard: true,
-        stdin: Some(StdinMode::Pipe),
-        backend: Backend::Tmux,
+        stdin: Some(SpawnStdin::Pipe),
+        backend: SpawnBackend::Tmux,
         answers: vec![SpawnAnswer {
             pattern: "cargo test".into(),
             reply: "y".into(),
@@ -39,7 +38,7 @@ fn spec() -> SpawnSpec {
         max_restarts: Some(3),
         stall_after_ms: Some(90_000),
         startup_timeout_ms: Some(1_500),
-        on_stall: Some(baton_config::OnStall::Restart),
+        on_stall: Some(SpawnOnStall::Restart),
         ..SpawnSpec::default()
     };
     spec.env.insert("TOKEN".into(), "s3cret".into());
@@ -647,8 +646,10 @@ fn ends_exchange_marks_only_the_last_response() {
     }
 }
 
+/// The wire form of a spawn spec, pinned: this crate owns it, and nothing
+/// outside it (a rename in baton-config) can change it.
 #[test]
-fn a_spawn_spec_crosses_the_wire_and_converts() {
+fn a_spawn_spec_crosses_the_wire_in_its_pinned_form() {
     let spawned = Request::Spawn(Box::new(Spawn {
         spec: spec(),
         via: Via::Mcp,
@@ -658,12 +659,31 @@ fn a_spawn_spec_crosses_the_wire_and_converts() {
     else {
         panic!("not a spawn");
     };
-    let session = baton_config::SessionSpec::try_from(spawn.spec).expect("valid");
+    assert_eq!(spawn.spec, spec());
     assert_eq!(
-        session.stall_after,
-        Some(std::time::Duration::from_secs(90))
+        serde_json::to_value(spec()).unwrap(),
+        json!({
+            "id": "w1",
+            "agent": "codex",
+            "prompt": "fix the bug ✓",
+            "command": null,
+            "workdir": "/tmp/w1",
+            "env": {"TOKEN": "s3cret"},
+            "model": "o4",
+            "profile": null,
+            "mcp_servers": ["github"],
+            "branch_guard": true,
+            "stdin": "pipe",
+            "backend": "tmux",
+            "answers": [{"pattern": "cargo test", "reply": "y", "rule": "yes_no"}],
+            "capabilities": ["rust", "review"],
+            "max_restarts": 3,
+            "stall_after_ms": 90000,
+            "startup_timeout_ms": 1500,
+            "on_stall": "restart",
+            "host": null,
+        })
     );
-    assert_eq!(session.env.get("TOKEN").map(String::as_str), Some("s3cret"));
 }
 
 /// True unless the result says the frame was not read to its end.

@@ -2103,3 +2103,71 @@ fn a_remote_pane_whose_spawn_was_never_recorded_is_taken_over() {
         &["--host", "lo"],
     );
 }
+
+/// The tmux server under a recorded run is killed while no daemon watches
+/// (the daemon SIGKILLed first). The next daemon does not start that
+/// attempt again: the run ended unseen (status unknown, a crash), and the
+/// restart is the next attempt.
+fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
+    config: &str,
+    place: &[&str],
+    tmux_dir: Option<&Path>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = format!("{CONFIG}{config}");
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, &config, &[]);
+    d.wait_ready();
+    let stand_in = stand_in();
+    let mut args = vec!["spawn", "--id", "gone"];
+    args.extend_from_slice(place);
+    args.extend(["--", &stand_in, "lines:60:50ms", "exit:0"]);
+    d.baton(&args);
+    d.wait_state("gone", "healthy");
+    let server = d
+        .log_records()
+        .into_iter()
+        .find_map(|r| {
+            (r["event"] == "spawn").then(|| r["tmux"]["server"].as_str().map(str::to_owned))
+        })
+        .flatten()
+        .expect("the run's tmux server");
+    let mut child = d.child.take().expect("a daemon");
+    signal(child.id(), libc::SIGKILL);
+    let _ = child.wait();
+    let mut tmux = Command::new("tmux");
+    tmux.args(["-L", &server, "kill-server"]).env_remove("TMUX");
+    if let Some(dir) = tmux_dir {
+        tmux.env("TMUX_TMPDIR", dir);
+    }
+    let killed = tmux.output().expect("tmux");
+    assert!(killed.status.success(), "{killed:?}");
+    d.start_again(1);
+    let end = d.wait_terminal("gone");
+    assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
+    let attempts: Vec<u64> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["session"] == "gone" && r["event"] == "spawn")
+        .filter_map(|r| r["attempt"].as_u64())
+        .collect();
+    assert_eq!(attempts, [1, 2], "{}", d.stderr_text());
+}
+
+#[test]
+fn a_recorded_tmux_pane_gone_with_its_server_is_an_ended_run() {
+    a_recorded_pane_gone_with_its_server_is_an_ended_run("", &["--backend", "tmux"], None);
+}
+
+#[test]
+fn a_recorded_remote_pane_gone_with_its_server_is_an_ended_run() {
+    let Some(sshd) = baton_testhost::Sshd::loopback() else {
+        return;
+    };
+    a_recorded_pane_gone_with_its_server_is_an_ended_run(
+        &host_table("lo", &sshd.host_config("lo")),
+        &["--host", "lo"],
+        Some(sshd.tmux_dir()),
+    );
+}

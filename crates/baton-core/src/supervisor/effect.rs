@@ -83,9 +83,12 @@ pub(super) struct Drive {
 /// The backend a run is started on.
 #[derive(Debug)]
 pub(super) enum RunsOn {
-    /// An inventory host, in a tmux session there; `recorded`: the run's
-    /// `spawn` is in the log (a restarted conductor continues it).
-    Remote { host: String, recorded: bool },
+    /// An inventory host, in a tmux session there; `recorded`: the run
+    /// whose `spawn` is in the log (a restarted conductor continues it).
+    Remote {
+        host: String,
+        recorded: Option<Adopt>,
+    },
     /// This conductor's tmux server, or the run left there to take over.
     Tmux(Option<Adopt>),
     /// `baton-shim` (detached pipes), or the shim run left to take over.
@@ -99,8 +102,8 @@ pub(super) enum Resume {
     /// A new run of its attempt (a run its conductor started but did not
     /// record is found and taken over by its backend).
     New,
-    /// The recorded run, with what its `spawn` record says of a local one.
-    Recorded(Option<Adopt>),
+    /// The recorded run, as its `spawn` record tells it.
+    Recorded(Adopt),
 }
 
 /// The effects decided while handling one message.
@@ -327,7 +330,7 @@ impl Supervisor {
         };
         let leftover = match &rec.run {
             Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
-            Some(RecoveredRun::Remote { host }) => {
+            Some(RecoveredRun::Remote { host, .. }) => {
                 self.ssh_host(host).ok().map(|(ssh, _)| server.on_host(ssh))
             }
             _ => None,

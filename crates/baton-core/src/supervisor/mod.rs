@@ -139,8 +139,9 @@ struct Entry {
     waiting: Option<Waiting>,
     /// The inventory host the session runs on (`None`: this machine).
     host: Option<String>,
-    /// `[[session.answer]]` rules, compiled, in priority order.
-    answers: Vec<(regex::Regex, baton_config::AnswerRule)>,
+    /// `[[session.answer]]` rules (compiled by the session checker), in
+    /// priority order.
+    answers: Vec<baton_config::AnswerRule>,
     /// The rule (by index) and question line of the last auto-answer: the
     /// same rule never answers the same question twice in a row. A question
     /// still seen after its answer is a new dialog judged on a stale screen,
@@ -503,15 +504,7 @@ impl Supervisor {
             }
             _ => {}
         }
-        let answers = spec
-            .answers
-            .iter()
-            .map(|rule| {
-                regex::Regex::new(&rule.pattern)
-                    .map(|re| (re, rule.clone()))
-                    .map_err(|e| ConductorError::Config(format!("answer pattern: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let answers = spec.answers.clone();
         let id = spec.id.clone();
         // A session an earlier conductor left live goes on from where it was.
         let recovered = self.recoverable.remove(id.as_str());
@@ -571,9 +564,9 @@ impl Supervisor {
     /// starts a process or, resuming a recorded run, takes over the run an
     /// earlier conductor left.
     fn spawn_driver(&mut self, id: &SessionId, attempt: u32, resume: Resume) {
-        let (adopt, recorded) = match resume {
-            Resume::New => (None, false),
-            Resume::Recorded(adopt) => (adopt, true),
+        let adopt = match resume {
+            Resume::New => None,
+            Resume::Recorded(adopt) => Some(adopt),
         };
         let detach = self.opts.detach;
         let Some(entry) = self.sessions.get(id) else {
@@ -583,7 +576,7 @@ impl Supervisor {
         let on = match &entry.host {
             Some(host) => RunsOn::Remote {
                 host: host.clone(),
-                recorded,
+                recorded: adopt,
             },
             None if spec.backend == baton_config::Backend::Tmux => RunsOn::Tmux(adopt),
             None if spec.backend == baton_config::Backend::Pipes && detach => RunsOn::Shim(adopt),
@@ -657,11 +650,11 @@ impl Supervisor {
             Some(RecoveredRun::Shim(a)) if backend == baton_config::Backend::Pipes && detach => {
                 Ok(a)
             }
-            Some(RecoveredRun::Remote { host }) if entry.spec.is_remote() => {
+            Some(RecoveredRun::Remote { host, run }) if entry.spec.is_remote() => {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
                 entry.host = Some(host);
-                self.spawn_driver(id, rec.attempt, Resume::Recorded(None));
+                self.spawn_driver(id, rec.attempt, Resume::Recorded(run));
                 return;
             }
             // A remote pid means nothing here; its session is left to its host.
@@ -674,7 +667,7 @@ impl Supervisor {
             Ok(a) => {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
-                self.spawn_driver(id, rec.attempt, Resume::Recorded(Some(a)));
+                self.spawn_driver(id, rec.attempt, Resume::Recorded(a));
             }
             Err(Some((pid, start_time))) => {
                 // Only a process that is provably the recorded one is touched.
@@ -1125,8 +1118,9 @@ impl Supervisor {
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
         };
-        let Some((index, (_, rule))) = entry.answers.iter().enumerate().find(|(_, (re, rule))| {
-            rule.rule.as_deref().is_none_or(|r| r == detection.rule) && re.is_match(&detection.line)
+        let Some((index, rule)) = entry.answers.iter().enumerate().find(|(_, rule)| {
+            rule.rule.as_deref().is_none_or(|r| r == detection.rule)
+                && rule.pattern.is_match(&detection.line)
         }) else {
             entry.answered = None;
             return;

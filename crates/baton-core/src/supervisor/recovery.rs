@@ -35,9 +35,10 @@ pub(crate) enum RecoveredRun {
     Tmux(Adopt),
     /// A run under `baton-shim`: adoptable.
     Shim(Adopt),
-    /// A run on a remote host: its next run takes the tmux session over if
-    /// it survived (see `backend::remote`).
-    Remote { host: String },
+    /// A run on a remote host (its pid is the pane's on the host, its
+    /// marker the run's nonce): taken over if its tmux session is there,
+    /// else it ended unseen (see `backend::remote`).
+    Remote { host: String, run: Adopt },
     /// A pipes or PTY run that lived inside the earlier conductor: whatever
     /// is left of its group is ended and the session restarted per policy.
     Leftover { pid: u32, start_time: Option<u64> },
@@ -86,9 +87,10 @@ impl Recoverable {
                     rec.exited = None;
                     rec.out_offset = *out_offset;
                     rec.run = match tmux {
-                        _ if host.is_some() => {
-                            host.clone().map(|host| RecoveredRun::Remote { host })
-                        }
+                        _ if host.is_some() => host.clone().map(|host| RecoveredRun::Remote {
+                            host,
+                            run: adopt(tmux.as_ref().and_then(|t| t.marker.clone())),
+                        }),
                         Some(t) if t.server == server => {
                             Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
                         }
@@ -395,7 +397,9 @@ mod tests {
             ("b", state(Starting, Failed, 0)),
             ("b", state(Failed, Restarting, 1)),
         ]);
-        assert!(matches!(&found["r"].run, Some(RecoveredRun::Remote { host }) if host == "gpu"));
+        assert!(
+            matches!(&found["r"].run, Some(RecoveredRun::Remote { host, .. }) if host == "gpu")
+        );
         let b = &found["b"];
         assert_eq!((b.state, b.restarts), (Restarting, 1));
         assert!(b.run.is_none(), "no process in restarting");

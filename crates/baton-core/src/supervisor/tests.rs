@@ -438,12 +438,12 @@ async fn a_question_is_answered_by_the_first_rule_that_matches_it() {
     let mut s = spec("a");
     s.answers = vec![
         AnswerRule {
-            pattern: "Proceed".into(),
+            pattern: "Proceed".parse().unwrap(),
             reply: "no".into(),
             rule: Some("other_rule".into()),
         },
         AnswerRule {
-            pattern: "Proceed".into(),
+            pattern: "Proceed".parse().unwrap(),
             reply: "yes".into(),
             rule: None,
         },
@@ -475,7 +475,7 @@ async fn a_rule_answers_a_question_once_and_then_leaves_it_to_a_person() {
     let mut t = table(|_| {});
     let mut s = spec("a");
     s.answers = vec![AnswerRule {
-        pattern: "trust this folder".into(),
+        pattern: "trust this folder".parse().unwrap(),
         reply: "1".into(),
         rule: None,
     }];

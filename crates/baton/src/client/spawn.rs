@@ -222,14 +222,14 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
     env.extend(args.env.iter().cloned());
     Ok(SpawnSpec {
         id: args.id.clone().unwrap_or_default(),
-        agent: args.agent.unwrap_or_default(),
+        agent: args.agent.unwrap_or_default().into(),
         prompt: args.prompt.clone(),
         command: (!args.command.is_empty()).then(|| args.command.clone()),
         workdir,
         env,
         model: args.model.clone(),
         profile: args.profile.clone(),
-        backend,
+        backend: backend.into(),
         host,
         capabilities: args.capabilities.clone(),
         worktree: args.worktree.then(|| baton_proto::SpawnWorktree {

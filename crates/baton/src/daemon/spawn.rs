@@ -25,9 +25,9 @@ pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec, via: Via) -> Response 
                 Ok(table) => table.into_iter().map(|s| s.id).collect(),
                 Err(e) => return conductor_error(e),
             };
-            spec.id = free_id(spec.agent, &taken);
+            spec.id = free_id(spec.agent.into(), &taken);
         }
-        let session = match spec.clone().check(Some(&daemon.hosts)) {
+        let session = match baton_config::check_spawn(spec.clone(), Some(&daemon.hosts)) {
             Ok(session) => session,
             Err(e) => return Response::error(ErrorKind::BadRequest, e.to_string()),
         };

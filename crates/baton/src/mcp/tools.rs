@@ -146,7 +146,9 @@ impl Baton {
         );
         Ok(SpawnSpec {
             id: input.id.unwrap_or_default(),
-            agent: parsed::<AgentKind>("agent", input.agent)?.unwrap_or_default(),
+            agent: parsed::<AgentKind>("agent", input.agent)?
+                .unwrap_or_default()
+                .into(),
             prompt: input.prompt,
             command: input.command,
             workdir,
@@ -156,7 +158,7 @@ impl Baton {
             mcp_servers: input.mcp_servers.unwrap_or_default(),
             branch_guard: input.branch_guard.unwrap_or(false),
             stdin: None,
-            backend,
+            backend: backend.into(),
             answers: input
                 .answers
                 .unwrap_or_default()
@@ -171,7 +173,7 @@ impl Baton {
             max_restarts: input.max_restarts,
             stall_after_ms: duration_ms("stall_after", input.stall_after)?,
             startup_timeout_ms: duration_ms("startup_timeout", input.startup_timeout)?,
-            on_stall: parsed::<OnStall>("on_stall", input.on_stall)?,
+            on_stall: parsed::<OnStall>("on_stall", input.on_stall)?.map(Into::into),
             host,
             worktree: match input.worktree {
                 None | Some(WorktreeIn::On(false)) => None,

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::shim::Adopt;
 use super::{
     Backend, Begun, Delivery, InputDelivery, Leftovers, Observation, OnConductorGone, RunEnd,
     Spawned, StartError, Stream,
@@ -92,9 +93,10 @@ pub(crate) struct RemoteRun {
     pub host: String,
     /// The host's output and pane fetcher.
     pub feed: Arc<HostFeed>,
-    /// The run's `spawn` is recorded (a conductor continues it after a
-    /// restart): its pane is adopted, never started again.
-    pub recorded: bool,
+    /// The run whose `spawn` is recorded, as the record tells it (a
+    /// conductor continues it after a restart): its pane is adopted, or,
+    /// gone, the run ended unseen; it is never started again.
+    pub recorded: Option<Adopt>,
 }
 
 /// What `<id>.remote` remembers of the current run, so a later run (or a
@@ -209,6 +211,13 @@ pub(crate) async fn start(
                 RecoveredOutcome::Readopted
             },
         }
+    } else if how == Found::Gone {
+        Begun::Adopted {
+            pid: Pid(pid),
+            out_offset: state.out_offset,
+            acknowledged: file_len(&cfg.out_path) > state.out_offset,
+            outcome: RecoveredOutcome::Exited,
+        }
     } else {
         let mut launch = Launch::of(
             cfg,
@@ -238,9 +247,14 @@ pub(crate) async fn start(
     // Bytes after a done token are never written, so what the local log
     // holds of this run is exactly what was received before.
     let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
-    let watch = remote
-        .feed
-        .watch(&remote.session, &state.remote_log, received);
+    // A run that ended unseen has nothing more to fetch: its end is
+    // observed at once, its status unknown.
+    let gone = how == Found::Gone;
+    let watch = (!gone).then(|| {
+        remote
+            .feed
+            .watch(&remote.session, &state.remote_log, received)
+    });
     let run = Remote {
         id: cfg.id.to_string(),
         remote_timeout: ssh.timeout().max(remote_feed::TICK_MAX * 2),
@@ -255,10 +269,10 @@ pub(crate) async fn start(
         out_path: cfg.out_path.clone(),
         received,
         passed: Vec::new(),
-        watch: Some(watch),
+        watch,
         last_answer: Instant::now(),
         exited: false,
-        pending_exit: None,
+        pending_exit: gone.then_some(UNKNOWN),
         cut: None,
     };
     Ok((run, begun))
@@ -417,6 +431,12 @@ impl Backend for Remote {
             // The session may live on there: the next run re-adopts it.
             return Vec::new();
         }
+        if self.state.remote_log.is_empty() {
+            // A recorded run found gone, whose files this conductor never
+            // knew: nothing of it is left to end or fetch.
+            let _ = std::fs::remove_file(RunState::path(&self.out_path));
+            return Vec::new();
+        }
         // Done (token seen, pane dead or gone) or killed: one call destroys
         // the session and removes the output file (and a `pipe-pane` marker
         // an older baton left) and, once no other run uses it, their
@@ -489,6 +509,9 @@ enum Found {
     /// and before recording its `spawn`: taken over, its `spawn` recorded
     /// now, with its own log offsets.
     Lost { err_offset: u64 },
+    /// The recorded run's pane is gone (its tmux server was killed, the
+    /// host restarted): it ended unseen, its status unknown.
+    Gone,
     /// A new pane was started.
     Started,
 }
@@ -506,7 +529,10 @@ async fn adopt_or_start(
     let tmux = &remote.tmux;
     let session = &remote.session;
     let existing = tmux.pane_status(session).await?;
-    if let (Some(pane), Some(state)) = (existing, RunState::load(&cfg.out_path)) {
+    // The pane of the run `<id>.remote` names, when it is there.
+    let mut this_run = None;
+    let saved = RunState::load(&cfg.out_path);
+    if let (Some(pane), Some(state)) = (existing, &saved) {
         let tag = tmux.option(session, "@baton_id").await?;
         if tag.as_deref() == Some(&format!("{} {}", cfg.id, state.nonce)) {
             let run = tmux
@@ -515,37 +541,62 @@ async fn adopt_or_start(
                 .as_deref()
                 .and_then(super::tmux::PaneRun::parse)
                 .filter(|r| r.token == state.nonce);
-            let acknowledged = file_len(&cfg.out_path) > state.out_offset;
-            match run {
-                Some(run) if run.attempt == cfg.attempt && !remote.recorded => {
-                    tracing::info!(
-                        session = %cfg.id,
-                        attempt = run.attempt,
-                        host = %remote.host,
-                        "taking over the remote pane of this run, started by a conductor that \
-                         died before recording it"
-                    );
-                    let found = Found::Lost {
-                        err_offset: run.err_offset,
-                    };
-                    return Ok((state, pane.pid, found));
-                }
-                Some(run) if run.attempt == cfg.attempt => {
-                    let found = Found::Adopted {
-                        acknowledged,
-                        dead: pane.dead,
-                    };
-                    return Ok((state, pane.pid, found));
-                }
-                _ if !pane.dead => {
-                    let found = Found::Adopted {
-                        acknowledged,
-                        dead: false,
-                    };
-                    return Ok((state, pane.pid, found));
-                }
-                _ => {}
+            this_run = Some((pane, run));
+        }
+    }
+    let acknowledged = |state: &RunState| file_len(&cfg.out_path) > state.out_offset;
+    if let Some(recorded) = &remote.recorded {
+        // The recorded run: its pane, or the news that it ended unseen.
+        // Never a new pane for an attempt whose `spawn` is recorded.
+        let state = saved.filter(|s| Some(&s.nonce) == recorded.marker.as_ref());
+        return Ok(match (this_run, state) {
+            (Some((pane, _)), Some(state)) => {
+                let found = Found::Adopted {
+                    acknowledged: acknowledged(&state),
+                    dead: pane.dead,
+                };
+                (state, pane.pid, found)
             }
+            (_, state) => {
+                tracing::info!(
+                    session = %cfg.id,
+                    host = %remote.host,
+                    "the recorded run's tmux session is gone; it ended while no conductor watched"
+                );
+                let state = state.unwrap_or_else(|| RunState {
+                    nonce: recorded.marker.clone().unwrap_or_default(),
+                    out_offset: recorded.out_offset,
+                    remote_log: String::new(),
+                });
+                (state, recorded.pid, Found::Gone)
+            }
+        });
+    }
+    if let (Some((pane, run)), Some(state)) = (this_run, saved) {
+        match run {
+            Some(run) if run.attempt == cfg.attempt => {
+                tracing::info!(
+                    session = %cfg.id,
+                    attempt = run.attempt,
+                    host = %remote.host,
+                    "taking over the remote pane of this run, started by a conductor that \
+                     died before recording it"
+                );
+                let found = Found::Lost {
+                    err_offset: run.err_offset,
+                };
+                return Ok((state, pane.pid, found));
+            }
+            // A live run of an earlier attempt, which ended only because
+            // the host stopped answering.
+            _ if !pane.dead => {
+                let found = Found::Adopted {
+                    acknowledged: acknowledged(&state),
+                    dead: false,
+                };
+                return Ok((state, pane.pid, found));
+            }
+            _ => {}
         }
     }
     if existing.is_some() {
