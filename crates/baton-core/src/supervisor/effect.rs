@@ -13,11 +13,11 @@ use std::time::Duration;
 use baton_config::{AgentKind, SessionId};
 use tokio::sync::mpsc;
 
-use super::backend::{self, shim::Adopt};
+use super::backend::{self, Backend, RunTarget, Site, shim::Adopt};
 use super::driver::{self, RunConfig, RunCtl, RunMsg, RunShared};
 use super::leasing::{BrokerReply, outcome_name};
 use super::worktree::{Entered, enter};
-use super::{Recoverable, RecoveredRun, SupMsg, Supervisor, Timer};
+use super::{Recoverable, SupMsg, Supervisor, Timer};
 use crate::eventlog::{Event, LogError};
 use crate::proc::{self, ExitStatus};
 
@@ -70,31 +70,15 @@ pub(super) enum Effect {
 }
 
 /// One run to start: its settings, the channel its supervisor talks to it
-/// on, and where it runs.
+/// on, where it runs, and whether it is the recorded run to take over.
 pub(super) struct Drive {
     pub id: SessionId,
     pub attempt: u32,
     pub cfg: Box<RunConfig>,
     pub shared: Arc<RunShared>,
     pub ctl: mpsc::UnboundedReceiver<RunCtl>,
-    pub on: RunsOn,
-}
-
-/// The backend a run is started on.
-#[derive(Debug)]
-pub(super) enum RunsOn {
-    /// An inventory host, in a tmux session there; `recorded`: the run
-    /// whose `spawn` is in the log (a restarted conductor continues it).
-    Remote {
-        host: String,
-        recorded: Option<Adopt>,
-    },
-    /// This conductor's tmux server, or the run left there to take over.
-    Tmux(Option<Adopt>),
-    /// `baton-shim` (detached pipes), or the shim run left to take over.
-    Shim(Option<Adopt>),
-    /// Pipes or a PTY, children of this process.
-    Pipes,
+    pub target: RunTarget,
+    pub resume: Option<Adopt>,
 }
 
 /// Whether a run is new or continues one the log recorded.
@@ -241,9 +225,9 @@ impl Supervisor {
             cfg,
             shared,
             ctl,
-            on,
+            target,
+            resume,
         } = drive;
-        let server = self.tmux_server();
         let tx = self.tx.clone();
         let epoch = self.epoch;
         let report_id = id.clone();
@@ -254,60 +238,52 @@ impl Supervisor {
                 msg,
             });
         });
-        match on {
-            RunsOn::Remote { host, recorded } => match self.ssh_host(&host) {
-                Ok((ssh, feed)) => {
-                    let remote = backend::remote::RemoteRun {
-                        tmux: server.on_host(ssh),
-                        session: proc::TmuxServer::session_name(id.as_str()),
-                        host,
-                        feed,
-                        recorded,
-                    };
-                    tokio::spawn(async move {
-                        let started = Box::new(backend::remote::start(&cfg, remote).await);
-                        driver::drive(cfg, started, shared, epoch, report, ctl).await;
-                    });
-                }
-                Err(e) => report(RunMsg::SpawnFailed {
+        let site = match self.site(&id, &target) {
+            Ok(site) => site,
+            Err(message) => {
+                report(RunMsg::SpawnFailed {
                     missing: crate::state::Missing::Host,
-                    message: e.to_string(),
-                }),
-            },
-            RunsOn::Tmux(adopt) => {
-                let session = proc::TmuxServer::session_name(id.as_str());
-                tokio::spawn(async move {
-                    let (mut cfg, mut ctl) = (cfg, ctl);
-                    let started = match enter(&mut cfg, &report, &mut ctl, adopt.is_none()).await {
-                        Entered::Go => backend::tmux::start(&cfg, server, session, adopt).await,
-                        Entered::Refused(e) => Err(e),
-                        Entered::Stopped => return,
-                    };
-                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
+                    message,
                 });
+                return;
             }
-            RunsOn::Shim(adopt) => {
-                tokio::spawn(async move {
-                    let (mut cfg, mut ctl) = (cfg, ctl);
-                    let started = match enter(&mut cfg, &report, &mut ctl, adopt.is_none()).await {
-                        Entered::Go => backend::shim::start(&cfg, adopt).await,
-                        Entered::Refused(e) => Err(e),
-                        Entered::Stopped => return,
-                    };
-                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
-                });
+        };
+        let run = Launch {
+            cfg,
+            site,
+            resume,
+            shared,
+            epoch,
+            report,
+            ctl,
+        };
+        match target {
+            RunTarget::Pipes => run.on::<backend::pipes::Pipes>(),
+            RunTarget::Shim => run.on::<backend::shim::Shim>(),
+            RunTarget::Tmux => run.on::<backend::tmux::Tmux>(),
+            RunTarget::Remote { .. } => run.on::<backend::remote::Remote>(),
+        }
+    }
+
+    /// Where session `id`'s runs on `target` live: this logs dir's tmux
+    /// server and the session's name on it, on the host for a remote one.
+    fn site(&mut self, id: &SessionId, target: &RunTarget) -> Result<Site, String> {
+        let server = self.tmux_server();
+        let session = proc::TmuxServer::session_name(id.as_str());
+        match target {
+            RunTarget::Remote { host } => {
+                let (ssh, feed) = self.ssh_host(host).map_err(|e| e.to_string())?;
+                Ok(Site {
+                    tmux: server.on_host(ssh),
+                    session,
+                    host: Some((host.clone(), feed)),
+                })
             }
-            RunsOn::Pipes => {
-                tokio::spawn(async move {
-                    let (mut cfg, mut ctl) = (cfg, ctl);
-                    let started = match enter(&mut cfg, &report, &mut ctl, true).await {
-                        Entered::Go => backend::pipes::start(&cfg).await,
-                        Entered::Refused(e) => Err(e),
-                        Entered::Stopped => return,
-                    };
-                    driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
-                });
-            }
+            _ => Ok(Site {
+                tmux: server,
+                session,
+                host: None,
+            }),
         }
     }
 
@@ -317,35 +293,23 @@ impl Supervisor {
     fn finish_recorded_run(&mut self, id: SessionId, rec: Recoverable, status: ExitStatus) {
         let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
         let tail_bytes = self.opts.conductor.tail_bytes;
-        let server = self.tmux_server();
-        let session = proc::TmuxServer::session_name(id.as_str());
-        if let Some(RecoveredRun::Shim(_)) = &rec.run {
-            let _ = std::fs::remove_file(backend::shim::status_path(&out_path));
-            let _ = std::fs::remove_file(backend::shim::fifo_path(&out_path));
-            backend::shim::forget_run(&backend::shim::lock_path(&out_path));
-        }
-        let marker = match &rec.run {
-            Some(RecoveredRun::Tmux(a)) => a.marker.clone(),
-            _ => None,
-        };
-        let leftover = match &rec.run {
-            Some(RecoveredRun::Tmux(_)) => Some(server.clone()),
-            Some(RecoveredRun::Remote { host, .. }) => {
-                self.ssh_host(host).ok().map(|(ssh, _)| server.on_host(ssh))
-            }
-            _ => None,
-        };
+        // What the run left: ended by its backend (a host that is no longer
+        // usable leaves its session to its host).
+        let leftover = rec.run.and_then(|recorded| {
+            let site = self.site(&id, &recorded.target).ok()?;
+            Some((recorded, site))
+        });
         let tx = self.tx.clone();
         let attempt = rec.attempt;
         let out_offset = rec.out_offset;
         let mark = proc::run_mark(&self.opts.conductor.logs_dir, id.as_str(), attempt);
         drop(proc::sweep_strays(mark, driver::STRAY_GRACE));
         tokio::spawn(async move {
-            if let Some(tmux) = leftover {
-                let _ = tmux.kill_session(&session).await;
-            }
-            if let Some(token) = marker {
-                backend::tmux::cut_recorded_marker(&out_path, out_offset, &token).await;
+            if let Some((recorded, site)) = leftover {
+                recorded
+                    .target
+                    .end_recorded(site, &recorded.run, &out_path)
+                    .await;
             }
             let stdout = driver::run_stdout_tail(&out_path, out_offset);
             let payload = if status.success() {
@@ -365,6 +329,41 @@ impl Supervisor {
                     tail,
                 },
             });
+        });
+    }
+}
+
+/// A run's driver task, to be started on one backend.
+struct Launch {
+    cfg: Box<RunConfig>,
+    site: Site,
+    resume: Option<Adopt>,
+    shared: Arc<RunShared>,
+    epoch: std::time::Instant,
+    report: driver::Report,
+    ctl: mpsc::UnboundedReceiver<RunCtl>,
+}
+
+impl Launch {
+    /// Starts the task: the run's worktree first (a new run's), then the
+    /// backend `B`, then the driver.
+    fn on<B: Backend + 'static>(self) {
+        let Launch {
+            mut cfg,
+            site,
+            resume,
+            shared,
+            epoch,
+            report,
+            mut ctl,
+        } = self;
+        tokio::spawn(async move {
+            let started = match enter(&mut cfg, &report, &mut ctl, resume.is_none()).await {
+                Entered::Go => B::start(&cfg, site, resume).await,
+                Entered::Refused(e) => Err(e),
+                Entered::Stopped => return,
+            };
+            driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
         });
     }
 }

@@ -34,9 +34,9 @@ use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
 use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
-use effect::{Drive, Effect, Effects, Resume, RunsOn};
+use effect::{Drive, Effect, Effects, Resume};
 use policy::{AfterFailure, Verdict};
-pub(crate) use recovery::{Left, Recoverable, RecoveredRun};
+pub(crate) use recovery::{Left, RecordedRun, Recoverable};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -573,15 +573,7 @@ impl Supervisor {
             return;
         };
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
-        let on = match &entry.host {
-            Some(host) => RunsOn::Remote {
-                host: host.clone(),
-                recorded: adopt,
-            },
-            None if spec.backend == baton_config::Backend::Tmux => RunsOn::Tmux(adopt),
-            None if spec.backend == baton_config::Backend::Pipes && detach => RunsOn::Shim(adopt),
-            None => RunsOn::Pipes,
-        };
+        let target = backend::RunTarget::of(&spec, entry.host.as_deref(), detach);
         // Boxed so that neither the task nor the driver holds it twice.
         let cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
         let (ctl_tx, ctl) = mpsc::unbounded_channel();
@@ -594,7 +586,8 @@ impl Supervisor {
             cfg,
             shared,
             ctl,
-            on,
+            target,
+            resume: adopt,
         })));
     }
 
@@ -625,11 +618,12 @@ impl Supervisor {
             // never run again; a tmux session it left is ended.
             entry.state = rec.state;
             entry.reason = "recovered".into();
-            let pid = match &rec.run {
-                Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) => Some(a.pid),
-                Some(RecoveredRun::Leftover { pid, .. }) => Some(*pid),
-                _ => None,
-            };
+            // A remote pid means nothing here.
+            let pid = rec
+                .run
+                .as_ref()
+                .filter(|r| !matches!(r.target, backend::RunTarget::Remote { .. }))
+                .map(|r| r.run.pid);
             self.append(
                 id,
                 Event::Recovered {
@@ -644,23 +638,29 @@ impl Supervisor {
             });
             return;
         }
-        let backend = entry.spec.backend;
+        // The recorded run is taken over when it outlives its conductor
+        // and the session would still run there; a remote run on the host
+        // it was placed on (`any` chose it then).
         let adopt = match rec.run {
-            Some(RecoveredRun::Tmux(a)) if backend == baton_config::Backend::Tmux => Ok(a),
-            Some(RecoveredRun::Shim(a)) if backend == baton_config::Backend::Pipes && detach => {
-                Ok(a)
-            }
-            Some(RecoveredRun::Remote { host, run }) if entry.spec.is_remote() => {
-                entry.state = rec.state;
-                entry.reason = "recovered".into();
+            Some(RecordedRun {
+                target: backend::RunTarget::Remote { host },
+                run,
+            }) if entry.spec.is_remote() => {
                 entry.host = Some(host);
-                self.spawn_driver(id, rec.attempt, Resume::Recorded(run));
-                return;
+                Ok(run)
             }
             // A remote pid means nothing here; its session is left to its host.
-            Some(RecoveredRun::Remote { .. }) => Err(None),
-            Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) => Err(Some((a.pid, a.start_time))),
-            Some(RecoveredRun::Leftover { pid, start_time }) => Err(Some((pid, start_time))),
+            Some(RecordedRun {
+                target: backend::RunTarget::Remote { .. },
+                ..
+            }) => Err(None),
+            Some(r)
+                if r.target.outlives_conductor()
+                    && r.target == backend::RunTarget::of(&entry.spec, None, detach) =>
+            {
+                Ok(r.run)
+            }
+            Some(r) => Err(Some((r.run.pid, r.run.start_time))),
             None => Err(None),
         };
         match adopt {

@@ -8,6 +8,7 @@ use crate::eventlog::{Event, Record};
 use crate::proc::ExitStatus;
 use crate::state::SessionState;
 
+use super::backend::RunTarget;
 use super::backend::shim::Adopt;
 
 /// A session that was live when an earlier conductor stopped writing the
@@ -15,7 +16,7 @@ use super::backend::shim::Adopt;
 #[derive(Clone, Debug)]
 pub(crate) struct Recoverable {
     pub id: String,
-    pub run: Option<RecoveredRun>,
+    pub run: Option<RecordedRun>,
     pub state: SessionState,
     pub restarts: u32,
     pub attempt: u32,
@@ -28,20 +29,15 @@ pub(crate) struct Recoverable {
     pub worktree: Option<crate::worktree::Worktree>,
 }
 
-/// The run of a [`Recoverable`] session, as its last `spawn` record tells it.
+/// The run of a [`Recoverable`] session, as its last `spawn` record tells
+/// it: where it ran, and its pid, offsets and end-marker nonce. A run on a
+/// target that outlives its conductor can be taken over; one of
+/// [`RunTarget::Pipes`] lived inside the earlier conductor, and what is
+/// left of its group is ended. A remote pid means nothing here.
 #[derive(Clone, Debug)]
-pub(crate) enum RecoveredRun {
-    /// A pane on this logs dir's tmux server: adoptable.
-    Tmux(Adopt),
-    /// A run under `baton-shim`: adoptable.
-    Shim(Adopt),
-    /// A run on a remote host (its pid is the pane's on the host, its
-    /// marker the run's nonce): taken over if its tmux session is there,
-    /// else it ended unseen (see `backend::remote`).
-    Remote { host: String, run: Adopt },
-    /// A pipes or PTY run that lived inside the earlier conductor: whatever
-    /// is left of its group is ended and the session restarted per policy.
-    Leftover { pid: u32, start_time: Option<u64> },
+pub(crate) struct RecordedRun {
+    pub target: RunTarget,
+    pub run: Adopt,
 }
 
 impl Recoverable {
@@ -86,22 +82,19 @@ impl Recoverable {
                     rec.restarts = *restart;
                     rec.exited = None;
                     rec.out_offset = *out_offset;
-                    rec.run = match tmux {
-                        _ if host.is_some() => host.clone().map(|host| RecoveredRun::Remote {
-                            host,
-                            run: adopt(tmux.as_ref().and_then(|t| t.marker.clone())),
-                        }),
-                        Some(t) if t.server == server => {
-                            Some(RecoveredRun::Tmux(adopt(t.marker.clone())))
-                        }
+                    let target = match (host, tmux) {
+                        (Some(host), _) => Some(RunTarget::Remote { host: host.clone() }),
+                        (None, Some(t)) if t.server == server => Some(RunTarget::Tmux),
                         // Another server's pane is not ours to adopt or end.
-                        Some(_) => None,
-                        None if *shim => Some(RecoveredRun::Shim(adopt(None))),
-                        None => Some(RecoveredRun::Leftover {
-                            pid: *pid,
-                            start_time: *start_time,
-                        }),
+                        (None, Some(_)) => None,
+                        (None, None) if *shim => Some(RunTarget::Shim),
+                        (None, None) => Some(RunTarget::Pipes),
                     };
+                    let marker = tmux.as_ref().and_then(|t| t.marker.clone());
+                    rec.run = target.map(|target| RecordedRun {
+                        target,
+                        run: adopt(marker),
+                    });
                 }
                 event @ Event::Worktree { .. } => {
                     rec.worktree = crate::worktree::Worktree::from_record(event);
@@ -119,8 +112,8 @@ impl Recoverable {
                     if !to.has_process() {
                         rec.run = None;
                     }
-                    if let Some(RecoveredRun::Tmux(a) | RecoveredRun::Shim(a)) = &mut rec.run {
-                        a.acknowledged |= *to != SessionState::Starting;
+                    if let Some(recorded) = &mut rec.run {
+                        recorded.run.acknowledged |= *to != SessionState::Starting;
                     }
                 }
                 _ => {}
@@ -305,13 +298,9 @@ mod tests {
         let w = &found["w"];
         assert_eq!((w.state, w.restarts, w.attempt), (Healthy, 1, 2));
         assert_eq!(w.out_offset, 20, "the last run's offset");
-        assert!(matches!(
-            w.run,
-            Some(RecoveredRun::Leftover {
-                pid: 22,
-                start_time: Some(1022)
-            })
-        ));
+        let run = w.run.as_ref().expect("a recorded run");
+        assert_eq!(run.target, RunTarget::Pipes);
+        assert_eq!((run.run.pid, run.run.start_time), (22, Some(1022)));
         assert!(w.exited.is_none());
     }
 
@@ -343,7 +332,10 @@ mod tests {
             })
         );
         match &s.run {
-            Some(RecoveredRun::Shim(a)) => {
+            Some(RecordedRun {
+                target: RunTarget::Shim,
+                run: a,
+            }) => {
                 assert_eq!((a.pid, a.out_offset, a.err_offset), (11, 10, 5));
                 assert!(a.acknowledged, "it was past starting");
             }
@@ -371,7 +363,10 @@ mod tests {
             ("theirs", pane("baton-other", 12)),
         ]);
         match &found["ours"].run {
-            Some(RecoveredRun::Tmux(a)) => {
+            Some(RecordedRun {
+                target: RunTarget::Tmux,
+                run: a,
+            }) => {
                 assert_eq!(a.marker.as_deref(), Some("m1"));
                 assert!(!a.acknowledged, "still starting");
             }
@@ -398,7 +393,7 @@ mod tests {
             ("b", state(Failed, Restarting, 1)),
         ]);
         assert!(
-            matches!(&found["r"].run, Some(RecoveredRun::Remote { host, .. }) if host == "gpu")
+            matches!(&found["r"].run, Some(RecordedRun { target: RunTarget::Remote { host }, .. }) if host == "gpu")
         );
         let b = &found["b"];
         assert_eq!((b.state, b.restarts), (Restarting, 1));

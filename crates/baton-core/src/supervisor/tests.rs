@@ -13,8 +13,9 @@ use baton_config::{
 use baton_monitor::input_wait::Detection;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::backend::RunTarget;
 use super::driver::{RunCtl, RunMsg};
-use super::effect::{Effect, RunsOn};
+use super::effect::Effect;
 use super::leasing::BrokerReply;
 use super::{Control, SupMsg, Supervisor, Timer};
 use crate::conductor::{ConductorError, ConductorOptions};
@@ -553,10 +554,10 @@ async fn a_session_for_any_host_waits_for_a_slot_and_takes_the_one_freed() {
     let effects = t.spawn(a);
     assert!(matches!(
         effects.iter().find_map(|e| match e {
-            Effect::Drive(d) => Some(&d.on),
+            Effect::Drive(d) => Some(&d.target),
             _ => None,
         }),
-        Some(RunsOn::Remote { host: h, .. }) if h == "h1"
+        Some(RunTarget::Remote { host: h }) if h == "h1"
     ));
     let effects = t.spawn(b);
     assert!(drives(&effects).is_empty(), "h1 is full");

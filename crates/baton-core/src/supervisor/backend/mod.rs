@@ -2,9 +2,12 @@
 //! the operating system, tmux or a remote host.
 //!
 //! A backend starts (or adopts) a run, turns what its process does into
-//! [`Observation`]s, delivers signals and input, and cleans up at the end.
-//! It decides nothing: deadlines, termination, payload and reports are the
-//! driver's (`super::driver`). Each backend is one file:
+//! [`Observation`]s, delivers signals and input, cleans up at the end, and
+//! ends what a run left when an earlier conductor recorded its exit but
+//! died before finishing it. It decides nothing: deadlines, termination,
+//! payload and reports are the driver's (`super::driver`). Where a run
+//! lives is one tagged [`RunTarget`], chosen, recovered and dispatched on
+//! here and nowhere else. Each backend is one file:
 //!
 //! | backend | process | output | end |
 //! |---|---|---|---|
@@ -19,13 +22,78 @@ pub(crate) mod shim;
 pub(crate) mod tmux;
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use crate::proc::{ExitStatus, Pid, Signal};
+use crate::proc::remote_feed::HostFeed;
+use crate::proc::{ExitStatus, Pid, Signal, TmuxServer};
 use crate::state::Missing;
 
-use super::driver::RecoveredOutcome;
 pub(crate) use super::driver::Spawned;
+use super::driver::{RecoveredOutcome, RunConfig};
+use shim::Adopt;
+
+/// Where a run's process lives: what a run is started on, what its
+/// `spawn` record says it was started on, and so what a later conductor
+/// takes over or cleans up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RunTarget {
+    /// Pipes or a PTY, children of the conductor: they end with it.
+    Pipes,
+    /// Under `baton-shim`, detached from the conductor (a daemon's pipes).
+    Shim,
+    /// A pane of the logs dir's tmux server.
+    Tmux,
+    /// A tmux pane on an inventory host.
+    Remote { host: String },
+}
+
+impl RunTarget {
+    /// Where a run of `spec` goes: on `host` when it was placed on one,
+    /// else by its backend — `pipes` detached under the shim when the
+    /// conductor runs `detach`ed (a daemon).
+    pub(crate) fn of(spec: &baton_config::SessionSpec, host: Option<&str>, detach: bool) -> Self {
+        match (host, spec.backend) {
+            (Some(host), _) => RunTarget::Remote {
+                host: host.to_owned(),
+            },
+            (None, baton_config::Backend::Tmux) => RunTarget::Tmux,
+            (None, baton_config::Backend::Pipes) if detach => RunTarget::Shim,
+            (None, _) => RunTarget::Pipes,
+        }
+    }
+
+    /// Whether a run on it outlives its conductor, so that the next one
+    /// can take it over.
+    pub(crate) fn outlives_conductor(&self) -> bool {
+        !matches!(self, RunTarget::Pipes)
+    }
+
+    /// Ends what the recorded run `run` (its exit recorded, its end not
+    /// finished by a conductor that died) left at `site`, so that its log
+    /// holds the agent's bytes only and nothing of it lingers.
+    pub(crate) async fn end_recorded(&self, site: Site, run: &Adopt, out_path: &Path) {
+        match self {
+            RunTarget::Pipes => pipes::Pipes::end_recorded(site, run, out_path).await,
+            RunTarget::Shim => shim::Shim::end_recorded(site, run, out_path).await,
+            RunTarget::Tmux => tmux::Tmux::end_recorded(site, run, out_path).await,
+            RunTarget::Remote { .. } => remote::Remote::end_recorded(site, run, out_path).await,
+        }
+    }
+}
+
+/// What a backend is given to start or take over a run, besides its
+/// [`RunConfig`]: the tmux server and session name its runs use (on the
+/// run's host for a remote run), and, for a remote run, the host.
+pub(crate) struct Site {
+    /// This logs dir's tmux server (on the host, for a remote run).
+    pub tmux: TmuxServer,
+    /// The session's tmux session name.
+    pub session: String,
+    /// The inventory name of the host and its output fetcher.
+    pub host: Option<(String, Arc<HostFeed>)>,
+}
 
 /// Which of the agent's streams a chunk of output came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +226,19 @@ pub(crate) type InputDelivery = Pin<Box<dyn Future<Output = Result<(), InputErro
 
 /// One way of running an agent. The driver calls [`Backend::observe`] in a
 /// loop, inside a `select!` with control requests and deadlines.
-pub(crate) trait Backend: Send {
+pub(crate) trait Backend: Send + Sized {
+    /// Starts run `cfg` at `site` or, with `resume`, takes over the run an
+    /// earlier conductor recorded. A run this conductor's predecessor
+    /// started but did not record is found and taken over here too.
+    fn start(
+        cfg: &RunConfig,
+        site: Site,
+        resume: Option<Adopt>,
+    ) -> impl Future<Output = Result<(Self, Begun), StartError>> + Send;
+
+    /// Ends what a recorded run left (see [`RunTarget::end_recorded`]).
+    fn end_recorded(site: Site, run: &Adopt, out_path: &Path) -> impl Future<Output = ()> + Send;
+
     /// The next thing that happened. Must be cancel-safe: the driver drops
     /// the future whenever a request or a deadline comes first, and calls
     /// again.
@@ -259,5 +339,39 @@ pub(crate) async fn maybe<F: Future<Output = ()>>(f: Option<F>) {
     match f {
         Some(f) => f.await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunTarget;
+    use baton_config::{Backend, SessionSpec};
+
+    #[test]
+    fn a_run_goes_where_its_host_or_backend_says() {
+        let spec = |backend| {
+            let mut s = SessionSpec::command("w".parse().unwrap(), vec!["true".into()]);
+            s.backend = backend;
+            s
+        };
+        // (backend, host, detach) -> target
+        let cases = [
+            (Backend::Pipes, None, false, RunTarget::Pipes),
+            (Backend::Pipes, None, true, RunTarget::Shim),
+            (Backend::Pty, None, true, RunTarget::Pipes),
+            (Backend::Tmux, None, false, RunTarget::Tmux),
+            (Backend::Tmux, None, true, RunTarget::Tmux),
+            (
+                Backend::Tmux,
+                Some("gpu"),
+                true,
+                RunTarget::Remote { host: "gpu".into() },
+            ),
+        ];
+        for (backend, host, detach, want) in cases {
+            let target = RunTarget::of(&spec(backend), host, detach);
+            assert_eq!(target, want, "{backend} {host:?} {detach}");
+            assert_eq!(target.outlives_conductor(), want != RunTarget::Pipes);
+        }
     }
 }

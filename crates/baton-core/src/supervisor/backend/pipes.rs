@@ -66,7 +66,7 @@ pub(crate) struct Pipes {
 }
 
 /// Opens the logs and starts the agent on pipes (or on a PTY of `cfg.pty`'s size).
-pub(crate) async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError> {
+async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError> {
     preflight(cfg).await?;
     let open = |path: &std::path::Path| {
         open_at_end(path).map_err(|e| {
@@ -175,6 +175,24 @@ impl Pipes {
 }
 
 impl Backend for Pipes {
+    /// A run of the conductor's own children is never taken over: it ended
+    /// with the conductor that started it.
+    async fn start(
+        cfg: &RunConfig,
+        _site: super::Site,
+        _resume: Option<super::shim::Adopt>,
+    ) -> Result<(Pipes, Begun), StartError> {
+        start(cfg).await
+    }
+
+    /// What such a run detached is swept by its run mark, for every backend.
+    async fn end_recorded(
+        _site: super::Site,
+        _run: &super::shim::Adopt,
+        _out_path: &std::path::Path,
+    ) {
+    }
+
     async fn observe(&mut self) -> Observation<'_> {
         if self.exited && self.group_empty && !self.out_open && !self.err_open {
             return Observation::Settled;

@@ -84,19 +84,19 @@ const CLEANUP: &str = "if tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; the
     rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0";
 
 /// Where a remote run lives.
-pub(crate) struct RemoteRun {
+struct RemoteRun {
     /// baton's tmux server on the host (calls go over ssh).
-    pub tmux: TmuxServer,
+    tmux: TmuxServer,
     /// The tmux session name.
-    pub session: String,
+    session: String,
     /// The inventory name of the host.
-    pub host: String,
+    host: String,
     /// The host's output and pane fetcher.
-    pub feed: Arc<HostFeed>,
+    feed: Arc<HostFeed>,
     /// The run whose `spawn` is recorded, as the record tells it (a
     /// conductor continues it after a restart): its pane is adopted, or,
     /// gone, the run ended unseen; it is never started again.
-    pub recorded: Option<Adopt>,
+    recorded: Option<Adopt>,
 }
 
 /// What `<id>.remote` remembers of the current run, so a later run (or a
@@ -178,10 +178,7 @@ pub(crate) struct Remote {
 
 /// Starts the agent in a tmux session on the host, or takes over the one a
 /// previous run of this session left there.
-pub(crate) async fn start(
-    cfg: &RunConfig,
-    remote: RemoteRun,
-) -> Result<(Remote, Begun), StartError> {
+async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), StartError> {
     let Some(ssh) = remote.tmux.host().cloned() else {
         return Err(StartError::failed(
             Missing::Host,
@@ -319,6 +316,32 @@ impl Remote {
 }
 
 impl Backend for Remote {
+    async fn start(
+        cfg: &RunConfig,
+        site: super::Site,
+        resume: Option<Adopt>,
+    ) -> Result<(Remote, Begun), StartError> {
+        let Some((host, feed)) = site.host else {
+            return Err(StartError::failed(
+                Missing::Host,
+                "a remote run needs a host",
+            ));
+        };
+        let remote = RemoteRun {
+            tmux: site.tmux,
+            session: site.session,
+            host,
+            feed,
+            recorded: resume,
+        };
+        start(cfg, remote).await
+    }
+
+    /// The session goes on the host (when it answers).
+    async fn end_recorded(site: super::Site, _run: &Adopt, _out_path: &Path) {
+        let _ = site.tmux.kill_session(&site.session).await;
+    }
+
     async fn observe(&mut self) -> Observation<'_> {
         if let Some(message) = self.cut.take() {
             return Observation::Unreachable(message);

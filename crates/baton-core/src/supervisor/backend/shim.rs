@@ -137,10 +137,7 @@ pub(crate) struct Shim {
 }
 
 /// Starts a new run under the shim, or adopts `adopt`.
-pub(crate) async fn start(
-    cfg: &RunConfig,
-    adopt: Option<Adopt>,
-) -> Result<(Shim, Begun), StartError> {
+async fn start(cfg: &RunConfig, adopt: Option<Adopt>) -> Result<(Shim, Begun), StartError> {
     let status_file = status_path(&cfg.out_path);
     let fifo = cfg.stdin_pipe.then(|| fifo_path(&cfg.out_path));
     // A run this session's lock file says is there (or was, and ended)
@@ -242,6 +239,22 @@ pub(crate) async fn start(
 }
 
 impl Backend for Shim {
+    async fn start(
+        cfg: &RunConfig,
+        _site: super::Site,
+        resume: Option<Adopt>,
+    ) -> Result<(Shim, Begun), StartError> {
+        start(cfg, resume).await
+    }
+
+    /// The run's status file and FIFO go, and its lock file no longer
+    /// names it.
+    async fn end_recorded(_site: super::Site, _run: &Adopt, out_path: &Path) {
+        let _ = std::fs::remove_file(status_path(out_path));
+        let _ = std::fs::remove_file(fifo_path(out_path));
+        forget_run(&lock_path(out_path));
+    }
+
     async fn observe(&mut self) -> Observation<'_> {
         // What the logs hold now comes first: output before the exit.
         let n = self.out.read(&mut self.buf);

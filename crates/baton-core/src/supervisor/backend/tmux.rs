@@ -73,7 +73,7 @@ pub(crate) struct Tmux {
 /// taken over instead of starting the attempt twice: its `@baton_run` tag
 /// says which run it is and where its output begins, and its `spawn` is
 /// recorded now.
-pub(crate) async fn start(
+async fn start(
     cfg: &RunConfig,
     server: TmuxServer,
     session: String,
@@ -294,6 +294,22 @@ impl Tmux {
 }
 
 impl Backend for Tmux {
+    async fn start(
+        cfg: &RunConfig,
+        site: super::Site,
+        resume: Option<Adopt>,
+    ) -> Result<(Tmux, Begun), StartError> {
+        start(cfg, site.tmux, site.session, resume).await
+    }
+
+    /// The pane goes, and the shim's end-of-run marker is cut off the log.
+    async fn end_recorded(site: super::Site, run: &Adopt, out_path: &Path) {
+        let _ = site.tmux.kill_session(&site.session).await;
+        if let Some(token) = &run.marker {
+            cut_recorded_marker(out_path, run.out_offset, token).await;
+        }
+    }
+
     async fn observe(&mut self) -> Observation<'_> {
         if self.read_chunk() {
             return Observation::Output {
@@ -418,7 +434,7 @@ pub(super) fn send_keys(server: &TmuxServer, session: &str, bytes: Vec<u8>) -> I
 /// began at `from`, when a conductor that died first could not: the run's
 /// `exit` is recorded, its end is finished from the log. Waits (at most
 /// [`MARKER_MAX`]) for tmux's pipe to have written everything.
-pub(crate) async fn cut_recorded_marker(out_path: &Path, from: u64, token: &str) {
+async fn cut_recorded_marker(out_path: &Path, from: u64, token: &str) {
     let piped = proc::pipe_done_marker(out_path);
     let until = Instant::now() + MARKER_MAX;
     while !piped.exists() && Instant::now() < until {
