@@ -2171,3 +2171,70 @@ fn a_recorded_remote_pane_gone_with_its_server_is_an_ended_run() {
         Some(sshd.tmux_dir()),
     );
 }
+
+/// The daemon dies between creating a tmux pane and recording its `spawn`,
+/// and the tmux server dies too before the next daemon looks (after the
+/// agent ended). The run file the pane's shim wrote itself into lets the
+/// next daemon record that run — its output is its own slice of the log,
+/// its end is read from the shim's marker (which is cut off the log) — and
+/// the attempt is not started a second time.
+#[test]
+fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let fault = [("BATON_FAULT", "tmux_pane_created")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, CONFIG, &fault);
+    d.wait_ready();
+    let stand_in = stand_in();
+    let _ = d.try_baton(&[
+        "spawn",
+        "--id",
+        "vanished",
+        "--backend",
+        "tmux",
+        "--",
+        &stand_in,
+        "lines:5:10ms",
+        "exit:0",
+    ]);
+    let died = d.wait_exit();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&died),
+        Some(libc::SIGKILL),
+        "{}",
+        d.stderr_text()
+    );
+    // The agent ends (the shim's marker is in the log), then its server goes.
+    wait_until("the run's end marker in its log", SLOW, || {
+        let log = d.out_log("vanished");
+        log.windows(11).any(|w| w == b"baton-done;").then_some(())
+    });
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&d.logs);
+    let killed = Command::new("tmux")
+        .args(["-L", server.name(), "kill-server"])
+        .env_remove("TMUX")
+        .output()
+        .expect("tmux");
+    assert!(killed.status.success(), "{killed:?}");
+    d.start_again(1);
+    let end = d.wait_terminal("vanished");
+    assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
+    let records: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["session"] == "vanished")
+        .collect();
+    let spawns: Vec<&Value> = records.iter().filter(|r| r["event"] == "spawn").collect();
+    assert_eq!(spawns.len(), 1, "{records:#?}");
+    assert_eq!(spawns[0]["attempt"], 1);
+    assert_eq!(spawns[0]["out_offset"], 0);
+    let exits: Vec<&Value> = records.iter().filter(|r| r["event"] == "exit").collect();
+    assert_eq!(exits.len(), 1, "{records:#?}");
+    assert_eq!(exits[0]["code"], 0, "{records:#?}");
+    let log = text(&d.out_log("vanished"));
+    assert_eq!(
+        log, "line 1\r\nline 2\r\nline 3\r\nline 4\r\nline 5\r\n",
+        "the run's output once, without the marker"
+    );
+}

@@ -2,7 +2,7 @@
 //! outlives the conductor that started it.
 //!
 //! ```text
-//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N] [--exec PATH] -- ARGV0 ARGS…
+//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--exec PATH] -- ARGV0 ARGS…
 //! ```
 //!
 //! It starts the agent as its child, in its own process group (the shim is
@@ -31,6 +31,9 @@
 //!   it) and appends `<shim pid> <start time>`: a conductor started after a
 //!   crash that lost this run's `spawn` record finds the run there and takes
 //!   it over instead of starting it a second time.
+//! - `--run-file FILE`: the same for a shim the conductor does not start
+//!   itself (a tmux pane's): the shim opens FILE, which the conductor wrote
+//!   the run into, locks it and appends its line, and holds it.
 //!
 //! The shim is a child subreaper: a process the agent started that left its
 //! process group (a CLI starting a daemon, `setsid`) is handed to the shim
@@ -63,6 +66,7 @@ struct Args {
     marker: Option<String>,
     env_file: Option<PathBuf>,
     lock_fd: Option<i32>,
+    run_file: Option<PathBuf>,
     exec: Option<PathBuf>,
     argv: Vec<OsString>,
 }
@@ -74,6 +78,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
         marker: None,
         env_file: None,
         lock_fd: None,
+        run_file: None,
         exec: None,
         argv: Vec::new(),
     };
@@ -84,6 +89,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
             Some("--stdin") => args.stdin = Some(value("--stdin")?.into()),
             Some("--exec") => args.exec = Some(value("--exec")?.into()),
             Some("--env-file") => args.env_file = Some(value("--env-file")?.into()),
+            Some("--run-file") => args.run_file = Some(value("--run-file")?.into()),
             Some("--lock-fd") => {
                 let fd = value("--lock-fd")?
                     .into_string()
@@ -138,6 +144,7 @@ fn main() -> ExitCode {
     }
     // Held (never closed) until the shim exits: the lock is the run's.
     let _lock = args.lock_fd.map(hold_lock);
+    let _run_file = args.run_file.as_deref().map(hold_run_file);
     let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
     cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
     if let Some(fifo) = &args.stdin {
@@ -228,6 +235,34 @@ fn hold_lock(fd: i32) -> Option<std::fs::File> {
         eprintln!("baton-shim: cannot write to the run's lock file: {e}");
     }
     Some(file)
+}
+
+/// Opens the run file at `path`, locks it and appends this shim's pid and
+/// start time, as [`hold_lock`] does for a file the conductor opened.
+fn hold_run_file(path: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::fd::IntoRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path);
+    let file = match file {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!(
+                "baton-shim: cannot open the run file {}: {e}",
+                path.display()
+            );
+            return None;
+        }
+    };
+    if let Err(e) = file.try_lock() {
+        eprintln!(
+            "baton-shim: cannot lock the run file {}: {e}",
+            path.display()
+        );
+    }
+    hold_lock(file.into_raw_fd())
 }
 
 /// Starts the agent and waits for it.

@@ -378,7 +378,8 @@ async fn claim_run(cfg: &RunConfig) -> Result<Claim, StartError> {
         file.seek(SeekFrom::Start(0))
             .and_then(|_| file.read_to_string(&mut text))
             .map_err(failed)?;
-        let run = RunLock::parse(&text).filter(|r| r.attempt == cfg.attempt);
+        // A line with a marker token is a tmux pane's run, not a shim's.
+        let run = RunLock::parse(&text).filter(|r| r.attempt == cfg.attempt && r.token.is_none());
         match (run, held) {
             (
                 Some(RunLock {
@@ -416,14 +417,16 @@ async fn claim_run(cfg: &RunConfig) -> Result<Claim, StartError> {
     }
 }
 
-/// The contents of a run lock file: `<attempt> <out offset> <err offset>`
-/// from the conductor, then `<shim pid> <start time>` from the shim.
+/// The contents of a run lock file: `<attempt> <out offset> <err offset>
+/// [<marker token>]` from the conductor (the token for a tmux pane's run),
+/// then `<shim pid> <start time>` from the shim.
 #[derive(Debug, PartialEq, Eq)]
-struct RunLock {
-    attempt: u32,
-    out_offset: u64,
-    err_offset: u64,
-    shim: Option<(u32, u64)>,
+pub(super) struct RunLock {
+    pub attempt: u32,
+    pub out_offset: u64,
+    pub err_offset: u64,
+    pub token: Option<String>,
+    pub shim: Option<(u32, u64)>,
 }
 
 impl RunLock {
@@ -433,6 +436,7 @@ impl RunLock {
         let attempt = first.next()?.parse().ok()?;
         let out_offset = first.next()?.parse().ok()?;
         let err_offset = first.next()?.parse().ok()?;
+        let token = first.next().map(str::to_owned);
         let shim = lines.next().and_then(|line| {
             let mut words = line.split_whitespace();
             Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
@@ -441,8 +445,38 @@ impl RunLock {
             attempt,
             out_offset,
             err_offset,
+            token,
             shim,
         })
+    }
+
+    /// What the run lock file of the session logging to `out_path` says.
+    pub(super) fn read(out_path: &Path) -> Option<RunLock> {
+        RunLock::parse(&std::fs::read_to_string(lock_path(out_path)).ok()?)
+    }
+
+    /// Writes the conductor's line of a run that is about to start, in a
+    /// new file (through a rename, so a reader sees the old or the new).
+    pub(super) fn write_new(
+        out_path: &Path,
+        attempt: u32,
+        out_offset: u64,
+        err_offset: u64,
+        token: &str,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = lock_path(out_path);
+        let tmp = session_file(out_path, "run.tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        writeln!(file, "{attempt} {out_offset} {err_offset} {token}")?;
+        file.sync_data()?;
+        std::fs::rename(tmp, path)
     }
 }
 
@@ -555,4 +589,61 @@ async fn spawn(
         .await
         .map_err(|failure| StartError::failed(failure.missing(), failure.to_string()))?;
     Ok((child, pid, start_time, out_offset, err_offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunLock;
+
+    #[test]
+    fn run_files_read_back_with_or_without_a_token_and_a_shim() {
+        let cases = [
+            ("3 100 7\n", Some((3, 100, 7, None, None))),
+            (
+                "3 100 7\n41 9001\n",
+                Some((3, 100, 7, None, Some((41, 9001)))),
+            ),
+            (
+                "2 0 0 00ff00ff00ff00ff\n41 9001\n",
+                Some((2, 0, 0, Some("00ff00ff00ff00ff"), Some((41, 9001)))),
+            ),
+            ("2 0 0 tok\n", Some((2, 0, 0, Some("tok"), None))),
+            ("2 0 0 tok\nnot a pid\n", Some((2, 0, 0, Some("tok"), None))),
+            ("", None),
+            ("x 0 0\n", None),
+            ("1 2\n", None),
+        ];
+        for (text, want) in cases {
+            let got = RunLock::parse(text).map(|r| {
+                (
+                    r.attempt,
+                    r.out_offset,
+                    r.err_offset,
+                    r.token.clone(),
+                    r.shim,
+                )
+            });
+            let want = want.map(|(a, o, e, t, s)| (a, o, e, t.map(str::to_owned), s));
+            assert_eq!(got, want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_new_run_file_replaces_the_old_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("w.out.log");
+        std::fs::write(super::lock_path(&out), "9 9 9\n1 1\n").unwrap();
+        RunLock::write_new(&out, 2, 10, 20, "abc").unwrap();
+        let run = RunLock::read(&out).unwrap();
+        assert_eq!(
+            (
+                run.attempt,
+                run.out_offset,
+                run.err_offset,
+                run.token.as_deref(),
+                run.shim
+            ),
+            (2, 10, 20, Some("abc"), None)
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL};
+use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL, RunLock, forget_run, lock_path};
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, Stream,
@@ -193,6 +193,30 @@ impl PaneRun {
     }
 }
 
+/// The run of `cfg.attempt` whose pane is gone (its tmux server was killed)
+/// before any conductor recorded it: the run file says it started (the
+/// shim wrote itself in), so its output in the log is its own, not the
+/// previous run's, and its end is read from its marker there (or unknown).
+fn lost_without_pane(cfg: &RunConfig) -> Option<Adopt> {
+    let run = RunLock::read(&cfg.out_path).filter(|r| r.attempt == cfg.attempt)?;
+    let (pid, start_time) = run.shim?;
+    let token = run.token?;
+    tracing::info!(
+        session = %cfg.id,
+        attempt = run.attempt,
+        "recording the run of this attempt whose tmux pane is gone, started by a conductor \
+         that died before recording it"
+    );
+    Some(Adopt {
+        pid,
+        start_time: Some(start_time),
+        out_offset: run.out_offset,
+        err_offset: run.err_offset,
+        acknowledged: false,
+        marker: Some(token),
+    })
+}
+
 /// Looks at the tmux session a new run of `cfg.attempt` would create. The
 /// run of that attempt, tagged by this session: taken over (`Some`), alive
 /// or ended. A dead pane of anything else: cleared. A live pane that is
@@ -204,7 +228,7 @@ async fn claim_pane(
 ) -> Result<Option<Adopt>, StartError> {
     let tmux_failed = |e: TmuxError| StartError::failed(Missing::Tmux, e.to_string());
     let Some(pane) = server.pane_status(session).await.map_err(tmux_failed)? else {
-        return Ok(None);
+        return Ok(lost_without_pane(cfg));
     };
     let owner = server
         .option(session, "@baton_id")
@@ -302,12 +326,14 @@ impl Backend for Tmux {
         start(cfg, site.tmux, site.session, resume).await
     }
 
-    /// The pane goes, and the shim's end-of-run marker is cut off the log.
+    /// The pane goes, the shim's end-of-run marker is cut off the log, and
+    /// the run file no longer names the run.
     async fn end_recorded(site: super::Site, run: &Adopt, out_path: &Path) {
         let _ = site.tmux.kill_session(&site.session).await;
         if let Some(token) = &run.marker {
             cut_recorded_marker(out_path, run.out_offset, token).await;
         }
+        forget_run(&lock_path(out_path));
     }
 
     async fn observe(&mut self) -> Observation<'_> {
@@ -411,6 +437,9 @@ impl Backend for Tmux {
             Some(scanner) => rest.extend(scanner.flush()),
             None => {}
         }
+        // The run is over: its run file no longer names it, so a later run
+        // with the same attempt number is not taken for it.
+        forget_run(&lock_path(&self.out_path));
         rest
     }
 
@@ -545,12 +574,30 @@ async fn spawn(
             ),
         )
     })?;
+    // The run is in its run file before its pane exists, and its shim
+    // writes itself in: a conductor that dies before recording the run's
+    // `spawn` leaves the next one what it needs to record it, even once
+    // the pane is gone.
+    RunLock::write_new(&cfg.out_path, cfg.attempt, out_offset, err_offset, &token).map_err(
+        |e| {
+            let _ = std::fs::remove_file(&env_file);
+            StartError::failed(
+                Missing::LogsDir,
+                format!(
+                    "cannot write the run file {}: {e}",
+                    lock_path(&cfg.out_path).display()
+                ),
+            )
+        },
+    )?;
     let mut pane = vec![
         shim.to_string_lossy().into_owned(),
         "--marker".to_owned(),
         token.clone(),
         "--env-file".to_owned(),
         env_file.to_string_lossy().into_owned(),
+        "--run-file".to_owned(),
+        lock_path(&cfg.out_path).to_string_lossy().into_owned(),
         "--".to_owned(),
     ];
     pane.extend(cfg.argv.iter().cloned());
