@@ -863,10 +863,18 @@ fn faults_at_random_never_break_a_promise() {
     let started = Instant::now();
     let figures = run_rounds(seed, rounds, until);
     eprintln!(
-        "chaos: {} rounds, {} sessions in {:.0?}, seed {seed}\nfaults: {:?}\ninvariant checks: {:?}",
+        "chaos: {:.1} minutes, {} rounds, {} sessions, {} faults, {} invariant checks, seed {seed}\n\
+         faults: {:?}\ninvariant checks: {:?}",
+        started.elapsed().as_secs_f64() / 60.0,
         figures.rounds,
         figures.sessions,
-        started.elapsed(),
+        figures
+            .faults
+            .iter()
+            .filter(|(kind, _)| **kind != "none")
+            .map(|(_, n)| n)
+            .sum::<u32>(),
+        figures.checks.values().sum::<u32>(),
         figures.faults,
         figures.checks
     );
