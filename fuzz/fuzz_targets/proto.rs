@@ -29,6 +29,11 @@ fn frames<T: Message + PartialEq + std::fmt::Debug>(data: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // A spawn request that decodes is checked by the session checker, which
+    // refuses it or makes a session of it, never panics.
+    if let Ok(Request::Spawn(spawn)) = decode_body::<Request>(data) {
+        let _ = baton_config::check_spawn(spawn.spec, None);
+    }
     frames::<Request>(data);
     frames::<Response>(data);
     frames::<Hello>(data);
