@@ -131,16 +131,7 @@ impl Manifest {
             Some(p) => HostsFile::load(p)?,
             None => None,
         };
-        let io_err = |source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let text = std::fs::read_to_string(path).map_err(io_err)?;
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."));
-        let base_dir = std::path::absolute(parent).map_err(io_err)?;
+        let (text, base_dir) = read_with_base_dir(path)?;
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let source = Source {
             text: &text,
@@ -215,16 +206,7 @@ impl SessionFile {
     /// table and nothing else. Relative paths are resolved against the
     /// file's (absolute) directory.
     pub fn load(path: &Path) -> Result<SessionFile, ConfigError> {
-        let io_err = |source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let text = std::fs::read_to_string(path).map_err(io_err)?;
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."));
-        let base_dir = std::path::absolute(parent).map_err(io_err)?;
+        let (text, base_dir) = read_with_base_dir(path)?;
         SessionFile::parse(&text, Some(path), &base_dir)
     }
 
@@ -294,6 +276,22 @@ impl SessionFile {
         let session = cx.session(1, session, base_dir, None, &mut HashMap::new())?;
         Ok(SessionFile { session, lines })
     }
+}
+
+/// The text of the file at `path` and the absolute directory that holds it
+/// (what its relative paths are resolved against).
+fn read_with_base_dir(path: &Path) -> Result<(String, PathBuf), ConfigError> {
+    let io_err = |source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io_err)?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let base_dir = std::path::absolute(parent).map_err(io_err)?;
+    Ok((text, base_dir))
 }
 
 /// Rewrites a lone `[session]` table header as `[[session]]`, so that a
