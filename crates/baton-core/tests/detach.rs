@@ -349,9 +349,9 @@ fn a_run_whose_spawn_record_was_lost_is_taken_over_not_started_again() {
 }
 
 /// A session spawned again after a clean restart starts a new run: the
-/// lock file of its earlier run (same attempt number) no longer names it.
-#[test]
-fn a_session_spawned_again_after_a_clean_restart_runs_again() {
+/// lock file (or a tmux pane's run file) of its earlier run, with the same
+/// attempt number, no longer names it.
+fn a_session_spawned_again_after_a_clean_restart_runs_again(backend: baton_config::Backend) {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = fast_options(dir.path());
     opts.detach = true;
@@ -362,7 +362,9 @@ fn a_session_spawned_again_after_a_clean_restart_runs_again() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let h = Harness::with_options(tempfile::tempdir().unwrap(), opts.clone());
-            h.spawn(script("again", &steps)).await;
+            let mut spec = script("again", &steps);
+            spec.backend = backend;
+            h.spawn(spec).await;
             assert_eq!(h.wait_terminal("again").await, Completed, "{}", h.dump());
             assert_eq!(
                 h.path_of("again"),
@@ -380,4 +382,14 @@ fn a_session_spawned_again_after_a_clean_restart_runs_again() {
         });
         assert_eq!(std::fs::read_to_string(&runs).unwrap(), format!("{n}\n"));
     }
+}
+
+#[test]
+fn a_shim_session_spawned_again_after_a_clean_restart_runs_again() {
+    a_session_spawned_again_after_a_clean_restart_runs_again(baton_config::Backend::Pipes);
+}
+
+#[test]
+fn a_tmux_session_spawned_again_after_a_clean_restart_runs_again() {
+    a_session_spawned_again_after_a_clean_restart_runs_again(baton_config::Backend::Tmux);
 }

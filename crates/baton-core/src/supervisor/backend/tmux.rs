@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL, RunLock, forget_run, lock_path};
+use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL, RunLock, lock_path};
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, Stream,
@@ -193,6 +193,19 @@ impl PaneRun {
     }
 }
 
+/// The run is over: its run file no longer names it, so a later run with
+/// the same attempt number (the session spawned again) is not taken for
+/// it. Unlike a shim's lock, a pane's run file is emptied whoever holds it:
+/// the pane's shim may linger a moment after its run ended.
+fn forget_pane_run(out_path: &Path) {
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(lock_path(out_path))
+    {
+        let _ = file.set_len(0);
+    }
+}
+
 /// The run of `cfg.attempt` whose pane is gone (its tmux server was killed)
 /// before any conductor recorded it: the run file says it started (the
 /// shim wrote itself in), so its output in the log is its own, not the
@@ -333,7 +346,7 @@ impl Backend for Tmux {
         if let Some(token) = &run.marker {
             cut_recorded_marker(out_path, run.out_offset, token).await;
         }
-        forget_run(&lock_path(out_path));
+        forget_pane_run(out_path);
     }
 
     async fn observe(&mut self) -> Observation<'_> {
@@ -437,9 +450,7 @@ impl Backend for Tmux {
             Some(scanner) => rest.extend(scanner.flush()),
             None => {}
         }
-        // The run is over: its run file no longer names it, so a later run
-        // with the same attempt number is not taken for it.
-        forget_run(&lock_path(&self.out_path));
+        forget_pane_run(&self.out_path);
         rest
     }
 
