@@ -534,6 +534,62 @@ async fn a_kill_during_a_cut_ends_the_remote_session_once_the_host_answers() {
     h.finish().await;
 }
 
+/// A session whose run ended because its host stopped answering waits for
+/// the host; killed while it waits, it is dead at once, and the tmux session
+/// its run left on the host is ended once the host answers (with what the
+/// agent wrote meanwhile kept in the local log), not left running there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_while_waiting_for_the_host_ends_what_the_run_left_there() {
+    let Some(host) = common::sshd::NetnsHost::new() else {
+        return;
+    };
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(2));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+    });
+    h.spawn(remote_script(
+        "waitkill",
+        "far",
+        &[
+            "print:up",
+            "sleep:3s",
+            "print:written during the cut",
+            "sleep:600s",
+        ],
+    ))
+    .await;
+    h.wait_state("waitkill", Healthy).await;
+    host.cut_link();
+    // The run ends as remote_unreachable; the session waits for its host.
+    h.wait_state("waitkill", Restarting).await;
+    assert_eq!(sessions_in(host.tmux_dir(), &h).len(), 1);
+    h.conductor
+        .kill(&id("waitkill"))
+        .await
+        .expect("kill answers");
+    assert_eq!(h.wait_terminal("waitkill").await, Dead);
+    host.restore_link();
+    // The session goes on the host, and what the agent wrote there during
+    // the cut is fetched into the local log first.
+    let want = "up\r\nwritten during the cut\r\n";
+    let done = || {
+        sessions_in(host.tmux_dir(), &h).is_empty()
+            && String::from_utf8_lossy(&h.out_log("waitkill")) == want
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        sessions_in(host.tmux_dir(), &h).is_empty(),
+        "the remote session was ended after the restore\n{}",
+        h.dump()
+    );
+    assert_eq!(String::from_utf8_lossy(&h.out_log("waitkill")), want);
+    h.finish().await;
+}
+
 /// Every process's command line that contains `needle`, looked at until
 /// `stop` is set; the hits, with the command line.
 fn watch_cmdlines(

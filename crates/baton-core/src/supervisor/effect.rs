@@ -61,6 +61,9 @@ pub(super) enum Effect {
         id: SessionId,
         worktree: Box<crate::worktree::Worktree>,
     },
+    /// End what the last run of remote session `id`, now ended, left on
+    /// `host` (see `backend::remote::end_left_behind`).
+    EndLeftBehind { id: SessionId, host: String },
     /// Finish, from the log, a run whose exit an earlier conductor recorded.
     FinishRecorded {
         id: SessionId,
@@ -213,6 +216,14 @@ impl Supervisor {
             }
             Effect::FinishRecorded { id, rec, status } => {
                 self.finish_recorded_run(id, *rec, status)
+            }
+            Effect::EndLeftBehind { id, host } => {
+                let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
+                if backend::remote::left_behind(&out_path)
+                    && let Ok(site) = self.site(&id, &RunTarget::Remote { host })
+                {
+                    tokio::spawn(backend::remote::end_left_behind(site, out_path));
+                }
             }
         }
     }

@@ -399,6 +399,24 @@ impl Supervisor {
                 evidence,
             },
         );
+        if to.is_terminal() && entry.spec.is_remote() && entry.run.is_none() {
+            // A remote run that ended because its host stopped answering
+            // may have left its tmux session there; with no run to take it
+            // over any more, it is ended once the host answers.
+            let host = entry.host.clone().or_else(|| {
+                entry
+                    .spec
+                    .host
+                    .clone()
+                    .filter(|h| h != baton_config::HOST_ANY)
+            });
+            if let Some(host) = host {
+                self.effects.push(Effect::EndLeftBehind {
+                    id: id.clone(),
+                    host,
+                });
+            }
+        }
         if let Some(worktree) = worktree {
             self.worktree_ops += 1;
             self.effects.push(Effect::FinishWorktree {

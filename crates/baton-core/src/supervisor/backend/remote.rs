@@ -297,21 +297,81 @@ impl Remote {
     /// The words of the call that ends the session on the host and returns
     /// what the agent wrote after the last fetch.
     fn cleanup_words(&self) -> Vec<String> {
-        let log = Path::new(&self.state.remote_log);
-        let piped = proc::pipe_done_marker(log);
-        let dir = log.parent().unwrap_or(Path::new("."));
-        vec![
-            "sh".into(),
-            "-c".into(),
-            CLEANUP.into(),
-            "sh".into(),
-            self.tmux.name().into(),
-            format!("={}", self.session),
-            self.state.remote_log.clone(),
-            piped.to_string_lossy().into_owned(),
-            dir.to_string_lossy().into_owned(),
-            format!("+{}", self.received + 1),
-        ]
+        cleanup_words(&self.tmux, &self.session, &self.state, self.received)
+    }
+}
+
+/// The words of the call that ends `session` on the host and returns what
+/// the run of `state` wrote after its first `received` bytes.
+fn cleanup_words(tmux: &TmuxServer, session: &str, state: &RunState, received: u64) -> Vec<String> {
+    let log = Path::new(&state.remote_log);
+    let piped = proc::pipe_done_marker(log);
+    let dir = log.parent().unwrap_or(Path::new("."));
+    vec![
+        "sh".into(),
+        "-c".into(),
+        CLEANUP.into(),
+        "sh".into(),
+        tmux.name().into(),
+        format!("={session}"),
+        state.remote_log.clone(),
+        piped.to_string_lossy().into_owned(),
+        dir.to_string_lossy().into_owned(),
+        format!("+{}", received + 1),
+    ]
+}
+
+/// Whether a remote run of the session logging to `out_path` may have left
+/// its tmux session on its host: its run ended without ending it (the host
+/// stopped answering) and no later run took it over or ended it.
+pub(crate) fn left_behind(out_path: &Path) -> bool {
+    RunState::path(out_path).exists()
+}
+
+/// Ends what the session's last remote run left at `site` once the session
+/// has ended (a user kill while it waited for its host): the tmux session
+/// on the host goes, what the agent wrote there since the last fetch is
+/// kept in the local log (up to its done token), and the files go. Tries
+/// again while the host does not answer, for up to [`CLEANUP_RETRY`];
+/// `<id>.remote` stays until it is done, so a later conductor tries again.
+pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
+    let Some(state) = RunState::load(&out_path) else {
+        return;
+    };
+    let Some(ssh) = site.tmux.host().cloned() else {
+        return;
+    };
+    let received = file_len(&out_path).saturating_sub(state.out_offset);
+    let words = cleanup_words(&site.tmux, &site.session, &state, received);
+    let until = Instant::now() + CLEANUP_RETRY;
+    loop {
+        match ssh.exec(&words, None).await {
+            Ok(out) => {
+                let mut scanner = MarkerScanner::done_token(&state.nonce);
+                let mut rest = scanner.feed(&out.stdout);
+                rest.extend(scanner.flush());
+                if !rest.is_empty() {
+                    let appended = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&out_path)
+                        .and_then(|mut f| f.write_all(&rest));
+                    if let Err(e) = appended {
+                        tracing::error!(path = %out_path.display(), "output log write failed: {e}");
+                    }
+                }
+                let _ = std::fs::remove_file(RunState::path(&out_path));
+                tracing::info!(session = %site.session, "ended the tmux session a remote run left on its host");
+                return;
+            }
+            Err(e) if Instant::now() < until => {
+                tracing::debug!(session = %site.session, "the host does not answer yet: {e}");
+                tokio::time::sleep(PROBE).await;
+            }
+            Err(e) => {
+                tracing::error!(session = %site.session, "gave up ending the tmux session a remote run left on its host: {e}");
+                return;
+            }
+        }
     }
 }
 
