@@ -5,10 +5,12 @@
 //! A chaos run finds such windows by chance and cannot replay them (the
 //! race is in the timing, not the schedule); a fault point opens one on
 //! purpose. `BATON_FAULT=NAME` in the conductor's environment arms the point
-//! named `NAME`; nothing else does, and an unarmed point costs one load of
-//! a cached value. The points are listed in [`POINTS`].
+//! named `NAME` (`NAME@N`: the Nth time it is reached); nothing else does,
+//! and an unarmed point costs one load of a cached value. The points are
+//! listed in [`POINTS`].
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Every fault point, by name.
 pub const POINTS: &[&str] = &[TMUX_PANE_CREATED, REMOTE_PANE_CREATED];
@@ -21,23 +23,49 @@ pub const TMUX_PANE_CREATED: &str = "tmux_pane_created";
 /// written yet.
 pub const REMOTE_PANE_CREATED: &str = "remote_pane_created";
 
-/// The point armed by `BATON_FAULT`, read once.
-fn armed() -> Option<&'static str> {
-    static ARMED: OnceLock<Option<String>> = OnceLock::new();
+/// The point armed by `BATON_FAULT`, and on which of its hits, read once.
+fn armed() -> Option<&'static (String, u32)> {
+    static ARMED: OnceLock<Option<(String, u32)>> = OnceLock::new();
     ARMED
-        .get_or_init(|| std::env::var("BATON_FAULT").ok())
-        .as_deref()
+        .get_or_init(|| parse(&std::env::var("BATON_FAULT").ok()?))
+        .as_ref()
 }
 
-/// Kills this process with SIGKILL if the point `name` is armed: no
-/// destructor, flush or last record runs, exactly as when the process is
-/// killed from outside.
-pub fn point(name: &'static str) {
-    if armed() == Some(name) {
-        eprintln!("baton: fault point `{name}` armed by BATON_FAULT: SIGKILL");
-        // SAFETY: kill(2) on our own pid has no memory effects.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
+/// `NAME` (the first hit) or `NAME@N` (the Nth, from 1).
+fn parse(armed: &str) -> Option<(String, u32)> {
+    match armed.split_once('@') {
+        Some((name, n)) => Some((name.to_owned(), n.parse().ok().filter(|n| *n > 0)?)),
+        None => Some((armed.to_owned(), 1)),
     }
+}
+
+/// Kills this process with SIGKILL if the point `name` is armed for this
+/// hit: no destructor, flush or last record runs, exactly as when the
+/// process is killed from outside.
+pub fn point(name: &'static str) {
+    static HITS: AtomicU32 = AtomicU32::new(0);
+    let Some((armed, nth)) = armed() else { return };
+    if armed != name || HITS.fetch_add(1, Ordering::Relaxed) + 1 != *nth {
+        return;
+    }
+    eprintln!("baton: fault point `{name}` armed by BATON_FAULT: SIGKILL");
+    // SAFETY: kill(2) on our own pid has no memory effects.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn an_armed_point_names_its_hit() {
+    assert_eq!(
+        parse("tmux_pane_created"),
+        Some(("tmux_pane_created".into(), 1))
+    );
+    assert_eq!(
+        parse("tmux_pane_created@3"),
+        Some(("tmux_pane_created".into(), 3))
+    );
+    assert_eq!(parse("x@0"), None);
+    assert_eq!(parse("x@two"), None);
 }

@@ -2238,3 +2238,63 @@ fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
         "the run's output once, without the marker"
     );
 }
+
+/// The daemon dies right after creating the pane of a restart (attempt 2),
+/// before recording its `spawn`; attempt 1's `exit` is the last run record
+/// in the log. The next daemon does not finish attempt 1 a second time: it
+/// takes attempt 2's pane over, and every attempt is recorded once, with
+/// its own output as its slice of the log.
+#[test]
+fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_restarts = 2\n\
+                  [probe]\nstall_after = \"300ms\"\n";
+    let fault = [("BATON_FAULT", "tmux_pane_created@2")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
+    d.wait_ready();
+    let stand_in = stand_in();
+    d.baton(&[
+        "spawn",
+        "--id",
+        "again",
+        "--backend",
+        "tmux",
+        "--",
+        &stand_in,
+        "lines:3",
+        "exit:3",
+    ]);
+    let died = d.wait_exit();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&died),
+        Some(libc::SIGKILL),
+        "{}",
+        d.stderr_text()
+    );
+    d.start_again(1);
+    let end = d.wait_terminal("again");
+    assert_eq!(end["state"], "dead", "{end}\n{}", d.stderr_text());
+    let records: Vec<Value> = d
+        .log_records()
+        .into_iter()
+        .filter(|r| r["session"] == "again")
+        .collect();
+    let spawns: Vec<(u64, u64)> = records
+        .iter()
+        .filter(|r| r["event"] == "spawn")
+        .filter_map(|r| Some((r["attempt"].as_u64()?, r["out_offset"].as_u64()?)))
+        .collect();
+    let attempts: Vec<u64> = spawns.iter().map(|(a, _)| *a).collect();
+    assert_eq!(attempts, [1, 2, 3], "{records:#?}");
+    let exits = records.iter().filter(|r| r["event"] == "exit").count();
+    assert_eq!(exits, 3, "{records:#?}");
+    let log = d.out_log("again");
+    let run = "line 1\r\nline 2\r\nline 3\r\n";
+    for (i, (_, from)) in spawns.iter().enumerate() {
+        let to = spawns.get(i + 1).map_or(log.len() as u64, |(_, o)| *o);
+        let slice = String::from_utf8_lossy(&log[*from as usize..to as usize]).into_owned();
+        assert_eq!(slice, run, "attempt {}", i + 1);
+    }
+}

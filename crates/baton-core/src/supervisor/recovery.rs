@@ -109,6 +109,11 @@ impl Recoverable {
                 Event::State { to, restarts, .. } => {
                     rec.state = *to;
                     rec.restarts = *restarts;
+                    if *to == SessionState::Starting {
+                        // A new run is starting: the last one's exit says
+                        // nothing of it (its `spawn` may not be recorded).
+                        rec.exited = None;
+                    }
                     if !to.has_process() {
                         rec.run = None;
                     }
@@ -398,6 +403,33 @@ mod tests {
         let b = &found["b"];
         assert_eq!((b.state, b.restarts), (Restarting, 1));
         assert!(b.run.is_none(), "no process in restarting");
+    }
+
+    /// Found by the chaos long form: a run that was starting when the
+    /// conductor died, before its `spawn` was recorded, is not the last
+    /// recorded run, whose exit would otherwise be finished a second time.
+    #[test]
+    fn a_run_starting_unrecorded_does_not_inherit_the_last_runs_exit() {
+        let found = fold(vec![
+            ("s", state(Init, Starting, 0)),
+            ("s", spawn(1, 0, 11)),
+            ("s", state(Starting, Healthy, 0)),
+            (
+                "s",
+                Event::Exit {
+                    code: Some(3),
+                    signal: None,
+                    runtime_ms: 5,
+                },
+            ),
+            ("s", state(Healthy, Failed, 0)),
+            ("s", state(Failed, Restarting, 1)),
+            ("s", state(Restarting, Starting, 1)),
+        ]);
+        let s = &found["s"];
+        assert_eq!((s.state, s.restarts, s.attempt), (Starting, 1, 1));
+        assert!(s.exited.is_none(), "{s:?}");
+        assert!(s.run.is_none(), "{s:?}");
     }
 
     #[test]
