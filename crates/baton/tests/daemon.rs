@@ -1357,6 +1357,25 @@ impl Daemon {
         self.wait_ready();
     }
 
+    /// Waits for the daemon to have SIGKILLed itself at its armed fault point.
+    fn wait_fault_kill(&mut self) {
+        let died = self.wait_exit();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&died),
+            Some(libc::SIGKILL),
+            "the fault point killed the daemon: {died}\n{}",
+            self.stderr_text()
+        );
+    }
+
+    /// The event-log records of session `id`.
+    fn records_of(&self, id: &str) -> Vec<Value> {
+        self.log_records()
+            .into_iter()
+            .filter(|r| r["session"] == id)
+            .collect()
+    }
+
     fn wait_terminal(&self, id: &str) -> Value {
         wait_until(&format!("session {id} to end"), SLOW, || {
             self.session(id)
@@ -2052,21 +2071,11 @@ fn a_pane_whose_spawn_was_never_recorded_is_taken_over(fault: &str, config: &str
     args.extend(["--", &stand_in, "lines:30:20ms", "exit:0"]);
     // The daemon may die before it answers.
     let _ = d.try_baton(&args);
-    let died = d.wait_exit();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&died),
-        Some(libc::SIGKILL),
-        "the fault point killed the daemon: {died}\n{}",
-        d.stderr_text()
-    );
+    d.wait_fault_kill();
     d.start_again(1);
     let end = d.wait_terminal("lost");
     assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
-    let records: Vec<Value> = d
-        .log_records()
-        .into_iter()
-        .filter(|r| r["session"] == "lost")
-        .collect();
+    let records = d.records_of("lost");
     let kinds: Vec<&str> = records.iter().filter_map(|r| r["event"].as_str()).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "spawn").count(),
@@ -2198,13 +2207,7 @@ fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
         "lines:5:10ms",
         "exit:0",
     ]);
-    let died = d.wait_exit();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&died),
-        Some(libc::SIGKILL),
-        "{}",
-        d.stderr_text()
-    );
+    d.wait_fault_kill();
     // The agent ends (the shim's marker is in the log), then its server goes.
     wait_until("the run's end marker in its log", SLOW, || {
         let log = d.out_log("vanished");
@@ -2220,11 +2223,7 @@ fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
     d.start_again(1);
     let end = d.wait_terminal("vanished");
     assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
-    let records: Vec<Value> = d
-        .log_records()
-        .into_iter()
-        .filter(|r| r["session"] == "vanished")
-        .collect();
+    let records = d.records_of("vanished");
     let spawns: Vec<&Value> = records.iter().filter(|r| r["event"] == "spawn").collect();
     assert_eq!(spawns.len(), 1, "{records:#?}");
     assert_eq!(spawns[0]["attempt"], 1);
@@ -2266,21 +2265,11 @@ fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
         "lines:3",
         "exit:3",
     ]);
-    let died = d.wait_exit();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&died),
-        Some(libc::SIGKILL),
-        "{}",
-        d.stderr_text()
-    );
+    d.wait_fault_kill();
     d.start_again(1);
     let end = d.wait_terminal("again");
     assert_eq!(end["state"], "dead", "{end}\n{}", d.stderr_text());
-    let records: Vec<Value> = d
-        .log_records()
-        .into_iter()
-        .filter(|r| r["session"] == "again")
-        .collect();
+    let records = d.records_of("again");
     let spawns: Vec<(u64, u64)> = records
         .iter()
         .filter(|r| r["event"] == "spawn")
