@@ -197,23 +197,21 @@ async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), St
             )
         })?;
     let (state, pid, how) = adopt_or_start(cfg, &remote, &ssh).await?;
-    let begun = if let Found::Adopted { acknowledged, dead } = how {
+    let adopted = match how {
+        Found::Adopted { acknowledged, dead } => Some((acknowledged, dead)),
+        Found::Gone { acknowledged } => Some((acknowledged, true)),
+        Found::Lost { .. } | Found::Started => None,
+    };
+    let begun = if let Some((acknowledged, ended)) = adopted {
         Begun::Adopted {
             pid: Pid(pid),
             out_offset: state.out_offset,
             acknowledged,
-            outcome: if dead {
+            outcome: if ended {
                 RecoveredOutcome::Exited
             } else {
                 RecoveredOutcome::Readopted
             },
-        }
-    } else if how == Found::Gone {
-        Begun::Adopted {
-            pid: Pid(pid),
-            out_offset: state.out_offset,
-            acknowledged: file_len(&cfg.out_path) > state.out_offset,
-            outcome: RecoveredOutcome::Exited,
         }
     } else {
         let mut launch = Launch::of(
@@ -246,7 +244,7 @@ async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), St
     let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
     // A run that ended unseen has nothing more to fetch: its end is
     // observed at once, its status unknown.
-    let gone = how == Found::Gone;
+    let gone = matches!(how, Found::Gone { .. });
     let watch = (!gone).then(|| {
         remote
             .feed
@@ -594,7 +592,7 @@ enum Found {
     Lost { err_offset: u64 },
     /// The recorded run's pane is gone (its tmux server was killed, the
     /// host restarted): it ended unseen, its status unknown.
-    Gone,
+    Gone { acknowledged: bool },
     /// A new pane was started.
     Started,
 }
@@ -651,7 +649,10 @@ async fn adopt_or_start(
                     out_offset: recorded.out_offset,
                     remote_log: String::new(),
                 });
-                (state, recorded.pid, Found::Gone)
+                let found = Found::Gone {
+                    acknowledged: acknowledged(&state),
+                };
+                (state, recorded.pid, found)
             }
         });
     }
