@@ -124,6 +124,7 @@ impl Harness {
             detach: ctx.detach,
             hosts,
             accounts: Default::default(),
+            backends: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)
             .map_err(|e| format!("cannot start conductor in {}: {e}", logs_dir.display()))?;

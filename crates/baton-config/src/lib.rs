@@ -44,11 +44,11 @@ pub use hosts::{
 };
 pub use manifest::{Manifest, NotifyHook, STATE_NAMES, SessionFile};
 pub use model::{
-    AgentConfig, AgentKind, AgentsConfig, AnswerRule, Backend, ConductorConfig,
-    DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidSessionId,
-    Multiplexer, OnStall, Pattern, Placement, ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE,
-    SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant, default_stdin,
-    valid_rule_name,
+    AgentConfig, AgentKind, AgentsConfig, AnswerRule, BACKEND_NAME_RULE, Backend, ConductorConfig,
+    DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidBackend,
+    InvalidSessionId, Multiplexer, OnStall, Pattern, Placement, ProbeConfig, RULE_NAME_RULE,
+    SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant,
+    default_stdin, valid_backend_name, valid_rule_name,
 };
 pub use session::{
     DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,

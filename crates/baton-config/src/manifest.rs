@@ -108,7 +108,19 @@ impl Manifest {
         path: &Path,
         hosts_file: Option<&Path>,
     ) -> Result<Manifest, ConfigError> {
-        Manifest::load_file(path, hosts_file, Sessions::Required)
+        Manifest::load_file(path, hosts_file, Sessions::Required, &[])
+    }
+
+    /// [`Manifest::load`] for a program that registered backends of its
+    /// own (`baton_core::backend::Backends`): a session's `backend` may
+    /// name one of `backends` besides `pipes`, `pty` and `tmux`.
+    pub fn load_with_backends(path: &Path, backends: &[String]) -> Result<Manifest, ConfigError> {
+        Manifest::load_file(
+            path,
+            HostsFile::default_path().as_deref(),
+            Sessions::Required,
+            backends,
+        )
     }
 
     /// Reads a configuration file: a manifest whose `[[session]]` entries
@@ -119,6 +131,7 @@ impl Manifest {
             path,
             HostsFile::default_path().as_deref(),
             Sessions::Optional,
+            &[],
         )
     }
 
@@ -126,6 +139,7 @@ impl Manifest {
         path: &Path,
         hosts_file: Option<&Path>,
         sessions: Sessions,
+        backends: &[String],
     ) -> Result<Manifest, ConfigError> {
         let hosts = match hosts_file {
             Some(p) => HostsFile::load(p)?,
@@ -138,6 +152,7 @@ impl Manifest {
             path: Some(path),
             base_dir: &base_dir,
             home: home.as_deref(),
+            backends,
         };
         source.parse(hosts.as_ref(), sessions)
     }
@@ -184,6 +199,7 @@ impl Manifest {
             path: source,
             base_dir,
             home,
+            backends: &[],
         };
         source.parse(hosts_file, Sessions::Required)
     }
@@ -231,6 +247,7 @@ impl SessionFile {
             text: &text,
             origin: &origin,
             home: home.as_deref(),
+            backends: None,
         };
         let doc = toml::de::DeTable::parse(&text).map_err(|e| cx.toml_error(&e))?;
         for (key, _) in doc.get_ref().iter() {
@@ -334,6 +351,8 @@ struct Source<'a> {
     base_dir: &'a Path,
     /// What `~` stands for.
     home: Option<&'a Path>,
+    /// The registered backends a session may name besides the built-in ones.
+    backends: &'a [String],
 }
 
 impl Source<'_> {
@@ -350,6 +369,7 @@ impl Source<'_> {
             text: self.text,
             origin: &origin,
             home: self.home,
+            backends: Some(self.backends),
         };
         let raw: RawManifest = toml::from_str(self.text).map_err(|e| cx.toml_error(&e))?;
         cx.validate(raw, self.path, self.base_dir, hosts_file, sessions)
@@ -367,6 +387,7 @@ pub(crate) fn parse_hosts_file(
         text,
         origin: &origin,
         home,
+        backends: None,
     };
     let raw: RawHostsFile = toml::from_str(text).map_err(|e| cx.toml_error(&e))?;
     let parent = path
@@ -790,6 +811,9 @@ struct Validator<'a> {
     origin: &'a str,
     /// What `~` in `[accounts]` paths stands for.
     home: Option<&'a Path>,
+    /// The registered backends a session may name besides the built-in
+    /// ones (`None`: any well-formed name; the daemon checks it).
+    backends: Option<&'a [String]>,
 }
 
 impl Validator<'_> {
@@ -1591,6 +1615,7 @@ impl Validator<'_> {
             table: &table,
             base_dir: Some(base_dir),
             hosts,
+            backends: self.backends,
         };
         let spec = check_session(draft, &rules).map_err(|e| self.err(e.at, e.message))?;
         Ok(spec)

@@ -145,19 +145,125 @@ lowercase_enum! {
     }
 }
 
-lowercase_enum! {
-    /// Where a local session's process runs and what its standard streams
-    /// are connected to.
-    #[derive(Default)]
-    Backend, "backend" {
-        /// Plain pipes for stdin, stdout and stderr: the headless agent modes.
-        #[default]
-        Pipes => "pipes",
-        /// A pseudo-terminal, for agents that only show prompts on a terminal;
-        /// input-wait detection and `send` work through it.
-        Pty => "pty",
-        /// A tmux session: survives a conductor restart and can be attached to.
-        Tmux => "tmux",
+/// Where a local session's process runs and what its standard streams
+/// are connected to: one of the built-in backends, or one a program that
+/// embeds the conductor registered under a name of its own
+/// (`baton_core::backend::Backends::register`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Backend {
+    /// Plain pipes for stdin, stdout and stderr: the headless agent modes.
+    #[default]
+    Pipes,
+    /// A pseudo-terminal, for agents that only show prompts on a terminal;
+    /// input-wait detection and `send` work through it.
+    Pty,
+    /// A tmux session: survives a conductor restart and can be attached to.
+    Tmux,
+    /// A backend registered by the embedding program under this name
+    /// (it satisfies [`BACKEND_NAME_RULE`] and is no built-in name).
+    Custom(String),
+}
+
+/// The rule a registered backend's name must satisfy, as shown in errors.
+pub const BACKEND_NAME_RULE: &str = "a backend name is 1 to 40 characters, each an ASCII \
+     lowercase letter, digit, '_' or '-', and not `pipes`, `pty` or `tmux`";
+
+impl Backend {
+    /// The built-in backends, in declaration order.
+    pub const BUILT_IN: &'static [Backend] = &[Backend::Pipes, Backend::Pty, Backend::Tmux];
+
+    /// The name used in the manifest, the event log and the CLI.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Backend::Pipes => "pipes",
+            Backend::Pty => "pty",
+            Backend::Tmux => "tmux",
+            Backend::Custom(name) => name,
+        }
+    }
+
+    /// The backend named `name`: a built-in one, else a registered one
+    /// whose name has the right form ([`BACKEND_NAME_RULE`]). Whether such
+    /// a backend is registered is for the conductor to say.
+    pub fn named(name: &str) -> Result<Backend, InvalidBackend> {
+        match name {
+            "pipes" => Ok(Backend::Pipes),
+            "pty" => Ok(Backend::Pty),
+            "tmux" => Ok(Backend::Tmux),
+            _ if valid_backend_name(name) => Ok(Backend::Custom(name.to_owned())),
+            _ => Err(InvalidBackend {
+                found: name.to_owned(),
+            }),
+        }
+    }
+
+    /// True for a backend registered by the embedding program.
+    pub fn is_custom(&self) -> bool {
+        matches!(self, Backend::Custom(_))
+    }
+}
+
+/// Whether `name` may name a registered backend ([`BACKEND_NAME_RULE`]).
+pub fn valid_backend_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        && !matches!(name, "pipes" | "pty" | "tmux")
+}
+
+/// The Levenshtein distance of `a` and `b`, for "did you mean" hints on
+/// short names.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// A `backend` value that names no backend at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown backend `{found}`, expected one of `pipes`, `pty`, `tmux` (or the name of a registered backend: {BACKEND_NAME_RULE})"
+)]
+pub struct InvalidBackend {
+    found: String,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = InvalidBackend;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Backend::named(s)
+    }
+}
+
+impl Serialize for Backend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Backend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Backend::named(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -179,8 +285,10 @@ impl Backend {
     ///
     /// A terminal always has input, so such a session's stdin cannot be
     /// `null`; its `stdin` setting is checked against this at parse time.
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, Backend::Pipes)
+    /// A registered backend says for itself what it connects the agent
+    /// to; the checker takes it for one that is not a terminal.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Backend::Pty | Backend::Tmux)
     }
 }
 

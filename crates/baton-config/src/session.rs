@@ -146,6 +146,10 @@ pub struct SessionRules<'a> {
     /// The inventory a `host` must name. `None`: only the name's form is
     /// checked (whoever runs the session places it).
     pub hosts: Option<&'a BTreeMap<String, HostConfig>>,
+    /// The names of the backends registered besides the built-in ones that
+    /// a `backend` may name. `None`: only the name's form is checked
+    /// (whoever runs the session knows its backends).
+    pub backends: Option<&'a [String]>,
 }
 
 /// The field a [`SessionError`] is about, by its manifest key.
@@ -545,6 +549,35 @@ impl Check<'_> {
         Ok(env)
     }
 
+    /// `backend`, when it names a registered backend: one of
+    /// [`SessionRules::backends`], when the rules know them.
+    fn registered(&self, backend: Given<Backend>) -> Result<Backend, SessionError> {
+        let (Backend::Custom(name), Some(registered)) = (&backend.value, self.rules.backends)
+        else {
+            return Ok(backend.value);
+        };
+        if registered.iter().any(|r| r == name) {
+            return Ok(backend.value);
+        }
+        let mut known: Vec<&str> = Backend::BUILT_IN.iter().map(Backend::as_str).collect();
+        known.extend(registered.iter().map(String::as_str));
+        let listed: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        let hint = known
+            .iter()
+            .find(|k| crate::model::edit_distance(k, name) <= 2)
+            .map(|k| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
+        Err(self.err(
+            SessionField::Backend,
+            &backend.at,
+            format!(
+                "`backend` in {} is \"{name}\", which is no backend here: expected one of {}{hint}",
+                self.owner,
+                listed.join(", ")
+            ),
+        ))
+    }
+
     /// `backend` and `stdin`: a remote session runs in tmux, and a terminal
     /// always has input.
     fn backend_and_stdin(
@@ -568,7 +601,8 @@ impl Check<'_> {
                 ));
             }
             (_, Some(_)) => Backend::Tmux,
-            (b, None) => b.map_or(Backend::Pipes, |b| b.value),
+            (Some(b), None) => self.registered(b)?,
+            (None, None) => Backend::Pipes,
         };
         let stdin = match stdin {
             Some(s) if s.value == StdinMode::Null && host.is_some() => {

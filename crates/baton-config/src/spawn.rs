@@ -41,7 +41,17 @@ macro_rules! same_names {
 }
 
 same_names!(AgentKind <=> SpawnAgent { Codex, Gemini, Claude, Command });
-same_names!(Backend <=> SpawnBackend { Pipes, Pty, Tmux });
+
+impl From<Backend> for SpawnBackend {
+    fn from(b: Backend) -> SpawnBackend {
+        match b {
+            Backend::Pipes => SpawnBackend::Pipes,
+            Backend::Pty => SpawnBackend::Pty,
+            Backend::Tmux => SpawnBackend::Tmux,
+            Backend::Custom(name) => SpawnBackend::Named(name),
+        }
+    }
+}
 same_names!(OnStall <=> SpawnOnStall { Mark, Restart });
 same_names!(StdinMode <=> SpawnStdin { Pipe, Null });
 
@@ -120,10 +130,10 @@ fn wire_field(field: SessionField) -> &'static str {
 impl TryFrom<SpawnSpec> for SessionSpec {
     type Error = InvalidSpawn;
 
-    /// [`check_spawn`] without an inventory: a host name is only checked
-    /// for its form.
+    /// [`check_spawn`] without an inventory: a host or backend name is
+    /// only checked for its form.
     fn try_from(s: SpawnSpec) -> Result<SessionSpec, InvalidSpawn> {
-        check_spawn(s, None)
+        check_spawn(s, None, None)
     }
 }
 
@@ -135,6 +145,7 @@ impl TryFrom<SpawnSpec> for SessionSpec {
 pub fn check_spawn(
     spec: SpawnSpec,
     hosts: Option<&BTreeMap<String, HostConfig>>,
+    backends: Option<&[String]>,
 ) -> Result<SessionSpec, InvalidSpawn> {
     {
         let s = spec;
@@ -142,6 +153,29 @@ pub fn check_spawn(
         let table = match &origin {
             Some(o) => format!("the [[session]] of {}", o.file),
             None => "the spawn request".to_owned(),
+        };
+        let at_line = |field: SessionField, message: String| {
+            let line = origin
+                .as_ref()
+                .and_then(|o| Some((&o.file, o.lines.get(field.key())?)));
+            InvalidSpawn {
+                field: wire_field(field),
+                message: match line {
+                    Some((file, line)) => format!("{file}:{line}: {message}"),
+                    None => message,
+                },
+            }
+        };
+        // `pipes` is also what an omitted `backend` decodes to, so it
+        // means "the default", which for a remote session is tmux.
+        let backend = match s.backend {
+            SpawnBackend::Pipes => None,
+            SpawnBackend::Pty => Some(Backend::Pty),
+            SpawnBackend::Tmux => Some(Backend::Tmux),
+            SpawnBackend::Named(name) => Some(
+                Backend::named(&name)
+                    .map_err(|e| at_line(SessionField::Backend, format!("`backend`: {e}")))?,
+            ),
         };
         let text = |v: Option<String>| v.map(Given::new);
         let draft = SessionDraft {
@@ -158,9 +192,7 @@ pub fn check_spawn(
                 .then(|| Given::new(s.mcp_servers.into_iter().map(Given::new).collect())),
             branch_guard: s.branch_guard,
             stdin: s.stdin.map(|v| Given::new(v.into())),
-            // `pipes` is also what an omitted `backend` decodes to, so it
-            // means "the default", which for a remote session is tmux.
-            backend: (s.backend != SpawnBackend::Pipes).then(|| Given::new(s.backend.into())),
+            backend: backend.map(Given::new),
             answers: s
                 .answers
                 .into_iter()
@@ -196,19 +228,9 @@ pub fn check_spawn(
             table: &table,
             base_dir: None,
             hosts,
+            backends,
         };
-        check_session(draft, &rules).map_err(|e| {
-            let line = origin
-                .as_ref()
-                .and_then(|o| Some((&o.file, o.lines.get(e.field.key())?)));
-            InvalidSpawn {
-                field: wire_field(e.field),
-                message: match line {
-                    Some((file, line)) => format!("{file}:{line}: {}", e.message),
-                    None => e.message,
-                },
-            }
-        })
+        check_session(draft, &rules).map_err(|e| at_line(e.field, e.message))
     }
 }
 
@@ -237,7 +259,7 @@ mod tests {
             self,
             hosts: Option<&BTreeMap<String, HostConfig>>,
         ) -> Result<SessionSpec, InvalidSpawn> {
-            check_spawn(self, hosts)
+            check_spawn(self, hosts, Some(&[]))
         }
     }
 
@@ -246,9 +268,14 @@ mod tests {
         for agent in AgentKind::ALL {
             assert_eq!(SpawnAgent::from(*agent).as_str(), agent.as_str());
         }
-        for backend in Backend::ALL {
-            assert_eq!(SpawnBackend::from(*backend).as_str(), backend.as_str());
+        for backend in Backend::BUILT_IN {
+            assert_eq!(
+                SpawnBackend::from(backend.clone()).as_str(),
+                backend.as_str()
+            );
         }
+        let custom = Backend::Custom("microvm".into());
+        assert_eq!(SpawnBackend::from(custom).as_str(), "microvm");
         for policy in OnStall::ALL {
             assert_eq!(SpawnOnStall::from(*policy).as_str(), policy.as_str());
         }
@@ -323,7 +350,7 @@ mod tests {
         for (host, backend, want_host, want_backend) in cases {
             let spec = SpawnSpec {
                 host: host.map(str::to_owned),
-                backend: (*backend).into(),
+                backend: backend.clone().into(),
                 ..command_spec()
             };
             let session = SessionSpec::try_from(spec).unwrap();

@@ -721,19 +721,25 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "bad backend",
         "[[session]]\ncommand = [\"x\"]\nbackend = \"ssh\"\n",
         Some(3),
-        "`backend` in [[session]] #1: unknown variant `ssh`, expected one of `pipes`, `pty`, `tmux`",
+        "`backend` in [[session]] #1 (`command-1`) is \"ssh\", which is no backend here: expected one of `pipes`, `pty`, `tmux`",
+    ),
+    (
+        "misspelt backend",
+        "[[session]]\ncommand = [\"x\"]\nbackend = \"tmx\"\n",
+        Some(3),
+        "expected one of `pipes`, `pty`, `tmux`; did you mean `tmux`?",
     ),
     (
         "backend not a string",
         "[[session]]\ncommand = [\"x\"]\nbackend = true\n",
         Some(3),
-        "`backend` in [[session]] #1: wanted string or table",
+        "`backend` in [[session]] #1: invalid type: boolean `true`, expected a string",
     ),
     (
         "backend in upper case",
         "[[session]]\ncommand = [\"x\"]\nbackend = \"PTY\"\n",
         Some(3),
-        "unknown variant `PTY`",
+        "unknown backend `PTY`, expected one of `pipes`, `pty`, `tmux` (or the name of a registered backend",
     ),
     (
         "stdin null with backend pty",
@@ -1978,11 +1984,11 @@ fn backend_defaults_to_pipes_and_allows_a_pipe_stdin() {
         SessionSpec::command(id("x"), strings(&["true"])).backend,
         Backend::Pipes
     );
-    for backend in Backend::ALL {
+    for backend in Backend::BUILT_IN {
         let text =
             format!("[[session]]\ncommand = [\"x\"]\nbackend = \"{backend}\"\nstdin = \"pipe\"\n");
         let m = parse(&text).expect("valid");
-        assert_eq!(m.sessions[0].backend, *backend);
+        assert_eq!(&m.sessions[0].backend, backend);
         assert_eq!(m.sessions[0].stdin, Some(StdinMode::Pipe));
     }
     let m = parse("[[session]]\ncommand = [\"x\"]\nbackend = \"pipes\"\nstdin = \"null\"\n")
@@ -2142,21 +2148,37 @@ fn enums_display_and_parse_lowercase() {
     assert_eq!(FsyncPolicy::Batch.to_string(), "batch");
     assert_eq!(OnStall::Restart.to_string(), "restart");
     assert_eq!(StdinMode::Null.to_string(), "null");
-    for b in Backend::ALL {
-        assert_eq!(b.as_str().parse::<Backend>(), Ok(*b));
+    for b in Backend::BUILT_IN {
+        assert_eq!(b.as_str().parse::<Backend>().as_ref(), Ok(b));
         assert_eq!(b.to_string(), b.as_str());
     }
     assert_eq!(
-        Backend::ALL.iter().map(|b| b.as_str()).collect::<Vec<_>>(),
+        Backend::BUILT_IN
+            .iter()
+            .map(|b| b.as_str())
+            .collect::<Vec<_>>(),
         ["pipes", "pty", "tmux"]
     );
+    // Any other well-formed name is a registered backend's, for the
+    // conductor (or the rules that know its backends) to accept.
+    assert_eq!(
+        "micro-vm".parse::<Backend>(),
+        Ok(Backend::Custom("micro-vm".into()))
+    );
+    assert!(!Backend::Custom("micro-vm".into()).is_terminal());
     assert_eq!(Backend::default(), Backend::Pipes);
     assert!(!Backend::Pipes.is_terminal());
     assert!(Backend::Pty.is_terminal() && Backend::Tmux.is_terminal());
     assert_eq!(
-        "ssh".parse::<Backend>().expect_err("unknown").to_string(),
-        "unknown backend `ssh`, expected one of `pipes`, `pty`, `tmux`"
+        "SSH".parse::<Backend>().expect_err("unknown").to_string(),
+        format!(
+            "unknown backend `SSH`, expected one of `pipes`, `pty`, `tmux` (or the name of a \
+             registered backend: {BACKEND_NAME_RULE})"
+        )
     );
+    for bad in ["", "a b", "x/y", &"n".repeat(41)] {
+        assert!(bad.parse::<Backend>().is_err(), "{bad:?}");
+    }
     let err = "Codex".parse::<AgentKind>().expect_err("case matters");
     assert_eq!(
         err.to_string(),
@@ -2747,6 +2769,7 @@ fn the_session_checker_judges_a_draft_without_a_file() {
         table: "the spawn request",
         base_dir: None,
         hosts: None,
+        backends: None,
     };
     let draft = |edit: fn(&mut SessionDraft)| {
         let mut d = SessionDraft::new(Given::new("w1".to_owned()));
@@ -2790,6 +2813,54 @@ fn the_session_checker_judges_a_draft_without_a_file() {
     let err = check_session(draft(|d| d.host = Some(Given::new("$(x)".into()))), &rules)
         .expect_err("bad host");
     assert_eq!(err.field, SessionField::Host);
+}
+
+#[test]
+fn a_registered_backend_is_named_where_the_rules_know_it() {
+    let microvm = || Backend::Custom("microvm".into());
+    let draft = || {
+        let mut d = SessionDraft::new(Given::new("w1".to_owned()));
+        d.command = Some(Given::new(strings(&["true"])));
+        d.backend = Some(Given::new(microvm()));
+        d
+    };
+    let registered = ["microvm".to_owned()];
+    let rules = |backends| SessionRules {
+        table: "the spawn request",
+        base_dir: None,
+        hosts: None,
+        backends,
+    };
+    // Form only (a client that does not run the session), or registered.
+    for known in [None, Some(&registered[..])] {
+        let spec = check_session(draft(), &rules(known)).expect("known or unchecked");
+        assert_eq!(spec.backend, microvm());
+    }
+    let err = check_session(draft(), &rules(Some(&[]))).expect_err("not registered");
+    assert_eq!(err.field, SessionField::Backend);
+    assert_eq!(
+        err.message,
+        "`backend` in the spawn request (`w1`) is \"microvm\", which is no backend here: \
+         expected one of `pipes`, `pty`, `tmux`"
+    );
+    // A remote session runs in tmux, whatever is registered.
+    let mut remote = draft();
+    remote.host = Some(Given::new("gpu".into()));
+    let err = check_session(remote, &rules(Some(&registered))).expect_err("remote");
+    assert_eq!(err.field, SessionField::Backend);
+
+    // A manifest loaded for a program with registered backends.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.toml");
+    std::fs::write(
+        &path,
+        "[[session]]\nid = \"v\"\ncommand = [\"true\"]\nbackend = \"microvm\"\n",
+    )
+    .unwrap();
+    let m = Manifest::load_with_backends(&path, &registered).expect("registered");
+    assert_eq!(m.sessions[0].backend, microvm());
+    let err = Manifest::load(&path).expect_err("not registered");
+    assert!(err.to_string().contains("no backend here"), "{err}");
 }
 
 #[test]

@@ -37,6 +37,9 @@ pub struct ConductorOptions {
     pub detach: bool,
     /// The hosts inventory (`[hosts.NAME]`): where remote sessions run.
     pub hosts: std::collections::BTreeMap<String, baton_config::HostConfig>,
+    /// The backends sessions may name besides the built-in ones (see
+    /// [`crate::backend`]).
+    pub backends: crate::backend::Backends,
 }
 
 impl ConductorOptions {
@@ -50,6 +53,7 @@ impl ConductorOptions {
             accounts: manifest.accounts.clone(),
             detach: false,
             hosts: manifest.hosts.clone(),
+            backends: crate::backend::Backends::new(),
         }
     }
 }

@@ -34,3 +34,4 @@ pub use conductor::{
     Conductor, ConductorError, ConductorOptions, EVENTS_FILE, SessionRow, ShutdownReport,
 };
 pub use state::{FailureClass, SessionState};
+pub use supervisor::backend;

@@ -95,6 +95,9 @@ pub enum Missing {
     /// a base that does not resolve, a branch checked out elsewhere, a
     /// lock, a failed setup command).
     Worktree,
+    /// The session names a backend this conductor has not registered (a
+    /// recorded run of a backend the embedding program no longer has).
+    Backend,
 }
 
 impl Missing {
@@ -115,6 +118,7 @@ impl Missing {
             Missing::Account => "account",
             Missing::CodexConfig => "codex_config",
             Missing::Worktree => "worktree",
+            Missing::Backend => "backend",
         }
     }
 }

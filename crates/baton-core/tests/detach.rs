@@ -363,7 +363,7 @@ fn a_session_spawned_again_after_a_clean_restart_runs_again(backend: baton_confi
         rt.block_on(async {
             let h = Harness::with_options(tempfile::tempdir().unwrap(), opts.clone());
             let mut spec = script("again", &steps);
-            spec.backend = backend;
+            spec.backend = backend.clone();
             h.spawn(spec).await;
             assert_eq!(h.wait_terminal("again").await, Completed, "{}", h.dump());
             assert_eq!(

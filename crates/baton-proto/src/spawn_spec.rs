@@ -57,17 +57,57 @@ wire_enum! {
     }
 }
 
-wire_enum! {
-    /// Where a local session's process runs (`backend`).
-    #[derive(Default)]
-    SpawnBackend {
-        /// Pipes: the default.
-        #[default]
-        Pipes => "pipes",
-        /// A pseudo-terminal.
-        Pty => "pty",
-        /// A tmux session.
-        Tmux => "tmux",
+/// Where a local session's process runs (`backend`): on the wire, its
+/// name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum SpawnBackend {
+    /// Pipes: the default.
+    #[default]
+    Pipes,
+    /// A pseudo-terminal.
+    Pty,
+    /// A tmux session.
+    Tmux,
+    /// Any other name: a backend the daemon's conductor may have
+    /// registered. Whether it names one is the daemon's to say.
+    Named(String),
+}
+
+impl SpawnBackend {
+    /// The built-in backends, in declaration order.
+    pub const BUILT_IN: &'static [SpawnBackend] =
+        &[SpawnBackend::Pipes, SpawnBackend::Pty, SpawnBackend::Tmux];
+
+    /// The name on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            SpawnBackend::Pipes => "pipes",
+            SpawnBackend::Pty => "pty",
+            SpawnBackend::Tmux => "tmux",
+            SpawnBackend::Named(name) => name,
+        }
+    }
+
+    /// The backend named `name` on the wire.
+    pub fn named(name: &str) -> SpawnBackend {
+        match name {
+            "pipes" => SpawnBackend::Pipes,
+            "pty" => SpawnBackend::Pty,
+            "tmux" => SpawnBackend::Tmux,
+            other => SpawnBackend::Named(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for SpawnBackend {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for SpawnBackend {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(SpawnBackend::named(&String::deserialize(d)?))
     }
 }
 
@@ -242,7 +282,7 @@ mod tests {
             "codex gemini claude command"
         );
         assert_eq!(
-            names(SpawnBackend::ALL.iter().map(|a| a.as_str()).collect()),
+            names(SpawnBackend::BUILT_IN.iter().map(|a| a.as_str()).collect()),
             "pipes pty tmux"
         );
         assert_eq!(
@@ -256,9 +296,15 @@ mod tests {
         for agent in SpawnAgent::ALL {
             assert_eq!(serde_json::to_value(agent).unwrap(), agent.as_str());
         }
-        for backend in SpawnBackend::ALL {
+        for backend in SpawnBackend::BUILT_IN {
             assert_eq!(serde_json::to_value(backend).unwrap(), backend.as_str());
+            let back: SpawnBackend = serde_json::from_value(backend.as_str().into()).unwrap();
+            assert_eq!(&back, backend);
         }
+        // Any other name is carried as it is, for the daemon to judge.
+        let named: SpawnBackend = serde_json::from_str("\"microvm\"").unwrap();
+        assert_eq!(named, SpawnBackend::Named("microvm".into()));
+        assert_eq!(serde_json::to_string(&named).unwrap(), "\"microvm\"");
         for policy in SpawnOnStall::ALL {
             assert_eq!(serde_json::to_value(policy).unwrap(), policy.as_str());
         }

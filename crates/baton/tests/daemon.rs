@@ -1965,6 +1965,23 @@ fn a_session_file_names_a_host_of_the_daemon_and_holds_nothing_but_its_session()
             "{stderr}"
         );
     }
+    // A backend is the daemon's to know too: the client checks only the
+    // name's form, the daemon refuses one it has not registered, with the
+    // line and the names it has.
+    std::fs::write(
+        &file,
+        "[session]\nid = \"vm\"\ncommand = [\"true\"]\nbackend = \"tmx\"\n",
+    )
+    .unwrap();
+    let out = d.try_baton(&["spawn", "--file", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("s.toml:4")
+            && stderr.contains("\"tmx\", which is no backend here")
+            && stderr.contains("did you mean `tmux`?"),
+        "{stderr}"
+    );
     assert!(d.ps().is_empty(), "a refused file starts nothing");
 
     std::fs::write(&file, session("box", "")).unwrap();

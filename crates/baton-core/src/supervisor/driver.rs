@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_config::SessionId;
 use baton_monitor::input_wait::{Detection, InputWaitDetector};
 use baton_monitor::payload::PayloadCapture;
 use baton_monitor::screen::Screen;
@@ -23,8 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::backend::{
-    Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, StartError, Stream,
+    Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, RunRequest,
+    StartError, Stream,
 };
+pub(crate) use super::backend::{RecoveredOutcome, Spawned};
 use super::termination::{KillReason, KillStep, Termination};
 use crate::proc::{self, ExitStatus, Pid, Signal};
 use crate::state::Missing;
@@ -35,50 +36,22 @@ pub(crate) const STRAY_GRACE: Duration = Duration::from_secs(2);
 /// Bytes of stdout read back for the "last JSON object" payload fallback.
 const STDOUT_TAIL: u64 = 64 * 1024;
 
-/// Everything a run needs, resolved by the supervisor.
+/// Everything a run needs, resolved by the supervisor: what its backend
+/// is asked to run, and what the driver judges it by.
 pub(crate) struct RunConfig {
-    pub id: SessionId,
-    /// Which run of the session this is (1 for the first).
-    pub attempt: u32,
-    /// The run's [`proc::RUN_MARK`] for a local run: what carries it after
-    /// the run ended is ended too (`None`: a remote run).
-    pub mark: Option<String>,
-    pub argv: Vec<String>,
-    /// The argv as the `spawn` record states it: the prompt replaced by its
-    /// length and hash unless `[conductor] log_input` (`None`: as `argv`).
-    pub logged_argv: Option<Vec<String>>,
-    pub cwd: PathBuf,
-    pub env: Vec<(String, String)>,
-    pub stdin_pipe: bool,
-    pub branch_guard: bool,
-    pub out_path: PathBuf,
-    pub err_path: PathBuf,
+    /// What the backend starts.
+    pub run: RunRequest,
     pub stall_after: Duration,
     pub startup_timeout: Duration,
     pub grace: Duration,
     pub detector: Arc<InputWaitDetector>,
-    /// Run on a pseudo-terminal of this size instead of pipes.
-    pub pty: Option<proc::PtySize>,
-    /// For a remote run: the workdir on the host as the spec gives it
-    /// (`None`: the login directory).
-    pub remote_workdir: Option<PathBuf>,
     pub l2: Option<L2Check>,
-    /// For a local codex run: what its configuration must provide.
-    pub codex: Option<CodexCheck>,
     /// The agent is on a terminal (PTY or tmux pane) of this size: it is
     /// judged by what its screen shows, not by its byte stream.
     pub screen: Option<proc::PtySize>,
-    /// The session runs in a git worktree of its own; `cwd` is then its
+    /// The session runs in a git worktree of its own; `run.cwd` is then its
     /// workdir in the user's checkout until the worktree step moves it.
     pub worktree: Option<super::worktree::WorktreePlan>,
-}
-
-/// What a codex run needs of `$CODEX_HOME` (see [`baton_config::codex_config_problem`]).
-#[derive(Clone, Debug)]
-pub(crate) struct CodexCheck {
-    pub home: PathBuf,
-    pub profile: Option<String>,
-    pub mcp_servers: Vec<String>,
 }
 
 /// The optional L2 hook: a command that must keep succeeding.
@@ -167,38 +140,6 @@ impl RunShared {
     }
 }
 
-/// What a run executed, as the `spawn` record states it.
-pub(crate) struct Launch {
-    pub argv: Vec<String>,
-    pub workdir: String,
-    /// Names of the variables baton set, each once, in first-set order; never values.
-    pub env_keys: Vec<String>,
-    pub tmux: Option<crate::eventlog::TmuxTarget>,
-    /// The run's leader is `baton-shim`.
-    pub shim: bool,
-    /// The inventory host of a remote run.
-    pub host: Option<String>,
-}
-
-impl Launch {
-    pub(super) fn of(cfg: &RunConfig, tmux: Option<crate::eventlog::TmuxTarget>) -> Launch {
-        let mut env_keys: Vec<String> = Vec::with_capacity(cfg.env.len());
-        for (key, _) in &cfg.env {
-            if !env_keys.contains(key) {
-                env_keys.push(key.clone());
-            }
-        }
-        Launch {
-            argv: cfg.logged_argv.clone().unwrap_or_else(|| cfg.argv.clone()),
-            workdir: cfg.cwd.display().to_string(),
-            env_keys,
-            tmux,
-            shim: false,
-            host: None,
-        }
-    }
-}
-
 /// Requests from the supervisor to a run.
 pub(crate) enum RunCtl {
     /// Stop the run: SIGTERM, grace, SIGKILL. `force` skips the grace.
@@ -209,37 +150,6 @@ pub(crate) enum RunCtl {
         source: String,
         reply: oneshot::Sender<Result<(), InputError>>,
     },
-}
-
-/// What became of a run an earlier conductor started, when this one took it over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RecoveredOutcome {
-    /// Still running: watched again.
-    Readopted,
-    /// It ended while no conductor watched; how it ended is known.
-    Exited,
-}
-
-impl RecoveredOutcome {
-    /// The `outcome` of the `recovered` record.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            RecoveredOutcome::Readopted => "readopted",
-            RecoveredOutcome::Exited => "exited",
-        }
-    }
-}
-
-/// A process a backend started: what the `spawn` record states.
-pub(crate) struct Spawned {
-    pub pid: Pid,
-    /// Its start time, to know it again later.
-    pub start_time: Option<u64>,
-    /// Where its output begins in the session's logs.
-    pub out_offset: u64,
-    pub err_offset: u64,
-    /// What was executed.
-    pub launch: Launch,
 }
 
 /// What a run reports to the supervisor, in the order it happened.
@@ -357,7 +267,7 @@ pub(crate) async fn drive<B: Backend>(
     };
     let l2 = cfg.l2.clone().map(|check| {
         let report = report.clone();
-        let cwd = cfg.cwd.clone();
+        let cwd = cfg.run.cwd.clone();
         tokio::spawn(async move {
             let why = l2_loop(check, cwd).await;
             report(RunMsg::L2Failed(why));
@@ -425,7 +335,7 @@ pub(crate) async fn drive<B: Backend>(
                     run.deliver(&mut backend, step).await;
                 }
                 Some(RunCtl::Input { bytes, source, reply }) => run.input(&mut backend, bytes, source, reply),
-                None => match backend.on_conductor_gone() {
+                None => match B::ON_CONDUCTOR_GONE {
                     // The run outlives the conductor by design: touch
                     // nothing, so the next conductor can adopt it.
                     OnConductorGone::Detach => return,
@@ -457,16 +367,16 @@ pub(crate) async fn drive<B: Backend>(
     run.output(Stream::Stdout, &rest);
     // The group is empty; what the agent detached from it goes too, whatever
     // its backend (a killed shim or pane leaves no subreaper behind).
-    if let Some(mark) = run.cfg.mark.clone() {
+    if let Some(mark) = run.cfg.run.mark.clone() {
         let found = proc::sweep_strays(mark, STRAY_GRACE).await.unwrap_or(0);
         if found > 0 {
-            tracing::info!(session = %run.cfg.id, "ended {found} process(es) the run had detached from its group");
+            tracing::info!(session = %run.cfg.run.id, "ended {found} process(es) the run had detached from its group");
         }
     }
     let status = run.status.unwrap_or(UNKNOWN);
     let payload = run
         .payload
-        .finish(&run_stdout_tail(&run.cfg.out_path, out_offset));
+        .finish(&run_stdout_tail(&run.cfg.run.out_path, out_offset));
     run.report(RunMsg::Finished {
         status,
         payload,
@@ -513,11 +423,11 @@ impl Run {
     /// Writes a terminal's answers to the PTY's input, off the loop. A tmux
     /// pane answers its program itself.
     fn answer_queries<B: Backend>(&self, backend: &mut B, replies: Vec<u8>) {
-        if replies.is_empty() || self.cfg.pty.is_none() {
+        if replies.is_empty() || self.cfg.run.pty.is_none() {
             return;
         }
         let delivery = backend.input(replies);
-        let id = self.cfg.id.clone();
+        let id = self.cfg.run.id.clone();
         tokio::spawn(async move {
             if let Err(e) = delivery.await {
                 tracing::debug!(session = %id, "terminal answer not delivered: {e}");
@@ -556,7 +466,7 @@ impl Run {
             Delivery::Delivered => self.report(RunMsg::Signalled { signal, reason }),
             Delivery::NoneLeft => {}
             Delivery::Failed(why) => {
-                tracing::warn!(session = %self.cfg.id, signal = signal.name(), "signalling the run failed: {why}");
+                tracing::warn!(session = %self.cfg.run.id, signal = signal.name(), "signalling the run failed: {why}");
             }
         }
     }
@@ -584,62 +494,6 @@ impl Run {
                 reply,
             });
         });
-    }
-}
-
-/// The checks before a run starts: the branch guard, and codex's own
-/// configuration (a failure there would look like a crash and be
-/// restarted for nothing).
-pub(super) async fn preflight(cfg: &RunConfig) -> Result<(), StartError> {
-    if cfg.branch_guard {
-        branch_guard(&cfg.cwd).await?;
-    }
-    if let Some(codex) = &cfg.codex
-        && let Some(problem) = baton_config::codex_config_problem(
-            &codex.home,
-            codex.profile.as_deref(),
-            &codex.mcp_servers,
-        )
-    {
-        return Err(StartError::Failed {
-            missing: Missing::CodexConfig,
-            message: problem,
-        });
-    }
-    Ok(())
-}
-
-/// Outcome of checking the branch guard.
-pub(super) async fn branch_guard(cwd: &std::path::Path) -> Result<(), StartError> {
-    let refuse = |message| StartError::Failed {
-        missing: Missing::BranchGuard,
-        message,
-    };
-    let out = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(cwd)
-        .args(["symbolic-ref", "--quiet", "--short", "HEAD"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await;
-    match out {
-        Ok(out) if out.status.success() => {
-            let branch = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            if branch == "main" || branch == "master" {
-                Err(refuse(format!(
-                    "branch_guard: workdir `{}` is on branch `{branch}`; refusing to start an agent there",
-                    cwd.display()
-                )))
-            } else {
-                Ok(())
-            }
-        }
-        // Detached HEAD or not a repository: not on main/master.
-        Ok(_) => Ok(()),
-        Err(e) => Err(refuse(format!(
-            "branch_guard: cannot run git to check the branch of `{}`: {e}",
-            cwd.display()
-        ))),
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use baton_config::{AgentKind, SessionId};
 use tokio::sync::mpsc;
 
-use super::backend::{self, Backend, RunTarget, Site, shim::Adopt};
+use super::backend::{self, Backend, RecordedRun, RunTarget, Site};
 use super::driver::{self, RunConfig, RunCtl, RunMsg, RunShared};
 use super::leasing::{BrokerReply, outcome_name};
 use super::worktree::{Entered, enter};
@@ -81,7 +81,7 @@ pub(super) struct Drive {
     pub shared: Arc<RunShared>,
     pub ctl: mpsc::UnboundedReceiver<RunCtl>,
     pub target: RunTarget,
-    pub resume: Option<Adopt>,
+    pub resume: Option<RecordedRun>,
 }
 
 /// Whether a run is new or continues one the log recorded.
@@ -90,7 +90,7 @@ pub(super) enum Resume {
     /// record is found and taken over by its backend).
     New,
     /// The recorded run, as its `spawn` record tells it.
-    Recorded(Adopt),
+    Recorded(RecordedRun),
 }
 
 /// The effects decided while handling one message.
@@ -259,7 +259,7 @@ impl Supervisor {
                 return;
             }
         };
-        let run = Launch {
+        let task = RunTask {
             cfg,
             site,
             resume,
@@ -268,12 +268,7 @@ impl Supervisor {
             report,
             ctl,
         };
-        match target {
-            RunTarget::Pipes => run.on::<backend::pipes::Pipes>(),
-            RunTarget::Shim => run.on::<backend::shim::Shim>(),
-            RunTarget::Tmux => run.on::<backend::tmux::Tmux>(),
-            RunTarget::Remote { .. } => run.on::<backend::remote::Remote>(),
-        }
+        target.launch(task, &self.opts.backends);
     }
 
     /// Where session `id`'s runs on `target` live: this logs dir's tmux
@@ -310,6 +305,7 @@ impl Supervisor {
             let site = self.site(&id, &recorded.target).ok()?;
             Some((recorded, site))
         });
+        let backends = self.opts.backends.clone();
         let tx = self.tx.clone();
         let attempt = rec.attempt;
         let out_offset = rec.out_offset;
@@ -319,7 +315,7 @@ impl Supervisor {
             if let Some((recorded, site)) = leftover {
                 recorded
                     .target
-                    .end_recorded(site, &recorded.run, &out_path)
+                    .end_recorded(&backends, site, &recorded.run, &out_path)
                     .await;
             }
             let stdout = driver::run_stdout_tail(&out_path, out_offset);
@@ -345,21 +341,21 @@ impl Supervisor {
 }
 
 /// A run's driver task, to be started on one backend.
-struct Launch {
+pub(crate) struct RunTask {
     cfg: Box<RunConfig>,
     site: Site,
-    resume: Option<Adopt>,
+    resume: Option<RecordedRun>,
     shared: Arc<RunShared>,
     epoch: std::time::Instant,
     report: driver::Report,
     ctl: mpsc::UnboundedReceiver<RunCtl>,
 }
 
-impl Launch {
+impl RunTask {
     /// Starts the task: the run's worktree first (a new run's), then the
     /// backend `B`, then the driver.
-    fn on<B: Backend + 'static>(self) {
-        let Launch {
+    pub(crate) fn on<B: Backend>(self) {
+        let RunTask {
             mut cfg,
             site,
             resume,
@@ -370,11 +366,16 @@ impl Launch {
         } = self;
         tokio::spawn(async move {
             let started = match enter(&mut cfg, &report, &mut ctl, resume.is_none()).await {
-                Entered::Go => B::start(&cfg, site, resume).await,
+                Entered::Go => B::start(&cfg.run, site, resume).await,
                 Entered::Refused(e) => Err(e),
                 Entered::Stopped => return,
             };
             driver::drive(cfg, Box::new(started), shared, epoch, report, ctl).await;
         });
+    }
+
+    /// Fails the run's start: nothing can run it here.
+    pub(crate) fn refuse(self, missing: crate::state::Missing, message: String) {
+        (self.report)(RunMsg::SpawnFailed { missing, message });
     }
 }

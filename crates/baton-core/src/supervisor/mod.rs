@@ -7,7 +7,7 @@
 //! table is enforced. Handlers decide and [`Supervisor::perform`] acts: see
 //! [`effect`].
 
-mod backend;
+pub mod backend;
 pub(crate) mod driver;
 mod effect;
 mod leasing;
@@ -33,10 +33,11 @@ use crate::conductor::{ConductorError, ConductorOptions, SessionRow, ShutdownRep
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
-use driver::{CodexCheck, L2Check, RunConfig, RunCtl, RunMsg, RunShared};
+use backend::CodexCheck;
+use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 use effect::{Drive, Effect, Effects, Resume};
 use policy::{AfterFailure, Verdict};
-pub(crate) use recovery::{Left, RecordedRun, Recoverable};
+pub(crate) use recovery::{LastRun, Left, Recoverable};
 
 /// Messages into the supervisor loop.
 pub(crate) enum SupMsg {
@@ -507,6 +508,21 @@ impl Supervisor {
                 "`worktree` is for sessions on this machine, not on a remote host".into(),
             ));
         }
+        if let baton_config::Backend::Custom(name) = &spec.backend {
+            if spec.is_remote() {
+                return Err(ConductorError::Config(format!(
+                    "session `{}` runs on a remote host, in tmux: it cannot also run on backend `{name}`",
+                    spec.id
+                )));
+            }
+            if !self.opts.backends.knows(&spec.backend) {
+                return Err(ConductorError::Config(format!(
+                    "session `{}`: {}",
+                    spec.id,
+                    self.opts.backends.unknown(name)
+                )));
+            }
+        }
         match spec.placement() {
             baton_config::Placement::Host(name) if !self.opts.hosts.contains_key(name) => {
                 return Err(ConductorError::Config(format!(
@@ -660,7 +676,7 @@ impl Supervisor {
         // and the session would still run there; a remote run on the host
         // it was placed on (`any` chose it then).
         let adopt = match rec.run {
-            Some(RecordedRun {
+            Some(LastRun {
                 target: backend::RunTarget::Remote { host },
                 run,
             }) if entry.spec.is_remote() => {
@@ -668,12 +684,12 @@ impl Supervisor {
                 Ok(run)
             }
             // A remote pid means nothing here; its session is left to its host.
-            Some(RecordedRun {
+            Some(LastRun {
                 target: backend::RunTarget::Remote { .. },
                 ..
             }) => Err(None),
             Some(r)
-                if r.target.outlives_conductor()
+                if r.target.outlives_conductor(&self.opts.backends)
                     && r.target == backend::RunTarget::of(&entry.spec, None, detach) =>
             {
                 Ok(r.run)
@@ -792,18 +808,27 @@ impl Supervisor {
             _ => None,
         };
         RunConfig {
-            id: spec.id.clone(),
-            attempt,
-            // What a remote run leaves is on its host, not here.
-            mark: (!spec.is_remote()).then_some(mark),
-            argv,
-            logged_argv,
-            cwd,
-            env,
-            stdin_pipe: stdin == StdinMode::Pipe,
-            branch_guard: spec.branch_guard,
-            out_path: self.output_path(&spec.id, "out"),
-            err_path: self.output_path(&spec.id, "err"),
+            run: backend::RunRequest {
+                id: spec.id.clone(),
+                attempt,
+                // What a remote run leaves is on its host, not here.
+                mark: (!spec.is_remote()).then_some(mark),
+                argv,
+                logged_argv,
+                cwd,
+                env,
+                stdin_pipe: stdin == StdinMode::Pipe,
+                branch_guard: spec.branch_guard,
+                out_path: self.output_path(&spec.id, "out"),
+                err_path: self.output_path(&spec.id, "err"),
+                pty: (spec.backend == baton_config::Backend::Pty).then(proc::PtySize::default),
+                remote_workdir: if spec.is_remote() {
+                    spec.workdir.clone()
+                } else {
+                    None
+                },
+                codex,
+            },
             stall_after: spec.stall_after.unwrap_or(probe.stall_after),
             startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
             grace: conductor.grace,
@@ -812,18 +837,11 @@ impl Supervisor {
                 .get(&spec.agent)
                 .cloned()
                 .unwrap_or_else(|| Arc::new(InputWaitDetector::builtin())),
-            pty: (spec.backend == baton_config::Backend::Pty).then(proc::PtySize::default),
-            remote_workdir: if spec.is_remote() {
-                spec.workdir.clone()
-            } else {
-                None
-            },
             l2: probe.l2_check.as_ref().map(|argv| L2Check {
                 argv: argv.clone(),
                 interval: probe.l2_interval,
                 failures: probe.l2_failures,
             }),
-            codex,
             // tmux panes get the same size as a PTY (see proc::tmux).
             screen: spec.backend.is_terminal().then(proc::PtySize::default),
             worktree: spec.worktree.clone().map(|spec_wt| worktree::WorktreePlan {

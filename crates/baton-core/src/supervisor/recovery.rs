@@ -8,15 +8,15 @@ use crate::eventlog::{Event, Record};
 use crate::proc::ExitStatus;
 use crate::state::SessionState;
 
-use super::backend::RunTarget;
-use super::backend::shim::Adopt;
+use super::backend::RecordedRun;
+use super::backend::{RecordedSpawn, RunTarget};
 
 /// A session that was live when an earlier conductor stopped writing the
 /// log: its counters and state, and what became of its run.
 #[derive(Clone, Debug)]
 pub(crate) struct Recoverable {
     pub id: String,
-    pub run: Option<RecordedRun>,
+    pub run: Option<LastRun>,
     pub state: SessionState,
     pub restarts: u32,
     pub attempt: u32,
@@ -35,9 +35,9 @@ pub(crate) struct Recoverable {
 /// [`RunTarget::Pipes`] lived inside the earlier conductor, and what is
 /// left of its group is ended. A remote pid means nothing here.
 #[derive(Clone, Debug)]
-pub(crate) struct RecordedRun {
+pub(crate) struct LastRun {
     pub target: RunTarget,
-    pub run: Adopt,
+    pub run: RecordedRun,
 }
 
 impl Recoverable {
@@ -68,9 +68,10 @@ impl Recoverable {
                     tmux,
                     shim,
                     host,
+                    backend,
                     ..
                 } => {
-                    let adopt = |marker: Option<String>| Adopt {
+                    let adopt = |marker: Option<String>| RecordedRun {
                         pid: *pid,
                         start_time: *start_time,
                         out_offset: *out_offset,
@@ -82,16 +83,15 @@ impl Recoverable {
                     rec.restarts = *restart;
                     rec.exited = None;
                     rec.out_offset = *out_offset;
-                    let target = match (host, tmux) {
-                        (Some(host), _) => Some(RunTarget::Remote { host: host.clone() }),
-                        (None, Some(t)) if t.server == server => Some(RunTarget::Tmux),
-                        // Another server's pane is not ours to adopt or end.
-                        (None, Some(_)) => None,
-                        (None, None) if *shim => Some(RunTarget::Shim),
-                        (None, None) => Some(RunTarget::Pipes),
+                    let spawned = RecordedSpawn {
+                        host: host.as_deref(),
+                        tmux: tmux.as_ref(),
+                        shim: *shim,
+                        backend: backend.as_deref(),
                     };
+                    let target = RunTarget::recorded(&spawned, server);
                     let marker = tmux.as_ref().and_then(|t| t.marker.clone());
-                    rec.run = target.map(|target| RecordedRun {
+                    rec.run = target.map(|target| LastRun {
                         target,
                         run: adopt(marker),
                     });
@@ -337,7 +337,7 @@ mod tests {
             })
         );
         match &s.run {
-            Some(RecordedRun {
+            Some(LastRun {
                 target: RunTarget::Shim,
                 run: a,
             }) => {
@@ -368,7 +368,7 @@ mod tests {
             ("theirs", pane("baton-other", 12)),
         ]);
         match &found["ours"].run {
-            Some(RecordedRun {
+            Some(LastRun {
                 target: RunTarget::Tmux,
                 run: a,
             }) => {
@@ -398,7 +398,7 @@ mod tests {
             ("b", state(Failed, Restarting, 1)),
         ]);
         assert!(
-            matches!(&found["r"].run, Some(RecordedRun { target: RunTarget::Remote { host }, .. }) if host == "gpu")
+            matches!(&found["r"].run, Some(LastRun { target: RunTarget::Remote { host }, .. }) if host == "gpu")
         );
         let b = &found["b"];
         assert_eq!((b.state, b.restarts), (Restarting, 1));

@@ -58,6 +58,7 @@ fn table_with_broker(
         accounts: Default::default(),
         detach: false,
         hosts: Default::default(),
+        backends: Default::default(),
     };
     tweak(&mut opts);
     let log =
@@ -713,7 +714,7 @@ async fn a_session_without_a_free_account_waits_and_asks_again() {
     )));
     assert_eq!(states(&effects), ["init>starting:spawn"]);
     let env = effects.iter().find_map(|e| match e {
-        Effect::Drive(d) => Some(d.cfg.env.clone()),
+        Effect::Drive(d) => Some(d.cfg.run.env.clone()),
         _ => None,
     });
     let env = env.expect("the run starts");

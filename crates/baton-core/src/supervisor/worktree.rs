@@ -39,7 +39,7 @@ pub(crate) enum Entered {
     Stopped,
 }
 
-/// Makes the run's worktree ready and points `cfg.cwd` into it. `fresh`
+/// Makes the run's worktree ready and points `cfg.run.cwd` into it. `fresh`
 /// is false for a run taken over from an earlier conductor, which already
 /// runs where it runs.
 pub(crate) async fn enter(
@@ -51,7 +51,8 @@ pub(crate) async fn enter(
     let Some(plan) = cfg.worktree.clone().filter(|_| fresh) else {
         return Entered::Go;
     };
-    let prepared = match worktree::prepare(&cfg.id, &plan.spec, &cfg.cwd, &plan.owner).await {
+    let prepared = match worktree::prepare(&cfg.run.id, &plan.spec, &cfg.run.cwd, &plan.owner).await
+    {
         Ok(p) => p,
         Err(e) => {
             let missing = if e.workdir_missing {
@@ -90,7 +91,7 @@ pub(crate) async fn enter(
             return Entered::Refused(StartError::failed(Missing::Worktree, message));
         }
     }
-    cfg.cwd = prepared.cwd.clone();
+    cfg.run.cwd = prepared.cwd.clone();
     report(RunMsg::Worktree(Box::new(prepared)));
     Entered::Go
 }
@@ -117,7 +118,7 @@ async fn run_setup(
             .append(true)
             .open(path)
     };
-    let (out, err) = match (open(&cfg.out_path), open(&cfg.err_path)) {
+    let (out, err) = match (open(&cfg.run.out_path), open(&cfg.run.err_path)) {
         (Ok(out), Ok(err)) => (out, err),
         (Err(e), _) | (_, Err(e)) => {
             return Setup::Failed(format!("cannot open the session's logs for setup: {e}"));
@@ -127,7 +128,7 @@ async fn run_setup(
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(cwd)
-        .envs(cfg.env.iter().map(|(k, v)| (k, v)))
+        .envs(cfg.run.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -159,7 +160,7 @@ async fn run_setup(
                         "worktree setup `{shown}` {} in `{}`{}; its output is in the session's log",
                         describe(s),
                         cwd.display(),
-                        last_line(&cfg.err_path, err_start)
+                        last_line(&cfg.run.err_path, err_start)
                             .map(|l| format!(" (last line: {l})"))
                             .unwrap_or_default()
                     )),

@@ -67,6 +67,7 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
         accounts: Default::default(),
         detach: false,
         hosts: Default::default(),
+        backends: Default::default(),
     }
 }
 

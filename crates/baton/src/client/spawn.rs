@@ -86,7 +86,7 @@ fn parse_agent(s: &str) -> Result<AgentKind, String> {
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
-        .map_err(|e: baton_config::UnknownVariant| e.to_string())
+        .map_err(|e: baton_config::InvalidBackend| e.to_string())
 }
 
 /// `KEY=VALUE`, or `KEY` whose value is this process's own; the value is
@@ -211,8 +211,12 @@ pub fn placement(
 fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let (host, workdir, backend) =
-        placement(args.host.clone(), args.workdir.clone(), args.backend, &cwd);
+    let (host, workdir, backend) = placement(
+        args.host.clone(),
+        args.workdir.clone(),
+        args.backend.clone(),
+        &cwd,
+    );
     let mut env: BTreeMap<String, String> = match &args.env_file {
         Some(path) => env_file(path, |key| std::env::var_os(key))?
             .into_iter()

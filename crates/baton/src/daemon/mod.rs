@@ -68,6 +68,9 @@ pub(crate) struct Daemon {
     pub accounts: AccountsConfig,
     /// The hosts inventory spawned sessions may name.
     pub hosts: std::collections::BTreeMap<String, baton_config::HostConfig>,
+    /// The registered backends spawned sessions may name besides the
+    /// built-in ones.
+    pub backends: Vec<String>,
     /// The only uid this daemon serves.
     pub euid: u32,
     /// Becomes `true` when the daemon stops; streams then end.
@@ -197,6 +200,7 @@ fn options(config: Option<&Path>) -> Result<Config, String> {
             accounts: Default::default(),
             detach: true,
             hosts: user_hosts()?,
+            backends: Default::default(),
         };
         return Ok((opts, Vec::new(), Vec::new()));
     };
@@ -291,6 +295,7 @@ async fn run(setup: Setup) -> i32 {
     let logs_dir = opts.conductor.logs_dir.clone();
     let accounts = opts.accounts.clone();
     let hosts = opts.hosts.clone();
+    let backends = opts.backends.names();
     let conductor = match Conductor::start(opts) {
         Ok(conductor) => conductor,
         Err(e) => {
@@ -323,6 +328,7 @@ async fn run(setup: Setup) -> i32 {
         logs_dir,
         accounts,
         hosts,
+        backends,
         euid,
         stopping,
         shutdowns,

@@ -27,7 +27,11 @@ pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec, via: Via) -> Response 
             };
             spec.id = free_id(spec.agent.into(), &taken);
         }
-        let session = match baton_config::check_spawn(spec.clone(), Some(&daemon.hosts)) {
+        let session = match baton_config::check_spawn(
+            spec.clone(),
+            Some(&daemon.hosts),
+            Some(&daemon.backends),
+        ) {
             Ok(session) => session,
             Err(e) => return Response::error(ErrorKind::BadRequest, e.to_string()),
         };

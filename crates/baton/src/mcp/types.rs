@@ -614,7 +614,7 @@ mod tests {
             .map(|a| a.as_str())
             .collect();
         assert_eq!(listed("agent"), names(&agents));
-        let backends: Vec<&str> = baton_config::Backend::ALL
+        let backends: Vec<&str> = baton_config::Backend::BUILT_IN
             .iter()
             .map(|b| b.as_str())
             .collect();

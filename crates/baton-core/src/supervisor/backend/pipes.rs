@@ -19,9 +19,10 @@ use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, StdinJob, Stream,
 };
+use super::{Launch, RunRequest};
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 use crate::state::Missing;
-use crate::supervisor::driver::{Launch, RunConfig, UNKNOWN, preflight};
+use crate::supervisor::driver::UNKNOWN;
 
 /// After the group is empty, how long to keep reading a pipe that something
 /// outside the group still holds open.
@@ -66,8 +67,8 @@ pub(crate) struct Pipes {
 }
 
 /// Opens the logs and starts the agent on pipes (or on a PTY of `cfg.pty`'s size).
-async fn start(cfg: &RunConfig) -> Result<(Pipes, Begun), StartError> {
-    preflight(cfg).await?;
+async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
+    cfg.preflight().await?;
     let open = |path: &std::path::Path| {
         open_at_end(path).map_err(|e| {
             StartError::failed(
@@ -175,12 +176,14 @@ impl Pipes {
 }
 
 impl Backend for Pipes {
+    const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Terminate;
+
     /// A run of the conductor's own children is never taken over: it ended
     /// with the conductor that started it.
     async fn start(
-        cfg: &RunConfig,
+        cfg: &RunRequest,
         _site: super::Site,
-        _resume: Option<super::shim::Adopt>,
+        _resume: Option<super::RecordedRun>,
     ) -> Result<(Pipes, Begun), StartError> {
         start(cfg).await
     }
@@ -188,7 +191,7 @@ impl Backend for Pipes {
     /// What such a run detached is swept by its run mark, for every backend.
     async fn end_recorded(
         _site: super::Site,
-        _run: &super::shim::Adopt,
+        _run: &super::RecordedRun,
         _out_path: &std::path::Path,
     ) {
     }
@@ -299,10 +302,6 @@ impl Backend for Pipes {
         let _ = self.out_file.flush();
         let _ = self.err_file.flush();
         Vec::new()
-    }
-
-    fn on_conductor_gone(&self) -> OnConductorGone {
-        OnConductorGone::Terminate
     }
 }
 

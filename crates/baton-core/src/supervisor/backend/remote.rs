@@ -23,16 +23,17 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::Adopt;
+use super::RecordedRun;
 use super::{
     Backend, Begun, Delivery, InputDelivery, Leftovers, Observation, OnConductorGone, RunEnd,
     Spawned, StartError, Stream,
 };
+use super::{Launch, RecoveredOutcome, RunRequest};
 use crate::proc::remote_feed::{self, FeedEvent, FeedWatch, HostFeed};
 use crate::proc::ssh::{SshError, SshHost};
 use crate::proc::{self, ExitStatus, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
 use crate::state::Missing;
-use crate::supervisor::driver::{Launch, RecoveredOutcome, RunConfig, UNKNOWN, session_file};
+use crate::supervisor::driver::{UNKNOWN, session_file};
 
 /// How long a run that could not end its remote session keeps trying.
 const CLEANUP_RETRY: Duration = Duration::from_secs(600);
@@ -96,7 +97,7 @@ struct RemoteRun {
     /// The run whose `spawn` is recorded, as the record tells it (a
     /// conductor continues it after a restart): its pane is adopted, or,
     /// gone, the run ended unseen; it is never started again.
-    recorded: Option<Adopt>,
+    recorded: Option<RecordedRun>,
 }
 
 /// What `<id>.remote` remembers of the current run, so a later run (or a
@@ -178,7 +179,7 @@ pub(crate) struct Remote {
 
 /// Starts the agent in a tmux session on the host, or takes over the one a
 /// previous run of this session left there.
-async fn start(cfg: &RunConfig, remote: RemoteRun) -> Result<(Remote, Begun), StartError> {
+async fn start(cfg: &RunRequest, remote: RemoteRun) -> Result<(Remote, Begun), StartError> {
     let Some(ssh) = remote.tmux.host().cloned() else {
         return Err(StartError::failed(
             Missing::Host,
@@ -374,10 +375,12 @@ pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
 }
 
 impl Backend for Remote {
+    const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Detach;
+
     async fn start(
-        cfg: &RunConfig,
+        cfg: &RunRequest,
         site: super::Site,
-        resume: Option<Adopt>,
+        resume: Option<RecordedRun>,
     ) -> Result<(Remote, Begun), StartError> {
         let Some((host, feed)) = site.host else {
             return Err(StartError::failed(
@@ -396,7 +399,7 @@ impl Backend for Remote {
     }
 
     /// The session goes on the host (when it answers).
-    async fn end_recorded(site: super::Site, _run: &Adopt, _out_path: &Path) {
+    async fn end_recorded(site: super::Site, _run: &RecordedRun, _out_path: &Path) {
         let _ = site.tmux.kill_session(&site.session).await;
     }
 
@@ -570,10 +573,6 @@ impl Backend for Remote {
         let _ = self.out.flush();
         rest
     }
-
-    fn on_conductor_gone(&self) -> OnConductorGone {
-        OnConductorGone::Detach
-    }
 }
 
 fn file_len(path: &Path) -> u64 {
@@ -603,7 +602,7 @@ enum Found {
 /// ended only because the host stopped answering — or starts a new one.
 /// Returns the run's state, the pane pid, and which it was.
 async fn adopt_or_start(
-    cfg: &RunConfig,
+    cfg: &RunRequest,
     remote: &RemoteRun,
     host: &SshHost,
 ) -> Result<(RunState, u32, Found), StartError> {

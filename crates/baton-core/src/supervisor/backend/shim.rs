@@ -21,11 +21,10 @@ use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, StdinJob, Stream,
 };
+use super::{Launch, RecordedRun, RecoveredOutcome, RunRequest};
 use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
 use crate::state::Missing;
-use crate::supervisor::driver::{
-    Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight, session_file,
-};
+use crate::supervisor::driver::{UNKNOWN, session_file};
 
 /// How often a followed log is read again without a notification.
 pub(super) const FOLLOW_POLL: Duration = Duration::from_millis(250);
@@ -42,29 +41,6 @@ pub(crate) fn status_path(out_path: &Path) -> PathBuf {
 /// The stdin FIFO of session `out_path`'s runs (`<id>.stdin` beside it).
 pub(crate) fn fifo_path(out_path: &Path) -> PathBuf {
     session_file(out_path, "stdin")
-}
-
-/// A run an earlier conductor started, as its `spawn` record tells it.
-#[derive(Clone, Debug)]
-pub(crate) struct Adopt {
-    pub pid: u32,
-    pub start_time: Option<u64>,
-    pub out_offset: u64,
-    pub err_offset: u64,
-    /// The run had produced output (it was past `starting`).
-    pub acknowledged: bool,
-    /// Token of the shim's end-of-run marker in a tmux pane (absent for
-    /// runs of older baton versions, whose pane ran the agent directly).
-    pub marker: Option<String>,
-}
-
-impl Adopt {
-    /// Whether the recorded pid is still the recorded process: one whose
-    /// start time no longer matches belongs to someone else now and is
-    /// never signalled.
-    pub(super) fn same_process(&self) -> bool {
-        self.start_time.is_none() || proc::process_start_time(Pid(self.pid)) == self.start_time
-    }
 }
 
 /// A log followed from a run's offset.
@@ -137,7 +113,7 @@ pub(crate) struct Shim {
 }
 
 /// Starts a new run under the shim, or adopts `adopt`.
-async fn start(cfg: &RunConfig, adopt: Option<Adopt>) -> Result<(Shim, Begun), StartError> {
+async fn start(cfg: &RunRequest, adopt: Option<RecordedRun>) -> Result<(Shim, Begun), StartError> {
     let status_file = status_path(&cfg.out_path);
     let fifo = cfg.stdin_pipe.then(|| fifo_path(&cfg.out_path));
     // A run this session's lock file says is there (or was, and ended)
@@ -239,17 +215,19 @@ async fn start(cfg: &RunConfig, adopt: Option<Adopt>) -> Result<(Shim, Begun), S
 }
 
 impl Backend for Shim {
+    const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Detach;
+
     async fn start(
-        cfg: &RunConfig,
+        cfg: &RunRequest,
         _site: super::Site,
-        resume: Option<Adopt>,
+        resume: Option<RecordedRun>,
     ) -> Result<(Shim, Begun), StartError> {
         start(cfg, resume).await
     }
 
     /// The run's status file and FIFO go, and its lock file no longer
     /// names it.
-    async fn end_recorded(_site: super::Site, _run: &Adopt, out_path: &Path) {
+    async fn end_recorded(_site: super::Site, _run: &RecordedRun, out_path: &Path) {
         let _ = std::fs::remove_file(status_path(out_path));
         let _ = std::fs::remove_file(fifo_path(out_path));
         forget_run(&lock_path(out_path));
@@ -315,10 +293,6 @@ impl Backend for Shim {
         }
         Vec::new()
     }
-
-    fn on_conductor_gone(&self) -> OnConductorGone {
-        OnConductorGone::Detach
-    }
 }
 
 /// The run lock file of the session logging to `out_path`: `<id>.run`.
@@ -342,12 +316,12 @@ enum Claim {
     /// No run holds it: locked by us, to be handed to the new shim.
     Free(std::fs::File),
     /// The run of this attempt is there, or was: its shim wrote itself in.
-    Lost(Adopt),
+    Lost(RecordedRun),
 }
 
 /// Looks at the session's run lock file before a new run of `cfg.attempt`
 /// is started. Never unlinked (a holder could keep the old inode locked).
-async fn claim_run(cfg: &RunConfig) -> Result<Claim, StartError> {
+async fn claim_run(cfg: &RunRequest) -> Result<Claim, StartError> {
     use std::io::{Read, Seek, SeekFrom};
     use std::os::unix::fs::OpenOptionsExt;
     let path = lock_path(&cfg.out_path);
@@ -390,7 +364,7 @@ async fn claim_run(cfg: &RunConfig) -> Result<Claim, StartError> {
                 }),
                 _,
             ) => {
-                return Ok(Claim::Lost(Adopt {
+                return Ok(Claim::Lost(RecordedRun {
                     pid,
                     start_time: Some(start),
                     out_offset,
@@ -524,12 +498,12 @@ async fn write_fifo(
 /// Opens the logs, makes the FIFO, and starts the shim. Returns the child,
 /// its pid and start time, and the log offsets.
 async fn spawn(
-    cfg: &RunConfig,
+    cfg: &RunRequest,
     status_file: &Path,
     fifo: Option<&Path>,
     lock: Option<std::fs::File>,
 ) -> Result<(tokio::process::Child, Pid, Option<u64>, u64, u64), StartError> {
-    preflight(cfg).await?;
+    cfg.preflight().await?;
     let shim =
         proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
     let logs_err = |path: &Path, e: std::io::Error| {

@@ -14,18 +14,18 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::shim::{Adopt, FOLLOW_POLL, Follow, GROUP_POLL, RunLock, lock_path};
+use super::RecordedRun;
+use super::shim::{FOLLOW_POLL, Follow, GROUP_POLL, RunLock, lock_path};
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, Stream,
 };
+use super::{Launch, RecoveredOutcome, RunRequest};
 use crate::proc::{
     self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
 };
 use crate::state::Missing;
-use crate::supervisor::driver::{
-    Launch, RecoveredOutcome, RunConfig, UNKNOWN, preflight, session_file,
-};
+use crate::supervisor::driver::{UNKNOWN, session_file};
 
 /// When the pane's process died without the marker (the shim was killed),
 /// how long the log must stop growing before the session is destroyed: tmux
@@ -74,10 +74,10 @@ pub(crate) struct Tmux {
 /// says which run it is and where its output begins, and its `spawn` is
 /// recorded now.
 async fn start(
-    cfg: &RunConfig,
+    cfg: &RunRequest,
     server: TmuxServer,
     session: String,
-    adopt: Option<Adopt>,
+    adopt: Option<RecordedRun>,
 ) -> Result<(Tmux, Begun), StartError> {
     let (adopt, lost) = match adopt {
         Some(a) => (Some(a), false),
@@ -210,7 +210,7 @@ fn forget_pane_run(out_path: &Path) {
 /// before any conductor recorded it: the run file says it started (the
 /// shim wrote itself in), so its output in the log is its own, not the
 /// previous run's, and its end is read from its marker there (or unknown).
-fn lost_without_pane(cfg: &RunConfig) -> Option<Adopt> {
+fn lost_without_pane(cfg: &RunRequest) -> Option<RecordedRun> {
     let run = RunLock::read(&cfg.out_path).filter(|r| r.attempt == cfg.attempt)?;
     let (pid, start_time) = run.shim?;
     let token = run.token?;
@@ -220,7 +220,7 @@ fn lost_without_pane(cfg: &RunConfig) -> Option<Adopt> {
         "recording the run of this attempt whose tmux pane is gone, started by a conductor \
          that died before recording it"
     );
-    Some(Adopt {
+    Some(RecordedRun {
         pid,
         start_time: Some(start_time),
         out_offset: run.out_offset,
@@ -235,10 +235,10 @@ fn lost_without_pane(cfg: &RunConfig) -> Option<Adopt> {
 /// or ended. A dead pane of anything else: cleared. A live pane that is
 /// not that run: refused (it is an earlier run, or somebody's agent).
 async fn claim_pane(
-    cfg: &RunConfig,
+    cfg: &RunRequest,
     server: &TmuxServer,
     session: &str,
-) -> Result<Option<Adopt>, StartError> {
+) -> Result<Option<RecordedRun>, StartError> {
     let tmux_failed = |e: TmuxError| StartError::failed(Missing::Tmux, e.to_string());
     let Some(pane) = server.pane_status(session).await.map_err(tmux_failed)? else {
         return Ok(lost_without_pane(cfg));
@@ -268,7 +268,7 @@ async fn claim_pane(
             "taking over the tmux pane of this run, started by a conductor that died before \
              recording it"
         );
-        return Ok(Some(Adopt {
+        return Ok(Some(RecordedRun {
             pid: pane.pid,
             start_time,
             out_offset: run.out_offset,
@@ -331,17 +331,19 @@ impl Tmux {
 }
 
 impl Backend for Tmux {
+    const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Detach;
+
     async fn start(
-        cfg: &RunConfig,
+        cfg: &RunRequest,
         site: super::Site,
-        resume: Option<Adopt>,
+        resume: Option<RecordedRun>,
     ) -> Result<(Tmux, Begun), StartError> {
         start(cfg, site.tmux, site.session, resume).await
     }
 
     /// The pane goes, the shim's end-of-run marker is cut off the log, and
     /// the run file no longer names the run.
-    async fn end_recorded(site: super::Site, run: &Adopt, out_path: &Path) {
+    async fn end_recorded(site: super::Site, run: &RecordedRun, out_path: &Path) {
         let _ = site.tmux.kill_session(&site.session).await;
         if let Some(token) = &run.marker {
             cut_recorded_marker(out_path, run.out_offset, token).await;
@@ -453,10 +455,6 @@ impl Backend for Tmux {
         forget_pane_run(&self.out_path);
         rest
     }
-
-    fn on_conductor_gone(&self) -> OnConductorGone {
-        OnConductorGone::Detach
-    }
 }
 
 /// Types an answer into tmux session `session` (literal keys).
@@ -536,11 +534,11 @@ async fn pane_exit(server: &TmuxServer, session: &str) -> ExitStatus {
 /// Creates the tmux session; returns the pane's pid, the log offsets and
 /// the marker token.
 async fn spawn(
-    cfg: &RunConfig,
+    cfg: &RunRequest,
     server: &TmuxServer,
     session: &str,
 ) -> Result<(Pid, u64, u64, String), StartError> {
-    preflight(cfg).await?;
+    cfg.preflight().await?;
     if !cfg.cwd.is_dir() {
         return Err(StartError::failed(
             Missing::Workdir,
