@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
     // A spawn request that decodes is checked by the session checker, which
     // refuses it or makes a session of it, never panics.
     if let Ok(Request::Spawn(spawn)) = decode_body::<Request>(data) {
-        let _ = baton_config::check_spawn(spawn.spec, None, Some(&[]));
+        let _ = baton_config::check_spawn(spawn.spec, spawn.origin.as_ref(), None, Some(&[]));
     }
     frames::<Request>(data);
     frames::<Response>(data);

@@ -229,13 +229,14 @@ impl Daemon {
     /// Spawns a `command` session running `argv`.
     pub fn spawn(&self, id: &str, argv: Vec<String>) -> Fallible<()> {
         let spec = SpawnSpec {
-            id: id.to_owned(),
-            command: Some(argv),
+            id: Some(id.to_owned()),
+            command: Some(baton_proto::SpawnCommand::Argv(argv)),
             ..Default::default()
         };
         match self.call(
             &Request::Spawn(Box::new(Spawn {
                 spec,
+                origin: None,
                 via: Via::Cli,
             })),
             EXCHANGE_LIMIT,

@@ -51,13 +51,10 @@ pub use model::{
     default_stdin, valid_backend_name, valid_rule_name,
 };
 pub use session::{
-    DraftAnswer, Given, SessionDraft, SessionError, SessionField, SessionRules, check_session,
-    is_shell_name,
+    SessionError, SessionField, SessionRules, Spans, check_session, is_shell_name, to_table,
 };
 pub use spawn::{InvalidSpawn, check_spawn};
-pub use worktree::{
-    BRANCH_NAME_RULE, BRANCH_PREFIX, DraftWorktree, WorktreeSpec, valid_branch_name,
-};
+pub use worktree::{BRANCH_NAME_RULE, BRANCH_PREFIX, WorktreeSpec, valid_branch_name};
 
 #[cfg(test)]
 mod tests;

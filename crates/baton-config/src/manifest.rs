@@ -25,14 +25,12 @@ use crate::hosts::{
     RESERVED_SSH_OPTIONS, valid_host_name,
 };
 use crate::model::{
-    AgentConfig, AgentKind, AgentsConfig, Backend, ConductorConfig, FsyncPolicy, HOST_ANY,
-    HOST_LOCAL, InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId,
-    SessionSpec, StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
+    AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, HOST_ANY, HOST_LOCAL,
+    InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId, SessionSpec,
+    StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
 };
-use crate::session::{
-    DraftAnswer, Given, SessionDraft, SessionRules, check_pattern, check_session, resolve,
-};
-use crate::worktree::DraftWorktree;
+use crate::session::{SessionRules, Spans, check_pattern, check_session, resolve};
+use baton_proto::SpawnSpec;
 
 /// A whole, validated manifest.
 ///
@@ -280,17 +278,14 @@ impl SessionFile {
                 format!("holds {count} [[session]] tables; a session file holds exactly one"),
             ));
         };
-        let lines = match doc.get_ref().get("session").map(|v| v.get_ref()) {
-            Some(toml::de::DeValue::Array(tables)) => match tables.first().map(|t| t.get_ref()) {
-                Some(toml::de::DeValue::Table(table)) => table
-                    .iter()
-                    .map(|(k, _)| (k.get_ref().to_string(), line_of(&text, k.span().start)))
-                    .collect(),
-                _ => BTreeMap::new(),
-            },
-            _ => BTreeMap::new(),
-        };
-        let session = cx.session(1, session, base_dir, None, &mut HashMap::new())?;
+        let values = session_spans(&text).into_iter().next().unwrap_or_default();
+        // The line of each key of the table (its value's first line).
+        let lines = values
+            .iter()
+            .filter(|(path, _)| !path.contains('.'))
+            .map(|(path, at)| (path.clone(), line_of(&text, at.start)))
+            .collect();
+        let session = cx.session(1, session, values, base_dir, None, &mut HashMap::new())?;
         Ok(SessionFile { session, lines })
     }
 }
@@ -309,6 +304,53 @@ fn read_with_base_dir(path: &Path) -> Result<(String, PathBuf), ConfigError> {
         .unwrap_or_else(|| Path::new("."));
     let base_dir = std::path::absolute(parent).map_err(io_err)?;
     Ok((text, base_dir))
+}
+
+/// Where each value of each `[[session]]` table of `text` was written, by
+/// key path (`command`, `answer.0.pattern`, `env.KEY`), one map per table
+/// in file order. Empty for a text that does not parse (its error is
+/// reported by the parse that gave the tables).
+fn session_spans(text: &str) -> Vec<BTreeMap<String, Range<usize>>> {
+    use toml::de::DeValue;
+    fn walk(value: &Spanned<DeValue<'_>>, path: String, out: &mut BTreeMap<String, Range<usize>>) {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value.get_ref() {
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, join(&i.to_string()), out);
+                }
+            }
+            DeValue::Table(table) => {
+                for (key, item) in table.iter() {
+                    walk(item, join(key.get_ref()), out);
+                }
+            }
+            _ => {}
+        }
+        if !path.is_empty() {
+            out.insert(path, value.span());
+        }
+    }
+    let Ok(doc) = toml::de::DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let Some(DeValue::Array(tables)) = doc.get_ref().get("session").map(|v| v.get_ref()) else {
+        return Vec::new();
+    };
+    tables
+        .iter()
+        .map(|table| {
+            let mut values = BTreeMap::new();
+            walk(table, String::new(), &mut values);
+            values
+        })
+        .collect()
 }
 
 /// Rewrites a lone `[session]` table header as `[[session]]`, so that a
@@ -523,7 +565,7 @@ struct RawManifest {
     conductor: RawConductor,
     probe: RawProbe,
     agents: RawAgents,
-    session: Vec<Spanned<RawSession>>,
+    session: Vec<Spanned<SpawnSpec>>,
     accounts: RawAccounts,
     hosts: RawHosts,
     notify: Vec<Spanned<RawNotify>>,
@@ -625,83 +667,6 @@ struct RawInputWait {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default, expecting = "a [[session.answer]] table")]
-struct RawAnswer {
-    pattern: Sp<Text>,
-    reply: Sp<Text>,
-    rule: Sp<Text>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, default, expecting = "a [[session]] table")]
-struct RawSession {
-    id: Sp<SessionId>,
-    agent: Sp<AgentKind>,
-    prompt: Sp<Text>,
-    command: Sp<Argv>,
-    workdir: Sp<Text>,
-    env: BTreeMap<Spanned<Text>, Text>,
-    model: Sp<Text>,
-    profile: Sp<Text>,
-    mcp_servers: Sp<Vec<Spanned<Text>>>,
-    branch_guard: bool,
-    stdin: Sp<StdinMode>,
-    backend: Sp<Backend>,
-    answer: TableList<RawAnswer>,
-    capabilities: Vec<Text>,
-    max_restarts: Option<u32>,
-    stall_after: Sp<RawDuration>,
-    startup_timeout: Sp<RawDuration>,
-    on_stall: Option<OnStall>,
-    host: Sp<Text>,
-    worktree: Sp<RawWorktree>,
-}
-
-/// `worktree = true`, `false`, or `{ base, branch, setup, copy }`.
-#[derive(Debug)]
-enum RawWorktree {
-    Off,
-    On(RawWorktreeTable),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    default,
-    expecting = "a worktree table { base, branch, setup, copy }"
-)]
-struct RawWorktreeTable {
-    base: Sp<Text>,
-    branch: Sp<Text>,
-    setup: Sp<Argv>,
-    copy: Vec<Spanned<Text>>,
-}
-
-impl<'de> Deserialize<'de> for RawWorktree {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawWorktree;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("true, false, or a table { base, branch, setup, copy }")
-            }
-            fn visit_bool<E: de::Error>(self, on: bool) -> Result<RawWorktree, E> {
-                Ok(if on {
-                    RawWorktree::On(RawWorktreeTable::default())
-                } else {
-                    RawWorktree::Off
-                })
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawWorktree, A::Error> {
-                RawWorktreeTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawWorktree::On)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, expecting = "an [accounts] table")]
 struct RawAccounts {
     auth_dir: Sp<Text>,
@@ -732,12 +697,6 @@ impl ListItem for RawAccount {
 
 impl ListItem for RawInputWait {
     const HEADER: &'static str = "[[agents.NAME.input_wait]]";
-    const ONE: &'static str = "rule";
-    const MANY: &'static str = "rules";
-}
-
-impl ListItem for RawAnswer {
-    const HEADER: &'static str = "[[session.answer]]";
     const ONE: &'static str = "rule";
     const MANY: &'static str = "rules";
 }
@@ -871,9 +830,11 @@ impl Validator<'_> {
             return Err(invalid.with_help(help).into());
         }
         let mut sessions = Vec::with_capacity(raw.session.len());
-        let mut seen: HashMap<SessionId, usize> = HashMap::new();
+        let mut seen = HashMap::new();
+        let mut values = session_spans(self.text).into_iter();
         for (i, s) in raw.session.into_iter().enumerate() {
-            let spec = self.session(i + 1, s, base_dir, Some(&hosts), &mut seen)?;
+            let values = values.next().unwrap_or_default();
+            let spec = self.session(i + 1, s, values, base_dir, Some(&hosts), &mut seen)?;
             sessions.push(spec);
         }
         let notify = raw
@@ -1488,137 +1449,46 @@ impl Validator<'_> {
     }
 
     /// Checks `[[session]]` number `n` with the one session checker
-    /// ([`check_session`]), pointing its errors at the file.
+    /// ([`check_session`]), pointing its errors at the file: `values` are
+    /// where its values were written, by key path.
     fn session(
         &self,
         n: usize,
-        raw: Spanned<RawSession>,
+        raw: Spanned<SpawnSpec>,
+        values: BTreeMap<String, Range<usize>>,
         base_dir: &Path,
         hosts: Option<&BTreeMap<String, HostConfig>>,
-        seen: &mut HashMap<SessionId, usize>,
+        seen: &mut HashMap<String, usize>,
     ) -> Result<SessionSpec, ConfigError> {
         let table = format!("[[session]] #{n}");
-        let header = raw.span();
-        let raw = raw.into_inner();
-        let agent = raw
-            .agent
-            .as_ref()
-            .map_or(AgentKind::Command, |a| *a.get_ref());
-        // A session without an id is `<agent>-<n>`, pointed at by its table.
-        let (id, id_span) = match raw.id {
-            Some(id) => {
-                let span = id.span();
-                (id.into_inner(), span)
-            }
-            None => {
-                let default = format!("{agent}-{n}");
-                let id = default
-                    .parse()
-                    .map_err(|e: crate::model::InvalidSessionId| {
-                        self.err(Some(header.clone()), e.to_string())
-                    })?;
-                (id, header.clone())
-            }
+        let spans = Spans {
+            table: Some(raw.span()),
+            values,
         };
+        let mut spec = raw.into_inner();
+        // A session without an id is `<agent>-<n>`, pointed at by its table.
+        let agent = spec.agent.map_or(AgentKind::Command, AgentKind::from);
+        let id = spec
+            .id
+            .get_or_insert_with(|| format!("{agent}-{n}"))
+            .clone();
         // Ids are unique within a manifest: a rule of the file, not of a session.
-        let this_line = line_of(self.text, id_span.start);
+        let id_span = spans.at("id").or_else(|| spans.table.clone());
+        let this_line = id_span.as_ref().map_or(0, |s| line_of(self.text, s.start));
         if let Some(first_line) = seen.get(&id) {
             return Err(self.err(
-                Some(id_span),
+                id_span,
                 format!("duplicate session id `{id}` in {table} (first used on line {first_line})"),
             ));
         }
-        seen.insert(id.clone(), this_line);
-        let id = Given::at(id.to_string(), id_span);
-        let text = |v: Spanned<Text>| {
-            let span = v.span();
-            Given::at(v.into_inner().0, span)
-        };
-        let given = |v: Spanned<RawDuration>| {
-            let span = v.span();
-            Given::at(v.into_inner().0, span)
-        };
-        let draft = SessionDraft {
-            at: Some(header),
-            id,
-            agent: raw.agent.map(|a| {
-                let span = a.span();
-                Given::at(a.into_inner(), span)
-            }),
-            prompt: raw.prompt.map(text),
-            command: raw.command.map(|c| {
-                let span = c.span();
-                Given::at(c.into_inner().0, span)
-            }),
-            workdir: raw.workdir.map(text),
-            env: raw
-                .env
-                .into_iter()
-                .map(|(key, value)| (text(key), value.0))
-                .collect(),
-            model: raw.model.map(text),
-            profile: raw.profile.map(text),
-            mcp_servers: raw.mcp_servers.map(|list| {
-                let span = list.span();
-                Given::at(list.into_inner().into_iter().map(text).collect(), span)
-            }),
-            branch_guard: raw.branch_guard,
-            stdin: raw.stdin.map(|v| {
-                let span = v.span();
-                Given::at(v.into_inner(), span)
-            }),
-            backend: raw.backend.map(|v| {
-                let span = v.span();
-                Given::at(v.into_inner(), span)
-            }),
-            answers: raw
-                .answer
-                .0
-                .into_iter()
-                .map(|entry| {
-                    let span = entry.span();
-                    let entry = entry.into_inner();
-                    let answer = DraftAnswer {
-                        pattern: entry.pattern.map(text),
-                        reply: entry.reply.map(text),
-                        rule: entry.rule.map(text),
-                    };
-                    Given::at(answer, span)
-                })
-                .collect(),
-            capabilities: raw.capabilities.into_iter().map(|t| t.0).collect(),
-            max_restarts: raw.max_restarts,
-            stall_after: raw.stall_after.map(given),
-            startup_timeout: raw.startup_timeout.map(given),
-            on_stall: raw.on_stall,
-            host: raw.host.map(text),
-            worktree: raw.worktree.and_then(|w| {
-                let span = w.span();
-                match w.into_inner() {
-                    RawWorktree::Off => None,
-                    RawWorktree::On(t) => Some(Given::at(
-                        DraftWorktree {
-                            base: t.base.map(text),
-                            branch: t.branch.map(text),
-                            setup: t.setup.map(|a| {
-                                let span = a.span();
-                                Given::at(a.into_inner().0, span)
-                            }),
-                            copy: t.copy.into_iter().map(text).collect(),
-                        },
-                        span,
-                    )),
-                }
-            }),
-        };
+        seen.insert(id, this_line);
         let rules = SessionRules {
             table: &table,
             base_dir: Some(base_dir),
             hosts,
             backends: self.backends,
         };
-        let spec = check_session(draft, &rules).map_err(|e| self.err(e.at, e.message))?;
-        Ok(spec)
+        check_session(spec, &rules, &spans).map_err(|e| self.err(e.at, e.message))
     }
 
     /// Checks every `[hosts.NAME]` of one file; relative `identity` paths

@@ -1,135 +1,74 @@
-//! The one session checker: every rule a `[[session]]` must satisfy, for a
-//! manifest entry and a `spawn` request alike.
+//! The one session checker: every rule a session must satisfy, for a
+//! manifest's `[[session]]`, a session file, a `spawn` request and an MCP
+//! `spawn` call alike.
 //!
-//! A caller turns what it was given into a [`SessionDraft`] (each value with
-//! where it was written, when it was written in a file) and calls
+//! Every entrance hands over the session as it was written — the raw table
+//! [`SpawnSpec`], whose keys and values are the manifest's — with the
+//! [`Spans`] of its values when it was read from a file, and calls
 //! [`check_session`] with the [`SessionRules`] of its context: the manifest
 //! passes its directory and hosts inventory, a `spawn` request neither (its
 //! workdir must be absolute, and the daemon places its host). The answer is
 //! a [`SessionSpec`] or one [`SessionError`] naming the field, the session
 //! and, through [`SessionError::at`], the place in the file. Messages never
 //! contain an `env` value or an answer's reply: those may be secrets.
+//!
+//! The way back, a checked session as its raw table ([`to_table`]), is
+//! here too, so that a session field lives in three places: the raw table
+//! (`baton_proto`), this checker, and the checked [`SessionSpec`].
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baton_proto::{
+    DurationText, SpawnAnswer, SpawnBackend, SpawnCommand, SpawnSpec, SpawnWorktree,
+};
+
 use crate::hosts::{HOST_NAME_RULE, HostConfig, valid_host_name};
 use crate::model::{
     AgentKind, AnswerRule, Backend, HOST_ANY, HOST_LOCAL, OnStall, Pattern, RULE_NAME_RULE,
     SessionId, SessionSpec, StdinMode, valid_rule_name,
 };
-use crate::worktree::{DraftWorktree, check_worktree};
+use crate::worktree::check_worktree;
 
-/// A value as given, with the byte range of the file it was written at
-/// (`None` when it did not come from a file).
+/// Where the values of one session table were written: the table's own
+/// byte range, and each value's by its key path (`command`,
+/// `answer.0.pattern`, `env.KEY`, `worktree.base`). Empty for a session
+/// that did not come from a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans {
+    /// The whole table (its header, for errors about a missing field).
+    pub table: Option<Range<usize>>,
+    /// Each value, by key path.
+    pub values: BTreeMap<String, Range<usize>>,
+}
+
+impl Spans {
+    /// Where the value at `path` was written; for a value left out, nothing.
+    pub fn at(&self, path: &str) -> Option<Range<usize>> {
+        self.values.get(path).cloned()
+    }
+
+    /// Where the value at `path` was written, else its table.
+    fn at_or_table(&self, path: &str) -> Option<Range<usize>> {
+        self.at(path).or_else(|| self.table.clone())
+    }
+}
+
+/// A value with where it was written (`None`: not in a file).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Given<T> {
-    /// The value.
+pub(crate) struct Given<T> {
     pub value: T,
-    /// Where it was written.
     pub at: Option<Range<usize>>,
 }
 
-impl<T> Given<T> {
-    /// A value that was not written in a file.
-    pub fn new(value: T) -> Given<T> {
-        Given { value, at: None }
-    }
-
-    /// A value written at `at`.
-    pub fn at(value: T, at: Range<usize>) -> Given<T> {
+impl Spans {
+    /// `value`, written at `path`.
+    pub(crate) fn given<T>(&self, path: &str, value: T) -> Given<T> {
         Given {
             value,
-            at: Some(at),
-        }
-    }
-}
-
-/// One `[[session.answer]]` as given.
-#[derive(Debug, Clone, Default)]
-pub struct DraftAnswer {
-    /// Regex matched against the question line.
-    pub pattern: Option<Given<String>>,
-    /// Text sent before Enter.
-    pub reply: Option<Given<String>>,
-    /// Only when this input-wait rule matched.
-    pub rule: Option<Given<String>>,
-}
-
-/// A session as its author gave it, before any check.
-#[derive(Debug, Clone)]
-pub struct SessionDraft {
-    /// Where the session's table starts, for errors about a missing field.
-    pub at: Option<Range<usize>>,
-    /// The id (a manifest fills in `<agent>-<n>` when it has none).
-    pub id: Given<String>,
-    /// `None`: `command`.
-    pub agent: Option<Given<AgentKind>>,
-    /// The task.
-    pub prompt: Option<Given<String>>,
-    /// The argv of an `agent = "command"` session.
-    pub command: Option<Given<Vec<String>>>,
-    /// The working directory as written.
-    pub workdir: Option<Given<String>>,
-    /// Extra environment: each key with where it was written, and its value.
-    pub env: Vec<(Given<String>, String)>,
-    /// `--model`.
-    pub model: Option<Given<String>>,
-    /// `--profile` (codex).
-    pub profile: Option<Given<String>>,
-    /// MCP servers to enable (codex).
-    pub mcp_servers: Option<Given<Vec<Given<String>>>>,
-    /// Refuse to run on `main`/`master`.
-    pub branch_guard: bool,
-    /// `pipe` or `null`.
-    pub stdin: Option<Given<StdinMode>>,
-    /// `None`: the default for where it runs.
-    pub backend: Option<Given<Backend>>,
-    /// Automatic answers.
-    pub answers: Vec<Given<DraftAnswer>>,
-    /// Capability tags.
-    pub capabilities: Vec<String>,
-    /// Overrides `[conductor] max_restarts`.
-    pub max_restarts: Option<u32>,
-    /// Overrides `[probe] stall_after`.
-    pub stall_after: Option<Given<Duration>>,
-    /// Overrides `[probe] startup_timeout`.
-    pub startup_timeout: Option<Given<Duration>>,
-    /// Overrides `[probe] on_stall`.
-    pub on_stall: Option<OnStall>,
-    /// `local`, `any` or an inventory name.
-    pub host: Option<Given<String>>,
-    /// `worktree = true` or its table; `None`: `false` or left out.
-    pub worktree: Option<Given<DraftWorktree>>,
-}
-
-impl SessionDraft {
-    /// A draft with id `id` and every other field left out.
-    pub fn new(id: Given<String>) -> SessionDraft {
-        SessionDraft {
-            at: None,
-            id,
-            agent: None,
-            prompt: None,
-            command: None,
-            workdir: None,
-            env: Vec::new(),
-            model: None,
-            profile: None,
-            mcp_servers: None,
-            branch_guard: false,
-            stdin: None,
-            backend: None,
-            answers: Vec::new(),
-            capabilities: Vec::new(),
-            max_restarts: None,
-            stall_after: None,
-            startup_timeout: None,
-            on_stall: None,
-            host: None,
-            worktree: None,
+            at: self.at(path),
         }
     }
 }
@@ -190,6 +129,31 @@ pub enum SessionField {
 }
 
 impl SessionField {
+    /// Every field, in declaration order.
+    pub const ALL: &'static [SessionField] = &[
+        SessionField::Id,
+        SessionField::Prompt,
+        SessionField::Command,
+        SessionField::Workdir,
+        SessionField::Env,
+        SessionField::Model,
+        SessionField::Profile,
+        SessionField::McpServers,
+        SessionField::Stdin,
+        SessionField::Backend,
+        SessionField::Answer,
+        SessionField::Capabilities,
+        SessionField::StallAfter,
+        SessionField::StartupTimeout,
+        SessionField::Host,
+        SessionField::Worktree,
+    ];
+
+    /// The field whose manifest key is `key`.
+    pub fn from_key(key: &str) -> Option<SessionField> {
+        SessionField::ALL.iter().copied().find(|f| f.key() == key)
+    }
+
     /// The key as a manifest writes it.
     pub fn key(self) -> &'static str {
         match self {
@@ -279,75 +243,180 @@ impl Check<'_> {
         Ok(Some(v.value))
     }
 
-    fn nonzero(
+    /// A duration as written: parsed, and never zero.
+    fn duration(
         &self,
         field: SessionField,
-        v: Option<Given<Duration>>,
+        text: Option<DurationText>,
+        spans: &Spans,
     ) -> Result<Option<Duration>, SessionError> {
-        match v {
-            Some(v) if v.value.is_zero() => Err(self.err(
+        let Some(DurationText(text)) = text else {
+            return Ok(None);
+        };
+        let at = spans.at(field.key());
+        let d = humantime::parse_duration(&text).map_err(|e| {
+            self.err(
                 field,
-                &v.at,
+                &at,
+                format!(
+                    "`{}` in {}: invalid duration \"{}\": {e}; write e.g. \"500ms\", \"30s\", \
+                     \"10m\" or \"1h 30m\"",
+                    field.key(),
+                    self.owner,
+                    text.escape_debug()
+                ),
+            )
+        })?;
+        if d.is_zero() {
+            return Err(self.err(
+                field,
+                &at,
                 format!(
                     "`{}` in {} must be greater than zero",
                     field.key(),
                     self.rules.table
                 ),
-            )),
-            Some(v) => Ok(Some(v.value)),
-            None => Ok(None),
+            ));
+        }
+        Ok(Some(d))
+    }
+
+    /// An argv as written: the argv, or a command string split into one.
+    fn argv(
+        &self,
+        field: SessionField,
+        command: SpawnCommand,
+        spans: &Spans,
+    ) -> Result<Vec<String>, SessionError> {
+        argv_of(command).map_err(|problem| {
+            self.err(
+                field,
+                &spans.at(field.key()),
+                format!("`{}` in {}: {problem}", field.key(), self.owner),
+            )
+        })
+    }
+
+    /// `backend` as written: a built-in name, or a well-formed name of a
+    /// registered backend.
+    fn backend(&self, backend: SpawnBackend, spans: &Spans) -> Result<Backend, SessionError> {
+        Backend::named(backend.as_str()).map_err(|e| {
+            self.err(
+                SessionField::Backend,
+                &spans.at("backend"),
+                format!("`backend` in {}: {e}", self.owner),
+            )
+        })
+    }
+}
+
+/// A command as written, as an argv: a command string is split as a POSIX
+/// shell would split it (no shell ever runs it); the problem otherwise.
+pub(crate) fn argv_of(command: SpawnCommand) -> Result<Vec<String>, String> {
+    match command {
+        SpawnCommand::Argv(argv) => Ok(argv),
+        SpawnCommand::Line(line) => {
+            let words = shell_words::split(&line)
+                .map_err(|e| format!("cannot split the command string: {e}"))?;
+            if words.is_empty() {
+                return Err("the command string is empty; give at least the program".to_owned());
+            }
+            Ok(words)
         }
     }
 }
 
-/// Checks one session: the rules every `[[session]]` and every `spawn`
-/// request go through.
+/// Checks one session, as its raw table `spec` wrote it (with the
+/// [`Spans`] of its values, when it came from a file): the rules every
+/// `[[session]]` and every `spawn` request go through.
 pub fn check_session(
-    draft: SessionDraft,
+    spec: SpawnSpec,
     rules: &SessionRules<'_>,
+    spans: &Spans,
 ) -> Result<SessionSpec, SessionError> {
     let table = rules.table;
-    let agent = draft.agent.as_ref().map_or(AgentKind::Command, |a| a.value);
-    let id: SessionId = draft
-        .id
-        .value
+    let agent = spec.agent.map_or(AgentKind::Command, AgentKind::from);
+    let id_at = spans.at_or_table("id");
+    let Some(id) = spec.id.as_deref() else {
+        return Err(SessionError {
+            field: SessionField::Id,
+            at: id_at,
+            message: format!("{table} has no `id`"),
+        });
+    };
+    let id: SessionId = id
         .parse()
         .map_err(|e: crate::model::InvalidSessionId| SessionError {
             field: SessionField::Id,
-            at: draft.id.at.clone().or_else(|| draft.at.clone()),
+            at: id_at,
             message: format!("`id` in {table}: {e}"),
         })?;
     let c = Check {
         rules: *rules,
         owner: format!("{table} (`{id}`)"),
-        agent_at: draft
-            .agent
-            .as_ref()
-            .and_then(|a| a.at.clone())
-            .or_else(|| draft.at.clone()),
+        agent_at: spans.at_or_table("agent"),
     };
     let owner = c.owner.as_str();
-    let command = c.command(agent, draft.command)?;
-    let prompt = c.prompt(agent, draft.prompt)?;
-    let mcp_servers = c.mcp_servers(agent, draft.mcp_servers)?;
-    let env = c.env(draft.env)?;
-    let model = c.non_empty(SessionField::Model, draft.model)?;
-    let profile = c.non_empty(SessionField::Profile, draft.profile)?;
-    if draft.capabilities.iter().any(|t| t.contains('\0')) {
+    if let Some(path) = nul_path(&spec) {
+        let field = path
+            .split('.')
+            .next()
+            .and_then(SessionField::from_key)
+            .unwrap_or(SessionField::Id);
         return Err(c.err(
-            SessionField::Capabilities,
-            &draft.at,
-            format!("`capabilities` in {owner} may not contain a NUL character"),
+            field,
+            &spans.at_or_table(&path),
+            format!(
+                "`{}` in {owner} may not contain a NUL character{}",
+                shown_path(&path).escape_debug(),
+                // Values that may be secrets are never shown, nor said to be.
+                if path.starts_with("env.") || path.ends_with(".reply") {
+                    " (value not shown)"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
+    let command = match spec.command {
+        Some(command) => {
+            Some(spans.given("command", c.argv(SessionField::Command, command, spans)?))
+        }
+        None => None,
+    };
+    let command = c.command(agent, command)?;
+    let prompt = c.prompt(agent, spec.prompt.map(|p| spans.given("prompt", p)))?;
+    let mcp_servers = spec.mcp_servers.map(|list| Given {
+        value: list
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| spans.given(&format!("mcp_servers.{i}"), name))
+            .collect(),
+        at: spans.at("mcp_servers"),
+    });
+    let mcp_servers = c.mcp_servers(agent, mcp_servers)?;
+    let env = c.env(
+        spec.env
+            .into_iter()
+            .map(|(key, value)| (spans.given(&format!("env.{key}"), key.clone()), value))
+            .collect(),
+    )?;
+    let model = c.non_empty(
+        SessionField::Model,
+        spec.model.map(|v| spans.given("model", v)),
+    )?;
+    let profile = c.non_empty(
+        SessionField::Profile,
+        spec.profile.map(|v| spans.given("profile", v)),
+    )?;
 
-    let host = check_host(&c, draft.host)?;
+    let host = check_host(&c, spec.host.map(|h| spans.given("host", h)))?;
     if host.is_some()
         && let Some(key) = env.keys().find(|k| !is_shell_name(k))
     {
         return Err(c.err(
             SessionField::Env,
-            &draft.at,
+            &spans.at_or_table(&format!("env.{key}")),
             format!(
                 "`env` in {owner} has the key `{}`; a remote session's variables are set by the \
                  host's shell, so each key must be a shell variable name ([A-Za-z_][A-Za-z0-9_]*)",
@@ -355,12 +424,20 @@ pub fn check_session(
             ),
         ));
     }
-    let (backend, stdin) = c.backend_and_stdin(draft.backend, draft.stdin, host.as_deref())?;
-    let answers = check_answers(&c, draft.answers)?;
-    let workdir = c.workdir(draft.workdir, host.as_deref())?;
-    let stall_after = c.nonzero(SessionField::StallAfter, draft.stall_after)?;
-    let startup_timeout = c.nonzero(SessionField::StartupTimeout, draft.startup_timeout)?;
-    let worktree = check_worktree(draft.worktree, &id, owner, host.is_some())?;
+    let backend = match spec.backend {
+        Some(backend) => Some(spans.given("backend", c.backend(backend, spans)?)),
+        None => None,
+    };
+    let stdin = spec.stdin.map(|s| spans.given("stdin", StdinMode::from(s)));
+    let (backend, stdin) = c.backend_and_stdin(backend, stdin, host.as_deref())?;
+    let answers = check_answers(&c, spec.answers, spans)?;
+    let workdir = c.workdir(
+        spec.workdir.map(|w| spans.given("workdir", w)),
+        host.as_deref(),
+    )?;
+    let stall_after = c.duration(SessionField::StallAfter, spec.stall_after, spans)?;
+    let startup_timeout = c.duration(SessionField::StartupTimeout, spec.startup_timeout, spans)?;
+    let worktree = check_worktree(spec.worktree, spans, &id, owner, host.is_some())?;
 
     Ok(SessionSpec {
         id,
@@ -372,18 +449,113 @@ pub fn check_session(
         model,
         profile,
         mcp_servers,
-        branch_guard: draft.branch_guard,
+        branch_guard: spec.branch_guard,
         stdin,
         backend,
         answers,
-        capabilities: draft.capabilities,
-        max_restarts: draft.max_restarts,
+        capabilities: spec.capabilities,
+        max_restarts: spec.max_restarts,
         stall_after,
         startup_timeout,
-        on_stall: draft.on_stall,
+        on_stall: spec.on_stall.map(OnStall::from),
         host,
         worktree,
     })
+}
+
+/// A checked session as the raw table it could have been written as: what
+/// a daemon saves and a client sends. Durations are written in whole
+/// milliseconds or coarser units, so the table checks back to `spec`.
+pub fn to_table(spec: SessionSpec) -> SpawnSpec {
+    let duration = |d: Duration| DurationText(humantime::format_duration(d).to_string());
+    SpawnSpec {
+        id: Some(spec.id.as_str().to_owned()),
+        agent: Some(spec.agent.into()),
+        prompt: spec.prompt,
+        command: spec.command.map(SpawnCommand::Argv),
+        workdir: spec.workdir.map(|w| w.to_string_lossy().into_owned()),
+        env: spec.env,
+        model: spec.model,
+        profile: spec.profile,
+        mcp_servers: (!spec.mcp_servers.is_empty()).then_some(spec.mcp_servers),
+        branch_guard: spec.branch_guard,
+        stdin: spec.stdin.map(Into::into),
+        // A remote session's backend is tmux, which its host implies.
+        backend: (spec.host.is_none() && spec.backend != Backend::Pipes)
+            .then(|| spec.backend.into()),
+        answers: spec
+            .answers
+            .into_iter()
+            .map(|a| SpawnAnswer {
+                pattern: Some(a.pattern.as_str().to_owned()),
+                reply: Some(a.reply),
+                rule: a.rule,
+            })
+            .collect(),
+        capabilities: spec.capabilities,
+        max_restarts: spec.max_restarts,
+        stall_after: spec.stall_after.map(duration),
+        startup_timeout: spec.startup_timeout.map(duration),
+        on_stall: spec.on_stall.map(Into::into),
+        host: spec.host,
+        worktree: spec.worktree.map(|w| SpawnWorktree {
+            base: w.base,
+            branch: w.branch,
+            setup: w.setup.map(SpawnCommand::Argv),
+            copy: w
+                .copy
+                .into_iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        }),
+    }
+}
+
+/// A key path as messages write it: `answer[0].reply`, `env.KEY`.
+fn shown_path(path: &str) -> String {
+    let mut shown = String::with_capacity(path.len() + 2);
+    for (i, part) in path.split('.').enumerate() {
+        if part.bytes().all(|b| b.is_ascii_digit()) && i > 0 {
+            shown.push('[');
+            shown.push_str(part);
+            shown.push(']');
+        } else {
+            if i > 0 {
+                shown.push('.');
+            }
+            shown.push_str(part);
+        }
+    }
+    shown
+}
+
+/// The key path of the first string of `spec` that holds a NUL, if any
+/// (an env value's path names its key; the value is never shown).
+fn nul_path(spec: &SpawnSpec) -> Option<String> {
+    fn walk(value: &serde_json::Value, path: &str) -> Option<String> {
+        let join = |key: &str| {
+            if path.is_empty() {
+                key.to_owned()
+            } else {
+                format!("{path}.{key}")
+            }
+        };
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| walk(item, &join(&i.to_string()))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if key.contains('\0') {
+                    return Some(join(key));
+                }
+                walk(item, &join(key))
+            }),
+            _ => None,
+        }
+    }
+    walk(&serde_json::to_value(spec).ok()?, "")
 }
 
 impl Check<'_> {
@@ -776,12 +948,14 @@ fn check_host(c: &Check<'_>, host: Option<Given<String>>) -> Result<Option<Strin
 
 fn check_answers(
     c: &Check<'_>,
-    answers: Vec<Given<DraftAnswer>>,
+    answers: Vec<SpawnAnswer>,
+    spans: &Spans,
 ) -> Result<Vec<AnswerRule>, SessionError> {
     let owner = &c.owner;
     let mut rules = Vec::with_capacity(answers.len());
     for (i, entry) in answers.into_iter().enumerate() {
-        let Given { value: entry, at } = entry;
+        let path = format!("answer.{i}");
+        let at = spans.at_or_table(&path);
         let label = format!("answer[{i}]");
         let Some(pattern) = entry.pattern else {
             return Err(c.err(
@@ -793,12 +967,12 @@ fn check_answers(
                 ),
             ));
         };
-        let compiled = match check_pattern(&pattern.value) {
+        let compiled = match check_pattern(&pattern) {
             Ok(compiled) => compiled,
             Err(problem) => {
                 return Err(c.err(
                     SessionField::Answer,
-                    &pattern.at,
+                    &spans.at(&format!("{path}.pattern")),
                     format!("`{label}.pattern` in {owner} {problem}"),
                 ));
             }
@@ -814,10 +988,10 @@ fn check_answers(
             ));
         };
         // The reply is input text: never shown.
-        if reply.value.contains(['\n', '\r', '\0']) {
+        if reply.contains(['\n', '\r', '\0']) {
             return Err(c.err(
                 SessionField::Answer,
-                &reply.at,
+                &spans.at(&format!("{path}.reply")),
                 format!(
                     "`{label}.reply` in {owner} must be one line: it may not contain a newline \
                      or carriage return, nor a NUL (Enter is sent after it; value not shown)"
@@ -825,22 +999,21 @@ fn check_answers(
             ));
         }
         let rule = match entry.rule {
-            Some(r) if !valid_rule_name(&r.value) => {
+            Some(r) if !valid_rule_name(&r) => {
                 return Err(c.err(
                     SessionField::Answer,
-                    &r.at,
+                    &spans.at(&format!("{path}.rule")),
                     format!(
                         "`{label}.rule` in {owner}: invalid rule name `{}`: {RULE_NAME_RULE}",
-                        r.value.escape_debug()
+                        r.escape_debug()
                     ),
                 ));
             }
-            Some(r) => Some(r.value),
-            None => None,
+            other => other,
         };
         rules.push(AnswerRule {
             pattern: compiled,
-            reply: reply.value,
+            reply,
             rule,
         });
     }

@@ -1,6 +1,6 @@
-//! A spawn request's spec (the wire form, `baton_proto::SpawnSpec`) as a
-//! session: checked by the one session checker, in the words a manifest
-//! entry would get, and the way back for a spec a daemon saves.
+//! A spawn request's session (the raw table, `baton_proto::SpawnSpec`)
+//! through the one session checker, in the words a manifest entry would
+//! get, and the names of the protocol's enums.
 //!
 //! The wire's enums are the protocol's own; each maps to and from ours
 //! with an exhaustive `match`, so a variant added here does not compile
@@ -8,16 +8,12 @@
 //! goes on the wire (its names are pinned in `baton-proto`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use baton_proto::{
-    SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnSpec, SpawnStdin, SpawnWorktree,
-};
+use baton_proto::{SpawnAgent, SpawnBackend, SpawnOnStall, SpawnOrigin, SpawnSpec, SpawnStdin};
 
 use crate::hosts::HostConfig;
 use crate::model::{AgentKind, Backend, OnStall, SessionSpec, StdinMode};
-use crate::session::{DraftAnswer, Given, SessionDraft, SessionField, SessionRules, check_session};
-use crate::worktree::DraftWorktree;
+use crate::session::{SessionRules, Spans, check_session, to_table};
 
 /// One enum both ways, variant by variant.
 macro_rules! same_names {
@@ -41,6 +37,8 @@ macro_rules! same_names {
 }
 
 same_names!(AgentKind <=> SpawnAgent { Codex, Gemini, Claude, Command });
+same_names!(OnStall <=> SpawnOnStall { Mark, Restart });
+same_names!(StdinMode <=> SpawnStdin { Pipe, Null });
 
 impl From<Backend> for SpawnBackend {
     fn from(b: Backend) -> SpawnBackend {
@@ -52,214 +50,96 @@ impl From<Backend> for SpawnBackend {
         }
     }
 }
-same_names!(OnStall <=> SpawnOnStall { Mark, Restart });
-same_names!(StdinMode <=> SpawnStdin { Pipe, Null });
 
 /// A [`SpawnSpec`] that breaks a manifest rule. Names the field; never
 /// contains an `env` value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid spawn spec: {message}")]
 pub struct InvalidSpawn {
-    /// The offending field, as named on the wire.
+    /// The offending field, by its key (`host`, `answer`…).
     pub field: &'static str,
     /// What is wrong and, where useful, what would be right.
     pub message: String,
 }
 
-fn millis(d: Duration) -> u64 {
-    // Round up so that a non-zero duration never becomes zero.
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    u64::try_from(ms).unwrap_or(u64::MAX)
-}
-
 impl From<SessionSpec> for SpawnSpec {
     fn from(s: SessionSpec) -> SpawnSpec {
-        SpawnSpec {
-            id: s.id.as_str().to_owned(),
-            agent: s.agent.into(),
-            prompt: s.prompt,
-            command: s.command,
-            workdir: s.workdir,
-            env: s.env,
-            model: s.model,
-            profile: s.profile,
-            mcp_servers: s.mcp_servers,
-            branch_guard: s.branch_guard,
-            stdin: s.stdin.map(Into::into),
-            backend: s.backend.into(),
-            answers: s
-                .answers
-                .into_iter()
-                .map(|a| SpawnAnswer {
-                    pattern: a.pattern.as_str().to_owned(),
-                    reply: a.reply,
-                    rule: a.rule,
-                })
-                .collect(),
-            capabilities: s.capabilities,
-            max_restarts: s.max_restarts,
-            stall_after_ms: s.stall_after.map(millis),
-            startup_timeout_ms: s.startup_timeout.map(millis),
-            on_stall: s.on_stall.map(Into::into),
-            host: s.host,
-            worktree: s.worktree.map(|w| SpawnWorktree {
-                base: w.base,
-                branch: w.branch,
-                setup: w.setup,
-                copy: w
-                    .copy
-                    .into_iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect(),
-            }),
-            origin: None,
-        }
-    }
-}
-
-/// The wire name of a field the session checker refused.
-fn wire_field(field: SessionField) -> &'static str {
-    match field {
-        SessionField::StallAfter => "stall_after_ms",
-        SessionField::StartupTimeout => "startup_timeout_ms",
-        SessionField::Answer => "answers",
-        other => other.key(),
+        to_table(s)
     }
 }
 
 impl TryFrom<SpawnSpec> for SessionSpec {
     type Error = InvalidSpawn;
 
-    /// [`check_spawn`] without an inventory: a host or backend name is
-    /// only checked for its form.
+    /// [`check_spawn`] without an inventory or registry: a host or backend
+    /// name is only checked for its form.
     fn try_from(s: SpawnSpec) -> Result<SessionSpec, InvalidSpawn> {
-        check_spawn(s, None, None)
+        check_spawn(s, None, None, None)
     }
 }
 
-/// Checks a spawn request's spec with the one session checker, as a
+/// Checks a spawn request's session with the one session checker, as a
 /// manifest entry would be, except that a workdir must be absolute (there
 /// is no manifest directory to join it onto). A `host` must be in `hosts`
-/// when given; without it only the name's form is checked. A spec read
-/// from a file (its `origin`) is refused naming that file and line.
+/// and a custom `backend` in `backends` when they are given; without them
+/// only the names' form is checked. A session read from a file (its
+/// `origin`) is refused naming that file and the line of the field.
 pub fn check_spawn(
     spec: SpawnSpec,
+    origin: Option<&SpawnOrigin>,
     hosts: Option<&BTreeMap<String, HostConfig>>,
     backends: Option<&[String]>,
 ) -> Result<SessionSpec, InvalidSpawn> {
-    {
-        let s = spec;
-        let origin = s.origin;
-        let table = match &origin {
-            Some(o) => format!("the [[session]] of {}", o.file),
-            None => "the spawn request".to_owned(),
-        };
-        let at_line = |field: SessionField, message: String| {
-            let line = origin
-                .as_ref()
-                .and_then(|o| Some((&o.file, o.lines.get(field.key())?)));
-            InvalidSpawn {
-                field: wire_field(field),
-                message: match line {
-                    Some((file, line)) => format!("{file}:{line}: {message}"),
-                    None => message,
-                },
-            }
-        };
-        // `pipes` is also what an omitted `backend` decodes to, so it
-        // means "the default", which for a remote session is tmux.
-        let backend = match s.backend {
-            SpawnBackend::Pipes => None,
-            SpawnBackend::Pty => Some(Backend::Pty),
-            SpawnBackend::Tmux => Some(Backend::Tmux),
-            SpawnBackend::Named(name) => Some(
-                Backend::named(&name)
-                    .map_err(|e| at_line(SessionField::Backend, format!("`backend`: {e}")))?,
-            ),
-        };
-        let text = |v: Option<String>| v.map(Given::new);
-        let draft = SessionDraft {
-            agent: Some(Given::new(s.agent.into())),
-            prompt: text(s.prompt),
-            command: s.command.map(Given::new),
-            workdir: s
-                .workdir
-                .map(|w| Given::new(w.to_string_lossy().into_owned())),
-            env: s.env.into_iter().map(|(k, v)| (Given::new(k), v)).collect(),
-            model: text(s.model),
-            profile: text(s.profile),
-            mcp_servers: (!s.mcp_servers.is_empty())
-                .then(|| Given::new(s.mcp_servers.into_iter().map(Given::new).collect())),
-            branch_guard: s.branch_guard,
-            stdin: s.stdin.map(|v| Given::new(v.into())),
-            backend: backend.map(Given::new),
-            answers: s
-                .answers
-                .into_iter()
-                .map(|a| {
-                    Given::new(DraftAnswer {
-                        pattern: Some(Given::new(a.pattern)),
-                        reply: Some(Given::new(a.reply)),
-                        rule: a.rule.map(Given::new),
-                    })
-                })
-                .collect(),
-            capabilities: s.capabilities,
-            max_restarts: s.max_restarts,
-            stall_after: s
-                .stall_after_ms
-                .map(|ms| Given::new(Duration::from_millis(ms))),
-            startup_timeout: s
-                .startup_timeout_ms
-                .map(|ms| Given::new(Duration::from_millis(ms))),
-            on_stall: s.on_stall.map(Into::into),
-            host: text(s.host),
-            worktree: s.worktree.map(|w| {
-                Given::new(DraftWorktree {
-                    base: text(w.base),
-                    branch: text(w.branch),
-                    setup: w.setup.map(Given::new),
-                    copy: w.copy.into_iter().map(Given::new).collect(),
-                })
-            }),
-            ..SessionDraft::new(Given::new(s.id))
-        };
-        let rules = SessionRules {
-            table: &table,
-            base_dir: None,
-            hosts,
-            backends,
-        };
-        check_session(draft, &rules).map_err(|e| at_line(e.field, e.message))
-    }
+    let table = match origin {
+        Some(o) => format!("the [[session]] of {}", o.file),
+        None => "the spawn request".to_owned(),
+    };
+    let rules = SessionRules {
+        table: &table,
+        base_dir: None,
+        hosts,
+        backends,
+    };
+    check_session(spec, &rules, &Spans::default()).map_err(|e| {
+        let line = origin.and_then(|o| Some((&o.file, o.lines.get(e.field.key())?)));
+        InvalidSpawn {
+            field: e.field.key(),
+            message: match line {
+                Some((file, line)) => format!("{file}:{line}: {}", e.message),
+                None => e.message,
+            },
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use baton_proto::{SpawnAnswer, SpawnCommand};
+
     use super::*;
     use crate::model::AnswerRule;
 
+    fn argv(words: &[&str]) -> Option<SpawnCommand> {
+        Some(SpawnCommand::Argv(
+            words.iter().map(|w| (*w).to_owned()).collect(),
+        ))
+    }
+
     fn command_spec() -> SpawnSpec {
         SpawnSpec {
-            id: "w1".into(),
-            command: Some(vec!["echo".into(), "hi".into()]),
+            id: Some("w1".into()),
+            command: argv(&["echo", "hi"]),
             ..SpawnSpec::default()
         }
     }
 
-    trait PipeCheck {
-        fn pipe_check(
-            self,
-            hosts: Option<&BTreeMap<String, HostConfig>>,
-        ) -> Result<SessionSpec, InvalidSpawn>;
-    }
-
-    impl PipeCheck for SpawnSpec {
-        fn pipe_check(
-            self,
-            hosts: Option<&BTreeMap<String, HostConfig>>,
-        ) -> Result<SessionSpec, InvalidSpawn> {
-            check_spawn(self, hosts, Some(&[]))
+    fn answer(pattern: &str, reply: &str, rule: Option<&str>) -> SpawnAnswer {
+        SpawnAnswer {
+            pattern: Some(pattern.into()),
+            reply: Some(reply.into()),
+            rule: rule.map(str::to_owned),
         }
     }
 
@@ -334,6 +214,12 @@ mod tests {
         let wire = serde_json::to_string(&SpawnSpec::from(isolated)).unwrap();
         let back: SpawnSpec = serde_json::from_str(&wire).unwrap();
         assert_eq!(back.worktree.unwrap().copy, [".env", "config/local.toml"]);
+
+        // Durations travel as text that reads back to the same duration.
+        let mut odd = SessionSpec::command("d1".parse().unwrap(), vec!["true".into()]);
+        odd.stall_after = Some(Duration::from_micros(1_500_250));
+        let back = SessionSpec::try_from(SpawnSpec::from(odd.clone())).unwrap();
+        assert_eq!(back, odd);
     }
 
     #[test]
@@ -348,9 +234,10 @@ mod tests {
             (Some("any"), Backend::Pipes, Some("any"), Backend::Tmux),
         ];
         for (host, backend, want_host, want_backend) in cases {
+            // `pipes` is what a client leaves out.
             let spec = SpawnSpec {
                 host: host.map(str::to_owned),
-                backend: backend.clone().into(),
+                backend: (*backend != Backend::Pipes).then(|| backend.clone().into()),
                 ..command_spec()
             };
             let session = SessionSpec::try_from(spec).unwrap();
@@ -367,13 +254,13 @@ mod tests {
         let hosts = BTreeMap::new();
         let spec = SpawnSpec {
             host: Some("box".into()),
-            origin: Some(baton_proto::SpawnOrigin {
-                file: "jobs/s.toml".into(),
-                lines: [("host".to_owned(), 4), ("id".to_owned(), 2)].into(),
-            }),
             ..command_spec()
         };
-        let err = spec.clone().pipe_check(Some(&hosts)).unwrap_err();
+        let origin = baton_proto::SpawnOrigin {
+            file: "jobs/s.toml".into(),
+            lines: [("host".to_owned(), 4), ("id".to_owned(), 2)].into(),
+        };
+        let err = check_spawn(spec.clone(), Some(&origin), Some(&hosts), Some(&[])).unwrap_err();
         assert_eq!(err.field, "host");
         assert!(
             err.message.starts_with("jobs/s.toml:4: ")
@@ -383,37 +270,37 @@ mod tests {
         );
         // A field the file did not write (here: the id given by a flag)
         // is named without a line.
-        let err = SpawnSpec {
-            id: "-x".into(),
-            origin: Some(baton_proto::SpawnOrigin {
-                file: "s.toml".into(),
-                lines: BTreeMap::new(),
-            }),
-            ..spec
-        }
-        .pipe_check(Some(&hosts))
+        let bare = baton_proto::SpawnOrigin {
+            file: "s.toml".into(),
+            lines: BTreeMap::new(),
+        };
+        let err = check_spawn(
+            SpawnSpec {
+                id: Some("-x".into()),
+                ..spec
+            },
+            Some(&bare),
+            Some(&hosts),
+            Some(&[]),
+        )
         .unwrap_err();
         assert!(err.message.starts_with("`id`"), "{}", err.message);
-        // On the wire, a spec without an origin has no such field.
-        let wire = serde_json::to_value(command_spec()).unwrap();
-        assert!(wire.get("origin").is_none(), "{wire}");
     }
 
     #[test]
-    fn sub_millisecond_durations_round_up() {
-        assert_eq!(millis(Duration::from_nanos(1)), 1);
-        assert_eq!(millis(Duration::from_micros(1500)), 2);
-        assert_eq!(millis(Duration::from_secs(2)), 2000);
-    }
-
-    #[test]
-    fn omitted_fields_take_manifest_defaults() {
-        let spec: SpawnSpec =
-            serde_json::from_str(r#"{"id":"w1","command":["true"],"future_field":1}"#).unwrap();
+    fn omitted_fields_take_manifest_defaults_and_unknown_ones_are_refused() {
+        let spec: SpawnSpec = serde_json::from_str(r#"{"id":"w1","command":["true"]}"#).unwrap();
         let session = SessionSpec::try_from(spec).unwrap();
         assert_eq!(
             session,
             SessionSpec::command("w1".parse().unwrap(), vec!["true".into()])
+        );
+        let future = serde_json::from_str::<SpawnSpec>(r#"{"id":"w1","future_field":1}"#);
+        assert!(
+            future
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `future_field`")
         );
     }
 
@@ -421,24 +308,22 @@ mod tests {
     fn each_broken_rule_names_its_field() {
         type Edit = fn(&mut SpawnSpec);
         let cases: &[(&str, Edit, &str)] = &[
-            ("bad id", |s| s.id = "-x".into(), "id"),
-            ("empty id", |s| s.id = String::new(), "id"),
+            ("bad id", |s| s.id = Some("-x".into()), "id"),
+            ("empty id", |s| s.id = Some(String::new()), "id"),
+            ("no id", |s| s.id = None, "id"),
             ("no command", |s| s.command = None, "command"),
-            ("empty argv", |s| s.command = Some(vec![]), "command"),
+            ("empty argv", |s| s.command = argv(&[]), "command"),
+            ("empty program", |s| s.command = argv(&[""]), "command"),
+            ("nul in argv", |s| s.command = argv(&["a\0b"]), "command"),
             (
-                "empty program",
-                |s| s.command = Some(vec![String::new()]),
-                "command",
-            ),
-            (
-                "nul in argv",
-                |s| s.command = Some(vec!["a\0b".into()]),
+                "unsplittable command string",
+                |s| s.command = Some(SpawnCommand::Line("echo 'open".into())),
                 "command",
             ),
             (
                 "command for codex",
                 |s| {
-                    s.agent = SpawnAgent::Codex;
+                    s.agent = Some(SpawnAgent::Codex);
                     s.prompt = Some("x".into());
                 },
                 "command",
@@ -446,7 +331,7 @@ mod tests {
             (
                 "codex without prompt",
                 |s| {
-                    s.agent = SpawnAgent::Codex;
+                    s.agent = Some(SpawnAgent::Codex);
                     s.command = None;
                 },
                 "prompt",
@@ -454,7 +339,7 @@ mod tests {
             ("blank prompt", |s| s.prompt = Some("  ".into()), "prompt"),
             (
                 "mcp for command",
-                |s| s.mcp_servers = vec!["x".into()],
+                |s| s.mcp_servers = Some(vec!["x".into()]),
                 "mcp_servers",
             ),
             (
@@ -481,31 +366,34 @@ mod tests {
                 "null stdin on pty",
                 |s| {
                     s.stdin = Some(SpawnStdin::Null);
-                    s.backend = SpawnBackend::Pty;
+                    s.backend = Some(SpawnBackend::Pty);
                 },
                 "stdin",
             ),
             (
                 "two-line reply",
-                |s| {
-                    s.answers = vec![SpawnAnswer {
-                        pattern: "x".into(),
-                        reply: "a\nb".into(),
-                        rule: None,
-                    }]
-                },
-                "answers",
+                |s| s.answers = vec![answer("x", "a\nb", None)],
+                "answer",
             ),
             (
                 "bad rule name",
+                |s| s.answers = vec![answer("x", "y", Some("Yes"))],
+                "answer",
+            ),
+            (
+                "answer without a reply",
                 |s| {
                     s.answers = vec![SpawnAnswer {
-                        pattern: "x".into(),
-                        reply: "y".into(),
-                        rule: Some("Yes".into()),
+                        pattern: Some("x".into()),
+                        ..SpawnAnswer::default()
                     }]
                 },
-                "answers",
+                "answer",
+            ),
+            (
+                "backend name of the wrong form",
+                |s| s.backend = Some(SpawnBackend::Named("Micro VM".into())),
+                "backend",
             ),
             ("empty host", |s| s.host = Some(String::new()), "host"),
             ("bad host name", |s| s.host = Some("a b".into()), "host"),
@@ -518,7 +406,7 @@ mod tests {
                 "pty on a remote host",
                 |s| {
                     s.host = Some("gpu".into());
-                    s.backend = SpawnBackend::Pty;
+                    s.backend = Some(SpawnBackend::Pty);
                 },
                 "backend",
             ),
@@ -532,13 +420,18 @@ mod tests {
             ),
             (
                 "zero stall",
-                |s| s.stall_after_ms = Some(0),
-                "stall_after_ms",
+                |s| s.stall_after = Some("0s".into()),
+                "stall_after",
+            ),
+            (
+                "duration without a unit",
+                |s| s.stall_after = Some("90".into()),
+                "stall_after",
             ),
             (
                 "zero startup",
-                |s| s.startup_timeout_ms = Some(0),
-                "startup_timeout_ms",
+                |s| s.startup_timeout = Some("0ms".into()),
+                "startup_timeout",
             ),
         ];
         for (name, edit, field) in cases {
@@ -562,13 +455,9 @@ mod tests {
     #[test]
     fn a_bad_answer_regex_is_refused_at_the_door() {
         let mut spec = command_spec();
-        spec.answers = vec![SpawnAnswer {
-            pattern: "(unclosed".into(),
-            reply: "y".into(),
-            rule: None,
-        }];
+        spec.answers = vec![answer("(unclosed", "y", None)];
         let err = SessionSpec::try_from(spec).expect_err("a regex that does not compile");
-        assert_eq!(err.field, "answers");
+        assert_eq!(err.field, "answer");
         assert!(err.message.contains("is not a valid regex"), "{err}");
     }
 
@@ -583,17 +472,17 @@ mod tests {
                 "mcp_servers = [\"gh\"]\nagent = \"claude\"\nprompt = \"p\"",
                 "mcp_servers",
                 |s| {
-                    s.agent = SpawnAgent::Claude;
+                    s.agent = Some(SpawnAgent::Claude);
                     s.command = None;
                     s.prompt = Some("p".into());
-                    s.mcp_servers = vec!["gh".into()];
+                    s.mcp_servers = Some(vec!["gh".into()]);
                 },
             ),
             (
                 "command = [\"true\"]\nbackend = \"pty\"\nstdin = \"null\"",
                 "stdin",
                 |s| {
-                    s.backend = SpawnBackend::Pty;
+                    s.backend = Some(SpawnBackend::Pty);
                     s.stdin = Some(SpawnStdin::Null);
                 },
             ),

@@ -217,13 +217,13 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "empty command array",
         "[[session]]\ncommand = []\n",
         Some(2),
-        "`command` in [[session]] #1: the argv array is empty",
+        "`command` in [[session]] #1 (`command-1`) must be a non-empty argv whose first element names a program",
     ),
     (
         "empty command string",
         "[[session]]\ncommand = \"   \"\n",
         Some(2),
-        "`command` in [[session]] #1: the command string is empty",
+        "`command` in [[session]] #1 (`command-1`): the command string is empty",
     ),
     (
         "unbalanced command string",
@@ -343,13 +343,13 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "env key with NUL",
         "[[session]]\ncommand = [\"x\"]\nenv = { \"A\\u0000\" = \"v\" }\n",
         Some(3),
-        "strings may not contain NUL characters",
+        "`env.A\\0` in [[session]] #1 (`command-1`) may not contain a NUL character",
     ),
     (
         "env value with NUL",
         "[[session]]\ncommand = [\"x\"]\nenv = { TOKEN = \"sk-secret\\u0000\" }\n",
         Some(3),
-        "`env.TOKEN` in [[session]] #1: env values must be strings without NUL characters (value not shown)",
+        "`env.TOKEN` in [[session]] #1 (`command-1`) may not contain a NUL character (value not shown)",
     ),
     (
         "env value not a string",
@@ -367,19 +367,19 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "NUL in prompt",
         "[[session]]\nagent = \"codex\"\nprompt = \"a\\u0000b\"\n",
         Some(3),
-        "`prompt` in [[session]] #1: strings may not contain NUL characters",
+        "`prompt` in [[session]] #1 (`codex-1`) may not contain a NUL character",
     ),
     (
         "NUL in command element",
         "[[session]]\ncommand = [\"a\", \"b\\u0000\"]\n",
         Some(2),
-        "strings may not contain NUL characters",
+        "`command[1]` in [[session]] #1 (`command-1`) may not contain a NUL character",
     ),
     (
         "NUL in command string",
         "[[session]]\ncommand = \"a b\\u0000\"\n",
         Some(2),
-        "strings may not contain NUL characters",
+        "`command` in [[session]] #1 (`command-1`) may not contain a NUL character",
     ),
     (
         "NUL in bin",
@@ -391,7 +391,7 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "NUL in capabilities",
         "[[session]]\ncommand = [\"x\"]\ncapabilities = [\"ok\", \"b\\u0000\"]\n",
         Some(3),
-        "`capabilities[1]` in [[session]] #1: strings may not contain NUL",
+        "`capabilities[1]` in [[session]] #1 (`command-1`) may not contain a NUL character",
     ),
     (
         "bin on the command agent",
@@ -907,7 +907,7 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "NUL in reply",
         "[[session]]\ncommand = [\"x\"]\n[[session.answer]]\npattern = 'x'\nreply = \"sk-secret\\u0000\"\n",
         Some(5),
-        "`answer[0].reply` in [[session]] #1: strings may not contain NUL characters",
+        "`answer[0].reply` in [[session]] #1 (`command-1`) may not contain a NUL character (value not shown)",
     ),
     (
         "reply not a string",
@@ -1212,7 +1212,7 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
     (
         "remote session env key that is not a shell name",
         "[hosts.gpu]\naddress = \"10.0.0.2\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nenv = { \"A-B\" = \"1\" }\n",
-        Some(3),
+        Some(6),
         "`env` in [[session]] #1 (`command-1`) has the key `A-B`; a remote session's variables",
     ),
     (
@@ -1261,7 +1261,7 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "worktree setup empty",
         "[[session]]\ncommand = [\"x\"]\nworktree = { setup = [] }\n",
         Some(3),
-        "`worktree.setup` in [[session]] #1: the argv array is empty; give at least the program",
+        "`worktree.setup` in [[session]] #1 (`command-1`) must be a non-empty argv whose first element names a program",
     ),
     (
         "worktree whose default branch git refuses",
@@ -2764,39 +2764,42 @@ fn nul_characters_in_session_strings_are_refused_with_their_line() {
 }
 
 #[test]
-fn the_session_checker_judges_a_draft_without_a_file() {
+fn the_session_checker_judges_a_table_without_a_file() {
+    use baton_proto::{SpawnAnswer, SpawnCommand, SpawnSpec};
     let rules = SessionRules {
         table: "the spawn request",
         base_dir: None,
         hosts: None,
         backends: None,
     };
-    let draft = |edit: fn(&mut SessionDraft)| {
-        let mut d = SessionDraft::new(Given::new("w1".to_owned()));
-        d.command = Some(Given::new(strings(&["true"])));
-        edit(&mut d);
-        d
+    let table = |edit: fn(&mut SpawnSpec)| {
+        let mut t = SpawnSpec {
+            id: Some("w1".into()),
+            command: Some(SpawnCommand::Argv(strings(&["true"]))),
+            ..SpawnSpec::default()
+        };
+        edit(&mut t);
+        t
     };
-    let spec = check_session(draft(|_| {}), &rules).expect("valid");
+    let none = Spans::default();
+    let spec = check_session(table(|_| {}), &rules, &none).expect("valid");
     assert_eq!(spec.id, id("w1"));
     assert_eq!(spec.workdir, None, "no base dir: no default workdir");
-    let err = check_session(
-        draft(|d| d.workdir = Some(Given::new("rel".into()))),
-        &rules,
-    )
-    .expect_err("relative workdir");
+    let err = check_session(table(|t| t.workdir = Some("rel".into())), &rules, &none)
+        .expect_err("relative workdir");
     assert_eq!(err.field, SessionField::Workdir);
     assert_eq!(err.at, None);
     assert!(err.message.contains("not an absolute path"), "{err}");
     let err = check_session(
-        draft(|d| {
-            d.answers = vec![Given::new(DraftAnswer {
-                pattern: Some(Given::new("(".into())),
-                reply: Some(Given::new("y".into())),
+        table(|t| {
+            t.answers = vec![SpawnAnswer {
+                pattern: Some("(".into()),
+                reply: Some("y".into()),
                 rule: None,
-            })]
+            }]
         }),
         &rules,
+        &none,
     )
     .expect_err("bad regex");
     assert_eq!(err.field, SessionField::Answer);
@@ -2807,22 +2810,52 @@ fn the_session_checker_judges_a_draft_without_a_file() {
     );
     // Without an inventory a well-formed host name passes (the daemon
     // places it); a malformed one does not.
-    let spec = check_session(draft(|d| d.host = Some(Given::new("gpu".into()))), &rules)
-        .expect("a host name");
+    let spec =
+        check_session(table(|t| t.host = Some("gpu".into())), &rules, &none).expect("a host name");
     assert_eq!(spec.backend, Backend::Tmux);
-    let err = check_session(draft(|d| d.host = Some(Given::new("$(x)".into()))), &rules)
+    let err = check_session(table(|t| t.host = Some("$(x)".into())), &rules, &none)
         .expect_err("bad host");
     assert_eq!(err.field, SessionField::Host);
+    // A command string is split as a shell would, and run without one.
+    let spec = check_session(
+        table(|t| t.command = Some(SpawnCommand::Line("python3 'my worker.py' -v".into()))),
+        &rules,
+        &none,
+    )
+    .expect("a command string");
+    assert_eq!(
+        spec.command,
+        Some(strings(&["python3", "my worker.py", "-v"]))
+    );
+    // Spans point an error at the value that broke the rule.
+    let spans = Spans {
+        table: Some(0..10),
+        values: [("answer.0.pattern".to_owned(), 40..43)].into(),
+    };
+    let err = check_session(
+        table(|t| {
+            t.answers = vec![SpawnAnswer {
+                pattern: Some("(".into()),
+                reply: Some("y".into()),
+                rule: None,
+            }]
+        }),
+        &rules,
+        &spans,
+    )
+    .unwrap_err();
+    assert_eq!(err.at, Some(40..43));
 }
 
 #[test]
 fn a_registered_backend_is_named_where_the_rules_know_it() {
+    use baton_proto::{SpawnBackend, SpawnCommand, SpawnSpec};
     let microvm = || Backend::Custom("microvm".into());
-    let draft = || {
-        let mut d = SessionDraft::new(Given::new("w1".to_owned()));
-        d.command = Some(Given::new(strings(&["true"])));
-        d.backend = Some(Given::new(microvm()));
-        d
+    let table = || SpawnSpec {
+        id: Some("w1".into()),
+        command: Some(SpawnCommand::Argv(strings(&["true"]))),
+        backend: Some(SpawnBackend::Named("microvm".into())),
+        ..SpawnSpec::default()
     };
     let registered = ["microvm".to_owned()];
     let rules = |backends| SessionRules {
@@ -2831,12 +2864,13 @@ fn a_registered_backend_is_named_where_the_rules_know_it() {
         hosts: None,
         backends,
     };
+    let none = Spans::default();
     // Form only (a client that does not run the session), or registered.
     for known in [None, Some(&registered[..])] {
-        let spec = check_session(draft(), &rules(known)).expect("known or unchecked");
+        let spec = check_session(table(), &rules(known), &none).expect("known or unchecked");
         assert_eq!(spec.backend, microvm());
     }
-    let err = check_session(draft(), &rules(Some(&[]))).expect_err("not registered");
+    let err = check_session(table(), &rules(Some(&[])), &none).expect_err("not registered");
     assert_eq!(err.field, SessionField::Backend);
     assert_eq!(
         err.message,
@@ -2844,9 +2878,9 @@ fn a_registered_backend_is_named_where_the_rules_know_it() {
          expected one of `pipes`, `pty`, `tmux`"
     );
     // A remote session runs in tmux, whatever is registered.
-    let mut remote = draft();
-    remote.host = Some(Given::new("gpu".into()));
-    let err = check_session(remote, &rules(Some(&registered))).expect_err("remote");
+    let mut remote = table();
+    remote.host = Some("gpu".into());
+    let err = check_session(remote, &rules(Some(&registered)), &none).expect_err("remote");
     assert_eq!(err.field, SessionField::Backend);
 
     // A manifest loaded for a program with registered backends.

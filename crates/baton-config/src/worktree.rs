@@ -2,8 +2,8 @@
 //! of its own, so that agents working on one repository in parallel never
 //! see each other's files.
 //!
-//! This module holds the setting's validated shape ([`WorktreeSpec`]), the
-//! draft a manifest or a `spawn` request fills in, and its checks. Creating,
+//! This module holds the setting's validated shape ([`WorktreeSpec`]) and
+//! its checks, of the setting as a session table writes it. Creating,
 //! reusing and removing worktrees is the engine's business (`baton_core::worktree`).
 
 use std::path::{Component, Path, PathBuf};
@@ -11,7 +11,9 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::model::SessionId;
-use crate::session::{Given, SessionError, SessionField};
+use baton_proto::SpawnWorktree;
+
+use crate::session::{SessionError, SessionField, Spans, argv_of};
 
 /// The prefix of a session's default branch: `baton/<id>`.
 pub const BRANCH_PREFIX: &str = "baton/";
@@ -83,74 +85,62 @@ pub fn valid_branch_name(name: &str) -> bool {
             .all(|part| !part.starts_with('.') && !part.ends_with(".lock"))
 }
 
-/// `worktree` as given: `true` is a draft with every field left out.
-#[derive(Debug, Clone, Default)]
-pub struct DraftWorktree {
-    /// `base`.
-    pub base: Option<Given<String>>,
-    /// `branch`.
-    pub branch: Option<Given<String>>,
-    /// `setup`.
-    pub setup: Option<Given<Vec<String>>>,
-    /// `copy`.
-    pub copy: Vec<Given<String>>,
-}
-
-/// Checks a session's `worktree`: `owner` names the session in messages,
-/// `remote` is true for a session on another host.
+/// Checks a session's `worktree` as written (`true` is a table with every
+/// field left out): `owner` names the session in messages, `remote` is true
+/// for a session on another host.
 pub(crate) fn check_worktree(
-    draft: Option<Given<DraftWorktree>>,
+    worktree: Option<SpawnWorktree>,
+    spans: &Spans,
     id: &SessionId,
     owner: &str,
     remote: bool,
 ) -> Result<Option<WorktreeSpec>, SessionError> {
-    let Some(Given { value: draft, at }) = draft else {
+    let Some(worktree) = worktree else {
         return Ok(None);
     };
-    let err = |at: &Option<std::ops::Range<usize>>, message: String| SessionError {
+    let err = |path: &str, message: String| SessionError {
         field: SessionField::Worktree,
-        at: at.clone(),
+        at: spans.at(path).or_else(|| spans.at("worktree")),
         message,
     };
     if remote {
         return Err(err(
-            &at,
+            "worktree",
             format!(
                 "`worktree` in {owner} is for sessions on this machine; a remote session's \
                  checkout is on its host (leave `host` out, or drop `worktree`)"
             ),
         ));
     }
-    let base = match draft.base {
-        Some(b) if b.value.is_empty() || b.value.starts_with('-') || b.value.contains('\0') => {
+    let base = match worktree.base {
+        Some(b) if b.is_empty() || b.starts_with('-') => {
             return Err(err(
-                &b.at,
+                "worktree.base",
                 format!(
                     "`worktree.base` in {owner} is `{}`; give a branch, tag or commit such as \
                      \"main\" or \"origin/main\" (not empty, not starting with `-`)",
-                    b.value.escape_debug()
+                    b.escape_debug()
                 ),
             ));
         }
-        Some(b) => Some(b.value),
-        None => None,
+        other => other,
     };
-    let branch = match draft.branch {
-        Some(b) if !valid_branch_name(&b.value) => {
+    let branch = match worktree.branch {
+        Some(b) if !valid_branch_name(&b) => {
             return Err(err(
-                &b.at,
+                "worktree.branch",
                 format!(
                     "`worktree.branch` in {owner} is `{}`: {BRANCH_NAME_RULE}",
-                    b.value.escape_debug()
+                    b.escape_debug()
                 ),
             ));
         }
-        Some(b) => Some(b.value),
+        Some(b) => Some(b),
         None => {
             let default = format!("{BRANCH_PREFIX}{id}");
             if !valid_branch_name(&default) {
                 return Err(err(
-                    &at,
+                    "worktree",
                     format!(
                         "{owner} would work on branch `{default}`, which git refuses as a \
                          branch name ({BRANCH_NAME_RULE}); give `worktree.branch`"
@@ -160,39 +150,39 @@ pub(crate) fn check_worktree(
             None
         }
     };
-    let setup = match draft.setup {
-        Some(argv) if argv.value.first().is_none_or(String::is_empty) => {
+    let setup = match worktree.setup.map(argv_of) {
+        Some(Err(problem)) => {
             return Err(err(
-                &argv.at,
+                "worktree.setup",
+                format!("`worktree.setup` in {owner}: {problem}"),
+            ));
+        }
+        Some(Ok(argv)) if argv.first().is_none_or(String::is_empty) => {
+            return Err(err(
+                "worktree.setup",
                 format!(
                     "`worktree.setup` in {owner} must be a non-empty argv whose first element \
                      names a program, such as [\"npm\", \"ci\"]"
                 ),
             ));
         }
-        Some(argv) if argv.value.iter().any(|a| a.contains('\0')) => {
-            return Err(err(
-                &argv.at,
-                format!("`worktree.setup` in {owner} may not contain a NUL character"),
-            ));
-        }
-        Some(argv) => Some(argv.value),
+        Some(Ok(argv)) => Some(argv),
         None => None,
     };
-    let mut copy = Vec::with_capacity(draft.copy.len());
-    for path in draft.copy {
-        if !inside(Path::new(&path.value)) || path.value.contains('\0') {
+    let mut copy = Vec::with_capacity(worktree.copy.len());
+    for (i, path) in worktree.copy.into_iter().enumerate() {
+        if !inside(Path::new(&path)) {
             return Err(err(
-                &path.at,
+                &format!("worktree.copy.{i}"),
                 format!(
                     "`worktree.copy` in {owner} lists `{}`; each entry is a path relative to \
                      the repository's top level, inside it (no `..`, not absolute), such as \
                      \".env\"",
-                    path.value.escape_debug()
+                    path.escape_debug()
                 ),
             ));
         }
-        copy.push(PathBuf::from(path.value));
+        copy.push(PathBuf::from(path));
     }
     Ok(Some(WorktreeSpec {
         base,

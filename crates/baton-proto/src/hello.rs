@@ -44,8 +44,10 @@ impl fmt::Display for Version {
 ///
 /// 1.1 added `via` on control requests, `offset` / `tail_bytes` /
 /// `max_bytes` on `logs`, `seq` and `seq_end` on `sessions` and `log_len` on
-/// `end_of_stream`; 1.2 `worktree` on a spawn spec.
-pub const PROTOCOL: Version = Version::new(1, 2);
+/// `end_of_stream`; 1.2 `worktree` on a spawn spec; 1.3 the spawn spec as
+/// a `[[session]]` table (durations as strings, `answer`, `command` as a
+/// string too, unknown keys refused) and its `origin` beside it.
+pub const PROTOCOL: Version = Version::new(1, 3);
 
 /// Which end of a connection a message or error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

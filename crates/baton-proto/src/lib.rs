@@ -67,6 +67,6 @@ pub use request::Request;
 pub use response::{ErrorKind, Response};
 pub use session::{SessionRow, SessionState, SessionWorktree};
 pub use spawn_spec::{
-    SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnOrigin, SpawnSpec, SpawnStdin,
-    SpawnWorktree,
+    DurationText, SpawnAgent, SpawnAnswer, SpawnBackend, SpawnCommand, SpawnOnStall, SpawnOrigin,
+    SpawnSpec, SpawnStdin, SpawnWorktree,
 };

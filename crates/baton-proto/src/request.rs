@@ -14,9 +14,12 @@ impl Request {
     /// skips unknown fields, so it would silently run something else).
     pub fn check_peer(&self, theirs: crate::Version) -> Result<(), crate::ProtoError> {
         let needs = match self {
-            Request::Spawn(s) if s.spec.worktree.is_some() => {
-                Some((crate::Version::new(1, 2), "`worktree` on spawn"))
-            }
+            // 1.3 reads a spawn's session as a manifest table; an older
+            // daemon would skip the keys it does not know (`stall_after`).
+            Request::Spawn(_) => Some((
+                crate::Version::new(1, 3),
+                "spawn specs written as [[session]] tables",
+            )),
             _ => None,
         };
         match needs {
@@ -129,6 +132,11 @@ impl Via {
 pub struct Spawn {
     /// The session; the daemon validates it (see [`SpawnSpec`]).
     pub spec: SpawnSpec,
+    /// The session file the spec was read from (`baton spawn --file`), so
+    /// that a refusal by the daemon — which alone checks what it owns, such
+    /// as the hosts inventory — names the file and line of the field (1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::SpawnOrigin>,
     /// Who asks (1.1).
     #[serde(default, skip_serializing_if = "Via::is_cli")]
     pub via: Via,

@@ -20,9 +20,9 @@ fn hello(protocol: Version) -> Hello {
 }
 
 #[test]
-fn this_build_speaks_1_2_which_a_1_0_peer_accepts() {
-    assert_eq!(PROTOCOL, Version::new(1, 2));
-    assert_eq!(PROTOCOL.to_string(), "1.2");
+fn this_build_speaks_1_3_which_a_1_0_peer_accepts() {
+    assert_eq!(PROTOCOL, Version::new(1, 3));
+    assert_eq!(PROTOCOL.to_string(), "1.3");
     assert_eq!(Hello::new("x").protocol, PROTOCOL);
     assert!(PROTOCOL.is_compatible(V1_0) && V1_0.is_compatible(PROTOCOL));
 }
@@ -151,26 +151,29 @@ fn a_hello_from_a_future_major_still_decodes() {
 }
 
 #[test]
-fn a_spawn_with_a_worktree_is_not_sent_to_a_daemon_that_would_drop_it() {
+fn a_spawn_is_not_sent_to_a_daemon_that_would_skip_what_it_does_not_know() {
     use baton_proto::request::{Spawn, Via};
-    use baton_proto::{Request, SpawnSpec, SpawnWorktree};
+    use baton_proto::{Request, SpawnCommand, SpawnSpec, SpawnWorktree};
     let spawn = |worktree: Option<SpawnWorktree>| {
         Request::Spawn(Box::new(Spawn {
             spec: SpawnSpec {
-                command: Some(vec!["true".into()]),
+                command: Some(SpawnCommand::Argv(vec!["true".into()])),
                 worktree,
                 ..SpawnSpec::default()
             },
+            origin: None,
             via: Via::Cli,
         }))
     };
     let with = spawn(Some(SpawnWorktree::default()));
-    let refused = with.check_peer(Version::new(1, 1)).unwrap_err().to_string();
+    let refused = with.check_peer(Version::new(1, 2)).unwrap_err().to_string();
     assert_eq!(
         refused,
-        "the daemon speaks protocol 1.1, which has no `worktree` on spawn (protocol 1.2); \
-         restart it with this baton (`baton shutdown`, then start it again)"
+        "the daemon speaks protocol 1.2, which has no spawn specs written as [[session]] \
+         tables (protocol 1.3); restart it with this baton (`baton shutdown`, then start it again)"
     );
-    assert!(with.check_peer(Version::new(1, 2)).is_ok());
-    assert!(spawn(None).check_peer(Version::new(1, 0)).is_ok());
+    assert!(with.check_peer(Version::new(1, 3)).is_ok());
+    assert!(spawn(None).check_peer(Version::new(1, 2)).is_err());
+    let ps = Request::Ps(baton_proto::request::Ps { capability: None });
+    assert!(ps.check_peer(Version::new(1, 0)).is_ok());
 }

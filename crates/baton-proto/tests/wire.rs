@@ -11,8 +11,9 @@ use baton_proto::response::{
 };
 use baton_proto::{
     ErrorKind, Hello, HelloReply, MAX_FRAME, Message, PROTOCOL, ProtoError, Refused, Request,
-    Response, SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnSpec, SpawnStdin, Welcome,
-    decode_body, encode_frame, read_frame, read_frame_async, write_frame, write_frame_async,
+    Response, SpawnAgent, SpawnAnswer, SpawnBackend, SpawnOnStall, SpawnOrigin, SpawnSpec,
+    SpawnStdin, Welcome, decode_body, encode_frame, read_frame, read_frame_async, write_frame,
+    write_frame_async,
 };
 use baton_proto::{SessionRow, SessionState};
 use proptest::prelude::*;
@@ -20,24 +21,24 @@ use serde_json::json;
 
 fn spec() -> SpawnSpec {
     let mut spec = SpawnSpec {
-        id: "w1".into(),
-        agent: SpawnAgent::Codex,
+        id: Some("w1".into()),
+        agent: Some(SpawnAgent::Codex),
         prompt: Some("fix the bug ✓".into()),
         workdir: Some("/tmp/w1".into()),
         model: Some("o4".into()),
-        mcp_servers: vec!["github".into()],
+        mcp_servers: Some(vec!["github".into()]),
         branch_guard: true,
         stdin: Some(SpawnStdin::Pipe),
-        backend: SpawnBackend::Tmux,
+        backend: Some(SpawnBackend::Tmux),
         answers: vec![SpawnAnswer {
-            pattern: "cargo test".into(),
-            reply: "y".into(),
+            pattern: Some("cargo test".into()),
+            reply: Some("y".into()),
             rule: Some("yes_no".into()),
         }],
         capabilities: vec!["rust".into(), "review".into()],
         max_restarts: Some(3),
-        stall_after_ms: Some(90_000),
-        startup_timeout_ms: Some(1_500),
+        stall_after: Some("90s".into()),
+        startup_timeout: Some("1500ms".into()),
         on_stall: Some(SpawnOnStall::Restart),
         ..SpawnSpec::default()
     };
@@ -51,10 +52,15 @@ fn requests() -> Vec<Request> {
     let all = vec![
         Request::Spawn(Box::new(Spawn {
             spec: spec(),
+            origin: None,
             via: Via::Cli,
         })),
         Request::Spawn(Box::new(Spawn {
             spec: spec(),
+            origin: Some(SpawnOrigin {
+                file: "s.toml".into(),
+                lines: [("host".to_owned(), 4)].into(),
+            }),
             via: Via::Mcp,
         })),
         Request::Ps(Ps { capability: None }),
@@ -317,7 +323,7 @@ fn wire_shapes_are_as_documented() {
     assert_eq!(&frame[4..], body);
     assert_eq!(
         serde_json::to_value(Hello::new("0.1.0")).unwrap(),
-        json!({"protocol": {"major": 1, "minor": 2}, "client": "0.1.0"})
+        json!({"protocol": {"major": 1, "minor": 3}, "client": "0.1.0"})
     );
     assert_eq!(
         serde_json::to_value(Response::EndOfStream(EndOfStream::default())).unwrap(),
@@ -652,6 +658,7 @@ fn ends_exchange_marks_only_the_last_response() {
 fn a_spawn_spec_crosses_the_wire_in_its_pinned_form() {
     let spawned = Request::Spawn(Box::new(Spawn {
         spec: spec(),
+        origin: None,
         via: Via::Mcp,
     }));
     let Request::Spawn(spawn) =
@@ -666,22 +673,19 @@ fn a_spawn_spec_crosses_the_wire_in_its_pinned_form() {
             "id": "w1",
             "agent": "codex",
             "prompt": "fix the bug ✓",
-            "command": null,
             "workdir": "/tmp/w1",
             "env": {"TOKEN": "s3cret"},
             "model": "o4",
-            "profile": null,
             "mcp_servers": ["github"],
             "branch_guard": true,
             "stdin": "pipe",
             "backend": "tmux",
-            "answers": [{"pattern": "cargo test", "reply": "y", "rule": "yes_no"}],
+            "answer": [{"pattern": "cargo test", "reply": "y", "rule": "yes_no"}],
             "capabilities": ["rust", "review"],
             "max_restarts": 3,
-            "stall_after_ms": 90000,
-            "startup_timeout_ms": 1500,
+            "stall_after": "90s",
+            "startup_timeout": "1500ms",
             "on_stall": "restart",
-            "host": null,
         })
     );
 }

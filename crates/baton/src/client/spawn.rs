@@ -158,21 +158,20 @@ pub fn main(args: SpawnArgs) -> i32 {
 }
 
 fn run(args: SpawnArgs) -> Result<i32, Failure> {
-    let spec = match &args.file {
+    let (spec, origin) = match &args.file {
         Some(path) => {
-            let mut spec = spec_from_file(path).map_err(Failure::Invalid)?;
+            let (mut spec, mut origin) = spec_from_file(path).map_err(Failure::Invalid)?;
             if let Some(id) = &args.id {
-                spec.id = id.clone();
-                if let Some(origin) = &mut spec.origin {
-                    origin.lines.remove("id");
-                }
+                spec.id = Some(id.clone());
+                origin.lines.remove("id");
             }
-            spec
+            (spec, Some(origin))
         }
-        None => spec_from_flags(&args).map_err(Failure::Usage)?,
+        None => (spec_from_flags(&args).map_err(Failure::Usage)?, None),
     };
     let request = Request::Spawn(Box::new(Spawn {
         spec,
+        origin,
         via: Via::Cli,
     }));
     match call(&args.socket, &request)? {
@@ -187,23 +186,19 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
 /// Where a session a client asks for runs: its host (`None`: this
 /// machine), its workdir and its backend. A local workdir is made absolute
 /// against `cwd` (the default); a remote one is a path on that host, taken
-/// as given (`None`: the login directory). A remote session runs in tmux
-/// unless told otherwise (the daemon refuses anything else, clearly).
+/// as given (`None`: the login directory). A backend left out stays out:
+/// the checker gives a local session pipes and a remote one tmux.
 pub fn placement(
     host: Option<String>,
     workdir: Option<PathBuf>,
     backend: Option<Backend>,
     cwd: &Path,
-) -> (Option<String>, Option<PathBuf>, Backend) {
+) -> (Option<String>, Option<PathBuf>, Option<Backend>) {
     let host = host.filter(|h| h != "local");
     let workdir = match (workdir, &host) {
         (dir, Some(_)) => dir,
         (Some(dir), None) => Some(cwd.join(dir)),
         (None, None) => Some(cwd.to_path_buf()),
-    };
-    let backend = match (&host, backend) {
-        (Some(_), None) => Backend::Tmux,
-        (_, backend) => backend.unwrap_or_default(),
     };
     (host, workdir, backend)
 }
@@ -225,15 +220,16 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
     };
     env.extend(args.env.iter().cloned());
     Ok(SpawnSpec {
-        id: args.id.clone().unwrap_or_default(),
-        agent: args.agent.unwrap_or_default().into(),
+        id: args.id.clone(),
+        agent: args.agent.map(Into::into),
         prompt: args.prompt.clone(),
-        command: (!args.command.is_empty()).then(|| args.command.clone()),
-        workdir,
+        command: (!args.command.is_empty())
+            .then(|| baton_proto::SpawnCommand::Argv(args.command.clone())),
+        workdir: workdir.map(|w| w.to_string_lossy().into_owned()),
         env,
         model: args.model.clone(),
         profile: args.profile.clone(),
-        backend: backend.into(),
+        backend: backend.map(Into::into),
         host,
         capabilities: args.capabilities.clone(),
         worktree: args.worktree.then(|| baton_proto::SpawnWorktree {
@@ -246,22 +242,22 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
 }
 
 /// The one session in `path`, checked for form by the session checker so
-/// that a mistake names the file and line. Its `host` is checked by the
-/// daemon, which owns the inventory; the spec carries the file and the
-/// lines of its keys so that the daemon's errors name them too.
-fn spec_from_file(path: &Path) -> Result<SpawnSpec, String> {
+/// that a mistake names the file and line. Its `host` and `backend` are
+/// checked by the daemon, which owns the inventory and the backends; the
+/// origin beside the spec holds the file and the lines of its keys so
+/// that the daemon's errors name them too.
+fn spec_from_file(path: &Path) -> Result<(SpawnSpec, baton_proto::SpawnOrigin), String> {
     let file = baton_config::SessionFile::load(path)
         .map_err(|e| format!("{:?}", miette::Report::new(e)))?;
-    let mut spec = SpawnSpec::from(file.session);
-    spec.origin = Some(baton_proto::SpawnOrigin {
+    let origin = baton_proto::SpawnOrigin {
         file: path.display().to_string(),
         lines: file
             .lines
             .into_iter()
             .filter_map(|(key, line)| Some((key, u32::try_from(line).ok()?)))
             .collect(),
-    });
-    Ok(spec)
+    };
+    Ok((SpawnSpec::from(file.session), origin))
 }
 
 #[cfg(test)]
@@ -322,10 +318,19 @@ mod tests {
             "[session]\nid = \"w1\"\ncommand = [\"echo\", \"hi\"]\nworkdir = \"sub\"\ncapabilities = [\"review\"]\n",
         )
         .unwrap();
-        let spec = spec_from_file(&path).unwrap();
-        assert_eq!(spec.id, "w1");
-        assert_eq!(spec.command, Some(vec!["echo".into(), "hi".into()]));
-        assert_eq!(spec.workdir, Some(dir.path().join("sub")));
+        let (spec, _) = spec_from_file(&path).unwrap();
+        assert_eq!(spec.id.as_deref(), Some("w1"));
+        assert_eq!(
+            spec.command,
+            Some(baton_proto::SpawnCommand::Argv(vec![
+                "echo".into(),
+                "hi".into()
+            ]))
+        );
+        assert_eq!(
+            spec.workdir,
+            Some(dir.path().join("sub").display().to_string())
+        );
         assert_eq!(spec.capabilities, vec!["review".to_owned()]);
 
         std::fs::write(
@@ -351,9 +356,8 @@ mod tests {
             "[session]\nid = \"a\"\ncommand = [\"true\"]\nhost = \"box\"\n",
         )
         .unwrap();
-        let spec = spec_from_file(&path).unwrap();
+        let (spec, origin) = spec_from_file(&path).unwrap();
         assert_eq!(spec.host.as_deref(), Some("box"));
-        let origin = spec.origin.expect("where the session was written");
         assert_eq!(origin.lines.get("host"), Some(&4));
         assert_eq!(origin.file, path.display().to_string());
     }

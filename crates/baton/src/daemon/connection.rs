@@ -152,7 +152,7 @@ async fn dispatch(daemon: &Daemon, request: Request, peer: &mut Peer) -> Result<
     let reply = match request {
         Request::Logs(req) => return logs::stream(daemon, req, peer).await,
         Request::Events(req) => return events::stream(daemon, req, peer).await,
-        Request::Spawn(req) => spawn::handle(daemon, req.spec, req.via).await,
+        Request::Spawn(req) => spawn::handle(daemon, req.spec, req.origin.as_ref(), req.via).await,
         Request::Ps(req) => ps::handle(daemon, req).await,
         Request::Send(req) => control::send(daemon, req).await,
         Request::Kill(req) => control::kill(daemon, req).await,

@@ -7,7 +7,7 @@ use baton_config::{AgentKind, SessionId, SessionSpec};
 use baton_core::{Conductor, ConductorError};
 use baton_proto::request::Via;
 use baton_proto::response::{ErrorKind, Spawned};
-use baton_proto::{Response, SpawnSpec};
+use baton_proto::{Response, SpawnOrigin, SpawnSpec};
 
 use super::Daemon;
 use super::connection::conductor_error;
@@ -15,20 +15,29 @@ use super::connection::conductor_error;
 /// Tries at picking a free id when another spawn takes it first.
 const ID_TRIES: usize = 8;
 
-/// Validates `spec` with the manifest's rules and starts it. An empty id
-/// means "pick one": the first free `<agent>-<n>`, as a manifest would.
-pub async fn handle(daemon: &Daemon, mut spec: SpawnSpec, via: Via) -> Response {
-    let pick = spec.id.is_empty();
+/// Validates `spec` with the manifest's rules and starts it. No id (or an
+/// empty one, as clients before protocol 1.3 sent) means "pick one": the
+/// first free `<agent>-<n>`, as a manifest would. A refusal of a spec read
+/// from a file names the file and line (`origin`).
+pub async fn handle(
+    daemon: &Daemon,
+    mut spec: SpawnSpec,
+    origin: Option<&SpawnOrigin>,
+    via: Via,
+) -> Response {
+    let pick = spec.id.as_deref().is_none_or(str::is_empty);
     for _ in 0..ID_TRIES {
         if pick {
             let taken: HashSet<String> = match daemon.conductor.snapshot().await {
                 Ok(table) => table.into_iter().map(|s| s.id).collect(),
                 Err(e) => return conductor_error(e),
             };
-            spec.id = free_id(spec.agent.into(), &taken);
+            let agent = spec.agent.map_or(AgentKind::Command, AgentKind::from);
+            spec.id = Some(free_id(agent, &taken));
         }
         let session = match baton_config::check_spawn(
             spec.clone(),
+            origin,
             Some(&daemon.hosts),
             Some(&daemon.backends),
         ) {

@@ -52,13 +52,41 @@ pub fn save(logs_dir: &Path, spec: &SessionSpec) -> Result<(), String> {
     write().map_err(|e| format!("cannot save {}: {e}", target.display()))
 }
 
-/// Loads the spec of session `id`.
+/// Loads the spec of session `id` (one a daemon before protocol 1.3 saved
+/// too).
 pub fn load(logs_dir: &Path, id: &str) -> Result<SessionSpec, String> {
     let target = path(logs_dir, id);
     let text = std::fs::read(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-    let spec: SpawnSpec = serde_json::from_slice(&text)
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: not a session spec: {e}", target.display()))?;
+    let spec: SpawnSpec = serde_json::from_value(from_before_1_3(value))
         .map_err(|e| format!("{}: not a session spec: {e}", target.display()))?;
     SessionSpec::try_from(spec).map_err(|e| format!("{}: {e}", target.display()))
+}
+
+/// A spec as daemons before protocol 1.3 saved it, as a session table:
+/// durations were whole milliseconds (`stall_after_ms`), every field was
+/// written (`null`, `[]`, an empty id), `mcp_servers` even for agents that
+/// may not have any. A spec in today's form passes unchanged.
+fn from_before_1_3(value: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(mut map) = value else {
+        return value;
+    };
+    for (old, new) in [
+        ("stall_after_ms", "stall_after"),
+        ("startup_timeout_ms", "startup_timeout"),
+    ] {
+        if let Some(ms) = map.remove(old).and_then(|ms| ms.as_u64()) {
+            map.insert(new.to_owned(), format!("{ms}ms").into());
+        }
+    }
+    map.retain(|_, v| match v {
+        serde_json::Value::Null => false,
+        serde_json::Value::Array(items) => !items.is_empty(),
+        serde_json::Value::String(s) => !s.is_empty(),
+        _ => true,
+    });
+    serde_json::Value::Object(map)
 }
 
 #[cfg(test)]
@@ -86,5 +114,33 @@ capabilities = ["review"]
         let dir = std::fs::metadata(dir(tmp.path())).unwrap();
         assert_eq!(dir.mode() & 0o777, 0o700);
         assert!(load(tmp.path(), "missing").is_err());
+    }
+
+    /// A daemon upgraded while it had sessions continues them from the
+    /// specs the older one saved.
+    #[test]
+    fn a_spec_saved_before_protocol_1_3_still_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir(tmp.path())).unwrap();
+        std::fs::write(
+            path(tmp.path(), "old"),
+            r#"{"id":"old","agent":"command","prompt":null,"command":["sleep","5"],
+               "workdir":"/tmp","env":{"K":"v"},"model":null,"profile":null,
+               "mcp_servers":[],"branch_guard":false,"stdin":null,"backend":"pty",
+               "answers":[{"pattern":"go on","reply":"y","rule":null}],"capabilities":[],
+               "max_restarts":2,"stall_after_ms":90000,"startup_timeout_ms":1500,
+               "on_stall":"restart","host":null}"#,
+        )
+        .unwrap();
+        let spec = load(tmp.path(), "old").unwrap();
+        assert_eq!(spec.command, Some(vec!["sleep".into(), "5".into()]));
+        assert_eq!(spec.backend, baton_config::Backend::Pty);
+        assert_eq!(spec.stall_after, Some(std::time::Duration::from_secs(90)));
+        assert_eq!(
+            spec.startup_timeout,
+            Some(std::time::Duration::from_millis(1500))
+        );
+        assert_eq!(spec.answers[0].reply, "y");
+        assert_eq!(spec.max_restarts, Some(2));
     }
 }

@@ -9,13 +9,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_config::{AgentKind, Backend, OnStall};
 use baton_proto::record::{Event, Record};
 use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
 use baton_proto::response::ErrorKind;
-use baton_proto::{
-    Request, Response, SessionRow, SessionState, SpawnAnswer, SpawnSpec, SpawnWorktree,
-};
+use baton_proto::{Request, Response, SessionRow, SessionState, SpawnSpec};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -112,81 +109,35 @@ pub(super) fn seconds(
     Ok(Duration::from_secs_f64(s.min(max)))
 }
 
-fn duration_ms(field: &str, value: Option<String>) -> Result<Option<u64>, String> {
-    value
-        .map(|text| {
-            let d = humantime::parse_duration(text.trim()).map_err(|e| {
-                format!("`{field}`: {e} (write a duration such as \"90s\" or \"5m\")")
-            })?;
-            if d.is_zero() {
-                return Err(format!("`{field}` must be longer than zero"));
-            }
-            Ok(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        })
-        .transpose()
-}
-
-fn parsed<T: std::str::FromStr>(field: &str, value: Option<String>) -> Result<Option<T>, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value
-        .map(|v| v.parse::<T>().map_err(|e| format!("`{field}`: {e}")))
-        .transpose()
+/// The arguments of a `spawn` call as a session table; what does not read
+/// is an error naming its key (serde's own message names the value only).
+fn session_table(args: rmcp::model::JsonObject) -> Result<SpawnSpec, String> {
+    serde_json::from_value(serde_json::Value::Object(args.clone())).map_err(|e| {
+        let culprit = args.iter().find(|(key, value)| {
+            let alone = serde_json::json!({ key.as_str(): value });
+            serde_json::from_value::<SpawnSpec>(alone).is_err()
+        });
+        match culprit {
+            Some((key, _)) => format!("`{}`: {e}", key.escape_debug()),
+            None => e.to_string(),
+        }
+    })
 }
 
 impl Baton {
-    /// The wire spec for a `spawn` call, before the daemon's checks.
-    fn spec(&self, input: SpawnIn) -> Result<SpawnSpec, String> {
-        let (host, workdir, backend) = crate::client::spawn::placement(
-            input.host,
-            input.workdir.map(PathBuf::from),
-            parsed::<Backend>("backend", input.backend)?,
+    /// The session of a `spawn` call as the daemon gets it: a local
+    /// session's workdir is made absolute against `baton mcp`'s own
+    /// directory (the default); everything else is the daemon's to check.
+    fn spec(&self, mut spec: SpawnSpec) -> SpawnSpec {
+        let (host, workdir, _) = crate::client::spawn::placement(
+            spec.host.take(),
+            spec.workdir.take().map(PathBuf::from),
+            None,
             &self.cwd,
         );
-        Ok(SpawnSpec {
-            id: input.id.unwrap_or_default(),
-            agent: parsed::<AgentKind>("agent", input.agent)?
-                .unwrap_or_default()
-                .into(),
-            prompt: input.prompt,
-            command: input.command,
-            workdir,
-            env: input.env.unwrap_or_default(),
-            model: input.model,
-            profile: input.profile,
-            mcp_servers: input.mcp_servers.unwrap_or_default(),
-            branch_guard: input.branch_guard.unwrap_or(false),
-            stdin: None,
-            backend: backend.into(),
-            answers: input
-                .answers
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| SpawnAnswer {
-                    pattern: a.pattern,
-                    reply: a.reply,
-                    rule: a.rule,
-                })
-                .collect(),
-            capabilities: input.capabilities.unwrap_or_default(),
-            max_restarts: input.max_restarts,
-            stall_after_ms: duration_ms("stall_after", input.stall_after)?,
-            startup_timeout_ms: duration_ms("startup_timeout", input.startup_timeout)?,
-            on_stall: parsed::<OnStall>("on_stall", input.on_stall)?.map(Into::into),
-            host,
-            worktree: match input.worktree {
-                None | Some(WorktreeIn::On(false)) => None,
-                Some(WorktreeIn::On(true)) => Some(SpawnWorktree::default()),
-                Some(WorktreeIn::With(w)) => Some(SpawnWorktree {
-                    base: w.base,
-                    branch: w.branch,
-                    setup: w.setup,
-                    copy: w.copy.unwrap_or_default(),
-                }),
-            },
-            origin: None,
-        })
+        spec.host = host;
+        spec.workdir = workdir.map(|w| w.to_string_lossy().into_owned());
+        spec
     }
 
     /// One session's row, or the tool error for an unknown id.
@@ -201,10 +152,10 @@ impl Baton {
             .ok_or_else(|| no_session(id))
     }
 
-    async fn do_spawn(&self, input: SpawnIn) -> Outcome {
-        let spec = self.spec(input)?;
+    async fn do_spawn(&self, input: SpawnSpec) -> Outcome {
         let request = Request::Spawn(Box::new(Spawn {
-            spec,
+            spec: self.spec(input),
+            origin: None,
             via: Via::Mcp,
         }));
         let id = match self.link.call(&request).await.map_err(failed)? {
@@ -736,11 +687,14 @@ impl Baton {
 
     #[tool(
         description = "Start a worker session: an agent CLI (codex, gemini, claude) with a prompt, or any command (argv, no shell). Fields are those of a baton.toml [[session]]; they are checked like the manifest and a bad one is an error naming it. Returns the id and state (starting). Then use wait.",
-        input_schema = lean_input_schema::<SpawnIn>(),
+        input_schema = lean_input_schema::<SpawnSpec>(),
         output_schema = lean_output_schema::<Brief>()
     )]
-    async fn spawn(&self, Parameters(input): Parameters<SpawnIn>) -> CallToolResult {
-        finish(self.do_spawn(input).await)
+    async fn spawn(
+        &self,
+        Parameters(input): Parameters<rmcp::model::JsonObject>,
+    ) -> CallToolResult {
+        finish(async { self.do_spawn(session_table(input)?).await }.await)
     }
 
     #[tool(
@@ -932,17 +886,5 @@ mod tests {
                 .contains("`t`")
         );
         assert!(seconds("t", Some(f64::NAN), 3.0, 60.0).is_err());
-    }
-
-    #[test]
-    fn durations_name_their_field() {
-        assert_eq!(
-            duration_ms("stall_after", Some("90s".into())),
-            Ok(Some(90_000))
-        );
-        assert_eq!(duration_ms("stall_after", None), Ok(None));
-        let err = duration_ms("startup_timeout", Some("soon".into())).unwrap_err();
-        assert!(err.contains("`startup_timeout`"), "{err}");
-        assert!(duration_ms("stall_after", Some("0s".into())).is_err());
     }
 }

@@ -81,133 +81,6 @@ pub fn next_step(state: SessionState) -> &'static str {
     }
 }
 
-/// `spawn`: the fields of a `[[session]]` manifest entry.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SpawnIn {
-    /// Session id (letters, digits, `-`, `_`, `.`; at most 64); default: the first free `<agent>-<n>`.
-    pub id: Option<String>,
-    /// Which CLI: `codex`, `gemini`, `claude`, or `command` (run `command` as given). Default `command`.
-    #[schemars(extend("enum" = ["codex", "gemini", "claude", "command"]))]
-    pub agent: Option<String>,
-    /// The task; required for codex, gemini and claude. A `command` gets it as $BATON_PROMPT.
-    pub prompt: Option<String>,
-    /// argv of a `command` session, run without a shell; refused for the other agents.
-    pub command: Option<Vec<String>>,
-    /// Working directory; relative to baton mcp's own directory, which is the default.
-    pub workdir: Option<String>,
-    /// Extra environment; values are never logged.
-    pub env: Option<BTreeMap<String, String>>,
-    /// Model name passed to the agent CLI.
-    pub model: Option<String>,
-    /// Codex profile.
-    pub profile: Option<String>,
-    /// Codex MCP servers to enable.
-    pub mcp_servers: Option<Vec<String>>,
-    /// `pipes` (default), `pty` (a terminal), or `tmux` (survives baton, can be attached).
-    #[schemars(extend("enum" = ["pipes", "pty", "tmux"]))]
-    pub backend: Option<String>,
-    /// `local` (default), a host of the daemon's inventory, or `any`.
-    pub host: Option<String>,
-    /// Free-form tags, for `list` filters.
-    pub capabilities: Option<Vec<String>>,
-    /// Silence that counts as stalled, e.g. `90s`, `5m`.
-    pub stall_after: Option<String>,
-    /// Time to the first output before the run counts as failed, e.g. `2m`.
-    pub startup_timeout: Option<String>,
-    /// Restarts after failures before the session is dead.
-    pub max_restarts: Option<u32>,
-    /// On a stall: `mark` (default: only report it) or `restart`.
-    #[schemars(extend("enum" = ["mark", "restart"]))]
-    pub on_stall: Option<String>,
-    /// Refuse to start on a `main`/`master` checkout.
-    pub branch_guard: Option<bool>,
-    /// Auto-answers, in priority order: when the question line matches `pattern`, baton sends `reply`.
-    pub answers: Option<Vec<AnswerIn>>,
-    /// Run in a git worktree of its own on branch `baton/<id>` (workdir must be in a git
-    /// checkout): `{}` for the defaults, or some of `{base, branch, setup, copy}`
-    /// (`true` works too). Removed at the end if clean; its branch is kept.
-    pub worktree: Option<WorktreeIn>,
-}
-
-/// `worktree`: `true`/`false`, or its settings.
-///
-/// Its schema is the settings object alone (`{}`: the defaults): a union
-/// of a boolean and an object is outside what some models take (see
-/// `schema`). `true` and `false` are still read.
-#[derive(Debug)]
-pub enum WorktreeIn {
-    /// `true`: on `baton/<id>` from HEAD.
-    On(bool),
-    /// The settings.
-    With(WorktreeSettings),
-}
-
-impl<'de> Deserialize<'de> for WorktreeIn {
-    /// By hand, so that a wrong settings object is refused with what is
-    /// wrong in it (an unknown field, a wrong type), not "no variant matched".
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = WorktreeIn;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("true, false, or an object {base, branch, setup, copy}")
-            }
-            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<WorktreeIn, E> {
-                Ok(WorktreeIn::On(on))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<WorktreeIn, A::Error> {
-                WorktreeSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(WorktreeIn::With)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl JsonSchema for WorktreeIn {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "WorktreeIn".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        WorktreeSettings::json_schema(generator)
-    }
-}
-
-/// The settings of a session's worktree.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WorktreeSettings {
-    /// Branch, tag or commit to start from (default: the checkout's HEAD).
-    pub base: Option<String>,
-    /// Branch name (default `baton/<id>`).
-    pub branch: Option<String>,
-    /// Argv run once in the new worktree before the agent, e.g. `["npm", "ci"]`.
-    pub setup: Option<Vec<String>>,
-    /// Untracked files to copy in from the checkout, e.g. `[".env"]`.
-    pub copy: Option<Vec<String>>,
-}
-
-/// One auto-answer rule.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AnswerIn {
-    /// Regex matched against the question line.
-    pub pattern: String,
-    /// One line to send (Enter is added).
-    pub reply: String,
-    /// Only when this input-wait rule fired.
-    pub rule: Option<String>,
-}
-
 /// A session as `spawn` and `kill` leave it.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Brief {
@@ -603,7 +476,10 @@ mod tests {
 
     #[test]
     fn the_enums_in_the_schema_are_the_config_values() {
-        let schema = serde_json::to_value(schemars::schema_for!(SpawnIn)).unwrap();
+        // As the tool advertises it: enums inline, no `null` unions.
+        let schema = serde_json::Value::Object(
+            (*crate::mcp::schema::lean_input_schema::<baton_proto::SpawnSpec>()).clone(),
+        );
         let listed = |field: &str| -> Vec<String> {
             serde_json::from_value(schema["properties"][field]["enum"].clone())
                 .unwrap_or_else(|e| panic!("{field}: {e}"))
