@@ -17,7 +17,7 @@ use super::backend::RunTarget;
 use super::driver::{RunCtl, RunMsg};
 use super::effect::Effect;
 use super::leasing::BrokerReply;
-use super::{Control, SupMsg, Supervisor, Timer};
+use super::{Control, Recoverable, SupMsg, Supervisor, Timer};
 use crate::conductor::{ConductorError, ConductorOptions};
 use crate::eventlog::{Event, EventLog};
 use crate::proc::ExitStatus;
@@ -36,6 +36,15 @@ struct Table {
 
 fn table(tweak: impl FnOnce(&mut ConductorOptions)) -> Table {
     table_with_broker(tweak, |_| None)
+}
+
+/// A table whose earlier conductor left `sessions` live.
+fn table_left(tweak: impl FnOnce(&mut ConductorOptions), sessions: Vec<Recoverable>) -> Table {
+    let mut t = table(tweak);
+    t.sup
+        .recoverable
+        .extend(sessions.into_iter().map(|r| (r.id.clone(), r)));
+    t
 }
 
 /// A table whose sessions lease accounts from `broker` (made from the
@@ -840,4 +849,85 @@ fn the_logged_argv_holds_the_prompt_only_as_its_length_and_hash() {
     );
     assert_eq!(logged[4], "--");
     assert_eq!(logged[5], word);
+}
+
+/// A run of a registered backend is taken over by the next conductor when
+/// its backend says its runs outlive their conductor; otherwise what is
+/// left of it is ended and the session restarts, as for pipes.
+#[tokio::test]
+async fn a_recorded_run_of_a_registered_backend_is_taken_over_if_it_outlives_its_conductor() {
+    use super::backend::{RecordedRun, RunTarget};
+    let left = || {
+        vec![Recoverable {
+            id: "vm1".into(),
+            run: Some(super::LastRun {
+                target: RunTarget::Custom { name: "vm".into() },
+                run: RecordedRun {
+                    pid: 4_000_000,
+                    start_time: Some(1),
+                    out_offset: 12,
+                    err_offset: 0,
+                    acknowledged: true,
+                    marker: None,
+                },
+            }),
+            state: SessionState::Healthy,
+            restarts: 0,
+            attempt: 1,
+            exited: None,
+            out_offset: 12,
+            worktree: None,
+        }]
+    };
+    let mut vm = spec("vm1");
+    vm.backend = baton_config::Backend::Custom("vm".into());
+
+    // Registered with runs that outlive their conductor (the shim's kind).
+    let mut t = table_left(
+        |o| {
+            o.backends
+                .register::<super::backend::shim::Shim>("vm")
+                .unwrap();
+        },
+        left(),
+    );
+    let effects = t.spawn(vm.clone());
+    let resumed = effects.iter().find_map(|e| match e {
+        Effect::Drive(d) => Some((d.target.clone(), d.resume.as_ref().map(|r| r.out_offset))),
+        _ => None,
+    });
+    assert_eq!(
+        resumed,
+        Some((RunTarget::Custom { name: "vm".into() }, Some(12)))
+    );
+
+    // Registered with runs that end with their conductor: not taken over.
+    let mut t = table_left(
+        |o| {
+            o.backends
+                .register::<super::backend::pipes::Pipes>("vm")
+                .unwrap();
+        },
+        left(),
+    );
+    let effects = t.spawn(vm);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::EndLeftover { pid, start_time: 1 } if pid.0 == 4_000_000)),
+        "the leftovers of the run are ended"
+    );
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Drive(d) if d.resume.is_some())),
+        "nothing is taken over"
+    );
+    assert!(
+        states(&effects)
+            .iter()
+            .any(|s| s.starts_with("healthy>failed")),
+        "{:?}",
+        states(&effects)
+    );
 }
