@@ -2790,18 +2790,16 @@ fn the_session_checker_judges_a_table_without_a_file() {
     assert_eq!(err.field, SessionField::Workdir);
     assert_eq!(err.at, None);
     assert!(err.message.contains("not an absolute path"), "{err}");
-    let err = check_session(
+    let bad_regex = || {
         table(|t| {
             t.answers = vec![SpawnAnswer {
                 pattern: Some("(".into()),
                 reply: Some("y".into()),
                 rule: None,
             }]
-        }),
-        &rules,
-        &none,
-    )
-    .expect_err("bad regex");
+        })
+    };
+    let err = check_session(bad_regex(), &rules, &none).expect_err("bad regex");
     assert_eq!(err.field, SessionField::Answer);
     assert!(
         err.message
@@ -2832,18 +2830,7 @@ fn the_session_checker_judges_a_table_without_a_file() {
         table: Some(0..10),
         values: [("answer.0.pattern".to_owned(), 40..43)].into(),
     };
-    let err = check_session(
-        table(|t| {
-            t.answers = vec![SpawnAnswer {
-                pattern: Some("(".into()),
-                reply: Some("y".into()),
-                rule: None,
-            }]
-        }),
-        &rules,
-        &spans,
-    )
-    .unwrap_err();
+    let err = check_session(bad_regex(), &rules, &spans).unwrap_err();
     assert_eq!(err.at, Some(40..43));
 }
 

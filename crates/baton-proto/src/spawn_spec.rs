@@ -433,8 +433,7 @@ mod schema {
 pub struct SpawnOrigin {
     /// The file as the client named it.
     pub file: String,
-    /// Line of each key, by its path in the session table (`host`,
-    /// `answer.0.pattern`, `worktree.base`…).
+    /// Line of each key of the session table, by key (`host`, `workdir`…).
     pub lines: BTreeMap<String, u32>,
 }
 

@@ -184,34 +184,27 @@ fn run(args: SpawnArgs) -> Result<i32, Failure> {
 }
 
 /// Where a session a client asks for runs: its host (`None`: this
-/// machine), its workdir and its backend. A local workdir is made absolute
-/// against `cwd` (the default); a remote one is a path on that host, taken
-/// as given (`None`: the login directory). A backend left out stays out:
-/// the checker gives a local session pipes and a remote one tmux.
+/// machine) and its workdir. A local workdir is made absolute against
+/// `cwd` (the default); a remote one is a path on that host, taken as
+/// given (`None`: the login directory).
 pub fn placement(
     host: Option<String>,
     workdir: Option<PathBuf>,
-    backend: Option<Backend>,
     cwd: &Path,
-) -> (Option<String>, Option<PathBuf>, Option<Backend>) {
+) -> (Option<String>, Option<PathBuf>) {
     let host = host.filter(|h| h != "local");
     let workdir = match (workdir, &host) {
         (dir, Some(_)) => dir,
         (Some(dir), None) => Some(cwd.join(dir)),
         (None, None) => Some(cwd.to_path_buf()),
     };
-    (host, workdir, backend)
+    (host, workdir)
 }
 
 fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
     let cwd =
         std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
-    let (host, workdir, backend) = placement(
-        args.host.clone(),
-        args.workdir.clone(),
-        args.backend.clone(),
-        &cwd,
-    );
+    let (host, workdir) = placement(args.host.clone(), args.workdir.clone(), &cwd);
     let mut env: BTreeMap<String, String> = match &args.env_file {
         Some(path) => env_file(path, |key| std::env::var_os(key))?
             .into_iter()
@@ -229,7 +222,8 @@ fn spec_from_flags(args: &SpawnArgs) -> Result<SpawnSpec, String> {
         env,
         model: args.model.clone(),
         profile: args.profile.clone(),
-        backend: backend.map(Into::into),
+        // Left out, it is pipes here and tmux on a host: the checker's call.
+        backend: args.backend.clone().map(Into::into),
         host,
         capabilities: args.capabilities.clone(),
         worktree: args.worktree.then(|| baton_proto::SpawnWorktree {

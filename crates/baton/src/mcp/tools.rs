@@ -129,10 +129,9 @@ impl Baton {
     /// session's workdir is made absolute against `baton mcp`'s own
     /// directory (the default); everything else is the daemon's to check.
     fn spec(&self, mut spec: SpawnSpec) -> SpawnSpec {
-        let (host, workdir, _) = crate::client::spawn::placement(
+        let (host, workdir) = crate::client::spawn::placement(
             spec.host.take(),
             spec.workdir.take().map(PathBuf::from),
-            None,
             &self.cwd,
         );
         spec.host = host;
