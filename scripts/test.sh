@@ -62,6 +62,23 @@ if [ ! -x "$inspector_dir/node_modules/.bin/mcp-inspector" ]; then
 fi
 export BATON_TEST_MCP_INSPECTOR="$inspector_dir/node_modules/.bin/mcp-inspector"
 
+# The real agent CLIs, pinned here and nowhere else: the tests run them
+# offline with an empty HOME, as a new user meets them
+# (crates/baton-core/tests/agents.rs). About 760 MB, so they live in a cache
+# outside the repo and are reused between runs.
+claude_version=2.1.197
+gemini_version=0.61.0
+codex_version=0.171.0
+clis_dir="${BATON_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/baton-test}/agent-clis-claude$claude_version-gemini$gemini_version-codex$codex_version"
+if [ ! -x "$clis_dir/node_modules/.bin/claude" ] || [ ! -x "$clis_dir/node_modules/.bin/gemini" ] \
+  || [ ! -x "$clis_dir/node_modules/.bin/codex" ]; then
+  mkdir -p "$clis_dir"
+  npm install --prefix "$clis_dir" --no-audit --no-fund --loglevel=error \
+    "@anthropic-ai/claude-code@$claude_version" "@google/gemini-cli@$gemini_version" \
+    "@openai/codex@$codex_version"
+fi
+export BATON_TEST_AGENT_CLIS="$clis_dir/node_modules/.bin"
+
 # Integration tests start the workspace's binaries (baton, stand-in-agent):
 # build every target first so none of them is stale.
 cargo build --workspace --all-targets --locked

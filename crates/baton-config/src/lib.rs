@@ -16,16 +16,13 @@
 //! prompt = "fix the tests"
 //! "#;
 //! let m = baton_config::Manifest::parse(text, None, Path::new("/repo")).unwrap();
-//! let argv = baton_config::agent_argv(&m.sessions[0], &m.agents);
-//! assert_eq!(argv, ["claude", "-p", "--", "fix the tests"]);
 //! assert_eq!(m.sessions[0].id.as_str(), "claude-1");
+//! assert_eq!(m.sessions[0].prompt.as_deref(), Some("fix the tests"));
 //! ```
 
 #![warn(missing_docs)]
 
 mod accounts;
-mod argv;
-mod codex;
 mod error;
 mod hosts;
 mod manifest;
@@ -35,8 +32,6 @@ mod spawn;
 mod worktree;
 
 pub use accounts::{ACCOUNT_ID_RULE, AccountMode, AccountSpec, AccountsConfig, Tier};
-pub use argv::agent_argv;
-pub use codex::{codex_config_problem, codex_home};
 pub use error::{ConfigError, Invalid};
 pub use hosts::{
     DEFAULT_MAX_SESSIONS, DEFAULT_SSH_PORT, HOST_NAME_RULE, HOSTS_FILE_IN_HOME, HostConfig,

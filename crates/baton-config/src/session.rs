@@ -369,7 +369,7 @@ pub fn check_session(
             format!(
                 "`{}` in {owner} may not contain a NUL character{}",
                 shown_path(&path).escape_debug(),
-                // Values that may be secrets are never shown, nor said to be.
+                // Values that may be secrets are never shown; say so.
                 if path.starts_with("env.") || path.ends_with(".reply") {
                     " (value not shown)"
                 } else {

@@ -30,10 +30,24 @@ pub enum FailureClass {
     UserKill,
     /// The conductor is shutting down.
     Shutdown,
+    /// The agent CLI said it cannot authenticate (not logged in, an expired
+    /// token, a missing key): no restart can help until a person logs in.
+    AuthRequired,
+    /// The agent CLI refused to run headless in a folder it does not trust.
+    UntrustedFolder,
     /// The session's remote host stopped answering for `remote_timeout`.
     /// Waits for the host (without using the restart budget) and re-adopts
     /// the tmux session if it survived.
     RemoteUnreachable,
+}
+
+impl From<baton_agents::EndClass> for FailureClass {
+    fn from(class: baton_agents::EndClass) -> FailureClass {
+        match class {
+            baton_agents::EndClass::AuthRequired => FailureClass::AuthRequired,
+            baton_agents::EndClass::UntrustedFolder => FailureClass::UntrustedFolder,
+        }
+    }
 }
 
 impl FailureClass {
@@ -41,7 +55,11 @@ impl FailureClass {
     pub fn restartable(self) -> bool {
         !matches!(
             self,
-            FailureClass::SpawnError | FailureClass::UserKill | FailureClass::Shutdown
+            FailureClass::SpawnError
+                | FailureClass::UserKill
+                | FailureClass::Shutdown
+                | FailureClass::AuthRequired
+                | FailureClass::UntrustedFolder
         )
     }
 
@@ -49,6 +67,8 @@ impl FailureClass {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureClass::Crash => "crash",
+            FailureClass::AuthRequired => "auth_required",
+            FailureClass::UntrustedFolder => "untrusted_folder",
             FailureClass::StartupTimeout => "startup_timeout",
             FailureClass::RateLimited => "rate_limited",
             FailureClass::SpawnError => "spawn_error",

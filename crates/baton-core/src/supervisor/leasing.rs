@@ -38,10 +38,14 @@ pub(crate) fn outcome_for(class: FailureClass) -> Outcome {
         | FailureClass::StartupTimeout
         | FailureClass::Stalled
         | FailureClass::ToolsUnavailable => Outcome::Failure,
+        // The account's credentials were refused.
+        FailureClass::AuthRequired => Outcome::Failure,
         FailureClass::RateLimited => Outcome::RateLimited { reset_after: None },
         // A missing binary or workdir, or a host that went away, says
         // nothing about the account.
-        FailureClass::SpawnError | FailureClass::RemoteUnreachable => Outcome::Infrastructure,
+        FailureClass::SpawnError
+        | FailureClass::RemoteUnreachable
+        | FailureClass::UntrustedFolder => Outcome::Infrastructure,
         FailureClass::UserKill | FailureClass::Shutdown => Outcome::Neutral,
     }
 }

@@ -33,7 +33,6 @@ use crate::conductor::{ConductorError, ConductorOptions, SessionRow, ShutdownRep
 use crate::eventlog::{Event, EventLog};
 use crate::proc::{self, ExitStatus};
 use crate::state::{FailureClass, SessionState};
-use backend::CodexCheck;
 use driver::{L2Check, RunConfig, RunCtl, RunMsg, RunShared};
 use effect::{Drive, Effect, Effects, Resume};
 use policy::{AfterFailure, Verdict};
@@ -798,8 +797,9 @@ impl Supervisor {
             Some(dir) => self.opts.base_dir.join(dir),
             None => self.opts.base_dir.clone(),
         };
-        let codex = codex_check(spec, &env);
-        let argv = baton_config::agent_argv(spec, &self.opts.agents);
+        let agent = baton_agents::agent(spec.agent);
+        let preflight = agent.preflight(spec, &env);
+        let argv = agent.argv(spec, &self.opts.agents);
         let logged_argv = match &spec.prompt {
             // A `command` gets its prompt in the environment, not in its argv.
             Some(prompt) if !conductor.log_input && spec.agent != AgentKind::Command => {
@@ -827,7 +827,7 @@ impl Supervisor {
                 } else {
                     None
                 },
-                codex,
+                agent_check: preflight,
             },
             stall_after: spec.stall_after.unwrap_or(probe.stall_after),
             startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
@@ -1107,7 +1107,8 @@ impl Supervisor {
         entry.run = None;
         entry.pid = None;
         entry.exit = Some(status);
-        match policy::judge_run(entry.ending, status, &tail, jiff::Zoned::now()) {
+        let agent = baton_agents::agent(entry.spec.agent);
+        match policy::judge_run(agent, entry.ending, status, &tail, jiff::Zoned::now()) {
             Verdict::Completed => {
                 entry.payload = payload.clone();
                 // The payload record precedes the terminal state, so
@@ -1670,25 +1671,4 @@ fn humanize(d: Duration) -> String {
     } else {
         format!("{}ms", d.as_millis())
     }
-}
-
-/// What a local codex run's configuration must provide, with `$CODEX_HOME`
-/// as the run will see it (`env` is what baton sets on top of its own).
-fn codex_check(spec: &SessionSpec, env: &[(String, String)]) -> Option<CodexCheck> {
-    if spec.agent != AgentKind::Codex || spec.is_remote() {
-        return None;
-    }
-    if spec.profile.is_none() && spec.mcp_servers.is_empty() {
-        return None;
-    }
-    let set = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "CODEX_HOME")
-        .map(|(_, v)| v.as_str());
-    Some(CodexCheck {
-        home: baton_config::codex_home(set)?,
-        profile: spec.profile.clone(),
-        mcp_servers: spec.mcp_servers.clone(),
-    })
 }

@@ -27,10 +27,13 @@ pub(super) enum Verdict {
     },
 }
 
-/// Judges a finished run: `ending` is the class the supervisor stopped it
-/// for (that outranks its status), `tail` its last output, `now` the time
-/// rate-limit resets are read against.
+/// Judges a finished run of `agent`: `ending` is the class the supervisor
+/// stopped it for (that outranks its status), `tail` its last output (both
+/// streams), `now` the time rate-limit resets are read against. What the
+/// CLI said of its end comes before the rate-limit wording every session
+/// is read for: a CLI that cannot log in is not rate-limited.
 pub(super) fn judge_run(
+    agent: &dyn baton_agents::Agent,
     ending: Option<FailureClass>,
     status: ExitStatus,
     tail: &[u8],
@@ -44,6 +47,14 @@ pub(super) fn judge_run(
     }
     if status.success() {
         return Verdict::Completed;
+    }
+    if status.signal.is_none()
+        && let Some(ended) = agent.ended(status.code, tail)
+    {
+        return Verdict::Failed {
+            class: FailureClass::from(ended.class),
+            evidence: Some(ended.evidence),
+        };
     }
     match baton_monitor::rate_limit::detect(tail, now) {
         Some(limit) => Verdict::RateLimited {
@@ -161,6 +172,9 @@ pub(super) fn lease_retry(eta_ms: Option<i64>, min: Duration, max: Duration) -> 
 mod tests {
     use super::*;
 
+    /// A `command` agent: its words classify nothing.
+    const COMMAND: baton_agents::command::Command = baton_agents::command::Command;
+
     fn now() -> jiff::Zoned {
         "2026-12-03T12:00:00+00:00[UTC]".parse().expect("a time")
     }
@@ -177,11 +191,11 @@ mod tests {
     #[test]
     fn exit_0_completes_unless_the_supervisor_ended_the_run() {
         assert_eq!(
-            judge_run(None, EXIT_0, b"done\n", now()),
+            judge_run(&COMMAND, None, EXIT_0, b"done\n", now()),
             Verdict::Completed
         );
         assert_eq!(
-            judge_run(Some(FailureClass::UserKill), EXIT_0, b"", now()),
+            judge_run(&COMMAND, Some(FailureClass::UserKill), EXIT_0, b"", now()),
             Verdict::Failed {
                 class: FailureClass::UserKill,
                 evidence: None
@@ -192,7 +206,7 @@ mod tests {
     #[test]
     fn a_failed_run_is_a_rate_limit_only_when_its_output_says_so() {
         let tail = b"working\nError: 429 Too Many Requests. Retry after 30 seconds\n";
-        match judge_run(None, EXIT_1, tail, now()) {
+        match judge_run(&COMMAND, None, EXIT_1, tail, now()) {
             Verdict::RateLimited {
                 evidence,
                 reset_after,
@@ -203,7 +217,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            judge_run(None, EXIT_1, b"panic: index out of range\n", now()),
+            judge_run(
+                &COMMAND,
+                None,
+                EXIT_1,
+                b"panic: index out of range\n",
+                now()
+            ),
             Verdict::Failed {
                 class: FailureClass::Crash,
                 evidence: Some(EXIT_1.to_string())
@@ -211,7 +231,13 @@ mod tests {
         );
         // A rate-limit line does not turn a kill into a rate limit.
         assert!(matches!(
-            judge_run(Some(FailureClass::StartupTimeout), EXIT_1, tail, now()),
+            judge_run(
+                &COMMAND,
+                Some(FailureClass::StartupTimeout),
+                EXIT_1,
+                tail,
+                now()
+            ),
             Verdict::Failed {
                 class: FailureClass::StartupTimeout,
                 ..

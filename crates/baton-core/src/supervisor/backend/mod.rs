@@ -54,7 +54,6 @@ use crate::proc::{ExitStatus, Pid, Signal, TmuxServer};
 use crate::state::Missing;
 
 use super::effect::RunTask;
-pub(crate) use run::CodexCheck;
 pub use run::{Launch, RecordedRun, RecoveredOutcome, RunRequest, Spawned};
 
 /// Where a run's process lives: what a run is started on, what its

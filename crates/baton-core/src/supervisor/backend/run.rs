@@ -46,33 +46,20 @@ pub struct RunRequest {
     pub remote_workdir: Option<PathBuf>,
     /// Refuse to start on `main`/`master` ([`RunRequest::preflight`]).
     pub(crate) branch_guard: bool,
-    /// For a local codex run: what its configuration must provide.
-    pub(crate) codex: Option<CodexCheck>,
-}
-
-/// What a codex run needs of `$CODEX_HOME` (see [`baton_config::codex_config_problem`]).
-#[derive(Clone, Debug)]
-pub(crate) struct CodexCheck {
-    pub home: PathBuf,
-    pub profile: Option<String>,
-    pub mcp_servers: Vec<String>,
+    /// What the agent needs of its own configuration (codex's profile and
+    /// MCP servers), checked before each run.
+    pub(crate) agent_check: Option<baton_agents::Preflight>,
 }
 
 impl RunRequest {
     /// The checks every local backend makes before it starts anything: the
-    /// branch guard, and codex's own configuration (a failure there would
-    /// look like a crash and be restarted for nothing).
+    /// branch guard, and the agent's own configuration (a failure there
+    /// would look like a crash and be restarted for nothing).
     pub async fn preflight(&self) -> Result<(), StartError> {
         if self.branch_guard {
             branch_guard(&self.cwd).await?;
         }
-        if let Some(codex) = &self.codex
-            && let Some(problem) = baton_config::codex_config_problem(
-                &codex.home,
-                codex.profile.as_deref(),
-                &codex.mcp_servers,
-            )
-        {
+        if let Some(problem) = self.agent_check.as_ref().and_then(|c| c.problem()) {
             return Err(StartError::Failed {
                 missing: Missing::CodexConfig,
                 message: problem,

@@ -1,4 +1,5 @@
-//! What codex needs of its own configuration before a session may start it.
+//! OpenAI Codex CLI (`@openai/codex`), headless: `codex exec`, and what it
+//! needs of its own configuration before a session may start it.
 //!
 //! codex 0.17x layers `--profile P` from `$CODEX_HOME/P.config.toml` and
 //! ignores a missing file silently (the session runs without the settings
@@ -10,6 +11,66 @@
 //! or table is missing.
 
 use std::path::{Path, PathBuf};
+
+use baton_config::{AgentKind, AgentsConfig, SessionSpec};
+
+use crate::{Agent, Preflight, bin, prompt};
+
+/// Codex CLI.
+pub struct Codex;
+
+impl Agent for Codex {
+    fn kind(&self) -> AgentKind {
+        AgentKind::Codex
+    }
+
+    fn argv(&self, spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
+        let mut argv = vec![bin(spec, agents)];
+        if let Some(profile) = &spec.profile {
+            argv.push(format!("--profile={profile}"));
+        }
+        argv.extend(
+            [
+                "exec",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--skip-git-repo-check",
+                "--color",
+                "never",
+            ]
+            .map(str::to_owned),
+        );
+        if let Some(model) = &spec.model {
+            argv.push(format!("--model={model}"));
+        }
+        for server in &spec.mcp_servers {
+            argv.extend([
+                "-c".to_owned(),
+                format!("mcp_servers.{server}.enabled=true"),
+            ]);
+        }
+        argv.extend(["--".to_owned(), prompt(spec)]);
+        argv
+    }
+
+    /// The profile and MCP servers a local session names must be in
+    /// `$CODEX_HOME` (the session's `CODEX_HOME`, else the conductor's).
+    fn preflight(&self, spec: &SessionSpec, env: &[(String, String)]) -> Option<Preflight> {
+        if spec.is_remote() || (spec.profile.is_none() && spec.mcp_servers.is_empty()) {
+            return None;
+        }
+        let set = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "CODEX_HOME")
+            .map(|(_, v)| v.as_str());
+        let home = codex_home(set)?;
+        let profile = spec.profile.clone();
+        let mcp_servers = spec.mcp_servers.clone();
+        Some(Preflight::new(move || {
+            codex_config_problem(&home, profile.as_deref(), &mcp_servers)
+        }))
+    }
+}
 
 /// `$CODEX_HOME`: `codex_home` from the session's environment, else the
 /// process's, else `~/.codex`.

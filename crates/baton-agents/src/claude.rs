@@ -1,0 +1,46 @@
+//! Claude Code (`@anthropic-ai/claude-code`), headless: `claude -p`.
+//!
+//! Not logged in, it prints one line — "Not logged in · Please run /login"
+//! (2.1.x) — and exits 1; an API key it refuses or an OAuth token that
+//! expired reads alike. No restart can help until a person logs in.
+
+use baton_config::{AgentKind, AgentsConfig, SessionSpec};
+
+use crate::{Agent, EndClass, Ended, bin, line_with, prompt};
+
+/// What Claude Code says when it cannot authenticate.
+const AUTH: &[&str] = &[
+    "Not logged in",
+    "Please run /login",
+    "Invalid API key",
+    "OAuth token has expired",
+    "authentication_failed",
+];
+
+/// Claude Code.
+pub struct Claude;
+
+impl Agent for Claude {
+    fn kind(&self) -> AgentKind {
+        AgentKind::Claude
+    }
+
+    fn argv(&self, spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
+        let mut argv = vec![bin(spec, agents)];
+        if let Some(model) = &spec.model {
+            argv.push(format!("--model={model}"));
+        }
+        argv.extend(["-p".to_owned(), "--".to_owned(), prompt(spec)]);
+        argv
+    }
+
+    fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
+        if exit_code == Some(0) {
+            return None;
+        }
+        Some(Ended {
+            class: EndClass::AuthRequired,
+            evidence: line_with(output, AUTH)?,
+        })
+    }
+}

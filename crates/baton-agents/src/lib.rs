@@ -1,0 +1,175 @@
+//! What baton knows of each agent CLI, one module per CLI behind one
+//! trait, [`Agent`]: the argv it is launched with, what must hold before a
+//! run starts, and what its output says about how a run ended.
+//!
+//! | agent | headless argv | checked before a run | a run's end read from |
+//! |---|---|---|---|
+//! | [`claude`] | `claude [--model=M] -p -- PROMPT` | — | "Not logged in · Please run /login" and kin: `auth_required` |
+//! | [`codex`] | `codex [--profile=P] exec --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | its exit status (offline, 0.171 waits for the network without exiting) |
+//! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format text --prompt=PROMPT` | — | exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder |
+//! | [`command`] | the session's `command` | — | nothing: its exit status only |
+//!
+//! Nothing that comes from user data may be read as a flag: a prompt of
+//! `--help` must be a task, not a request for help (the real CLIs then print
+//! their help and exit 0, which would look like a completed session). So
+//! values ride in the same word as their option (`--model=M`, `--prompt=P`)
+//! and a positional prompt follows `--`. No argv is ever a shell string: the
+//! prompt is one element, passed through byte for byte.
+//!
+//! Adding a CLI is one module implementing [`Agent`] and one row in
+//! [`agent`] (and its name in `baton_config::AgentKind` and on the wire).
+//!
+//! ```
+//! use std::path::Path;
+//! let text = "[[session]]\nagent = \"claude\"\nprompt = \"fix the tests\"\n";
+//! let m = baton_config::Manifest::parse(text, None, Path::new("/repo")).unwrap();
+//! let argv = baton_agents::argv(&m.sessions[0], &m.agents);
+//! assert_eq!(argv, ["claude", "-p", "--", "fix the tests"]);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod claude;
+pub mod codex;
+pub mod command;
+pub mod gemini;
+
+use baton_config::{AgentKind, AgentsConfig, SessionSpec};
+
+pub use codex::{codex_config_problem, codex_home};
+
+/// One agent CLI.
+pub trait Agent: Send + Sync {
+    /// Its name in a manifest.
+    fn kind(&self) -> AgentKind;
+
+    /// The argv that runs `spec` headless, binary first (`[agents.X] bin`
+    /// or the CLI's name, looked up on PATH), to be executed without a
+    /// shell.
+    fn argv(&self, spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String>;
+
+    /// What must hold before each run of `spec` with environment `env`
+    /// starts, when the CLI would otherwise fail in a way that looks like a
+    /// crash (and be restarted for nothing). `None`: nothing to check.
+    fn preflight(&self, _spec: &SessionSpec, _env: &[(String, String)]) -> Option<Preflight> {
+        None
+    }
+
+    /// What the CLI said about a run that ended with `exit_code` (`None`:
+    /// ended by a signal) after writing `output` (its last bytes, both
+    /// streams): `None` when it said nothing that classifies the end.
+    fn ended(&self, _exit_code: Option<i32>, _output: &[u8]) -> Option<Ended> {
+        None
+    }
+}
+
+/// The agent of kind `kind`: the table of the CLIs baton knows.
+pub fn agent(kind: AgentKind) -> &'static dyn Agent {
+    match kind {
+        AgentKind::Claude => &claude::Claude,
+        AgentKind::Codex => &codex::Codex,
+        AgentKind::Gemini => &gemini::Gemini,
+        AgentKind::Command => &command::Command,
+    }
+}
+
+/// The argv that runs `spec` (see [`Agent::argv`]).
+pub fn argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
+    agent(spec.agent).argv(spec, agents)
+}
+
+/// A check to make before each run: it reads files that may change
+/// between runs (the user fixes a config file), so it is made anew each
+/// time.
+pub struct Preflight {
+    check: Box<dyn Fn() -> Option<String> + Send + Sync>,
+}
+
+impl Preflight {
+    /// A check that says what is wrong, or `None`.
+    pub fn new(check: impl Fn() -> Option<String> + Send + Sync + 'static) -> Preflight {
+        Preflight {
+            check: Box::new(check),
+        }
+    }
+
+    /// What would make the run fail, or `None` when nothing would.
+    pub fn problem(&self) -> Option<String> {
+        (self.check)()
+    }
+}
+
+impl std::fmt::Debug for Preflight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Preflight")
+    }
+}
+
+/// How a CLI said a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// What kind of end it is.
+    pub class: EndClass,
+    /// The CLI's own words (one line of its output).
+    pub evidence: String,
+}
+
+/// The ends a CLI can say it came to, each with what baton does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndClass {
+    /// Not logged in, an expired token, a missing key: no restart can
+    /// help until a person logs in. The session is `dead` after one run.
+    AuthRequired,
+    /// The CLI refuses to run headless in a folder it does not trust:
+    /// retrying cannot help; the message names the fix.
+    UntrustedFolder,
+}
+
+impl EndClass {
+    /// The name used as a state reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndClass::AuthRequired => "auth_required",
+            EndClass::UntrustedFolder => "untrusted_folder",
+        }
+    }
+}
+
+/// The binary of `spec`'s agent: `[agents.X] bin`, or the CLI's name.
+fn bin(spec: &SessionSpec, agents: &AgentsConfig) -> String {
+    agents
+        .get(spec.agent)
+        .bin
+        .clone()
+        .unwrap_or_else(|| spec.agent.as_str().to_owned())
+}
+
+/// `spec`'s prompt, whole.
+fn prompt(spec: &SessionSpec) -> String {
+    spec.prompt.clone().unwrap_or_default()
+}
+
+/// The last line of `output` that contains one of `needles`, trimmed and
+/// cut to a sane length: a CLI's own words as evidence.
+fn line_with(output: &[u8], needles: &[&str]) -> Option<String> {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(output);
+    let line = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| needles.iter().any(|n| line.contains(n)))?;
+    let mut shown: String = line.chars().filter(|c| !c.is_control()).collect();
+    if shown.len() > MAX {
+        let mut cut = MAX;
+        while !shown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    Some(shown)
+}
+
+#[cfg(test)]
+mod tests;

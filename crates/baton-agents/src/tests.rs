@@ -1,0 +1,280 @@
+//! Golden argv of every CLI, what their output says about a run's end
+//! (in the words the real CLIs print), and codex's check before a run.
+
+use std::path::Path;
+
+use baton_config::{AgentConfig, AgentKind, AgentsConfig, Manifest, SessionSpec};
+
+use crate::*;
+
+fn strings(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+fn parse(text: &str) -> Result<Manifest, baton_config::ConfigError> {
+    Manifest::parse(text, None, Path::new("/work/proj"))
+}
+
+#[test]
+fn every_kind_has_its_agent() {
+    for kind in AgentKind::ALL {
+        assert_eq!(agent(*kind).kind(), *kind);
+    }
+}
+
+#[test]
+fn a_command_runs_as_given_whatever_its_model_or_profile() {
+    let m =
+        parse("[[session]]\ncommand = [\"x\"]\nmodel = \"m\"\nprofile = \"p\"\n").expect("valid");
+    assert_eq!(argv(&m.sessions[0], &m.agents), strings(&["x"]));
+}
+
+fn spec(agent: AgentKind, prompt: &str) -> SessionSpec {
+    let mut s = SessionSpec::command("s".parse().unwrap(), Vec::new());
+    s.agent = agent;
+    s.command = None;
+    s.prompt = Some(prompt.to_owned());
+    s
+}
+
+const NASTY: &str = "fix $(touch x) and \"; touch y; \" `id` 'q' \\ \n next line";
+
+#[test]
+fn argv_codex() {
+    let agents = AgentsConfig::default();
+    let s = spec(AgentKind::Codex, NASTY);
+    assert_eq!(
+        argv(&s, &agents),
+        strings(&[
+            "codex",
+            "exec",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "--skip-git-repo-check",
+            "--color",
+            "never",
+            "--",
+            NASTY,
+        ])
+    );
+    let mut s = s;
+    s.profile = Some("work".into());
+    s.model = Some("o3".into());
+    s.mcp_servers = strings(&["github", "linear"]);
+    let agents = AgentsConfig {
+        codex: AgentConfig {
+            bin: Some("/opt/codex/bin/codex".into()),
+            stdin: None,
+            ..AgentConfig::default()
+        },
+        ..AgentsConfig::default()
+    };
+    assert_eq!(
+        argv(&s, &agents),
+        strings(&[
+            "/opt/codex/bin/codex",
+            "--profile=work",
+            "exec",
+            "--dangerously-bypass-approvals-and-sandbox",
+            "--skip-git-repo-check",
+            "--color",
+            "never",
+            "--model=o3",
+            "-c",
+            "mcp_servers.github.enabled=true",
+            "-c",
+            "mcp_servers.linear.enabled=true",
+            "--",
+            NASTY,
+        ])
+    );
+}
+
+#[test]
+fn argv_gemini() {
+    let agents = AgentsConfig::default();
+    let mut s = spec(AgentKind::Gemini, "$(touch x)");
+    assert_eq!(
+        argv(&s, &agents),
+        strings(&[
+            "gemini",
+            "--yolo",
+            "--skip-trust",
+            "--output-format",
+            "text",
+            "--prompt=$(touch x)",
+        ])
+    );
+    s.model = Some("gemini-2.5-pro".into());
+    s.profile = Some("ignored".into());
+    assert_eq!(
+        argv(&s, &agents),
+        strings(&[
+            "gemini",
+            "--model=gemini-2.5-pro",
+            "--yolo",
+            "--skip-trust",
+            "--output-format",
+            "text",
+            "--prompt=$(touch x)",
+        ])
+    );
+}
+
+#[test]
+fn argv_claude() {
+    let agents = AgentsConfig {
+        claude: AgentConfig {
+            bin: Some("/usr/local/bin/claude".into()),
+            stdin: None,
+            ..AgentConfig::default()
+        },
+        ..AgentsConfig::default()
+    };
+    let mut s = spec(AgentKind::Claude, "\"; touch y; \"");
+    assert_eq!(
+        argv(&s, &agents),
+        strings(&["/usr/local/bin/claude", "-p", "--", "\"; touch y; \""])
+    );
+    s.model = Some("opus".into());
+    assert_eq!(
+        argv(&s, &AgentsConfig::default()),
+        strings(&["claude", "--model=opus", "-p", "--", "\"; touch y; \""])
+    );
+}
+
+#[test]
+fn user_data_that_looks_like_a_flag_stays_data() {
+    // Each of these made the real CLIs print help or a version and exit 0.
+    for agent in [AgentKind::Codex, AgentKind::Gemini, AgentKind::Claude] {
+        for prompt in ["--help", "--version", "-h", "-"] {
+            let mut s = spec(agent, prompt);
+            s.model = Some("--help".into());
+            s.profile = Some("-v".into());
+            let argv = argv(&s, &AgentsConfig::default());
+            let loose: Vec<&String> = argv
+                .iter()
+                .filter(|w| ["--help", "--version", "-h", "-v", "-"].contains(&w.as_str()))
+                .collect();
+            match agent {
+                // A positional prompt only after `--`.
+                AgentKind::Codex | AgentKind::Claude => {
+                    assert_eq!(loose, [prompt], "{agent}: {argv:?}");
+                    let dashes = argv.iter().position(|w| w == "--").unwrap();
+                    assert_eq!(dashes, argv.len() - 2, "{agent}: {argv:?}");
+                }
+                AgentKind::Gemini => {
+                    assert!(loose.is_empty(), "{argv:?}");
+                    assert_eq!(argv.last().unwrap(), &format!("--prompt={prompt}"));
+                }
+                AgentKind::Command => unreachable!(),
+            }
+            assert!(
+                argv.iter().any(|w| w == "--model=--help"),
+                "{agent}: {argv:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn argv_command_is_given_argv() {
+    let m = parse("[[session]]\ncommand = [\"sh\", \"-c\", \"echo $(touch x)\"]\nprompt = \"\\\"; touch y; \\\"\"\n")
+        .expect("valid");
+    assert_eq!(
+        argv(&m.sessions[0], &m.agents),
+        strings(&["sh", "-c", "echo $(touch x)"])
+    );
+    let m =
+        parse("[[session]]\ncommand = \"echo '$(touch x)' \\\"; touch y; \\\"\"\n").expect("valid");
+    assert_eq!(
+        argv(&m.sessions[0], &m.agents),
+        strings(&["echo", "$(touch x)", "; touch y; "])
+    );
+}
+
+#[test]
+fn argv_from_manifest_keeps_prompt_whole() {
+    let text = "[[session]]\nagent = \"codex\"\nprompt = \"fix $(touch x) \\\"; touch y; \\\"\"\n";
+    let m = parse(text).expect("valid");
+    let argv = argv(&m.sessions[0], &m.agents);
+    assert_eq!(
+        argv.last().map(String::as_str),
+        Some("fix $(touch x) \"; touch y; \"")
+    );
+}
+
+/// Output captured from the real CLIs (claude 2.1.197, gemini 0.61.0),
+/// offline, with an empty `HOME`.
+const CLAUDE_NOT_LOGGED_IN: &str = "Not logged in \u{b7} Please run /login\n";
+const GEMINI_NO_AUTH: &str = "YOLO mode is enabled. All tool calls will be automatically approved.\n\
+    Please set an Auth method in your /tmp/h/.gemini/settings.json or specify one of the following \
+    environment variables before running: GEMINI_API_KEY, GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_GENAI_USE_GCA\n";
+
+#[test]
+fn a_cli_that_says_it_cannot_authenticate_ends_its_run_for_good() {
+    let claude = agent(AgentKind::Claude);
+    let ended = claude
+        .ended(Some(1), CLAUDE_NOT_LOGGED_IN.as_bytes())
+        .unwrap();
+    assert_eq!(ended.class, EndClass::AuthRequired);
+    assert_eq!(ended.evidence, "Not logged in \u{b7} Please run /login");
+    // Its own words only count when the run failed.
+    assert_eq!(claude.ended(Some(0), CLAUDE_NOT_LOGGED_IN.as_bytes()), None);
+    assert_eq!(claude.ended(Some(1), b"error: compile failed\n"), None);
+
+    let gemini = agent(AgentKind::Gemini);
+    let ended = gemini.ended(Some(41), GEMINI_NO_AUTH.as_bytes()).unwrap();
+    assert_eq!(ended.class, EndClass::AuthRequired);
+    assert!(
+        ended.evidence.starts_with("Please set an Auth method"),
+        "{ended:?}"
+    );
+    // The exit code alone says it, when the words scrolled away.
+    let ended = gemini.ended(Some(41), b"").unwrap();
+    assert!(ended.evidence.contains("exited 41"), "{ended:?}");
+    let ended = gemini.ended(Some(55), b"").unwrap();
+    assert_eq!(ended.class, EndClass::UntrustedFolder);
+    assert_eq!(gemini.ended(Some(1), GEMINI_NO_AUTH.as_bytes()), None);
+    assert_eq!(gemini.ended(None, GEMINI_NO_AUTH.as_bytes()), None);
+
+    // A command's words are its own business.
+    assert_eq!(
+        agent(AgentKind::Command).ended(Some(1), CLAUDE_NOT_LOGGED_IN.as_bytes()),
+        None
+    );
+}
+
+#[test]
+fn evidence_is_one_clean_line_of_bounded_length() {
+    let long = format!("Not logged in {}\x1b[0m\n", "é".repeat(400));
+    let ended = agent(AgentKind::Claude)
+        .ended(Some(1), long.as_bytes())
+        .unwrap();
+    assert!(
+        ended.evidence.chars().count() <= 301,
+        "{}",
+        ended.evidence.len()
+    );
+    assert!(!ended.evidence.contains('\x1b'));
+    assert!(ended.evidence.ends_with('…'));
+}
+
+#[test]
+fn codex_checks_its_own_configuration_before_each_run() {
+    let home = tempfile::tempdir().unwrap();
+    let mut s = spec(AgentKind::Codex, "x");
+    let codex = agent(AgentKind::Codex);
+    // Nothing named, nothing to check.
+    assert!(codex.preflight(&s, &[]).is_none());
+    s.profile = Some("work".into());
+    let env = [("CODEX_HOME".to_owned(), home.path().display().to_string())];
+    let check = codex.preflight(&s, &env).expect("a profile to check");
+    assert!(check.problem().unwrap().contains("work.config.toml"));
+    // Fixed between runs: the same check passes the next time.
+    std::fs::write(home.path().join("work.config.toml"), "model = \"o3\"\n").unwrap();
+    assert_eq!(check.problem(), None);
+    // A remote session's codex reads the host's configuration, not ours.
+    s.host = Some("gpu".into());
+    assert!(codex.preflight(&s, &env).is_none());
+    assert!(agent(AgentKind::Claude).preflight(&s, &env).is_none());
+}

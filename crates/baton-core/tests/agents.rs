@@ -1,0 +1,169 @@
+//! The real agent CLIs (pinned in scripts/test.sh, which installs them and
+//! names their directory in `BATON_TEST_AGENT_CLIS`), run offline with an
+//! empty HOME as a new user meets them: what they say when they cannot
+//! work ends the session the way it should, and every flag baton passes is
+//! one they take.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use baton_config::{AgentKind, AgentsConfig, SessionSpec};
+use baton_core::SessionState;
+use baton_core::eventlog::Event;
+use common::{Harness, id};
+
+/// Where the pinned CLIs are; `None` outside CI when they are missing.
+fn clis() -> Option<PathBuf> {
+    match std::env::var_os("BATON_TEST_AGENT_CLIS") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the agent CLIs are required in CI (scripts/test.sh installs them)"
+            );
+            eprintln!("skipped: BATON_TEST_AGENT_CLIS is not set (run scripts/test.sh)");
+            None
+        }
+    }
+}
+
+/// A session of `agent` with `prompt`, in a fresh folder, with an empty
+/// HOME of its own (no login, no settings, no trust).
+fn fresh(agent: AgentKind, name: &str, h: &Harness) -> SessionSpec {
+    let home = h.dir.path().join(format!("{name}.home"));
+    let workdir = h.dir.path().join(format!("{name}.work"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&workdir).unwrap();
+    let mut spec = SessionSpec::command(id(name), Vec::new());
+    spec.agent = agent;
+    spec.command = None;
+    spec.prompt = Some("say hi".into());
+    spec.workdir = Some(workdir);
+    spec.env.insert("HOME".into(), home.display().to_string());
+    spec.max_restarts = Some(3);
+    spec
+}
+
+/// A conductor whose agents are the pinned CLIs in `dir`.
+fn harness(dir: &Path) -> Harness {
+    let bin = |name: &str| Some(dir.join(name).display().to_string());
+    Harness::new(|opts| {
+        opts.agents.claude.bin = bin("claude");
+        opts.agents.gemini.bin = bin("gemini");
+        opts.agents.codex.bin = bin("codex");
+        // The CLIs are node programs: their first output can take a while
+        // on a loaded machine.
+        opts.probe.startup_timeout = std::time::Duration::from_secs(60);
+    })
+}
+
+/// The reason and evidence of the session's `failed` state record.
+fn failure(h: &Harness, name: &str) -> (String, Option<String>) {
+    h.session_records(name)
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::State {
+                to: SessionState::Failed,
+                reason,
+                evidence,
+                ..
+            } => Some((reason.clone(), evidence.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{name} never failed: {}", h.dump()))
+}
+
+fn spawns(h: &Harness, name: &str) -> usize {
+    h.session_records(name)
+        .iter()
+        .filter(|r| matches!(r.event, Event::Spawn { .. }))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_that_is_not_logged_in_is_dead_after_one_run_with_its_words_as_evidence() {
+    let Some(dir) = clis() else { return };
+    let h = harness(&dir);
+    // (agent, its words)
+    let cases = [
+        (AgentKind::Claude, "Not logged in"),
+        (AgentKind::Gemini, "Please set an Auth method"),
+    ];
+    for (agent, _) in cases {
+        h.spawn(fresh(agent, agent.as_str(), &h)).await;
+    }
+    for (agent, words) in cases {
+        let name = agent.as_str();
+        assert_eq!(
+            h.wait_terminal(name).await,
+            SessionState::Dead,
+            "{}",
+            h.dump()
+        );
+        let (reason, evidence) = failure(&h, name);
+        assert_eq!(reason, "auth_required", "{name}: {}", h.dump());
+        let evidence = evidence.unwrap_or_default();
+        assert!(evidence.contains(words), "{name}: {evidence}");
+        assert_eq!(spawns(&h, name), 1, "{name} was restarted: {}", h.dump());
+    }
+    h.finish().await;
+}
+
+/// Every flag baton passes is one the pinned CLI lists in its `--help`: a
+/// flag a new version drops fails here, not in a user's session.
+#[test]
+fn every_flag_baton_passes_is_in_the_clis_help() {
+    let Some(dir) = clis() else { return };
+    for agent in [AgentKind::Claude, AgentKind::Gemini, AgentKind::Codex] {
+        let mut spec = SessionSpec::command(id("s"), Vec::new());
+        spec.agent = agent;
+        spec.command = None;
+        spec.prompt = Some("x".into());
+        spec.model = Some("m".into());
+        if agent == AgentKind::Codex {
+            spec.profile = Some("p".into());
+            spec.mcp_servers = vec!["s".into()];
+        }
+        let bin = dir.join(agent.as_str());
+        let mut agents = AgentsConfig::default();
+        agents.claude.bin = Some(bin.display().to_string());
+        agents.gemini.bin = Some(bin.display().to_string());
+        agents.codex.bin = Some(bin.display().to_string());
+        let argv = baton_agents::argv(&spec, &agents);
+        let mut help = help_of(&bin, &["--help"]);
+        if agent == AgentKind::Codex {
+            help.push_str(&help_of(&bin, &["exec", "--help"]));
+        }
+        let flags: Vec<&str> = argv
+            .iter()
+            .take_while(|w| *w != "--")
+            .filter(|w| w.starts_with('-'))
+            .map(|w| w.split('=').next().unwrap_or(w))
+            .collect();
+        assert!(!flags.is_empty(), "{agent}: {argv:?}");
+        for flag in flags {
+            let listed = help
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .any(|word| word == flag);
+            assert!(
+                listed,
+                "{agent} --help does not list `{flag}` (baton passes {argv:?})"
+            );
+        }
+    }
+}
+
+/// What `bin ARGS` prints, both streams.
+fn help_of(bin: &Path, args: &[&str]) -> String {
+    let empty_home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin)
+        .args(args)
+        .env("HOME", empty_home.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text
+}
