@@ -34,6 +34,14 @@ impl Agent for Claude {
         argv
     }
 
+    /// What 2.1.x shows when it cannot resolve or reach its API.
+    fn offline_words(&self) -> &'static [&'static str] {
+        &[
+            "Unable to connect to Anthropic services",
+            "Failed to connect to api.anthropic.com",
+        ]
+    }
+
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         if exit_code == Some(0) {
             return None;

@@ -52,6 +52,12 @@ impl Agent for Codex {
         argv
     }
 
+    /// codex 0.171 offline retries five times, then prints this line every
+    /// few seconds and never exits.
+    fn offline_words(&self) -> &'static [&'static str] {
+        &["Reconnecting... waiting for network"]
+    }
+
     /// The profile and MCP servers a local session names must be in
     /// `$CODEX_HOME` (the session's `CODEX_HOME`, else the conductor's).
     fn preflight(&self, spec: &SessionSpec, env: &[(String, String)]) -> Option<Preflight> {

@@ -4,8 +4,8 @@
 //!
 //! | agent | headless argv | checked before a run | a run's end read from |
 //! |---|---|---|---|
-//! | [`claude`] | `claude [--model=M] -p -- PROMPT` | — | "Not logged in · Please run /login" and kin: `auth_required` |
-//! | [`codex`] | `codex [--profile=P] exec --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | its exit status (offline, 0.171 waits for the network without exiting) |
+//! | [`claude`] | `claude [--model=M] -p -- PROMPT` | — | "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
+//! | [`codex`] | `codex [--profile=P] exec --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | its exit status; "Reconnecting... waiting for network" while it runs: `network` |
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format text --prompt=PROMPT` | — | exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
 //!
@@ -55,6 +55,12 @@ pub trait Agent: Send + Sync {
         None
     }
 
+    /// Lines that, while a run goes on, say the CLI cannot reach its
+    /// provider and is only waiting (see [`Listener`]).
+    fn offline_words(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// What the CLI said about a run that ended with `exit_code` (`None`:
     /// ended by a signal) after writing `output` (its last bytes, both
     /// streams): `None` when it said nothing that classifies the end.
@@ -76,6 +82,76 @@ pub fn agent(kind: AgentKind) -> &'static dyn Agent {
 /// The argv that runs `spec` (see [`Agent::argv`]).
 pub fn argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
     agent(spec.agent).argv(spec, agents)
+}
+
+/// What a CLI says of itself while its run goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Said {
+    /// It cannot reach its provider and waits for the network (the line
+    /// that says so): no output of the run will come until it is back.
+    Offline(String),
+}
+
+/// Reads a run's output as it comes, line by line, for what the CLI says
+/// of itself ([`Said`]); says each thing once per run. Only agents with
+/// something to listen for have one, so a `command` session's output costs
+/// nothing here.
+#[derive(Debug)]
+pub struct Listener {
+    offline: &'static [&'static str],
+    /// The line being written (bounded: a line longer than this is judged
+    /// by its first part).
+    partial: Vec<u8>,
+    said: bool,
+}
+
+/// The longest line a listener keeps.
+const LINE_MAX: usize = 4096;
+
+impl Listener {
+    /// A listener for `agent`'s runs, or `None` when it has nothing to
+    /// listen for.
+    pub fn of(agent: &dyn Agent) -> Option<Listener> {
+        let offline = agent.offline_words();
+        (!offline.is_empty()).then(|| Listener {
+            offline,
+            partial: Vec::new(),
+            said: false,
+        })
+    }
+
+    /// Takes the next `bytes` of output (either stream); what they say, once.
+    pub fn feed(&mut self, bytes: &[u8]) -> Option<Said> {
+        if self.said {
+            return None;
+        }
+        let mut found = None;
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            let room = LINE_MAX.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&piece[..piece.len().min(room)]);
+            if piece.ends_with(b"\n") {
+                if found.is_none() {
+                    found = self.judge();
+                }
+                self.partial.clear();
+            }
+        }
+        if found.is_some() {
+            self.said = true;
+        }
+        found
+    }
+
+    /// What the line in `partial` says.
+    fn judge(&self) -> Option<Said> {
+        let line = String::from_utf8_lossy(&self.partial);
+        let line = line.trim();
+        self.offline
+            .iter()
+            .any(|w| line.contains(w))
+            .then(|| Said::Offline(clean(line)))
+    }
 }
 
 /// A check to make before each run: it reads files that may change
@@ -149,16 +225,22 @@ fn prompt(spec: &SessionSpec) -> String {
     spec.prompt.clone().unwrap_or_default()
 }
 
-/// The last line of `output` that contains one of `needles`, trimmed and
-/// cut to a sane length: a CLI's own words as evidence.
+/// The last line of `output` that contains one of `needles`, as
+/// evidence ([`clean`]).
 fn line_with(output: &[u8], needles: &[&str]) -> Option<String> {
-    const MAX: usize = 300;
     let text = String::from_utf8_lossy(output);
     let line = text
         .lines()
         .rev()
         .map(str::trim)
         .find(|line| needles.iter().any(|n| line.contains(n)))?;
+    Some(clean(line))
+}
+
+/// A CLI's line as evidence: control characters dropped, cut to a sane
+/// length.
+fn clean(line: &str) -> String {
+    const MAX: usize = 300;
     let mut shown: String = line.chars().filter(|c| !c.is_control()).collect();
     if shown.len() > MAX {
         let mut cut = MAX;
@@ -168,7 +250,7 @@ fn line_with(output: &[u8], needles: &[&str]) -> Option<String> {
         shown.truncate(cut);
         shown.push('…');
     }
-    Some(shown)
+    shown
 }
 
 #[cfg(test)]

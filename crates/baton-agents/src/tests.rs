@@ -278,3 +278,44 @@ fn codex_checks_its_own_configuration_before_each_run() {
     assert!(codex.preflight(&s, &env).is_none());
     assert!(agent(AgentKind::Claude).preflight(&s, &env).is_none());
 }
+
+#[test]
+fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() {
+    assert!(Listener::of(agent(AgentKind::Command)).is_none());
+    assert!(Listener::of(agent(AgentKind::Gemini)).is_none());
+    // As codex 0.171 printed it offline, cut at every byte.
+    let text = "2026-12-06T22:06:44Z ERROR codex_api: failed to connect\n\
+                ERROR: Reconnecting... 5/5\n\
+                warning: Falling back from WebSockets to HTTPS transport.\n\
+                ERROR: Reconnecting... waiting for network\n\
+                ERROR: Reconnecting... waiting for network\n";
+    for cut in 0..text.len() {
+        let mut listener = Listener::of(agent(AgentKind::Codex)).unwrap();
+        let (a, b) = text.as_bytes().split_at(cut);
+        let said: Vec<Said> = [a, b]
+            .iter()
+            .filter_map(|part| listener.feed(part))
+            .collect();
+        assert_eq!(
+            said,
+            [Said::Offline(
+                "ERROR: Reconnecting... waiting for network".into()
+            )],
+            "cut at {cut}"
+        );
+    }
+    // A line without its newline is not judged yet; an overlong one is
+    // judged by its start.
+    let mut listener = Listener::of(agent(AgentKind::Claude)).unwrap();
+    assert_eq!(
+        listener.feed(b"Unable to connect to Anthropic services"),
+        None
+    );
+    assert!(listener.feed(b"\n").is_some());
+    let mut listener = Listener::of(agent(AgentKind::Codex)).unwrap();
+    let long = format!(
+        "{}\nReconnecting... waiting for network\n",
+        "x".repeat(100_000)
+    );
+    assert!(listener.feed(long.as_bytes()).is_some());
+}

@@ -35,6 +35,10 @@ pub enum FailureClass {
     AuthRequired,
     /// The agent CLI refused to run headless in a folder it does not trust.
     UntrustedFolder,
+    /// The agent CLI said it cannot reach its provider and waits for the
+    /// network. Waited for like an unreachable host: restarted after
+    /// `host_retry`, without using the restart budget.
+    Network,
     /// The session's remote host stopped answering for `remote_timeout`.
     /// Waits for the host (without using the restart budget) and re-adopts
     /// the tmux session if it survived.
@@ -69,6 +73,7 @@ impl FailureClass {
             FailureClass::Crash => "crash",
             FailureClass::AuthRequired => "auth_required",
             FailureClass::UntrustedFolder => "untrusted_folder",
+            FailureClass::Network => "network",
             FailureClass::StartupTimeout => "startup_timeout",
             FailureClass::RateLimited => "rate_limited",
             FailureClass::SpawnError => "spawn_error",

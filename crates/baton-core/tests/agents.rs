@@ -111,6 +111,44 @@ async fn a_cli_that_is_not_logged_in_is_dead_after_one_run_with_its_words_as_evi
     h.finish().await;
 }
 
+/// codex offline retries, then prints "Reconnecting... waiting for network"
+/// every few seconds and never exits: its session is not `healthy`, and not
+/// a crash loop either — it waits for the network as a session waits for
+/// its host, its restart budget untouched, the CLI's line as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_that_waits_for_the_network_is_waited_for_not_restarted_in_a_loop() {
+    let Some(dir) = clis() else { return };
+    let h = harness(&dir);
+    h.spawn(fresh(AgentKind::Codex, "codex", &h)).await;
+    let failed = h.wait_state("codex", SessionState::Failed).await;
+    let Event::State {
+        reason, evidence, ..
+    } = &failed.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, "network", "{}", h.dump());
+    assert!(
+        evidence
+            .as_deref()
+            .is_some_and(|e| e.contains("waiting for network")),
+        "{}",
+        h.dump()
+    );
+    let restarting = h.wait_state("codex", SessionState::Restarting).await;
+    let Event::State {
+        restarts, delay_ms, ..
+    } = &restarting.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(*restarts, 0, "the budget is not used: {}", h.dump());
+    assert!(delay_ms.is_some_and(|d| d >= 1_000), "{}", h.dump());
+    h.conductor.kill(&id("codex")).await.expect("kill");
+    assert_eq!(h.wait_terminal("codex").await, SessionState::Dead);
+    h.finish().await;
+}
+
 /// Every flag baton passes is one the pinned CLI lists in its `--help`: a
 /// flag a new version drops fails here, not in a user's session.
 #[test]

@@ -52,6 +52,9 @@ pub(crate) struct RunConfig {
     /// The session runs in a git worktree of its own; `run.cwd` is then its
     /// workdir in the user's checkout until the worktree step moves it.
     pub worktree: Option<super::worktree::WorktreePlan>,
+    /// Reads the output for what the agent CLI says of itself (`None`: an
+    /// agent with nothing to listen for).
+    pub listener: Option<baton_agents::Listener>,
 }
 
 /// The optional L2 hook: a command that must keep succeeding.
@@ -176,6 +179,8 @@ pub(crate) enum RunMsg {
     Silent(Option<Detection>),
     /// Output resumed after a silence.
     Resumed,
+    /// What the agent CLI said of itself while it runs.
+    Said(baton_agents::Said),
     StartupTimeout,
     L2Failed(String),
     /// A signal reached the run's processes.
@@ -416,6 +421,9 @@ impl Run {
             Stream::Stderr => &self.shared.err_bytes,
         };
         counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if let Some(said) = self.cfg.listener.as_mut().and_then(|l| l.feed(bytes)) {
+            (self.report)(RunMsg::Said(said));
+        }
         self.live
             .output(&self.shared, bytes, self.epoch, &self.report)
     }

@@ -45,7 +45,8 @@ pub(crate) fn outcome_for(class: FailureClass) -> Outcome {
         // nothing about the account.
         FailureClass::SpawnError
         | FailureClass::RemoteUnreachable
-        | FailureClass::UntrustedFolder => Outcome::Infrastructure,
+        | FailureClass::UntrustedFolder
+        | FailureClass::Network => Outcome::Infrastructure,
         FailureClass::UserKill | FailureClass::Shutdown => Outcome::Neutral,
     }
 }

@@ -842,6 +842,7 @@ impl Supervisor {
                 interval: probe.l2_interval,
                 failures: probe.l2_failures,
             }),
+            listener: baton_agents::Listener::of(agent),
             // tmux panes get the same size as a PTY (see proc::tmux).
             screen: spec.backend.is_terminal().then(proc::PtySize::default),
             worktree: spec.worktree.clone().map(|spec_wt| worktree::WorktreePlan {
@@ -964,6 +965,14 @@ impl Supervisor {
                     && self.transition(&id, SessionState::Healthy, "output_resumed", None, None)
                 {
                     self.arm_budget_reset(&id);
+                }
+            }
+            RunMsg::Said(baton_agents::Said::Offline(line)) => {
+                // It waits for the network itself, printing nothing useful:
+                // end the run and wait as for a host, without the budget.
+                if entry.state.has_process() && entry.ending.is_none() {
+                    entry.message = Some(line);
+                    self.end_run(&id, FailureClass::Network, false);
                 }
             }
             RunMsg::StartupTimeout => {
@@ -1139,7 +1148,9 @@ impl Supervisor {
             Verdict::Failed { class, evidence } => {
                 // An unreachable host's evidence is what the run said of it.
                 let evidence = match class {
-                    FailureClass::RemoteUnreachable => entry.message.clone(),
+                    FailureClass::RemoteUnreachable | FailureClass::Network => {
+                        entry.message.clone()
+                    }
                     _ => evidence,
                 };
                 self.fail(id, class, evidence, None);

@@ -114,7 +114,11 @@ pub(super) fn after_failure(
     jitter: f64,
 ) -> AfterFailure {
     // A host that does not answer is waited for: no budget is used.
-    let waits_for_host = class == FailureClass::RemoteUnreachable;
+    // So is a network an agent CLI cannot reach.
+    let waits_for_host = matches!(
+        class,
+        FailureClass::RemoteUnreachable | FailureClass::Network
+    );
     if !class.restartable() {
         return AfterFailure::Dead {
             reason: class,
@@ -311,16 +315,43 @@ mod tests {
     }
 
     #[test]
-    fn an_unreachable_host_is_waited_for_without_using_the_budget() {
-        for used in [0, 3, 10] {
+    fn an_unreachable_host_or_network_is_waited_for_without_using_the_budget() {
+        for class in [FailureClass::RemoteUnreachable, FailureClass::Network] {
+            for used in [0, 3, 10] {
+                assert_eq!(
+                    decide(class, used),
+                    AfterFailure::Restart {
+                        delay: POLICY.host_retry,
+                        restarts: used
+                    },
+                    "{class:?}, {used} restarts used"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cli_that_cannot_log_in_or_trust_its_folder_is_dead_at_once() {
+        for class in [FailureClass::AuthRequired, FailureClass::UntrustedFolder] {
             assert_eq!(
-                decide(FailureClass::RemoteUnreachable, used),
-                AfterFailure::Restart {
-                    delay: POLICY.host_retry,
-                    restarts: used
-                },
-                "{used} restarts used"
+                decide(class, 0),
+                AfterFailure::Dead {
+                    reason: class,
+                    gave_up: false
+                }
             );
+        }
+        // The CLI's words win over the rate-limit wording in the same tail.
+        let tail = b"429 Too Many Requests\nNot logged in \xc2\xb7 Please run /login\n";
+        match judge_run(&baton_agents::claude::Claude, None, EXIT_1, tail, now()) {
+            Verdict::Failed { class, evidence } => {
+                assert_eq!(class, FailureClass::AuthRequired);
+                assert_eq!(
+                    evidence.as_deref(),
+                    Some("Not logged in · Please run /login")
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 
