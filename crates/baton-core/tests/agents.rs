@@ -107,6 +107,21 @@ async fn a_cli_that_is_not_logged_in_is_dead_after_one_run_with_its_words_as_evi
         let evidence = evidence.unwrap_or_default();
         assert!(evidence.contains(words), "{name}: {evidence}");
         assert_eq!(spawns(&h, name), 1, "{name} was restarted: {}", h.dump());
+        let dead = h
+            .session_records(name)
+            .iter()
+            .find_map(|r| match &r.event {
+                Event::Dead {
+                    reason, message, ..
+                } => Some((reason.clone(), message.clone())),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(dead.0, "auth_required");
+        assert!(
+            dead.1.as_deref().is_some_and(|m| m.contains(words)),
+            "{name}: {dead:?}"
+        );
     }
     h.finish().await;
 }

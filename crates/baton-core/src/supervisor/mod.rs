@@ -1151,6 +1151,12 @@ impl Supervisor {
                     FailureClass::RemoteUnreachable | FailureClass::Network => {
                         entry.message.clone()
                     }
+                    // The CLI's words are also the `dead` record's message:
+                    // they say what a person must do.
+                    FailureClass::AuthRequired | FailureClass::UntrustedFolder => {
+                        entry.message.clone_from(&evidence);
+                        evidence
+                    }
                     _ => evidence,
                 };
                 self.fail(id, class, evidence, None);
