@@ -1238,9 +1238,17 @@ impl Supervisor {
         if !self.transition(id, SessionState::Failed, class.as_str(), None, evidence) {
             return;
         }
+        // Credentials a leased account gave were refused: that account is
+        // at fault (its failure counts toward its circuit), and the next
+        // run leases another, within the restart budget.
+        let leased = self.sessions.get(id).is_some_and(|e| e.lease.is_some());
         self.release_lease(id, leasing::outcome_for(class));
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
+        };
+        let judged = match class {
+            FailureClass::AuthRequired if leased => FailureClass::Crash,
+            _ => class,
         };
         let policy = policy::RestartPolicy {
             max_restarts: entry
@@ -1254,7 +1262,7 @@ impl Supervisor {
         let restarts = entry.restarts;
         let stopping = self.shutting_down.is_some();
         let jitter = self.next_jitter();
-        match policy::after_failure(class, restarts, &policy, stopping, retry_after, jitter) {
+        match policy::after_failure(judged, restarts, &policy, stopping, retry_after, jitter) {
             AfterFailure::Restart { delay, restarts } => {
                 let Some(entry) = self.sessions.get_mut(id) else {
                     return;
@@ -1278,6 +1286,8 @@ impl Supervisor {
                 }
             }
             AfterFailure::Dead { reason, gave_up } => {
+                // The session's own class, whatever the policy judged it as.
+                let reason = if reason == judged { class } else { reason };
                 let Some(entry) = self.sessions.get_mut(id) else {
                     return;
                 };

@@ -931,3 +931,78 @@ async fn a_recorded_run_of_a_registered_backend_is_taken_over_if_it_outlives_its
         states(&effects)
     );
 }
+
+/// A CLI that refuses the credentials of a leased account says nothing of
+/// the session: the account is released as failed and the next run leases
+/// another, within the budget. Without accounts the session is dead at once.
+#[tokio::test]
+async fn refused_credentials_of_a_leased_account_lease_another_instead_of_ending() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let state_dir = state.path().to_owned();
+    let account = |id: &str| AccountSpec {
+        id: id.into(),
+        provider: AgentKind::Claude,
+        mode: AccountMode::Env,
+        profile: None,
+        env: Default::default(),
+        auth_file: None,
+        host: None,
+        tier: Tier::Unknown,
+    };
+    let mut t = table_with_broker(
+        |o| {
+            o.accounts = baton_config::AccountsConfig {
+                auth_dir: state_dir.join("auth"),
+                state_dir: state_dir.clone(),
+                accounts: vec![account("acct1"), account("acct2")],
+                ..Default::default()
+            };
+        },
+        |o| {
+            let broker = Broker::open(
+                o.accounts.clone(),
+                Arc::new(baton_accounts::SystemClock),
+                Default::default(),
+            )
+            .expect("broker");
+            Some(Arc::new(broker))
+        },
+    );
+    let broker = t.sup.broker.clone().expect("a broker");
+    let mut s = spec("c");
+    s.agent = AgentKind::Claude;
+    s.command = None;
+    s.prompt = Some("fix it".into());
+    t.spawn(s);
+    t.handle(SupMsg::Broker(BrokerReply::Leased {
+        id: id("c"),
+        ticket: 1,
+        result: broker.lease(AgentKind::Claude, "c", None),
+    }));
+    let effects = t.report("c", 1, finished(1, "Not logged in · Please run /login\n"));
+    assert_eq!(
+        states(&effects),
+        [
+            "starting>failed:auth_required",
+            "failed>restarting:auth_required"
+        ]
+    );
+    let released = effects.iter().find_map(|e| match e {
+        Effect::Release { outcome, .. } => Some(outcome.clone()),
+        _ => None,
+    });
+    assert!(matches!(released, Some(Outcome::Failure)), "{released:?}");
+
+    // Without an account to blame, nothing a restart does can help.
+    let mut t = table(|_| {});
+    let mut s = spec("d");
+    s.agent = AgentKind::Claude;
+    s.command = None;
+    s.prompt = Some("fix it".into());
+    t.spawn(s);
+    let effects = t.report("d", 1, finished(1, "Not logged in · Please run /login\n"));
+    assert_eq!(
+        states(&effects),
+        ["starting>failed:auth_required", "failed>dead:auth_required"]
+    );
+}
