@@ -988,7 +988,7 @@ async fn refused_credentials_of_a_leased_account_lease_another_instead_of_ending
         ]
     );
     let released = effects.iter().find_map(|e| match e {
-        Effect::Release { outcome, .. } => Some(outcome.clone()),
+        Effect::Release { outcome, .. } => Some(*outcome),
         _ => None,
     });
     assert!(matches!(released, Some(Outcome::Failure)), "{released:?}");
