@@ -6,7 +6,7 @@
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
-use crate::{Agent, EndClass, Ended, bin, line_with, prompt};
+use crate::{Agent, EndClass, Ended, bin, line_with, prompt, unknown_flag};
 
 /// What Claude Code says when it cannot authenticate.
 const AUTH: &[&str] = &[
@@ -46,9 +46,17 @@ impl Agent for Claude {
         if exit_code == Some(0) {
             return None;
         }
-        Some(Ended {
-            class: EndClass::AuthRequired,
-            evidence: line_with(output, AUTH)?,
-        })
+        if let Some(line) = line_with(output, AUTH) {
+            return Some(Ended {
+                class: EndClass::AuthRequired,
+                evidence: line,
+            });
+        }
+        // commander.js, as 2.1.x prints it: "error: unknown option '--x'".
+        unknown_flag(
+            output,
+            &["error: unknown option"],
+            "@anthropic-ai/claude-code",
+        )
     }
 }

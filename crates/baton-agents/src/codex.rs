@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
-use crate::{Agent, Preflight, bin, prompt};
+use crate::{Agent, Ended, Preflight, bin, prompt, unknown_flag};
 
 /// Codex CLI.
 pub struct Codex;
@@ -50,6 +50,15 @@ impl Agent for Codex {
         }
         argv.extend(["--".to_owned(), prompt(spec)]);
         argv
+    }
+
+    /// clap, as 0.171 prints it: "error: unexpected argument '--x' found"
+    /// (exit 2).
+    fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
+        if exit_code == Some(0) {
+            return None;
+        }
+        unknown_flag(output, &["error: unexpected argument"], "@openai/codex")
     }
 
     /// codex 0.171 offline retries five times, then prints this line every

@@ -9,7 +9,7 @@
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
-use crate::{Agent, EndClass, Ended, bin, line_with, prompt};
+use crate::{Agent, EndClass, Ended, bin, line_with, prompt, unknown_flag};
 
 /// gemini's exit code for a missing or rejected auth method.
 const EXIT_AUTH: i32 = 41;
@@ -35,6 +35,12 @@ impl Agent for Gemini {
     }
 
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
+        // yargs, as 0.61 prints it: "Unknown arguments: x, y" (exit 1).
+        if exit_code != Some(0)
+            && let Some(refused) = unknown_flag(output, &["Unknown argument"], "@google/gemini-cli")
+        {
+            return Some(refused);
+        }
         let (class, needles, said): (_, &[&str], _) = match exit_code? {
             EXIT_AUTH => (
                 EndClass::AuthRequired,

@@ -16,6 +16,10 @@
 //! and a positional prompt follows `--`. No argv is ever a shell string: the
 //! prompt is one element, passed through byte for byte.
 //!
+//! Every CLI's usage error for a flag it does not take (an older or newer
+//! version than the one baton speaks to) ends the session as a spawn error
+//! naming the package to update.
+//!
 //! Adding a CLI is one module implementing [`Agent`] and one row in
 //! [`agent`] (and its name in `baton_config::AgentKind` and on the wire).
 //!
@@ -199,6 +203,9 @@ pub enum EndClass {
     /// The CLI refuses to run headless in a folder it does not trust:
     /// retrying cannot help; the message names the fix.
     UntrustedFolder,
+    /// The CLI refused a flag baton passed: the installed version is older
+    /// (or newer) than the one baton speaks to. Retrying cannot help.
+    UnknownFlag,
 }
 
 impl EndClass {
@@ -207,8 +214,22 @@ impl EndClass {
         match self {
             EndClass::AuthRequired => "auth_required",
             EndClass::UntrustedFolder => "untrusted_folder",
+            EndClass::UnknownFlag => "spawn_error",
         }
     }
+}
+
+/// A usage error of a CLI that refused a flag baton passed: its line, and
+/// what to do (`package` is the CLI's npm package).
+fn unknown_flag(output: &[u8], needles: &[&str], package: &str) -> Option<Ended> {
+    let line = line_with(output, needles)?;
+    Some(Ended {
+        class: EndClass::UnknownFlag,
+        evidence: format!(
+            "{line} — the installed CLI does not take a flag baton passes; update it \
+             (npm install -g {package}) or point [agents.NAME] bin at a current one"
+        ),
+    })
 }
 
 /// The binary of `spec`'s agent: `[agents.X] bin`, or the CLI's name.

@@ -319,3 +319,33 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
     );
     assert!(listener.feed(long.as_bytes()).is_some());
 }
+
+#[test]
+fn a_cli_that_refuses_a_flag_says_which_and_what_to_do() {
+    // (agent, exit code, what the pinned CLI printed for `--bogus-flag`)
+    let cases = [
+        (
+            AgentKind::Claude,
+            1,
+            "error: unknown option '--bogus-flag'\n",
+        ),
+        (
+            AgentKind::Gemini,
+            1,
+            "Unknown arguments: bogus-flag, bogusFlag\nUsage: gemini [options] [command]\n",
+        ),
+        (
+            AgentKind::Codex,
+            2,
+            "error: unexpected argument '--bogus-flag' found\n\nUsage: codex exec [OPTIONS] [PROMPT]\n",
+        ),
+    ];
+    for (kind, code, output) in cases {
+        let ended = agent(kind)
+            .ended(Some(code), output.as_bytes())
+            .expect("a usage error");
+        assert_eq!(ended.class, EndClass::UnknownFlag, "{kind}");
+        assert!(ended.evidence.contains("bogus-flag"), "{ended:?}");
+        assert!(ended.evidence.contains("npm install -g @"), "{ended:?}");
+    }
+}

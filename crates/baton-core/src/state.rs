@@ -50,6 +50,8 @@ impl From<baton_agents::EndClass> for FailureClass {
         match class {
             baton_agents::EndClass::AuthRequired => FailureClass::AuthRequired,
             baton_agents::EndClass::UntrustedFolder => FailureClass::UntrustedFolder,
+            // A CLI that refuses baton's flags cannot run the session at all.
+            baton_agents::EndClass::UnknownFlag => FailureClass::SpawnError,
         }
     }
 }

@@ -208,6 +208,34 @@ fn every_flag_baton_passes_is_in_the_clis_help() {
     }
 }
 
+/// A pinned CLI given a flag it does not know (what an older CLI does with
+/// one baton passes) is read as a usage error, in the words it prints now:
+/// a change of wording in a new pinned version fails here.
+#[test]
+fn a_cli_that_refuses_a_flag_is_read_as_such() {
+    let Some(dir) = clis() else { return };
+    for (agent, args) in [
+        (AgentKind::Claude, &["--bogus-flag", "-p", "--", "hi"][..]),
+        (AgentKind::Gemini, &["--bogus-flag", "--prompt=hi"][..]),
+        (AgentKind::Codex, &["exec", "--bogus-flag", "--", "hi"][..]),
+    ] {
+        let empty_home = tempfile::tempdir().unwrap();
+        let out = Command::new(dir.join(agent.as_str()))
+            .args(args)
+            .env("HOME", empty_home.path())
+            .current_dir(empty_home.path())
+            .output()
+            .unwrap();
+        let mut output = out.stdout.clone();
+        output.extend_from_slice(&out.stderr);
+        let ended = baton_agents::agent(agent)
+            .ended(out.status.code(), &output)
+            .unwrap_or_else(|| panic!("{agent}: {}", String::from_utf8_lossy(&output)));
+        assert_eq!(ended.class, baton_agents::EndClass::UnknownFlag, "{agent}");
+        assert!(ended.evidence.contains("bogus-flag"), "{ended:?}");
+    }
+}
+
 /// What `bin ARGS` prints, both streams.
 fn help_of(bin: &Path, args: &[&str]) -> String {
     let empty_home = tempfile::tempdir().unwrap();

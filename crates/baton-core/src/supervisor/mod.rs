@@ -1153,7 +1153,11 @@ impl Supervisor {
                     }
                     // The CLI's words are also the `dead` record's message:
                     // they say what a person must do.
-                    FailureClass::AuthRequired | FailureClass::UntrustedFolder => {
+                    FailureClass::AuthRequired
+                    | FailureClass::UntrustedFolder
+                    | FailureClass::SpawnError
+                        if evidence.is_some() =>
+                    {
                         entry.message.clone_from(&evidence);
                         evidence
                     }
