@@ -38,6 +38,46 @@ fn table(tweak: impl FnOnce(&mut ConductorOptions)) -> Table {
     table_with_broker(tweak, |_| None)
 }
 
+/// A table with a broker of `ids`, accounts of `provider` given by env
+/// (their state in the returned directory).
+fn table_with_accounts(provider: AgentKind, ids: &[&str]) -> (Table, tempfile::TempDir) {
+    let state = tempfile::tempdir().expect("temp dir");
+    let state_dir = state.path().to_owned();
+    let accounts = ids
+        .iter()
+        .map(|id| AccountSpec {
+            id: (*id).into(),
+            provider,
+            mode: AccountMode::Env,
+            profile: None,
+            env: Default::default(),
+            auth_file: None,
+            host: None,
+            tier: Tier::Unknown,
+        })
+        .collect();
+    let t = table_with_broker(
+        |o| {
+            o.accounts = baton_config::AccountsConfig {
+                auth_dir: state_dir.join("auth"),
+                state_dir: state_dir.clone(),
+                accounts,
+                ..Default::default()
+            };
+        },
+        |o| {
+            let broker = Broker::open(
+                o.accounts.clone(),
+                Arc::new(baton_accounts::SystemClock),
+                Default::default(),
+            )
+            .expect("broker");
+            Some(Arc::new(broker))
+        },
+    );
+    (t, state)
+}
+
 /// A table whose earlier conductor left `sessions` live.
 fn table_left(tweak: impl FnOnce(&mut ConductorOptions), sessions: Vec<Recoverable>) -> Table {
     let mut t = table(tweak);
@@ -628,36 +668,7 @@ async fn shutdown_stops_every_live_session_and_restarts_none() {
 
 #[tokio::test]
 async fn a_session_without_a_free_account_waits_and_asks_again() {
-    let state = tempfile::tempdir().expect("temp dir");
-    let state_dir = state.path().to_owned();
-    let mut t = table_with_broker(
-        |o| {
-            o.accounts = baton_config::AccountsConfig {
-                auth_dir: state_dir.join("auth"),
-                state_dir: state_dir.clone(),
-                accounts: vec![AccountSpec {
-                    id: "acct1".into(),
-                    provider: AgentKind::Codex,
-                    mode: AccountMode::Env,
-                    profile: None,
-                    env: Default::default(),
-                    auth_file: None,
-                    host: None,
-                    tier: Tier::Unknown,
-                }],
-                ..Default::default()
-            };
-        },
-        |o| {
-            let broker = Broker::open(
-                o.accounts.clone(),
-                Arc::new(baton_accounts::SystemClock),
-                Default::default(),
-            )
-            .expect("broker");
-            Some(Arc::new(broker))
-        },
-    );
+    let (mut t, _state) = table_with_accounts(AgentKind::Codex, &["acct1"]);
     let broker = t.sup.broker.clone().expect("a broker");
     let lease_asked = |effects: &[Effect]| {
         effects.iter().find_map(|e| match e {
@@ -937,37 +948,7 @@ async fn a_recorded_run_of_a_registered_backend_is_taken_over_if_it_outlives_its
 /// another, within the budget. Without accounts the session is dead at once.
 #[tokio::test]
 async fn refused_credentials_of_a_leased_account_lease_another_instead_of_ending() {
-    let state = tempfile::tempdir().expect("temp dir");
-    let state_dir = state.path().to_owned();
-    let account = |id: &str| AccountSpec {
-        id: id.into(),
-        provider: AgentKind::Claude,
-        mode: AccountMode::Env,
-        profile: None,
-        env: Default::default(),
-        auth_file: None,
-        host: None,
-        tier: Tier::Unknown,
-    };
-    let mut t = table_with_broker(
-        |o| {
-            o.accounts = baton_config::AccountsConfig {
-                auth_dir: state_dir.join("auth"),
-                state_dir: state_dir.clone(),
-                accounts: vec![account("acct1"), account("acct2")],
-                ..Default::default()
-            };
-        },
-        |o| {
-            let broker = Broker::open(
-                o.accounts.clone(),
-                Arc::new(baton_accounts::SystemClock),
-                Default::default(),
-            )
-            .expect("broker");
-            Some(Arc::new(broker))
-        },
-    );
+    let (mut t, _state) = table_with_accounts(AgentKind::Claude, &["acct1", "acct2"]);
     let broker = t.sup.broker.clone().expect("a broker");
     let mut s = spec("c");
     s.agent = AgentKind::Claude;
