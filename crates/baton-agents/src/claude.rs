@@ -1,12 +1,21 @@
-//! Claude Code (`@anthropic-ai/claude-code`), headless: `claude -p`.
+//! Claude Code (`@anthropic-ai/claude-code`), headless:
+//! `claude -p --output-format stream-json --verbose`.
 //!
-//! Not logged in, it prints one line — "Not logged in · Please run /login"
-//! (2.1.x) — and exits 1; an API key it refuses or an OAuth token that
+//! Its output is one JSON object per line: `system` (init), `assistant`
+//! and `user` messages, and a closing `result` with the answer (`result`),
+//! whether it failed (`is_error`), its `usage` and `total_cost_usd`. The
+//! raw lines go to the log untouched; baton reads the `result` line for
+//! what the run used and, when it failed, what it said.
+//!
+//! Not logged in, 2.1.x says "Not logged in · Please run /login" (as the
+//! assistant message, with `"error":"authentication_failed"`, and as the
+//! `result`) and exits 1; an API key it refuses or an OAuth token that
 //! expired reads alike. No restart can help until a person logs in.
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
+use serde_json::Value;
 
-use crate::{Agent, EndClass, Ended, bin, line_with, prompt, unknown_flag};
+use crate::{Agent, EndClass, Ended, Usage, bin, clean, line_with, prompt, unknown_flag};
 
 /// What Claude Code says when it cannot authenticate.
 const AUTH: &[&str] = &[
@@ -30,7 +39,8 @@ impl Agent for Claude {
         if let Some(model) = &spec.model {
             argv.push(format!("--model={model}"));
         }
-        argv.extend(["-p".to_owned(), "--".to_owned(), prompt(spec)]);
+        argv.extend(["-p", "--output-format", "stream-json", "--verbose", "--"].map(str::to_owned));
+        argv.push(prompt(spec));
         argv
     }
 
@@ -42,14 +52,47 @@ impl Agent for Claude {
         ]
     }
 
+    fn reports_usage(&self) -> bool {
+        true
+    }
+
+    /// A `result` line's `usage` (input with cache writes, output, cache
+    /// reads) and `total_cost_usd`.
+    fn usage(&self, line: &str) -> Option<Usage> {
+        let result = result_of(line)?;
+        let usage = result.get("usage")?;
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Some(Usage {
+            input_tokens: count("input_tokens")
+                .saturating_add(count("cache_creation_input_tokens")),
+            output_tokens: count("output_tokens"),
+            cached_tokens: count("cache_read_input_tokens"),
+            cost_usd: result
+                .get("total_cost_usd")
+                .and_then(Value::as_f64)
+                .filter(|c| c.is_finite() && *c >= 0.0),
+        })
+    }
+
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         if exit_code == Some(0) {
             return None;
         }
-        if let Some(line) = line_with(output, AUTH) {
+        // The failed result's own text, else any line that says it.
+        let said = String::from_utf8_lossy(output)
+            .lines()
+            .rev()
+            .filter_map(result_of)
+            .find(|r| r.get("is_error").and_then(Value::as_bool) == Some(true))
+            .and_then(|r| r.get("result").and_then(Value::as_str).map(clean));
+        let auth = match said {
+            Some(text) if AUTH.iter().any(|w| text.contains(w)) => Some(text),
+            _ => line_with(output, &AUTH[..4]),
+        };
+        if let Some(evidence) = auth {
             return Some(Ended {
                 class: EndClass::AuthRequired,
-                evidence: line,
+                evidence,
             });
         }
         // commander.js, as 2.1.x prints it: "error: unknown option '--x'".
@@ -59,4 +102,14 @@ impl Agent for Claude {
             "@anthropic-ai/claude-code",
         )
     }
+}
+
+/// The `result` object a stream-json line holds, if it is one.
+fn result_of(line: &str) -> Option<Value> {
+    let line = line.trim();
+    if !line.starts_with('{') || !line.contains("\"result\"") {
+        return None;
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    (value.get("type").and_then(Value::as_str) == Some("result")).then_some(value)
 }

@@ -4,7 +4,7 @@
 //!
 //! | agent | headless argv | checked before a run | a run's end read from |
 //! |---|---|---|---|
-//! | [`claude`] | `claude [--model=M] -p -- PROMPT` | — | "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
+//! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | its `result` line: usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
 //! | [`codex`] | `codex [--profile=P] exec --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | its exit status; "Reconnecting... waiting for network" while it runs: `network` |
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format text --prompt=PROMPT` | — | exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
@@ -28,7 +28,10 @@
 //! let text = "[[session]]\nagent = \"claude\"\nprompt = \"fix the tests\"\n";
 //! let m = baton_config::Manifest::parse(text, None, Path::new("/repo")).unwrap();
 //! let argv = baton_agents::argv(&m.sessions[0], &m.agents);
-//! assert_eq!(argv, ["claude", "-p", "--", "fix the tests"]);
+//! assert_eq!(
+//!     argv,
+//!     ["claude", "-p", "--output-format", "stream-json", "--verbose", "--", "fix the tests"]
+//! );
 //! ```
 
 #![warn(missing_docs)]
@@ -40,6 +43,7 @@ pub mod gemini;
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
+pub use baton_proto::Usage;
 pub use codex::{codex_config_problem, codex_home};
 
 /// One agent CLI.
@@ -63,6 +67,17 @@ pub trait Agent: Send + Sync {
     /// provider and is only waiting (see [`Listener`]).
     fn offline_words(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// Whether its output holds lines that report usage ([`Agent::usage`]).
+    fn reports_usage(&self) -> bool {
+        false
+    }
+
+    /// The usage one line of its output reports (a whole line, without its
+    /// newline).
+    fn usage(&self, _line: &str) -> Option<Usage> {
+        None
     }
 
     /// What the CLI said about a run that ended with `exit_code` (`None`:
@@ -89,72 +104,84 @@ pub fn argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
 }
 
 /// What a CLI says of itself while its run goes on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Said {
     /// It cannot reach its provider and waits for the network (the line
     /// that says so): no output of the run will come until it is back.
     Offline(String),
+    /// It reported what a turn (a headless run) used.
+    Used(Usage),
 }
 
 /// Reads a run's output as it comes, line by line, for what the CLI says
-/// of itself ([`Said`]); says each thing once per run. Only agents with
-/// something to listen for have one, so a `command` session's output costs
-/// nothing here.
-#[derive(Debug)]
+/// of itself ([`Said`]): that it is offline (once per run), what it used
+/// (each time it says). Only agents with something to listen for have one,
+/// so a `command` session's output costs nothing here.
 pub struct Listener {
+    agent: &'static dyn Agent,
     offline: &'static [&'static str],
+    usage: bool,
     /// The line being written (bounded: a line longer than this is judged
     /// by its first part).
     partial: Vec<u8>,
-    said: bool,
+    offline_said: bool,
 }
 
-/// The longest line a listener keeps.
-const LINE_MAX: usize = 4096;
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("agent", &self.agent.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest line a listener keeps: a claude `result` line carries the
+/// whole final answer.
+const LINE_MAX: usize = 256 * 1024;
 
 impl Listener {
     /// A listener for `agent`'s runs, or `None` when it has nothing to
     /// listen for.
-    pub fn of(agent: &dyn Agent) -> Option<Listener> {
+    pub fn of(agent: &'static dyn Agent) -> Option<Listener> {
         let offline = agent.offline_words();
-        (!offline.is_empty()).then(|| Listener {
+        let usage = agent.reports_usage();
+        (!offline.is_empty() || usage).then(|| Listener {
+            agent,
             offline,
+            usage,
             partial: Vec::new(),
-            said: false,
+            offline_said: false,
         })
     }
 
-    /// Takes the next `bytes` of output (either stream); what they say, once.
-    pub fn feed(&mut self, bytes: &[u8]) -> Option<Said> {
-        if self.said {
-            return None;
-        }
-        let mut found = None;
+    /// Takes the next `bytes` of output (either stream) and tells `said`
+    /// what each line they complete says.
+    pub fn feed(&mut self, bytes: &[u8], mut said: impl FnMut(Said)) {
         for piece in bytes.split_inclusive(|b| *b == b'\n') {
             let room = LINE_MAX.saturating_sub(self.partial.len());
             self.partial
                 .extend_from_slice(&piece[..piece.len().min(room)]);
             if piece.ends_with(b"\n") {
-                if found.is_none() {
-                    found = self.judge();
-                }
+                self.judge(&mut said);
                 self.partial.clear();
             }
         }
-        if found.is_some() {
-            self.said = true;
-        }
-        found
     }
 
     /// What the line in `partial` says.
-    fn judge(&self) -> Option<Said> {
+    fn judge(&mut self, said: &mut impl FnMut(Said)) {
         let line = String::from_utf8_lossy(&self.partial);
         let line = line.trim();
-        self.offline
-            .iter()
-            .any(|w| line.contains(w))
-            .then(|| Said::Offline(clean(line)))
+        if !self.offline_said && self.offline.iter().any(|w| line.contains(w)) {
+            self.offline_said = true;
+            said(Said::Offline(clean(line)));
+        }
+        if self.usage
+            && line.starts_with('{')
+            && let Some(used) = self.agent.usage(line)
+        {
+            said(Said::Used(used));
+        }
     }
 }
 
@@ -260,7 +287,7 @@ fn line_with(output: &[u8], needles: &[&str]) -> Option<String> {
 
 /// A CLI's line as evidence: control characters dropped, cut to a sane
 /// length.
-fn clean(line: &str) -> String {
+pub(crate) fn clean(line: &str) -> String {
     const MAX: usize = 300;
     let mut shown: String = line.chars().filter(|c| !c.is_control()).collect();
     if shown.len() > MAX {

@@ -133,12 +133,29 @@ fn argv_claude() {
     let mut s = spec(AgentKind::Claude, "\"; touch y; \"");
     assert_eq!(
         argv(&s, &agents),
-        strings(&["/usr/local/bin/claude", "-p", "--", "\"; touch y; \""])
+        strings(&[
+            "/usr/local/bin/claude",
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--",
+            "\"; touch y; \""
+        ])
     );
     s.model = Some("opus".into());
     assert_eq!(
         argv(&s, &AgentsConfig::default()),
-        strings(&["claude", "--model=opus", "-p", "--", "\"; touch y; \""])
+        strings(&[
+            "claude",
+            "--model=opus",
+            "-p",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--",
+            "\"; touch y; \""
+        ])
     );
 }
 
@@ -279,6 +296,16 @@ fn codex_checks_its_own_configuration_before_each_run() {
     assert!(agent(AgentKind::Claude).preflight(&s, &env).is_none());
 }
 
+/// What a listener says of `chunks`, in order.
+fn heard(kind: AgentKind, chunks: &[&[u8]]) -> Vec<Said> {
+    let mut listener = Listener::of(agent(kind)).expect("a listener");
+    let mut said = Vec::new();
+    for chunk in chunks {
+        listener.feed(chunk, |s| said.push(s));
+    }
+    said
+}
+
 #[test]
 fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() {
     assert!(Listener::of(agent(AgentKind::Command)).is_none());
@@ -290,14 +317,9 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
                 ERROR: Reconnecting... waiting for network\n\
                 ERROR: Reconnecting... waiting for network\n";
     for cut in 0..text.len() {
-        let mut listener = Listener::of(agent(AgentKind::Codex)).unwrap();
         let (a, b) = text.as_bytes().split_at(cut);
-        let said: Vec<Said> = [a, b]
-            .iter()
-            .filter_map(|part| listener.feed(part))
-            .collect();
         assert_eq!(
-            said,
+            heard(AgentKind::Codex, &[a, b]),
             [Said::Offline(
                 "ERROR: Reconnecting... waiting for network".into()
             )],
@@ -306,18 +328,83 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
     }
     // A line without its newline is not judged yet; an overlong one is
     // judged by its start.
-    let mut listener = Listener::of(agent(AgentKind::Claude)).unwrap();
     assert_eq!(
-        listener.feed(b"Unable to connect to Anthropic services"),
-        None
+        heard(
+            AgentKind::Claude,
+            &[b"Unable to connect to Anthropic services"]
+        ),
+        []
     );
-    assert!(listener.feed(b"\n").is_some());
-    let mut listener = Listener::of(agent(AgentKind::Codex)).unwrap();
+    assert_eq!(
+        heard(
+            AgentKind::Claude,
+            &[b"Unable to connect to Anthropic services", b"\n"]
+        )
+        .len(),
+        1
+    );
     let long = format!(
         "{}\nReconnecting... waiting for network\n",
-        "x".repeat(100_000)
+        "x".repeat(300_000)
     );
-    assert!(listener.feed(long.as_bytes()).is_some());
+    assert_eq!(heard(AgentKind::Codex, &[long.as_bytes()]).len(), 1);
+}
+
+/// A claude 2.1.197 stream-json run (the shape the real CLI printed; the
+/// usage of a run that worked, as its documented `result` carries it).
+const CLAUDE_STREAM: &str = concat!(
+    r#"{"type":"system","subtype":"init","cwd":"/w","session_id":"c7","model":"claude-opus-4-8"}"#,
+    "\n",
+    r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Done."}],"usage":{"input_tokens":3,"output_tokens":12}},"session_id":"c7"}"#,
+    "\n",
+    r#"{"type":"result","subtype":"success","is_error":false,"duration_ms":2208,"num_turns":1,"result":"Done.","session_id":"c7","total_cost_usd":0.0425,"usage":{"input_tokens":1200,"cache_creation_input_tokens":300,"cache_read_input_tokens":5000,"output_tokens":340}}"#,
+    "\n",
+);
+
+#[test]
+fn claude_says_what_a_run_used_in_its_result_line() {
+    let used = Usage {
+        input_tokens: 1500,
+        output_tokens: 340,
+        cached_tokens: 5000,
+        cost_usd: Some(0.0425),
+    };
+    for cut in [0, 10, 100, 200, 300, CLAUDE_STREAM.len() - 1] {
+        let (a, b) = CLAUDE_STREAM.as_bytes().split_at(cut);
+        assert_eq!(
+            heard(AgentKind::Claude, &[a, b]),
+            [Said::Used(used)],
+            "cut at {cut}"
+        );
+    }
+    // Lines that are not a result, or not JSON, say nothing.
+    assert_eq!(
+        heard(
+            AgentKind::Claude,
+            &[b"{\"type\":\"result\"\n", b"result: 3\n"]
+        ),
+        []
+    );
+}
+
+/// What claude 2.1.197 printed with `--output-format stream-json
+/// --verbose`, not logged in (exit 1).
+const CLAUDE_STREAM_NOT_LOGGED_IN: &str = concat!(
+    r#"{"type":"system","subtype":"init","apiKeySource":"none","claude_code_version":"2.1.197"}"#,
+    "\n",
+    r#"{"type":"assistant","message":{"model":"<synthetic>","role":"assistant","content":[{"type":"text","text":"Not logged in · Please run /login"}]},"error":"authentication_failed"}"#,
+    "\n",
+    r#"{"type":"result","subtype":"success","is_error":true,"result":"Not logged in · Please run /login","total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":0}}"#,
+    "\n",
+);
+
+#[test]
+fn claude_not_logged_in_in_stream_json_is_its_result_text() {
+    let ended = agent(AgentKind::Claude)
+        .ended(Some(1), CLAUDE_STREAM_NOT_LOGGED_IN.as_bytes())
+        .unwrap();
+    assert_eq!(ended.class, EndClass::AuthRequired);
+    assert_eq!(ended.evidence, "Not logged in · Please run /login");
 }
 
 #[test]

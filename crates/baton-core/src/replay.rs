@@ -38,6 +38,8 @@ pub struct ReplayedSession {
     pub last_ts: String,
     /// Completion payload, when it completed with one.
     pub payload: Option<serde_json::Value>,
+    /// What its agent CLI reported it used, when it completed (logs from 1.5 on).
+    pub usage: Option<baton_proto::Usage>,
     /// Message of a dead session (what is missing, budget exhausted…).
     pub message: Option<String>,
     /// Account of the last lease, if any.
@@ -74,6 +76,7 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
             first_ts: record.ts.clone(),
             last_ts: record.ts.clone(),
             payload: None,
+            usage: None,
             message: None,
             account: None,
             waiting_on: None,
@@ -130,7 +133,10 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 row.exit_code = *code;
                 row.exit_signal = *signal;
             }
-            Event::Completed { payload } => row.payload = payload.clone(),
+            Event::Completed { payload, usage } => {
+                row.payload = payload.clone();
+                row.usage = *usage;
+            }
             Event::Dead { message, .. } => row.message = message.clone(),
             Event::SpawnError { message, .. } => row.message = Some(message.clone()),
             Event::Lease { account, .. } => row.account = Some(account.clone()),

@@ -29,6 +29,57 @@ fn clis() -> Option<PathBuf> {
     }
 }
 
+/// A claude run that worked, as 2.1.x prints it headless with
+/// `--output-format stream-json --verbose` (the usage of its documented
+/// `result` line): what it used is in its `completed` record and its row.
+#[tokio::test]
+async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
+    let bin = tempfile::tempdir().unwrap();
+    let claude = bin.path().join("claude");
+    std::fs::write(
+        &claude,
+        "#!/bin/sh\n\
+         echo '{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"claude-opus-4-8\"}'\n\
+         echo '{\"type\":\"assistant\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Done.\"}]}}'\n\
+         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Done.\",\"total_cost_usd\":0.0425,\"usage\":{\"input_tokens\":1200,\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":5000,\"output_tokens\":340}}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let h = Harness::new(|opts| opts.agents.claude.bin = Some(claude.display().to_string()));
+    let mut spec = SessionSpec::command(id("c1"), Vec::new());
+    spec.agent = AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("fix it".into());
+    h.spawn(spec).await;
+    assert_eq!(
+        h.wait_terminal("c1").await,
+        SessionState::Completed,
+        "{}",
+        h.dump()
+    );
+    let want = baton_proto::Usage {
+        input_tokens: 1500,
+        output_tokens: 340,
+        cached_tokens: 5000,
+        cost_usd: Some(0.0425),
+    };
+    let completed = h
+        .session_records("c1")
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+            _ => None,
+        })
+        .expect("a completed record");
+    assert_eq!(completed.1, Some(want));
+    // The result line is the payload: no frame was printed.
+    assert_eq!(completed.0.unwrap()["result"], "Done.");
+    let rows = h.conductor.snapshot().await.unwrap();
+    assert_eq!(rows[0].usage, Some(want));
+    h.finish().await;
+}
+
 /// A session of `agent` with `prompt`, in a fresh folder, with an empty
 /// HOME of its own (no login, no settings, no trust).
 fn fresh(agent: AgentKind, name: &str, h: &Harness) -> SessionSpec {

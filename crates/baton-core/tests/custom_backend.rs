@@ -242,7 +242,7 @@ async fn a_backend_written_outside_the_crate_runs_a_session_to_its_end() {
     assert_eq!(spawn.0.as_deref(), Some("plain"));
     assert_eq!(spawn.1[0], "sh");
     let payload = records.iter().find_map(|r| match &r.event {
-        Event::Completed { payload } => payload.clone(),
+        Event::Completed { payload, .. } => payload.clone(),
         _ => None,
     });
     assert_eq!(payload, Some(serde_json::json!({"answer": 42})));

@@ -219,8 +219,9 @@ async fn a_run_whose_exit_was_recorded_is_finished_not_run_again() {
         h.dump()
     );
     assert!(
-        recs.iter()
-            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p) } if p["ok"] == true)),
+        recs.iter().any(
+            |r| matches!(&r.event, Event::Completed { payload: Some(p), .. } if p["ok"] == true)
+        ),
         "{}",
         h.dump()
     );

@@ -640,7 +640,7 @@ async fn completion_payload_frames_and_fallback() {
         h.session_records(sid)
             .into_iter()
             .find_map(|r| match r.event {
-                Event::Completed { payload } => Some(payload),
+                Event::Completed { payload, .. } => Some(payload),
                 _ => None,
             })
             .unwrap()

@@ -106,7 +106,7 @@ async fn a_remote_session_completes_with_its_payload_and_every_byte() {
     let recs = h.session_records("rem");
     assert!(
         recs.iter()
-            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p) } if p["ok"] == 1)),
+            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p), .. } if p["ok"] == 1)),
         "{}",
         h.dump()
     );

@@ -285,7 +285,7 @@ fn a_restarted_conductor_readopts_a_live_tmux_session() {
         let completed = records
             .iter()
             .find_map(|r| match &r.event {
-                Event::Completed { payload } => Some(payload.clone()),
+                Event::Completed { payload, .. } => Some(payload.clone()),
                 _ => None,
             })
             .unwrap();

@@ -46,7 +46,8 @@ impl fmt::Display for Version {
 /// `max_bytes` on `logs`, `seq` and `seq_end` on `sessions` and `log_len` on
 /// `end_of_stream`; 1.2 `worktree` on a spawn spec; 1.3 the spawn spec as
 /// a `[[session]]` table (durations as strings, `answer`, `command` as a
-/// string too, unknown keys refused) and its `origin` beside it.
+/// string too, unknown keys refused) and its `origin` beside it, and
+/// `usage` on a `sessions` row.
 pub const PROTOCOL: Version = Version::new(1, 3);
 
 /// Which end of a connection a message or error belongs to.

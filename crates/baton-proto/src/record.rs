@@ -13,8 +13,9 @@ pub const FORMAT_NAME: &str = "baton-events";
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
 /// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
-/// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events.
-pub const FORMAT_MINOR: u32 = 4;
+/// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events;
+/// 1.5 `completed.usage`.
+pub const FORMAT_MINOR: u32 = 5;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +189,9 @@ pub enum Event {
     Completed {
         /// The completion payload, if the agent produced one.
         payload: Option<serde_json::Value>,
+        /// What the agent CLI reported the session used (since 1.5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<crate::Usage>,
     },
     /// The session is dead and will not run again.
     Dead {

@@ -149,6 +149,99 @@ pub struct SessionRow {
     /// The session's git worktree, when it runs in one (1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<SessionWorktree>,
+    /// What its agent CLI reported using over all its runs, when it
+    /// reports it (1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// What an agent CLI reported a session used: tokens, and the cost in US
+/// dollars when the CLI states one (claude does; baton never guesses a
+/// price).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Input tokens, cache writes included.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's cache.
+    #[serde(default)]
+    pub cached_tokens: u64,
+    /// What the CLI said it cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+}
+
+impl std::fmt::Display for Usage {
+    /// `1.5k in, 340 out, 5k cached tokens, $0.0425`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} in, {} out",
+            count(self.input_tokens),
+            count(self.output_tokens)
+        )?;
+        if self.cached_tokens > 0 {
+            write!(f, ", {} cached", count(self.cached_tokens))?;
+        }
+        f.write_str(" tokens")?;
+        if let Some(cost) = self.cost_usd {
+            write!(f, ", {}", dollars(cost))?;
+        }
+        Ok(())
+    }
+}
+
+/// A token count as a person reads it: `340`, `1.5k`, `12k`, `3.4M`.
+fn count(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..10_000 => format!("{:.1}k", n as f64 / 1e3),
+        10_000..1_000_000 => format!("{}k", n / 1_000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// A cost in US dollars as a person reads it: `$0.0425`, `$1.27`.
+fn dollars(cost: f64) -> String {
+    if cost < 1.0 {
+        format!("${cost:.4}")
+    } else {
+        format!("${cost:.2}")
+    }
+}
+
+impl Usage {
+    /// All its tokens as a person reads them: `6.8k`.
+    pub fn tokens_text(&self) -> String {
+        count(self.tokens())
+    }
+
+    /// Its cost as a person reads it (`$0.0425`), when the CLI stated one.
+    pub fn cost_text(&self) -> Option<String> {
+        self.cost_usd.map(dollars)
+    }
+
+    /// Input, output and cached tokens together.
+    pub fn tokens(&self) -> u64 {
+        self.input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cached_tokens)
+    }
+
+    /// `self` and then `more`: tokens add up; a cost is known once one run
+    /// states it.
+    pub fn plus(self, more: Usage) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.saturating_add(more.input_tokens),
+            output_tokens: self.output_tokens.saturating_add(more.output_tokens),
+            cached_tokens: self.cached_tokens.saturating_add(more.cached_tokens),
+            cost_usd: match (self.cost_usd, more.cost_usd) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            },
+        }
+    }
 }
 
 /// A session's git worktree as `ps` shows it.

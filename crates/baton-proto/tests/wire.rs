@@ -142,6 +142,12 @@ fn snapshot() -> SessionRow {
         account: Some("codex/a1".into()),
         backend: "tmux".into(),
         evidence: Some("exit status 0".into()),
+        usage: Some(baton_proto::Usage {
+            input_tokens: 1200,
+            output_tokens: 340,
+            cached_tokens: 5000,
+            cost_usd: Some(0.0425),
+        }),
         worktree: Some(baton_proto::SessionWorktree {
             path: "/src/app.baton-worktrees/w1".into(),
             branch: "baton/w1".into(),

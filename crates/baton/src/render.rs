@@ -46,10 +46,13 @@ pub(crate) fn describe_record(record: &Record) -> Option<String> {
             _ => "exited".into(),
         },
         Event::InputWait { rule, line } => format!("waiting for input ({rule}): {line}"),
-        Event::Completed { payload } => match payload {
-            Some(p) => format!("completed with payload {p}"),
-            None => "completed (no payload)".into(),
-        },
+        Event::Completed { payload, usage } => {
+            let used = usage.map(|u| format!("; used {u}")).unwrap_or_default();
+            match payload {
+                Some(p) => format!("completed with payload {p}{used}"),
+                None => format!("completed (no payload){used}"),
+            }
+        }
         Event::Dead {
             reason, message, ..
         } => match message {

@@ -165,21 +165,24 @@ fn is_notable(event: &Event) -> bool {
 
 fn table_header() -> String {
     format!(
-        "{:<20} {:<8} {:<11} {:>4} {:>10} {:>10}  {}",
-        "ID", "AGENT", "STATE", "RST", "OUT", "ERR", "LAST OUTPUT"
+        "{:<20} {:<8} {:<11} {:>4} {:>10} {:>10} {:>7} {:>9}  {}",
+        "ID", "AGENT", "STATE", "RST", "OUT", "ERR", "TOKENS", "COST", "LAST OUTPUT"
     )
 }
 
 fn table_row(row: &SessionRow) -> String {
     let last = row.last_line.as_deref().unwrap_or("");
+    let (tokens, cost) = crate::client::ps::used(row.usage.as_ref());
     format!(
-        "{:<20} {:<8} {:<11} {:>4} {:>10} {:>10}  {}",
+        "{:<20} {:<8} {:<11} {:>4} {:>10} {:>10} {:>7} {:>9}  {}",
         truncate(&row.id, 20),
         row.agent,
         row.state.as_str(),
         row.restarts,
         human_bytes(row.out_bytes),
         human_bytes(row.err_bytes),
+        tokens,
+        cost,
         truncate(last, 60)
     )
 }

@@ -421,8 +421,9 @@ impl Run {
             Stream::Stderr => &self.shared.err_bytes,
         };
         counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if let Some(said) = self.cfg.listener.as_mut().and_then(|l| l.feed(bytes)) {
-            (self.report)(RunMsg::Said(said));
+        if let Some(listener) = self.cfg.listener.as_mut() {
+            let report = &self.report;
+            listener.feed(bytes, |said| report(RunMsg::Said(said)));
         }
         self.live
             .output(&self.shared, bytes, self.epoch, &self.report)

@@ -152,6 +152,8 @@ struct Entry {
     worktree: Option<crate::worktree::Worktree>,
     /// What `ps` shows of it, also after the session ended.
     worktree_view: Option<baton_proto::SessionWorktree>,
+    /// What its agent CLI reported its runs used, summed.
+    usage: Option<baton_proto::Usage>,
 }
 
 /// What a session that is to run next waits for.
@@ -568,6 +570,7 @@ impl Supervisor {
                 answered: None,
                 worktree: None,
                 worktree_view: None,
+                usage: None,
             },
         );
         match recovered {
@@ -967,6 +970,9 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
+            RunMsg::Said(baton_agents::Said::Used(used)) => {
+                entry.usage = Some(entry.usage.unwrap_or_default().plus(used));
+            }
             RunMsg::Said(baton_agents::Said::Offline(line)) => {
                 // It waits for the network itself, printing nothing useful:
                 // end the run and wait as for a host, without the budget.
@@ -1123,7 +1129,8 @@ impl Supervisor {
                 // The payload record precedes the terminal state, so
                 // whoever stops reading at `completed` already has it.
                 if entry.state.can_go_to(SessionState::Completed) {
-                    self.append(id, Event::Completed { payload });
+                    let usage = entry.usage;
+                    self.append(id, Event::Completed { payload, usage });
                 }
                 self.release_lease(id, baton_accounts::Outcome::Success);
                 if self.transition(id, SessionState::Completed, "exit_0", None, None) {
@@ -1629,6 +1636,7 @@ impl Supervisor {
             backend: e.spec.backend.to_string(),
             evidence: e.evidence.clone(),
             worktree: e.worktree_view.clone(),
+            usage: e.usage,
         })
     }
 
@@ -1676,6 +1684,7 @@ fn ended_row(s: crate::replay::ReplayedSession) -> SessionRow {
         backend: s.backend.unwrap_or_default(),
         evidence: s.evidence,
         worktree: None,
+        usage: s.usage,
         id: s.id,
     }
 }

@@ -420,7 +420,7 @@ async fn a_completed_run_records_its_payload_before_its_state() {
     let kinds: Vec<&str> = records(&effects)
         .into_iter()
         .filter_map(|e| match e {
-            Event::Completed { payload: p } => {
+            Event::Completed { payload: p, .. } => {
                 assert_eq!(p.as_ref(), Some(&payload));
                 Some("completed")
             }

@@ -51,22 +51,34 @@ fn run(args: PsArgs) -> Result<i32, Failure> {
 /// The `ps` table: one header line, one line per session.
 pub fn table(sessions: &[SessionRow]) -> String {
     let mut text = format!(
-        "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7}  {}\n",
-        "ID", "AGENT", "HOST", "STATE", "RST", "AGE", "LAST OUTPUT"
+        "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7} {:>7} {:>9}  {}\n",
+        "ID", "AGENT", "HOST", "STATE", "RST", "AGE", "TOKENS", "COST", "LAST OUTPUT"
     );
     for s in sessions {
+        let (tokens, cost) = used(s.usage.as_ref());
         text.push_str(&format!(
-            "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7}  {}\n",
+            "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7} {:>7} {:>9}  {}\n",
             truncate(&s.id, 20),
             s.agent,
             truncate(&s.host, 8),
             s.state.as_str(),
             s.restarts,
             age(s.age_ms),
+            tokens,
+            cost,
             truncate(s.last_line.as_deref().unwrap_or(""), 60)
         ));
     }
     text
+}
+
+/// The TOKENS and COST cells: `-` where the agent reported nothing, and a
+/// cost only where its CLI states one.
+pub fn used(usage: Option<&baton_proto::Usage>) -> (String, String) {
+    match usage {
+        Some(u) => (u.tokens_text(), u.cost_text().unwrap_or_else(|| "-".into())),
+        None => ("-".into(), "-".into()),
+    }
 }
 
 /// A short age: `42s`, `3m05s`, `2h07m`, `4d03h`.
@@ -83,6 +95,27 @@ fn age(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_and_cost_cells() {
+        let usage = baton_proto::Usage {
+            input_tokens: 1500,
+            output_tokens: 340,
+            cached_tokens: 5000,
+            cost_usd: Some(0.0425),
+        };
+        assert_eq!(used(Some(&usage)), ("6.8k".into(), "$0.0425".into()));
+        let tokens_only = baton_proto::Usage {
+            cost_usd: None,
+            ..usage
+        };
+        assert_eq!(used(Some(&tokens_only)), ("6.8k".into(), "-".into()));
+        assert_eq!(used(None), ("-".into(), "-".into()));
+        assert_eq!(
+            usage.to_string(),
+            "1.5k in, 340 out, 5.0k cached tokens, $0.0425"
+        );
+    }
 
     #[test]
     fn ages() {

@@ -184,6 +184,7 @@ impl Watch {
             match record.event {
                 Event::Completed {
                     payload: Some(payload),
+                    ..
                 } => {
                     self.payloads.insert(id, payload);
                 }
@@ -347,6 +348,7 @@ mod tests {
         let payload = serde_json::json!({"ok": true});
         let completed = Event::Completed {
             payload: Some(payload.clone()),
+            usage: None,
         };
         assert!(watch.see(record(13, "a", completed)).is_none());
         let out = watch

@@ -151,7 +151,12 @@ impl Model {
                 row.exit_signal = *signal;
                 row.pid = None;
             }
-            Event::Completed { payload } => row.payload.clone_from(payload),
+            Event::Completed { payload, usage } => {
+                row.payload.clone_from(payload);
+                if usage.is_some() {
+                    row.usage = *usage;
+                }
+            }
             Event::Dead { message, .. } => row.message.clone_from(message),
             Event::Health {
                 out_bytes,
@@ -327,6 +332,7 @@ pub(crate) mod tests {
             backend: "pipes".into(),
             evidence: None,
             worktree: None,
+            usage: None,
         }
     }
 
