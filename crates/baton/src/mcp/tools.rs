@@ -817,6 +817,8 @@ mod tests {
             restarts: 0,
             age_s: 1,
             last_line: None,
+            tokens: None,
+            cost_usd: None,
         };
         let mut rows: Vec<Row> = (0..60)
             .map(|i| row(format!("w{i:02}"), State::Healthy))

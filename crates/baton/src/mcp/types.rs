@@ -125,6 +125,12 @@ pub struct Row {
     /// Last non-empty output line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_line: Option<String>,
+    /// Tokens its agent reported using (input, output and cached), when it reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// What its agent CLI said it cost, in US dollars (claude states it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 impl From<&SessionRow> for Row {
@@ -139,6 +145,8 @@ impl From<&SessionRow> for Row {
             restarts: s.restarts,
             age_s: s.age_ms / 1000,
             last_line: s.last_line.clone(),
+            tokens: s.usage.map(|u| u.tokens()),
+            cost_usd: s.usage.and_then(|u| u.cost_usd),
         }
     }
 }
@@ -218,6 +226,23 @@ pub struct StatusOut {
     /// Its git worktree, when it runs in one: where, on which branch, and what it left.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worktree: Option<WorktreeOut>,
+    /// What its agent reported using over all its runs, when it reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageOut>,
+}
+
+/// What a session's agent reported using.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct UsageOut {
+    /// Input tokens (cache writes included).
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from the provider's cache.
+    pub cached_tokens: u64,
+    /// What the CLI said it cost, in US dollars, when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
 }
 
 /// A session's git worktree.
@@ -287,6 +312,12 @@ impl From<&SessionRow> for StatusOut {
             capabilities: s.capabilities.clone(),
             account: s.account.clone(),
             worktree: s.worktree.as_ref().map(WorktreeOut::from),
+            usage: s.usage.map(|u| UsageOut {
+                input_tokens: u.input_tokens,
+                output_tokens: u.output_tokens,
+                cached_tokens: u.cached_tokens,
+                cost_usd: u.cost_usd,
+            }),
         }
     }
 }

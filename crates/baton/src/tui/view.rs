@@ -58,6 +58,14 @@ fn age(ms: u64) -> String {
     }
 }
 
+/// What a session's agent reported using: its cost where the CLI states
+/// one, else its tokens; nothing where it reports nothing.
+fn used(usage: Option<&baton_proto::Usage>) -> String {
+    usage
+        .map(|u| u.cost_text().unwrap_or_else(|| u.tokens_text()))
+        .unwrap_or_default()
+}
+
 fn bytes(n: u64) -> String {
     match n {
         0..1024 => format!("{n}B"),
@@ -97,6 +105,21 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
     for (state, n) in model.counts() {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!("{n} {state}"), state_style(state)));
+    }
+    // What every session's agent reported using, together; a cost is
+    // only what the CLIs stated, so say so when some did not.
+    let used: Vec<baton_proto::Usage> = model.sessions.values().filter_map(|s| s.usage).collect();
+    if let Some(total) = used.iter().copied().reduce(baton_proto::Usage::plus) {
+        let priced = used.iter().filter(|u| u.cost_usd.is_some()).count();
+        let cost = match total.cost_text() {
+            Some(c) if priced < used.len() => format!(", {c} ({priced} of {} priced)", used.len()),
+            Some(c) => format!(", {c}"),
+            None => String::new(),
+        };
+        spans.push(Span::raw(format!(
+            "   used {} tokens{cost}",
+            total.tokens_text()
+        )));
     }
     if !model.filter.is_empty() {
         spans.push(Span::raw(format!(
@@ -148,6 +171,7 @@ fn draw_list(frame: &mut Frame, area: Rect, model: &Model) {
                 Cell::from(s.restarts.to_string()),
                 Cell::from(age(model.age_ms(s))),
                 Cell::from(bytes(s.out_bytes + s.err_bytes)),
+                Cell::from(used(s.usage.as_ref())),
                 Cell::from(truncate(&what, 200)),
             ])
             .style(style)
@@ -163,6 +187,7 @@ fn draw_list(frame: &mut Frame, area: Rect, model: &Model) {
         Constraint::Length(3),
         Constraint::Length(7),
         Constraint::Length(7),
+        Constraint::Length(7),
         Constraint::Fill(1),
     ];
     let header = Row::new([
@@ -175,6 +200,7 @@ fn draw_list(frame: &mut Frame, area: Rect, model: &Model) {
         "RS",
         "AGE",
         "BYTES",
+        "USED",
         "LAST OUTPUT",
     ])
     .style(Style::default().add_modifier(Modifier::BOLD));
@@ -357,6 +383,12 @@ mod tests {
         asking.backend = "tmux".into();
         asking.reason = "input_wait:yes_no".into();
         asking.evidence = Some("Apply this edit to src/lib.rs? (y/n)".into());
+        asking.usage = Some(baton_proto::Usage {
+            input_tokens: 1500,
+            output_tokens: 340,
+            cached_tokens: 5000,
+            cost_usd: Some(0.0425),
+        });
         asking.worktree = Some(baton_proto::SessionWorktree {
             path: "/src/app.baton-worktrees/fix-tests".into(),
             branch: "baton/fix-tests".into(),
@@ -372,6 +404,12 @@ mod tests {
         done.agent = "codex".into();
         done.reason = "exit_0".into();
         done.payload = Some(serde_json::json!({"files": 3}));
+        done.usage = Some(baton_proto::Usage {
+            input_tokens: 9000,
+            output_tokens: 2100,
+            cached_tokens: 0,
+            cost_usd: None,
+        });
         let mut model = Model::new();
         model.table(
             vec![
