@@ -74,6 +74,18 @@ impl Agent for Claude {
         })
     }
 
+    /// A `result` that did not fail: its `result` text.
+    fn final_answer(&self, line: &str) -> Option<String> {
+        let result = result_of(line)?;
+        if result.get("is_error").and_then(Value::as_bool) == Some(true) {
+            return None;
+        }
+        result
+            .get("result")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         if exit_code == Some(0) {
             return None;

@@ -80,6 +80,12 @@ pub trait Agent: Send + Sync {
         None
     }
 
+    /// The final answer one line of its output holds, for CLIs whose
+    /// output is structured (see [`Said::Final`]).
+    fn final_answer(&self, _line: &str) -> Option<String> {
+        None
+    }
+
     /// What the CLI said about a run that ended with `exit_code` (`None`:
     /// ended by a signal) after writing `output` (its last bytes, both
     /// streams): `None` when it said nothing that classifies the end.
@@ -111,6 +117,10 @@ pub enum Said {
     Offline(String),
     /// It reported what a turn (a headless run) used.
     Used(Usage),
+    /// Its final answer, when it writes it inside its structured output
+    /// (where a frame or a JSON object the agent printed is escaped): the
+    /// completion payload is read from this text.
+    Final(String),
 }
 
 /// Reads a run's output as it comes, line by line, for what the CLI says
@@ -176,11 +186,13 @@ impl Listener {
             self.offline_said = true;
             said(Said::Offline(clean(line)));
         }
-        if self.usage
-            && line.starts_with('{')
-            && let Some(used) = self.agent.usage(line)
-        {
-            said(Said::Used(used));
+        if self.usage && line.starts_with('{') {
+            if let Some(used) = self.agent.usage(line) {
+                said(Said::Used(used));
+            }
+            if let Some(answer) = self.agent.final_answer(line) {
+                said(Said::Final(answer));
+            }
         }
     }
 }

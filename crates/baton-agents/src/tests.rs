@@ -373,7 +373,7 @@ fn claude_says_what_a_run_used_in_its_result_line() {
         let (a, b) = CLAUDE_STREAM.as_bytes().split_at(cut);
         assert_eq!(
             heard(AgentKind::Claude, &[a, b]),
-            [Said::Used(used)],
+            [Said::Used(used), Said::Final("Done.".into())],
             "cut at {cut}"
         );
     }

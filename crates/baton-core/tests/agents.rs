@@ -73,10 +73,49 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
         })
         .expect("a completed record");
     assert_eq!(completed.1, Some(want));
-    // The result line is the payload: no frame was printed.
-    assert_eq!(completed.0.unwrap()["result"], "Done.");
+    // No frame and no JSON object in the answer: the answer is the payload.
+    assert_eq!(completed.0, Some(serde_json::json!("Done.")));
     let rows = h.conductor.snapshot().await.unwrap();
     assert_eq!(rows[0].usage, Some(want));
+    h.finish().await;
+}
+
+/// A lead that asks claude for JSON gets it as the payload, though in the
+/// stream it is a string inside the `result` line.
+#[tokio::test]
+async fn a_json_object_in_claudes_answer_is_the_payload() {
+    let bin = tempfile::tempdir().unwrap();
+    let claude = bin.path().join("claude");
+    std::fs::write(
+        &claude,
+        "#!/bin/sh\n\
+         printf '%s\\n' '{\"type\":\"result\",\"is_error\":false,\"result\":\"Here it is:\\n{\\\"files\\\": 3}\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let h = Harness::new(|opts| opts.agents.claude.bin = Some(claude.display().to_string()));
+    let mut spec = SessionSpec::command(id("c2"), Vec::new());
+    spec.agent = AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("list the files as JSON".into());
+    h.spawn(spec).await;
+    assert_eq!(
+        h.wait_terminal("c2").await,
+        SessionState::Completed,
+        "{}",
+        h.dump()
+    );
+    let payload = h.session_records("c2").iter().find_map(|r| match &r.event {
+        Event::Completed { payload, .. } => payload.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        payload,
+        Some(serde_json::json!({"files": 3})),
+        "{}",
+        h.dump()
+    );
     h.finish().await;
 }
 

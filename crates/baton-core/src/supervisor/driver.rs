@@ -289,6 +289,7 @@ pub(crate) async fn drive<B: Backend>(
         report,
         live: Liveness::new(acknowledged),
         payload: PayloadCapture::new(),
+        final_answer: None,
         status: None,
         l2,
     };
@@ -379,9 +380,19 @@ pub(crate) async fn drive<B: Backend>(
         }
     }
     let status = run.status.unwrap_or(UNKNOWN);
-    let payload = run
-        .payload
-        .finish(&run_stdout_tail(&run.cfg.run.out_path, out_offset));
+    let payload = match &run.final_answer {
+        // A frame or a JSON object in the answer, else the answer itself.
+        Some(answer) => {
+            let mut capture = PayloadCapture::new();
+            capture.feed(answer.as_bytes());
+            capture
+                .finish(answer.as_bytes())
+                .or_else(|| Some(serde_json::Value::String(answer.clone())))
+        }
+        None => run
+            .payload
+            .finish(&run_stdout_tail(&run.cfg.run.out_path, out_offset)),
+    };
     run.report(RunMsg::Finished {
         status,
         payload,
@@ -397,6 +408,9 @@ struct Run {
     report: Report,
     live: Liveness,
     payload: PayloadCapture,
+    /// The agent's final answer, when its output is structured: the
+    /// payload is read from it instead of from the raw stdout.
+    final_answer: Option<String>,
     termination: Termination,
     status: Option<ExitStatus>,
     l2: Option<tokio::task::JoinHandle<()>>,
@@ -423,7 +437,11 @@ impl Run {
         counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if let Some(listener) = self.cfg.listener.as_mut() {
             let report = &self.report;
-            listener.feed(bytes, |said| report(RunMsg::Said(said)));
+            let answer = &mut self.final_answer;
+            listener.feed(bytes, |said| match said {
+                baton_agents::Said::Final(text) => *answer = Some(text),
+                said => report(RunMsg::Said(said)),
+            });
         }
         self.live
             .output(&self.shared, bytes, self.epoch, &self.report)

@@ -970,6 +970,8 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
+            // The driver keeps the final answer for the payload.
+            RunMsg::Said(baton_agents::Said::Final(_)) => {}
             RunMsg::Said(baton_agents::Said::Used(used)) => {
                 entry.usage = Some(entry.usage.unwrap_or_default().plus(used));
             }
