@@ -74,6 +74,37 @@ impl Agent for Claude {
         })
     }
 
+    /// An assistant message's last line of text, or the tool it calls;
+    /// a result's last line.
+    fn status(&self, line: &str) -> Option<String> {
+        let line = line.trim();
+        if !line.starts_with('{') {
+            return None;
+        }
+        let value: Value = serde_json::from_str(line).ok()?;
+        let last_line = |text: &str| {
+            text.lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_owned)
+        };
+        match value.get("type").and_then(Value::as_str)? {
+            "assistant" => {
+                let content = value.pointer("/message/content")?.as_array()?;
+                content.iter().rev().find_map(|item| {
+                    match item.get("type").and_then(Value::as_str)? {
+                        "text" => last_line(item.get("text")?.as_str()?),
+                        "tool_use" => Some(format!("→ {}", item.get("name")?.as_str()?)),
+                        _ => None,
+                    }
+                })
+            }
+            "result" => last_line(value.get("result")?.as_str()?),
+            _ => None,
+        }
+    }
+
     /// A `result` that did not fail: its `result` text.
     fn final_answer(&self, line: &str) -> Option<String> {
         let result = result_of(line)?;

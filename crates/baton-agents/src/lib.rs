@@ -80,6 +80,12 @@ pub trait Agent: Send + Sync {
         None
     }
 
+    /// What one line of its structured output shows a person (see
+    /// [`Said::Status`]).
+    fn status(&self, _line: &str) -> Option<String> {
+        None
+    }
+
     /// The final answer one line of its output holds, for CLIs whose
     /// output is structured (see [`Said::Final`]).
     fn final_answer(&self, _line: &str) -> Option<String> {
@@ -117,6 +123,10 @@ pub enum Said {
     Offline(String),
     /// It reported what a turn (a headless run) used.
     Used(Usage),
+    /// What a person would read on its screen now, for CLIs whose output
+    /// is structured: the last line of its last message, or the tool it
+    /// uses (by name only).
+    Status(String),
     /// Its final answer, when it writes it inside its structured output
     /// (where a frame or a JSON object the agent printed is escaped): the
     /// completion payload is read from this text.
@@ -189,6 +199,9 @@ impl Listener {
         if self.usage && line.starts_with('{') {
             if let Some(used) = self.agent.usage(line) {
                 said(Said::Used(used));
+            }
+            if let Some(status) = self.agent.status(line) {
+                said(Said::Status(clean(&status)));
             }
             if let Some(answer) = self.agent.final_answer(line) {
                 said(Said::Final(answer));

@@ -373,10 +373,22 @@ fn claude_says_what_a_run_used_in_its_result_line() {
         let (a, b) = CLAUDE_STREAM.as_bytes().split_at(cut);
         assert_eq!(
             heard(AgentKind::Claude, &[a, b]),
-            [Said::Used(used), Said::Final("Done.".into())],
+            [
+                Said::Status("Done.".into()),
+                Said::Used(used),
+                Said::Status("Done.".into()),
+                Said::Final("Done.".into())
+            ],
             "cut at {cut}"
         );
     }
+    // A tool in use shows by name, never its input.
+    let tool = br#"{"type":"assistant","message":{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","name":"Bash","input":{"command":"cat ~/.ssh/id_rsa"}}]}}
+"#;
+    assert_eq!(
+        heard(AgentKind::Claude, &[tool]),
+        [Said::Status("→ Bash".into())]
+    );
     // Lines that are not a result, or not JSON, say nothing.
     assert_eq!(
         heard(

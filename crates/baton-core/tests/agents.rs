@@ -77,6 +77,8 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
     assert_eq!(completed.0, Some(serde_json::json!("Done.")));
     let rows = h.conductor.snapshot().await.unwrap();
     assert_eq!(rows[0].usage, Some(want));
+    // Its row shows what it said, not a line of JSON.
+    assert_eq!(rows[0].last_line.as_deref(), Some("Done."));
     h.finish().await;
 }
 

@@ -80,6 +80,9 @@ pub(crate) struct RunShared {
 struct Shown {
     tail: Tail,
     screen: Option<Screen>,
+    /// What an agent with structured output shows a person now (its last
+    /// message line, its tool), instead of its last raw line.
+    status: Option<String>,
 }
 
 impl RunShared {
@@ -90,6 +93,7 @@ impl RunShared {
             shown: Mutex::new(Shown {
                 tail: Tail::new(tail_bytes),
                 screen: None,
+                status: None,
             }),
             last_output_ms: AtomicU64::new(0),
         }
@@ -99,6 +103,7 @@ impl RunShared {
     pub fn begin_run(&self, screen: Option<proc::PtySize>) {
         if let Ok(mut shown) = self.shown.lock() {
             shown.screen = screen.map(|size| Screen::new(size.rows, size.cols));
+            shown.status = None;
         }
     }
 
@@ -134,8 +139,18 @@ impl RunShared {
             .unwrap_or_default()
     }
 
+    /// What the agent says it shows now (see [`Shown::status`]).
+    pub fn set_status(&self, status: String) {
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.status = Some(status);
+        }
+    }
+
     pub fn last_line(&self) -> Option<String> {
         let shown = self.shown.lock().ok()?;
+        if let Some(status) = &shown.status {
+            return Some(status.clone());
+        }
         match &shown.screen {
             Some(screen) => screen.last_line(),
             None => shown.tail.last_line(),
@@ -438,8 +453,10 @@ impl Run {
         if let Some(listener) = self.cfg.listener.as_mut() {
             let report = &self.report;
             let answer = &mut self.final_answer;
+            let shared = &self.shared;
             listener.feed(bytes, |said| match said {
                 baton_agents::Said::Final(text) => *answer = Some(text),
+                baton_agents::Said::Status(text) => shared.set_status(text),
                 said => report(RunMsg::Said(said)),
             });
         }

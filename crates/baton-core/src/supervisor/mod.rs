@@ -970,8 +970,9 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
-            // The driver keeps the final answer for the payload.
-            RunMsg::Said(baton_agents::Said::Final(_)) => {}
+            // The driver keeps these: the final answer for the payload,
+            // the status for the session's row.
+            RunMsg::Said(baton_agents::Said::Final(_) | baton_agents::Said::Status(_)) => {}
             RunMsg::Said(baton_agents::Said::Used(used)) => {
                 entry.usage = Some(entry.usage.unwrap_or_default().plus(used));
             }
