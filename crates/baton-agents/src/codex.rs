@@ -1,5 +1,12 @@
-//! OpenAI Codex CLI (`@openai/codex`), headless: `codex exec`, and what it
-//! needs of its own configuration before a session may start it.
+//! OpenAI Codex CLI (`@openai/codex`), headless: `codex exec --json`, and
+//! what it needs of its own configuration before a session may start it.
+//!
+//! With `--json` its stdout is one event per line: `thread.started`,
+//! `turn.started`, `item.started`/`item.completed` (an `agent_message` with
+//! its `text`, a `command_execution`, a `file_change`…), `turn.completed`
+//! with the turn's `usage` (`input_tokens`, of which `cached_input_tokens`,
+//! and `output_tokens`; no cost), `turn.failed` and `error` (offline:
+//! `{"type":"error","message":"Reconnecting... waiting for network (…)"}`).
 //!
 //! codex 0.17x layers `--profile P` from `$CODEX_HOME/P.config.toml` and
 //! ignores a missing file silently (the session runs without the settings
@@ -14,7 +21,19 @@ use std::path::{Path, PathBuf};
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
-use crate::{Agent, Ended, Preflight, bin, prompt, unknown_flag};
+use serde_json::Value;
+
+use crate::{Agent, Ended, Preflight, Usage, bin, prompt, unknown_flag};
+
+/// The event of type `kind` a `--json` line holds, if it is one.
+fn event_of(line: &str, kind: &str) -> Option<Value> {
+    let line = line.trim();
+    if !line.starts_with('{') || !line.contains(kind) {
+        return None;
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    (value.get("type").and_then(Value::as_str) == Some(kind)).then_some(value)
+}
 
 /// Codex CLI.
 pub struct Codex;
@@ -32,6 +51,7 @@ impl Agent for Codex {
         argv.extend(
             [
                 "exec",
+                "--json",
                 "--dangerously-bypass-approvals-and-sandbox",
                 "--skip-git-repo-check",
                 "--color",
@@ -65,6 +85,60 @@ impl Agent for Codex {
     /// few seconds and never exits.
     fn offline_words(&self) -> &'static [&'static str] {
         &["Reconnecting... waiting for network"]
+    }
+
+    fn reports_usage(&self) -> bool {
+        true
+    }
+
+    /// A `turn.completed` event's usage (its cached tokens apart).
+    fn usage(&self, line: &str) -> Option<Usage> {
+        let event = event_of(line, "turn.completed")?;
+        let usage = event.get("usage")?;
+        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+        let cached = count("cached_input_tokens");
+        Some(Usage {
+            input_tokens: count("input_tokens").saturating_sub(cached),
+            output_tokens: count("output_tokens"),
+            cached_tokens: cached,
+            cost_usd: None,
+        })
+    }
+
+    /// An agent message's last line, or what kind of item it works on
+    /// (never the command or its input).
+    fn status(&self, line: &str) -> Option<String> {
+        let item = event_of(line, "item.started")
+            .or_else(|| event_of(line, "item.completed"))?
+            .get("item")?
+            .clone();
+        match item.get("type").and_then(Value::as_str)? {
+            "agent_message" => item
+                .get("text")?
+                .as_str()?
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_owned),
+            "reasoning" | "error" => None,
+            "command_execution" => Some("→ command".into()),
+            "file_change" => Some("→ file change".into()),
+            "mcp_tool_call" => Some(format!(
+                "→ {}",
+                item.get("tool").and_then(Value::as_str).unwrap_or("tool")
+            )),
+            other => Some(format!("→ {}", other.replace('_', " "))),
+        }
+    }
+
+    /// A completed agent message: the last one is the run's answer.
+    fn final_answer(&self, line: &str) -> Option<String> {
+        let item = event_of(line, "item.completed")?.get("item")?.clone();
+        if item.get("type").and_then(Value::as_str) != Some("agent_message") {
+            return None;
+        }
+        item.get("text")?.as_str().map(str::to_owned)
     }
 
     /// The profile and MCP servers a local session names must be in

@@ -5,7 +5,7 @@
 //! | agent | headless argv | checked before a run | a run's end read from |
 //! |---|---|---|---|
 //! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | its `result` line: usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
-//! | [`codex`] | `codex [--profile=P] exec --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | its exit status; "Reconnecting... waiting for network" while it runs: `network` |
+//! | [`codex`] | `codex [--profile=P] exec --json --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | `turn.completed`: usage (no cost); "Reconnecting... waiting for network" while it runs: `network` |
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format text --prompt=PROMPT` | — | exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
 //!
@@ -194,7 +194,13 @@ impl Listener {
         let line = line.trim();
         if !self.offline_said && self.offline.iter().any(|w| line.contains(w)) {
             self.offline_said = true;
-            said(Said::Offline(clean(line)));
+            // An event's message, not its JSON.
+            let message = line
+                .starts_with('{')
+                .then(|| serde_json::from_str::<serde_json::Value>(line).ok())
+                .flatten()
+                .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
+            said(Said::Offline(clean(message.as_deref().unwrap_or(line))));
         }
         if self.usage && line.starts_with('{') {
             if let Some(used) = self.agent.usage(line) {

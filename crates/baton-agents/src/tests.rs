@@ -48,6 +48,7 @@ fn argv_codex() {
         strings(&[
             "codex",
             "exec",
+            "--json",
             "--dangerously-bypass-approvals-and-sandbox",
             "--skip-git-repo-check",
             "--color",
@@ -74,6 +75,7 @@ fn argv_codex() {
             "/opt/codex/bin/codex",
             "--profile=work",
             "exec",
+            "--json",
             "--dangerously-bypass-approvals-and-sandbox",
             "--skip-git-repo-check",
             "--color",
@@ -447,4 +449,48 @@ fn a_cli_that_refuses_a_flag_says_which_and_what_to_do() {
         assert!(ended.evidence.contains("bogus-flag"), "{ended:?}");
         assert!(ended.evidence.contains("npm install -g @"), "{ended:?}");
     }
+}
+
+/// A codex 0.171 `exec --json` run: the events' shapes as it prints them
+/// (offline it printed the first two and the error), the usage of a turn as
+/// its `turn.completed` carries it.
+const CODEX_JSON: &str = concat!(
+    r#"{"type":"thread.started","thread_id":"01a24d85"}"#,
+    "\n",
+    r#"{"type":"turn.started"}"#,
+    "\n",
+    r#"{"type":"item.started","item":{"id":"item_1","type":"command_execution","command":"cat ~/.ssh/id_rsa","status":"in_progress"}}"#,
+    "\n",
+    r#"{"type":"item.completed","item":{"id":"item_2","type":"agent_message","text":"Fixed it.\n{\"files\": 2}"}}"#,
+    "\n",
+    r#"{"type":"turn.completed","usage":{"input_tokens":26549,"cached_input_tokens":22272,"output_tokens":1590}}"#,
+    "\n",
+);
+
+#[test]
+fn codex_says_what_a_turn_used_what_it_works_on_and_its_answer() {
+    let used = Usage {
+        input_tokens: 4277,
+        output_tokens: 1590,
+        cached_tokens: 22272,
+        cost_usd: None,
+    };
+    assert_eq!(
+        heard(AgentKind::Codex, &[CODEX_JSON.as_bytes()]),
+        [
+            Said::Status("→ command".into()),
+            Said::Status("{\"files\": 2}".into()),
+            Said::Final("Fixed it.\n{\"files\": 2}".into()),
+            Said::Used(used),
+        ]
+    );
+    // Offline, the error event's message is the evidence, not its JSON.
+    let offline = br#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}
+"#;
+    assert_eq!(
+        heard(AgentKind::Codex, &[offline]),
+        [Said::Offline(
+            "Reconnecting... waiting for network (Connection failed: error sending request)".into()
+        )]
+    );
 }

@@ -576,6 +576,7 @@ async fn codex_argv_matches_the_spec_table() {
         stand_in().display().to_string().as_str(),
         "--profile=work",
         "exec",
+        "--json",
         "--dangerously-bypass-approvals-and-sandbox",
         "--skip-git-repo-check",
         "--color",
