@@ -29,35 +29,48 @@ fn clis() -> Option<PathBuf> {
     }
 }
 
-/// A claude run that worked, as 2.1.x prints it headless with
-/// `--output-format stream-json --verbose` (the usage of its documented
-/// `result` line): what it used is in its `completed` record and its row.
-#[tokio::test]
-async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
+/// A conductor whose `claude` is a script printing `lines` (2.1.x
+/// stream-json shapes) and exiting 0, running session `name` to its end.
+async fn claude_script(name: &str, lines: &[&str]) -> (tempfile::TempDir, Harness) {
+    use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::tempdir().unwrap();
     let claude = bin.path().join("claude");
-    std::fs::write(
-        &claude,
-        "#!/bin/sh\n\
-         echo '{\"type\":\"system\",\"subtype\":\"init\",\"model\":\"claude-opus-4-8\"}'\n\
-         echo '{\"type\":\"assistant\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Done.\"}]}}'\n\
-         echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"Done.\",\"total_cost_usd\":0.0425,\"usage\":{\"input_tokens\":1200,\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":5000,\"output_tokens\":340}}'\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
+    let mut script = "#!/bin/sh\n".to_owned();
+    for line in lines {
+        // printf, not echo: dash's echo reads the `\n` inside JSON strings.
+        script.push_str(&format!("printf '%s\\n' '{line}'\n"));
+    }
+    std::fs::write(&claude, script).unwrap();
     std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
     let h = Harness::new(|opts| opts.agents.claude.bin = Some(claude.display().to_string()));
-    let mut spec = SessionSpec::command(id("c1"), Vec::new());
+    let mut spec = SessionSpec::command(id(name), Vec::new());
     spec.agent = AgentKind::Claude;
     spec.command = None;
     spec.prompt = Some("fix it".into());
     h.spawn(spec).await;
     assert_eq!(
-        h.wait_terminal("c1").await,
+        h.wait_terminal(name).await,
         SessionState::Completed,
         "{}",
         h.dump()
     );
+    (bin, h)
+}
+
+/// A claude run that worked, as 2.1.x prints it headless with
+/// `--output-format stream-json --verbose` (the usage of its documented
+/// `result` line): what it used is in its `completed` record and its row.
+#[tokio::test]
+async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
+    let (_bin, h) = claude_script(
+        "c1",
+        &[
+            r#"{"type":"system","subtype":"init","model":"claude-opus-4-8"}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Done."}]}}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"Done.","total_cost_usd":0.0425,"usage":{"input_tokens":1200,"cache_creation_input_tokens":300,"cache_read_input_tokens":5000,"output_tokens":340}}"#,
+        ],
+    )
+    .await;
     let want = baton_proto::Usage {
         input_tokens: 1500,
         output_tokens: 340,
@@ -86,28 +99,13 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
 /// stream it is a string inside the `result` line.
 #[tokio::test]
 async fn a_json_object_in_claudes_answer_is_the_payload() {
-    let bin = tempfile::tempdir().unwrap();
-    let claude = bin.path().join("claude");
-    std::fs::write(
-        &claude,
-        "#!/bin/sh\n\
-         printf '%s\\n' '{\"type\":\"result\",\"is_error\":false,\"result\":\"Here it is:\\n{\\\"files\\\": 3}\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}'\n",
+    let (_bin, h) = claude_script(
+        "c2",
+        &[
+            r#"{"type":"result","is_error":false,"result":"Here it is:\n{\"files\": 3}","usage":{"input_tokens":1,"output_tokens":2}}"#,
+        ],
     )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let h = Harness::new(|opts| opts.agents.claude.bin = Some(claude.display().to_string()));
-    let mut spec = SessionSpec::command(id("c2"), Vec::new());
-    spec.agent = AgentKind::Claude;
-    spec.command = None;
-    spec.prompt = Some("list the files as JSON".into());
-    h.spawn(spec).await;
-    assert_eq!(
-        h.wait_terminal("c2").await,
-        SessionState::Completed,
-        "{}",
-        h.dump()
-    );
+    .await;
     let payload = h.session_records("c2").iter().find_map(|r| match &r.event {
         Event::Completed { payload, .. } => payload.clone(),
         _ => None,
