@@ -159,6 +159,9 @@ impl std::fmt::Debug for Listener {
 /// whole final answer.
 const LINE_MAX: usize = 256 * 1024;
 
+/// The line buffer a listener keeps between lines.
+const LINE_KEPT: usize = 16 * 1024;
+
 impl Listener {
     /// A listener for `agent`'s runs, or `None` when it has nothing to
     /// listen for.
@@ -184,6 +187,10 @@ impl Listener {
             if piece.ends_with(b"\n") {
                 self.judge(&mut said);
                 self.partial.clear();
+                // A long answer's line is not kept allocated per session.
+                if self.partial.capacity() > LINE_KEPT {
+                    self.partial.shrink_to(LINE_KEPT);
+                }
             }
         }
     }
