@@ -56,6 +56,10 @@ impl Agent for Claude {
         true
     }
 
+    fn answer_marks(&self) -> &'static [&'static str] {
+        &["\"result\""]
+    }
+
     /// A `result` line's `usage` (input with cache writes, output, cache
     /// reads) and `total_cost_usd`.
     fn usage(&self, line: &str) -> Option<Usage> {

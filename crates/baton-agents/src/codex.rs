@@ -91,6 +91,10 @@ impl Agent for Codex {
         true
     }
 
+    fn answer_marks(&self) -> &'static [&'static str] {
+        &["turn.completed", "item.completed"]
+    }
+
     /// A `turn.completed` event's usage (its cached tokens apart).
     fn usage(&self, line: &str) -> Option<Usage> {
         let event = event_of(line, "turn.completed")?;

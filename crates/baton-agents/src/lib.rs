@@ -69,9 +69,17 @@ pub trait Agent: Send + Sync {
         &[]
     }
 
-    /// Whether its output holds lines that report usage ([`Agent::usage`]).
+    /// Whether its output is structured, one JSON object per line, read by
+    /// [`Agent::usage`], [`Agent::status`] and [`Agent::final_answer`].
     fn reports_usage(&self) -> bool {
         false
+    }
+
+    /// What a line must contain for [`Agent::usage`] or
+    /// [`Agent::final_answer`] to find anything in it (the rest are not
+    /// parsed).
+    fn answer_marks(&self) -> &'static [&'static str] {
+        &[]
     }
 
     /// The usage one line of its output reports (a whole line, without its
@@ -139,7 +147,10 @@ pub enum Said {
 /// so a `command` session's output costs nothing here.
 pub struct Listener {
     agent: &'static dyn Agent,
-    offline: &'static [&'static str],
+    /// Searchers for the offline words, and for the marks of a line with
+    /// an answer: built once, run over whole chunks at memchr speed.
+    offline: Vec<memchr::memmem::Finder<'static>>,
+    marks: Vec<memchr::memmem::Finder<'static>>,
     usage: bool,
     /// The line being written (bounded: a line longer than this is judged
     /// by its first part).
@@ -162,15 +173,25 @@ const LINE_MAX: usize = 256 * 1024;
 /// The line buffer a listener keeps between lines.
 const LINE_KEPT: usize = 16 * 1024;
 
+/// How many of a chunk's last lines are looked at for its status.
+const STATUS_LINES: usize = 4;
+
 impl Listener {
     /// A listener for `agent`'s runs, or `None` when it has nothing to
     /// listen for.
     pub fn of(agent: &'static dyn Agent) -> Option<Listener> {
-        let offline = agent.offline_words();
+        let finders = |words: &'static [&'static str]| -> Vec<_> {
+            words
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
+                .collect()
+        };
+        let offline = finders(agent.offline_words());
         let usage = agent.reports_usage();
         (!offline.is_empty() || usage).then(|| Listener {
             agent,
             offline,
+            marks: finders(agent.answer_marks()),
             usage,
             partial: Vec::new(),
             offline_said: false,
@@ -178,29 +199,103 @@ impl Listener {
     }
 
     /// Takes the next `bytes` of output (either stream) and tells `said`
-    /// what each line they complete says.
+    /// what the lines they complete say: each offline line and answer as
+    /// it comes, then the status of the newest line that has one.
+    ///
+    /// Whole chunks are searched for the few words that matter; only the
+    /// lines they are found in, and the chunk's last lines (for its
+    /// status), are decoded — a flood costs a scan, not a parse per line.
     pub fn feed(&mut self, bytes: &[u8], mut said: impl FnMut(Said)) {
-        for piece in bytes.split_inclusive(|b| *b == b'\n') {
-            let room = LINE_MAX.saturating_sub(self.partial.len());
-            self.partial
-                .extend_from_slice(&piece[..piece.len().min(room)]);
-            if piece.ends_with(b"\n") {
-                self.judge(&mut said);
-                self.partial.clear();
-                // A long answer's line is not kept allocated per session.
-                if self.partial.capacity() > LINE_KEPT {
-                    self.partial.shrink_to(LINE_KEPT);
-                }
+        let Some(last_nl) = memchr::memrchr(b'\n', bytes) else {
+            self.keep(bytes);
+            return;
+        };
+        let first_nl = memchr::memchr(b'\n', bytes).unwrap_or(last_nl);
+        // The line that began in an earlier chunk.
+        self.keep(&bytes[..=first_nl]);
+        let carried = std::mem::take(&mut self.partial);
+        self.judge_line(&carried, &mut said);
+        // The chunk's other complete lines.
+        let region = &bytes[first_nl + 1..=last_nl];
+        self.judge_region(region, &mut said);
+        if self.usage {
+            let status = if region.is_empty() {
+                self.status_of(&carried)
+            } else {
+                memchr::memrchr_iter(b'\n', &region[..region.len() - 1])
+                    .map(|nl| nl + 1)
+                    .chain(std::iter::once(0))
+                    .take(STATUS_LINES)
+                    .scan(region.len(), |end, begin| {
+                        let line = &region[begin..*end];
+                        *end = begin;
+                        Some(line)
+                    })
+                    .chain(std::iter::once(&carried[..]))
+                    .find_map(|line| self.status_of(line))
+            };
+            if let Some(status) = status {
+                said(Said::Status(clean(&status)));
             }
+        }
+        self.partial = carried;
+        self.partial.clear();
+        if self.partial.capacity() > LINE_KEPT {
+            self.partial.shrink_to(LINE_KEPT);
+        }
+        self.keep(&bytes[last_nl + 1..]);
+    }
+
+    /// Adds `bytes` to the line being written, within [`LINE_MAX`].
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = LINE_MAX.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// What the agent shows for `line`.
+    fn status_of(&self, line: &[u8]) -> Option<String> {
+        let text = String::from_utf8_lossy(line);
+        self.agent.status(text.trim())
+    }
+
+    /// Judges each line of `region` (complete lines) that holds a word
+    /// that matters, once per line.
+    fn judge_region(&mut self, region: &[u8], said: &mut impl FnMut(Said)) {
+        let mut hits: Vec<usize> = Vec::new();
+        let searchers = (!self.offline_said)
+            .then_some(&self.offline)
+            .into_iter()
+            .chain(self.usage.then_some(&self.marks))
+            .flatten();
+        for finder in searchers {
+            hits.extend(finder.find_iter(region));
+        }
+        if hits.is_empty() {
+            return;
+        }
+        hits.sort_unstable();
+        let mut judged_to = 0;
+        for hit in hits {
+            if hit < judged_to {
+                continue;
+            }
+            let begin = memchr::memrchr(b'\n', &region[..hit]).map_or(0, |nl| nl + 1);
+            let end = memchr::memchr(b'\n', &region[hit..]).map_or(region.len(), |nl| hit + nl + 1);
+            self.judge_line(&region[begin..end], said);
+            judged_to = end;
         }
     }
 
-    /// What the line in `partial` says.
-    fn judge(&mut self, said: &mut impl FnMut(Said)) {
-        let line = String::from_utf8_lossy(&self.partial);
-        let line = line.trim();
-        if !self.offline_said && self.offline.iter().any(|w| line.contains(w)) {
+    /// What one complete line says: it is offline, it used, its answer.
+    fn judge_line(&mut self, line_bytes: &[u8], said: &mut impl FnMut(Said)) {
+        let found = |finders: &[memchr::memmem::Finder<'static>]| {
+            finders.iter().any(|f| f.find(line_bytes).is_some())
+        };
+        if !self.offline_said && found(&self.offline) {
             self.offline_said = true;
+            let line = String::from_utf8_lossy(line_bytes);
+            let line = line.trim();
             // An event's message, not its JSON.
             let message = line
                 .starts_with('{')
@@ -209,12 +304,11 @@ impl Listener {
                 .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
             said(Said::Offline(clean(message.as_deref().unwrap_or(line))));
         }
-        if self.usage && line.starts_with('{') {
+        if self.usage && found(&self.marks) {
+            let line = String::from_utf8_lossy(line_bytes);
+            let line = line.trim();
             if let Some(used) = self.agent.usage(line) {
                 said(Said::Used(used));
-            }
-            if let Some(status) = self.agent.status(line) {
-                said(Said::Status(clean(&status)));
             }
             if let Some(answer) = self.agent.final_answer(line) {
                 said(Said::Final(answer));

@@ -111,6 +111,18 @@ impl Harness {
         ctx: &Ctx,
         hosts: BTreeMap<String, HostConfig>,
     ) -> Fallible<Harness> {
+        Harness::start_with(logs_dir, probe, ctx, hosts, Default::default())
+    }
+
+    /// [`Harness::start_with_hosts`] with `[agents.*]` settings (e.g. a
+    /// stand-in as an agent CLI's binary).
+    pub fn start_with(
+        logs_dir: &Path,
+        probe: ProbeConfig,
+        ctx: &Ctx,
+        hosts: BTreeMap<String, HostConfig>,
+        agents: baton_config::AgentsConfig,
+    ) -> Fallible<Harness> {
         let opts = ConductorOptions {
             conductor: ConductorConfig {
                 logs_dir: logs_dir.to_owned(),
@@ -119,7 +131,7 @@ impl Harness {
                 ..Default::default()
             },
             probe,
-            agents: Default::default(),
+            agents,
             base_dir: logs_dir.to_owned(),
             detach: ctx.detach,
             hosts,

@@ -64,10 +64,13 @@ enum Figure {
     Mcp,
     /// `baton tui`'s CPU in a tmux pane: 500 live sessions, and a restart storm.
     Tui,
+    /// Reading an agent's structured output: a stream-json flood through a
+    /// claude session beside the same bytes through a command session.
+    Parser,
 }
 
 impl Figure {
-    const ALL: [Figure; 12] = [
+    const ALL: [Figure; 13] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -80,6 +83,7 @@ impl Figure {
         Figure::Remote,
         Figure::Mcp,
         Figure::Tui,
+        Figure::Parser,
     ];
 
     fn name(self) -> &'static str {
@@ -96,6 +100,7 @@ impl Figure {
             Figure::Remote => "remote",
             Figure::Mcp => "mcp",
             Figure::Tui => "tui",
+            Figure::Parser => "parser",
         }
     }
 
@@ -349,6 +354,7 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
     match figure {
         Figure::Exit => figures::exit::measure(ctx, plan.exit_sessions).await,
         Figure::Stall => figures::stall::measure(ctx, plan.stall_sessions).await,
+        Figure::Parser => figures::parser::measure(ctx, plan.flood_size, plan.flood_runs).await,
         Figure::Throughput => {
             figures::throughput::measure(ctx, plan.flood_size, plan.flood_runs).await
         }

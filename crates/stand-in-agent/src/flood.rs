@@ -51,6 +51,38 @@ pub fn write_flood<W: Write + ?Sized>(w: &mut W, size: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes claude's `stream-json` shape to `w`: one assistant message line
+/// per line of the flood pattern (which needs no JSON escaping) until at
+/// least `size` bytes are written, then a `result` line with usage and a
+/// cost. Returns the bytes written.
+pub fn write_json_flood<W: Write + ?Sized>(w: &mut W, size: u64) -> io::Result<u64> {
+    const HEAD: &[u8] =
+        br#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":""#;
+    const TAIL: &[u8] = b"\"}]}}\n";
+    let mut written = 0u64;
+    let mut out = Vec::with_capacity(FLOOD_BLOCK_LEN + (FLOOD_BLOCK_LEN / 16) * 96);
+    'blocks: loop {
+        for line in flood_block().split_inclusive(|b| *b == b'\n') {
+            if written >= size {
+                break 'blocks;
+            }
+            out.extend_from_slice(HEAD);
+            out.extend_from_slice(&line[..line.len() - 1]);
+            out.extend_from_slice(TAIL);
+            written += (HEAD.len() + line.len() - 1 + TAIL.len()) as u64;
+            if out.len() >= FLOOD_BLOCK_LEN {
+                w.write_all(&out)?;
+                out.clear();
+            }
+        }
+    }
+    let result = br#"{"type":"result","subtype":"success","is_error":false,"result":"flooded","total_cost_usd":0.01,"usage":{"input_tokens":10,"output_tokens":20}}
+"#;
+    out.extend_from_slice(result);
+    w.write_all(&out)?;
+    Ok(written + result.len() as u64)
+}
+
 /// xorshift64*: tiny, and fixed forever so the pattern never changes.
 struct Rng(u64);
 
@@ -162,5 +194,24 @@ mod tests {
             let joined: Vec<u8> = flood_bytes(size).flatten().copied().collect();
             assert_eq!(joined, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn a_json_flood_is_json_lines_of_at_least_its_size() {
+        let mut out = Vec::new();
+        let written = write_json_flood(&mut out, 300_000).unwrap();
+        assert_eq!(written, out.len() as u64);
+        assert!(out.len() >= 300_000);
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).expect(line);
+            assert!(value["type"] == "assistant" || value["type"] == "result");
+        }
+        assert!(text.lines().last().unwrap().contains("\"result\""));
     }
 }

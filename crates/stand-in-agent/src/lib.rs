@@ -33,6 +33,7 @@
 //! | `lines:N:INTERVAL` | the same, pausing INTERVAL after each line |
 //! | `flood:SIZE` | exactly SIZE bytes of [`flood_bytes`] on stdout, 1 MiB per write |
 //! | `eflood:SIZE` | the same on stderr |
+//! | `jflood:SIZE` | claude's `stream-json` shape: assistant message lines carrying the flood pattern, at least SIZE bytes of them, then one `result` line with usage and cost |
 //! | `sleep:DUR` | sleep |
 //! | `stall` | sleep until killed |
 //! | `ask:QUESTION` | QUESTION without newline, read a line, print `answer: <line>`; stdin at EOF: `stdin closed` on stderr, exit 3 |
@@ -80,7 +81,9 @@ mod run;
 mod step;
 mod units;
 
-pub use flood::{FLOOD_BLOCK_LEN, FLOOD_MAX_LINE, flood_block, flood_bytes, write_flood};
+pub use flood::{
+    FLOOD_BLOCK_LEN, FLOOD_MAX_LINE, flood_block, flood_bytes, write_flood, write_json_flood,
+};
 pub use run::{
     EXIT_BROKEN_PIPE, EXIT_DOUBLE_HOLD, EXIT_FAILURE, EXIT_ON_TERM, EXIT_STDIN_CLOSED, EXIT_USAGE,
     SCRIPT_ENV, json_string_array, main_with, monotonic_ns, run_steps,

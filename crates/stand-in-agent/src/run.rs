@@ -164,6 +164,12 @@ impl Agent {
                 check(write_flood(&mut self.stdout, *size))
             }
             Step::Eflood(size) => check(write_flood(&mut self.stderr, *size)),
+            Step::Jflood(size) => {
+                if self.stdout_closed {
+                    return Ok(());
+                }
+                check(crate::flood::write_json_flood(&mut self.stdout, *size).map(drop))
+            }
             Step::Sleep(duration) => {
                 std::thread::sleep(*duration);
                 Ok(())

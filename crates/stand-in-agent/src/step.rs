@@ -30,6 +30,8 @@ pub enum Step {
     Flood(u64),
     /// `eflood:SIZE`
     Eflood(u64),
+    /// `jflood:SIZE`
+    Jflood(u64),
     /// `sleep:DUR`
     Sleep(Duration),
     /// `stall`
@@ -174,6 +176,7 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
         }
         "flood" => Step::Flood(parse_size(need(arg, "flood")?).map_err(|e| unit(e, "flood"))?),
         "eflood" => Step::Eflood(parse_size(need(arg, "eflood")?).map_err(|e| unit(e, "eflood"))?),
+        "jflood" => Step::Jflood(parse_size(need(arg, "jflood")?).map_err(|e| unit(e, "jflood"))?),
         "sleep" => Step::Sleep(parse_duration(need(arg, "sleep")?).map_err(|e| unit(e, "sleep"))?),
         "stall" => none(arg, "stall", Step::Stall)?,
         "ask" => Step::Ask(need(arg, "ask")?.to_owned()),
@@ -454,6 +457,7 @@ mod tests {
             ),
             ("flood:10M", Step::Flood(10 << 20)),
             ("eflood:100", Step::Eflood(100)),
+            ("jflood:1M", Step::Jflood(1 << 20)),
             ("sleep:1.5s", Step::Sleep(ms(1500))),
             ("stall", Step::Stall),
             ("ask:Proceed? [y/n] ", Step::Ask("Proceed? [y/n] ".into())),

@@ -9,6 +9,7 @@ pub mod detector;
 pub mod exit;
 pub mod idle;
 pub mod mcp;
+pub mod parser;
 pub mod remote;
 pub mod spawn;
 pub mod stall;
