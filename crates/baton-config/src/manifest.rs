@@ -278,7 +278,10 @@ impl SessionFile {
                 format!("holds {count} [[session]] tables; a session file holds exactly one"),
             ));
         };
-        let values = session_spans(&text).into_iter().next().unwrap_or_default();
+        let values = session_spans(doc.get_ref())
+            .into_iter()
+            .next()
+            .unwrap_or_default();
         // The line of each key of the table (its value's first line).
         let lines = values
             .iter()
@@ -306,11 +309,10 @@ fn read_with_base_dir(path: &Path) -> Result<(String, PathBuf), ConfigError> {
     Ok((text, base_dir))
 }
 
-/// Where each value of each `[[session]]` table of `text` was written, by
+/// Where each value of each `[[session]]` table of `doc` was written, by
 /// key path (`command`, `answer.0.pattern`, `env.KEY`), one map per table
-/// in file order. Empty for a text that does not parse (its error is
-/// reported by the parse that gave the tables).
-fn session_spans(text: &str) -> Vec<BTreeMap<String, Range<usize>>> {
+/// in file order.
+fn session_spans(doc: &toml::de::DeTable<'_>) -> Vec<BTreeMap<String, Range<usize>>> {
     use toml::de::DeValue;
     fn walk(value: &Spanned<DeValue<'_>>, path: String, out: &mut BTreeMap<String, Range<usize>>) {
         let join = |key: &str| {
@@ -337,10 +339,7 @@ fn session_spans(text: &str) -> Vec<BTreeMap<String, Range<usize>>> {
             out.insert(path, value.span());
         }
     }
-    let Ok(doc) = toml::de::DeTable::parse(text) else {
-        return Vec::new();
-    };
-    let Some(DeValue::Array(tables)) = doc.get_ref().get("session").map(|v| v.get_ref()) else {
+    let Some(DeValue::Array(tables)) = doc.get("session").map(|v| v.get_ref()) else {
         return Vec::new();
     };
     tables
@@ -831,7 +830,14 @@ impl Validator<'_> {
         }
         let mut sessions = Vec::with_capacity(raw.session.len());
         let mut seen = HashMap::new();
-        let mut values = session_spans(self.text).into_iter();
+        // The spanned tree parses where the typed one did (it was read
+        // from the same text); without it errors lose only their place.
+        let doc = toml::de::DeTable::parse(self.text).ok();
+        let mut values = doc
+            .as_ref()
+            .map(|d| session_spans(d.get_ref()))
+            .unwrap_or_default()
+            .into_iter();
         for (i, s) in raw.session.into_iter().enumerate() {
             let values = values.next().unwrap_or_default();
             let spec = self.session(i + 1, s, values, base_dir, Some(&hosts), &mut seen)?;
