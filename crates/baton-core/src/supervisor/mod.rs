@@ -1252,17 +1252,12 @@ impl Supervisor {
         if !self.transition(id, SessionState::Failed, class.as_str(), None, evidence) {
             return;
         }
-        // Credentials a leased account gave were refused: that account is
-        // at fault (its failure counts toward its circuit), and the next
-        // run leases another, within the restart budget.
+        // Asked before the lease goes back: it decides whether refused
+        // credentials were the account's fault.
         let leased = self.sessions.get(id).is_some_and(|e| e.lease.is_some());
         self.release_lease(id, leasing::outcome_for(class));
         let Some(entry) = self.sessions.get_mut(id) else {
             return;
-        };
-        let judged = match class {
-            FailureClass::AuthRequired if leased => FailureClass::Crash,
-            _ => class,
         };
         let policy = policy::RestartPolicy {
             max_restarts: entry
@@ -1272,11 +1267,12 @@ impl Supervisor {
             backoff: self.opts.conductor.backoff,
             backoff_max: self.opts.conductor.backoff_max,
             host_retry: backend::remote::PROBE,
+            leased,
         };
         let restarts = entry.restarts;
         let stopping = self.shutting_down.is_some();
         let jitter = self.next_jitter();
-        match policy::after_failure(judged, restarts, &policy, stopping, retry_after, jitter) {
+        match policy::after_failure(class, restarts, &policy, stopping, retry_after, jitter) {
             AfterFailure::Restart { delay, restarts } => {
                 let Some(entry) = self.sessions.get_mut(id) else {
                     return;
@@ -1300,8 +1296,6 @@ impl Supervisor {
                 }
             }
             AfterFailure::Dead { reason, gave_up } => {
-                // The session's own class, whatever the policy judged it as.
-                let reason = if reason == judged { class } else { reason };
                 let Some(entry) = self.sessions.get_mut(id) else {
                     return;
                 };

@@ -91,6 +91,9 @@ pub(super) struct RestartPolicy {
     pub backoff_max: Duration,
     /// How soon a session whose host did not answer tries again.
     pub host_retry: Duration,
+    /// The run held a leased account: credentials the CLI refused are that
+    /// account's fault, and the next run leases another.
+    pub leased: bool,
 }
 
 /// What follows a failed run.
@@ -119,7 +122,8 @@ pub(super) fn after_failure(
         class,
         FailureClass::RemoteUnreachable | FailureClass::Network
     );
-    if !class.restartable() {
+    let restartable = class.restartable() || (class == FailureClass::AuthRequired && policy.leased);
+    if !restartable {
         return AfterFailure::Dead {
             reason: class,
             gave_up: false,
@@ -263,6 +267,7 @@ mod tests {
         backoff: Duration::from_secs(1),
         backoff_max: Duration::from_secs(30),
         host_retry: Duration::from_secs(2),
+        leased: false,
     };
 
     fn decide(class: FailureClass, restarts: u32) -> AfterFailure {
@@ -328,6 +333,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn refused_credentials_of_a_leased_account_restart_within_the_budget() {
+        let leased = RestartPolicy {
+            leased: true,
+            ..POLICY
+        };
+        let decide = |restarts| {
+            after_failure(
+                FailureClass::AuthRequired,
+                restarts,
+                &leased,
+                false,
+                None,
+                0.0,
+            )
+        };
+        assert!(matches!(
+            decide(0),
+            AfterFailure::Restart { restarts: 1, .. }
+        ));
+        assert_eq!(
+            decide(POLICY.max_restarts),
+            AfterFailure::Dead {
+                reason: FailureClass::AuthRequired,
+                gave_up: true
+            }
+        );
     }
 
     #[test]
