@@ -52,7 +52,7 @@ impl Agent for Claude {
         ]
     }
 
-    fn reports_usage(&self) -> bool {
+    fn structured(&self) -> bool {
         true
     }
 

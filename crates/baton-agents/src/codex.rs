@@ -87,7 +87,7 @@ impl Agent for Codex {
         &["Reconnecting... waiting for network"]
     }
 
-    fn reports_usage(&self) -> bool {
+    fn structured(&self) -> bool {
         true
     }
 

@@ -71,7 +71,7 @@ pub trait Agent: Send + Sync {
 
     /// Whether its output is structured, one JSON object per line, read by
     /// [`Agent::usage`], [`Agent::status`] and [`Agent::final_answer`].
-    fn reports_usage(&self) -> bool {
+    fn structured(&self) -> bool {
         false
     }
 
@@ -151,7 +151,7 @@ pub struct Listener {
     /// an answer: built once, run over whole chunks at memchr speed.
     offline: Vec<memchr::memmem::Finder<'static>>,
     marks: Vec<memchr::memmem::Finder<'static>>,
-    usage: bool,
+    structured: bool,
     /// The line being written (bounded: a line longer than this is judged
     /// by its first part).
     partial: Vec<u8>,
@@ -187,12 +187,12 @@ impl Listener {
                 .collect()
         };
         let offline = finders(agent.offline_words());
-        let usage = agent.reports_usage();
-        (!offline.is_empty() || usage).then(|| Listener {
+        let structured = agent.structured();
+        (!offline.is_empty() || structured).then(|| Listener {
             agent,
             offline,
             marks: finders(agent.answer_marks()),
-            usage,
+            structured,
             partial: Vec::new(),
             offline_said: false,
         })
@@ -218,7 +218,7 @@ impl Listener {
         // The chunk's other complete lines.
         let region = &bytes[first_nl + 1..=last_nl];
         self.judge_region(region, &mut said);
-        if self.usage {
+        if self.structured {
             let status = if region.is_empty() {
                 self.status_of(&carried)
             } else {
@@ -266,7 +266,7 @@ impl Listener {
         let searchers = (!self.offline_said)
             .then_some(&self.offline)
             .into_iter()
-            .chain(self.usage.then_some(&self.marks))
+            .chain(self.structured.then_some(&self.marks))
             .flatten();
         for finder in searchers {
             hits.extend(finder.find_iter(region));
@@ -304,7 +304,7 @@ impl Listener {
                 .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
             said(Said::Offline(clean(message.as_deref().unwrap_or(line))));
         }
-        if self.usage && found(&self.marks) {
+        if self.structured && found(&self.marks) {
             let line = String::from_utf8_lossy(line_bytes);
             let line = line.trim();
             if let Some(used) = self.agent.usage(line) {
