@@ -25,7 +25,7 @@ use super::backend::{
     Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, RunRequest,
     StartError, Stream,
 };
-pub(crate) use super::backend::{RecoveredOutcome, Spawned};
+use super::backend::{RecoveredOutcome, Spawned};
 use super::termination::{KillReason, KillStep, Termination};
 use crate::proc::{self, ExitStatus, Pid, Signal};
 use crate::state::Missing;

@@ -899,7 +899,7 @@ impl Supervisor {
                 }
             }
             RunMsg::Spawned(spawned) => {
-                let driver::Spawned {
+                let backend::Spawned {
                     pid,
                     start_time,
                     out_offset,

@@ -251,6 +251,14 @@ mod tests {
         }
     }
 
+    fn exit(code: i32) -> Event {
+        Event::Exit {
+            code: Some(code),
+            signal: None,
+            runtime_ms: 5,
+        }
+    }
+
     fn state(from: SessionState, to: SessionState, restarts: u32) -> Event {
         Event::State {
             from,
@@ -319,14 +327,7 @@ mod tests {
             ("s", state(Init, Starting, 0)),
             ("s", shim),
             ("s", state(Starting, Healthy, 0)),
-            (
-                "s",
-                Event::Exit {
-                    code: Some(3),
-                    signal: None,
-                    runtime_ms: 5,
-                },
-            ),
+            ("s", exit(3)),
         ]);
         let s = &found["s"];
         assert_eq!(
@@ -414,14 +415,7 @@ mod tests {
             ("s", state(Init, Starting, 0)),
             ("s", spawn(1, 0, 11)),
             ("s", state(Starting, Healthy, 0)),
-            (
-                "s",
-                Event::Exit {
-                    code: Some(3),
-                    signal: None,
-                    runtime_ms: 5,
-                },
-            ),
+            ("s", exit(3)),
             ("s", state(Healthy, Failed, 0)),
             ("s", state(Failed, Restarting, 1)),
             ("s", state(Restarting, Starting, 1)),
