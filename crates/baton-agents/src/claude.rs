@@ -15,7 +15,10 @@
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
-use crate::{Agent, EndClass, Ended, Usage, bin, clean, line_with, prompt, unknown_flag};
+use crate::{
+    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, line_with, prompt,
+    tool_name, unknown_flag,
+};
 
 /// What Claude Code says when it cannot authenticate.
 const AUTH: &[&str] = &[
@@ -56,26 +59,80 @@ impl Agent for Claude {
         true
     }
 
-    fn answer_marks(&self) -> &'static [&'static str] {
-        &["\"result\""]
+    /// Its init (a run's one turn begins), tool calls, API retries and
+    /// closing `result`.
+    fn marks(&self) -> &'static [&'static str] {
+        &[
+            "\"subtype\":\"init\"",
+            "\"type\":\"tool_use\"",
+            "\"subtype\":\"api_retry\"",
+            "\"type\":\"result\"",
+        ]
     }
 
-    /// A `result` line's `usage` (input with cache writes, output, cache
-    /// reads) and `total_cost_usd`.
-    fn usage(&self, line: &str) -> Option<Usage> {
-        let result = result_of(line)?;
-        let usage = result.get("usage")?;
-        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-        Some(Usage {
-            input_tokens: count("input_tokens")
-                .saturating_add(count("cache_creation_input_tokens")),
-            output_tokens: count("output_tokens"),
-            cached_tokens: count("cache_read_input_tokens"),
-            cost_usd: result
-                .get("total_cost_usd")
-                .and_then(Value::as_f64)
-                .filter(|c| c.is_finite() && *c >= 0.0),
-        })
+    /// `system`/`init`: the turn begins; each `tool_use` of an assistant
+    /// message: its tool; `system`/`api_retry`: an error it retries; the
+    /// `result`: the turn ends, with its `usage` (input with cache writes,
+    /// output, cache reads) and `total_cost_usd`, and its text is the
+    /// answer (or, `is_error`, why it failed).
+    fn read(&self, line: &str, heard: &mut Vec<Heard>) {
+        let Some(value) = json_line(line) else { return };
+        match (
+            value.get("type").and_then(Value::as_str),
+            value.get("subtype").and_then(Value::as_str),
+        ) {
+            (Some("system"), Some("init")) => heard.push(Heard::Said(Said::TurnStarted)),
+            (Some("system"), Some("api_retry")) => {
+                let n = |key: &str| value.get(key).and_then(Value::as_u64);
+                let what = value
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error");
+                let mut message = match n("error_status") {
+                    Some(status) => format!("API {what} ({status})"),
+                    None => format!("API {what}"),
+                };
+                if let (Some(attempt), Some(max)) = (n("attempt"), n("max_retries")) {
+                    message.push_str(&format!(", retry {attempt} of {max}"));
+                }
+                if let Some(ms) = n("retry_delay_ms") {
+                    message.push_str(&format!(" in {:.1} s", ms as f64 / 1000.0));
+                }
+                heard.push(Heard::Said(Said::Error {
+                    message: clean(&message),
+                    retrying: true,
+                }));
+            }
+            (Some("assistant"), _) => {
+                let content = value.pointer("/message/content").and_then(Value::as_array);
+                for item in content.into_iter().flatten() {
+                    if item.get("type").and_then(Value::as_str) == Some("tool_use")
+                        && let Some(name) = item.get("name").and_then(Value::as_str)
+                    {
+                        heard.push(Heard::Said(Said::Tool(tool_name(name))));
+                    }
+                }
+            }
+            (Some("result"), _) => {
+                let failed = value.get("is_error").and_then(Value::as_bool) == Some(true);
+                let text = value.get("result").and_then(Value::as_str);
+                if !failed && let Some(text) = text {
+                    heard.push(Heard::Answer(text.to_owned()));
+                }
+                heard.push(Heard::Said(Said::TurnEnded {
+                    usage: usage_of(&value),
+                    error: failed.then(|| {
+                        clean(text.unwrap_or_else(|| {
+                            value
+                                .get("subtype")
+                                .and_then(Value::as_str)
+                                .unwrap_or("failed")
+                        }))
+                    }),
+                }));
+            }
+            _ => {}
+        }
     }
 
     /// An assistant message's last line of text, or the tool it calls;
@@ -109,18 +166,6 @@ impl Agent for Claude {
         }
     }
 
-    /// A `result` that did not fail: its `result` text.
-    fn final_answer(&self, line: &str) -> Option<String> {
-        let result = result_of(line)?;
-        if result.get("is_error").and_then(Value::as_bool) == Some(true) {
-            return None;
-        }
-        result
-            .get("result")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    }
-
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         if exit_code == Some(0) {
             return None;
@@ -151,12 +196,24 @@ impl Agent for Claude {
     }
 }
 
+/// What a `result` reports it used.
+fn usage_of(result: &Value) -> Option<Usage> {
+    let usage = result.get("usage")?;
+    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(Usage {
+        input_tokens: count("input_tokens").saturating_add(count("cache_creation_input_tokens")),
+        output_tokens: count("output_tokens"),
+        cached_tokens: count("cache_read_input_tokens"),
+        cost_usd: result
+            .get("total_cost_usd")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0),
+        cost_estimated: false,
+    })
+}
+
 /// The `result` object a stream-json line holds, if it is one.
 fn result_of(line: &str) -> Option<Value> {
-    let line = line.trim();
-    if !line.starts_with('{') || !line.contains("\"result\"") {
-        return None;
-    }
-    let value: Value = serde_json::from_str(line).ok()?;
+    let value = json_line(line)?;
     (value.get("type").and_then(Value::as_str) == Some("result")).then_some(value)
 }

@@ -23,7 +23,10 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
 use serde_json::Value;
 
-use crate::{Agent, Ended, Preflight, Usage, bin, prompt, unknown_flag};
+use crate::{
+    Agent, Ended, Heard, Preflight, Said, Usage, bin, clean, json_line, prompt, tool_name,
+    unknown_flag,
+};
 
 /// The event of type `kind` a `--json` line holds, if it is one.
 fn event_of(line: &str, kind: &str) -> Option<Value> {
@@ -91,22 +94,95 @@ impl Agent for Codex {
         true
     }
 
-    fn answer_marks(&self) -> &'static [&'static str] {
-        &["turn.completed", "item.completed"]
+    fn marks(&self) -> &'static [&'static str] {
+        &[
+            "\"turn.started\"",
+            "\"turn.completed\"",
+            "\"turn.failed\"",
+            "\"item.started\"",
+            "\"item.completed\"",
+            "\"type\":\"error\"",
+        ]
     }
 
-    /// A `turn.completed` event's usage (its cached tokens apart).
-    fn usage(&self, line: &str) -> Option<Usage> {
-        let event = event_of(line, "turn.completed")?;
-        let usage = event.get("usage")?;
-        let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-        let cached = count("cached_input_tokens");
-        Some(Usage {
-            input_tokens: count("input_tokens").saturating_sub(cached),
-            output_tokens: count("output_tokens"),
-            cached_tokens: cached,
-            cost_usd: None,
-        })
+    /// `turn.started`; `turn.completed` with its usage (its cached tokens
+    /// apart) or `turn.failed` with its error; a tool as its item starts (a
+    /// command, an MCP tool) or completes (a file change, a web search: they
+    /// have no start); a completed agent message, the answer so far; an
+    /// `error` event ("Reconnecting... 2/5 (…)": it retries).
+    fn read(&self, line: &str, heard: &mut Vec<Heard>) {
+        let Some(event) = json_line(line) else { return };
+        let Some(kind) = event.get("type").and_then(Value::as_str) else {
+            return;
+        };
+        match kind {
+            "turn.started" => heard.push(Heard::Said(Said::TurnStarted)),
+            "turn.completed" => heard.push(Heard::Said(Said::TurnEnded {
+                usage: event.get("usage").map(|usage| {
+                    let count = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+                    let cached = count("cached_input_tokens");
+                    Usage {
+                        input_tokens: count("input_tokens").saturating_sub(cached),
+                        output_tokens: count("output_tokens"),
+                        cached_tokens: cached,
+                        cost_usd: None,
+                        cost_estimated: false,
+                    }
+                }),
+                error: None,
+            })),
+            "turn.failed" => heard.push(Heard::Said(Said::TurnEnded {
+                usage: None,
+                error: Some(clean(
+                    event
+                        .pointer("/error/message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("the turn failed"),
+                )),
+            })),
+            "error" => {
+                let message = event
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error");
+                heard.push(Heard::Said(Said::Error {
+                    message: clean(message),
+                    retrying: message.starts_with("Reconnecting"),
+                }));
+            }
+            "item.started" | "item.completed" => {
+                let Some(item) = event.get("item") else {
+                    return;
+                };
+                let started = kind == "item.started";
+                match (item.get("type").and_then(Value::as_str), started) {
+                    (Some("agent_message"), false) => {
+                        if let Some(text) = item.get("text").and_then(Value::as_str) {
+                            heard.push(Heard::Answer(text.to_owned()));
+                        }
+                    }
+                    (Some("command_execution"), true) => {
+                        heard.push(Heard::Said(Said::Tool("command".into())));
+                    }
+                    (Some("mcp_tool_call"), true) => {
+                        let name = match (
+                            item.get("server").and_then(Value::as_str),
+                            item.get("tool").and_then(Value::as_str),
+                        ) {
+                            (Some(server), Some(tool)) => format!("{server}.{tool}"),
+                            (None, Some(tool)) => tool.to_owned(),
+                            _ => "mcp tool".to_owned(),
+                        };
+                        heard.push(Heard::Said(Said::Tool(tool_name(&name))));
+                    }
+                    (Some(other @ ("file_change" | "web_search")), false) => {
+                        heard.push(Heard::Said(Said::Tool(other.to_owned())));
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
     }
 
     /// An agent message's last line, or what kind of item it works on
@@ -134,15 +210,6 @@ impl Agent for Codex {
             )),
             other => Some(format!("→ {}", other.replace('_', " "))),
         }
-    }
-
-    /// A completed agent message: the last one is the run's answer.
-    fn final_answer(&self, line: &str) -> Option<String> {
-        let item = event_of(line, "item.completed")?.get("item")?.clone();
-        if item.get("type").and_then(Value::as_str) != Some("agent_message") {
-            return None;
-        }
-        item.get("text")?.as_str().map(str::to_owned)
     }
 
     /// The profile and MCP servers a local session names must be in

@@ -1,15 +1,30 @@
-//! Gemini CLI (`@google/gemini-cli`), headless: `gemini --prompt=P`.
+//! Gemini CLI (`@google/gemini-cli`), headless:
+//! `gemini --output-format stream-json --prompt=P`.
+//!
+//! Its stdout is one event per line: `init` (the turn begins), `message`
+//! (the user's prompt, then the assistant's answer in `delta` pieces),
+//! `tool_use` (`tool_name`, `parameters`), `tool_result`, `error`
+//! (`severity`, `message`) and a closing `result` (`status`, `error`, and
+//! `stats`: `input_tokens` (the prompt, cached part included), `cached`,
+//! `input` (the part not cached), `output_tokens`, no cost).
 //!
 //! `--skip-trust` trusts the session's workdir for this run: in a folder
 //! it does not trust, gemini 0.61 turns `--yolo` back into asking for
 //! approval (which nobody answers headless) or refuses to run at all
 //! (exit 55). Without an auth method it exits 41 ("Please set an Auth
 //! method in …/settings.json or specify one of the following environment
-//! variables …: GEMINI_API_KEY, …").
+//! variables …: GEMINI_API_KEY, …"). Offline, 0.61 retries with backoff
+//! for minutes, saying on stderr "Attempt N failed. Retrying with
+//! backoff... Error: exception TypeError: fetch failed sending request".
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
-use crate::{Agent, EndClass, Ended, bin, line_with, prompt, unknown_flag};
+use serde_json::Value;
+
+use crate::{
+    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, line_with, prompt,
+    tool_name, unknown_flag,
+};
 
 /// gemini's exit code for a missing or rejected auth method.
 const EXIT_AUTH: i32 = 41;
@@ -29,9 +44,93 @@ impl Agent for Gemini {
         if let Some(model) = &spec.model {
             argv.push(format!("--model={model}"));
         }
-        argv.extend(["--yolo", "--skip-trust", "--output-format", "text"].map(str::to_owned));
+        argv.extend(
+            ["--yolo", "--skip-trust", "--output-format", "stream-json"].map(str::to_owned),
+        );
         argv.push(format!("--prompt={}", prompt(spec)));
         argv
+    }
+
+    /// Its second failed attempt to reach the API at all (the network,
+    /// not an answer the API gave): it would go on retrying for minutes.
+    fn offline_words(&self) -> &'static [&'static str] {
+        &["Attempt 2 failed. Retrying with backoff... Error: exception TypeError: fetch failed"]
+    }
+
+    fn structured(&self) -> bool {
+        true
+    }
+
+    fn marks(&self) -> &'static [&'static str] {
+        &[
+            "{\"type\":\"init\"",
+            "{\"type\":\"message\"",
+            "{\"type\":\"tool_use\"",
+            "{\"type\":\"error\"",
+            "{\"type\":\"result\"",
+        ]
+    }
+
+    /// `init`: the turn begins; the assistant's `message` pieces: its
+    /// answer; `tool_use`: its tool; `error`: what it warned of; `result`:
+    /// the turn ends, with its `stats` and, `status: "error"`, its error.
+    fn read(&self, line: &str, heard: &mut Vec<Heard>) {
+        let Some(event) = json_line(line) else { return };
+        match event.get("type").and_then(Value::as_str) {
+            Some("init") => heard.push(Heard::Said(Said::TurnStarted)),
+            Some("message") => {
+                if event.get("role").and_then(Value::as_str) == Some("assistant")
+                    && let Some(text) = event.get("content").and_then(Value::as_str)
+                {
+                    heard.push(Heard::AnswerPart(text.to_owned()));
+                }
+            }
+            Some("tool_use") => {
+                if let Some(name) = event.get("tool_name").and_then(Value::as_str) {
+                    heard.push(Heard::Said(Said::Tool(tool_name(name))));
+                }
+            }
+            Some("error") => {
+                if let Some(message) = event.get("message").and_then(Value::as_str) {
+                    heard.push(Heard::Said(Said::Error {
+                        message: clean(message),
+                        retrying: false,
+                    }));
+                }
+            }
+            Some("result") => {
+                let failed = event.get("status").and_then(Value::as_str) == Some("error");
+                heard.push(Heard::Said(Said::TurnEnded {
+                    usage: event.get("stats").map(usage_of),
+                    error: failed.then(|| {
+                        clean(
+                            event
+                                .pointer("/error/message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("the turn failed"),
+                        )
+                    }),
+                }));
+            }
+            _ => {}
+        }
+    }
+
+    /// The last line of what the assistant said, or the tool it calls.
+    fn status(&self, line: &str) -> Option<String> {
+        let event = json_line(line)?;
+        match event.get("type").and_then(Value::as_str)? {
+            "message" if event.get("role").and_then(Value::as_str) == Some("assistant") => event
+                .get("content")?
+                .as_str()?
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(str::to_owned),
+            "tool_use" => Some(format!("→ {}", event.get("tool_name")?.as_str()?)),
+            _ => None,
+        }
     }
 
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
@@ -58,5 +157,19 @@ impl Agent for Gemini {
             class,
             evidence: line_with(output, needles).unwrap_or_else(|| said.to_owned()),
         })
+    }
+}
+
+/// What a `result`'s `stats` say the run used.
+fn usage_of(stats: &Value) -> Usage {
+    let count = |key: &str| stats.get(key).and_then(Value::as_u64);
+    let cached = count("cached").unwrap_or(0);
+    let prompt = count("input_tokens").unwrap_or(0);
+    Usage {
+        input_tokens: count("input").unwrap_or_else(|| prompt.saturating_sub(cached)),
+        output_tokens: count("output_tokens").unwrap_or(0),
+        cached_tokens: cached,
+        cost_usd: None,
+        cost_estimated: false,
     }
 }

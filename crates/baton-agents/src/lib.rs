@@ -4,9 +4,9 @@
 //!
 //! | agent | headless argv | checked before a run | a run's end read from |
 //! |---|---|---|---|
-//! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | its `result` line: usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
-//! | [`codex`] | `codex [--profile=P] exec --json --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | `turn.completed`: usage (no cost); "Reconnecting... waiting for network" while it runs: `network` |
-//! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format text --prompt=PROMPT` | — | exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder |
+//! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | stream-json: its turn, tools, API retries; its `result` line: answer, usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
+//! | [`codex`] | `codex [--profile=P] exec --json --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | JSONL: turns, tools, errors, its last message (the answer); `turn.completed`: usage (no cost); "Reconnecting... waiting for network" while it runs: `network` |
+//! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format stream-json --prompt=PROMPT` | — | JSONL: its turn, tools, warnings, the answer in pieces; `result`: usage (no cost); exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder; its second failed attempt to reach the API: `network` |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
 //!
 //! Nothing that comes from user data may be read as a flag: a prompt of
@@ -70,33 +70,25 @@ pub trait Agent: Send + Sync {
     }
 
     /// Whether its output is structured, one JSON object per line, read by
-    /// [`Agent::usage`], [`Agent::status`] and [`Agent::final_answer`].
+    /// [`Agent::read`] and [`Agent::status`].
     fn structured(&self) -> bool {
         false
     }
 
-    /// What a line must contain for [`Agent::usage`] or
-    /// [`Agent::final_answer`] to find anything in it (the rest are not
-    /// parsed).
-    fn answer_marks(&self) -> &'static [&'static str] {
+    /// What a line must contain for [`Agent::read`] to find anything in
+    /// it (the rest are not parsed).
+    fn marks(&self) -> &'static [&'static str] {
         &[]
     }
 
-    /// The usage one line of its output reports (a whole line, without its
-    /// newline).
-    fn usage(&self, _line: &str) -> Option<Usage> {
-        None
-    }
+    /// What one line of its structured output says (a whole line, trimmed,
+    /// that holds one of its [`Agent::marks`]): turns, tools, errors, what
+    /// a turn used, its answer.
+    fn read(&self, _line: &str, _heard: &mut Vec<Heard>) {}
 
     /// What one line of its structured output shows a person (see
     /// [`Said::Status`]).
     fn status(&self, _line: &str) -> Option<String> {
-        None
-    }
-
-    /// The final answer one line of its output holds, for CLIs whose
-    /// output is structured (see [`Said::Final`]).
-    fn final_answer(&self, _line: &str) -> Option<String> {
         None
     }
 
@@ -129,33 +121,74 @@ pub enum Said {
     /// It cannot reach its provider and waits for the network (the line
     /// that says so): no output of the run will come until it is back.
     Offline(String),
-    /// It reported what a turn (a headless run) used.
-    Used(Usage),
+    /// A turn began (for a headless run: the run itself).
+    TurnStarted,
+    /// A turn ended: what it used, when the CLI says, and the CLI's words
+    /// when it failed.
+    TurnEnded {
+        /// Tokens (and cost) of the turn.
+        usage: Option<Usage>,
+        /// Why it failed, in the CLI's words ([`clean`]).
+        error: Option<String>,
+    },
+    /// It calls a tool: its name only, never its input.
+    Tool(String),
+    /// A structured error it reported while running; `retrying` when it
+    /// says it tries again itself (an API retry, a reconnect).
+    Error {
+        /// Its words ([`clean`]).
+        message: String,
+        /// Whether it retries on its own.
+        retrying: bool,
+    },
     /// What a person would read on its screen now, for CLIs whose output
     /// is structured: the last line of its last message, or the tool it
     /// uses (by name only).
     Status(String),
-    /// Its final answer, when it writes it inside its structured output
-    /// (where a frame or a JSON object the agent printed is escaped): the
-    /// completion payload is read from this text.
-    Final(String),
+}
+
+/// What one line of structured output holds, as [`Agent::read`] hears it:
+/// something the CLI says ([`Said`]), or a piece of its answer, which the
+/// [`Listener`] keeps (see [`Listener::answer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Heard {
+    /// Something to report.
+    Said(Said),
+    /// Its answer so far, whole: it replaces what was heard before.
+    Answer(String),
+    /// The next piece of an answer it streams (gemini's deltas): added to
+    /// the answer, unless a tool was called since the last piece, when the
+    /// answer starts anew (the answer is what it said after its last tool).
+    AnswerPart(String),
 }
 
 /// Reads a run's output as it comes, line by line, for what the CLI says
-/// of itself ([`Said`]): that it is offline (once per run), what it used
-/// (each time it says). Only agents with something to listen for have one,
-/// so a `command` session's output costs nothing here.
+/// of itself ([`Said`]): that it is offline (once per run), its turns,
+/// tools, errors and usage (each time it says), and its answer (kept).
+/// Only agents with something to listen for have one, so a `command`
+/// session's output costs nothing here.
 pub struct Listener {
     agent: &'static dyn Agent,
-    /// Searchers for the offline words, and for the marks of a line with
-    /// an answer: built once, run over whole chunks at memchr speed.
-    offline: Vec<memchr::memmem::Finder<'static>>,
-    marks: Vec<memchr::memmem::Finder<'static>>,
+    /// One searcher for the offline words (the first `offline` patterns)
+    /// and the marks of a line worth reading: built once, run over whole
+    /// chunks in one pass.
+    words: aho_corasick::AhoCorasick,
+    offline: usize,
     structured: bool,
-    /// The line being written (bounded: a line longer than this is judged
-    /// by its first part).
+    /// The line being written on stdout, and on stderr (bounded: a line
+    /// longer than this is judged by its first part).
     partial: Vec<u8>,
+    partial_err: Vec<u8>,
     offline_said: bool,
+    /// The run's answer as heard so far, and whether a tool was called
+    /// since its last piece.
+    answer: Option<String>,
+    tool_since_answer: bool,
+    /// Turn, tool and error reports so far: at most [`RECORDS_MAX`] are
+    /// passed on, and not the first `skip`.
+    records: u32,
+    skip: u32,
+    heard: Vec<Heard>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -165,6 +198,14 @@ impl std::fmt::Debug for Listener {
             .finish_non_exhaustive()
     }
 }
+
+/// The most turn, tool and error reports one run makes: they become
+/// records in the event log, a few per turn; a CLI gone wrong (or output
+/// written to look like one) does not flood the log with them.
+pub const RECORDS_MAX: u32 = 10_000;
+
+/// The longest answer a listener keeps.
+const ANSWER_MAX: usize = 1024 * 1024;
 
 /// The longest line a listener keeps: a claude `result` line carries the
 /// whole final answer.
@@ -180,32 +221,69 @@ impl Listener {
     /// A listener for `agent`'s runs, or `None` when it has nothing to
     /// listen for.
     pub fn of(agent: &'static dyn Agent) -> Option<Listener> {
-        let finders = |words: &'static [&'static str]| -> Vec<_> {
-            words
-                .iter()
-                .map(|w| memchr::memmem::Finder::new(w.as_bytes()))
-                .collect()
-        };
-        let offline = finders(agent.offline_words());
+        let offline = agent.offline_words();
         let structured = agent.structured();
-        (!offline.is_empty() || structured).then(|| Listener {
+        if offline.is_empty() && !structured {
+            return None;
+        }
+        let words = aho_corasick::AhoCorasick::new(offline.iter().chain(agent.marks()))
+            .expect("a few short words make a searcher");
+        Some(Listener {
             agent,
-            offline,
-            marks: finders(agent.answer_marks()),
+            words,
+            offline: offline.len(),
             structured,
             partial: Vec::new(),
+            partial_err: Vec::new(),
             offline_said: false,
+            answer: None,
+            tool_since_answer: false,
+            records: 0,
+            skip: 0,
+            heard: Vec::new(),
         })
     }
+    /// This listener, reading a run again from its start (a run a new
+    /// conductor takes over): the first `reported` turn, tool and error
+    /// reports were passed on by the listener before it, and are not again.
+    /// The same bytes say the same things in the same order, however they
+    /// are cut into chunks; the answer and the status are heard anew.
+    pub fn skipping(mut self, reported: u32) -> Listener {
+        self.skip = reported;
+        self
+    }
 
-    /// Takes the next `bytes` of output (either stream) and tells `said`
-    /// what the lines they complete say: each offline line and answer as
-    /// it comes, then the status of the newest line that has one.
+    /// The run's answer, as its structured output gave it so far (the
+    /// completion payload is read from it: inside JSON lines a frame or an
+    /// object the agent printed is escaped). `None` when it gave none.
+    pub fn answer(&self) -> Option<&str> {
+        self.answer.as_deref()
+    }
+
+    /// Takes the next `bytes` of its stdout and tells `said` what the
+    /// lines they complete say: each offline line, turn, tool and error as
+    /// it comes (the answer is kept), then the status of the newest line
+    /// that has one.
     ///
     /// Whole chunks are searched for the few words that matter; only the
     /// lines they are found in, and the chunk's last lines (for its
     /// status), are decoded — a flood costs a scan, not a parse per line.
-    pub fn feed(&mut self, bytes: &[u8], mut said: impl FnMut(Said)) {
+    pub fn feed(&mut self, bytes: &[u8], said: impl FnMut(Said)) {
+        self.feed_stream(bytes, said);
+    }
+
+    /// Takes the next `bytes` of its stderr, a stream of lines of its own
+    /// (a line half written on one stream is not finished by the other):
+    /// read only for the offline words, structured output being on stdout.
+    pub fn feed_stderr(&mut self, bytes: &[u8], said: impl FnMut(Said)) {
+        std::mem::swap(&mut self.partial, &mut self.partial_err);
+        let structured = std::mem::replace(&mut self.structured, false);
+        self.feed_stream(bytes, said);
+        self.structured = structured;
+        std::mem::swap(&mut self.partial, &mut self.partial_err);
+    }
+
+    fn feed_stream(&mut self, bytes: &[u8], mut said: impl FnMut(Said)) {
         let Some(last_nl) = memchr::memrchr(b'\n', bytes) else {
             self.keep(bytes);
             return;
@@ -262,37 +340,44 @@ impl Listener {
     /// Judges each line of `region` (complete lines) that holds a word
     /// that matters, once per line.
     fn judge_region(&mut self, region: &[u8], said: &mut impl FnMut(Said)) {
-        let mut hits: Vec<usize> = Vec::new();
-        let searchers = (!self.offline_said)
-            .then_some(&self.offline)
-            .into_iter()
-            .chain(self.structured.then_some(&self.marks))
-            .flatten();
-        for finder in searchers {
-            hits.extend(finder.find_iter(region));
-        }
-        if hits.is_empty() {
-            return;
-        }
-        hits.sort_unstable();
         let mut judged_to = 0;
-        for hit in hits {
-            if hit < judged_to {
+        let mut at = 0;
+        while at < region.len() {
+            let Some(hit) = self.words.find(&region[at..]) else {
+                return;
+            };
+            let (kind, hit) = (hit.pattern().as_usize(), at + hit.start());
+            at = hit + 1;
+            if hit < judged_to || !self.wanted(kind) {
                 continue;
             }
             let begin = memchr::memrchr(b'\n', &region[..hit]).map_or(0, |nl| nl + 1);
             let end = memchr::memchr(b'\n', &region[hit..]).map_or(region.len(), |nl| hit + nl + 1);
             self.judge_line(&region[begin..end], said);
             judged_to = end;
+            at = end;
+        }
+    }
+
+    /// Whether a word of pattern `kind` is listened for now: an offline
+    /// word until one was heard, a mark on a structured stream.
+    fn wanted(&self, kind: usize) -> bool {
+        if kind < self.offline {
+            !self.offline_said
+        } else {
+            self.structured
         }
     }
 
     /// What one complete line says: it is offline, it used, its answer.
     fn judge_line(&mut self, line_bytes: &[u8], said: &mut impl FnMut(Said)) {
-        let found = |finders: &[memchr::memmem::Finder<'static>]| {
-            finders.iter().any(|f| f.find(line_bytes).is_some())
-        };
-        if !self.offline_said && found(&self.offline) {
+        let (mut offline, mut marked) = (false, false);
+        for hit in self.words.find_iter(line_bytes) {
+            let kind = hit.pattern().as_usize();
+            offline |= kind < self.offline;
+            marked |= kind >= self.offline;
+        }
+        if !self.offline_said && offline {
             self.offline_said = true;
             let line = String::from_utf8_lossy(line_bytes);
             let line = line.trim();
@@ -304,16 +389,68 @@ impl Listener {
                 .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
             said(Said::Offline(clean(message.as_deref().unwrap_or(line))));
         }
-        if self.structured && found(&self.marks) {
+        if self.structured && marked {
             let line = String::from_utf8_lossy(line_bytes);
-            let line = line.trim();
-            if let Some(used) = self.agent.usage(line) {
-                said(Said::Used(used));
+            let mut heard = std::mem::take(&mut self.heard);
+            self.agent.read(line.trim(), &mut heard);
+            for h in heard.drain(..) {
+                self.take(h, said);
             }
-            if let Some(answer) = self.agent.final_answer(line) {
-                said(Said::Final(answer));
+            self.heard = heard;
+        }
+    }
+
+    /// Keeps a piece of the answer, or passes on what was said (within
+    /// [`RECORDS_MAX`] reports a run).
+    fn take(&mut self, heard: Heard, said: &mut impl FnMut(Said)) {
+        match heard {
+            Heard::Answer(mut text) => {
+                cut_to(&mut text, ANSWER_MAX);
+                self.answer = Some(text);
+                self.tool_since_answer = false;
+            }
+            Heard::AnswerPart(part) => {
+                let answer = self.answer.get_or_insert_with(String::new);
+                if std::mem::take(&mut self.tool_since_answer) {
+                    answer.clear();
+                }
+                let room = ANSWER_MAX.saturating_sub(answer.len());
+                let mut part = part;
+                cut_to(&mut part, room);
+                answer.push_str(&part);
+            }
+            Heard::Said(s) => {
+                if matches!(s, Said::Tool(_)) {
+                    self.tool_since_answer = true;
+                }
+                self.records = self.records.saturating_add(1);
+                if self.records <= self.skip {
+                    return;
+                }
+                match self.records.cmp(&RECORDS_MAX) {
+                    std::cmp::Ordering::Less => said(s),
+                    std::cmp::Ordering::Equal => said(Said::Error {
+                        message: format!(
+                            "more than {RECORDS_MAX} turn, tool and error reports in one run: \
+                             the rest (and what their turns used) are not recorded"
+                        ),
+                        retrying: false,
+                    }),
+                    std::cmp::Ordering::Greater => {}
+                }
             }
         }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes, on a character boundary.
+fn cut_to(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
     }
 }
 
@@ -415,6 +552,23 @@ fn line_with(output: &[u8], needles: &[&str]) -> Option<String> {
         .map(str::trim)
         .find(|line| needles.iter().any(|n| line.contains(n)))?;
     Some(clean(line))
+}
+
+/// The JSON object a line of structured output holds, if it is one.
+fn json_line(line: &str) -> Option<serde_json::Value> {
+    let line = line.trim();
+    if !line.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(line).ok()
+}
+
+/// A tool's name as the CLI gave it, shown and recorded: hostile text,
+/// so cleaned and cut short.
+fn tool_name(name: &str) -> String {
+    let mut name: String = name.chars().filter(|c| !c.is_control()).collect();
+    cut_to(&mut name, 80);
+    name
 }
 
 /// A CLI's line as evidence: control characters dropped, cut to a sane

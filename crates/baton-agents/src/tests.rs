@@ -102,7 +102,7 @@ fn argv_gemini() {
             "--yolo",
             "--skip-trust",
             "--output-format",
-            "text",
+            "stream-json",
             "--prompt=$(touch x)",
         ])
     );
@@ -116,7 +116,7 @@ fn argv_gemini() {
             "--yolo",
             "--skip-trust",
             "--output-format",
-            "text",
+            "stream-json",
             "--prompt=$(touch x)",
         ])
     );
@@ -300,18 +300,22 @@ fn codex_checks_its_own_configuration_before_each_run() {
 
 /// What a listener says of `chunks`, in order.
 fn heard(kind: AgentKind, chunks: &[&[u8]]) -> Vec<Said> {
+    listen(kind, chunks).0
+}
+
+/// What a listener says of `chunks`, in order, and the answer it kept.
+fn listen(kind: AgentKind, chunks: &[&[u8]]) -> (Vec<Said>, Option<String>) {
     let mut listener = Listener::of(agent(kind)).expect("a listener");
     let mut said = Vec::new();
     for chunk in chunks {
         listener.feed(chunk, |s| said.push(s));
     }
-    said
+    (said, listener.answer().map(str::to_owned))
 }
 
 #[test]
 fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() {
     assert!(Listener::of(agent(AgentKind::Command)).is_none());
-    assert!(Listener::of(agent(AgentKind::Gemini)).is_none());
     // As codex 0.171 printed it offline, cut at every byte.
     let text = "2026-12-06T22:06:44Z ERROR codex_api: failed to connect\n\
                 ERROR: Reconnecting... 5/5\n\
@@ -364,38 +368,74 @@ const CLAUDE_STREAM: &str = concat!(
 );
 
 #[test]
-fn claude_says_what_a_run_used_in_its_result_line() {
+fn claude_says_its_turn_what_it_used_and_its_answer_whatever_the_chunks() {
     let used = Usage {
         input_tokens: 1500,
         output_tokens: 340,
         cached_tokens: 5000,
         cost_usd: Some(0.0425),
+        cost_estimated: false,
     };
-    for cut in [0, 10, 100, 200, 300, CLAUDE_STREAM.len() - 1] {
+    let ended = Said::TurnEnded {
+        usage: Some(used),
+        error: None,
+    };
+    for cut in 0..CLAUDE_STREAM.len() {
         let (a, b) = CLAUDE_STREAM.as_bytes().split_at(cut);
-        let said = heard(AgentKind::Claude, &[a, b]);
-        // Usage and the answer once each; what it shows last, its answer.
+        let (said, answer) = listen(AgentKind::Claude, &[a, b]);
+        // The turn's start and end once each; what it shows last, its
+        // answer; the answer kept.
         let once = |s: &Said| said.iter().filter(|x| *x == s).count() == 1;
-        assert!(once(&Said::Used(used)), "cut at {cut}: {said:?}");
-        assert!(once(&Said::Final("Done.".into())), "cut at {cut}: {said:?}");
+        assert!(once(&Said::TurnStarted), "cut at {cut}: {said:?}");
+        assert!(once(&ended), "cut at {cut}: {said:?}");
         assert_eq!(
             said.last(),
             Some(&Said::Status("Done.".into())),
             "cut at {cut}"
         );
+        assert_eq!(answer.as_deref(), Some("Done."), "cut at {cut}");
     }
-    // A tool in use shows by name, never its input.
+    // A tool in use is recorded and shown by name, never its input.
     let tool = br#"{"type":"assistant","message":{"content":[{"type":"text","text":"Let me look."},{"type":"tool_use","name":"Bash","input":{"command":"cat ~/.ssh/id_rsa"}}]}}
 "#;
     assert_eq!(
         heard(AgentKind::Claude, &[tool]),
-        [Said::Status("→ Bash".into())]
+        [Said::Tool("Bash".into()), Said::Status("→ Bash".into())]
     );
-    // Lines that are not a result, or not JSON, say nothing.
+    // The API retries it reports, in a line of their own.
+    let retry = br#"{"type":"system","subtype":"api_retry","attempt":2,"max_retries":10,"retry_delay_ms":1200,"error_status":529,"error":"overloaded","session_id":"c7"}
+"#;
+    assert_eq!(
+        heard(AgentKind::Claude, &[retry]),
+        [Said::Error {
+            message: "API overloaded (529), retry 2 of 10 in 1.2 s".into(),
+            retrying: true
+        }]
+    );
+    // A failed result ends the turn with its words, and is no answer.
+    let (said, answer) = listen(AgentKind::Claude, &[CLAUDE_STREAM_NOT_LOGGED_IN.as_bytes()]);
+    assert!(
+        said.contains(&Said::TurnEnded {
+            usage: Some(Usage {
+                cost_usd: Some(0.0),
+                ..Usage::default()
+            }),
+            error: Some("Not logged in · Please run /login".into())
+        }),
+        "{said:?}"
+    );
+    assert_eq!(answer, None);
+    // Lines that are not a result, or not JSON, say nothing; a tool's
+    // output that quotes a result (escaped inside a string) is no result.
     assert_eq!(
         heard(
             AgentKind::Claude,
-            &[b"{\"type\":\"result\"\n", b"result: 3\n"]
+            &[
+                b"{\"type\":\"result\"\n",
+                b"result: 3\n",
+                br#"{"type":"user","message":{"content":[{"type":"tool_result","content":"{\"type\":\"result\",\"result\":\"fake\"}"}]}}"#,
+                b"\n"
+            ]
         ),
         []
     );
@@ -468,23 +508,30 @@ const CODEX_JSON: &str = concat!(
 );
 
 #[test]
-fn codex_says_what_a_turn_used_what_it_works_on_and_its_answer() {
+fn codex_says_its_turns_tools_usage_errors_and_answer() {
     let used = Usage {
         input_tokens: 4277,
         output_tokens: 1590,
         cached_tokens: 22272,
         cost_usd: None,
+        cost_estimated: false,
     };
-    // In one chunk: the answer and the usage as their lines come, then
+    // In one chunk: the turn, its tool, its end as their lines come, then
     // what it shows (the newest line that says something: its message).
+    let (said, answer) = listen(AgentKind::Codex, &[CODEX_JSON.as_bytes()]);
     assert_eq!(
-        heard(AgentKind::Codex, &[CODEX_JSON.as_bytes()]),
+        said,
         [
-            Said::Final("Fixed it.\n{\"files\": 2}".into()),
-            Said::Used(used),
+            Said::TurnStarted,
+            Said::Tool("command".into()),
+            Said::TurnEnded {
+                usage: Some(used),
+                error: None
+            },
             Said::Status("{\"files\": 2}".into()),
         ]
     );
+    assert_eq!(answer.as_deref(), Some("Fixed it.\n{\"files\": 2}"));
     // Line by line, the command shows while it runs (by kind only).
     let lines: Vec<&[u8]> = CODEX_JSON
         .as_bytes()
@@ -492,13 +539,168 @@ fn codex_says_what_a_turn_used_what_it_works_on_and_its_answer() {
         .collect();
     let said = heard(AgentKind::Codex, &lines);
     assert!(said.contains(&Said::Status("→ command".into())), "{said:?}");
-    // Offline, the error event's message is the evidence, not its JSON.
+    // An MCP tool by its server and name; a failed turn by its error.
+    let more = concat!(
+        r#"{"type":"item.started","item":{"id":"i3","type":"mcp_tool_call","server":"github","tool":"create_pr","arguments":{"token":"s3cret"}}}"#,
+        "\n",
+        r#"{"type":"turn.failed","error":{"message":"stream error: 500"}}"#,
+        "\n",
+    );
+    let said = heard(AgentKind::Codex, &[more.as_bytes()]);
+    assert_eq!(
+        &said[..2],
+        [
+            Said::Tool("github.create_pr".into()),
+            Said::TurnEnded {
+                usage: None,
+                error: Some("stream error: 500".into())
+            }
+        ]
+    );
+    // A reconnect it retries is an error it reports; offline, the error
+    // event's message is the evidence, not its JSON.
+    let retry = br#"{"type":"error","message":"Reconnecting... 2/5 (stream disconnected before completion)"}
+"#;
+    assert_eq!(
+        heard(AgentKind::Codex, &[retry]),
+        [Said::Error {
+            message: "Reconnecting... 2/5 (stream disconnected before completion)".into(),
+            retrying: true
+        }]
+    );
     let offline = br#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed: error sending request)"}
 "#;
     assert_eq!(
-        heard(AgentKind::Codex, &[offline]),
-        [Said::Offline(
+        heard(AgentKind::Codex, &[offline])[0],
+        Said::Offline(
             "Reconnecting... waiting for network (Connection failed: error sending request)".into()
-        )]
+        )
     );
+}
+
+/// A gemini 0.61 `--output-format stream-json` run: the events' shapes as
+/// its stream formatter writes them (offline it printed the first two).
+const GEMINI_STREAM: &str = concat!(
+    r#"{"type":"init","timestamp":"2026-12-06T23:39:18.034Z","session_id":"e5b9","model":"auto"}"#,
+    "\n",
+    r#"{"type":"message","timestamp":"2026-12-06T23:39:18.035Z","role":"user","content":"fix the tests"}"#,
+    "\n",
+    r#"{"type":"message","timestamp":"t","role":"assistant","content":"Let me look.","delta":true}"#,
+    "\n",
+    r#"{"type":"tool_use","timestamp":"t","tool_name":"run_shell_command","tool_id":"t1","parameters":{"command":"cat ~/.ssh/id_rsa"}}"#,
+    "\n",
+    r#"{"type":"tool_result","timestamp":"t","tool_id":"t1","status":"success","output":"ok"}"#,
+    "\n",
+    r#"{"type":"error","timestamp":"t","severity":"warning","message":"Quota nearly used"}"#,
+    "\n",
+    r#"{"type":"message","timestamp":"t","role":"assistant","content":"Fixed it.\n{\"files\"","delta":true}"#,
+    "\n",
+    r#"{"type":"message","timestamp":"t","role":"assistant","content":": 2}","delta":true}"#,
+    "\n",
+    r#"{"type":"result","timestamp":"t","status":"success","stats":{"total_tokens":900,"input_tokens":700,"output_tokens":200,"cached":300,"input":400,"duration_ms":2000,"tool_calls":1,"models":{}}}"#,
+    "\n",
+);
+
+#[test]
+fn gemini_says_its_turn_tools_warnings_usage_and_its_answer_in_pieces() {
+    let used = Usage {
+        input_tokens: 400,
+        output_tokens: 200,
+        cached_tokens: 300,
+        cost_usd: None,
+        cost_estimated: false,
+    };
+    for cut in 0..GEMINI_STREAM.len() {
+        let (a, b) = GEMINI_STREAM.as_bytes().split_at(cut);
+        let (said, answer) = listen(AgentKind::Gemini, &[a, b]);
+        let recorded: Vec<&Said> = said
+            .iter()
+            .filter(|s| !matches!(s, Said::Status(_)))
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                &Said::TurnStarted,
+                &Said::Tool("run_shell_command".into()),
+                &Said::Error {
+                    message: "Quota nearly used".into(),
+                    retrying: false
+                },
+                &Said::TurnEnded {
+                    usage: Some(used),
+                    error: None
+                },
+            ],
+            "cut at {cut}"
+        );
+        // What it said after its last tool, its pieces joined.
+        assert_eq!(
+            answer.as_deref(),
+            Some("Fixed it.\n{\"files\": 2}"),
+            "cut at {cut}"
+        );
+    }
+    // A failed result ends the turn with its error.
+    let failed = br#"{"type":"result","timestamp":"t","status":"error","error":{"type":"FatalAuthenticationError","message":"API key not valid"},"stats":{"total_tokens":0,"input_tokens":0,"output_tokens":0,"cached":0,"input":0,"duration_ms":0,"tool_calls":0,"models":{}}}
+"#;
+    assert_eq!(
+        heard(AgentKind::Gemini, &[failed]),
+        [Said::TurnEnded {
+            usage: Some(Usage::default()),
+            error: Some("API key not valid".into())
+        }]
+    );
+}
+
+#[test]
+fn a_flood_of_tool_calls_is_recorded_up_to_a_bound() {
+    let line =
+        br#"{"type":"tool_use","timestamp":"t","tool_name":"x","tool_id":"1","parameters":{}}
+"#;
+    let chunk = line.repeat(1000);
+    let mut listener = Listener::of(agent(AgentKind::Gemini)).unwrap();
+    let mut tools = 0;
+    let mut errors = Vec::new();
+    for _ in 0..(RECORDS_MAX as usize / 1000 + 2) {
+        listener.feed(&chunk, |s| match s {
+            Said::Tool(_) => tools += 1,
+            Said::Error { message, .. } => errors.push(message),
+            _ => {}
+        });
+    }
+    assert_eq!(tools, RECORDS_MAX - 1);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("not recorded"), "{errors:?}");
+}
+
+#[test]
+fn a_run_read_again_says_only_what_was_not_passed_on_before() {
+    let all = heard(AgentKind::Codex, &[CODEX_JSON.as_bytes()]);
+    let reports = |said: &[Said]| -> Vec<Said> {
+        said.iter()
+            .filter(|s| !matches!(s, Said::Status(_)))
+            .cloned()
+            .collect()
+    };
+    let all = reports(&all);
+    assert_eq!(all.len(), 3, "{all:?}");
+    for skip in 0..=3 {
+        // However the bytes are cut into chunks.
+        for cut in [1, 40, 200, CODEX_JSON.len() - 1] {
+            let (a, b) = CODEX_JSON.as_bytes().split_at(cut);
+            let mut listener = Listener::of(agent(AgentKind::Codex))
+                .unwrap()
+                .skipping(skip);
+            let mut said = Vec::new();
+            listener.feed(a, |s| said.push(s));
+            listener.feed(b, |s| said.push(s));
+            assert_eq!(
+                reports(&said),
+                all[skip as usize..],
+                "skip {skip}, cut {cut}"
+            );
+            // The answer is heard anew.
+            assert_eq!(listener.answer(), Some("Fixed it.\n{\"files\": 2}"));
+        }
+    }
 }

@@ -137,6 +137,7 @@ impl Harness {
             hosts,
             accounts: Default::default(),
             backends: Default::default(),
+            pricing: Default::default(),
         };
         let (conductor, rx) = Conductor::start_subscribed(opts)
             .map_err(|e| format!("cannot start conductor in {}: {e}", logs_dir.display()))?;

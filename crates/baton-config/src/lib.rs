@@ -27,6 +27,7 @@ mod error;
 mod hosts;
 mod manifest;
 mod model;
+mod pricing;
 mod session;
 mod spawn;
 mod worktree;
@@ -45,6 +46,7 @@ pub use model::{
     SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant,
     default_stdin, valid_backend_name, valid_rule_name,
 };
+pub use pricing::{Price, Pricing, price_of};
 pub use session::{
     SessionError, SessionField, SessionRules, Spans, check_session, is_shell_name, to_table,
 };

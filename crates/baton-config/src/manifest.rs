@@ -59,6 +59,8 @@ pub struct Manifest {
     pub hosts: BTreeMap<String, HostConfig>,
     /// `[[notify]]` hooks, in file order.
     pub notify: Vec<NotifyHook>,
+    /// `[pricing.NAME]`: what tokens cost, by model or agent name.
+    pub pricing: crate::Pricing,
 }
 
 /// The session states a `[[notify]]` hook can name, as written in the
@@ -257,7 +259,7 @@ impl SessionFile {
                 "hosts" => "in the daemon's config (`baton daemon --config FILE`) or in \
                             ~/.config/baton/hosts.toml"
                     .to_owned(),
-                "conductor" | "probe" | "agents" | "accounts" | "notify" => {
+                "conductor" | "probe" | "agents" | "accounts" | "notify" | "pricing" => {
                     "in the daemon's config (`baton daemon --config FILE`)".to_owned()
                 }
                 _ => "nowhere: it is not a baton setting".to_owned(),
@@ -568,6 +570,15 @@ struct RawManifest {
     accounts: RawAccounts,
     hosts: RawHosts,
     notify: Vec<Spanned<RawNotify>>,
+    pricing: BTreeMap<Spanned<Text>, Spanned<RawPrice>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [pricing.NAME] table")]
+struct RawPrice {
+    input: Sp<f64>,
+    cached: Sp<f64>,
+    output: Sp<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -849,6 +860,7 @@ impl Validator<'_> {
             .enumerate()
             .map(|(i, hook)| self.notify(i + 1, hook))
             .collect::<Result<_, _>>()?;
+        let pricing = self.pricing(raw.pricing)?;
         Ok(Manifest {
             source: source.map(Path::to_path_buf),
             base_dir: base_dir.to_path_buf(),
@@ -859,7 +871,64 @@ impl Validator<'_> {
             accounts,
             hosts,
             notify,
+            pricing,
         })
+    }
+
+    /// Checks `[pricing.NAME]` tables: a name, and `input` and `output`
+    /// prices (`cached` optional) a price can be.
+    fn pricing(
+        &self,
+        raw: BTreeMap<Spanned<Text>, Spanned<RawPrice>>,
+    ) -> Result<crate::Pricing, ConfigError> {
+        let mut entries: Vec<_> = raw.into_iter().collect();
+        entries.sort_by_key(|(name, _)| name.span().start);
+        let mut pricing = crate::Pricing::new();
+        for (name, raw) in entries {
+            let name_span = name.span();
+            let Text(name) = name.into_inner();
+            if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+                return Err(self.err(
+                    Some(name_span),
+                    "a [pricing] name is a model (as a session's `model` names it) or an \
+                     agent: 1 to 200 characters, none a control character",
+                ));
+            }
+            let table = format!("[pricing.\"{}\"]", name.escape_debug());
+            let header = raw.span();
+            let raw = raw.into_inner();
+            let required = |field: &str, value: Sp<f64>| match value {
+                Some(v) => Ok(v),
+                None => Err(self.err(
+                    Some(header.clone()),
+                    format!(
+                        "`{field}` is missing in {table}: US dollars per million {field} tokens"
+                    ),
+                )),
+            };
+            let input = required("input", raw.input)?;
+            let output = required("output", raw.output)?;
+            let spans = [input.span(), output.span()];
+            let cached = raw.cached;
+            let cached_span = cached.as_ref().map(Spanned::span);
+            let price = crate::Price::new(
+                *input.get_ref(),
+                cached.map(|c| *c.get_ref()),
+                *output.get_ref(),
+            )
+            .map_err(|e| {
+                let span = if e.contains("`input`") {
+                    spans[0].clone()
+                } else if e.contains("`output`") {
+                    spans[1].clone()
+                } else {
+                    cached_span.clone().unwrap_or(header.clone())
+                };
+                self.err(Some(span), format!("{e} in {table}"))
+            })?;
+            pricing.insert(name, price);
+        }
+        Ok(pricing)
     }
 
     /// Checks the `n`th `[[notify]]` table.

@@ -754,6 +754,30 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "`stdin` in [[session]] #1 (`t`) is \"null\" but `backend` is \"pty\"",
     ),
     (
+        "pricing without an output price",
+        "[pricing.\"gpt-5\"]\ninput = 1.25\n",
+        Some(1),
+        "`output` is missing in [pricing.\"gpt-5\"]: US dollars per million output tokens",
+    ),
+    (
+        "a negative price",
+        "[pricing.codex]\ninput = 1\noutput = -3\n",
+        Some(3),
+        "`output` must be US dollars per million tokens, from 0 to 100000; got -3 in [pricing.\"codex\"]",
+    ),
+    (
+        "a price that is not a number",
+        "[pricing.codex]\ninput = \"cheap\"\noutput = 1\n",
+        Some(2),
+        "invalid type: string \"cheap\", expected f64",
+    ),
+    (
+        "an unknown field in a price",
+        "[pricing.codex]\ninput = 1\noutput = 1\ncache_write = 2\n",
+        Some(4),
+        "unknown field `cache_write`",
+    ),
+    (
         "bad regex in input_wait",
         "[[agents.claude.input_wait]]\nname = \"trust\"\npattern = '^Do you trust (the files'\n",
         Some(3),
@@ -2789,6 +2813,12 @@ fn a_session_file_refuses_every_other_table_and_says_where_it_belongs() {
         ),
         ("[accounts]\n", 1, "accounts", "daemon's config"),
         (
+            "[pricing.codex]\ninput = 1\noutput = 2\n",
+            1,
+            "pricing",
+            "daemon's config",
+        ),
+        (
             "[[notify]]\non = [\"dead\"]\ncommand = [\"true\"]\n",
             1,
             "notify",
@@ -2846,4 +2876,22 @@ fn notify_hooks_name_the_states_the_protocol_names() {
         .map(|s| s.as_str())
         .collect();
     assert_eq!(names, STATE_NAMES);
+}
+
+#[test]
+fn pricing_is_read_per_model_or_agent_with_cached_defaulting_to_input() {
+    let m = parse(
+        "[pricing.\"gpt-5-codex\"]\ninput = 1.25\ncached = 0.125\noutput = 10\n\n\
+         [pricing.gemini]\ninput = 0.3\noutput = 2.5\n\n\
+         [[session]]\nagent = \"codex\"\nprompt = \"p\"\n",
+    )
+    .unwrap();
+    assert_eq!(m.pricing.len(), 2);
+    let codex = m.pricing["gpt-5-codex"];
+    assert!((codex.cost(1_000_000, 1_000_000, 1_000_000) - 11.375).abs() < 1e-9);
+    let gemini = m.pricing["gemini"];
+    assert!((gemini.cost(0, 1_000_000, 0) - 0.3).abs() < 1e-9);
+    // Without a [pricing] table, no prices: baton ships none.
+    let m = parse("[[session]]\nagent = \"codex\"\nprompt = \"p\"\n").unwrap();
+    assert!(m.pricing.is_empty());
 }

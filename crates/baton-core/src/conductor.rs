@@ -40,6 +40,9 @@ pub struct ConductorOptions {
     /// The backends sessions may name besides the built-in ones (see
     /// [`crate::backend`]).
     pub backends: crate::backend::Backends,
+    /// `[pricing]`: what tokens cost, to estimate what a session whose CLI
+    /// states no cost used.
+    pub pricing: baton_config::Pricing,
 }
 
 impl ConductorOptions {
@@ -54,6 +57,7 @@ impl ConductorOptions {
             detach: false,
             hosts: manifest.hosts.clone(),
             backends: crate::backend::Backends::new(),
+            pricing: manifest.pricing.clone(),
         }
     }
 }

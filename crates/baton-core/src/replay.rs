@@ -97,6 +97,7 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 if *to == SessionState::Starting && row.state.is_terminal() {
                     // The id was used again by a later conductor: a new life.
                     row.payload = None;
+                    row.usage = None;
                     row.message = None;
                     row.exit_code = None;
                     row.exit_signal = None;
@@ -133,6 +134,9 @@ pub fn session_table(records: &[Record]) -> Vec<ReplayedSession> {
                 row.exit_code = *code;
                 row.exit_signal = *signal;
             }
+            Event::TurnEnded {
+                usage: Some(used), ..
+            } => row.usage = Some(row.usage.unwrap_or_default().plus(*used)),
             Event::Completed { payload, usage } => {
                 row.payload = payload.clone();
                 row.usage = *usage;

@@ -32,19 +32,51 @@ fn clis() -> Option<PathBuf> {
 /// A conductor whose `claude` is a script printing `lines` (2.1.x
 /// stream-json shapes) and exiting 0, running session `name` to its end.
 async fn claude_script(name: &str, lines: &[&str]) -> (tempfile::TempDir, Harness) {
+    agent_script(AgentKind::Claude, name, lines).await
+}
+
+/// A conductor whose `kind` CLI is a script writing `lines` (a line
+/// `err:TEXT` goes to stderr; `part:TEXT` is written without its newline)
+/// and exiting 0, running session `name` of that agent to its end.
+async fn agent_script(kind: AgentKind, name: &str, lines: &[&str]) -> (tempfile::TempDir, Harness) {
+    agent_script_with(kind, name, lines, |_| {}).await
+}
+
+/// [`agent_script`], with options `more` set.
+async fn agent_script_with(
+    kind: AgentKind,
+    name: &str,
+    lines: &[&str],
+    more: impl FnOnce(&mut baton_core::ConductorOptions),
+) -> (tempfile::TempDir, Harness) {
     use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::tempdir().unwrap();
-    let claude = bin.path().join("claude");
+    let cli = bin.path().join(kind.as_str());
     let mut script = "#!/bin/sh\n".to_owned();
     for line in lines {
         // printf, not echo: dash's echo reads the `\n` inside JSON strings.
-        script.push_str(&format!("printf '%s\\n' '{line}'\n"));
+        let step = match (line.strip_prefix("err:"), line.strip_prefix("part:")) {
+            (Some(text), _) => format!("printf '%s\\n' '{text}' >&2; sleep 0.05"),
+            (_, Some(text)) => format!("printf '%s' '{text}'; sleep 0.05"),
+            _ => format!("printf '%s\\n' '{line}'"),
+        };
+        script.push_str(&step);
+        script.push('\n');
     }
-    std::fs::write(&claude, script).unwrap();
-    std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let h = Harness::new(|opts| opts.agents.claude.bin = Some(claude.display().to_string()));
+    std::fs::write(&cli, script).unwrap();
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = Some(cli.display().to_string());
+    let h = Harness::new(|opts| {
+        match kind {
+            AgentKind::Claude => opts.agents.claude.bin = path,
+            AgentKind::Codex => opts.agents.codex.bin = path,
+            AgentKind::Gemini => opts.agents.gemini.bin = path,
+            AgentKind::Command => unreachable!("a command has no CLI"),
+        }
+        more(opts);
+    });
     let mut spec = SessionSpec::command(id(name), Vec::new());
-    spec.agent = AgentKind::Claude;
+    spec.agent = kind;
     spec.command = None;
     spec.prompt = Some("fix it".into());
     h.spawn(spec).await;
@@ -57,6 +89,27 @@ async fn claude_script(name: &str, lines: &[&str]) -> (tempfile::TempDir, Harnes
     (bin, h)
 }
 
+/// The turn, tool and agent error records of session `name`, in order, as
+/// short strings.
+fn activity(h: &Harness, name: &str) -> Vec<String> {
+    h.session_records(name)
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TurnStarted => Some("turn_started".to_owned()),
+            Event::TurnEnded { error, .. } => Some(match error {
+                Some(e) => format!("turn_ended: {e}"),
+                None => "turn_ended".to_owned(),
+            }),
+            Event::Tool { name } => Some(format!("tool {name}")),
+            Event::AgentError { message, retrying } => {
+                Some(format!("agent_error({retrying}) {message}"))
+            }
+            Event::Completed { .. } => Some("completed".to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A claude run that worked, as 2.1.x prints it headless with
 /// `--output-format stream-json --verbose` (the usage of its documented
 /// `result` line): what it used is in its `completed` record and its row.
@@ -66,6 +119,9 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
         "c1",
         &[
             r#"{"type":"system","subtype":"init","model":"claude-opus-4-8"}"#,
+            r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"retry_delay_ms":500,"error_status":429,"error":"rate_limit"}"#,
+            r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"cargo test"}}]}}"#,
+            r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}}"#,
             r#"{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Done."}]}}"#,
             r#"{"type":"result","subtype":"success","is_error":false,"result":"Done.","total_cost_usd":0.0425,"usage":{"input_tokens":1200,"cache_creation_input_tokens":300,"cache_read_input_tokens":5000,"output_tokens":340}}"#,
         ],
@@ -76,6 +132,7 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
         output_tokens: 340,
         cached_tokens: 5000,
         cost_usd: Some(0.0425),
+        cost_estimated: false,
     };
     let completed = h
         .session_records("c1")
@@ -92,6 +149,129 @@ async fn what_a_claude_run_used_is_in_its_completed_record_and_its_row() {
     assert_eq!(rows[0].usage, Some(want));
     // Its row shows what it said, not a line of JSON.
     assert_eq!(rows[0].last_line.as_deref(), Some("Done."));
+    // One record per turn, tool and retry, before the end; the tool by
+    // name, never its input.
+    assert_eq!(
+        activity(&h, "c1"),
+        [
+            "turn_started",
+            "agent_error(true) API rate_limit (429), retry 1 of 10 in 0.5 s",
+            "tool Bash",
+            "turn_ended",
+            "completed"
+        ],
+        "{}",
+        h.dump()
+    );
+    let ended = h.session_records("c1").iter().find_map(|r| match &r.event {
+        Event::TurnEnded { usage, .. } => Some(*usage),
+        _ => None,
+    });
+    assert_eq!(ended, Some(Some(want)));
+    h.finish().await;
+}
+
+/// gemini's stream-json, as 0.61's formatter writes it: its answer comes in
+/// pieces (what it said after its last tool is the payload), its usage in
+/// the `result`'s `stats`; its stderr chatter, written while a stdout line
+/// is half done, breaks no line of either.
+#[tokio::test]
+async fn a_gemini_run_says_its_turn_tools_and_usage_and_its_pieces_are_its_answer() {
+    let (_bin, h) = agent_script(
+        AgentKind::Gemini,
+        "g1",
+        &[
+            r#"{"type":"init","timestamp":"t","session_id":"e5","model":"auto"}"#,
+            r#"{"type":"message","timestamp":"t","role":"user","content":"fix it"}"#,
+            r#"{"type":"message","timestamp":"t","role":"assistant","content":"Looking.","delta":true}"#,
+            r#"{"type":"tool_use","timestamp":"t","tool_name":"run_shell_command","tool_id":"1","parameters":{"command":"cargo test"}}"#,
+            r#"{"type":"tool_result","timestamp":"t","tool_id":"1","status":"success","output":"ok"}"#,
+            r#"{"type":"message","timestamp":"t","role":"assistant","content":"All green:\n{\"passed\"","delta":true}"#,
+            r#"{"type":"message","timestamp":"t","role":"assistant","content":": 12}","delta":true}"#,
+            r#"part:{"type":"result","timestamp":"t","status":"success","#,
+            "err:YOLO mode is enabled. All tool calls will be automatically approved.",
+            r#""stats":{"total_tokens":900,"input_tokens":700,"output_tokens":200,"cached":300,"input":400,"duration_ms":20,"tool_calls":1,"models":{}}}"#,
+        ],
+    )
+    .await;
+    let want = baton_proto::Usage {
+        input_tokens: 400,
+        output_tokens: 200,
+        cached_tokens: 300,
+        cost_usd: None,
+        cost_estimated: false,
+    };
+    assert_eq!(
+        activity(&h, "g1"),
+        [
+            "turn_started",
+            "tool run_shell_command",
+            "turn_ended",
+            "completed"
+        ],
+        "{}",
+        h.dump()
+    );
+    let completed = h.session_records("g1").iter().find_map(|r| match &r.event {
+        Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+        _ => None,
+    });
+    assert_eq!(
+        completed,
+        Some((Some(serde_json::json!({"passed": 12})), Some(want))),
+        "{}",
+        h.dump()
+    );
+    h.finish().await;
+}
+
+/// codex's `exec --json` events: a turn, its command (by kind only), a
+/// reconnect it retries, the turn's usage, its last message the answer.
+#[tokio::test]
+async fn a_codex_run_says_its_turn_tools_and_usage() {
+    let (_bin, h) = agent_script(
+        AgentKind::Codex,
+        "x1",
+        &[
+            r#"{"type":"thread.started","thread_id":"01a2"}"#,
+            r#"{"type":"turn.started"}"#,
+            r#"{"type":"error","message":"Reconnecting... 1/5 (stream disconnected before completion)"}"#,
+            r#"{"type":"item.started","item":{"id":"i1","type":"command_execution","command":"rm -rf target","status":"in_progress"}}"#,
+            r#"{"type":"item.completed","item":{"id":"i1","type":"command_execution","command":"rm -rf target","status":"completed"}}"#,
+            r#"{"type":"item.completed","item":{"id":"i2","type":"agent_message","text":"Cleaned."}}"#,
+            r#"{"type":"turn.completed","usage":{"input_tokens":1000,"cached_input_tokens":600,"output_tokens":50}}"#,
+        ],
+    )
+    .await;
+    assert_eq!(
+        activity(&h, "x1"),
+        [
+            "turn_started",
+            "agent_error(true) Reconnecting... 1/5 (stream disconnected before completion)",
+            "tool command",
+            "turn_ended",
+            "completed"
+        ],
+        "{}",
+        h.dump()
+    );
+    let completed = h.session_records("x1").iter().find_map(|r| match &r.event {
+        Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+        _ => None,
+    });
+    let want = baton_proto::Usage {
+        input_tokens: 400,
+        output_tokens: 50,
+        cached_tokens: 600,
+        cost_usd: None,
+        cost_estimated: false,
+    };
+    assert_eq!(
+        completed,
+        Some((Some(serde_json::json!("Cleaned.")), Some(want))),
+        "{}",
+        h.dump()
+    );
     h.finish().await;
 }
 
@@ -116,6 +296,47 @@ async fn a_json_object_in_claudes_answer_is_the_payload() {
         "{}",
         h.dump()
     );
+    h.finish().await;
+}
+
+/// A CLI that states tokens but no cost, with a `[pricing]` for its agent:
+/// its cost is estimated, and says so, in the turn's record and the
+/// session's; one that states its cost keeps its own word.
+#[tokio::test]
+async fn pricing_estimates_what_a_cli_that_states_no_cost_used() {
+    let lines = [
+        r#"{"type":"turn.started"}"#,
+        r#"{"type":"turn.completed","usage":{"input_tokens":3000000,"cached_input_tokens":2000000,"output_tokens":500000}}"#,
+    ];
+    let price = |opts: &mut baton_core::ConductorOptions| {
+        let price = baton_config::Price::new(1.25, Some(0.125), 10.0).unwrap();
+        opts.pricing.insert("codex".into(), price);
+        opts.pricing.insert("claude".into(), price);
+    };
+    let (_bin, h) = agent_script_with(AgentKind::Codex, "x2", &lines, price).await;
+    let usage = h.session_records("x2").iter().find_map(|r| match &r.event {
+        Event::Completed { usage, .. } => *usage,
+        _ => None,
+    });
+    let usage = usage.expect("usage");
+    // 1M input at 1.25, 2M cached at 0.125, 0.5M output at 10.
+    let cost = usage.cost_usd.expect("an estimate");
+    assert!((cost - 6.5).abs() < 1e-9, "{usage:?}");
+    assert!(usage.cost_estimated);
+    assert_eq!(usage.cost_text().as_deref(), Some("~$6.50"));
+    h.finish().await;
+    let (_bin, h) = agent_script_with(
+        AgentKind::Claude,
+        "c3",
+        &[
+            r#"{"type":"result","is_error":false,"result":"ok","total_cost_usd":0.25,"usage":{"input_tokens":1000000,"output_tokens":0}}"#,
+        ],
+        price,
+    )
+    .await;
+    let rows = h.conductor.snapshot().await.unwrap();
+    let usage = rows[0].usage.expect("usage");
+    assert_eq!((usage.cost_usd, usage.cost_estimated), (Some(0.25), false));
     h.finish().await;
 }
 
@@ -217,40 +438,60 @@ async fn a_cli_that_is_not_logged_in_is_dead_after_one_run_with_its_words_as_evi
 }
 
 /// codex offline retries, then prints "Reconnecting... waiting for network"
-/// every few seconds and never exits: its session is not `healthy`, and not
-/// a crash loop either — it waits for the network as a session waits for
-/// its host, its restart budget untouched, the CLI's line as evidence.
+/// every few seconds and never exits; gemini with a key retries with
+/// backoff for minutes ("Attempt N failed. Retrying with backoff... fetch
+/// failed"). Neither session is `healthy`, nor a crash loop: each waits for
+/// the network as a session waits for its host, its restart budget
+/// untouched, the CLI's line as evidence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cli_that_waits_for_the_network_is_waited_for_not_restarted_in_a_loop() {
     let Some(dir) = clis() else { return };
     let h = harness(&dir);
-    h.spawn(fresh(AgentKind::Codex, "codex", &h)).await;
-    let failed = h.wait_state("codex", SessionState::Failed).await;
-    let Event::State {
-        reason, evidence, ..
-    } = &failed.event
-    else {
-        unreachable!()
-    };
-    assert_eq!(reason, "network", "{}", h.dump());
+    let cases = [
+        (AgentKind::Codex, "waiting for network"),
+        (AgentKind::Gemini, "fetch failed"),
+    ];
+    for (agent, _) in cases {
+        let mut spec = fresh(agent, agent.as_str(), &h);
+        // A key it cannot check offline: it tries to reach the API.
+        spec.env.insert("GEMINI_API_KEY".into(), "not-a-key".into());
+        h.spawn(spec).await;
+    }
+    for (agent, words) in cases {
+        let name = agent.as_str();
+        let failed = h.wait_state(name, SessionState::Failed).await;
+        let Event::State {
+            reason, evidence, ..
+        } = &failed.event
+        else {
+            unreachable!()
+        };
+        assert_eq!(reason, "network", "{name}: {}", h.dump());
+        assert!(
+            evidence.as_deref().is_some_and(|e| e.contains(words)),
+            "{name}: {}",
+            h.dump()
+        );
+        let restarting = h.wait_state(name, SessionState::Restarting).await;
+        let Event::State {
+            restarts, delay_ms, ..
+        } = &restarting.event
+        else {
+            unreachable!()
+        };
+        assert_eq!(*restarts, 0, "the budget is not used: {}", h.dump());
+        assert!(delay_ms.is_some_and(|d| d >= 1_000), "{}", h.dump());
+        h.conductor.kill(&id(name)).await.expect("kill");
+        assert_eq!(h.wait_terminal(name).await, SessionState::Dead);
+    }
+    // gemini said its turn began before it tried.
     assert!(
-        evidence
-            .as_deref()
-            .is_some_and(|e| e.contains("waiting for network")),
+        h.session_records("gemini")
+            .iter()
+            .any(|r| matches!(r.event, Event::TurnStarted)),
         "{}",
         h.dump()
     );
-    let restarting = h.wait_state("codex", SessionState::Restarting).await;
-    let Event::State {
-        restarts, delay_ms, ..
-    } = &restarting.event
-    else {
-        unreachable!()
-    };
-    assert_eq!(*restarts, 0, "the budget is not used: {}", h.dump());
-    assert!(delay_ms.is_some_and(|d| d >= 1_000), "{}", h.dump());
-    h.conductor.kill(&id("codex")).await.expect("kill");
-    assert_eq!(h.wait_terminal("codex").await, SessionState::Dead);
     h.finish().await;
 }
 
@@ -337,4 +578,98 @@ fn help_of(bin: &Path, args: &[&str]) -> String {
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     text
+}
+
+/// A claude session whose conductor died after its second run had ended
+/// (its `exit` recorded, its end not): the next conductor reads the run's
+/// stream-json as its driver would have. What the earlier conductor
+/// recorded of the run is not recorded again, what it had not (the turn's
+/// end) is; the usage of both runs is the session's; the answer is the
+/// payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovered_claude_run_keeps_its_usage_and_is_not_recorded_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = common::fast_options(dir.path());
+    // Were it run again, it would fail at once.
+    opts.agents.claude.bin = Some("/bin/false".into());
+    let logs = opts.conductor.logs_dir.clone();
+    std::fs::create_dir_all(&logs).unwrap();
+    let first_run = "x\n".repeat(100);
+    let second_run = concat!(
+        r#"{"type":"system","subtype":"init","model":"claude-opus-4-8"}"#,
+        "\n",
+        r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"ls"}}]}}"#,
+        "\n",
+        r#"{"type":"result","subtype":"success","is_error":false,"result":"{\"ok\": true}","total_cost_usd":0.5,"usage":{"input_tokens":100,"output_tokens":20,"cache_read_input_tokens":7}}"#,
+        "\n",
+    );
+    std::fs::write(logs.join("rc.out.log"), format!("{first_run}{second_run}")).unwrap();
+    let header = r#"{"format":"baton-events","version":"1.6","created":"2026-12-06T00:00:00Z"}"#;
+    let spawn = |seq: u32, attempt: u32, restart: u32, offset: usize| {
+        format!(
+            r#"{{"seq":{seq},"ts":"2026-12-06T00:00:00.0000{seq:02}Z","session":"rc","event":"spawn","agent":"claude","restart":{restart},"attempt":{attempt},"pid":999999,"start_time":1,"argv":["claude"],"workdir":"/","env_keys":[],"out_offset":{offset},"err_offset":0,"backend":"pipes"}}"#
+        )
+    };
+    let event = |seq: u32, body: &str| {
+        format!(r#"{{"seq":{seq},"ts":"2026-12-06T00:00:00.0000{seq:02}Z","session":"rc",{body}}}"#)
+    };
+    let records = [
+        r#"{"seq":1,"ts":"2026-12-06T00:00:00.000001Z","event":"conductor_start","version":"0","pid":1,"fsync":"batch"}"#.to_owned(),
+        event(2, r#""event":"state","from":"init","to":"starting","reason":"spawn","restarts":0"#),
+        spawn(3, 1, 0, 0),
+        event(4, r#""event":"turn_started""#),
+        event(5, r#""event":"turn_ended","usage":{"input_tokens":10,"output_tokens":5,"cached_tokens":0},"error":"overloaded""#),
+        event(6, r#""event":"exit","code":1,"signal":null,"runtime_ms":5"#),
+        event(7, r#""event":"state","from":"starting","to":"failed","reason":"crash","restarts":0"#),
+        event(8, r#""event":"state","from":"failed","to":"restarting","reason":"crash","restarts":1,"delay_ms":10"#),
+        event(9, r#""event":"state","from":"restarting","to":"starting","reason":"restart","restarts":1"#),
+        spawn(10, 2, 1, first_run.len()),
+        event(11, r#""event":"turn_started""#),
+        event(12, r#""event":"state","from":"starting","to":"healthy","reason":"first_output","restarts":1"#),
+        event(13, r#""event":"tool","name":"Bash""#),
+        event(14, r#""event":"exit","code":0,"signal":null,"runtime_ms":5"#),
+    ];
+    std::fs::write(
+        logs.join("events.jsonl"),
+        format!("{header}\n{}\n", records.join("\n")),
+    )
+    .unwrap();
+    let h = Harness::with_options(dir, opts);
+    assert_eq!(h.conductor.unfinished(), ["rc"]);
+    let mut spec = SessionSpec::command(id("rc"), Vec::new());
+    spec.agent = AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("fix it".into());
+    h.spawn(spec).await;
+    assert_eq!(
+        h.wait_terminal("rc").await,
+        SessionState::Completed,
+        "{}",
+        h.dump()
+    );
+    // What this conductor recorded: only what the earlier one had not.
+    assert_eq!(
+        activity(&h, "rc"),
+        ["turn_ended", "completed"],
+        "{}",
+        h.dump()
+    );
+    let completed = h.session_records("rc").iter().find_map(|r| match &r.event {
+        Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+        _ => None,
+    });
+    let both = baton_proto::Usage {
+        input_tokens: 110,
+        output_tokens: 25,
+        cached_tokens: 7,
+        cost_usd: Some(0.5),
+        cost_estimated: false,
+    };
+    assert_eq!(
+        completed,
+        Some((Some(serde_json::json!({"ok": true})), Some(both))),
+        "{}",
+        h.dump()
+    );
+    h.finish().await;
 }

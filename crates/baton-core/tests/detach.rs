@@ -124,6 +124,28 @@ fn a_new_conductor_takes_over_detached_runs_and_reads_how_finished_ones_ended() 
         assert!(std::time::Instant::now() < deadline, "short never ended");
         std::thread::sleep(Duration::from_millis(10));
     }
+    // And its shim, which wrote it, is gone: it may still be exiting, and
+    // this process, which started it, reaps it (else the next conductor's
+    // reaper would, racing with its look at the recorded run).
+    let shim: i32 = std::fs::read_to_string(&status)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .and_then(|pid| pid.parse().ok())
+        .expect("the shim's pid first in its status file");
+    loop {
+        // SAFETY: waitpid without a status pointer; WNOHANG does not block.
+        let reaped = unsafe { libc::waitpid(shim, std::ptr::null_mut(), libc::WNOHANG) };
+        let gone = !std::path::Path::new(&format!("/proc/{shim}")).exists();
+        if reaped == shim || gone {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the shim never exited"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

@@ -14,8 +14,8 @@ pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
 /// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
 /// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events;
-/// 1.5 `completed.usage`.
-pub const FORMAT_MINOR: u32 = 5;
+/// 1.5 `completed.usage`; 1.6 the `turn_started`, `turn_ended`, `tool` and `agent_error` events.
+pub const FORMAT_MINOR: u32 = 6;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,6 +177,30 @@ pub enum Event {
         sha256: String,
         /// Who sent it: `user`, `auto_answer`, …
         source: String,
+    },
+    /// The agent CLI began a turn (headless: its run's one turn), as its
+    /// structured output said (since 1.6).
+    TurnStarted,
+    /// The agent CLI ended a turn (since 1.6).
+    TurnEnded {
+        /// What the turn used, when the CLI said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        usage: Option<crate::Usage>,
+        /// Why the turn failed, in the CLI's words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The agent CLI called a tool: its name only, never its input (since 1.6).
+    Tool {
+        /// The tool, as the CLI names it (`Bash`, `command`, `server.tool`).
+        name: String,
+    },
+    /// The agent CLI reported an error while running (since 1.6).
+    AgentError {
+        /// Its words.
+        message: String,
+        /// Whether it said it retries on its own (an API retry, a reconnect).
+        retrying: bool,
     },
     /// A signal was sent to the session's process group.
     Kill {
@@ -345,6 +369,10 @@ impl Event {
         "health",
         "input_wait",
         "input",
+        "turn_started",
+        "turn_ended",
+        "tool",
+        "agent_error",
         "kill",
         "completed",
         "dead",
@@ -376,6 +404,10 @@ impl Event {
             Event::Health { .. } => "health",
             Event::InputWait { .. } => "input_wait",
             Event::Input { .. } => "input",
+            Event::TurnStarted => "turn_started",
+            Event::TurnEnded { .. } => "turn_ended",
+            Event::Tool { .. } => "tool",
+            Event::AgentError { .. } => "agent_error",
             Event::Kill { .. } => "kill",
             Event::Completed { .. } => "completed",
             Event::Dead { .. } => "dead",

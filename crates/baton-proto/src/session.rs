@@ -156,8 +156,8 @@ pub struct SessionRow {
 }
 
 /// What an agent CLI reported a session used: tokens, and the cost in US
-/// dollars when the CLI states one (claude does; baton never guesses a
-/// price).
+/// dollars when the CLI states one (claude does) or, flagged as such, as
+/// estimated from the prices a user gave (`[pricing]`; baton ships none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usage {
     /// Input tokens, cache writes included.
@@ -167,9 +167,13 @@ pub struct Usage {
     /// Input tokens read from the provider's cache.
     #[serde(default)]
     pub cached_tokens: u64,
-    /// What the CLI said it cost.
+    /// What the CLI said it cost, or what `[pricing]` says it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// The cost (or part of it) is baton's estimate from `[pricing]`, not
+    /// the CLI's word.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
 }
 
 impl std::fmt::Display for Usage {
@@ -185,8 +189,8 @@ impl std::fmt::Display for Usage {
             write!(f, ", {} cached", count(self.cached_tokens))?;
         }
         f.write_str(" tokens")?;
-        if let Some(cost) = self.cost_usd {
-            write!(f, ", {}", dollars(cost))?;
+        if let Some(cost) = self.cost_text() {
+            write!(f, ", {cost}")?;
         }
         Ok(())
     }
@@ -217,9 +221,11 @@ impl Usage {
         count(self.tokens())
     }
 
-    /// Its cost as a person reads it (`$0.0425`), when the CLI stated one.
+    /// Its cost as a person reads it (`$0.0425`; an estimate `~$0.0425`),
+    /// when known.
     pub fn cost_text(&self) -> Option<String> {
-        self.cost_usd.map(dollars)
+        let tilde = if self.cost_estimated { "~" } else { "" };
+        self.cost_usd.map(|c| format!("{tilde}{}", dollars(c)))
     }
 
     /// Input, output and cached tokens together.
@@ -240,6 +246,7 @@ impl Usage {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),
             },
+            cost_estimated: self.cost_estimated || more.cost_estimated,
         }
     }
 }

@@ -147,6 +147,7 @@ fn snapshot() -> SessionRow {
             output_tokens: 340,
             cached_tokens: 5000,
             cost_usd: Some(0.0425),
+            cost_estimated: false,
         }),
         worktree: Some(baton_proto::SessionWorktree {
             path: "/src/app.baton-worktrees/w1".into(),

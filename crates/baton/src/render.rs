@@ -133,6 +133,19 @@ pub(crate) fn describe_record(record: &Record) -> Option<String> {
             summary.branch,
             work_done(summary)
         ),
+        Event::TurnStarted => "turn started".into(),
+        Event::TurnEnded { usage, error } => {
+            let used = usage.map(|u| format!("; used {u}")).unwrap_or_default();
+            match error {
+                Some(e) => format!("turn failed: {e}{used}"),
+                None => format!("turn ended{used}"),
+            }
+        }
+        Event::Tool { name } => format!("tool {name}"),
+        Event::AgentError { message, retrying } => {
+            let retrying = if *retrying { " (it retries)" } else { "" };
+            format!("agent error{retrying}: {message}")
+        }
         Event::ConductorStart { .. } | Event::Health { .. } | Event::Input { .. } => return None,
     };
     Some(format!("{time} {id:<16} {text}"))

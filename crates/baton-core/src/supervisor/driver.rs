@@ -304,7 +304,6 @@ pub(crate) async fn drive<B: Backend>(
         report,
         live: Liveness::new(acknowledged),
         payload: PayloadCapture::new(),
-        final_answer: None,
         status: None,
         l2,
     };
@@ -395,15 +394,9 @@ pub(crate) async fn drive<B: Backend>(
         }
     }
     let status = run.status.unwrap_or(UNKNOWN);
-    let payload = match &run.final_answer {
-        // A frame or a JSON object in the answer, else the answer itself.
-        Some(answer) => {
-            let mut capture = PayloadCapture::new();
-            capture.feed(answer.as_bytes());
-            capture
-                .finish(answer.as_bytes())
-                .or_else(|| Some(serde_json::Value::String(answer.clone())))
-        }
+    let answer = run.cfg.listener.as_ref().and_then(|l| l.answer());
+    let payload = match answer {
+        Some(answer) => answer_payload(answer),
         None => run
             .payload
             .finish(&run_stdout_tail(&run.cfg.run.out_path, out_offset)),
@@ -423,9 +416,6 @@ struct Run {
     report: Report,
     live: Liveness,
     payload: PayloadCapture,
-    /// The agent's final answer, when its output is structured: the
-    /// payload is read from it instead of from the raw stdout.
-    final_answer: Option<String>,
     termination: Termination,
     status: Option<ExitStatus>,
     l2: Option<tokio::task::JoinHandle<()>>,
@@ -452,13 +442,15 @@ impl Run {
         counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if let Some(listener) = self.cfg.listener.as_mut() {
             let report = &self.report;
-            let answer = &mut self.final_answer;
             let shared = &self.shared;
-            listener.feed(bytes, |said| match said {
-                baton_agents::Said::Final(text) => *answer = Some(text),
+            let said = |said| match said {
                 baton_agents::Said::Status(text) => shared.set_status(text),
                 said => report(RunMsg::Said(said)),
-            });
+            };
+            match stream {
+                Stream::Stdout => listener.feed(bytes, said),
+                Stream::Stderr => listener.feed_stderr(bytes, said),
+            }
         }
         self.live
             .output(&self.shared, bytes, self.epoch, &self.report)
@@ -573,6 +565,48 @@ pub(super) fn session_file(out_path: &std::path::Path, ext: &str) -> PathBuf {
         .and_then(|n| n.strip_suffix(".out.log"))
         .unwrap_or("session");
     out_path.with_file_name(format!("{name}.{ext}"))
+}
+
+/// The completion payload of an agent's answer (heard in its structured
+/// output): a frame or a JSON object in it, else the answer itself.
+pub(super) fn answer_payload(answer: &str) -> Option<serde_json::Value> {
+    let mut capture = PayloadCapture::new();
+    capture.feed(answer.as_bytes());
+    capture
+        .finish(answer.as_bytes())
+        .or_else(|| Some(serde_json::Value::String(answer.to_owned())))
+}
+
+/// What `listener` hears in the stdout a run wrote to `out_path` from
+/// `out_offset` on, read in chunks to its end, and the answer it kept.
+pub(super) fn hear_recorded(
+    mut listener: baton_agents::Listener,
+    out_path: &std::path::Path,
+    out_offset: u64,
+) -> (Vec<baton_agents::Said>, Option<String>) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut said = Vec::new();
+    let mut read = |said: &mut Vec<_>| -> std::io::Result<()> {
+        let mut file = std::fs::File::open(out_path)?;
+        file.seek(SeekFrom::Start(out_offset))?;
+        let mut chunk = vec![0; 64 * 1024];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            listener.feed(&chunk[..n], |s| {
+                if !matches!(s, baton_agents::Said::Status(_)) {
+                    said.push(s);
+                }
+            });
+        }
+    };
+    if let Err(e) = read(&mut said) {
+        tracing::warn!("cannot read {} again: {e}", out_path.display());
+    }
+    let answer = listener.answer().map(str::to_owned);
+    (said, answer)
 }
 
 /// The last [`STDOUT_TAIL`] bytes this run wrote to `out_path` (which it

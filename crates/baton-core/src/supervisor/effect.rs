@@ -89,8 +89,10 @@ pub(super) enum Resume {
     /// A new run of its attempt (a run its conductor started but did not
     /// record is found and taken over by its backend).
     New,
-    /// The recorded run, as its `spawn` record tells it.
-    Recorded(RecordedRun),
+    /// The recorded run, as its `spawn` record tells it, and how many of
+    /// its agent's reports its conductor recorded (see
+    /// [`baton_agents::Listener::skipping`]).
+    Recorded(RecordedRun, u32),
 }
 
 /// The effects decided while handling one message.
@@ -309,6 +311,14 @@ impl Supervisor {
         let tx = self.tx.clone();
         let attempt = rec.attempt;
         let out_offset = rec.out_offset;
+        // Its agent's structured output is read as its driver would have:
+        // what it said after its conductor stopped is recorded, and its
+        // answer is the payload.
+        let listener = self
+            .sessions
+            .get(&id)
+            .and_then(|e| baton_agents::Listener::of(baton_agents::agent(e.spec.agent)))
+            .map(|l| l.skipping(rec.reported));
         let mark = proc::run_mark(&self.opts.conductor.logs_dir, id.as_str(), attempt);
         drop(proc::sweep_strays(mark, driver::STRAY_GRACE));
         tokio::spawn(async move {
@@ -318,13 +328,35 @@ impl Supervisor {
                     .end_recorded(&backends, site, &recorded.run, &out_path)
                     .await;
             }
+            let (said, answer) = match listener {
+                // Read off the runtime's threads: a run's output may be large.
+                Some(listener) => {
+                    let path = out_path.clone();
+                    tokio::task::spawn_blocking(move || {
+                        driver::hear_recorded(listener, &path, out_offset)
+                    })
+                    .await
+                    .unwrap_or_default()
+                }
+                None => (Vec::new(), None),
+            };
+            for said in said {
+                let msg = RunMsg::Said(said);
+                let _ = tx.send(SupMsg::Run {
+                    id: id.clone(),
+                    attempt,
+                    msg,
+                });
+            }
             let stdout = driver::run_stdout_tail(&out_path, out_offset);
-            let payload = if status.success() {
-                let mut capture = baton_monitor::payload::PayloadCapture::new();
-                capture.feed(&stdout);
-                capture.finish(&stdout)
-            } else {
-                None
+            let payload = match (status.success(), answer) {
+                (false, _) => None,
+                (true, Some(answer)) => driver::answer_payload(&answer),
+                (true, None) => {
+                    let mut capture = baton_monitor::payload::PayloadCapture::new();
+                    capture.feed(&stdout);
+                    capture.finish(&stdout)
+                }
             };
             let tail = stdout[stdout.len().saturating_sub(tail_bytes)..].to_vec();
             let _ = tx.send(SupMsg::Run {

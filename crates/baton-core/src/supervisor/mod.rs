@@ -600,9 +600,9 @@ impl Supervisor {
     /// starts a process or, resuming a recorded run, takes over the run an
     /// earlier conductor left.
     fn spawn_driver(&mut self, id: &SessionId, attempt: u32, resume: Resume) {
-        let adopt = match resume {
-            Resume::New => None,
-            Resume::Recorded(adopt) => Some(adopt),
+        let (adopt, reported) = match resume {
+            Resume::New => (None, 0),
+            Resume::Recorded(adopt, reported) => (Some(adopt), reported),
         };
         let detach = self.opts.detach;
         let Some(entry) = self.sessions.get(id) else {
@@ -611,7 +611,10 @@ impl Supervisor {
         let (spec, shared, restarts) = (entry.spec.clone(), entry.shared.clone(), entry.restarts);
         let target = backend::RunTarget::of(&spec, entry.host.as_deref(), detach);
         // Boxed so that neither the task nor the driver holds it twice.
-        let cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
+        let mut cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
+        // A run taken over is read again from its start: what its agent
+        // said and the earlier conductor recorded is not recorded twice.
+        cfg.listener = cfg.listener.take().map(|l| l.skipping(reported));
         let (ctl_tx, ctl) = mpsc::unbounded_channel();
         if let Some(entry) = self.sessions.get_mut(id) {
             entry.run = Some(ctl_tx);
@@ -648,6 +651,7 @@ impl Supervisor {
         entry.attempt = rec.attempt;
         entry.worktree.clone_from(&rec.worktree);
         entry.worktree_view = rec.worktree.as_ref().map(live_view);
+        entry.usage = rec.usage;
         if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
             // The run ended and its `exit` is recorded; only the rest of its
             // end was lost with the conductor. It is finished from the log,
@@ -703,7 +707,7 @@ impl Supervisor {
             Ok(a) => {
                 entry.state = rec.state;
                 entry.reason = "recovered".into();
-                self.spawn_driver(id, rec.attempt, Resume::Recorded(a));
+                self.spawn_driver(id, rec.attempt, Resume::Recorded(a, rec.reported));
             }
             Err(Some((pid, start_time))) => {
                 // Only a process that is provably the recorded one is touched.
@@ -970,11 +974,26 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
-            // The driver keeps these: the final answer for the payload,
-            // the status for the session's row.
-            RunMsg::Said(baton_agents::Said::Final(_) | baton_agents::Said::Status(_)) => {}
-            RunMsg::Said(baton_agents::Said::Used(used)) => {
-                entry.usage = Some(entry.usage.unwrap_or_default().plus(used));
+            // The driver keeps the status, for the session's row.
+            RunMsg::Said(baton_agents::Said::Status(_)) => {}
+            RunMsg::Said(baton_agents::Said::TurnStarted) => self.append(&id, Event::TurnStarted),
+            RunMsg::Said(baton_agents::Said::TurnEnded { usage, error }) => {
+                let usage = usage.map(|used| {
+                    let price = baton_config::price_of(
+                        &self.opts.pricing,
+                        entry.spec.model.as_deref(),
+                        entry.spec.agent,
+                    );
+                    priced(used, price)
+                });
+                if let Some(used) = usage {
+                    entry.usage = Some(entry.usage.unwrap_or_default().plus(used));
+                }
+                self.append(&id, Event::TurnEnded { usage, error });
+            }
+            RunMsg::Said(baton_agents::Said::Tool(name)) => self.append(&id, Event::Tool { name }),
+            RunMsg::Said(baton_agents::Said::Error { message, retrying }) => {
+                self.append(&id, Event::AgentError { message, retrying });
             }
             RunMsg::Said(baton_agents::Said::Offline(line)) => {
                 // It waits for the network itself, printing nothing useful:
@@ -1707,5 +1726,17 @@ fn humanize(d: Duration) -> String {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
+    }
+}
+
+/// `used`, with its cost estimated at `price` when its CLI stated none.
+fn priced(used: baton_proto::Usage, price: Option<&baton_config::Price>) -> baton_proto::Usage {
+    match (used.cost_usd, price) {
+        (None, Some(price)) => baton_proto::Usage {
+            cost_usd: Some(price.cost(used.input_tokens, used.cached_tokens, used.output_tokens)),
+            cost_estimated: true,
+            ..used
+        },
+        _ => used,
     }
 }

@@ -27,6 +27,12 @@ pub(crate) struct Recoverable {
     pub out_offset: u64,
     /// The session's worktree, as its last `worktree` record states it.
     pub worktree: Option<crate::worktree::Worktree>,
+    /// What its agent's turns used, as their `turn_ended` records say.
+    pub usage: Option<baton_proto::Usage>,
+    /// How many turn, tool and agent error records its last run made: a
+    /// run taken over is read again from its start, and the first this many
+    /// of what its agent says are not recorded again.
+    pub reported: u32,
 }
 
 /// The run of a [`Recoverable`] session, as its last `spawn` record tells
@@ -56,6 +62,8 @@ impl Recoverable {
                 exited: None,
                 out_offset: 0,
                 worktree: None,
+                usage: None,
+                reported: 0,
             });
             match &r.event {
                 Event::Spawn {
@@ -83,6 +91,7 @@ impl Recoverable {
                     rec.restarts = *restart;
                     rec.exited = None;
                     rec.out_offset = *out_offset;
+                    rec.reported = 0;
                     let spawned = RecordedSpawn {
                         host: host.as_deref(),
                         tmux: tmux.as_ref(),
@@ -106,7 +115,22 @@ impl Recoverable {
                         signal: *signal,
                     });
                 }
-                Event::State { to, restarts, .. } => {
+                Event::TurnStarted | Event::Tool { .. } | Event::AgentError { .. } => {
+                    rec.reported += 1;
+                }
+                Event::TurnEnded { usage, .. } => {
+                    rec.reported += 1;
+                    if let Some(used) = usage {
+                        rec.usage = Some(rec.usage.unwrap_or_default().plus(*used));
+                    }
+                }
+                Event::State {
+                    from, to, restarts, ..
+                } => {
+                    if *from == SessionState::Init || from.is_terminal() {
+                        // A new life of the id: nothing used yet.
+                        rec.usage = None;
+                    }
                     rec.state = *to;
                     rec.restarts = *restarts;
                     if *to == SessionState::Starting {

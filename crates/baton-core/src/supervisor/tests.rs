@@ -108,6 +108,7 @@ fn table_with_broker(
         detach: false,
         hosts: Default::default(),
         backends: Default::default(),
+        pricing: Default::default(),
     };
     tweak(&mut opts);
     let log =
@@ -888,6 +889,8 @@ async fn a_recorded_run_of_a_registered_backend_is_taken_over_if_it_outlives_its
             exited: None,
             out_offset: 12,
             worktree: None,
+            usage: None,
+            reported: 0,
         }]
     };
     let mut vm = spec("vm1");

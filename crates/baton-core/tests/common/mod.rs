@@ -68,6 +68,7 @@ pub fn fast_options(dir: &Path) -> ConductorOptions {
         detach: false,
         hosts: Default::default(),
         backends: Default::default(),
+        pricing: Default::default(),
     }
 }
 

@@ -103,6 +103,7 @@ mod tests {
             output_tokens: 340,
             cached_tokens: 5000,
             cost_usd: Some(0.0425),
+            cost_estimated: false,
         };
         assert_eq!(used(Some(&usage)), ("6.8k".into(), "$0.0425".into()));
         let tokens_only = baton_proto::Usage {

@@ -201,6 +201,7 @@ fn options(config: Option<&Path>) -> Result<Config, String> {
             detach: true,
             hosts: user_hosts()?,
             backends: Default::default(),
+            pricing: Default::default(),
         };
         return Ok((opts, Vec::new(), Vec::new()));
     };

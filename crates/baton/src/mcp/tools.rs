@@ -819,6 +819,7 @@ mod tests {
             last_line: None,
             tokens: None,
             cost_usd: None,
+            cost_estimated: false,
         };
         let mut rows: Vec<Row> = (0..60)
             .map(|i| row(format!("w{i:02}"), State::Healthy))

@@ -128,9 +128,13 @@ pub struct Row {
     /// Tokens its agent reported using (input, output and cached), when it reports them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
-    /// What its agent CLI said it cost, in US dollars (claude states it).
+    /// What its agent CLI said it cost, in US dollars (claude states it),
+    /// or what the `[pricing]` the daemon was given makes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// True when `cost_usd` is (partly) an estimate from `[pricing]`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
 }
 
 impl From<&SessionRow> for Row {
@@ -147,6 +151,7 @@ impl From<&SessionRow> for Row {
             last_line: s.last_line.clone(),
             tokens: s.usage.map(|u| u.tokens()),
             cost_usd: s.usage.and_then(|u| u.cost_usd),
+            cost_estimated: s.usage.is_some_and(|u| u.cost_estimated),
         }
     }
 }
@@ -240,9 +245,13 @@ pub struct UsageOut {
     pub output_tokens: u64,
     /// Input tokens read from the provider's cache.
     pub cached_tokens: u64,
-    /// What the CLI said it cost, in US dollars, when it says.
+    /// What the CLI said it cost, in US dollars, when it says, or what
+    /// the daemon's `[pricing]` makes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// True when `cost_usd` is (partly) an estimate from `[pricing]`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cost_estimated: bool,
 }
 
 /// A session's git worktree.
@@ -317,6 +326,7 @@ impl From<&SessionRow> for StatusOut {
                 output_tokens: u.output_tokens,
                 cached_tokens: u.cached_tokens,
                 cost_usd: u.cost_usd,
+                cost_estimated: u.cost_estimated,
             }),
         }
     }

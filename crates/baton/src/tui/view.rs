@@ -107,7 +107,8 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model) {
         spans.push(Span::styled(format!("{n} {state}"), state_style(state)));
     }
     // What every session's agent reported using, together; a cost is
-    // only what the CLIs stated, so say so when some did not.
+    // what the CLIs stated or `[pricing]` estimated (`~`), so say so when
+    // some sessions have none.
     let used: Vec<baton_proto::Usage> = model.sessions.values().filter_map(|s| s.usage).collect();
     if let Some(total) = used.iter().copied().reduce(baton_proto::Usage::plus) {
         let priced = used.iter().filter(|u| u.cost_usd.is_some()).count();
@@ -388,6 +389,7 @@ mod tests {
             output_tokens: 340,
             cached_tokens: 5000,
             cost_usd: Some(0.0425),
+            cost_estimated: false,
         });
         asking.worktree = Some(baton_proto::SessionWorktree {
             path: "/src/app.baton-worktrees/fix-tests".into(),
@@ -409,6 +411,7 @@ mod tests {
             output_tokens: 2100,
             cached_tokens: 0,
             cost_usd: None,
+            cost_estimated: false,
         });
         let mut model = Model::new();
         model.table(
