@@ -166,6 +166,48 @@ impl Agent for Claude {
         }
     }
 
+    /// A failed `result`'s text, an assistant message that carries an
+    /// `error`, and a `rate_limit_event` whose status is `rejected` (with
+    /// the reset it gives, `resetsAt` in seconds since the epoch). Its
+    /// `api_retry`s and the rate-limit events it is within say nothing.
+    fn failure_words(&self, event: &Value) -> Option<String> {
+        match event.get("type").and_then(Value::as_str)? {
+            "result" if event.get("is_error").and_then(Value::as_bool) == Some(true) => {
+                event.get("result").and_then(Value::as_str).map(clean)
+            }
+            "assistant" => {
+                let error = event.get("error").and_then(Value::as_str)?;
+                let text = event
+                    .pointer("/message/content/0/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                Some(clean(&format!("{error}: {text}")))
+            }
+            "rate_limit_event" => {
+                let info = event.get("rate_limit_info")?;
+                if info.get("status").and_then(Value::as_str) != Some("rejected") {
+                    return None;
+                }
+                let kind = info
+                    .get("rateLimitType")
+                    .and_then(Value::as_str)
+                    .unwrap_or("usage");
+                let resets = info
+                    .get("resetsAt")
+                    .and_then(Value::as_i64)
+                    .and_then(|s| jiff::Timestamp::from_second(s).ok());
+                Some(match resets {
+                    Some(at) => format!(
+                        "Claude usage limit reached ({kind}); resets at {}",
+                        at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                    ),
+                    None => format!("Claude usage limit reached ({kind})"),
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         if exit_code == Some(0) {
             return None;

@@ -212,6 +212,19 @@ impl Agent for Codex {
         }
     }
 
+    /// An `error` event's message, a failed turn's error, an `error` item.
+    fn failure_words(&self, event: &Value) -> Option<String> {
+        let text = match event.get("type").and_then(Value::as_str)? {
+            "error" => event.get("message"),
+            "turn.failed" => event.pointer("/error/message"),
+            "item.completed" if event.pointer("/item/type") == Some(&Value::from("error")) => {
+                event.pointer("/item/message")
+            }
+            _ => None,
+        };
+        text.and_then(Value::as_str).map(clean)
+    }
+
     /// The profile and MCP servers a local session names must be in
     /// `$CODEX_HOME` (the session's `CODEX_HOME`, else the conductor's).
     fn preflight(&self, spec: &SessionSpec, env: &[(String, String)]) -> Option<Preflight> {

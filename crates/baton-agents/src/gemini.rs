@@ -133,6 +133,16 @@ impl Agent for Gemini {
         }
     }
 
+    /// An `error` event's message, a failed `result`'s error.
+    fn failure_words(&self, event: &Value) -> Option<String> {
+        let text = match event.get("type").and_then(Value::as_str)? {
+            "error" => event.get("message"),
+            "result" => event.pointer("/error/message"),
+            _ => None,
+        };
+        text.and_then(Value::as_str).map(clean)
+    }
+
     fn ended(&self, exit_code: Option<i32>, output: &[u8]) -> Option<Ended> {
         // yargs, as 0.61 prints it: "Unknown arguments: x, y" (exit 1).
         if exit_code != Some(0)

@@ -92,6 +92,15 @@ pub trait Agent: Send + Sync {
         None
     }
 
+    /// What one event of its structured output says of a failure, in
+    /// words, for the rate-limit wording every run's end is read for: an
+    /// error's message, a failed result's text, a rate limit it ran into
+    /// with its reset. `None`: nothing of a failure — progress, usage, a
+    /// retry it made itself, a rate limit it is still within.
+    fn failure_words(&self, _event: &serde_json::Value) -> Option<String> {
+        None
+    }
+
     /// What the CLI said about a run that ended with `exit_code` (`None`:
     /// ended by a signal) after writing `output` (its last bytes, both
     /// streams): `None` when it said nothing that classifies the end.
@@ -113,6 +122,35 @@ pub fn agent(kind: AgentKind) -> &'static dyn Agent {
 /// The argv that runs `spec` (see [`Agent::argv`]).
 pub fn argv(spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String> {
     agent(spec.agent).argv(spec, agents)
+}
+
+/// `tail` (a run's last output) in words, for the rate-limit wording a
+/// run's end is read for: for a CLI whose output is structured, each JSON
+/// line becomes only what it says of a failure ([`Agent::failure_words`]),
+/// other lines stay as they are. So a claude run that crashed is not read
+/// as rate-limited for the `rate_limit_event` (status "allowed") it
+/// printed at its start, nor for an API retry it got past.
+pub fn in_words<'t>(agent: &dyn Agent, tail: &'t [u8]) -> std::borrow::Cow<'t, [u8]> {
+    if !agent.structured() {
+        return std::borrow::Cow::Borrowed(tail);
+    }
+    let mut words = Vec::with_capacity(tail.len() / 4);
+    for line in tail.split(|b| *b == b'\n') {
+        let trimmed = line.trim_ascii();
+        if trimmed.first() == Some(&b'{') {
+            if let Some(said) = serde_json::from_slice(trimmed)
+                .ok()
+                .and_then(|event| agent.failure_words(&event))
+            {
+                words.extend_from_slice(said.as_bytes());
+                words.push(b'\n');
+            }
+            continue;
+        }
+        words.extend_from_slice(line);
+        words.push(b'\n');
+    }
+    std::borrow::Cow::Owned(words)
 }
 
 /// What a CLI says of itself while its run goes on.

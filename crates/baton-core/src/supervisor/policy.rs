@@ -56,7 +56,7 @@ pub(super) fn judge_run(
             evidence: Some(ended.evidence),
         };
     }
-    match baton_monitor::rate_limit::detect(tail, now) {
+    match baton_monitor::rate_limit::detect(&baton_agents::in_words(agent, tail), now) {
         Some(limit) => Verdict::RateLimited {
             evidence: limit.matched,
             reset_after: limit.reset_after,
@@ -384,6 +384,53 @@ mod tests {
                     evidence.as_deref(),
                     Some("Not logged in · Please run /login")
                 );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_structured_cli_is_rate_limited_by_what_it_says_not_by_its_event_names() {
+        let claude = &baton_agents::claude::Claude;
+        // Within its limits (it says so at its start) and past a retry:
+        // a crash is a crash.
+        let tail = concat!(
+            r#"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed","resetsAt":1765000000,"rateLimitType":"five_hour"}}"#,
+            "\n",
+            r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":10,"error_status":429,"error":"rate_limit"}"#,
+            "\n",
+            "Segmentation fault\n",
+        );
+        match judge_run(claude, None, EXIT_1, tail.as_bytes(), now()) {
+            Verdict::Failed { class, .. } => assert_eq!(class, FailureClass::Crash),
+            other => panic!("{other:?}"),
+        }
+        // Refused: rate-limited until the reset it gives.
+        let reset = now().timestamp().as_second() + 3600;
+        let tail = format!(
+            "{}\n{}\n",
+            r#"{"type":"system","subtype":"init"}"#,
+            format_args!(
+                r#"{{"type":"rate_limit_event","rate_limit_info":{{"status":"rejected","resetsAt":{reset},"rateLimitType":"five_hour"}}}}"#
+            ),
+        );
+        match judge_run(claude, None, EXIT_1, tail.as_bytes(), now()) {
+            Verdict::RateLimited {
+                evidence,
+                reset_after,
+            } => {
+                assert!(evidence.contains("five_hour"), "{evidence}");
+                let after = reset_after.expect("its reset").as_secs();
+                assert!((3590..=3600).contains(&after), "{after}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // codex's error event, in its words.
+        let tail = br#"{"type":"error","message":"exceeded retry limit, last status: 429 Too Many Requests"}
+"#;
+        match judge_run(&baton_agents::codex::Codex, None, EXIT_1, tail, now()) {
+            Verdict::RateLimited { evidence, .. } => {
+                assert!(evidence.starts_with("exceeded retry limit"), "{evidence}");
             }
             other => panic!("{other:?}"),
         }
