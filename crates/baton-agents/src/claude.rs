@@ -7,6 +7,10 @@
 //! raw lines go to the log untouched; baton reads the `result` line for
 //! what the run used and, when it failed, what it said.
 //!
+//! Offline, it retries the API ten times over some three minutes, each a
+//! `system`/`api_retry` line with `"error_status":null`; baton calls the
+//! run offline at the third.
+//!
 //! Not logged in, 2.1.x says "Not logged in · Please run /login" (as the
 //! assistant message, with `"error":"authentication_failed"`, and as the
 //! `result`) and exits 1; an API key it refuses or an OAuth token that
@@ -28,6 +32,11 @@ const AUTH: &[&str] = &[
     "OAuth token has expired",
     "authentication_failed",
 ];
+
+/// After how many of its API retries without an answer (no HTTP status:
+/// the connection itself failed) a run is offline. 2.1.x retries ten
+/// times over some three minutes; the third comes about 4 s in.
+const OFFLINE_AFTER_RETRIES: u64 = 3;
 
 /// Claude Code.
 pub struct Claude;
@@ -59,15 +68,11 @@ impl Agent for Claude {
         true
     }
 
-    /// Its init (a run's one turn begins), tool calls, API retries and
-    /// closing `result`.
+    /// Its `system` and `result` lines (both have a `subtype`: its init,
+    /// where a run's one turn begins, its API retries, its end) and tool
+    /// calls (inside assistant messages).
     fn marks(&self) -> &'static [&'static str] {
-        &[
-            "\"subtype\":\"init\"",
-            "\"type\":\"tool_use\"",
-            "\"subtype\":\"api_retry\"",
-            "\"type\":\"result\"",
-        ]
+        &["\"subtype\":\"", "\"type\":\"tool_use\""]
     }
 
     /// `system`/`init`: the turn begins; each `tool_use` of an assistant
@@ -102,6 +107,15 @@ impl Agent for Claude {
                     message: clean(&message),
                     retrying: true,
                 }));
+                // No answer at all (no HTTP status), again and again: it
+                // cannot reach the API, and would go on trying for minutes.
+                let attempt = n("attempt").unwrap_or(0);
+                let no_answer = value.get("error_status").is_some_and(Value::is_null);
+                if no_answer && attempt >= OFFLINE_AFTER_RETRIES {
+                    heard.push(Heard::Said(Said::Offline(clean(&format!(
+                        "cannot reach the Anthropic API: no answer to {attempt} attempts ({message})"
+                    )))));
+                }
             }
             (Some("assistant"), _) => {
                 let content = value.pointer("/message/content").and_then(Value::as_array);

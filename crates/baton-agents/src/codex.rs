@@ -95,14 +95,7 @@ impl Agent for Codex {
     }
 
     fn marks(&self) -> &'static [&'static str] {
-        &[
-            "\"turn.started\"",
-            "\"turn.completed\"",
-            "\"turn.failed\"",
-            "\"item.started\"",
-            "\"item.completed\"",
-            "\"type\":\"error\"",
-        ]
+        &["\"type\":\"turn.", "\"type\":\"item.", "\"type\":\"error\""]
     }
 
     /// `turn.started`; `turn.completed` with its usage (its cached tokens

@@ -4,7 +4,7 @@
 //!
 //! | agent | headless argv | checked before a run | a run's end read from |
 //! |---|---|---|---|
-//! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | stream-json: its turn, tools, API retries; its `result` line: answer, usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; "Unable to connect to Anthropic services": `network` |
+//! | [`claude`] | `claude [--model=M] -p --output-format stream-json --verbose -- PROMPT` | — | stream-json: its turn, tools, API retries; its `result` line: answer, usage and cost; "Not logged in · Please run /login" and kin: `auth_required`; its third API retry without an answer, or "Unable to connect to Anthropic services": `network` |
 //! | [`codex`] | `codex [--profile=P] exec --json --dangerously-bypass-approvals-and-sandbox --skip-git-repo-check --color never [--model=M] [-c mcp_servers.S.enabled=true]… -- PROMPT` | its profile file and MCP servers in `$CODEX_HOME` | JSONL: turns, tools, errors, its last message (the answer); `turn.completed`: usage (no cost); "Reconnecting... waiting for network" while it runs: `network` |
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format stream-json --prompt=PROMPT` | — | JSONL: its turn, tools, warnings, the answer in pieces; `result`: usage (no cost); exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder; its second failed attempt to reach the API: `network` |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
@@ -75,8 +75,12 @@ pub trait Agent: Send + Sync {
         false
     }
 
-    /// What a line must contain for [`Agent::read`] to find anything in
-    /// it (the rest are not parsed).
+    /// What a line must hold for [`Agent::read`] to find anything in it
+    /// (the rest are not parsed, nor searched for the offline words: its
+    /// structured output says it is offline in a line it reads). Each mark
+    /// costs a search through all of its output, so a CLI has few, each
+    /// with bytes JSON text seldom holds (an escaped quote in a string is
+    /// no mark).
     fn marks(&self) -> &'static [&'static str] {
         &[]
     }
@@ -207,11 +211,10 @@ pub enum Heard {
 /// session's output costs nothing here.
 pub struct Listener {
     agent: &'static dyn Agent,
-    /// One searcher for the offline words (the first `offline` patterns)
-    /// and the marks of a line worth reading: built once, run over whole
-    /// chunks in one pass.
-    words: aho_corasick::AhoCorasick,
-    offline: usize,
+    /// Searchers for the offline words and for the marks, built once and
+    /// run over whole chunks at memchr speed.
+    offline: Vec<memchr::memmem::Finder<'static>>,
+    marks: Vec<memchr::memmem::Finder<'static>>,
     structured: bool,
     /// The line being written on stdout, and on stderr (bounded: a line
     /// longer than this is judged by its first part).
@@ -264,12 +267,18 @@ impl Listener {
         if offline.is_empty() && !structured {
             return None;
         }
-        let words = aho_corasick::AhoCorasick::new(offline.iter().chain(agent.marks()))
-            .expect("a few short words make a searcher");
+        let finders = |words: &mut dyn Iterator<Item = &&'static str>| -> Vec<_> {
+            words
+                .map(|w| {
+                    memchr::memmem::FinderBuilder::new()
+                        .build_forward_with_ranker(JsonRank, w.as_bytes())
+                })
+                .collect()
+        };
         Some(Listener {
             agent,
-            words,
-            offline: offline.len(),
+            offline: finders(&mut offline.iter()),
+            marks: finders(&mut agent.marks().iter()),
             structured,
             partial: Vec::new(),
             partial_err: Vec::new(),
@@ -375,46 +384,44 @@ impl Listener {
         self.agent.status(text.trim())
     }
 
-    /// Judges each line of `region` (complete lines) that holds a word
-    /// that matters, once per line.
+    /// Judges each line of `region` (complete lines) that is worth it,
+    /// once: on a structured stream each line that holds a mark; on
+    /// another, each line that holds an offline word (until one did).
     fn judge_region(&mut self, region: &[u8], said: &mut impl FnMut(Said)) {
+        let searchers = if self.structured {
+            &self.marks
+        } else if !self.offline_said {
+            &self.offline
+        } else {
+            return;
+        };
+        let mut hits: Vec<usize> = Vec::new();
+        for finder in searchers {
+            hits.extend(finder.find_iter(region));
+        }
+        if hits.is_empty() {
+            return;
+        }
+        hits.sort_unstable();
         let mut judged_to = 0;
-        let mut at = 0;
-        while at < region.len() {
-            let Some(hit) = self.words.find(&region[at..]) else {
-                return;
-            };
-            let (kind, hit) = (hit.pattern().as_usize(), at + hit.start());
-            at = hit + 1;
-            if hit < judged_to || !self.wanted(kind) {
+        for hit in hits {
+            if hit < judged_to {
                 continue;
             }
             let begin = memchr::memrchr(b'\n', &region[..hit]).map_or(0, |nl| nl + 1);
             let end = memchr::memchr(b'\n', &region[hit..]).map_or(region.len(), |nl| hit + nl + 1);
             self.judge_line(&region[begin..end], said);
             judged_to = end;
-            at = end;
-        }
-    }
-
-    /// Whether a word of pattern `kind` is listened for now: an offline
-    /// word until one was heard, a mark on a structured stream.
-    fn wanted(&self, kind: usize) -> bool {
-        if kind < self.offline {
-            !self.offline_said
-        } else {
-            self.structured
         }
     }
 
     /// What one complete line says: it is offline, it used, its answer.
     fn judge_line(&mut self, line_bytes: &[u8], said: &mut impl FnMut(Said)) {
-        let (mut offline, mut marked) = (false, false);
-        for hit in self.words.find_iter(line_bytes) {
-            let kind = hit.pattern().as_usize();
-            offline |= kind < self.offline;
-            marked |= kind >= self.offline;
-        }
+        let found = |finders: &[memchr::memmem::Finder<'static>]| {
+            finders.iter().any(|f| f.find(line_bytes).is_some())
+        };
+        let offline = !self.offline_said && found(&self.offline);
+        let marked = self.structured && found(&self.marks);
         if !self.offline_said && offline {
             self.offline_said = true;
             let line = String::from_utf8_lossy(line_bytes);
@@ -427,7 +434,7 @@ impl Listener {
                 .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
             said(Said::Offline(clean(message.as_deref().unwrap_or(line))));
         }
-        if self.structured && marked {
+        if marked {
             let line = String::from_utf8_lossy(line_bytes);
             let mut heard = std::mem::take(&mut self.heard);
             self.agent.read(line.trim(), &mut heard);
@@ -456,6 +463,12 @@ impl Listener {
                 let mut part = part;
                 cut_to(&mut part, room);
                 answer.push_str(&part);
+            }
+            Heard::Said(Said::Offline(line)) => {
+                // Said once a run, wherever it was heard; not a record.
+                if !std::mem::replace(&mut self.offline_said, true) {
+                    said(Said::Offline(line));
+                }
             }
             Heard::Said(s) => {
                 if matches!(s, Said::Tool(_)) {
@@ -489,6 +502,30 @@ fn cut_to(text: &mut String, max: usize) {
             cut -= 1;
         }
         text.truncate(cut);
+    }
+}
+
+/// How often a byte occurs in an agent's output, JSON lines of English
+/// text, for the searchers to pick a word's two rarest bytes to look for
+/// first. memchr's own ranking is for prose, where `"` and `:` are rare: in
+/// JSON they are on every line, and a search keyed on them stops at each.
+struct JsonRank;
+
+impl memchr::arch::all::packedpair::HeuristicFrequencyRank for JsonRank {
+    fn rank(&self, byte: u8) -> u8 {
+        /// Lowercase letters, most frequent in English first.
+        const LETTERS: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
+        match byte {
+            b'"' | b':' | b',' | b'{' | b'}' | b'[' | b']' | b' ' | b'\n' => 255,
+            b'a'..=b'z' => {
+                let order = LETTERS.iter().position(|l| *l == byte).unwrap_or(0);
+                254 - 2 * order as u8
+            }
+            b'_' | b'.' | b'-' | b'/' | b'0'..=b'9' => 200,
+            b'A'..=b'Z' => 180,
+            0x80.. => 150,
+            _ => 100,
+        }
     }
 }
 

@@ -303,6 +303,16 @@ fn heard(kind: AgentKind, chunks: &[&[u8]]) -> Vec<Said> {
     listen(kind, chunks).0
 }
 
+/// What a listener says of `chunks` of stderr, in order.
+fn heard_on_stderr(kind: AgentKind, chunks: &[&[u8]]) -> Vec<Said> {
+    let mut listener = Listener::of(agent(kind)).expect("a listener");
+    let mut said = Vec::new();
+    for chunk in chunks {
+        listener.feed_stderr(chunk, |s| said.push(s));
+    }
+    said
+}
+
 /// What a listener says of `chunks`, in order, and the answer it kept.
 fn listen(kind: AgentKind, chunks: &[&[u8]]) -> (Vec<Said>, Option<String>) {
     let mut listener = Listener::of(agent(kind)).expect("a listener");
@@ -316,7 +326,7 @@ fn listen(kind: AgentKind, chunks: &[&[u8]]) -> (Vec<Said>, Option<String>) {
 #[test]
 fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() {
     assert!(Listener::of(agent(AgentKind::Command)).is_none());
-    // As codex 0.171 printed it offline, cut at every byte.
+    // As codex 0.171 printed it offline on stderr, cut at every byte.
     let text = "2026-12-06T22:06:44Z ERROR codex_api: failed to connect\n\
                 ERROR: Reconnecting... 5/5\n\
                 warning: Falling back from WebSockets to HTTPS transport.\n\
@@ -325,7 +335,7 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
     for cut in 0..text.len() {
         let (a, b) = text.as_bytes().split_at(cut);
         assert_eq!(
-            heard(AgentKind::Codex, &[a, b]),
+            heard_on_stderr(AgentKind::Codex, &[a, b]),
             [Said::Offline(
                 "ERROR: Reconnecting... waiting for network".into()
             )],
@@ -335,14 +345,14 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
     // A line without its newline is not judged yet; an overlong one is
     // judged by its start.
     assert_eq!(
-        heard(
+        heard_on_stderr(
             AgentKind::Claude,
             &[b"Unable to connect to Anthropic services"]
         ),
         []
     );
     assert_eq!(
-        heard(
+        heard_on_stderr(
             AgentKind::Claude,
             &[b"Unable to connect to Anthropic services", b"\n"]
         )
@@ -353,7 +363,17 @@ fn a_listener_hears_a_cli_that_waits_for_the_network_once_whatever_the_chunks() 
         "{}\nReconnecting... waiting for network\n",
         "x".repeat(300_000)
     );
-    assert_eq!(heard(AgentKind::Codex, &[long.as_bytes()]).len(), 1);
+    assert_eq!(
+        heard_on_stderr(AgentKind::Codex, &[long.as_bytes()]).len(),
+        1
+    );
+    // Its structured output says so in an event it reads; a plain line
+    // there is none of its (and not searched).
+    assert_eq!(
+        heard(AgentKind::Codex, &[text.as_bytes()]),
+        [],
+        "plain lines on stdout"
+    );
 }
 
 /// A claude 2.1.197 stream-json run (the shape the real CLI printed; the
@@ -411,6 +431,27 @@ fn claude_says_its_turn_what_it_used_and_its_answer_whatever_the_chunks() {
             message: "API overloaded (529), retry 2 of 10 in 1.2 s".into(),
             retrying: true
         }]
+    );
+    // Offline: retries without an answer, the third says so (once).
+    let offline: String = (1..=5)
+        .map(|attempt| {
+            format!(
+                "{{\"type\":\"system\",\"subtype\":\"api_retry\",\"attempt\":{attempt},\"max_retries\":10,\"retry_delay_ms\":500,\"error_status\":null,\"error\":\"unknown\"}}\n"
+            )
+        })
+        .collect();
+    let said = heard(AgentKind::Claude, &[offline.as_bytes()]);
+    let offline: Vec<_> = said
+        .iter()
+        .filter(|s| matches!(s, Said::Offline(_)))
+        .collect();
+    assert_eq!(
+        offline,
+        [&Said::Offline(
+            "cannot reach the Anthropic API: no answer to 3 attempts (API unknown, retry 3 of 10 in 0.5 s)"
+                .into()
+        )],
+        "{said:?}"
     );
     // A failed result ends the turn with its words, and is no answer.
     let (said, answer) = listen(AgentKind::Claude, &[CLAUDE_STREAM_NOT_LOGGED_IN.as_bytes()]);
