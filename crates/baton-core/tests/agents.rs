@@ -282,7 +282,7 @@ async fn a_json_object_in_claudes_answer_is_the_payload() {
     let (_bin, h) = claude_script(
         "c2",
         &[
-            r#"{"type":"result","is_error":false,"result":"Here it is:\n{\"files\": 3}","usage":{"input_tokens":1,"output_tokens":2}}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"Here it is:\n{\"files\": 3}","usage":{"input_tokens":1,"output_tokens":2}}"#,
         ],
     )
     .await;
@@ -329,7 +329,7 @@ async fn pricing_estimates_what_a_cli_that_states_no_cost_used() {
         AgentKind::Claude,
         "c3",
         &[
-            r#"{"type":"result","is_error":false,"result":"ok","total_cost_usd":0.25,"usage":{"input_tokens":1000000,"output_tokens":0}}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0.25,"usage":{"input_tokens":1000000,"output_tokens":0}}"#,
         ],
         price,
     )
@@ -438,9 +438,9 @@ async fn a_cli_that_is_not_logged_in_is_dead_after_one_run_with_its_words_as_evi
 }
 
 /// codex offline retries, then prints "Reconnecting... waiting for network"
-/// every few seconds and never exits; gemini with a key retries with
-/// backoff for minutes ("Attempt N failed. Retrying with backoff... fetch
-/// failed"). Neither session is `healthy`, nor a crash loop: each waits for
+/// every few seconds and never exits; gemini and claude with a key retry
+/// with backoff for minutes ("Attempt N failed. Retrying with backoff...
+/// fetch failed"; `api_retry` lines without an HTTP status). Neither session is `healthy`, nor a crash loop: each waits for
 /// the network as a session waits for its host, its restart budget
 /// untouched, the CLI's line as evidence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,11 +450,14 @@ async fn a_cli_that_waits_for_the_network_is_waited_for_not_restarted_in_a_loop(
     let cases = [
         (AgentKind::Codex, "waiting for network"),
         (AgentKind::Gemini, "fetch failed"),
+        (AgentKind::Claude, "cannot reach the Anthropic API"),
     ];
     for (agent, _) in cases {
         let mut spec = fresh(agent, agent.as_str(), &h);
         // A key it cannot check offline: it tries to reach the API.
         spec.env.insert("GEMINI_API_KEY".into(), "not-a-key".into());
+        spec.env
+            .insert("ANTHROPIC_API_KEY".into(), "sk-ant-not-a-key".into());
         h.spawn(spec).await;
     }
     for (agent, words) in cases {
@@ -671,5 +674,51 @@ async fn a_recovered_claude_run_keeps_its_usage_and_is_not_recorded_twice() {
         "{}",
         h.dump()
     );
+    h.finish().await;
+}
+
+/// A CLI started interactively as a `command` on a terminal (what a user
+/// does to log it in or answer its first questions): its first-run dialog,
+/// under a pty and in tmux, is `input_wait`, with a line of the dialog as
+/// evidence — the first choice of gemini's "Do you trust the files in this
+/// folder?" menu, the "Press enter to continue" under codex's sign-in menu.
+/// (claude 2.1.197 offline shows no dialog: it says it cannot connect and
+/// exits.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clis_first_run_dialog_on_a_terminal_is_input_wait_with_the_dialog_as_evidence() {
+    let Some(dir) = clis() else { return };
+    let h = harness(&dir);
+    let cases = [
+        ("gemini", "Trust folder"),
+        ("codex", "Press enter to continue"),
+    ];
+    let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
+    let mut names = Vec::new();
+    for backend in backends {
+        for (cli, words) in cases {
+            let name = format!("{cli}-{backend}");
+            let mut spec = fresh(AgentKind::Command, &name, &h);
+            spec.command = Some(vec![dir.join(cli).display().to_string()]);
+            spec.prompt = None;
+            spec.backend = backend.clone();
+            h.spawn(spec).await;
+            names.push((name, words));
+        }
+    }
+    for (name, words) in &names {
+        let waiting = h.wait_state(name, SessionState::InputWait).await;
+        let Event::State { evidence, .. } = &waiting.event else {
+            unreachable!()
+        };
+        let evidence = evidence.clone().unwrap_or_default();
+        assert!(
+            evidence.contains(words),
+            "{name}: waits on {evidence:?}, not its dialog\n{}",
+            h.dump()
+        );
+    }
+    for (name, _) in &names {
+        h.conductor.kill(&id(name)).await.expect("kill");
+    }
     h.finish().await;
 }
