@@ -20,8 +20,8 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, line_with, prompt,
-    tool_name, unknown_flag,
+    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, last_line, line_with,
+    prompt, tool_name, unknown_flag,
 };
 
 /// What Claude Code says when it cannot authenticate.
@@ -152,18 +152,7 @@ impl Agent for Claude {
     /// An assistant message's last line of text, or the tool it calls;
     /// a result's last line.
     fn status(&self, line: &str) -> Option<String> {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            return None;
-        }
-        let value: Value = serde_json::from_str(line).ok()?;
-        let last_line = |text: &str| {
-            text.lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_owned)
-        };
+        let value = json_line(line)?;
         match value.get("type").and_then(Value::as_str)? {
             "assistant" => {
                 let content = value.pointer("/message/content")?.as_array()?;

@@ -24,8 +24,8 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, Ended, Heard, Preflight, Said, Usage, bin, clean, json_line, prompt, tool_name,
-    unknown_flag,
+    Agent, Ended, Heard, Preflight, Said, Usage, bin, clean, json_line, last_line, prompt,
+    tool_name, unknown_flag,
 };
 
 /// The event of type `kind` a `--json` line holds, if it is one.
@@ -186,14 +186,7 @@ impl Agent for Codex {
             .get("item")?
             .clone();
         match item.get("type").and_then(Value::as_str)? {
-            "agent_message" => item
-                .get("text")?
-                .as_str()?
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_owned),
+            "agent_message" => last_line(item.get("text")?.as_str()?),
             "reasoning" | "error" => None,
             "command_execution" => Some("→ command".into()),
             "file_change" => Some("→ file change".into()),

@@ -22,8 +22,8 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, line_with, prompt,
-    tool_name, unknown_flag,
+    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, last_line, line_with,
+    prompt, tool_name, unknown_flag,
 };
 
 /// gemini's exit code for a missing or rejected auth method.
@@ -115,14 +115,9 @@ impl Agent for Gemini {
     fn status(&self, line: &str) -> Option<String> {
         let event = json_line(line)?;
         match event.get("type").and_then(Value::as_str)? {
-            "message" if event.get("role").and_then(Value::as_str) == Some("assistant") => event
-                .get("content")?
-                .as_str()?
-                .lines()
-                .rev()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_owned),
+            "message" if event.get("role").and_then(Value::as_str) == Some("assistant") => {
+                last_line(event.get("content")?.as_str()?)
+            }
             "tool_use" => Some(format!("→ {}", event.get("tool_name")?.as_str()?)),
             _ => None,
         }

@@ -638,6 +638,16 @@ fn json_line(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str(line).ok()
 }
 
+/// The last line of `text` that is not blank, trimmed: what a person
+/// reads last of a message.
+fn last_line(text: &str) -> Option<String> {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
 /// A tool's name as the CLI gave it, shown and recorded: hostile text,
 /// so cleaned and cut short.
 fn tool_name(name: &str) -> String {

@@ -190,4 +190,36 @@ mod tests {
         assert_eq!(b.state, SessionState::Completed);
         assert_eq!(b.payload, Some(serde_json::json!({"ok": true})));
     }
+
+    #[test]
+    fn usage_is_the_sum_of_the_turns_until_the_id_lives_again() {
+        let text = concat!(
+            r#"{"format":"baton-events","version":"1.6","created":"t"}"#,
+            "\n",
+            r#"{"seq":1,"ts":"t1","session":"a","event":"state","from":"init","to":"starting","reason":"spawn","restarts":0}"#,
+            "\n",
+            r#"{"seq":2,"ts":"t2","session":"a","event":"turn_ended","usage":{"input_tokens":10,"output_tokens":5,"cached_tokens":1},"error":"overloaded"}"#,
+            "\n",
+            r#"{"seq":3,"ts":"t3","session":"a","event":"tool","name":"Bash"}"#,
+            "\n",
+            r#"{"seq":4,"ts":"t4","session":"a","event":"turn_ended","usage":{"input_tokens":100,"output_tokens":50,"cached_tokens":0,"cost_usd":0.5}}"#,
+            "\n",
+        );
+        let log = parse_log(text.as_bytes(), Path::new("x")).unwrap();
+        let usage = session_table(&log.records)[0].usage.unwrap();
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+            (110, 55, 1)
+        );
+        assert_eq!(usage.cost_usd, Some(0.5));
+        // Ended, then spawned again: a new life uses nothing yet.
+        let more = concat!(
+            r#"{"seq":5,"ts":"t5","session":"a","event":"state","from":"healthy","to":"completed","reason":"exit_0","restarts":0}"#,
+            "\n",
+            r#"{"seq":6,"ts":"t6","session":"a","event":"state","from":"completed","to":"starting","reason":"spawn","restarts":0}"#,
+            "\n",
+        );
+        let log = parse_log(format!("{text}{more}").as_bytes(), Path::new("x")).unwrap();
+        assert_eq!(session_table(&log.records)[0].usage, None);
+    }
 }

@@ -49,18 +49,25 @@ pub fn main(args: ReplayArgs) -> i32 {
     }
     let _ = writeln!(
         out,
-        "{:<20} {:<8} {:<11} {:>4} {:>4} {:<28} DETAIL",
-        "ID", "AGENT", "STATE", "RST", "RUNS", "LAST RECORD"
+        "{:<20} {:<8} {:<11} {:>4} {:>4} {:>7} {:>9} {:<28} DETAIL",
+        "ID", "AGENT", "STATE", "RST", "RUNS", "TOKENS", "COST", "LAST RECORD"
     );
     for row in &table {
+        let tokens = row.usage.map_or_else(|| "-".into(), |u| u.tokens_text());
+        let cost = row
+            .usage
+            .and_then(|u| u.cost_text())
+            .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
-            "{:<20} {:<8} {:<11} {:>4} {:>4} {:<28} {}",
+            "{:<20} {:<8} {:<11} {:>4} {:>4} {:>7} {:>9} {:<28} {}",
             row.id,
             row.agent.as_deref().unwrap_or("-"),
             row.state.as_str(),
             row.restarts,
             row.attempts,
+            tokens,
+            cost,
             row.last_ts,
             detail(row)
         );

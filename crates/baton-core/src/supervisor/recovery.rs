@@ -116,10 +116,10 @@ impl Recoverable {
                     });
                 }
                 Event::TurnStarted | Event::Tool { .. } | Event::AgentError { .. } => {
-                    rec.reported += 1;
+                    rec.reported = rec.reported.saturating_add(1);
                 }
                 Event::TurnEnded { usage, .. } => {
-                    rec.reported += 1;
+                    rec.reported = rec.reported.saturating_add(1);
                     if let Some(used) = usage {
                         rec.usage = Some(rec.usage.unwrap_or_default().plus(*used));
                     }
