@@ -639,6 +639,7 @@ struct RawConductor {
 #[serde(deny_unknown_fields, default, expecting = "a [probe] table")]
 struct RawProbe {
     stall_after: Sp<RawDuration>,
+    input_wait_after: Option<RawDuration>,
     startup_timeout: Sp<RawDuration>,
     on_stall: Option<OnStall>,
     stall_restart_after: Option<RawDuration>,
@@ -1149,6 +1150,10 @@ impl Validator<'_> {
         };
         Ok(ProbeConfig {
             stall_after,
+            input_wait_after: match raw.input_wait_after {
+                Some(v) => Some(v.0).filter(|d| !d.is_zero()),
+                None => d.input_wait_after,
+            },
             startup_timeout,
             on_stall: raw.on_stall.unwrap_or(d.on_stall),
             stall_restart_after: raw

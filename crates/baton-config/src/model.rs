@@ -484,6 +484,12 @@ pub struct ProbeConfig {
     /// L1: silence longer than this is a stall (default 30 s, never zero).
     #[serde(with = "humantime_ser")]
     pub stall_after: Duration,
+    /// L1.5: quiet this long with a confident prompt on screen (the cursor
+    /// left on a question's line, or a menu) is `input_wait` at once, not
+    /// at `stall_after` (default 2 s; `None`, written `"0s"`: only at
+    /// `stall_after`).
+    #[serde(with = "humantime_ser::option")]
+    pub input_wait_after: Option<Duration>,
     /// L3: no output at all within this is a failed start (default 120 s, never zero).
     #[serde(with = "humantime_ser")]
     pub startup_timeout: Duration,
@@ -509,6 +515,7 @@ impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
             stall_after: Duration::from_secs(30),
+            input_wait_after: Some(Duration::from_secs(2)),
             startup_timeout: Duration::from_secs(120),
             on_stall: OnStall::Mark,
             stall_restart_after: Duration::from_secs(300),

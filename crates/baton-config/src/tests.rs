@@ -43,7 +43,7 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "unknown key in [probe]",
         "[probe]\nstall_after = \"1s\"\nstal_after = \"1s\"\n",
         Some(3),
-        "unknown field `stal_after` in [probe], expected one of `stall_after`, `startup_timeout`",
+        "unknown field `stal_after` in [probe], expected one of `stall_after`, `input_wait_after`, `startup_timeout`",
     ),
     (
         "unknown key in [conductor]",
@@ -1379,7 +1379,7 @@ fn unknown_field_error_has_the_documented_shape() {
     assert_eq!(
         err.to_string(),
         "baton.toml:5:1: unknown field `stal_after` in [probe], expected one of `stall_after`, \
-         `startup_timeout`, `on_stall`, `stall_restart_after`, `health_interval`, `l2_check`, \
+         `input_wait_after`, `startup_timeout`, `on_stall`, `stall_restart_after`, `health_interval`, `l2_check`, \
          `l2_interval`, `l2_failures`"
     );
     assert_eq!((err.line(), err.column()), (Some(5), Some(1)));
@@ -1566,6 +1566,7 @@ fn full_manifest_round_trip() {
         m.probe,
         ProbeConfig {
             stall_after: Duration::from_secs(45),
+            input_wait_after: Some(Duration::from_secs(2)),
             startup_timeout: Duration::from_secs(120),
             on_stall: OnStall::Restart,
             stall_restart_after: Duration::from_secs(600),
@@ -2894,4 +2895,15 @@ fn pricing_is_read_per_model_or_agent_with_cached_defaulting_to_input() {
     // Without a [pricing] table, no prices: baton ships none.
     let m = parse("[[session]]\nagent = \"codex\"\nprompt = \"p\"\n").unwrap();
     assert!(m.pricing.is_empty());
+}
+
+#[test]
+fn input_wait_after_defaults_to_two_seconds_and_zero_turns_it_off() {
+    let session = "[[session]]\nagent = \"command\"\ncommand = [\"true\"]\n";
+    let m = parse(session).unwrap();
+    assert_eq!(m.probe.input_wait_after, Some(Duration::from_secs(2)));
+    let m = parse(&format!("[probe]\ninput_wait_after = \"500ms\"\n{session}")).unwrap();
+    assert_eq!(m.probe.input_wait_after, Some(Duration::from_millis(500)));
+    let m = parse(&format!("[probe]\ninput_wait_after = \"0s\"\n{session}")).unwrap();
+    assert_eq!(m.probe.input_wait_after, None);
 }

@@ -49,6 +49,24 @@ async fn agent_script_with(
     lines: &[&str],
     more: impl FnOnce(&mut baton_core::ConductorOptions),
 ) -> (tempfile::TempDir, Harness) {
+    let (bin, h) = start_agent_script(kind, name, lines, more).await;
+    assert_eq!(
+        h.wait_terminal(name).await,
+        SessionState::Completed,
+        "{}",
+        h.dump()
+    );
+    (bin, h)
+}
+
+/// [`agent_script_with`], not waiting for the session's end (a line
+/// `sleep:SECONDS` sleeps).
+async fn start_agent_script(
+    kind: AgentKind,
+    name: &str,
+    lines: &[&str],
+    more: impl FnOnce(&mut baton_core::ConductorOptions),
+) -> (tempfile::TempDir, Harness) {
     use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::tempdir().unwrap();
     let cli = bin.path().join(kind.as_str());
@@ -58,7 +76,10 @@ async fn agent_script_with(
         let step = match (line.strip_prefix("err:"), line.strip_prefix("part:")) {
             (Some(text), _) => format!("printf '%s\\n' '{text}' >&2; sleep 0.05"),
             (_, Some(text)) => format!("printf '%s' '{text}'; sleep 0.05"),
-            _ => format!("printf '%s\\n' '{line}'"),
+            _ => match line.strip_prefix("sleep:") {
+                Some(seconds) => format!("sleep {seconds}"),
+                None => format!("printf '%s\\n' '{line}'"),
+            },
         };
         script.push_str(&step);
         script.push('\n');
@@ -80,12 +101,6 @@ async fn agent_script_with(
     spec.command = None;
     spec.prompt = Some("fix it".into());
     h.spawn(spec).await;
-    assert_eq!(
-        h.wait_terminal(name).await,
-        SessionState::Completed,
-        "{}",
-        h.dump()
-    );
     (bin, h)
 }
 
@@ -337,6 +352,58 @@ async fn pricing_estimates_what_a_cli_that_states_no_cost_used() {
     let rows = h.conductor.snapshot().await.unwrap();
     let usage = rows[0].usage.expect("usage");
     assert_eq!((usage.cost_usd, usage.cost_estimated), (Some(0.25), false));
+    h.finish().await;
+}
+
+/// A CLI that keeps saying it cannot reach its provider is tried again
+/// after a wait that doubles each time (2 s, 4 s… up to `backoff_max`),
+/// without using its restart budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_cli_is_tried_again_after_ever_longer_waits() {
+    let lines = [
+        r#"{"type":"thread.started","thread_id":"01a2"}"#,
+        r#"{"type":"error","message":"Reconnecting... waiting for network (Connection failed)"}"#,
+        "sleep:60",
+    ];
+    let (_bin, h) = start_agent_script(AgentKind::Codex, "off", &lines, |o| {
+        o.conductor.backoff_max = std::time::Duration::from_secs(30);
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let delays = loop {
+        let delays: Vec<(u64, u32)> = h
+            .session_records("off")
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::State {
+                    to: SessionState::Restarting,
+                    reason,
+                    delay_ms: Some(ms),
+                    restarts,
+                    ..
+                } if reason == "network" => Some((*ms, *restarts)),
+                _ => None,
+            })
+            .collect();
+        if delays.len() >= 2 {
+            break delays;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not two waits: {}",
+            h.dump()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // 2 s, then 4 s (each up to 10 % more, to spread many sessions); the
+    // budget untouched.
+    assert!((2_000..=2_200).contains(&delays[0].0), "{delays:?}");
+    assert!((4_000..=4_400).contains(&delays[1].0), "{delays:?}");
+    assert!(
+        delays.iter().all(|(_, restarts)| *restarts == 0),
+        "{delays:?}"
+    );
+    h.conductor.kill(&id("off")).await.expect("kill");
     h.finish().await;
 }
 

@@ -12,6 +12,9 @@ struct Verdict {
     waiting: bool,
     rule: Option<String>,
     line: Option<String>,
+    /// Judged after `input_wait_after` already (not only at `stall_after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confident: Option<bool>,
 }
 
 pub fn main(args: ClassifyArgs) -> i32 {
@@ -70,6 +73,7 @@ pub fn main(args: ClassifyArgs) -> i32 {
     let verdict = Verdict {
         waiting: detection.is_some(),
         rule: detection.as_ref().map(|d| d.rule.clone()),
+        confident: detection.as_ref().map(|d| d.confident),
         line: detection.map(|d| d.line),
     };
     let mut out = std::io::stdout().lock();

@@ -42,6 +42,9 @@ pub(crate) struct RunConfig {
     /// What the backend starts.
     pub run: RunRequest,
     pub stall_after: Duration,
+    /// A confident prompt after this much quiet is `input_wait` at once
+    /// (below `stall_after`; `None`: only at `stall_after`).
+    pub input_wait_after: Option<Duration>,
     pub startup_timeout: Duration,
     pub grace: Duration,
     pub detector: Arc<InputWaitDetector>,
@@ -633,6 +636,8 @@ pub(super) struct Liveness {
     started: Instant,
     acked: bool,
     silent: bool,
+    /// The screen was judged for a confident prompt in this quiet spell.
+    glanced: bool,
     startup_reported: bool,
     last_output: Instant,
 }
@@ -646,6 +651,7 @@ impl Liveness {
             started: now,
             acked: acknowledged,
             silent: false,
+            glanced: false,
             startup_reported: false,
             last_output: now,
         }
@@ -666,6 +672,7 @@ impl Liveness {
     ) -> Vec<u8> {
         let replies = shared.push(bytes);
         self.last_output = Instant::now();
+        self.glanced = false;
         shared
             .last_output_ms
             .store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -685,7 +692,11 @@ impl Liveness {
         if !self.acked && !self.startup_reported {
             Some(self.started + cfg.startup_timeout)
         } else if self.acked && !self.silent {
-            Some(self.last_output + cfg.stall_after)
+            let stall = self.last_output + cfg.stall_after;
+            match cfg.input_wait_after {
+                Some(after) if !self.glanced => Some(stall.min(self.last_output + after)),
+                _ => Some(stall),
+            }
         } else {
             None
         }
@@ -701,6 +712,20 @@ impl Liveness {
             self.silent = true;
             let shown = shared.judged();
             report(RunMsg::Silent(cfg.detector.detect(&shown)));
+        } else if let Some(after) = cfg.input_wait_after
+            && self.acked
+            && !self.silent
+            && !self.glanced
+            && now >= self.last_output + after
+        {
+            // A short quiet: only a prompt nobody could mistake counts now;
+            // anything else waits for `stall_after`.
+            self.glanced = true;
+            let shown = shared.judged();
+            if let Some(prompt) = cfg.detector.detect(&shown).filter(|d| d.confident) {
+                self.silent = true;
+                report(RunMsg::Silent(Some(prompt)));
+            }
         }
     }
 }

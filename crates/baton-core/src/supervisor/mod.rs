@@ -154,6 +154,9 @@ struct Entry {
     worktree_view: Option<baton_proto::SessionWorktree>,
     /// What its agent CLI reported its runs used, summed.
     usage: Option<baton_proto::Usage>,
+    /// Runs in a row its agent CLI said it could not reach its provider:
+    /// the wait before the next doubles with each.
+    offline_runs: u32,
 }
 
 /// What a session that is to run next waits for.
@@ -571,6 +574,7 @@ impl Supervisor {
                 worktree: None,
                 worktree_view: None,
                 usage: None,
+                offline_runs: 0,
             },
         );
         match recovered {
@@ -756,6 +760,7 @@ impl Supervisor {
         lease: Option<&baton_accounts::Lease>,
     ) -> RunConfig {
         let probe = &self.opts.probe;
+        let stall_after = spec.stall_after.unwrap_or(probe.stall_after);
         let conductor = &self.opts.conductor;
         let mut env: Vec<(String, String)> = spec
             .env
@@ -836,7 +841,8 @@ impl Supervisor {
                 },
                 agent_check: preflight,
             },
-            stall_after: spec.stall_after.unwrap_or(probe.stall_after),
+            stall_after,
+            input_wait_after: probe.input_wait_after.filter(|after| *after < stall_after),
             startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
             grace: conductor.grace,
             detector: self
@@ -978,6 +984,10 @@ impl Supervisor {
             RunMsg::Said(baton_agents::Said::Status(_)) => {}
             RunMsg::Said(baton_agents::Said::TurnStarted) => self.append(&id, Event::TurnStarted),
             RunMsg::Said(baton_agents::Said::TurnEnded { usage, error }) => {
+                if error.is_none() {
+                    // It reached its provider.
+                    entry.offline_runs = 0;
+                }
                 let usage = usage.map(|used| {
                     let price = baton_config::price_of(
                         &self.opts.pricing,
@@ -1291,6 +1301,26 @@ impl Supervisor {
         let restarts = entry.restarts;
         let stopping = self.shutting_down.is_some();
         let jitter = self.next_jitter();
+        let Some(entry) = self.sessions.get_mut(id) else {
+            return;
+        };
+        // A CLI that cannot reach its provider is tried again 2 s later,
+        // then 4 s, 8 s…: each try starts a CLI, and the network is seldom
+        // back at once.
+        entry.offline_runs = if class == FailureClass::Network {
+            entry.offline_runs.saturating_add(1)
+        } else {
+            0
+        };
+        let retry_after = match class {
+            FailureClass::Network => Some(crate::state::backoff_delay(
+                entry.offline_runs,
+                policy.host_retry,
+                policy.backoff_max.max(policy.host_retry),
+                jitter,
+            )),
+            _ => retry_after,
+        };
         match policy::after_failure(class, restarts, &policy, stopping, retry_after, jitter) {
             AfterFailure::Restart { delay, restarts } => {
                 let Some(entry) = self.sessions.get_mut(id) else {

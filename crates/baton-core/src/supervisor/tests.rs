@@ -505,6 +505,7 @@ async fn a_question_is_answered_by_the_first_rule_that_matches_it() {
     let question = Detection {
         rule: "yes_no".into(),
         line: "Proceed? [y/N]".into(),
+        confident: true,
     };
     let effects = t.report("a", 1, RunMsg::Silent(Some(question)));
     assert_eq!(states(&effects), ["healthy>input_wait:input_wait:yes_no"]);
@@ -536,6 +537,7 @@ async fn a_rule_answers_a_question_once_and_then_leaves_it_to_a_person() {
     let trust = || Detection {
         rule: "menu".into(),
         line: "Do you trust this folder? 1. Yes".into(),
+        confident: true,
     };
     let answers = |t: &mut Table| {
         t.told("a")
@@ -560,6 +562,7 @@ async fn a_rule_answers_a_question_once_and_then_leaves_it_to_a_person() {
         RunMsg::Silent(Some(Detection {
             rule: "yes_no".into(),
             line: "Use this API key? (y/n)".into(),
+            confident: true,
         })),
     );
     t.report("a", 1, RunMsg::Resumed);

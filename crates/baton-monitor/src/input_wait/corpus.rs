@@ -24,6 +24,12 @@ pub struct CorpusScore {
     pub fn_: usize,
     /// `busy-*` files correctly left alone.
     pub tn: usize,
+    /// `wait-*` files detected as confident prompts: judged already after
+    /// `input_wait_after`, not only at `stall_after`.
+    pub confident: usize,
+    /// `busy-*` files detected as confident prompts: false alarms after
+    /// only `input_wait_after` of quiet (each is also in `fp`).
+    pub confident_fp: usize,
     /// One line per misclassified file: its name and, for false alarms, the
     /// rule and line that fired.
     pub misses: Vec<String>,
@@ -60,13 +66,17 @@ pub fn score_corpus(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
         };
         let got = det.detect(&bytes);
         match (expect_wait, got) {
-            (true, Some(_)) => score.tp += 1,
+            (true, Some(d)) => {
+                score.tp += 1;
+                score.confident += usize::from(d.confident);
+            }
             (true, None) => {
                 score.fn_ += 1;
                 score.misses.push(format!("{name}: missed"));
             }
             (false, Some(d)) => {
                 score.fp += 1;
+                score.confident_fp += usize::from(d.confident);
                 score
                     .misses
                     .push(format!("{name}: false alarm by {} on {:?}", d.rule, d.line));

@@ -30,6 +30,12 @@ pub struct Detection {
     pub rule: String,
     /// The on-screen line that matched, trimmed.
     pub line: String,
+    /// The prompt is unmistakable: the cursor was left on its line (no
+    /// newline after it), or it is a menu of choices. A confident prompt
+    /// is judged after a short quiet (`input_wait_after`); any other only
+    /// after `stall_after`, when output that merely paused would have gone
+    /// on.
+    pub confident: bool,
 }
 
 /// A user-supplied rule: a regex tried against each of the last few
@@ -249,10 +255,11 @@ static INQUIRER_INPUT: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+\S[^\n]{0,1
 static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►●◉])\s*(.*)$"));
 static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})[.)]\s+\S"));
 
-fn detection(rule: &str, line: &str) -> Detection {
+fn detection(rule: &str, line: &str, confident: bool) -> Detection {
     Detection {
         rule: rule.to_string(),
         line: line.trim().to_string(),
+        confident,
     }
 }
 
@@ -307,7 +314,7 @@ impl InputWaitDetector {
 
         for line in recent.iter().rev() {
             if let Some(rule) = self.extra.iter().find(|r| r.pattern.is_match(line)) {
-                return Some(detection(&rule.name, line));
+                return Some(detection(&rule.name, line, open));
             }
         }
         // Hint and status lines under the prompt ("Enter to confirm · Esc to
@@ -326,38 +333,38 @@ impl InputWaitDetector {
         let last_ok = !NOISE.is_match(last);
 
         if prompt_ok && YES_NO_RE.is_match(prompt) {
-            return Some(detection(YES_NO, prompt));
+            return Some(detection(YES_NO, prompt, open));
         }
         if last_ok && PASSWORD_RE.is_match(last) {
-            return Some(detection(PASSWORD, last));
+            return Some(detection(PASSWORD, last, open));
         }
         if open && last_ok && DEFAULT_VALUE_RE.is_match(last) {
-            return Some(detection(DEFAULT_VALUE, last));
+            return Some(detection(DEFAULT_VALUE, last, open));
         }
         let menu_body = match body.split_last() {
             Some((input, rest)) if open && SELECT_PROMPT.is_match(input) => rest,
             _ => body,
         };
         if let Some(line) = choice_menu(menu_body) {
-            return Some(detection(CHOICE_MENU, line));
+            return Some(detection(CHOICE_MENU, line, true));
         }
         if let Some(line) = choice_bar(body) {
-            return Some(detection(CHOICE_BAR, line));
+            return Some(detection(CHOICE_BAR, line, true));
         }
         if prompt_ok && DO_YOU_WANT_RE.is_match(prompt) {
-            return Some(detection(DO_YOU_WANT, prompt));
+            return Some(detection(DO_YOU_WANT, prompt, open));
         }
         if prompt_ok && ALLOW_RE.is_match(prompt) {
-            return Some(detection(ALLOW, prompt));
+            return Some(detection(ALLOW, prompt, open));
         }
         if last_ok && PRESS_ENTER_RE.is_match(last) {
-            return Some(detection(PRESS_ENTER, last));
+            return Some(detection(PRESS_ENTER, last, open));
         }
         if open && last_ok && question_prompt(last) {
-            return Some(detection(QUESTION_PROMPT, last));
+            return Some(detection(QUESTION_PROMPT, last, open));
         }
         if open && last_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
-            return Some(detection(TEXT_PROMPT, last));
+            return Some(detection(TEXT_PROMPT, last, open));
         }
         None
     }

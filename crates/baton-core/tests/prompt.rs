@@ -1,0 +1,106 @@
+//! A question on screen is told at once, not after `stall_after`: a
+//! confident prompt (the cursor left on a question's line, a menu) is
+//! `input_wait` after a short quiet (`input_wait_after`), on every local
+//! backend; output that merely pauses is not.
+
+mod common;
+
+use std::time::Duration;
+
+use baton_config::{Backend, StdinMode};
+use baton_core::SessionState;
+use baton_core::eventlog::Event;
+use common::*;
+
+/// Seconds from the session's first record to `record`.
+fn seconds_in(h: &Harness, name: &str, record: &baton_core::eventlog::Record) -> f64 {
+    let first = h.session_records(name)[0].ts.clone();
+    let at = |ts: &str| ts.parse::<jiff::Timestamp>().expect("an RFC 3339 time");
+    at(&record.ts).duration_since(at(&first)).as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
+    let h = Harness::new(|o| {
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.input_wait_after = Some(Duration::from_secs(2));
+    });
+    let backends = [Backend::Pipes, Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        let mut ask = script(
+            &format!("ask-{backend}"),
+            &[
+                "print:Planning the change",
+                "ask:Apply these 3 edits to src/lib.rs? [y/N] ",
+            ],
+        );
+        ask.backend = backend.clone();
+        if *backend == Backend::Pipes {
+            ask.stdin = Some(StdinMode::Pipe);
+        }
+        h.spawn(ask).await;
+        // A build that pauses longer than `input_wait_after`, and a
+        // question printed as a line of output, then more work.
+        let mut build = script(
+            &format!("build-{backend}"),
+            &[
+                "print:   Compiling baton v0.1.0 (/src/baton)",
+                "sleep:5s",
+                "print:Should this be faster? (y/n)",
+                "sleep:5s",
+                "print:    Finished in 10s",
+            ],
+        );
+        build.backend = backend.clone();
+        h.spawn(build).await;
+    }
+    for backend in &backends {
+        let name = format!("ask-{backend}");
+        let waiting = h.wait_state(&name, SessionState::InputWait).await;
+        let Event::State {
+            reason, evidence, ..
+        } = &waiting.event
+        else {
+            unreachable!()
+        };
+        assert_eq!(reason, "input_wait:yes_no", "{name}: {}", h.dump());
+        assert_eq!(
+            evidence.as_deref(),
+            Some("Apply these 3 edits to src/lib.rs? [y/N]"),
+            "{name}"
+        );
+        // Long before `stall_after` (30 s): within a few seconds, with room
+        // for a loaded machine.
+        let after = seconds_in(&h, &name, &waiting);
+        assert!(after < 15.0, "{name} judged after {after:.1} s");
+        h.conductor
+            .send_input(&common::id(&name), b"y\n".to_vec(), true, "user")
+            .await
+            .expect("answered");
+    }
+    for backend in &backends {
+        let name = format!("build-{backend}");
+        assert_eq!(
+            h.wait_terminal(&name).await,
+            SessionState::Completed,
+            "{}",
+            h.dump()
+        );
+        let judged = h.session_records(&name).into_iter().find(|r| {
+            matches!(
+                &r.event,
+                Event::State {
+                    to: SessionState::InputWait | SessionState::Stalled,
+                    ..
+                }
+            )
+        });
+        assert!(
+            judged.is_none(),
+            "{name} paused, and was judged: {judged:?}"
+        );
+        let ask = format!("ask-{backend}");
+        assert_eq!(h.wait_terminal(&ask).await, SessionState::Completed);
+    }
+    h.finish().await;
+}
