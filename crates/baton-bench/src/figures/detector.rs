@@ -56,6 +56,19 @@ pub fn measure() -> Fallible<Outcome> {
         held.tn
     ));
     notes.extend(held.misses.iter().map(|m| format!("held-out miss: {m}")));
+    let real_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../baton-monitor/tests/heldout2");
+    let real = score_corpus(&real_dir, &InputWaitDetector::builtin());
+    let (real_ref_precision, real_ref_recall) = reference_score(&real_dir)?;
+    notes.push(format!(
+        "detector, held-out v2 ({}: real programs' tails, captured, never tuned on): tp {}, \
+         fp {}, fn {}, tn {}",
+        real_dir.display(),
+        real.tp,
+        real.fp,
+        real.fn_,
+        real.tn
+    ));
+    notes.extend(real.misses.iter().map(|m| format!("held-out v2 miss: {m}")));
     notes.push(format!(
         "detector, confident prompts (judged after input_wait_after, ~2 s, not stall_after): \
          {} of {} detected wait tails in the corpus, {} of {} held out; false alarms among \
@@ -86,6 +99,18 @@ pub fn measure() -> Fallible<Outcome> {
                 "held-out recall",
                 held.recall,
                 Some(held_ref_recall),
+                Target::AtLeast(0.95),
+            ),
+            Row::new(
+                "held-out v2 precision (real programs)",
+                real.precision,
+                Some(real_ref_precision),
+                Target::AtLeast(0.97),
+            ),
+            Row::new(
+                "held-out v2 recall (real programs)",
+                real.recall,
+                Some(real_ref_recall),
                 Target::AtLeast(0.95),
             ),
         ],
