@@ -56,7 +56,7 @@ fn corpus_precision_and_recall() {
 fn real_programs_tails_raise_no_false_alarm() {
     let real = score("heldout2");
     assert!(
-        real.tp + real.fn_ >= 15 && real.fp + real.tn >= 14,
+        real.tp + real.fn_ >= 13 && real.fp + real.tn >= 14,
         "heldout2: {real:?}"
     );
     // Not one busy tail is called a prompt, confidently or not.

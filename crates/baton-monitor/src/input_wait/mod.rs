@@ -6,7 +6,8 @@
 //! wolf: it looks only at what is on screen at the very end of the output
 //! (after [`normalize`]), and a prompt is almost always the last non-empty
 //! line, or a choice menu spanning the last few lines. Words like "proceed" in
-//! a sentence, a line ending in `>`, a rhetorical question followed by more
+//! a sentence, a line ending in `>` (unless it is a short question the cursor
+//! sits on, as git's "What now> "), a rhetorical question followed by more
 //! output, log lines and spinners never count.
 //!
 //! TUI decoration is not content: box and gutter drawing at line edges is
@@ -174,8 +175,13 @@ static PASSWORD_RE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// A field offering its default: "name: (my-app)", "Port (8080):", and
+/// a short default in brackets before the colon, as openssl and configure
+/// scripts ask ("Country Name (2 letter code) [AU]:").
 static DEFAULT_VALUE_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?::\s*\([^()\n]{0,80}\)|\([^()\n]{1,80}\)\s*:|\[default[^\[\]\n]{0,80}\]\s*:)\s*$")
+    re(
+        r"(?i)(?::\s*\([^()\n]{0,80}\)|\([^()\n]{1,80}\)\s*:|\[default[^\[\]\n]{0,80}\]\s*:|\w[^\n]{0,80}\s\[[^\[\]\n]{1,40}\]\s*:)\s*$",
+    )
 });
 
 /// Bullets, box chars and prompt glyphs that may precede a question.
@@ -366,6 +372,9 @@ impl InputWaitDetector {
         if open && last_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
             return Some(detection(TEXT_PROMPT, last, open));
         }
+        if let Some(line) = active_form_prompt(body) {
+            return Some(detection(QUESTION_PROMPT, line, true));
+        }
         None
     }
 }
@@ -380,7 +389,31 @@ fn question_prompt(line: &str) -> bool {
     }
     let q = line.trim_end().trim_end_matches(['›', '»', '…']).trim_end();
     let q = q.strip_suffix("(Use arrow keys)").unwrap_or(q).trim_end();
-    q.ends_with('?') && QUESTION_WORD.is_match(q)
+    // A short question that ends in `>` rather than `?`, as git's
+    // interactive commands ask ("What now> "): a lone `>` is no prompt,
+    // nor is markup or a type (`Vec<String>`).
+    let angled = q.ends_with('>') && q.chars().count() <= 40 && !q.contains('<');
+    (q.ends_with('?') || angled) && QUESTION_WORD.is_match(q)
+}
+
+/// The active prompt of a clack-style form (create-vite, create-svelte,
+/// astro…): `◆  Project name:` over the field being typed, closed by a
+/// frame. The form draws its answer below the question, so the question
+/// is not the last line.
+fn active_form_prompt<'a>(body: &[&'a str]) -> Option<&'a str> {
+    let (at, line) = body
+        .iter()
+        .enumerate()
+        .rev()
+        .take(3)
+        .find(|(_, l)| l.starts_with('◆'))?;
+    let below = &body[at + 1..];
+    let question = line.trim_start_matches('◆').trim();
+    let asks = question.ends_with(':') || question.ends_with('?');
+    (asks
+        && question.chars().count() <= MAX_QUESTION
+        && below.iter().all(|l| l.chars().count() <= 80))
+    .then_some(*line)
 }
 
 #[derive(Debug)]
