@@ -761,6 +761,9 @@ pub struct SessionSpec {
     /// Overrides `[probe] stall_after`; never zero.
     #[serde(with = "humantime_ser::option")]
     pub stall_after: Option<Duration>,
+    /// Overrides `[probe] input_wait_after`; zero: only at `stall_after`.
+    #[serde(with = "humantime_ser::option")]
+    pub input_wait_after: Option<Duration>,
     /// Overrides `[probe] startup_timeout`; never zero.
     #[serde(with = "humantime_ser::option")]
     pub startup_timeout: Option<Duration>,
@@ -815,6 +818,7 @@ impl SessionSpec {
             capabilities: Vec::new(),
             max_restarts: None,
             stall_after: None,
+            input_wait_after: None,
             startup_timeout: None,
             on_stall: None,
             host: None,

@@ -120,6 +120,8 @@ pub enum SessionField {
     Capabilities,
     /// `stall_after`
     StallAfter,
+    /// `input_wait_after`
+    InputWaitAfter,
     /// `startup_timeout`
     StartupTimeout,
     /// `host`
@@ -144,6 +146,7 @@ impl SessionField {
         SessionField::Answer,
         SessionField::Capabilities,
         SessionField::StallAfter,
+        SessionField::InputWaitAfter,
         SessionField::StartupTimeout,
         SessionField::Host,
         SessionField::Worktree,
@@ -170,6 +173,7 @@ impl SessionField {
             SessionField::Answer => "answer",
             SessionField::Capabilities => "capabilities",
             SessionField::StallAfter => "stall_after",
+            SessionField::InputWaitAfter => "input_wait_after",
             SessionField::StartupTimeout => "startup_timeout",
             SessionField::Host => "host",
             SessionField::Worktree => "worktree",
@@ -250,6 +254,29 @@ impl Check<'_> {
         text: Option<DurationText>,
         spans: &Spans,
     ) -> Result<Option<Duration>, SessionError> {
+        let d = self.duration_or_zero(field, text, spans)?;
+        if d.is_some_and(|d| d.is_zero()) {
+            let at = spans.at(field.key());
+            return Err(self.err(
+                field,
+                &at,
+                format!(
+                    "`{}` in {} must be greater than zero",
+                    field.key(),
+                    self.rules.table
+                ),
+            ));
+        }
+        Ok(d)
+    }
+
+    /// A duration as written, parsed; zero allowed.
+    fn duration_or_zero(
+        &self,
+        field: SessionField,
+        text: Option<DurationText>,
+        spans: &Spans,
+    ) -> Result<Option<Duration>, SessionError> {
         let Some(DurationText(text)) = text else {
             return Ok(None);
         };
@@ -267,17 +294,6 @@ impl Check<'_> {
                 ),
             )
         })?;
-        if d.is_zero() {
-            return Err(self.err(
-                field,
-                &at,
-                format!(
-                    "`{}` in {} must be greater than zero",
-                    field.key(),
-                    self.rules.table
-                ),
-            ));
-        }
         Ok(Some(d))
     }
 
@@ -436,6 +452,8 @@ pub fn check_session(
         host.as_deref(),
     )?;
     let stall_after = c.duration(SessionField::StallAfter, spec.stall_after, spans)?;
+    let input_wait_after =
+        c.duration_or_zero(SessionField::InputWaitAfter, spec.input_wait_after, spans)?;
     let startup_timeout = c.duration(SessionField::StartupTimeout, spec.startup_timeout, spans)?;
     let worktree = check_worktree(spec.worktree, spans, &id, owner, host.is_some())?;
 
@@ -456,6 +474,7 @@ pub fn check_session(
         capabilities: spec.capabilities,
         max_restarts: spec.max_restarts,
         stall_after,
+        input_wait_after,
         startup_timeout,
         on_stall: spec.on_stall.map(OnStall::from),
         host,
@@ -495,6 +514,7 @@ pub fn to_table(spec: SessionSpec) -> SpawnSpec {
         capabilities: spec.capabilities,
         max_restarts: spec.max_restarts,
         stall_after: spec.stall_after.map(duration),
+        input_wait_after: spec.input_wait_after.map(duration),
         startup_timeout: spec.startup_timeout.map(duration),
         on_stall: spec.on_stall.map(Into::into),
         host: spec.host,

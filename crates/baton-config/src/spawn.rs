@@ -218,6 +218,11 @@ mod tests {
         // Durations travel as text that reads back to the same duration.
         let mut odd = SessionSpec::command("d1".parse().unwrap(), vec!["true".into()]);
         odd.stall_after = Some(Duration::from_micros(1_500_250));
+        odd.input_wait_after = Some(Duration::from_millis(2_500));
+        let back = SessionSpec::try_from(SpawnSpec::from(odd.clone())).unwrap();
+        assert_eq!(back, odd);
+        // Zero turns early judging off for the session: it travels too.
+        odd.input_wait_after = Some(Duration::ZERO);
         let back = SessionSpec::try_from(SpawnSpec::from(odd.clone())).unwrap();
         assert_eq!(back, odd);
     }
@@ -427,6 +432,11 @@ mod tests {
                 "duration without a unit",
                 |s| s.stall_after = Some("90".into()),
                 "stall_after",
+            ),
+            (
+                "input_wait_after that is no duration",
+                |s| s.input_wait_after = Some("soon".into()),
+                "input_wait_after",
             ),
             (
                 "zero startup",

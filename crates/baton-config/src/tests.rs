@@ -1628,6 +1628,7 @@ fn full_manifest_round_trip() {
             capabilities: strings(&["review", "rust"]),
             max_restarts: Some(5),
             stall_after: Some(Duration::from_secs(60)),
+            input_wait_after: None,
             startup_timeout: Some(Duration::from_secs(180)),
             on_stall: Some(OnStall::Mark),
             host: None,

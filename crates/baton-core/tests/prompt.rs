@@ -54,6 +54,15 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
         build.backend = backend.clone();
         h.spawn(build).await;
     }
+    // The same question in a session that turned early judging off: it
+    // waits for `stall_after`.
+    let mut patient = script(
+        "ask-patient",
+        &["ask:Apply these 3 edits to src/lib.rs? [y/N] "],
+    );
+    patient.stdin = Some(StdinMode::Pipe);
+    patient.input_wait_after = Some(Duration::ZERO);
+    h.spawn(patient).await;
     for backend in &backends {
         let name = format!("ask-{backend}");
         let waiting = h.wait_state(&name, SessionState::InputWait).await;
@@ -102,5 +111,21 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
         let ask = format!("ask-{backend}");
         assert_eq!(h.wait_terminal(&ask).await, SessionState::Completed);
     }
+    // By now (the builds took 10 s) the patient session has been asking
+    // for longer than `input_wait_after`, and is still not judged.
+    let judged = h.session_records("ask-patient").into_iter().find(|r| {
+        matches!(
+            &r.event,
+            Event::State {
+                to: SessionState::InputWait,
+                ..
+            }
+        )
+    });
+    assert!(judged.is_none(), "judged early: {judged:?}");
+    h.conductor
+        .kill(&common::id("ask-patient"))
+        .await
+        .expect("kill");
     h.finish().await;
 }

@@ -212,6 +212,11 @@ pub struct SpawnSpec {
     /// stall_after`); never zero.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stall_after: Option<DurationText>,
+    /// Quiet before a confident prompt on screen is `input_wait`, e.g.
+    /// `"5s"`; `"0s"`: only at `stall_after` (overrides `[probe]
+    /// input_wait_after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_wait_after: Option<DurationText>,
     /// Time to the first output before the run counts as failed, e.g.
     /// `"2m"` (overrides `[probe] startup_timeout`); never zero.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -842,7 +842,11 @@ impl Supervisor {
                 agent_check: preflight,
             },
             stall_after,
-            input_wait_after: probe.input_wait_after.filter(|after| *after < stall_after),
+            input_wait_after: match spec.input_wait_after {
+                Some(after) => Some(after).filter(|a| !a.is_zero()),
+                None => probe.input_wait_after,
+            }
+            .filter(|after| *after < stall_after),
             startup_timeout: spec.startup_timeout.unwrap_or(probe.startup_timeout),
             grace: conductor.grace,
             detector: self
