@@ -81,6 +81,7 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
         // Long before `stall_after` (30 s): within a few seconds, with room
         // for a loaded machine.
         let after = seconds_in(&h, &name, &waiting);
+        println!("{name}: input_wait {after:.2} s after it began");
         assert!(after < 15.0, "{name} judged after {after:.1} s");
         h.conductor
             .send_input(&common::id(&name), b"y\n".to_vec(), true, "user")
