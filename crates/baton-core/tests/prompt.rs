@@ -130,3 +130,62 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
         .expect("kill");
     h.finish().await;
 }
+
+/// On a terminal, a program that turned echo off and reads a whole line
+/// asks for a secret, however it words it: `input_wait` (rule `no_echo`)
+/// after the short quiet, and what is typed is not echoed into the log. A
+/// quiet program reading key by key (a TUI's raw mode) is not judged so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
+    let h = Harness::new(|o| {
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.input_wait_after = Some(Duration::from_secs(2));
+    });
+    let sh = |name: &str, script: &str| {
+        let mut spec = baton_config::SessionSpec::command(
+            common::id(name),
+            vec!["sh".into(), "-c".into(), script.into()],
+        );
+        spec.backend = Backend::Pty;
+        spec
+    };
+    h.spawn(sh(
+        "secret",
+        "stty -echo; printf 'Deploy token for prod '; read t; stty echo; echo; echo \"got ${#t} characters\"",
+    ))
+    .await;
+    h.spawn(sh(
+        "tui",
+        "stty raw -echo; printf 'Loading the dashboard '; sleep 5; stty sane; echo; echo ready",
+    ))
+    .await;
+    let waiting = h.wait_state("secret", SessionState::InputWait).await;
+    let Event::State {
+        reason, evidence, ..
+    } = &waiting.event
+    else {
+        unreachable!()
+    };
+    assert_eq!(reason, "input_wait:no_echo", "{}", h.dump());
+    assert_eq!(evidence.as_deref(), Some("Deploy token for prod"));
+    h.conductor
+        .send_input(&common::id("secret"), b"hunter2\n".to_vec(), true, "user")
+        .await
+        .expect("answered");
+    assert_eq!(h.wait_terminal("secret").await, SessionState::Completed);
+    let out = String::from_utf8_lossy(&h.out_log("secret")).into_owned();
+    assert!(out.contains("got 7 characters"), "{out:?}");
+    assert!(!out.contains("hunter2"), "the secret was echoed: {out:?}");
+    assert_eq!(h.wait_terminal("tui").await, SessionState::Completed);
+    let judged = h.session_records("tui").into_iter().find(|r| {
+        matches!(
+            &r.event,
+            Event::State {
+                to: SessionState::InputWait,
+                ..
+            }
+        )
+    });
+    assert!(judged.is_none(), "a raw-mode pause was judged: {judged:?}");
+    h.finish().await;
+}

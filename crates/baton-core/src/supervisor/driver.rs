@@ -25,7 +25,7 @@ use super::backend::{
     Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, RunRequest,
     StartError, Stream,
 };
-use super::backend::{RecoveredOutcome, Spawned};
+use super::backend::{RecoveredOutcome, Spawned, TerminalMode};
 use super::termination::{KillReason, KillStep, Termination};
 use crate::proc::{self, ExitStatus, Pid, Signal};
 use crate::state::Missing;
@@ -376,7 +376,9 @@ pub(crate) async fn drive<B: Backend>(
                 sleep.as_mut().reset(never);
                 let now = Instant::now();
                 if run.status.is_none() {
-                    run.live.check(now, &run.cfg, &run.shared, &run.report);
+                    run.live.check(now, &run.cfg, &run.shared, &run.report, || {
+                        backend.terminal_mode()
+                    });
                 }
                 let step = run.termination.tick(now);
                 run.deliver(&mut backend, step).await;
@@ -702,8 +704,17 @@ impl Liveness {
         }
     }
 
-    /// Reports the deadlines that have passed at `now` (while the agent runs).
-    pub fn check(&mut self, now: Instant, cfg: &RunConfig, shared: &RunShared, report: &Report) {
+    /// Reports the deadlines that have passed at `now` (while the agent
+    /// runs); `terminal` tells how the agent's terminal takes input, when
+    /// that is known.
+    pub fn check(
+        &mut self,
+        now: Instant,
+        cfg: &RunConfig,
+        shared: &RunShared,
+        report: &Report,
+        terminal: impl FnOnce() -> Option<TerminalMode>,
+    ) {
         if !self.acked && !self.startup_reported && now >= self.started + cfg.startup_timeout {
             self.startup_reported = true;
             report(RunMsg::StartupTimeout);
@@ -711,7 +722,9 @@ impl Liveness {
         if self.acked && !self.silent && now >= self.last_output + cfg.stall_after {
             self.silent = true;
             let shown = shared.judged();
-            report(RunMsg::Silent(cfg.detector.detect(&shown)));
+            let found = cfg.detector.detect(&shown);
+            let found = found.or_else(|| asks_for_secret(terminal(), &shown));
+            report(RunMsg::Silent(found));
         } else if let Some(after) = cfg.input_wait_after
             && self.acked
             && !self.silent
@@ -722,12 +735,34 @@ impl Liveness {
             // anything else waits for `stall_after`.
             self.glanced = true;
             let shown = shared.judged();
-            if let Some(prompt) = cfg.detector.detect(&shown).filter(|d| d.confident) {
+            let confident = cfg.detector.detect(&shown).filter(|d| d.confident);
+            if let Some(prompt) = confident.or_else(|| asks_for_secret(terminal(), &shown)) {
                 self.silent = true;
                 report(RunMsg::Silent(Some(prompt)));
             }
         }
     }
+}
+
+/// The rule of a prompt judged by the terminal's mode, not its words.
+pub(crate) const NO_ECHO: &str = "no_echo";
+
+/// A program whose terminal reads whole lines without echoing them asks
+/// for a secret (a password, a token, a passphrase), however it words it:
+/// the last line on `shown` is the evidence. A terminal read key by key
+/// (a TUI's raw mode) says nothing either way.
+fn asks_for_secret(mode: Option<TerminalMode>, shown: &[u8]) -> Option<Detection> {
+    let mode = mode?;
+    if mode.echo || !mode.canonical {
+        return None;
+    }
+    let text = String::from_utf8_lossy(shown);
+    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    Some(Detection {
+        rule: NO_ECHO.to_owned(),
+        line: line.to_owned(),
+        confident: true,
+    })
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {

@@ -56,6 +56,15 @@ use crate::state::Missing;
 use super::effect::RunTask;
 pub use run::{Launch, RecordedRun, RecoveredOutcome, RunRequest, Spawned};
 
+/// How a terminal takes input, as its program set it (termios).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalMode {
+    /// Typed characters are echoed.
+    pub echo: bool,
+    /// Input is read in whole lines (not key by key, as a TUI reads it).
+    pub canonical: bool,
+}
+
 /// Where a run's process lives: what a run is started on, what its
 /// `spawn` record says it was started on, and so what a later conductor
 /// takes over or cleans up.
@@ -493,6 +502,14 @@ pub trait Backend: Send + Sized + 'static {
 
     /// Starts writing `bytes` to the agent's input.
     fn input(&mut self, bytes: Vec<u8>) -> InputDelivery;
+
+    /// How the run's terminal takes its input now, when the backend can
+    /// tell (a PTY it holds): a program that turned echo off while it reads
+    /// whole lines asks for a secret, whatever its prompt says. `None` (the
+    /// default): not known.
+    fn terminal_mode(&self) -> Option<TerminalMode> {
+        None
+    }
 
     /// After the loop ended: cleans up and returns the output observed on
     /// the way (already in the log, not yet reported). `terminating` says

@@ -57,6 +57,8 @@ pub(crate) struct Pipes {
     stdin: Option<mpsc::UnboundedSender<StdinJob>>,
     /// The agent is on a PTY: a line's Enter is `\r`, as a terminal sends it.
     terminal: bool,
+    /// The PTY's master, to read how the agent set the terminal.
+    tty: Option<std::os::fd::OwnedFd>,
     /// The stdout pipe, which may be grown when the agent floods.
     pipe_fd: Option<std::os::fd::RawFd>,
     exited: bool,
@@ -87,6 +89,7 @@ async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
     };
     let failed =
         |failure: proc::SpawnFailure| StartError::failed(failure.missing(), failure.to_string());
+    let mut tty = None;
     let (child, pid, start_time, stdout, stderr, stdin, pipe_fd, err_open): (
         _,
         _,
@@ -115,6 +118,7 @@ async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
         }
         Some(size) => {
             let c = proc::spawn_pty_async(req, size).await.map_err(failed)?;
+            tty = std::os::fd::AsFd::as_fd(&c.input).try_clone_to_owned().ok();
             // A PTY merges both streams into one; its stderr side never produces.
             (
                 c.child,
@@ -151,6 +155,7 @@ async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
         err_open,
         stdin,
         terminal: cfg.pty.is_some(),
+        tty,
         pipe_fd,
         exited: false,
         group_empty: false,
@@ -177,6 +182,17 @@ impl Pipes {
 
 impl Backend for Pipes {
     const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Terminate;
+
+    fn terminal_mode(&self) -> Option<super::TerminalMode> {
+        use rustix::termios::LocalModes;
+        let modes = rustix::termios::tcgetattr(self.tty.as_ref()?)
+            .ok()?
+            .local_modes;
+        Some(super::TerminalMode {
+            echo: modes.contains(LocalModes::ECHO),
+            canonical: modes.contains(LocalModes::ICANON),
+        })
+    }
 
     /// A run of the conductor's own children is never taken over: it ended
     /// with the conductor that started it.
