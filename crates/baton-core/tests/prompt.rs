@@ -141,51 +141,68 @@ async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
         o.probe.stall_after = Duration::from_secs(30);
         o.probe.input_wait_after = Some(Duration::from_secs(2));
     });
-    let sh = |name: &str, script: &str| {
+    let sh = |name: &str, backend: &Backend, script: &str| {
         let mut spec = baton_config::SessionSpec::command(
             common::id(name),
             vec!["sh".into(), "-c".into(), script.into()],
         );
-        spec.backend = Backend::Pty;
+        spec.backend = backend.clone();
         spec
     };
-    h.spawn(sh(
-        "secret",
-        "stty -echo; printf 'Deploy token for prod '; read t; stty echo; echo; echo \"got ${#t} characters\"",
-    ))
-    .await;
-    h.spawn(sh(
-        "tui",
-        "stty raw -echo; printf 'Loading the dashboard '; sleep 5; stty sane; echo; echo ready",
-    ))
-    .await;
-    let waiting = h.wait_state("secret", SessionState::InputWait).await;
-    let Event::State {
-        reason, evidence, ..
-    } = &waiting.event
-    else {
-        unreachable!()
-    };
-    assert_eq!(reason, "input_wait:no_echo", "{}", h.dump());
-    assert_eq!(evidence.as_deref(), Some("Deploy token for prod"));
-    h.conductor
-        .send_input(&common::id("secret"), b"hunter2\n".to_vec(), true, "user")
-        .await
-        .expect("answered");
-    assert_eq!(h.wait_terminal("secret").await, SessionState::Completed);
-    let out = String::from_utf8_lossy(&h.out_log("secret")).into_owned();
-    assert!(out.contains("got 7 characters"), "{out:?}");
-    assert!(!out.contains("hunter2"), "the secret was echoed: {out:?}");
-    assert_eq!(h.wait_terminal("tui").await, SessionState::Completed);
-    let judged = h.session_records("tui").into_iter().find(|r| {
-        matches!(
-            &r.event,
-            Event::State {
-                to: SessionState::InputWait,
-                ..
-            }
-        )
-    });
-    assert!(judged.is_none(), "a raw-mode pause was judged: {judged:?}");
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        h.spawn(sh(
+            &format!("secret-{backend}"),
+            backend,
+            "stty -echo; printf 'Deploy token for prod '; read t; stty echo; echo; echo \"got ${#t} characters\"",
+        ))
+        .await;
+        h.spawn(sh(
+            &format!("tui-{backend}"),
+            backend,
+            "stty raw -echo; printf 'Loading the dashboard '; sleep 5; stty sane; echo; echo ready",
+        ))
+        .await;
+    }
+    for backend in &backends {
+        let name = format!("secret-{backend}");
+        let waiting = h.wait_state(&name, SessionState::InputWait).await;
+        let Event::State {
+            reason, evidence, ..
+        } = &waiting.event
+        else {
+            unreachable!()
+        };
+        assert_eq!(reason, "input_wait:no_echo", "{name}: {}", h.dump());
+        assert_eq!(evidence.as_deref(), Some("Deploy token for prod"), "{name}");
+        h.conductor
+            .send_input(&common::id(&name), b"hunter2\n".to_vec(), true, "user")
+            .await
+            .expect("answered");
+        assert_eq!(h.wait_terminal(&name).await, SessionState::Completed);
+        let out = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+        assert!(out.contains("got 7 characters"), "{name}: {out:?}");
+        assert!(
+            !out.contains("hunter2"),
+            "{name}: the secret was echoed: {out:?}"
+        );
+    }
+    for backend in &backends {
+        let name = format!("tui-{backend}");
+        assert_eq!(h.wait_terminal(&name).await, SessionState::Completed);
+        let judged = h.session_records(&name).into_iter().find(|r| {
+            matches!(
+                &r.event,
+                Event::State {
+                    to: SessionState::InputWait,
+                    ..
+                }
+            )
+        });
+        assert!(
+            judged.is_none(),
+            "{name}: a raw-mode pause was judged: {judged:?}"
+        );
+    }
     h.finish().await;
 }

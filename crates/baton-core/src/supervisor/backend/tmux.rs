@@ -60,6 +60,8 @@ pub(crate) struct Tmux {
     passed: Vec<u8>,
     leader_gone: bool,
     exited: bool,
+    /// The pane's terminal (`/dev/pts/N`), looked at for its mode.
+    tty: Option<PathBuf>,
     /// The marker was seen and the session destroyed.
     session_gone: bool,
     group_empty: bool,
@@ -136,6 +138,13 @@ async fn start(
         }
     };
     let exit_watch = if ours { ExitWatch::new(pid).ok() } else { None };
+    let tty = match server.option(&session, "pane_tty").await {
+        Ok(tty) => tty.map(PathBuf::from),
+        Err(e) => {
+            tracing::debug!(session = %cfg.id, "no pane tty to read the terminal's mode from: {e}");
+            None
+        }
+    };
     let tmux = Tmux {
         id: cfg.id.to_string(),
         server,
@@ -153,6 +162,7 @@ async fn start(
         buf: vec![0u8; 64 * 1024],
         passed: Vec::new(),
         exited: false,
+        tty,
         session_gone: false,
         // A pid that is someone else's now has no group of ours to wait for.
         group_empty: !ours,
@@ -331,6 +341,20 @@ impl Tmux {
 }
 
 impl Backend for Tmux {
+    /// The pane's terminal, opened for a moment (never kept: a slave
+    /// held open would outlive the pane's program).
+    fn terminal_mode(&self) -> Option<super::TerminalMode> {
+        use rustix::fs::{Mode, OFlags};
+        use rustix::termios::LocalModes;
+        let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let tty = rustix::fs::open(self.tty.as_ref()?, flags, Mode::empty()).ok()?;
+        let modes = rustix::termios::tcgetattr(&tty).ok()?.local_modes;
+        Some(super::TerminalMode {
+            echo: modes.contains(LocalModes::ECHO),
+            canonical: modes.contains(LocalModes::ICANON),
+        })
+    }
+
     const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Detach;
 
     async fn start(
