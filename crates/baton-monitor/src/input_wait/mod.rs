@@ -62,6 +62,7 @@ const BUILTIN: &[&str] = &[
     DEFAULT_VALUE,
     CHOICE_MENU,
     CHOICE_BAR,
+    KEYED_CHOICES,
     DO_YOU_WANT,
     ALLOW,
     PRESS_ENTER,
@@ -77,6 +78,7 @@ const DO_YOU_WANT: &str = "do_you_want";
 const ALLOW: &str = "allow";
 const PRESS_ENTER: &str = "press_enter";
 const QUESTION_PROMPT: &str = "question_prompt";
+const KEYED_CHOICES: &str = "keyed_choices";
 const TEXT_PROMPT: &str = "text_prompt";
 
 /// Non-empty lines considered for single-line rules and user rules.
@@ -238,13 +240,14 @@ fn compile_all() {
     LazyLock::force(&BAR_SPLIT);
     LazyLock::force(&BAR_YES);
     LazyLock::force(&BAR_NO);
+    LazyLock::force(&KEYED);
 }
 
 /// What a numbered menu's input line looks like under its options
 /// (bash `select`'s "#?", "Enter choice:", "Selection [1-3]:").
 static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^(?:#\?|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
+        r"(?i)^(?:#\?|>|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
     )
 });
 
@@ -271,8 +274,8 @@ fn detection(rule: &str, line: &str, confident: bool) -> Detection {
 
 impl InputWaitDetector {
     /// The built-in rules only: `yes_no`, `password`, `default_value`,
-    /// `choice_menu`, `choice_bar`, `do_you_want`, `allow`, `press_enter`,
-    /// `question_prompt`, `text_prompt`.
+    /// `choice_menu`, `choice_bar`, `keyed_choices`, `do_you_want`, `allow`,
+    /// `press_enter`, `question_prompt`, `text_prompt`.
     ///
     /// Compiles every built-in pattern now, so the first detection (which
     /// runs inside a session's task, on a deadline) does not pay for it.
@@ -357,6 +360,9 @@ impl InputWaitDetector {
         if let Some(line) = choice_bar(body) {
             return Some(detection(CHOICE_BAR, line, true));
         }
+        if prompt_ok && keyed_choices(prompt) {
+            return Some(detection(KEYED_CHOICES, prompt, open));
+        }
         if prompt_ok && DO_YOU_WANT_RE.is_match(prompt) {
             return Some(detection(DO_YOU_WANT, prompt, open));
         }
@@ -394,6 +400,21 @@ fn question_prompt(line: &str) -> bool {
     // nor is markup or a type (`Vec<String>`).
     let angled = q.ends_with('>') && q.chars().count() <= 40 && !q.contains('<');
     (q.ends_with('?') || angled) && QUESTION_WORD.is_match(q)
+}
+
+/// One choice offered with its key: `[y] Yes`, `(Y)es`, `y = yes`.
+static KEYED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)\[[a-z0-9]\]\s*[a-z]|\([a-z0-9]\)[a-z]|\b[a-z0-9]\s*=\s*[a-z]"));
+
+/// A question that offers a key for each of its choices — `Apply edit?
+/// [y] Yes [a] Always [n] No >`, `Approve plan? (y = yes, n = no, e =
+/// edit)` — ends the screen: two keyed choices or more on a line that asks
+/// (a `?`) or waits for the key (it ends in `>` or `:`).
+fn keyed_choices(line: &str) -> bool {
+    let asks = line.contains('?') || line.ends_with(['>', ':']);
+    asks && line.chars().count() <= 2 * MAX_QUESTION
+        && !line.contains("://")
+        && KEYED.find_iter(line).take(2).count() == 2
 }
 
 /// The active prompt of a clack-style form (create-vite, create-svelte,
