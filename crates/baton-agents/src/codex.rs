@@ -30,11 +30,10 @@ use crate::{
 
 /// The event of type `kind` a `--json` line holds, if it is one.
 fn event_of(line: &str, kind: &str) -> Option<Value> {
-    let line = line.trim();
-    if !line.starts_with('{') || !line.contains(kind) {
+    if !line.contains(kind) {
         return None;
     }
-    let value: Value = serde_json::from_str(line).ok()?;
+    let value = json_line(line)?;
     (value.get("type").and_then(Value::as_str) == Some(kind)).then_some(value)
 }
 

@@ -651,24 +651,26 @@ fn last_line(text: &str) -> Option<String> {
 /// A tool's name as the CLI gave it, shown and recorded: hostile text,
 /// so cleaned and cut short.
 fn tool_name(name: &str) -> String {
-    let mut name: String = name.chars().filter(|c| !c.is_control()).collect();
-    cut_to(&mut name, 80);
-    name
+    shown(name, 80)
 }
 
 /// A CLI's line as evidence: control characters dropped, cut to a sane
 /// length.
 pub(crate) fn clean(line: &str) -> String {
     const MAX: usize = 300;
-    let mut shown: String = line.chars().filter(|c| !c.is_control()).collect();
-    if shown.len() > MAX {
-        let mut cut = MAX;
-        while !shown.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        shown.truncate(cut);
-        shown.push('…');
+    let mut line = shown(line, usize::MAX);
+    if line.len() > MAX {
+        cut_to(&mut line, MAX);
+        line.push('…');
     }
+    line
+}
+
+/// Hostile text as it may be shown: control characters dropped, cut to
+/// at most `max` bytes on a character boundary.
+fn shown(text: &str, max: usize) -> String {
+    let mut shown: String = text.chars().filter(|c| !c.is_control()).collect();
+    cut_to(&mut shown, max);
     shown
 }
 

@@ -46,7 +46,7 @@ pub use model::{
     SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant,
     default_stdin, valid_backend_name, valid_rule_name,
 };
-pub use pricing::{Price, Pricing, price_of};
+pub use pricing::{Price, PriceError, Pricing, price_of};
 pub use session::{
     SessionError, SessionField, SessionRules, Spans, check_session, is_shell_name, to_table,
 };

@@ -909,21 +909,16 @@ impl Validator<'_> {
             };
             let input = required("input", raw.input)?;
             let output = required("output", raw.output)?;
-            let spans = [input.span(), output.span()];
-            let cached = raw.cached;
-            let cached_span = cached.as_ref().map(Spanned::span);
             let price = crate::Price::new(
                 *input.get_ref(),
-                cached.map(|c| *c.get_ref()),
+                raw.cached.as_ref().map(|c| *c.get_ref()),
                 *output.get_ref(),
             )
             .map_err(|e| {
-                let span = if e.contains("`input`") {
-                    spans[0].clone()
-                } else if e.contains("`output`") {
-                    spans[1].clone()
-                } else {
-                    cached_span.clone().unwrap_or(header.clone())
+                let span = match e.field {
+                    "input" => input.span(),
+                    "output" => output.span(),
+                    _ => raw.cached.as_ref().map_or(header.clone(), Spanned::span),
                 };
                 self.err(Some(span), format!("{e} in {table}"))
             })?;

@@ -38,15 +38,12 @@ const PRICE_MAX: f64 = 100_000.0;
 impl Price {
     /// A price of `input`, `cached` (default: `input`) and `output` US
     /// dollars per million tokens; each finite, 0 or more, at most 100,000.
-    /// The error names the field.
-    pub fn new(input: f64, cached: Option<f64>, output: f64) -> Result<Price, String> {
-        let micros = |field: &str, usd: f64| {
+    pub fn new(input: f64, cached: Option<f64>, output: f64) -> Result<Price, PriceError> {
+        let micros = |field: &'static str, usd: f64| {
             if usd.is_finite() && (0.0..=PRICE_MAX).contains(&usd) {
                 Ok((usd * 1e6).round() as u64)
             } else {
-                Err(format!(
-                    "`{field}` must be US dollars per million tokens, from 0 to {PRICE_MAX}; got {usd}"
-                ))
+                Err(PriceError { field, usd })
             }
         };
         let input = micros("input", input)?;
@@ -66,6 +63,25 @@ impl Price {
             + cached as f64 * self.cached as f64
             + output as f64 * self.output as f64;
         micro_usd / 1e12
+    }
+}
+
+/// A price that cannot be: its field and the value given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriceError {
+    /// `input`, `cached` or `output`.
+    pub field: &'static str,
+    /// What was given.
+    pub usd: f64,
+}
+
+impl std::fmt::Display for PriceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` must be US dollars per million tokens, from 0 to {PRICE_MAX}; got {}",
+            self.field, self.usd
+        )
     }
 }
 
@@ -96,9 +112,9 @@ mod tests {
         assert!((p.cost(0, 1_000_000, 0) - 2.0).abs() < 1e-9);
         for bad in [-1.0, f64::NAN, f64::INFINITY, 1e9] {
             let err = Price::new(bad, None, 1.0).unwrap_err();
-            assert!(err.contains("`input`"), "{err}");
+            assert_eq!(err.field, "input", "{err}");
             let err = Price::new(1.0, Some(bad), 1.0).unwrap_err();
-            assert!(err.contains("`cached`"), "{err}");
+            assert_eq!(err.field, "cached", "{err}");
         }
     }
 

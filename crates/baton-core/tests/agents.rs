@@ -530,15 +530,10 @@ async fn a_cli_that_waits_for_the_network_is_waited_for_not_restarted_in_a_loop(
     for (agent, words) in cases {
         let name = agent.as_str();
         let failed = h.wait_state(name, SessionState::Failed).await;
-        let Event::State {
-            reason, evidence, ..
-        } = &failed.event
-        else {
-            unreachable!()
-        };
+        let (reason, evidence) = common::why(&failed);
         assert_eq!(reason, "network", "{name}: {}", h.dump());
         assert!(
-            evidence.as_deref().is_some_and(|e| e.contains(words)),
+            evidence.is_some_and(|e| e.contains(words)),
             "{name}: {}",
             h.dump()
         );
@@ -774,10 +769,7 @@ async fn a_clis_first_run_dialog_on_a_terminal_is_input_wait_with_the_dialog_as_
     }
     for (name, words) in &names {
         let waiting = h.wait_state(name, SessionState::InputWait).await;
-        let Event::State { evidence, .. } = &waiting.event else {
-            unreachable!()
-        };
-        let evidence = evidence.clone().unwrap_or_default();
+        let evidence = common::why(&waiting).1.unwrap_or_default();
         assert!(
             evidence.contains(words),
             "{name}: waits on {evidence:?}, not its dialog\n{}",

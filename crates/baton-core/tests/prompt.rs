@@ -66,15 +66,10 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
     for backend in &backends {
         let name = format!("ask-{backend}");
         let waiting = h.wait_state(&name, SessionState::InputWait).await;
-        let Event::State {
-            reason, evidence, ..
-        } = &waiting.event
-        else {
-            unreachable!()
-        };
+        let (reason, evidence) = why(&waiting);
         assert_eq!(reason, "input_wait:yes_no", "{name}: {}", h.dump());
         assert_eq!(
-            evidence.as_deref(),
+            evidence,
             Some("Apply these 3 edits to src/lib.rs? [y/N]"),
             "{name}"
         );
@@ -167,14 +162,9 @@ async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
     for backend in &backends {
         let name = format!("secret-{backend}");
         let waiting = h.wait_state(&name, SessionState::InputWait).await;
-        let Event::State {
-            reason, evidence, ..
-        } = &waiting.event
-        else {
-            unreachable!()
-        };
+        let (reason, evidence) = why(&waiting);
         assert_eq!(reason, "input_wait:no_echo", "{name}: {}", h.dump());
-        assert_eq!(evidence.as_deref(), Some("Deploy token for prod"), "{name}");
+        assert_eq!(evidence, Some("Deploy token for prod"), "{name}");
         h.conductor
             .send_input(&common::id(&name), b"hunter2\n".to_vec(), true, "user")
             .await

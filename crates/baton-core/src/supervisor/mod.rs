@@ -1303,29 +1303,23 @@ impl Supervisor {
             leased,
         };
         let restarts = entry.restarts;
-        let stopping = self.shutting_down.is_some();
-        let jitter = self.next_jitter();
-        let Some(entry) = self.sessions.get_mut(id) else {
-            return;
-        };
-        // A CLI that cannot reach its provider is tried again 2 s later,
-        // then 4 s, 8 s…: each try starts a CLI, and the network is seldom
-        // back at once.
         entry.offline_runs = if class == FailureClass::Network {
             entry.offline_runs.saturating_add(1)
         } else {
             0
         };
-        let retry_after = match class {
-            FailureClass::Network => Some(crate::state::backoff_delay(
-                entry.offline_runs,
-                policy.host_retry,
-                policy.backoff_max.max(policy.host_retry),
-                jitter,
-            )),
-            _ => retry_after,
-        };
-        match policy::after_failure(class, restarts, &policy, stopping, retry_after, jitter) {
+        let offline_runs = entry.offline_runs;
+        let stopping = self.shutting_down.is_some();
+        let jitter = self.next_jitter();
+        match policy::after_failure(
+            class,
+            restarts,
+            offline_runs,
+            &policy,
+            stopping,
+            retry_after,
+            jitter,
+        ) {
             AfterFailure::Restart { delay, restarts } => {
                 let Some(entry) = self.sessions.get_mut(id) else {
                     return;

@@ -106,11 +106,14 @@ pub(super) enum AfterFailure {
 }
 
 /// Decides what follows a run that failed for `class`, with `restarts`
-/// already used. `retry_after` is a delay the failure itself asked for (a
-/// rate limit's reset); `jitter` (0..1) spreads restarts of many sessions.
+/// already used and, for a `network` failure, `offline_runs` runs in a row
+/// (this one included) whose CLI could not reach its provider.
+/// `retry_after` is a delay the failure itself asked for (a rate limit's
+/// reset); `jitter` (0..1) spreads restarts of many sessions.
 pub(super) fn after_failure(
     class: FailureClass,
     restarts: u32,
+    offline_runs: u32,
     policy: &RestartPolicy,
     stopping: bool,
     retry_after: Option<Duration>,
@@ -146,11 +149,19 @@ pub(super) fn after_failure(
     } else {
         restarts + 1
     };
-    let delay = retry_after
-        .or(waits_for_host.then_some(policy.host_retry))
-        .unwrap_or_else(|| {
-            backoff_delay(restarts.max(1), policy.backoff, policy.backoff_max, jitter)
-        });
+    // A host is asked again soon (a probe is cheap); a CLI that cannot
+    // reach its provider after a wait that doubles (each try starts a CLI,
+    // and the network is seldom back at once).
+    let delay = retry_after.unwrap_or_else(|| match class {
+        FailureClass::RemoteUnreachable => policy.host_retry,
+        FailureClass::Network => backoff_delay(
+            offline_runs.max(1),
+            policy.host_retry,
+            policy.backoff_max.max(policy.host_retry),
+            jitter,
+        ),
+        _ => backoff_delay(restarts.max(1), policy.backoff, policy.backoff_max, jitter),
+    });
     AfterFailure::Restart { delay, restarts }
 }
 
@@ -271,7 +282,7 @@ mod tests {
     };
 
     fn decide(class: FailureClass, restarts: u32) -> AfterFailure {
-        after_failure(class, restarts, &POLICY, false, None, 0.0)
+        after_failure(class, restarts, 0, &POLICY, false, None, 0.0)
     }
 
     #[test]
@@ -307,6 +318,7 @@ mod tests {
             after_failure(
                 FailureClass::RateLimited,
                 0,
+                0,
                 &POLICY,
                 false,
                 Some(reset),
@@ -333,6 +345,18 @@ mod tests {
                 );
             }
         }
+        // Offline again and again: each wait doubles, up to the backoff's cap.
+        let s = Duration::from_secs;
+        for (offline, wait) in [(1, s(2)), (2, s(4)), (3, s(8)), (4, s(16)), (10, s(30))] {
+            assert_eq!(
+                after_failure(FailureClass::Network, 0, offline, &POLICY, false, None, 0.0),
+                AfterFailure::Restart {
+                    delay: wait,
+                    restarts: 0
+                },
+                "offline {offline} runs in a row"
+            );
+        }
     }
 
     #[test]
@@ -345,6 +369,7 @@ mod tests {
             after_failure(
                 FailureClass::AuthRequired,
                 restarts,
+                0,
                 &leased,
                 false,
                 None,
@@ -456,7 +481,7 @@ mod tests {
     #[test]
     fn nothing_restarts_while_the_conductor_stops() {
         assert_eq!(
-            after_failure(FailureClass::Crash, 0, &POLICY, true, None, 0.0),
+            after_failure(FailureClass::Crash, 0, 0, &POLICY, true, None, 0.0),
             AfterFailure::Dead {
                 reason: FailureClass::Shutdown,
                 gave_up: false
@@ -464,7 +489,7 @@ mod tests {
         );
         // A final class keeps its own reason.
         assert_eq!(
-            after_failure(FailureClass::UserKill, 0, &POLICY, true, None, 0.0),
+            after_failure(FailureClass::UserKill, 0, 0, &POLICY, true, None, 0.0),
             AfterFailure::Dead {
                 reason: FailureClass::UserKill,
                 gave_up: false
@@ -475,7 +500,7 @@ mod tests {
     #[test]
     fn jitter_stays_within_a_tenth_of_the_backoff() {
         let AfterFailure::Restart { delay, .. } =
-            after_failure(FailureClass::Crash, 1, &POLICY, false, None, 0.999)
+            after_failure(FailureClass::Crash, 1, 0, &POLICY, false, None, 0.999)
         else {
             panic!("restart expected")
         };

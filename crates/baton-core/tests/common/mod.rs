@@ -283,3 +283,13 @@ pub async fn read_pid_file(path: &Path) -> i32 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The reason and evidence of a `state` record.
+pub fn why(record: &Record) -> (&str, Option<&str>) {
+    match &record.event {
+        Event::State {
+            reason, evidence, ..
+        } => (reason, evidence.as_deref()),
+        other => panic!("not a state record: {other:?}"),
+    }
+}
