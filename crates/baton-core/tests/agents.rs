@@ -420,6 +420,13 @@ fn fresh(agent: AgentKind, name: &str, h: &Harness) -> SessionSpec {
     spec.prompt = Some("say hi".into());
     spec.workdir = Some(workdir);
     spec.env.insert("HOME".into(), home.display().to_string());
+    // A user at a terminal, even when the suite runs under CI: a set `CI`
+    // or `CONTINUOUS_INTEGRATION` makes gemini (by its `is-in-ci` check)
+    // skip its interactive screens and fail as headless (exit 41). "false"
+    // is the value that check reads as "not in CI".
+    for marker in ["CI", "CONTINUOUS_INTEGRATION"] {
+        spec.env.insert(marker.into(), "false".into());
+    }
     spec.max_restarts = Some(3);
     spec
 }
