@@ -1,5 +1,8 @@
 //! Claude Code (`@anthropic-ai/claude-code`), headless:
-//! `claude -p --output-format stream-json --verbose`.
+//! `claude -p --output-format stream-json --verbose`; on a terminal,
+//! interactive with baton's hooks (`--settings=JSON`, see [`crate::hooks`]).
+//! Interactive and offline it checks its connection first, says "Unable to
+//! connect to Anthropic services" and exits 1: `network`.
 //!
 //! Its output is one JSON object per line: `system` (init), `assistant`
 //! and `user` messages, and a closing `result` with the answer (`result`),
@@ -20,9 +23,13 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, last_line, line_with,
-    prompt, tool_name, unknown_flag,
+    Agent, EndClass, Ended, Heard, Hooked, Said, Usage, bin, clean, hooks, json_line, last_line,
+    line_with, prompt, tool_name, unknown_flag,
 };
+
+/// How long claude lets baton's hook run before it goes on without it
+/// (the hook takes milliseconds; this bounds a machine gone wrong).
+const HOOK_TIMEOUT_S: u32 = 5;
 
 /// What Claude Code says when it cannot authenticate.
 const AUTH: &[&str] = &[
@@ -54,6 +61,34 @@ impl Agent for Claude {
         argv.extend(["-p", "--output-format", "stream-json", "--verbose", "--"].map(str::to_owned));
         argv.push(prompt(spec));
         argv
+    }
+
+    /// `claude [--model=M] --settings=JSON [-- PROMPT]`: its own screen,
+    /// with baton's hooks added for this run (claude merges them with the
+    /// user's settings).
+    fn interactive_argv(
+        &self,
+        spec: &SessionSpec,
+        agents: &AgentsConfig,
+        hook: Option<&str>,
+    ) -> Option<Vec<String>> {
+        let mut argv = vec![bin(spec, agents)];
+        if let Some(model) = &spec.model {
+            argv.push(format!("--model={model}"));
+        }
+        if let Some(hook) = hook {
+            let settings = hooks::hook_settings(hooks::CLAUDE_EVENTS, hook, HOOK_TIMEOUT_S);
+            argv.push(format!("--settings={settings}"));
+        }
+        if let Some(prompt) = spec.prompt.as_deref().filter(|p| !p.is_empty()) {
+            argv.push("--".into());
+            argv.push(prompt.to_owned());
+        }
+        Some(argv)
+    }
+
+    fn hooked(&self, input: &Value) -> Option<Hooked> {
+        hooks::claude_hooked(input)
     }
 
     /// What 2.1.x shows when it cannot resolve or reach its API.
@@ -229,6 +264,13 @@ impl Agent for Claude {
         if let Some(evidence) = auth {
             return Some(Ended {
                 class: EndClass::AuthRequired,
+                evidence,
+            });
+        }
+        // Interactive, it checks its connection first and gives up.
+        if let Some(evidence) = line_with(output, self.offline_words()) {
+            return Some(Ended {
+                class: EndClass::Network,
                 evidence,
             });
         }

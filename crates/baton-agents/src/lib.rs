@@ -9,6 +9,11 @@
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format stream-json --prompt=PROMPT` | — | JSONL: its turn, tools, warnings, the answer in pieces; `result`: usage (no cost); exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder; its second failed attempt to reach the API: `network` |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
 //!
+//! On a local terminal (PTY, tmux) a CLI with an interactive mode known
+//! here ([`Agent::interactive_argv`]) runs in it instead — claude:
+//! `claude [--model=M] --settings=JSON [-- PROMPT]`, the JSON adding
+//! baton's hooks for that run ([`hooks`]), read by [`Agent::hooked`].
+//!
 //! Nothing that comes from user data may be read as a flag: a prompt of
 //! `--help` must be a task, not a request for help (the real CLIs then print
 //! their help and exit 0, which would look like a completed session). So
@@ -40,11 +45,13 @@ pub mod claude;
 pub mod codex;
 pub mod command;
 pub mod gemini;
+pub mod hooks;
 
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
 pub use baton_proto::Usage;
 pub use codex::{codex_config_problem, codex_home};
+pub use hooks::{HookFailure, Hooked};
 
 /// One agent CLI.
 pub trait Agent: Send + Sync {
@@ -55,6 +62,27 @@ pub trait Agent: Send + Sync {
     /// or the CLI's name, looked up on PATH), to be executed without a
     /// shell.
     fn argv(&self, spec: &SessionSpec, agents: &AgentsConfig) -> Vec<String>;
+
+    /// The argv that runs `spec` interactively on a terminal, with a hook
+    /// on each event that matters running `hook` (a shell command line;
+    /// `None`: no hooks) for this run only — never written to the user's
+    /// settings. `None`:
+    /// baton knows no interactive mode of this CLI, and on a terminal it
+    /// runs as [`Agent::argv`] says.
+    fn interactive_argv(
+        &self,
+        _spec: &SessionSpec,
+        _agents: &AgentsConfig,
+        _hook: Option<&str>,
+    ) -> Option<Vec<String>> {
+        None
+    }
+
+    /// What one of its hooks said, read from the hook's input (`None`: an
+    /// event baton does not act on).
+    fn hooked(&self, _input: &serde_json::Value) -> Option<Hooked> {
+        None
+    }
 
     /// What must hold before each run of `spec` with environment `env`
     /// starts, when the CLI would otherwise fail in a way that looks like a
@@ -577,6 +605,10 @@ pub enum EndClass {
     /// The CLI refused a flag baton passed: the installed version is older
     /// (or newer) than the one baton speaks to. Retrying cannot help.
     UnknownFlag,
+    /// It gave up because it could not reach its provider (an interactive
+    /// claude offline): waited for like an unreachable host, not restarted
+    /// at once as a crash.
+    Network,
 }
 
 impl EndClass {
@@ -586,6 +618,7 @@ impl EndClass {
             EndClass::AuthRequired => "auth_required",
             EndClass::UntrustedFolder => "untrusted_folder",
             EndClass::UnknownFlag => "spawn_error",
+            EndClass::Network => "network",
         }
     }
 }

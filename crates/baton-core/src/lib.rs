@@ -22,6 +22,7 @@ pub mod conductor;
 pub mod detectors;
 pub mod eventlog;
 pub mod fault;
+pub mod hooks;
 pub mod proc;
 pub mod replay;
 pub mod state;

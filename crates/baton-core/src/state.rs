@@ -52,6 +52,7 @@ impl From<baton_agents::EndClass> for FailureClass {
             baton_agents::EndClass::UntrustedFolder => FailureClass::UntrustedFolder,
             // A CLI that refuses baton's flags cannot run the session at all.
             baton_agents::EndClass::UnknownFlag => FailureClass::SpawnError,
+            baton_agents::EndClass::Network => FailureClass::Network,
         }
     }
 }

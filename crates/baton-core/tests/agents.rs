@@ -587,14 +587,20 @@ fn every_flag_baton_passes_is_in_the_clis_help() {
         agents.claude.bin = Some(bin.display().to_string());
         agents.gemini.bin = Some(bin.display().to_string());
         agents.codex.bin = Some(bin.display().to_string());
-        let argv = baton_agents::argv(&spec, &agents);
+        let mut argv = baton_agents::argv(&spec, &agents);
+        // And the interactive argv a terminal session gets, hooks and all.
+        if let Some(interactive) =
+            baton_agents::agent(agent).interactive_argv(&spec, &agents, Some("true"))
+        {
+            argv.extend(interactive.into_iter().take_while(|w| w != "--").skip(1));
+        }
         let mut help = help_of(&bin, &["--help"]);
         if agent == AgentKind::Codex {
             help.push_str(&help_of(&bin, &["exec", "--help"]));
         }
         let flags: Vec<&str> = argv
             .iter()
-            .take_while(|w| *w != "--")
+            .filter(|w| *w != "--")
             .filter(|w| w.starts_with('-'))
             .map(|w| w.split('=').next().unwrap_or(w))
             .collect();
@@ -785,6 +791,131 @@ async fn a_clis_first_run_dialog_on_a_terminal_is_input_wait_with_the_dialog_as_
     }
     for (name, _) in &names {
         h.conductor.kill(&id(name)).await.expect("kill");
+    }
+    h.finish().await;
+}
+
+/// The real claude takes the hook settings baton gives a terminal session
+/// (`--settings=JSON`, as in its interactive argv), runs `baton-shim hook`
+/// for them, and what the shim passes on reaches the conductor's socket
+/// with the run's token, in claude's own words, which baton reads for what
+/// they are. Offline and not logged in, `claude -p` still starts a session,
+/// submits the prompt and fails its turn: three hooks, as a user's would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_claude_runs_batons_hooks_and_they_reach_the_conductor() {
+    use baton_agents::{HookFailure, Hooked};
+    let Some(dir) = clis() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, work) = (tmp.path().join("home"), tmp.path().join("work"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let key = baton_core::hooks::HookKey::load(tmp.path()).unwrap();
+    let (socket, path) = baton_core::hooks::bind(tmp.path()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(baton_core::hooks::receive(
+        socket,
+        key.clone(),
+        move |report| tx.send(report).is_ok(),
+    ));
+    let shim = baton_core::proc::shim_path().expect("baton-shim is built");
+    let command = format!("{} hook", shell_words::quote(&shim.to_string_lossy()));
+    let mut spec = SessionSpec::command(id("claude-hooks"), Vec::new());
+    spec.agent = AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("say hi".into());
+    let claude = baton_agents::agent(AgentKind::Claude);
+    let interactive = claude
+        .interactive_argv(&spec, &AgentsConfig::default(), Some(&command))
+        .expect("claude has an interactive argv");
+    let settings = interactive
+        .iter()
+        .find(|w| w.starts_with("--settings="))
+        .expect("hooks in its argv")
+        .clone();
+    let run = Command::new(dir.join("claude"))
+        .args(["-p", &settings, "--", "say hi"])
+        .current_dir(&work)
+        .env("HOME", &home)
+        .env(baton_core::hooks::SOCKET_ENV, &path)
+        .env(baton_core::hooks::TOKEN_ENV, key.token("claude-hooks", 1))
+        .env("BATON_SESSION_ID", "claude-hooks")
+        .env("BATON_ATTEMPT", "1")
+        .output()
+        .expect("claude runs");
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        said.contains("Not logged in"),
+        "claude took the settings and failed as offline: {said}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut heard = Vec::new();
+    while let Ok(Some(report)) =
+        tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv()).await
+    {
+        assert_eq!(report.session, "claude-hooks");
+        let event = report.input["hook_event_name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        heard.push((event, claude.hooked(&report.input)));
+    }
+    let events: Vec<&str> = heard.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        events,
+        ["SessionStart", "UserPromptSubmit", "StopFailure"],
+        "{heard:?}"
+    );
+    assert_eq!(heard[0].1, Some(Hooked::Alive));
+    assert_eq!(
+        heard[1].1,
+        Some(Hooked::Works {
+            reason: "prompt_submitted"
+        })
+    );
+    let Some(Hooked::Failed { failure, words }) = &heard[2].1 else {
+        panic!("{heard:?}")
+    };
+    assert_eq!(*failure, HookFailure::AuthRequired);
+    assert!(words.contains("Not logged in"), "{words}");
+}
+
+/// On a terminal claude runs interactively, with baton's hooks in its
+/// argv. Offline, it checks its connection, says so on its screen (words
+/// placed by cursor moves) and exits 1: that is `network`, waited for, not
+/// a crash restarted at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interactive_claude_offline_is_waited_for_not_restarted_as_a_crash() {
+    let Some(dir) = clis() else { return };
+    let h = harness(&dir);
+    let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
+    for backend in &backends {
+        let mut spec = fresh(AgentKind::Claude, &format!("claude-{backend}"), &h);
+        spec.backend = backend.clone();
+        h.spawn(spec).await;
+    }
+    for backend in &backends {
+        let name = format!("claude-{backend}");
+        h.wait_state(&name, SessionState::Failed).await;
+        let (reason, evidence) = failure(&h, &name);
+        assert_eq!(reason, "network", "{name}: {}", h.dump());
+        let evidence = evidence.unwrap_or_default();
+        // Its own line, read off its screen: "Unable to connect to
+        // Anthropic services" / "Failed to connect to api.anthropic.com: …".
+        assert!(evidence.contains("connect to"), "{name}: {evidence}");
+        let argv = h
+            .session_records(&name)
+            .into_iter()
+            .find_map(|r| match r.event {
+                Event::Spawn { argv, .. } => Some(argv),
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            argv.iter().any(|w| w.starts_with("--settings={\"hooks\"")),
+            "{argv:?}"
+        );
+        assert!(!argv.iter().any(|w| w == "-p"), "interactive: {argv:?}");
+        h.conductor.kill(&id(&name)).await.expect("kill");
     }
     h.finish().await;
 }

@@ -342,7 +342,7 @@ async fn a_question_waits_for_input_and_the_answer_resumes_the_agent(kind: Kind)
     let wait = h
         .wait_for("input_wait", |r| matches!(r.event, Event::InputWait { .. }))
         .await;
-    let Event::InputWait { rule, line } = &wait.event else {
+    let Event::InputWait { rule, line, .. } = &wait.event else {
         unreachable!()
     };
     assert_eq!(rule, "yes_no");

@@ -173,7 +173,7 @@ async fn question_goes_input_wait_with_evidence_and_an_answer_resumes() {
             matches!(r.event, Event::InputWait { .. })
         })
         .await;
-    let Event::InputWait { rule, line } = &wait.event else {
+    let Event::InputWait { rule, line, .. } = &wait.event else {
         unreachable!()
     };
     assert_eq!(rule, "yes_no");

@@ -144,7 +144,7 @@ async fn an_agents_own_rules_recognise_its_prompts() {
         .wait_for("input_wait", |r| matches!(r.event, Event::InputWait { .. }))
         .await;
     assert!(
-        matches!(&wait.event, Event::InputWait { rule, line } if rule == "ready_prompt" && line == "READY>")
+        matches!(&wait.event, Event::InputWait { rule, line, .. } if rule == "ready_prompt" && line == "READY>")
     );
     h.conductor.kill(&id("custom")).await.unwrap();
     h.finish().await;

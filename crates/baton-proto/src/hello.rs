@@ -47,8 +47,9 @@ impl fmt::Display for Version {
 /// `end_of_stream`; 1.2 `worktree` on a spawn spec; 1.3 the spawn spec as
 /// a `[[session]]` table (durations as strings, `answer`, `command` as a
 /// string too, unknown keys refused) and its `origin` beside it, and
-/// `usage` on a `sessions` row.
-pub const PROTOCOL: Version = Version::new(1, 3);
+/// `usage` on a `sessions` row; 1.4 `wait_kind` and `hooks` on a
+/// `sessions` row.
+pub const PROTOCOL: Version = Version::new(1, 4);
 
 /// Which end of a connection a message or error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -65,7 +65,7 @@ pub use frame::{
 pub use hello::{Hello, HelloReply, PROTOCOL, Refused, Side, Version, Welcome, incompatibility};
 pub use request::Request;
 pub use response::{ErrorKind, Response};
-pub use session::{SessionRow, SessionState, SessionWorktree, Usage};
+pub use session::{HooksState, SessionRow, SessionState, SessionWorktree, Usage, WaitKind};
 pub use spawn_spec::{
     DurationText, SpawnAgent, SpawnAnswer, SpawnBackend, SpawnCommand, SpawnOnStall, SpawnOrigin,
     SpawnSpec, SpawnStdin, SpawnWorktree,

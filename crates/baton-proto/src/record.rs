@@ -14,8 +14,9 @@ pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version: readers accept newer minors and skip fields they do not know.
 /// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
 /// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events;
-/// 1.5 `completed.usage`; 1.6 the `turn_started`, `turn_ended`, `tool` and `agent_error` events.
-pub const FORMAT_MINOR: u32 = 6;
+/// 1.5 `completed.usage`; 1.6 the `turn_started`, `turn_ended`, `tool` and `agent_error` events;
+/// 1.7 `input_wait.kind` and the `hooks` event.
+pub const FORMAT_MINOR: u32 = 7;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -164,10 +165,25 @@ pub enum Event {
     },
     /// The session looks like it waits for an answer.
     InputWait {
-        /// Name of the rule that matched.
+        /// Name of the rule that matched (`hook:EVENT` when the CLI's hook
+        /// said so).
         rule: String,
-        /// The line it matched.
+        /// The line it matched (for a hook: what it waits on, secret-free).
         line: String,
+        /// What it waits for, when its CLI's hooks said (since 1.7): a
+        /// second `input_wait` of another kind may follow while the session
+        /// stays in `input_wait`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<crate::WaitKind>,
+    },
+    /// Whether the session's CLI reports through the hooks baton installed
+    /// for its run (since 1.7): `silent` once a run should have and has
+    /// not (its state is then judged from its screen only).
+    Hooks {
+        /// `reporting` or `silent`.
+        state: crate::HooksState,
+        /// Why, for a person.
+        message: String,
     },
     /// Bytes were written to the session's input. The text itself is not logged.
     Input {
@@ -403,6 +419,7 @@ impl Event {
             Event::InvalidTransition { .. } => "invalid_transition",
             Event::Health { .. } => "health",
             Event::InputWait { .. } => "input_wait",
+            Event::Hooks { .. } => "hooks",
             Event::Input { .. } => "input",
             Event::TurnStarted => "turn_started",
             Event::TurnEnded { .. } => "turn_ended",

@@ -153,6 +153,76 @@ pub struct SessionRow {
     /// reports it (1.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// In `input_wait`: what it waits for, when its CLI's hooks said (1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_kind: Option<WaitKind>,
+    /// Whether its CLI reports through baton's hooks, for a session whose
+    /// run has them (1.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<HooksState>,
+}
+
+impl SessionRow {
+    /// Its state as a table shows it: `wait:permission`, `wait:question`,
+    /// `wait:idle` when its hooks said what it waits for, else the state.
+    pub fn state_text(&self) -> std::borrow::Cow<'static, str> {
+        match (self.state, self.wait_kind) {
+            (SessionState::InputWait, Some(kind)) => format!("wait:{kind}").into(),
+            (state, _) => state.as_str().into(),
+        }
+    }
+}
+
+/// What a session in `input_wait` waits for, as its CLI's hooks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    /// It asks leave to use a tool.
+    Permission,
+    /// It asks a question (a choice, a plan to approve, a form).
+    Question,
+    /// Its turn is over: it waits for the next prompt.
+    Idle,
+}
+
+impl WaitKind {
+    /// The name on the wire and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitKind::Permission => "permission",
+            WaitKind::Question => "question",
+            WaitKind::Idle => "idle",
+        }
+    }
+}
+
+impl std::fmt::Display for WaitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a session's CLI reports through the hooks baton installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HooksState {
+    /// Installed; nothing heard yet this run.
+    Expected,
+    /// Its hooks report.
+    Reporting,
+    /// It should have reported by now and has not: judged by its screen.
+    Silent,
+}
+
+impl HooksState {
+    /// The name on the wire and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HooksState::Expected => "expected",
+            HooksState::Reporting => "reporting",
+            HooksState::Silent => "silent",
+        }
+    }
 }
 
 /// What an agent CLI reported a session used: tokens, and the cost in US

@@ -20,9 +20,9 @@ fn hello(protocol: Version) -> Hello {
 }
 
 #[test]
-fn this_build_speaks_1_3_which_a_1_0_peer_accepts() {
-    assert_eq!(PROTOCOL, Version::new(1, 3));
-    assert_eq!(PROTOCOL.to_string(), "1.3");
+fn this_build_speaks_1_4_which_a_1_0_peer_accepts() {
+    assert_eq!(PROTOCOL, Version::new(1, 4));
+    assert_eq!(PROTOCOL.to_string(), "1.4");
     assert_eq!(Hello::new("x").protocol, PROTOCOL);
     assert!(PROTOCOL.is_compatible(V1_0) && V1_0.is_compatible(PROTOCOL));
 }

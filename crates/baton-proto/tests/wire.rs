@@ -142,6 +142,8 @@ fn snapshot() -> SessionRow {
         account: Some("codex/a1".into()),
         backend: "tmux".into(),
         evidence: Some("exit status 0".into()),
+        wait_kind: Some(baton_proto::WaitKind::Permission),
+        hooks: Some(baton_proto::HooksState::Silent),
         usage: Some(baton_proto::Usage {
             input_tokens: 1200,
             output_tokens: 340,
@@ -330,7 +332,7 @@ fn wire_shapes_are_as_documented() {
     assert_eq!(&frame[4..], body);
     assert_eq!(
         serde_json::to_value(Hello::new("0.1.0")).unwrap(),
-        json!({"protocol": {"major": 1, "minor": 3}, "client": "0.1.0"})
+        json!({"protocol": {"major": 1, "minor": 4}, "client": "0.1.0"})
     );
     assert_eq!(
         serde_json::to_value(Response::EndOfStream(EndOfStream::default())).unwrap(),

@@ -45,7 +45,13 @@ pub(crate) fn describe_record(record: &Record) -> Option<String> {
             (_, Some(s)) => format!("killed by signal {s} after {runtime_ms} ms"),
             _ => "exited".into(),
         },
-        Event::InputWait { rule, line } => format!("waiting for input ({rule}): {line}"),
+        Event::InputWait {
+            rule,
+            line,
+            kind: Some(kind),
+        } => format!("waiting for {} ({rule}): {line}", wait_words(*kind)),
+        Event::InputWait { rule, line, .. } => format!("waiting for input ({rule}): {line}"),
+        Event::Hooks { state, message } => format!("hooks {}: {message}", state.as_str()),
         Event::Completed { payload, usage } => {
             let used = usage.map(|u| format!("; used {u}")).unwrap_or_default();
             match payload {
@@ -183,5 +189,14 @@ pub(crate) fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// What a session waiting for `kind` waits for, in words.
+fn wait_words(kind: baton_proto::WaitKind) -> &'static str {
+    match kind {
+        baton_proto::WaitKind::Permission => "permission",
+        baton_proto::WaitKind::Question => "an answer",
+        baton_proto::WaitKind::Idle => "the next prompt",
     }
 }

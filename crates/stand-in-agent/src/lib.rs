@@ -36,6 +36,8 @@
 //! | `jflood:SIZE` | claude's `stream-json` shape: assistant message lines carrying the flood pattern, at least SIZE bytes of them, then one `result` line with usage and cost |
 //! | `sleep:DUR` | sleep |
 //! | `stall` | sleep until killed |
+//! | `spinner` | from now on, a spinner frame (`\r⠋ Working… (Ns)`) on stdout every 100 ms, while the steps go on |
+//! | `hook:EVENT:JSON` | call the hooks a claude `--settings=JSON` argument names for EVENT, as claude does: each command through `sh -c` with JSON (its `hook_event_name` set to EVENT) on stdin, one after another, waited for; none named: nothing |
 //! | `ask:QUESTION` | QUESTION without newline, read a line, print `answer: <line>`; stdin at EOF: `stdin closed` on stderr, exit 3 |
 //! | `require-tty` | stdin not a terminal: `stand-in: not a terminal` on stderr, exit 2 |
 //! | `exit:CODE` | exit with CODE (0-255) |

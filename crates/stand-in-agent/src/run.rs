@@ -174,6 +174,11 @@ impl Agent {
                 std::thread::sleep(*duration);
                 Ok(())
             }
+            Step::Spinner => {
+                start_spinner();
+                Ok(())
+            }
+            Step::Hook { event, input } => self.call_hooks(event, input),
             Step::Stall => loop {
                 std::thread::sleep(Duration::from_secs(3600));
             },
@@ -321,6 +326,32 @@ impl Agent {
         }
     }
 
+    /// Runs the hooks for `event` that the `--settings` argument (claude's)
+    /// names, one after another, each with `input` on stdin; their exit
+    /// status is not looked at (a hook that fails does not stop claude).
+    fn call_hooks(&mut self, event: &str, input: &str) -> StepResult {
+        let mut input: serde_json::Value = match serde_json::from_str(input) {
+            Ok(v) => v,
+            Err(e) => return self.fail(&format!("hook input is not JSON: {e}")),
+        };
+        if let Some(object) = input.as_object_mut() {
+            object.insert("hook_event_name".into(), event.into());
+        }
+        let input = input.to_string();
+        for command in hook_commands(&self.argv, event) {
+            let child = std::process::Command::new("sh")
+                .args(["-c", &command])
+                .stdin(std::process::Stdio::piped())
+                .spawn();
+            let Ok(mut child) = child else { continue };
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(input.as_bytes());
+            }
+            let _ = child.wait();
+        }
+        Ok(())
+    }
+
     fn ask(&mut self, question: &str) -> StepResult {
         self.out(question.as_bytes())?;
         let mut line = String::new();
@@ -387,6 +418,50 @@ impl Agent {
 
 /// Broken pipes end the run quietly with 141; other write errors are ignored,
 /// as a real CLI writing to a vanished terminal would.
+/// The commands claude's `--settings=JSON` (or `--settings JSON`) in
+/// `argv` runs for `event`.
+fn hook_commands(argv: &[String], event: &str) -> Vec<String> {
+    let settings = argv.iter().enumerate().find_map(|(i, arg)| {
+        arg.strip_prefix("--settings=")
+            .map(str::to_owned)
+            .or_else(|| {
+                (arg == "--settings")
+                    .then(|| argv.get(i + 1).cloned())
+                    .flatten()
+            })
+    });
+    let Some(settings) = settings.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+    else {
+        return Vec::new();
+    };
+    let groups = settings["hooks"][event]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    groups
+        .iter()
+        .flat_map(|group| group["hooks"].as_array().cloned().unwrap_or_default())
+        .filter(|hook| hook["type"] == "command")
+        .filter_map(|hook| hook["command"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Draws a spinner on stdout every 100 ms until the process ends, past
+/// the lock the steps hold on stdout.
+fn start_spinner() {
+    std::thread::spawn(|| {
+        let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+        for n in 0usize.. {
+            let frame = format!("\r{} Working… ({}s)", frames[n % frames.len()], n / 10);
+            // SAFETY: writes a buffer we own to fd 1.
+            unsafe {
+                libc::write(1, frame.as_ptr().cast(), frame.len());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
 fn check(result: io::Result<()>) -> StepResult {
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Exit(EXIT_BROKEN_PIPE)),

@@ -36,6 +36,18 @@ pub enum Step {
     Sleep(Duration),
     /// `stall`
     Stall,
+    /// `spinner` — from now on, a spinner frame on stdout every 100 ms (a
+    /// carriage return, a frame, `Working…`), as CLIs draw while they think.
+    Spinner,
+    /// `hook:EVENT:JSON` — call the hooks a claude `--settings` argument
+    /// gives for EVENT, as claude does: each command through `sh -c`, with
+    /// JSON (with `hook_event_name` set to EVENT) on its stdin, waited for.
+    Hook {
+        /// The event.
+        event: String,
+        /// The hook's input.
+        input: String,
+    },
     /// `ask:QUESTION`
     Ask(String),
     /// `require-tty`
@@ -179,6 +191,20 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
         "jflood" => Step::Jflood(parse_size(need(arg, "jflood")?).map_err(|e| unit(e, "jflood"))?),
         "sleep" => Step::Sleep(parse_duration(need(arg, "sleep")?).map_err(|e| unit(e, "sleep"))?),
         "stall" => none(arg, "stall", Step::Stall)?,
+        "spinner" => none(arg, "spinner", Step::Spinner)?,
+        "hook" => {
+            let (event, input) =
+                need(arg, "hook")?
+                    .split_once(':')
+                    .ok_or(StepError::InvalidArgument {
+                        step: "hook",
+                        reason: "expected EVENT:JSON".into(),
+                    })?;
+            Step::Hook {
+                event: event.to_owned(),
+                input: input.to_owned(),
+            }
+        }
         "ask" => Step::Ask(need(arg, "ask")?.to_owned()),
         "require-tty" => none(arg, "require-tty", Step::RequireTty)?,
         "exit" => Step::Exit(parse_code(need(arg, "exit")?, "exit")?),
@@ -460,6 +486,14 @@ mod tests {
             ("jflood:1M", Step::Jflood(1 << 20)),
             ("sleep:1.5s", Step::Sleep(ms(1500))),
             ("stall", Step::Stall),
+            ("spinner", Step::Spinner),
+            (
+                "hook:Stop:{\"a\":1}",
+                Step::Hook {
+                    event: "Stop".into(),
+                    input: "{\"a\":1}".into(),
+                },
+            ),
             ("ask:Proceed? [y/n] ", Step::Ask("Proceed? [y/n] ".into())),
             ("require-tty", Step::RequireTty),
             ("exit:0", Step::Exit(0)),

@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--exec PATH] -- ARGV0 ARGS…
+//! baton-shim hook
 //! ```
+//!
+//! `baton-shim hook` is the command baton installs as an agent CLI's hook
+//! for one run: it passes the hook's input (stdin) to the conductor and
+//! exits 0 at once, printing nothing (see `baton_core::hooks`).
 //!
 //! It starts the agent as its child, in its own process group (the shim is
 //! the group's leader, so the conductor's group signals reach both), waits
@@ -122,6 +127,12 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
+        // The command an agent CLI's hooks run (see baton_core::hooks):
+        // report and end at once, exit 0, nothing on stdout.
+        baton_core::hooks::report_from_stdin();
+        return ExitCode::SUCCESS;
+    }
     let args = match parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {

@@ -58,6 +58,8 @@ pub(crate) struct RunConfig {
     /// Reads the output for what the agent CLI says of itself (`None`: an
     /// agent with nothing to listen for).
     pub listener: Option<baton_agents::Listener>,
+    /// The run's CLI reports through baton's hooks.
+    pub hooked: bool,
 }
 
 /// The optional L2 hook: a command that must keep succeeding.
@@ -133,6 +135,22 @@ impl RunShared {
             },
             Err(_) => Vec::new(),
         }
+    }
+
+    /// What a run's end is judged by (the CLI's last words): its last
+    /// output bytes and, for a run on a terminal, its screen after them —
+    /// a TUI places its words with cursor moves, so only the screen holds
+    /// "Unable to connect" as a line.
+    pub fn end_tail(&self) -> Vec<u8> {
+        let Ok(shown) = self.shown.lock() else {
+            return Vec::new();
+        };
+        let mut tail = shown.tail.to_vec();
+        if let Some(screen) = &shown.screen {
+            tail.push(b'\n');
+            tail.extend_from_slice(screen.text().as_bytes());
+        }
+        tail
     }
 
     pub fn tail_bytes(&self) -> Vec<u8> {
@@ -409,7 +427,7 @@ pub(crate) async fn drive<B: Backend>(
     run.report(RunMsg::Finished {
         status,
         payload,
-        tail: run.shared.tail_bytes(),
+        tail: run.shared.end_tail(),
     });
 }
 

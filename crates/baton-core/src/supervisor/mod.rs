@@ -10,6 +10,7 @@
 pub mod backend;
 pub(crate) mod driver;
 mod effect;
+mod hooked;
 mod leasing;
 mod placement;
 mod policy;
@@ -53,6 +54,8 @@ pub(crate) enum SupMsg {
         id: SessionId,
         ending: crate::worktree::Ending,
     },
+    /// A hook of a run said something (its token verified).
+    Hook(crate::hooks::HookReport),
 }
 
 /// Requests from the public API.
@@ -157,6 +160,13 @@ struct Entry {
     /// Runs in a row its agent CLI said it could not reach its provider:
     /// the wait before the next doubles with each.
     offline_runs: u32,
+    /// Whether its run's CLI reports through hooks (`None`: the run has
+    /// none).
+    hooks: Option<baton_proto::HooksState>,
+    /// In `input_wait`: what it waits for, when its hooks said; a wait
+    /// its hooks declared ends only by its hooks (or an answer), not by
+    /// output resuming.
+    wait_kind: Option<baton_proto::WaitKind>,
 }
 
 /// What a session that is to run next waits for.
@@ -210,6 +220,8 @@ pub(crate) struct Supervisor {
     /// tmux runs an earlier conductor left running, by session id; taken
     /// over when a session with that id is spawned again.
     recoverable: HashMap<String, Recoverable>,
+    /// Where runs' hooks report, once bound (see [`crate::hooks`]).
+    hooks: Option<hooked::HookChannel>,
     /// One multiplexed ssh connection per remote host, made on first use.
     ssh_hosts: HashMap<String, (Arc<proc::ssh::SshHost>, Arc<proc::remote_feed::HostFeed>)>,
     /// What the handlers of the current message decided; performed after it.
@@ -285,6 +297,7 @@ impl Supervisor {
                 .into_iter()
                 .map(|r| (r.id.clone(), r))
                 .collect(),
+            hooks: None,
             ssh_hosts: HashMap::new(),
             effects: Effects::default(),
         }
@@ -305,6 +318,7 @@ impl Supervisor {
                 }
             });
         }
+        self.hooks = hooked::HookChannel::open(&self.opts.conductor.logs_dir, &self.tx);
         // Before any spawn: a session spawned again under the same id must
         // not find its old worktree while it is being removed.
         for (id, worktree) in std::mem::take(&mut self.orphan_worktrees) {
@@ -313,13 +327,7 @@ impl Supervisor {
             self.perform();
         }
         while let Some(msg) = rx.recv().await {
-            match msg {
-                SupMsg::Control(c) => self.control(c),
-                SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
-                SupMsg::Timer(t) => self.timer(t),
-                SupMsg::Broker(reply) => self.on_broker_reply(reply),
-                SupMsg::WorktreeDone { id, ending } => self.on_worktree_done(&id, ending),
-            }
+            self.handle(msg);
             self.perform();
             let live = self.publish_live();
             if live == 0
@@ -330,6 +338,18 @@ impl Supervisor {
                 self.finish_shutdown().await;
                 break;
             }
+        }
+    }
+
+    /// Decides what `msg` calls for (performed by [`Supervisor::perform`]).
+    fn handle(&mut self, msg: SupMsg) {
+        match msg {
+            SupMsg::Control(c) => self.control(c),
+            SupMsg::Run { id, attempt, msg } => self.on_run_report(id, attempt, msg),
+            SupMsg::Timer(t) => self.timer(t),
+            SupMsg::Broker(reply) => self.on_broker_reply(reply),
+            SupMsg::WorktreeDone { id, ending } => self.on_worktree_done(&id, ending),
+            SupMsg::Hook(report) => self.on_hook(report),
         }
     }
 
@@ -376,6 +396,9 @@ impl Supervisor {
         }
         entry.state = to;
         entry.reason = reason.to_owned();
+        if to != SessionState::InputWait {
+            entry.wait_kind = None;
+        }
         entry.evidence.clone_from(&evidence);
         entry.generation += 1;
         let restarts = entry.restarts;
@@ -575,6 +598,8 @@ impl Supervisor {
                 worktree_view: None,
                 usage: None,
                 offline_runs: 0,
+                hooks: None,
+                wait_kind: None,
             },
         );
         match recovered {
@@ -622,6 +647,8 @@ impl Supervisor {
         let (ctl_tx, ctl) = mpsc::unbounded_channel();
         if let Some(entry) = self.sessions.get_mut(id) {
             entry.run = Some(ctl_tx);
+            entry.hooks = cfg.hooked.then_some(baton_proto::HooksState::Expected);
+            entry.wait_kind = None;
         }
         self.effects.push(Effect::Drive(Box::new(Drive {
             id: id.clone(),
@@ -811,7 +838,32 @@ impl Supervisor {
         };
         let agent = baton_agents::agent(spec.agent);
         let preflight = agent.preflight(spec, &env);
-        let argv = agent.argv(spec, &self.opts.agents);
+        // On a local terminal a CLI runs interactively, with baton's hooks
+        // for this run when the conductor hears hooks.
+        let hook = self
+            .hooks
+            .as_ref()
+            .filter(|_| spec.backend.is_terminal() && !spec.is_remote())
+            .and_then(|channel| channel.for_run(spec.id.as_str(), attempt));
+        let interactive = spec
+            .backend
+            .is_terminal()
+            .then(|| {
+                agent.interactive_argv(
+                    spec,
+                    &self.opts.agents,
+                    hook.as_ref().map(|h| h.command.as_str()),
+                )
+            })
+            .flatten()
+            .filter(|_| !spec.is_remote());
+        let hooked = interactive.is_some() && hook.is_some();
+        if let (true, Some(hook)) = (hooked, &hook) {
+            env.extend(hook.env());
+        }
+        let argv = interactive
+            .clone()
+            .unwrap_or_else(|| agent.argv(spec, &self.opts.agents));
         let logged_argv = match &spec.prompt {
             // A `command` gets its prompt in the environment, not in its argv.
             Some(prompt) if !conductor.log_input && spec.agent != AgentKind::Command => {
@@ -859,7 +911,14 @@ impl Supervisor {
                 interval: probe.l2_interval,
                 failures: probe.l2_failures,
             }),
-            listener: baton_agents::Listener::of(agent),
+            // What an interactive CLI says is on its screen and in its
+            // hooks, not in structured output.
+            listener: if interactive.is_some() {
+                None
+            } else {
+                baton_agents::Listener::of(agent)
+            },
+            hooked,
             // tmux panes get the same size as a PTY (see proc::tmux).
             screen: spec.backend.is_terminal().then(proc::PtySize::default),
             worktree: spec.worktree.clone().map(|spec_wt| worktree::WorktreePlan {
@@ -975,10 +1034,14 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
-            RunMsg::Silent(detection) => self.on_silent(&id, detection),
+            RunMsg::Silent(detection) => {
+                self.hooks_silent(&id);
+                self.on_silent(&id, detection);
+            }
             RunMsg::Resumed => {
                 if matches!(entry.state, SessionState::Stalled | SessionState::InputWait)
                     && entry.ending.is_none()
+                    && entry.wait_kind.is_none()
                     && self.transition(&id, SessionState::Healthy, "output_resumed", None, None)
                 {
                     self.arm_budget_reset(&id);
@@ -1128,6 +1191,7 @@ impl Supervisor {
                         Event::InputWait {
                             rule: d.rule.clone(),
                             line: d.line.clone(),
+                            kind: None,
                         },
                     );
                     self.auto_answer(id, &d);
@@ -1192,6 +1256,12 @@ impl Supervisor {
                 // An unreachable host's evidence is what the run said of it.
                 let evidence = match class {
                     FailureClass::RemoteUnreachable | FailureClass::Network => {
+                        entry.message.clone().or(evidence)
+                    }
+                    // Ended on a hook's word: what it said.
+                    FailureClass::RateLimited | FailureClass::AuthRequired
+                        if evidence.is_none() =>
+                    {
                         entry.message.clone()
                     }
                     // The CLI's words are also the `dead` record's message:
@@ -1681,6 +1751,8 @@ impl Supervisor {
             evidence: e.evidence.clone(),
             worktree: e.worktree_view.clone(),
             usage: e.usage,
+            wait_kind: e.wait_kind.filter(|_| e.state == SessionState::InputWait),
+            hooks: e.hooks,
         })
     }
 
@@ -1729,6 +1801,8 @@ fn ended_row(s: crate::replay::ReplayedSession) -> SessionRow {
         evidence: s.evidence,
         worktree: None,
         usage: s.usage,
+        wait_kind: None,
+        hooks: None,
         id: s.id,
     }
 }

@@ -156,13 +156,7 @@ fn finished(code: i32, tail: &str) -> RunMsg {
 impl Table {
     /// What handling `msg` decided. Runs it decided are kept in `runs`.
     fn handle(&mut self, msg: SupMsg) -> Vec<Effect> {
-        match msg {
-            SupMsg::Control(c) => self.sup.control(c),
-            SupMsg::Run { id, attempt, msg } => self.sup.on_run_report(id, attempt, msg),
-            SupMsg::Timer(t) => self.sup.timer(t),
-            SupMsg::Broker(reply) => self.sup.on_broker_reply(reply),
-            SupMsg::WorktreeDone { id, ending } => self.sup.on_worktree_done(&id, ending),
-        }
+        self.sup.handle(msg);
         let mut effects = self.sup.effects.take();
         for effect in &mut effects {
             if let Effect::Drive(drive) = effect {
@@ -511,7 +505,7 @@ async fn a_question_is_answered_by_the_first_rule_that_matches_it() {
     assert_eq!(states(&effects), ["healthy>input_wait:input_wait:yes_no"]);
     assert!(records(&effects).iter().any(|e| matches!(
         e,
-        Event::InputWait { rule, line } if rule == "yes_no" && line == "Proceed? [y/N]"
+        Event::InputWait { rule, line, .. } if rule == "yes_no" && line == "Proceed? [y/N]"
     )));
     match t.told("a").as_slice() {
         [RunCtl::Input { bytes, source, .. }] => {

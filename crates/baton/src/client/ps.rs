@@ -51,17 +51,23 @@ fn run(args: PsArgs) -> Result<i32, Failure> {
 /// The `ps` table: one header line, one line per session.
 pub fn table(sessions: &[SessionRow]) -> String {
     let mut text = format!(
-        "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7} {:>7} {:>9}  {}\n",
+        "{:<20} {:<8} {:<8} {:<15} {:>4} {:>7} {:>7} {:>9}  {}\n",
         "ID", "AGENT", "HOST", "STATE", "RST", "AGE", "TOKENS", "COST", "LAST OUTPUT"
     );
     for s in sessions {
         let (tokens, cost) = used(s.usage.as_ref());
+        // A run whose hooks stay silent is judged by its screen only.
+        let silent = if s.hooks == Some(baton_proto::HooksState::Silent) {
+            "(hooks silent) "
+        } else {
+            ""
+        };
         text.push_str(&format!(
-            "{:<20} {:<8} {:<8} {:<11} {:>4} {:>7} {:>7} {:>9}  {}\n",
+            "{:<20} {:<8} {:<8} {:<15} {:>4} {:>7} {:>7} {:>9}  {silent}{}\n",
             truncate(&s.id, 20),
             s.agent,
             truncate(&s.host, 8),
-            s.state.as_str(),
+            s.state_text(),
             s.restarts,
             age(s.age_ms),
             tokens,

@@ -104,6 +104,7 @@ impl Model {
                 row.reason.clone_from(&newer.reason);
                 row.restarts = newer.restarts;
                 row.evidence.clone_from(&newer.evidence);
+                row.wait_kind = newer.wait_kind;
             }
         }
         self.sessions = sessions;
@@ -140,8 +141,21 @@ impl Model {
                 row.reason.clone_from(reason);
                 row.restarts = *restarts;
                 row.evidence.clone_from(evidence);
+                row.wait_kind = None;
                 self.state_seq.insert(id.clone(), record.seq);
             }
+            // What it waits for, as its hooks said (also a change of it
+            // while it stays in `input_wait`).
+            Event::InputWait {
+                kind: Some(kind),
+                line,
+                ..
+            } => {
+                row.wait_kind = Some(*kind);
+                row.reason = format!("input_wait:{kind}");
+                row.evidence = Some(line.clone());
+            }
+            Event::Hooks { state, .. } => row.hooks = Some(*state),
             Event::Spawn { pid, attempt, .. } => {
                 row.pid = Some(*pid);
                 row.attempt = *attempt;
@@ -333,6 +347,8 @@ pub(crate) mod tests {
             evidence: None,
             worktree: None,
             usage: None,
+            wait_kind: None,
+            hooks: None,
         }
     }
 

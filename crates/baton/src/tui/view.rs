@@ -257,6 +257,14 @@ fn draw_detail(frame: &mut Frame, area: Rect, model: &Model) {
     if let Some(evidence) = &s.evidence {
         facts.push(Line::from(format!("evidence: {evidence}")));
     }
+    if let Some(hooks) = s.hooks {
+        let said = match hooks {
+            baton_proto::HooksState::Silent => "silent: judged by its screen",
+            baton_proto::HooksState::Reporting => "reporting",
+            baton_proto::HooksState::Expected => "installed, not heard yet",
+        };
+        facts.push(Line::from(format!("hooks: {said}")));
+    }
     if let Some(message) = &s.message {
         facts.push(Line::from(format!("message: {message}")));
     }

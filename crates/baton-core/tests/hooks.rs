@@ -1,0 +1,384 @@
+//! Interactive sessions that say what they wait for: a CLI on a terminal
+//! runs with baton's hooks for that run, and what the hooks say — a
+//! permission asked, a question, a turn over — is the session's state at
+//! once, whatever its screen keeps drawing. A run whose hooks stay silent
+//! is said to be, and judged by its screen.
+//!
+//! The stand-in plays claude: it is claude's `bin`, and calls the hooks
+//! its `--settings` argument names as claude does (`hook:EVENT:JSON`).
+
+mod common;
+
+use std::time::Duration;
+
+use baton_config::{AgentKind, Backend, SessionSpec};
+use baton_core::SessionState;
+use baton_core::eventlog::{Event, Record};
+use baton_proto::{HooksState, WaitKind};
+use common::*;
+
+/// A claude session on `backend` whose CLI (the stand-in) runs `steps`.
+fn claude(name: &str, backend: Backend, steps: &[&str]) -> SessionSpec {
+    let mut spec = SessionSpec::command(id(name), Vec::new());
+    spec.agent = AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("fix the flaky test".into());
+    spec.backend = backend;
+    spec.env
+        .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
+    spec
+}
+
+fn harness() -> Harness {
+    Harness::new(|o| {
+        o.agents.claude.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.input_wait_after = Some(Duration::from_secs(2));
+    })
+}
+
+/// CLOCK_MONOTONIC now, in ns (the stand-in's `stamp` clock).
+fn monotonic_ns() -> u128 {
+    stand_in_agent::monotonic_ns()
+}
+
+/// The `stamp <ns>` the session's output holds.
+fn stamp(h: &Harness, name: &str) -> u128 {
+    let out = String::from_utf8_lossy(&h.out_log(name)).into_owned();
+    let at = out.find("stamp ").expect("a stamp in the output");
+    out[at + 6..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
+
+/// The session's `state` records, as (to, reason, evidence).
+fn states(h: &Harness, name: &str) -> Vec<(SessionState, String, Option<String>)> {
+    h.session_records(name)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::State {
+                to,
+                reason,
+                evidence,
+                ..
+            } => Some((to, reason, evidence)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn input_waits(h: &Harness, name: &str) -> Vec<(String, String, Option<WaitKind>)> {
+    h.session_records(name)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::InputWait { rule, line, kind } => Some((rule, line, kind)),
+            _ => None,
+        })
+        .collect()
+}
+
+const BASH: &str = r#"{"tool_name":"Bash","tool_input":{"command":"cargo test --token=s3cr3t-T0KEN","description":"Run the tests"}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
+    let h = harness();
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        let pre = format!("hook:PreToolUse:{BASH}");
+        let permission = format!("hook:PermissionRequest:{BASH}");
+        let steps = [
+            "print:claude (stand-in) ready",
+            r#"hook:SessionStart:{"source":"startup"}"#,
+            r#"hook:UserPromptSubmit:{"prompt":"fix the flaky test"}"#,
+            "spinner",
+            "sleep:300ms",
+            &pre,
+            "stamp",
+            &permission,
+            // The spinner goes on while the dialog waits: still waiting.
+            "sleep:2500ms",
+            r#"hook:PostToolUse:{"tool_name":"Bash","tool_response":{"stdout":"ok"}}"#,
+            "sleep:300ms",
+            r#"hook:PreToolUse:{"tool_name":"AskUserQuestion","tool_input":{"questions":[{"question":"Which database should the fix target?","options":[{"label":"sqlite"},{"label":"postgres"}]}]}}"#,
+            "sleep:500ms",
+            r#"hook:PostToolUse:{"tool_name":"AskUserQuestion"}"#,
+            "sleep:300ms",
+            r#"hook:Stop:{"last_assistant_message":"All 12 tests pass.\nThe fix is in src/lib.rs."}"#,
+            "stall",
+        ];
+        h.spawn(claude(
+            &format!("hooked-{backend}"),
+            backend.clone(),
+            &steps,
+        ))
+        .await;
+    }
+    // A dialog drawn, a quiet, more drawing: output resuming does not end
+    // a wait the hooks declared; the turn's end changes what it waits for.
+    let permission = format!("hook:PermissionRequest:{BASH}");
+    h.spawn(claude(
+        "redrawn",
+        Backend::Pty,
+        &[
+            "print:claude (stand-in) ready",
+            &permission,
+            "say:Do you want to proceed? [y/N] ",
+            "sleep:2500ms",
+            "print:(redrawn)",
+            "sleep:500ms",
+            r#"hook:Stop:{"last_assistant_message":"I stopped: the tests need permission."}"#,
+            "stall",
+        ],
+    ))
+    .await;
+    for backend in &backends {
+        let name = format!("hooked-{backend}");
+        let waiting = h
+            .wait_for(&format!("{name} asks permission"), |r: &Record| {
+                r.session.as_deref() == Some(&name)
+                    && matches!(
+                        &r.event,
+                        Event::InputWait {
+                            kind: Some(WaitKind::Permission),
+                            ..
+                        }
+                    )
+            })
+            .await;
+        let seen = monotonic_ns();
+        let fired = stamp(&h, &name);
+        let latency_ms = (seen.saturating_sub(fired)) as f64 / 1e6;
+        println!("{name}: hook to input_wait record seen by the test: {latency_ms:.1} ms");
+        // The bench measures it (p50/p99); here: at once, not after a quiet.
+        assert!(latency_ms < 1000.0, "{name}: {latency_ms} ms\n{}", h.dump());
+        let Event::InputWait { rule, line, .. } = &waiting.event else {
+            unreachable!()
+        };
+        assert_eq!(rule, "hook:PermissionRequest");
+        assert_eq!(line, "Bash: Run the tests");
+    }
+    for backend in &backends {
+        let name = format!("hooked-{backend}");
+        h.wait_for(&format!("{name} idle"), |r: &Record| {
+            r.session.as_deref() == Some(&name)
+                && matches!(
+                    &r.event,
+                    Event::InputWait {
+                        kind: Some(WaitKind::Idle),
+                        ..
+                    }
+                )
+        })
+        .await;
+        let wanted: Vec<(SessionState, &str, Option<&str>)> = vec![
+            (SessionState::Starting, "spawn", None),
+            (SessionState::Healthy, "first_output", None),
+            (
+                SessionState::InputWait,
+                "input_wait:permission",
+                Some("Bash: Run the tests"),
+            ),
+            (SessionState::Healthy, "tool_done", None),
+            (
+                SessionState::InputWait,
+                "input_wait:question",
+                Some("Which database should the fix target?"),
+            ),
+            (SessionState::Healthy, "tool_done", None),
+            (
+                SessionState::InputWait,
+                "input_wait:idle",
+                Some("The fix is in src/lib.rs."),
+            ),
+        ];
+        let got = states(&h, &name);
+        let got: Vec<(SessionState, &str, Option<&str>)> = got
+            .iter()
+            .map(|(to, reason, evidence)| (*to, reason.as_str(), evidence.as_deref()))
+            .collect();
+        assert_eq!(got, wanted, "{name}\n{}", h.dump());
+        let kinds: Vec<Option<WaitKind>> =
+            input_waits(&h, &name).into_iter().map(|w| w.2).collect();
+        assert_eq!(
+            kinds,
+            [
+                Some(WaitKind::Permission),
+                Some(WaitKind::Question),
+                Some(WaitKind::Idle)
+            ]
+        );
+        let row = h
+            .conductor
+            .snapshot()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == name)
+            .unwrap();
+        assert_eq!(row.wait_kind, Some(WaitKind::Idle), "{row:?}");
+        assert_eq!(row.hooks, Some(HooksState::Reporting), "{row:?}");
+    }
+    h.wait_for("redrawn idle", |r: &Record| {
+        r.session.as_deref() == Some("redrawn")
+            && matches!(
+                &r.event,
+                Event::InputWait {
+                    kind: Some(WaitKind::Idle),
+                    ..
+                }
+            )
+    })
+    .await;
+    let got: Vec<(SessionState, String)> = states(&h, "redrawn")
+        .into_iter()
+        .map(|(to, reason, _)| (to, reason))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (SessionState::Starting, "spawn".into()),
+            (SessionState::Healthy, "first_output".into()),
+            (SessionState::InputWait, "input_wait:permission".into()),
+        ],
+        "{}",
+        h.dump()
+    );
+    let row = h.conductor.snapshot().await.unwrap();
+    let row = row.iter().find(|r| r.id == "redrawn").unwrap();
+    assert_eq!(row.wait_kind, Some(WaitKind::Idle));
+    assert_eq!(
+        row.evidence.as_deref(),
+        Some("I stopped: the tests need permission.")
+    );
+    h.conductor.kill(&id("redrawn")).await.expect("kill");
+    // The command a permission was asked for held a token: it is in no
+    // record (the summary is the CLI's description of it).
+    let log = std::fs::read_to_string(h.logs().join("events.jsonl")).unwrap();
+    assert!(!log.contains("s3cr3t"), "a secret reached the event log");
+    for backend in &backends {
+        h.conductor
+            .kill(&id(&format!("hooked-{backend}")))
+            .await
+            .expect("kill");
+    }
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_hooks_never_fire_is_said_silent_and_judged_by_its_screen() {
+    let h = harness();
+    for backend in [Backend::Pty, Backend::Tmux] {
+        let name = format!("mute-{backend}");
+        h.spawn(claude(
+            &name,
+            backend,
+            &[
+                "print:claude (stand-in) without hooks",
+                "ask:Continue? [y/N] ",
+            ],
+        ))
+        .await;
+        let waiting = h.wait_state(&name, SessionState::InputWait).await;
+        let (reason, evidence) = why(&waiting);
+        assert_eq!(reason, "input_wait:yes_no", "{}", h.dump());
+        assert_eq!(evidence, Some("Continue? [y/N]"));
+        let records = h.session_records(&name);
+        let silent = records
+            .iter()
+            .position(|r| {
+                matches!(
+                    r.event,
+                    Event::Hooks {
+                        state: HooksState::Silent,
+                        ..
+                    }
+                )
+            })
+            .expect("a hooks record");
+        let judged = records.iter().position(|r| r.seq == waiting.seq).unwrap();
+        assert!(silent < judged, "said silent before it is judged");
+        let screen = h
+            .wait_for("its input_wait record", |r: &Record| {
+                r.session.as_deref() == Some(&name) && matches!(r.event, Event::InputWait { .. })
+            })
+            .await;
+        assert!(
+            matches!(screen.event, Event::InputWait { kind: None, .. }),
+            "the screen knows no kind: {screen:?}"
+        );
+        let row = h
+            .conductor
+            .snapshot()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.id == name)
+            .unwrap();
+        assert_eq!(row.hooks, Some(HooksState::Silent));
+        assert_eq!(row.wait_kind, None);
+        h.conductor.kill(&id(&name)).await.expect("kill");
+    }
+    h.finish().await;
+}
+
+/// A datagram that names a session with a token that is not its run's —
+/// another session's, an earlier run's, made up — changes nothing; the
+/// run's own token does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_of_one_session_cannot_speak_for_another() {
+    let h = harness();
+    h.spawn(claude(
+        "teller",
+        Backend::Pty,
+        &["env:BATON_HOOK_TOKEN", "env:BATON_HOOK_SOCKET", "stall"],
+    ))
+    .await;
+    h.spawn(claude("victim", Backend::Pty, &["print:working", "stall"]))
+        .await;
+    h.wait_state("teller", SessionState::Healthy).await;
+    h.wait_state("victim", SessionState::Healthy).await;
+    let out = String::from_utf8_lossy(&h.out_log("teller")).into_owned();
+    let value = |name: &str| {
+        let at = out.find(&format!("{name}=")).expect(name) + name.len() + 1;
+        out[at..].lines().next().unwrap().trim().to_owned()
+    };
+    let token = value("BATON_HOOK_TOKEN");
+    let socket = value("BATON_HOOK_SOCKET");
+    assert_eq!(std::path::Path::new(&socket), h.logs().join("hooks.sock"));
+    let send = |session: &str, attempt: u32, token: &str| {
+        let report = serde_json::json!({
+            "session": session,
+            "attempt": attempt,
+            "token": token,
+            "input": serde_json::from_str::<serde_json::Value>(&format!(
+                r#"{{"hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{{"description":"forged {session}"}}}}"#
+            )).unwrap(),
+        });
+        let socket_to = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        socket_to
+            .send_to(report.to_string().as_bytes(), &socket)
+            .unwrap();
+    };
+    send("victim", 1, &token);
+    send("victim", 1, &"0".repeat(64));
+    send("teller", 2, &token);
+    send("victim", 1, "");
+    // The run's own token is heard, after all of those.
+    send("teller", 1, &token);
+    let heard = h.wait_state("teller", SessionState::InputWait).await;
+    assert_eq!(why(&heard).1, Some("Bash: forged teller"));
+    assert!(
+        h.session_records("victim")
+            .iter()
+            .all(|r| !matches!(r.event, Event::InputWait { .. })),
+        "{}",
+        h.dump()
+    );
+    for name in ["teller", "victim"] {
+        h.conductor.kill(&id(name)).await.expect("kill");
+    }
+    h.finish().await;
+}
