@@ -177,6 +177,15 @@ impl Harness {
         Ok(())
     }
 
+    /// Kills session `id` and waits until its processes are gone.
+    pub async fn kill(&self, id: &str) -> Fallible<()> {
+        let id: SessionId = id.parse()?;
+        self.conductor
+            .kill(&id)
+            .await
+            .map_err(|e| format!("kill of session {id} failed: {e}").into())
+    }
+
     /// The session table now.
     pub async fn snapshot(&self) -> Fallible<Vec<SessionRow>> {
         self.conductor

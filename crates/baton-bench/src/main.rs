@@ -67,10 +67,13 @@ enum Figure {
     /// Reading an agent's structured output: a stream-json flood through a
     /// claude session beside the same bytes through a command session.
     Parser,
+    /// A CLI's hook to its `input_wait` record: claude sessions (the
+    /// stand-in) on a PTY firing `PermissionRequest`, beside the hook alone.
+    Hook,
 }
 
 impl Figure {
-    const ALL: [Figure; 13] = [
+    const ALL: [Figure; 14] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -84,6 +87,7 @@ impl Figure {
         Figure::Mcp,
         Figure::Tui,
         Figure::Parser,
+        Figure::Hook,
     ];
 
     fn name(self) -> &'static str {
@@ -101,6 +105,7 @@ impl Figure {
             Figure::Mcp => "mcp",
             Figure::Tui => "tui",
             Figure::Parser => "parser",
+            Figure::Hook => "hook",
         }
     }
 
@@ -122,7 +127,7 @@ impl Figure {
 #[derive(Debug, Parser)]
 #[command(name = "baton-bench", version)]
 struct Args {
-    /// Smaller runs (50 exit, 20 stall, 64 MiB flood, 100 spawn, idle at 100 only,
+    /// Smaller runs (50 exit, 20 stall, 20 hooks, 64 MiB flood, 100 spawn, idle at 100 only,
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
     /// daemon events with 50 sessions over 3 s, remote with 10 probes and
     /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits, tui with 100 live sessions and a
@@ -189,6 +194,7 @@ fn parse_size(text: &str) -> Result<u64, String> {
 struct Plan {
     exit_sessions: usize,
     stall_sessions: usize,
+    hook_runs: usize,
     flood_size: u64,
     flood_runs: usize,
     spawn_sessions: usize,
@@ -217,6 +223,7 @@ impl Plan {
         Ok(Plan {
             exit_sessions: if quick { 50 } else { 200 },
             stall_sessions: if quick { 20 } else { 100 },
+            hook_runs: if quick { 20 } else { 100 },
             flood_size: args
                 .flood_size
                 .unwrap_or(if quick { 64 << 20 } else { 1 << 30 }),
@@ -354,6 +361,7 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
     match figure {
         Figure::Exit => figures::exit::measure(ctx, plan.exit_sessions).await,
         Figure::Stall => figures::stall::measure(ctx, plan.stall_sessions).await,
+        Figure::Hook => figures::hook::measure(ctx, plan.hook_runs).await,
         Figure::Parser => figures::parser::measure(ctx, plan.flood_size, plan.flood_runs).await,
         Figure::Throughput => {
             figures::throughput::measure(ctx, plan.flood_size, plan.flood_runs).await

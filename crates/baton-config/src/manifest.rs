@@ -90,7 +90,15 @@ pub struct NotifyHook {
     pub sessions: Vec<SessionId>,
     /// Only sessions tagged with this capability.
     pub capability: Option<String>,
+    /// Only an `input_wait` for one of these (`permission`, `question`,
+    /// `idle`), as the session's hooks say; it then runs at the
+    /// `input_wait` record (also a change of what a session waits for).
+    /// Empty: every entry into each state of `on`.
+    pub kinds: Vec<String>,
 }
+
+/// What a `[[notify]]` hook's `kinds` can name.
+pub const WAIT_KIND_NAMES: &[&str] = &["permission", "question", "idle"];
 
 impl Manifest {
     /// Reads and validates the manifest at `path`, with the user's hosts
@@ -588,6 +596,7 @@ struct RawNotify {
     command: Sp<Argv>,
     sessions: Vec<Spanned<Text>>,
     capability: Sp<Text>,
+    kinds: Vec<Spanned<Text>>,
 }
 
 /// `[hosts.NAME]` tables by name, each name with its span.
@@ -976,11 +985,38 @@ impl Validator<'_> {
                 }
             }
         }
+        let mut kinds = Vec::with_capacity(raw.kinds.len());
+        for kind in raw.kinds {
+            let at = kind.span();
+            let Text(name) = kind.into_inner();
+            if !WAIT_KIND_NAMES.contains(&name.as_str()) {
+                return Err(self.err(
+                    Some(at),
+                    format!(
+                        "`kinds` in {table}: unknown kind `{}`; the kinds are {}",
+                        name.escape_debug(),
+                        WAIT_KIND_NAMES.join(", ")
+                    ),
+                ));
+            }
+            if !on.iter().any(|s| s == "input_wait") {
+                return Err(self.err(
+                    Some(at),
+                    format!(
+                        "`kinds` in {table} narrows input_wait, which `on` does not hold; add \"input_wait\" to `on`"
+                    ),
+                ));
+            }
+            if !kinds.contains(&name) {
+                kinds.push(name);
+            }
+        }
         Ok(NotifyHook {
             on,
             command,
             sessions,
             capability: raw.capability.map(|c| c.into_inner().0),
+            kinds,
         })
     }
 

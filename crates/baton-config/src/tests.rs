@@ -1234,6 +1234,18 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "unknown field `when`",
     ),
     (
+        "notify with an unknown wait kind",
+        "[[notify]]\non = [\"input_wait\"]\ncommand = [\"x\"]\nkinds = [\"bored\"]\n",
+        Some(4),
+        "unknown kind `bored`; the kinds are permission, question, idle",
+    ),
+    (
+        "notify with kinds but no input_wait",
+        "[[notify]]\non = [\"dead\"]\ncommand = [\"x\"]\nkinds = [\"idle\"]\n",
+        Some(4),
+        "narrows input_wait, which `on` does not hold",
+    ),
+    (
         "remote session env key that is not a shell name",
         "[hosts.gpu]\naddress = \"10.0.0.2\"\n[[session]]\ncommand = [\"x\"]\nhost = \"gpu\"\nenv = { \"A-B\" = \"1\" }\n",
         Some(6),
@@ -1369,7 +1381,13 @@ fn notify_hooks_are_read_in_order_with_their_filters() {
     assert!(m.notify[0].sessions.is_empty() && m.notify[0].capability.is_none());
     assert_eq!(m.notify[1].sessions, vec![id("w1")]);
     assert_eq!(m.notify[1].capability.as_deref(), Some("review"));
+    assert!(m.notify[0].kinds.is_empty());
     assert!(parse(OK_SESSION).unwrap().notify.is_empty());
+    let narrowed = format!(
+        "{OK_SESSION}\n[[notify]]\non = [\"input_wait\"]\ncommand = [\"x\"]\nkinds = [\"idle\", \"permission\", \"idle\"]\n"
+    );
+    let m = parse(&narrowed).expect("valid");
+    assert_eq!(m.notify[0].kinds, strings(&["idle", "permission"]));
 }
 
 #[test]

@@ -868,3 +868,79 @@ fn what_an_agent_detached_from_its_group_ends_with_its_session() {
         assert!(pid_is_gone(pid), "{} outlived its session", file.display());
     }
 }
+
+/// A `[[notify]]` hook narrowed to `kinds` runs when a session's hooks say
+/// it waits for one of them — also when what it waits for changes while it
+/// waits — with that `input_wait` record on stdin and `BATON_WAIT_KIND`; a
+/// hook on `input_wait` without `kinds` runs once, at the state entry.
+#[test]
+fn notify_hooks_can_wait_for_a_kind_of_input_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (idle, any) = (dir.path().join("idle.txt"), dir.path().join("any.txt"));
+    let script = [
+        "print:claude (stand-in) ready",
+        r#"hook:PermissionRequest:{"tool_name":"Edit","tool_input":{"file_path":"/repo/src/lib.rs"}}"#,
+        "sleep:500ms",
+        r#"hook:Stop:{"last_assistant_message":"Done: the fix is in."}"#,
+        "sleep:500ms",
+    ]
+    .join("\n");
+    let text = format!(
+        r#"[conductor]
+backoff = "50ms"
+grace = "1s"
+[agents.claude]
+bin = {stand_in:?}
+[[notify]]
+on = ["input_wait"]
+kinds = ["idle"]
+command = ["sh", "-c", "printf '%s ' \"$BATON_WAIT_KIND\" >> {idle}; cat >> {idle}; echo >> {idle}"]
+[[notify]]
+on = ["input_wait"]
+command = ["sh", "-c", "cat >> {any}; echo >> {any}"]
+[[session]]
+id = "lead"
+agent = "claude"
+backend = "pty"
+prompt = "fix it"
+env = {{ STAND_IN_SCRIPT = {script:?} }}
+"#,
+        stand_in = stand_in().display().to_string(),
+        idle = idle.display(),
+        any = any.display(),
+    );
+    let path = dir.path().join("baton.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = run(
+        &["run", path.to_str().unwrap(), "--logs-dir", "logs"],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = |path: &Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let idle = lines(&idle);
+    assert_eq!(idle.len(), 1, "{idle:?}");
+    let (kind, record) = idle[0].split_once(' ').unwrap();
+    assert_eq!(kind, "idle");
+    let record: serde_json::Value = serde_json::from_str(record).unwrap();
+    assert_eq!(record["event"], "input_wait");
+    assert_eq!(record["kind"], "idle");
+    assert_eq!(record["line"], "Done: the fix is in.");
+    let any = lines(&any);
+    assert_eq!(any.len(), 1, "{any:?}");
+    let record: serde_json::Value = serde_json::from_str(&any[0]).unwrap();
+    assert_eq!(record["event"], "state");
+    assert_eq!(record["reason"], "input_wait:permission");
+    assert_eq!(record["evidence"], "Edit: /repo/src/lib.rs");
+}

@@ -618,6 +618,73 @@ async fn a_lead_gives_each_worker_its_own_worktree_and_learns_its_branch() {
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 }
 
+/// A lead waits for what an interactive worker waits for: claude on a
+/// terminal (the stand-in, calling the hooks baton installed) asks
+/// permission, then ends its turn; `wait` with `kinds: ["idle"]` answers
+/// at the turn's end, not at the permission, and `status` says what it
+/// waits for and that its hooks report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_waits_for_a_worker_to_finish_its_turn() {
+    let place = Place::new();
+    std::fs::write(
+        &place.config,
+        format!("{CONFIG}[agents.claude]\nbin = {:?}\n", stand_in()),
+    )
+    .unwrap();
+    let client = place.client(&[]).await;
+    let script = [
+        "print:claude (stand-in) ready",
+        r#"hook:PermissionRequest:{"tool_name":"Edit","tool_input":{"file_path":"/repo/src/lib.rs"}}"#,
+        "sleep:800ms",
+        r#"hook:Stop:{"last_assistant_message":"Done: 3 files changed."}"#,
+        "stall",
+    ]
+    .join("\n");
+    ok(
+        &client,
+        "spawn",
+        json!({"id": "lead-w1", "agent": "claude", "backend": "pty", "prompt": "fix it",
+               "env": {"STAND_IN_SCRIPT": script}}),
+    )
+    .await;
+    let waited = ok(
+        &client,
+        "wait",
+        json!({"ids": ["lead-w1"], "until": ["input_wait"], "kinds": ["idle"], "timeout_s": 30}),
+    )
+    .await;
+    assert_eq!(waited["matched"], true, "{waited}");
+    assert_eq!(waited["wait_kind"], "idle", "{waited}");
+    assert_eq!(waited["reason"], "input_wait:idle", "{waited}");
+    assert_eq!(waited["evidence"], "Done: 3 files changed.", "{waited}");
+    // The permission came first, and was no idle wait.
+    let records = place.records();
+    let kinds: Vec<&str> = records
+        .iter()
+        .filter(|r| r["event"] == "input_wait")
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["permission", "idle"]);
+    let status = ok(&client, "status", json!({"id": "lead-w1"})).await;
+    assert_eq!(status["wait_kind"], "idle", "{status}");
+    assert_eq!(status["hooks"], "reporting", "{status}");
+    assert!(
+        status["next"].as_str().unwrap().contains("next prompt"),
+        "{status}"
+    );
+    let listed = ok(&client, "list", json!({"state": ["input_wait"]})).await;
+    assert_eq!(listed["sessions"][0]["wait_kind"], "idle", "{listed}");
+    // `kinds` narrows input_wait only.
+    let refused = tool_error(
+        &client,
+        "wait",
+        json!({"until": ["dead"], "kinds": ["idle"], "timeout_s": 1}),
+    )
+    .await;
+    assert!(refused.contains("`kinds`"), "{refused}");
+    ok(&client, "kill", json!({"id": "lead-w1"})).await;
+}
+
 /// The MCP Inspector's CLI (npm `@modelcontextprotocol/inspector`, installed
 /// by scripts/test.sh and named by `BATON_TEST_MCP_INSPECTOR`): a second
 /// real client, and one that types tool arguments by the advertised schema,

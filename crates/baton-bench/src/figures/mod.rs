@@ -7,6 +7,7 @@ pub mod daemon_events;
 pub mod daemon_ps;
 pub mod detector;
 pub mod exit;
+pub mod hook;
 pub mod idle;
 pub mod mcp;
 pub mod parser;

@@ -1,5 +1,9 @@
 //! `[[notify]]` hooks: a command run, with the `state` record as one JSON
 //! line on its stdin, each time a session enters one of the hook's states.
+//! A hook narrowed to some `kinds` of `input_wait` runs instead at the
+//! `input_wait` record that says the session waits for one of them (its
+//! entry, or a change of what it waits for), with that record on stdin and
+//! `BATON_WAIT_KIND` set.
 //!
 //! One run per state entry (the `state` record is written once per
 //! transition; probes that find a session still waiting write none). Hooks
@@ -142,16 +146,28 @@ impl Notifier {
     }
 
     async fn consider(&mut self, logged: Arc<LoggedEvent>) {
-        let Event::State { to, .. } = &logged.record.event else {
-            return;
+        // A state entry, or (for hooks narrowed to some `kinds`) what an
+        // input_wait is for, as the `input_wait` record after it says.
+        let (state, kind) = match &logged.record.event {
+            Event::State { to, .. } => (to.as_str(), None),
+            Event::InputWait {
+                kind: Some(kind), ..
+            } => ("input_wait", Some(kind.as_str())),
+            _ => return,
         };
         let Some(id) = logged.record.session.clone() else {
             return;
         };
-        let state = to.as_str();
         for i in 0..self.hooks.len() {
             let spec = self.hooks[i].spec.clone();
-            if !spec.on.iter().any(|s| s == state)
+            let narrowed = state == "input_wait" && !spec.kinds.is_empty();
+            let wanted = match (narrowed, kind) {
+                (false, None) => true,
+                (true, Some(kind)) => spec.kinds.iter().any(|k| k == kind),
+                _ => false,
+            };
+            if !wanted
+                || !spec.on.iter().any(|s| s == state)
                 || !(spec.sessions.is_empty() || spec.sessions.iter().any(|s| s.as_str() == id))
             {
                 continue;
@@ -168,10 +184,11 @@ impl Notifier {
             let progress = self.progress.clone();
             let line = logged.line.clone();
             let (id, state) = (id.clone(), state.to_owned());
+            let kind = kind.map(str::to_owned);
             progress.pending.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
                 if let Ok(_slot) = running.acquire_owned().await {
-                    run_hook(&spec, &id, &state, &line).await;
+                    run_hook(&spec, &id, &state, kind.as_deref(), &line).await;
                 }
                 progress.pending.fetch_sub(1, Ordering::AcqRel);
             });
@@ -219,11 +236,15 @@ impl Hook {
 }
 
 /// Runs `hook` once with `line` on its stdin; logs what went wrong.
-async fn run_hook(hook: &NotifyHook, id: &str, state: &str, line: &str) {
+async fn run_hook(hook: &NotifyHook, id: &str, state: &str, kind: Option<&str>, line: &str) {
     let Some((program, args)) = hook.command.split_first() else {
         return;
     };
-    let mut child = match tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    if let Some(kind) = kind {
+        command.env("BATON_WAIT_KIND", kind);
+    }
+    let mut child = match command
         .args(args)
         .env("BATON_SESSION", id)
         .env("BATON_STATE", state)

@@ -747,7 +747,7 @@ impl Baton {
     }
 
     #[tool(
-        description = "Block until one of the sessions reaches one of the states (default: input_wait, completed, dead), or timeout_s passes. Driven by the event log, no polling. Returns which session, its state, the evidence (the question for input_wait), the payload (completed), and seq: pass it as since_seq on the next wait to get only later changes. Without since_seq, a session already in such a state answers at once.",
+        description = "Block until one of the sessions reaches one of the states (default: input_wait, completed, dead), or timeout_s passes. Driven by the event log, no polling. Returns which session, its state, the evidence (the question for input_wait), the payload (completed), and seq: pass it as since_seq on the next wait to get only later changes. Without since_seq, a session already in such a state answers at once. With kinds, only an input_wait its agent's hooks say is for one of them counts: kinds [\"idle\"] waits for an interactive worker to finish its turn.",
         annotations(read_only_hint = true),
         input_schema = lean_input_schema::<WaitIn>(),
         output_schema = lean_output_schema::<WaitOut>()
@@ -814,6 +814,7 @@ mod tests {
             state,
             reason: "r".into(),
             evidence: Some("Proceed? [y/N]".into()),
+            wait_kind: None,
             restarts: 0,
             age_s: 1,
             last_line: None,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use baton_proto::{SessionRow, SessionState};
+use baton_proto::{SessionRow, SessionState, WaitKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -59,8 +59,52 @@ impl From<SessionState> for State {
     }
 }
 
-/// What a lead should do about a session in `state`: part of every
-/// session the tools return.
+/// What a session in `input_wait` waits for, when its agent's hooks say
+/// (claude on a terminal). Its variants carry no doc comments, as
+/// [`State`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Permission,
+    Question,
+    Idle,
+}
+
+impl From<Kind> for WaitKind {
+    fn from(k: Kind) -> WaitKind {
+        match k {
+            Kind::Permission => WaitKind::Permission,
+            Kind::Question => WaitKind::Question,
+            Kind::Idle => WaitKind::Idle,
+        }
+    }
+}
+
+impl From<WaitKind> for Kind {
+    fn from(k: WaitKind) -> Kind {
+        match k {
+            WaitKind::Permission => Kind::Permission,
+            WaitKind::Question => Kind::Question,
+            WaitKind::Idle => Kind::Idle,
+        }
+    }
+}
+
+/// What a lead should do about a session in `state`, waiting for `kind`
+/// when its hooks said: part of every session the tools return.
+pub fn next_step_for(state: SessionState, kind: Option<WaitKind>) -> &'static str {
+    match (state, kind) {
+        (SessionState::InputWait, Some(WaitKind::Permission)) => {
+            "asks leave to use a tool (evidence says which): answer its dialog with send, or kill it"
+        }
+        (SessionState::InputWait, Some(WaitKind::Idle)) => {
+            "finished its turn, ready for the next prompt (evidence: its last line): send the next prompt, read logs, or kill it"
+        }
+        (state, _) => next_step(state),
+    }
+}
+
+/// What a lead should do about a session in `state`.
 pub fn next_step(state: SessionState) -> &'static str {
     match state {
         SessionState::Init | SessionState::Starting | SessionState::Restarting => {
@@ -118,6 +162,9 @@ pub struct Row {
     /// The evidence: for input_wait the question line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// In input_wait: what it waits for, when its agent's hooks said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_kind: Option<Kind>,
     /// Restarts used.
     pub restarts: u32,
     /// Seconds since it was spawned.
@@ -146,6 +193,7 @@ impl From<&SessionRow> for Row {
             state: s.state.into(),
             reason: s.reason.clone(),
             evidence: s.evidence.clone(),
+            wait_kind: s.wait_kind.map(Kind::from),
             restarts: s.restarts,
             age_s: s.age_ms / 1000,
             last_line: s.last_line.clone(),
@@ -193,6 +241,12 @@ pub struct StatusOut {
     /// The evidence of that state: the question line (input_wait), what the run said or how it ended (failed, dead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// In input_wait: what it waits for (permission, question, idle: its turn is over), when its agent's hooks said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_kind: Option<Kind>,
+    /// For a session whose agent runs with baton's hooks: reporting, silent (judged by its screen only) or expected (not heard yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<String>,
     /// What the lead should do now.
     pub next: String,
     /// Restarts used.
@@ -306,7 +360,9 @@ impl From<&SessionRow> for StatusOut {
             state: s.state.into(),
             reason: s.reason.clone(),
             evidence: s.evidence.clone(),
-            next: next_step(s.state).to_owned(),
+            wait_kind: s.wait_kind.map(Kind::from),
+            hooks: s.hooks.map(|h| h.as_str().to_owned()),
+            next: next_step_for(s.state, s.wait_kind).to_owned(),
             restarts: s.restarts,
             attempt: s.attempt,
             pid: s.pid,
@@ -419,6 +475,8 @@ pub struct WaitIn {
     pub ids: Option<Vec<String>>,
     /// States to wait for (default: input_wait, completed, dead).
     pub until: Option<Vec<State>>,
+    /// Only an input_wait for one of these counts (permission, question, idle: its turn is over), as the agent's hooks say; a wait of another kind, or one seen on the screen only, does not (default: any input_wait).
+    pub kinds: Option<Vec<Kind>>,
     /// Give up after this many seconds (default 45, at most 3600).
     pub timeout_s: Option<f64>,
     /// Only changes after this event-log seq (the `seq` of an earlier result); without it, a session already in an `until` state answers at once.
@@ -444,6 +502,9 @@ pub struct WaitOut {
     /// The evidence: the question line (input_wait), how it ended (dead).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// In input_wait: what it waits for, when its agent's hooks said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_kind: Option<Kind>,
     /// Completion payload, for completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,

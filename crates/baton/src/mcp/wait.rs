@@ -9,10 +9,10 @@ use std::collections::{HashMap, HashSet};
 use baton_proto::record::{Event, Record};
 use baton_proto::request::Events;
 use baton_proto::response::Sessions;
-use baton_proto::{Request, Response, SessionRow, SessionState};
+use baton_proto::{Request, Response, SessionRow, SessionState, WaitKind};
 
 use super::tools::{Baton, Outcome, failed, no_session, reply, seconds};
-use super::types::{WaitIn, WaitOut, next_step};
+use super::types::{Kind, WaitIn, WaitOut, next_step_for};
 use crate::link::unexpected;
 use crate::render::truncate;
 
@@ -34,6 +34,21 @@ impl Baton {
             ]
             .into(),
         };
+        let kinds: Option<HashSet<WaitKind>> = match input.kinds {
+            Some(kinds) if kinds.is_empty() => {
+                return Err(
+                    "`kinds` is empty: name at least one (permission, question, idle)".into(),
+                );
+            }
+            Some(kinds) if !until.contains(&SessionState::InputWait) => {
+                return Err(format!(
+                    "`kinds` ({}) narrows input_wait, which `until` does not hold",
+                    kinds.len()
+                ));
+            }
+            Some(kinds) => Some(kinds.into_iter().map(WaitKind::from).collect()),
+            None => None,
+        };
         let table = self.link.ps().await.map_err(failed)?;
         let ids: Option<HashSet<String>> = input.ids.map(|ids| ids.into_iter().collect());
         if let Some(id) = ids
@@ -43,7 +58,7 @@ impl Baton {
         {
             return Err(no_session(id));
         }
-        let mut watch = Watch::new(ids, until, &table);
+        let mut watch = Watch::new(ids, until, kinds, &table);
         let since = match input.since_seq {
             Some(since) => since,
             None => match watch.now(&table.sessions) {
@@ -112,6 +127,8 @@ struct Watch {
     /// `None`: every session, also ones spawned meanwhile.
     ids: Option<HashSet<String>>,
     until: HashSet<SessionState>,
+    /// Only an input_wait of these kinds counts (`None`: any).
+    kinds: Option<HashSet<WaitKind>>,
     /// The table reflects every record up to this `seq`…
     table_seq: u64,
     /// …and none after this one.
@@ -128,7 +145,12 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(ids: Option<HashSet<String>>, until: HashSet<SessionState>, table: &Sessions) -> Watch {
+    fn new(
+        ids: Option<HashSet<String>>,
+        until: HashSet<SessionState>,
+        kinds: Option<HashSet<WaitKind>>,
+        table: &Sessions,
+    ) -> Watch {
         let table_seq = table.seq.unwrap_or(0);
         let terminal = table
             .sessions
@@ -140,6 +162,7 @@ impl Watch {
         Watch {
             ids,
             until,
+            kinds,
             table_seq,
             table_end: table.seq_end.unwrap_or(table_seq).max(table_seq),
             terminal,
@@ -153,11 +176,24 @@ impl Watch {
         self.ids.as_ref().is_none_or(|ids| ids.contains(id))
     }
 
+    /// Whether an input_wait for `kind` counts.
+    fn kind_counts(&self, kind: Option<WaitKind>) -> bool {
+        match (&self.kinds, kind) {
+            (None, _) => true,
+            (Some(kinds), Some(kind)) => kinds.contains(&kind),
+            (Some(_), None) => false,
+        }
+    }
+
     /// A watched session already in an `until` state, in `table`.
     fn now(&self, table: &[SessionRow]) -> Option<WaitOut> {
         table
             .iter()
-            .find(|s| self.watched(&s.id) && self.until.contains(&s.state))
+            .find(|s| {
+                self.watched(&s.id)
+                    && self.until.contains(&s.state)
+                    && (s.state != SessionState::InputWait || self.kind_counts(s.wait_kind))
+            })
             .map(|row| matched_row(row, self.table_seq))
     }
 
@@ -194,13 +230,34 @@ impl Watch {
                 } => {
                     self.messages.insert(id, message);
                 }
+                // Entering input_wait is answered at its `input_wait`
+                // record, which follows the `state` record and says what
+                // it waits for; so is a change of what it waits for.
+                Event::InputWait { rule, line, kind }
+                    if self.until.contains(&SessionState::InputWait) && self.kind_counts(kind) =>
+                {
+                    return Some(WaitOut {
+                        matched: true,
+                        id: Some(id),
+                        state: Some(SessionState::InputWait.into()),
+                        reason: Some(format!(
+                            "input_wait:{}",
+                            kind.map_or(rule, |k| k.as_str().to_owned())
+                        )),
+                        evidence: Some(line),
+                        wait_kind: kind.map(Kind::from),
+                        next: Some(next_step_for(SessionState::InputWait, kind).to_owned()),
+                        seq,
+                        ..WaitOut::default()
+                    });
+                }
                 Event::State {
                     to,
                     reason,
                     evidence,
                     ..
                 } => {
-                    if self.until.contains(&to) {
+                    if self.until.contains(&to) && to != SessionState::InputWait {
                         return Some(WaitOut {
                             matched: true,
                             payload: self.payloads.remove(&id),
@@ -209,7 +266,7 @@ impl Watch {
                             state: Some(to.into()),
                             reason: Some(reason),
                             evidence,
-                            next: Some(next_step(to).to_owned()),
+                            next: Some(next_step_for(to, None).to_owned()),
                             seq,
                             ..WaitOut::default()
                         });
@@ -234,9 +291,10 @@ fn matched_row(row: &SessionRow, seq: u64) -> WaitOut {
         state: Some(row.state.into()),
         reason: Some(row.reason.clone()),
         evidence: row.evidence.clone(),
+        wait_kind: row.wait_kind.map(Kind::from),
         payload: row.payload.clone(),
         message: row.message.clone(),
-        next: Some(next_step(row.state).to_owned()),
+        next: Some(next_step_for(row.state, row.wait_kind).to_owned()),
         seq,
         ..WaitOut::default()
     }
@@ -273,7 +331,12 @@ fn reply_wait(out: WaitOut) -> Outcome {
             if let Some(message) = &out.message {
                 text.push_str(&format!("\nmessage: {message}"));
             }
-            text.push_str(&format!("\nnext: {}; seq {}", next_step(state), out.seq));
+            let kind = out.wait_kind.map(WaitKind::from);
+            text.push_str(&format!(
+                "\nnext: {}; seq {}",
+                next_step_for(state, kind),
+                out.seq
+            ));
             text
         }
         _ if out.timed_out => format!(
@@ -331,7 +394,7 @@ mod tests {
     fn wait_matches_a_later_state_with_its_payload_and_evidence() {
         use SessionState::*;
         let table = table(vec![row("a", Healthy), row("b", Healthy)], 10, 10);
-        let mut watch = Watch::new(ids(&["a"]), [Completed].into(), &table);
+        let mut watch = Watch::new(ids(&["a"]), [Completed].into(), None, &table);
         assert!(watch.now(&table.sessions).is_none());
         assert!(watch.caught_up_to(10).is_none());
         // Another session's change, and a's change to a state not waited for.
@@ -363,11 +426,56 @@ mod tests {
     }
 
     #[test]
+    fn an_input_wait_counts_at_its_record_and_kinds_narrow_it() {
+        use SessionState::*;
+        let wait = |kind: Option<WaitKind>, rule: &str| Event::InputWait {
+            rule: rule.into(),
+            line: format!("{rule} line"),
+            kind,
+        };
+        let t = table(vec![row("a", Healthy)], 1, 1);
+        // Any input_wait: the `input_wait` record after the state answers,
+        // with the screen's rule as the reason.
+        let mut any = Watch::new(ids(&["a"]), [InputWait].into(), None, &t);
+        assert!(any.see(record(2, "a", state(Healthy, InputWait))).is_none());
+        let out = any.see(record(3, "a", wait(None, "yes_no"))).unwrap();
+        assert_eq!(out.reason.as_deref(), Some("input_wait:yes_no"));
+        assert_eq!(out.evidence.as_deref(), Some("yes_no line"));
+        assert_eq!(out.wait_kind, None);
+        // Only `idle`: a permission asked, and a screen's question, do not
+        // count; the turn's end does, also while it stays in input_wait.
+        let idle = Some([WaitKind::Idle].into());
+        let mut watch = Watch::new(ids(&["a"]), [InputWait].into(), idle.clone(), &t);
+        assert!(
+            watch
+                .see(record(2, "a", state(Healthy, InputWait)))
+                .is_none()
+        );
+        let permission = wait(Some(WaitKind::Permission), "hook:PermissionRequest");
+        assert!(watch.see(record(3, "a", permission)).is_none());
+        assert!(watch.see(record(4, "a", wait(None, "yes_no"))).is_none());
+        let out = watch
+            .see(record(5, "a", wait(Some(WaitKind::Idle), "hook:Stop")))
+            .unwrap();
+        assert!(out.matched);
+        assert_eq!(out.reason.as_deref(), Some("input_wait:idle"));
+        assert_eq!(out.wait_kind, Some(Kind::Idle));
+        assert!(out.next.unwrap().contains("next prompt"));
+        // The table: a session waiting for permission is no idle one.
+        let mut asking = row("a", InputWait);
+        asking.wait_kind = Some(WaitKind::Permission);
+        let watch = Watch::new(ids(&["a"]), [InputWait].into(), idle, &t);
+        assert!(watch.now(&[asking.clone()]).is_none());
+        asking.wait_kind = Some(WaitKind::Idle);
+        assert_eq!(watch.now(&[asking]).unwrap().wait_kind, Some(Kind::Idle));
+    }
+
+    #[test]
     fn wait_gives_up_once_every_watched_session_has_ended_otherwise() {
         use SessionState::*;
         // Snapshot: b ended before; a dies now.
         let t = table(vec![row("a", Healthy), row("b", Dead)], 5, 5);
-        let mut watch = Watch::new(ids(&["a", "b"]), [InputWait].into(), &t);
+        let mut watch = Watch::new(ids(&["a", "b"]), [InputWait].into(), None, &t);
         assert!(watch.caught_up_to(5).is_none());
         let out = watch.see(record(6, "a", state(Healthy, Dead))).unwrap();
         assert!(!out.matched && out.note.is_some());
@@ -375,7 +483,7 @@ mod tests {
         // Since an earlier seq: b's end may still be ahead in the records,
         // so nothing is concluded before the table's end has passed.
         let t = table(vec![row("b", Dead)], 9, 9);
-        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), &t);
+        let mut watch = Watch::new(ids(&["b"]), [Completed].into(), None, &t);
         assert!(watch.caught_up_to(3).is_none());
         assert!(watch.see(record(4, "x", state(Healthy, Stalled))).is_none());
         let out = watch.see(record(9, "x", state(Stalled, Healthy))).unwrap();
@@ -383,7 +491,7 @@ mod tests {
 
         // Watching every session never runs out: new ones may come.
         let t = table(vec![row("a", Dead)], 2, 2);
-        let mut watch = Watch::new(None, [Completed].into(), &t);
+        let mut watch = Watch::new(None, [Completed].into(), None, &t);
         assert!(watch.caught_up_to(2).is_none());
         assert!(watch.see(record(3, "a", state(Dead, Dead))).is_none());
     }
@@ -395,7 +503,7 @@ mod tests {
         // after the seq read before the table (9): only `seq_end` (12)
         // bounds what the table reflects.
         let t = table(vec![row("b", Completed)], 9, 12);
-        let mut watch = Watch::new(ids(&["b"]), [Completed, Dead].into(), &t);
+        let mut watch = Watch::new(ids(&["b"]), [Completed, Dead].into(), None, &t);
         assert!(watch.caught_up_to(7).is_none());
         assert!(watch.see(record(9, "x", state(Healthy, Stalled))).is_none());
         assert!(
