@@ -382,3 +382,63 @@ async fn a_hook_of_one_session_cannot_speak_for_another() {
     }
     h.finish().await;
 }
+
+/// Answers that land: a line sent to a TUI on a terminal is its text, then
+/// its Enter on its own, so a TUI that takes keys arriving together for a
+/// paste (and an Enter right behind them for a newline in it) submits it —
+/// and the CLI's hook says the turn began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_sent_to_a_tui_is_submitted_not_pasted() {
+    let h = harness();
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        let name = format!("tui-{backend}");
+        h.spawn(claude(
+            &name,
+            backend.clone(),
+            &[
+                "print:claude (stand-in) ready",
+                r#"hook:Stop:{"last_assistant_message":"What next?"}"#,
+                "ask-tui:> ",
+                r#"hook:UserPromptSubmit:{"prompt":"run the tests"}"#,
+                "stall",
+            ],
+        ))
+        .await;
+    }
+    for backend in &backends {
+        let name = format!("tui-{backend}");
+        h.wait_for(&format!("{name} idle"), |r: &Record| {
+            r.session.as_deref() == Some(&name)
+                && matches!(
+                    &r.event,
+                    Event::InputWait {
+                        kind: Some(WaitKind::Idle),
+                        ..
+                    }
+                )
+        })
+        .await;
+        h.conductor
+            .send_input(&id(&name), b"run the tests\n".to_vec(), true, "user")
+            .await
+            .expect("delivered");
+        let began = h
+            .wait_for(&format!("{name} submitted"), |r: &Record| {
+                r.session.as_deref() == Some(&name)
+                    && matches!(&r.event, Event::State { to: SessionState::Healthy, reason, .. } if reason == "prompt_submitted")
+            })
+            .await;
+        let out = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+        assert!(out.contains("answer: run the tests"), "{name}: {out:?}");
+        assert!(!out.contains('⏎'), "{name}: its Enter was pasted: {out:?}");
+        let input = h
+            .session_records(&name)
+            .into_iter()
+            .find(|r| matches!(r.event, Event::Input { .. }))
+            .expect("an input record");
+        assert!(input.seq < began.seq, "recorded once its Enter was typed");
+        h.conductor.kill(&id(&name)).await.expect("kill");
+    }
+    h.finish().await;
+}

@@ -637,6 +637,8 @@ async fn a_lead_waits_for_a_worker_to_finish_its_turn() {
         r#"hook:PermissionRequest:{"tool_name":"Edit","tool_input":{"file_path":"/repo/src/lib.rs"}}"#,
         "sleep:800ms",
         r#"hook:Stop:{"last_assistant_message":"Done: 3 files changed."}"#,
+        "ask-tui:> ",
+        r#"hook:UserPromptSubmit:{"prompt":"now the docs"}"#,
         "stall",
     ]
     .join("\n");
@@ -674,6 +676,15 @@ async fn a_lead_waits_for_a_worker_to_finish_its_turn() {
     );
     let listed = ok(&client, "list", json!({"state": ["input_wait"]})).await;
     assert_eq!(listed["sessions"][0]["wait_kind"], "idle", "{listed}");
+    // The next prompt, typed into its TUI: its hooks say the turn began.
+    let receipt = ok(
+        &client,
+        "send",
+        json!({"id": "lead-w1", "text": "now the docs"}),
+    )
+    .await;
+    assert_eq!(receipt["turn_started"], true, "{receipt}");
+    assert_eq!(receipt["reason"], "prompt_submitted", "{receipt}");
     // `kinds` narrows input_wait only.
     let refused = tool_error(
         &client,

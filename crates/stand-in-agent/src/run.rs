@@ -183,6 +183,7 @@ impl Agent {
                 std::thread::sleep(Duration::from_secs(3600));
             },
             Step::Ask(question) => self.ask(question),
+            Step::AskTui(question) => self.ask_tui(question),
             Step::RequireTty => {
                 // SAFETY: isatty only inspects the descriptor.
                 if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
@@ -367,6 +368,70 @@ impl Agent {
             }
             Err(e) => self.fail(&format!("cannot read stdin: {e}")),
         }
+    }
+
+    /// A TUI's prompt line (see [`Step::AskTui`]): reads key by key from a
+    /// raw terminal and tells a typed Enter from one inside a paste.
+    fn ask_tui(&mut self, question: &str) -> StepResult {
+        /// Keys this close together are a paste…
+        const BURST_GAP: Duration = Duration::from_millis(8);
+        /// …once this many came so…
+        const BURST_KEYS: u32 = 3;
+        /// …and an Enter this soon after one is part of it.
+        const PASTE_ENTER: Duration = Duration::from_millis(120);
+        // SAFETY: termios calls on stdin with a zeroed struct they fill.
+        let saved = unsafe {
+            let mut mode: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut mode) != 0 {
+                return self.fail("ask-tui: not a terminal");
+            }
+            let saved = mode;
+            mode.c_lflag &= !(libc::ICANON | libc::ECHO);
+            mode.c_cc[libc::VMIN] = 1;
+            mode.c_cc[libc::VTIME] = 0;
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &mode);
+            saved
+        };
+        self.out(question.as_bytes())?;
+        let (mut answer, mut burst) = (String::new(), 0u32);
+        let mut last_key: Option<std::time::Instant> = None;
+        let mut buf = [0u8; 256];
+        let result = loop {
+            // SAFETY: reads into a buffer we own.
+            let n = unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break Err(Exit(EXIT_STDIN_CLOSED));
+            }
+            let now = std::time::Instant::now();
+            let mut submitted = false;
+            for &byte in &buf[..n as usize] {
+                let since = last_key.map(|at| now.duration_since(at));
+                if byte == b'\r' || byte == b'\n' {
+                    if burst >= BURST_KEYS && since.is_some_and(|s| s < PASTE_ENTER) {
+                        answer.push('⏎');
+                        continue;
+                    }
+                    submitted = true;
+                    break;
+                }
+                burst = if since.is_some_and(|s| s < BURST_GAP) {
+                    burst + 1
+                } else {
+                    1
+                };
+                last_key = Some(now);
+                answer.push(char::from(byte));
+                self.out(&[byte])?;
+            }
+            if submitted {
+                break self.out(format!("\nanswer: {answer}\n").as_bytes());
+            }
+        };
+        // SAFETY: restores the mode read above.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
+        }
+        result
     }
 
     /// Starts a copy of this binary that sleeps for `duration`, sharing our

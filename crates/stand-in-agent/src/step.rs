@@ -50,6 +50,12 @@ pub enum Step {
     },
     /// `ask:QUESTION`
     Ask(String),
+    /// `ask-tui:QUESTION` — a TUI's prompt line: raw terminal, keys echoed,
+    /// and an Enter that comes within 120 ms of a burst of keys (three or
+    /// more, each within 8 ms of the one before: a paste) is a newline in
+    /// the answer, not its submission — as codex's composer judges pastes.
+    /// A later Enter submits: `answer: <line>` (newlines shown as `⏎`).
+    AskTui(String),
     /// `require-tty`
     RequireTty,
     /// `exit:CODE`
@@ -206,6 +212,7 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
             }
         }
         "ask" => Step::Ask(need(arg, "ask")?.to_owned()),
+        "ask-tui" => Step::AskTui(need(arg, "ask-tui")?.to_owned()),
         "require-tty" => none(arg, "require-tty", Step::RequireTty)?,
         "exit" => Step::Exit(parse_code(need(arg, "exit")?, "exit")?),
         "signal" => Step::Signal(parse_signal(need(arg, "signal")?)?),
@@ -487,6 +494,7 @@ mod tests {
             ("sleep:1.5s", Step::Sleep(ms(1500))),
             ("stall", Step::Stall),
             ("spinner", Step::Spinner),
+            ("ask-tui:Go?", Step::AskTui("Go?".into())),
             (
                 "hook:Stop:{\"a\":1}",
                 Step::Hook {

@@ -314,7 +314,9 @@ pub(crate) async fn drive<B: Backend>(
             report(RunMsg::L2Failed(why));
         })
     });
+    let (enter_tx, mut enter_rx) = mpsc::unbounded_channel();
     let mut run = Run {
+        enter: enter_tx,
         termination: Termination::new(cfg.grace),
         cfg: {
             let boxed = cfg;
@@ -389,6 +391,7 @@ pub(crate) async fn drive<B: Backend>(
                     }
                 },
             },
+            Some(typed) = enter_rx.recv() => run.enter(&mut backend, typed),
             () = &mut sleep => {
                 armed = never;
                 sleep.as_mut().reset(never);
@@ -442,6 +445,24 @@ struct Run {
     termination: Termination,
     status: Option<ExitStatus>,
     l2: Option<tokio::task::JoinHandle<()>>,
+    /// A line typed into a terminal whose text is in, and whose Enter is
+    /// due now (see [`ENTER_AFTER`]).
+    enter: mpsc::UnboundedSender<Typed>,
+}
+
+/// How long after a line's text its Enter is typed into a terminal. TUIs
+/// take keys that come together for a paste, and an Enter right behind
+/// them for a newline in it, not a submission (codex: within 120 ms of a
+/// burst; claude's composer alike): the field's "typed but never
+/// submitted". Typed apart, the Enter is a key of its own.
+pub(crate) const ENTER_AFTER: Duration = Duration::from_millis(150);
+
+/// A line whose text a terminal has taken, waiting for its Enter.
+struct Typed {
+    len: usize,
+    sha256: String,
+    source: String,
+    reply: oneshot::Sender<Result<(), InputError>>,
 }
 
 impl Run {
@@ -541,8 +562,37 @@ impl Run {
     ) {
         let len = bytes.len();
         let sha256 = hex(&Sha256::digest(&bytes));
-        let delivery = backend.input(bytes);
         let report = self.report.clone();
+        // A line for a terminal: its text now, its Enter on its own later.
+        if self.cfg.screen.is_some()
+            && let Some((b'\n', text)) = bytes.split_last()
+            && !text.is_empty()
+        {
+            let delivery = backend.input(text.to_vec());
+            let enter = self.enter.clone();
+            tokio::spawn(async move {
+                match delivery.await {
+                    Ok(()) => {
+                        tokio::time::sleep(ENTER_AFTER).await;
+                        let _ = enter.send(Typed {
+                            len,
+                            sha256,
+                            source,
+                            reply,
+                        });
+                    }
+                    Err(e) => report(RunMsg::InputDone {
+                        len,
+                        sha256,
+                        source,
+                        result: Err(e),
+                        reply,
+                    }),
+                }
+            });
+            return;
+        }
+        let delivery = backend.input(bytes);
         tokio::spawn(async move {
             let result = delivery.await;
             report(RunMsg::InputDone {
@@ -551,6 +601,23 @@ impl Run {
                 source,
                 result,
                 reply,
+            });
+        });
+    }
+
+    /// Types the Enter of a line whose text a terminal took earlier; the
+    /// line is delivered (and recorded) once the Enter is.
+    fn enter<B: Backend>(&mut self, backend: &mut B, typed: Typed) {
+        let delivery = backend.input(b"\n".to_vec());
+        let report = self.report.clone();
+        tokio::spawn(async move {
+            let result = delivery.await;
+            report(RunMsg::InputDone {
+                len: typed.len,
+                sha256: typed.sha256,
+                source: typed.source,
+                result,
+                reply: typed.reply,
             });
         });
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use baton_proto::record::{Event, Record};
 use baton_proto::request::{Events, Kill, Logs, SendInput, Spawn, Via};
 use baton_proto::response::ErrorKind;
-use baton_proto::{Request, Response, SessionRow, SessionState, SpawnSpec};
+use baton_proto::{HooksState, Request, Response, SessionRow, SessionState, SpawnSpec};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
@@ -395,18 +395,24 @@ impl Baton {
                 ));
             }
         };
-        // Did it go on? A state change out of input_wait says so at once;
-        // otherwise new output within the window does.
+        // Did it go on? A state change out of input_wait says so at once
+        // (for an agent whose hooks report, theirs: a prompt submitted, a
+        // tool run); otherwise new output within the window does.
+        let hooked = before.hooks == Some(HooksState::Reporting);
         let moved = tokio::time::timeout(confirm, async {
             loop {
                 let record = next_record(&mut watch).await?;
-                if let Event::State { from, to, .. } = record.event
+                if let Event::State {
+                    from, to, reason, ..
+                } = record.event
                     && from != to
                 {
-                    return Ok::<_, String>(matches!(
-                        to,
-                        SessionState::Healthy | SessionState::Completed
-                    ));
+                    let progressed = matches!(to, SessionState::Healthy | SessionState::Completed);
+                    let by_hook = matches!(
+                        reason.as_str(),
+                        "prompt_submitted" | "tool_started" | "tool_done"
+                    );
+                    return Ok::<_, String>((progressed, by_hook));
                 }
             }
         })
@@ -415,26 +421,29 @@ impl Baton {
         let (after, _) = self.row(&input.id).await?;
         let grew = after.out_bytes + after.err_bytes > before.out_bytes + before.err_bytes;
         let resumed = match moved {
-            Ok(Ok(progressed)) => progressed || grew,
+            Ok(Ok((progressed, _))) => progressed || grew,
             _ => grew,
         };
+        let turn_started = hooked.then_some(matches!(moved, Ok(Ok((_, true)))));
         let out = SendOut {
             id: after.id.clone(),
             seq: input_seq,
             resumed,
+            turn_started,
             state: after.state.into(),
             reason: after.reason.clone(),
         };
+        let went_on = match turn_started {
+            Some(true) => "its hooks say its turn began",
+            Some(false) => {
+                "its hooks did not say its turn began: the text may sit in its input unsubmitted (read logs)"
+            }
+            None if resumed => "it resumed",
+            None => "no output after it yet",
+        };
         let text = format!(
-            "delivered to `{}` (input record seq {input_seq}); {}; now {} ({})",
-            after.id,
-            if resumed {
-                "it resumed"
-            } else {
-                "no output after it yet"
-            },
-            after.state,
-            after.reason
+            "delivered to `{}` (input record seq {input_seq}); {went_on}; now {} ({})",
+            after.id, after.state, after.reason
         );
         reply(&out, text)
     }

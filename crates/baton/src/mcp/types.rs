@@ -461,6 +461,9 @@ pub struct SendOut {
     pub seq: u64,
     /// True if the session produced output or left input_wait after the input, within `confirm_s`.
     pub resumed: bool,
+    /// For a session whose agent's hooks report (claude on a terminal): whether they said its turn began (a prompt submitted, a tool run) within `confirm_s` — false means the text may sit in its input unsubmitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_started: Option<bool>,
     /// Its state after that.
     pub state: State,
     /// Why.
