@@ -442,3 +442,108 @@ async fn a_line_sent_to_a_tui_is_submitted_not_pasted() {
     }
     h.finish().await;
 }
+
+/// `StopFailure` feeds the failure classes: a rate limit ends the run as
+/// `rate_limited`, its account cools down and the next run leases another;
+/// an authentication failure is `auth_required`, dead after one run, with
+/// the CLI's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_turn_said_by_a_hook_rotates_the_account_or_asks_for_a_login() {
+    use baton_config::{AccountMode, AccountSpec, AccountsConfig, Tier};
+    let state = tempfile::tempdir().unwrap();
+    let account = |id: &str| AccountSpec {
+        id: id.into(),
+        provider: AgentKind::Claude,
+        mode: AccountMode::Env,
+        profile: None,
+        env: std::collections::BTreeMap::from([("ACCOUNT_NAME".to_string(), id.to_string())]),
+        auth_file: None,
+        host: None,
+        tier: Tier::Pro,
+    };
+    let h = Harness::new(|o| {
+        o.agents.claude.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+        o.accounts = AccountsConfig {
+            auth_dir: state.path().join("auth"),
+            state_dir: state.path().to_owned(),
+            cooldown: Duration::from_secs(60),
+            accounts: vec![account("a"), account("b")],
+            ..AccountsConfig::default()
+        };
+    });
+    h.spawn(claude(
+        "limited",
+        Backend::Pty,
+        &[
+            "print:claude (stand-in) ready",
+            r#"hook:StopFailure:{"error":"rate_limit","error_details":"5-hour limit reached"}"#,
+            "stall",
+        ],
+    ))
+    .await;
+    let failed = h.wait_state("limited", SessionState::Failed).await;
+    assert_eq!(
+        why(&failed),
+        ("rate_limited", Some("rate_limit (5-hour limit reached)")),
+        "{}",
+        h.dump()
+    );
+    // The restart leases the other account.
+    h.wait_for("a second lease", |r: &Record| {
+        r.session.as_deref() == Some("limited")
+            && matches!(&r.event, Event::Lease { account, .. } if account == "b")
+    })
+    .await;
+    let leases: Vec<String> = h
+        .session_records("limited")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Lease { account, .. } => Some(account),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leases[..2], ["a", "b"]);
+    h.conductor.kill(&id("limited")).await.expect("kill");
+    h.finish().await;
+
+    let h = harness();
+    h.spawn(claude(
+        "logged-out",
+        Backend::Tmux,
+        &[
+            "print:claude (stand-in) ready",
+            r#"hook:StopFailure:{"error":"authentication_failed","last_assistant_message":"Not logged in · Please run /login"}"#,
+            "stall",
+        ],
+    ))
+    .await;
+    assert_eq!(h.wait_terminal("logged-out").await, SessionState::Dead);
+    let failed = h
+        .session_records("logged-out")
+        .into_iter()
+        .find(|r| {
+            matches!(
+                r.event,
+                Event::State {
+                    to: SessionState::Failed,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert_eq!(
+        why(&failed),
+        (
+            "auth_required",
+            Some("authentication_failed (Not logged in · Please run /login)")
+        )
+    );
+    let spawns = h
+        .session_records("logged-out")
+        .iter()
+        .filter(|r| matches!(r.event, Event::Spawn { .. }))
+        .count();
+    assert_eq!(spawns, 1, "no restart can log it in");
+    h.finish().await;
+}
