@@ -1,5 +1,7 @@
 //! Gemini CLI (`@google/gemini-cli`), headless:
-//! `gemini --output-format stream-json --prompt=P`.
+//! `gemini --output-format stream-json --prompt=P`; on a terminal,
+//! interactive (`--prompt-interactive=P`), its hooks in its run's system
+//! defaults file (see [`crate::hooks::gemini_settings`]).
 //!
 //! Its stdout is one event per line: `init` (the turn begins), `message`
 //! (the user's prompt, then the assistant's answer in `delta` pieces),
@@ -22,9 +24,17 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, EndClass, Ended, Heard, Said, Usage, bin, clean, json_line, last_line, line_with,
-    prompt, tool_name, unknown_flag,
+    Agent, EndClass, Ended, Heard, HookFile, Hooked, Said, Usage, bin, clean, hooks, json_line,
+    last_line, line_with, prompt, tool_name, unknown_flag,
 };
+
+/// The variable that names gemini's system defaults settings file: the
+/// lowest layer of its settings, where baton's hooks go for one run.
+pub const DEFAULTS_ENV: &str = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH";
+/// Where gemini reads system defaults when [`DEFAULTS_ENV`] is unset.
+const DEFAULTS_FILE: &str = "/etc/gemini-cli/system-defaults.json";
+/// How long gemini lets baton's hook run, in milliseconds.
+const HOOK_TIMEOUT_MS: u32 = 5000;
 
 /// gemini's exit code for a missing or rejected auth method.
 const EXIT_AUTH: i32 = 41;
@@ -49,6 +59,54 @@ impl Agent for Gemini {
         );
         argv.push(format!("--prompt={}", prompt(spec)));
         argv
+    }
+
+    /// `gemini [--model=M] --skip-trust [--prompt-interactive=PROMPT]`: its
+    /// own screen; tools it wants to run are asked for there (no
+    /// `--yolo`). Its hooks come from a settings file ([`Agent::hook_file`]).
+    fn interactive_argv(
+        &self,
+        spec: &SessionSpec,
+        agents: &AgentsConfig,
+        _hook: Option<&str>,
+    ) -> Option<Vec<String>> {
+        let mut argv = vec![bin(spec, agents)];
+        if let Some(model) = &spec.model {
+            argv.push(format!("--model={model}"));
+        }
+        argv.push("--skip-trust".into());
+        if let Some(prompt) = spec.prompt.as_deref().filter(|p| !p.is_empty()) {
+            argv.push(format!("--prompt-interactive={prompt}"));
+        }
+        Some(argv)
+    }
+
+    /// Its system defaults with baton's hooks added: the defaults file the
+    /// run would read (its [`DEFAULTS_ENV`], else the system's), hook lists
+    /// concatenated. `None` when that file exists and is not JSON baton
+    /// can extend: an administrator's defaults are never dropped.
+    fn hook_file(&self, hook: &str, env: &[(String, String)]) -> Option<HookFile> {
+        let named = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == DEFAULTS_ENV)
+            .map(|(_, v)| std::path::PathBuf::from(v))
+            .or_else(|| std::env::var_os(DEFAULTS_ENV).map(std::path::PathBuf::from))
+            .unwrap_or_else(|| DEFAULTS_FILE.into());
+        let defaults = match std::fs::read_to_string(&named) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => return None,
+        };
+        let contents = hooks::gemini_settings(defaults.as_deref(), hook, HOOK_TIMEOUT_MS)?;
+        Some(HookFile {
+            env: DEFAULTS_ENV,
+            contents,
+        })
+    }
+
+    fn hooked(&self, input: &Value) -> Option<Hooked> {
+        hooks::gemini_hooked(input)
     }
 
     /// Its second failed attempt to reach the API at all (the network,

@@ -49,6 +49,17 @@ pub enum HookFailure {
     Other,
 }
 
+/// A settings file a CLI reads its hooks from, named by a variable of its
+/// environment: baton writes it for the run (private to its user) and
+/// points the variable at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFile {
+    /// The variable that names the file.
+    pub env: &'static str,
+    /// The file's contents.
+    pub contents: String,
+}
+
 /// The events a hook is installed for (claude's names), with what each
 /// tells baton. Installed without a matcher: every tool, every
 /// notification.
@@ -213,4 +224,89 @@ pub fn permission_summary(tool: &str, args: &Value) -> String {
 /// A URL without its query or fragment.
 fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// gemini's hook events baton installs: its session, each prompt, tools,
+/// the permission it asks (a `Notification`), the end of each turn.
+pub const GEMINI_EVENTS: &[&str] = &[
+    "SessionStart",
+    "BeforeAgent",
+    "BeforeTool",
+    "AfterTool",
+    "Notification",
+    "AfterAgent",
+];
+
+/// gemini settings (`defaults`, the file it would read otherwise, if any)
+/// with baton's hooks added: gemini concatenates hook lists, so the
+/// user's own and an administrator's stay. `None` when `defaults` is not
+/// a JSON object (nothing of it may be lost).
+pub fn gemini_settings(defaults: Option<&str>, command: &str, timeout_ms: u32) -> Option<String> {
+    let mut settings = match defaults {
+        Some(text) => serde_json::from_str::<Value>(text).ok()?,
+        None => serde_json::json!({}),
+    };
+    let root = settings.as_object_mut()?;
+    let hooks = root
+        .entry("hooks")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()?;
+    let ours = serde_json::json!({
+        "hooks": [{ "type": "command", "command": command, "timeout": timeout_ms, "name": "baton" }]
+    });
+    for event in GEMINI_EVENTS {
+        let list = hooks
+            .entry((*event).to_owned())
+            .or_insert_with(|| serde_json::json!([]))
+            .as_array_mut()?;
+        list.push(ours.clone());
+    }
+    Some(settings.to_string())
+}
+
+/// What a gemini hook's input says.
+pub(crate) fn gemini_hooked(input: &Value) -> Option<Hooked> {
+    let text = |key: &str| input.get(key).and_then(Value::as_str);
+    Some(match text("hook_event_name")? {
+        "SessionStart" | "SessionEnd" => Hooked::Alive,
+        "BeforeAgent" => Hooked::Works {
+            reason: "prompt_submitted",
+        },
+        "BeforeTool" => Hooked::Works {
+            reason: "tool_started",
+        },
+        "AfterTool" => Hooked::Works {
+            reason: "tool_done",
+        },
+        "Notification" if text("notification_type") == Some("ToolPermission") => {
+            // Its details name the tool and what it works on; its message
+            // may quote a command, so it is not shown.
+            let details = input.get("details").unwrap_or(&Value::Null);
+            let field = |keys: &[&str]| {
+                keys.iter()
+                    .find_map(|k| details.get(*k).and_then(Value::as_str))
+            };
+            let tool = field(&["toolName", "tool_name", "name", "title"]);
+            let path = field(&["filePath", "file_path", "fileName", "path"]);
+            let evidence = match (tool, path) {
+                (Some(tool), Some(path)) => clean(&format!("{}: {path}", shown(tool, 80))),
+                (Some(tool), None) => shown(tool, 80),
+                (None, Some(path)) => clean(&format!("a tool on {path}")),
+                (None, None) => "a tool needs permission".into(),
+            };
+            Hooked::Waits {
+                kind: WaitKind::Permission,
+                evidence,
+            }
+        }
+        "Notification" => Hooked::Alive,
+        "AfterAgent" => Hooked::Waits {
+            kind: WaitKind::Idle,
+            evidence: text("prompt_response")
+                .and_then(crate::last_line)
+                .map(|line| clean(&line))
+                .unwrap_or_else(|| "its turn is over".into()),
+        },
+        _ => return None,
+    })
 }

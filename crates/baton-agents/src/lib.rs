@@ -12,7 +12,10 @@
 //! On a local terminal (PTY, tmux) a CLI with an interactive mode known
 //! here ([`Agent::interactive_argv`]) runs in it instead — claude:
 //! `claude [--model=M] --settings=JSON [-- PROMPT]`, the JSON adding
-//! baton's hooks for that run ([`hooks`]), read by [`Agent::hooked`].
+//! baton's hooks for that run ([`hooks`]); gemini: `gemini [--model=M]
+//! --skip-trust [--prompt-interactive=PROMPT]`, its hooks in a settings
+//! file of the run ([`Agent::hook_file`]). What they say is read by
+//! [`Agent::hooked`].
 //!
 //! Nothing that comes from user data may be read as a flag: a prompt of
 //! `--help` must be a task, not a request for help (the real CLIs then print
@@ -51,7 +54,7 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
 pub use baton_proto::Usage;
 pub use codex::{codex_config_problem, codex_home};
-pub use hooks::{HookFailure, Hooked};
+pub use hooks::{HookFailure, HookFile, Hooked};
 
 /// One agent CLI.
 pub trait Agent: Send + Sync {
@@ -75,6 +78,14 @@ pub trait Agent: Send + Sync {
         _agents: &AgentsConfig,
         _hook: Option<&str>,
     ) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The settings file that installs baton's hooks running `hook` (a
+    /// shell command line), for a CLI that reads hooks only from a file
+    /// named in its environment (gemini), not its argv. `env` is the run's
+    /// environment. `None`: its hooks ride in its argv, or it has none.
+    fn hook_file(&self, _hook: &str, _env: &[(String, String)]) -> Option<HookFile> {
         None
     }
 

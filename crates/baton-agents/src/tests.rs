@@ -745,3 +745,136 @@ fn a_run_read_again_says_only_what_was_not_passed_on_before() {
         }
     }
 }
+
+#[test]
+fn a_permission_is_summed_up_without_what_may_hold_a_secret() {
+    use crate::hooks::permission_summary;
+    use serde_json::json;
+    let bash = json!({"command": "curl -H 'Authorization: Bearer sk-123' https://x", "description": "Fetch the page"});
+    assert_eq!(permission_summary("Bash", &bash), "Bash: Fetch the page");
+    let bare = json!({"command": "curl -H 'Authorization: Bearer sk-123' https://x"});
+    assert_eq!(permission_summary("Bash", &bare), "Bash: run curl …");
+    let fetch = json!({"url": "https://api.example.com/v1/items?token=sk-123#frag"});
+    assert_eq!(
+        permission_summary("WebFetch", &fetch),
+        "WebFetch: https://api.example.com/v1/items"
+    );
+    let edit = json!({"file_path": "/repo/src/lib.rs", "old_string": "sk-123", "new_string": "x"});
+    assert_eq!(permission_summary("Edit", &edit), "Edit: /repo/src/lib.rs");
+    assert_eq!(
+        permission_summary("mcp__db__query", &json!({"sql": "select sk"})),
+        "mcp__db__query"
+    );
+    assert_eq!(permission_summary("Bad\u{1b}[2J", &json!({})), "Bad[2J");
+}
+
+#[test]
+fn claudes_hooks_say_what_it_waits_for() {
+    use crate::hooks::claude_hooked;
+    use crate::{HookFailure, Hooked};
+    use baton_proto::WaitKind;
+    use serde_json::json;
+    let hook = |v: serde_json::Value| claude_hooked(&v);
+    assert_eq!(
+        hook(
+            json!({"hook_event_name": "PreToolUse", "tool_name": "AskUserQuestion",
+                    "tool_input": {"questions": [{"question": "Which DB?"}]}})
+        ),
+        Some(Hooked::Waits {
+            kind: WaitKind::Question,
+            evidence: "Which DB?".into()
+        })
+    );
+    assert_eq!(
+        hook(
+            json!({"hook_event_name": "PreToolUse", "tool_name": "ExitPlanMode",
+                    "tool_input": {"plan": "\n1. Add a test\n2. Fix it"}})
+        ),
+        Some(Hooked::Waits {
+            kind: WaitKind::Question,
+            evidence: "approve the plan? 1. Add a test".into()
+        })
+    );
+    assert_eq!(
+        hook(json!({"hook_event_name": "PreToolUse", "tool_name": "Bash"})),
+        Some(Hooked::Works {
+            reason: "tool_started"
+        })
+    );
+    assert_eq!(
+        hook(
+            json!({"hook_event_name": "Notification", "notification_type": "idle_prompt",
+                    "message": "Claude is waiting for your input"})
+        ),
+        Some(Hooked::Waits {
+            kind: WaitKind::Idle,
+            evidence: "Claude is waiting for your input".into()
+        })
+    );
+    assert_eq!(
+        hook(json!({"hook_event_name": "Notification", "notification_type": "auth_success"})),
+        Some(Hooked::Alive)
+    );
+    assert_eq!(
+        hook(json!({"hook_event_name": "StopFailure", "error": "billing_error"})),
+        Some(Hooked::Failed {
+            failure: HookFailure::Other,
+            words: "billing_error".into()
+        })
+    );
+    assert_eq!(hook(json!({"hook_event_name": "PreCompact"})), None);
+    assert_eq!(hook(json!({"no": "event"})), None);
+}
+
+#[test]
+fn geminis_hook_settings_keep_what_was_there_and_its_hooks_are_read() {
+    use crate::Hooked;
+    use crate::hooks::{GEMINI_EVENTS, gemini_hooked, gemini_settings};
+    use baton_proto::WaitKind;
+    use serde_json::{Value, json};
+    let theirs = r#"{"general": {"vimMode": true}, "hooks": {"AfterAgent": [{"hooks": [{"type": "command", "command": "notify-me"}]}]}}"#;
+    let ours: Value =
+        serde_json::from_str(&gemini_settings(Some(theirs), "'/b/baton-shim' hook", 5000).unwrap())
+            .unwrap();
+    assert_eq!(ours["general"]["vimMode"], true);
+    let after = ours["hooks"]["AfterAgent"].as_array().unwrap();
+    assert_eq!(after.len(), 2, "theirs, then ours");
+    assert_eq!(after[0]["hooks"][0]["command"], "notify-me");
+    for event in GEMINI_EVENTS {
+        let list = ours["hooks"][event].as_array().unwrap();
+        assert_eq!(
+            list.last().unwrap()["hooks"][0]["command"],
+            "'/b/baton-shim' hook"
+        );
+    }
+    assert!(
+        gemini_settings(Some("not json"), "x", 1).is_none(),
+        "never dropped"
+    );
+    assert!(gemini_settings(Some("[1]"), "x", 1).is_none());
+    assert!(gemini_settings(None, "x", 1).is_some());
+    let permission = json!({"hook_event_name": "Notification", "notification_type": "ToolPermission",
+        "message": "Allow `rm -rf ~/secret`?", "details": {"toolName": "run_shell_command"}});
+    assert_eq!(
+        gemini_hooked(&permission),
+        Some(Hooked::Waits {
+            kind: WaitKind::Permission,
+            evidence: "run_shell_command".into()
+        })
+    );
+    assert_eq!(
+        gemini_hooked(
+            &json!({"hook_event_name": "AfterAgent", "prompt_response": "Done.\nAll 12 pass."})
+        ),
+        Some(Hooked::Waits {
+            kind: WaitKind::Idle,
+            evidence: "All 12 pass.".into()
+        })
+    );
+    assert_eq!(
+        gemini_hooked(&json!({"hook_event_name": "BeforeAgent", "prompt": "x"})),
+        Some(Hooked::Works {
+            reason: "prompt_submitted"
+        })
+    );
+}

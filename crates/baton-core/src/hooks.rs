@@ -18,7 +18,7 @@
 //! a tmux run after a restart computes the same token from the same key.
 
 use std::io::Read;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -115,6 +115,53 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
         .collect()
+}
+
+/// Where a run's hook settings files go (for a CLI that reads its hooks
+/// from a file, gemini): a directory only this user can write, below
+/// directories no one else can either — gemini skips a settings file under
+/// a world-writable directory such as `/tmp`. `$XDG_RUNTIME_DIR/baton/hooks`,
+/// else `~/.baton/hooks`.
+pub fn settings_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join("baton"))
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .filter(|dir| dir.is_absolute())
+                .map(|home| home.join(".baton"))
+        })?;
+    Some(base.join("hooks"))
+}
+
+/// Writes a run's hook settings (mode 0600, in [`settings_dir`], made
+/// 0700) as `<name>.json`; returns its path.
+pub fn write_settings(name: &str, contents: &str) -> std::io::Result<PathBuf> {
+    let dir = settings_dir().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "neither XDG_RUNTIME_DIR nor HOME is set",
+        )
+    })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let path = dir.join(format!("{name}.json"));
+    let tmp = dir.join(format!("{name}.json.{}", std::process::id()));
+    {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        std::io::Write::write_all(&mut file, contents.as_bytes())?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
 }
 
 /// One hook call, as the conductor received it.

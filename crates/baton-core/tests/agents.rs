@@ -919,3 +919,66 @@ async fn an_interactive_claude_offline_is_waited_for_not_restarted_as_a_crash() 
     }
     h.finish().await;
 }
+
+/// The real gemini, interactive on a terminal, reads the hook settings
+/// baton writes for its run and calls `baton-shim hook`: offline with a
+/// made-up key it still starts its session, and its `SessionStart` hook
+/// reaches the conductor (`hooks: reporting`). gemini skips a settings
+/// file below a directory others can write (such as `/tmp`): where the
+/// run's file would be there, its hooks are silent and it is said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_gemini_reports_through_the_hooks_of_its_run() {
+    let Some(dir) = clis() else { return };
+    let h = harness(&dir);
+    let mut spec = fresh(AgentKind::Gemini, "gemini-hooked", &h);
+    spec.backend = baton_config::Backend::Pty;
+    spec.env.insert("GEMINI_API_KEY".into(), "made-up".into());
+    h.spawn(spec).await;
+    let secure = baton_core::hooks::settings_dir().is_some_and(|dir| {
+        use std::os::unix::fs::PermissionsExt;
+        dir.ancestors()
+            .skip(1)
+            .all(|a| std::fs::metadata(a).map_or(true, |m| m.permissions().mode() & 0o022 == 0))
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let want = if secure {
+        baton_proto::HooksState::Reporting
+    } else {
+        baton_proto::HooksState::Silent
+    };
+    loop {
+        let rows = h.conductor.snapshot().await.unwrap();
+        let row = rows.iter().find(|r| r.id == "gemini-hooked").unwrap();
+        if row.hooks == Some(want) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hooks {:?}, not {want:?}: {}",
+            row.hooks,
+            h.dump()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let argv = h
+        .session_records("gemini-hooked")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Spawn { argv, env_keys, .. } => Some((argv, env_keys)),
+            _ => None,
+        })
+        .unwrap();
+    assert!(argv.0.iter().any(|w| w == "--skip-trust"), "{argv:?}");
+    assert!(
+        !argv.0.iter().any(|w| w == "--yolo"),
+        "interactive: {argv:?}"
+    );
+    assert!(
+        argv.1
+            .iter()
+            .any(|k| k == "GEMINI_CLI_SYSTEM_DEFAULTS_PATH"),
+        "{argv:?}"
+    );
+    h.conductor.kill(&id("gemini-hooked")).await.expect("kill");
+    h.finish().await;
+}

@@ -547,3 +547,101 @@ async fn a_failed_turn_said_by_a_hook_rotates_the_account_or_asks_for_a_login() 
     assert_eq!(spawns, 1, "no restart can log it in");
     h.finish().await;
 }
+
+/// gemini reads hooks only from settings files: its run gets one (its
+/// system defaults, private to the user, below no world-writable
+/// directory), holding the defaults it would have read with baton's hooks
+/// added — and it is gone when the run ends. What its hooks say is the
+/// state, as for claude.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_gets_its_hooks_from_a_settings_file_of_its_run() {
+    let h = Harness::new(|o| {
+        o.agents.gemini.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+    });
+    // The user's own defaults, which the run's file must keep.
+    let defaults = h.dir.path().join("my-defaults.json");
+    std::fs::write(
+        &defaults,
+        r#"{"ui": {"theme": "mine"}, "hooks": {"AfterAgent": [{"hooks": [{"type": "command", "command": "true"}]}]}}"#,
+    )
+    .unwrap();
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        let mut spec = claude(
+            &format!("gemini-{backend}"),
+            backend.clone(),
+            &[
+                "print:gemini (stand-in) ready",
+                "env:GEMINI_CLI_SYSTEM_DEFAULTS_PATH",
+                r#"hook:SessionStart:{"source":"startup"}"#,
+                r#"hook:BeforeAgent:{"prompt":"fix it"}"#,
+                "spinner",
+                r#"hook:Notification:{"notification_type":"ToolPermission","message":"Allow rm -rf ~/s3cr3t?","details":{"toolName":"run_shell_command"}}"#,
+                "sleep:500ms",
+                r#"hook:AfterTool:{"tool_name":"run_shell_command"}"#,
+                r#"hook:AfterAgent:{"prompt":"fix it","prompt_response":"Fixed.\nAll tests pass."}"#,
+                "stall",
+            ],
+        );
+        spec.agent = AgentKind::Gemini;
+        spec.env.insert(
+            "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
+            defaults.display().to_string(),
+        );
+        h.spawn(spec).await;
+    }
+    for backend in &backends {
+        let name = format!("gemini-{backend}");
+        h.wait_for(&format!("{name} idle"), |r: &Record| {
+            r.session.as_deref() == Some(&name)
+                && matches!(
+                    &r.event,
+                    Event::InputWait {
+                        kind: Some(WaitKind::Idle),
+                        ..
+                    }
+                )
+        })
+        .await;
+        let got: Vec<(SessionState, String, Option<String>)> = states(&h, &name);
+        let reasons: Vec<&str> = got.iter().map(|(_, r, _)| r.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "spawn",
+                "first_output",
+                "input_wait:permission",
+                "tool_done",
+                "input_wait:idle"
+            ],
+            "{}",
+            h.dump()
+        );
+        assert_eq!(got[2].2.as_deref(), Some("run_shell_command"));
+        assert_eq!(got[4].2.as_deref(), Some("All tests pass."));
+        // The run's settings file: private, in the user's private dir, with
+        // the user's defaults and baton's hooks.
+        let out = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+        let at = out.find("GEMINI_CLI_SYSTEM_DEFAULTS_PATH=").unwrap() + 32;
+        let path = std::path::PathBuf::from(out[at..].lines().next().unwrap().trim());
+        assert_ne!(path, defaults, "{name} reads a file of its run");
+        assert_eq!(
+            path.parent(),
+            baton_core::hooks::settings_dir().as_deref(),
+            "{path:?}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{path:?}");
+        let settings: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(settings["ui"]["theme"], "mine");
+        assert_eq!(settings["hooks"]["AfterAgent"].as_array().unwrap().len(), 2);
+        h.conductor.kill(&id(&name)).await.expect("kill");
+        assert!(!path.exists(), "{path:?} outlived its run");
+    }
+    let log = std::fs::read_to_string(h.logs().join("events.jsonl")).unwrap();
+    assert!(!log.contains("s3cr3t"), "a secret reached the event log");
+    h.finish().await;
+}

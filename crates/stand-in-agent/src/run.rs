@@ -481,20 +481,26 @@ impl Agent {
     }
 }
 
-/// Broken pipes end the run quietly with 141; other write errors are ignored,
-/// as a real CLI writing to a vanished terminal would.
 /// The commands claude's `--settings=JSON` (or `--settings JSON`) in
-/// `argv` runs for `event`.
+/// `argv` runs for `event`; without one, those of the settings file
+/// gemini's `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names.
 fn hook_commands(argv: &[String], event: &str) -> Vec<String> {
-    let settings = argv.iter().enumerate().find_map(|(i, arg)| {
-        arg.strip_prefix("--settings=")
-            .map(str::to_owned)
-            .or_else(|| {
-                (arg == "--settings")
-                    .then(|| argv.get(i + 1).cloned())
-                    .flatten()
-            })
-    });
+    let settings = argv
+        .iter()
+        .enumerate()
+        .find_map(|(i, arg)| {
+            arg.strip_prefix("--settings=")
+                .map(str::to_owned)
+                .or_else(|| {
+                    (arg == "--settings")
+                        .then(|| argv.get(i + 1).cloned())
+                        .flatten()
+                })
+        })
+        .or_else(|| {
+            let path = std::env::var_os("GEMINI_CLI_SYSTEM_DEFAULTS_PATH")?;
+            fs::read_to_string(path).ok()
+        });
     let Some(settings) = settings.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
     else {
         return Vec::new();
@@ -527,6 +533,8 @@ fn start_spinner() {
     });
 }
 
+/// Broken pipes end the run quietly with 141; other write errors are ignored,
+/// as a real CLI writing to a vanished terminal would.
 fn check(result: io::Result<()>) -> StepResult {
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Exit(EXIT_BROKEN_PIPE)),

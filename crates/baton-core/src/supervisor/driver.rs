@@ -60,6 +60,8 @@ pub(crate) struct RunConfig {
     pub listener: Option<baton_agents::Listener>,
     /// The run's CLI reports through baton's hooks.
     pub hooked: bool,
+    /// The hook settings file written for the run (removed at its end).
+    pub hook_file: Option<PathBuf>,
 }
 
 /// The optional L2 hook: a command that must keep succeeding.
@@ -427,6 +429,10 @@ pub(crate) async fn drive<B: Backend>(
             .payload
             .finish(&run_stdout_tail(&run.cfg.run.out_path, out_offset)),
     };
+    // Before the end is reported: whoever hears of it finds no file left.
+    if let Some(file) = &run.cfg.hook_file {
+        let _ = std::fs::remove_file(file);
+    }
     run.report(RunMsg::Finished {
         status,
         payload,

@@ -857,9 +857,27 @@ impl Supervisor {
             })
             .flatten()
             .filter(|_| !spec.is_remote());
-        let hooked = interactive.is_some() && hook.is_some();
+        let mut hooked = interactive.is_some() && hook.is_some();
+        let mut hook_file = None;
         if let (true, Some(hook)) = (hooked, &hook) {
             env.extend(hook.env());
+            // A CLI that reads its hooks from a file gets one for this run;
+            // one whose argv does not carry them either has none.
+            match agent.hook_file(&hook.command, &env) {
+                Some(file) => match crate::hooks::write_settings(&mark, &file.contents) {
+                    Ok(path) => {
+                        env.push((file.env.into(), path.display().to_string()));
+                        hook_file = Some(path);
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %spec.id, "its hooks' settings cannot be written ({e}): it is judged by its screen");
+                        hooked = false;
+                    }
+                },
+                None => {
+                    hooked = interactive != agent.interactive_argv(spec, &self.opts.agents, None);
+                }
+            }
         }
         let argv = interactive
             .clone()
@@ -919,6 +937,7 @@ impl Supervisor {
                 baton_agents::Listener::of(agent)
             },
             hooked,
+            hook_file,
             // tmux panes get the same size as a PTY (see proc::tmux).
             screen: spec.backend.is_terminal().then(proc::PtySize::default),
             worktree: spec.worktree.clone().map(|spec_wt| worktree::WorktreePlan {
