@@ -645,3 +645,52 @@ async fn gemini_gets_its_hooks_from_a_settings_file_of_its_run() {
     assert!(!log.contains("s3cr3t"), "a secret reached the event log");
     h.finish().await;
 }
+
+/// A permission or a question its hooks declared ends with the answer sent
+/// to it (no hook says a dialog was answered: the tool runs, perhaps for
+/// long); the wait for the next prompt ends only when its hook says the
+/// prompt was submitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_ends_a_permission_wait() {
+    let h = harness();
+    let permission = format!("hook:PermissionRequest:{BASH}");
+    h.spawn(claude(
+        "asked",
+        Backend::Pty,
+        &[
+            "print:claude (stand-in) ready",
+            &permission,
+            "ask-tui:Do you want to proceed? ❯ 1. Yes  2. No ",
+            "spinner",
+            "sleep:3s",
+            r#"hook:PostToolUse:{"tool_name":"Bash"}"#,
+            "stall",
+        ],
+    ))
+    .await;
+    h.wait_state("asked", SessionState::InputWait).await;
+    h.conductor
+        .send_input(&id("asked"), b"1\n".to_vec(), true, "user")
+        .await
+        .expect("delivered");
+    let answered = h
+        .wait_for("the answer", |r: &Record| {
+            r.session.as_deref() == Some("asked")
+                && matches!(&r.event, Event::State { to: SessionState::Healthy, reason, .. } if reason == "answered")
+        })
+        .await;
+    let healthy: Vec<String> = states(&h, "asked")
+        .into_iter()
+        .filter(|(to, _, _)| *to == SessionState::Healthy)
+        .map(|(_, reason, _)| reason)
+        .collect();
+    assert_eq!(healthy, ["first_output", "answered"], "{}", h.dump());
+    let input = h
+        .session_records("asked")
+        .into_iter()
+        .find(|r| matches!(r.event, Event::Input { .. }))
+        .unwrap();
+    assert!(input.seq < answered.seq, "the answer, then its state");
+    h.conductor.kill(&id("asked")).await.expect("kill");
+    h.finish().await;
+}

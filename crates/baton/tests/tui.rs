@@ -139,6 +139,29 @@ impl Pane {
         }
     }
 
+    /// Waits until the screen holds every one of `texts`, and for each
+    /// `(start, text)` of `rows` a line that starts with `start` and holds
+    /// `text` (a row drawn whole, not caught half way).
+    fn shows_rows(&self, texts: &[&str], rows: &[(&str, &str)]) -> String {
+        let deadline = Instant::now() + SHOWS;
+        loop {
+            let screen = self.screen();
+            let row_there = |(start, text): &(&str, &str)| {
+                screen
+                    .lines()
+                    .any(|l| l.starts_with(start) && l.contains(text))
+            };
+            if texts.iter().all(|t| screen.contains(t)) && rows.iter().all(row_there) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {texts:?} and rows {rows:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The screen line that holds `text`.
     fn line_with(&self, text: &str) -> String {
         self.screen()
@@ -208,11 +231,10 @@ fn the_dashboard_shows_answers_kills_attaches_and_quits() {
     let pane = Pane::start(&daemon);
 
     // What needs a person first: the question, then the dead session.
-    let screen = pane.shows(&[
-        "4 sessions",
-        "asks: Proceed with the plan? [y/N]",
-        "crasher",
-    ]);
+    let screen = pane.shows_rows(
+        &["4 sessions", "asks: Proceed with the plan? [y/N]"],
+        &[("asker", "input_wait"), ("crasher", "dead")],
+    );
     let rows: Vec<&str> = screen
         .lines()
         .filter(|l| {

@@ -611,20 +611,26 @@ impl Run {
         });
     }
 
-    /// Types the Enter of a line whose text a terminal took earlier; the
-    /// line is delivered (and recorded) once the Enter is.
+    /// Types the Enter of a line whose text a terminal took earlier. The
+    /// line is reported delivered (and recorded) as the Enter is queued,
+    /// before it reaches the terminal: whatever it sets off (a turn its
+    /// hook announces) comes after its `input` record. An Enter that then
+    /// fails to reach it means the terminal is gone, and the run's end
+    /// says so.
     fn enter<B: Backend>(&mut self, backend: &mut B, typed: Typed) {
+        self.report(RunMsg::InputDone {
+            len: typed.len,
+            sha256: typed.sha256,
+            source: typed.source,
+            result: Ok(()),
+            reply: typed.reply,
+        });
         let delivery = backend.input(b"\n".to_vec());
-        let report = self.report.clone();
+        let id = self.cfg.run.id.clone();
         tokio::spawn(async move {
-            let result = delivery.await;
-            report(RunMsg::InputDone {
-                len: typed.len,
-                sha256: typed.sha256,
-                source: typed.source,
-                result,
-                reply: typed.reply,
-            });
+            if let Err(e) = delivery.await {
+                tracing::warn!(session = %id, "the Enter of a line typed into its terminal was not delivered: {e}");
+            }
         });
     }
 }

@@ -1146,6 +1146,13 @@ impl Supervisor {
                 reply,
             } => {
                 if result.is_ok() {
+                    let answered = entry.state == SessionState::InputWait
+                        && matches!(
+                            entry.wait_kind,
+                            Some(
+                                baton_proto::WaitKind::Permission | baton_proto::WaitKind::Question
+                            )
+                        );
                     self.append(
                         &id,
                         Event::Input {
@@ -1154,6 +1161,15 @@ impl Supervisor {
                             source,
                         },
                     );
+                    // Its dialog has its answer: no hook says so (the tool
+                    // runs, perhaps long; a refusal ends nothing), so the
+                    // answer does. Its turn over (`idle`), a prompt starts
+                    // a turn only once its hook says so.
+                    if answered
+                        && self.transition(&id, SessionState::Healthy, "answered", None, None)
+                    {
+                        self.arm_budget_reset(&id);
+                    }
                 }
                 self.effects.after_log(move |_| {
                     let _ = reply.send(result);
