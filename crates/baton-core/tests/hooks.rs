@@ -124,6 +124,8 @@ async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
         Backend::Pty,
         &[
             "print:claude (stand-in) ready",
+            // Seen up before its dialog (a hook may beat the output).
+            "sleep:200ms",
             &permission,
             "say:Do you want to proceed? [y/N] ",
             "sleep:2500ms",
@@ -573,6 +575,7 @@ async fn gemini_gets_its_hooks_from_a_settings_file_of_its_run() {
             backend.clone(),
             &[
                 "print:gemini (stand-in) ready",
+                "sleep:200ms",
                 "env:GEMINI_CLI_SYSTEM_DEFAULTS_PATH",
                 r#"hook:SessionStart:{"source":"startup"}"#,
                 r#"hook:BeforeAgent:{"prompt":"fix it"}"#,
@@ -659,6 +662,8 @@ async fn an_answer_ends_a_permission_wait() {
         Backend::Pty,
         &[
             "print:claude (stand-in) ready",
+            // Seen up before its dialog (a hook may beat the output).
+            "sleep:200ms",
             &permission,
             "ask-tui:Do you want to proceed? ❯ 1. Yes  2. No ",
             "spinner",
@@ -692,5 +697,61 @@ async fn an_answer_ends_a_permission_wait() {
         .unwrap();
     assert!(input.seq < answered.seq, "the answer, then its state");
     h.conductor.kill(&id("asked")).await.expect("kill");
+    h.finish().await;
+}
+
+/// An answer sent the moment a hook announces a dialog — before the CLI
+/// has drawn it — is typed once the screen settles, not into a screen
+/// still being drawn: the dialog gets it whole and submits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_sent_while_its_dialog_is_drawn_lands() {
+    let h = harness();
+    let permission = format!("hook:PermissionRequest:{BASH}");
+    for backend in [Backend::Pty, Backend::Tmux] {
+        let name = format!("drawing-{backend}");
+        h.spawn(claude(
+            &name,
+            backend,
+            &[
+                "print:claude (stand-in) ready",
+                &permission,
+                // The dialog takes a moment to draw; its key reader starts
+                // after it.
+                "lines:4:100ms",
+                "ask-tui:Allow Bash: Run the tests? ",
+                "stall",
+            ],
+        ))
+        .await;
+        h.wait_for(&format!("{name} asks"), |r: &Record| {
+            r.session.as_deref() == Some(&name)
+                && matches!(
+                    &r.event,
+                    Event::InputWait {
+                        kind: Some(WaitKind::Permission),
+                        ..
+                    }
+                )
+        })
+        .await;
+        h.conductor
+            .send_input(&id(&name), b"yes, and remember\n".to_vec(), true, "user")
+            .await
+            .expect("delivered");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+            if out.contains("answer: yes, and remember") {
+                assert!(!out.contains('⏎'), "{name}: {out:?}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: the answer never landed: {out:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        h.conductor.kill(&id(&name)).await.expect("kill");
+    }
     h.finish().await;
 }

@@ -190,6 +190,9 @@ pub(crate) enum RunCtl {
         bytes: Vec<u8>,
         source: String,
         reply: oneshot::Sender<Result<(), InputError>>,
+        /// A dialog its hooks announced may still be drawing until then:
+        /// the bytes wait for its screen to settle, at most that long.
+        settle: Option<Instant>,
     },
 }
 
@@ -379,7 +382,9 @@ pub(crate) async fn drive<B: Backend>(
                     let step = run.termination.request(force);
                     run.deliver(&mut backend, step).await;
                 }
-                Some(RunCtl::Input { bytes, source, reply }) => run.input(&mut backend, bytes, source, reply),
+                Some(RunCtl::Input { bytes, source, reply, settle }) => {
+                    run.input_when_settled(&mut backend, bytes, source, reply, settle);
+                }
                 None => match B::ON_CONDUCTOR_GONE {
                     // The run outlives the conductor by design: touch
                     // nothing, so the next conductor can adopt it.
@@ -393,7 +398,10 @@ pub(crate) async fn drive<B: Backend>(
                     }
                 },
             },
-            Some(typed) = enter_rx.recv() => run.enter(&mut backend, typed),
+            Some(later) = enter_rx.recv() => match later {
+                Later::Enter(typed) => run.enter(&mut backend, typed),
+                Later::Type { bytes, source, reply } => run.input(&mut backend, bytes, source, reply),
+            },
             () = &mut sleep => {
                 armed = never;
                 sleep.as_mut().reset(never);
@@ -451,10 +459,27 @@ struct Run {
     termination: Termination,
     status: Option<ExitStatus>,
     l2: Option<tokio::task::JoinHandle<()>>,
-    /// A line typed into a terminal whose text is in, and whose Enter is
-    /// due now (see [`ENTER_AFTER`]).
-    enter: mpsc::UnboundedSender<Typed>,
+    /// Input due now: a line's Enter (see [`ENTER_AFTER`]), or bytes that
+    /// waited for a dialog to be drawn (see [`SETTLED`]).
+    enter: mpsc::UnboundedSender<Later>,
 }
+
+/// Input the run types later than it was asked to.
+enum Later {
+    /// The Enter of a line whose text is in.
+    Enter(Typed),
+    /// Bytes that waited for the screen to settle.
+    Type {
+        bytes: Vec<u8>,
+        source: String,
+        reply: oneshot::Sender<Result<(), InputError>>,
+    },
+}
+
+/// How long a terminal's output must have been quiet for a dialog its
+/// hooks announced (at once, before it is drawn) to count as drawn: keys
+/// typed into a screen still being drawn may be taken by what was there.
+pub(crate) const SETTLED: Duration = Duration::from_millis(150);
 
 /// How long after a line's text its Enter is typed into a terminal. TUIs
 /// take keys that come together for a paste, and an Enter right behind
@@ -557,6 +582,43 @@ impl Run {
         }
     }
 
+    /// [`Run::input`], once the terminal's output has been quiet for
+    /// [`SETTLED`] or `settle` has passed, whichever comes first.
+    fn input_when_settled<B: Backend>(
+        &mut self,
+        backend: &mut B,
+        bytes: Vec<u8>,
+        source: String,
+        reply: oneshot::Sender<Result<(), InputError>>,
+        settle: Option<Instant>,
+    ) {
+        let Some(until) =
+            settle.filter(|until| self.cfg.screen.is_some() && *until > Instant::now())
+        else {
+            self.input(backend, bytes, source, reply);
+            return;
+        };
+        let shared = self.shared.clone();
+        let epoch = self.epoch;
+        let later = self.enter.clone();
+        tokio::spawn(async move {
+            loop {
+                let last = Duration::from_millis(shared.last_output_ms.load(Ordering::Relaxed));
+                let quiet = epoch.elapsed().saturating_sub(last);
+                let now = Instant::now();
+                if quiet >= SETTLED || now >= until {
+                    break;
+                }
+                tokio::time::sleep_until((now + (SETTLED - quiet)).min(until)).await;
+            }
+            let _ = later.send(Later::Type {
+                bytes,
+                source,
+                reply,
+            });
+        });
+    }
+
     /// Hands input to the backend; its delivery is reported when done, off
     /// the loop, so a slow reader never holds the run up.
     fn input<B: Backend>(
@@ -580,12 +642,12 @@ impl Run {
                 match delivery.await {
                     Ok(()) => {
                         tokio::time::sleep(ENTER_AFTER).await;
-                        let _ = enter.send(Typed {
+                        let _ = enter.send(Later::Enter(Typed {
                             len,
                             sha256,
                             source,
                             reply,
-                        });
+                        }));
                     }
                     Err(e) => report(RunMsg::InputDone {
                         len,

@@ -18,6 +18,11 @@ use super::{Event, SessionState, SupMsg, Supervisor};
 use crate::hooks::{self, HookKey, HookReport};
 use crate::state::FailureClass;
 
+/// How long a CLI may take to draw the dialog its hook announced: an
+/// answer sent sooner waits for its screen to settle, at most this long
+/// after the hook.
+const DRAWN_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The conductor's end of the hook channel.
 pub(crate) struct HookChannel {
     key: HookKey,
@@ -200,6 +205,7 @@ impl Supervisor {
                 entry.wait_kind = Some(kind);
                 entry.reason = format!("input_wait:{kind}");
                 entry.evidence = Some(evidence);
+                entry.drawn_by = Some(tokio::time::Instant::now() + DRAWN_WITHIN);
             }
             SessionState::Healthy => {
                 let reason = format!("input_wait:{kind}");
@@ -208,6 +214,7 @@ impl Supervisor {
                 }
                 if let Some(entry) = self.sessions.get_mut(id) {
                     entry.wait_kind = Some(kind);
+                    entry.drawn_by = Some(tokio::time::Instant::now() + DRAWN_WITHIN);
                 }
             }
             _ => return,

@@ -167,6 +167,9 @@ struct Entry {
     /// its hooks declared ends only by its hooks (or an answer), not by
     /// output resuming.
     wait_kind: Option<baton_proto::WaitKind>,
+    /// When the dialog its hooks announced last is surely drawn: an answer
+    /// sent before waits for its screen to settle, at most until then.
+    drawn_by: Option<tokio::time::Instant>,
 }
 
 /// What a session that is to run next waits for.
@@ -600,6 +603,7 @@ impl Supervisor {
                 offline_runs: 0,
                 hooks: None,
                 wait_kind: None,
+                drawn_by: None,
             },
         );
         match recovered {
@@ -1351,6 +1355,7 @@ impl Supervisor {
             bytes,
             source: "auto_answer".into(),
             reply,
+            settle: entry.drawn_by,
         });
         if sent.is_ok() {
             let id = id.clone();
@@ -1568,6 +1573,7 @@ impl Supervisor {
             bytes,
             source,
             reply: tx,
+            settle: entry.drawn_by,
         };
         if run.send(request).is_err() {
             let state = entry.state;
