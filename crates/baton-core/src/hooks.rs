@@ -18,7 +18,7 @@
 //! a tmux run after a restart computes the same token from the same key.
 
 use std::io::Read;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 
@@ -65,18 +65,7 @@ impl HookKey {
         }
         let mut key = [0u8; 32];
         std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-        let tmp = logs_dir.join(format!("{KEY_FILE}.{}", std::process::id()));
-        {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            std::io::Write::write_all(&mut file, &key)?;
-            file.sync_all()?;
-        }
-        std::fs::rename(&tmp, &path)?;
+        crate::proc::write_private(&path, &key)?;
         Ok(HookKey(key))
     }
 
@@ -150,17 +139,7 @@ pub fn write_settings(name: &str, contents: &str) -> std::io::Result<PathBuf> {
         .mode(0o700)
         .create(&dir)?;
     let path = dir.join(format!("{name}.json"));
-    let tmp = dir.join(format!("{name}.json.{}", std::process::id()));
-    {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        std::io::Write::write_all(&mut file, contents.as_bytes())?;
-    }
-    std::fs::rename(&tmp, &path)?;
+    crate::proc::write_private(&path, contents.as_bytes())?;
     Ok(path)
 }
 

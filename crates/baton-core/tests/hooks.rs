@@ -70,6 +70,23 @@ fn states(h: &Harness, name: &str) -> Vec<(SessionState, String, Option<String>)
         .collect()
 }
 
+/// `name`'s row in the session table now.
+async fn row(h: &Harness, name: &str) -> baton_proto::SessionRow {
+    let rows = h.conductor.snapshot().await.expect("a table");
+    rows.into_iter()
+        .find(|r| r.id == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))
+}
+
+/// Waits for `name`'s `input_wait` record of `kind` (its hooks said so).
+async fn wait_kind(h: &Harness, name: &str, kind: WaitKind) -> Record {
+    h.wait_for(&format!("{name} waiting for {kind}"), |r: &Record| {
+        r.session.as_deref() == Some(name)
+            && matches!(&r.event, Event::InputWait { kind: Some(k), .. } if *k == kind)
+    })
+    .await
+}
+
 fn input_waits(h: &Harness, name: &str) -> Vec<(String, String, Option<WaitKind>)> {
     h.session_records(name)
         .into_iter()
@@ -138,18 +155,7 @@ async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
     .await;
     for backend in &backends {
         let name = format!("hooked-{backend}");
-        let waiting = h
-            .wait_for(&format!("{name} asks permission"), |r: &Record| {
-                r.session.as_deref() == Some(&name)
-                    && matches!(
-                        &r.event,
-                        Event::InputWait {
-                            kind: Some(WaitKind::Permission),
-                            ..
-                        }
-                    )
-            })
-            .await;
+        let waiting = wait_kind(&h, &name, WaitKind::Permission).await;
         let seen = monotonic_ns();
         let fired = stamp(&h, &name);
         let latency_ms = (seen.saturating_sub(fired)) as f64 / 1e6;
@@ -164,17 +170,7 @@ async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
     }
     for backend in &backends {
         let name = format!("hooked-{backend}");
-        h.wait_for(&format!("{name} idle"), |r: &Record| {
-            r.session.as_deref() == Some(&name)
-                && matches!(
-                    &r.event,
-                    Event::InputWait {
-                        kind: Some(WaitKind::Idle),
-                        ..
-                    }
-                )
-        })
-        .await;
+        wait_kind(&h, &name, WaitKind::Idle).await;
         let wanted: Vec<(SessionState, &str, Option<&str>)> = vec![
             (SessionState::Starting, "spawn", None),
             (SessionState::Healthy, "first_output", None),
@@ -212,28 +208,11 @@ async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
                 Some(WaitKind::Idle)
             ]
         );
-        let row = h
-            .conductor
-            .snapshot()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.id == name)
-            .unwrap();
+        let row = row(&h, &name).await;
         assert_eq!(row.wait_kind, Some(WaitKind::Idle), "{row:?}");
         assert_eq!(row.hooks, Some(HooksState::Reporting), "{row:?}");
     }
-    h.wait_for("redrawn idle", |r: &Record| {
-        r.session.as_deref() == Some("redrawn")
-            && matches!(
-                &r.event,
-                Event::InputWait {
-                    kind: Some(WaitKind::Idle),
-                    ..
-                }
-            )
-    })
-    .await;
+    wait_kind(&h, "redrawn", WaitKind::Idle).await;
     let got: Vec<(SessionState, String)> = states(&h, "redrawn")
         .into_iter()
         .map(|(to, reason, _)| (to, reason))
@@ -248,8 +227,7 @@ async fn what_the_hooks_say_is_the_state_at_once_whatever_the_screen_draws() {
         "{}",
         h.dump()
     );
-    let row = h.conductor.snapshot().await.unwrap();
-    let row = row.iter().find(|r| r.id == "redrawn").unwrap();
+    let row = row(&h, "redrawn").await;
     assert_eq!(row.wait_kind, Some(WaitKind::Idle));
     assert_eq!(
         row.evidence.as_deref(),
@@ -311,14 +289,7 @@ async fn a_run_whose_hooks_never_fire_is_said_silent_and_judged_by_its_screen() 
             matches!(screen.event, Event::InputWait { kind: None, .. }),
             "the screen knows no kind: {screen:?}"
         );
-        let row = h
-            .conductor
-            .snapshot()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.id == name)
-            .unwrap();
+        let row = row(&h, &name).await;
         assert_eq!(row.hooks, Some(HooksState::Silent));
         assert_eq!(row.wait_kind, None);
         h.conductor.kill(&id(&name)).await.expect("kill");
@@ -410,17 +381,7 @@ async fn a_line_sent_to_a_tui_is_submitted_not_pasted() {
     }
     for backend in &backends {
         let name = format!("tui-{backend}");
-        h.wait_for(&format!("{name} idle"), |r: &Record| {
-            r.session.as_deref() == Some(&name)
-                && matches!(
-                    &r.event,
-                    Event::InputWait {
-                        kind: Some(WaitKind::Idle),
-                        ..
-                    }
-                )
-        })
-        .await;
+        wait_kind(&h, &name, WaitKind::Idle).await;
         h.conductor
             .send_input(&id(&name), b"run the tests\n".to_vec(), true, "user")
             .await
@@ -596,17 +557,7 @@ async fn gemini_gets_its_hooks_from_a_settings_file_of_its_run() {
     }
     for backend in &backends {
         let name = format!("gemini-{backend}");
-        h.wait_for(&format!("{name} idle"), |r: &Record| {
-            r.session.as_deref() == Some(&name)
-                && matches!(
-                    &r.event,
-                    Event::InputWait {
-                        kind: Some(WaitKind::Idle),
-                        ..
-                    }
-                )
-        })
-        .await;
+        wait_kind(&h, &name, WaitKind::Idle).await;
         let got: Vec<(SessionState, String, Option<String>)> = states(&h, &name);
         let reasons: Vec<&str> = got.iter().map(|(_, r, _)| r.as_str()).collect();
         assert_eq!(
@@ -723,17 +674,7 @@ async fn an_answer_sent_while_its_dialog_is_drawn_lands() {
             ],
         ))
         .await;
-        h.wait_for(&format!("{name} asks"), |r: &Record| {
-            r.session.as_deref() == Some(&name)
-                && matches!(
-                    &r.event,
-                    Event::InputWait {
-                        kind: Some(WaitKind::Permission),
-                        ..
-                    }
-                )
-        })
-        .await;
+        wait_kind(&h, &name, WaitKind::Permission).await;
         h.conductor
             .send_input(&id(&name), b"yes, and remember\n".to_vec(), true, "user")
             .await

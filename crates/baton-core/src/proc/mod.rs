@@ -37,6 +37,26 @@ pub use watch::{ExitWatch, FileWatch};
 
 use serde::{Deserialize, Serialize};
 
+/// Writes `bytes` to `path` whole or not at all, private to this user:
+/// a file beside it (`<path>.<pid>`, mode 0600) written, synced and then
+/// renamed over `path`.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    std::fs::rename(&tmp, path)
+}
+
 /// The [`RUN_MARK`] value of run `attempt` of session `id` of the conductor
 /// whose logs are in `logs_dir`: the same for whichever conductor of that
 /// logs dir asks, so the next one can end what a run of an earlier one left.

@@ -438,19 +438,8 @@ impl RunLock {
         err_offset: u64,
         token: &str,
     ) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = lock_path(out_path);
-        let tmp = session_file(out_path, "run.tmp");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        writeln!(file, "{attempt} {out_offset} {err_offset} {token}")?;
-        file.sync_data()?;
-        std::fs::rename(tmp, path)
+        let line = format!("{attempt} {out_offset} {err_offset} {token}\n");
+        crate::proc::write_private(&lock_path(out_path), line.as_bytes())
     }
 }
 
