@@ -9,7 +9,8 @@
 //! | [`gemini`] | `gemini [--model=M] --yolo --skip-trust --output-format stream-json --prompt=PROMPT` | — | JSONL: its turn, tools, warnings, the answer in pieces; `result`: usage (no cost); exit 41 ("Please set an Auth method"): `auth_required`; exit 55: an untrusted folder; its second failed attempt to reach the API: `network` |
 //! | [`command`] | the session's `command` | — | nothing: its exit status only |
 //!
-//! On a local terminal (PTY, tmux) a CLI with an interactive mode known
+//! On a terminal (a local PTY or tmux; a host's tmux for a CLI whose hooks
+//! ride in its argv) a CLI with an interactive mode known
 //! here ([`Agent::interactive_argv`]) runs in it instead — claude:
 //! `claude [--model=M] --settings=JSON [-- PROMPT]`, the JSON adding
 //! baton's hooks for that run ([`hooks`]); gemini: `gemini [--model=M]

@@ -106,6 +106,38 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The hook command of a run on a remote host, where no `baton-shim` is:
+/// it appends `<token> TAB <input on one line>` to the run's hook file
+/// (`BATON_HOOK_FILE`, set by the pane's wrapper beside its output file),
+/// which the host's feed fetches with the output. Cut to 8000 bytes so one
+/// `printf` is one write (a line is never split by a hook writing at the
+/// same time); a longer input is no JSON, dropped, and the screen judges.
+/// Never fails the hook: its exit is 0.
+pub const REMOTE_COMMAND: &str = "l=$(head -c 8000 | tr -d '\\n'); \
+     printf '%s\\t%s\\n' \"$BATON_HOOK_TOKEN\" \"$l\" >> \"$BATON_HOOK_FILE\" 2>/dev/null; exit 0";
+
+/// The hook file of the remote run whose output file is `remote_log`.
+pub fn remote_hook_file(remote_log: &str) -> String {
+    let stem = remote_log.strip_suffix(".log").unwrap_or(remote_log);
+    format!("{stem}.hooks")
+}
+
+/// One line of a remote run's hook file, as the report of run `attempt`
+/// of `session` (its token is checked by the conductor).
+pub fn parse_remote_line(line: &[u8], session: &str, attempt: u32) -> Option<HookReport> {
+    let line = std::str::from_utf8(line)
+        .ok()?
+        .trim_end_matches(['\n', '\r']);
+    let (token, input) = line.split_once('\t')?;
+    let input = serde_json::from_str(input).ok()?;
+    Some(HookReport {
+        session: session.to_owned(),
+        attempt,
+        token: token.to_owned(),
+        input: cut_input(input),
+    })
+}
+
 /// Where a run's hook settings files go (for a CLI that reads its hooks
 /// from a file, gemini): a directory only this user can write, below
 /// directories no one else can either — gemini skips a settings file under

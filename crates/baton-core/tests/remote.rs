@@ -714,3 +714,95 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     all
 }
+
+/// claude on a host runs interactively with hooks too: there is no
+/// `baton-shim` on the host, so each hook appends a line with the run's
+/// token to a file beside the pane's output, which the host's feed fetches
+/// with the output; what it says is the session's state, as locally, and
+/// the file goes with the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_claudes_hooks_say_what_it_waits_for() {
+    use baton_proto::{HooksState, WaitKind};
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = Harness::new(|o| {
+        o.hosts.insert("lo".into(), sshd.host_config("lo"));
+        o.conductor.max_restarts = 0;
+        o.agents.claude.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+    });
+    let mut spec = baton_config::SessionSpec::command(id("far"), Vec::new());
+    spec.agent = baton_config::AgentKind::Claude;
+    spec.command = None;
+    spec.prompt = Some("fix it".into());
+    spec.backend = Backend::Tmux;
+    spec.host = Some("lo".into());
+    let steps = [
+        "print:claude (stand-in) on a host",
+        "sleep:300ms",
+        r#"hook:SessionStart:{"source":"startup"}"#,
+        r#"hook:PermissionRequest:{"tool_name":"Edit","tool_input":{"file_path":"/srv/app/main.rs"}}"#,
+        "sleep:1500ms",
+        r#"hook:PostToolUse:{"tool_name":"Edit"}"#,
+        r#"hook:Stop:{"last_assistant_message":"Edited main.rs."}"#,
+        "stall",
+    ];
+    spec.env
+        .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
+    h.spawn(spec).await;
+    let kind_of = |r: &baton_core::eventlog::Record| match &r.event {
+        Event::InputWait { kind, .. } => *kind,
+        _ => None,
+    };
+    h.wait_for("far idle", |r| {
+        r.session.as_deref() == Some("far") && kind_of(r) == Some(WaitKind::Idle)
+    })
+    .await;
+    let reasons: Vec<String> = h
+        .session_records("far")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::State { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "spawn",
+            "first_output",
+            "input_wait:permission",
+            "tool_done",
+            "input_wait:idle"
+        ],
+        "{}",
+        h.dump()
+    );
+    let rows = h.conductor.snapshot().await.unwrap();
+    let row = rows.iter().find(|r| r.id == "far").unwrap();
+    assert_eq!(row.hooks, Some(HooksState::Reporting));
+    assert_eq!(row.evidence.as_deref(), Some("Edited main.rs."));
+    let argv = h
+        .session_records("far")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Spawn { argv, .. } => Some(argv),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        argv.iter().any(|w| w.starts_with("--settings=")),
+        "interactive with hooks: {argv:?}"
+    );
+    h.conductor.kill(&id("far")).await.expect("kill");
+    // The loopback host is this machine, as this user.
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    let on_host = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+        .join(".baton")
+        .join(server.name());
+    let left: Vec<String> = walk(&on_host)
+        .into_iter()
+        .filter(|p| p.ends_with(".hooks"))
+        .collect();
+    assert!(left.is_empty(), "the run's hook file outlived it: {left:?}");
+    h.finish().await;
+}

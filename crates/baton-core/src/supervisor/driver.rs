@@ -222,6 +222,9 @@ pub(crate) enum RunMsg {
     Resumed,
     /// What the agent CLI said of itself while it runs.
     Said(baton_agents::Said),
+    /// What one of its hooks said, heard by the run's backend (its token
+    /// not checked yet).
+    Hook(crate::hooks::HookReport),
     StartupTimeout,
     L2Failed(String),
     /// A signal reached the run's processes.
@@ -369,6 +372,7 @@ pub(crate) async fn drive<B: Backend>(
                 }
                 Observation::Exited(status) => run.exited(&mut backend, status).await,
                 Observation::Idle => {}
+                Observation::Hook(report) => run.report(RunMsg::Hook(report)),
                 Observation::Settled => break RunEnd::Settled,
                 Observation::Unreachable(message) => {
                     run.report(RunMsg::Unreachable { message });

@@ -35,17 +35,20 @@ pub(crate) struct HookChannel {
 pub(crate) struct RunHook {
     /// The command its hooks run.
     pub command: String,
-    socket: PathBuf,
+    /// The socket they report to (`None`: a remote run's, which append to
+    /// a file on the host that its backend fetches).
+    socket: Option<PathBuf>,
     token: String,
 }
 
 impl RunHook {
     /// The variables its environment gets.
-    pub fn env(&self) -> [(String, String); 2] {
-        [
-            (hooks::SOCKET_ENV.into(), self.socket.display().to_string()),
-            (hooks::TOKEN_ENV.into(), self.token.clone()),
-        ]
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![(hooks::TOKEN_ENV.to_owned(), self.token.clone())];
+        if let Some(socket) = &self.socket {
+            env.push((hooks::SOCKET_ENV.into(), socket.display().to_string()));
+        }
+        env
     }
 }
 
@@ -83,13 +86,25 @@ impl HookChannel {
         }
     }
 
-    /// What run `attempt` of session `id` reports with.
-    pub(crate) fn for_run(&self, id: &str, attempt: u32) -> Option<RunHook> {
-        Some(RunHook {
-            command: self.command.clone(),
-            socket: self.socket.clone(),
+    /// Whether `report` carries the token of the run it names (a report
+    /// a backend heard itself; the socket's are checked as they come).
+    pub(crate) fn verify(&self, report: &HookReport) -> bool {
+        self.key
+            .verify(&report.session, report.attempt, &report.token)
+    }
+
+    /// What run `attempt` of session `id` reports with (`remote`: on a
+    /// host, where no `baton-shim` is).
+    pub(crate) fn for_run(&self, id: &str, attempt: u32, remote: bool) -> RunHook {
+        RunHook {
+            command: if remote {
+                hooks::REMOTE_COMMAND.to_owned()
+            } else {
+                self.command.clone()
+            },
+            socket: (!remote).then(|| self.socket.clone()),
             token: self.key.token(id, attempt),
-        })
+        }
     }
 }
 

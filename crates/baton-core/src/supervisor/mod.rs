@@ -842,16 +842,16 @@ impl Supervisor {
         };
         let agent = baton_agents::agent(spec.agent);
         let preflight = agent.preflight(spec, &env);
-        // On a local terminal a CLI runs interactively, with baton's hooks
-        // for this run when the conductor hears hooks.
+        // On a terminal (local, or a host's tmux) a CLI runs interactively,
+        // with baton's hooks for this run when the conductor hears hooks.
+        let remote = spec.is_remote();
+        let terminal = spec.backend.is_terminal() || remote;
         let hook = self
             .hooks
             .as_ref()
-            .filter(|_| spec.backend.is_terminal() && !spec.is_remote())
-            .and_then(|channel| channel.for_run(spec.id.as_str(), attempt));
-        let interactive = spec
-            .backend
-            .is_terminal()
+            .filter(|_| terminal)
+            .map(|channel| channel.for_run(spec.id.as_str(), attempt, remote));
+        let interactive = terminal
             .then(|| {
                 agent.interactive_argv(
                     spec,
@@ -860,7 +860,9 @@ impl Supervisor {
                 )
             })
             .flatten()
-            .filter(|_| !spec.is_remote());
+            // On a host, a CLI that reads its hooks from a settings file
+            // runs headless: no file of the run is written there yet.
+            .filter(|_| !remote || agent.hook_file("", &[]).is_none());
         let mut hooked = interactive.is_some() && hook.is_some();
         let mut hook_file = None;
         if let (true, Some(hook)) = (hooked, &hook) {
@@ -1071,6 +1073,15 @@ impl Supervisor {
                 }
             }
             // The driver keeps the status, for the session's row.
+            RunMsg::Hook(report) => {
+                if self
+                    .hooks
+                    .as_ref()
+                    .is_some_and(|channel| channel.verify(&report))
+                {
+                    self.on_hook(report);
+                }
+            }
             RunMsg::Said(baton_agents::Said::Status(_)) => {}
             RunMsg::Said(baton_agents::Said::TurnStarted) => self.append(&id, Event::TurnStarted),
             RunMsg::Said(baton_agents::Said::TurnEnded { usage, error }) => {

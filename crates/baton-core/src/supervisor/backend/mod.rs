@@ -322,6 +322,10 @@ pub enum Observation<'a> {
     /// What the backend observes is gone with the conductor: the run ends
     /// without a report.
     Detached,
+    /// What one of the agent CLI's hooks said, as a backend that carries
+    /// hooks itself hears it (a remote run: lines of a file on the host).
+    /// Its token is checked by the conductor, as for a local hook's.
+    Hook(crate::hooks::HookReport),
 }
 
 /// What is left after the agent ended.

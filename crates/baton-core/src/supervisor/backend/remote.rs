@@ -52,7 +52,8 @@ pub(crate) const PROBE: Duration = Duration::from_secs(2);
 /// `$1` is the run's env file (`export K='V'` lines, 0600): sourced and
 /// deleted before the agent starts, so no value is on a command line.
 const WRAPPER: &str = "exec 3>&2 2>/dev/null; trap : TERM; \
-                       . \"$1\" && rm -f -- \"$1\" || exit 125; shift; \
+                       . \"$1\" && rm -f -- \"$1\" || exit 125; \
+                       export BATON_HOOK_FILE=\"${1%.env}.hooks\"; shift; \
                        sh -c 'exec \"$@\" 2>&3 3>&-' sh \"$@\"; c=$?; \
                        printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
                        while :; do sleep 3600; done";
@@ -82,7 +83,7 @@ const PREPARE: &str = "umask 077; \
 const CLEANUP: &str = "if tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; then \
     i=0; while [ ! -e \"$4\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; \
     tail -c \"$6\" \"$3\" 2>/dev/null; \
-    rm -f \"$3\" \"$4\"; rmdir \"$5\" 2>/dev/null; exit 0";
+    rm -f \"$3\" \"$4\" \"${3%.log}.hooks\"; rmdir \"$5\" 2>/dev/null; exit 0";
 
 /// Where a remote run lives.
 struct RemoteRun {
@@ -108,6 +109,10 @@ struct RunState {
     out_offset: u64,
     /// The output file on the host.
     remote_log: String,
+    /// Bytes of its hook file already heard: a conductor that takes the
+    /// run over hears only what its hooks say from then on (the log holds
+    /// the state they led to).
+    hooks_offset: u64,
 }
 
 impl RunState {
@@ -121,10 +126,13 @@ impl RunState {
         let nonce = lines.next()?.to_owned();
         let out_offset = lines.next()?.parse().ok()?;
         let remote_log = lines.next()?.to_owned();
+        // Written since hooks came to remote runs; none before.
+        let hooks_offset = lines.next().and_then(|l| l.parse().ok()).unwrap_or(0);
         Some(RunState {
             nonce,
             out_offset,
             remote_log,
+            hooks_offset,
         })
     }
 
@@ -133,7 +141,10 @@ impl RunState {
         let tmp = path.with_extension("remote.tmp");
         std::fs::write(
             &tmp,
-            format!("{}\n{}\n{}\n", self.nonce, self.out_offset, self.remote_log),
+            format!(
+                "{}\n{}\n{}\n{}\n",
+                self.nonce, self.out_offset, self.remote_log, self.hooks_offset
+            ),
         )?;
         std::fs::rename(tmp, path)
     }
@@ -175,6 +186,13 @@ pub(crate) struct Remote {
     pending_exit: Option<ExitStatus>,
     /// A signal found the host unreachable: the run ends so.
     cut: Option<String>,
+    /// The run's hook lines on the host (see [`crate::hooks::REMOTE_COMMAND`]),
+    /// for a run with hooks.
+    hooks: Option<FeedWatch>,
+    /// The hook line being fetched, and reports heard but not yet passed on.
+    hook_line: Vec<u8>,
+    heard: std::collections::VecDeque<crate::hooks::HookReport>,
+    attempt: u32,
 }
 
 /// Starts the agent in a tmux session on the host, or takes over the one a
@@ -251,6 +269,14 @@ async fn start(cfg: &RunRequest, remote: RemoteRun) -> Result<(Remote, Begun), S
             .feed
             .watch(&remote.session, &state.remote_log, received)
     });
+    // A run with hooks: the lines they append beside its output file.
+    let hooked = cfg.env.iter().any(|(k, _)| k == crate::hooks::TOKEN_ENV);
+    let hooks = (!gone && hooked && !state.remote_log.is_empty()).then(|| {
+        let file = crate::hooks::remote_hook_file(&state.remote_log);
+        remote
+            .feed
+            .watch(&remote.session, &file, state.hooks_offset)
+    });
     let run = Remote {
         id: cfg.id.to_string(),
         remote_timeout: ssh.timeout().max(remote_feed::TICK_MAX * 2),
@@ -270,11 +296,38 @@ async fn start(cfg: &RunRequest, remote: RemoteRun) -> Result<(Remote, Begun), S
         exited: false,
         pending_exit: gone.then_some(UNKNOWN),
         cut: None,
+        hooks,
+        hook_line: Vec::new(),
+        heard: std::collections::VecDeque::new(),
+        attempt: cfg.attempt,
     };
     Ok((run, begun))
 }
 
 impl Remote {
+    /// Bytes of the run's hook file: each whole line is one hook's report.
+    fn hear(&mut self, bytes: &[u8]) {
+        self.hook_line.extend_from_slice(bytes);
+        while let Some(nl) = self.hook_line.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.hook_line.drain(..=nl).collect();
+            self.state.hooks_offset += line.len() as u64;
+            if let Err(e) = self.state.save(&self.out_path) {
+                tracing::warn!(session = %self.id, "cannot note the hooks heard of its remote run: {e}");
+            }
+            match crate::hooks::parse_remote_line(&line, &self.id, self.attempt) {
+                Some(report) => self.heard.push_back(report),
+                None => {
+                    tracing::debug!(session = %self.id, "a hook line that is no report; dropped")
+                }
+            }
+        }
+        // A line longer than a hook writes is no report.
+        if self.hook_line.len() > crate::hooks::INPUT_MAX * 2 {
+            self.state.hooks_offset += self.hook_line.len() as u64;
+            self.hook_line.clear();
+        }
+    }
+
     /// Agent output: into the local log.
     fn append_to_log(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
@@ -415,9 +468,13 @@ impl Backend for Remote {
             // Nothing of the run is local: once its end is known, it is settled.
             return Observation::Settled;
         }
+        if let Some(report) = self.heard.pop_front() {
+            return Observation::Hook(report);
+        }
         let Some(watch) = self.watch.as_mut() else {
             return Observation::Detached;
         };
+        let hooks = self.hooks.as_mut();
         // A fetch that never comes back at all also counts as silence.
         let give_up = self.last_answer + self.remote_timeout + remote_feed::TICK_MAX;
         tokio::select! {
@@ -467,6 +524,20 @@ impl Backend for Remote {
                 // The feed is gone (the conductor is stopping).
                 None => Observation::Detached,
             },
+            Some(event) = async {
+                match hooks {
+                    Some(hooks) => hooks.rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let FeedEvent::Output(bytes) = event {
+                    self.hear(&bytes);
+                }
+                match self.heard.pop_front() {
+                    Some(report) => Observation::Hook(report),
+                    None => Observation::Idle,
+                }
+            }
             () = tokio::time::sleep_until(give_up) => Observation::Unreachable(self.silent_for()),
         }
     }
@@ -511,6 +582,7 @@ impl Backend for Remote {
     async fn finish(&mut self, end: RunEnd, terminating: bool) -> Vec<u8> {
         // No more output is fetched for this run.
         self.watch = None;
+        self.hooks = None;
         if end == RunEnd::Unreachable && !terminating {
             // The session may live on there: the next run re-adopts it.
             return Vec::new();
@@ -647,6 +719,7 @@ async fn adopt_or_start(
                     nonce: recorded.marker.clone().unwrap_or_default(),
                     out_offset: recorded.out_offset,
                     remote_log: String::new(),
+                    hooks_offset: 0,
                 });
                 let found = Found::Gone {
                     acknowledged: acknowledged(&state),
@@ -776,6 +849,7 @@ async fn adopt_or_start(
         nonce: nonce.clone(),
         out_offset,
         remote_log: remote_log.clone(),
+        hooks_offset: 0,
     };
     state.save(&cfg.out_path).map_err(|e| {
         StartError::failed(
