@@ -105,6 +105,10 @@ impl Agent for Gemini {
         })
     }
 
+    fn hooks_in_a_file(&self) -> bool {
+        true
+    }
+
     fn hooked(&self, input: &Value) -> Option<Hooked> {
         hooks::gemini_hooked(input)
     }

@@ -90,6 +90,12 @@ pub trait Agent: Send + Sync {
         None
     }
 
+    /// Whether it reads its hooks from a settings file ([`Agent::hook_file`])
+    /// rather than its argv.
+    fn hooks_in_a_file(&self) -> bool {
+        false
+    }
+
     /// What one of its hooks said, read from the hook's input (`None`: an
     /// event baton does not act on).
     fn hooked(&self, _input: &serde_json::Value) -> Option<Hooked> {

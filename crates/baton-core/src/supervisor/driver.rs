@@ -322,9 +322,9 @@ pub(crate) async fn drive<B: Backend>(
             report(RunMsg::L2Failed(why));
         })
     });
-    let (enter_tx, mut enter_rx) = mpsc::unbounded_channel();
+    let (later_tx, mut later_rx) = mpsc::unbounded_channel();
     let mut run = Run {
-        enter: enter_tx,
+        later: later_tx,
         termination: Termination::new(cfg.grace),
         cfg: {
             let boxed = cfg;
@@ -402,7 +402,7 @@ pub(crate) async fn drive<B: Backend>(
                     }
                 },
             },
-            Some(later) = enter_rx.recv() => match later {
+            Some(later) = later_rx.recv() => match later {
                 Later::Enter(typed) => run.enter(&mut backend, typed),
                 Later::Type { bytes, source, reply } => run.input(&mut backend, bytes, source, reply),
             },
@@ -465,7 +465,7 @@ struct Run {
     l2: Option<tokio::task::JoinHandle<()>>,
     /// Input due now: a line's Enter (see [`ENTER_AFTER`]), or bytes that
     /// waited for a dialog to be drawn (see [`SETTLED`]).
-    enter: mpsc::UnboundedSender<Later>,
+    later: mpsc::UnboundedSender<Later>,
 }
 
 /// Input the run types later than it was asked to.
@@ -604,7 +604,7 @@ impl Run {
         };
         let shared = self.shared.clone();
         let epoch = self.epoch;
-        let later = self.enter.clone();
+        let later = self.later.clone();
         tokio::spawn(async move {
             loop {
                 let last = Duration::from_millis(shared.last_output_ms.load(Ordering::Relaxed));
@@ -641,12 +641,12 @@ impl Run {
             && !text.is_empty()
         {
             let delivery = backend.input(text.to_vec());
-            let enter = self.enter.clone();
+            let later = self.later.clone();
             tokio::spawn(async move {
                 match delivery.await {
                     Ok(()) => {
                         tokio::time::sleep(ENTER_AFTER).await;
-                        let _ = enter.send(Later::Enter(Typed {
+                        let _ = later.send(Later::Enter(Typed {
                             len,
                             sha256,
                             source,

@@ -862,7 +862,7 @@ impl Supervisor {
             .flatten()
             // On a host, a CLI that reads its hooks from a settings file
             // runs headless: no file of the run is written there yet.
-            .filter(|_| !remote || agent.hook_file("", &[]).is_none());
+            .filter(|_| !remote || !agent.hooks_in_a_file());
         let mut hooked = interactive.is_some() && hook.is_some();
         let mut hook_file = None;
         if let (true, Some(hook)) = (hooked, &hook) {
@@ -1072,7 +1072,8 @@ impl Supervisor {
                     self.arm_budget_reset(&id);
                 }
             }
-            // The driver keeps the status, for the session's row.
+            // A hook its backend heard (a remote run's): checked like the
+            // socket's.
             RunMsg::Hook(report) => {
                 if self
                     .hooks
@@ -1082,6 +1083,7 @@ impl Supervisor {
                     self.on_hook(report);
                 }
             }
+            // The driver keeps the status, for the session's row.
             RunMsg::Said(baton_agents::Said::Status(_)) => {}
             RunMsg::Said(baton_agents::Said::TurnStarted) => self.append(&id, Event::TurnStarted),
             RunMsg::Said(baton_agents::Said::TurnEnded { usage, error }) => {
