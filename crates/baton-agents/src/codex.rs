@@ -24,9 +24,12 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, Ended, Heard, Preflight, Said, Usage, bin, clean, json_line, last_line, prompt,
+    Agent, Ended, Heard, Preflight, Said, Usage, bin, clean, hooks, json_line, last_line, prompt,
     tool_name, unknown_flag,
 };
+
+/// How long codex lets baton's hook run, in seconds.
+const HOOK_TIMEOUT_S: u32 = 5;
 
 /// The event of type `kind` a `--json` line holds, if it is one.
 fn event_of(line: &str, kind: &str) -> Option<Value> {
@@ -72,6 +75,51 @@ impl Agent for Codex {
         }
         argv.extend(["--".to_owned(), prompt(spec)]);
         argv
+    }
+
+    /// `codex [--profile=P] [--model=M] [-c mcp_servers.S.enabled=true]…
+    /// --dangerously-bypass-hook-trust -c hooks.EVENT=[…]… [-- PROMPT]`: its
+    /// own screen, with baton's hooks as session flags. codex runs hooks
+    /// it has not reviewed only with `--dangerously-bypass-hook-trust`,
+    /// which lifts review for every hook of the run, the user's too: so
+    /// only when the user asks (`[agents.codex] hooks = true`; without
+    /// hooks codex runs headless, as its argv says).
+    fn interactive_argv(
+        &self,
+        spec: &SessionSpec,
+        agents: &AgentsConfig,
+        hook: Option<&str>,
+    ) -> Option<Vec<String>> {
+        let hook = hook?;
+        let mut argv = vec![bin(spec, agents)];
+        if let Some(profile) = &spec.profile {
+            argv.push(format!("--profile={profile}"));
+        }
+        if let Some(model) = &spec.model {
+            argv.push(format!("--model={model}"));
+        }
+        for server in &spec.mcp_servers {
+            argv.extend([
+                "-c".to_owned(),
+                format!("mcp_servers.{server}.enabled=true"),
+            ]);
+        }
+        argv.push("--dangerously-bypass-hook-trust".into());
+        argv.extend(hooks::codex_hook_flags(hook, HOOK_TIMEOUT_S));
+        if let Some(prompt) = spec.prompt.as_deref().filter(|p| !p.is_empty()) {
+            argv.push("--".into());
+            argv.push(prompt.to_owned());
+        }
+        Some(argv)
+    }
+
+    fn hooks_by_default(&self) -> bool {
+        false
+    }
+
+    /// Its hook inputs are claude's, event for event.
+    fn hooked(&self, input: &Value) -> Option<crate::Hooked> {
+        hooks::claude_hooked(input)
     }
 
     /// clap, as 0.171 prints it: "error: unexpected argument '--x' found"

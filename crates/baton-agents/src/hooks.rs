@@ -310,3 +310,32 @@ pub(crate) fn gemini_hooked(input: &Value) -> Option<Hooked> {
         _ => return None,
     })
 }
+
+/// codex's hook events baton installs (claude's names and inputs).
+pub const CODEX_EVENTS: &[&str] = &[
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PermissionRequest",
+    "PostToolUse",
+    "Stop",
+];
+
+/// The session flags that install `command` as codex's hook on each of
+/// [`CODEX_EVENTS`]: `-c hooks.EVENT=[{hooks=[{type="command",command=…,timeout=…}]}]`
+/// (a TOML inline value; the command is quoted as a JSON string, which
+/// TOML reads alike).
+pub fn codex_hook_flags(command: &str, timeout_s: u32) -> Vec<String> {
+    let quoted = Value::from(command).to_string();
+    CODEX_EVENTS
+        .iter()
+        .flat_map(|event| {
+            [
+                "-c".to_owned(),
+                format!(
+                    "hooks.{event}=[{{hooks=[{{type=\"command\",command={quoted},timeout={timeout_s}}}]}}]"
+                ),
+            ]
+        })
+        .collect()
+}

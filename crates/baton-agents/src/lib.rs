@@ -15,7 +15,9 @@
 //! `claude [--model=M] --settings=JSON [-- PROMPT]`, the JSON adding
 //! baton's hooks for that run ([`hooks`]); gemini: `gemini [--model=M]
 //! --skip-trust [--prompt-interactive=PROMPT]`, its hooks in a settings
-//! file of the run ([`Agent::hook_file`]). What they say is read by
+//! file of the run ([`Agent::hook_file`]); codex, when the user turns its
+//! hooks on (`[agents.codex] hooks = true`), its hooks as session flags
+//! with `--dangerously-bypass-hook-trust`. What they say is read by
 //! [`Agent::hooked`].
 //!
 //! Nothing that comes from user data may be read as a flag: a prompt of
@@ -94,6 +96,12 @@ pub trait Agent: Send + Sync {
     /// rather than its argv.
     fn hooks_in_a_file(&self) -> bool {
         false
+    }
+
+    /// Whether its sessions on a terminal get baton's hooks unless the
+    /// user says otherwise (`[agents.X] hooks`).
+    fn hooks_by_default(&self) -> bool {
+        true
     }
 
     /// What one of its hooks said, read from the hook's input (`None`: an

@@ -673,6 +673,7 @@ struct RawAgent {
     bin: Sp<Text>,
     stdin: Option<StdinMode>,
     input_wait: TableList<RawInputWait>,
+    hooks: Sp<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1217,10 +1218,17 @@ impl Validator<'_> {
                 None => None,
             };
             let input_wait = self.input_wait(raw.input_wait, kind)?;
+            if let (Some(hooks), AgentKind::Command) = (&raw.hooks, kind) {
+                return Err(self.err(
+                    Some(hooks.span()),
+                    "`hooks` in [agents.command]: a command has no hooks baton knows;                      it is judged by its output and screen",
+                ));
+            }
             Ok(AgentConfig {
                 bin,
                 stdin: raw.stdin,
                 input_wait,
+                hooks: raw.hooks.map(|h| h.into_inner()),
             })
         };
         Ok(AgentsConfig {

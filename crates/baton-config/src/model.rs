@@ -605,6 +605,10 @@ pub struct AgentConfig {
     /// `[[agents.X.input_wait]]`: extra input-wait rules for this agent's
     /// sessions, in file order; names are unique.
     pub input_wait: Vec<InputWaitRule>,
+    /// Whether its sessions on a terminal run with baton's hooks: `None`
+    /// is the agent's default (claude and gemini yes; codex no, its hooks
+    /// needing review to be lifted for the run). Never set for `command`.
+    pub hooks: Option<bool>,
 }
 
 /// A regex checked and compiled once, where the session is checked: it is

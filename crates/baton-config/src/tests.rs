@@ -1234,6 +1234,18 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "unknown field `when`",
     ),
     (
+        "hooks for the command agent",
+        "[agents.command]\nhooks = true\n",
+        Some(2),
+        "`hooks` in [agents.command]",
+    ),
+    (
+        "hooks that are no boolean",
+        "[agents.claude]\nhooks = \"yes\"\n",
+        Some(2),
+        "hooks",
+    ),
+    (
         "notify with an unknown wait kind",
         "[[notify]]\non = [\"input_wait\"]\ncommand = [\"x\"]\nkinds = [\"bored\"]\n",
         Some(4),
@@ -1477,6 +1489,7 @@ l2_failures = 5
 [agents.codex]
 bin = "/opt/codex/bin/codex"
 stdin = "null"
+hooks = true
 
 [[agents.codex.input_wait]]
 name = "codex_approve"
@@ -1601,6 +1614,7 @@ fn full_manifest_round_trip() {
                 bin: Some("/opt/codex/bin/codex".into()),
                 stdin: Some(StdinMode::Null),
                 input_wait: vec![wait_rule("codex_approve", r"^Allow command\?")],
+                hooks: Some(true),
             },
             gemini: AgentConfig::default(),
             claude: AgentConfig {
@@ -1610,6 +1624,7 @@ fn full_manifest_round_trip() {
                     wait_rule("claude_trust", r"^Do you trust the files in this folder\?"),
                     wait_rule("numbered_menu_2", r"^\s*❯?\s*1\. Yes\b"),
                 ],
+                hooks: None,
             },
             // The same name as a codex rule: names are unique per agent.
             command: AgentConfig {

@@ -982,3 +982,78 @@ async fn the_real_gemini_reports_through_the_hooks_of_its_run() {
     h.conductor.kill(&id("gemini-hooked")).await.expect("kill");
     h.finish().await;
 }
+
+/// The real codex takes the hook flags baton gives it (`-c hooks.EVENT=…`
+/// session flags and `--dangerously-bypass-hook-trust`, as in its
+/// interactive argv when `[agents.codex] hooks = true`), runs `baton-shim
+/// hook` for them, and its inputs read as claude's: offline with a made-up
+/// key, `codex exec` still starts its session and submits the prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_codex_runs_batons_hooks_from_session_flags() {
+    use baton_agents::Hooked;
+    let Some(dir) = clis() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (home, work) = (tmp.path().join("home"), tmp.path().join("work"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let key = baton_core::hooks::HookKey::load(tmp.path()).unwrap();
+    let (socket, path) = baton_core::hooks::bind(tmp.path()).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(baton_core::hooks::receive(
+        socket,
+        key.clone(),
+        move |report| tx.send(report).is_ok(),
+    ));
+    let shim = baton_core::proc::shim_path().expect("baton-shim is built");
+    let command = format!("{} hook", shell_words::quote(&shim.to_string_lossy()));
+    let mut spec = SessionSpec::command(id("codex-hooks"), Vec::new());
+    spec.agent = AgentKind::Codex;
+    spec.command = None;
+    spec.prompt = Some("say hi".into());
+    let codex = baton_agents::agent(AgentKind::Codex);
+    let interactive = codex
+        .interactive_argv(&spec, &AgentsConfig::default(), Some(&command))
+        .expect("codex has an interactive argv with hooks");
+    let flags: Vec<&String> = interactive
+        .iter()
+        .skip(1)
+        .take_while(|w| *w != "--")
+        .collect();
+    let run = tokio::process::Command::new(dir.join("codex"))
+        .args(["exec", "--json", "--skip-git-repo-check"])
+        .args(&flags)
+        .args(["--", "say hi"])
+        .current_dir(&work)
+        .env("HOME", &home)
+        .env("OPENAI_API_KEY", "made-up")
+        .env(baton_core::hooks::SOCKET_ENV, &path)
+        .env(baton_core::hooks::TOKEN_ENV, key.token("codex-hooks", 1))
+        .env("BATON_SESSION_ID", "codex-hooks")
+        .env("BATON_ATTEMPT", "1")
+        .kill_on_drop(true)
+        .output();
+    // Offline it reconnects for a while: what matters is heard before.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(8), run).await;
+    let mut heard = Vec::new();
+    while let Ok(Some(report)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), rx.recv()).await
+    {
+        let event = report.input["hook_event_name"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        heard.push((event, codex.hooked(&report.input)));
+    }
+    let events: Vec<&str> = heard.iter().map(|(e, _)| e.as_str()).collect();
+    assert!(
+        events.starts_with(&["SessionStart", "UserPromptSubmit"]),
+        "{heard:?}"
+    );
+    assert_eq!(heard[0].1, Some(Hooked::Alive));
+    assert_eq!(
+        heard[1].1,
+        Some(Hooked::Works {
+            reason: "prompt_submitted"
+        })
+    );
+}

@@ -696,3 +696,93 @@ async fn an_answer_sent_while_its_dialog_is_drawn_lands() {
     }
     h.finish().await;
 }
+
+/// codex gets hooks only when the user asks (`[agents.codex] hooks = true`:
+/// they run with `--dangerously-bypass-hook-trust`, which lifts review for
+/// every hook of the run): then its session flags carry them and what they
+/// say is the state; without, codex runs headless. A claude whose user
+/// turned its hooks off runs interactively, judged by its screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_are_the_users_choice_and_codex_takes_them_as_session_flags() {
+    let h = Harness::new(|o| {
+        o.agents.codex.bin = Some(stand_in().display().to_string());
+        o.agents.claude.bin = Some(stand_in().display().to_string());
+        o.agents.claude.hooks = Some(false);
+        o.probe.stall_after = Duration::from_secs(30);
+    });
+    let steps = [
+        "print:codex (stand-in) ready",
+        "sleep:200ms",
+        r#"hook:PermissionRequest:{"tool_name":"Bash","tool_input":{"command":"rm -rf build","description":"Clean the build"}}"#,
+        "sleep:300ms",
+        r#"hook:Stop:{"last_assistant_message":"Cleaned."}"#,
+        "stall",
+    ];
+    let mut spec = claude("codex-plain", Backend::Pty, &steps);
+    spec.agent = AgentKind::Codex;
+    h.spawn(spec).await;
+    let mut spec = claude("claude-unhooked", Backend::Pty, &steps);
+    spec.agent = AgentKind::Claude;
+    h.spawn(spec).await;
+    h.wait_state("codex-plain", SessionState::Healthy).await;
+    h.wait_state("claude-unhooked", SessionState::Healthy).await;
+    let codex = argv_of_in(&h, "codex-plain");
+    assert!(codex.iter().any(|w| w == "exec"), "headless: {codex:?}");
+    assert!(!codex.iter().any(|w| w.contains("hook")), "{codex:?}");
+    let unhooked = argv_of_in(&h, "claude-unhooked");
+    assert!(
+        !unhooked.iter().any(|w| w == "-p"),
+        "interactive: {unhooked:?}"
+    );
+    assert!(
+        !unhooked.iter().any(|w| w.starts_with("--settings")),
+        "{unhooked:?}"
+    );
+    for name in ["codex-plain", "claude-unhooked"] {
+        assert_eq!(row(&h, name).await.hooks, None, "{name}");
+        h.conductor.kill(&id(name)).await.expect("kill");
+    }
+    h.finish().await;
+
+    let h = Harness::new(|o| {
+        o.agents.codex.bin = Some(stand_in().display().to_string());
+        o.agents.codex.hooks = Some(true);
+        o.probe.stall_after = Duration::from_secs(30);
+    });
+    for backend in [Backend::Pty, Backend::Tmux] {
+        let name = format!("codex-{backend}");
+        let mut spec = claude(&name, backend, &steps);
+        spec.agent = AgentKind::Codex;
+        h.spawn(spec).await;
+        wait_kind(&h, &name, WaitKind::Idle).await;
+        let reasons: Vec<String> = states(&h, &name).into_iter().map(|s| s.1).collect();
+        // The turn's end while it waits changes what it waits for, not
+        // its state.
+        assert_eq!(
+            reasons,
+            ["spawn", "first_output", "input_wait:permission"],
+            "{}",
+            h.dump()
+        );
+        let argv = argv_of_in(&h, &name);
+        assert!(
+            argv.iter().any(|w| w == "--dangerously-bypass-hook-trust"),
+            "{argv:?}"
+        );
+        assert!(!argv.iter().any(|w| w == "exec"), "interactive: {argv:?}");
+        assert_eq!(row(&h, &name).await.wait_kind, Some(WaitKind::Idle));
+        h.conductor.kill(&id(&name)).await.expect("kill");
+    }
+    h.finish().await;
+}
+
+/// The argv of `name`'s first run.
+fn argv_of_in(h: &Harness, name: &str) -> Vec<String> {
+    h.session_records(name)
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Spawn { argv, .. } => Some(argv),
+            _ => None,
+        })
+        .unwrap()
+}

@@ -482,9 +482,26 @@ impl Agent {
 }
 
 /// The commands claude's `--settings=JSON` (or `--settings JSON`) in
-/// `argv` runs for `event`; without one, those of the settings file
-/// gemini's `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names.
+/// `argv` runs for `event`; without one, codex's session flags
+/// (`-c hooks.EVENT=[{hooks=[{type="command",command="…"}]}]`), else
+/// those of the settings file gemini's `GEMINI_CLI_SYSTEM_DEFAULTS_PATH`
+/// names.
 fn hook_commands(argv: &[String], event: &str) -> Vec<String> {
+    let flag = format!("hooks.{event}=");
+    let codex: Vec<String> = argv
+        .windows(2)
+        .filter(|pair| pair[0] == "-c" && pair[1].starts_with(&flag))
+        .filter_map(|pair| {
+            let at = pair[1].find("command=")? + "command=".len();
+            serde_json::Deserializer::from_str(&pair[1][at..])
+                .into_iter::<String>()
+                .next()?
+                .ok()
+        })
+        .collect();
+    if !codex.is_empty() {
+        return codex;
+    }
     let settings = argv
         .iter()
         .enumerate()

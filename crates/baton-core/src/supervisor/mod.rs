@@ -846,10 +846,16 @@ impl Supervisor {
         // with baton's hooks for this run when the conductor hears hooks.
         let remote = spec.is_remote();
         let terminal = spec.backend.is_terminal() || remote;
+        let wants_hooks = self
+            .opts
+            .agents
+            .get(spec.agent)
+            .hooks
+            .unwrap_or_else(|| agent.hooks_by_default());
         let hook = self
             .hooks
             .as_ref()
-            .filter(|_| terminal)
+            .filter(|_| terminal && wants_hooks)
             .map(|channel| channel.for_run(spec.id.as_str(), attempt, remote));
         let interactive = terminal
             .then(|| {
