@@ -62,15 +62,28 @@ impl Claim {
             .mode(0o600)
             .open(path)
             .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(ClaimError::Held {
-                    path: path.to_owned(),
-                    pid: holder_pid(&mut file),
-                });
+        let mut waited_for_the_dead = None;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let pid = holder_pid(&mut file);
+                    // A holder that is gone can still hold the lock for a
+                    // moment: a child it was starting when it died keeps
+                    // a copy of its descriptors until its `exec` closes
+                    // them. Wait for that, not for a live daemon.
+                    let since = *waited_for_the_dead.get_or_insert_with(Instant::now);
+                    if pid.is_some_and(is_gone) && since.elapsed() < DEAD_HOLDER_GRACE {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
+                    return Err(ClaimError::Held {
+                        path: path.to_owned(),
+                        pid,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -84,6 +97,21 @@ impl Drop for Claim {
         // The pid goes first so nobody reads it as a live holder's; closing
         // the file then releases the lock.
         let _ = self.file.set_len(0);
+    }
+}
+
+/// How long a claim whose holder is gone waits for the lock to drop.
+const DEAD_HOLDER_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether no process has `pid` (or it is a zombie, whose files are
+/// closed).
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which ends with ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => true,
     }
 }
 
@@ -134,6 +162,40 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         let again = Claim::take(&path).unwrap();
         drop(again);
+    }
+
+    #[test]
+    fn a_claim_held_for_a_dead_holder_waits_for_it_to_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.lock");
+        // The lock held by an open file description whose writer's pid is
+        // gone (as a dying daemon's child holds it a moment).
+        let holder = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        holder.lock().unwrap();
+        std::fs::write(&path, "999999999\n").unwrap();
+        assert!(is_gone(999_999_999));
+        assert!(!is_gone(std::process::id()));
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(holder);
+        });
+        let started = Instant::now();
+        let claim = Claim::take(&path).expect("taken once the dead holder's lock dropped");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        release.join().unwrap();
+        drop(claim);
+        // A live holder is refused at once.
+        let live = Claim::take(&path).unwrap();
+        let started = Instant::now();
+        assert!(matches!(Claim::take(&path), Err(ClaimError::Held { .. })));
+        assert!(started.elapsed() < DEAD_HOLDER_GRACE);
+        drop(live);
     }
 
     #[test]
