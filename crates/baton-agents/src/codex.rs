@@ -31,6 +31,21 @@ use crate::{
 /// How long codex lets baton's hook run, in seconds.
 const HOOK_TIMEOUT_S: u32 = 5;
 
+/// `spec`'s model and the MCP servers it turns on, as codex's flags.
+fn model_and_servers(spec: &SessionSpec) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(model) = &spec.model {
+        flags.push(format!("--model={model}"));
+    }
+    for server in &spec.mcp_servers {
+        flags.extend([
+            "-c".to_owned(),
+            format!("mcp_servers.{server}.enabled=true"),
+        ]);
+    }
+    flags
+}
+
 /// The event of type `kind` a `--json` line holds, if it is one.
 fn event_of(line: &str, kind: &str) -> Option<Value> {
     if !line.contains(kind) {
@@ -64,15 +79,7 @@ impl Agent for Codex {
             ]
             .map(str::to_owned),
         );
-        if let Some(model) = &spec.model {
-            argv.push(format!("--model={model}"));
-        }
-        for server in &spec.mcp_servers {
-            argv.extend([
-                "-c".to_owned(),
-                format!("mcp_servers.{server}.enabled=true"),
-            ]);
-        }
+        argv.extend(model_and_servers(spec));
         argv.extend(["--".to_owned(), prompt(spec)]);
         argv
     }
@@ -95,15 +102,7 @@ impl Agent for Codex {
         if let Some(profile) = &spec.profile {
             argv.push(format!("--profile={profile}"));
         }
-        if let Some(model) = &spec.model {
-            argv.push(format!("--model={model}"));
-        }
-        for server in &spec.mcp_servers {
-            argv.extend([
-                "-c".to_owned(),
-                format!("mcp_servers.{server}.enabled=true"),
-            ]);
-        }
+        argv.extend(model_and_servers(spec));
         argv.push("--dangerously-bypass-hook-trust".into());
         argv.extend(hooks::codex_hook_flags(hook, HOOK_TIMEOUT_S));
         if let Some(prompt) = spec.prompt.as_deref().filter(|p| !p.is_empty()) {

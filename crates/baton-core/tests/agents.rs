@@ -805,20 +805,8 @@ async fn a_clis_first_run_dialog_on_a_terminal_is_input_wait_with_the_dialog_as_
 async fn the_real_claude_runs_batons_hooks_and_they_reach_the_conductor() {
     use baton_agents::{HookFailure, Hooked};
     let Some(dir) = clis() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let (home, work) = (tmp.path().join("home"), tmp.path().join("work"));
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(&work).unwrap();
-    let key = baton_core::hooks::HookKey::load(tmp.path()).unwrap();
-    let (socket, path) = baton_core::hooks::bind(tmp.path()).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(baton_core::hooks::receive(
-        socket,
-        key.clone(),
-        move |report| tx.send(report).is_ok(),
-    ));
-    let shim = baton_core::proc::shim_path().expect("baton-shim is built");
-    let command = format!("{} hook", shell_words::quote(&shim.to_string_lossy()));
+    let mut ear = HookEar::new();
+    let command = ear.command.clone();
     let mut spec = SessionSpec::command(id("claude-hooks"), Vec::new());
     spec.agent = AgentKind::Claude;
     spec.command = None;
@@ -834,12 +822,8 @@ async fn the_real_claude_runs_batons_hooks_and_they_reach_the_conductor() {
         .clone();
     let run = Command::new(dir.join("claude"))
         .args(["-p", &settings, "--", "say hi"])
-        .current_dir(&work)
-        .env("HOME", &home)
-        .env(baton_core::hooks::SOCKET_ENV, &path)
-        .env(baton_core::hooks::TOKEN_ENV, key.token("claude-hooks", 1))
-        .env("BATON_SESSION_ID", "claude-hooks")
-        .env("BATON_ATTEMPT", "1")
+        .current_dir(ear.work())
+        .envs(ear.env("claude-hooks"))
         .output()
         .expect("claude runs");
     let said = String::from_utf8_lossy(&run.stdout);
@@ -848,17 +832,15 @@ async fn the_real_claude_runs_batons_hooks_and_they_reach_the_conductor() {
         "claude took the settings and failed as offline: {said}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let mut heard = Vec::new();
-    while let Ok(Some(report)) =
-        tokio::time::timeout(std::time::Duration::from_secs(2), rx.recv()).await
-    {
-        assert_eq!(report.session, "claude-hooks");
-        let event = report.input["hook_event_name"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        heard.push((event, claude.hooked(&report.input)));
-    }
+    let heard: Vec<_> = ear
+        .heard(std::time::Duration::from_secs(2))
+        .await
+        .into_iter()
+        .map(|report| {
+            assert_eq!(report.session, "claude-hooks");
+            (event_name(&report), claude.hooked(&report.input))
+        })
+        .collect();
     let events: Vec<&str> = heard.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         events,
@@ -992,20 +974,8 @@ async fn the_real_gemini_reports_through_the_hooks_of_its_run() {
 async fn the_real_codex_runs_batons_hooks_from_session_flags() {
     use baton_agents::Hooked;
     let Some(dir) = clis() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let (home, work) = (tmp.path().join("home"), tmp.path().join("work"));
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(&work).unwrap();
-    let key = baton_core::hooks::HookKey::load(tmp.path()).unwrap();
-    let (socket, path) = baton_core::hooks::bind(tmp.path()).unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(baton_core::hooks::receive(
-        socket,
-        key.clone(),
-        move |report| tx.send(report).is_ok(),
-    ));
-    let shim = baton_core::proc::shim_path().expect("baton-shim is built");
-    let command = format!("{} hook", shell_words::quote(&shim.to_string_lossy()));
+    let mut ear = HookEar::new();
+    let command = ear.command.clone();
     let mut spec = SessionSpec::command(id("codex-hooks"), Vec::new());
     spec.agent = AgentKind::Codex;
     spec.command = None;
@@ -1023,27 +993,19 @@ async fn the_real_codex_runs_batons_hooks_from_session_flags() {
         .args(["exec", "--json", "--skip-git-repo-check"])
         .args(&flags)
         .args(["--", "say hi"])
-        .current_dir(&work)
-        .env("HOME", &home)
+        .current_dir(ear.work())
+        .envs(ear.env("codex-hooks"))
         .env("OPENAI_API_KEY", "made-up")
-        .env(baton_core::hooks::SOCKET_ENV, &path)
-        .env(baton_core::hooks::TOKEN_ENV, key.token("codex-hooks", 1))
-        .env("BATON_SESSION_ID", "codex-hooks")
-        .env("BATON_ATTEMPT", "1")
         .kill_on_drop(true)
         .output();
     // Offline it reconnects for a while: what matters is heard before.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(8), run).await;
-    let mut heard = Vec::new();
-    while let Ok(Some(report)) =
-        tokio::time::timeout(std::time::Duration::from_millis(500), rx.recv()).await
-    {
-        let event = report.input["hook_event_name"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-        heard.push((event, codex.hooked(&report.input)));
-    }
+    let heard: Vec<_> = ear
+        .heard(std::time::Duration::from_millis(500))
+        .await
+        .into_iter()
+        .map(|report| (event_name(&report), codex.hooked(&report.input)))
+        .collect();
     let events: Vec<&str> = heard.iter().map(|(e, _)| e.as_str()).collect();
     assert!(
         events.starts_with(&["SessionStart", "UserPromptSubmit"]),
@@ -1056,4 +1018,80 @@ async fn the_real_codex_runs_batons_hooks_from_session_flags() {
             reason: "prompt_submitted"
         })
     );
+}
+
+/// A conductor's end of the hook channel on its own, in a temp dir: what
+/// baton's hooks run, and where a real CLI started by a test reports.
+struct HookEar {
+    dir: tempfile::TempDir,
+    key: baton_core::hooks::HookKey,
+    socket: PathBuf,
+    command: String,
+    rx: tokio::sync::mpsc::UnboundedReceiver<baton_core::hooks::HookReport>,
+}
+
+impl HookEar {
+    fn new() -> HookEar {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["home", "work"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        let key = baton_core::hooks::HookKey::load(dir.path()).unwrap();
+        let (socket, path) = baton_core::hooks::bind(dir.path()).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(baton_core::hooks::receive(
+            socket,
+            key.clone(),
+            move |report| tx.send(report).is_ok(),
+        ));
+        let shim = baton_core::proc::shim_path().expect("baton-shim is built");
+        HookEar {
+            command: format!("{} hook", shell_words::quote(&shim.to_string_lossy())),
+            dir,
+            key,
+            socket: path,
+            rx,
+        }
+    }
+
+    /// The CLI's working directory.
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// The environment of run 1 of `session`: an empty HOME, where to
+    /// report and with which token.
+    fn env(&self, session: &str) -> Vec<(String, String)> {
+        let home = self.dir.path().join("home");
+        vec![
+            ("HOME".into(), home.display().to_string()),
+            (
+                baton_core::hooks::SOCKET_ENV.into(),
+                self.socket.display().to_string(),
+            ),
+            (
+                baton_core::hooks::TOKEN_ENV.into(),
+                self.key.token(session, 1),
+            ),
+            ("BATON_SESSION_ID".into(), session.into()),
+            ("BATON_ATTEMPT".into(), "1".into()),
+        ]
+    }
+
+    /// What was heard, until nothing more comes for `quiet`.
+    async fn heard(&mut self, quiet: std::time::Duration) -> Vec<baton_core::hooks::HookReport> {
+        let mut heard = Vec::new();
+        while let Ok(Some(report)) = tokio::time::timeout(quiet, self.rx.recv()).await {
+            heard.push(report);
+        }
+        heard
+    }
+}
+
+/// The hook event a report is of.
+fn event_name(report: &baton_core::hooks::HookReport) -> String {
+    report.input["hook_event_name"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
 }
