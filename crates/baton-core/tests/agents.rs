@@ -806,15 +806,8 @@ async fn the_real_claude_runs_batons_hooks_and_they_reach_the_conductor() {
     use baton_agents::{HookFailure, Hooked};
     let Some(dir) = clis() else { return };
     let mut ear = HookEar::new();
-    let command = ear.command.clone();
-    let mut spec = SessionSpec::command(id("claude-hooks"), Vec::new());
-    spec.agent = AgentKind::Claude;
-    spec.command = None;
-    spec.prompt = Some("say hi".into());
     let claude = baton_agents::agent(AgentKind::Claude);
-    let interactive = claude
-        .interactive_argv(&spec, &AgentsConfig::default(), Some(&command))
-        .expect("claude has an interactive argv");
+    let interactive = ear.interactive_argv(AgentKind::Claude);
     let settings = interactive
         .iter()
         .find(|w| w.starts_with("--settings="))
@@ -884,14 +877,7 @@ async fn an_interactive_claude_offline_is_waited_for_not_restarted_as_a_crash() 
         // Its own line, read off its screen: "Unable to connect to
         // Anthropic services" / "Failed to connect to api.anthropic.com: …".
         assert!(evidence.contains("connect to"), "{name}: {evidence}");
-        let argv = h
-            .session_records(&name)
-            .into_iter()
-            .find_map(|r| match r.event {
-                Event::Spawn { argv, .. } => Some(argv),
-                _ => None,
-            })
-            .unwrap();
+        let argv = h.spawn_argv(&name);
         assert!(
             argv.iter().any(|w| w.starts_with("--settings={\"hooks\"")),
             "{argv:?}"
@@ -975,15 +961,8 @@ async fn the_real_codex_runs_batons_hooks_from_session_flags() {
     use baton_agents::Hooked;
     let Some(dir) = clis() else { return };
     let mut ear = HookEar::new();
-    let command = ear.command.clone();
-    let mut spec = SessionSpec::command(id("codex-hooks"), Vec::new());
-    spec.agent = AgentKind::Codex;
-    spec.command = None;
-    spec.prompt = Some("say hi".into());
     let codex = baton_agents::agent(AgentKind::Codex);
-    let interactive = codex
-        .interactive_argv(&spec, &AgentsConfig::default(), Some(&command))
-        .expect("codex has an interactive argv with hooks");
+    let interactive = ear.interactive_argv(AgentKind::Codex);
     let flags: Vec<&String> = interactive
         .iter()
         .skip(1)
@@ -1052,6 +1031,18 @@ impl HookEar {
             socket: path,
             rx,
         }
+    }
+
+    /// The interactive argv baton gives `agent`'s session (prompt "say
+    /// hi"), its hooks running this ear's command.
+    fn interactive_argv(&self, agent: AgentKind) -> Vec<String> {
+        let mut spec = SessionSpec::command(id(&format!("{agent}-hooks")), Vec::new());
+        spec.agent = agent;
+        spec.command = None;
+        spec.prompt = Some("say hi".into());
+        baton_agents::agent(agent)
+            .interactive_argv(&spec, &AgentsConfig::default(), Some(&self.command))
+            .unwrap_or_else(|| panic!("{agent} has an interactive argv with hooks"))
     }
 
     /// The CLI's working directory.

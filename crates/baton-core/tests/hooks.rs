@@ -726,10 +726,10 @@ async fn hooks_are_the_users_choice_and_codex_takes_them_as_session_flags() {
     h.spawn(spec).await;
     h.wait_state("codex-plain", SessionState::Healthy).await;
     h.wait_state("claude-unhooked", SessionState::Healthy).await;
-    let codex = argv_of_in(&h, "codex-plain");
+    let codex = h.spawn_argv("codex-plain");
     assert!(codex.iter().any(|w| w == "exec"), "headless: {codex:?}");
     assert!(!codex.iter().any(|w| w.contains("hook")), "{codex:?}");
-    let unhooked = argv_of_in(&h, "claude-unhooked");
+    let unhooked = h.spawn_argv("claude-unhooked");
     assert!(
         !unhooked.iter().any(|w| w == "-p"),
         "interactive: {unhooked:?}"
@@ -755,7 +755,7 @@ async fn hooks_are_the_users_choice_and_codex_takes_them_as_session_flags() {
         spec.agent = AgentKind::Codex;
         h.spawn(spec).await;
         wait_kind(&h, &name, WaitKind::Idle).await;
-        let reasons: Vec<String> = states(&h, &name).into_iter().map(|s| s.1).collect();
+        let reasons: Vec<String> = h.transitions(&name).into_iter().map(|t| t.2).collect();
         // The turn's end while it waits changes what it waits for, not
         // its state.
         assert_eq!(
@@ -764,7 +764,7 @@ async fn hooks_are_the_users_choice_and_codex_takes_them_as_session_flags() {
             "{}",
             h.dump()
         );
-        let argv = argv_of_in(&h, &name);
+        let argv = h.spawn_argv(&name);
         assert!(
             argv.iter().any(|w| w == "--dangerously-bypass-hook-trust"),
             "{argv:?}"
@@ -774,15 +774,4 @@ async fn hooks_are_the_users_choice_and_codex_takes_them_as_session_flags() {
         h.conductor.kill(&id(&name)).await.expect("kill");
     }
     h.finish().await;
-}
-
-/// The argv of `name`'s first run.
-fn argv_of_in(h: &Harness, name: &str) -> Vec<String> {
-    h.session_records(name)
-        .into_iter()
-        .find_map(|r| match r.event {
-            Event::Spawn { argv, .. } => Some(argv),
-            _ => None,
-        })
-        .unwrap()
 }

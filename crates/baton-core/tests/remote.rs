@@ -757,14 +757,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
         r.session.as_deref() == Some("far") && kind_of(r) == Some(WaitKind::Idle)
     })
     .await;
-    let reasons: Vec<String> = h
-        .session_records("far")
-        .into_iter()
-        .filter_map(|r| match r.event {
-            Event::State { reason, .. } => Some(reason),
-            _ => None,
-        })
-        .collect();
+    let reasons: Vec<String> = h.transitions("far").into_iter().map(|t| t.2).collect();
     assert_eq!(
         reasons,
         [
@@ -781,14 +774,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
     let row = rows.iter().find(|r| r.id == "far").unwrap();
     assert_eq!(row.hooks, Some(HooksState::Reporting));
     assert_eq!(row.evidence.as_deref(), Some("Edited main.rs."));
-    let argv = h
-        .session_records("far")
-        .into_iter()
-        .find_map(|r| match r.event {
-            Event::Spawn { argv, .. } => Some(argv),
-            _ => None,
-        })
-        .unwrap();
+    let argv = h.spawn_argv("far");
     assert!(
         argv.iter().any(|w| w.starts_with("--settings=")),
         "interactive with hooks: {argv:?}"

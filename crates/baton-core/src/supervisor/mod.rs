@@ -874,7 +874,7 @@ impl Supervisor {
         if let (true, Some(hook)) = (hooked, &hook) {
             env.extend(hook.env());
             // A CLI that reads its hooks from a file gets one for this run;
-            // one whose argv does not carry them either has none.
+            // the others carry them in their argv.
             match agent.hook_file(&hook.command, &env) {
                 Some(file) => match crate::hooks::write_settings(&mark, &file.contents) {
                     Ok(path) => {
@@ -886,9 +886,9 @@ impl Supervisor {
                         hooked = false;
                     }
                 },
-                None => {
-                    hooked = interactive != agent.interactive_argv(spec, &self.opts.agents, None);
-                }
+                // No file for a CLI that needs one (defaults baton will
+                // not replace): no hooks.
+                None => hooked = !agent.hooks_in_a_file(),
             }
         }
         let argv = interactive

@@ -197,6 +197,17 @@ impl Harness {
             .collect()
     }
 
+    /// The argv of `id`'s first recorded run.
+    pub fn spawn_argv(&self, id: &str) -> Vec<String> {
+        self.session_records(id)
+            .into_iter()
+            .find_map(|r| match r.event {
+                Event::Spawn { argv, .. } => Some(argv),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{id} has no spawn record:\n{}", self.dump()))
+    }
+
     pub fn path_of(&self, id: &str) -> Vec<SessionState> {
         let t = self.transitions(id);
         let mut path: Vec<SessionState> = t.first().map(|x| vec![x.0]).unwrap_or_default();

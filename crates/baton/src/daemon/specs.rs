@@ -6,8 +6,7 @@
 //! rename). Env values are part of a spec and may be secrets: the directory
 //! is 0700 and the files 0600, and nothing of them reaches the event log.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use baton_config::SessionSpec;
@@ -36,17 +35,8 @@ pub fn save(logs_dir: &Path, spec: &SessionSpec) -> Result<(), String> {
     let text = serde_json::to_vec_pretty(&SpawnSpec::from(spec.clone()))
         .map_err(|e| format!("cannot encode the spec of {}: {e}", spec.id))?;
     let target = path(logs_dir, spec.id.as_str());
-    let tmp = target.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(&text)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &target)?;
+        baton_core::proc::write_private(&target, &text)?;
         std::fs::File::open(&dir)?.sync_all()
     };
     write().map_err(|e| format!("cannot save {}: {e}", target.display()))
