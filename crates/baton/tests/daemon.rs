@@ -2304,3 +2304,84 @@ fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
         assert_eq!(slice, run, "attempt {}", i + 1);
     }
 }
+
+/// The chaos long form's finding (seed 1796614271930770430), on purpose:
+/// the daemon dies right after creating the pane of a remote restart
+/// (attempt 2), before recording its `spawn`; the next daemon's first try
+/// meets a cut link (that attempt fails unreachable), and the try after it
+/// finds attempt 2's pane still running. That pane is a run no record
+/// knows: it is taken over under a `spawn` recorded then — not continued as
+/// the run before it, whose slice of the log its bytes would join.
+#[test]
+fn an_unrecorded_remote_run_found_by_a_later_attempt_is_recorded_as_its_own() {
+    let Some(host) = baton_testhost::NetnsHost::new() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = format!(
+        "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_restarts = 10\n\
+         [probe]\nstall_after = \"300ms\"\n{}remote_timeout = \"3s\"\n",
+        host_table("far", &host.host_config("far"))
+    );
+    let fault = [("BATON_FAULT", "remote_pane_created@2")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, &config, &fault);
+    d.wait_ready();
+    let stand_in = stand_in();
+    let gate_step = format!("wait-file:{}", gate.display());
+    d.baton(&[
+        "spawn",
+        "--id",
+        "late",
+        "--host",
+        "far",
+        "--",
+        &stand_in,
+        "env:BATON_ATTEMPT",
+        "fail-before-attempt:2",
+        "print:working",
+        &gate_step,
+        "print:done",
+        "exit:0",
+    ]);
+    d.wait_fault_kill();
+    host.cut_link();
+    d.start_again(1);
+    wait_until("a start that met the cut link", SLOW, || {
+        d.records_of("late")
+            .into_iter()
+            .find(|r| r["event"] == "state" && r["reason"] == "remote_unreachable")
+    });
+    host.restore_link();
+    std::fs::write(&gate, b"").unwrap();
+    let end = d.wait_terminal("late");
+    assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
+    let records = d.records_of("late");
+    let spawns: Vec<(u64, u64)> = records
+        .iter()
+        .filter(|r| r["event"] == "spawn")
+        .filter_map(|r| Some((r["attempt"].as_u64()?, r["out_offset"].as_u64()?)))
+        .collect();
+    assert_eq!(spawns.len(), 2, "{records:#?}");
+    assert_eq!(spawns[0], (1, 0), "{records:#?}");
+    assert!(
+        spawns[1].0 > 2,
+        "a later attempt took it over: {records:#?}"
+    );
+    let log = d.out_log("late");
+    let (_, second) = spawns[1];
+    let first = text(&log[..second as usize]);
+    assert!(
+        first.starts_with("BATON_ATTEMPT=1\r\n") && !first.contains("working"),
+        "attempt 1's slice is its own output: {first:?}"
+    );
+    assert_eq!(
+        text(&log[second as usize..]),
+        "BATON_ATTEMPT=2\r\nworking\r\ndone\r\n",
+        "the unrecorded run's output, every byte, in its own slice"
+    );
+    let exits: Vec<&Value> = records.iter().filter(|r| r["event"] == "exit").collect();
+    assert_eq!(exits.last().map(|e| &e["code"]), Some(&Value::from(0)));
+}

@@ -170,6 +170,8 @@ struct Entry {
     /// When the dialog its hooks announced last is surely drawn: an answer
     /// sent before waits for its screen to settle, at most until then.
     drawn_by: Option<tokio::time::Instant>,
+    /// The end-of-run token of its last run whose `spawn` is recorded.
+    recorded_marker: Option<String>,
 }
 
 /// What a session that is to run next waits for.
@@ -604,6 +606,7 @@ impl Supervisor {
                 hooks: None,
                 wait_kind: None,
                 drawn_by: None,
+                recorded_marker: None,
             },
         );
         match recovered {
@@ -645,6 +648,7 @@ impl Supervisor {
         let target = backend::RunTarget::of(&spec, entry.host.as_deref(), detach);
         // Boxed so that neither the task nor the driver holds it twice.
         let mut cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
+        cfg.run.recorded_marker.clone_from(&entry.recorded_marker);
         // A run taken over is read again from its start: what its agent
         // said and the earlier conductor recorded is not recorded twice.
         cfg.listener = cfg.listener.take().map(|l| l.skipping(reported));
@@ -687,6 +691,7 @@ impl Supervisor {
         entry.worktree.clone_from(&rec.worktree);
         entry.worktree_view = rec.worktree.as_ref().map(live_view);
         entry.usage = rec.usage;
+        entry.recorded_marker.clone_from(&rec.marker);
         if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
             // The run ended and its `exit` is recorded; only the rest of its
             // end was lost with the conductor. It is finished from the log,
@@ -905,6 +910,7 @@ impl Supervisor {
             run: backend::RunRequest {
                 id: spec.id.clone(),
                 attempt,
+                recorded_marker: None,
                 // What a remote run leaves is on its host, not here.
                 mark: (!spec.is_remote()).then_some(mark),
                 argv,
@@ -1011,6 +1017,7 @@ impl Supervisor {
                     launch,
                 } = *spawned;
                 entry.pid = Some(pid.0);
+                entry.recorded_marker = launch.tmux.as_ref().and_then(|t| t.marker.clone());
                 let event = Event::Spawn {
                     agent: Some(entry.spec.agent.to_string()),
                     restart: entry.restarts,

@@ -33,6 +33,9 @@ pub(crate) struct Recoverable {
     /// run taken over is read again from its start, and the first this many
     /// of what its agent says are not recorded again.
     pub reported: u32,
+    /// The end-of-run token of its last recorded tmux or remote run, also
+    /// after that run ended.
+    pub marker: Option<String>,
 }
 
 /// The run of a [`Recoverable`] session, as its last `spawn` record tells
@@ -64,6 +67,7 @@ impl Recoverable {
                 worktree: None,
                 usage: None,
                 reported: 0,
+                marker: None,
             });
             match &r.event {
                 Event::Spawn {
@@ -100,6 +104,7 @@ impl Recoverable {
                     };
                     let target = RunTarget::recorded(&spawned, server);
                     let marker = tmux.as_ref().and_then(|t| t.marker.clone());
+                    rec.marker.clone_from(&marker);
                     rec.run = target.map(|target| LastRun {
                         target,
                         run: adopt(marker),

@@ -868,6 +868,7 @@ async fn a_recorded_run_of_a_registered_backend_is_taken_over_if_it_outlives_its
     use super::backend::{RecordedRun, RunTarget};
     let left = || {
         vec![Recoverable {
+            marker: None,
             id: "vm1".into(),
             run: Some(super::LastRun {
                 target: RunTarget::Custom { name: "vm".into() },

@@ -651,15 +651,23 @@ fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
+/// Whether the run `state` describes is the one a recorded `spawn` names
+/// (the session's last recorded run, since `<id>.remote` holds only the
+/// newest run): not a run whose conductor died, or whose start failed,
+/// before recording it.
+fn is_recorded(cfg: &RunRequest, state: &RunState) -> bool {
+    cfg.recorded_marker.as_deref() == Some(state.nonce.as_str())
+}
+
 /// What became of the tmux session a run looks at first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Found {
     /// The pane of a recorded run (or, alive, of an earlier run whose host
     /// stopped answering): taken over.
     Adopted { acknowledged: bool, dead: bool },
-    /// The pane of this very run, whose conductor died after creating it
-    /// and before recording its `spawn`: taken over, its `spawn` recorded
-    /// now, with its own log offsets.
+    /// The pane of a run no record knows — its conductor died, or its start
+    /// failed, after creating it and before recording its `spawn`: taken
+    /// over, its `spawn` recorded now, with its own log offsets.
     Lost { err_offset: u64 },
     /// The recorded run's pane is gone (its tmux server was killed, the
     /// host restarted): it ended unseen, its status unknown.
@@ -669,9 +677,9 @@ enum Found {
 }
 
 /// Takes over the tmux session of this session on the host when it is the
-/// run to continue — the recorded run, the run of this attempt whose
-/// `spawn` was never recorded, or a live run of an earlier attempt that
-/// ended only because the host stopped answering — or starts a new one.
+/// run to continue — the recorded run, a run whose `spawn` was never
+/// recorded, or a live run of an earlier attempt that ended only because
+/// the host stopped answering — or starts a new one.
 /// Returns the run's state, the pane pid, and which it was.
 async fn adopt_or_start(
     cfg: &RunRequest,
@@ -729,30 +737,33 @@ async fn adopt_or_start(
         });
     }
     if let (Some((pane, run)), Some(state)) = (this_run, saved) {
-        match run {
-            Some(run) if run.attempt == cfg.attempt => {
-                tracing::info!(
-                    session = %cfg.id,
-                    attempt = run.attempt,
-                    host = %remote.host,
-                    "taking over the remote pane of this run, started by a conductor that \
-                     died before recording it"
-                );
-                let found = Found::Lost {
-                    err_offset: run.err_offset,
-                };
-                return Ok((state, pane.pid, found));
-            }
-            // A live run of an earlier attempt, which ended only because
-            // the host stopped answering.
-            _ if !pane.dead => {
+        if is_recorded(cfg, &state) {
+            // A live run of an earlier attempt, recorded, which ended only
+            // because the host stopped answering: it goes on. (Dead, its
+            // end is recorded; its pane goes.)
+            if !pane.dead {
                 let found = Found::Adopted {
                     acknowledged: acknowledged(&state),
                     dead: false,
                 };
                 return Ok((state, pane.pid, found));
             }
-            _ => {}
+        } else {
+            // A run no record knows: this attempt's or, when starting it
+            // failed after its pane was made (the link cut), an earlier
+            // one's. Its output and end are kept under a `spawn` recorded
+            // now, alive or not.
+            tracing::info!(
+                session = %cfg.id,
+                attempt = run.as_ref().map(|r| r.attempt),
+                host = %remote.host,
+                "taking over the remote pane of a run started by a conductor that \
+                 did not record it"
+            );
+            let found = Found::Lost {
+                err_offset: run.map_or_else(|| file_len(&cfg.err_path), |r| r.err_offset),
+            };
+            return Ok((state, pane.pid, found));
         }
     }
     if existing.is_some() {

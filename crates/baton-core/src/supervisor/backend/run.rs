@@ -23,6 +23,10 @@ pub struct RunRequest {
     /// the run ended is ended too (`None`: a remote run). A backend that
     /// starts local processes puts it in their environment.
     pub mark: Option<String>,
+    /// The end-of-run token of this session's last run whose `spawn` is
+    /// on record (a tmux or remote run): a pane left with another token
+    /// is a run no record knows.
+    pub recorded_marker: Option<String>,
     /// The exact argv to execute (no shell).
     pub argv: Vec<String>,
     /// The argv as the `spawn` record states it: the prompt replaced by its
