@@ -24,8 +24,8 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use serde_json::Value;
 
 use crate::{
-    Agent, EndClass, Ended, Heard, HookFile, Hooked, Said, Usage, bin, clean, hooks, json_line,
-    last_line, line_with, prompt, tool_name, unknown_flag,
+    Agent, EndClass, Ended, Heard, HookFile, Hooked, HostHookFile, Said, Usage, bin, clean, hooks,
+    json_line, last_line, line_with, prompt, tool_name, unknown_flag,
 };
 
 /// The variable that names gemini's system defaults settings file: the
@@ -35,6 +35,14 @@ pub const DEFAULTS_ENV: &str = "GEMINI_CLI_SYSTEM_DEFAULTS_PATH";
 const DEFAULTS_FILE: &str = "/etc/gemini-cli/system-defaults.json";
 /// How long gemini lets baton's hook run, in milliseconds.
 const HOOK_TIMEOUT_MS: u32 = 5000;
+
+/// The defaults file a run's environment names.
+fn named_defaults(env: &[(String, String)]) -> Option<&str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == DEFAULTS_ENV)
+        .map(|(_, v)| v.as_str())
+}
 
 /// gemini's exit code for a missing or rejected auth method.
 const EXIT_AUTH: i32 = 41;
@@ -86,11 +94,8 @@ impl Agent for Gemini {
     /// concatenated. `None` when that file exists and is not JSON baton
     /// can extend: an administrator's defaults are never dropped.
     fn hook_file(&self, hook: &str, env: &[(String, String)]) -> Option<HookFile> {
-        let named = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == DEFAULTS_ENV)
-            .map(|(_, v)| std::path::PathBuf::from(v))
+        let named = named_defaults(env)
+            .map(std::path::PathBuf::from)
             .or_else(|| std::env::var_os(DEFAULTS_ENV).map(std::path::PathBuf::from))
             .unwrap_or_else(|| DEFAULTS_FILE.into());
         let defaults = match std::fs::read_to_string(&named) {
@@ -102,6 +107,18 @@ impl Agent for Gemini {
         Some(HookFile {
             env: DEFAULTS_ENV,
             contents,
+        })
+    }
+
+    /// The run's own [`DEFAULTS_ENV`] (not this machine's: the host's login
+    /// environment is not known here), else the system's place.
+    fn host_hook_file(&self, hook: &str, env: &[(String, String)]) -> Option<HostHookFile> {
+        Some(HostHookFile {
+            file: HookFile {
+                env: DEFAULTS_ENV,
+                contents: hooks::gemini_settings(None, hook, HOOK_TIMEOUT_MS)?,
+            },
+            stands_for: named_defaults(env).unwrap_or(DEFAULTS_FILE).to_owned(),
         })
     }
 

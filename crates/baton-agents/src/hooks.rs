@@ -60,6 +60,16 @@ pub struct HookFile {
     pub contents: String,
 }
 
+/// A [`HookFile`] to write on a host ([`crate::Agent::host_hook_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostHookFile {
+    /// The file, with baton's hooks alone.
+    pub file: HookFile,
+    /// The file the CLI reads there without it: when the host has one, it
+    /// is not replaced (and the run has no hooks of baton's).
+    pub stands_for: String,
+}
+
 /// The events a hook is installed for (claude's names), with what each
 /// tells baton. Installed without a matcher: every tool, every
 /// notification.

@@ -57,7 +57,7 @@ use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 
 pub use baton_proto::Usage;
 pub use codex::{codex_config_problem, codex_home};
-pub use hooks::{HookFailure, HookFile, Hooked};
+pub use hooks::{HookFailure, HookFile, Hooked, HostHookFile};
 
 /// One agent CLI.
 pub trait Agent: Send + Sync {
@@ -89,6 +89,15 @@ pub trait Agent: Send + Sync {
     /// named in its environment (gemini), not its argv. `env` is the run's
     /// environment. `None`: its hooks ride in its argv, or it has none.
     fn hook_file(&self, _hook: &str, _env: &[(String, String)]) -> Option<HookFile> {
+        None
+    }
+
+    /// The settings file of [`Agent::hook_file`] for a run on a host, where
+    /// baton cannot read what the file would stand in for: baton's hooks
+    /// alone, and the path of the file the CLI would read without it (the
+    /// host's own, by `env` or the system's place). A host that has that
+    /// file keeps it, and the run goes without baton's hooks.
+    fn host_hook_file(&self, _hook: &str, _env: &[(String, String)]) -> Option<HostHookFile> {
         None
     }
 

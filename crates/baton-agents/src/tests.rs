@@ -878,3 +878,30 @@ fn geminis_hook_settings_keep_what_was_there_and_its_hooks_are_read() {
         })
     );
 }
+
+#[test]
+fn geminis_hook_file_on_a_host_holds_batons_hooks_alone_and_names_the_file_it_stands_for() {
+    let gemini = agent(AgentKind::Gemini);
+    let file = gemini.host_hook_file("hook-line", &[]).expect("gemini's");
+    assert_eq!(file.file.env, "GEMINI_CLI_SYSTEM_DEFAULTS_PATH");
+    assert_eq!(file.stands_for, "/etc/gemini-cli/system-defaults.json");
+    let settings: serde_json::Value = serde_json::from_str(&file.file.contents).unwrap();
+    let hooks = settings["hooks"].as_object().unwrap();
+    assert_eq!(hooks.len(), crate::hooks::GEMINI_EVENTS.len(), "ours alone");
+    assert_eq!(
+        settings["hooks"]["AfterAgent"][0]["hooks"][0]["command"],
+        "hook-line"
+    );
+    // The session's own choice of defaults is the file the host keeps.
+    let env = strings(&["GEMINI_CLI_SYSTEM_DEFAULTS_PATH", "/srv/gemini.json"]);
+    let env = [(env[0].clone(), env[1].clone())];
+    let file = gemini.host_hook_file("hook-line", &env).unwrap();
+    assert_eq!(file.stands_for, "/srv/gemini.json");
+    // The CLIs that take hooks in their argv need no file.
+    for kind in [AgentKind::Claude, AgentKind::Codex, AgentKind::Command] {
+        assert!(
+            agent(kind).host_hook_file("hook-line", &[]).is_none(),
+            "{kind}"
+        );
+    }
+}

@@ -116,6 +116,27 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 pub const REMOTE_COMMAND: &str = "l=$(head -c 8000 | tr -d '\\n'); \
      printf '%s\\t%s\\n' \"$BATON_HOOK_TOKEN\" \"$l\" >> \"$BATON_HOOK_FILE\" 2>/dev/null; exit 0";
 
+/// For a run on a host whose CLI reads its hooks from a settings file:
+/// the file's contents, the variable to name it in, and the host's own
+/// file it stands in for. The pane's wrapper writes the file beside the
+/// run's output (private) and sets the variable — unless the host has that
+/// file of its own, which is never replaced (the run then has no hooks of
+/// baton's, and is said silent after its first turn).
+pub const HOST_SETTINGS_ENV: &str = "BATON_HOOK_SETTINGS";
+/// See [`HOST_SETTINGS_ENV`].
+pub const HOST_SETTINGS_VAR_ENV: &str = "BATON_HOOK_SETTINGS_VAR";
+/// See [`HOST_SETTINGS_ENV`].
+pub const HOST_SETTINGS_OVER_ENV: &str = "BATON_HOOK_SETTINGS_OVER";
+
+/// The environment that has the pane's wrapper write `file` on the host.
+pub fn host_settings_env(file: &baton_agents::HostHookFile) -> [(String, String); 3] {
+    [
+        (HOST_SETTINGS_ENV.into(), file.file.contents.clone()),
+        (HOST_SETTINGS_VAR_ENV.into(), file.file.env.into()),
+        (HOST_SETTINGS_OVER_ENV.into(), file.stands_for.clone()),
+    ]
+}
+
 /// The hook file of the remote run whose output file is `remote_log`.
 pub fn remote_hook_file(remote_log: &str) -> String {
     let stem = remote_log.strip_suffix(".log").unwrap_or(remote_log);

@@ -951,6 +951,51 @@ async fn the_real_gemini_reports_through_the_hooks_of_its_run() {
     h.finish().await;
 }
 
+/// The real gemini on a host (the loopback sshd) reads the hooks of its
+/// run from the settings file its pane's wrapper wrote there, and runs
+/// them: their lines reach the conductor through the host's feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_gemini_on_a_host_runs_the_hooks_written_there() {
+    let Some(dir) = clis() else { return };
+    let Some(sshd) = common::sshd::Sshd::loopback() else {
+        return;
+    };
+    let bin = |name: &str| Some(dir.join(name).display().to_string());
+    let h = Harness::new(|opts| {
+        opts.agents.gemini.bin = bin("gemini");
+        opts.probe.startup_timeout = std::time::Duration::from_secs(60);
+        opts.hosts.insert("lo".into(), sshd.host_config("lo"));
+    });
+    let mut spec = fresh(AgentKind::Gemini, "gemini-far", &h);
+    spec.backend = baton_config::Backend::Tmux;
+    spec.host = Some("lo".into());
+    spec.env.insert("GEMINI_API_KEY".into(), "made-up".into());
+    h.spawn(spec).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let rows = h.conductor.snapshot().await.unwrap();
+        let row = rows.iter().find(|r| r.id == "gemini-far").unwrap();
+        if row.hooks == Some(baton_proto::HooksState::Reporting) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hooks {:?}: {}",
+            row.hooks,
+            h.dump()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let argv = h.spawn_argv("gemini-far");
+    assert!(argv.iter().any(|w| w == "--skip-trust"), "{argv:?}");
+    assert!(
+        argv.iter().any(|w| w.starts_with("--prompt-interactive=")),
+        "interactive on the host: {argv:?}"
+    );
+    h.conductor.kill(&id("gemini-far")).await.expect("kill");
+    h.finish().await;
+}
+
 /// The real codex takes the hook flags baton gives it (`-c hooks.EVENT=…`
 /// session flags and `--dangerously-bypass-hook-trust`, as in its
 /// interactive argv when `[agents.codex] hooks = true`), runs `baton-shim

@@ -792,3 +792,134 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
     assert!(left.is_empty(), "the run's hook file outlived it: {left:?}");
     h.finish().await;
 }
+
+/// gemini reads its hooks from a settings file: on a host, the pane's
+/// wrapper writes the run's file there (private, beside its output, gone
+/// with the run) and names it in gemini's variable — unless the host has
+/// the file it would stand in for, which is kept: that run has no hooks of
+/// baton's, is said silent, and is judged by its screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
+    use baton_proto::{HooksState, WaitKind};
+    use std::os::unix::fs::PermissionsExt;
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = Harness::new(|o| {
+        o.hosts.insert("lo".into(), sshd.host_config("lo"));
+        o.conductor.max_restarts = 0;
+        o.agents.gemini.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+    });
+    // The host's own defaults (the loopback host is this machine).
+    let own = h.dir.path().join("host-defaults.json");
+    std::fs::write(&own, r#"{"ui": {"theme": "the host's"}}"#).unwrap();
+    let gemini = |name: &str, steps: &[&str]| {
+        let mut spec = baton_config::SessionSpec::command(id(name), Vec::new());
+        spec.agent = baton_config::AgentKind::Gemini;
+        spec.command = None;
+        spec.prompt = Some("fix it".into());
+        spec.backend = Backend::Tmux;
+        spec.host = Some("lo".into());
+        spec.env
+            .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
+        spec
+    };
+    let steps = [
+        "print:gemini (stand-in) on a host",
+        "sleep:300ms",
+        "env:GEMINI_CLI_SYSTEM_DEFAULTS_PATH",
+        "env:BATON_HOOK_SETTINGS",
+        r#"hook:SessionStart:{"source":"startup"}"#,
+        r#"hook:Notification:{"notification_type":"ToolPermission","message":"Allow?","details":{"toolName":"run_shell_command"}}"#,
+        "sleep:1500ms",
+        r#"hook:AfterTool:{"tool_name":"run_shell_command"}"#,
+        r#"hook:AfterAgent:{"prompt":"fix it","prompt_response":"Fixed it."}"#,
+        "stall",
+    ];
+    h.spawn(gemini("hooked", &steps)).await;
+    let mut kept = gemini(
+        "kept",
+        &[
+            "print:gemini (stand-in) on a host with its own defaults",
+            "env:GEMINI_CLI_SYSTEM_DEFAULTS_PATH",
+            "sleep:300ms",
+            r#"hook:SessionStart:{"source":"startup"}"#,
+            "ask:Continue? [y/N] ",
+        ],
+    );
+    kept.env.insert(
+        "GEMINI_CLI_SYSTEM_DEFAULTS_PATH".into(),
+        own.display().to_string(),
+    );
+    h.spawn(kept).await;
+    let kind_of = |r: &baton_core::eventlog::Record| match &r.event {
+        Event::InputWait { kind, .. } => *kind,
+        _ => None,
+    };
+    h.wait_for("hooked idle", |r| {
+        r.session.as_deref() == Some("hooked") && kind_of(r) == Some(WaitKind::Idle)
+    })
+    .await;
+    let reasons: Vec<String> = h.transitions("hooked").into_iter().map(|t| t.2).collect();
+    assert_eq!(
+        reasons,
+        [
+            "spawn",
+            "first_output",
+            "input_wait:permission",
+            "tool_done",
+            "input_wait:idle"
+        ],
+        "{}",
+        h.dump()
+    );
+    let out = String::from_utf8_lossy(&h.out_log("hooked")).into_owned();
+    assert!(out.contains("BATON_HOOK_SETTINGS unset"), "{out}");
+    let at = out.find("GEMINI_CLI_SYSTEM_DEFAULTS_PATH=").expect("named") + 32;
+    let file = std::path::PathBuf::from(out[at..].lines().next().unwrap().trim());
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    let on_host = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+        .join(".baton")
+        .join(server.name());
+    assert_eq!(file.parent(), Some(on_host.as_path()), "{file:?}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{file:?}");
+    let settings: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert!(settings["hooks"]["AfterAgent"].is_array(), "{settings}");
+    // The host's own file is kept: no hooks, said so, judged by its screen.
+    let waiting = h.wait_state("kept", InputWait).await;
+    assert!(
+        matches!(&waiting.event, Event::State { reason, .. } if reason == "input_wait:yes_no"),
+        "{}",
+        h.dump()
+    );
+    let silent = h
+        .session_records("kept")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Hooks {
+                state: HooksState::Silent,
+                message,
+            } => Some(message),
+            _ => None,
+        })
+        .expect("said silent");
+    assert!(silent.contains("keeps it"), "{silent}");
+    let out = String::from_utf8_lossy(&h.out_log("kept")).into_owned();
+    assert!(
+        out.contains(&format!(
+            "GEMINI_CLI_SYSTEM_DEFAULTS_PATH={}",
+            own.display()
+        )),
+        "{out}"
+    );
+    for name in ["hooked", "kept"] {
+        h.conductor.kill(&id(name)).await.expect("kill");
+    }
+    assert!(!file.exists(), "the run's settings outlived it: {file:?}");
+    assert_eq!(
+        std::fs::read_to_string(&own).unwrap(),
+        r#"{"ui": {"theme": "the host's"}}"#
+    );
+    h.finish().await;
+}

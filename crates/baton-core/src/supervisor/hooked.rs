@@ -247,13 +247,25 @@ impl Supervisor {
             return;
         }
         entry.hooks = Some(HooksState::Silent);
+        // On a host, a file the CLI reads its hooks from is not written
+        // over one of the host's own.
+        let kept =
+            entry.spec.is_remote() && baton_agents::agent(entry.spec.agent).hooks_in_a_file();
+        let message = format!(
+            "its CLI has not reported through the hooks baton installed for this run{}; it is \
+             judged by its screen",
+            if kept {
+                " (a host that has its own file where baton's hook settings would go keeps it, \
+                 and the run has none of baton's hooks)"
+            } else {
+                ""
+            }
+        );
         self.append(
             id,
             Event::Hooks {
                 state: HooksState::Silent,
-                message: "its CLI has not reported through the hooks baton installed for this \
-                          run; it is judged by its screen"
-                    .into(),
+                message,
             },
         );
     }

@@ -870,30 +870,35 @@ impl Supervisor {
                     hook.as_ref().map(|h| h.command.as_str()),
                 )
             })
-            .flatten()
-            // On a host, a CLI that reads its hooks from a settings file
-            // runs headless: no file of the run is written there yet.
-            .filter(|_| !remote || !agent.hooks_in_a_file());
+            .flatten();
         let mut hooked = interactive.is_some() && hook.is_some();
         let mut hook_file = None;
         if let (true, Some(hook)) = (hooked, &hook) {
             env.extend(hook.env());
-            // A CLI that reads its hooks from a file gets one for this run;
-            // the others carry them in their argv.
-            match agent.hook_file(&hook.command, &env) {
-                Some(file) => match crate::hooks::write_settings(&mark, &file.contents) {
-                    Ok(path) => {
-                        env.push((file.env.into(), path.display().to_string()));
-                        hook_file = Some(path);
-                    }
-                    Err(e) => {
-                        tracing::warn!(session = %spec.id, "its hooks' settings cannot be written ({e}): it is judged by its screen");
-                        hooked = false;
-                    }
-                },
-                // No file for a CLI that needs one (defaults baton will
-                // not replace): no hooks.
-                None => hooked = !agent.hooks_in_a_file(),
+            // A CLI that reads its hooks from a file gets one for this run
+            // (on a host, its pane's wrapper writes it there); the others
+            // carry them in their argv.
+            if remote {
+                match agent.host_hook_file(&hook.command, &env) {
+                    Some(file) => env.extend(crate::hooks::host_settings_env(&file)),
+                    None => hooked = !agent.hooks_in_a_file(),
+                }
+            } else {
+                match agent.hook_file(&hook.command, &env) {
+                    Some(file) => match crate::hooks::write_settings(&mark, &file.contents) {
+                        Ok(path) => {
+                            env.push((file.env.into(), path.display().to_string()));
+                            hook_file = Some(path);
+                        }
+                        Err(e) => {
+                            tracing::warn!(session = %spec.id, "its hooks' settings cannot be written ({e}): it is judged by its screen");
+                            hooked = false;
+                        }
+                    },
+                    // No file for a CLI that needs one (defaults baton will
+                    // not replace): no hooks.
+                    None => hooked = !agent.hooks_in_a_file(),
+                }
             }
         }
         let argv = interactive

@@ -51,9 +51,19 @@ pub(crate) const PROBE: Duration = Duration::from_secs(2);
 ///
 /// `$1` is the run's env file (`export K='V'` lines, 0600): sourced and
 /// deleted before the agent starts, so no value is on a command line.
+/// A run whose CLI reads its hooks from a settings file gets that file
+/// beside it, private, unless the host has the file it would stand in for
+/// (see [`crate::hooks::HOST_SETTINGS_ENV`]).
 const WRAPPER: &str = "exec 3>&2 2>/dev/null; trap : TERM; \
                        . \"$1\" && rm -f -- \"$1\" || exit 125; \
-                       export BATON_HOOK_FILE=\"${1%.env}.hooks\"; shift; \
+                       export BATON_HOOK_FILE=\"${1%.env}.hooks\"; \
+                       if [ -n \"$BATON_HOOK_SETTINGS\" ]; then \
+                       s=\"${1%.env}.settings.json\"; \
+                       if [ ! -e \"$BATON_HOOK_SETTINGS_OVER\" ] \
+                       && (umask 077; printf %s \"$BATON_HOOK_SETTINGS\" > \"$s\"); then \
+                       export \"$BATON_HOOK_SETTINGS_VAR=$s\"; fi; \
+                       unset BATON_HOOK_SETTINGS BATON_HOOK_SETTINGS_VAR BATON_HOOK_SETTINGS_OVER; fi; \
+                       shift; \
                        sh -c 'exec \"$@\" 2>&3 3>&-' sh \"$@\"; c=$?; \
                        printf '__BATON_DONE__ %s %s\\n' \"$c\" \"$0\"; \
                        while :; do sleep 3600; done";
@@ -83,7 +93,7 @@ const PREPARE: &str = "umask 077; \
 const CLEANUP: &str = "if tmux -L \"$1\" kill-session -t \"$2\" 2>/dev/null; then \
     i=0; while [ ! -e \"$4\" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done; fi; \
     tail -c \"$6\" \"$3\" 2>/dev/null; \
-    rm -f \"$3\" \"$4\" \"${3%.log}.hooks\"; rmdir \"$5\" 2>/dev/null; exit 0";
+    rm -f \"$3\" \"$4\" \"${3%.log}.hooks\" \"${3%.log}.settings.json\"; rmdir \"$5\" 2>/dev/null; exit 0";
 
 /// Where a remote run lives.
 struct RemoteRun {
