@@ -70,10 +70,13 @@ enum Figure {
     /// A CLI's hook to its `input_wait` record: claude sessions (the
     /// stand-in) on a PTY firing `PermissionRequest`, beside the hook alone.
     Hook,
+    /// A clear prompt on screen to its `input_wait` record, on pipes and a
+    /// PTY, beside `input_wait_after` itself.
+    Prompt,
 }
 
 impl Figure {
-    const ALL: [Figure; 14] = [
+    const ALL: [Figure; 15] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -88,6 +91,7 @@ impl Figure {
         Figure::Tui,
         Figure::Parser,
         Figure::Hook,
+        Figure::Prompt,
     ];
 
     fn name(self) -> &'static str {
@@ -106,6 +110,7 @@ impl Figure {
             Figure::Tui => "tui",
             Figure::Parser => "parser",
             Figure::Hook => "hook",
+            Figure::Prompt => "prompt",
         }
     }
 
@@ -127,7 +132,7 @@ impl Figure {
 #[derive(Debug, Parser)]
 #[command(name = "baton-bench", version)]
 struct Args {
-    /// Smaller runs (50 exit, 20 stall, 20 hooks, 64 MiB flood, 100 spawn, idle at 100 only,
+    /// Smaller runs (50 exit, 20 stall, 20 hooks, 10 prompts, 64 MiB flood, 100 spawn, idle at 100 only,
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
     /// daemon events with 50 sessions over 3 s, remote with 10 probes and
     /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits, tui with 100 live sessions and a
@@ -195,6 +200,7 @@ struct Plan {
     exit_sessions: usize,
     stall_sessions: usize,
     hook_runs: usize,
+    prompt_sessions: usize,
     flood_size: u64,
     flood_runs: usize,
     spawn_sessions: usize,
@@ -224,6 +230,7 @@ impl Plan {
             exit_sessions: if quick { 50 } else { 200 },
             stall_sessions: if quick { 20 } else { 100 },
             hook_runs: if quick { 20 } else { 100 },
+            prompt_sessions: if quick { 10 } else { 40 },
             flood_size: args
                 .flood_size
                 .unwrap_or(if quick { 64 << 20 } else { 1 << 30 }),
@@ -362,6 +369,7 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Exit => figures::exit::measure(ctx, plan.exit_sessions).await,
         Figure::Stall => figures::stall::measure(ctx, plan.stall_sessions).await,
         Figure::Hook => figures::hook::measure(ctx, plan.hook_runs).await,
+        Figure::Prompt => figures::prompt::measure(ctx, plan.prompt_sessions).await,
         Figure::Parser => figures::parser::measure(ctx, plan.flood_size, plan.flood_runs).await,
         Figure::Throughput => {
             figures::throughput::measure(ctx, plan.flood_size, plan.flood_runs).await

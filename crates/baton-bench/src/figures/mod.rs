@@ -11,6 +11,7 @@ pub mod hook;
 pub mod idle;
 pub mod mcp;
 pub mod parser;
+pub mod prompt;
 pub mod remote;
 pub mod spawn;
 pub mod stall;

@@ -68,6 +68,8 @@ const BUILTIN: &[&str] = &[
     PRESS_ENTER,
     QUESTION_PROMPT,
     TEXT_PROMPT,
+    FIELD_PROMPT,
+    PASTE_REQUEST,
 ];
 const YES_NO: &str = "yes_no";
 const PASSWORD: &str = "password";
@@ -80,6 +82,8 @@ const PRESS_ENTER: &str = "press_enter";
 const QUESTION_PROMPT: &str = "question_prompt";
 const KEYED_CHOICES: &str = "keyed_choices";
 const TEXT_PROMPT: &str = "text_prompt";
+const FIELD_PROMPT: &str = "field_prompt";
+const PASTE_REQUEST: &str = "paste_request";
 
 /// Non-empty lines considered for single-line rules and user rules.
 const LAST_LINES: usize = 4;
@@ -157,6 +161,8 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:enter|return|⏎|space)\s+to\s+(?:confirm|select|submit|continue|choose|toggle)",
         r"|esc(?:ape)?\s+to\s+(?:cancel|go back|exit|close|dismiss)",
         r"|(?:↑|↓|↑↓|↑/↓|arrow keys|arrows|tab|j/k)\b.{0,20}\bto\s+(?:navigate|move|select|cycle|amend|choose)",
+        // Keys named with their action, no "to": "↑↓ navigate • ⏎ select".
+        r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel)\b",
         r"|^\(use arrow keys\)$|^\(press <space> to select"
     ))
 });
@@ -218,6 +224,21 @@ static TEXT_PROMPT_RE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// A field the cursor sits on, named in a few plain words and a colon
+/// ("Real name: ", "Email address: ", "Comment: "): no digits, no path, not
+/// a status line led by what is being done ("Resolving deltas: ",
+/// "Doing sha256 for 2s on 16 size blocks: ").
+static FIELD_PROMPT_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^[^\w\n]{0,3}[A-Za-z][A-Za-z'/ -]{0,38}[A-Za-z)]\s*:$"));
+/// A status line led by a verb in -ing: what is happening, not a field.
+static GERUND: LazyLock<Regex> = LazyLock::new(|| re(r"^[^\w\n]{0,3}[A-Za-z]+ing\b"));
+
+/// A request to paste or type something where the program reads it: "please
+/// paste the token found on https://crates.io/me below".
+static PASTE_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)^(?:please\s+)?(?:paste|type|enter)\b[^\n]{0,200}\b(?:below|here)\s*:?$")
+});
+
 /// Forces every lazily built pattern of this module.
 fn compile_all() {
     LazyLock::force(&BUSY);
@@ -231,11 +252,15 @@ fn compile_all() {
     LazyLock::force(&ALLOW_RE);
     LazyLock::force(&PRESS_ENTER_RE);
     LazyLock::force(&TEXT_PROMPT_RE);
+    LazyLock::force(&FIELD_PROMPT_RE);
+    LazyLock::force(&GERUND);
+    LazyLock::force(&PASTE_RE);
     LazyLock::force(&SELECT_PROMPT);
     LazyLock::force(&QUESTION_WORD);
     LazyLock::force(&INQUIRER_INPUT);
     LazyLock::force(&MARKED);
     LazyLock::force(&NUMBERED);
+    LazyLock::force(&CHECK_BOX);
     LazyLock::force(&SELECT);
     LazyLock::force(&BAR_SPLIT);
     LazyLock::force(&BAR_YES);
@@ -257,12 +282,19 @@ static QUESTION_WORD: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Inquirer / prompts style: `? Project name: › my-app`.
-static INQUIRER_INPUT: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+\S[^\n]{0,100}\s[›»]"));
+/// Inquirer / prompts style: `? Project name: › my-app`, and a question
+/// inquirer asks with the cursor on its line (`? Project name (my-app)`):
+/// its `?` mark leads the line, so the line need not end in one.
+static INQUIRER_INPUT: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^\?\s+\S[^\n]{0,100}\s[›»]|^\?\s+[A-Za-z][^\n]{0,100}(?:\([^()\n]{0,40}\)|[?:])$")
+});
 
 /// A cursor marker at the start of an option line.
 static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►●◉])\s*(.*)$"));
 static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})[.)]\s+\S"));
+/// A check box leading a choice of a multiple-choice menu.
+static CHECK_BOX: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:[◯○◉●☐☑☒■□]|\[[ xX*]\]|\([ xX*]\))\s"));
 
 fn detection(rule: &str, line: &str, confident: bool) -> Detection {
     Detection {
@@ -381,6 +413,12 @@ impl InputWaitDetector {
         if let Some(line) = active_form_prompt(body) {
             return Some(detection(QUESTION_PROMPT, line, true));
         }
+        if open && last_ok && field_prompt(last) {
+            return Some(detection(FIELD_PROMPT, last, open));
+        }
+        if last_ok && last.chars().count() <= 240 && PASTE_RE.is_match(last) {
+            return Some(detection(PASTE_REQUEST, last, open));
+        }
         None
     }
 }
@@ -399,7 +437,16 @@ fn question_prompt(line: &str) -> bool {
     // interactive commands ask ("What now> "): a lone `>` is no prompt,
     // nor is markup or a type (`Vec<String>`).
     let angled = q.ends_with('>') && q.chars().count() <= 40 && !q.contains('<');
-    (q.ends_with('?') || angled) && QUESTION_WORD.is_match(q)
+    // A question the cursor was left after is asked of whoever reads it,
+    // whatever its words ("rm: descend into directory 'dir'? "); one that
+    // ends in `>` says so only with a question's words.
+    q.ends_with('?') || (angled && QUESTION_WORD.is_match(q))
+}
+
+/// A field the cursor sits on: a few words and a colon ([`FIELD_PROMPT_RE`]),
+/// not a status line.
+fn field_prompt(line: &str) -> bool {
+    FIELD_PROMPT_RE.is_match(line) && line.split_whitespace().count() <= 4 && !GERUND.is_match(line)
 }
 
 /// One choice offered with its key: `[y] Yes`, `(Y)es`, `y = yes`.
@@ -456,6 +503,11 @@ fn menu_option(line: &str) -> Option<MenuOption> {
         ),
         None => (false, "", line),
     };
+    // A check box before the choice (`◯ ESLint`, `[x] Prettier`): the
+    // choice is what follows it.
+    let rest = CHECK_BOX
+        .find(rest)
+        .map_or(rest, |m| rest[m.end()..].trim_start());
     if let Some(c) = NUMBERED.captures(rest) {
         let number = c.get(1).and_then(|n| n.as_str().parse().ok());
         return (rest.chars().count() <= 160).then_some(MenuOption { marked, number });

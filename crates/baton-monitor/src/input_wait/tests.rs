@@ -141,6 +141,35 @@ fn detects_prompts() {
             "choice_menu",
             "Pick a target?",
         ),
+        // A field named in a few words, the cursor after its colon.
+        (
+            "GnuPG needs to construct a user ID to identify your key.\n\nReal name: ",
+            "field_prompt",
+            "Real name:",
+        ),
+        // A question the cursor sits after, whatever its words.
+        (
+            "rm: descend into directory 'dir'? ",
+            "question_prompt",
+            "rm: descend into directory 'dir'?",
+        ),
+        // inquirer's `?` mark leads a question the cursor is on.
+        (
+            "? Project name (my-app)",
+            "question_prompt",
+            "? Project name (my-app)",
+        ),
+        // A check-box menu, its keys named without "to".
+        (
+            "? Which features?\n❯◯ TypeScript\n ◯ ESLint\n ◯ Vitest\n\n↑↓ navigate • space select • ⏎ submit",
+            "choice_menu",
+            "? Which features?",
+        ),
+        (
+            "    Updating crates.io index\nplease paste the token found on https://crates.io/me below\n",
+            "paste_request",
+            "please paste the token found on https://crates.io/me below",
+        ),
     ];
     for (input, rule, line) in cases {
         assert_eq!(
@@ -184,6 +213,18 @@ fn ignores_look_alikes() {
         "Running suite (unit):\n",
         "Select the files below:\n",
         "Name: demo\nVersion: 1.0\n",
+        // Status lines the cursor stays on while work goes on.
+        "Resolving deltas: ",
+        "Doing sha256 for 2s on 256 size blocks: ",
+        "Receiving objects:  45% (450/1000)",
+        // Ready for a command, not asking: a shell, an interpreter, a
+        // debugger at its prompt, and a pager.
+        "user@host:~/proj$ ",
+        ">>> ",
+        "sqlite> ",
+        "(Pdb) ",
+        "(END)",
+        "Paste the output here.\nThen it continues.\n",
     ];
     for input in cases {
         assert_eq!(det(input), None, "input {input:?}");
