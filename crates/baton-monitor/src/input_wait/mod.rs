@@ -259,6 +259,7 @@ fn compile_all() {
     LazyLock::force(&QUESTION_WORD);
     LazyLock::force(&INQUIRER_INPUT);
     LazyLock::force(&MARKED);
+    LazyLock::force(&INQUIRER_MARK);
     LazyLock::force(&NUMBERED);
     LazyLock::force(&CHECK_BOX);
     LazyLock::force(&SELECT);
@@ -266,6 +267,7 @@ fn compile_all() {
     LazyLock::force(&BAR_YES);
     LazyLock::force(&BAR_NO);
     LazyLock::force(&KEYED);
+    LazyLock::force(&DEFAULT_AFTER);
 }
 
 /// What a numbered menu's input line looks like under its options
@@ -289,12 +291,14 @@ static INQUIRER_INPUT: LazyLock<Regex> = LazyLock::new(|| {
     re(r"^\?\s+\S[^\n]{0,100}\s[›»]|^\?\s+[A-Za-z][^\n]{0,100}(?:\([^()\n]{0,40}\)|[?:])$")
 });
 
+/// inquirer's mark before the question it asks: `? Pick a region`.
+static INQUIRER_MARK: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+[A-Za-z]"));
+
 /// A cursor marker at the start of an option line.
-static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►●◉])\s*(.*)$"));
+static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►»●◉])\s*(.*)$"));
 static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})[.)]\s+\S"));
 /// A check box leading a choice of a multiple-choice menu.
-static CHECK_BOX: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:[◯○◉●☐☑☒■□]|\[[ xX*]\]|\([ xX*]\))\s"));
+static CHECK_BOX: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[◯○◉☐☑☒□]|\[[ xX*]\]|\([ xX*]\))\s"));
 
 fn detection(rule: &str, line: &str, confident: bool) -> Detection {
     Detection {
@@ -432,6 +436,12 @@ fn question_prompt(line: &str) -> bool {
         return true;
     }
     let q = line.trim_end().trim_end_matches(['›', '»', '…']).trim_end();
+    // The default offered after the question: "…automatically? [yes]".
+    let q = match DEFAULT_AFTER.find(q) {
+        // Up to and with its `?`.
+        Some(m) => &q[..=m.start()],
+        None => q,
+    };
     let q = q.strip_suffix("(Use arrow keys)").unwrap_or(q).trim_end();
     // A short question that ends in `>` rather than `?`, as git's
     // interactive commands ask ("What now> "): a lone `>` is no prompt,
@@ -448,6 +458,10 @@ fn question_prompt(line: &str) -> bool {
 fn field_prompt(line: &str) -> bool {
     FIELD_PROMPT_RE.is_match(line) && line.split_whitespace().count() <= 4 && !GERUND.is_match(line)
 }
+
+/// A short default offered after a question, in brackets or parentheses.
+static DEFAULT_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\?\s*(?:\[[^\[\]\n]{1,24}\]|\([^()\n]{1,24}\))$"));
 
 /// One choice offered with its key: `[y] Yes`, `(Y)es`, `y = yes`.
 static KEYED: LazyLock<Regex> =
@@ -488,6 +502,15 @@ fn active_form_prompt<'a>(body: &[&'a str]) -> Option<&'a str> {
 struct MenuOption {
     marked: bool,
     number: Option<u32>,
+    /// Led by a check box: `◯ JSON`, `◉ JavaScript`, `[ ] Prettier`.
+    boxed: Option<CheckBox>,
+}
+
+/// The state a check box leading an option shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckBox {
+    Empty,
+    Ticked,
 }
 
 /// One line of a choice menu, or `None` when the line cannot be an option.
@@ -495,22 +518,33 @@ fn menu_option(line: &str) -> Option<MenuOption> {
     if NOISE.is_match(line) || line.starts_with('?') {
         return None;
     }
-    let (marked, marker, rest) = match MARKED.captures(line) {
-        Some(c) => (
+    // A line led by a check box, with no cursor marker before it: the
+    // box is not a marker (`◉ JavaScript` is ticked, not pointed at).
+    let boxed_first = CHECK_BOX
+        .find(line)
+        .map(|m| (check_box(m.as_str()), &line[m.end()..]));
+    let (marked, marker, rest) = match (boxed_first, MARKED.captures(line)) {
+        (Some(_), _) => (false, "", line),
+        (None, Some(c)) => (
             true,
             c.get(1).map_or("", |m| m.as_str()),
             c.get(2).map_or("", |m| m.as_str()),
         ),
-        None => (false, "", line),
+        (None, None) => (false, "", line),
     };
-    // A check box before the choice (`◯ ESLint`, `[x] Prettier`): the
-    // choice is what follows it.
-    let rest = CHECK_BOX
-        .find(rest)
-        .map_or(rest, |m| rest[m.end()..].trim_start());
+    // A check box before the choice (`◯ ESLint`, `❯◯ TypeScript`, `[x]
+    // Prettier`): the choice is what follows it.
+    let (boxed, rest) = match CHECK_BOX.find(rest) {
+        Some(m) => (Some(check_box(m.as_str())), rest[m.end()..].trim_start()),
+        None => (None, rest),
+    };
     if let Some(c) = NUMBERED.captures(rest) {
         let number = c.get(1).and_then(|n| n.as_str().parse().ok());
-        return (rest.chars().count() <= 160).then_some(MenuOption { marked, number });
+        return (rest.chars().count() <= 160).then_some(MenuOption {
+            marked,
+            number,
+            boxed,
+        });
     }
     // Radio bullets double as narrative bullets (Claude Code's "●"), so they
     // only count on numbered options.
@@ -526,7 +560,18 @@ fn menu_option(line: &str) -> Option<MenuOption> {
     (short && starts_ok && ends_ok).then_some(MenuOption {
         marked,
         number: None,
+        boxed,
     })
+}
+
+/// What a check box shows: empty (`◯`, `[ ]`) or ticked (`◉`, `[x]`).
+fn check_box(glyph: &str) -> CheckBox {
+    let glyph = glyph.trim();
+    if ["◯", "○", "☐", "□", "[ ]", "( )"].contains(&glyph) {
+        CheckBox::Empty
+    } else {
+        CheckBox::Ticked
+    }
 }
 
 /// "Select …:", "Choose …:" introducing a menu.
@@ -543,7 +588,8 @@ fn is_menu_question(line: &str) -> bool {
         Some(i) if line.ends_with(')') => line[..i].trim_end(),
         _ => line,
     };
-    q.ends_with('?') || SELECT.is_match(line)
+    let q = q.trim_end_matches(['…', '›']).trim_end();
+    q.ends_with('?') || SELECT.is_match(line) || INQUIRER_MARK.is_match(line)
 }
 
 /// A numbered or arrow-key menu at the very end of `body`: two or more
@@ -592,8 +638,15 @@ fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
         .filter(|(o, _)| o.marked)
         .map(|(_, l)| *l)
         .collect();
+    // A list of check boxes, some empty, under its question: a
+    // multiple choice, whichever box the cursor is on.
+    let boxes = options.iter().filter(|(o, _)| o.boxed.is_some()).count();
+    let empty = options
+        .iter()
+        .any(|(o, _)| o.boxed == Some(CheckBox::Empty));
     let ok = match marked.len() {
         1 => true,
+        0 if boxes == options.len() && empty => question.is_some(),
         0 => numbered > 0 && question.is_some() && options[0].0.number == Some(1),
         _ => false,
     };

@@ -165,6 +165,24 @@ fn detects_prompts() {
             "choice_menu",
             "? Which features?",
         ),
+        // A default offered after the question mark.
+        (
+            "Would you like to configure as much as possible automatically? [yes] ",
+            "question_prompt",
+            "Would you like to configure as much as possible automatically? [yes]",
+        ),
+        // questionary's `»` cursor.
+        (
+            "? Pick a region (Use arrow keys)\n » eu-west-1\n   us-east-1\n   ap-south-1",
+            "choice_menu",
+            "? Pick a region (Use arrow keys)",
+        ),
+        // Check boxes, one ticked, under inquirer's question.
+        (
+            "? What do you want to lint? …\n◉ JavaScript\n◯ JSON\n◯ Markdown\n◯ CSS",
+            "choice_menu",
+            "? What do you want to lint? …",
+        ),
         (
             "    Updating crates.io index\nplease paste the token found on https://crates.io/me below\n",
             "paste_request",
@@ -225,6 +243,9 @@ fn ignores_look_alikes() {
         "(Pdb) ",
         "(END)",
         "Paste the output here.\nThen it continues.\n",
+        // Ticked boxes only, or boxes under no question: a report.
+        "What is done?\n☑ parser\n☑ lexer\n",
+        "Checklist\n[x] tests\n[ ] docs\n",
     ];
     for input in cases {
         assert_eq!(det(input), None, "input {input:?}");
