@@ -40,6 +40,26 @@ pub struct CorpusScore {
 /// nothing) and scores it. Files are visited in name order, so `misses` is
 /// stable.
 pub fn score_corpus(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
+    score_with(dir, |bytes| det.detect(bytes))
+}
+
+/// Rows and columns of the terminal the real programs' tails were captured
+/// on (their READMEs): what [`score_corpus_on_screen`] shows them on.
+pub const CAPTURE_SIZE: (u16, u16) = (40, 120);
+
+/// [`score_corpus`] with each tail judged as a terminal of
+/// [`CAPTURE_SIZE`] shows it, as the conductor judges a session on a PTY or
+/// in tmux — the way the programs' tails were captured — not as the raw
+/// bytes a pipe would carry.
+pub fn score_corpus_on_screen(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
+    let (rows, cols) = CAPTURE_SIZE;
+    score_with(dir, |bytes| {
+        let screen = crate::screen::screen_of(bytes, rows, cols);
+        det.detect(screen.text().as_bytes())
+    })
+}
+
+fn score_with(dir: &Path, judge: impl Fn(&[u8]) -> Option<super::Detection>) -> CorpusScore {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -64,7 +84,7 @@ pub fn score_corpus(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let got = det.detect(&bytes);
+        let got = judge(&bytes);
         match (expect_wait, got) {
             (true, Some(d)) => {
                 score.tp += 1;

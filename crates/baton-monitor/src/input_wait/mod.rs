@@ -267,6 +267,7 @@ fn compile_all() {
     LazyLock::force(&BAR_YES);
     LazyLock::force(&BAR_NO);
     LazyLock::force(&KEYED);
+    LazyLock::force(&BUTTON);
     LazyLock::force(&DEFAULT_AFTER);
 }
 
@@ -414,7 +415,17 @@ impl InputWaitDetector {
         if open && last_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
             return Some(detection(TEXT_PROMPT, last, open));
         }
-        if let Some(line) = active_form_prompt(body) {
+        // The screen ends in a frame's closing line (`└`): a form drawn whole.
+        let framed = text
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.chars().all(is_frame_char));
+        if let Some(line) = active_form_prompt(body, framed) {
+            return Some(detection(QUESTION_PROMPT, line, true));
+        }
+        if let Some(line) = question_over_field(body, open) {
             return Some(detection(QUESTION_PROMPT, line, true));
         }
         if open && last_ok && field_prompt(last) {
@@ -482,7 +493,7 @@ fn keyed_choices(line: &str) -> bool {
 /// astro…): `◆  Project name:` over the field being typed, closed by a
 /// frame. The form draws its answer below the question, so the question
 /// is not the last line.
-fn active_form_prompt<'a>(body: &[&'a str]) -> Option<&'a str> {
+fn active_form_prompt<'a>(body: &[&'a str], framed: bool) -> Option<&'a str> {
     let (at, line) = body
         .iter()
         .enumerate()
@@ -491,11 +502,32 @@ fn active_form_prompt<'a>(body: &[&'a str]) -> Option<&'a str> {
         .find(|(_, l)| l.starts_with('◆'))?;
     let below = &body[at + 1..];
     let question = line.trim_start_matches('◆').trim();
-    let asks = question.ends_with(':') || question.ends_with('?');
+    // Its words need not ask when the form is closed under it: the `◆`
+    // marks the field being filled ("◆  Project Name").
+    let asks = question.ends_with(':') || question.ends_with('?') || framed;
     (asks
+        && !question.is_empty()
         && question.chars().count() <= MAX_QUESTION
         && below.iter().all(|l| l.chars().count() <= 80))
     .then_some(*line)
+}
+
+/// A question with its field under it, the cursor in the field: `Where
+/// should we create your new project?` over `./my-app` (a value offered,
+/// to keep or type over). The field is short; the question ends in `?`.
+fn question_over_field<'a>(body: &[&'a str], open: bool) -> Option<&'a str> {
+    let [.., question, field] = body else {
+        return None;
+    };
+    let field_ok = field.chars().count() <= 60
+        && field.split_whitespace().count() <= 3
+        && !NOISE.is_match(field)
+        && !field.ends_with(['.', '!', ':', '?']);
+    let asks = question.ends_with('?')
+        && question.chars().count() <= MAX_QUESTION
+        && !NOISE.is_match(question)
+        && !question.contains("://");
+    (open && field_ok && asks).then_some(*question)
 }
 
 #[derive(Debug)]
@@ -678,14 +710,17 @@ fn is_option_bar(line: &str) -> bool {
     if line.chars().count() > 100 || NOISE.is_match(line) || line.contains("://") {
         return false;
     }
-    let items: Vec<&str> = BAR_SPLIT
-        .split(line)
-        .map(|item| {
-            item.trim_start_matches(['[', '(', '<', '›', '❯', '>'])
-                .trim_end_matches([']', ')', '>'])
-                .trim()
-        })
-        .collect();
+    let items: Vec<&str> = match buttons(line) {
+        Some(labels) => labels,
+        None => BAR_SPLIT
+            .split(line)
+            .map(|item| {
+                item.trim_start_matches(['[', '(', '<', '›', '❯', '>'])
+                    .trim_end_matches([']', ')', '>'])
+                    .trim()
+            })
+            .collect(),
+    };
     if !(2..=6).contains(&items.len()) {
         return false;
     }
@@ -699,6 +734,27 @@ fn is_option_bar(line: &str) -> bool {
     items.iter().all(item_ok)
         && BAR_YES.is_match(items[0])
         && items[1..].iter().any(|item| BAR_NO.is_match(item))
+}
+
+/// One button of a dialog: its label in angle brackets, brackets or
+/// parentheses, padded or not (`<   Yes    >`, `[ Cancel ]`).
+static BUTTON: LazyLock<Regex> =
+    LazyLock::new(|| re(r"[<\[(]\s*([^<>\[\]()\s][^<>\[\]()]{0,29}?)\s*[>\])]"));
+
+/// The labels of a line made of buttons only (two or more, nothing but
+/// blanks between them): a dialog's buttons.
+fn buttons(line: &str) -> Option<Vec<&str>> {
+    let mut labels = Vec::new();
+    let mut end = 0;
+    for m in BUTTON.captures_iter(line) {
+        let whole = m.get(0)?;
+        if !line[end..whole.start()].trim().is_empty() {
+            return None;
+        }
+        labels.push(m.get(1)?.as_str().trim());
+        end = whole.end();
+    }
+    (labels.len() >= 2 && line[end..].trim().is_empty()).then_some(labels)
 }
 
 /// A question the bar answers: a short line ending in `?`.
@@ -722,10 +778,17 @@ fn choice_bar<'a>(body: &[&'a str]) -> Option<&'a str> {
     if !below_ok {
         return None;
     }
-    body[bar.saturating_sub(BAR_REACH)..bar]
+    let above = &body[bar.saturating_sub(BAR_REACH)..bar];
+    if let Some(question) = above.iter().rev().find(|l| is_bar_question(l)) {
+        return Some(question);
+    }
+    // A dialog's own buttons (`< Ok >  < Cancel >`) at the foot of its
+    // content: what it says above them is its question, however worded.
+    buttons(body[bar])?;
+    above
         .iter()
         .rev()
-        .find(|l| is_bar_question(l))
+        .find(|l| buttons(l).is_none() && !NOISE.is_match(l))
         .copied()
 }
 

@@ -183,6 +183,29 @@ fn detects_prompts() {
             "choice_menu",
             "? What do you want to lint? …",
         ),
+        // A full-screen dialog: its buttons, and what it says above them.
+        (
+            "┌──| Reset |──┐\n│ Reset the database?   │\n│  <   Yes    > <    No    >  │\n└───┘\n",
+            "choice_bar",
+            "Reset the database?",
+        ),
+        (
+            "│ Pick a region │\n│ (*) Europe │\n│ ( ) United States │\n│ <    Ok    > <  Cancel  > │\n└──┘\n",
+            "choice_bar",
+            "( ) United States",
+        ),
+        // A clack form closed under its active field, its words not asking.
+        (
+            "┌\n Create-Solid v0.12.0\n│\n◆  Project Name\n│  solid-project\n└\n",
+            "question_prompt",
+            "◆  Project Name",
+        ),
+        // A question over its field, the cursor in the field.
+        (
+            "   dir   Where should we create your new project?\n         ./my-react-router-app",
+            "question_prompt",
+            "dir   Where should we create your new project?",
+        ),
         (
             "    Updating crates.io index\nplease paste the token found on https://crates.io/me below\n",
             "paste_request",
@@ -246,6 +269,10 @@ fn ignores_look_alikes() {
         // Ticked boxes only, or boxes under no question: a report.
         "What is done?\n☑ parser\n☑ lexer\n",
         "Checklist\n[x] tests\n[ ] docs\n",
+        // A boot log's status, markup: not a dialog's buttons.
+        "[  OK  ] Started Journal Service.\n[  OK  ] Reached target Basic System.\n",
+        "<div> <span>\n",
+        "◆  Building the project\n│  step 3 of 9\n",
     ];
     for input in cases {
         assert_eq!(det(input), None, "input {input:?}");
