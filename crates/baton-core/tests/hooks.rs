@@ -560,18 +560,7 @@ async fn gemini_gets_its_hooks_from_a_settings_file_of_its_run() {
         wait_kind(&h, &name, WaitKind::Idle).await;
         let got: Vec<(SessionState, String, Option<String>)> = states(&h, &name);
         let reasons: Vec<&str> = got.iter().map(|(_, r, _)| r.as_str()).collect();
-        assert_eq!(
-            reasons,
-            [
-                "spawn",
-                "first_output",
-                "input_wait:permission",
-                "tool_done",
-                "input_wait:idle"
-            ],
-            "{}",
-            h.dump()
-        );
+        assert_eq!(reasons, PERMISSION_THEN_IDLE, "{}", h.dump());
         assert_eq!(got[2].2.as_deref(), Some("run_shell_command"));
         assert_eq!(got[4].2.as_deref(), Some("All tests pass."));
         // The run's settings file: private, in the user's private dir, with

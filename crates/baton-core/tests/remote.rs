@@ -702,6 +702,30 @@ async fn a_secret_env_value_never_appears_on_a_command_line() {
     h.finish().await;
 }
 
+/// Waits until the hooked remote run `name` ended its turn, and checks
+/// what its hooks said on the way: up, a permission asked, the tool run,
+/// the turn ended (`idle`).
+async fn permission_then_idle(h: &Harness, name: &str) {
+    use baton_proto::WaitKind;
+    h.wait_for(&format!("{name} idle"), |r| {
+        r.session.as_deref() == Some(name)
+            && matches!(
+                r.event,
+                Event::InputWait {
+                    kind: Some(WaitKind::Idle),
+                    ..
+                }
+            )
+    })
+    .await;
+    assert_eq!(
+        hooked_reasons(h, name),
+        PERMISSION_THEN_IDLE,
+        "{}",
+        h.dump()
+    );
+}
+
 /// The reasons of a hooked remote run's states, its way up said one way:
 /// the host's feed fetches output and hook lines on the same tick, so a
 /// hook may be heard first (`hook_heard`) on a loaded machine.
@@ -736,7 +760,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 /// the file goes with the run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_claudes_hooks_say_what_it_waits_for() {
-    use baton_proto::{HooksState, WaitKind};
+    use baton_proto::HooksState;
     let Some(sshd) = Sshd::loopback() else { return };
     let h = Harness::new(|o| {
         o.hosts.insert("lo".into(), sshd.host_config("lo"));
@@ -763,27 +787,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
     spec.env
         .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
     h.spawn(spec).await;
-    let kind_of = |r: &baton_core::eventlog::Record| match &r.event {
-        Event::InputWait { kind, .. } => *kind,
-        _ => None,
-    };
-    h.wait_for("far idle", |r| {
-        r.session.as_deref() == Some("far") && kind_of(r) == Some(WaitKind::Idle)
-    })
-    .await;
-    let reasons = hooked_reasons(&h, "far");
-    assert_eq!(
-        reasons,
-        [
-            "spawn",
-            "first_output",
-            "input_wait:permission",
-            "tool_done",
-            "input_wait:idle"
-        ],
-        "{}",
-        h.dump()
-    );
+    permission_then_idle(&h, "far").await;
     let rows = h.conductor.snapshot().await.unwrap();
     let row = rows.iter().find(|r| r.id == "far").unwrap();
     assert_eq!(row.hooks, Some(HooksState::Reporting));
@@ -814,7 +818,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
 /// baton's, is said silent, and is judged by its screen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
-    use baton_proto::{HooksState, WaitKind};
+    use baton_proto::HooksState;
     use std::os::unix::fs::PermissionsExt;
     let Some(sshd) = Sshd::loopback() else { return };
     let h = Harness::new(|o| {
@@ -865,27 +869,7 @@ async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
         own.display().to_string(),
     );
     h.spawn(kept).await;
-    let kind_of = |r: &baton_core::eventlog::Record| match &r.event {
-        Event::InputWait { kind, .. } => *kind,
-        _ => None,
-    };
-    h.wait_for("hooked idle", |r| {
-        r.session.as_deref() == Some("hooked") && kind_of(r) == Some(WaitKind::Idle)
-    })
-    .await;
-    let reasons = hooked_reasons(&h, "hooked");
-    assert_eq!(
-        reasons,
-        [
-            "spawn",
-            "first_output",
-            "input_wait:permission",
-            "tool_done",
-            "input_wait:idle"
-        ],
-        "{}",
-        h.dump()
-    );
+    permission_then_idle(&h, "hooked").await;
     let out = String::from_utf8_lossy(&h.out_log("hooked")).into_owned();
     assert!(out.contains("BATON_HOOK_SETTINGS unset"), "{out}");
     let at = out.find("GEMINI_CLI_SYSTEM_DEFAULTS_PATH=").expect("named") + 32;

@@ -304,3 +304,13 @@ pub fn why(record: &Record) -> (&str, Option<&str>) {
         other => panic!("not a state record: {other:?}"),
     }
 }
+
+/// The reasons of a hooked run's states when its hooks say: up, a
+/// permission asked, the tool run, the turn ended.
+pub const PERMISSION_THEN_IDLE: [&str; 5] = [
+    "spawn",
+    "first_output",
+    "input_wait:permission",
+    "tool_done",
+    "input_wait:idle",
+];
