@@ -300,6 +300,75 @@ async fn a_cut_link_makes_the_session_unreachable_and_it_is_readopted_when_resto
     h.finish().await;
 }
 
+/// The link is cut, and while it is the agent writes more and its pane dies
+/// (its whole group killed on the host). The run ends unreachable; when the
+/// host answers again the restart keeps what the dead run wrote during the
+/// cut — in that run's slice of the log, before the next run's — and only
+/// then starts anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_run_wrote_before_its_pane_died_in_a_cut_is_kept() {
+    let Some(host) = common::sshd::NetnsHost::new() else {
+        return;
+    };
+    let gate = host.dir().join("gate");
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(4));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+        o.conductor.max_restarts = 1;
+    });
+    let gate_step = format!("wait-file:{}", gate.display());
+    h.spawn(remote_script(
+        "died",
+        "far",
+        &["print:before", &gate_step, "print:after", "exit:0"],
+    ))
+    .await;
+    h.wait_state("died", Healthy).await;
+    let pane = h
+        .session_records("died")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Spawn { pid, .. } => Some(pid),
+            _ => None,
+        })
+        .expect("a spawn");
+    host.cut_link();
+    std::fs::write(&gate, b"").unwrap();
+    // The agent writes `after` and ends; then its pane's group is killed
+    // (the loopback host shares this machine's pids).
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: kill(2) on a process group id the spawn record names.
+    unsafe {
+        libc::kill(-(pane as i32), libc::SIGKILL);
+    }
+    h.wait_for("remote_unreachable", |r| {
+        r.session.as_deref() == Some("died")
+            && matches!(&r.event, Event::State { to: Failed, reason, .. } if reason == "remote_unreachable")
+    })
+    .await;
+    host.restore_link();
+    assert_eq!(h.wait_terminal("died").await, Completed, "{}", h.dump());
+    let offsets: Vec<u64> = h
+        .session_records("died")
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::Spawn { out_offset, .. } => Some(out_offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offsets.len(), 2, "{}", h.dump());
+    let log = h.out_log("died");
+    let run = on_terminal("before\nafter\n");
+    assert_eq!(
+        &log[..offsets[1] as usize],
+        &run[..],
+        "the first run, whole"
+    );
+    assert_eq!(&log[offsets[1] as usize..], &run[..], "the second run");
+    h.finish().await;
+}
+
 /// The host dies with everything on it and comes back: the session is gone
 /// there, so it is started again per its policy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -409,18 +409,7 @@ pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
     loop {
         match ssh.exec(&words, None).await {
             Ok(out) => {
-                let mut scanner = MarkerScanner::done_token(&state.nonce);
-                let mut rest = scanner.feed(&out.stdout);
-                rest.extend(scanner.flush());
-                if !rest.is_empty() {
-                    let appended = std::fs::OpenOptions::new()
-                        .append(true)
-                        .open(&out_path)
-                        .and_then(|mut f| f.write_all(&rest));
-                    if let Err(e) = appended {
-                        tracing::error!(path = %out_path.display(), "output log write failed: {e}");
-                    }
-                }
+                keep_rest(&out.stdout, &state, &out_path);
                 let _ = std::fs::remove_file(RunState::path(&out_path));
                 tracing::info!(session = %site.session, "ended the tmux session a remote run left on its host");
                 return;
@@ -434,6 +423,24 @@ pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
                 return;
             }
         }
+    }
+}
+
+/// Appends to the local log what a cleanup call returned of the run of
+/// `state`: its output up to its done token.
+fn keep_rest(fetched: &[u8], state: &RunState, out_path: &Path) {
+    let mut scanner = MarkerScanner::done_token(&state.nonce);
+    let mut rest = scanner.feed(fetched);
+    rest.extend(scanner.flush());
+    if rest.is_empty() {
+        return;
+    }
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .open(out_path)
+        .and_then(|mut f| f.write_all(&rest));
+    if let Err(e) = appended {
+        tracing::error!(path = %out_path.display(), "output log write failed: {e}");
     }
 }
 
@@ -698,7 +705,7 @@ async fn adopt_or_start(
 ) -> Result<(RunState, u32, Found), StartError> {
     let tmux = &remote.tmux;
     let session = &remote.session;
-    let existing = tmux.pane_status(session).await?;
+    let mut existing = tmux.pane_status(session).await?;
     // The pane of the run `<id>.remote` names, when it is there.
     let mut this_run = None;
     let saved = RunState::load(&cfg.out_path);
@@ -749,8 +756,7 @@ async fn adopt_or_start(
     if let (Some((pane, run)), Some(state)) = (this_run, saved) {
         if is_recorded(cfg, &state) {
             // A live run of an earlier attempt, recorded, which ended only
-            // because the host stopped answering: it goes on. (Dead, its
-            // end is recorded; its pane goes.)
+            // because the host stopped answering: it goes on.
             if !pane.dead {
                 let found = Found::Adopted {
                     acknowledged: acknowledged(&state),
@@ -758,6 +764,14 @@ async fn adopt_or_start(
                 };
                 return Ok((state, pane.pid, found));
             }
+            // Dead, its end is recorded; what it wrote while the host did
+            // not answer is kept (in its own slice, before the next run's),
+            // and its session goes.
+            let received = file_len(&cfg.out_path).saturating_sub(state.out_offset);
+            let words = cleanup_words(tmux, session, &state, received);
+            let out = host.exec(&words, None).await.map_err(TmuxError::Ssh)?;
+            keep_rest(&out.stdout, &state, &cfg.out_path);
+            existing = None;
         } else {
             // A run no record knows: this attempt's or, when starting it
             // failed after its pane was made (the link cut), an earlier
