@@ -467,7 +467,22 @@ fn question_prompt(line: &str) -> bool {
 /// A field the cursor sits on: a few words and a colon ([`FIELD_PROMPT_RE`]),
 /// not a status line.
 fn field_prompt(line: &str) -> bool {
-    FIELD_PROMPT_RE.is_match(line) && line.split_whitespace().count() <= 4 && !GERUND.is_match(line)
+    // A value offered in the field, the cursor after it: `Branch name: main`
+    // (a word or a name, not a measure: `Elapsed: 3.2s` is a status).
+    let offered = |value: &str| {
+        value.chars().count() <= 30
+            && value.chars().any(char::is_alphabetic)
+            && value
+                .chars()
+                .all(|c| c.is_alphabetic() || matches!(c, '-' | '_' | '.' | '/'))
+    };
+    let label = match line.rsplit_once(": ") {
+        Some((label, value)) if offered(value) => &line[..=label.len()],
+        _ => line,
+    };
+    FIELD_PROMPT_RE.is_match(label)
+        && label.split_whitespace().count() <= 4
+        && !GERUND.is_match(label)
 }
 
 /// A short default offered after a question, in brackets or parentheses.

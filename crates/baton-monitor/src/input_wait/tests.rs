@@ -147,6 +147,8 @@ fn detects_prompts() {
             "field_prompt",
             "Real name:",
         ),
+        // A value offered in the field, the cursor after it.
+        ("Branch name: main", "field_prompt", "Branch name: main"),
         // A question the cursor sits after, whatever its words.
         (
             "rm: descend into directory 'dir'? ",
@@ -256,6 +258,9 @@ fn ignores_look_alikes() {
         "Name: demo\nVersion: 1.0\n",
         // Status lines the cursor stays on while work goes on.
         "Resolving deltas: ",
+        "Resolving deltas: 100%",
+        "Elapsed time: 3.2s",
+        "Status: ok\n",
         "Doing sha256 for 2s on 256 size blocks: ",
         "Receiving objects:  45% (450/1000)",
         // Ready for a command, not asking: a shell, an interpreter, a
