@@ -799,7 +799,12 @@ async fn adopt_or_start(
             .as_deref()
             .and_then(|t| t.split_once(' '))
             .is_some_and(|(id, _)| id == cfg.id.as_str());
-        if !ours {
+        // No tag can also mean the session (or its whole server) went
+        // between the two looks: nothing is there to leave alone then.
+        let gone = tag.is_none() && tmux.pane_status(session).await?.is_none();
+        if gone {
+            tracing::info!(session = %cfg.id, host = %remote.host, "the tmux session went while it was looked at");
+        } else if !ours {
             return Err(StartError::failed(
                 Missing::Tmux,
                 format!(
@@ -809,8 +814,9 @@ async fn adopt_or_start(
                     tmux.name()
                 ),
             ));
+        } else {
+            tmux.kill_session(session).await?;
         }
-        tmux.kill_session(session).await?;
     }
     let nonce = super::tmux::marker_token();
     // One call checks what the agent needs (tmux dies back to $HOME for a

@@ -292,6 +292,17 @@ async fn claim_pane(
         let _ = server.kill_session(session).await;
         return Ok(None);
     }
+    // Its tags unread because the session (or its server) went between the
+    // looks: what is left is what a vanished pane leaves.
+    if owner.is_none()
+        && server
+            .pane_status(session)
+            .await
+            .map_err(tmux_failed)?
+            .is_none()
+    {
+        return Ok(lost_without_pane(cfg));
+    }
     Err(StartError::failed(
         Missing::Tmux,
         format!(
