@@ -2162,6 +2162,8 @@ fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
     let mut child = d.child.take().expect("a daemon");
     signal(child.id(), libc::SIGKILL);
     let _ = child.wait();
+    // The agent writes on meanwhile, where no daemon fetches it.
+    std::thread::sleep(Duration::from_millis(600));
     let mut tmux = Command::new("tmux");
     tmux.args(["-L", &server, "kill-server"]).env_remove("TMUX");
     if let Some(dir) = tmux_dir {
@@ -2169,16 +2171,41 @@ fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
     }
     let killed = tmux.output().expect("tmux");
     assert!(killed.status.success(), "{killed:?}");
+    // On a host (the loopback sshd: this machine, as this user), the run's
+    // output file outlives its server: all it wrote, fetched or not.
+    let on_host = tmux_dir.map(|_| {
+        let marker = d
+            .log_records()
+            .into_iter()
+            .find_map(|r| {
+                (r["event"] == "spawn").then(|| r["tmux"]["marker"].as_str().map(str::to_owned))
+            })
+            .flatten()
+            .expect("the run's marker");
+        let file = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+            .join(".baton")
+            .join(&server)
+            .join(format!("baton-gone.{marker}.log"));
+        std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    });
     d.start_again(1);
     let end = d.wait_terminal("gone");
     assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());
-    let attempts: Vec<u64> = d
+    let spawns: Vec<(u64, u64)> = d
         .log_records()
         .into_iter()
         .filter(|r| r["session"] == "gone" && r["event"] == "spawn")
-        .filter_map(|r| r["attempt"].as_u64())
+        .filter_map(|r| Some((r["attempt"].as_u64()?, r["out_offset"].as_u64()?)))
         .collect();
+    let attempts: Vec<u64> = spawns.iter().map(|s| s.0).collect();
     assert_eq!(attempts, [1, 2], "{}", d.stderr_text());
+    if let Some(wrote) = on_host {
+        // Nothing it wrote before its server died is lost, and its slice
+        // is its own.
+        let log = d.out_log("gone");
+        let first = &log[..spawns[1].1 as usize];
+        assert_eq!(text(first), text(&wrote), "the first run's slice");
+    }
 }
 
 #[test]
