@@ -943,11 +943,18 @@ async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
     assert!(out.contains("BATON_HOOK_SETTINGS unset"), "{out}");
     let at = out.find("GEMINI_CLI_SYSTEM_DEFAULTS_PATH=").expect("named") + 32;
     let file = std::path::PathBuf::from(out[at..].lines().next().unwrap().trim());
+    // Beside the run's output, in the private `~/.baton/<server>/` there.
     let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
-    let on_host = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
-        .join(".baton")
-        .join(server.name());
-    assert_eq!(file.parent(), Some(on_host.as_path()), "{file:?}");
+    let dir = file.parent().expect("a directory");
+    assert_eq!(
+        dir.file_name(),
+        Some(std::ffi::OsStr::new(server.name())),
+        "{file:?}"
+    );
+    assert!(
+        dir.ends_with(std::path::Path::new(".baton").join(server.name())),
+        "{file:?}"
+    );
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{file:?}");
     let settings: serde_json::Value =

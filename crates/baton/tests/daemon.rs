@@ -2056,6 +2056,21 @@ fn env_values_come_from_the_callers_environment_or_a_file() {
     assert_eq!(d.ps().len(), 1, "only envy was started");
 }
 
+/// This user's login directory, as sshd gives it to a session (not
+/// `$HOME`, which a test runner may point elsewhere).
+fn login_home() -> PathBuf {
+    // SAFETY: getpwuid returns a pointer into static storage (or null); it
+    // is read at once, on this thread.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        assert!(!pw.is_null(), "no passwd entry for this user");
+        let dir = std::ffi::CStr::from_ptr((*pw).pw_dir);
+        PathBuf::from(std::ffi::OsStr::from_encoded_bytes_unchecked(
+            dir.to_bytes(),
+        ))
+    }
+}
+
 /// `[hosts.NAME]` for a test host, as a daemon's config reads it.
 fn host_table(name: &str, host: &baton_config::HostConfig) -> String {
     let quoted = |s: &str| serde_json::Value::from(s).to_string();
@@ -2182,7 +2197,7 @@ fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
             })
             .flatten()
             .expect("the run's marker");
-        let file = PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+        let file = login_home()
             .join(".baton")
             .join(&server)
             .join(format!("baton-gone.{marker}.log"));
