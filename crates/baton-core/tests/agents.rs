@@ -433,6 +433,11 @@ fn fresh(agent: AgentKind, name: &str, h: &Harness) -> SessionSpec {
 
 /// A conductor whose agents are the pinned CLIs in `dir`.
 fn harness(dir: &Path) -> Harness {
+    harness_with(dir, |_| {})
+}
+
+/// [`harness`], with `tweak` applied last.
+fn harness_with(dir: &Path, tweak: impl FnOnce(&mut baton_core::ConductorOptions)) -> Harness {
     let bin = |name: &str| Some(dir.join(name).display().to_string());
     Harness::new(|opts| {
         opts.agents.claude.bin = bin("claude");
@@ -441,7 +446,28 @@ fn harness(dir: &Path) -> Harness {
         // The CLIs are node programs: their first output can take a while
         // on a loaded machine.
         opts.probe.startup_timeout = std::time::Duration::from_secs(60);
+        tweak(opts);
     })
+}
+
+/// Waits (a node CLI's start included: up to a minute) until session
+/// `name` says its hooks are `want`.
+async fn wait_hooks(h: &Harness, name: &str, want: baton_proto::HooksState) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let rows = h.conductor.snapshot().await.unwrap();
+        let row = rows.iter().find(|r| r.id == name).unwrap();
+        if row.hooks == Some(want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: hooks {:?}, not {want:?}: {}",
+            row.hooks,
+            h.dump()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// The reason and evidence of the session's `failed` state record.
@@ -908,26 +934,12 @@ async fn the_real_gemini_reports_through_the_hooks_of_its_run() {
             .skip(1)
             .all(|a| std::fs::metadata(a).map_or(true, |m| m.permissions().mode() & 0o022 == 0))
     });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let want = if secure {
         baton_proto::HooksState::Reporting
     } else {
         baton_proto::HooksState::Silent
     };
-    loop {
-        let rows = h.conductor.snapshot().await.unwrap();
-        let row = rows.iter().find(|r| r.id == "gemini-hooked").unwrap();
-        if row.hooks == Some(want) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "hooks {:?}, not {want:?}: {}",
-            row.hooks,
-            h.dump()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_hooks(&h, "gemini-hooked", want).await;
     let argv = h
         .session_records("gemini-hooked")
         .into_iter()
@@ -960,10 +972,7 @@ async fn the_real_gemini_on_a_host_runs_the_hooks_written_there() {
     let Some(sshd) = common::sshd::Sshd::loopback() else {
         return;
     };
-    let bin = |name: &str| Some(dir.join(name).display().to_string());
-    let h = Harness::new(|opts| {
-        opts.agents.gemini.bin = bin("gemini");
-        opts.probe.startup_timeout = std::time::Duration::from_secs(60);
+    let h = harness_with(&dir, |opts| {
         opts.hosts.insert("lo".into(), sshd.host_config("lo"));
     });
     let mut spec = fresh(AgentKind::Gemini, "gemini-far", &h);
@@ -971,21 +980,7 @@ async fn the_real_gemini_on_a_host_runs_the_hooks_written_there() {
     spec.host = Some("lo".into());
     spec.env.insert("GEMINI_API_KEY".into(), "made-up".into());
     h.spawn(spec).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let rows = h.conductor.snapshot().await.unwrap();
-        let row = rows.iter().find(|r| r.id == "gemini-far").unwrap();
-        if row.hooks == Some(baton_proto::HooksState::Reporting) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "hooks {:?}: {}",
-            row.hooks,
-            h.dump()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    wait_hooks(&h, "gemini-far", baton_proto::HooksState::Reporting).await;
     let argv = h.spawn_argv("gemini-far");
     assert!(argv.iter().any(|w| w == "--skip-trust"), "{argv:?}");
     assert!(

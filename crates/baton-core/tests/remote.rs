@@ -251,21 +251,7 @@ async fn a_cut_link_makes_the_session_unreachable_and_it_is_readopted_when_resto
     let Some(host) = common::sshd::NetnsHost::new() else {
         return;
     };
-    let gate = host.dir().join("gate");
-    let mut config = host.host_config("far");
-    config.remote_timeout = Some(Duration::from_secs(4));
-    let h = Harness::new(|o| {
-        o.hosts.insert("far".into(), config);
-        o.conductor.max_restarts = 0;
-    });
-    let gate_step = format!("wait-file:{}", gate.display());
-    h.spawn(remote_script(
-        "cut",
-        "far",
-        &["print:before", &gate_step, "print:after", "exit:0"],
-    ))
-    .await;
-    h.wait_state("cut", Healthy).await;
+    let (h, gate) = gated_on_far(&host, "cut", 0).await;
     host.cut_link();
     let cut_at = std::time::Instant::now();
     let failed = h
@@ -310,34 +296,32 @@ async fn what_a_run_wrote_before_its_pane_died_in_a_cut_is_kept() {
     let Some(host) = common::sshd::NetnsHost::new() else {
         return;
     };
-    let gate = host.dir().join("gate");
-    let mut config = host.host_config("far");
-    config.remote_timeout = Some(Duration::from_secs(4));
-    let h = Harness::new(|o| {
-        o.hosts.insert("far".into(), config);
-        o.conductor.max_restarts = 1;
-    });
-    let gate_step = format!("wait-file:{}", gate.display());
-    h.spawn(remote_script(
-        "died",
-        "far",
-        &["print:before", &gate_step, "print:after", "exit:0"],
-    ))
-    .await;
-    h.wait_state("died", Healthy).await;
-    let pane = h
+    let (h, gate) = gated_on_far(&host, "died", 1).await;
+    let (pane, output) = h
         .session_records("died")
         .into_iter()
         .find_map(|r| match r.event {
-            Event::Spawn { pid, .. } => Some(pid),
+            Event::Spawn { pid, tmux, .. } => Some((pid, tmux?)),
             _ => None,
         })
-        .expect("a spawn");
+        .expect("a remote spawn");
+    // The run's output file on the host (this machine, as this user).
+    let output = common::sshd::login_home()
+        .join(".baton")
+        .join(&output.server)
+        .join(format!(
+            "{}.{}.log",
+            output.session,
+            output.marker.expect("a marker")
+        ));
     host.cut_link();
     std::fs::write(&gate, b"").unwrap();
-    // The agent writes `after` and ends; then its pane's group is killed
-    // (the loopback host shares this machine's pids).
-    std::thread::sleep(Duration::from_millis(800));
+    // The agent writes `after` and ends (its wrapper's done token follows);
+    // then its pane's group is killed (the host shares this machine's pids).
+    poll_until("the run's end on the host", || {
+        std::fs::read(&output).is_ok_and(|b| b.windows(14).any(|w| w == b"__BATON_DONE__"))
+    })
+    .await;
     // SAFETY: kill(2) on a process group id the spawn record names.
     unsafe {
         libc::kill(-(pane as i32), libc::SIGKILL);
@@ -367,6 +351,33 @@ async fn what_a_run_wrote_before_its_pane_died_in_a_cut_is_kept() {
     );
     assert_eq!(&log[offsets[1] as usize..], &run[..], "the second run");
     h.finish().await;
+}
+
+/// A conductor with the namespace host `far` (its `remote_timeout` 4 s and
+/// `max_restarts` as given), running session `name` there, seen up: it
+/// prints `before`, waits for the returned gate file, prints `after` and
+/// ends.
+async fn gated_on_far(
+    host: &common::sshd::NetnsHost,
+    name: &str,
+    max_restarts: u32,
+) -> (Harness, std::path::PathBuf) {
+    let gate = host.dir().join("gate");
+    let mut config = host.host_config("far");
+    config.remote_timeout = Some(Duration::from_secs(4));
+    let h = Harness::new(|o| {
+        o.hosts.insert("far".into(), config);
+        o.conductor.max_restarts = max_restarts;
+    });
+    let gate_step = format!("wait-file:{}", gate.display());
+    h.spawn(remote_script(
+        name,
+        "far",
+        &["print:before", &gate_step, "print:after", "exit:0"],
+    ))
+    .await;
+    h.wait_state(name, Healthy).await;
+    (h, gate)
 }
 
 /// The host dies with everything on it and comes back: the session is gone
@@ -758,17 +769,42 @@ async fn a_secret_env_value_never_appears_on_a_command_line() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    // The loopback host is this machine, as this user.
-    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
-    let home_files = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
-        .join(".baton")
-        .join(server.name());
-    let remote_left: Vec<String> = walk(&home_files)
+    let remote_left: Vec<String> = walk(&host_dir(&h))
         .into_iter()
         .filter(|p| p.ends_with(".env"))
         .collect();
     assert!(remote_left.is_empty(), "{remote_left:?}");
     h.finish().await;
+}
+
+/// A conductor whose claude and gemini are the stand-in, with the loopback
+/// host `lo`; no restarts, and no stall judged within a test.
+fn stand_in_clis_on_lo(sshd: &Sshd) -> Harness {
+    Harness::new(|o| {
+        o.hosts.insert("lo".into(), sshd.host_config("lo"));
+        o.conductor.max_restarts = 0;
+        o.agents.claude.bin = Some(stand_in().display().to_string());
+        o.agents.gemini.bin = Some(stand_in().display().to_string());
+        o.probe.stall_after = Duration::from_secs(30);
+    })
+}
+
+/// A session `name` of CLI `agent` (the stand-in, playing `steps`) in tmux
+/// on `lo`, prompted "fix it".
+fn cli_on_lo(
+    name: &str,
+    agent: baton_config::AgentKind,
+    steps: &[&str],
+) -> baton_config::SessionSpec {
+    let mut spec = baton_config::SessionSpec::command(id(name), Vec::new());
+    spec.agent = agent;
+    spec.command = None;
+    spec.prompt = Some("fix it".into());
+    spec.backend = Backend::Tmux;
+    spec.host = Some("lo".into());
+    spec.env
+        .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
+    spec
 }
 
 /// Waits until the hooked remote run `name` ended its turn, and checks
@@ -809,6 +845,16 @@ fn hooked_reasons(h: &Harness, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where the conductor of `h` keeps its runs' files on the loopback host
+/// (this machine, as this user): `~/.baton/<server>/` of the login
+/// directory sshd gives.
+fn host_dir(h: &Harness) -> std::path::PathBuf {
+    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
+    common::sshd::login_home()
+        .join(".baton")
+        .join(server.name())
+}
+
 fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -831,18 +877,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 async fn a_remote_claudes_hooks_say_what_it_waits_for() {
     use baton_proto::HooksState;
     let Some(sshd) = Sshd::loopback() else { return };
-    let h = Harness::new(|o| {
-        o.hosts.insert("lo".into(), sshd.host_config("lo"));
-        o.conductor.max_restarts = 0;
-        o.agents.claude.bin = Some(stand_in().display().to_string());
-        o.probe.stall_after = Duration::from_secs(30);
-    });
-    let mut spec = baton_config::SessionSpec::command(id("far"), Vec::new());
-    spec.agent = baton_config::AgentKind::Claude;
-    spec.command = None;
-    spec.prompt = Some("fix it".into());
-    spec.backend = Backend::Tmux;
-    spec.host = Some("lo".into());
+    let h = stand_in_clis_on_lo(&sshd);
     let steps = [
         "print:claude (stand-in) on a host",
         "sleep:300ms",
@@ -853,8 +888,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
         r#"hook:Stop:{"last_assistant_message":"Edited main.rs."}"#,
         "stall",
     ];
-    spec.env
-        .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
+    let spec = cli_on_lo("far", baton_config::AgentKind::Claude, &steps);
     h.spawn(spec).await;
     permission_then_idle(&h, "far").await;
     let rows = h.conductor.snapshot().await.unwrap();
@@ -867,12 +901,7 @@ async fn a_remote_claudes_hooks_say_what_it_waits_for() {
         "interactive with hooks: {argv:?}"
     );
     h.conductor.kill(&id("far")).await.expect("kill");
-    // The loopback host is this machine, as this user.
-    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
-    let on_host = std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
-        .join(".baton")
-        .join(server.name());
-    let left: Vec<String> = walk(&on_host)
+    let left: Vec<String> = walk(&host_dir(&h))
         .into_iter()
         .filter(|p| p.ends_with(".hooks"))
         .collect();
@@ -890,26 +919,12 @@ async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
     use baton_proto::HooksState;
     use std::os::unix::fs::PermissionsExt;
     let Some(sshd) = Sshd::loopback() else { return };
-    let h = Harness::new(|o| {
-        o.hosts.insert("lo".into(), sshd.host_config("lo"));
-        o.conductor.max_restarts = 0;
-        o.agents.gemini.bin = Some(stand_in().display().to_string());
-        o.probe.stall_after = Duration::from_secs(30);
-    });
+    let h = stand_in_clis_on_lo(&sshd);
     // The host's own defaults (the loopback host is this machine).
     let own = h.dir.path().join("host-defaults.json");
     std::fs::write(&own, r#"{"ui": {"theme": "the host's"}}"#).unwrap();
-    let gemini = |name: &str, steps: &[&str]| {
-        let mut spec = baton_config::SessionSpec::command(id(name), Vec::new());
-        spec.agent = baton_config::AgentKind::Gemini;
-        spec.command = None;
-        spec.prompt = Some("fix it".into());
-        spec.backend = Backend::Tmux;
-        spec.host = Some("lo".into());
-        spec.env
-            .insert(stand_in_agent::SCRIPT_ENV.into(), steps.join("\n"));
-        spec
-    };
+    let gemini =
+        |name: &str, steps: &[&str]| cli_on_lo(name, baton_config::AgentKind::Gemini, steps);
     let steps = [
         "print:gemini (stand-in) on a host",
         "sleep:300ms",
@@ -944,17 +959,7 @@ async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
     let at = out.find("GEMINI_CLI_SYSTEM_DEFAULTS_PATH=").expect("named") + 32;
     let file = std::path::PathBuf::from(out[at..].lines().next().unwrap().trim());
     // Beside the run's output, in the private `~/.baton/<server>/` there.
-    let server = baton_core::proc::TmuxServer::for_logs_dir(&h.logs());
-    let dir = file.parent().expect("a directory");
-    assert_eq!(
-        dir.file_name(),
-        Some(std::ffi::OsStr::new(server.name())),
-        "{file:?}"
-    );
-    assert!(
-        dir.ends_with(std::path::Path::new(".baton").join(server.name())),
-        "{file:?}"
-    );
+    assert_eq!(file.parent(), Some(host_dir(&h).as_path()), "{file:?}");
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "{file:?}");
     let settings: serde_json::Value =

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton_core::proc::ssh::{SshError, SshHost};
+use common::poll_until;
 use common::sshd::{NetnsHost, Sshd, keygen, pid_gone};
 
 /// Generous bound for anything a test waits on.
@@ -26,16 +27,6 @@ fn median_ms(mut samples: Vec<Duration>) -> f64 {
         (samples[n / 2 - 1] + samples[n / 2]) / 2
     };
     mid.as_secs_f64() * 1000.0
-}
-
-/// Polls `ready` every 20 ms until it holds, yielding to other tasks
-/// meanwhile; panics with `what` after `DEADLINE`.
-async fn poll_until(what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !ready() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Calls `run(["true"])` until it succeeds, within `DEADLINE`; returns

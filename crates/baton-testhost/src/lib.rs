@@ -154,6 +154,22 @@ pub fn keygen(path: &Path) -> PathBuf {
     path.to_owned()
 }
 
+/// This user's login directory, as sshd gives it to this user's sessions
+/// on a loopback or namespace host (`$HOME` of the test process may point
+/// elsewhere): where a host's `~/.baton/` is.
+pub fn login_home() -> PathBuf {
+    // SAFETY: getpwuid returns a pointer into static storage (or null),
+    // read at once on this thread and copied out.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        assert!(!pw.is_null(), "no passwd entry for this user");
+        let dir = std::ffi::CStr::from_ptr((*pw).pw_dir);
+        PathBuf::from(std::ffi::OsStr::from_encoded_bytes_unchecked(
+            dir.to_bytes(),
+        ))
+    }
+}
+
 /// True when `pid` runs no longer (gone, or a zombie).
 pub fn pid_gone(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

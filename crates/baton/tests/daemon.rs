@@ -2056,21 +2056,6 @@ fn env_values_come_from_the_callers_environment_or_a_file() {
     assert_eq!(d.ps().len(), 1, "only envy was started");
 }
 
-/// This user's login directory, as sshd gives it to a session (not
-/// `$HOME`, which a test runner may point elsewhere).
-fn login_home() -> PathBuf {
-    // SAFETY: getpwuid returns a pointer into static storage (or null); it
-    // is read at once, on this thread.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
-        assert!(!pw.is_null(), "no passwd entry for this user");
-        let dir = std::ffi::CStr::from_ptr((*pw).pw_dir);
-        PathBuf::from(std::ffi::OsStr::from_encoded_bytes_unchecked(
-            dir.to_bytes(),
-        ))
-    }
-}
-
 /// `[hosts.NAME]` for a test host, as a daemon's config reads it.
 fn host_table(name: &str, host: &baton_config::HostConfig) -> String {
     let quoted = |s: &str| serde_json::Value::from(s).to_string();
@@ -2166,19 +2151,36 @@ fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
     args.extend(["--", &stand_in, "lines:60:50ms", "exit:0"]);
     d.baton(&args);
     d.wait_state("gone", "healthy");
-    let server = d
+    let spawn = d
         .log_records()
         .into_iter()
-        .find_map(|r| {
-            (r["event"] == "spawn").then(|| r["tmux"]["server"].as_str().map(str::to_owned))
-        })
-        .flatten()
-        .expect("the run's tmux server");
+        .find(|r| r["event"] == "spawn")
+        .expect("the run's spawn");
+    let server = spawn["tmux"]["server"]
+        .as_str()
+        .expect("its tmux server")
+        .to_owned();
+    // On a host (the loopback sshd: this machine, as this user), the run's
+    // output file outlives its server: all it wrote, fetched or not.
+    let host_file = tmux_dir.map(|_| {
+        let marker = spawn["tmux"]["marker"].as_str().expect("its marker");
+        baton_testhost::login_home()
+            .join(".baton")
+            .join(&server)
+            .join(format!("baton-gone.{marker}.log"))
+    });
     let mut child = d.child.take().expect("a daemon");
     signal(child.id(), libc::SIGKILL);
     let _ = child.wait();
-    // The agent writes on meanwhile, where no daemon fetches it.
-    std::thread::sleep(Duration::from_millis(600));
+    if let Some(file) = &host_file {
+        // The agent writes on meanwhile, where no daemon fetches it: a few
+        // lines more there than here.
+        let fetched = d.out_log("gone").len() as u64;
+        wait_until("lines no daemon fetched", SLOW, || {
+            let len = std::fs::metadata(file).map_or(0, |m| m.len());
+            (len > fetched + 3 * "line NN\r\n".len() as u64).then_some(())
+        });
+    }
     let mut tmux = Command::new("tmux");
     tmux.args(["-L", &server, "kill-server"]).env_remove("TMUX");
     if let Some(dir) = tmux_dir {
@@ -2186,23 +2188,8 @@ fn a_recorded_pane_gone_with_its_server_is_an_ended_run(
     }
     let killed = tmux.output().expect("tmux");
     assert!(killed.status.success(), "{killed:?}");
-    // On a host (the loopback sshd: this machine, as this user), the run's
-    // output file outlives its server: all it wrote, fetched or not.
-    let on_host = tmux_dir.map(|_| {
-        let marker = d
-            .log_records()
-            .into_iter()
-            .find_map(|r| {
-                (r["event"] == "spawn").then(|| r["tmux"]["marker"].as_str().map(str::to_owned))
-            })
-            .flatten()
-            .expect("the run's marker");
-        let file = login_home()
-            .join(".baton")
-            .join(&server)
-            .join(format!("baton-gone.{marker}.log"));
-        std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-    });
+    let on_host = host_file
+        .map(|file| std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())));
     d.start_again(1);
     let end = d.wait_terminal("gone");
     assert_eq!(end["state"], "completed", "{end}\n{}", d.stderr_text());

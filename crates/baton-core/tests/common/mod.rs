@@ -295,6 +295,19 @@ pub async fn read_pid_file(path: &Path) -> i32 {
     }
 }
 
+/// Polls `ready` every 20 ms until it holds, yielding to other tasks
+/// meanwhile; panics with `what` after `DEADLINE`.
+pub async fn poll_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !ready() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The reason and evidence of a `state` record.
 pub fn why(record: &Record) -> (&str, Option<&str>) {
     match &record.event {
