@@ -2341,11 +2341,11 @@ fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
 /// finds attempt 2's pane still running. That pane is a run no record
 /// knows: it is taken over under a `spawn` recorded then — not continued as
 /// the run before it, whose slice of the log its bytes would join.
-#[test]
-fn an_unrecorded_remote_run_found_by_a_later_attempt_is_recorded_as_its_own() {
-    let Some(host) = baton_testhost::NetnsHost::new() else {
-        return;
-    };
+/// A daemon whose remote session `late` has a pane of attempt 2 that no
+/// `spawn` records (the daemon died right after making it), started again
+/// with the host's link cut: it waits `remote_unreachable`. Attempt 2 prints
+/// `working`, then waits for the file `gate` before `done`.
+fn an_unrecorded_pane_behind_a_cut_link(host: &baton_testhost::NetnsHost) -> (Daemon, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("gate");
     let socket = dir.path().join("run/baton.sock");
@@ -2383,6 +2383,15 @@ fn an_unrecorded_remote_run_found_by_a_later_attempt_is_recorded_as_its_own() {
             .into_iter()
             .find(|r| r["event"] == "state" && r["reason"] == "remote_unreachable")
     });
+    (d, gate)
+}
+
+#[test]
+fn an_unrecorded_remote_run_found_by_a_later_attempt_is_recorded_as_its_own() {
+    let Some(host) = baton_testhost::NetnsHost::new() else {
+        return;
+    };
+    let (d, gate) = an_unrecorded_pane_behind_a_cut_link(&host);
     host.restore_link();
     std::fs::write(&gate, b"").unwrap();
     let end = d.wait_terminal("late");
@@ -2413,4 +2422,44 @@ fn an_unrecorded_remote_run_found_by_a_later_attempt_is_recorded_as_its_own() {
     );
     let exits: Vec<&Value> = records.iter().filter(|r| r["event"] == "exit").collect();
     assert_eq!(exits.last().map(|e| &e["code"]), Some(&Value::from(0)));
+}
+
+/// The rest of the chaos long form's finding (seed 1796622510206177848):
+/// the session with attempt 2's unrecorded pane on its host is killed while
+/// it waits for the host. Once the host answers, that pane is ended and
+/// what it wrote is kept — not in `late.out.log`, where it would join
+/// attempt 1's slice, but beside it, in the file named by its nonce.
+#[test]
+fn an_unrecorded_remote_run_left_when_its_session_is_killed_keeps_its_bytes_apart() {
+    let Some(host) = baton_testhost::NetnsHost::new() else {
+        return;
+    };
+    let (d, _gate) = an_unrecorded_pane_behind_a_cut_link(&host);
+    let marker = std::fs::read_to_string(d.logs.join("late.remote")).unwrap();
+    let nonce = marker.lines().next().unwrap().to_owned();
+    d.baton(&["kill", "late"]);
+    let end = d.wait_terminal("late");
+    assert_eq!(
+        (&end["state"], &end["reason"]),
+        (&Value::from("dead"), &Value::from("user_kill")),
+        "{end}"
+    );
+    host.restore_link();
+    wait_until("the left pane ended", SLOW, || {
+        (!d.logs.join("late.remote").exists()).then_some(())
+    });
+    let records = d.records_of("late");
+    let spawns = records.iter().filter(|r| r["event"] == "spawn").count();
+    assert_eq!(spawns, 1, "{records:#?}");
+    let log = text(&d.out_log("late"));
+    assert!(
+        log.starts_with("BATON_ATTEMPT=1\r\n") && !log.contains("working"),
+        "attempt 1's slice is its own output: {log:?}"
+    );
+    let kept = d.logs.join(format!("late.unrecorded-{nonce}.out.log"));
+    assert_eq!(
+        text(&std::fs::read(&kept).unwrap_or_default()),
+        "BATON_ATTEMPT=2\r\nworking\r\n",
+        "the unrecorded run's output, kept whole beside the log"
+    );
 }

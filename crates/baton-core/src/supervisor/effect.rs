@@ -62,8 +62,13 @@ pub(super) enum Effect {
         worktree: Box<crate::worktree::Worktree>,
     },
     /// End what the last run of remote session `id`, now ended, left on
-    /// `host` (see `backend::remote::end_left_behind`).
-    EndLeftBehind { id: SessionId, host: String },
+    /// `host` (see `backend::remote::end_left_behind`); `recorded_marker`
+    /// is the end-of-run token of its last run whose `spawn` is recorded.
+    EndLeftBehind {
+        id: SessionId,
+        host: String,
+        recorded_marker: Option<String>,
+    },
     /// Finish, from the log, a run whose exit an earlier conductor recorded.
     FinishRecorded {
         id: SessionId,
@@ -219,12 +224,20 @@ impl Supervisor {
             Effect::FinishRecorded { id, rec, status } => {
                 self.finish_recorded_run(id, *rec, status)
             }
-            Effect::EndLeftBehind { id, host } => {
+            Effect::EndLeftBehind {
+                id,
+                host,
+                recorded_marker,
+            } => {
                 let out_path = self.opts.conductor.logs_dir.join(format!("{id}.out.log"));
                 if backend::remote::left_behind(&out_path)
                     && let Ok(site) = self.site(&id, &RunTarget::Remote { host })
                 {
-                    tokio::spawn(backend::remote::end_left_behind(site, out_path));
+                    tokio::spawn(backend::remote::end_left_behind(
+                        site,
+                        out_path,
+                        recorded_marker,
+                    ));
                 }
             }
         }

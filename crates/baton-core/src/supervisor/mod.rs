@@ -447,6 +447,7 @@ impl Supervisor {
                 self.effects.push(Effect::EndLeftBehind {
                     id: id.clone(),
                     host,
+                    recorded_marker: entry.recorded_marker.clone(),
                 });
             }
         }

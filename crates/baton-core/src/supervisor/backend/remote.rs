@@ -393,25 +393,50 @@ pub(crate) fn left_behind(out_path: &Path) -> bool {
 /// Ends what the session's last remote run left at `site` once the session
 /// has ended (a user kill while it waited for its host): the tmux session
 /// on the host goes, what the agent wrote there since the last fetch is
-/// kept in the local log (up to its done token), and the files go. Tries
-/// again while the host does not answer, for up to [`CLEANUP_RETRY`];
-/// `<id>.remote` stays until it is done, so a later conductor tries again.
-pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
+/// kept (up to its done token), and the files go. Tries again while the
+/// host does not answer, for up to [`CLEANUP_RETRY`]; `<id>.remote` stays
+/// until it is done, so a later conductor tries again.
+///
+/// The rest of the run whose `spawn` is recorded (its token is
+/// `recorded_marker`) joins its slice of `<id>.out.log`. A run no record
+/// knows — its conductor died after making its pane and before recording
+/// it, and no later attempt got to take it over — has no slice there: its
+/// bytes would join the run before it. They are kept beside the log, in
+/// [`unrecorded_log`], whole (from its first byte, which no fetch took).
+pub(crate) async fn end_left_behind(
+    site: super::Site,
+    out_path: PathBuf,
+    recorded_marker: Option<String>,
+) {
     let Some(state) = RunState::load(&out_path) else {
         return;
     };
     let Some(ssh) = site.tmux.host().cloned() else {
         return;
     };
-    let received = file_len(&out_path).saturating_sub(state.out_offset);
+    let recorded = recorded_marker.as_deref() == Some(state.nonce.as_str());
+    let (keep_in, received) = if recorded {
+        let received = file_len(&out_path).saturating_sub(state.out_offset);
+        (out_path.clone(), received)
+    } else {
+        (unrecorded_log(&out_path, &state.nonce), 0)
+    };
     let words = cleanup_words(&site.tmux, &site.session, &state, received);
     let until = Instant::now() + CLEANUP_RETRY;
     loop {
         match ssh.exec(&words, None).await {
             Ok(out) => {
-                keep_rest(&out.stdout, &state, &out_path);
+                keep_rest(&out.stdout, &state, &keep_in);
                 let _ = std::fs::remove_file(RunState::path(&out_path));
-                tracing::info!(session = %site.session, "ended the tmux session a remote run left on its host");
+                if recorded {
+                    tracing::info!(session = %site.session, "ended the tmux session a remote run left on its host");
+                } else {
+                    tracing::warn!(
+                        session = %site.session,
+                        kept = %keep_in.display(),
+                        "ended the tmux session of a remote run no record knows; what it wrote is kept beside the log"
+                    );
+                }
                 return;
             }
             Err(e) if Instant::now() < until => {
@@ -426,9 +451,21 @@ pub(crate) async fn end_left_behind(site: super::Site, out_path: PathBuf) {
     }
 }
 
-/// Appends to the local log what a cleanup call returned of the run of
-/// `state`: its output up to its done token.
-fn keep_rest(fetched: &[u8], state: &RunState, out_path: &Path) {
+/// Where the output of a remote run no `spawn` record names is kept once its
+/// session has ended: `<id>.unrecorded-<nonce>.out.log` beside the log.
+pub(crate) fn unrecorded_log(out_path: &Path, nonce: &str) -> PathBuf {
+    // The nonce is baton's own hex; anything else in the file is not a name.
+    let nonce = if !nonce.is_empty() && nonce.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        nonce
+    } else {
+        "unknown"
+    };
+    session_file(out_path, &format!("unrecorded-{nonce}.out.log"))
+}
+
+/// Appends to `keep_in` what a cleanup call returned of the run of `state`:
+/// its output up to its done token.
+fn keep_rest(fetched: &[u8], state: &RunState, keep_in: &Path) {
     let mut scanner = MarkerScanner::done_token(&state.nonce);
     let mut rest = scanner.feed(fetched);
     rest.extend(scanner.flush());
@@ -437,10 +474,11 @@ fn keep_rest(fetched: &[u8], state: &RunState, out_path: &Path) {
     }
     let appended = std::fs::OpenOptions::new()
         .append(true)
-        .open(out_path)
+        .create(true)
+        .open(keep_in)
         .and_then(|mut f| f.write_all(&rest));
     if let Err(e) = appended {
-        tracing::error!(path = %out_path.display(), "output log write failed: {e}");
+        tracing::error!(path = %keep_in.display(), "output log write failed: {e}");
     }
 }
 
