@@ -25,6 +25,7 @@ pub mod fault;
 pub mod hooks;
 pub mod proc;
 pub mod replay;
+pub mod seglog;
 pub mod state;
 mod supervisor;
 pub mod worktree;
