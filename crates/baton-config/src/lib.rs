@@ -41,10 +41,10 @@ pub use hosts::{
 pub use manifest::{Manifest, NotifyHook, STATE_NAMES, SessionFile};
 pub use model::{
     AgentConfig, AgentKind, AgentsConfig, AnswerRule, BACKEND_NAME_RULE, Backend, ConductorConfig,
-    DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule, InvalidBackend,
-    InvalidSessionId, Multiplexer, OnStall, Pattern, Placement, ProbeConfig, RULE_NAME_RULE,
-    SESSION_ID_RULE, SessionId, SessionSpec, StdinMode, TAIL_BYTES_RANGE, UnknownVariant,
-    default_stdin, valid_backend_name, valid_rule_name,
+    DEFAULT_MAX_LOG_SIZE, DEFAULT_REMOTE_TIMEOUT, FsyncPolicy, HOST_ANY, HOST_LOCAL, InputWaitRule,
+    InvalidBackend, InvalidSessionId, MIN_LOG_SIZE, Multiplexer, OnStall, Pattern, Placement,
+    ProbeConfig, RULE_NAME_RULE, SESSION_ID_RULE, SessionId, SessionSpec, StdinMode,
+    TAIL_BYTES_RANGE, UnknownVariant, default_stdin, valid_backend_name, valid_rule_name,
 };
 pub use pricing::{Price, PriceError, Pricing, price_of};
 pub use session::{

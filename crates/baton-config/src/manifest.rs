@@ -26,8 +26,8 @@ use crate::hosts::{
 };
 use crate::model::{
     AgentConfig, AgentKind, AgentsConfig, ConductorConfig, FsyncPolicy, HOST_ANY, HOST_LOCAL,
-    InputWaitRule, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId, SessionSpec,
-    StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
+    InputWaitRule, MIN_LOG_SIZE, Multiplexer, OnStall, ProbeConfig, RULE_NAME_RULE, SessionId,
+    SessionSpec, StdinMode, TAIL_BYTES_RANGE, valid_rule_name,
 };
 use crate::session::{SessionRules, Spans, check_pattern, check_session, resolve};
 use baton_proto::SpawnSpec;
@@ -642,6 +642,49 @@ struct RawConductor {
     tail_bytes: Sp<u64>,
     remote_timeout: Sp<RawDuration>,
     log_input: Option<bool>,
+    max_log_size: Sp<RawSize>,
+    keep_segments: Sp<u32>,
+}
+
+/// A size: a number of bytes, or a string with a binary unit (`"64MiB"`,
+/// `"512 KiB"`, `"1G"`).
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a size: a number of bytes or a string like \"64MiB\""
+)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl RawSize {
+    fn bytes(&self) -> Result<u64, String> {
+        let text = match self {
+            RawSize::Bytes(n) => return Ok(*n),
+            RawSize::Text(text) => text.trim(),
+        };
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let unit_size: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "K" | "KiB" => 1 << 10,
+            "M" | "MiB" => 1 << 20,
+            "G" | "GiB" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "unknown unit `{other}` in `{text}` (B, KiB, MiB or GiB)"
+                ));
+            }
+        };
+        number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit_size))
+            .ok_or_else(|| format!("`{text}` is not a size (e.g. \"64MiB\")"))
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1152,6 +1195,36 @@ impl Validator<'_> {
                 None => d.remote_timeout,
             },
             log_input: raw.log_input.unwrap_or(d.log_input),
+            max_log_size: match &raw.max_log_size {
+                Some(v) => match v.get_ref().bytes() {
+                    Ok(n) if n == 0 || n >= MIN_LOG_SIZE => n,
+                    Ok(n) => {
+                        return Err(self.err(
+                            Some(v.span()),
+                            format!(
+                                "`max_log_size` in [conductor] is {n} bytes; it must be 0 (never roll over) or at least {MIN_LOG_SIZE} (64KiB)"
+                            ),
+                        ));
+                    }
+                    Err(problem) => {
+                        return Err(self.err(
+                            Some(v.span()),
+                            format!("`max_log_size` in [conductor]: {problem}"),
+                        ));
+                    }
+                },
+                None => d.max_log_size,
+            },
+            keep_segments: match &raw.keep_segments {
+                Some(v) if *v.get_ref() == 0 => {
+                    return Err(self.err(
+                        Some(v.span()),
+                        "`keep_segments` in [conductor] is 0; it must be at least 1 (the newest finished segment says where the log goes on)",
+                    ));
+                }
+                Some(v) => Some(*v.get_ref()),
+                None => d.keep_segments,
+            },
         })
     }
 

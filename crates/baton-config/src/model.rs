@@ -452,7 +452,21 @@ pub struct ConductorConfig {
     /// so the event log stays free of input text (it may be a secret, or a
     /// customer's data).
     pub log_input: bool,
+    /// Size at which a session's output log rolls over into a new segment
+    /// (default 64 MiB; 0: never). Applies to the logs baton writes itself:
+    /// `pty` sessions, `pipes` sessions of a foreground conductor, remote
+    /// sessions' local logs.
+    pub max_log_size: u64,
+    /// Finished segments of each output log kept, the newest (default: all;
+    /// at least 1).
+    pub keep_segments: Option<u32>,
 }
+
+/// The default of `[conductor] max_log_size`.
+pub const DEFAULT_MAX_LOG_SIZE: u64 = 64 * 1024 * 1024;
+
+/// The smallest `[conductor] max_log_size` other than 0.
+pub const MIN_LOG_SIZE: u64 = 64 * 1024;
 
 /// The default of `[conductor] remote_timeout`.
 pub const DEFAULT_REMOTE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -474,6 +488,8 @@ impl Default for ConductorConfig {
             tail_bytes: 2048,
             remote_timeout: DEFAULT_REMOTE_TIMEOUT,
             log_input: false,
+            max_log_size: DEFAULT_MAX_LOG_SIZE,
+            keep_segments: None,
         }
     }
 }

@@ -316,6 +316,36 @@ const BROKEN: &[(&str, &str, Option<usize>, &str)] = &[
         "`tail_bytes` in [conductor]",
     ),
     (
+        "max_log_size below the least",
+        "[conductor]\nmax_log_size = \"1KiB\"\n",
+        Some(2),
+        "`max_log_size` in [conductor] is 1024 bytes; it must be 0 (never roll over) or at least 65536 (64KiB)",
+    ),
+    (
+        "max_log_size with an unknown unit",
+        "[conductor]\nmax_log_size = \"64MB\"\n",
+        Some(2),
+        "`max_log_size` in [conductor]: unknown unit `MB` in `64MB` (B, KiB, MiB or GiB)",
+    ),
+    (
+        "max_log_size not a size",
+        "[conductor]\nmax_log_size = \"lots\"\n",
+        Some(2),
+        "`max_log_size` in [conductor]: unknown unit `lots`",
+    ),
+    (
+        "max_log_size overflowing",
+        "[conductor]\nmax_log_size = \"99999999999999G\"\n",
+        Some(2),
+        "`max_log_size` in [conductor]: `99999999999999G` is not a size",
+    ),
+    (
+        "keep_segments zero",
+        "[conductor]\nkeep_segments = 0\n",
+        Some(2),
+        "`keep_segments` in [conductor] is 0; it must be at least 1",
+    ),
+    (
         "l2_failures zero",
         "[probe]\nl2_failures = 0\n",
         Some(2),
@@ -1475,6 +1505,8 @@ rate_limit_cooldown = "15m"
 tail_bytes = 4096
 remote_timeout = "20s"
 log_input = true
+max_log_size = "16MiB"
+keep_segments = 8
 
 [probe]
 stall_after = "45s"
@@ -1591,6 +1623,8 @@ fn full_manifest_round_trip() {
             tail_bytes: 4096,
             remote_timeout: Duration::from_secs(20),
             log_input: true,
+            max_log_size: 16 << 20,
+            keep_segments: Some(8),
         }
     );
     assert_eq!(
@@ -1985,6 +2019,30 @@ fn specs_serialize_with_humantime_durations() {
     assert!(conductor.contains("fsync = \"always\""), "{conductor}");
     let probe = toml::to_string(&m.probe).expect("serialize");
     assert!(probe.contains("health_interval = \"1m\""), "{probe}");
+}
+
+#[test]
+fn log_sizes_read_as_bytes_or_with_a_binary_unit() {
+    const SESSION: &str = "[[session]]\ncommand = [\"x\"]\n";
+    for (given, bytes) in [
+        ("0", 0),
+        ("65536", 65536),
+        ("\"64KiB\"", 64 << 10),
+        ("\"512 KiB\"", 512 << 10),
+        ("\"64MiB\"", 64 << 20),
+        ("\"2M\"", 2 << 20),
+        ("\"1GiB\"", 1 << 30),
+        ("\"1G\"", 1 << 30),
+    ] {
+        let m = parse(&format!(
+            "[conductor]\nmax_log_size = {given}\nkeep_segments = 3\n{SESSION}"
+        ))
+        .unwrap_or_else(|e| panic!("{given}: {e}"));
+        assert_eq!(m.conductor.max_log_size, bytes, "{given}");
+        assert_eq!(m.conductor.keep_segments, Some(3));
+    }
+    let d = parse(SESSION).unwrap().conductor;
+    assert_eq!((d.max_log_size, d.keep_segments), (64 << 20, None));
 }
 
 #[test]

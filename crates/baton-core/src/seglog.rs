@@ -366,8 +366,18 @@ impl Write for RollingWriter {
     }
 }
 
+/// Opens a log file to write after its last byte. Not `O_APPEND`: a log
+/// has one writer, and on ext4 append-mode writes of a flood cost
+/// measurably more CPU than positioned ones.
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::io::{Seek, SeekFrom};
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)?;
+    file.seek(SeekFrom::End(0))?;
+    Ok(file)
 }
 
 /// Makes the (empty) segment starting at `start`; one left empty by a

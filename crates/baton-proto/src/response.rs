@@ -156,6 +156,11 @@ impl LogChunk {
 pub struct Skipped {
     /// How many bytes were skipped.
     pub bytes: u64,
+    /// The bytes are gone: they were in segments of the log that
+    /// `keep_segments` deleted (else the reader fell behind; the log keeps
+    /// them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// Event records the reader did not get: it fell behind and was moved ahead.

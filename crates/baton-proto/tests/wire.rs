@@ -197,7 +197,14 @@ fn responses() -> Vec<Response> {
             seq_end: Some(4250),
         }),
         Response::LogChunk(LogChunk::new(1024, b"\x1b[31mred\xff\xfe\n")),
-        Response::Skipped(Skipped { bytes: 65_536 }),
+        Response::Skipped(Skipped {
+            bytes: 65_536,
+            deleted: false,
+        }),
+        Response::Skipped(Skipped {
+            bytes: 1 << 26,
+            deleted: true,
+        }),
         Response::SkippedEvents(SkippedEvents { count: 17 }),
         Response::EndOfStream(EndOfStream::default()),
         Response::EndOfStream(EndOfStream {

@@ -2463,3 +2463,149 @@ fn an_unrecorded_remote_run_left_when_its_session_is_killed_keeps_its_bytes_apar
         "the unrecorded run's output, kept whole beside the log"
     );
 }
+
+/// What a PTY session that prints `ready`, floods `size` bytes and prints
+/// `end` leaves in its output log: the terminal turns each `\n` into `\r\n`.
+fn pty_flood_output(size: u64) -> Vec<u8> {
+    let mut plain = b"ready\n".to_vec();
+    for chunk in stand_in_agent::flood_bytes(size) {
+        plain.extend_from_slice(chunk);
+    }
+    plain.extend_from_slice(b"end\n");
+    let mut out = Vec::with_capacity(plain.len() * 102 / 100);
+    for b in plain {
+        if b == b'\n' {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// A daemon with `max_log_size = 64KiB` (and `keep`), and a PTY session
+/// `flood` that prints `ready`, waits for `gate`, floods 2 MiB + 7 and
+/// prints `end`.
+fn rolling_daemon(keep: Option<u32>) -> (Daemon, PathBuf, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let keep = keep.map_or_else(String::new, |k| format!("keep_segments = {k}\n"));
+    let config = format!(
+        "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_log_size = \"64KiB\"\n{keep}\
+         [probe]\nstall_after = \"300ms\"\n"
+    );
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, &config, &[]);
+    d.wait_ready();
+    let size = 2 * 1024 * 1024 + 7;
+    let gate_step = format!("wait-file:{}", gate.display());
+    let flood_step = format!("flood:{size}");
+    d.spawn_steps(
+        "flood",
+        &["--backend", "pty"],
+        &[
+            "print:ready",
+            &gate_step,
+            &flood_step,
+            "print:end",
+            "exit:0",
+        ],
+    );
+    (d, gate, size)
+}
+
+/// Issue 13: an output log past `max_log_size` rolls over into segments,
+/// and every reader follows it across them: `logs` and `logs -f` give every
+/// byte once, in order (checked by checksum), `--tail` finds the last lines.
+#[test]
+fn a_flood_rolls_its_log_over_and_readers_follow_every_byte_across_the_segments() {
+    let (d, gate, size) = rolling_daemon(None);
+    wait_until("the ready line", SLOW, || {
+        d.out_log("flood").starts_with(b"ready").then_some(())
+    });
+    let mut follower = d.piped(&["logs", "-f", "flood"]);
+    assert_eq!(follower.read_exact(7), b"ready\r\n");
+    std::fs::write(&gate, "").unwrap();
+    let end = d.wait_terminal("flood");
+    assert_eq!(end["state"], "completed", "{end}");
+    let expected = pty_flood_output(size);
+
+    let segments = baton_core::seglog::segments(&d.logs.join("flood.out.log")).unwrap();
+    assert!(
+        segments.len() as u64 >= expected.len() as u64 / 65536,
+        "{} segments for {} bytes",
+        segments.len(),
+        expected.len()
+    );
+    assert!(segments.iter().all(|s| s.len <= 65536), "{segments:?}");
+
+    let (status, rest, err) = follower.finish(SLOW);
+    assert!(status.success(), "status {status:?}, stderr {err}");
+    let mut followed = b"ready\r\n".to_vec();
+    followed.extend_from_slice(&rest);
+    assert_eq!(sha(&followed), sha(&expected), "logs -f: {err}");
+
+    let whole = d.baton(&["logs", "flood"]);
+    assert_eq!(sha(&whole.stdout), sha(&expected), "logs");
+    let tail = d.baton(&["logs", "flood", "--tail", "2"]);
+    let last_two = expected
+        .iter()
+        .rev()
+        .skip(1)
+        .position(|b| *b == b'\n')
+        .and_then(|i| {
+            let from = expected.len() - 1 - i;
+            expected[..from - 1].iter().rposition(|b| *b == b'\n')
+        })
+        .map(|i| &expected[i + 1..])
+        .unwrap();
+    assert_eq!(text(&tail.stdout), text(last_two), "logs --tail 2");
+    assert!(text(last_two).ends_with("end\r\n"));
+    // The offsets of the spawn record are global: the run began at 0.
+    let spawn = d
+        .records_of("flood")
+        .into_iter()
+        .find(|r| r["event"] == "spawn")
+        .unwrap();
+    assert_eq!(spawn["out_offset"], 0);
+    let row = d.session("flood").unwrap();
+    assert_eq!(row["out_bytes"], expected.len() as u64, "{row}");
+}
+
+/// Issue 13: with `keep_segments`, the oldest segments go, and a reader
+/// asking for their bytes is told how many are gone and gets the rest.
+#[test]
+fn retention_deletes_old_segments_and_a_reader_is_told_what_is_gone() {
+    let (d, gate, size) = rolling_daemon(Some(3));
+    std::fs::write(&gate, "").unwrap();
+    let end = d.wait_terminal("flood");
+    assert_eq!(end["state"], "completed", "{end}");
+    let expected = pty_flood_output(size);
+    let path = d.logs.join("flood.out.log");
+    let segments = baton_core::seglog::segments(&path).unwrap();
+    assert_eq!(
+        segments.len(),
+        4,
+        "three finished and the active one: {segments:?}"
+    );
+    let first = segments[0].start;
+    assert!(first > 0);
+    let whole = d.baton(&["logs", "flood"]);
+    assert!(whole.status.success(), "{}", describe(&whole));
+    assert_eq!(
+        sha(&whole.stdout),
+        sha(&expected[first as usize..]),
+        "what is kept, every byte"
+    );
+    assert!(
+        text(&whole.stderr).contains(&format!("baton: {first} bytes of output are gone")),
+        "{}",
+        text(&whole.stderr)
+    );
+    let row = d.session("flood").unwrap();
+    assert_eq!(
+        row["out_bytes"],
+        expected.len() as u64,
+        "counted from the first byte ever written"
+    );
+}

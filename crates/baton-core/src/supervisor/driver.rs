@@ -752,18 +752,22 @@ pub(super) fn hear_recorded(
     out_path: &std::path::Path,
     out_offset: u64,
 ) -> (Vec<baton_agents::Said>, Option<String>) {
-    use std::io::{Read, Seek, SeekFrom};
+    use crate::seglog::{Chunk, LogReader};
     let mut said = Vec::new();
     let mut read = |said: &mut Vec<_>| -> std::io::Result<()> {
-        let mut file = std::fs::File::open(out_path)?;
-        file.seek(SeekFrom::Start(out_offset))?;
-        let mut chunk = vec![0; 64 * 1024];
+        let mut log = LogReader::new(out_path);
+        let mut pos = out_offset;
         loop {
-            let n = file.read(&mut chunk)?;
-            if n == 0 {
-                return Ok(());
-            }
-            listener.feed(&chunk[..n], |s| {
+            let bytes = match log.read_at(pos, 64 * 1024)? {
+                Chunk::Bytes(bytes) if bytes.is_empty() => return Ok(()),
+                Chunk::Bytes(bytes) => bytes,
+                Chunk::Dropped { to } => {
+                    pos = to;
+                    continue;
+                }
+            };
+            pos += bytes.len() as u64;
+            listener.feed(&bytes, |s| {
                 if !matches!(s, baton_agents::Said::Status(_)) {
                     said.push(s);
                 }
@@ -781,17 +785,7 @@ pub(super) fn hear_recorded(
 /// began at `out_offset`). Read back once at the end instead of copying every
 /// chunk into a ring as it passes: the log already holds them.
 pub(super) fn run_stdout_tail(out_path: &std::path::Path, out_offset: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
-    let read = || -> std::io::Result<Vec<u8>> {
-        let mut file = std::fs::File::open(out_path)?;
-        let len = file.metadata()?.len();
-        let start = len.saturating_sub(STDOUT_TAIL).max(out_offset.min(len));
-        file.seek(SeekFrom::Start(start))?;
-        let mut tail = Vec::with_capacity((len - start) as usize);
-        file.read_to_end(&mut tail)?;
-        Ok(tail)
-    };
-    read().unwrap_or_default()
+    crate::seglog::read_from(out_path, out_offset, STDOUT_TAIL).unwrap_or_default()
 }
 
 /// The L3 (first output) and L1 (silence) deadlines of a run: told of each

@@ -267,8 +267,7 @@ impl Supervisor {
                 let mut row = ended_row(s);
                 let logs = &opts.conductor.logs_dir;
                 let size = |stream| {
-                    std::fs::metadata(logs.join(format!("{id}.{stream}.log")))
-                        .map_or(0, |m| m.len())
+                    crate::seglog::global_len(&logs.join(format!("{id}.{stream}.log"))).unwrap_or(0)
                 };
                 (row.out_bytes, row.err_bytes) = (size("out"), size("err"));
                 let tail = driver::run_stdout_tail(&logs.join(format!("{id}.out.log")), 0);
@@ -927,6 +926,10 @@ impl Supervisor {
                 branch_guard: spec.branch_guard,
                 out_path: self.output_path(&spec.id, "out"),
                 err_path: self.output_path(&spec.id, "err"),
+                log_limits: crate::seglog::Limits {
+                    max_size: conductor.max_log_size,
+                    keep: conductor.keep_segments,
+                },
                 pty: (spec.backend == baton_config::Backend::Pty).then(proc::PtySize::default),
                 remote_workdir: if spec.is_remote() {
                     spec.workdir.clone()

@@ -52,6 +52,12 @@ fn run(args: LogsArgs) -> Result<i32, Failure> {
                     return Ok(exit::OK);
                 }
             }
+            Response::Skipped(skipped) if skipped.deleted => {
+                eprintln!(
+                    "baton: {} bytes of output are gone: the log segments that held them were deleted (`keep_segments`)",
+                    skipped.bytes
+                );
+            }
             Response::Skipped(skipped) => {
                 eprintln!(
                     "baton: skipped {} bytes of output: this reader fell too far behind (the log file keeps them)",

@@ -9,9 +9,7 @@
 //! file (a short poll until the file exists), the session's end through the
 //! event broadcast.
 
-use std::fs::File;
 use std::io::{self, ErrorKind as IoErrorKind};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +18,7 @@ use baton_config::SessionId;
 use baton_core::SessionState;
 use baton_core::eventlog::{Event, LoggedEvent};
 use baton_core::proc::FileWatch;
+use baton_core::seglog::{Chunk, LogReader};
 use baton_proto::request::Logs;
 use baton_proto::response::{EndOfStream, ErrorKind, LogChunk, Skipped};
 use baton_proto::{ProtoError, Response};
@@ -90,8 +89,8 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
         }
     };
     let stream = if req.stderr { "err" } else { "out" };
-    let mut log = LogFile::new(daemon.logs_dir.join(format!("{id}.{stream}.log")));
-    let len = log.len().map_err(|e| log.failed(e))?;
+    let log = LogFile::new(daemon.logs_dir.join(format!("{id}.{stream}.log")));
+    let len = log.len().await?;
     let start = match (req.offset, req.tail_bytes, req.tail) {
         (Some(offset), _, _) => offset,
         (None, Some(bytes), _) => len.saturating_sub(bytes),
@@ -115,11 +114,13 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
 
     let mut stopping = daemon.stopping.clone();
     let mut ended = state.is_terminal() || *stopping.borrow();
-    let mut watch: Option<FileWatch> = None;
+    // The watch, on the log's active file (a new one after a roll-over).
+    let mut watch: Option<(PathBuf, FileWatch)> = None;
     loop {
         // Set before the file is read, so no write after the read is missed.
-        if watch.is_none() && reader.log.exists() {
-            watch = FileWatch::new(&reader.log.path).ok();
+        let active = reader.log.active_path().await;
+        if active.is_some() && active.as_ref() != watch.as_ref().map(|(path, _)| path) {
+            watch = active.and_then(|path| Some((path.clone(), FileWatch::new(&path).ok()?)));
         }
         let drained_after_end = ended;
         let sent = reader.pump(peer, None).await?;
@@ -143,7 +144,7 @@ async fn run(daemon: &Daemon, req: &Logs, peer: &mut Peer) -> Result<(), Stop> {
         let poll = if watch.is_some() { POLL_WATCHED } else { POLL };
         let modified = async {
             match &watch {
-                Some(watch) => watch.changed().await,
+                Some((_, watch)) => watch.changed().await,
                 None => std::future::pending().await,
             }
         };
@@ -193,87 +194,93 @@ fn ends(event: &LoggedEvent, id: &SessionId) -> bool {
         && matches!(event.record.event, Event::State { to, .. } if to.is_terminal())
 }
 
-/// A session's log file, opened once it exists.
+/// A session's log, read across its segments (see [`baton_core::seglog`]).
 struct LogFile {
     path: PathBuf,
-    file: Option<Arc<File>>,
+    reader: Arc<std::sync::Mutex<LogReader>>,
+}
+
+/// What a read found.
+enum Read {
+    Bytes(Vec<u8>),
+    /// Retention deleted the bytes up to here.
+    Dropped(u64),
 }
 
 impl LogFile {
     fn new(path: PathBuf) -> LogFile {
-        LogFile { path, file: None }
+        let reader = Arc::new(std::sync::Mutex::new(LogReader::new(&path)));
+        LogFile { path, reader }
     }
 
     fn failed(&self, e: io::Error) -> Stop {
         Stop::File(format!("cannot read {}: {e}", self.path.display()))
     }
 
-    /// The file, if it exists yet (a session that has not started has none).
-    fn file(&mut self) -> io::Result<Option<Arc<File>>> {
-        if self.file.is_none() {
-            match File::open(&self.path) {
-                Ok(file) => self.file = Some(Arc::new(file)),
-                Err(e) if e.kind() == IoErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self.file.clone())
-    }
-
-    /// True once the file exists.
-    fn exists(&mut self) -> bool {
-        matches!(self.file(), Ok(Some(_)))
-    }
-
-    /// Current length (0 while the file does not exist).
-    fn len(&mut self) -> io::Result<u64> {
-        match self.file()? {
-            Some(file) => Ok(file.metadata()?.len()),
-            None => Ok(0),
-        }
-    }
-
-    /// Up to `max` bytes at `pos`, read on a blocking thread.
-    async fn read(&mut self, pos: u64, max: usize) -> Result<Vec<u8>, Stop> {
-        let Some(file) = self.file().map_err(|e| self.failed(e))? else {
-            return Ok(Vec::new());
-        };
-        let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0; max];
-            let mut got = 0;
-            while got < max {
-                match file.read_at(&mut buf[got..], pos + got as u64) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == IoErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            buf.truncate(got);
-            Ok(buf)
+    /// Runs `f` on the reader on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut LogReader) -> io::Result<T> + Send + 'static,
+    ) -> Result<T, Stop> {
+        let reader = self.reader.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut reader = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut reader)
         })
         .await;
-        match read {
-            Ok(Ok(bytes)) => Ok(bytes),
+        match done {
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(self.failed(e)),
             Err(e) => Err(self.failed(io::Error::other(e))),
         }
     }
 
-    /// Where the last `lines` lines of the first `len` bytes begin.
-    async fn tail_start(&mut self, len: u64, lines: u64) -> Result<u64, Stop> {
-        let Some(file) = self.file().map_err(|e| self.failed(e))? else {
-            return Ok(0);
-        };
-        let found = tokio::task::spawn_blocking(move || {
-            tail_start(|pos, buf| file.read_at(buf, pos), len, lines)
+    /// The active file, once the log has one (to watch it).
+    async fn active_path(&self) -> Option<PathBuf> {
+        self.with(|r| r.active_path()).await.ok().flatten()
+    }
+
+    /// The global length (0 while the log does not exist).
+    async fn len(&self) -> Result<u64, Stop> {
+        self.with(|r| r.len()).await
+    }
+
+    /// Up to `max` bytes at `pos`.
+    async fn read(&self, pos: u64, max: usize) -> Result<Read, Stop> {
+        self.with(move |r| {
+            Ok(match r.read_at(pos, max)? {
+                Chunk::Bytes(bytes) => Read::Bytes(bytes),
+                Chunk::Dropped { to } => Read::Dropped(to),
+            })
         })
-        .await;
-        match found {
-            Ok(Ok(pos)) => Ok(pos),
-            Ok(Err(e)) => Err(self.failed(e)),
-            Err(e) => Err(self.failed(io::Error::other(e))),
-        }
+        .await
+    }
+
+    /// Where the last `lines` lines of the first `len` bytes begin (not
+    /// before the first byte still kept).
+    async fn tail_start(&self, len: u64, lines: u64) -> Result<u64, Stop> {
+        self.with(move |r| {
+            let first = r.first_kept()?;
+            let found = tail_start(
+                |pos, buf| match r.read_at(pos, buf.len())? {
+                    Chunk::Bytes(bytes) => {
+                        buf[..bytes.len()].copy_from_slice(&bytes);
+                        Ok(bytes.len())
+                    }
+                    Chunk::Dropped { .. } => Ok(0),
+                },
+                first,
+                len,
+                lines,
+            );
+            match found {
+                Ok(pos) => Ok(pos),
+                // Deleted while it was read: from the first byte kept.
+                Err(e) if e.kind() == IoErrorKind::UnexpectedEof => Ok(first),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 }
 
@@ -294,7 +301,7 @@ impl Reader {
     async fn pump(&mut self, peer: &mut Peer, limit: Option<u64>) -> Result<bool, Stop> {
         let mut sent = false;
         loop {
-            let len = self.log.len().map_err(|e| self.log.failed(e))?;
+            let len = self.log.len().await?;
             let end = limit.map_or(len, |limit| limit.min(len));
             if end <= self.pos {
                 return Ok(sent);
@@ -304,12 +311,29 @@ impl Reader {
                 let resume = self.resume_point(end).await?;
                 let bytes = resume - self.pos;
                 self.pos = resume;
-                peer.send(&Response::Skipped(Skipped { bytes })).await?;
+                let skipped = Skipped {
+                    bytes,
+                    deleted: false,
+                };
+                peer.send(&Response::Skipped(skipped)).await?;
                 sent = true;
                 continue;
             }
             let want = behind.min(LogChunk::MAX_BYTES as u64) as usize;
-            let bytes = self.log.read(self.pos, want).await?;
+            let bytes = match self.log.read(self.pos, want).await? {
+                Read::Bytes(bytes) => bytes,
+                Read::Dropped(to) => {
+                    let bytes = to - self.pos;
+                    self.pos = to;
+                    let skipped = Skipped {
+                        bytes,
+                        deleted: true,
+                    };
+                    peer.send(&Response::Skipped(skipped)).await?;
+                    sent = true;
+                    continue;
+                }
+            };
             if bytes.is_empty() {
                 return Ok(sent);
             }
@@ -327,7 +351,10 @@ impl Reader {
     /// tail holds no newline).
     async fn resume_point(&mut self, end: u64) -> Result<u64, Stop> {
         let from = end.saturating_sub(RESUME_TAIL).max(self.pos);
-        let tail = self.log.read(from, (end - from) as usize).await?;
+        let tail = match self.log.read(from, (end - from) as usize).await? {
+            Read::Bytes(tail) => tail,
+            Read::Dropped(to) => return Ok(to),
+        };
         Ok(match tail.iter().position(|b| *b == b'\n') {
             Some(i) if (i as u64) + 1 < end - from => from + i as u64 + 1,
             _ => from,
@@ -339,14 +366,15 @@ impl Reader {
 /// newline ends the last line rather than starting an empty one; a last
 /// line without a newline counts as a line.
 fn tail_start(
-    read_at: impl Fn(u64, &mut [u8]) -> io::Result<usize>,
+    mut read_at: impl FnMut(u64, &mut [u8]) -> io::Result<usize>,
+    first: u64,
     len: u64,
     lines: u64,
 ) -> io::Result<u64> {
     if lines == 0 {
         return Ok(len);
     }
-    let read_exact = |pos: u64, buf: &mut [u8]| -> io::Result<()> {
+    let mut read_exact = |pos: u64, buf: &mut [u8]| -> io::Result<()> {
         let mut got = 0;
         while got < buf.len() {
             match read_at(pos + got as u64, &mut buf[got..]) {
@@ -358,16 +386,16 @@ fn tail_start(
         }
         Ok(())
     };
-    if len == 0 {
-        return Ok(0);
+    if len <= first {
+        return Ok(len);
     }
     let mut last = [0u8; 1];
     read_exact(len - 1, &mut last)?;
     let mut end = if last[0] == b'\n' { len - 1 } else { len };
     let mut found = 0u64;
     let mut buf = vec![0u8; TAIL_BLOCK];
-    while end > 0 {
-        let start = end.saturating_sub(TAIL_BLOCK as u64);
+    while end > first {
+        let start = end.saturating_sub(TAIL_BLOCK as u64).max(first);
         let n = (end - start) as usize;
         read_exact(start, &mut buf[..n])?;
         for i in (0..n).rev() {
@@ -380,7 +408,7 @@ fn tail_start(
         }
         end = start;
     }
-    Ok(0)
+    Ok(first)
 }
 
 #[cfg(test)]
@@ -394,7 +422,7 @@ mod tests {
             buf[..n].copy_from_slice(&text[pos..pos + n]);
             Ok(n)
         };
-        tail_start(read_at, text.len() as u64, lines).unwrap()
+        tail_start(read_at, 0, text.len() as u64, lines).unwrap()
     }
 
     #[test]

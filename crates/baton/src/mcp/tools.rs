@@ -255,8 +255,10 @@ impl Baton {
         let mut exchange = self.link.open(&request).await.map_err(failed)?;
         let mut start: Option<u64> = None;
         let mut bytes = Vec::new();
+        let mut deleted = 0;
         let log_len = loop {
             match exchange.next().await.map_err(failed)? {
+                Response::Skipped(skipped) if start.is_none() => deleted += skipped.bytes,
                 Response::LogChunk(chunk) => {
                     let data = chunk
                         .bytes()
@@ -271,7 +273,7 @@ impl Baton {
         let mut offset = start.unwrap_or_else(|| match (by_tail, input.offset) {
             (true, _) => log_len.saturating_sub(input.tail_bytes.unwrap_or(0)),
             // Past the end: nothing yet; the same offset is still the next.
-            (false, offset) => offset.unwrap_or(0),
+            (false, offset) => offset.unwrap_or(0) + deleted,
         });
         if by_tail {
             // A tail may begin inside a character: start at the next one.
@@ -291,6 +293,7 @@ impl Baton {
             offset,
             next_offset,
             log_len,
+            deleted_bytes: Some(deleted).filter(|d| *d > 0),
             more: next_offset < log_len,
             text: page.text.clone(),
             base64: page.base64,
@@ -301,6 +304,14 @@ impl Baton {
                 next_offset - offset
             )
         });
+        if deleted > 0 {
+            text.insert_str(
+                0,
+                &format!(
+                    "[baton: the {deleted} bytes before offset {offset} are gone: the log segments that held them were deleted (keep_segments)]\n"
+                ),
+            );
+        }
         if out.more {
             text.push_str(&format!(
                 "\n[baton: bytes {offset}..{next_offset} of {log_len}; next offset {next_offset}]"

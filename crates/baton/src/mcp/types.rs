@@ -428,6 +428,10 @@ pub struct LogsOut {
     pub next_offset: u64,
     /// Length of the log when it was read.
     pub log_len: u64,
+    /// Bytes before `offset` that were asked for but are gone: the log
+    /// segments that held them were deleted (`keep_segments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_bytes: Option<u64>,
     /// True when bytes after `next_offset` were already there.
     pub more: bool,
     /// The bytes, when they are UTF-8 (a character cut by the page end is left for the next page).

@@ -7,7 +7,6 @@
 //! it cannot keep the session alive. The process lives in the conductor's
 //! care: when the conductor goes, the run is ended.
 
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use super::{
 };
 use super::{Launch, RunRequest};
 use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
+use crate::seglog::RollingWriter;
 use crate::state::Missing;
 use crate::supervisor::driver::UNKNOWN;
 
@@ -43,8 +43,8 @@ pub(crate) struct Pipes {
     pid: Pid,
     stdout: Reader,
     stderr: Reader,
-    out_file: File,
-    err_file: File,
+    out_file: RollingWriter,
+    err_file: RollingWriter,
     out_path: std::path::PathBuf,
     // Small at first: most sessions are idle most of the time, and a
     // thousand of them must stay cheap. A buffer that a read fills doubles,
@@ -72,15 +72,16 @@ pub(crate) struct Pipes {
 async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
     cfg.preflight().await?;
     let open = |path: &std::path::Path| {
-        open_at_end(path).map_err(|e| {
+        RollingWriter::open(path, cfg.log_limits).map_err(|e| {
             StartError::failed(
                 Missing::LogsDir,
                 format!("cannot open output logs {}: {e}", path.display()),
             )
         })
     };
-    let (out_file, out_offset) = open(&cfg.out_path)?;
-    let (err_file, err_offset) = open(&cfg.err_path)?;
+    let out_file = open(&cfg.out_path)?;
+    let err_file = open(&cfg.err_path)?;
+    let (out_offset, err_offset) = (out_file.len(), err_file.len());
     let req = SpawnRequest {
         argv: cfg.argv.clone(),
         cwd: cfg.cwd.clone(),
@@ -235,7 +236,7 @@ impl Backend for Pipes {
                     Observation::Idle
                 }
                 Ok(n) => {
-                    if let Err(e) = self.out_file.write_all(&self.out_buf[..n]) {
+                    if let Err(e) = self.out_file.append(&self.out_buf[..n]) {
                         tracing::error!(path = %self.out_path.display(), "output log write failed: {e}");
                     }
                     let full = n == self.out_buf.len();
@@ -254,7 +255,7 @@ impl Backend for Pipes {
                     Observation::Idle
                 }
                 Ok(n) => {
-                    if let Err(e) = self.err_file.write_all(&self.err_buf[..n]) {
+                    if let Err(e) = self.err_file.append(&self.err_buf[..n]) {
                         tracing::error!(path = %self.out_path.display(), "stderr log write failed: {e}");
                     }
                     let full = n == self.err_buf.len();
@@ -330,20 +331,6 @@ fn enter_as_a_terminal_sends_it(bytes: &mut [u8]) {
     {
         *last = b'\r';
     }
-}
-
-/// Opens an output log positioned at its end. Not `O_APPEND`: each log has
-/// exactly one writer (this run), and on ext4 append-mode writes of a flood
-/// cost measurably more CPU than positioned ones.
-fn open_at_end(path: &std::path::Path) -> std::io::Result<(File, u64)> {
-    use std::io::Seek;
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(path)?;
-    let len = file.seek(std::io::SeekFrom::End(0))?;
-    Ok((file, len))
 }
 
 /// Doubles a read buffer that the last read filled, up to [`READ_MAX`];

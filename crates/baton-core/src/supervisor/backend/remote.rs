@@ -32,6 +32,7 @@ use super::{Launch, RecoveredOutcome, RunRequest};
 use crate::proc::remote_feed::{self, FeedEvent, FeedWatch, HostFeed};
 use crate::proc::ssh::{SshError, SshHost};
 use crate::proc::{self, ExitStatus, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
+use crate::seglog::RollingWriter;
 use crate::state::Missing;
 use crate::supervisor::driver::{UNKNOWN, session_file};
 
@@ -182,7 +183,7 @@ pub(crate) struct Remote {
     /// The pane's process: the leader of its group on the host.
     pid: u32,
     state: RunState,
-    out: std::fs::File,
+    out: RollingWriter,
     out_path: PathBuf,
     /// Bytes of this run received so far (the next fetch's offset).
     received: u64,
@@ -215,17 +216,19 @@ async fn start(cfg: &RunRequest, remote: RemoteRun) -> Result<(Remote, Begun), S
         ));
     };
     // The local log first: output that cannot be kept must not run unseen.
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&cfg.out_path)
-        .map_err(|e| {
+    // It is opened again once the host was looked at, which may have
+    // appended what an earlier run left there.
+    let open_log = || {
+        RollingWriter::open(&cfg.out_path, cfg.log_limits).map_err(|e| {
             StartError::failed(
                 Missing::LogsDir,
                 format!("cannot open the output log {}: {e}", cfg.out_path.display()),
             )
-        })?;
+        })
+    };
+    drop(open_log()?);
     let (state, pid, how) = adopt_or_start(cfg, &remote, &ssh).await?;
+    let out = open_log()?;
     let adopted = match how {
         Found::Adopted { acknowledged, dead } => Some((acknowledged, dead)),
         Found::Gone { acknowledged } => Some((acknowledged, true)),
@@ -343,7 +346,7 @@ impl Remote {
         if bytes.is_empty() {
             return;
         }
-        if let Err(e) = self.out.write_all(bytes) {
+        if let Err(e) = self.out.append(bytes) {
             tracing::error!(path = %self.out_path.display(), "output log write failed: {e}");
         }
     }
@@ -472,11 +475,9 @@ fn keep_rest(fetched: &[u8], state: &RunState, keep_in: &Path) {
     if rest.is_empty() {
         return;
     }
-    let appended = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(keep_in)
-        .and_then(|mut f| f.write_all(&rest));
+    // Appended where the log ends, in its active segment.
+    let appended = RollingWriter::open(keep_in, crate::seglog::Limits::UNBOUNDED)
+        .and_then(|mut log| log.append(&rest));
     if let Err(e) = appended {
         tracing::error!(path = %keep_in.display(), "output log write failed: {e}");
     }
@@ -702,8 +703,10 @@ impl Backend for Remote {
     }
 }
 
+/// The global length of a local log (every byte it was given, across its
+/// segments).
 fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    crate::seglog::global_len(path).unwrap_or(0)
 }
 
 /// Whether the run `state` describes is the one a recorded `spawn` names

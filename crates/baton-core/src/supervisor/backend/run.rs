@@ -43,6 +43,9 @@ pub struct RunRequest {
     pub out_path: PathBuf,
     /// The session's stderr log.
     pub err_path: PathBuf,
+    /// When the logs a backend writes itself roll over into segments, and
+    /// how many they keep ([`crate::seglog`]).
+    pub log_limits: crate::seglog::Limits,
     /// Run on a pseudo-terminal of this size instead of pipes (`pty`).
     pub pty: Option<proc::PtySize>,
     /// For a remote run: the workdir on the host as the spec gives it
