@@ -386,6 +386,18 @@ fn create_segment(path: &Path, start: u64) -> io::Result<File> {
     open_append(&segment_path(path, start))
 }
 
+/// What [`LogReader::read_into`] found at an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Got {
+    /// This many bytes, into the buffer; 0 at the end of the log.
+    Bytes(usize),
+    /// Retention deleted the bytes from the offset up to `to`.
+    Dropped {
+        /// The first offset still kept.
+        to: u64,
+    },
+}
+
 /// What a read of a log found at an offset.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Chunk {
@@ -479,48 +491,85 @@ impl LogReader {
     /// Up to `max` bytes from global offset `pos`, from one file (a read
     /// never spans two segments: call again for the rest).
     pub fn read_at(&mut self, pos: u64, max: usize) -> io::Result<Chunk> {
-        self.current()?;
-        if pos >= self.base() {
-            let Some((active, file)) = &self.active else {
-                return Ok(Chunk::Bytes(Vec::new()));
-            };
-            let got = read_full(file, pos - active.base(), max)?;
-            if got.is_empty() && self.moved()? {
-                // Rolled over since it was opened: read on in the next.
-                self.locate()?;
-                return self.read_at(pos, max);
+        let mut buf = vec![0; max];
+        match self.read_into(pos, &mut buf)? {
+            Got::Bytes(n) => {
+                buf.truncate(n);
+                Ok(Chunk::Bytes(buf))
             }
-            return Ok(Chunk::Bytes(got));
+            Got::Dropped { to } => Ok(Chunk::Dropped { to }),
         }
-        let found = match self.listed.iter().find(|s| pos < s.end()) {
-            Some(found) => Some(found.clone()),
-            None => {
-                self.listed = finished(&self.path, self.base())?;
-                self.listed.iter().find(|s| pos < s.end()).cloned()
+    }
+
+    /// [`LogReader::read_at`] into `buf`: bytes from one file, as many as
+    /// fit. Reading on in the active file costs one `pread`; the log's name
+    /// is looked at again only at the end of the file held.
+    pub fn read_into(&mut self, pos: u64, buf: &mut [u8]) -> io::Result<Got> {
+        let mut located = false;
+        if self.active.is_none() {
+            self.locate()?;
+            located = true;
+        }
+        loop {
+            if pos < self.base() {
+                return self.read_finished(pos, buf);
             }
-        };
-        let Some(segment) = found else {
-            // Nothing finished holds it: every segment before the active
-            // one is gone.
-            return Ok(Chunk::Dropped { to: self.base() });
-        };
-        if pos < segment.start {
-            return Ok(Chunk::Dropped { to: segment.start });
-        }
-        let want = max.min((segment.end() - pos) as usize);
-        let file = match &self.open_segment {
-            Some((start, file)) if *start == segment.start => file,
-            _ => match File::open(&segment.path) {
-                Ok(file) => &self.open_segment.insert((segment.start, file)).1,
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    // Deleted by retention since it was listed.
-                    self.listed = finished(&self.path, self.base())?;
-                    return self.read_at(pos, max);
+            if let Some((active, file)) = &self.active {
+                let n = read_some(file, pos - active.base(), buf)?;
+                if n > 0 {
+                    return Ok(Got::Bytes(n));
                 }
-                Err(e) => return Err(e),
-            },
-        };
-        Ok(Chunk::Bytes(read_full(file, pos - segment.start, want)?))
+            }
+            // At the end of the file held: the log's end, or a roll-over.
+            if located || !self.moved()? {
+                return Ok(Got::Bytes(0));
+            }
+            self.locate()?;
+            located = true;
+        }
+    }
+
+    /// Reads from the finished segment holding `pos`.
+    fn read_finished(&mut self, pos: u64, buf: &mut [u8]) -> io::Result<Got> {
+        for _ in 0..16 {
+            let found = match self.listed.iter().find(|s| pos < s.end()) {
+                Some(found) => Some(found.clone()),
+                None => {
+                    self.listed = finished(&self.path, self.base())?;
+                    self.listed.iter().find(|s| pos < s.end()).cloned()
+                }
+            };
+            let Some(segment) = found else {
+                // Nothing finished holds it: every segment before the
+                // active one is gone.
+                return Ok(Got::Dropped { to: self.base() });
+            };
+            if pos < segment.start {
+                return Ok(Got::Dropped { to: segment.start });
+            }
+            let want = buf.len().min((segment.end() - pos) as usize);
+            let file = match &self.open_segment {
+                Some((start, file)) if *start == segment.start => file,
+                _ => match File::open(&segment.path) {
+                    Ok(file) => &self.open_segment.insert((segment.start, file)).1,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        // Deleted by retention since it was listed.
+                        self.listed = finished(&self.path, self.base())?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            return Ok(Got::Bytes(read_some(
+                file,
+                pos - segment.start,
+                &mut buf[..want],
+            )?));
+        }
+        Err(io::Error::other(format!(
+            "{}: its segments kept going while they were read",
+            self.path.display()
+        )))
     }
 
     /// Makes sure the reader holds the current active file.
@@ -579,11 +628,11 @@ fn finished(path: &Path, active: u64) -> io::Result<Vec<Segment>> {
     Ok(found)
 }
 
-/// Up to `max` bytes of `file` from `pos` (fewer at its end).
-fn read_full(file: &File, pos: u64, max: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0; max];
+/// Fills `buf` from `file` at `pos` as far as the file goes; returns how
+/// much it read.
+fn read_some(file: &File, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
-    while got < max {
+    while got < buf.len() {
         match file.read_at(&mut buf[got..], pos + got as u64) {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -591,8 +640,38 @@ fn read_full(file: &File, pos: u64, max: usize) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(got);
-    Ok(buf)
+    Ok(got)
+}
+
+/// Cuts the log `path` back to its first `len` bytes (a global length):
+/// the segment holding byte `len` is truncated there and becomes the active
+/// one, later segments go. For a log nobody writes any more (a run's end
+/// marker cut off its output).
+pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
+    let set_len = |file: &Path, local: u64| -> io::Result<()> {
+        let f = OpenOptions::new().write(true).open(file)?;
+        if f.metadata()?.len() > local {
+            f.set_len(local)?;
+        }
+        Ok(())
+    };
+    if let Head::Plain = head(path)? {
+        return set_len(path, len);
+    }
+    let found = segments(path)?;
+    let Some(keep) = found.iter().rposition(|s| s.start <= len) else {
+        return Ok(());
+    };
+    for later in &found[keep + 1..] {
+        match std::fs::remove_file(&later.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let segment = &found[keep];
+    set_len(&segment.path, len - segment.start)?;
+    link_to(path, segment.start)
 }
 
 /// The log's bytes from `from` to its end, at most the last `max` of them,
@@ -850,6 +929,33 @@ mod tests {
             .collect();
         assert_eq!(found, [(0, 120), (120, 100), (220, 80)]);
         assert_eq!(read_all(&path, 0), (data, 0));
+    }
+
+    #[test]
+    fn a_log_cut_back_loses_what_follows_across_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.out.log");
+        let data = pattern(350);
+        let mut w = RollingWriter::open(&path, limits(100, None)).unwrap();
+        w.append(&data).unwrap();
+        drop(w);
+        truncate(&path, 180).unwrap();
+        assert_eq!(global_len(&path).unwrap(), 180);
+        assert_eq!(read_all(&path, 0), (data[..180].to_vec(), 0));
+        assert_eq!(
+            std::fs::read_link(&path).unwrap(),
+            Path::new("s.out.log.100")
+        );
+        let mut w = RollingWriter::open(&path, limits(100, None)).unwrap();
+        w.append(b"next").unwrap();
+        let mut want = data[..180].to_vec();
+        want.extend_from_slice(b"next");
+        assert_eq!(read_all(&path, 0), (want, 0));
+        // A log that never rolled is cut like a file.
+        let plain = dir.path().join("p.out.log");
+        std::fs::write(&plain, b"abcdef").unwrap();
+        truncate(&plain, 4).unwrap();
+        assert_eq!(std::fs::read(&plain).unwrap(), b"abcd");
     }
 
     #[test]

@@ -22,7 +22,25 @@ fn flood(size: u64) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_output_byte_reaches_disk_across_restarts() {
-    let h = Harness::new(|o| o.conductor.max_restarts = 3);
+    flood_across_restarts(None).await;
+}
+
+/// Issue 13: the same with the logs rolling over every 64 KiB and only the
+/// newest 40 finished segments kept: the kept part of each log is the
+/// flood's end, byte for byte, and old segments are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_log_keeps_every_byte_of_what_retention_keeps() {
+    flood_across_restarts(Some(40)).await;
+}
+
+async fn flood_across_restarts(keep: Option<u32>) {
+    let h = Harness::new(|o| {
+        o.conductor.max_restarts = 3;
+        if keep.is_some() {
+            o.conductor.max_log_size = 64 * 1024;
+            o.conductor.keep_segments = keep;
+        }
+    });
     let size = 5 * 1024 * 1024 + 17;
     let step = format!("flood:{size}");
     let estep = "eflood:300001".to_string();
@@ -30,6 +48,29 @@ async fn every_output_byte_reaches_disk_across_restarts() {
         .await;
     assert_eq!(h.wait_terminal("flood").await, Completed);
     let expected = flood(size);
+    let path = h.logs().join("flood.out.log");
+    if let Some(keep) = keep {
+        // Retention: the kept tail of the third run is its flood's end.
+        let kept = baton_core::seglog::read_from(&path, 0, u64::MAX).unwrap();
+        let segments = baton_core::seglog::segments(&path).unwrap();
+        assert_eq!(
+            segments.len(),
+            keep as usize + 1,
+            "kept, and the active one"
+        );
+        assert_eq!(
+            baton_core::seglog::global_len(&path).unwrap(),
+            3 * size,
+            "offsets count every byte ever written"
+        );
+        assert!(kept.len() as u64 > 64 * 1024 * u64::from(keep));
+        assert_eq!(
+            Sha256::digest(&kept),
+            Sha256::digest(&expected[expected.len() - kept.len()..]),
+        );
+        h.finish().await;
+        return;
+    }
     let out = h.out_log("flood");
     assert_eq!(out.len(), 3 * size as usize, "three runs of output");
     let offsets: Vec<(u64, u64)> = h

@@ -85,10 +85,25 @@ fn as_terminal(bytes: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tmux_output_reaches_the_log_byte_for_byte_across_restarts() {
+    tmux_flood_across_restarts(baton_config::DEFAULT_MAX_LOG_SIZE).await;
+}
+
+/// Issue 13: `pipe-pane`'s writer rolls the log over; every byte is still
+/// there, in order, across 90 segments and the marker cut off the first
+/// run's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tmux_log_rolls_over_and_keeps_every_byte_across_restarts() {
+    tmux_flood_across_restarts(64 * 1024).await;
+}
+
+async fn tmux_flood_across_restarts(max_log_size: u64) {
     if !tmux_available() {
         return;
     }
-    let h = Harness::new(|o| o.conductor.max_restarts = 2);
+    let h = Harness::new(|o| {
+        o.conductor.max_restarts = 2;
+        o.conductor.max_log_size = max_log_size;
+    });
     let _guard = ServerGuard(TmuxServer::for_logs_dir(&h.logs()));
     let size = 3 * 1024 * 1024 + 5;
     let flood = format!("flood:{size}");
@@ -146,6 +161,17 @@ async fn tmux_output_reaches_the_log_byte_for_byte_across_restarts() {
         vec![Some(1), Some(0)],
         "exit statuses kept by remain-on-exit"
     );
+    let segments = baton_core::seglog::segments(&h.logs().join("tflood.out.log")).unwrap();
+    if max_log_size < out.len() as u64 {
+        assert!(
+            segments.len() as u64 > out.len() as u64 / max_log_size,
+            "{} segments",
+            segments.len()
+        );
+        assert!(segments.iter().all(|s| s.len <= max_log_size));
+    } else {
+        assert!(segments.is_empty());
+    }
     h.finish().await;
 }
 

@@ -4,7 +4,15 @@
 //! ```text
 //! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--exec PATH] -- ARGV0 ARGS…
 //! baton-shim hook
+//! baton-shim log [--max-size BYTES] [--keep N] FILE
 //! ```
+//!
+//! `baton-shim log` is the writer of a local tmux session's output log
+//! (`pipe-pane` runs it): it appends its stdin to FILE until end-of-file,
+//! rolling the log over into segments at `--max-size` and keeping the
+//! newest `--keep` finished ones, as baton's own writers do (see
+//! `baton_core::seglog`). It exits 0 at end-of-file, 125 on bad arguments
+//! or a log it cannot write.
 //!
 //! `baton-shim hook` is the command baton installs as an agent CLI's hook
 //! for one run: it passes the hook's input (stdin) to the conductor and
@@ -133,6 +141,15 @@ fn main() -> ExitCode {
         baton_core::hooks::report_from_stdin();
         return ExitCode::SUCCESS;
     }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "log") {
+        return match log_args(std::env::args_os().skip(2)) {
+            Ok((path, limits)) => write_log(&path, limits),
+            Err(e) => {
+                eprintln!("baton-shim log: {e}");
+                ExitCode::from(SHIM_FAILED)
+            }
+        };
+    }
     let args = match parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(e) => {
@@ -223,6 +240,66 @@ fn main() -> ExitCode {
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     }
     ExitCode::from(ended.exit_code())
+}
+
+/// The arguments of `baton-shim log`: the file and its limits.
+fn log_args(
+    mut raw: impl Iterator<Item = OsString>,
+) -> Result<(PathBuf, baton_core::seglog::Limits), String> {
+    let mut limits = baton_core::seglog::Limits::UNBOUNDED;
+    let mut file = None;
+    while let Some(arg) = raw.next() {
+        let mut number = |name: &str| -> Result<u64, String> {
+            raw.next()
+                .and_then(|v| v.into_string().ok())
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("{name} needs a number"))
+        };
+        match arg.to_str() {
+            Some("--max-size") => limits.max_size = number("--max-size")?,
+            Some("--keep") => {
+                let keep = number("--keep")?;
+                limits.keep = Some(
+                    u32::try_from(keep)
+                        .ok()
+                        .filter(|k| *k > 0)
+                        .ok_or("--keep must be at least 1".to_owned())?,
+                );
+            }
+            _ if file.is_none() => file = Some(PathBuf::from(arg)),
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    Ok((file.ok_or("no log file given")?, limits))
+}
+
+/// Appends stdin to the log at `path` until end-of-file.
+fn write_log(path: &std::path::Path, limits: baton_core::seglog::Limits) -> ExitCode {
+    let mut log = match baton_core::seglog::RollingWriter::open(path, limits) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("baton-shim log: cannot open {}: {e}", path.display());
+            return ExitCode::from(SHIM_FAILED);
+        }
+    };
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(n) => {
+                if let Err(e) = log.append(&buf[..n]) {
+                    eprintln!("baton-shim log: cannot write {}: {e}", path.display());
+                    return ExitCode::from(SHIM_FAILED);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("baton-shim log: reading its input: {e}");
+                return ExitCode::from(SHIM_FAILED);
+            }
+        }
+    }
 }
 
 /// Takes the run's lock file on `fd`: out of the agent's reach, with this

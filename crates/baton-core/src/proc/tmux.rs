@@ -214,6 +214,9 @@ impl TmuxServer {
     /// is never seen without them — a conductor that dies right after this
     /// call leaves a pane the next one can recognise. Returns the pane's
     /// pid. The caller removes a stale [`pipe_done_marker`] of `log` first.
+    /// `writer` is the command that appends its stdin to the log file named
+    /// after it (`baton-shim log …`, which rolls the log over); empty:
+    /// `cat >>`.
     /// No environment is passed here: a value on tmux's command line is
     /// readable by every user of the host (see `proc::envfile`).
     #[allow(clippy::too_many_arguments)]
@@ -226,6 +229,7 @@ impl TmuxServer {
         pane: &[String],
         size: PtySize,
         log: &Path,
+        writer: &[String],
     ) -> Result<u32, TmuxError> {
         let target = format!("={name}:");
         let mut args: Vec<OsString> = vec![
@@ -258,8 +262,13 @@ impl TmuxServer {
             ""
         };
         let marker = pipe_done_marker(log);
+        let append = if writer.is_empty() {
+            "cat >>".to_owned()
+        } else {
+            shell_words::join(writer)
+        };
         let pipe = format!(
-            "{umask}cat >> {}; : > {}",
+            "{umask}{append} {}; : > {}",
             shell_words::quote(&log.to_string_lossy()),
             shell_words::quote(&marker.to_string_lossy())
         );

@@ -121,12 +121,16 @@ impl Harness {
         self.logs_dir.clone()
     }
 
+    /// The session's whole stdout log, across its segments.
     pub fn out_log(&self, id: &str) -> Vec<u8> {
-        std::fs::read(self.logs().join(format!("{id}.out.log"))).unwrap_or_default()
+        baton_core::seglog::read_from(&self.logs().join(format!("{id}.out.log")), 0, u64::MAX)
+            .unwrap_or_default()
     }
 
+    /// The session's whole stderr log, across its segments.
     pub fn err_log(&self, id: &str) -> Vec<u8> {
-        std::fs::read(self.logs().join(format!("{id}.err.log"))).unwrap_or_default()
+        baton_core::seglog::read_from(&self.logs().join(format!("{id}.err.log")), 0, u64::MAX)
+            .unwrap_or_default()
     }
 
     pub async fn spawn(&self, spec: SessionSpec) -> SessionId {

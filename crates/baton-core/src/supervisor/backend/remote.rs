@@ -966,6 +966,9 @@ async fn adopt_or_start(
             &pane,
             cfg.pty.unwrap_or_default(),
             Path::new(&remote_log),
+            // The host has no baton-shim: the file there is fetched and
+            // removed by the run; the local log is what rolls over.
+            &[],
         )
         .await?;
     crate::fault::point(crate::fault::REMOTE_PANE_CREATED);

@@ -10,7 +10,6 @@
 //! notification is missed) and the shim (its exit, through `wait` for our
 //! own child or a pidfd for an adopted one).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use super::{
 };
 use super::{Launch, RecordedRun, RecoveredOutcome, RunRequest};
 use crate::proc::{self, ExitWatch, FileWatch, Pid, Signal};
+use crate::seglog::{Got, LogReader};
 use crate::state::Missing;
 use crate::supervisor::driver::{UNKNOWN, session_file};
 
@@ -43,26 +43,70 @@ pub(crate) fn fifo_path(out_path: &Path) -> PathBuf {
     session_file(out_path, "stdin")
 }
 
-/// A log followed from a run's offset.
+/// A log followed from a run's offset, across its segments (see
+/// [`crate::seglog`]), with a watch on its active file.
 pub(super) struct Follow {
-    file: Option<std::fs::File>,
+    reader: LogReader,
+    /// Global offset of the next byte to read.
+    pos: u64,
+    /// The watch, and the active file it is on (a new one after a roll-over).
+    watch: Option<(PathBuf, FileWatch)>,
 }
 
 impl Follow {
     pub(super) fn open(path: &Path, offset: u64) -> Follow {
-        use std::io::{Seek, SeekFrom};
-        let file = std::fs::File::open(path)
-            .and_then(|mut f| f.seek(SeekFrom::Start(offset)).map(|_| f))
-            .ok();
-        Follow { file }
+        let mut follow = Follow {
+            reader: LogReader::new(path),
+            pos: offset,
+            watch: None,
+        };
+        follow.rewatch();
+        follow
     }
 
-    /// Reads what is there now into `buf`; 0 when nothing new.
+    /// Reads what is there now into `buf`; 0 when nothing new. Bytes
+    /// retention deleted before they were read are passed over.
     pub(super) fn read(&mut self, buf: &mut [u8]) -> usize {
-        self.file
-            .as_mut()
-            .and_then(|f| f.read(buf).ok())
-            .unwrap_or(0)
+        loop {
+            match self.reader.read_into(self.pos, buf) {
+                Ok(Got::Bytes(0)) => {
+                    self.rewatch();
+                    return 0;
+                }
+                Ok(Got::Bytes(n)) => {
+                    self.pos += n as u64;
+                    return n;
+                }
+                Ok(Got::Dropped { to }) => {
+                    tracing::warn!(
+                        log = %self.reader.path().display(),
+                        "{} bytes were deleted before they were read (keep_segments)",
+                        to - self.pos
+                    );
+                    self.pos = to;
+                }
+                Err(e) => {
+                    tracing::debug!(log = %self.reader.path().display(), "reading: {e}");
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Resolves when the active file changed (or never, without a watch).
+    pub(super) async fn changed(&self) {
+        super::maybe(self.watch.as_ref().map(|(_, w)| w.changed())).await
+    }
+
+    /// Watches the log's active file, once there is one, and again after
+    /// each roll-over.
+    fn rewatch(&mut self) {
+        let Ok(Some(active)) = self.reader.active_path() else {
+            return;
+        };
+        if self.watch.as_ref().map(|(path, _)| path) != Some(&active) {
+            self.watch = FileWatch::new(&active).ok().map(|w| (active, w));
+        }
     }
 }
 
@@ -98,8 +142,6 @@ pub(crate) struct Shim {
     leader: Leader,
     out: Follow,
     err: Follow,
-    out_watch: Option<FileWatch>,
-    err_watch: Option<FileWatch>,
     buf: Vec<u8>,
     status_file: PathBuf,
     /// The run lock file (see [`claim_run`]).
@@ -199,8 +241,6 @@ async fn start(cfg: &RunRequest, adopt: Option<RecordedRun>) -> Result<(Shim, Be
         leader,
         out: Follow::open(&cfg.out_path, out_offset),
         err: Follow::open(&cfg.err_path, err_offset),
-        out_watch: FileWatch::new(&cfg.out_path).ok(),
-        err_watch: FileWatch::new(&cfg.err_path).ok(),
         buf: vec![0u8; READ_BUF],
         stdin: fifo.clone().map(fifo_writer),
         status_file,
@@ -262,8 +302,8 @@ impl Backend for Shim {
         let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
         tokio::select! {
             biased;
-            () = super::maybe(self.out_watch.as_ref().map(FileWatch::changed)) => {}
-            () = super::maybe(self.err_watch.as_ref().map(FileWatch::changed)) => {}
+            () = self.out.changed() => {}
+            () = self.err.changed() => {}
             () = self.leader.exited(), if !self.leader_gone => self.leader_gone = true,
             () = tokio::time::sleep(poll) => {}
         }

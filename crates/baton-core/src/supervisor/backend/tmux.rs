@@ -21,9 +21,7 @@ use super::{
     RunEnd, Spawned, StartError, Stream,
 };
 use super::{Launch, RecoveredOutcome, RunRequest};
-use crate::proc::{
-    self, ExitStatus, ExitWatch, FileWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer,
-};
+use crate::proc::{self, ExitStatus, ExitWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
 use crate::state::Missing;
 use crate::supervisor::driver::{UNKNOWN, session_file};
 
@@ -48,7 +46,6 @@ pub(crate) struct Tmux {
     /// The recorded pid is still our process.
     ours: bool,
     exit_watch: Option<ExitWatch>,
-    file_watch: Option<FileWatch>,
     log: Follow,
     out_path: PathBuf,
     out_offset: u64,
@@ -154,7 +151,6 @@ async fn start(
         // Without a watch the pane's end is asked of tmux at once.
         leader_gone: exit_watch.is_none(),
         exit_watch,
-        file_watch: FileWatch::new(&cfg.out_path).ok(),
         log: Follow::open(&cfg.out_path, out_offset),
         out_path: cfg.out_path.clone(),
         out_offset,
@@ -413,7 +409,7 @@ impl Backend for Tmux {
         let watching = !self.leader_gone && !self.exited;
         tokio::select! {
             biased;
-            () = super::maybe(self.file_watch.as_ref().map(FileWatch::changed)) => {}
+            () = self.log.changed() => {}
             () = super::maybe(self.exit_watch.as_ref().map(ExitWatch::exited)), if watching => {
                 self.leader_gone = true;
             }
@@ -514,26 +510,29 @@ async fn cut_recorded_marker(out_path: &Path, from: u64, token: &str) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let _ = std::fs::remove_file(&piped);
-    let Ok(bytes) = std::fs::read(out_path) else {
+    // The marker ends the log: its last bytes are enough to find it.
+    let Ok(end) = crate::seglog::global_len(out_path) else {
+        return;
+    };
+    let from = from.max(end.saturating_sub(MARKER_TAIL));
+    let Ok(bytes) = crate::seglog::read_from(out_path, from, u64::MAX) else {
         return;
     };
     let mut scanner = MarkerScanner::new(token);
-    scanner.feed(bytes.get(from as usize..).unwrap_or_default());
+    scanner.feed(&bytes);
     if let Some(at) = scanner.marker_at().filter(|_| scanner.ended().is_some()) {
         cut_log(out_path, from + at);
     }
 }
 
-/// Truncates the log to `len` bytes (what follows is the shim's marker).
+/// How much of a log's end is read to find a run's end-of-run marker:
+/// the marker itself, and room for the escape's parts.
+const MARKER_TAIL: u64 = 4096;
+
+/// Cuts the log back to `len` bytes, a global length (what follows is the
+/// shim's marker, which may have rolled the log over).
 fn cut_log(path: &Path, len: u64) {
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|f| match f.metadata()?.len() > len {
-            true => f.set_len(len),
-            false => Ok(()),
-        });
-    if let Err(e) = result {
+    if let Err(e) = crate::seglog::truncate(path, len) {
         tracing::warn!(path = %path.display(), "removing the end-of-run marker from the log: {e}");
     }
 }
@@ -584,12 +583,8 @@ async fn spawn(
         ));
     }
     let offset = |path: &Path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|f| f.metadata())
-            .map(|m| m.len())
+        crate::seglog::RollingWriter::open(path, cfg.log_limits)
+            .map(|log| log.len())
             .map_err(|e| {
                 StartError::failed(
                     Missing::LogsDir,
@@ -661,6 +656,7 @@ async fn spawn(
             &pane,
             size,
             &cfg.out_path,
+            &log_writer(&shim, cfg.log_limits),
         )
         .await
         .map_err(|e| {
@@ -673,6 +669,21 @@ async fn spawn(
         })?;
     crate::fault::point(crate::fault::TMUX_PANE_CREATED);
     Ok((Pid(pid), out_offset, err_offset, token))
+}
+
+/// The words of `pipe-pane`'s writer of a local log: `baton-shim log`,
+/// which rolls it over at `limits` as baton's own writers do.
+fn log_writer(shim: &Path, limits: crate::seglog::Limits) -> Vec<String> {
+    let mut words = vec![
+        shim.to_string_lossy().into_owned(),
+        "log".to_owned(),
+        "--max-size".to_owned(),
+        limits.max_size.to_string(),
+    ];
+    if let Some(keep) = limits.keep {
+        words.extend(["--keep".to_owned(), keep.to_string()]);
+    }
+    words
 }
 
 /// A fresh token for a run's end-of-run marker (the shim's, or a remote
