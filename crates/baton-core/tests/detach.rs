@@ -416,3 +416,82 @@ fn a_shim_session_spawned_again_after_a_clean_restart_runs_again() {
 fn a_tmux_session_spawned_again_after_a_clean_restart_runs_again() {
     a_session_spawned_again_after_a_clean_restart_runs_again(baton_config::Backend::Tmux);
 }
+
+/// Issue 13: a detached run's output goes through pipes to the shim's log
+/// writers, which lead their own process group: the SIGKILL that ends the
+/// run's group cannot take bytes still in a pipe with it. The out writer
+/// is stopped (SIGSTOP) while the agent writes 40,000 bytes into the pipe,
+/// the session is killed (TERM ignored, then KILL), and only then is the
+/// writer let go: every byte reaches the log, and the run settles once it
+/// has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_in_the_pipe_when_the_group_is_killed_still_reach_the_log() {
+    let h = Harness::new(|o| {
+        detached(o);
+        o.conductor.max_restarts = 0;
+        o.conductor.grace = Duration::from_millis(300);
+    });
+    let gate = h.logs().join("gate");
+    let gate_step = format!("wait-file:{}", gate.display());
+    h.spawn(script(
+        "sk",
+        &[
+            "ignore-term",
+            "print:ready",
+            &gate_step,
+            "flood:40000",
+            "eprint:flooded",
+            "stall",
+        ],
+    ))
+    .await;
+    poll_until("the ready line", || h.out_log("sk") == b"ready\n").await;
+    let shim = h
+        .session_records("sk")
+        .into_iter()
+        .find_map(|r| match r.event {
+            Event::Spawn { pid, .. } => Some(pid),
+            _ => None,
+        })
+        .expect("a spawn record");
+    let writer = baton_core::proc::live_children(shim)
+        .into_iter()
+        .find(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let words: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+            words.get(1) == Some(&&b"log"[..]) && words.iter().any(|w| w.ends_with(b"sk.out.log"))
+        })
+        .expect("the shim's writer of the output log");
+    // SAFETY: getpgid and kill on a pid; no memory is touched.
+    unsafe {
+        assert_eq!(libc::getpgid(writer as i32), writer as i32, "its own group");
+        libc::kill(writer as i32, libc::SIGSTOP);
+    }
+    std::fs::write(&gate, b"").unwrap();
+    poll_until("the flood written into the pipe", || {
+        h.err_log("sk") == b"flooded\n"
+    })
+    .await;
+    let sk = id("sk");
+    let kill = h.conductor.kill(&sk);
+    let release = async {
+        poll_until("the run's group gone", || {
+            baton_core::proc::group_is_empty(baton_core::proc::Pid(shim))
+        })
+        .await;
+        // SAFETY: kill(2) on a pid.
+        unsafe { libc::kill(writer as i32, libc::SIGCONT) };
+    };
+    let (killed, ()) = tokio::join!(kill, release);
+    killed.expect("kill");
+    assert_eq!(h.wait_terminal("sk").await, Dead, "{}", h.dump());
+    let mut expected = b"ready\n".to_vec();
+    expected.extend(flood_bytes(40_000));
+    assert_eq!(
+        Sha256::digest(h.out_log("sk")),
+        Sha256::digest(&expected),
+        "{} bytes in the log, {} written",
+        h.out_log("sk").len(),
+        expected.len()
+    );
+}

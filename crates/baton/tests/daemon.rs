@@ -2486,6 +2486,11 @@ fn pty_flood_output(size: u64) -> Vec<u8> {
 /// `flood` that prints `ready`, waits for `gate`, floods 2 MiB + 7 and
 /// prints `end`.
 fn rolling_daemon(keep: Option<u32>) -> (Daemon, PathBuf, u64) {
+    rolling_daemon_on(keep, "pty")
+}
+
+/// [`rolling_daemon`] with the session on `backend`.
+fn rolling_daemon_on(keep: Option<u32>, backend: &str) -> (Daemon, PathBuf, u64) {
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("gate");
     let socket = dir.path().join("run/baton.sock");
@@ -2502,7 +2507,7 @@ fn rolling_daemon(keep: Option<u32>) -> (Daemon, PathBuf, u64) {
     let flood_step = format!("flood:{size}");
     d.spawn_steps(
         "flood",
-        &["--backend", "pty"],
+        &["--backend", backend],
         &[
             "print:ready",
             &gate_step,
@@ -2608,4 +2613,39 @@ fn retention_deletes_old_segments_and_a_reader_is_told_what_is_gone() {
         expected.len() as u64,
         "counted from the first byte ever written"
     );
+}
+
+/// Issue 13: a daemon's `pipes` session writes its logs through the shim's
+/// writers, which roll them over: `logs -f` and `logs` give every byte.
+#[test]
+fn a_daemon_pipes_session_rolls_its_log_over_through_the_shim_writers() {
+    let (d, gate, size) = rolling_daemon_on(None, "pipes");
+    wait_until("the ready line", SLOW, || {
+        d.out_log("flood").starts_with(b"ready").then_some(())
+    });
+    let mut follower = d.piped(&["logs", "-f", "flood"]);
+    assert_eq!(follower.read_exact(6), b"ready\n");
+    std::fs::write(&gate, "").unwrap();
+    let end = d.wait_terminal("flood");
+    assert_eq!(end["state"], "completed", "{end}");
+    let mut expected = b"ready\n".to_vec();
+    for chunk in stand_in_agent::flood_bytes(size) {
+        expected.extend_from_slice(chunk);
+    }
+    expected.extend_from_slice(b"end\n");
+    let segments = baton_core::seglog::segments(&d.logs.join("flood.out.log")).unwrap();
+    assert!(segments.len() > 32, "{} segments", segments.len());
+    let (status, rest, err) = follower.finish(SLOW);
+    assert!(status.success(), "status {status:?}, stderr {err}");
+    let mut followed = b"ready\n".to_vec();
+    followed.extend_from_slice(&rest);
+    assert_eq!(sha(&followed), sha(&expected), "logs -f: {err}");
+    let whole = d.baton(&["logs", "flood"]);
+    assert_eq!(sha(&whole.stdout), sha(&expected), "logs");
+    let spawn = d
+        .records_of("flood")
+        .into_iter()
+        .find(|r| r["event"] == "spawn")
+        .unwrap();
+    assert_eq!(spawn["shim"], true, "{spawn}");
 }

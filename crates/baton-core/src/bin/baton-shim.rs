@@ -2,7 +2,7 @@
 //! outlives the conductor that started it.
 //!
 //! ```text
-//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--exec PATH] -- ARGV0 ARGS…
+//! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--logs OUT ERR MAX KEEP] [--exec PATH] -- ARGV0 ARGS…
 //! baton-shim hook
 //! baton-shim log [--max-size BYTES] [--keep N] FILE
 //! ```
@@ -44,6 +44,17 @@
 //!   it) and appends `<shim pid> <start time>`: a conductor started after a
 //!   crash that lost this run's `spawn` record finds the run there and takes
 //!   it over instead of starting it a second time.
+//! - `--logs OUT ERR MAX KEEP`: the agent's stdout and stderr are pipes to
+//!   two `baton-shim log` writers, which append them to the logs OUT and
+//!   ERR, rolling them over at MAX bytes and keeping KEEP finished segments
+//!   (0: all). The writers lead their own process group, outside the run's:
+//!   a SIGKILL of the run's group cannot take the bytes still in the pipes
+//!   with it; each ends at end-of-file, once the agent and everything it
+//!   started are gone and the shim has exited. They inherit the run's lock
+//!   (`--lock-fd`), so the lock is free only once every byte is written: the
+//!   conductor waits for that before it settles the run. They run with an
+//!   empty environment (no run mark: a sweep of the run's strays never ends
+//!   them mid-write).
 //! - `--run-file FILE`: the same for a shim the conductor does not start
 //!   itself (a tmux pane's): the shim opens FILE, which the conductor wrote
 //!   the run into, locks it and appends its line, and holds it.
@@ -80,8 +91,17 @@ struct Args {
     env_file: Option<PathBuf>,
     lock_fd: Option<i32>,
     run_file: Option<PathBuf>,
+    logs: Option<Logs>,
     exec: Option<PathBuf>,
     argv: Vec<OsString>,
+}
+
+/// `--logs`: the agent's output goes through pipes to rolling writers.
+struct Logs {
+    out: PathBuf,
+    err: PathBuf,
+    max_size: u64,
+    keep: u32,
 }
 
 fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
@@ -92,6 +112,7 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
         env_file: None,
         lock_fd: None,
         run_file: None,
+        logs: None,
         exec: None,
         argv: Vec::new(),
     };
@@ -103,6 +124,26 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
             Some("--exec") => args.exec = Some(value("--exec")?.into()),
             Some("--env-file") => args.env_file = Some(value("--env-file")?.into()),
             Some("--run-file") => args.run_file = Some(value("--run-file")?.into()),
+            Some("--logs") => {
+                let out = value("--logs")?.into();
+                let err = value("--logs")?.into();
+                let mut number = |what: &str| -> Result<u64, String> {
+                    value("--logs")?
+                        .into_string()
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .ok_or_else(|| format!("--logs: {what} must be a number"))
+                };
+                let max_size = number("MAX")?;
+                let keep = u32::try_from(number("KEEP")?)
+                    .map_err(|_| "--logs: KEEP is too large".to_owned())?;
+                args.logs = Some(Logs {
+                    out,
+                    err,
+                    max_size,
+                    keep,
+                });
+            }
             Some("--lock-fd") => {
                 let fd = value("--lock-fd")?
                     .into_string()
@@ -173,6 +214,16 @@ fn main() -> ExitCode {
     // Held (never closed) until the shim exits: the lock is the run's.
     let _lock = args.lock_fd.map(hold_lock);
     let _run_file = args.run_file.as_deref().map(hold_run_file);
+    let writers = match &args.logs {
+        Some(logs) => match start_writers(logs, args.lock_fd) {
+            Ok(pids) => pids,
+            Err(e) => {
+                eprintln!("baton-shim: cannot start the log writers: {e}");
+                return ExitCode::from(SHIM_FAILED);
+            }
+        },
+        None => Vec::new(),
+    };
     let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
     cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
     if let Some(fifo) = &args.stdin {
@@ -215,7 +266,7 @@ fn main() -> ExitCode {
             run(&mut cmd, &args)
         }
     };
-    end_adopted();
+    end_adopted(&writers);
     if let Some(path) = &args.status
         && let Err(e) = write_status(path, &ended)
     {
@@ -240,6 +291,54 @@ fn main() -> ExitCode {
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
     }
     ExitCode::from(ended.exit_code())
+}
+
+/// Starts the two log writers of `--logs` and makes this process's stdout
+/// and stderr (which the agent inherits) the write ends of their pipes.
+/// Returns their pids. The writers hold the run lock on `lock_fd` too.
+fn start_writers(logs: &Logs, lock_fd: Option<i32>) -> std::io::Result<Vec<i32>> {
+    use std::os::fd::AsRawFd;
+    let exe = std::env::current_exe()?;
+    let mut pids = Vec::new();
+    for (path, fd) in [
+        (&logs.out, libc::STDOUT_FILENO),
+        (&logs.err, libc::STDERR_FILENO),
+    ] {
+        let (read, write) = std::io::pipe()?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("log")
+            .arg("--max-size")
+            .arg(logs.max_size.to_string());
+        if logs.keep > 0 {
+            cmd.arg("--keep").arg(logs.keep.to_string());
+        }
+        cmd.arg(path)
+            .env_clear()
+            .stdin(read)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Outside the run's group: its SIGKILL leaves the writer to
+            // drain the pipe.
+            .process_group(0);
+        if let Some(lock) = lock_fd {
+            // SAFETY: fcntl on a descriptor number, async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::fcntl(lock, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn()?;
+        pids.push(child.id() as i32);
+        // SAFETY: dup2 onto a standard descriptor this process owns.
+        if unsafe { libc::dup2(write.as_raw_fd(), fd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(pids)
 }
 
 /// The arguments of `baton-shim log`: the file and its limits.
@@ -384,7 +483,7 @@ fn take_env_file(path: &std::path::Path) -> Result<Vec<baton_core::proc::EnvPair
 
 /// Ends the processes the shim adopted (see the module docs) and reaps
 /// them, until it has no child left or the grace and a last SIGKILL passed.
-fn end_adopted() {
+fn end_adopted(writers: &[i32]) {
     let started = std::time::Instant::now();
     let mut killing = false;
     loop {
@@ -395,6 +494,7 @@ fn end_adopted() {
         let adopted: Vec<i32> = baton_core::proc::live_children(std::process::id())
             .into_iter()
             .map(|pid| pid as i32)
+            .filter(|pid| !writers.contains(pid))
             .collect();
         if adopted.is_empty() {
             return;

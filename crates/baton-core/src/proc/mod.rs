@@ -28,8 +28,8 @@ pub use group::{
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use shim::{MarkerScanner, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path};
 pub use spawn::{
-    SHIM_LOCK_FD, ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe, raise_fd_limit,
-    spawn, spawn_shim,
+    SHIM_LOCK_FD, ShimOutput, ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe,
+    raise_fd_limit, spawn, spawn_shim,
 };
 pub use spawner::{spawn_async, spawn_pty_async, spawn_shim_async};
 pub use tmux::{PaneStatus, TmuxError, TmuxServer, pipe_done_marker};

@@ -277,10 +277,8 @@ pub struct ShimSetup {
     pub status: PathBuf,
     /// A FIFO that becomes the agent's stdin (else `/dev/null`).
     pub stdin_fifo: Option<PathBuf>,
-    /// The agent's stdout: the session's output log, in append mode.
-    pub stdout: std::fs::File,
-    /// The agent's stderr: the session's error log, in append mode.
-    pub stderr: std::fs::File,
+    /// Where the agent's stdout and stderr go.
+    pub output: ShimOutput,
     /// The run's lock file, locked (`flock`) by the caller: the shim
     /// inherits it as fd 3 and holds it while the run lasts, so the next
     /// conductor knows the run is there even if its `spawn` record never
@@ -288,12 +286,36 @@ pub struct ShimSetup {
     pub lock: Option<std::fs::File>,
 }
 
+/// Where a run under the shim writes its output.
+#[derive(Debug)]
+pub enum ShimOutput {
+    /// Straight into the session's logs (opened in append mode): logs that
+    /// never roll over.
+    Files {
+        /// The output log.
+        stdout: std::fs::File,
+        /// The error log.
+        stderr: std::fs::File,
+    },
+    /// Through pipes to the shim's log writers, which roll the logs over
+    /// (`baton-shim --logs`).
+    Rolling {
+        /// The output log.
+        out: PathBuf,
+        /// The error log.
+        err: PathBuf,
+        /// When they roll over and what they keep.
+        limits: crate::seglog::Limits,
+    },
+}
+
 /// The descriptor the shim finds its run's lock file on (`--lock-fd`).
 pub const SHIM_LOCK_FD: i32 = 3;
 
 /// Starts `req` under `baton-shim`, as the leader of a new process group
-/// that outlives the conductor: the agent writes straight into the log
-/// files (no byte waits in a pipe for a conductor that may be gone), the
+/// that outlives the conductor: the agent's output reaches the logs
+/// without the conductor (no byte waits in a pipe for a conductor that may
+/// be gone; see [`ShimOutput`]), the
 /// shim waits for it and records its status, and a later conductor can
 /// adopt the run. The agent's argv, workdir and program are checked here
 /// exactly as for [`spawn`]; the returned pid is the shim's.
@@ -315,6 +337,17 @@ pub fn spawn_shim(
     if lock_fd.is_some() {
         cmd.arg("--lock-fd").arg(SHIM_LOCK_FD.to_string());
     }
+    let (stdout, stderr) = match setup.output {
+        ShimOutput::Files { stdout, stderr } => (Stdio::from(stdout), Stdio::from(stderr)),
+        ShimOutput::Rolling { out, err, limits } => {
+            cmd.arg("--logs")
+                .arg(out)
+                .arg(err)
+                .arg(limits.max_size.to_string())
+                .arg(limits.keep.unwrap_or(0).to_string());
+            (Stdio::null(), Stdio::null())
+        }
+    };
     cmd.arg("--exec")
         .arg(&resolved)
         .arg("--")
@@ -324,8 +357,8 @@ pub fn spawn_shim(
         .envs(req.env.iter().map(|(k, v)| (k, v)))
         .kill_on_drop(false)
         .stdin(Stdio::null())
-        .stdout(setup.stdout)
-        .stderr(setup.stderr)
+        .stdout(stdout)
+        .stderr(stderr)
         .process_group(0);
     let conductor_pid = std::process::id() as libc::pid_t;
     // SAFETY: as in `prepare`.

@@ -1,11 +1,13 @@
 //! A pipes run under `baton-shim`, as the daemon runs them.
 //!
 //! The shim leads the run's process group and outlives the conductor: the
-//! agent's stdout and stderr are the session's log files themselves (append
-//! mode), its stdin a FIFO the shim holds open, and its exit status goes to
-//! a status file. Nothing the agent writes waits in a pipe for a conductor
-//! that may be gone, so a conductor SIGKILLed mid-run loses no byte, and the
-//! next one adopts the run (or, if it ended meanwhile, reads how it ended).
+//! agent's stdout and stderr go to the session's logs through the shim's
+//! own writers (`baton-shim --logs`, which roll the logs over; with
+//! `max_log_size = 0`, the log files themselves, in append mode), its stdin
+//! is a FIFO the shim holds open, and its exit status goes to a status
+//! file. Nothing the agent writes waits in a pipe for a conductor that may
+//! be gone, so a conductor SIGKILLed mid-run loses no byte, and the next one
+//! adopts the run (or, if it ended meanwhile, reads how it ended).
 //! This backend follows the logs (inotify, and a slow poll in case a
 //! notification is missed) and the shim (its exit, through `wait` for our
 //! own child or a pidfd for an adopted one).
@@ -30,6 +32,8 @@ use crate::supervisor::driver::{UNKNOWN, session_file};
 pub(super) const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// How often the group of a leader that exited is looked at.
 pub(super) const GROUP_POLL: Duration = Duration::from_millis(10);
+/// How long a run whose group is empty waits for its log writers.
+const WRITERS_MAX: Duration = Duration::from_secs(10);
 /// Size of the buffer followed logs are read into (one per run).
 const READ_BUF: usize = 64 * 1024;
 
@@ -150,6 +154,9 @@ pub(crate) struct Shim {
     stdin: Option<mpsc::UnboundedSender<StdinJob>>,
     /// The shim is gone; its status is read once the logs are drained.
     leader_gone: bool,
+    /// Since when the run's log writers were waited for, once its group
+    /// was empty (see [`Shim::writers_done`]).
+    writers_waited: Option<std::time::Instant>,
     exited: bool,
     group_empty: bool,
 }
@@ -248,10 +255,41 @@ async fn start(cfg: &RunRequest, adopt: Option<RecordedRun>) -> Result<(Shim, Be
         fifo,
         // An adopted shim that is gone: its status file says how the agent ended.
         leader_gone: !ours,
+        writers_waited: None,
         exited: false,
         group_empty: !ours,
     };
     Ok((shim, begun))
+}
+
+impl Shim {
+    /// Whether the shim's log writers (`baton-shim --logs`) have written
+    /// their last byte: they hold the run's lock until they end, so the run
+    /// settles only once it is free — every byte it wrote is in the logs
+    /// then, even those still in the pipes when a SIGKILL ended the group.
+    /// Given up after [`WRITERS_MAX`] (a process that left the group may
+    /// still hold the agent's stdout; the sweep of the run's strays ends it).
+    fn writers_done(&mut self) -> bool {
+        let free = match std::fs::File::open(&self.lock_file) {
+            Ok(file) => !matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+            Err(_) => true,
+        };
+        if free {
+            return true;
+        }
+        let since = *self
+            .writers_waited
+            .get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() < WRITERS_MAX {
+            return false;
+        }
+        tracing::warn!(
+            log = %self.lock_file.display(),
+            "the run's log writers have not finished within {} s; it ends without them",
+            WRITERS_MAX.as_secs()
+        );
+        true
+    }
 }
 
 impl Backend for Shim {
@@ -295,7 +333,9 @@ impl Backend for Shim {
             let status = proc::read_status(&self.status_file, self.pid.0).unwrap_or(UNKNOWN);
             return Observation::Exited(status);
         }
+        // Settled once the log writers are done too.
         if let Some(seen) = super::settled_after_exit(self.exited, self.pid, &mut self.group_empty)
+            && (!matches!(seen, Observation::Settled) || self.writers_done())
         {
             return seen;
         }
@@ -541,16 +581,33 @@ async fn spawn(
             format!("cannot open {}: {e}", path.display()),
         )
     };
-    let open = |path: &Path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|f| Ok((f.metadata()?.len(), f)))
+    // Opened as a writer would (which repairs what a writer that died
+    // mid-roll-over left): where this run's output begins.
+    let offset = |path: &Path| {
+        crate::seglog::RollingWriter::open(path, cfg.log_limits)
+            .map(|log| log.len())
             .map_err(|e| logs_err(path, e))
     };
-    let (out_offset, stdout) = open(&cfg.out_path)?;
-    let (err_offset, stderr) = open(&cfg.err_path)?;
+    let (out_offset, err_offset) = (offset(&cfg.out_path)?, offset(&cfg.err_path)?);
+    let output = if cfg.log_limits.max_size == 0 {
+        let open = |path: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| logs_err(path, e))
+        };
+        proc::ShimOutput::Files {
+            stdout: open(&cfg.out_path)?,
+            stderr: open(&cfg.err_path)?,
+        }
+    } else {
+        proc::ShimOutput::Rolling {
+            out: cfg.out_path.clone(),
+            err: cfg.err_path.clone(),
+            limits: cfg.log_limits,
+        }
+    };
     let lock = match lock {
         Some(mut file) => {
             use std::io::{Seek, SeekFrom, Write};
@@ -584,8 +641,7 @@ async fn spawn(
         shim,
         status: status_file.to_owned(),
         stdin_fifo: fifo.map(Path::to_owned),
-        stdout,
-        stderr,
+        output,
         lock,
     };
     let (child, pid, start_time) = proc::spawn_shim_async(req, setup)
