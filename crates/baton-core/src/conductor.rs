@@ -180,7 +180,14 @@ impl Conductor {
         let left = crate::supervisor::Left::from_log(&earlier, server.name());
         let mut unfinished: Vec<String> = left.sessions.iter().map(|r| r.id.clone()).collect();
         unfinished.sort();
-        let log = EventLog::open(&dir.join(EVENTS_FILE), opts.conductor.fsync)?;
+        let log = EventLog::open_with(
+            &dir.join(EVENTS_FILE),
+            opts.conductor.fsync,
+            crate::seglog::Limits {
+                max_size: opts.conductor.max_log_size,
+                keep: opts.conductor.keep_segments,
+            },
+        )?;
         let events = log.subscribe();
         log.append(
             None,

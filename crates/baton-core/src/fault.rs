@@ -13,7 +13,12 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Every fault point, by name.
-pub const POINTS: &[&str] = &[TMUX_PANE_CREATED, REMOTE_PANE_CREATED, LOG_ROLLED];
+pub const POINTS: &[&str] = &[
+    TMUX_PANE_CREATED,
+    REMOTE_PANE_CREATED,
+    LOG_ROLLED,
+    EVENTS_ROLLED,
+];
 
 /// A local tmux pane exists, tagged with its run; its `spawn` record is not
 /// written yet.
@@ -26,6 +31,10 @@ pub const REMOTE_PANE_CREATED: &str = "remote_pane_created";
 /// An output log's active file was renamed to a segment; its new active
 /// file is not made yet.
 pub const LOG_ROLLED: &str = "log_rolled";
+
+/// The event log's plain file became its first segment; the next one is
+/// not made yet.
+pub const EVENTS_ROLLED: &str = "events_rolled";
 
 /// The point armed by `BATON_FAULT`, and on which of its hits, read once.
 fn armed() -> Option<&'static (String, u32)> {

@@ -124,7 +124,7 @@ pub fn segments(path: &Path) -> io::Result<Vec<Segment>> {
 }
 
 /// What `path` itself is.
-enum Head {
+pub(crate) enum Head {
     /// Nothing: no log yet, or a writer died during its first roll-over.
     Missing,
     /// A plain file: the log has never rolled; it starts at 0.
@@ -133,7 +133,7 @@ enum Head {
     Link(u64),
 }
 
-fn head(path: &Path) -> io::Result<Head> {
+pub(crate) fn head(path: &Path) -> io::Result<Head> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => {}
         Ok(_) => return Ok(Head::Plain),
@@ -205,7 +205,7 @@ fn apply_retention(path: &Path, active: u64, keep: Option<u32>) -> io::Result<()
 
 /// Points the link `path` at the segment starting at `start`, atomically
 /// (a new link renamed over the old one, or over nothing).
-fn link_to(path: &Path, start: u64) -> io::Result<()> {
+pub(crate) fn link_to(path: &Path, start: u64) -> io::Result<()> {
     let Some((_, name)) = split(path) else {
         return Err(io::Error::new(
             ErrorKind::InvalidInput,

@@ -234,3 +234,143 @@ async fn stall_detection_lands_right_after_the_threshold() {
     h.conductor.kill(&id("st")).await.unwrap();
     h.finish().await;
 }
+
+/// A small limit for the event log's segments (the manifest's least is
+/// 64 KiB; the writer takes any).
+fn rolling(max_size: u64, keep: Option<u32>) -> baton_core::seglog::Limits {
+    baton_core::seglog::Limits { max_size, keep }
+}
+
+fn ended(session: &str, log: &EventLog) {
+    log.append(
+        Some(session),
+        Event::State {
+            from: Healthy,
+            to: Completed,
+            reason: "exit_0".into(),
+            restarts: 0,
+            delay_ms: None,
+            evidence: None,
+        },
+    );
+}
+
+/// Issue 13: the event log rolls over between records into segments named
+/// by their first `seq`, each with a header saying so; read back, the
+/// records are whole, dense and in order, and a reopened log goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_log_rolls_over_between_records_and_reads_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, rolling(8 * 1024, None)).unwrap();
+    for i in 0..3000 {
+        log.append(Some("s"), Event::BudgetReset { restarts: i });
+        if i % 7 == 0 {
+            // Batches of several records too.
+            log.barrier(false).await.unwrap();
+        }
+    }
+    log.close().await.unwrap();
+    let segments = baton_core::seglog::segments(&path).unwrap();
+    assert!(segments.len() > 20, "{} segments", segments.len());
+    for segment in &segments {
+        let bytes = std::fs::read(&segment.path).unwrap();
+        let part = baton_core::eventlog::parse_log(&bytes, &segment.path).unwrap();
+        let header = part.header.expect("every segment has a header");
+        // The first segment was `events.jsonl` itself: it starts at 1.
+        assert_eq!(header.first_seq.unwrap_or(1), segment.start);
+        assert!(!part.torn_tail && part.skipped_lines.is_empty());
+        assert_eq!(part.records.first().map(|r| r.seq), Some(segment.start));
+    }
+    let all = baton_core::eventlog::read_log(&path).unwrap();
+    let seqs: Vec<u64> = all.records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=3000).collect::<Vec<u64>>());
+    assert_eq!(all.deleted_before, None);
+    // From a late seq, only the segments that hold what follows are read.
+    let late = baton_core::eventlog::read_log_since(&path, 2990).unwrap();
+    let first = late.records.first().unwrap().seq;
+    assert!(first > 1 && first <= 2991, "read from {first}");
+    assert_eq!(late.records.last().unwrap().seq, 3000);
+
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, rolling(8 * 1024, None)).unwrap();
+    assert_eq!(log.last_seq(), 3000);
+    log.append(None, Event::BudgetReset { restarts: 0 });
+    log.close().await.unwrap();
+    let all = baton_core::eventlog::read_log(&path).unwrap();
+    assert_eq!(all.records.last().unwrap().seq, 3001);
+}
+
+/// Issue 13: each state a conductor that died mid-roll-over can leave is
+/// repaired by the next open, and the sequence goes on without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_log_left_mid_roll_over_is_repaired_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let log = EventLog::open(&path, FsyncPolicy::Off).unwrap();
+    for i in 0..10 {
+        log.append(None, Event::BudgetReset { restarts: i });
+    }
+    log.close().await.unwrap();
+    // Died after the first roll-over's rename: no events.jsonl.
+    std::fs::rename(&path, baton_core::seglog::segment_path(&path, 1)).unwrap();
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, rolling(1 << 20, None)).unwrap();
+    assert_eq!(log.last_seq(), 10);
+    log.append(None, Event::BudgetReset { restarts: 10 });
+    log.close().await.unwrap();
+    assert_eq!(
+        std::fs::read_link(&path).unwrap(),
+        std::path::Path::new("events.jsonl.11")
+    );
+    // Died after making the next segment, before its header and its link.
+    std::fs::write(baton_core::seglog::segment_path(&path, 12), b"").unwrap();
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, rolling(1 << 20, None)).unwrap();
+    assert_eq!(log.last_seq(), 11);
+    log.append(None, Event::BudgetReset { restarts: 11 });
+    log.close().await.unwrap();
+    assert_eq!(
+        std::fs::read_link(&path).unwrap(),
+        std::path::Path::new("events.jsonl.12")
+    );
+    let seqs: Vec<u64> = baton_core::eventlog::read_log(&path)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<u64>>());
+}
+
+/// Issue 13: retention deletes the oldest segments past `keep`, but never
+/// one holding a record of a session that has not ended; readers learn
+/// which records are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_log_retention_keeps_every_record_of_a_session_still_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let limits = rolling(4 * 1024, Some(2));
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, limits).unwrap();
+    log.append(Some("long"), Event::BudgetReset { restarts: 0 });
+    for i in 0..1000 {
+        log.append(Some("short"), Event::BudgetReset { restarts: i });
+        log.barrier(false).await.unwrap();
+    }
+    log.close().await.unwrap();
+    // `long` has not ended: nothing from its first record on is deleted.
+    let kept = baton_core::eventlog::read_log(&path).unwrap();
+    assert_eq!(kept.deleted_before, None);
+    assert_eq!(kept.records.len(), 1001);
+    let log = EventLog::open_with(&path, FsyncPolicy::Off, limits).unwrap();
+    ended("long", &log);
+    ended("short", &log);
+    for i in 0..300 {
+        log.append(None, Event::BudgetReset { restarts: i });
+        log.barrier(false).await.unwrap();
+    }
+    log.close().await.unwrap();
+    let segments = baton_core::seglog::segments(&path).unwrap();
+    assert_eq!(segments.len(), 3, "two finished and the active one");
+    let kept = baton_core::eventlog::read_log(&path).unwrap();
+    let first = kept.deleted_before.expect("the oldest were deleted");
+    assert_eq!(kept.records.first().unwrap().seq, first);
+    assert_eq!(kept.records.last().unwrap().seq, 1303);
+}

@@ -15,8 +15,8 @@ pub const FORMAT_MAJOR: u32 = 1;
 /// 1.1 added `spawn.agent`; 1.2 `spawn.shim`, `spawn.tmux.marker`, an optional `recovered.pid`;
 /// 1.3 the `request` event; 1.4 the `worktree`, `worktree_removed` and `worktree_kept` events;
 /// 1.5 `completed.usage`; 1.6 the `turn_started`, `turn_ended`, `tool` and `agent_error` events;
-/// 1.7 `input_wait.kind` and the `hooks` event.
-pub const FORMAT_MINOR: u32 = 7;
+/// 1.7 `input_wait.kind` and the `hooks` event; 1.8 segments (`first_seq` in the header).
+pub const FORMAT_MINOR: u32 = 8;
 
 /// The first line of a log file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,6 +27,10 @@ pub struct Header {
     pub version: String,
     /// When the file was created (RFC 3339, UTC).
     pub created: String,
+    /// The `seq` of the first record of a segment the log rolled over into
+    /// (`events.jsonl.<first_seq>`); absent in a log that never rolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<u64>,
 }
 
 impl Header {

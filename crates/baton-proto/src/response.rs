@@ -168,6 +168,11 @@ pub struct Skipped {
 pub struct SkippedEvents {
     /// How many records were skipped.
     pub count: u64,
+    /// The records are gone: they were in segments of the event log that
+    /// `keep_segments` deleted (else the reader fell behind; the log keeps
+    /// them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// One record of the event log, as written to the log file.

@@ -205,7 +205,14 @@ fn responses() -> Vec<Response> {
             bytes: 1 << 26,
             deleted: true,
         }),
-        Response::SkippedEvents(SkippedEvents { count: 17 }),
+        Response::SkippedEvents(SkippedEvents {
+            count: 17,
+            deleted: false,
+        }),
+        Response::SkippedEvents(SkippedEvents {
+            count: 4096,
+            deleted: true,
+        }),
         Response::EndOfStream(EndOfStream::default()),
         Response::EndOfStream(EndOfStream {
             log_len: Some(1 << 40),

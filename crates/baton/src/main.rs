@@ -170,7 +170,8 @@ pub struct ClassifyArgs {
 #[cfg(feature = "engine")]
 #[derive(clap::Args, Debug)]
 pub struct ReplayArgs {
-    /// The event log (`<logs_dir>/events.jsonl`).
+    /// The event log (`<logs_dir>/events.jsonl`, every segment it rolled
+    /// over into read in order), or the logs directory holding it.
     pub file: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]

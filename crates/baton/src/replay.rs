@@ -8,7 +8,13 @@ use baton_core::replay::{ReplayedSession, session_table};
 use crate::{ReplayArgs, exit};
 
 pub fn main(args: ReplayArgs) -> i32 {
-    let log = match read_log(&args.file) {
+    // A logs directory stands for its `events.jsonl` (every segment of it).
+    let file = if args.file.is_dir() {
+        args.file.join("events.jsonl")
+    } else {
+        args.file.clone()
+    };
+    let log = match read_log(&file) {
         Ok(log) => log,
         Err(e) => {
             eprintln!("error: {e}");
@@ -18,7 +24,13 @@ pub fn main(args: ReplayArgs) -> i32 {
     if log.header.is_none() {
         eprintln!(
             "warning: {} has no baton event-log header; reading it anyway",
-            args.file.display()
+            file.display()
+        );
+    }
+    if let Some(first) = log.deleted_before {
+        eprintln!(
+            "note: records 1 to {} were deleted with the oldest segments (`keep_segments`); the table is rebuilt from what is kept",
+            first - 1
         );
     }
     if log.torn_tail {

@@ -318,12 +318,12 @@ impl Place {
         serde_json::from_slice(&out.stdout).unwrap_or_default()
     }
 
+    /// Every record, across the event log's segments.
     fn records(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.logs.join("events.jsonl"))
-            .unwrap_or_default()
+        common::events_text(&self.logs)
             .lines()
-            .skip(1)
-            .filter_map(|l| serde_json::from_str(l).ok())
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("seq").is_some())
             .collect()
     }
 
@@ -637,7 +637,10 @@ fn check(
         // Every byte once, in order: each run's slice is a prefix of what
         // the agent writes, and all of it when the run exited 0.
         count("bytes_once_in_order");
-        let log = std::fs::read(place.logs.join(format!("{id}.out.log"))).unwrap_or_default();
+        // The whole output, across its segments.
+        let log =
+            baton_core::seglog::read_from(&place.logs.join(format!("{id}.out.log")), 0, u64::MAX)
+                .unwrap_or_default();
         let mut runs: Vec<(u64, Option<i64>)> = Vec::new();
         for r in &mine {
             if r["event"] == "spawn" {

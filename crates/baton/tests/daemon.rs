@@ -384,7 +384,7 @@ impl Daemon {
 
     /// Records of the event log file, in order.
     fn log_records(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.logs.join("events.jsonl")).unwrap();
+        let text = common::events_text(&self.logs);
         text.lines()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .filter(|v| v.get("seq").is_some())
@@ -2648,4 +2648,64 @@ fn a_daemon_pipes_session_rolls_its_log_over_through_the_shim_writers() {
         .find(|r| r["event"] == "spawn")
         .unwrap();
     assert_eq!(spawn["shim"], true, "{spawn}");
+}
+
+/// Issue 13: the daemon's event log rolls over too. A daemon SIGKILLed at
+/// its first roll-over (fault point `events_rolled`) loses no record; the
+/// next one goes on in a new segment; `events --since` a seq in an old
+/// segment, and `replay` of the logs directory, read across them.
+#[test]
+fn the_daemons_event_log_rolls_over_and_readers_follow_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"5ms\"\nbackoff_max = \"5ms\"\n\
+                  max_restarts = 120\nmax_log_size = \"64KiB\"\n\
+                  [probe]\nstall_after = \"300ms\"\n";
+    let fault = [("BATON_FAULT", "events_rolled")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
+    d.wait_ready();
+    let stand_in = stand_in();
+    d.baton(&[
+        "spawn", "--id", "looper", "--", &stand_in, "print:x", "exit:1",
+    ]);
+    d.wait_fault_kill();
+    let path = d.logs.join("events.jsonl");
+    assert!(
+        !path.exists(),
+        "killed between the rename and the next segment"
+    );
+    d.start_again(1);
+    let end = d.wait_terminal("looper");
+    assert_eq!(end["state"], "dead", "{end}");
+    let segments = baton_core::seglog::segments(&path).unwrap();
+    assert!(segments.len() >= 2, "{segments:?}");
+    let records = d.log_records();
+    let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
+    let last = *seqs.last().unwrap();
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<u64>>(),
+        "dense, across segments"
+    );
+    let spawns = records
+        .iter()
+        .filter(|r| r["session"] == "looper" && r["event"] == "spawn")
+        .count();
+    assert_eq!(spawns, 121, "every run recorded once");
+
+    let since = segments[0].start + 3;
+    let out = d.baton(&["events", "--since", &since.to_string(), "--json"]);
+    let got: Vec<u64> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["seq"].as_u64())
+        .collect();
+    assert_eq!(got.first(), Some(&(since + 1)), "{}", describe(&out));
+    assert_eq!(got.len() as u64, last - since);
+
+    let replay = d.baton(&["replay", &d.logs.display().to_string(), "--json"]);
+    let table: Vec<Value> = serde_json::from_slice(&replay.stdout).unwrap();
+    let row = table.iter().find(|r| r["id"] == "looper").unwrap();
+    assert_eq!(row["state"], "dead", "{row}");
+    assert_eq!(row["restarts"], 120, "{row}");
 }

@@ -19,18 +19,72 @@ pub struct LogContents {
     pub torn_tail: bool,
     /// 1-based numbers of unreadable lines elsewhere in the file, which were skipped.
     pub skipped_lines: Vec<usize>,
+    /// The `seq` of the oldest record still kept, when retention deleted
+    /// the segments before it (`[conductor] keep_segments`).
+    pub deleted_before: Option<u64>,
 }
 
-/// Reads a whole event log.
+/// Reads a whole event log: `events.jsonl`, or every segment it rolled
+/// over into, in order (see [`crate::seglog`]).
 ///
 /// A last line without its newline is a torn write and is skipped, as is any
 /// line that does not parse; a newer *major* version is refused.
 pub fn read_log(path: &Path) -> Result<LogContents, LogError> {
-    let bytes = std::fs::read(path).map_err(|source| LogError::Io {
+    read_log_since(path, 0)
+}
+
+/// [`read_log`] without the segments that hold only records up to `since`:
+/// the time it takes is that of reading what is wanted.
+pub fn read_log_since(path: &Path, since: u64) -> Result<LogContents, LogError> {
+    let io = |source| LogError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    parse_log(&bytes, path)
+    };
+    if matches!(
+        crate::seglog::head(path).map_err(io)?,
+        crate::seglog::Head::Plain
+    ) {
+        let bytes = std::fs::read(path).map_err(io)?;
+        return parse_log(&bytes, path);
+    }
+    let segments = crate::seglog::segments(path).map_err(io)?;
+    if segments.is_empty() {
+        // No log at all: the error a plain read gives.
+        let bytes = std::fs::read(path).map_err(io)?;
+        return parse_log(&bytes, path);
+    }
+    let mut out = LogContents {
+        deleted_before: segments.first().map(|s| s.start).filter(|first| *first > 1),
+        ..LogContents::default()
+    };
+    for (i, segment) in segments.iter().enumerate() {
+        if segments
+            .get(i + 1)
+            .is_some_and(|next| next.start <= since + 1)
+        {
+            continue;
+        }
+        let bytes = match std::fs::read(&segment.path) {
+            Ok(bytes) => bytes,
+            // Deleted by retention since it was listed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(LogError::Io {
+                    path: segment.path.clone(),
+                    source,
+                });
+            }
+        };
+        let part = parse_log(&bytes, &segment.path)?;
+        if out.header.is_none() {
+            out.header = part.header;
+        }
+        out.records.extend(part.records);
+        out.unknown.extend(part.unknown);
+        out.torn_tail = part.torn_tail;
+        out.skipped_lines.extend(part.skipped_lines);
+    }
+    Ok(out)
 }
 
 /// Parses log bytes; `path` only names the file in errors. Never panics.

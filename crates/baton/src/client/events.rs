@@ -53,6 +53,12 @@ fn run(args: EventsArgs) -> Result<i32, Failure> {
                     return Ok(exit::OK);
                 }
             }
+            Response::SkippedEvents(skipped) if skipped.deleted => {
+                eprintln!(
+                    "baton: {} event records are gone: the segments of events.jsonl that held them were deleted (`keep_segments`)",
+                    skipped.count
+                );
+            }
             Response::SkippedEvents(skipped) => {
                 eprintln!(
                     "baton: skipped {} event records: this reader fell too far behind (events.jsonl keeps them)",

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use baton_core::eventlog::{LoggedEvent, Record, read_log};
+use baton_core::eventlog::{LogContents, LoggedEvent, Record, read_log_since};
 use baton_proto::request::Events;
 use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
 use baton_proto::{ProtoError, Response};
@@ -25,8 +25,11 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     let written = daemon.conductor.last_seq();
     let path = daemon.conductor.events_path();
     let read = match req.since {
-        Some(since) if since >= written => Ok(Ok(Vec::new())),
-        _ => tokio::task::spawn_blocking(move || read_log(&path).map(|c| c.records)).await,
+        Some(since) if since >= written => Ok(Ok(LogContents::default())),
+        _ => {
+            let since = req.since.unwrap_or(0);
+            tokio::task::spawn_blocking(move || read_log_since(&path, since)).await
+        }
     };
     let mut seen = Seen::default();
     if let Some(since) = req.since {
@@ -35,7 +38,20 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         seen.note(since.min(written));
     }
     let records = match read {
-        Ok(Ok(records)) => records,
+        Ok(Ok(log)) => {
+            // Asked for records that retention deleted: say how many.
+            if let Some(first) = log.deleted_before {
+                let from = req.since.unwrap_or(0) + 1;
+                if from < first {
+                    let skipped = SkippedEvents {
+                        count: first - from,
+                        deleted: true,
+                    };
+                    peer.send(&Response::SkippedEvents(skipped)).await?;
+                }
+            }
+            log.records
+        }
         Ok(Err(e)) => {
             return peer
                 .send(&Response::error(ErrorKind::Internal, e.to_string()))
@@ -91,8 +107,11 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
                     .map(|n| seen.missed_before(logged.record.seq, n))
                     && count > 0
                 {
-                    peer.send(&Response::SkippedEvents(SkippedEvents { count }))
-                        .await?;
+                    let skipped = SkippedEvents {
+                        count,
+                        deleted: false,
+                    };
+                    peer.send(&Response::SkippedEvents(skipped)).await?;
                 }
                 if seen.is_new(logged.record.seq) {
                     seen.note(logged.record.seq);
@@ -106,8 +125,11 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         }
     }
     if let Some(count) = lagged.filter(|n| *n > 0) {
-        peer.send(&Response::SkippedEvents(SkippedEvents { count }))
-            .await?;
+        let skipped = SkippedEvents {
+            count,
+            deleted: false,
+        };
+        peer.send(&Response::SkippedEvents(skipped)).await?;
     }
     peer.send(&Response::EndOfStream(EndOfStream::default()))
         .await

@@ -62,3 +62,18 @@ pub fn git_repo(dir: &std::path::Path) -> PathBuf {
     git(dir, &["commit", "-q", "--allow-empty", "-m", "first"]);
     PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"]))
 }
+
+/// The text of `<logs>/events.jsonl`, every segment of it in order once it
+/// rolled over (see `baton_core::seglog`).
+#[allow(dead_code)]
+pub fn events_text(logs: &std::path::Path) -> String {
+    let path = logs.join("events.jsonl");
+    let segments = baton_core::seglog::segments(&path).unwrap_or_default();
+    if segments.is_empty() {
+        return std::fs::read_to_string(&path).unwrap_or_default();
+    }
+    segments
+        .iter()
+        .map(|s| std::fs::read_to_string(&s.path).unwrap_or_default())
+        .collect()
+}
