@@ -123,13 +123,44 @@ impl Harness {
         hosts: BTreeMap<String, HostConfig>,
         agents: baton_config::AgentsConfig,
     ) -> Fallible<Harness> {
+        Harness::start_full(logs_dir, probe, ctx, hosts, agents, |_| {})
+    }
+
+    /// [`Harness::start`] with `[conductor]` settings changed by `tweak`
+    /// (e.g. `max_log_size`).
+    pub fn start_tweaked(
+        logs_dir: &Path,
+        probe: ProbeConfig,
+        ctx: &Ctx,
+        tweak: impl FnOnce(&mut ConductorConfig),
+    ) -> Fallible<Harness> {
+        Harness::start_full(
+            logs_dir,
+            probe,
+            ctx,
+            BTreeMap::new(),
+            Default::default(),
+            tweak,
+        )
+    }
+
+    fn start_full(
+        logs_dir: &Path,
+        probe: ProbeConfig,
+        ctx: &Ctx,
+        hosts: BTreeMap<String, HostConfig>,
+        agents: baton_config::AgentsConfig,
+        tweak: impl FnOnce(&mut ConductorConfig),
+    ) -> Fallible<Harness> {
+        let mut conductor = ConductorConfig {
+            logs_dir: logs_dir.to_owned(),
+            fsync: ctx.fsync,
+            grace: GRACE,
+            ..Default::default()
+        };
+        tweak(&mut conductor);
         let opts = ConductorOptions {
-            conductor: ConductorConfig {
-                logs_dir: logs_dir.to_owned(),
-                fsync: ctx.fsync,
-                grace: GRACE,
-                ..Default::default()
-            },
+            conductor,
             probe,
             agents,
             base_dir: logs_dir.to_owned(),

@@ -45,6 +45,8 @@ enum Figure {
     Stall,
     /// Output throughput against `agent | cat > file`.
     Throughput,
+    /// The same flood with logs rolling over every 64 MiB beside one file.
+    Rolling,
     /// Spawn rate to healthy, and shutdown time.
     Spawn,
     /// Idle CPU and memory per session.
@@ -76,10 +78,11 @@ enum Figure {
 }
 
 impl Figure {
-    const ALL: [Figure; 15] = [
+    const ALL: [Figure; 16] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
+        Figure::Rolling,
         Figure::Spawn,
         Figure::Idle,
         Figure::Accounts,
@@ -99,6 +102,7 @@ impl Figure {
             Figure::Exit => "exit",
             Figure::Stall => "stall",
             Figure::Throughput => "throughput",
+            Figure::Rolling => "rolling",
             Figure::Spawn => "spawn",
             Figure::Idle => "idle",
             Figure::Accounts => "accounts",
@@ -373,6 +377,9 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Parser => figures::parser::measure(ctx, plan.flood_size, plan.flood_runs).await,
         Figure::Throughput => {
             figures::throughput::measure(ctx, plan.flood_size, plan.flood_runs).await
+        }
+        Figure::Rolling => {
+            figures::throughput::measure_rolling(ctx, plan.flood_size, plan.flood_runs).await
         }
         Figure::Spawn => figures::spawn::measure(ctx, plan.spawn_sessions).await,
         Figure::Idle => figures::idle::measure(ctx, &plan.idle_counts, plan.idle_window).await,

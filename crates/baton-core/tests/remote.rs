@@ -1002,3 +1002,51 @@ async fn a_remote_gemini_gets_its_hooks_from_a_file_written_on_the_host() {
     );
     h.finish().await;
 }
+
+/// Issue 13: a remote session's local log rolls over as it is fetched; every
+/// byte is there across the segments, and the payload after the flood is
+/// still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_sessions_local_log_rolls_over_and_keeps_every_byte() {
+    let Some(sshd) = Sshd::loopback() else { return };
+    let h = Harness::new(|o| {
+        o.hosts.insert("lo".into(), sshd.host_config("lo"));
+        o.conductor.max_restarts = 0;
+        o.conductor.max_log_size = 64 * 1024;
+    });
+    let size = 1024 * 1024 + 9;
+    let flood = format!("flood:{size}");
+    h.spawn(remote_script(
+        "rroll",
+        "lo",
+        &[&flood, "payload:{\"ok\":2}", "exit:0"],
+    ))
+    .await;
+    assert_eq!(h.wait_terminal("rroll").await, Completed, "{}", h.dump());
+    let mut expected = Vec::new();
+    for chunk in stand_in_agent::flood_bytes(size) {
+        expected.extend_from_slice(chunk);
+    }
+    expected.extend_from_slice(
+        b"<<<BATON_COMPLETION_BEGIN>>>\n{\"ok\":2}\n<<<BATON_COMPLETION_END>>>\n",
+    );
+    let expected = on_terminal(&String::from_utf8(expected).unwrap());
+    let out = h.out_log("rroll");
+    assert!(
+        out == expected,
+        "{} bytes, {} expected",
+        out.len(),
+        expected.len()
+    );
+    let segments = baton_core::seglog::segments(&h.logs().join("rroll.out.log")).unwrap();
+    assert!(segments.len() > 16, "{} segments", segments.len());
+    assert!(segments.iter().all(|s| s.len <= 64 * 1024));
+    assert!(
+        h.session_records("rroll")
+            .iter()
+            .any(|r| matches!(&r.event, Event::Completed { payload: Some(p), .. } if p["ok"] == 2)),
+        "{}",
+        h.dump()
+    );
+    h.finish().await;
+}

@@ -2709,3 +2709,58 @@ fn the_daemons_event_log_rolls_over_and_readers_follow_it() {
     assert_eq!(row["state"], "dead", "{row}");
     assert_eq!(row["restarts"], 120, "{row}");
 }
+
+/// Issue 13: the daemon SIGKILLed in the middle of rolling a PTY session's
+/// log over (fault point `log_rolled`: the file became segment 0, the next
+/// is not made) loses nothing it had written; the next daemon repairs the
+/// log, and the restarted run's bytes follow at the offset its `spawn`
+/// records.
+#[test]
+fn a_daemon_killed_mid_roll_over_loses_no_byte_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_log_size = \"64KiB\"\n\
+                  [probe]\nstall_after = \"300ms\"\n";
+    let fault = [("BATON_FAULT", "log_rolled")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
+    d.wait_ready();
+    let size = 512 * 1024;
+    let flood_step = format!("flood:{size}");
+    d.spawn_steps("roller", &["--backend", "pty"], &[&flood_step, "exit:0"]);
+    d.wait_fault_kill();
+    let path = d.logs.join("roller.out.log");
+    let first = baton_core::seglog::segment_path(&path, 0);
+    assert_eq!(std::fs::metadata(&first).unwrap().len(), 65536);
+    d.start_again(1);
+    let end = d.wait_terminal("roller");
+    assert_eq!(end["state"], "completed", "{end}");
+    let expected = {
+        let mut plain = Vec::new();
+        for chunk in stand_in_agent::flood_bytes(size) {
+            plain.extend_from_slice(chunk);
+        }
+        let mut out = Vec::new();
+        for b in plain {
+            if b == b'\n' {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    };
+    let offsets: Vec<u64> = d
+        .records_of("roller")
+        .iter()
+        .filter(|r| r["event"] == "spawn")
+        .filter_map(|r| r["out_offset"].as_u64())
+        .collect();
+    assert_eq!(
+        offsets,
+        [0, 65536],
+        "the next run starts after every byte written"
+    );
+    let log = baton_core::seglog::read_from(&path, 0, u64::MAX).unwrap();
+    assert_eq!(&log[..65536], &expected[..65536], "the first run's bytes");
+    assert_eq!(sha(&log[65536..]), sha(&expected), "the second run, whole");
+}

@@ -92,9 +92,9 @@ async fn to_completion(
             Event::Spawn { .. } => spawned = Some(r.at_ns),
             Event::Completed { .. } => {
                 let start = spawned.ok_or_else(|| format!("{id}: `completed` before `spawn`"))?;
-                let bytes = std::fs::metadata(h.out_log(&id))
-                    .map_err(|e| format!("{id}: {e}"))?
-                    .len();
+                // Across the log's segments.
+                let bytes = baton_core::seglog::global_len(&h.out_log(&id))
+                    .map_err(|e| format!("{id}: {e}"))?;
                 return Ok((ms_between(r.at_ns, start) / 1e3, bytes));
             }
             Event::State {

@@ -1,7 +1,6 @@
 //! Output throughput: one flooding session against `agent | cat > file`,
 //! with every byte on disk checked.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -158,10 +157,11 @@ async fn flood_through_cat(
     }
 }
 
-/// Checks that `path` holds exactly `flood_bytes(size)`, then removes it.
+/// Checks that the log `path` holds exactly `flood_bytes(size)` (across
+/// its segments), then removes it.
 async fn verify(path: &Path, size: u64, expected: &[u8; 32]) -> Fallible<()> {
     let owned: PathBuf = path.to_owned();
-    let (len, digest) = tokio::task::spawn_blocking(move || sha256_file(&owned))
+    let (len, digest) = tokio::task::spawn_blocking(move || sha256_log(&owned))
         .await
         .map_err(|e| format!("hashing {} panicked: {e}", path.display()))??;
     if len != size {
@@ -180,6 +180,9 @@ async fn verify(path: &Path, size: u64, expected: &[u8; 32]) -> Fallible<()> {
         )
         .into());
     }
+    for segment in baton_core::seglog::segments(path).unwrap_or_default() {
+        let _ = std::fs::remove_file(&segment.path);
+    }
     let _ = std::fs::remove_file(path);
     Ok(())
 }
@@ -192,21 +195,98 @@ fn sha256_flood(size: u64) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn sha256_file(path: &Path) -> Fallible<(u64, [u8; 32])> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+/// The length and sha256 of a whole log, read across its segments.
+fn sha256_log(path: &Path) -> Fallible<(u64, [u8; 32])> {
+    use baton_core::seglog::{Got, LogReader};
+    let mut log = LogReader::new(path);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
     loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if n == 0 {
-            return Ok((len, hasher.finalize().into()));
+        match log
+            .read_into(len, &mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+        {
+            Got::Bytes(0) => return Ok((len, hasher.finalize().into())),
+            Got::Bytes(n) => {
+                len += n as u64;
+                hasher.update(&buf[..n]);
+            }
+            Got::Dropped { to } => {
+                return Err(format!("{}: bytes {len}..{to} were deleted", path.display()).into());
+            }
         }
-        len += n as u64;
-        hasher.update(&buf[..n]);
     }
+}
+
+/// The same flood under two conductors, interleaved: one whose logs roll
+/// over every 64 MiB, one whose logs never do. Both checksummed.
+pub async fn measure_rolling(ctx: &Ctx, size: u64, runs: usize) -> Fallible<Outcome> {
+    const SEGMENT: u64 = baton_config::DEFAULT_MAX_LOG_SIZE;
+    let expected = tokio::task::spawn_blocking(move || sha256_flood(size))
+        .await
+        .map_err(|e| format!("hashing the flood pattern panicked: {e}"))?;
+    let limit = Duration::from_secs(60) + Duration::from_secs(size / 5_000_000);
+    let probe = ProbeConfig::default;
+    let mut rolling = Harness::start_tweaked(&ctx.dir.join("rolling"), probe(), ctx, |c| {
+        c.max_log_size = SEGMENT;
+    })?;
+    let mut flat = Harness::start_tweaked(&ctx.dir.join("flat"), probe(), ctx, |c| {
+        c.max_log_size = 0;
+    })?;
+    let measured: Fallible<_> = async {
+        let (mut rolled, mut single, mut segments) = (Vec::new(), Vec::new(), Vec::new());
+        for run in 0..runs {
+            let id = format!("flood-{run}");
+            // Each side goes first in every other run: neither gets the
+            // warmer page cache each time.
+            for rolls in [run % 2 == 0, run % 2 == 1] {
+                if rolls {
+                    eprintln!("  rolling run {}/{runs}: 64 MiB segments", run + 1);
+                    rolled.push(flood_under_baton(&mut rolling, &id, size, limit).await?);
+                    let path = rolling.out_log(&id);
+                    segments.push(baton_core::seglog::segments(&path).map_or(0, |s| s.len()));
+                    verify(&path, size, &expected).await?;
+                } else {
+                    eprintln!("  rolling run {}/{runs}: one file", run + 1);
+                    single.push(flood_under_baton(&mut flat, &id, size, limit).await?);
+                    verify(&flat.out_log(&id), size, &expected).await?;
+                }
+            }
+        }
+        Ok((rolled, single, segments))
+    }
+    .await;
+    let closed_rolling = rolling.shutdown(measured.is_err(), SHUTDOWN_LIMIT).await;
+    let closed_flat = flat.shutdown(measured.is_err(), SHUTDOWN_LIMIT).await;
+    let (rolled, single, segments) = measured?;
+    closed_rolling?;
+    closed_flat?;
+    let mbps = |secs: f64| size as f64 / 1e6 / secs;
+    let med = |v: &[f64]| median(v).ok_or("no rolling samples");
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    Ok(Outcome {
+        rows: vec![
+            Row::new(
+                format!("output MB/s rolling every 64 MiB, median of {runs}"),
+                mbps(med(&rolled)?),
+                Some(mbps(med(&single)?)),
+                Target::RatioAtLeast(0.95),
+            ),
+            Row::new(
+                format!("output MB/s rolling every 64 MiB, best of {runs}"),
+                mbps(best(&rolled)),
+                Some(mbps(best(&single))),
+                Target::RatioAtLeast(0.95),
+            ),
+        ],
+        notes: vec![format!(
+            "rolling: {size} bytes per run, runs interleaved (each side first in every other run); baseline = the same flood under a \
+             conductor with max_log_size = 0 (one file); segments per rolled log: {segments:?}; \
+             every log checksummed across its segments (sha256 {})",
+            hex(&expected)
+        )],
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
