@@ -305,10 +305,26 @@ mod tests {
         let mut file = std::fs::File::create(&path).expect("create");
         stand_in_agent::write_flood(&mut file, size).expect("write");
         drop(file);
-        let (len, digest) = sha256_file(&path).expect("hash");
+        let (len, digest) = sha256_log(&path).expect("hash");
         assert_eq!(len, size);
         assert_eq!(digest, sha256_flood(size));
         assert_ne!(digest, sha256_flood(size - 1));
         assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+
+    #[test]
+    fn a_rolled_log_hashes_as_the_whole_flood() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f.out.log");
+        let size = (1 << 20) + 12_345;
+        let limits = baton_core::seglog::Limits {
+            max_size: 100_000,
+            keep: None,
+        };
+        let mut log = baton_core::seglog::RollingWriter::open(&path, limits).expect("open");
+        stand_in_agent::write_flood(&mut log, size).expect("write");
+        drop(log);
+        assert!(baton_core::seglog::segments(&path).expect("list").len() > 10);
+        assert_eq!(sha256_log(&path).expect("hash"), (size, sha256_flood(size)));
     }
 }
