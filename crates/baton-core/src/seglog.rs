@@ -337,6 +337,46 @@ impl RollingWriter {
         Ok(())
     }
 
+    /// Moves up to `max` bytes from the pipe `from` into the log with
+    /// `splice(2)`, with no copy through this process, rolling over first
+    /// when the active file is full; a move never crosses a roll-over.
+    /// Returns how many bytes it moved: 0 at the pipe's end. Blocks while
+    /// the pipe is empty. A kernel or file system that cannot splice
+    /// answers `EINVAL`: write with [`RollingWriter::append`] then.
+    pub fn splice_from(
+        &mut self,
+        from: std::os::fd::BorrowedFd<'_>,
+        max: usize,
+    ) -> io::Result<usize> {
+        if self.limits.max_size > 0 && self.len >= self.limits.max_size {
+            // Roll over only for a next byte: not at the pipe's end.
+            if !has_input(from)? {
+                return Ok(0);
+            }
+            self.roll()?;
+        }
+        let room = match self.limits.max_size {
+            0 => max,
+            limit => (limit - self.len).min(max as u64) as usize,
+        };
+        if self.file.is_none() {
+            *self = RollingWriter::open(&self.path, self.limits)?;
+        }
+        let Some(file) = &self.file else {
+            return Err(io::Error::other("the log has no active file"));
+        };
+        let moved = rustix::pipe::splice(
+            from,
+            None,
+            file,
+            None,
+            room,
+            rustix::pipe::SpliceFlags::MOVE,
+        )?;
+        self.len += moved as u64;
+        Ok(moved)
+    }
+
     /// Finishes the active file as a segment and starts the next one.
     fn roll(&mut self) -> io::Result<()> {
         let next = self.len();
@@ -378,6 +418,33 @@ fn open_append(path: &Path) -> io::Result<File> {
         .open(path)?;
     file.seek(SeekFrom::End(0))?;
     Ok(file)
+}
+
+/// Waits until the pipe `fd` has a byte to read (true) or is at its end
+/// (false).
+fn has_input(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll on one valid pollfd, for as long as it takes.
+        if unsafe { libc::poll(&mut poll, 1, -1) } >= 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let mut available: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through a valid pointer.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut available) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(available > 0)
 }
 
 /// Makes the (empty) segment starting at `start`; one left empty by a
@@ -956,6 +1023,49 @@ mod tests {
         std::fs::write(&plain, b"abcdef").unwrap();
         truncate(&plain, 4).unwrap();
         assert_eq!(std::fs::read(&plain).unwrap(), b"abcd");
+    }
+
+    #[test]
+    fn a_pipe_spliced_into_the_log_rolls_it_over_like_writes() {
+        use std::io::Write;
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.out.log");
+        let data = pattern(300_000);
+        let (read, mut write) = std::io::pipe().unwrap();
+        let feeder = {
+            let data = data.clone();
+            std::thread::spawn(move || {
+                for piece in data.chunks(7_777) {
+                    write.write_all(piece).unwrap();
+                }
+            })
+        };
+        let mut w = RollingWriter::open(&path, limits(65_536, None)).unwrap();
+        loop {
+            match w.splice_from(read.as_fd(), 1 << 20).unwrap() {
+                0 => break,
+                _ => continue,
+            }
+        }
+        feeder.join().unwrap();
+        assert_eq!(w.len(), 300_000);
+        // 4 full segments and the rest; none empty, also where the pipe
+        // ended right at a full segment (below).
+        let found = segments(&path).unwrap();
+        assert_eq!(found.len(), 5);
+        assert!(found.iter().all(|s| s.len <= 65_536));
+        assert_eq!(read_all(&path, 0), (data, 0));
+        let exact = dir.path().join("x.out.log");
+        let (read, mut write) = std::io::pipe().unwrap();
+        write.write_all(&pattern(65_536)).unwrap();
+        drop(write);
+        let mut w = RollingWriter::open(&exact, limits(65_536, None)).unwrap();
+        while w.splice_from(read.as_fd(), 1 << 20).unwrap() > 0 {}
+        assert!(
+            segments(&exact).unwrap().is_empty(),
+            "no roll-over for no byte"
+        );
     }
 
     #[test]

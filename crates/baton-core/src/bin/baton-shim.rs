@@ -372,8 +372,11 @@ fn log_args(
     Ok((file.ok_or("no log file given")?, limits))
 }
 
-/// Appends stdin to the log at `path` until end-of-file.
+/// Appends stdin to the log at `path` until end-of-file: spliced from the
+/// pipe into the file when stdin is a pipe (no copy through this process),
+/// else read and written.
 fn write_log(path: &std::path::Path, limits: baton_core::seglog::Limits) -> ExitCode {
+    use std::os::fd::AsFd;
     let mut log = match baton_core::seglog::RollingWriter::open(path, limits) {
         Ok(log) => log,
         Err(e) => {
@@ -381,7 +384,23 @@ fn write_log(path: &std::path::Path, limits: baton_core::seglog::Limits) -> Exit
             return ExitCode::from(SHIM_FAILED);
         }
     };
-    let mut stdin = std::io::stdin().lock();
+    let stdin = std::io::stdin();
+    // A bigger pipe: fewer wake-ups of this writer and of the agent.
+    baton_core::proc::grow_pipe(libc::STDIN_FILENO, SPLICE_MAX);
+    loop {
+        match log.splice_from(stdin.as_fd(), SPLICE_MAX) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Not a pipe, or a file system that cannot take a splice.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
+            Err(e) => {
+                eprintln!("baton-shim log: cannot write {}: {e}", path.display());
+                return ExitCode::from(SHIM_FAILED);
+            }
+        }
+    }
+    let mut stdin = stdin.lock();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match stdin.read(&mut buf) {
@@ -400,6 +419,9 @@ fn write_log(path: &std::path::Path, limits: baton_core::seglog::Limits) -> Exit
         }
     }
 }
+
+/// The most a log writer moves at once, and the size it asks of its pipe.
+const SPLICE_MAX: usize = 1 << 20;
 
 /// Takes the run's lock file on `fd`: out of the agent's reach, with this
 /// shim's pid and start time appended.
