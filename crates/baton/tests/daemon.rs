@@ -2764,3 +2764,53 @@ fn a_daemon_killed_mid_roll_over_loses_no_byte_it_wrote() {
     assert_eq!(&log[..65536], &expected[..65536], "the first run's bytes");
     assert_eq!(sha(&log[65536..]), sha(&expected), "the second run, whole");
 }
+
+/// Issue 13: with `keep_segments`, the daemon deletes event segments once
+/// the sessions in them have ended (never before), and readers asking for
+/// those records are told they are gone.
+#[test]
+fn deleted_event_segments_are_reported_to_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"5ms\"\nbackoff_max = \"5ms\"\n\
+                  max_restarts = 80\nmax_log_size = \"64KiB\"\nkeep_segments = 1\n\
+                  [probe]\nstall_after = \"300ms\"\n";
+    let mut d = Daemon::spawn_with_config(dir, socket, logs, config, &[]);
+    d.wait_ready();
+    let stand_in = stand_in();
+    d.baton(&[
+        "spawn", "--id", "first", "--", &stand_in, "print:x", "exit:1",
+    ]);
+    assert_eq!(d.wait_terminal("first")["state"], "dead");
+    let path = d.logs.join("events.jsonl");
+    let before = baton_core::seglog::segments(&path).unwrap();
+    assert!(
+        before.first().is_some_and(|s| s.start == 1),
+        "nothing deleted while `first` ran: {before:?}"
+    );
+    d.baton(&[
+        "spawn", "--id", "second", "--", &stand_in, "print:x", "exit:1",
+    ]);
+    assert_eq!(d.wait_terminal("second")["state"], "dead");
+    let after = baton_core::seglog::segments(&path).unwrap();
+    let first_kept = after.first().unwrap().start;
+    assert!(first_kept > 1, "the oldest segments went: {after:?}");
+    let out = d.baton(&["events", "--since", "0", "--json"]);
+    assert!(
+        text(&out.stderr).contains(&format!("baton: {} event records are gone", first_kept - 1)),
+        "{}",
+        describe(&out)
+    );
+    let got: Vec<u64> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["seq"].as_u64())
+        .collect();
+    assert_eq!(got.first(), Some(&first_kept));
+    let replay = d.baton(&["replay", &path.display().to_string()]);
+    assert!(
+        text(&replay.stderr).contains("were deleted with the oldest segments"),
+        "{}",
+        describe(&replay)
+    );
+}
