@@ -105,6 +105,9 @@ pub enum Via {
     Mcp,
     /// `baton tui`, on behalf of the person at the dashboard.
     Tui,
+    /// `baton web`, on behalf of the person at its page (or a script
+    /// using its API).
+    Web,
     /// A client kind this version does not know (from a newer client).
     #[serde(other)]
     Other,
@@ -122,6 +125,7 @@ impl Via {
             Via::Cli => "cli",
             Via::Mcp => "mcp",
             Via::Tui => "tui",
+            Via::Web => "web",
             Via::Other => "other",
         }
     }

@@ -22,6 +22,7 @@ mod socket;
 mod tui;
 #[cfg(feature = "engine")]
 mod view;
+mod web;
 #[cfg(feature = "engine")]
 mod worktrees;
 
@@ -109,6 +110,8 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// The live dashboard: every session's state with its evidence; answer, kill, attach.
     Tui(tui::TuiArgs),
+    /// The dashboard in a browser or on a phone: prints the URL to open (with its access token).
+    Web(web::WebArgs),
     /// Print a shell completion script: `baton completions bash > /etc/bash_completion.d/baton`.
     Completions(CompletionsArgs),
     /// Print baton's man page (roff): `baton man | man -l -`.
@@ -226,6 +229,7 @@ fn main() {
         Command::Mcp(_) => "warn,baton=info",
         // Its stderr is the screen it draws on.
         Command::Tui(_) => "off",
+        Command::Web(_) => "warn,baton=info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -260,6 +264,7 @@ fn main() {
         Command::Shutdown(args) => client::control::shutdown(args),
         Command::Mcp(args) => mcp::main(args),
         Command::Tui(args) => tui::main(args),
+        Command::Web(args) => web::main(args),
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -2472,12 +2472,17 @@ fn pty_flood_output(size: u64) -> Vec<u8> {
         plain.extend_from_slice(chunk);
     }
     plain.extend_from_slice(b"end\n");
+    on_pty(&plain)
+}
+
+/// What a PTY passes on of `plain`: each `\n` as `\r\n`.
+fn on_pty(plain: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(plain.len() * 102 / 100);
     for b in plain {
-        if b == b'\n' {
+        if *b == b'\n' {
             out.push(b'\r');
         }
-        out.push(b);
+        out.push(*b);
     }
     out
 }
@@ -2740,14 +2745,7 @@ fn a_daemon_killed_mid_roll_over_loses_no_byte_it_wrote() {
         for chunk in stand_in_agent::flood_bytes(size) {
             plain.extend_from_slice(chunk);
         }
-        let mut out = Vec::new();
-        for b in plain {
-            if b == b'\n' {
-                out.push(b'\r');
-            }
-            out.push(b);
-        }
-        out
+        on_pty(&plain)
     };
     let offsets: Vec<u64> = d
         .records_of("roller")

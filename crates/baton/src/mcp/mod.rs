@@ -9,8 +9,8 @@
 
 mod schema;
 mod stdio;
-mod tools;
-mod types;
+pub(crate) mod tools;
+pub(crate) mod types;
 mod wait;
 
 use std::path::PathBuf;

@@ -71,6 +71,216 @@ pub(super) fn reply<T: Serialize>(out: &T, text: String) -> Outcome {
 }
 
 /// Turns an outcome into what the client gets: an error becomes a tool error.
+/// One page of a session's log, as the `logs` tool (and `baton web`'s
+/// logs API) gives it.
+pub(crate) async fn logs_page(link: &DaemonLink, input: LogsIn) -> Result<LogsOut, String> {
+    let stream = input.stream.unwrap_or_default();
+    let max = input
+        .max_bytes
+        .unwrap_or(DEFAULT_LOG_PAGE)
+        .clamp(MIN_LOG_PAGE, MAX_LOG_PAGE);
+    let by_tail = input.offset.is_none() && input.tail_bytes.is_some();
+    let request = Request::Logs(Logs {
+        id: input.id.clone(),
+        stderr: stream == Stream::Stderr,
+        offset: Some(input.offset.unwrap_or(0)).filter(|_| !by_tail),
+        tail_bytes: input.tail_bytes.filter(|_| by_tail),
+        max_bytes: Some(max),
+        ..Logs::default()
+    });
+    let mut exchange = link.open(&request).await.map_err(failed)?;
+    let mut start: Option<u64> = None;
+    let mut bytes = Vec::new();
+    let mut deleted = 0;
+    let log_len = loop {
+        match exchange.next().await.map_err(failed)? {
+            Response::Skipped(skipped) if start.is_none() => deleted += skipped.bytes,
+            Response::LogChunk(chunk) => {
+                let data = chunk
+                    .bytes()
+                    .map_err(|e| format!("the daemon sent a bad log chunk: {e}"))?;
+                start.get_or_insert(chunk.offset);
+                bytes.extend_from_slice(&data);
+            }
+            Response::EndOfStream(end) => break end.log_len.unwrap_or(0),
+            other => return Err(unexpected(&other).message()),
+        }
+    };
+    let mut offset = start.unwrap_or_else(|| match (by_tail, input.offset) {
+        (true, _) => log_len.saturating_sub(input.tail_bytes.unwrap_or(0)),
+        // Past the end: nothing yet; the same offset is still the next.
+        (false, offset) => offset.unwrap_or(0) + deleted,
+    });
+    if by_tail {
+        // A tail may begin inside a character: start at the next one.
+        let cut = bytes
+            .iter()
+            .take(3)
+            .take_while(|b| (**b & 0xC0) == 0x80)
+            .count();
+        bytes.drain(..cut);
+        offset += cut as u64;
+    }
+    let page = Page::new(bytes);
+    let next_offset = offset + page.len;
+    let out = LogsOut {
+        id: input.id.clone(),
+        stream,
+        offset,
+        next_offset,
+        log_len,
+        deleted_bytes: Some(deleted).filter(|d| *d > 0),
+        more: next_offset < log_len,
+        text: page.text,
+        base64: page.base64,
+    };
+    Ok(out)
+}
+
+/// Sends one line to a session and waits for its receipt (the `input`
+/// record) and for it to go on, as the `send` tool does for `via`.
+pub(crate) async fn send_input(
+    link: &DaemonLink,
+    input: SendIn,
+    via: Via,
+) -> Result<SendOut, String> {
+    if input.text.contains(['\n', '\r', '\0']) {
+        return Err(
+            "`text` must be one line, without newline, carriage return or NUL; nothing was sent"
+                .into(),
+        );
+    }
+    let force = input.force.unwrap_or(false);
+    let confirm = seconds("confirm_s", input.confirm_s, DEFAULT_CONFIRM, MAX_CONFIRM)?;
+    let (before, seq) = row(link, &input.id).await?;
+    if before.state.is_terminal() {
+        return Err(format!(
+            "session `{}` is {} ({}): it runs no more, so nothing was sent",
+            before.id, before.state, before.reason
+        ));
+    }
+    if !force && before.state != SessionState::InputWait {
+        return Err(format!(
+            "session `{}` is {} ({}), not input_wait: nothing was sent. Wait for input_wait, or pass force=true to type into it anyway",
+            before.id, before.state, before.reason
+        ));
+    }
+    // Watch the session's records from before the send: the receipt is
+    // the `input` record it causes.
+    let mut watch = link
+        .open(&Request::Events(Events {
+            session: Some(input.id.clone()),
+            since: Some(seq),
+            follow: true,
+        }))
+        .await
+        .map_err(failed)?;
+    // The record is told from another client's input by the bytes'
+    // hash: the daemon writes the text and a newline.
+    let sha256 = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(input.text.as_bytes());
+        hasher.update(b"\n");
+        format!("{:x}", hasher.finalize())
+    };
+    let request = Request::Send(SendInput {
+        id: input.id.clone(),
+        text: input.text,
+        if_waiting: !force,
+        via,
+    });
+    match link.call(&request).await {
+        Ok(Response::Done(_)) => {}
+        Ok(other) => return Err(unexpected(&other).message()),
+        Err(e) if e.kind() == Some(ErrorKind::NotWaiting) => {
+            return Err(format!(
+                "{}: nothing was sent (it changed state just now); check `status`",
+                e.message()
+            ));
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, async {
+        loop {
+            let record = next_record(&mut watch).await?;
+            if let Event::Input {
+                source,
+                sha256: sent,
+                ..
+            } = &record.event
+                && source == via.as_str()
+                && *sent == sha256
+            {
+                return Ok(record.seq);
+            }
+        }
+    })
+    .await;
+    let input_seq = match receipt {
+        Ok(Ok(seq)) => seq,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => {
+            return Err(format!(
+                "the daemon wrote the input to `{}` but its `input` record did not arrive within {} s; check `events`",
+                input.id,
+                RECEIPT_TIMEOUT.as_secs()
+            ));
+        }
+    };
+    // Did it go on? A state change out of input_wait says so at once
+    // (for an agent whose hooks report, theirs: a prompt submitted, a
+    // tool run); otherwise new output within the window does.
+    let hooked = before.hooks == Some(HooksState::Reporting);
+    let moved = tokio::time::timeout(confirm, async {
+        loop {
+            let record = next_record(&mut watch).await?;
+            if let Event::State {
+                from, to, reason, ..
+            } = record.event
+                && from != to
+            {
+                let progressed = matches!(to, SessionState::Healthy | SessionState::Completed);
+                let by_hook = matches!(
+                    reason.as_str(),
+                    "prompt_submitted" | "tool_started" | "tool_done"
+                );
+                return Ok::<_, String>((progressed, by_hook));
+            }
+        }
+    })
+    .await;
+    drop(watch);
+    let (after, _) = row(link, &input.id).await?;
+    let grew = after.out_bytes + after.err_bytes > before.out_bytes + before.err_bytes;
+    let resumed = match moved {
+        Ok(Ok((progressed, _))) => progressed || grew,
+        _ => grew,
+    };
+    let turn_started = hooked.then_some(matches!(moved, Ok(Ok((_, true)))));
+    let out = SendOut {
+        id: after.id.clone(),
+        seq: input_seq,
+        resumed,
+        turn_started,
+        state: after.state.into(),
+        reason: after.reason.clone(),
+    };
+    Ok(out)
+}
+
+/// The row of session `id` and the table's `seq`.
+pub(crate) async fn row(link: &DaemonLink, id: &str) -> Result<(SessionRow, u64), String> {
+    let table = link.ps().await.map_err(failed)?;
+    let seq = table.seq.unwrap_or(0);
+    table
+        .sessions
+        .into_iter()
+        .find(|s| s.id == id)
+        .map(|row| (row, seq))
+        .ok_or_else(|| no_session(id))
+}
+
 fn finish(outcome: Outcome) -> CallToolResult {
     outcome.unwrap_or_else(|text| CallToolResult::error(vec![ContentBlock::text(text)]))
 }
@@ -141,14 +351,7 @@ impl Baton {
 
     /// One session's row, or the tool error for an unknown id.
     async fn row(&self, id: &str) -> Result<(SessionRow, u64), String> {
-        let table = self.link.ps().await.map_err(failed)?;
-        let seq = table.seq.unwrap_or(0);
-        table
-            .sessions
-            .into_iter()
-            .find(|s| s.id == id)
-            .map(|row| (row, seq))
-            .ok_or_else(|| no_session(id))
+        row(&self.link, id).await
     }
 
     async fn do_spawn(&self, input: SpawnSpec) -> Outcome {
@@ -238,67 +441,10 @@ impl Baton {
     }
 
     async fn do_logs(&self, input: LogsIn) -> Outcome {
-        let stream = input.stream.unwrap_or_default();
-        let max = input
-            .max_bytes
-            .unwrap_or(DEFAULT_LOG_PAGE)
-            .clamp(MIN_LOG_PAGE, MAX_LOG_PAGE);
-        let by_tail = input.offset.is_none() && input.tail_bytes.is_some();
-        let request = Request::Logs(Logs {
-            id: input.id.clone(),
-            stderr: stream == Stream::Stderr,
-            offset: Some(input.offset.unwrap_or(0)).filter(|_| !by_tail),
-            tail_bytes: input.tail_bytes.filter(|_| by_tail),
-            max_bytes: Some(max),
-            ..Logs::default()
-        });
-        let mut exchange = self.link.open(&request).await.map_err(failed)?;
-        let mut start: Option<u64> = None;
-        let mut bytes = Vec::new();
-        let mut deleted = 0;
-        let log_len = loop {
-            match exchange.next().await.map_err(failed)? {
-                Response::Skipped(skipped) if start.is_none() => deleted += skipped.bytes,
-                Response::LogChunk(chunk) => {
-                    let data = chunk
-                        .bytes()
-                        .map_err(|e| format!("the daemon sent a bad log chunk: {e}"))?;
-                    start.get_or_insert(chunk.offset);
-                    bytes.extend_from_slice(&data);
-                }
-                Response::EndOfStream(end) => break end.log_len.unwrap_or(0),
-                other => return Err(unexpected(&other).message()),
-            }
-        };
-        let mut offset = start.unwrap_or_else(|| match (by_tail, input.offset) {
-            (true, _) => log_len.saturating_sub(input.tail_bytes.unwrap_or(0)),
-            // Past the end: nothing yet; the same offset is still the next.
-            (false, offset) => offset.unwrap_or(0) + deleted,
-        });
-        if by_tail {
-            // A tail may begin inside a character: start at the next one.
-            let cut = bytes
-                .iter()
-                .take(3)
-                .take_while(|b| (**b & 0xC0) == 0x80)
-                .count();
-            bytes.drain(..cut);
-            offset += cut as u64;
-        }
-        let page = Page::new(bytes);
-        let next_offset = offset + page.len;
-        let out = LogsOut {
-            id: input.id.clone(),
-            stream,
-            offset,
-            next_offset,
-            log_len,
-            deleted_bytes: Some(deleted).filter(|d| *d > 0),
-            more: next_offset < log_len,
-            text: page.text.clone(),
-            base64: page.base64,
-        };
-        let mut text = page.text.unwrap_or_else(|| {
+        let out = logs_page(&self.link, input).await?;
+        let (offset, next_offset, log_len) = (out.offset, out.next_offset, out.log_len);
+        let deleted = out.deleted_bytes.unwrap_or(0);
+        let mut text = out.text.clone().unwrap_or_else(|| {
             format!(
                 "({} bytes that are not UTF-8; see `base64`)",
                 next_offset - offset
@@ -321,129 +467,14 @@ impl Baton {
     }
 
     async fn do_send(&self, input: SendIn) -> Outcome {
-        if input.text.contains(['\n', '\r', '\0']) {
-            return Err(
-                "`text` must be one line, without newline, carriage return or NUL; nothing was sent"
-                    .into(),
-            );
-        }
-        let force = input.force.unwrap_or(false);
-        let confirm = seconds("confirm_s", input.confirm_s, DEFAULT_CONFIRM, MAX_CONFIRM)?;
-        let (before, seq) = self.row(&input.id).await?;
-        if before.state.is_terminal() {
-            return Err(format!(
-                "session `{}` is {} ({}): it runs no more, so nothing was sent",
-                before.id, before.state, before.reason
-            ));
-        }
-        if !force && before.state != SessionState::InputWait {
-            return Err(format!(
-                "session `{}` is {} ({}), not input_wait: nothing was sent. Wait for input_wait, or pass force=true to type into it anyway",
-                before.id, before.state, before.reason
-            ));
-        }
-        // Watch the session's records from before the send: the receipt is
-        // the `input` record it causes.
-        let mut watch = self
-            .link
-            .open(&Request::Events(Events {
-                session: Some(input.id.clone()),
-                since: Some(seq),
-                follow: true,
-            }))
-            .await
-            .map_err(failed)?;
-        // The record is told from another client's input by the bytes'
-        // hash: the daemon writes the text and a newline.
-        let sha256 = {
-            use sha2::Digest;
-            let mut hasher = sha2::Sha256::new();
-            hasher.update(input.text.as_bytes());
-            hasher.update(b"\n");
-            format!("{:x}", hasher.finalize())
-        };
-        let request = Request::Send(SendInput {
-            id: input.id.clone(),
-            text: input.text,
-            if_waiting: !force,
-            via: Via::Mcp,
-        });
-        match self.link.call(&request).await {
-            Ok(Response::Done(_)) => {}
-            Ok(other) => return Err(unexpected(&other).message()),
-            Err(e) if e.kind() == Some(ErrorKind::NotWaiting) => {
-                return Err(format!(
-                    "{}: nothing was sent (it changed state just now); check `status`",
-                    e.message()
-                ));
-            }
-            Err(e) => return Err(failed(e)),
-        }
-        let receipt = tokio::time::timeout(RECEIPT_TIMEOUT, async {
-            loop {
-                let record = next_record(&mut watch).await?;
-                if let Event::Input {
-                    source,
-                    sha256: sent,
-                    ..
-                } = &record.event
-                    && source == Via::Mcp.as_str()
-                    && *sent == sha256
-                {
-                    return Ok(record.seq);
-                }
-            }
-        })
-        .await;
-        let input_seq = match receipt {
-            Ok(Ok(seq)) => seq,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => {
-                return Err(format!(
-                    "the daemon wrote the input to `{}` but its `input` record did not arrive within {} s; check `events`",
-                    input.id,
-                    RECEIPT_TIMEOUT.as_secs()
-                ));
-            }
-        };
-        // Did it go on? A state change out of input_wait says so at once
-        // (for an agent whose hooks report, theirs: a prompt submitted, a
-        // tool run); otherwise new output within the window does.
-        let hooked = before.hooks == Some(HooksState::Reporting);
-        let moved = tokio::time::timeout(confirm, async {
-            loop {
-                let record = next_record(&mut watch).await?;
-                if let Event::State {
-                    from, to, reason, ..
-                } = record.event
-                    && from != to
-                {
-                    let progressed = matches!(to, SessionState::Healthy | SessionState::Completed);
-                    let by_hook = matches!(
-                        reason.as_str(),
-                        "prompt_submitted" | "tool_started" | "tool_done"
-                    );
-                    return Ok::<_, String>((progressed, by_hook));
-                }
-            }
-        })
-        .await;
-        drop(watch);
-        let (after, _) = self.row(&input.id).await?;
-        let grew = after.out_bytes + after.err_bytes > before.out_bytes + before.err_bytes;
-        let resumed = match moved {
-            Ok(Ok((progressed, _))) => progressed || grew,
-            _ => grew,
-        };
-        let turn_started = hooked.then_some(matches!(moved, Ok(Ok((_, true)))));
-        let out = SendOut {
-            id: after.id.clone(),
-            seq: input_seq,
-            resumed,
+        let out = send_input(&self.link, input, Via::Mcp).await?;
+        let SendOut {
             turn_started,
-            state: after.state.into(),
-            reason: after.reason.clone(),
-        };
+            resumed,
+            seq: input_seq,
+            ..
+        } = out;
+        let (id, state, reason) = (&out.id, out.state, &out.reason);
         let went_on = match turn_started {
             Some(true) => "its hooks say its turn began",
             Some(false) => {
@@ -454,7 +485,9 @@ impl Baton {
         };
         let text = format!(
             "delivered to `{}` (input record seq {input_seq}); {went_on}; now {} ({})",
-            after.id, after.state, after.reason
+            id,
+            SessionState::from(state),
+            reason
         );
         reply(&out, text)
     }
