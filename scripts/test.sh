@@ -13,7 +13,8 @@ command -v script >/dev/null || need+=(util-linux) # live-view test on a pty
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v ip >/dev/null || need+=(iproute2)
 command -v nft >/dev/null || need+=(nftables)    # silent link cuts
-command -v npm >/dev/null || need+=(npm)         # the MCP Inspector CLI
+command -v npm >/dev/null || need+=(npm)         # the MCP Inspector CLI, puppeteer-core
+command -v chromium >/dev/null || need+=(chromium fonts-dejavu-core) # baton web's page
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
@@ -61,6 +62,20 @@ if [ ! -x "$inspector_dir/node_modules/.bin/mcp-inspector" ]; then
     "@modelcontextprotocol/inspector@$inspector_version"
 fi
 export BATON_TEST_MCP_INSPECTOR="$inspector_dir/node_modules/.bin/mcp-inspector"
+
+# puppeteer-core, pinned (no browser download: it drives Debian's
+# chromium), for baton web's page in a real headless browser
+# (crates/baton/tests/web.rs).
+puppeteer_version=24.43.1
+puppeteer_dir="$PWD/target/test-tools/puppeteer-core-$puppeteer_version"
+if [ ! -d "$puppeteer_dir/node_modules/puppeteer-core" ]; then
+  mkdir -p "$puppeteer_dir"
+  npm install --prefix "$puppeteer_dir" --no-audit --no-fund --loglevel=error \
+    "puppeteer-core@$puppeteer_version"
+fi
+export BATON_TEST_PUPPETEER="$puppeteer_dir"
+BATON_TEST_CHROMIUM="$(command -v chromium)"
+export BATON_TEST_CHROMIUM
 
 # The real agent CLIs, pinned here and nowhere else: the tests run them
 # offline with an empty HOME, as a new user meets them

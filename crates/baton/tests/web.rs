@@ -451,3 +451,113 @@ fn agent_output_that_looks_like_html_is_served_as_text() {
         assert!(!script.contains(sink), "the page's script uses {sink}");
     }
 }
+
+/// puppeteer-core and Chromium, as scripts/test.sh installs them
+/// (`BATON_TEST_PUPPETEER`, `BATON_TEST_CHROMIUM`). `None` outside CI when
+/// they are missing.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    match (
+        std::env::var_os("BATON_TEST_PUPPETEER"),
+        std::env::var_os("BATON_TEST_CHROMIUM"),
+    ) {
+        (Some(puppeteer), Some(chromium)) => Some((puppeteer.into(), chromium.into())),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "puppeteer-core and Chromium are required in CI (scripts/test.sh installs them)"
+            );
+            eprintln!(
+                "skipped: BATON_TEST_PUPPETEER or BATON_TEST_CHROMIUM is not set (run scripts/test.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// The page in a real headless Chromium at phone width (tests/web/page.mjs):
+/// it lists the sessions, hostile output stays text, a session that starts
+/// waiting moves to the top without a reload, and an answer typed in the
+/// page is delivered with its receipt. With `BATON_WEB_SHOTS=DIR` it leaves
+/// the phone and desktop screenshots there (docs/ holds the committed ones).
+#[test]
+fn the_page_lists_updates_live_and_answers_in_a_real_browser() {
+    let Some((puppeteer, chromium)) = browser() else {
+        return;
+    };
+    let web = Web::start();
+    web.spawn(
+        "hostile",
+        &[
+            "print:<script>window.__xss=1</script><img src=x onerror=\"window.__xss=1\">",
+            "stall",
+        ],
+    );
+    web.spawn("worker", &["print:compiling", "stall"]);
+    web.wait_state("hostile", "stalled");
+    web.wait_state("worker", "stalled");
+    let shots = std::env::var_os("BATON_WEB_SHOTS");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web/page.mjs");
+    let mut driver = Command::new("node")
+        .arg(&script)
+        .env(
+            "BATON_WEB_URL",
+            format!("http://{}/?token={}", web.addr, web.token),
+        )
+        .env("BATON_TEST_PUPPETEER", &puppeteer)
+        .env("BATON_TEST_CHROMIUM", &chromium)
+        .envs(shots.iter().map(|dir| ("BATON_WEB_SHOTS", dir)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut said = BufReader::new(driver.stdout.take().unwrap());
+    let mut line = String::new();
+    said.read_line(&mut line).unwrap();
+    if line.trim() != "listed" {
+        let out = driver.wait_with_output().unwrap();
+        panic!(
+            "the page did not list the sessions: {line:?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    web.spawn(
+        "asker",
+        &["ask:Deploy to staging? (y/n) ", "print:deploying", "stall"],
+    );
+    let mut stdin = driver.stdin.take().unwrap();
+    writeln!(stdin, "spawned").unwrap();
+    let mut rest = String::new();
+    said.read_to_string(&mut rest).unwrap();
+    let out = driver.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && rest.contains("done"),
+        "{rest}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt = rest
+        .lines()
+        .find_map(|l| l.strip_prefix("receipt: delivered: input record #"))
+        .unwrap_or_else(|| panic!("no receipt: {rest}"));
+    let seq: u64 = receipt
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let events = web.baton(&["events", "--json", "--session", "asker"]);
+    let input = String::from_utf8_lossy(&events.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|r| r["seq"] == seq)
+        .unwrap();
+    assert_eq!(
+        (&input["event"], &input["source"]),
+        (&Value::from("input"), &Value::from("web"))
+    );
+    let logs = web.get("/api/sessions/asker/logs").json();
+    assert!(
+        logs["text"].as_str().unwrap().contains("deploying"),
+        "{logs}"
+    );
+}

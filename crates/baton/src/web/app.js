@@ -8,6 +8,8 @@ let selected = null;
 let seq = 0;
 let refreshing = null;
 const recent = [];
+// How many records before the page opened it reads for the detail view.
+const HISTORY = 500;
 
 // What needs a person first, as in `baton tui`.
 function rank(state) {
@@ -237,7 +239,8 @@ function listen() {
 (async function start() {
   try {
     const table = await api("/api/sessions");
-    seq = table.seq;
+    // The latest records too, for the events of a session selected now.
+    seq = Math.max(0, table.seq - HISTORY);
     for (const row of table.sessions) sessions.set(row.id, row);
     render();
   } catch (e) {
