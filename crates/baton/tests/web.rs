@@ -569,3 +569,33 @@ fn the_page_lists_updates_live_and_answers_in_a_real_browser() {
         "{logs}"
     );
 }
+
+#[test]
+fn the_screen_is_the_output_as_a_terminal_shows_it() {
+    let web = Web::start();
+    web.spawn(
+        "painter",
+        &[
+            "print:\u{1b}[31mred\u{1b}[0m plain",
+            "print:10%\rdone",
+            "stall",
+        ],
+    );
+    web.wait_state("painter", "stalled");
+    let raw = web.get("/api/sessions/painter/logs").json();
+    assert!(
+        raw["text"].as_str().unwrap().contains("\u{1b}[31m"),
+        "{raw}"
+    );
+    let screen = web
+        .get("/api/sessions/painter/screen?rows=5&cols=40")
+        .json();
+    assert_eq!(
+        (screen["rows"].as_u64(), screen["cols"].as_u64()),
+        (Some(5), Some(40))
+    );
+    let text = screen["text"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    assert_eq!(&lines[..2], ["red plain", "done"], "{text:?}");
+    assert_eq!(web.get("/api/sessions/nope/screen").status, 404);
+}

@@ -7,6 +7,7 @@
 //! | `GET /api/sessions` | `{"seq": N, "sessions": [rows of ps --json]}` |
 //! | `GET /api/sessions/{id}` | one row: state, reason, evidence, payload… |
 //! | `GET /api/sessions/{id}/logs?offset=&max_bytes=&tail_bytes=&stream=` | a page of output, as MCP `logs` |
+//! | `GET /api/sessions/{id}/screen?rows=&cols=` | the end of its output as a terminal shows it |
 //! | `GET /api/events?since=SEQ` | Server-Sent Events: the records after SEQ, then live |
 //! | `POST /api/sessions/{id}/send` `{"text": "…", "if_waiting": true}` | the receipt, as MCP `send` |
 //! | `POST /api/sessions/{id}/kill` | the session's row once its processes are gone |
@@ -55,6 +56,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/api/sessions", get(sessions))
         .route("/api/sessions/{id}", get(session))
         .route("/api/sessions/{id}/logs", get(logs))
+        .route("/api/sessions/{id}/screen", get(screen))
         .route("/api/sessions/{id}/send", post(send))
         .route("/api/sessions/{id}/kill", post(kill))
         .route("/api/events", get(events))
@@ -212,6 +214,59 @@ async fn logs(
         Ok(page) => Json(page).into_response(),
         Err(message) => error(StatusCode::BAD_GATEWAY, message),
     }
+}
+
+#[derive(Deserialize)]
+struct ScreenQuery {
+    rows: Option<u16>,
+    cols: Option<u16>,
+}
+
+/// How much of the end of a session's output its screen is drawn from.
+const SCREEN_TAIL: u64 = 64 * 1024;
+
+/// The end of a session's output as a terminal of `rows` × `cols` shows it
+/// (default 40 × 120, as baton sizes terminals): escapes, redraws and
+/// scrolling applied, as `baton tui` shows it — text, never markup.
+async fn screen(
+    State(web): State<Arc<Web>>,
+    Path(id): Path<String>,
+    Query(query): Query<ScreenQuery>,
+) -> Response {
+    if let Err(response) = known(&web, &id).await {
+        return response;
+    }
+    let rows = query.rows.unwrap_or(40).clamp(1, 200);
+    let cols = query.cols.unwrap_or(120).clamp(10, 500);
+    let request = baton_proto::Request::Logs(baton_proto::request::Logs {
+        id: id.clone(),
+        tail_bytes: Some(SCREEN_TAIL),
+        ..Default::default()
+    });
+    let mut exchange = match web.link.open(&request).await {
+        Ok(exchange) => exchange,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e.message()),
+    };
+    let mut tail = Vec::new();
+    loop {
+        match exchange.next().await {
+            Ok(Reply::LogChunk(chunk)) => match chunk.bytes() {
+                Ok(bytes) => tail.extend_from_slice(&bytes),
+                Err(e) => return error(StatusCode::BAD_GATEWAY, format!("a bad log chunk: {e}")),
+            },
+            Ok(Reply::Skipped(_)) => {}
+            Ok(Reply::EndOfStream(_)) => break,
+            Ok(other) => {
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    crate::link::unexpected(&other).message(),
+                );
+            }
+            Err(e) => return error(StatusCode::BAD_GATEWAY, e.message()),
+        }
+    }
+    let text = baton_monitor::screen::screen_of(&tail, rows, cols).text();
+    Json(json!({ "id": id, "rows": rows, "cols": cols, "text": text })).into_response()
 }
 
 #[derive(Deserialize)]

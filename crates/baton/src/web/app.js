@@ -116,10 +116,10 @@ async function showOutput() {
   if (!selected) return;
   const id = selected;
   try {
-    const page = await api("/api/sessions/" + encodeURIComponent(id) + "/logs?tail_bytes=16384&max_bytes=16384");
+    // The end of its output as a terminal shows it (escapes applied).
+    const screen = await api("/api/sessions/" + encodeURIComponent(id) + "/screen?rows=40&cols=120");
     if (id !== selected) return;
-    const text = page.text !== undefined ? page.text : "(" + (page.next_offset - page.offset) + " bytes that are not UTF-8)";
-    document.getElementById("output").textContent = text;
+    document.getElementById("output").textContent = screen.text.replace(/\s+$/, "");
   } catch (e) {
     document.getElementById("output").textContent = "cannot read the output: " + e.message;
   }
