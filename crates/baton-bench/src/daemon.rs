@@ -159,6 +159,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// An error if the daemon has exited.
     pub fn check_running(&mut self) -> Fallible<()> {
         let Some(child) = self.child.as_mut() else {

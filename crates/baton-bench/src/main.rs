@@ -75,10 +75,13 @@ enum Figure {
     /// A clear prompt on screen to its `input_wait` record, on pipes and a
     /// PTY, beside `input_wait_after` itself.
     Prompt,
+    /// `baton web`'s page in headless Chromium with 1,000 sessions: first
+    /// render, state record to the page, the daemon's CPU with it open.
+    Web,
 }
 
 impl Figure {
-    const ALL: [Figure; 16] = [
+    const ALL: [Figure; 17] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -95,6 +98,7 @@ impl Figure {
         Figure::Parser,
         Figure::Hook,
         Figure::Prompt,
+        Figure::Web,
     ];
 
     fn name(self) -> &'static str {
@@ -115,6 +119,7 @@ impl Figure {
             Figure::Parser => "parser",
             Figure::Hook => "hook",
             Figure::Prompt => "prompt",
+            Figure::Web => "web",
         }
     }
 
@@ -127,7 +132,7 @@ impl Figure {
     fn needs_baton(self) -> bool {
         matches!(
             self,
-            Figure::DaemonPs | Figure::DaemonEvents | Figure::Mcp | Figure::Tui
+            Figure::DaemonPs | Figure::DaemonEvents | Figure::Mcp | Figure::Tui | Figure::Web
         )
     }
 }
@@ -222,6 +227,8 @@ struct Plan {
     tui_live: usize,
     tui_storm: usize,
     tui_window: Duration,
+    web_sessions: usize,
+    web_changes: usize,
 }
 
 impl Plan {
@@ -258,6 +265,8 @@ impl Plan {
             tui_live: if quick { 100 } else { 500 },
             tui_storm: if quick { 50 } else { 200 },
             tui_window: Duration::from_secs(if quick { 3 } else { 10 }),
+            web_sessions: if quick { 100 } else { 1000 },
+            web_changes: if quick { 20 } else { 100 },
         })
     }
 }
@@ -394,6 +403,9 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Remote => figures::remote::measure(ctx, &plan.remote).await,
         Figure::Tui => {
             figures::tui::measure(ctx, plan.tui_live, plan.tui_storm, plan.tui_window).await
+        }
+        Figure::Web => {
+            figures::web::measure(ctx, plan.web_sessions, plan.web_changes, plan.tui_window).await
         }
         Figure::Mcp => {
             figures::mcp::measure(ctx, plan.mcp_sessions, plan.mcp_requests, plan.mcp_wakeups).await

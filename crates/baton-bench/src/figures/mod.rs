@@ -17,6 +17,7 @@ pub mod spawn;
 pub mod stall;
 pub mod throughput;
 pub mod tui;
+pub mod web;
 
 use std::path::PathBuf;
 use std::time::Duration;
