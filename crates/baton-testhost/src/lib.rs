@@ -224,7 +224,11 @@ impl HostFiles {
         files
     }
 
-    /// A test sshd config, listening on `listen:port`.
+    /// A test sshd config, listening on `listen:port`. `PYENV_REHASH_TIMEOUT=0`:
+    /// a login shell whose rc runs `pyenv init` (as this machine's root's
+    /// does) would otherwise wait 60 s on the lock a login killed mid-rehash
+    /// (a test cutting a link) left behind, and every later ssh call of the
+    /// run with it.
     fn write_config(&self, listen: &str, port: u16) {
         let d = self.dir.display();
         let text = format!(
@@ -239,7 +243,7 @@ impl HostFiles {
              UsePAM no\n\
              StrictModes no\n\
              PermitRootLogin prohibit-password\n\
-             SetEnv TMUX_TMPDIR={tmux}\n\
+             SetEnv TMUX_TMPDIR={tmux} PYENV_REHASH_TIMEOUT=0\n\
              ClientAliveInterval 2\n\
              ClientAliveCountMax 3\n\
              LogLevel VERBOSE\n",

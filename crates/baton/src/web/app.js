@@ -64,6 +64,61 @@ function soon() {
   if (!refreshing) refreshing = setTimeout(refresh, 150);
 }
 
+// A state change is drawn from its record at once, without asking the
+// daemon for the whole table again; at most one redraw per frame.
+let drawing = false;
+function redraw() {
+  if (drawing) return;
+  drawing = true;
+  requestAnimationFrame(() => { drawing = false; render(); });
+}
+
+function apply(record) {
+  const row = sessions.get(record.session);
+  if (!row) {
+    soon(); // a session this page has not seen: the table has its row
+    return;
+  }
+  if (record.event === "state") {
+    row.state = record.to;
+    row.reason = record.reason;
+    row.restarts = record.restarts;
+    row.evidence = record.evidence === undefined ? null : record.evidence;
+    if (record.to !== "input_wait") row.wait_kind = null;
+    redraw();
+  } else if (record.event === "input_wait") {
+    row.evidence = record.line;
+    row.wait_kind = record.kind || null;
+    redraw();
+  }
+}
+
+// The table's rows, by session id.
+const rowsShown = new Map();
+
+function rowOf(row) {
+  let tr = rowsShown.get(row.id);
+  if (!tr) {
+    tr = el("tr");
+    tr.dataset.id = row.id;
+    tr.append(el("td"), el("td"), el("td", null, "hide-narrow"), el("td", null, "hide-narrow"),
+      el("td", null, "hide-narrow"), el("td", null, "hide-narrow"));
+    tr.addEventListener("click", () => select(row.id));
+    rowsShown.set(row.id, tr);
+  }
+  const [who, state, agent, since, restarts, used] = tr.children;
+  who.replaceChildren(el("div", row.id));
+  if (row.evidence) who.append(el("div", row.evidence, "evidence"));
+  state.textContent = row.state + (row.state === "input_wait" && row.wait_kind ? " · " + row.wait_kind : "");
+  state.className = "state s-" + row.state;
+  agent.textContent = row.agent;
+  since.textContent = age(row.age_ms);
+  restarts.textContent = row.restarts;
+  used.textContent = usage(row);
+  tr.className = row.id === selected ? "selected" : "";
+  return tr;
+}
+
 function render() {
   const rows = [...sessions.values()].sort(
     (a, b) => rank(a.state) - rank(b.state) || a.id.localeCompare(b.id));
@@ -71,20 +126,19 @@ function render() {
   for (const row of rows) counts.set(row.state, (counts.get(row.state) || 0) + 1);
   const countsBox = document.getElementById("counts");
   countsBox.replaceChildren(...[...counts].map(([state, n]) => el("span", n + " " + state, "state s-" + state)));
+  // Rows are kept and updated in place, in order: a row being clicked
+  // or read stays the same element across updates.
   const body = document.getElementById("rows");
-  body.replaceChildren(...rows.map((row) => {
-    const tr = el("tr");
-    tr.dataset.id = row.id;
-    if (row.id === selected) tr.className = "selected";
-    const who = el("td");
-    who.append(el("div", row.id));
-    if (row.evidence) who.append(el("div", row.evidence, "evidence"));
-    tr.append(who, el("td", row.state_text || row.state, "state s-" + row.state),
-      el("td", row.agent, "hide-narrow"), el("td", age(row.age_ms), "hide-narrow"),
-      el("td", row.restarts, "hide-narrow"), el("td", usage(row), "hide-narrow"));
-    tr.addEventListener("click", () => select(row.id));
-    return tr;
-  }));
+  for (const [id, tr] of rowsShown) {
+    if (!sessions.has(id)) {
+      tr.remove();
+      rowsShown.delete(id);
+    }
+  }
+  rows.forEach((row, i) => {
+    const tr = rowOf(row);
+    if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
+  });
   document.getElementById("empty").hidden = rows.length > 0;
   if (selected) showFacts();
 }
@@ -217,7 +271,7 @@ function listen() {
     seq = Math.max(seq, record.seq);
     recent.push(record);
     if (recent.length > 2000) recent.splice(0, recent.length - 2000);
-    if (record.session) soon();
+    if (record.session) apply(record);
     notify(record);
     if (record.session === selected) {
       showEvents();
@@ -247,4 +301,6 @@ function listen() {
     document.getElementById("live").textContent = "error: " + e.message;
   }
   listen();
+  // What records do not carry (output size, usage, age): now and then.
+  setInterval(refresh, 10000);
 })();
