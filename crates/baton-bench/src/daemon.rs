@@ -90,6 +90,19 @@ pub struct Daemon {
     stderr_log: PathBuf,
 }
 
+/// `baton events -f --json` on the daemon at `socket`, and its stdout.
+pub fn follow_events(baton: &Path, socket: &Path) -> Fallible<(Child, std::process::ChildStdout)> {
+    let mut child = Command::new(baton)
+        .args(["events", "-f", "--json", "--socket"])
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("events -f has no stdout")?;
+    Ok((child, stdout))
+}
+
 impl Daemon {
     /// Starts `baton daemon` in `dir` (socket in `dir/run`, made 0700; logs
     /// in `dir/logs`; the daemon's stderr in `dir/daemon.stderr`) with

@@ -41,6 +41,29 @@ pub fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// The socket and `--config` of a client that starts a daemon when none
+/// listens (`baton mcp`, `baton web`), or the exit code once what is wrong
+/// with them is said.
+pub fn daemon_target(
+    socket: Option<&std::path::Path>,
+    config: Option<&std::path::Path>,
+) -> Result<(PathBuf, Option<PathBuf>), i32> {
+    let socket = match crate::socket::resolve(socket) {
+        Ok((socket, _)) => socket,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Err(crate::exit::USAGE);
+        }
+    };
+    match config.map(std::path::absolute).transpose() {
+        Ok(config) => Ok((socket, config)),
+        Err(e) => {
+            eprintln!("error: --config: {e}");
+            Err(crate::exit::USAGE)
+        }
+    }
+}
+
 /// Why a call to the daemon failed, in words for the lead agent.
 #[derive(Debug)]
 pub enum CallError {

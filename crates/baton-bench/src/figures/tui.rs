@@ -4,7 +4,7 @@
 //! same window (what any live view has to read).
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use baton_core::SessionState;
@@ -151,14 +151,7 @@ struct Follower {
 
 impl Follower {
     fn start(baton: &Path, socket: &Path) -> Fallible<Follower> {
-        let mut child = Command::new(baton)
-            .args(["events", "-f", "--json", "--socket"])
-            .arg(socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("events -f has no stdout")?;
+        let (child, stdout) = crate::daemon::follow_events(baton, socket)?;
         let lines = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let count = lines.clone();
         std::thread::spawn(move || {

@@ -291,14 +291,7 @@ struct Follower {
 
 impl Follower {
     fn start(baton: &Path, socket: &Path) -> Fallible<Follower> {
-        let mut child = Command::new(baton)
-            .args(["events", "-f", "--json", "--socket"])
-            .arg(socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("events -f has no stdout")?;
+        let (child, stdout) = crate::daemon::follow_events(baton, socket)?;
         let dead = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
         let noted = dead.clone();
         std::thread::spawn(move || {

@@ -78,20 +78,11 @@ pub fn main(args: McpArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let socket = match crate::socket::resolve(args.socket.as_deref()) {
-        Ok((socket, _)) => socket,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::USAGE;
-        }
-    };
-    let config = match args.config.as_deref().map(std::path::absolute).transpose() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: --config: {e}");
-            return exit::USAGE;
-        }
-    };
+    let (socket, config) =
+        match crate::link::daemon_target(args.socket.as_deref(), args.config.as_deref()) {
+            Ok(target) => target,
+            Err(code) => return code,
+        };
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(e) => {

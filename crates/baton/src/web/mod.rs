@@ -48,20 +48,11 @@ pub(crate) struct Web {
 }
 
 pub fn main(args: WebArgs) -> i32 {
-    let socket = match crate::socket::resolve(args.socket.as_deref()) {
-        Ok((socket, _)) => socket,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::USAGE;
-        }
-    };
-    let config = match args.config.as_deref().map(std::path::absolute).transpose() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: --config: {e}");
-            return exit::USAGE;
-        }
-    };
+    let (socket, config) =
+        match crate::link::daemon_target(args.socket.as_deref(), args.config.as_deref()) {
+            Ok(target) => target,
+            Err(code) => return code,
+        };
     let token = match std::env::var(TOKEN_ENV) {
         Ok(token) => match auth::check_given_token(&token) {
             Ok(()) => token,
