@@ -106,6 +106,12 @@ function rowOf(row) {
     tr.addEventListener("click", () => select(row.id));
     rowsShown.set(row.id, tr);
   }
+  // Only what changed is written: a redraw of 1,000 rows touches the few
+  // a record changed.
+  const shown = [row.evidence, row.state, row.wait_kind, row.agent, age(row.age_ms), row.restarts,
+    usage(row), row.id === selected].join("\u0000");
+  if (tr.batonShown === shown) return tr;
+  tr.batonShown = shown;
   const [who, state, agent, since, restarts, used] = tr.children;
   who.replaceChildren(el("div", row.id));
   if (row.evidence) who.append(el("div", row.evidence, "evidence"));
