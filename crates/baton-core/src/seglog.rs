@@ -493,6 +493,9 @@ pub struct LogReader {
     listed: Vec<Segment>,
     /// The finished segment last read, open.
     open_segment: Option<(u64, File)>,
+    /// How many times the active file was looked for (see
+    /// [`LogReader::located`]).
+    located: u64,
 }
 
 impl LogReader {
@@ -504,7 +507,15 @@ impl LogReader {
             bare_end: 0,
             listed: Vec::new(),
             open_segment: None,
+            located: 0,
         }
+    }
+
+    /// A number that changes each time the reader looked for the log's
+    /// active file again (a roll-over, or its first read): a follower
+    /// watching that file needs a new watch only then.
+    pub fn located(&self) -> u64 {
+        self.located
     }
 
     /// The log's path.
@@ -661,6 +672,7 @@ impl LogReader {
 
     /// Opens the active file the log's path names.
     fn locate(&mut self) -> io::Result<()> {
+        self.located += 1;
         for _ in 0..64 {
             let (active, path) = match head(&self.path)? {
                 Head::Plain => (ActiveFile::Plain, self.path.clone()),

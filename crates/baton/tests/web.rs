@@ -182,6 +182,15 @@ impl Web {
         }
     }
 
+    /// The session cookie (`name=value`) the token URL sets.
+    fn cookie(&self) -> String {
+        let opened = self.request("GET", &format!("/?token={}", self.token), &[], "");
+        let set = opened
+            .header("set-cookie")
+            .expect("the token URL sets a cookie");
+        set.split(';').next().unwrap_or_default().to_owned()
+    }
+
     /// The page's CSRF token (from its meta tag), with the cookie.
     fn csrf(&self, cookie: &str) -> String {
         let page = self.request("GET", "/", &[("Cookie", cookie)], "");
@@ -376,14 +385,7 @@ fn a_change_with_the_cookie_alone_is_refused_unless_it_is_the_pages() {
     let web = Web::start();
     web.spawn("target", &["print:up", "stall"]);
     web.wait_state("target", "stalled");
-    let opened = web.request("GET", &format!("/?token={}", web.token), &[], "");
-    let cookie = opened
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = web.cookie();
     let csrf = web.csrf(&cookie);
     let own = format!("http://{}", web.addr);
     for (origin, token) in [
@@ -430,14 +432,7 @@ fn agent_output_that_looks_like_html_is_served_as_text() {
     assert_eq!(reply.json()["text"], format!("{hostile}\n"));
     // The page sets every text with textContent: nothing in its script
     // parses a string as HTML.
-    let opened = web.request("GET", &format!("/?token={}", web.token), &[], "");
-    let cookie = opened
-        .header("set-cookie")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = web.cookie();
     let script = web
         .request("GET", "/app.js", &[("Cookie", &cookie)], "")
         .body;

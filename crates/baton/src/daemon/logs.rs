@@ -200,13 +200,6 @@ struct LogFile {
     reader: Arc<std::sync::Mutex<LogReader>>,
 }
 
-/// What a read found.
-enum Read {
-    Bytes(Vec<u8>),
-    /// Retention deleted the bytes up to here.
-    Dropped(u64),
-}
-
 impl LogFile {
     fn new(path: PathBuf) -> LogFile {
         let reader = Arc::new(std::sync::Mutex::new(LogReader::new(&path)));
@@ -246,14 +239,8 @@ impl LogFile {
     }
 
     /// Up to `max` bytes at `pos`.
-    async fn read(&self, pos: u64, max: usize) -> Result<Read, Stop> {
-        self.with(move |r| {
-            Ok(match r.read_at(pos, max)? {
-                Chunk::Bytes(bytes) => Read::Bytes(bytes),
-                Chunk::Dropped { to } => Read::Dropped(to),
-            })
-        })
-        .await
+    async fn read(&self, pos: u64, max: usize) -> Result<Chunk, Stop> {
+        self.with(move |r| r.read_at(pos, max)).await
     }
 
     /// Where the last `lines` lines of the first `len` bytes begin (not
@@ -321,8 +308,8 @@ impl Reader {
             }
             let want = behind.min(LogChunk::MAX_BYTES as u64) as usize;
             let bytes = match self.log.read(self.pos, want).await? {
-                Read::Bytes(bytes) => bytes,
-                Read::Dropped(to) => {
+                Chunk::Bytes(bytes) => bytes,
+                Chunk::Dropped { to } => {
                     let bytes = to - self.pos;
                     self.pos = to;
                     let skipped = Skipped {
@@ -352,8 +339,8 @@ impl Reader {
     async fn resume_point(&mut self, end: u64) -> Result<u64, Stop> {
         let from = end.saturating_sub(RESUME_TAIL).max(self.pos);
         let tail = match self.log.read(from, (end - from) as usize).await? {
-            Read::Bytes(tail) => tail,
-            Read::Dropped(to) => return Ok(to),
+            Chunk::Bytes(tail) => tail,
+            Chunk::Dropped { to } => return Ok(to),
         };
         Ok(match tail.iter().position(|b| *b == b'\n') {
             Some(i) if (i as u64) + 1 < end - from => from + i as u64 + 1,

@@ -48,8 +48,8 @@ impl Access {
         same(given.as_bytes(), self.token.as_bytes())
     }
 
-    /// Lets the request through, or says why not. `host` is the request's
-    /// own `Host`, the origin a page of ours has.
+    /// Lets the request through, or says why not. A change with the cookie
+    /// alone must come from the origin of the request's own `Host`: ours.
     pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), Refused> {
         if let Some(bearer) = bearer(headers) {
             return if self.is_token(bearer) {

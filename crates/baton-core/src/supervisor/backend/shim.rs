@@ -55,6 +55,8 @@ pub(super) struct Follow {
     pos: u64,
     /// The watch, and the active file it is on (a new one after a roll-over).
     watch: Option<(PathBuf, FileWatch)>,
+    /// The reader's [`LogReader::located`] the watch was set for.
+    watched: Option<u64>,
 }
 
 impl Follow {
@@ -63,6 +65,7 @@ impl Follow {
             reader: LogReader::new(path),
             pos: offset,
             watch: None,
+            watched: None,
         };
         follow.rewatch();
         follow
@@ -103,11 +106,16 @@ impl Follow {
     }
 
     /// Watches the log's active file, once there is one, and again after
-    /// each roll-over.
+    /// each roll-over: only when the reader looked for that file again, so
+    /// reading on costs no look at the directory.
     fn rewatch(&mut self) {
+        if self.watch.is_some() && self.watched == Some(self.reader.located()) {
+            return;
+        }
         let Ok(Some(active)) = self.reader.active_path() else {
             return;
         };
+        self.watched = Some(self.reader.located());
         if self.watch.as_ref().map(|(path, _)| path) != Some(&active) {
             self.watch = FileWatch::new(&active).ok().map(|w| (active, w));
         }
