@@ -196,3 +196,101 @@ async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
     }
     h.finish().await;
 }
+
+/// On a terminal, what its programs are blocked in settles what words
+/// cannot: a question no rule knows counts when its program reads the
+/// keyboard under it (rule `reads_terminal`, after the short quiet); a
+/// program's own command prompt (a shell's) does not; and a prompt whose
+/// program is busy elsewhere (it printed `[y/N]`, then sleeps) waits for
+/// `stall_after` like any pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_reading_the_keyboard_under_a_question_waits_for_it() {
+    let h = Harness::new(|o| {
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.input_wait_after = Some(Duration::from_secs(2));
+    });
+    let sh = |name: &str, backend: &Backend, script: &str| {
+        let mut spec = baton_config::SessionSpec::command(
+            common::id(name),
+            vec!["sh".into(), "-c".into(), script.into()],
+        );
+        spec.backend = backend.clone();
+        spec
+    };
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        // xargs asks on the terminal with its own words (`echo a b c?...`).
+        h.spawn(sh(
+            &format!("xargs-{backend}"),
+            backend,
+            "echo a b c | xargs -p echo",
+        ))
+        .await;
+        // A menu no rule knows: a label over bullets, the cursor under them.
+        h.spawn(sh(
+            &format!("menu-{backend}"),
+            backend,
+            "printf 'Choose the instance size:\\n\\n* small\\n  medium\\n'; read size; echo \"size=$size\"",
+        ))
+        .await;
+        h.spawn(sh(
+            &format!("shell-{backend}"),
+            backend,
+            "PS1='$ ' exec sh -i",
+        ))
+        .await;
+        h.spawn(sh(
+            &format!("printed-{backend}"),
+            backend,
+            "printf 'Continue? [y/N] '; sleep 6; echo; echo went on",
+        ))
+        .await;
+    }
+    for backend in &backends {
+        for (name, evidence, answer, out) in [
+            ("xargs", "echo a b c?...", "y\n", "a b c"),
+            (
+                "menu",
+                "Choose the instance size:",
+                "medium\n",
+                "size=medium",
+            ),
+        ] {
+            let name = format!("{name}-{backend}");
+            let waiting = h.wait_state(&name, SessionState::InputWait).await;
+            let (reason, shown) = why(&waiting);
+            assert_eq!(reason, "input_wait:reads_terminal", "{name}: {}", h.dump());
+            assert_eq!(shown, Some(evidence), "{name}");
+            let after = seconds_in(&h, &name, &waiting);
+            assert!(after < 15.0, "{name} judged after {after:.1} s");
+            h.conductor
+                .send_input(&common::id(&name), answer.as_bytes().to_vec(), true, "user")
+                .await
+                .expect("answered");
+            assert_eq!(h.wait_terminal(&name).await, SessionState::Completed);
+            let log = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+            assert!(log.contains(out), "{name}: {log:?}");
+        }
+    }
+    let judged = |name: &str| {
+        h.session_records(name).into_iter().find(|r| {
+            matches!(
+                &r.event,
+                Event::State {
+                    to: SessionState::InputWait,
+                    ..
+                }
+            )
+        })
+    };
+    for backend in &backends {
+        let name = format!("printed-{backend}");
+        assert_eq!(h.wait_terminal(&name).await, SessionState::Completed);
+        assert!(judged(&name).is_none(), "{name}: {:?}", judged(&name));
+        // The shell has sat at its prompt for as long: not a question.
+        let name = format!("shell-{backend}");
+        assert!(judged(&name).is_none(), "{name}: {:?}", judged(&name));
+        h.conductor.kill(&common::id(&name)).await.expect("kill");
+    }
+    h.finish().await;
+}

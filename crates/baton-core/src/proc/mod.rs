@@ -17,6 +17,7 @@ mod shim;
 mod spawn;
 mod spawner;
 pub mod ssh;
+mod terminal;
 mod tmux;
 mod watch;
 
@@ -32,6 +33,7 @@ pub use spawn::{
     raise_fd_limit, spawn, spawn_shim,
 };
 pub use spawner::{spawn_async, spawn_pty_async, spawn_shim_async};
+pub use terminal::foreground_reads;
 pub use tmux::{PaneStatus, TmuxError, TmuxServer, pipe_done_marker};
 pub use watch::{ExitWatch, FileWatch};
 

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use baton_monitor::input_wait::terminal::Terminal;
 use baton_monitor::input_wait::{Detection, InputWaitDetector};
 use baton_monitor::payload::PayloadCapture;
 use baton_monitor::screen::Screen;
@@ -25,7 +26,7 @@ use super::backend::{
     Backend, Begun, Delivery, InputError, Observation, OnConductorGone, RunEnd, RunRequest,
     StartError, Stream,
 };
-use super::backend::{RecoveredOutcome, Spawned, TerminalMode};
+use super::backend::{RecoveredOutcome, Spawned};
 use super::termination::{KillReason, KillStep, Termination};
 use crate::proc::{self, ExitStatus, Pid, Signal};
 use crate::state::Missing;
@@ -412,7 +413,7 @@ pub(crate) async fn drive<B: Backend>(
                 let now = Instant::now();
                 if run.status.is_none() {
                     run.live.check(now, &run.cfg, &run.shared, &run.report, || {
-                        backend.terminal_mode()
+                        backend.terminal()
                     });
                 }
                 let step = run.termination.tick(now);
@@ -870,7 +871,7 @@ impl Liveness {
         cfg: &RunConfig,
         shared: &RunShared,
         report: &Report,
-        terminal: impl FnOnce() -> Option<TerminalMode>,
+        terminal: impl FnOnce() -> Option<Terminal>,
     ) {
         if !self.acked && !self.startup_reported && now >= self.started + cfg.startup_timeout {
             self.startup_reported = true;
@@ -879,8 +880,7 @@ impl Liveness {
         if self.acked && !self.silent && now >= self.last_output + cfg.stall_after {
             self.silent = true;
             let shown = shared.judged();
-            let found = cfg.detector.detect(&shown);
-            let found = found.or_else(|| asks_for_secret(terminal(), &shown));
+            let found = cfg.detector.judge(&shown, terminal().as_ref());
             report(RunMsg::Silent(found));
         } else if let Some(after) = cfg.input_wait_after
             && self.acked
@@ -892,34 +892,13 @@ impl Liveness {
             // anything else waits for `stall_after`.
             self.glanced = true;
             let shown = shared.judged();
-            let confident = cfg.detector.detect(&shown).filter(|d| d.confident);
-            if let Some(prompt) = confident.or_else(|| asks_for_secret(terminal(), &shown)) {
+            let judged = cfg.detector.judge(&shown, terminal().as_ref());
+            if let Some(prompt) = judged.filter(|d| d.confident) {
                 self.silent = true;
                 report(RunMsg::Silent(Some(prompt)));
             }
         }
     }
-}
-
-/// The rule of a prompt judged by the terminal's mode, not its words.
-pub(crate) const NO_ECHO: &str = "no_echo";
-
-/// A program whose terminal reads whole lines without echoing them asks
-/// for a secret (a password, a token, a passphrase), however it words it:
-/// the last line on `shown` is the evidence. A terminal read key by key
-/// (a TUI's raw mode) says nothing either way.
-fn asks_for_secret(mode: Option<TerminalMode>, shown: &[u8]) -> Option<Detection> {
-    let mode = mode?;
-    if mode.echo || !mode.canonical {
-        return None;
-    }
-    let text = String::from_utf8_lossy(shown);
-    let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
-    Some(Detection {
-        rule: NO_ECHO.to_owned(),
-        line: line.to_owned(),
-        confident: true,
-    })
 }
 
 pub(super) fn hex(bytes: &[u8]) -> String {

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use super::InputWaitDetector;
+use super::terminal::Terminal;
 
 /// Precision and recall of a detector over a corpus, with the misses named.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,7 +41,7 @@ pub struct CorpusScore {
 /// nothing) and scores it. Files are visited in name order, so `misses` is
 /// stable.
 pub fn score_corpus(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
-    score_with(dir, |bytes| det.detect(bytes))
+    score_with(dir, |_, bytes| det.detect(bytes))
 }
 
 /// Rows and columns of the terminal the real programs' tails were captured
@@ -50,16 +51,22 @@ pub const CAPTURE_SIZE: (u16, u16) = (40, 120);
 /// [`score_corpus`] with each tail judged as a terminal of
 /// [`CAPTURE_SIZE`] shows it, as the conductor judges a session on a PTY or
 /// in tmux — the way the programs' tails were captured — not as the raw
-/// bytes a pipe would carry.
+/// bytes a pipe would carry. A tail captured with its terminal's state (a
+/// sidecar `NAME.tty` beside `NAME.txt`: [`Terminal::parse`]) is judged
+/// with it, as the conductor judges a session whose terminal it can see;
+/// an unreadable sidecar counts as none.
 pub fn score_corpus_on_screen(dir: &Path, det: &InputWaitDetector) -> CorpusScore {
     let (rows, cols) = CAPTURE_SIZE;
-    score_with(dir, |bytes| {
+    score_with(dir, |path, bytes| {
         let screen = crate::screen::screen_of(bytes, rows, cols);
-        det.detect(screen.text().as_bytes())
+        let terminal = std::fs::read_to_string(path.with_extension("tty"))
+            .ok()
+            .and_then(|line| Terminal::parse(line.trim()));
+        det.judge(screen.text().as_bytes(), terminal.as_ref())
     })
 }
 
-fn score_with(dir: &Path, judge: impl Fn(&[u8]) -> Option<super::Detection>) -> CorpusScore {
+fn score_with(dir: &Path, judge: impl Fn(&Path, &[u8]) -> Option<super::Detection>) -> CorpusScore {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
@@ -84,7 +91,7 @@ fn score_with(dir: &Path, judge: impl Fn(&[u8]) -> Option<super::Detection>) -> 
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let got = judge(&bytes);
+        let got = judge(&path, &bytes);
         match (expect_wait, got) {
             (true, Some(d)) => {
                 score.tp += 1;

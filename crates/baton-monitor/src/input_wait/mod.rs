@@ -17,12 +17,14 @@
 //! a nearby question counts like a menu.
 
 pub mod corpus;
+pub mod terminal;
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use crate::text::normalize;
+use terminal::{Reads, Terminal};
 
 /// Why the detector thinks the session waits for input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +271,7 @@ fn compile_all() {
     LazyLock::force(&KEYED);
     LazyLock::force(&BUTTON);
     LazyLock::force(&DEFAULT_AFTER);
+    terminal::compile();
 }
 
 /// What a numbered menu's input line looks like under its options
@@ -334,6 +337,35 @@ impl InputWaitDetector {
             .map(|r| r.name.as_str())
             .chain(BUILTIN.iter().copied())
             .collect()
+    }
+
+    /// Judges what a session shows (its screen's text, or raw output bytes
+    /// off a terminal) with what its terminal says, when that is known.
+    ///
+    /// The terminal settles what words cannot: a prompt its program is
+    /// blocked reading the keyboard under is confident whatever its rule
+    /// said; one whose programs are provably doing something else (no
+    /// thread waits on any descriptor) is not; whole lines read without
+    /// echo ask for a secret (`no_echo`); and a question the rules do not
+    /// know counts when the program reads the keyboard under it
+    /// (`reads_terminal`; never a REPL's or shell's own prompt or a
+    /// pager's foot).
+    pub fn judge(&self, shown: &[u8], terminal: Option<&Terminal>) -> Option<Detection> {
+        let found = self.detect(shown);
+        let Some(terminal) = terminal else {
+            return found;
+        };
+        if let Some(mut found) = found {
+            match terminal.reads {
+                Reads::Terminal => found.confident = true,
+                Reads::Elsewhere => found.confident = false,
+                Reads::Polls | Reads::Unknown => {}
+            }
+            return Some(found);
+        }
+        let text = normalize(shown);
+        terminal::asks_for_secret(terminal, &text)
+            .or_else(|| terminal::reads_question(terminal, &text))
     }
 
     /// Judges raw recent output bytes (escapes, `\r` redraws and all).

@@ -52,18 +52,10 @@ use std::sync::Arc;
 use crate::proc::remote_feed::HostFeed;
 use crate::proc::{ExitStatus, Pid, Signal, TmuxServer};
 use crate::state::Missing;
+use baton_monitor::input_wait::terminal::Terminal;
 
 use super::effect::RunTask;
 pub use run::{Launch, RecordedRun, RecoveredOutcome, RunRequest, Spawned};
-
-/// How a terminal takes input, as its program set it (termios).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TerminalMode {
-    /// Typed characters are echoed.
-    pub echo: bool,
-    /// Input is read in whole lines (not key by key, as a TUI reads it).
-    pub canonical: bool,
-}
 
 /// Where a run's process lives: what a run is started on, what its
 /// `spawn` record says it was started on, and so what a later conductor
@@ -507,11 +499,13 @@ pub trait Backend: Send + Sized + 'static {
     /// Starts writing `bytes` to the agent's input.
     fn input(&mut self, bytes: Vec<u8>) -> InputDelivery;
 
-    /// How the run's terminal takes its input now, when the backend can
-    /// tell (a PTY it holds): a program that turned echo off while it reads
-    /// whole lines asks for a secret, whatever its prompt says. `None` (the
-    /// default): not known.
-    fn terminal_mode(&self) -> Option<TerminalMode> {
+    /// How the run's terminal takes its input now and what its foreground
+    /// programs are blocked in, when the backend can tell (a PTY it holds,
+    /// a pane of a local tmux): a program that turned echo off while it
+    /// reads whole lines asks for a secret, one blocked reading the
+    /// keyboard waits for it, whatever its prompt says. `None` (the
+    /// default): not known. Asked once per quiet spell, never per chunk.
+    fn terminal(&self) -> Option<Terminal> {
         None
     }
 

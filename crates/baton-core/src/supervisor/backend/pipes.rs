@@ -23,6 +23,7 @@ use crate::proc::{self, ExitStatus, Pid, Signal, SpawnRequest};
 use crate::seglog::RollingWriter;
 use crate::state::Missing;
 use crate::supervisor::driver::UNKNOWN;
+use baton_monitor::input_wait::terminal::{Reads, Terminal};
 
 /// After the group is empty, how long to keep reading a pipe that something
 /// outside the group still holds open.
@@ -184,14 +185,24 @@ impl Pipes {
 impl Backend for Pipes {
     const ON_CONDUCTOR_GONE: OnConductorGone = OnConductorGone::Terminate;
 
-    fn terminal_mode(&self) -> Option<super::TerminalMode> {
+    /// The PTY's modes, and what the programs in its foreground are
+    /// blocked in.
+    fn terminal(&self) -> Option<Terminal> {
         use rustix::termios::LocalModes;
-        let modes = rustix::termios::tcgetattr(self.tty.as_ref()?)
-            .ok()?
-            .local_modes;
-        Some(super::TerminalMode {
+        use std::os::unix::ffi::OsStrExt;
+        let master = self.tty.as_ref()?;
+        let modes = rustix::termios::tcgetattr(master).ok()?.local_modes;
+        let reads = match rustix::pty::ptsname(master, Vec::new()) {
+            Ok(name) => {
+                let path = std::path::Path::new(std::ffi::OsStr::from_bytes(name.as_bytes()));
+                proc::foreground_reads(self.pid, path)
+            }
+            Err(_) => Reads::Unknown,
+        };
+        Some(Terminal {
             echo: modes.contains(LocalModes::ECHO),
             canonical: modes.contains(LocalModes::ICANON),
+            reads,
         })
     }
 

@@ -24,6 +24,7 @@ use super::{Launch, RecoveredOutcome, RunRequest};
 use crate::proc::{self, ExitStatus, ExitWatch, MarkerScanner, Pid, Signal, TmuxError, TmuxServer};
 use crate::state::Missing;
 use crate::supervisor::driver::{UNKNOWN, session_file};
+use baton_monitor::input_wait::terminal::Terminal;
 
 /// When the pane's process died without the marker (the shim was killed),
 /// how long the log must stop growing before the session is destroyed: tmux
@@ -349,16 +350,19 @@ impl Tmux {
 
 impl Backend for Tmux {
     /// The pane's terminal, opened for a moment (never kept: a slave
-    /// held open would outlive the pane's program).
-    fn terminal_mode(&self) -> Option<super::TerminalMode> {
+    /// held open would outlive the pane's program), and what the programs
+    /// in its foreground are blocked in.
+    fn terminal(&self) -> Option<Terminal> {
         use rustix::fs::{Mode, OFlags};
         use rustix::termios::LocalModes;
+        let path = self.tty.as_ref()?;
         let flags = OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let tty = rustix::fs::open(self.tty.as_ref()?, flags, Mode::empty()).ok()?;
+        let tty = rustix::fs::open(path, flags, Mode::empty()).ok()?;
         let modes = rustix::termios::tcgetattr(&tty).ok()?.local_modes;
-        Some(super::TerminalMode {
+        Some(Terminal {
             echo: modes.contains(LocalModes::ECHO),
             canonical: modes.contains(LocalModes::ICANON),
+            reads: proc::foreground_reads(self.pid, path),
         })
     }
 

@@ -1,0 +1,183 @@
+//! What a terminal's foreground programs are blocked in, read from `/proc`:
+//! a program blocked in a `read` of its terminal waits for the keyboard.
+//!
+//! Looked at once per quiet spell of a session (when the input-wait
+//! detector judges it), never per chunk of output: a walk of `/proc` costs
+//! a few hundred small reads.
+
+use std::path::Path;
+
+use baton_monitor::input_wait::terminal::Reads;
+
+use super::Pid;
+
+/// Reads of a descriptor: `read`, `pread64`, `readv`.
+const READS: &[i64] = &[libc::SYS_read, libc::SYS_pread64, libc::SYS_readv];
+
+/// Waits on a set of descriptors: `ppoll`, `pselect6`, `epoll_pwait`,
+/// `epoll_pwait2` (441 on every architecture) and, where they exist,
+/// `poll`, `select`, `epoll_wait`.
+const POLLS: &[i64] = &[
+    libc::SYS_ppoll,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_pwait,
+    441,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_poll,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_select,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_epoll_wait,
+];
+
+/// What the foreground process group of the terminal `leader` runs on is
+/// blocked in; `tty` is that terminal's path (`/dev/pts/N`). A thread of
+/// the group blocked reading `tty` or `/dev/tty` (its controlling terminal,
+/// which is `tty`: the group is that terminal's foreground) is
+/// [`Reads::Terminal`]. [`Reads::Unknown`] when a thread's call cannot be
+/// read (another user's process; `ptrace` rules) or the group is not found.
+pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
+    let Some(group) = stat_fields(&format!("/proc/{leader}/stat")).and_then(|f| tpgid(&f)) else {
+        return Reads::Unknown;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Reads::Unknown;
+    };
+    let mut found = false;
+    let mut polls = false;
+    let mut unknown = false;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let in_group = stat_fields(&format!("/proc/{pid}/stat"))
+            .and_then(|f| f.get(2).and_then(|g| g.parse::<i64>().ok()))
+            == Some(group);
+        if !in_group {
+            continue;
+        }
+        found = true;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            unknown = true;
+            continue;
+        };
+        for task in tasks.filter_map(Result::ok) {
+            let path = task.path().join("syscall");
+            match std::fs::read_to_string(&path)
+                .ok()
+                .as_deref()
+                .map(blocked_in)
+            {
+                Some(Call::Read(fd)) => {
+                    let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"));
+                    if target.is_ok_and(|t| t == tty || t == Path::new("/dev/tty")) {
+                        return Reads::Terminal;
+                    }
+                }
+                Some(Call::Poll) => polls = true,
+                Some(Call::Other) => {}
+                // Gone since the listing: it waits for nothing now.
+                None if !task.path().exists() => {}
+                None => unknown = true,
+            }
+        }
+    }
+    if polls {
+        Reads::Polls
+    } else if unknown || !found {
+        Reads::Unknown
+    } else {
+        Reads::Elsewhere
+    }
+}
+
+/// What a thread is blocked in, from its `/proc/…/syscall` line.
+#[derive(Debug, PartialEq, Eq)]
+enum Call {
+    /// A read of this descriptor.
+    Read(i64),
+    /// A wait on a set of descriptors.
+    Poll,
+    /// Running, or blocked in anything else.
+    Other,
+}
+
+/// Parses `/proc/PID/task/TID/syscall`: `NR ARG0 … SP PC` for a thread
+/// blocked in a call, `running`, or `-1 SP PC` outside one.
+fn blocked_in(line: &str) -> Call {
+    let mut words = line.split_whitespace();
+    let Some(nr) = words.next().and_then(|w| w.parse::<i64>().ok()) else {
+        return Call::Other;
+    };
+    if READS.contains(&nr) {
+        let fd = words
+            .next()
+            .and_then(|w| i64::from_str_radix(w.trim_start_matches("0x"), 16).ok());
+        return fd.map_or(Call::Other, Call::Read);
+    }
+    if POLLS.contains(&nr) {
+        return Call::Poll;
+    }
+    Call::Other
+}
+
+/// The fields of a `/proc/PID/stat` line after the command name (state,
+/// ppid, pgrp, session, tty_nr, tpgid, …): the name, in parentheses, may
+/// hold spaces and parentheses itself.
+fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The foreground process group of the process's terminal (`tpgid`).
+fn tpgid(fields: &[String]) -> Option<i64> {
+    fields
+        .get(5)
+        .and_then(|g| g.parse::<i64>().ok())
+        .filter(|&g| g > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_lines_parse() {
+        let read = format!(
+            "{} 0x0 0x7ffd 0x400 0x0 0x0 0x0 0x7ffd 0x7f",
+            libc::SYS_read
+        );
+        assert_eq!(blocked_in(&read), Call::Read(0));
+        let read = format!(
+            "{} 0x1a 0x7ffd 0x400 0x0 0x0 0x0 0x7ffd 0x7f",
+            libc::SYS_read
+        );
+        assert_eq!(blocked_in(&read), Call::Read(26));
+        let poll = format!(
+            "{} 0x3 0x7ffd 0x400 0x0 0x0 0x0 0x7ffd 0x7f",
+            libc::SYS_ppoll
+        );
+        assert_eq!(blocked_in(&poll), Call::Poll);
+        assert_eq!(blocked_in("running"), Call::Other);
+        assert_eq!(blocked_in("-1 0x7ffd 0x7f"), Call::Other);
+        assert_eq!(blocked_in(""), Call::Other);
+        assert_eq!(blocked_in(&format!("{}", libc::SYS_read)), Call::Other);
+    }
+
+    #[test]
+    fn a_stat_line_with_a_strange_name_parses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stat");
+        std::fs::write(&path, "42 (a) b (c) S 1 42 42 34816 42 4194560 0").unwrap();
+        let fields = stat_fields(path.to_str().unwrap()).unwrap();
+        assert_eq!(fields[2], "42");
+        assert_eq!(tpgid(&fields), Some(42));
+        std::fs::write(&path, "42 (x) S 1 42 42 0 -1 4194560").unwrap();
+        assert_eq!(tpgid(&stat_fields(path.to_str().unwrap()).unwrap()), None);
+    }
+}
