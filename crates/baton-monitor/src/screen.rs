@@ -8,9 +8,103 @@
 
 use std::num::NonZeroU16;
 
+use crate::text::Charsets;
+
 /// A terminal screen fed with a run's output.
 pub struct Screen {
     parser: vt100::Parser<Queries>,
+    graphics: Graphics,
+}
+
+/// DEC special graphics drawn as the line-drawing characters they stand
+/// for (`ESC ( 0` then `lqqk` is `┌──┐`), which `vt100` does not do: curses
+/// programs (`dialog`) draw their boxes so. Follows escape sequences
+/// across chunks, so a select is never taken for text nor text for one.
+#[derive(Debug, Default)]
+struct Graphics {
+    charsets: Charsets,
+    state: Escape,
+}
+
+/// Where the byte stream is in an escape sequence.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    #[default]
+    Ground,
+    /// After `ESC`.
+    Esc,
+    /// After `ESC (` or `ESC )`: the set comes next.
+    Designate(u8),
+    /// After `ESC #`, `ESC %`, …: one more byte.
+    Skip,
+    /// In a CSI sequence, until its final byte.
+    Csi,
+    /// In an OSC, DCS, APC… string, until BEL or ST.
+    Str,
+    /// `ESC` inside a string (ST is `ESC \`).
+    StrEsc,
+}
+
+impl Graphics {
+    /// `bytes` with text drawn in DEC special graphics rewritten to UTF-8;
+    /// borrowed as is when nothing in it can select or use the set.
+    fn filter<'a>(&mut self, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        let plain = self.state == Escape::Ground
+            && self.charsets == Charsets::default()
+            && !bytes.iter().any(|&b| matches!(b, 0x1b | 0x0e | 0x0f));
+        if plain {
+            return std::borrow::Cow::Borrowed(bytes);
+        }
+        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 2);
+        for &b in bytes {
+            self.state = match self.state {
+                Escape::Ground => match b {
+                    0x1b => Escape::Esc,
+                    0x0e | 0x0f => {
+                        self.charsets.shifted = b == 0x0e;
+                        Escape::Ground
+                    }
+                    0x5f..=0x7e => {
+                        let shown = self.charsets.show(char::from(b));
+                        let mut utf8 = [0u8; 4];
+                        out.extend_from_slice(shown.encode_utf8(&mut utf8).as_bytes());
+                        continue;
+                    }
+                    _ => Escape::Ground,
+                },
+                Escape::Esc => match b {
+                    b'(' | b')' => Escape::Designate(b),
+                    b'[' => Escape::Csi,
+                    b']' | b'P' | b'X' | b'^' | b'_' => Escape::Str,
+                    b' ' | b'#' | b'%' | b'*' | b'+' | b'-' | b'.' | b'/' => Escape::Skip,
+                    b'c' => {
+                        self.charsets = Charsets::default();
+                        Escape::Ground
+                    }
+                    0x1b => Escape::Esc,
+                    _ => Escape::Ground,
+                },
+                Escape::Designate(slot) => {
+                    self.charsets.designate(char::from(slot), char::from(b));
+                    Escape::Ground
+                }
+                Escape::Skip => Escape::Ground,
+                Escape::Csi => match b {
+                    0x1b => Escape::Esc,
+                    0x40..=0x7e => Escape::Ground,
+                    _ => Escape::Csi,
+                },
+                Escape::Str => match b {
+                    0x07 => Escape::Ground,
+                    0x1b => Escape::StrEsc,
+                    _ => Escape::Str,
+                },
+                Escape::StrEsc => Escape::Ground,
+            };
+            out.push(b);
+        }
+        std::borrow::Cow::Owned(out)
+    }
 }
 
 /// The answers a terminal owes a program that asked it something: cursor
@@ -79,6 +173,7 @@ impl Screen {
                 0,
                 Queries::default(),
             ),
+            graphics: Graphics::default(),
         }
     }
 
@@ -86,7 +181,8 @@ impl Screen {
     /// terminal answers to queries among them (to be written to its input),
     /// usually nothing.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        self.parser.process(bytes);
+        let bytes = self.graphics.filter(bytes);
+        self.parser.process(&bytes);
         std::mem::take(&mut self.parser.callbacks_mut().replies)
     }
 
@@ -183,6 +279,21 @@ mod tests {
         let claude = "Do\x1b[1Cyou\x1b[1Ctrust\r\x1b[1B1.\x1b[1CYes";
         let screen = screen_of(claude.as_bytes(), 10, 40);
         assert_eq!(screen.text(), "Do you trust\n1. Yes");
+    }
+
+    #[test]
+    fn dec_line_drawing_shows_as_boxes_across_chunks() {
+        let mut screen = Screen::new(5, 40);
+        // Colours (`m` is a final byte, not text) between the select and
+        // the box; the select split across chunks.
+        screen.push(b"\x1b[0;1m\x1b");
+        screen.push(b"(0\x1b[37mlqqk\x1b(B Name:\r\n\x1b(0x\x1b(B ok \x1b(0");
+        screen.push(b"x\x1b(B\r\n\x1b]0;title q\x07mq");
+        assert_eq!(screen.text(), "┌──┐ Name:\n│ ok │\nmq");
+        // SO/SI to a G1 holding the set.
+        let mut screen = Screen::new(5, 40);
+        screen.push(b"\x1b)0a\x0emqj\x0fb");
+        assert_eq!(screen.text(), "a└─┘b");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub fn normalize(bytes: &[u8]) -> String {
             '\n' => screen.newline(),
             '\x08' => screen.backspace(),
             '\t' => screen.put('\t'),
+            '\x0e' => screen.charsets.shifted = true,
+            '\x0f' => screen.charsets.shifted = false,
             c if c.is_control() => {}
             c => screen.put(c),
         }
@@ -51,6 +53,76 @@ struct Screen {
     lines: Vec<Vec<char>>,
     row: usize,
     col: usize,
+    charsets: Charsets,
+}
+
+/// Which character sets G0 and G1 hold and which is in use: programs
+/// drawing with curses on a terminal without UTF-8 line drawing select
+/// the DEC special graphics set (`ESC ( 0`) and write `lqqk` for `┌──┐`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Charsets {
+    /// G0 is DEC special graphics (`ESC ( 0`); else ASCII.
+    pub g0_graphics: bool,
+    /// G1 is DEC special graphics (`ESC ) 0`).
+    pub g1_graphics: bool,
+    /// Shifted out (SO) to G1; shifted in (SI) to G0.
+    pub shifted: bool,
+}
+
+impl Charsets {
+    /// Applies a charset designation `ESC <slot> <set>`: `slot` is `(` or
+    /// `)`, `set` is `0` for DEC special graphics, anything else text.
+    pub fn designate(&mut self, slot: char, set: char) {
+        match slot {
+            '(' => self.g0_graphics = set == '0',
+            ')' => self.g1_graphics = set == '0',
+            _ => {}
+        }
+    }
+
+    /// `c` as the character set in use shows it.
+    pub fn show(self, c: char) -> char {
+        let graphics = if self.shifted {
+            self.g1_graphics
+        } else {
+            self.g0_graphics
+        };
+        if graphics { dec_graphics(c) } else { c }
+    }
+}
+
+/// A character as the DEC special graphics set draws it (VT100 line
+/// drawing): `l q k x m j` are the corners and sides of a box.
+pub(crate) fn dec_graphics(c: char) -> char {
+    match c {
+        '_' => ' ',
+        '`' => '◆',
+        'a' => '▒',
+        'f' => '°',
+        'g' => '±',
+        'j' => '┘',
+        'k' => '┐',
+        'l' => '┌',
+        'm' => '└',
+        'n' => '┼',
+        'o' => '⎺',
+        'p' => '⎻',
+        'q' => '─',
+        'r' => '⎼',
+        's' => '⎽',
+        't' => '├',
+        'u' => '┤',
+        'v' => '┴',
+        'w' => '┬',
+        'x' => '│',
+        'y' => '≤',
+        'z' => '≥',
+        '{' => 'π',
+        '|' => '≠',
+        '}' => '£',
+        '~' => '·',
+        c => c,
+    }
 }
 
 impl Screen {
@@ -59,6 +131,7 @@ impl Screen {
             lines: vec![Vec::new()],
             row: 0,
             col: 0,
+            charsets: Charsets::default(),
         }
     }
 
@@ -70,6 +143,7 @@ impl Screen {
     }
 
     fn put(&mut self, c: char) {
+        let c = self.charsets.show(c);
         let col = self.col;
         let line = self.line();
         if col < line.len() {
@@ -218,7 +292,12 @@ fn escape(chars: &mut Peekable<Chars<'_>>, screen: &mut Screen) {
             }
         }
         // Charset selects and other three-char sequences.
-        '(' | ')' | '*' | '+' | '-' | '.' | '/' | '#' | '%' | ' ' => {
+        '(' | ')' => {
+            if let Some(set) = chars.next() {
+                screen.charsets.designate(kind, set);
+            }
+        }
+        '*' | '+' | '-' | '.' | '/' | '#' | '%' | ' ' => {
             chars.next();
         }
         'c' => *screen = Screen::new(),
@@ -243,6 +322,9 @@ mod tests {
             (b"\x1b]0;title\x07text", "text"),
             (b"\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "link"),
             (b"\x1b(Bcharset\x1b)0", "charset"),
+            // DEC line drawing, selected into G0 or shifted to in G1.
+            (b"\x1b(0lqqk\x1b(B ok \x1b(0x\x1b(B", "┌──┐ ok │"),
+            (b"\x1b)0a\x0emj\x0fb", "a└┘b"),
             (b"\x1b=keypad\x1b>", "keypad"),
             (b"abc\x08\x08d", "ad"),
             (b"a\x07b\x00c\tx", "abc\tx"),

@@ -162,7 +162,10 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)(?:enter|return|⏎|space)\s+to\s+(?:confirm|select|submit|continue|choose|toggle)",
         r"|esc(?:ape)?\s+to\s+(?:cancel|go back|exit|close|dismiss)",
-        r"|(?:↑|↓|↑↓|↑/↓|arrow keys|arrows|tab|j/k)\b.{0,20}\bto\s+(?:navigate|move|select|cycle|amend|choose)",
+        // Arrow glyphs are not word characters: no `\b` after them.
+        r"|(?:↑↓|↑/↓|↑|↓|\b(?:arrow keys|arrows|tab|j/k)\b).{0,20}\bto\s+(?:navigate|move|select|cycle|amend|choose)",
+        // A key and its action after a colon: "Enter: confirm".
+        r"|\b(?:enter|return|space)\s*:\s*(?:confirm|select|submit|toggle)\b",
         // Keys named with their action, no "to": "↑↓ navigate • ⏎ select".
         r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel)\b",
         r"|^\(use arrow keys\)$|^\(press <space> to select"
@@ -281,6 +284,15 @@ static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(?:#\?|>|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
     )
 });
+
+/// A short input line under a menu, where its choice is typed: a word or
+/// three and a prompt mark (`Branch>`, `Pick:`, `›`).
+fn input_line(line: &str) -> bool {
+    line.chars().count() <= 30
+        && line.split_whitespace().count() <= 3
+        && line.ends_with(['>', ':', '›', '»', '?'])
+        && !NOISE.is_match(line)
+}
 
 static QUESTION_WORD: LazyLock<Regex> = LazyLock::new(|| {
     re(
@@ -416,14 +428,22 @@ impl InputWaitDetector {
         if last_ok && PASSWORD_RE.is_match(last) {
             return Some(detection(PASSWORD, last, open));
         }
-        if open && last_ok && DEFAULT_VALUE_RE.is_match(last) {
+        // A program's own command prompt (`In [1]:`, `Command (m for
+        // help):`, `sqlite>`) asks for a command, not an answer: no field
+        // rule reads it as a question (a menu's input line still counts).
+        let field_ok = last_ok && !terminal::is_command_prompt(last);
+        if open && field_ok && DEFAULT_VALUE_RE.is_match(last) {
             return Some(detection(DEFAULT_VALUE, last, open));
         }
-        let menu_body = match body.split_last() {
-            Some((input, rest)) if open && SELECT_PROMPT.is_match(input) => rest,
-            _ => body,
+        // The line a menu's choice is typed on, the cursor on it: `#?`,
+        // `Enter choice:`, a bare `>`, fzf's `Branch>`.
+        let (menu_body, typed) = match body.split_last() {
+            Some((input, rest)) if open && (SELECT_PROMPT.is_match(input) || input_line(input)) => {
+                (rest, true)
+            }
+            _ => (body, false),
         };
-        if let Some(line) = choice_menu(menu_body) {
+        if let Some(line) = choice_menu(menu_body, typed) {
             return Some(detection(CHOICE_MENU, line, true));
         }
         if let Some(line) = choice_bar(body) {
@@ -441,10 +461,10 @@ impl InputWaitDetector {
         if last_ok && PRESS_ENTER_RE.is_match(last) {
             return Some(detection(PRESS_ENTER, last, open));
         }
-        if open && last_ok && question_prompt(last) {
+        if open && field_ok && question_prompt(last) {
             return Some(detection(QUESTION_PROMPT, last, open));
         }
-        if open && last_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
+        if open && field_ok && last.chars().count() <= 80 && TEXT_PROMPT_RE.is_match(last) {
             return Some(detection(TEXT_PROMPT, last, open));
         }
         // The screen ends in a frame's closing line (`└`): a form drawn whole.
@@ -460,7 +480,7 @@ impl InputWaitDetector {
         if let Some(line) = question_over_field(body, open) {
             return Some(detection(QUESTION_PROMPT, line, true));
         }
-        if open && last_ok && field_prompt(last) {
+        if open && field_ok && field_prompt(last) {
             return Some(detection(FIELD_PROMPT, last, open));
         }
         if last_ok && last.chars().count() <= 240 && PASTE_RE.is_match(last) {
@@ -625,11 +645,14 @@ fn menu_option(line: &str) -> Option<MenuOption> {
             boxed,
         });
     }
-    // Radio bullets double as narrative bullets (Claude Code's "●"), so they
-    // only count on numbered options.
-    if matches!(marker, "●" | "◉") {
-        return None;
-    }
+    // Radio bullets double as narrative bullets (Claude Code's "●"): alone
+    // they count only on numbered options; otherwise they are the ticked
+    // one of a list of check boxes or radios (`○ content` / `● minimal`),
+    // which a menu needs some empty ones beside.
+    let (marked, boxed) = match marker {
+        "●" | "◉" => (false, Some(CheckBox::Ticked)),
+        _ => (marked, boxed),
+    };
     let short = rest.chars().count() <= 60;
     let starts_ok = rest
         .chars()
@@ -673,9 +696,10 @@ fn is_menu_question(line: &str) -> bool {
 
 /// A numbered or arrow-key menu at the very end of `body`: two or more
 /// options with exactly one cursor marker, or numbered 1, 2, … under a
-/// question. Returns the line to report (the question, else the selected
-/// option).
-fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
+/// question or over the line the choice is typed on (`typed`: it was
+/// under `body`, the cursor on it). Returns the line to report (the
+/// question, else the selected option, else the first).
+fn choice_menu<'a>(body: &[&'a str], typed: bool) -> Option<&'a str> {
     let mut options = Vec::new();
     let mut above = None;
     for line in body.iter().rev() {
@@ -726,13 +750,15 @@ fn choice_menu<'a>(body: &[&'a str]) -> Option<&'a str> {
     let ok = match marked.len() {
         1 => true,
         0 if boxes == options.len() && empty => question.is_some(),
-        0 => numbered > 0 && question.is_some() && options[0].0.number == Some(1),
+        0 => numbered > 0 && (question.is_some() || typed) && options[0].0.number == Some(1),
         _ => false,
     };
     if !ok {
         return None;
     }
-    question.or_else(|| marked.first().copied())
+    question
+        .or_else(|| marked.first().copied())
+        .or_else(|| options.first().map(|(_, l)| *l))
 }
 
 /// At most this many lines may follow an option bar (a description of the

@@ -129,6 +129,12 @@ static PAGER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)^(?::|\(end\)|--more--.*|.*\blines? \d+(?:-\d+)?(?:/\d+)?\b.*|manual page .*)$")
 });
 
+/// Is `line` a program's own prompt for its commands (a REPL's, a
+/// shell's, `fdisk`'s), not a question?
+pub(super) fn is_command_prompt(line: &str) -> bool {
+    COMMAND_PROMPT.is_match(line)
+}
+
 /// Forces this module's patterns.
 pub(super) fn compile() {
     LazyLock::force(&COMMAND_PROMPT);

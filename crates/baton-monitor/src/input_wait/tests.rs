@@ -475,3 +475,91 @@ fn credential_prompts() {
         ("2026-01-01 12:00:00 Username for 'https://x.dev': ", None),
     ]);
 }
+
+#[test]
+fn a_menu_over_the_line_its_choice_is_typed_on() {
+    check(&[
+        // A numbered list and a bare `>` the cursor sits on: no question
+        // needed (rustup-init).
+        (
+            "Current installation options:\n\n1) Proceed with standard installation\n2) Customize installation\n3) Cancel installation\n>",
+            Some((CHOICE_MENU, "1) Proceed with standard installation")),
+        ),
+        // fzf: its list over a count and the prompt typed into.
+        (
+            "  fix/login\n  dev\n> main\n  3/3 ─────────\nBranch>",
+            Some((CHOICE_MENU, "> main")),
+        ),
+        // A numbered list not starting at 1, or a list the cursor left.
+        ("2) Customize installation\n3) Cancel installation\n>", None),
+        (
+            "1) Proceed with standard installation\n2) Customize installation\n",
+            None,
+        ),
+    ]);
+}
+
+#[test]
+fn a_ticked_radio_among_empty_ones_is_a_menu() {
+    let nuxi = "◆  Which template would you like to use?\n│  ○ content – Content-driven website\n│  ● minimal – Minimal setup (recommended)\n│  ○ module – Nuxt module\n│  ↑/↓ to navigate • Enter: confirm\n└\n";
+    check(&[
+        (
+            nuxi,
+            Some((CHOICE_MENU, "◆  Which template would you like to use?")),
+        ),
+        // Narrative bullets are not radios: no empty one beside them.
+        ("What changed?\n● Fixed the parser\n● Added tests\n", None),
+    ]);
+}
+
+#[test]
+fn a_programs_command_prompt_is_not_a_field() {
+    for prompt in ["Command (m for help): ", "In [1]: ", "gpg> ", "(parted) "] {
+        assert_eq!(det(prompt), None, "{prompt:?}");
+    }
+    // Words that ask still do ("What now> ", a field).
+    assert!(det("*** Commands ***\nWhat now> ").is_some());
+    assert!(det("Real name: ").is_some());
+}
+
+#[test]
+fn the_terminal_confirms_or_demotes_what_the_words_say() {
+    use terminal::{Reads, Terminal};
+    let d = InputWaitDetector::builtin();
+    let term = |reads| Terminal {
+        echo: true,
+        canonical: true,
+        reads,
+    };
+    let asked = b"Continue? [y/N]\n";
+    // A question printed as a line: confident only when its program
+    // reads the keyboard under it.
+    assert!(!d.detect(asked).unwrap().confident);
+    assert!(
+        d.judge(asked, Some(&term(Reads::Terminal)))
+            .unwrap()
+            .confident
+    );
+    let open = b"Continue? [y/N] ";
+    assert!(d.judge(open, None).unwrap().confident);
+    assert!(
+        !d.judge(open, Some(&term(Reads::Elsewhere)))
+            .unwrap()
+            .confident
+    );
+    assert!(d.judge(open, Some(&term(Reads::Polls))).unwrap().confident);
+    // Words no rule knows, under a program reading the keyboard.
+    let words = b"echo a b c?...";
+    assert_eq!(d.judge(words, Some(&term(Reads::Polls))), None);
+    let found = d.judge(words, Some(&term(Reads::Terminal))).unwrap();
+    assert_eq!(found.rule, terminal::READS_TERMINAL);
+    // A secret: whole lines without echo.
+    let secret = Terminal {
+        echo: false,
+        ..term(Reads::Unknown)
+    };
+    assert_eq!(
+        d.judge(b"Vault token ", Some(&secret)).map(|f| f.rule),
+        Some(terminal::NO_ECHO.to_owned())
+    );
+}
