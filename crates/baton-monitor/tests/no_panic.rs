@@ -32,6 +32,11 @@ fn interesting_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"{".to_vec()),
         Just(b"}".to_vec()),
         Just(b"\xe2\x9d".to_vec()),
+        Just(b"\x1b(0".to_vec()),
+        Just(b"\x1b(B".to_vec()),
+        Just(b"\x1b)0\x0e".to_vec()),
+        Just(b"\x0f".to_vec()),
+        Just(b"lqqk x mj".to_vec()),
     ];
     prop::collection::vec(atoms, 0..64).prop_map(|v| v.concat())
 }
@@ -58,6 +63,30 @@ proptest! {
         let det = InputWaitDetector::builtin();
         let _ = det.detect(&bytes);
         let _ = det.detect(&raw);
+    }
+
+    #[test]
+    fn judging_with_a_terminal_never_panics(bytes in interesting_bytes(), echo: bool, canonical: bool, reads in 0..4u8) {
+        use baton_monitor::input_wait::terminal::{Reads, Terminal};
+        let reads = [Reads::Terminal, Reads::Polls, Reads::Elsewhere, Reads::Unknown][usize::from(reads)];
+        let terminal = Terminal { echo, canonical, reads };
+        let _ = InputWaitDetector::builtin().judge(&bytes, Some(&terminal));
+    }
+
+    #[test]
+    fn the_screen_does_not_depend_on_chunk_boundaries(bytes in interesting_bytes(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8)) {
+        use baton_monitor::screen::Screen;
+        let mut whole = Screen::new(12, 40);
+        whole.push(&bytes);
+        let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+        at.sort_unstable();
+        let mut chunked = Screen::new(12, 40);
+        let mut from = 0;
+        for cut in at.into_iter().chain([bytes.len()]) {
+            chunked.push(&bytes[from..cut]);
+            from = cut;
+        }
+        prop_assert_eq!(whole.text(), chunked.text());
     }
 
     #[test]
