@@ -189,7 +189,8 @@ impl Screen {
     /// The screen as text for the detectors: its rows top to bottom, right
     /// ends trimmed, blank rows at the bottom dropped; the last row ends
     /// without a newline when the cursor sits on it after text (a prompt
-    /// waiting on the same line), with one otherwise.
+    /// waiting on the same line) or, shown, indented on the blank row right
+    /// under it (a field under its question), with one otherwise.
     pub fn text(&self) -> String {
         let screen = self.parser.screen();
         let (_, cols) = screen.size();
@@ -202,7 +203,12 @@ impl Screen {
         };
         let (cursor_row, cursor_col) = screen.cursor_position();
         let mut text = rows[..=last].join("\n");
-        let open = usize::from(cursor_row) == last && cursor_col > 0;
+        // The cursor after text on the last row, or shown indented on the
+        // empty row right under it: an answer's field below its question
+        // (`🎤 What is the project called?` over `   ▌`).
+        let cursor_row = usize::from(cursor_row);
+        let under = cursor_row == last + 1 && !screen.hide_cursor();
+        let open = (cursor_row == last || under) && cursor_col > 0;
         if !open {
             text.push('\n');
         }
@@ -302,6 +308,11 @@ mod tests {
         assert_eq!(screen.text(), "Proceed? [y/N]");
         let screen = screen_of(b"done\n", 5, 40);
         assert_eq!(screen.text(), "done\n");
+        // Indented under the last line: a field; hidden there, not.
+        let screen = screen_of(b"What is it called?\n   ", 5, 40);
+        assert_eq!(screen.text(), "What is it called?");
+        let screen = screen_of(b"\x1b[?25lWhat is it called?\n   ", 5, 40);
+        assert_eq!(screen.text(), "What is it called?\n");
         assert_eq!(screen_of(b"", 5, 40).text(), "");
         assert_eq!(Screen::new(0, 0).text(), "");
     }

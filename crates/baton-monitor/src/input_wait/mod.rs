@@ -72,6 +72,7 @@ const BUILTIN: &[&str] = &[
     TEXT_PROMPT,
     FIELD_PROMPT,
     PASTE_REQUEST,
+    ANSWER_HINT,
 ];
 const YES_NO: &str = "yes_no";
 const PASSWORD: &str = "password";
@@ -86,6 +87,7 @@ const KEYED_CHOICES: &str = "keyed_choices";
 const TEXT_PROMPT: &str = "text_prompt";
 const FIELD_PROMPT: &str = "field_prompt";
 const PASTE_REQUEST: &str = "paste_request";
+const ANSWER_HINT: &str = "answer_hint";
 
 /// Non-empty lines considered for single-line rules and user rules.
 const LAST_LINES: usize = 4;
@@ -168,7 +170,9 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
         r"|\b(?:enter|return|space)\s*:\s*(?:confirm|select|submit|toggle)\b",
         // Keys named with their action, no "to": "↑↓ navigate • ⏎ select".
         r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel)\b",
-        r"|^\(use arrow keys\)$|^\(press <space> to select"
+        r"|\(use arrow keys\b[^)]{0,40}\)|^\(press <space> to select",
+        // A key named in quotes with what it does: "press 'L' to load".
+        r"|\bpress\s+'[^'\s]{1,5}'\s+to\s+\w+"
     ))
 });
 
@@ -486,6 +490,9 @@ impl InputWaitDetector {
         if last_ok && last.chars().count() <= 240 && PASTE_RE.is_match(last) {
             return Some(detection(PASTE_REQUEST, last, open));
         }
+        if let Some(line) = answer_hint(&lines) {
+            return Some(detection(ANSWER_HINT, line, true));
+        }
         None
     }
 }
@@ -586,6 +593,15 @@ fn question_over_field<'a>(body: &[&'a str], open: bool) -> Option<&'a str> {
     let [.., question, field] = body else {
         return None;
     };
+    // The prompt mark the field is drawn after is not its value: `? ‣ My
+    // Gatsby Site`; a field so marked is the one being filled, wherever
+    // the program put the cursor.
+    let marked =
+        field.starts_with('?') && field[1..].trim_start().starts_with(['‣', '›', '❯', '»']);
+    let open = open || marked;
+    let field = field.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '?' | '‣' | '›' | '❯' | '>' | '»' | '→')
+    });
     let field_ok = field.chars().count() <= 60
         && field.split_whitespace().count() <= 3
         && !NOISE.is_match(field)
@@ -692,6 +708,30 @@ fn is_menu_question(line: &str) -> bool {
     };
     let q = q.trim_end_matches(['…', '›']).trim_end();
     q.ends_with('?') || SELECT.is_match(line) || INQUIRER_MARK.is_match(line)
+}
+
+/// Keys offered to answer with, among the last lines: a hint only a program
+/// waiting for one of those keys shows (`↑/↓: Select a package`, `(Use
+/// arrow keys or type to search)`, `press 'L' to load script file`).
+/// Returns the question it answers (the nearest line above it that asks),
+/// else the hint.
+fn answer_hint<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    let recent = lines.len().saturating_sub(LAST_LINES);
+    let at = (recent..lines.len()).rev().find(|&i| {
+        let line = lines[i];
+        // Prose about keys ends as a sentence does; a hint does not, unless
+        // it names its keys in quotes (`press 'L' to load …, 'Q' quits.`).
+        let sentence = line.ends_with('.') && !line.ends_with("..") && !line.contains("press '");
+        line.chars().count() <= 100 && HINT.is_match(line) && !NOISE.is_match(line) && !sentence
+    })?;
+    let question = lines[..=at].iter().rev().find(|l| {
+        let l = l.trim_end_matches(|c: char| c != ':' && c != '?' && !c.is_alphanumeric());
+        (l.ends_with('?') || l.ends_with(':'))
+            && l.chars().count() <= MAX_QUESTION
+            && !NOISE.is_match(l)
+            && !l.contains("://")
+    });
+    Some(question.copied().unwrap_or(lines[at]))
 }
 
 /// A numbered or arrow-key menu at the very end of `body`: two or more

@@ -563,3 +563,36 @@ fn the_terminal_confirms_or_demotes_what_the_words_say() {
         Some(terminal::NO_ECHO.to_owned())
     );
 }
+
+#[test]
+fn a_field_marked_as_filled_and_keys_offered_to_answer() {
+    check(&[
+        // A pre-filled field marked as the one being filled, the cursor
+        // hidden elsewhere (create-gatsby).
+        (
+            "What would you like to call your site?\n? ‣ My Gatsby Site\n",
+            Some((QUESTION_PROMPT, "What would you like to call your site?")),
+        ),
+        // Keys offered to answer with (gitmoji, cfdisk, npm-check-updates).
+        (
+            "? Choose a gitmoji: (Use arrow keys or type to search)\n  No results...\n",
+            Some((
+                ANSWER_HINT,
+                "? Choose a gitmoji: (Use arrow keys or type to search)",
+            )),
+        ),
+        (
+            "Device does not contain a recognized partition table.\nSelect a type to create a new label, press 'L' to load script file, 'Q' quits.\n",
+            Some((
+                ANSWER_HINT,
+                "Select a type to create a new label, press 'L' to load script file, 'Q' quits.",
+            )),
+        ),
+        // Prose about keys, and a server's way out, are not hints.
+        ("Use the arrow keys to navigate the menu.\n", None),
+        (
+            "Running on http://127.0.0.1:5000\nPress CTRL+C to quit\n",
+            None,
+        ),
+    ]);
+}
