@@ -78,10 +78,13 @@ enum Figure {
     /// `baton web`'s page in headless Chromium with 1,000 sessions: first
     /// render, state record to the page, the daemon's CPU with it open.
     Web,
+    /// Supervision CPU with agents writing a line every 500 ms, beside a
+    /// minimal relay (the physical limit) on the same agents.
+    Relay,
 }
 
 impl Figure {
-    const ALL: [Figure; 17] = [
+    const ALL: [Figure; 18] = [
         Figure::Exit,
         Figure::Stall,
         Figure::Throughput,
@@ -99,6 +102,7 @@ impl Figure {
         Figure::Hook,
         Figure::Prompt,
         Figure::Web,
+        Figure::Relay,
     ];
 
     fn name(self) -> &'static str {
@@ -120,6 +124,7 @@ impl Figure {
             Figure::Hook => "hook",
             Figure::Prompt => "prompt",
             Figure::Web => "web",
+            Figure::Relay => "relay",
         }
     }
 
@@ -145,7 +150,7 @@ struct Args {
     /// 100 broker rounds per process, daemon ps with 100 sessions and 50 requests,
     /// daemon events with 50 sessions over 3 s, remote with 10 probes and
     /// 10 sessions over 3 s, mcp with 100 sessions, 30 lists and 10 waits, tui with 100 live sessions and a
-    /// storm of 50 over 3 s).
+    /// storm of 50 over 3 s, relay with 100 agents for 10 s, one run per side).
     #[arg(long)]
     quick: bool,
     /// Run only this figure.
@@ -154,6 +159,11 @@ struct Args {
     /// Print JSON instead of the table.
     #[arg(long)]
     json: bool,
+    /// Show every figure beside its value in a run saved earlier with
+    /// `--json` (before/after a change): a table under the usual one, or
+    /// `compared_with` in the JSON.
+    #[arg(long, value_name = "FILE")]
+    compare: Option<PathBuf>,
     /// Bytes per flood run (`1G`, `64M`, a plain number); default 1G, 64M with --quick.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     flood_size: Option<u64>,
@@ -182,6 +192,21 @@ struct Args {
     /// to it). Default: `BATON_BIN`, else the `baton` next to this executable.
     #[arg(long, value_name = "PATH")]
     baton: Option<PathBuf>,
+    /// Internal: act as the `relay` figure's minimal relay, its files in
+    /// this directory, the agent's argv after `--`.
+    #[arg(long = "relay-worker", value_name = "DIR", hide = true)]
+    relay_worker: Option<PathBuf>,
+    /// Internal: agents the relay worker runs.
+    #[arg(
+        long = "relay-sessions",
+        value_name = "N",
+        hide = true,
+        default_value_t = 1
+    )]
+    relay_sessions: usize,
+    /// Internal: the relay worker's agent and its arguments.
+    #[arg(last = true, hide = true)]
+    relay_agent: Vec<String>,
     /// Internal: act as an `accounts` contention worker on this directory.
     #[arg(long = "accounts-worker", value_name = "DIR", hide = true)]
     accounts_worker: Option<PathBuf>,
@@ -229,6 +254,7 @@ struct Plan {
     tui_window: Duration,
     web_sessions: usize,
     web_changes: usize,
+    relay: figures::relay::RelayPlan,
 }
 
 impl Plan {
@@ -267,12 +293,26 @@ impl Plan {
             tui_window: Duration::from_secs(if quick { 3 } else { 10 }),
             web_sessions: if quick { 100 } else { 1000 },
             web_changes: if quick { 20 } else { 100 },
+            relay: figures::relay::RelayPlan {
+                sessions: if quick { 100 } else { 500 },
+                lines: if quick { 20 } else { 60 },
+                runs: if quick { 1 } else { 3 },
+            },
         })
     }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.relay_worker {
+        return match figures::relay::work(dir, args.relay_sessions, &args.relay_agent) {
+            Ok(()) => ExitCode::from(EXIT_OK),
+            Err(e) => {
+                eprintln!("baton-bench relay worker: {e}");
+                ExitCode::from(EXIT_NOT_MEASURED)
+            }
+        };
+    }
     if let Some(dir) = &args.accounts_worker {
         return match figures::accounts::work(dir, args.accounts_rounds) {
             Ok(()) => ExitCode::from(EXIT_OK),
@@ -292,14 +332,34 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_NOT_MEASURED);
         }
     };
+    // A bad saved run is refused before anything is measured.
+    let before = match args
+        .compare
+        .as_deref()
+        .map(report::Before::load)
+        .transpose()
+    {
+        Ok(before) => before,
+        Err(e) => {
+            eprintln!("baton-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(run(&args));
     runtime.shutdown_timeout(Duration::from_secs(5));
     match result {
         Ok(report) => {
             if args.json {
-                println!("{:#}", report.to_json());
+                let mut json = report.to_json();
+                if let Some(before) = &before {
+                    json["compared_with"] = report.comparison_json(before);
+                }
+                println!("{json:#}");
             } else {
                 print!("{}", report.to_text());
+                if let Some(before) = &before {
+                    print!("{}", report.comparison_text(before));
+                }
             }
             if report.failures.is_empty() {
                 ExitCode::from(EXIT_OK)
@@ -410,5 +470,6 @@ async fn measure(figure: Figure, ctx: &Ctx, plan: &Plan) -> Fallible<Outcome> {
         Figure::Mcp => {
             figures::mcp::measure(ctx, plan.mcp_sessions, plan.mcp_requests, plan.mcp_wakeups).await
         }
+        Figure::Relay => figures::relay::measure(ctx, &plan.relay).await,
     }
 }

@@ -18,6 +18,8 @@ pub enum Target {
     AtLeast(f64),
     /// baton / baseline must be at least this.
     RatioAtLeast(f64),
+    /// baton / baseline must be at most this.
+    RatioAtMost(f64),
 }
 
 /// One line of the table.
@@ -61,6 +63,7 @@ impl Row {
             Target::AtMost(x) => Some(self.baton <= x),
             Target::AtLeast(x) => Some(self.baton >= x),
             Target::RatioAtLeast(x) => Some(self.ratio().is_some_and(|r| r >= x)),
+            Target::RatioAtMost(x) => Some(self.ratio().is_some_and(|r| r <= x)),
         }
     }
 
@@ -70,6 +73,7 @@ impl Row {
             Target::AtMost(x) => format!("<= {x}"),
             Target::AtLeast(x) => format!(">= {x}"),
             Target::RatioAtLeast(x) => format!("ratio >= {x}"),
+            Target::RatioAtMost(x) => format!("ratio <= {x}"),
         }
     }
 }
@@ -209,6 +213,144 @@ impl Report {
     }
 }
 
+/// The figures of a run saved with `--json`, to show beside this run's
+/// (`--compare FILE`).
+#[derive(Debug, Clone)]
+pub struct Before {
+    /// Where it was read from.
+    pub source: String,
+    /// When and how it ran.
+    pub date: String,
+    pub command: String,
+    /// baton's value of each figure, by name, in the saved order.
+    pub figures: Vec<(String, f64)>,
+}
+
+impl Before {
+    /// Reads a saved run: the JSON `baton-bench --json` prints.
+    pub fn load(path: &std::path::Path) -> Result<Before, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--compare {}: {e}", path.display()))?;
+        Before::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses a saved run; `source` names it in errors and the output.
+    pub fn parse(text: &str, source: &str) -> Result<Before, String> {
+        let json: Value = serde_json::from_str(text)
+            .map_err(|e| format!("--compare {source}: not a baton-bench --json run: {e}"))?;
+        let figures = json["figures"].as_array().ok_or_else(|| {
+            format!("--compare {source}: no \"figures\" list (save a run with --json)")
+        })?;
+        let mut out = Vec::with_capacity(figures.len());
+        for (i, f) in figures.iter().enumerate() {
+            let (Some(name), Some(value)) = (f["figure"].as_str(), f["baton"].as_f64()) else {
+                return Err(format!(
+                    "--compare {source}: figures[{i}] has no \"figure\" name or \"baton\" number"
+                ));
+            };
+            out.push((name.to_owned(), value));
+        }
+        Ok(Before {
+            source: source.to_owned(),
+            date: json["machine"]["date"].as_str().unwrap_or("?").to_owned(),
+            command: json["command"].as_str().unwrap_or("?").to_owned(),
+            figures: out,
+        })
+    }
+
+    fn value(&self, figure: &str) -> Option<f64> {
+        self.figures
+            .iter()
+            .find(|(name, _)| name == figure)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// One figure before and now.
+struct Change<'a> {
+    figure: &'a str,
+    before: Option<f64>,
+    now: Option<f64>,
+}
+
+impl Change<'_> {
+    fn ratio(&self) -> Option<f64> {
+        match (self.before, self.now) {
+            (Some(b), Some(n)) if b != 0.0 => Some(n / b),
+            _ => None,
+        }
+    }
+}
+
+impl Report {
+    /// This run's figures beside `before`'s: every figure of either, in
+    /// this run's order, then the ones only `before` has.
+    fn changes<'a>(&'a self, before: &'a Before) -> Vec<Change<'a>> {
+        let mut out: Vec<Change> = self
+            .rows
+            .iter()
+            .map(|r| Change {
+                figure: &r.figure,
+                before: before.value(&r.figure),
+                now: Some(r.baton),
+            })
+            .collect();
+        out.extend(
+            before
+                .figures
+                .iter()
+                .filter(|(name, _)| !self.rows.iter().any(|r| &r.figure == name))
+                .map(|(name, v)| Change {
+                    figure: name,
+                    before: Some(*v),
+                    now: None,
+                }),
+        );
+        out
+    }
+
+    /// The before/after table of `--compare`.
+    pub fn comparison_text(&self, before: &Before) -> String {
+        let changes = self.changes(before);
+        let width = changes
+            .iter()
+            .map(|c| c.figure.chars().count())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let mut out = format!(
+            "\ncompared with {} ({}; {})\n{:<width$} | {:>10} | {:>10} | {:>10}\n",
+            before.source, before.date, before.command, "figure", "before", "now", "now/before"
+        );
+        out.push_str(&format!("{}\n", "-".repeat(width + 39)));
+        for c in &changes {
+            out.push_str(&format!(
+                "{:<width$} | {:>10} | {:>10} | {:>10}\n",
+                c.figure,
+                opt(c.before),
+                opt(c.now),
+                opt(c.ratio())
+            ));
+        }
+        out
+    }
+
+    /// The before/after figures as JSON (`--compare` with `--json`).
+    pub fn comparison_json(&self, before: &Before) -> Value {
+        json!({
+            "source": before.source,
+            "date": before.date,
+            "command": before.command,
+            "figures": self.changes(before).iter().map(|c| json!({
+                "figure": c.figure,
+                "before": c.before,
+                "now": c.now,
+                "ratio": c.ratio(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,10 +376,82 @@ mod tests {
                 Row::new("a", 70.0, None, Target::RatioAtLeast(0.8)),
                 Some(false),
             ),
+            (
+                Row::new("a", 40.0, Some(100.0), Target::RatioAtMost(0.5)),
+                Some(true),
+            ),
+            (
+                Row::new("a", 60.0, Some(100.0), Target::RatioAtMost(0.5)),
+                Some(false),
+            ),
             (Row::new("a", 1.0, Some(0.0), Target::None), None),
         ];
         for (row, want) in cases {
             assert_eq!(row.ok(), want, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn a_saved_run_compares_figure_by_figure() {
+        let report = Report {
+            machine: Machine::describe(),
+            command: "baton-bench --only relay".into(),
+            rows: vec![
+                Row::new(
+                    "conductor CPU (CPU s)",
+                    0.6,
+                    Some(0.9),
+                    Target::RatioAtMost(0.5),
+                ),
+                Row::new("new figure (ms)", 3.0, None, Target::None),
+            ],
+            notes: Vec::new(),
+            failures: Vec::new(),
+        };
+        // What `--json` printed for an earlier run.
+        let saved = serde_json::json!({
+            "machine": {"date": "2026-12-01"},
+            "command": "baton-bench",
+            "figures": [
+                {"figure": "old figure (ms)", "baton": 9.0},
+                {"figure": "conductor CPU (CPU s)", "baton": 1.2},
+            ],
+        })
+        .to_string();
+        let before = Before::parse(&saved, "before.json").unwrap();
+        let text = report.comparison_text(&before);
+        assert!(
+            text.contains("compared with before.json (2026-12-01; baton-bench)"),
+            "{text}"
+        );
+        let line = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(
+            line("conductor CPU").ends_with("|      1.200 |      0.600 |      0.500"),
+            "{text}"
+        );
+        assert!(
+            line("new figure").contains("|          - |          3 |          -"),
+            "{text}"
+        );
+        assert!(
+            line("old figure").contains("|          9 |          - |          -"),
+            "{text}"
+        );
+        let json = report.comparison_json(&before);
+        assert_eq!(json["figures"][0]["ratio"], 0.5);
+        // A file that is not a saved run says what is wrong and where.
+        for (bad, says) in [
+            ("not json", "not a baton-bench --json run"),
+            ("{}", "no \"figures\" list"),
+            (r#"{"figures": [{"figure": "x"}]}"#, "figures[0] has no"),
+        ] {
+            let e = Before::parse(bad, "f.json").unwrap_err();
+            assert!(e.contains(says) && e.contains("f.json"), "{e}");
         }
     }
 

@@ -12,6 +12,7 @@ pub mod idle;
 pub mod mcp;
 pub mod parser;
 pub mod prompt;
+pub mod relay;
 pub mod remote;
 pub mod spawn;
 pub mod stall;
