@@ -157,30 +157,70 @@ mod tests {
 /// what leaves the run's process group.
 pub const RUN_MARK: &str = "BATON_RUN";
 
+/// Leaders of the runs this process started on pipes or a PTY, with their
+/// start times (`/proc/PID/stat` field 22). A process in the group of one
+/// of them while that very leader lives is a member of a live run, not a
+/// stray of one that ended: the sweep does not read its environment (the
+/// costly part of a pass — one per process of the machine). Entries whose
+/// leader is gone are dropped by the next pass.
+static RUN_LEADERS: std::sync::Mutex<std::collections::BTreeMap<u32, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Notes `pid`, started at `start_time`, as the leader of a live run's
+/// process group (see [`RUN_LEADERS`]).
+pub fn note_run_leader(pid: Pid, start_time: u64) {
+    if let Ok(mut leaders) = RUN_LEADERS.lock() {
+        leaders.insert(pid.0, start_time);
+    }
+}
+
 /// One pass over /proc: the live processes of ours (not this one) whose
 /// environment carries `RUN_MARK=<token>` for one of `tokens`, with the
-/// index of that token.
+/// index of that token. Members of a live run's group are passed over
+/// ([`RUN_LEADERS`]).
 fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
     let needles: Vec<Vec<u8>> = tokens
         .iter()
         .map(|t| format!("{RUN_MARK}={t}").into_bytes())
         .collect();
     let me = std::process::id();
-    all_pids()
+    let leaders = RUN_LEADERS.lock().map(|l| l.clone()).unwrap_or_default();
+    // Whether each leader looked at in this pass is still the process noted.
+    let mut live_leader = std::collections::BTreeMap::new();
+    let mut leads_live_run = |pgrp: u32| {
+        let Some(&start) = leaders.get(&pgrp) else {
+            return false;
+        };
+        *live_leader.entry(pgrp).or_insert_with(|| {
+            read_stat(pgrp).is_some_and(|l| l.is_live() && l.start_time == start)
+        })
+    };
+    let found = all_pids()
         .unwrap_or_default()
         .into_iter()
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
+            let stat = read_stat(pid).filter(Stat::is_live)?;
+            if leads_live_run(stat.pgrp) {
+                return None;
+            }
             // Only our own processes' environments are readable.
             let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
             let which = env
                 .split(|b| *b == 0)
                 .find_map(|v| needles.iter().position(|n| n.as_slice() == v))?;
-            read_stat(pid)
-                .is_some_and(|s| s.is_live())
-                .then_some((pid as i32, which))
+            Some((pid as i32, which))
         })
-        .collect()
+        .collect();
+    // Forget the leaders that are gone (looked at here, or now).
+    if let Ok(mut noted) = RUN_LEADERS.lock() {
+        noted.retain(|pid, start| {
+            *live_leader.entry(*pid).or_insert_with(|| {
+                read_stat(*pid).is_some_and(|l| l.is_live() && l.start_time == *start)
+            })
+        });
+    }
+    found
 }
 
 fn signal_strays(pids: &[i32], sig: i32) {
@@ -330,5 +370,37 @@ mod stray_tests {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// A process in the group of a live run's leader is that run's: the
+    /// sweep for another run's token passes over it without reading its
+    /// environment. Once the leader noted is not the process in its place
+    /// (a stale start time), its group is swept like any other.
+    #[test]
+    fn members_of_a_live_runs_group_are_passed_over() {
+        use std::os::unix::process::CommandExt;
+        let token = format!("live.{}", std::process::id());
+        let spawn = || {
+            let mut cmd = std::process::Command::new("sleep");
+            cmd.arg("60").env(RUN_MARK, &token).process_group(0);
+            cmd.spawn().unwrap()
+        };
+        let grace = std::time::Duration::from_secs(2);
+        let mut leader = spawn();
+        let pid = Pid(leader.id());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let start = process_start_time(pid).unwrap();
+        note_run_leader(pid, start);
+        // Its own token, yet a live run's member: left alone.
+        assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(0));
+        assert!(leader.try_wait().unwrap().is_none());
+        // A leader noted with another start time is not this process.
+        note_run_leader(pid, start + 1);
+        assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(1));
+        use std::os::unix::process::ExitStatusExt;
+        assert!(leader.wait().unwrap().signal().is_some());
+        // The next pass forgets the leader that is gone.
+        assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(0));
+        assert!(!RUN_LEADERS.lock().unwrap().contains_key(&pid.0));
     }
 }

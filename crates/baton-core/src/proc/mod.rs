@@ -23,8 +23,8 @@ mod watch;
 
 pub use envfile::{EnvPair, export_lines, parse_env_file, write_env_file};
 pub use group::{
-    RUN_MARK, group_is_empty, live_children, process_start_time, signal_group, sweep_strays,
-    wait_group_empty,
+    RUN_MARK, group_is_empty, live_children, note_run_leader, process_start_time, signal_group,
+    sweep_strays, wait_group_empty,
 };
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use shim::{MarkerScanner, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path};

@@ -134,6 +134,11 @@ async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
             )
         }
     };
+    // Its group is a live run's until it ends: the stray sweep of other
+    // runs passes over its members.
+    if let Some(start_time) = start_time {
+        proc::note_run_leader(pid, start_time);
+    }
     let begun = Begun::Spawned(Box::new(Spawned {
         pid,
         start_time,
