@@ -304,23 +304,23 @@ impl Plan {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // A worker's failure is said, and the figure that ran it is not measured.
+    let worker = |what: &str, result: Fallible<()>| match result {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("baton-bench {what} worker: {e}");
+            ExitCode::from(EXIT_NOT_MEASURED)
+        }
+    };
     if let Some(dir) = &args.relay_worker {
-        return match figures::relay::work(dir, args.relay_sessions, &args.relay_agent) {
-            Ok(()) => ExitCode::from(EXIT_OK),
-            Err(e) => {
-                eprintln!("baton-bench relay worker: {e}");
-                ExitCode::from(EXIT_NOT_MEASURED)
-            }
-        };
+        let done = figures::relay::work(dir, args.relay_sessions, &args.relay_agent);
+        return worker("relay", done);
     }
     if let Some(dir) = &args.accounts_worker {
-        return match figures::accounts::work(dir, args.accounts_rounds) {
-            Ok(()) => ExitCode::from(EXIT_OK),
-            Err(e) => {
-                eprintln!("baton-bench accounts worker: {e}");
-                ExitCode::from(EXIT_NOT_MEASURED)
-            }
-        };
+        return worker(
+            "accounts",
+            figures::accounts::work(dir, args.accounts_rounds),
+        );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -12,6 +12,25 @@ use baton_core::SessionState;
 use baton_core::eventlog::Event;
 use common::*;
 
+/// A harness judging a quiet screen after 2 s (`input_wait_after`), and
+/// only after 30 s otherwise (`stall_after`).
+fn judging_quickly() -> Harness {
+    Harness::new(|o| {
+        o.probe.stall_after = Duration::from_secs(30);
+        o.probe.input_wait_after = Some(Duration::from_secs(2));
+    })
+}
+
+/// A `command` session running `script` with `sh -c` on `backend`.
+fn sh(name: &str, backend: &Backend, script: &str) -> baton_config::SessionSpec {
+    let mut spec = baton_config::SessionSpec::command(
+        common::id(name),
+        vec!["sh".into(), "-c".into(), script.into()],
+    );
+    spec.backend = backend.clone();
+    spec
+}
+
 /// Seconds from the session's first record to `record`.
 fn seconds_in(h: &Harness, name: &str, record: &baton_core::eventlog::Record) -> f64 {
     let first = h.session_records(name)[0].ts.clone();
@@ -21,10 +40,7 @@ fn seconds_in(h: &Harness, name: &str, record: &baton_core::eventlog::Record) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
-    let h = Harness::new(|o| {
-        o.probe.stall_after = Duration::from_secs(30);
-        o.probe.input_wait_after = Some(Duration::from_secs(2));
-    });
+    let h = judging_quickly();
     let backends = [Backend::Pipes, Backend::Pty, Backend::Tmux];
     for backend in &backends {
         let mut ask = script(
@@ -132,18 +148,7 @@ async fn a_confident_prompt_is_judged_in_seconds_and_a_pause_is_not() {
 /// quiet program reading key by key (a TUI's raw mode) is not judged so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
-    let h = Harness::new(|o| {
-        o.probe.stall_after = Duration::from_secs(30);
-        o.probe.input_wait_after = Some(Duration::from_secs(2));
-    });
-    let sh = |name: &str, backend: &Backend, script: &str| {
-        let mut spec = baton_config::SessionSpec::command(
-            common::id(name),
-            vec!["sh".into(), "-c".into(), script.into()],
-        );
-        spec.backend = backend.clone();
-        spec
-    };
+    let h = judging_quickly();
     let backends = [Backend::Pty, Backend::Tmux];
     for backend in &backends {
         h.spawn(sh(
@@ -205,18 +210,7 @@ async fn a_terminal_that_stopped_echoing_asks_for_a_secret() {
 /// `stall_after` like any pause.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_program_reading_the_keyboard_under_a_question_waits_for_it() {
-    let h = Harness::new(|o| {
-        o.probe.stall_after = Duration::from_secs(30);
-        o.probe.input_wait_after = Some(Duration::from_secs(2));
-    });
-    let sh = |name: &str, backend: &Backend, script: &str| {
-        let mut spec = baton_config::SessionSpec::command(
-            common::id(name),
-            vec!["sh".into(), "-c".into(), script.into()],
-        );
-        spec.backend = backend.clone();
-        spec
-    };
+    let h = judging_quickly();
     let backends = [Backend::Pty, Backend::Tmux];
     for backend in &backends {
         // xargs asks on the terminal with its own words (`echo a b c?...`).

@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 
 use baton_config::{AgentKind, AgentsConfig, Manifest};
+use baton_monitor::input_wait::terminal::Terminal;
 use serde::Serialize;
 
 use crate::{ClassifyArgs, exit};
@@ -60,11 +61,26 @@ pub fn main(args: ClassifyArgs) -> i32 {
         eprintln!("error: reading {name}: {e}");
         return exit::USAGE;
     }
+    let tty = match args
+        .tty
+        .as_deref()
+        .map(|state| (state, Terminal::parse(state)))
+    {
+        None => None,
+        Some((_, Some(tty))) => Some(tty),
+        Some((state, None)) => {
+            eprintln!(
+                "error: --tty {state:?}: want words `canonical=yes|no`, `echo=yes|no`, \
+                 `reads=terminal|polls|no|unknown`"
+            );
+            return exit::USAGE;
+        }
+    };
     let detection = if args.terminal {
         // A terminal session is judged by its screen, of a PTY's size.
         let size = baton_core::proc::PtySize::default();
         let screen = baton_monitor::screen::screen_of(&bytes, size.rows, size.cols);
-        detector.detect(screen.text().as_bytes())
+        detector.judge(screen.text().as_bytes(), tty.as_ref())
     } else {
         // The conductor judges the same bounded tail.
         let tail = &bytes[bytes.len().saturating_sub(args.tail_bytes)..];

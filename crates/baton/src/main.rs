@@ -168,6 +168,12 @@ pub struct ClassifyArgs {
     /// question on the screen now, not the last bytes written.
     #[arg(long, conflicts_with = "tail_bytes")]
     pub terminal: bool,
+    /// With `--terminal`: the terminal's state as the conductor saw it,
+    /// `canonical=yes|no echo=yes|no reads=terminal|polls|no|unknown` (the
+    /// held-out corpus's `.tty` sidecars): judged as a session whose
+    /// terminal it can see (`no_echo`, `reads_terminal`).
+    #[arg(long, value_name = "STATE", requires = "terminal")]
+    pub tty: Option<String>,
 }
 
 #[cfg(feature = "engine")]

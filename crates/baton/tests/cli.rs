@@ -515,8 +515,32 @@ fn classify_judges_a_tail_like_the_conductor() {
     let v = judge(drawn, &["--terminal"]);
     assert_eq!(v["line"], "Allow running `cargo test`? (y/n)", "{v}");
 
+    // With the terminal's state: words no rule knows, under a program
+    // reading the keyboard; a secret read without echo.
+    let asked = b"echo a b c?...";
+    assert_eq!(judge(asked, &["--terminal"])["waiting"], false);
+    let reading = [
+        "--terminal",
+        "--tty",
+        "canonical=yes echo=yes reads=terminal",
+    ];
+    let v = judge(asked, &reading);
+    assert_eq!(
+        (&v["rule"], &v["confident"]),
+        (&"reads_terminal".into(), &true.into()),
+        "{v}"
+    );
+    let v = judge(b"Vault token ", &["--terminal", "--tty", "echo=no"]);
+    assert_eq!(v["rule"], "no_echo", "{v}");
+
     let out = run(&["classify", "--agent", "vim"], dir.path());
     assert_eq!(out.status.code(), Some(2));
+    let out = run(
+        &["classify", "--terminal", "--tty", "reads=maybe"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tty \"reads=maybe\""));
 }
 
 #[test]

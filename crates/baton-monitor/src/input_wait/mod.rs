@@ -331,7 +331,9 @@ fn detection(rule: &str, line: &str, confident: bool) -> Detection {
 impl InputWaitDetector {
     /// The built-in rules only: `yes_no`, `password`, `default_value`,
     /// `choice_menu`, `choice_bar`, `keyed_choices`, `do_you_want`, `allow`,
-    /// `press_enter`, `question_prompt`, `text_prompt`.
+    /// `press_enter`, `question_prompt`, `text_prompt`, `field_prompt`,
+    /// `paste_request`, `answer_hint` (and, given the terminal to
+    /// [`InputWaitDetector::judge`], `no_echo` and `reads_terminal`).
     ///
     /// Compiles every built-in pattern now, so the first detection (which
     /// runs inside a session's task, on a deadline) does not pay for it.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # name seconds command... (run in /tmp/cap8/s after setup.sh; nothing typed)
 cd /tmp/cap8/s
-C=/tmp/cap8/capture.py
+C=/tmp/cap8/capture.py   # ../heldout7/capture.py, copied there
 O=/tmp/cap8/out; mkdir -p $O
 export PYTHONPATH=/tmp/cap8/py:/tmp/cap7/py PATH=/tmp/cap8/py/bin:/tmp/cap7/py/bin:$PATH
 CLIS=/root/.cache/baton-test/agent-clis-claude2.1.197-gemini0.61.0-codex0.171.0/node_modules/.bin
