@@ -91,6 +91,10 @@ struct Shown {
     /// What an agent with structured output shows a person now (its last
     /// message line, its tool), instead of its last raw line.
     status: Option<String>,
+    /// The last line of the tail or screen, as last worked out; `None`
+    /// once output came since. A `ps` of a thousand sessions reads it for
+    /// each, and most said nothing new since the last one.
+    last_line: Option<Option<String>>,
 }
 
 impl RunShared {
@@ -102,6 +106,7 @@ impl RunShared {
                 tail: Tail::new(tail_bytes),
                 screen: None,
                 status: None,
+                last_line: None,
             }),
             last_output_ms: AtomicU64::new(0),
         }
@@ -112,6 +117,7 @@ impl RunShared {
         if let Ok(mut shown) = self.shown.lock() {
             shown.screen = screen.map(|size| Screen::new(size.rows, size.cols));
             shown.status = None;
+            shown.last_line = None;
         }
     }
 
@@ -122,6 +128,7 @@ impl RunShared {
             return Vec::new();
         };
         shown.tail.push(bytes);
+        shown.last_line = None;
         match shown.screen.as_mut() {
             Some(screen) => screen.push(bytes),
             None => Vec::new(),
@@ -171,14 +178,19 @@ impl RunShared {
     }
 
     pub fn last_line(&self) -> Option<String> {
-        let shown = self.shown.lock().ok()?;
+        let mut shown = self.shown.lock().ok()?;
         if let Some(status) = &shown.status {
             return Some(status.clone());
         }
-        match &shown.screen {
+        if let Some(line) = &shown.last_line {
+            return line.clone();
+        }
+        let line = match &shown.screen {
             Some(screen) => screen.last_line(),
             None => shown.tail.last_line(),
-        }
+        };
+        shown.last_line = Some(line.clone());
+        line
     }
 }
 
@@ -935,5 +947,33 @@ async fn l2_loop(check: L2Check, cwd: PathBuf) -> String {
         if consecutive >= check.failures {
             return format!("l2_check failed {consecutive} times in a row");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_is_worked_out_once_per_change() {
+        let shared = RunShared::new(256);
+        assert_eq!(shared.last_line(), None);
+        shared.push(b"compiling\n");
+        assert_eq!(shared.last_line().as_deref(), Some("compiling"));
+        // Asked again with nothing new: the same line, from the cache.
+        assert!(shared.shown.lock().unwrap().last_line.is_some());
+        assert_eq!(shared.last_line().as_deref(), Some("compiling"));
+        // New output, a new line.
+        shared.push(b"done\r\n");
+        assert!(shared.shown.lock().unwrap().last_line.is_none());
+        assert_eq!(shared.last_line().as_deref(), Some("done"));
+        // A run on a terminal shows its screen, blank at first.
+        shared.begin_run(Some(proc::PtySize::default()));
+        assert_eq!(shared.last_line(), None);
+        shared.push(b"\x1b[2J\x1b[5;1Hready");
+        assert_eq!(shared.last_line().as_deref(), Some("ready"));
+        // What an agent says it is doing wins over its bytes.
+        shared.set_status("Editing src/lib.rs".into());
+        assert_eq!(shared.last_line().as_deref(), Some("Editing src/lib.rs"));
     }
 }
