@@ -126,7 +126,9 @@ static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
 /// A pager waiting at the foot of a page: `:`, `(END)`, `--More--(40%)`,
 /// `lines 1-40`, `Manual page ls(1) line 1`.
 static PAGER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^(?::|\(end\)|--more--.*|.*\blines? \d+(?:-\d+)?(?:/\d+)?\b.*|manual page .*)$")
+    re(
+        r"(?i)^(?::|\(end\)|--more--.*|[^?]*\blines? \d+(?:-\d+)?(?:/\d+)?\b[^?]*|manual page [^?]*)$",
+    )
 });
 
 /// Is `line` a program's own prompt for its commands (a REPL's, a
@@ -238,6 +240,9 @@ mod tests {
     #[test]
     fn a_question_read_under_counts_whatever_its_words() {
         let t = reading();
+        // A question naming lines is no pager's foot.
+        let d = reads_question(&t, "Delete lines 3-5? ").unwrap();
+        assert_eq!(d.line, "Delete lines 3-5?");
         let d = reads_question(&t, "echo a b c?...").unwrap();
         assert_eq!(
             (d.rule.as_str(), d.line.as_str()),
@@ -265,6 +270,7 @@ mod tests {
             "line 1\nline 2\n:",
             "(END)",
             "--More--(12%)",
+            "log.txt lines 1-40/400 10%",
             // Output the program printed before it read: no question.
             "Compiling baton v0.1.0\nFinished dev profile\n",
             "long.txt",
