@@ -160,8 +160,10 @@ async fn under_baton(ctx: &Ctx, dir: &Path, plan: &RelayPlan, steps: &[String]) 
         })
     }
     .await;
-    h.shutdown(measured.is_err(), SHUTDOWN_LIMIT).await?;
-    measured
+    let stopped = h.shutdown(measured.is_err(), SHUTDOWN_LIMIT).await;
+    let run = measured?;
+    stopped?;
+    Ok(run)
 }
 
 /// Runs the relay as a separate process (this binary, `--relay-worker`).
