@@ -48,7 +48,7 @@ fn group_has_live_member(pgid: Pid) -> bool {
 }
 
 /// Every pid in /proc; `None` without a readable /proc.
-fn all_pids() -> Option<Vec<u32>> {
+pub(super) fn all_pids() -> Option<Vec<u32>> {
     let dir = std::fs::read_dir("/proc").ok()?;
     Some(
         dir.flatten()
@@ -66,10 +66,13 @@ pub fn live_children(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-struct Stat {
+pub(super) struct Stat {
     state: char,
     ppid: u32,
-    pgrp: u32,
+    pub(super) pgrp: u32,
+    /// The foreground process group of the process's terminal; `None`
+    /// without a terminal (`-1` in the file).
+    pub(super) tpgid: Option<u32>,
     start_time: u64,
 }
 
@@ -80,7 +83,7 @@ impl Stat {
     }
 }
 
-fn read_stat(pid: u32) -> Option<Stat> {
+pub(super) fn read_stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
@@ -93,12 +96,14 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let state = fields.next()?.chars().next()?; // field 3
     let ppid = fields.next()?.parse().ok()?; // 4
     let pgrp = fields.next()?.parse().ok()?; // 5
-    // Field 22 is starttime; we are at field 6 now.
-    let start_time = fields.nth(16)?.parse().ok()?;
+    let tpgid = fields.nth(2)?.parse::<i64>().ok()?; // 8, after session and tty_nr
+    // Field 22 is starttime; we are at field 9 now.
+    let start_time = fields.nth(13)?.parse().ok()?;
     Some(Stat {
         state,
         ppid,
         pgrp,
+        tpgid: u32::try_from(tpgid).ok().filter(|g| *g > 0),
         start_time,
     })
 }
@@ -140,7 +145,11 @@ mod tests {
         let stat = parse_stat(line).expect("parses");
         assert_eq!(stat.state, 'S');
         assert_eq!(stat.pgrp, 1234);
+        assert_eq!(stat.tpgid, None);
         assert_eq!(stat.start_time, 987654);
+        let on_a_terminal = "42 (sh) S 1 42 42 34816 77 4194560 100 0 0 0 0 0 0 0 20 0 1 0 5 1000 10 1";
+        let stat = parse_stat(on_a_terminal).expect("parses");
+        assert_eq!((stat.tpgid, stat.start_time), (Some(77), 5));
     }
 
     #[test]

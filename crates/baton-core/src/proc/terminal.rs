@@ -10,6 +10,7 @@ use std::path::Path;
 use baton_monitor::input_wait::terminal::Reads;
 
 use super::Pid;
+use super::group::{all_pids, read_stat};
 
 /// Reads of a descriptor: `read`, `pread64`, `readv`.
 const READS: &[i64] = &[libc::SYS_read, libc::SYS_pread64, libc::SYS_readv];
@@ -37,27 +38,17 @@ const POLLS: &[i64] = &[
 /// [`Reads::Terminal`]. [`Reads::Unknown`] when a thread's call cannot be
 /// read (another user's process; `ptrace` rules) or the group is not found.
 pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
-    let Some(group) = stat_fields(&format!("/proc/{leader}/stat")).and_then(|f| tpgid(&f)) else {
+    let Some(group) = read_stat(leader.0).and_then(|s| s.tpgid) else {
         return Reads::Unknown;
     };
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    let Some(pids) = all_pids() else {
         return Reads::Unknown;
     };
     let mut found = false;
     let mut polls = false;
     let mut unknown = false;
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let in_group = stat_fields(&format!("/proc/{pid}/stat"))
-            .and_then(|f| f.get(2).and_then(|g| g.parse::<i64>().ok()))
-            == Some(group);
-        if !in_group {
+    for pid in pids {
+        if read_stat(pid).is_none_or(|s| s.pgrp != group) {
             continue;
         }
         found = true;
@@ -67,11 +58,7 @@ pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
         };
         for task in tasks.filter_map(Result::ok) {
             let path = task.path().join("syscall");
-            match std::fs::read_to_string(&path)
-                .ok()
-                .as_deref()
-                .map(blocked_in)
-            {
+            match std::fs::read_to_string(&path).ok().as_deref().map(blocked_in) {
                 Some(Call::Read(fd)) => {
                     let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"));
                     if target.is_ok_and(|t| t == tty || t == Path::new("/dev/tty")) {
@@ -125,23 +112,6 @@ fn blocked_in(line: &str) -> Call {
     Call::Other
 }
 
-/// The fields of a `/proc/PID/stat` line after the command name (state,
-/// ppid, pgrp, session, tty_nr, tpgid, …): the name, in parentheses, may
-/// hold spaces and parentheses itself.
-fn stat_fields(path: &str) -> Option<Vec<String>> {
-    let stat = std::fs::read_to_string(path).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
-/// The foreground process group of the process's terminal (`tpgid`).
-fn tpgid(fields: &[String]) -> Option<i64> {
-    fields
-        .get(5)
-        .and_then(|g| g.parse::<i64>().ok())
-        .filter(|&g| g > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,17 +137,5 @@ mod tests {
         assert_eq!(blocked_in("-1 0x7ffd 0x7f"), Call::Other);
         assert_eq!(blocked_in(""), Call::Other);
         assert_eq!(blocked_in(&format!("{}", libc::SYS_read)), Call::Other);
-    }
-
-    #[test]
-    fn a_stat_line_with_a_strange_name_parses() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("stat");
-        std::fs::write(&path, "42 (a) b (c) S 1 42 42 34816 42 4194560 0").unwrap();
-        let fields = stat_fields(path.to_str().unwrap()).unwrap();
-        assert_eq!(fields[2], "42");
-        assert_eq!(tpgid(&fields), Some(42));
-        std::fs::write(&path, "42 (x) S 1 42 42 0 -1 4194560").unwrap();
-        assert_eq!(tpgid(&stat_fields(path.to_str().unwrap()).unwrap()), None);
     }
 }
