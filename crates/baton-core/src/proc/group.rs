@@ -340,6 +340,22 @@ fn sweeper(
 mod stray_tests {
     use super::*;
 
+    /// Waits (at most 5 s) until `pid` has exec'd into a process whose
+    /// environment carries `RUN_MARK=<token>`: before that, /proc shows the
+    /// forking parent's environment.
+    fn wait_marked(pid: u32, token: &str) {
+        let needle = format!("{RUN_MARK}={token}").into_bytes();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            if env.split(|b| *b == 0).any(|v| v == needle.as_slice()) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        panic!("{pid} never carried its mark");
+    }
+
     #[test]
     fn marked_processes_outside_any_group_are_ended_and_others_are_left() {
         use std::os::unix::process::CommandExt;
@@ -362,7 +378,8 @@ mod stray_tests {
         let mut marked = spawn(Some(&token));
         let mut other = spawn(Some("another.run"));
         let mut plain = spawn(None);
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_marked(marked.id(), &token);
+        wait_marked(other.id(), "another.run");
         let started = std::time::Instant::now();
         let grace = std::time::Duration::from_secs(2);
         assert_eq!(sweep_strays(token.clone(), grace).blocking_recv(), Ok(1));
@@ -397,7 +414,7 @@ mod stray_tests {
         let grace = std::time::Duration::from_secs(2);
         let mut leader = spawn();
         let pid = Pid(leader.id());
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        wait_marked(pid.0, &token);
         let start = process_start_time(pid).unwrap();
         note_run_leader(pid, start);
         // Its own token, yet a live run's member: left alone.
