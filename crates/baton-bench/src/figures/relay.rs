@@ -40,6 +40,14 @@ pub struct RelayPlan {
     pub runs: usize,
 }
 
+impl RelayPlan {
+    /// How long one side's run may take: twice the agents' lines, and a
+    /// minute for spawning and reaping them.
+    fn limit(&self) -> Duration {
+        Duration::from_secs(60) + INTERVAL * self.lines as u32 * 2
+    }
+}
+
 /// One side's run.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
@@ -132,9 +140,8 @@ async fn under_baton(ctx: &Ctx, dir: &Path, plan: &RelayPlan, steps: &[String]) 
         ..Default::default()
     };
     let mut h = Harness::start(&dir.join("baton"), probe, ctx)?;
-    let limit = Duration::from_secs(60) + INTERVAL * plan.lines as u32 * 2;
     let measured: Fallible<_> = async {
-        let deadline = Instant::now() + limit;
+        let deadline = Instant::now() + plan.limit();
         let cpu_before = cpu_time_self()?;
         let started = std::time::Instant::now();
         let ids: Vec<String> = (0..plan.sessions).map(|i| format!("t-{i:04}")).collect();
@@ -183,8 +190,7 @@ async fn relayed(ctx: &Ctx, dir: &Path, plan: &RelayPlan, steps: &[String]) -> F
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .output();
-    let limit = Duration::from_secs(60) + INTERVAL * plan.lines as u32 * 2;
-    let output = tokio::time::timeout(limit, child)
+    let output = tokio::time::timeout(plan.limit(), child)
         .await
         .map_err(|_| "relay worker did not finish in time")?
         .map_err(|e| format!("relay worker: {e}"))?;

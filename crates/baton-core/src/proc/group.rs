@@ -147,7 +147,8 @@ mod tests {
         assert_eq!(stat.pgrp, 1234);
         assert_eq!(stat.tpgid, None);
         assert_eq!(stat.start_time, 987654);
-        let on_a_terminal = "42 (sh) S 1 42 42 34816 77 4194560 100 0 0 0 0 0 0 0 20 0 1 0 5 1000 10 1";
+        let on_a_terminal =
+            "42 (sh) S 1 42 42 34816 77 4194560 100 0 0 0 0 0 0 0 20 0 1 0 5 1000 10 1";
         let stat = parse_stat(on_a_terminal).expect("parses");
         assert_eq!((stat.tpgid, stat.start_time), (Some(77), 5));
     }

@@ -58,7 +58,11 @@ pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
         };
         for task in tasks.filter_map(Result::ok) {
             let path = task.path().join("syscall");
-            match std::fs::read_to_string(&path).ok().as_deref().map(blocked_in) {
+            match std::fs::read_to_string(&path)
+                .ok()
+                .as_deref()
+                .map(blocked_in)
+            {
                 Some(Call::Read(fd)) => {
                     let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}"));
                     if target.is_ok_and(|t| t == tty || t == Path::new("/dev/tty")) {

@@ -391,9 +391,7 @@ impl InputWaitDetector {
     /// rule and the line as evidence. Never panics.
     pub fn detect(&self, tail: &[u8]) -> Option<Detection> {
         let text = normalize(tail);
-        // The cursor still sits on the last line: the program printed a
-        // prompt and did not end it with a newline.
-        let open = !text.trim_end_matches([' ', '\t']).ends_with('\n');
+        let open = cursor_open(&text);
         let window = MENU_WINDOW + MAX_CHROME;
         let mut lines: Vec<&str> = Vec::with_capacity(window);
         for l in text.lines().rev().map(clean_line) {
@@ -497,6 +495,12 @@ impl InputWaitDetector {
         }
         None
     }
+}
+
+/// The cursor still sits on the last line of `text`: the program printed
+/// a prompt and did not end it with a newline.
+fn cursor_open(text: &str) -> bool {
+    !text.trim_end_matches([' ', '\t']).ends_with('\n')
 }
 
 /// The generic CLI prompt: a short question the cursor is sitting on.

@@ -14,7 +14,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{BUSY, Detection, MAX_QUESTION, NOISE, clean_line, detection, is_chrome, re};
+use super::{
+    BUSY, Detection, MAX_QUESTION, NOISE, clean_line, cursor_open, detection, is_chrome, re,
+};
 
 /// How a session's terminal takes input now and what its foreground
 /// programs are doing, as the conductor saw them (a PTY it holds, a tmux
@@ -164,7 +166,7 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     if terminal.reads != Reads::Terminal {
         return None;
     }
-    let open = !text.trim_end_matches([' ', '\t']).ends_with('\n');
+    let open = cursor_open(text);
     let lines: Vec<&str> = text
         .lines()
         .rev()
