@@ -968,3 +968,57 @@ env = {{ STAND_IN_SCRIPT = {script:?} }}
     assert_eq!(record["reason"], "input_wait:permission");
     assert_eq!(record["evidence"], "Edit: /repo/src/lib.rs");
 }
+
+/// A `baton-shim` from another build may not know the flags baton passes it
+/// (a stale one once ran every tmux session without recording a byte of its
+/// output): baton refuses it, says why, and starts nothing.
+#[test]
+fn a_shim_from_another_build_is_refused_and_says_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let shims = [
+        // Another build of this version.
+        (
+            "other",
+            "#!/bin/sh\necho 'baton-shim 0.1.0 build 0000000000000000'\n",
+            "it reports `baton-shim 0.1.0 build 0000000000000000`",
+        ),
+        // A shim older than `--version`: it refuses the flag.
+        (
+            "old",
+            "#!/bin/sh\necho 'baton-shim: unexpected argument \"--version\"' >&2\nexit 125\n",
+            "it is older than this baton",
+        ),
+    ];
+    for (name, script, reason) in shims {
+        let shim = dir.path().join(format!("shim-{name}"));
+        std::fs::write(&shim, script).unwrap();
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let work = dir.path().join(name);
+        std::fs::create_dir(&work).unwrap();
+        let m = manifest(&work, "", &[("t", &["print:hello", "exit:0"])]);
+        let text = std::fs::read_to_string(&m).unwrap();
+        std::fs::write(
+            &m,
+            text.replace("id = \"t\"\n", "id = \"t\"\nbackend = \"tmux\"\n"),
+        )
+        .unwrap();
+        let out = Command::new(baton())
+            .args(["run", m.to_str().unwrap()])
+            .current_dir(&work)
+            .env("BATON_SHIM", &shim)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        let said = format!("{stdout}{stderr}");
+        assert!(
+            said.contains("is not this baton's shim") && said.contains(reason),
+            "{name}: {said}"
+        );
+        let events = common::events_text(&work.join(".baton/logs"));
+        assert!(!events.contains("\"event\":\"spawn\""), "{name}: {events}");
+    }
+}

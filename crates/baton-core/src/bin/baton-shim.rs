@@ -5,7 +5,12 @@
 //! baton-shim [--status FILE] [--stdin FIFO] [--marker TOKEN] [--env-file FILE] [--lock-fd N | --run-file FILE] [--logs OUT ERR MAX KEEP] [--exec PATH] -- ARGV0 ARGS…
 //! baton-shim hook
 //! baton-shim log [--max-size BYTES] [--keep N] FILE
+//! baton-shim --version
 //! ```
+//!
+//! `baton-shim --version` prints the identity of the build it comes from
+//! (`baton-shim VERSION build SOURCE-HASH`); the conductor runs only a shim
+//! from its own build (see `baton_core::proc::shim_path`).
 //!
 //! `baton-shim log` is the writer of a local tmux session's output log
 //! (`pipe-pane` runs it): it appends its stdin to FILE until end-of-file,
@@ -176,6 +181,10 @@ fn parse(mut raw: impl Iterator<Item = OsString>) -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "--version") {
+        println!("{}", baton_core::proc::SHIM_IDENTITY);
+        return ExitCode::SUCCESS;
+    }
     if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
         // The command an agent CLI's hooks run (see baton_core::hooks):
         // report and end at once, exit 0, nothing on stdout.

@@ -27,7 +27,9 @@ pub use group::{
     sweep_strays, wait_group_empty,
 };
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
-pub use shim::{MarkerScanner, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path};
+pub use shim::{
+    MarkerScanner, SHIM_IDENTITY, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path,
+};
 pub use spawn::{
     SHIM_LOCK_FD, ShimOutput, ShimSetup, SpawnFailure, SpawnRequest, SpawnedChild, grow_pipe,
     raise_fd_limit, spawn, spawn_shim,

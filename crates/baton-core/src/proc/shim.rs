@@ -1,23 +1,53 @@
 //! The conductor's side of `baton-shim` (see `src/bin/baton-shim.rs`): where
 //! the binary is, what its status file and its end-of-run marker say.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::ExitStatus;
 
 /// Name of the shim executable.
 pub const SHIM_NAME: &str = "baton-shim";
 
-/// Finds `baton-shim`: `$BATON_SHIM`, else next to the running executable
-/// (or one directory up, where cargo puts binaries for test executables),
-/// else on `PATH`. Resolved once.
+/// What `baton-shim --version` prints, and what the conductor requires of
+/// the shim it runs: the version and a hash of the sources this crate was
+/// built from (`build.rs`). A shim from another build may not know the
+/// flags the conductor passes (a `baton-shim log` writer older than the
+/// log rollover exits at once, and a tmux session's output is never
+/// recorded), so it is refused rather than run.
+pub const SHIM_IDENTITY: &str = concat!(
+    "baton-shim ",
+    env!("CARGO_PKG_VERSION"),
+    " build ",
+    env!("BATON_SOURCE_HASH")
+);
+
+/// Finds `baton-shim` from this build: `$BATON_SHIM`, else next to the
+/// running executable (or one directory up, where cargo puts binaries for
+/// test executables), else on `PATH`; the first whose `--version` is
+/// [`SHIM_IDENTITY`]. The answer is kept while the file stays the same
+/// (one `stat` per call): a shim replaced under a running daemon is checked
+/// again before the next run uses it.
 pub fn shim_path() -> Result<PathBuf, ShimNotFound> {
-    static PATH: OnceLock<Result<PathBuf, ShimNotFound>> = OnceLock::new();
-    PATH.get_or_init(find_shim).clone()
+    static FOUND: Mutex<Option<(PathBuf, Stamp)>> = Mutex::new(None);
+    let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((path, stamp)) = found.as_ref()
+        && Stamp::of(path).as_ref() == Some(stamp)
+    {
+        return Ok(path.clone());
+    }
+    *found = None;
+    let path = find_shim()?;
+    if let Some(stamp) = Stamp::of(&path) {
+        *found = Some((path.clone(), stamp));
+    }
+    Ok(path)
 }
 
-/// Why `baton-shim` could not be found.
+/// Why no usable `baton-shim` was found.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ShimNotFound {
     /// `$BATON_SHIM` names something that is not a file.
@@ -32,16 +62,49 @@ pub enum ShimNotFound {
         /// The running executable, as shown.
         near: String,
     },
+    /// The shim found is from another build of baton.
+    #[error(
+        "{} is not this baton's shim: it reports {reports}, this baton needs `{SHIM_IDENTITY}`; \
+         install baton and baton-shim from the same build (`cargo build --workspace --bins`, \
+         or set BATON_SHIM to the right one)",
+        .path.display()
+    )]
+    Foreign {
+        /// The shim that was found.
+        path: PathBuf,
+        /// What it said to `--version`, as shown.
+        reports: String,
+    },
+}
+
+/// What identifies a file's content without reading it.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+        })
+    }
 }
 
 fn find_shim() -> Result<PathBuf, ShimNotFound> {
     if let Some(path) = std::env::var_os("BATON_SHIM") {
         let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(ShimNotFound::NotAFile(path))
-        };
+        if !path.is_file() {
+            return Err(ShimNotFound::NotAFile(path));
+        }
+        return check_identity(&path).map(|()| path);
     }
     let exe = std::env::current_exe().ok();
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -54,14 +117,68 @@ fn find_shim() -> Result<PathBuf, ShimNotFound> {
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join(SHIM_NAME)));
     }
-    candidates
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or_else(|| ShimNotFound::Nowhere {
-            near: exe
-                .map(|e| e.display().to_string())
-                .unwrap_or_else(|| "this executable".into()),
-        })
+    let mut foreign = None;
+    for path in candidates.into_iter().filter(|p| p.is_file()) {
+        match check_identity(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) => {
+                foreign.get_or_insert(e);
+            }
+        }
+    }
+    Err(foreign.unwrap_or_else(|| ShimNotFound::Nowhere {
+        near: exe
+            .map(|e| e.display().to_string())
+            .unwrap_or_else(|| "this executable".into()),
+    }))
+}
+
+/// How long a shim gets to answer `--version`.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `path --version` and checks that it prints [`SHIM_IDENTITY`].
+fn check_identity(path: &Path) -> Result<(), ShimNotFound> {
+    let foreign = |reports: String| ShimNotFound::Foreign {
+        path: path.to_owned(),
+        reports,
+    };
+    let mut child = Command::new(path)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| foreign(format!("nothing: it cannot be run ({e})")))?;
+    let deadline = Instant::now() + VERSION_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(foreign(format!(
+                    "nothing: `--version` did not end within {} s",
+                    VERSION_TIMEOUT.as_secs()
+                )));
+            }
+        }
+    };
+    let mut said = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        use std::io::Read;
+        let _ = out.by_ref().take(4096).read_to_string(&mut said);
+    }
+    let said = said.trim();
+    if status.success() && said == SHIM_IDENTITY {
+        Ok(())
+    } else if said.is_empty() {
+        Err(foreign(format!(
+            "nothing to `--version` ({status}): it is older than this baton"
+        )))
+    } else {
+        Err(foreign(format!("`{}`", said.escape_debug())))
+    }
 }
 
 /// Parses a status file line `<shim pid> code <N>` / `<shim pid> signal <N>`.
