@@ -80,7 +80,21 @@ pub fn main(args: ClassifyArgs) -> i32 {
         // A terminal session is judged by its screen, of a PTY's size.
         let size = baton_core::proc::PtySize::default();
         let screen = baton_monitor::screen::screen_of(&bytes, size.rows, size.cols);
-        detector.judge(screen.text().as_bytes(), tty.as_ref())
+        let text = screen.text();
+        if args.show {
+            // Agent output is hostile text: no control character reaches
+            // the user's terminal as such.
+            let shown: String = text
+                .chars()
+                .flat_map(|c| match c {
+                    '\n' => vec!['\n'],
+                    c if c.is_control() => c.escape_default().collect(),
+                    c => vec![c],
+                })
+                .collect();
+            let _ = writeln!(std::io::stderr(), "{shown}\n--");
+        }
+        detector.judge(text.as_bytes(), tty.as_ref())
     } else {
         // The conductor judges the same bounded tail.
         let tail = &bytes[bytes.len().saturating_sub(args.tail_bytes)..];

@@ -174,6 +174,10 @@ pub struct ClassifyArgs {
     /// terminal it can see (`no_echo`, `reads_terminal`).
     #[arg(long, value_name = "STATE", requires = "terminal")]
     pub tty: Option<String>,
+    /// With `--terminal`: print the screen as judged on stderr first (its
+    /// text, control characters escaped).
+    #[arg(long, requires = "terminal")]
+    pub show: bool,
 }
 
 #[cfg(feature = "engine")]

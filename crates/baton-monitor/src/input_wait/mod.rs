@@ -169,7 +169,7 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
         // A key and its action after a colon: "Enter: confirm".
         r"|\b(?:enter|return|space)\s*:\s*(?:confirm|select|submit|toggle)\b",
         // Keys named with their action, no "to": "↑↓ navigate • ⏎ select".
-        r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel)\b",
+        r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel|continue|back)\b",
         r"|\(use arrow keys\b[^)]{0,40}\)|^\(press <space> to select",
         // A key named in quotes with what it does: "press 'L' to load".
         r"|\bpress\s+'[^'\s]{1,5}'\s+to\s+\w+"
@@ -360,9 +360,10 @@ impl InputWaitDetector {
     /// Judges what a session shows (its screen's text, or raw output bytes
     /// off a terminal) with what its terminal says, when that is known.
     ///
-    /// The terminal settles what words cannot: a prompt its program is
-    /// blocked reading the keyboard under is confident whatever its rule
-    /// said; one whose programs are provably doing something else (no
+    /// The terminal settles what words cannot: a prompt its program waits
+    /// for keys under ([`Terminal::awaits_keys`]: blocked reading the
+    /// terminal, or idle in its event loop with the terminal raw) is
+    /// confident whatever its rule said; one whose programs are provably doing something else (no
     /// thread waits on any descriptor) is not; whole lines read without
     /// echo ask for a secret (`no_echo`); and a question the rules do not
     /// know counts when the program reads the keyboard under it
@@ -374,10 +375,10 @@ impl InputWaitDetector {
             return found;
         };
         if let Some(mut found) = found {
-            match terminal.reads {
-                Reads::Terminal => found.confident = true,
-                Reads::Elsewhere => found.confident = false,
-                Reads::Polls | Reads::Unknown => {}
+            if terminal.awaits_keys() {
+                found.confident = true;
+            } else if terminal.reads == Reads::Elsewhere {
+                found.confident = false;
             }
             return Some(found);
         }

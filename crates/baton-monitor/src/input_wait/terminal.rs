@@ -63,6 +63,19 @@ impl Reads {
 }
 
 impl Terminal {
+    /// Is a program waiting for the keyboard? Blocked in a read of the
+    /// terminal; or, with the terminal in raw mode, idle in its event loop —
+    /// a program turns raw mode on only to take keys one by one (node's
+    /// readline, prompt_toolkit, a curses dialog), and a quiet one that
+    /// waits on its descriptors is waiting for the next key.
+    pub fn awaits_keys(&self) -> bool {
+        match self.reads {
+            Reads::Terminal => true,
+            Reads::Polls => !self.canonical,
+            Reads::Elsewhere | Reads::Unknown => false,
+        }
+    }
+
     /// Parses a capture sidecar: `canonical=yes echo=no reads=terminal`
     /// (any order; a missing field is `yes` / `unknown`). `None` when a
     /// word is not `key=value` with a known key and value.
@@ -112,11 +125,12 @@ const QUESTION_REACH: usize = 6;
 const MAX_OPTION: usize = 60;
 
 /// A program's own prompt for its commands — not a question: `>>>`, `$`,
+/// an agent's empty input line `❯`,
 /// `sqlite>`, `gpg>`, `(Pdb)`, `(gdb)`, `In [3]:`, `DB<1>`, `%`,
 /// `user@host:~/src$`, `Command (m for help):`.
 static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r"(?i)^(?:\S{0,24}[>$#%]",
+        r"(?i)^(?:\S{0,24}[>$#%❯]",
         r"|\([\w -]{1,20}\)",
         r"|in \[\d+\]:|\.{3}:?",
         r"|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%>]",
@@ -156,14 +170,15 @@ pub(super) fn asks_for_secret(terminal: &Terminal, text: &str) -> Option<Detecti
     Some(detection(NO_ECHO, line, true))
 }
 
-/// A question a program reads the keyboard under, however it is worded:
+/// A question a program waits for keys under ([`Terminal::awaits_keys`]),
+/// however it is worded:
 /// the cursor left after text that asks on the last line (`echo a b c?...`,
 /// `Target directory: `), or a question a few short lines above it (a menu
 /// the rules do not know: `Choose the instance size:` over `* small`).
 /// Never a program's own command prompt, a pager's foot, a busy indicator
 /// or log output.
 pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detection> {
-    if terminal.reads != Reads::Terminal {
+    if !terminal.awaits_keys() {
         return None;
     }
     let open = cursor_open(text);
@@ -181,13 +196,18 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     if COMMAND_PROMPT.is_match(last) || PAGER.is_match(last) {
         return None;
     }
-    if open && asks(last) {
+    if open && !is_chrome(last) && asks(last) {
         return Some(detection(READS_TERMINAL, last, true));
     }
     // Up from the cursor over short option lines (and hint footers), to
     // the question they answer.
     for (i, line) in lines.iter().enumerate().skip(1) {
         let under = &lines[..i];
+        // The program's own input line between (an agent's `>` box under
+        // its transcript): what is above it was said, not asked now.
+        if under.iter().any(|l| COMMAND_PROMPT.is_match(l)) {
+            return None;
+        }
         // Options may look like bullets (`* small`): only their length
         // tells them from prose or a listing.
         let options_ok = under
@@ -196,7 +216,8 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
         if !options_ok {
             return None;
         }
-        if asks(line) && !line.ends_with(['>', ']', ')']) {
+        // A hint or status line (`? for shortcuts`) asks nothing.
+        if !is_chrome(line) && asks(line) && !line.ends_with(['>', ']', ')']) {
             return Some(detection(READS_TERMINAL, line, true));
         }
     }
@@ -287,6 +308,49 @@ mod tests {
             ..t
         };
         assert_eq!(reads_question(&polls, "echo a b c?..."), None);
+    }
+
+    #[test]
+    fn a_raw_terminal_idle_in_its_event_loop_awaits_keys_and_a_cooked_one_does_not() {
+        let raw = Terminal {
+            echo: false,
+            canonical: false,
+            reads: Reads::Polls,
+        };
+        assert!(raw.awaits_keys());
+        // A line-mode program polling waits for its network as likely as
+        // for a key.
+        let cooked = Terminal {
+            canonical: true,
+            ..raw
+        };
+        assert!(!cooked.awaits_keys());
+        let d = reads_question(&raw, "🎤 What is the project called? ").unwrap();
+        assert_eq!(d.line, "🎤 What is the project called?");
+        assert_eq!(reads_question(&cooked, "🎤 What is the project called? "), None);
+    }
+
+    #[test]
+    fn an_agent_idle_at_its_input_line_asks_nothing_whatever_its_transcript_says() {
+        let raw = Terminal {
+            echo: false,
+            canonical: false,
+            reads: Reads::Polls,
+        };
+        let rule = "─".repeat(100);
+        for transcript in [
+            "● I made the following changes:\n\n  1. Added tests\n  2. Fixed the tokenizer\n",
+            "● Which approach do you prefer?\n\n  1. Rewrite the parser\n  2. Patch it\n",
+        ] {
+            for input in ["│ >                    │", "❯"] {
+                let screen = format!(
+                    "{transcript}\n{rule}\n{input}\n{rule}\n  ? for shortcuts · ← for agents\n"
+                );
+                assert_eq!(reads_question(&raw, &screen), None, "{screen}");
+            }
+        }
+        // The hint line itself is no question, even as the last line.
+        assert_eq!(reads_question(&raw, "  ? for shortcuts"), None);
     }
 
     #[test]
