@@ -96,7 +96,10 @@ fn real_programs_tails_raise_no_false_alarm() {
 fn agent_clis_captured_with_their_terminal_are_judged_on_screen() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/terminal");
     let shown = score_corpus_on_screen(&dir, &InputWaitDetector::builtin());
-    assert!(shown.tp + shown.fn_ >= 1 && shown.fp + shown.tn >= 2, "{shown:?}");
+    assert!(
+        shown.tp + shown.fn_ >= 1 && shown.fp + shown.tn >= 2,
+        "{shown:?}"
+    );
     // An agent idle at its input line is not asking (raw mode, waiting in
     // epoll, like one that asks); the one asking is confident.
     assert_eq!(

@@ -327,7 +327,10 @@ mod tests {
         assert!(!cooked.awaits_keys());
         let d = reads_question(&raw, "🎤 What is the project called? ").unwrap();
         assert_eq!(d.line, "🎤 What is the project called?");
-        assert_eq!(reads_question(&cooked, "🎤 What is the project called? "), None);
+        assert_eq!(
+            reads_question(&cooked, "🎤 What is the project called? "),
+            None
+        );
     }
 
     #[test]
