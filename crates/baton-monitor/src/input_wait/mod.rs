@@ -172,7 +172,11 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel|continue|back)\b",
         r"|\(use arrow keys\b[^)]{0,40}\)|^\(press <space> to select",
         // A key named in quotes with what it does: "press 'L' to load".
-        r"|\bpress\s+'[^'\s]{1,5}'\s+to\s+\w+"
+        r"|\bpress\s+'[^'\s]{1,5}'\s+to\s+\w+",
+        // Inquirer's pager under a long list.
+        r"|\(move up and down\b[^)]{0,40}\)",
+        // Keys listed in brackets after a suggestion: "[enter/↑/↓/ctrl+c]".
+        r"|\[(?:enter|⏎|↑|↓|esc|tab|space|ctrl\+\w)(?:/(?:enter|⏎|↑|↓|esc|tab|space|ctrl\+\w)){1,5}\]"
     ))
 });
 
@@ -181,7 +185,9 @@ static YES_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)(?:[(\[]\s*(?:y|yes)\s*/\s*(?:n|no)(?:\s*/\s*[a-z?!]+)*\s*[)\]]",
         r"|[(\[]y(?:,[a-z?!])+[)\]]",
         r"|\(y\)",
-        r"|\by/n\b|\byes/no\b)",
+        r"|\by/n\b|\byes/no\b",
+        // A line of nothing but one-letter choices: rclone's "n/s/q>".
+        r"|^(?:[a-z]/){1,9}[a-z]\s*[>:?])",
         r"[\s:?.!]*(?:\[[^\]\n]{0,24}\]|\([^)\n]{0,24}\))?[\s:?.!]*$"
     ))
 });
@@ -635,6 +641,16 @@ enum CheckBox {
     Ticked,
 }
 
+/// Does `text` hold a word (three letters in a row)?
+fn has_word(text: &str) -> bool {
+    text.chars()
+        .scan(0, |run, c| {
+            *run = if c.is_alphabetic() { *run + 1 } else { 0 };
+            Some(*run)
+        })
+        .any(|run| run >= 3)
+}
+
 /// One line of a choice menu, or `None` when the line cannot be an option.
 fn menu_option(line: &str) -> Option<MenuOption> {
     if NOISE.is_match(line) || line.starts_with('?') {
@@ -676,6 +692,22 @@ fn menu_option(line: &str) -> Option<MenuOption> {
         "●" | "◉" => (false, Some(CheckBox::Ticked)),
         _ => (marked, boxed),
     };
+    // An option led by a marker or a box may carry a description in a
+    // column of its own (`○ component      Collection of web components…`):
+    // its label is what comes before the gap (a gap before glyphs — a
+    // scroll bar, the next panel of a full-screen program — is no
+    // description). Unled lines in columns are legends and tables.
+    let mut parts = BAR_SPLIT.splitn(rest, 2);
+    let rest = match (parts.next(), parts.next()) {
+        (Some(label), Some(description))
+            if (marked || boxed.is_some())
+                && description.starts_with(char::is_alphabetic)
+                && has_word(description) =>
+        {
+            label
+        }
+        _ => rest,
+    };
     let short = rest.chars().count() <= 60;
     let starts_ok = rest
         .chars()
@@ -701,7 +733,7 @@ fn check_box(glyph: &str) -> CheckBox {
 
 /// "Select …:", "Choose …:" introducing a menu.
 static SELECT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^[^\w\n]{0,4}(?:select|choose|pick)\b[^\n]{0,100}:$"));
+    LazyLock::new(|| re(r"(?i)^[^\w\n]{0,4}(?:select|choose|pick)\b[^\n]{0,100}[:.]$"));
 
 /// Does a line introduce a menu (a question, or "Select …:")?
 fn is_menu_question(line: &str) -> bool {
@@ -714,7 +746,7 @@ fn is_menu_question(line: &str) -> bool {
         _ => line,
     };
     let q = q.trim_end_matches(['…', '›']).trim_end();
-    q.ends_with('?') || SELECT.is_match(line) || INQUIRER_MARK.is_match(line)
+    q.ends_with('?') || SELECT.is_match(line) || INQUIRER_MARK.is_match(line) || line.starts_with('◆')
 }
 
 /// Keys offered to answer with, among the last lines: a hint only a program

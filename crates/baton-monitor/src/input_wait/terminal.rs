@@ -134,7 +134,7 @@ static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
         r"|\([\w -]{1,20}\)",
         r"|in \[\d+\]:|\.{3}:?",
         r"|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%>]",
-        r"|(?:command|cmd)\b[^?]{0,30}:",
+        r"|(?:command|cmd)\b(?:[^?]|\(\?){0,30}:",
         r"|[^?]{0,40}\bfor help\)?\s*[:>])$"
     ))
 });

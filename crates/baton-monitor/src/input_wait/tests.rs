@@ -514,7 +514,13 @@ fn a_ticked_radio_among_empty_ones_is_a_menu() {
 
 #[test]
 fn a_programs_command_prompt_is_not_a_field() {
-    for prompt in ["Command (m for help): ", "In [1]: ", "gpg> ", "(parted) "] {
+    for prompt in [
+        "Command (m for help): ",
+        "Command (? for help): ",
+        "In [1]: ",
+        "gpg> ",
+        "(parted) ",
+    ] {
         assert_eq!(det(prompt), None, "{prompt:?}");
     }
     // Words that ask still do ("What now> ", a field).
@@ -592,6 +598,40 @@ fn a_field_marked_as_filled_and_keys_offered_to_answer() {
         ("Use the arrow keys to navigate the menu.\n", None),
         (
             "Running on http://127.0.0.1:5000\nPress CTRL+C to quit\n",
+            None,
+        ),
+    ]);
+}
+
+#[test]
+fn menus_with_descriptions_letter_choices_and_listed_keys() {
+    check(&[
+        // A clack select: radios with a description column (create-stencil).
+        (
+            "◆  Select a starter project.\n│  ● component                Collection of web components that can be used anywhere\n│  ○ app [community]          Minimal starter for building a Stencil app or website\n│  ○ Type a custom starter\n└\n",
+            Some((CHOICE_MENU, "◆  Select a starter project.")),
+        ),
+        // Inquirer's pager hint under a long list (czg).
+        (
+            "? Select the type of change that you're committing: Use arrow keys or type to search\n❯ feat:     A new feature\n  fix:      A bug fix\n(Move up and down to reveal more choices)\n",
+            Some((ANSWER_HINT, "(Move up and down to reveal more choices)")),
+        ),
+        // One-letter choices typed after their list (rclone config).
+        (
+            "No remotes found, make a new one?\nn) New remote\ns) Set configuration password\nq) Quit config\nn/s/q> ",
+            Some((YES_NO, "n/s/q>")),
+        ),
+        // Keys listed in brackets after a suggestion (thefuck).
+        (
+            "git branch [enter/↑/↓/ctrl+c]",
+            Some((ANSWER_HINT, "git branch [enter/↑/↓/ctrl+c]")),
+        ),
+        // A path, a ratio, and a key legend in columns over a tree's
+        // marked node are none of these.
+        ("src/a/b\n", None),
+        ("a/b/c\n", None),
+        (
+            "▶ Deploying Textual apps\n c Code  h Home  g Game  p Projects  w Widgets  ^s Screenshot  ^a Maximize\n",
             None,
         ),
     ]);
