@@ -113,6 +113,13 @@ const SETS: &[Set] = &[
                 its four misses and one false alarm used to improve the rules (its README)",
         terminal: true,
     },
+    Set {
+        dir: "heldout10",
+        name: "held-out v10 (real programs, with their terminal)",
+        about: "real programs' tails with their terminal's state, captured after the rules \
+                were frozen; measured once",
+        terminal: true,
+    },
 ];
 
 /// Scores baton's built-in detector and the reference-style rules on every
