@@ -68,6 +68,7 @@ const BUILTIN: &[&str] = &[
     DO_YOU_WANT,
     ALLOW,
     PRESS_ENTER,
+    DIALOG_BUTTONS,
     QUESTION_PROMPT,
     TEXT_PROMPT,
     FIELD_PROMPT,
@@ -82,6 +83,7 @@ const CHOICE_BAR: &str = "choice_bar";
 const DO_YOU_WANT: &str = "do_you_want";
 const ALLOW: &str = "allow";
 const PRESS_ENTER: &str = "press_enter";
+const DIALOG_BUTTONS: &str = "dialog_buttons";
 const QUESTION_PROMPT: &str = "question_prompt";
 const KEYED_CHOICES: &str = "keyed_choices";
 const TEXT_PROMPT: &str = "text_prompt";
@@ -222,9 +224,17 @@ static ALLOW_RE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// A row of nothing but a dialog's buttons: `<OK>`, `[ OK ]`, `< Yes >  < No >`.
+static BUTTONS: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^(?:[<\[]\s?(?:OK|Ok|Yes|No|Cancel|Continue|Accept|Decline|Retry|Abort|Next|Back|Close",
+        r"|Quit|Exit|Skip|Help|Save|Discard)\s?[>\]]\s*){1,4}$"
+    ))
+});
+
 static PRESS_ENTER_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^[^\w\n]{0,4}(?:press|hit)\s+(?:the\s+)?(?:<?enter>?|\[enter\]|return|any key|a key|space)\b|\((?:press|hit)\s+(?:enter|return|any key)[^)]*\)\s*$",
+        r"(?i)^(?:[\w.-]{1,24}:\s+)?[^\w\n]{0,4}(?:press|hit)\s+(?:the\s+)?(?:<enter>|<return>|\[enter\]|enter\b|return\b|any key\b|a key\b|space\b)|\((?:press|hit)\s+(?:enter|return|any key)[^)]*\)\s*$",
     )
 });
 
@@ -266,6 +276,7 @@ fn compile_all() {
     LazyLock::force(&DO_YOU_WANT_RE);
     LazyLock::force(&ALLOW_RE);
     LazyLock::force(&PRESS_ENTER_RE);
+    LazyLock::force(&BUTTONS);
     LazyLock::force(&TEXT_PROMPT_RE);
     LazyLock::force(&FIELD_PROMPT_RE);
     LazyLock::force(&GERUND);
@@ -471,6 +482,11 @@ impl InputWaitDetector {
         }
         if last_ok && PRESS_ENTER_RE.is_match(last) {
             return Some(detection(PRESS_ENTER, last, open));
+        }
+        // A dialog's row of buttons (`<OK>   <Cancel>`, `[ OK ]`) near the
+        // bottom: drawn only for a person to press one.
+        if let Some(line) = recent.iter().rev().find(|l| BUTTONS.is_match(l)) {
+            return Some(detection(DIALOG_BUTTONS, line, true));
         }
         if open && field_ok && question_prompt(last) {
             return Some(detection(QUESTION_PROMPT, last, open));
@@ -709,11 +725,15 @@ fn menu_option(line: &str) -> Option<MenuOption> {
         _ => rest,
     };
     let short = rest.chars().count() <= 60;
-    let starts_ok = rest
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphanumeric() || c == '(' || c == '[');
-    let ends_ok = !rest.ends_with(['.', ':', '!', '?', ',', ';', '>']);
+    // A file name may lead with a dot (`.cz.toml`); an option may end in
+    // an ellipsis (`custom ...`, `Other, please specify…`).
+    let mut chars = rest.chars();
+    let starts_ok = match chars.next() {
+        Some('.') => chars.next().is_some_and(char::is_alphanumeric),
+        Some(c) => c.is_alphanumeric() || c == '(' || c == '[',
+        None => false,
+    };
+    let ends_ok = rest.ends_with("...") || !rest.ends_with(['.', ':', '!', '?', ',', ';', '>']);
     (short && starts_ok && ends_ok).then_some(MenuOption {
         marked,
         number: None,
@@ -746,7 +766,10 @@ fn is_menu_question(line: &str) -> bool {
         _ => line,
     };
     let q = q.trim_end_matches(['…', '›']).trim_end();
-    q.ends_with('?') || SELECT.is_match(line) || INQUIRER_MARK.is_match(line) || line.starts_with('◆')
+    q.ends_with('?')
+        || SELECT.is_match(line)
+        || INQUIRER_MARK.is_match(line)
+        || line.starts_with('◆')
 }
 
 /// Keys offered to answer with, among the last lines: a hint only a program
@@ -792,7 +815,7 @@ fn choice_menu<'a>(body: &[&'a str], typed: bool) -> Option<&'a str> {
             && options
                 .first()
                 .is_some_and(|(first, _): &(MenuOption, &str)| first.number.is_some());
-        if options.len() == 10 || numbered_run_ended {
+        if options.len() == MENU_WINDOW - 1 || numbered_run_ended {
             above = Some(*line);
             break;
         }

@@ -199,6 +199,11 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     if open && !is_chrome(last) && asks(last) {
         return Some(detection(READS_TERMINAL, last, true));
     }
+    // A question the screen ends with, the cursor hidden or parked
+    // elsewhere (an inquirer prompt drawn in a frame).
+    if !is_chrome(last) && asks(last) && last.trim_end().ends_with('?') {
+        return Some(detection(READS_TERMINAL, last, true));
+    }
     // Up from the cursor over short option lines (and hint footers), to
     // the question they answer.
     for (i, line) in lines.iter().enumerate().skip(1) {
@@ -352,6 +357,13 @@ mod tests {
                 assert_eq!(reads_question(&raw, &screen), None, "{screen}");
             }
         }
+        // A question the screen ends with is asked, wherever the cursor is
+        // (create-react-native-library's, in a frame).
+        let framed = "│\n? Where do you want to create the library?\n│\n└\n";
+        assert_eq!(
+            reads_question(&raw, framed).map(|d| d.line),
+            Some("? Where do you want to create the library?".to_owned())
+        );
         // The hint line itself is no question, even as the last line.
         assert_eq!(reads_question(&raw, "  ? for shortcuts"), None);
     }

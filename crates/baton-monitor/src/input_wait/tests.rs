@@ -636,3 +636,39 @@ fn menus_with_descriptions_letter_choices_and_listed_keys() {
         ),
     ]);
 }
+
+#[test]
+fn buttons_press_enter_after_a_name_dotted_and_elided_options() {
+    check(&[
+        // A dialog's buttons (ELinks, pinentry, whiptail).
+        (
+            "Welcome to ELinks!\nPress ESC for menu.\n[ OK ]\n",
+            Some((DIALOG_BUTTONS, "[ OK ]")),
+        ),
+        (
+            "The update was installed.\n                <Ok>\n",
+            Some((DIALOG_BUTTONS, "<Ok>")),
+        ),
+        // A program's name before its words; the key in angle brackets (cmus).
+        (
+            "cmus: Press <enter> to continue.",
+            Some((PRESS_ENTER, "cmus: Press <enter> to continue.")),
+        ),
+        // Options that are file names, under an inquirer question (cz init).
+        (
+            "? Please choose a supported config file:  (Use arrow keys)\n » .cz.toml\n   cz.toml\n   .cz.json\n   pyproject.toml\n",
+            Some((
+                CHOICE_MENU,
+                "? Please choose a supported config file:  (Use arrow keys)",
+            )),
+        ),
+        // Eleven options, the last elided (bumpp).
+        (
+            "? Current version 1.0.0 ›\n  major 2.0.0\n  minor 1.1.0\n  patch 1.0.1\n❯ next 1.0.1\n  conventional 1.0.1\n  pre-patch 1.0.1-beta.1\n  pre-minor 1.1.0-beta.1\n  pre-major 2.0.0-beta.1\n  as-is 1.0.0\n  custom ...\n",
+            Some((CHOICE_MENU, "? Current version 1.0.0 ›")),
+        ),
+        // Buttons named in prose, a sentence ending in dots, are not.
+        ("Click [OK] to go on, then wait.\n", None),
+        ("Loading modules...\nReading config.\n", None),
+    ]);
+}
