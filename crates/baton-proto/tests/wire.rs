@@ -436,6 +436,49 @@ fn unknown_error_kind_decodes_as_unsupported() {
 }
 
 #[test]
+fn a_response_decodes_the_same_wherever_its_reply_field_stands() {
+    for response in responses() {
+        let body = serde_json::to_value(&response).unwrap();
+        let object = body.as_object().unwrap();
+        // Written by hand with `reply` last, and with it in the middle.
+        let fields: Vec<(&String, &serde_json::Value)> =
+            object.iter().filter(|(k, _)| *k != "reply").collect();
+        let reply = &object["reply"];
+        let write = |fields: &[(&String, &serde_json::Value)], at: usize| {
+            let mut parts: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), v))
+                .collect();
+            parts.insert(at.min(parts.len()), format!("\"reply\":{reply}"));
+            format!("{{{}}}", parts.join(","))
+        };
+        for at in [fields.len(), fields.len() / 2] {
+            let text = write(&fields, at);
+            assert_eq!(
+                decode_body::<Response>(text.as_bytes()).unwrap(),
+                response,
+                "{text}"
+            );
+        }
+    }
+    // Missing, not a string, or unknown: told apart as before.
+    for body in [&br#"{"id":"w1"}"#[..], br#"{"id":"w1","reply":7}"#] {
+        assert!(
+            matches!(
+                decode_body::<Response>(body),
+                Err(ProtoError::Garbage { .. })
+            ),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert!(matches!(
+        decode_body::<Response>(br#"{"id":"w1","reply":"teleported"}"#),
+        Err(ProtoError::NewerPeer { .. })
+    ));
+}
+
+#[test]
 fn garbage_is_told_apart_from_a_newer_peer() {
     let garbage: &[&[u8]] = &[
         b"not json",
