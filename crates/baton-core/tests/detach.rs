@@ -454,14 +454,26 @@ async fn bytes_in_the_pipe_when_the_group_is_killed_still_reach_the_log() {
             _ => None,
         })
         .expect("a spawn record");
-    let writer = baton_core::proc::live_children(shim)
-        .into_iter()
+    // The writer is no child of the shim (a go-between started it): find
+    // it by its command line.
+    let writer = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .find(|pid| {
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let words: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
             words.get(1) == Some(&&b"log"[..]) && words.iter().any(|w| w.ends_with(b"sk.out.log"))
         })
         .expect("the shim's writer of the output log");
+    // Not the shim's child: a shim whose agent ended with no child left
+    // adopted nothing, and need not look through /proc to know it.
+    let stat = std::fs::read_to_string(format!("/proc/{writer}/stat")).unwrap();
+    let ppid: u32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap();
+    assert_ne!(ppid, shim, "the writer's parent");
     // SAFETY: getpgid and kill on a pid; no memory is touched.
     unsafe {
         assert_eq!(libc::getpgid(writer as i32), writer as i32, "its own group");

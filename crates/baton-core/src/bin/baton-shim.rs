@@ -59,7 +59,10 @@
 //!   (`--lock-fd`), so the lock is free only once every byte is written: the
 //!   conductor waits for that before it settles the run. They run with an
 //!   empty environment (no run mark: a sweep of the run's strays never ends
-//!   them mid-write).
+//!   them mid-write). They are not the shim's children: a go-between starts
+//!   each and exits, before the shim becomes a subreaper, so they go to init
+//!   (as they would when the shim exits before them) and the shim's only
+//!   children are the agent and what it adopts.
 //! - `--run-file FILE`: the same for a shim the conductor does not start
 //!   itself (a tmux pane's): the shim opens FILE, which the conductor wrote
 //!   the run into, locks it and appends its line, and holds it.
@@ -213,6 +216,16 @@ fn main() -> ExitCode {
             libc::signal(sig, libc::SIG_IGN);
         }
     }
+    // Held (never closed) until the shim exits: the lock is the run's.
+    let _lock = args.lock_fd.map(hold_lock);
+    let _run_file = args.run_file.as_deref().map(hold_run_file);
+    // Before the shim is a subreaper: the writers must not be handed to it.
+    if let Some(logs) = &args.logs
+        && let Err(e) = start_writers(logs, args.lock_fd)
+    {
+        eprintln!("baton-shim: cannot start the log writers: {e}");
+        return ExitCode::from(SHIM_FAILED);
+    }
     // SAFETY: prctl with an integer option and constant arguments.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         eprintln!(
@@ -220,19 +233,6 @@ fn main() -> ExitCode {
             std::io::Error::last_os_error()
         );
     }
-    // Held (never closed) until the shim exits: the lock is the run's.
-    let _lock = args.lock_fd.map(hold_lock);
-    let _run_file = args.run_file.as_deref().map(hold_run_file);
-    let writers = match &args.logs {
-        Some(logs) => match start_writers(logs, args.lock_fd) {
-            Ok(pids) => pids,
-            Err(e) => {
-                eprintln!("baton-shim: cannot start the log writers: {e}");
-                return ExitCode::from(SHIM_FAILED);
-            }
-        },
-        None => Vec::new(),
-    };
     let mut cmd = Command::new(args.exec.as_ref().unwrap_or(&PathBuf::from(&args.argv[0])));
     cmd.arg0(&args.argv[0]).args(&args.argv[1..]);
     if let Some(fifo) = &args.stdin {
@@ -275,7 +275,7 @@ fn main() -> ExitCode {
             run(&mut cmd, &args)
         }
     };
-    end_adopted(&writers);
+    end_adopted();
     if let Some(path) = &args.status
         && let Err(e) = write_status(path, &ended)
     {
@@ -304,11 +304,11 @@ fn main() -> ExitCode {
 
 /// Starts the two log writers of `--logs` and makes this process's stdout
 /// and stderr (which the agent inherits) the write ends of their pipes.
-/// Returns their pids. The writers hold the run lock on `lock_fd` too.
-fn start_writers(logs: &Logs, lock_fd: Option<i32>) -> std::io::Result<Vec<i32>> {
+/// The writers hold the run lock on `lock_fd` too. Each is started by a
+/// go-between that exits at once: no writer is this process's child.
+fn start_writers(logs: &Logs, lock_fd: Option<i32>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let exe = std::env::current_exe()?;
-    let mut pids = Vec::new();
     for (path, fd) in [
         (&logs.out, libc::STDOUT_FILENO),
         (&logs.err, libc::STDERR_FILENO),
@@ -325,29 +325,41 @@ fn start_writers(logs: &Logs, lock_fd: Option<i32>) -> std::io::Result<Vec<i32>>
             .env_clear()
             .stdin(read)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            // Outside the run's group: its SIGKILL leaves the writer to
-            // drain the pipe.
-            .process_group(0);
-        if let Some(lock) = lock_fd {
-            // SAFETY: fcntl on a descriptor number, async-signal-safe.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::fcntl(lock, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
+            .stderr(std::process::Stdio::null());
+        // SAFETY: fcntl, fork, setpgid and _exit are async-signal-safe; the
+        // hook touches no memory but the descriptor numbers it was given.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(lock) = lock_fd
+                    && libc::fcntl(lock, libc::F_SETFD, 0) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The go-between forks the writer and exits; the writer
+                // goes on to exec (std learns of its exec through the
+                // descriptor both share). It leads a group of its own,
+                // outside the run's: the run's SIGKILL leaves it to drain
+                // the pipe.
+                match libc::fork() {
+                    -1 => Err(std::io::Error::last_os_error()),
+                    0 => {
+                        if libc::setpgid(0, 0) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
                     }
-                    Ok(())
-                });
-            }
+                    _ => libc::_exit(0),
+                }
+            });
         }
-        let child = cmd.spawn()?;
-        pids.push(child.id() as i32);
+        // The go-between's end: at once, once the writer has exec'd.
+        cmd.spawn()?.wait()?;
         // SAFETY: dup2 onto a standard descriptor this process owns.
         if unsafe { libc::dup2(write.as_raw_fd(), fd) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
     }
-    Ok(pids)
+    Ok(())
 }
 
 /// The arguments of `baton-shim log`: the file and its limits.
@@ -514,7 +526,7 @@ fn take_env_file(path: &std::path::Path) -> Result<Vec<baton_core::proc::EnvPair
 
 /// Ends the processes the shim adopted (see the module docs) and reaps
 /// them, until it has no child left or the grace and a last SIGKILL passed.
-fn end_adopted(writers: &[i32]) {
+fn end_adopted() {
     let started = std::time::Instant::now();
     let mut killing = false;
     loop {
@@ -525,7 +537,6 @@ fn end_adopted(writers: &[i32]) {
         let adopted: Vec<i32> = baton_core::proc::live_children(std::process::id())
             .into_iter()
             .map(|pid| pid as i32)
-            .filter(|pid| !writers.contains(pid))
             .collect();
         if adopted.is_empty() {
             return;
