@@ -105,8 +105,8 @@ fn agent_clis_captured_with_their_terminal_are_judged_on_screen() {
     // An agent idle at its input line is not asking (raw mode, waiting in
     // epoll, like one that asks); the one asking is confident.
     assert_eq!(
-        (shown.fp, shown.fn_, shown.confident, shown.tp),
-        (0, 0, shown.tp, shown.tp),
+        (shown.fp, shown.fn_, shown.confident),
+        (0, 0, shown.tp),
         "{:#?}",
         shown.misses
     );

@@ -380,12 +380,12 @@ impl InputWaitDetector {
     /// The terminal settles what words cannot: a prompt its program waits
     /// for keys under ([`Terminal::awaits_keys`]: blocked reading the
     /// terminal, or idle in its event loop with the terminal raw) is
-    /// confident whatever its rule said; one whose programs are provably doing something else (no
-    /// thread waits on any descriptor) is not; whole lines read without
-    /// echo ask for a secret (`no_echo`); and a question the rules do not
-    /// know counts when the program reads the keyboard under it
-    /// (`reads_terminal`; never a REPL's or shell's own prompt or a
-    /// pager's foot).
+    /// confident whatever its rule said; one whose programs are provably
+    /// doing something else (no thread waits on any descriptor) is not;
+    /// whole lines read without echo ask for a secret (`no_echo`); and a
+    /// question the rules do not know counts when the program waits for
+    /// keys under it (`reads_terminal`; never a REPL's or shell's own
+    /// prompt or a pager's foot).
     pub fn judge(&self, shown: &[u8], terminal: Option<&Terminal>) -> Option<Detection> {
         let found = self.detect(shown);
         let Some(terminal) = terminal else {

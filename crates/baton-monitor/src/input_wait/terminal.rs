@@ -125,9 +125,9 @@ const QUESTION_REACH: usize = 6;
 const MAX_OPTION: usize = 60;
 
 /// A program's own prompt for its commands — not a question: `>>>`, `$`,
-/// an agent's empty input line `❯`,
 /// `sqlite>`, `gpg>`, `(Pdb)`, `(gdb)`, `In [3]:`, `DB<1>`, `%`,
-/// `user@host:~/src$`, `Command (m for help):`.
+/// `user@host:~/src$`, `Command (m for help):`, an agent's empty input
+/// line `❯`.
 static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^(?:\S{0,24}[>$#%❯]",
@@ -196,29 +196,23 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     if COMMAND_PROMPT.is_match(last) || PAGER.is_match(last) {
         return None;
     }
-    if open && !is_chrome(last) && asks(last) {
-        return Some(detection(READS_TERMINAL, last, true));
-    }
-    // A question the screen ends with, the cursor hidden or parked
-    // elsewhere (an inquirer prompt drawn in a frame).
-    if !is_chrome(last) && asks(last) && last.trim_end().ends_with('?') {
+    // The cursor left after a line that asks, or a question the screen
+    // ends with, the cursor hidden or parked elsewhere (an inquirer prompt
+    // drawn in a frame).
+    if !is_chrome(last) && asks(last) && (open || last.trim_end().ends_with('?')) {
         return Some(detection(READS_TERMINAL, last, true));
     }
     // Up from the cursor over short option lines (and hint footers), to
-    // the question they answer.
-    for (i, line) in lines.iter().enumerate().skip(1) {
-        let under = &lines[..i];
+    // the question they answer; each step passes over the line below.
+    for pair in lines.windows(2) {
+        let (below, line) = (pair[0], pair[1]);
         // The program's own input line between (an agent's `>` box under
         // its transcript): what is above it was said, not asked now.
-        if under.iter().any(|l| COMMAND_PROMPT.is_match(l)) {
-            return None;
-        }
         // Options may look like bullets (`* small`): only their length
         // tells them from prose or a listing.
-        let options_ok = under
-            .iter()
-            .all(|l| is_chrome(l) || l.chars().count() <= MAX_OPTION);
-        if !options_ok {
+        if COMMAND_PROMPT.is_match(below)
+            || !(is_chrome(below) || below.chars().count() <= MAX_OPTION)
+        {
             return None;
         }
         // A hint or status line (`? for shortcuts`) asks nothing.
