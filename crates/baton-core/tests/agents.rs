@@ -2,7 +2,10 @@
 //! names their directory in `BATON_TEST_AGENT_CLIS`), run offline with an
 //! empty HOME as a new user meets them: what they say when they cannot
 //! work ends the session the way it should, and every flag baton passes is
-//! one they take.
+//! one they take. Against a model provider on loopback
+//! (`stand_in_agent::provider`), claude also works whole turns offline:
+//! its usage, its permission question and its finished turn, as baton
+//! records them.
 
 mod common;
 
@@ -12,7 +15,9 @@ use std::process::Command;
 use baton_config::{AgentKind, AgentsConfig, SessionSpec};
 use baton_core::SessionState;
 use baton_core::eventlog::Event;
+use baton_proto::WaitKind;
 use common::{Harness, id};
+use stand_in_agent::provider::Provider;
 
 /// Where the pinned CLIs are; `None` outside CI when they are missing.
 fn clis() -> Option<PathBuf> {
@@ -1125,4 +1130,196 @@ fn event_name(report: &baton_core::hooks::HookReport) -> String {
         .as_str()
         .unwrap_or("")
         .to_owned()
+}
+
+/// Points `spec`'s claude at `provider`, in a HOME where its user already
+/// answered claude's first-run questions (the key approved, the work
+/// folder trusted): the real CLI then works whole turns offline.
+fn through(provider: &Provider, spec: &mut SessionSpec) {
+    const KEY: &str = "sk-ant-stand-in-key";
+    spec.env.insert("ANTHROPIC_BASE_URL".into(), provider.url());
+    spec.env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
+    spec.env.insert(
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+        "1".into(),
+    );
+    let work = spec.workdir.as_ref().expect("a work folder");
+    let settings = serde_json::json!({
+        "hasCompletedOnboarding": true,
+        "customApiKeyResponses": {"approved": [KEY], "rejected": []},
+        "projects": {work.display().to_string(): {"hasTrustDialogAccepted": true}},
+    });
+    let home = Path::new(&spec.env["HOME"]);
+    std::fs::write(home.join(".claude.json"), settings.to_string()).unwrap();
+}
+
+/// The requests that were turns of the conversation (not counts of
+/// tokens), as the provider answered them.
+fn turns(provider: &Provider) -> Vec<String> {
+    provider
+        .seen()
+        .into_iter()
+        .filter(|s| !s.path.starts_with("/v1/messages/count_tokens"))
+        .map(|s| s.reply)
+        .collect()
+}
+
+/// The real claude, headless, works a whole turn against a provider on
+/// loopback: it calls a tool (refused: nobody gave a headless run leave),
+/// answers with a JSON object, and baton records what claude's own
+/// `result` line says it used, the tool by name, and the object as the
+/// payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_claude_turn_against_a_provider_on_loopback_is_recorded_with_its_usage() {
+    use stand_in_agent::provider::{CACHED_TOKENS, INPUT_TOKENS, OUTPUT_TOKENS};
+    let Some(dir) = clis() else { return };
+    let provider = Provider::start().await.expect("a provider");
+    let h = harness(&dir);
+    let mut spec = fresh(AgentKind::Claude, "turn", &h);
+    spec.prompt = Some("run: touch made.txt\nsay: {\"made\": false}".into());
+    through(&provider, &mut spec);
+    h.spawn(spec).await;
+    assert_eq!(
+        h.wait_terminal("turn").await,
+        SessionState::Completed,
+        "{}",
+        h.dump()
+    );
+    let asked = turns(&provider);
+    assert_eq!(asked, ["tool:Bash", "text"], "{}", h.dump());
+    let (payload, usage) = h
+        .session_records("turn")
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+            _ => None,
+        })
+        .expect("a completed record");
+    assert_eq!(payload, Some(serde_json::json!({"made": false})));
+    let usage = usage.expect("claude's usage");
+    let calls = asked.len() as u64;
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+        (
+            calls * INPUT_TOKENS,
+            calls * OUTPUT_TOKENS,
+            calls * CACHED_TOKENS
+        )
+    );
+    // claude prices its own turns: the cost is its figure, not baton's.
+    assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}");
+    assert!(!usage.cost_estimated);
+    assert_eq!(
+        activity(&h, "turn"),
+        ["turn_started", "tool Bash", "turn_ended", "completed"],
+        "{}",
+        h.dump()
+    );
+    h.finish().await;
+}
+
+/// The real claude on a terminal, its hooks baton's, asks leave to run a
+/// command: the session waits for `permission` with the tool as evidence,
+/// and nothing ran. Enter (its first choice, "Yes") sent through baton
+/// lets it run; its turn then ends, and the session waits again, `idle`,
+/// with claude's answer as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_claude_asks_leave_then_ends_its_turn_and_baton_tells_the_two_apart() {
+    let Some(dir) = clis() else { return };
+    let provider = Provider::start().await.expect("a provider");
+    let h = harness(&dir);
+    let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
+    for backend in &backends {
+        let mut spec = fresh(AgentKind::Claude, &format!("leave-{backend}"), &h);
+        spec.backend = backend.clone();
+        spec.prompt = Some("run: touch made.txt".into());
+        through(&provider, &mut spec);
+        h.spawn(spec).await;
+    }
+    for backend in &backends {
+        let name = format!("leave-{backend}");
+        let made = h.dir.path().join(format!("{name}.work/made.txt"));
+        common::wait_kind(&h, &name, WaitKind::Permission).await;
+        assert!(!made.exists(), "{name}: ran before it was let");
+        h.conductor
+            .send_input(&id(&name), b"\r".to_vec(), true, "user")
+            .await
+            .expect("enter sent");
+        common::wait_kind(&h, &name, WaitKind::Idle).await;
+        assert!(made.exists(), "{name}: the command did not run");
+        let said: Vec<(String, Option<String>)> = common::states(&h, &name)
+            .into_iter()
+            .map(|(_, reason, evidence)| (reason, evidence))
+            .filter(|(reason, _)| reason.starts_with("input_wait"))
+            .collect();
+        assert_eq!(said.len(), 2, "{name}: {said:?}\n{}", h.dump());
+        assert_eq!(said[0].0, "input_wait:permission");
+        // The tool and what claude says it does (never its command line).
+        assert_eq!(
+            said[0].1.as_deref(),
+            Some("Bash: Run what the prompt asked")
+        );
+        assert_eq!(said[1].0, "input_wait:idle");
+        assert!(
+            said[1]
+                .1
+                .as_deref()
+                .unwrap_or_default()
+                .contains("stand-in provider"),
+            "{name}: {said:?}"
+        );
+        h.conductor.kill(&id(&name)).await.expect("kill");
+    }
+    h.finish().await;
+}
+
+/// Without hooks (claude run as a plain command) the screen is all baton
+/// has: the real claude's permission dialog is `input_wait` with its
+/// question as evidence, and its screen after a finished turn (its input
+/// line under the answer) is not — it stalls when quiet, as a session
+/// nobody asked anything of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_claudes_permission_dialog_on_screen_is_input_wait_and_its_idle_screen_is_not() {
+    let Some(dir) = clis() else { return };
+    let provider = Provider::start().await.expect("a provider");
+    let h = harness_with(&dir, |opts| {
+        opts.probe.stall_after = std::time::Duration::from_secs(4);
+    });
+    let cases = [("asks", "run: touch made.txt"), ("done", "say: all done")];
+    let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
+    for backend in &backends {
+        for (case, prompt) in cases {
+            let name = format!("{case}-{backend}");
+            let mut spec = fresh(AgentKind::Command, &name, &h);
+            spec.command = Some(vec![
+                dir.join("claude").display().to_string(),
+                "--".into(),
+                prompt.into(),
+            ]);
+            spec.prompt = None;
+            spec.backend = backend.clone();
+            through(&provider, &mut spec);
+            h.spawn(spec).await;
+        }
+    }
+    for backend in &backends {
+        let asks = format!("asks-{backend}");
+        let waiting = h.wait_state(&asks, SessionState::InputWait).await;
+        let evidence = common::why(&waiting).1.unwrap_or_default();
+        assert!(
+            evidence.contains("Do you want to proceed?"),
+            "{asks}: waits on {evidence:?}\n{}",
+            h.dump()
+        );
+        let done = format!("done-{backend}");
+        h.wait_state(&done, SessionState::Stalled).await;
+        let waits: Vec<_> = common::states(&h, &done)
+            .into_iter()
+            .filter(|(to, ..)| *to == SessionState::InputWait)
+            .collect();
+        assert!(waits.is_empty(), "{done}: {waits:?}\n{}", h.dump());
+        h.conductor.kill(&id(&asks)).await.expect("kill");
+        h.conductor.kill(&id(&done)).await.expect("kill");
+    }
+    h.finish().await;
 }

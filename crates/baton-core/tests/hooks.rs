@@ -54,37 +54,12 @@ fn stamp(h: &Harness, name: &str) -> u128 {
         .expect("a number")
 }
 
-/// The session's `state` records, as (to, reason, evidence).
-fn states(h: &Harness, name: &str) -> Vec<(SessionState, String, Option<String>)> {
-    h.session_records(name)
-        .into_iter()
-        .filter_map(|r| match r.event {
-            Event::State {
-                to,
-                reason,
-                evidence,
-                ..
-            } => Some((to, reason, evidence)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// `name`'s row in the session table now.
 async fn row(h: &Harness, name: &str) -> baton_proto::SessionRow {
     let rows = h.conductor.snapshot().await.expect("a table");
     rows.into_iter()
         .find(|r| r.id == name)
         .unwrap_or_else(|| panic!("no row for {name}"))
-}
-
-/// Waits for `name`'s `input_wait` record of `kind` (its hooks said so).
-async fn wait_kind(h: &Harness, name: &str, kind: WaitKind) -> Record {
-    h.wait_for(&format!("{name} waiting for {kind}"), |r: &Record| {
-        r.session.as_deref() == Some(name)
-            && matches!(&r.event, Event::InputWait { kind: Some(k), .. } if *k == kind)
-    })
-    .await
 }
 
 fn input_waits(h: &Harness, name: &str) -> Vec<(String, String, Option<WaitKind>)> {

@@ -80,6 +80,7 @@
 //! falls back to exit code 128+N.
 
 mod flood;
+pub mod provider;
 mod run;
 mod step;
 mod units;

@@ -331,3 +331,28 @@ pub const PERMISSION_THEN_IDLE: [&str; 5] = [
     "tool_done",
     "input_wait:idle",
 ];
+
+/// The session's `state` records, as (to, reason, evidence).
+pub fn states(h: &Harness, name: &str) -> Vec<(SessionState, String, Option<String>)> {
+    h.session_records(name)
+        .into_iter()
+        .filter_map(|r| match r.event {
+            Event::State {
+                to,
+                reason,
+                evidence,
+                ..
+            } => Some((to, reason, evidence)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits for `name`'s `input_wait` record of `kind` (its hooks said so).
+pub async fn wait_kind(h: &Harness, name: &str, kind: baton_proto::WaitKind) -> Record {
+    h.wait_for(&format!("{name} waiting for {kind}"), |r: &Record| {
+        r.session.as_deref() == Some(name)
+            && matches!(&r.event, Event::InputWait { kind: Some(k), .. } if *k == kind)
+    })
+    .await
+}
