@@ -1132,88 +1132,154 @@ fn event_name(report: &baton_core::hooks::HookReport) -> String {
         .to_owned()
 }
 
-/// Points `spec`'s claude at `provider`, in a HOME where its user already
-/// answered claude's first-run questions (the key approved, the work
-/// folder trusted): the real CLI then works whole turns offline.
-fn through(provider: &Provider, spec: &mut SessionSpec) {
-    const KEY: &str = "sk-ant-stand-in-key";
-    spec.env.insert("ANTHROPIC_BASE_URL".into(), provider.url());
-    spec.env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
-    spec.env.insert(
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
-        "1".into(),
-    );
-    let work = spec.workdir.as_ref().expect("a work folder");
-    let settings = serde_json::json!({
-        "hasCompletedOnboarding": true,
-        "customApiKeyResponses": {"approved": [KEY], "rejected": []},
-        "projects": {work.display().to_string(): {"hasTrustDialogAccepted": true}},
-    });
-    let home = Path::new(&spec.env["HOME"]);
-    std::fs::write(home.join(".claude.json"), settings.to_string()).unwrap();
+/// Points `spec`'s `cli` at `provider`, in a HOME where its user already
+/// answered the CLI's first-run questions (claude: the key approved, the
+/// work folder trusted; gemini: an API key chosen): the real CLI then works
+/// whole turns offline.
+fn through(provider: &Provider, cli: AgentKind, spec: &mut SessionSpec) {
+    const KEY: &str = "stand-in-key";
+    let home = PathBuf::from(&spec.env["HOME"]);
+    let work = spec.workdir.clone().expect("a work folder");
+    match cli {
+        AgentKind::Claude => {
+            spec.env.insert("ANTHROPIC_BASE_URL".into(), provider.url());
+            spec.env.insert("ANTHROPIC_API_KEY".into(), KEY.into());
+            spec.env.insert(
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".into(),
+                "1".into(),
+            );
+            let settings = serde_json::json!({
+                "hasCompletedOnboarding": true,
+                "customApiKeyResponses": {"approved": [KEY], "rejected": []},
+                "projects": {work.display().to_string(): {"hasTrustDialogAccepted": true}},
+            });
+            std::fs::write(home.join(".claude.json"), settings.to_string()).unwrap();
+        }
+        AgentKind::Gemini => {
+            spec.env
+                .insert("GOOGLE_GEMINI_BASE_URL".into(), provider.url());
+            spec.env.insert("GEMINI_API_KEY".into(), KEY.into());
+            let settings = serde_json::json!({
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+            });
+            std::fs::create_dir_all(home.join(".gemini")).unwrap();
+            std::fs::write(home.join(".gemini/settings.json"), settings.to_string()).unwrap();
+        }
+        AgentKind::Codex => {
+            spec.env.insert("STAND_IN_KEY".into(), KEY.into());
+            let config = format!(
+                "model_provider = \"stand-in\"\n\n[model_providers.stand-in]\nname = \"stand-in\"\n\
+                 base_url = \"{}/v1\"\nenv_key = \"STAND_IN_KEY\"\nwire_api = \"responses\"\n",
+                provider.url()
+            );
+            std::fs::create_dir_all(home.join(".codex")).unwrap();
+            std::fs::write(home.join(".codex/config.toml"), config).unwrap();
+        }
+        AgentKind::Command => unreachable!("a command has no CLI"),
+    }
 }
 
-/// The requests that were turns of the conversation (not counts of
-/// tokens), as the provider answered them.
-fn turns(provider: &Provider) -> Vec<String> {
+/// The requests that were turns of a conversation (not counts of tokens),
+/// as the provider answered them: `text`, `tool:NAME`, `json`.
+fn turns(provider: &Provider, path: &str) -> Vec<String> {
     provider
         .seen()
         .into_iter()
-        .filter(|s| !s.path.starts_with("/v1/messages/count_tokens"))
+        .filter(|s| s.path.starts_with(path))
         .map(|s| s.reply)
         .collect()
 }
 
-/// The real claude, headless, works a whole turn against a provider on
-/// loopback: it calls a tool (refused: nobody gave a headless run leave),
-/// answers with a JSON object, and baton records what claude's own
-/// `result` line says it used, the tool by name, and the object as the
-/// payload.
+/// The real CLIs, headless, each work a whole turn against a provider on
+/// loopback: claude calls its shell (refused: nobody gave a headless run
+/// leave) and gemini its own (run: baton passes `--yolo`), each answers
+/// with a JSON object, and baton records what the CLI's own last line says
+/// it used (every reply states the same usage: claude counts cache reads
+/// apart from its input, gemini and codex within it), the tool by name, and
+/// the object as the payload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_claude_turn_against_a_provider_on_loopback_is_recorded_with_its_usage() {
+async fn a_real_clis_turn_against_a_provider_on_loopback_is_recorded_with_its_usage() {
     use stand_in_agent::provider::{CACHED_TOKENS, INPUT_TOKENS, OUTPUT_TOKENS};
     let Some(dir) = clis() else { return };
     let provider = Provider::start().await.expect("a provider");
     let h = harness(&dir);
-    let mut spec = fresh(AgentKind::Claude, "turn", &h);
-    spec.prompt = Some("run: touch made.txt\nsay: {\"made\": false}".into());
-    through(&provider, &mut spec);
-    h.spawn(spec).await;
-    assert_eq!(
-        h.wait_terminal("turn").await,
-        SessionState::Completed,
-        "{}",
-        h.dump()
-    );
-    let asked = turns(&provider);
-    assert_eq!(asked, ["tool:Bash", "text"], "{}", h.dump());
-    let (payload, usage) = h
-        .session_records("turn")
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
-            _ => None,
-        })
-        .expect("a completed record");
-    assert_eq!(payload, Some(serde_json::json!({"made": false})));
-    let usage = usage.expect("claude's usage");
-    let calls = asked.len() as u64;
-    assert_eq!(
-        (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+    // (cli, its requests' path, what it asked of the model, its activity)
+    let cases: [(AgentKind, &str, &[&str], &[&str]); 3] = [
         (
-            calls * INPUT_TOKENS,
-            calls * OUTPUT_TOKENS,
-            calls * CACHED_TOKENS
-        )
-    );
-    // claude prices its own turns: the cost is its figure, not baton's.
-    assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}");
-    assert!(!usage.cost_estimated);
+            AgentKind::Claude,
+            "/v1/messages",
+            &["tool:Bash", "text"],
+            &["turn_started", "tool Bash", "turn_ended", "completed"],
+        ),
+        (
+            AgentKind::Gemini,
+            "/v1beta/models/",
+            // Its model router's question first (`--model` unset: auto).
+            &["json", "tool:run_shell_command", "text"],
+            &[
+                "turn_started",
+                "tool run_shell_command",
+                "turn_ended",
+                "completed",
+            ],
+        ),
+        (
+            AgentKind::Codex,
+            "/v1/responses",
+            &["text"],
+            &["turn_started", "turn_ended", "completed"],
+        ),
+    ];
+    for (cli, ..) in &cases {
+        let name = cli.as_str();
+        let mut spec = fresh(*cli, name, &h);
+        spec.prompt = Some(format!("run: touch made.txt\nsay: {{\"by\": \"{name}\"}}"));
+        through(&provider, *cli, &mut spec);
+        h.spawn(spec).await;
+    }
+    for (cli, path, asked, did) in cases {
+        let name = cli.as_str();
+        assert_eq!(
+            h.wait_terminal(name).await,
+            SessionState::Completed,
+            "{}",
+            h.dump()
+        );
+        assert_eq!(turns(&provider, path), asked, "{name}: {}", h.dump());
+        assert_eq!(activity(&h, name), did, "{name}: {}", h.dump());
+        let (payload, usage) = h
+            .session_records(name)
+            .iter()
+            .find_map(|r| match &r.event {
+                Event::Completed { payload, usage } => Some((payload.clone(), *usage)),
+                _ => None,
+            })
+            .expect("a completed record");
+        assert_eq!(payload, Some(serde_json::json!({"by": name})));
+        let usage = usage.unwrap_or_else(|| panic!("{name}: no usage"));
+        let calls = asked.len() as u64;
+        let input = match cli {
+            AgentKind::Claude => INPUT_TOKENS,
+            _ => INPUT_TOKENS - CACHED_TOKENS,
+        };
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.cached_tokens),
+            (calls * input, calls * OUTPUT_TOKENS, calls * CACHED_TOKENS),
+            "{name}"
+        );
+        // claude prices its own turns: the cost is its figure, not baton's;
+        // the others state none (and no `[pricing]` is set).
+        assert_eq!(
+            usage.cost_usd.is_some_and(|c| c > 0.0),
+            cli == AgentKind::Claude,
+            "{name}: {usage:?}"
+        );
+        assert!(!usage.cost_estimated);
+    }
+    let made = |name: &str| h.dir.path().join(format!("{name}.work/made.txt")).exists();
     assert_eq!(
-        activity(&h, "turn"),
-        ["turn_started", "tool Bash", "turn_ended", "completed"],
-        "{}",
-        h.dump()
+        (made("claude"), made("gemini"), made("codex")),
+        (false, true, false)
     );
     h.finish().await;
 }
@@ -1233,7 +1299,7 @@ async fn the_real_claude_asks_leave_then_ends_its_turn_and_baton_tells_the_two_a
         let mut spec = fresh(AgentKind::Claude, &format!("leave-{backend}"), &h);
         spec.backend = backend.clone();
         spec.prompt = Some("run: touch made.txt".into());
-        through(&provider, &mut spec);
+        through(&provider, AgentKind::Claude, &mut spec);
         h.spawn(spec).await;
     }
     for backend in &backends {
@@ -1298,7 +1364,7 @@ async fn the_real_claudes_permission_dialog_on_screen_is_input_wait_and_its_idle
             ]);
             spec.prompt = None;
             spec.backend = backend.clone();
-            through(&provider, &mut spec);
+            through(&provider, AgentKind::Claude, &mut spec);
             h.spawn(spec).await;
         }
     }

@@ -5,12 +5,24 @@
 //!
 //! # What it answers
 //!
-//! Anthropic's Messages API: `POST /v1/messages` (streamed as server-sent
-//! events when the request says `"stream": true`, one JSON message if not)
-//! and `POST /v1/messages/count_tokens`. Anything else is a 404.
+//! - Anthropic's Messages API (claude, `ANTHROPIC_BASE_URL`): `POST
+//!   /v1/messages` (streamed as server-sent events when the request says
+//!   `"stream": true`, one JSON message if not) and `POST
+//!   /v1/messages/count_tokens`.
+//! - Google's Gemini API (gemini, `GOOGLE_GEMINI_BASE_URL` with an API key):
+//!   `POST /v1beta/models/MODEL:generateContent`, `:streamGenerateContent`
+//!   (server-sent events) and `:countTokens`. A request that asks for JSON
+//!   of a schema (gemini's own side questions: which model a prompt needs,
+//!   who speaks next) gets the simplest value of it.
+//! - OpenAI's Responses API (codex, a `model_providers` entry whose
+//!   `base_url` is `URL/v1`): `POST /v1/responses`, streamed. codex offers
+//!   its shell only inside a JavaScript tool, so for codex `run:` is not
+//!   acted on: it answers.
 //!
-//! The reply is read from the conversation's user text (claude's own
-//! `<system-reminder>` blocks skipped), a directive per line:
+//! Anything else is a 404.
+//!
+//! The reply is read from the conversation's user text (the CLIs' own
+//! context blocks skipped), a directive per line:
 //!
 //! | line | reply |
 //! |---|---|
@@ -68,6 +80,8 @@ impl Provider {
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
+            .route("/v1beta/models/{*call}", post(gemini))
+            .route("/v1/responses", post(responses))
             .fallback(not_found)
             .with_state(seen.clone());
         let server = tokio::spawn(async move {
@@ -261,6 +275,211 @@ async fn messages(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "text/event-stream")], stream).into_response()
 }
 
+/// The user-written parts of a Gemini conversation (gemini's own
+/// `<session_context>` part skipped).
+fn gemini_user_text(request: &Value) -> Vec<&str> {
+    request["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["role"] == "user")
+        .filter_map(|c| c["parts"].as_array())
+        .flatten()
+        .filter_map(|p| p["text"].as_str())
+        .filter(|t| !t.trim_start().starts_with("<session_context>"))
+        .collect()
+}
+
+fn gemini_reply(request: &Value) -> Reply {
+    let parts = || {
+        request["contents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["parts"].as_array())
+            .flatten()
+    };
+    let answered = parts().any(|p| p.get("functionResponse").is_some());
+    let shell = request["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["functionDeclarations"].as_array())
+        .flatten()
+        .filter_map(|d| d["name"].as_str())
+        .find(|name| *name == "run_shell_command");
+    reply(&gemini_user_text(request), answered, shell)
+}
+
+/// A value of JSON `schema` (gemini's side questions to its model — which
+/// model a prompt needs, who speaks next — ask for one): the first of an
+/// enum, `user` when that is a choice, so a conversation ends rather than
+/// loops.
+fn fill(schema: &Value) -> Value {
+    if let Some(choices) = schema["enum"].as_array() {
+        let user = choices.iter().find(|c| *c == "user");
+        return user.or(choices.first()).cloned().unwrap_or(Value::Null);
+    }
+    let kind = schema["type"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match kind.as_str() {
+        "object" => {
+            let mut object = serde_json::Map::new();
+            for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+                object.insert(name.clone(), fill(property));
+            }
+            Value::Object(object)
+        }
+        "array" => json!([]),
+        "integer" | "number" => json!(1),
+        "boolean" => json!(false),
+        _ => json!("the stand-in provider"),
+    }
+}
+
+async fn gemini(
+    State(log): State<Log>,
+    uri: Uri,
+    axum::extract::Path(call): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    };
+    let (model, action) = call.split_once(':').unwrap_or((call.as_str(), ""));
+    if action == "countTokens" {
+        return axum::Json(json!({"totalTokens": INPUT_TOKENS})).into_response();
+    }
+    if action != "generateContent" && action != "streamGenerateContent" {
+        return not_found(uri).await;
+    }
+    let config = &request["generationConfig"];
+    let schema = [&config["responseJsonSchema"], &config["responseSchema"]]
+        .into_iter()
+        .find(|s| !s.is_null());
+    let reply = match schema {
+        Some(schema) => Reply::Text(fill(schema).to_string()),
+        None => gemini_reply(&request),
+    };
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
+        path: uri.to_string(),
+        model: model.to_owned(),
+        reply: match (&reply, schema) {
+            (_, Some(_)) => "json".to_owned(),
+            (Reply::Text(_), None) => "text".to_owned(),
+            (Reply::Tool { name, .. }, None) => format!("tool:{name}"),
+        },
+    });
+    let part = match &reply {
+        Reply::Text(text) => json!({"text": text}),
+        Reply::Tool { name, command } => json!({"functionCall": {
+            "name": name,
+            "args": {"command": command, "description": "Run what the prompt asked"},
+        }}),
+    };
+    let answer = json!({
+        "candidates": [{
+            "content": {"role": "model", "parts": [part]},
+            "finishReason": "STOP",
+            "index": 0,
+        }],
+        "usageMetadata": {
+            "promptTokenCount": INPUT_TOKENS,
+            "candidatesTokenCount": OUTPUT_TOKENS,
+            "cachedContentTokenCount": CACHED_TOKENS,
+            "totalTokenCount": INPUT_TOKENS + OUTPUT_TOKENS,
+        },
+        "modelVersion": model,
+    });
+    if action == "generateContent" {
+        return axum::Json(answer).into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        format!("data: {answer}\r\n\r\n"),
+    )
+        .into_response()
+}
+
+/// The user-written text of an OpenAI Responses conversation (codex's own
+/// `<environment_context>` and other tagged blocks skipped).
+fn openai_user_text(request: &Value) -> Vec<&str> {
+    request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "message" && item["role"] == "user")
+        .filter_map(|item| item["content"].as_array())
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .filter(|t| !t.trim_start().starts_with('<'))
+        .collect()
+}
+
+/// codex's Responses API call: the answer as one message, streamed as
+/// server-sent events. codex offers its shell only inside a JavaScript
+/// tool, so `run:` is not acted on: the answer is `say:`'s or [`ANSWER`].
+async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    };
+    let model = request["model"].as_str().unwrap_or_default().to_owned();
+    let Reply::Text(text) = reply(&openai_user_text(&request), true, None) else {
+        unreachable!("no tool is offered")
+    };
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
+        path: uri.to_string(),
+        model: model.clone(),
+        reply: "text".to_owned(),
+    });
+    let item = json!({
+        "type": "message",
+        "id": "msg_stand_in_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    });
+    let response = json!({
+        "id": "resp_stand_in_1",
+        "object": "response",
+        "model": model,
+        "status": "completed",
+        "output": [item],
+        "usage": {
+            "input_tokens": INPUT_TOKENS,
+            "input_tokens_details": {"cached_tokens": CACHED_TOKENS},
+            "output_tokens": OUTPUT_TOKENS,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS,
+        },
+    });
+    let mut created = response.clone();
+    created["status"] = json!("in_progress");
+    created["output"] = json!([]);
+    created["usage"] = Value::Null;
+    let events = [
+        (
+            "response.created",
+            json!({"type": "response.created", "response": created}),
+        ),
+        (
+            "response.output_item.done",
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ),
+        (
+            "response.completed",
+            json!({"type": "response.completed", "response": response}),
+        ),
+    ];
+    let mut stream = String::new();
+    for (name, data) in events {
+        stream.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/event-stream")], stream).into_response()
+}
+
 async fn count_tokens() -> Response {
     axum::Json(json!({"input_tokens": INPUT_TOKENS})).into_response()
 }
@@ -312,5 +531,43 @@ mod tests {
             "tools": [{"name": "Bash"}],
         });
         assert_eq!(anthropic_reply(&request), Reply::Text("hello".into()));
+    }
+
+    #[test]
+    fn geminis_shell_is_called_until_its_answer_is_in_the_conversation() {
+        let mut request = json!({
+            "contents": [
+                {"role": "user", "parts": [{"text": "<session_context>\nrun: ls\n</session_context>"}]},
+                {"role": "user", "parts": [{"text": "run: touch made.txt"}]},
+            ],
+            "tools": [{"functionDeclarations": [{"name": "read_file"}, {"name": "run_shell_command"}]}],
+        });
+        assert_eq!(
+            gemini_reply(&request),
+            Reply::Tool {
+                name: "run_shell_command".into(),
+                command: "touch made.txt".into()
+            }
+        );
+        request["contents"].as_array_mut().unwrap().push(
+            json!({"role": "user", "parts": [{"functionResponse": {"name": "run_shell_command"}}]}),
+        );
+        assert_eq!(gemini_reply(&request), Reply::Text(ANSWER.into()));
+    }
+
+    #[test]
+    fn a_schema_gets_its_simplest_value_and_the_user_speaks_next() {
+        let schema = json!({
+            "type": "OBJECT",
+            "properties": {
+                "reasoning": {"type": "STRING"},
+                "score": {"type": "INTEGER"},
+                "next_speaker": {"type": "STRING", "enum": ["model", "user"]},
+            },
+        });
+        assert_eq!(
+            fill(&schema),
+            json!({"reasoning": "the stand-in provider", "score": 1, "next_speaker": "user"})
+        );
     }
 }
