@@ -1285,76 +1285,102 @@ async fn a_real_clis_turn_against_a_provider_on_loopback_is_recorded_with_its_us
 }
 
 /// The real claude on a terminal, its hooks baton's, asks leave to run a
-/// command: the session waits for `permission` with the tool as evidence,
-/// and nothing ran. Enter (its first choice, "Yes") sent through baton
-/// lets it run; its turn then ends, and the session waits again, `idle`,
-/// with claude's answer as evidence.
+/// command, or asks its user a question: the session waits for
+/// `permission` (the tool as evidence, and nothing ran yet) or `question`
+/// (the question as evidence). Enter (its first choice: "Yes", or the
+/// first option) sent through baton answers; its turn then ends, and the
+/// session waits again, `idle`, with claude's answer as evidence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_claude_asks_leave_then_ends_its_turn_and_baton_tells_the_two_apart() {
+async fn the_real_claude_asks_then_ends_its_turn_and_baton_tells_the_two_apart() {
     let Some(dir) = clis() else { return };
     let provider = Provider::start().await.expect("a provider");
     let h = harness(&dir);
+    // (case, prompt, what it waits for first, with what evidence)
+    let cases = [
+        (
+            "leave",
+            "run: touch made.txt",
+            "input_wait:permission",
+            // The tool and what claude says it does (never its command).
+            "Bash: Run what the prompt asked",
+        ),
+        (
+            "asks",
+            "ask: Which database should the app use? | Postgres | SQLite",
+            "input_wait:question",
+            "Which database should the app use?",
+        ),
+    ];
     let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
     for backend in &backends {
-        let mut spec = fresh(AgentKind::Claude, &format!("leave-{backend}"), &h);
-        spec.backend = backend.clone();
-        spec.prompt = Some("run: touch made.txt".into());
-        through(&provider, AgentKind::Claude, &mut spec);
-        h.spawn(spec).await;
+        for (case, prompt, ..) in cases {
+            let mut spec = fresh(AgentKind::Claude, &format!("{case}-{backend}"), &h);
+            spec.backend = backend.clone();
+            spec.prompt = Some(prompt.into());
+            through(&provider, AgentKind::Claude, &mut spec);
+            h.spawn(spec).await;
+        }
     }
     for backend in &backends {
-        let name = format!("leave-{backend}");
-        let made = h.dir.path().join(format!("{name}.work/made.txt"));
-        common::wait_kind(&h, &name, WaitKind::Permission).await;
-        assert!(!made.exists(), "{name}: ran before it was let");
-        h.conductor
-            .send_input(&id(&name), b"\r".to_vec(), true, "user")
-            .await
-            .expect("enter sent");
-        common::wait_kind(&h, &name, WaitKind::Idle).await;
-        assert!(made.exists(), "{name}: the command did not run");
-        let said: Vec<(String, Option<String>)> = common::states(&h, &name)
-            .into_iter()
-            .map(|(_, reason, evidence)| (reason, evidence))
-            .filter(|(reason, _)| reason.starts_with("input_wait"))
-            .collect();
-        assert_eq!(said.len(), 2, "{name}: {said:?}\n{}", h.dump());
-        assert_eq!(said[0].0, "input_wait:permission");
-        // The tool and what claude says it does (never its command line).
-        assert_eq!(
-            said[0].1.as_deref(),
-            Some("Bash: Run what the prompt asked")
-        );
-        assert_eq!(said[1].0, "input_wait:idle");
-        assert!(
-            said[1]
-                .1
-                .as_deref()
-                .unwrap_or_default()
-                .contains("stand-in provider"),
-            "{name}: {said:?}"
-        );
-        h.conductor.kill(&id(&name)).await.expect("kill");
+        for (case, _, first, evidence) in cases {
+            let name = format!("{case}-{backend}");
+            let made = h.dir.path().join(format!("{name}.work/made.txt"));
+            h.wait_state(&name, SessionState::InputWait).await;
+            assert!(!made.exists(), "{name}: ran before it was let");
+            h.conductor
+                .send_input(&id(&name), b"\r".to_vec(), true, "user")
+                .await
+                .expect("enter sent");
+            common::wait_kind(&h, &name, WaitKind::Idle).await;
+            assert_eq!(made.exists(), case == "leave", "{name}: what ran");
+            let said: Vec<(String, Option<String>)> = common::states(&h, &name)
+                .into_iter()
+                .map(|(_, reason, evidence)| (reason, evidence))
+                .filter(|(reason, _)| reason.starts_with("input_wait"))
+                .collect();
+            assert_eq!(said.len(), 2, "{name}: {said:?}\n{}", h.dump());
+            assert_eq!(
+                (said[0].0.as_str(), said[0].1.as_deref()),
+                (first, Some(evidence))
+            );
+            assert_eq!(said[1].0, "input_wait:idle");
+            let answer = said[1].1.as_deref().unwrap_or_default();
+            assert!(answer.contains("stand-in provider"), "{name}: {said:?}");
+            h.conductor.kill(&id(&name)).await.expect("kill");
+        }
     }
     h.finish().await;
 }
 
 /// Without hooks (claude run as a plain command) the screen is all baton
-/// has: the real claude's permission dialog is `input_wait` with its
-/// question as evidence, and its screen after a finished turn (its input
-/// line under the answer) is not — it stalls when quiet, as a session
-/// nobody asked anything of.
+/// has: the real claude's permission dialog and its question to its user
+/// are `input_wait` with the question as evidence, and its screen after a
+/// finished turn (its input line under the answer) is not — it stalls when
+/// quiet, as a session nobody asked anything of.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_claudes_permission_dialog_on_screen_is_input_wait_and_its_idle_screen_is_not() {
+async fn the_real_claudes_questions_on_screen_are_input_wait_and_its_idle_screen_is_not() {
     let Some(dir) = clis() else { return };
     let provider = Provider::start().await.expect("a provider");
     let h = harness_with(&dir, |opts| {
         opts.probe.stall_after = std::time::Duration::from_secs(4);
     });
-    let cases = [("asks", "run: touch made.txt"), ("done", "say: all done")];
+    // (case, prompt, the question on its screen; none: its turn just ends)
+    let cases = [
+        (
+            "leave",
+            "run: touch made.txt",
+            Some("Do you want to proceed?"),
+        ),
+        (
+            "asks",
+            "ask: Which database should the app use? | Postgres | SQLite",
+            Some("Which database should the app use?"),
+        ),
+        ("done", "say: all done", None),
+    ];
     let backends = [baton_config::Backend::Pty, baton_config::Backend::Tmux];
     for backend in &backends {
-        for (case, prompt) in cases {
+        for (case, prompt, _) in cases {
             let name = format!("{case}-{backend}");
             let mut spec = fresh(AgentKind::Command, &name, &h);
             spec.command = Some(vec![
@@ -1369,23 +1395,29 @@ async fn the_real_claudes_permission_dialog_on_screen_is_input_wait_and_its_idle
         }
     }
     for backend in &backends {
-        let asks = format!("asks-{backend}");
-        let waiting = h.wait_state(&asks, SessionState::InputWait).await;
-        let evidence = common::why(&waiting).1.unwrap_or_default();
-        assert!(
-            evidence.contains("Do you want to proceed?"),
-            "{asks}: waits on {evidence:?}\n{}",
-            h.dump()
-        );
-        let done = format!("done-{backend}");
-        h.wait_state(&done, SessionState::Stalled).await;
-        let waits: Vec<_> = common::states(&h, &done)
-            .into_iter()
-            .filter(|(to, ..)| *to == SessionState::InputWait)
-            .collect();
-        assert!(waits.is_empty(), "{done}: {waits:?}\n{}", h.dump());
-        h.conductor.kill(&id(&asks)).await.expect("kill");
-        h.conductor.kill(&id(&done)).await.expect("kill");
+        for (case, _, question) in cases {
+            let name = format!("{case}-{backend}");
+            match question {
+                Some(question) => {
+                    let waiting = h.wait_state(&name, SessionState::InputWait).await;
+                    let evidence = common::why(&waiting).1.unwrap_or_default();
+                    assert!(
+                        evidence.contains(question),
+                        "{name}: waits on {evidence:?}\n{}",
+                        h.dump()
+                    );
+                }
+                None => {
+                    h.wait_state(&name, SessionState::Stalled).await;
+                    let waits: Vec<_> = common::states(&h, &name)
+                        .into_iter()
+                        .filter(|(to, ..)| *to == SessionState::InputWait)
+                        .collect();
+                    assert!(waits.is_empty(), "{name}: {waits:?}\n{}", h.dump());
+                }
+            }
+            h.conductor.kill(&id(&name)).await.expect("kill");
+        }
     }
     h.finish().await;
 }

@@ -26,7 +26,8 @@
 //!
 //! | line | reply |
 //! |---|---|
-//! | `run: COMMAND` | a call of the request's shell tool (`Bash`) with COMMAND, while no tool result is in the conversation and the request offers that tool |
+//! | `run: COMMAND` | a call of the request's shell tool (claude's `Bash`, gemini's `run_shell_command`) with COMMAND, while no tool result is in the conversation and the request offers that tool |
+//! | `ask: QUESTION \| CHOICE \| CHOICE…` | the question put to the user through claude's `AskUserQuestion` tool, the same way |
 //! | `say: TEXT` | TEXT as the answer (after the tool's result, when there was a call) |
 //! | none | [`ANSWER`] |
 //!
@@ -114,12 +115,21 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reply {
     Text(String),
-    Tool { name: String, command: String },
+    /// A call of tool `name` with `input` (its arguments).
+    Tool {
+        name: String,
+        input: Value,
+    },
 }
 
+/// The shell tools of the CLIs, by name.
+const SHELLS: [&str; 2] = ["Bash", "run_shell_command"];
+/// The tools a CLI asks its user a question with, by name.
+const ASKS: [&str; 1] = ["AskUserQuestion"];
+
 /// The reply to a conversation whose user lines are `user`, given whether
-/// a tool's result is in it and the shell tool it offers, if any.
-fn reply(user: &[&str], answered: bool, shell: Option<&str>) -> Reply {
+/// a tool's result is in it and the tools it offers.
+fn reply(user: &[&str], answered: bool, offered: &[&str]) -> Reply {
     let directive = |key: &str| {
         user.iter()
             .flat_map(|text| text.lines())
@@ -127,11 +137,29 @@ fn reply(user: &[&str], answered: bool, shell: Option<&str>) -> Reply {
             .filter(|rest| !rest.is_empty())
             .map(str::to_owned)
     };
-    if !answered && let (Some(command), Some(name)) = (directive("run:"), shell) {
-        return Reply::Tool {
-            name: name.to_owned(),
-            command,
-        };
+    let tool = |names: &[&str]| {
+        offered
+            .iter()
+            .find(|o| names.contains(o))
+            .map(|o| o.to_string())
+    };
+    if !answered && let (Some(command), Some(name)) = (directive("run:"), tool(&SHELLS)) {
+        let input = json!({"command": command, "description": "Run what the prompt asked"});
+        return Reply::Tool { name, input };
+    }
+    if !answered && let (Some(ask), Some(name)) = (directive("ask:"), tool(&ASKS)) {
+        let mut parts = ask.split('|').map(str::trim);
+        let question = parts.next().unwrap_or_default();
+        let options: Vec<Value> = parts
+            .map(|label| json!({"label": label, "description": format!("Choose {label}")}))
+            .collect();
+        let input = json!({"questions": [{
+            "question": question,
+            "header": "Choice",
+            "options": options,
+            "multiSelect": false,
+        }]});
+        return Reply::Tool { name, input };
     }
     Reply::Text(directive("say:").unwrap_or_else(|| ANSWER.to_owned()))
 }
@@ -166,13 +194,13 @@ fn anthropic_reply(request: &Value) -> Reply {
         .filter_map(|m| m["content"].as_array())
         .flatten()
         .any(|b| b["type"] == "tool_result");
-    let shell = request["tools"]
+    let offered: Vec<&str> = request["tools"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| t["name"].as_str())
-        .find(|name| *name == "Bash");
-    reply(&anthropic_user_text(request), answered, shell)
+        .collect();
+    reply(&anthropic_user_text(request), answered, &offered)
 }
 
 fn anthropic_usage() -> Value {
@@ -192,12 +220,12 @@ async fn messages(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
     let reply = anthropic_reply(&request);
     let (content, stop) = match &reply {
         Reply::Text(text) => (json!({"type": "text", "text": text}), "end_turn"),
-        Reply::Tool { name, command } => (
+        Reply::Tool { name, input } => (
             json!({
                 "type": "tool_use",
                 "id": "toolu_stand_in_1",
                 "name": name,
-                "input": {"command": command, "description": "Run what the prompt asked"},
+                "input": input,
             }),
             "tool_use",
         ),
@@ -300,15 +328,15 @@ fn gemini_reply(request: &Value) -> Reply {
             .flatten()
     };
     let answered = parts().any(|p| p.get("functionResponse").is_some());
-    let shell = request["tools"]
+    let offered: Vec<&str> = request["tools"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|t| t["functionDeclarations"].as_array())
         .flatten()
         .filter_map(|d| d["name"].as_str())
-        .find(|name| *name == "run_shell_command");
-    reply(&gemini_user_text(request), answered, shell)
+        .collect();
+    reply(&gemini_user_text(request), answered, &offered)
 }
 
 /// A value of JSON `schema` (gemini's side questions to its model — which
@@ -374,10 +402,7 @@ async fn gemini(
     });
     let part = match &reply {
         Reply::Text(text) => json!({"text": text}),
-        Reply::Tool { name, command } => json!({"functionCall": {
-            "name": name,
-            "args": {"command": command, "description": "Run what the prompt asked"},
-        }}),
+        Reply::Tool { name, input } => json!({"functionCall": {"name": name, "args": input}}),
     };
     let answer = json!({
         "candidates": [{
@@ -426,7 +451,7 @@ async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
         return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
     };
     let model = request["model"].as_str().unwrap_or_default().to_owned();
-    let Reply::Text(text) = reply(&openai_user_text(&request), true, None) else {
+    let Reply::Text(text) = reply(&openai_user_text(&request), true, &[]) else {
         unreachable!("no tool is offered")
     };
     log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
@@ -500,20 +525,30 @@ mod tests {
     fn a_run_line_calls_the_shell_once_then_the_answer_follows() {
         let user = ["fix it\nrun: touch made.txt\nsay: made it"];
         assert_eq!(
-            reply(&user, false, Some("Bash")),
+            reply(&user, false, &["Read", "Bash"]),
             Reply::Tool {
                 name: "Bash".into(),
-                command: "touch made.txt".into()
+                input: json!({"command": "touch made.txt", "description": "Run what the prompt asked"}),
             }
         );
-        assert_eq!(
-            reply(&user, true, Some("Bash")),
-            Reply::Text("made it".into())
-        );
+        assert_eq!(reply(&user, true, &["Bash"]), Reply::Text("made it".into()));
         // A request offering no shell (a title to make) gets words.
-        assert_eq!(reply(&user, false, None), Reply::Text("made it".into()));
+        assert_eq!(reply(&user, false, &[]), Reply::Text("made it".into()));
+        assert_eq!(reply(&["hi"], false, &["Bash"]), Reply::Text(ANSWER.into()));
+    }
+
+    #[test]
+    fn an_ask_line_puts_its_question_and_choices_to_the_user() {
+        let user = ["ask: Which database? | Postgres | SQLite"];
+        let Reply::Tool { name, input } = reply(&user, false, &["Bash", "AskUserQuestion"]) else {
+            panic!("no question asked")
+        };
+        assert_eq!(name, "AskUserQuestion");
+        let question = &input["questions"][0];
+        assert_eq!(question["question"], "Which database?");
+        assert_eq!(question["options"][1]["label"], "SQLite");
         assert_eq!(
-            reply(&["hi"], false, Some("Bash")),
+            reply(&user, true, &["AskUserQuestion"]),
             Reply::Text(ANSWER.into())
         );
     }
@@ -546,7 +581,7 @@ mod tests {
             gemini_reply(&request),
             Reply::Tool {
                 name: "run_shell_command".into(),
-                command: "touch made.txt".into()
+                input: json!({"command": "touch made.txt", "description": "Run what the prompt asked"}),
             }
         );
         request["contents"].as_array_mut().unwrap().push(
