@@ -161,6 +161,40 @@ fn is_chrome(line: &str) -> bool {
     (HINT.is_match(line) || FOOTER.is_match(line)) && !BUSY.is_match(line)
 }
 
+/// A notice a program prints under its prompt, a warning glyph or word
+/// first (gemini's "⚠  Warning: True color (24-bit) support not detected…"
+/// under its permission dialog): it does not hide the question above.
+static NOTICE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:[⚠ℹ]\u{FE0F}?\s|(?i:warning|note|notice|tip):\s)"));
+
+/// Is `line` a notice that asks nothing itself ("Warning: this deletes
+/// everything. Continue? [y/N]" is the question)?
+fn is_notice(line: &str) -> bool {
+    NOTICE.is_match(line) && !line.ends_with(['?', ':', ']', ')']) && !YES_NO_RE.is_match(line)
+}
+
+/// How many lines at the end of `lines` are hints, status footers and
+/// notices (a notice's wrapped end included: a line in lower case under
+/// it), up to [`MAX_CHROME`], never all of them.
+fn chrome_lines(lines: &[&str]) -> usize {
+    let mut end = lines.len();
+    while end > 1 && lines.len() - end < MAX_CHROME {
+        let line = lines[end - 1];
+        if is_chrome(line) || is_notice(line) {
+            end -= 1;
+        } else if end > 2
+            && lines.len() - end + 1 < MAX_CHROME
+            && line.starts_with(char::is_lowercase)
+            && is_notice(lines[end - 2])
+        {
+            end -= 2;
+        } else {
+            break;
+        }
+    }
+    lines.len() - end
+}
+
 /// Hint lines TUIs print under a menu or prompt.
 static HINT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
@@ -269,6 +303,7 @@ fn compile_all() {
     LazyLock::force(&BUSY);
     LazyLock::force(&NOISE);
     LazyLock::force(&HINT);
+    LazyLock::force(&NOTICE);
     LazyLock::force(&FOOTER);
     LazyLock::force(&YES_NO_RE);
     LazyLock::force(&PASSWORD_RE);
@@ -429,12 +464,9 @@ impl InputWaitDetector {
                 return Some(detection(&rule.name, line, open));
             }
         }
-        // Hint and status lines under the prompt ("Enter to confirm · Esc to
-        // cancel", "gemini-2.5-pro (96% context left)").
-        let mut end = lines.len();
-        while end > 1 && lines.len() - end < MAX_CHROME && is_chrome(lines[end - 1]) {
-            end -= 1;
-        }
+        // Hint, status and notice lines under the prompt ("Enter to confirm ·
+        // Esc to cancel", "gemini-2.5-pro (96% context left)", "⚠ Warning: …").
+        let end = lines.len() - chrome_lines(&lines);
         let body = &lines[end.saturating_sub(MENU_WINDOW)..end];
         let body_recent = &body[body.len().saturating_sub(LAST_LINES)..];
         if recent.iter().chain(body_recent).any(|l| BUSY.is_match(l)) {

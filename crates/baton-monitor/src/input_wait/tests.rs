@@ -413,6 +413,29 @@ fn hints_and_status_footers_do_not_hide_a_prompt() {
 }
 
 #[test]
+fn a_notice_under_a_prompt_does_not_hide_it() {
+    check(&[
+        // gemini's permission dialog on a terminal without true colour: its
+        // warning, wrapped, under the box.
+        (
+            "│ Allow execution of [Shell]? │\n│ ● 1. Allow once │\n│   2. Allow for this session │\n│   3. No, suggest changes (esc) │\n╰────╯\n⚠  Warning: True color (24-bit) support not detected. Using a terminal with true color enabled will result in a better\n   visual experience.\n",
+            Some(("choice_menu", "Allow execution of [Shell]?")),
+        ),
+        (
+            "Overwrite config.toml? [y/N]\nNote: a backup is kept in config.toml.bak\n",
+            Some(("yes_no", "Overwrite config.toml? [y/N]")),
+        ),
+        // A notice that asks is the question.
+        (
+            "Removing 3 volumes.\nWarning: this cannot be undone. Continue? [y/N] ",
+            Some(("yes_no", "Warning: this cannot be undone. Continue? [y/N]")),
+        ),
+        // A notice alone is no question, nor is what stands above it.
+        ("Compiled 12 files.\nwarning: unused variable `x`\n", None),
+    ]);
+}
+
+#[test]
 fn horizontal_option_bar() {
     check(&[
         (
