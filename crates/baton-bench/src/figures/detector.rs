@@ -122,6 +122,14 @@ const SETS: &[Set] = &[
                 README)",
         terminal: true,
     },
+    Set {
+        dir: "terminal",
+        name: "agent CLIs (with their terminal)",
+        about: "claude, gemini and codex on their own screens, offline: first-run screens, and \
+                a turn worked against the stand-in provider (permission dialogs, a question, \
+                idle after a turn); tuned: each miss was fixed on it (its README)",
+        terminal: true,
+    },
 ];
 
 /// Scores baton's built-in detector and the reference-style rules on every
