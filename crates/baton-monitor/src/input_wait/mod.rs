@@ -420,7 +420,8 @@ impl InputWaitDetector {
     /// whole lines read without echo ask for a secret (`no_echo`); and a
     /// question the rules do not know counts when the program waits for
     /// keys under it (`reads_terminal`; never a REPL's or shell's own
-    /// prompt or a pager's foot).
+    /// prompt or a pager's foot), as does a dialog box drawn on its own
+    /// (`dialog_box`).
     pub fn judge(&self, shown: &[u8], terminal: Option<&Terminal>) -> Option<Detection> {
         let found = self.detect(shown);
         let Some(terminal) = terminal else {
@@ -437,6 +438,7 @@ impl InputWaitDetector {
         let text = normalize(shown);
         terminal::asks_for_secret(terminal, &text)
             .or_else(|| terminal::reads_question(terminal, &text))
+            .or_else(|| terminal::dialog_box(terminal, &text))
     }
 
     /// Judges raw recent output bytes (escapes, `\r` redraws and all).

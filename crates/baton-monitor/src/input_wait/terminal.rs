@@ -118,6 +118,11 @@ pub const NO_ECHO: &str = "no_echo";
 /// the keyboard under it.
 pub const READS_TERMINAL: &str = "reads_terminal";
 
+/// The rule of a dialog judged by its shape: a closed box drawn on its own
+/// (nothing beside it, away from the left edge, nothing under it but hints)
+/// while its program waits for keys.
+pub const DIALOG_BOX: &str = "dialog_box";
+
 /// How far up from the cursor's line a question may stand over what the
 /// program reads (a menu of a few options under it).
 const QUESTION_REACH: usize = 6;
@@ -223,6 +228,129 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     None
 }
 
+/// Box drawing of a frame's corners and sides: light, heavy, double and
+/// rounded, and ASCII's `+-|`.
+const TOP_LEFT: &[char] = &['┌', '╭', '╔', '┏', '+'];
+const TOP_RIGHT: &[char] = &['┐', '╮', '╗', '┓', '+'];
+const BOTTOM_LEFT: &[char] = &['└', '╰', '╚', '┗', '+'];
+const BOTTOM_RIGHT: &[char] = &['┘', '╯', '╝', '┛', '+'];
+const LEFT_SIDE: &[char] = &['│', '┃', '║', '|', '├', '┠', '╟', '┣', '+'];
+const RIGHT_SIDE: &[char] = &['│', '┃', '║', '|', '┤', '┨', '╢', '┫', '+'];
+const ACROSS: &[char] = &['─', '━', '═', '-', '┬', '┴', '┼', '╤', '╧'];
+/// What may stand in a top border around its title: `┤ Configuring tzdata ├`.
+const TITLE_TEES: &[char] = &['┤', '├', '┨', '┠', '╡', '╞', '╢', '╟', '┫', '┣'];
+/// Blank rows that part a program's status line at the screen's foot
+/// from a dialog above it (ELinks' "OK" under its welcome box).
+const FOOT_GAP: usize = 3;
+/// The least border a dialog's top has (a title may stand in it).
+const MIN_BORDER: usize = 8;
+
+/// A dialog drawn on its own, its program waiting for keys: a closed box
+/// with nothing beside it on any of its rows, not at the screen's left
+/// edge, and nothing under it but hints — as `dialog`, `whiptail`,
+/// debconf, pinentry and text browsers draw one over a cleared screen.
+/// A program's own panels touch the edge or stand beside others (`mc`,
+/// `calcurse`); a box a CLI prints (a notice, a table) is followed by what
+/// it does next. The evidence is the box's first question or field
+/// label, else its title, else its first line of words.
+pub(super) fn dialog_box(terminal: &Terminal, text: &str) -> Option<Detection> {
+    if !terminal.awaits_keys() {
+        return None;
+    }
+    let rows: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+    let blank = |cells: &[char]| cells.iter().all(|c| c.is_whitespace());
+    let last = rows.iter().rposition(|r| !blank(r))?;
+    for (top, row) in rows.iter().enumerate() {
+        for (left, &corner) in row.iter().enumerate() {
+            if left < 2 || !TOP_LEFT.contains(&corner) || !blank(&row[..left]) {
+                continue;
+            }
+            let Some(right) = top_border(row, left) else {
+                continue;
+            };
+            let Some(bottom) = box_bottom(&rows, top, left, right) else {
+                continue;
+            };
+            if !only_hints_under(&rows[bottom + 1..=last.max(bottom)]) {
+                continue;
+            }
+            let inside = |r: &Vec<char>| r[left + 1..right].iter().collect::<String>();
+            let title: String = inside(row)
+                .trim_matches(|c: char| {
+                    c.is_whitespace() || ACROSS.contains(&c) || TITLE_TEES.contains(&c)
+                })
+                .to_owned();
+            let lines: Vec<String> = rows[top + 1..bottom].iter().map(inside).collect();
+            let worded = |l: &&String| clean_line(l).chars().any(char::is_alphanumeric);
+            let words = lines
+                .iter()
+                .find(|l| asks(clean_line(l)) && clean_line(l).ends_with(['?', ':']))
+                .or(Some(&title).filter(worded))
+                .or_else(|| lines.iter().find(worded))?;
+            return Some(detection(DIALOG_BOX, clean_line(words), true));
+        }
+    }
+    None
+}
+
+/// The column of the top-right corner of a box whose top-left corner is
+/// `row[left]`: a border at least [`MIN_BORDER`] long (a title may stand in
+/// it) and nothing after it.
+fn top_border(row: &[char], left: usize) -> Option<usize> {
+    let mut across = 0;
+    for (at, &c) in row.iter().enumerate().skip(left + 1) {
+        if TOP_RIGHT.contains(&c) && across >= MIN_BORDER {
+            return row[at + 1..]
+                .iter()
+                .all(|c| c.is_whitespace())
+                .then_some(at);
+        }
+        if ACROSS.contains(&c) {
+            across += 1;
+        } else if TOP_LEFT.contains(&c) || ['│', '┃', '║', '|'].contains(&c) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Are `rows` (under a dialog) blank or hints, but for a line or two at
+/// the screen's foot, [`FOOT_GAP`] blank rows or more below the dialog (a
+/// program's status line)? What a CLI prints after a box of its own comes
+/// right under it.
+fn only_hints_under(rows: &[Vec<char>]) -> bool {
+    let lines: Vec<String> = rows.iter().map(|r| r.iter().collect()).collect();
+    let gap = lines.iter().take_while(|l| l.trim().is_empty()).count();
+    let rest: Vec<&str> = lines[gap..]
+        .iter()
+        .map(|l| clean_line(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    rest.iter().all(|l| is_chrome(l)) || (gap >= FOOT_GAP && rest.len() <= 2)
+}
+
+/// The row of the bottom of a box whose top row is `top`, between columns
+/// `left` and `right`: sides on every row between, nothing beside them, at
+/// least one row inside.
+fn box_bottom(rows: &[Vec<char>], top: usize, left: usize, right: usize) -> Option<usize> {
+    for (at, row) in rows.iter().enumerate().skip(top + 1) {
+        if row.len() <= right
+            || !row[..left].iter().all(|c| c.is_whitespace())
+            || !row[right + 1..].iter().all(|c| c.is_whitespace())
+        {
+            return None;
+        }
+        if BOTTOM_LEFT.contains(&row[left]) && BOTTOM_RIGHT.contains(&row[right]) {
+            let closed = row[left + 1..right].iter().all(|c| ACROSS.contains(c));
+            return (closed && at > top + 1).then_some(at);
+        }
+        if !LEFT_SIDE.contains(&row[left]) || !RIGHT_SIDE.contains(&row[right]) {
+            return None;
+        }
+    }
+    None
+}
+
 /// Does `line` ask — a question or a field's label (`?`, `:`, `>`, a
 /// bracketed default after one) — rather than state?
 fn asks(line: &str) -> bool {
@@ -245,6 +373,108 @@ mod tests {
             echo: true,
             canonical: true,
             reads: Reads::Terminal,
+        }
+    }
+
+    fn polling() -> Terminal {
+        Terminal {
+            echo: false,
+            canonical: false,
+            reads: Reads::Polls,
+        }
+    }
+
+    /// A box of `lines` at column `left`, `width` wide inside, titled.
+    fn drawn(left: usize, title: &str, lines: &[&str], width: usize) -> String {
+        let pad = " ".repeat(left);
+        let border = width - title.chars().count();
+        let mut out = format!(
+            "{pad}┌{}{title}{}┐\n",
+            "─".repeat(border / 2),
+            "─".repeat(border - border / 2)
+        );
+        for line in lines {
+            out.push_str(&format!("{pad}│{line:<width$}│\n"));
+        }
+        out.push_str(&format!("{pad}└{}┘\n", "─".repeat(width)));
+        out
+    }
+
+    #[test]
+    fn a_box_drawn_on_its_own_is_a_dialog() {
+        let dialog = drawn(
+            30,
+            "┤ Configuring tzdata ├",
+            &[
+                "",
+                " Please select the geographic area.",
+                "",
+                "   <Ok>      <Cancel>",
+            ],
+            44,
+        );
+        let screen = format!("Package configuration\n\n\n{dialog}\n");
+        let found = dialog_box(&polling(), &screen).expect("a dialog");
+        assert_eq!(
+            (found.rule.as_str(), found.line.as_str()),
+            (DIALOG_BOX, "Configuring tzdata")
+        );
+        // Its question is the evidence, when it has one; a status line at
+        // the screen's foot, far under it, changes nothing.
+        let asks = drawn(
+            30,
+            " Welcome ",
+            &[" Restart the web service now?", "  <Yes>  <No>"],
+            40,
+        );
+        let screen = format!("{asks}\n\n\n\n\nOK\n");
+        let found = dialog_box(&reading(), &screen).expect("a dialog");
+        assert_eq!(found.line, "Restart the web service now?");
+        // Nobody waits for a key: nothing is judged.
+        let idle = Terminal {
+            reads: Reads::Elsewhere,
+            ..polling()
+        };
+        assert_eq!(dialog_box(&idle, &screen), None);
+    }
+
+    #[test]
+    fn boxes_that_are_a_programs_own_screen_are_no_dialog() {
+        let notice = drawn(
+            3,
+            "",
+            &[
+                "  Update available 5.1.0 → 5.2.0  ",
+                "  Run npm i -g x to update  ",
+            ],
+            40,
+        );
+        let cases = [
+            // At the left edge: an agent's welcome box, a panel.
+            drawn(0, " Claude Code ", &[" Welcome back! "], 40),
+            // A notice a CLI printed, then what it does next.
+            format!("{notice}\n> "),
+            format!("{notice}Compiling x v0.1.0\n"),
+            // Panels side by side (a file manager).
+            format!(
+                "{}\n",
+                drawn(2, " Left ", &[" a.txt "; 3], 20)
+                    .lines()
+                    .map(|l| format!("{l}  │ right panel │"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            // Not closed: the bottom is off screen.
+            drawn(10, " Log ", &[" line 1 ", " line 2 "], 30)
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            // A box with no words in it.
+            drawn(10, "", &["", ""], 30),
+        ];
+        for screen in cases {
+            assert_eq!(dialog_box(&polling(), &screen), None, "{screen}");
         }
     }
 
