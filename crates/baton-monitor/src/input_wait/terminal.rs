@@ -207,6 +207,20 @@ pub(super) fn reads_question(terminal: &Terminal, text: &str) -> Option<Detectio
     if !is_chrome(last) && asks(last) && (open || last.trim_end().ends_with('?')) {
         return Some(detection(READS_TERMINAL, last, true));
     }
+    // A program blocked reading a whole line of its terminal, the cursor
+    // after words it wrote that are not its command prompt: it waits for
+    // that line, however it words what it wants ("Type the word DELETE to
+    // confirm", debconf's "[More]").
+    if terminal.reads == Reads::Terminal
+        && terminal.canonical
+        && open
+        && !is_chrome(last)
+        && last.chars().count() <= MAX_QUESTION
+        && last.chars().any(char::is_alphanumeric)
+        && !NOISE.is_match(last)
+    {
+        return Some(detection(READS_TERMINAL, last, true));
+    }
     // Up from the cursor over short option lines (and hint footers), to
     // the question they answer; each step passes over the line below.
     for pair in lines.windows(2) {
@@ -505,6 +519,23 @@ mod tests {
             reads_question(&t, menu).unwrap().line,
             "Choose the instance size:"
         );
+        // A whole line read after words that are no command prompt: what
+        // they ask for, however worded.
+        let d = reads_question(
+            &t,
+            "This deletes 3 volumes.\nType the word DELETE to confirm ",
+        )
+        .unwrap();
+        assert_eq!(d.line, "Type the word DELETE to confirm");
+        // Keys read one by one after the same words: no question known.
+        let raw = Terminal {
+            canonical: false,
+            ..t
+        };
+        assert_eq!(
+            reads_question(&raw, "Type the word DELETE to confirm "),
+            None
+        );
     }
 
     #[test]
@@ -519,17 +550,27 @@ mod tests {
             "Command (m for help): ",
             "gpg> ",
             "  DB<1> ",
-            "line 1\nline 2\n:",
-            "(END)",
-            "--More--(12%)",
-            "log.txt lines 1-40/400 10%",
             // Output the program printed before it read: no question.
             "Compiling baton v0.1.0\nFinished dev profile\n",
-            "long.txt",
             // A log line, however it ends.
             "[12:00:01] waiting for input:",
         ] {
             assert_eq!(reads_question(&t, screen), None, "{screen:?}");
+        }
+        // Pagers take keys one by one (raw), their foot no question.
+        let raw = Terminal {
+            canonical: false,
+            echo: false,
+            ..t
+        };
+        for screen in [
+            "line 1\nline 2\n:",
+            "(END)",
+            "--More--(12%)",
+            "log.txt lines 1-40/400 10%",
+            "long.txt",
+        ] {
+            assert_eq!(reads_question(&raw, screen), None, "{screen:?}");
         }
         // Not reading: the same question is the rules' to judge.
         let polls = Terminal {
