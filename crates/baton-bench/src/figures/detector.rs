@@ -123,6 +123,14 @@ const SETS: &[Set] = &[
         terminal: true,
     },
     Set {
+        dir: "heldout11",
+        name: "held-out v11 (real programs, with their terminal)",
+        about: "real programs' and prompt libraries' tails with their terminal's state, \
+                captured after the rules were frozen (the terminal's queries answered as \
+                baton's screen answers them); see its README for its first measure",
+        terminal: true,
+    },
+    Set {
         dir: "terminal",
         name: "agent CLIs (with their terminal)",
         about: "claude, gemini and codex on their own screens, offline: first-run screens, and \

@@ -1,0 +1,2 @@
+import enquiries
+enquiries.confirm('Delete 14 stale branches?')

@@ -1,0 +1,2 @@
+import inquirer
+inquirer.prompt([inquirer.Text('name', message="What's your name"), ])

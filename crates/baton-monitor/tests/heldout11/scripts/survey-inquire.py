@@ -1,0 +1,2 @@
+import survey
+survey.routines.inquire('Push the tag to origin? ', default=True)

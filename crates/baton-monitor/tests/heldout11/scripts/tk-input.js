@@ -1,0 +1,3 @@
+const term = require('terminal-kit').terminal;
+term('Please enter your name: ');
+term.inputField({}, () => process.exit());
