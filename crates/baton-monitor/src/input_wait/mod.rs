@@ -206,7 +206,7 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
         r"|\b(?:enter|return|space)\s*:\s*(?:confirm|select|submit|toggle)\b",
         // Keys named with their action, no "to": "↑↓ navigate • ⏎ select".
         r"|(?:^|[•·|]\s*)(?:↑↓|↑/↓|⏎|enter|space|tab|esc)\s+(?:navigate|select|submit|confirm|toggle|cancel|continue|back)\b",
-        r"|\(use arrow keys\b[^)]{0,40}\)|^\(press <space> to select",
+        r"|\(use arrow keys\b[^)]{0,40}\)|\(press <space> to select\b",
         // A key named in quotes with what it does: "press 'L' to load".
         r"|\bpress\s+'[^'\s]{1,5}'\s+to\s+\w+",
         // Inquirer's pager under a long list.
@@ -218,7 +218,7 @@ static HINT: LazyLock<Regex> = LazyLock::new(|| {
 
 static YES_NO_RE: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r"(?i)(?:[(\[]\s*(?:y|yes)\s*/\s*(?:n|no)(?:\s*/\s*[a-z?!]+)*\s*[)\]]",
+        r"(?i)(?:[(\[]\s*(?:y|yes)\s*[/|]\s*(?:n|no)(?:\s*[/|]\s*[a-z?!]+)*\s*[)\]]",
         r"|[(\[]y(?:,[a-z?!])+[)\]]",
         r"|\(y\)",
         r"|\by/n\b|\byes/no\b",
@@ -337,7 +337,7 @@ fn compile_all() {
 /// (bash `select`'s "#?", "Enter choice:", "Selection [1-3]:").
 static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)^(?:#\?|>|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
+        r"(?i)^(?:#\?|>>?|(?:please\s+)?(?:enter\s+)?(?:your\s+)?(?:choice|selection|option|number)[^\n]{0,20}[:?>])$",
     )
 });
 
@@ -368,7 +368,8 @@ static INQUIRER_MARK: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+[A-Za-z]"));
 
 /// A cursor marker at the start of an option line.
 static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►»●◉])\s*(.*)$"));
-static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})[.)]\s+\S"));
+/// A numbered option: `1. Yes`, `2) No`, `3 - Exit`.
+static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})(?:[.)]|\s+[-–])\s+\S"));
 /// A check box leading a choice of a multiple-choice menu.
 static CHECK_BOX: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[◯○◉☐☑☒□]|\[[ xX*]\]|\([ xX*]\))\s"));
 
@@ -503,6 +504,11 @@ impl InputWaitDetector {
             return Some(detection(CHOICE_MENU, line, true));
         }
         if let Some(line) = choice_bar(body) {
+            return Some(detection(CHOICE_BAR, line, true));
+        }
+        // A row of radio buttons to pick one of (a rating scale: `◯ ───◯
+        // ───◉ ───◯`).
+        if let Some(line) = body_recent.iter().rev().find(|l| radio_row(l)) {
             return Some(detection(CHOICE_BAR, line, true));
         }
         if prompt_ok && keyed_choices(prompt) {
@@ -818,7 +824,14 @@ fn answer_hint<'a>(lines: &[&'a str]) -> Option<&'a str> {
         // Prose about keys ends as a sentence does; a hint does not, unless
         // it names its keys in quotes (`press 'L' to load …, 'Q' quits.`).
         let sentence = line.ends_with('.') && !line.ends_with("..") && !line.contains("press '");
-        line.chars().count() <= 100 && HINT.is_match(line) && !NOISE.is_match(line) && !sentence
+        // An inquirer question carries its own hint: `? Choose which
+        // packages to update. (Press <space> to select, …)`.
+        let longest = if INQUIRER_MARK.is_match(line) {
+            MAX_QUESTION
+        } else {
+            100
+        };
+        line.chars().count() <= longest && HINT.is_match(line) && !NOISE.is_match(line) && !sentence
     })?;
     let question = lines[..=at].iter().rev().find(|l| {
         let l = l.trim_end_matches(|c: char| c != ':' && c != '?' && !c.is_alphanumeric());
@@ -943,6 +956,18 @@ fn is_option_bar(line: &str) -> bool {
     items.iter().all(item_ok)
         && BAR_YES.is_match(items[0])
         && items[1..].iter().any(|item| BAR_NO.is_match(item))
+}
+
+/// Radio buttons, empty and chosen.
+const RADIO_EMPTY: &[char] = &['◯', '○', '◌'];
+const RADIO_CHOSEN: &[char] = &['◉', '●', '◎'];
+
+/// A row of three or more radio buttons, at most one of them chosen: a
+/// choice laid out across (a scale), not a list of states.
+fn radio_row(line: &str) -> bool {
+    let empty = line.chars().filter(|c| RADIO_EMPTY.contains(c)).count();
+    let chosen = line.chars().filter(|c| RADIO_CHOSEN.contains(c)).count();
+    empty + chosen >= 3 && empty >= 2 && chosen <= 1 && !NOISE.is_match(line)
 }
 
 /// One button of a dialog: its label in angle brackets, brackets or

@@ -136,6 +136,8 @@ const MAX_OPTION: usize = 60;
 static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^(?:\S{0,24}[>$#%❯]",
+        // A REPL named before its mark: `php > `.
+        r"|(?-i:[a-z][\w.-]{0,15}) >",
         r"|\([\w -]{1,20}\)",
         r"|in \[\d+\]:|\.{3}:?",
         r"|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%>]",
@@ -509,6 +511,14 @@ mod tests {
         // A question naming lines is no pager's foot.
         let d = reads_question(&t, "Delete lines 3-5? ").unwrap();
         assert_eq!(d.line, "Delete lines 3-5?");
+        // A word before `>` asks when it is no program's name (pax's
+        // rename).
+        let d = reads_question(
+            &t,
+            "Input new name, or a \".\" to keep the old name.\nInput > ",
+        )
+        .unwrap();
+        assert_eq!(d.line, "Input >");
         let d = reads_question(&t, "echo a b c?...").unwrap();
         assert_eq!(
             (d.rule.as_str(), d.line.as_str()),
@@ -549,6 +559,7 @@ mod tests {
             "root@box:~/src# ",
             "Command (m for help): ",
             "gpg> ",
+            "php > ",
             "  DB<1> ",
             // Output the program printed before it read: no question.
             "Compiling baton v0.1.0\nFinished dev profile\n",

@@ -413,6 +413,37 @@ fn hints_and_status_footers_do_not_hide_a_prompt() {
 }
 
 #[test]
+fn choices_laid_out_in_less_common_shapes() {
+    check(&[
+        // terminal-kit's yes/no: choices parted by a bar.
+        (
+            "Do you like this library? [Y|n]\n",
+            Some(("yes_no", "Do you like this library? [Y|n]")),
+        ),
+        // console-menu: options numbered `1 - …` over its `>>`.
+        (
+            "Choose what to do\n\n    1 - Back up the database\n    2 - Restore a backup\n    3 - Exit\n>>",
+            Some(("choice_menu", "1 - Back up the database")),
+        ),
+        // enquirer's scale: a row of radio buttons per statement.
+        (
+            "? Please rate your experience\n                1    2    3\nFriendly.   ◯ ───◉ ───◯\nEasy.       ◯ ───◉ ───◯\n",
+            Some(("choice_bar", "Easy.       ◯ ───◉ ───◯")),
+        ),
+        // inquirer's checkbox, its hint on its question line.
+        (
+            "? Choose which packages to update. (Press <space> to select, <a> to toggle all, <i> to invert selection)\n Minor Update New backwards-compatible features.\n❯◯ left-pad  1.0.0  ❯  1.3.0\n Space to select. Enter to start upgrading. Control-C to cancel.\n",
+            Some((
+                "answer_hint",
+                "? Choose which packages to update. (Press <space> to select, <a> to toggle all, <i> to invert selection)",
+            )),
+        ),
+        // Status dots are no scale: states, several of them lit.
+        ("api ● worker ● cron ○ mail ○\n", None),
+    ]);
+}
+
+#[test]
 fn a_notice_under_a_prompt_does_not_hide_it() {
     check(&[
         // gemini's permission dialog on a terminal without true colour: its
