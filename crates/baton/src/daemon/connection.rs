@@ -41,6 +41,14 @@ impl Peer {
         write_frame_async(&mut self.write, msg).await
     }
 
+    /// Writes frames already encoded ([`baton_proto::encode_frame`]), one
+    /// after another, in one write.
+    pub async fn send_encoded(&mut self, frames: &[u8]) -> Result<(), ProtoError> {
+        use tokio::io::AsyncWriteExt;
+        self.write.write_all(frames).await?;
+        Ok(())
+    }
+
     /// Resolves when the client closes its end. After its request a client
     /// sends nothing more, so any byte is also taken as "gone".
     /// Cancel-safe.

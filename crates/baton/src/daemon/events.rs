@@ -5,14 +5,15 @@
 //! `seq`, so none is missing and none is sent twice. The live part is the
 //! conductor's bounded broadcast: a follower that falls behind it is moved
 //! ahead and told how many records it missed — the log writer, and so
-//! every session, never waits for it.
+//! every session, never waits for it. What the broadcast holds when a
+//! follower wakes is written to it at once, in one write.
 
 use std::sync::Arc;
 
 use baton_core::eventlog::{LogContents, LoggedEvent, Record, read_log_since};
 use baton_proto::request::Events;
 use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
-use baton_proto::{ProtoError, Response};
+use baton_proto::{ProtoError, Response, encode_frame};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::Daemon;
@@ -77,9 +78,12 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     }
 
     let mut stopping = daemon.stopping.clone();
-    // Records missed from the broadcast, until the next record says exactly
-    // how many.
-    let mut lagged: Option<u64> = None;
+    let mut follow = Follow {
+        req: &req,
+        seen,
+        lagged: None,
+        batch: Vec::new(),
+    };
     loop {
         let next = if *stopping.borrow() {
             // The daemon is stopping: send what is queued, then end.
@@ -100,31 +104,28 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
                 () = peer.gone() => return Ok(()),
             }
         };
-        match next {
-            Ok(logged) => {
-                if let Some(count) = lagged
-                    .take()
-                    .map(|n| seen.missed_before(logged.record.seq, n))
-                    && count > 0
-                {
-                    let skipped = SkippedEvents {
-                        count,
-                        deleted: false,
-                    };
-                    peer.send(&Response::SkippedEvents(skipped)).await?;
-                }
-                if seen.is_new(logged.record.seq) {
-                    seen.note(logged.record.seq);
-                    if wanted(&req, &logged.record) {
-                        peer.send(&event(unwrap_record(logged))).await?;
-                    }
-                }
-            }
-            Err(RecvError::Lagged(n)) => *lagged.get_or_insert(0) += n,
-            Err(RecvError::Closed) => break,
+        if !follow.take(next)? {
+            break;
+        }
+        // What else is queued now goes in the same write: a subscriber
+        // behind a busy log pays one syscall per wake-up, not per record.
+        while follow.batch.len() < BATCH_BYTES {
+            let queued = match live.try_recv() {
+                Ok(record) => Ok(record),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            };
+            follow.take(queued)?;
+        }
+        if !follow.batch.is_empty() {
+            peer.send_encoded(&follow.batch).await?;
+            follow.batch.clear();
         }
     }
-    if let Some(count) = lagged.filter(|n| *n > 0) {
+    if !follow.batch.is_empty() {
+        peer.send_encoded(&follow.batch).await?;
+    }
+    if let Some(count) = follow.lagged.filter(|n| *n > 0) {
         let skipped = SkippedEvents {
             count,
             deleted: false,
@@ -133,6 +134,58 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     }
     peer.send(&Response::EndOfStream(EndOfStream::default()))
         .await
+}
+
+/// Frames gathered for one write before it is sent: a few hundred
+/// records.
+const BATCH_BYTES: usize = 256 << 10;
+
+/// A follower's live part: what it has seen, what the broadcast said it
+/// missed, and the frames not written yet.
+struct Follow<'a> {
+    req: &'a Events,
+    seen: Seen,
+    /// Records missed from the broadcast, until the next record says
+    /// exactly how many.
+    lagged: Option<u64>,
+    batch: Vec<u8>,
+}
+
+impl Follow<'_> {
+    /// Takes what the broadcast gave: the frames it calls for go into the
+    /// batch. `false` when the broadcast has closed.
+    fn take(&mut self, next: Result<Arc<LoggedEvent>, RecvError>) -> Result<bool, ProtoError> {
+        match next {
+            Ok(logged) => {
+                if let Some(count) = self
+                    .lagged
+                    .take()
+                    .map(|n| self.seen.missed_before(logged.record.seq, n))
+                    && count > 0
+                {
+                    let skipped = SkippedEvents {
+                        count,
+                        deleted: false,
+                    };
+                    self.batch
+                        .extend(encode_frame(&Response::SkippedEvents(skipped))?);
+                }
+                if self.seen.is_new(logged.record.seq) {
+                    self.seen.note(logged.record.seq);
+                    if wanted(self.req, &logged.record) {
+                        self.batch
+                            .extend(encode_frame(&event(unwrap_record(logged)))?);
+                    }
+                }
+                Ok(true)
+            }
+            Err(RecvError::Lagged(n)) => {
+                *self.lagged.get_or_insert(0) += n;
+                Ok(true)
+            }
+            Err(RecvError::Closed) => Ok(false),
+        }
+    }
 }
 
 fn wanted(req: &Events, record: &Record) -> bool {
