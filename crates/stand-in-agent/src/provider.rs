@@ -451,8 +451,10 @@ async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
         return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
     };
     let model = request["model"].as_str().unwrap_or_default().to_owned();
-    let Reply::Text(text) = reply(&openai_user_text(&request), true, &[]) else {
-        unreachable!("no tool is offered")
+    // No tool is offered and the answer is given: words, always.
+    let text = match reply(&openai_user_text(&request), true, &[]) {
+        Reply::Text(text) => text,
+        Reply::Tool { .. } => ANSWER.to_owned(),
     };
     log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
         path: uri.to_string(),
