@@ -1,7 +1,7 @@
 #!/bin/bash
 # name seconds command... (run in /tmp/cap11/s after setup.sh; nothing typed)
 cd /tmp/cap11/s
-C=/tmp/cap11/capture.py   # ../heldout7/capture.py, copied there
+C="/tmp/cap11/capture.py --answer-queries"   # ../heldout7/capture.py, copied there
 O=/tmp/cap11/out; mkdir -p $O
 export PYTHONPATH=/tmp/cap11/py PATH=/tmp/cap11/py/bin:/tmp/cap11/npm/node_modules/.bin:$PATH
 H=/tmp/cap11/home
