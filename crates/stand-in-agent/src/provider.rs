@@ -61,7 +61,7 @@ pub struct Seen {
     pub path: String,
     /// The model the request named.
     pub model: String,
-    /// What it answered: `text` or `tool:NAME`.
+    /// What it answered: `text`, `tool:NAME`, or `json` (a schema's value).
     pub reply: String,
 }
 
@@ -111,6 +111,30 @@ impl Drop for Provider {
 
 type Log = Arc<Mutex<Vec<Seen>>>;
 
+/// The request's body as JSON, or the answer refusing it.
+fn parse(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(body)
+        .map_err(|_| (StatusCode::BAD_REQUEST, "the body is not JSON").into_response())
+}
+
+/// Notes a request answered with `reply` (see [`Seen`]).
+fn note(log: &Log, uri: &Uri, model: &str, reply: String) {
+    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
+        path: uri.to_string(),
+        model: model.to_owned(),
+        reply,
+    });
+}
+
+/// Named server-sent events, as Anthropic's and OpenAI's streams send them.
+fn event_stream<'a>(events: impl IntoIterator<Item = (&'a str, Value)>) -> Response {
+    let mut stream = String::new();
+    for (name, data) in events {
+        stream.push_str(&format!("event: {name}\ndata: {data}\n\n"));
+    }
+    ([(header::CONTENT_TYPE, "text/event-stream")], stream).into_response()
+}
+
 /// What the model says this time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reply {
@@ -120,6 +144,16 @@ enum Reply {
         name: String,
         input: Value,
     },
+}
+
+impl Reply {
+    /// How [`Seen::reply`] names it: `text` or `tool:NAME`.
+    fn label(&self) -> String {
+        match self {
+            Reply::Text(_) => "text".to_owned(),
+            Reply::Tool { name, .. } => format!("tool:{name}"),
+        }
+    }
 }
 
 /// The shell tools of the CLIs, by name.
@@ -213,8 +247,9 @@ fn anthropic_usage() -> Value {
 }
 
 async fn messages(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    let request = match parse(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let model = request["model"].as_str().unwrap_or_default().to_owned();
     let reply = anthropic_reply(&request);
@@ -230,14 +265,7 @@ async fn messages(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
             "tool_use",
         ),
     };
-    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
-        path: uri.to_string(),
-        model: model.clone(),
-        reply: match &reply {
-            Reply::Text(_) => "text".to_owned(),
-            Reply::Tool { name, .. } => format!("tool:{name}"),
-        },
-    });
+    note(&log, &uri, &model, reply.label());
     let message = json!({
         "id": "msg_stand_in_1",
         "type": "message",
@@ -296,11 +324,7 @@ async fn messages(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
         }),
     ));
     events.push(("message_stop", json!({"type": "message_stop"})));
-    let mut stream = String::new();
-    for (name, data) in events {
-        stream.push_str(&format!("event: {name}\ndata: {data}\n\n"));
-    }
-    ([(header::CONTENT_TYPE, "text/event-stream")], stream).into_response()
+    event_stream(events)
 }
 
 /// The user-written parts of a Gemini conversation (gemini's own
@@ -373,8 +397,9 @@ async fn gemini(
     axum::extract::Path(call): axum::extract::Path<String>,
     body: Bytes,
 ) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    let request = match parse(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let (model, action) = call.split_once(':').unwrap_or((call.as_str(), ""));
     if action == "countTokens" {
@@ -391,15 +416,11 @@ async fn gemini(
         Some(schema) => Reply::Text(fill(schema).to_string()),
         None => gemini_reply(&request),
     };
-    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
-        path: uri.to_string(),
-        model: model.to_owned(),
-        reply: match (&reply, schema) {
-            (_, Some(_)) => "json".to_owned(),
-            (Reply::Text(_), None) => "text".to_owned(),
-            (Reply::Tool { name, .. }, None) => format!("tool:{name}"),
-        },
-    });
+    let label = match schema {
+        Some(_) => "json".to_owned(),
+        None => reply.label(),
+    };
+    note(&log, &uri, model, label);
     let part = match &reply {
         Reply::Text(text) => json!({"text": text}),
         Reply::Tool { name, input } => json!({"functionCall": {"name": name, "args": input}}),
@@ -447,8 +468,9 @@ fn openai_user_text(request: &Value) -> Vec<&str> {
 /// server-sent events. codex offers its shell only inside a JavaScript
 /// tool, so `run:` is not acted on: the answer is `say:`'s or [`ANSWER`].
 async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "the body is not JSON").into_response();
+    let request = match parse(&body) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let model = request["model"].as_str().unwrap_or_default().to_owned();
     // No tool is offered and the answer is given: words, always.
@@ -456,11 +478,7 @@ async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
         Reply::Text(text) => text,
         Reply::Tool { .. } => ANSWER.to_owned(),
     };
-    log.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
-        path: uri.to_string(),
-        model: model.clone(),
-        reply: "text".to_owned(),
-    });
+    note(&log, &uri, &model, "text".to_owned());
     let item = json!({
         "type": "message",
         "id": "msg_stand_in_1",
@@ -500,11 +518,7 @@ async fn responses(State(log): State<Log>, uri: Uri, body: Bytes) -> Response {
             json!({"type": "response.completed", "response": response}),
         ),
     ];
-    let mut stream = String::new();
-    for (name, data) in events {
-        stream.push_str(&format!("event: {name}\ndata: {data}\n\n"));
-    }
-    ([(header::CONTENT_TYPE, "text/event-stream")], stream).into_response()
+    event_stream(events)
 }
 
 async fn count_tokens() -> Response {
