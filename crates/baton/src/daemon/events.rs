@@ -14,6 +14,7 @@ use baton_core::eventlog::{LogContents, LoggedEvent, Record, read_log_since};
 use baton_proto::request::Events;
 use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
 use baton_proto::{ProtoError, Response, encode_frame};
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::Daemon;
@@ -87,10 +88,9 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     loop {
         let next = if *stopping.borrow() {
             // The daemon is stopping: send what is queued, then end.
-            match live.try_recv() {
-                Ok(record) => Ok(record),
-                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            match queued(&mut live) {
+                Some(next) => next,
+                None => break,
             }
         } else {
             tokio::select! {
@@ -109,21 +109,15 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         }
         // What else is queued now goes in the same write: a subscriber
         // behind a busy log pays one syscall per wake-up, not per record.
-        while follow.batch.len() < BATCH_BYTES {
-            let queued = match live.try_recv() {
-                Ok(record) => Ok(record),
-                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            };
-            follow.take(queued)?;
+        while follow.batch.len() < BATCH_BYTES
+            && let Some(next) = queued(&mut live)
+        {
+            follow.take(next)?;
         }
         if !follow.batch.is_empty() {
             peer.send_encoded(&follow.batch).await?;
             follow.batch.clear();
         }
-    }
-    if !follow.batch.is_empty() {
-        peer.send_encoded(&follow.batch).await?;
     }
     if let Some(count) = follow.lagged.filter(|n| *n > 0) {
         let skipped = SkippedEvents {
@@ -134,6 +128,16 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     }
     peer.send(&Response::EndOfStream(EndOfStream::default()))
         .await
+}
+
+/// What the broadcast holds now, without waiting: `None` when it holds
+/// nothing (or has closed).
+fn queued(live: &mut Receiver<Arc<LoggedEvent>>) -> Option<Result<Arc<LoggedEvent>, RecvError>> {
+    match live.try_recv() {
+        Ok(record) => Some(Ok(record)),
+        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+        Err(TryRecvError::Empty | TryRecvError::Closed) => None,
+    }
 }
 
 /// Frames gathered for one write before it is sent: a few hundred
