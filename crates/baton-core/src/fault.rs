@@ -18,6 +18,7 @@ pub const POINTS: &[&str] = &[
     REMOTE_PANE_CREATED,
     LOG_ROLLED,
     EVENTS_ROLLED,
+    RUN_UNRECORDED,
 ];
 
 /// A local tmux pane exists, tagged with its run; its `spawn` record is not
@@ -31,6 +32,15 @@ pub const REMOTE_PANE_CREATED: &str = "remote_pane_created";
 /// An output log's active file was renamed to a segment; its new active
 /// file is not made yet.
 pub const LOG_ROLLED: &str = "log_rolled";
+
+/// A local run (pipes or PTY) runs; its `spawn` record is not written yet.
+/// The conductor dies [`UNRECORDED_FOR`] later, doing nothing else
+/// meanwhile: long enough for the agent's first steps, so what it started
+/// is there when the next conductor looks.
+pub const RUN_UNRECORDED: &str = "run_unrecorded";
+
+/// How long a conductor stopped at [`RUN_UNRECORDED`] lets its run go on.
+pub const UNRECORDED_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The event log's plain file became its first segment; the next one is
 /// not made yet.
@@ -56,12 +66,19 @@ fn parse(armed: &str) -> Option<(String, u32)> {
 /// hit: no destructor, flush or last record runs, exactly as when the
 /// process is killed from outside.
 pub fn point(name: &'static str) {
+    point_after(name, std::time::Duration::ZERO);
+}
+
+/// As [`point`], but the process dies `delay` after reaching the point; the
+/// calling thread sleeps meanwhile, so what it was about to do is never done.
+pub fn point_after(name: &'static str, delay: std::time::Duration) {
     static HITS: AtomicU32 = AtomicU32::new(0);
     let Some((armed, nth)) = armed() else { return };
     if armed != name || HITS.fetch_add(1, Ordering::Relaxed) + 1 != *nth {
         return;
     }
-    eprintln!("baton: fault point `{name}` armed by BATON_FAULT: SIGKILL");
+    eprintln!("baton: fault point `{name}` armed by BATON_FAULT: SIGKILL in {delay:?}");
+    std::thread::sleep(delay);
     // SAFETY: kill(2) on our own pid has no memory effects.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);

@@ -1926,6 +1926,70 @@ fn what_a_run_detached_is_ended_after_the_daemon_that_started_it_died() {
     let _ = d.baton(&["kill", "pty-run"]);
 }
 
+/// The same, when the daemon died before the pty run's `spawn` was
+/// recorded (behind a flaky run of the test above): the next daemon knows
+/// nothing of that run's pid, and starts the same attempt again — after
+/// ending what carries the mark of that attempt. The run is recorded once,
+/// by the next daemon. (A daemon's pipes run is a shim's, taken over.)
+#[test]
+fn what_a_run_detached_is_ended_when_its_spawn_was_never_recorded() {
+    {
+        let backend = "pty";
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run/baton.sock");
+        let logs = dir.path().join("logs");
+        let fault = [("BATON_FAULT", "run_unrecorded")];
+        let mut d = Daemon::spawn_with_env(dir, socket, logs, CONFIG, &fault);
+        d.wait_ready();
+        let pid_file = d.dir.path().join("escapee.pid");
+        let escape = format!("escape-file:{}:60s", pid_file.display());
+        d.spawn_steps(
+            "lost",
+            &["--backend", backend],
+            &[&escape, "print:working", "sleep:60000ms"],
+        );
+        let escapee: u64 = wait_until("the escapee to start", SLOW, || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        });
+        d.wait_fault_kill();
+        assert!(
+            !pid_is_gone(escapee),
+            "{backend}: the escapee outlived its daemon"
+        );
+        let spawns = |d: &Daemon| {
+            let records = d.records_of("lost");
+            records
+                .iter()
+                .filter(|r| r["event"] == "spawn")
+                .map(|r| r["attempt"].as_u64())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spawns(&d), [], "{backend}: no spawn on record");
+        std::fs::remove_file(&pid_file).unwrap();
+        d.start_again(1);
+        wait_until("the escapee to be ended", SLOW, || {
+            pid_is_gone(escapee).then_some(())
+        });
+        // The attempt starts again and detaches its own escapee, which the
+        // sweep before it did not touch.
+        let again: u64 = wait_until("the new run's escapee", SLOW, || {
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+        });
+        assert_ne!(again, escapee);
+        d.wait_state("lost", "healthy");
+        assert_eq!(spawns(&d), [Some(1)], "{backend}");
+        assert!(!pid_is_gone(again), "{backend}: the new run's own process");
+        let _ = d.baton(&["kill", "lost"]);
+        wait_until("the new escapee to be ended with its run", SLOW, || {
+            pid_is_gone(again).then_some(())
+        });
+    }
+}
+
 /// `spawn --file`: the host is the daemon's to check (its `--config`
 /// inventory, not the client's hosts file), and a refusal still names the
 /// file and line; tables a session file cannot hold are refused, naming

@@ -247,7 +247,8 @@ fn signal_strays(pids: &[i32], sig: i32) {
 /// Ends the processes of ours whose environment carries `RUN_MARK=<token>`:
 /// what a run left behind after leaving its group (a daemon an agent
 /// detached). SIGTERM to each and its group, SIGKILL after `grace` to any
-/// still there. Done from one thread for the whole process: runs that end together share one pass over /proc, so a
+/// still there (`grace` zero: SIGKILL at once, and the answer comes after
+/// it). Done from one thread for the whole process: runs that end together share one pass over /proc, so a
 /// thousand sessions ending at once do not scan it a thousand times. The
 /// answer (how many were found and sent SIGTERM) comes within ~50 ms;
 /// SIGKILL follows `grace` later for any that are still there.
@@ -321,15 +322,20 @@ fn sweeper(
         let found = sweep_once(&tokens);
         let mut counts = vec![0usize; jobs.len()];
         for (pid, which) in &found {
-            if *which < jobs.len() {
+            if let Some((_, grace, _)) = jobs.get(*which) {
                 counts[*which] += 1;
-                signal_strays(&[*pid], libc::SIGTERM);
+                let sig = if grace.is_zero() {
+                    libc::SIGKILL
+                } else {
+                    libc::SIGTERM
+                };
+                signal_strays(&[*pid], sig);
             } else {
                 signal_strays(&[*pid], libc::SIGKILL);
             }
         }
         for (i, (token, grace, reply)) in jobs.into_iter().enumerate() {
-            if counts[i] > 0 {
+            if counts[i] > 0 && !grace.is_zero() {
                 dying.push((token, now + grace));
             }
             let _ = reply.send(counts[i]);
@@ -397,6 +403,23 @@ mod stray_tests {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// With no grace the sweep kills at once: a stray that would outlast
+    /// SIGTERM is gone when the answer comes.
+    #[test]
+    fn a_sweep_without_grace_kills_at_once() {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        let token = format!("now.{}", std::process::id());
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "trap '' TERM; while :; do sleep 1; done"])
+            .env(RUN_MARK, &token)
+            .process_group(0);
+        let mut stray = cmd.spawn().unwrap();
+        wait_marked(stray.id(), &token);
+        let grace = std::time::Duration::ZERO;
+        assert!(sweep_strays(token.clone(), grace).blocking_recv().unwrap() >= 1);
+        assert_eq!(stray.wait().unwrap().signal(), Some(libc::SIGKILL));
     }
 
     /// A process in the group of a live run's leader is that run's: the

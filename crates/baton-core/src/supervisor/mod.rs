@@ -172,6 +172,10 @@ struct Entry {
     drawn_by: Option<tokio::time::Instant>,
     /// The end-of-run token of its last run whose `spawn` is recorded.
     recorded_marker: Option<String>,
+    /// Recovered from an earlier conductor without taking a run over: its
+    /// next run may be an attempt that conductor started and never
+    /// recorded, so that run first ends what carries its mark.
+    unrecorded_run: bool,
 }
 
 /// What a session that is to run next waits for.
@@ -607,6 +611,7 @@ impl Supervisor {
                 wait_kind: None,
                 drawn_by: None,
                 recorded_marker: None,
+                unrecorded_run: false,
             },
         );
         match recovered {
@@ -649,11 +654,13 @@ impl Supervisor {
         // Boxed so that neither the task nor the driver holds it twice.
         let mut cfg = Box::new(self.run_config(&spec, attempt, restarts, entry.lease.as_ref()));
         cfg.run.recorded_marker.clone_from(&entry.recorded_marker);
+        cfg.run.sweep_first = entry.unrecorded_run && adopt.is_none();
         // A run taken over is read again from its start: what its agent
         // said and the earlier conductor recorded is not recorded twice.
         cfg.listener = cfg.listener.take().map(|l| l.skipping(reported));
         let (ctl_tx, ctl) = mpsc::unbounded_channel();
         if let Some(entry) = self.sessions.get_mut(id) {
+            entry.unrecorded_run = false;
             entry.run = Some(ctl_tx);
             entry.hooks = cfg.hooked.then_some(baton_proto::HooksState::Expected);
             entry.wait_kind = None;
@@ -692,6 +699,8 @@ impl Supervisor {
         entry.worktree_view = rec.worktree.as_ref().map(live_view);
         entry.usage = rec.usage;
         entry.recorded_marker.clone_from(&rec.marker);
+        // Unless its recorded run is taken over below.
+        entry.unrecorded_run = true;
         if let (Some(status), true) = (rec.exited, rec.state.has_process()) {
             // The run ended and its `exit` is recorded; only the rest of its
             // end was lost with the conductor. It is finished from the log,
@@ -916,6 +925,7 @@ impl Supervisor {
                 id: spec.id.clone(),
                 attempt,
                 recorded_marker: None,
+                sweep_first: false,
                 // What a remote run leaves is on its host, not here.
                 mark: (!spec.is_remote()).then_some(mark),
                 argv,
@@ -1025,6 +1035,12 @@ impl Supervisor {
                     err_offset,
                     launch,
                 } = *spawned;
+                if launch.tmux.is_none() && launch.host.is_none() && !launch.shim {
+                    crate::fault::point_after(
+                        crate::fault::RUN_UNRECORDED,
+                        crate::fault::UNRECORDED_FOR,
+                    );
+                }
                 entry.pid = Some(pid.0);
                 entry.recorded_marker = launch.tmux.as_ref().and_then(|t| t.marker.clone());
                 let event = Event::Spawn {

@@ -72,6 +72,16 @@ pub(crate) struct Pipes {
 /// Opens the logs and starts the agent on pipes (or on a PTY of `cfg.pty`'s size).
 async fn start(cfg: &RunRequest) -> Result<(Pipes, Begun), StartError> {
     cfg.preflight().await?;
+    if let (true, Some(mark)) = (cfg.sweep_first, &cfg.mark) {
+        // At once: they outlived the conductor that started them, and this
+        // run will carry the same mark.
+        let ended = proc::sweep_strays(mark.clone(), Duration::ZERO)
+            .await
+            .unwrap_or(0);
+        if ended > 0 {
+            tracing::info!(session = %cfg.id, attempt = cfg.attempt, ended, "ended what an unrecorded run of this attempt left");
+        }
+    }
     let open = |path: &std::path::Path| {
         RollingWriter::open(path, cfg.log_limits).map_err(|e| {
             StartError::failed(
