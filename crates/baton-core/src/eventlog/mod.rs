@@ -8,7 +8,7 @@
 mod reader;
 mod writer;
 
-pub use reader::{LogContents, parse_log, read_log, read_log_since};
+pub use reader::{LogContents, RawLog, RawRecord, parse_log, read_log, read_log_since};
 pub use writer::{EventLog, LogError, LoggedEvent};
 
 pub use baton_proto::record::{

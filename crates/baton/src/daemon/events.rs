@@ -10,10 +10,12 @@
 
 use std::sync::Arc;
 
-use baton_core::eventlog::{LogContents, LoggedEvent, Record, read_log_since};
+use std::ops::ControlFlow;
+
+use baton_core::eventlog::{LoggedEvent, RawLog, Record};
 use baton_proto::request::Events;
 use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
-use baton_proto::{ProtoError, Response, encode_frame};
+use baton_proto::{MAX_FRAME, ProtoError, Response, encode_frame};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -25,51 +27,21 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
     // Everything after `since` is still to come: skip the file (a `wait`
     // from `baton mcp` resumes this way, and must not read the whole log).
     let written = daemon.conductor.last_seq();
-    let path = daemon.conductor.events_path();
-    let read = match req.since {
-        Some(since) if since >= written => Ok(Ok(LogContents::default())),
-        _ => {
-            let since = req.since.unwrap_or(0);
-            tokio::task::spawn_blocking(move || read_log_since(&path, since)).await
-        }
-    };
     let mut seen = Seen::default();
     if let Some(since) = req.since {
         // Records up to `since` are not wanted, and none up to `written`
         // was left unread.
         seen.note(since.min(written));
     }
-    let records = match read {
-        Ok(Ok(log)) => {
-            // Asked for records that retention deleted: say how many.
-            if let Some(first) = log.deleted_before {
-                let from = req.since.unwrap_or(0) + 1;
-                if from < first {
-                    let skipped = SkippedEvents {
-                        count: first - from,
-                        deleted: true,
-                    };
-                    peer.send(&Response::SkippedEvents(skipped)).await?;
-                }
+    if req.since.is_none_or(|since| since < written) {
+        let path = daemon.conductor.events_path();
+        match from_file(path, &req, peer).await? {
+            Ok(last) => seen = seen.max(last),
+            Err(message) => {
+                return peer
+                    .send(&Response::error(ErrorKind::Internal, message))
+                    .await;
             }
-            log.records
-        }
-        Ok(Err(e)) => {
-            return peer
-                .send(&Response::error(ErrorKind::Internal, e.to_string()))
-                .await;
-        }
-        Err(e) => {
-            let message = format!("reading the event log failed: {e}");
-            return peer
-                .send(&Response::error(ErrorKind::Internal, message))
-                .await;
-        }
-    };
-    for record in records {
-        seen.note(record.seq);
-        if wanted(&req, &record) {
-            peer.send(&event(record)).await?;
         }
     }
     if !req.follow {
@@ -130,6 +102,91 @@ pub async fn stream(daemon: &Daemon, req: Events, peer: &mut Peer) -> Result<(),
         .await
 }
 
+/// The file part: the log's records after `req.since`, forwarded as their
+/// lines were written (each spliced into an `event` frame, never decoded
+/// whole and encoded again), in writes of [`BATCH_BYTES`] while the file is
+/// still being read. The highest `seq` read, or why the log could not be
+/// read.
+async fn from_file(
+    path: std::path::PathBuf,
+    req: &Events,
+    peer: &mut Peer,
+) -> Result<Result<Seen, String>, ProtoError> {
+    let (tx, mut batches) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    let (since, session) = (req.since.unwrap_or(0), req.session.clone());
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut seen = Seen::default();
+        let mut batch = Vec::new();
+        let mut failed = None;
+        let log = match RawLog::open(&path, since) {
+            Ok(log) => log,
+            Err(e) => return (Err(e), seen, None),
+        };
+        // Asked for records that retention deleted: say how many.
+        let from = since + 1;
+        if let Some(first) = log.deleted_before().filter(|first| from < *first) {
+            let skipped = SkippedEvents {
+                count: first - from,
+                deleted: true,
+            };
+            match encode_frame(&Response::SkippedEvents(skipped)) {
+                Ok(frame) => batch.extend(frame),
+                Err(e) => return (Ok(()), seen, Some(e)),
+            }
+        }
+        let read = log.for_each(|raw| {
+            seen.note(raw.seq);
+            if wanted(since, session.as_deref(), raw.seq, raw.session) {
+                if let Err(e) = splice_event(&mut batch, raw.line) {
+                    failed = Some(e);
+                    return ControlFlow::Break(());
+                }
+                if batch.len() >= BATCH_BYTES
+                    && tx.blocking_send(std::mem::take(&mut batch)).is_err()
+                {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(batch);
+        }
+        (read, seen, failed)
+    });
+    while let Some(batch) = batches.recv().await {
+        peer.send_encoded(&batch).await?;
+    }
+    let (read, seen, failed) = match reading.await {
+        Ok(done) => done,
+        Err(e) => return Ok(Err(format!("reading the event log failed: {e}"))),
+    };
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    Ok(read.map(|()| seen).map_err(|e| e.to_string()))
+}
+
+/// Appends to `frames` the `event` frame of the record whose line, as the
+/// log holds it, is `line`: the frame [`encode_frame`] makes of it, but
+/// without decoding the record and encoding it again.
+fn splice_event(frames: &mut Vec<u8>, line: &[u8]) -> Result<(), ProtoError> {
+    const HEAD: &[u8] = br#"{"reply":"event","record":"#;
+    let len = HEAD.len() + line.len() + 1;
+    if len > MAX_FRAME {
+        return Err(ProtoError::FrameTooLarge {
+            len: len as u64,
+            max: MAX_FRAME as u64,
+        });
+    }
+    // `len <= MAX_FRAME < u32::MAX`, so the cast is exact.
+    frames.extend_from_slice(&(len as u32).to_be_bytes());
+    frames.extend_from_slice(HEAD);
+    frames.extend_from_slice(line);
+    frames.push(b'}');
+    Ok(())
+}
+
 /// What the broadcast holds now, without waiting: `None` when it holds
 /// nothing (or has closed).
 fn queued(live: &mut Receiver<Arc<LoggedEvent>>) -> Option<Result<Arc<LoggedEvent>, RecvError>> {
@@ -176,7 +233,10 @@ impl Follow<'_> {
                 }
                 if self.seen.is_new(logged.record.seq) {
                     self.seen.note(logged.record.seq);
-                    if wanted(self.req, &logged.record) {
+                    let record = &logged.record;
+                    let since = self.req.since.unwrap_or(0);
+                    let session = self.req.session.as_deref();
+                    if wanted(since, session, record.seq, record.session.as_deref()) {
                         self.batch
                             .extend(encode_frame(&event(unwrap_record(logged)))?);
                     }
@@ -192,12 +252,10 @@ impl Follow<'_> {
     }
 }
 
-fn wanted(req: &Events, record: &Record) -> bool {
-    req.since.is_none_or(|since| record.seq > since)
-        && req
-            .session
-            .as_deref()
-            .is_none_or(|id| record.session.as_deref() == Some(id))
+/// Whether a follower asking for records after `since` (of `session`
+/// only, when it names one) wants record `seq` of `of`.
+fn wanted(since: u64, session: Option<&str>, seq: u64, of: Option<&str>) -> bool {
+    seq > since && session.is_none_or(|id| of == Some(id))
 }
 
 fn event(record: Record) -> Response {
@@ -219,6 +277,11 @@ impl Seen {
         self.0 = Some(self.0.map_or(seq, |last| last.max(seq)));
     }
 
+    /// The higher of two.
+    fn max(self, other: Seen) -> Seen {
+        Seen(self.0.max(other.0))
+    }
+
     fn is_new(self, seq: u64) -> bool {
         self.0.is_none_or(|last| seq > last)
     }
@@ -237,6 +300,27 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record's line spliced into a frame is the frame of that record.
+    #[test]
+    fn a_spliced_line_is_the_records_event_frame() {
+        let line = br#"{"seq":7,"ts":"2026-12-07T17:00:00.000001Z","session":"w1","event":"exit","code":3,"signal":null,"runtime_ms":12}"#;
+        let record: Record = serde_json::from_slice(line).unwrap();
+        let mut frames = Vec::new();
+        splice_event(&mut frames, line).unwrap();
+        splice_event(&mut frames, line).unwrap();
+        let mut reader = &frames[..];
+        for _ in 0..2 {
+            let got = baton_proto::read_frame::<Response>(&mut reader).unwrap();
+            assert_eq!(got, Some(event(record.clone())));
+        }
+        assert!(reader.is_empty());
+        let huge = vec![b' '; MAX_FRAME];
+        assert!(matches!(
+            splice_event(&mut frames, &huge),
+            Err(ProtoError::FrameTooLarge { .. })
+        ));
+    }
 
     #[test]
     fn dedupe_and_gap_counting() {
