@@ -325,6 +325,9 @@ fn load(
     let kill = killing.elapsed();
     daemon.check_running()?;
 
+    // The daemon is left to finish what the kills started (sweeps end
+    // 2 s after a run) before it is timed.
+    std::thread::sleep(SETTLE);
     // Interleaved, which goes first alternating; the medians are compared.
     let (mut socket_reads, mut file_reads) = (Vec::new(), Vec::new());
     let (mut socket_records, mut file) = (0, Vec::new());
@@ -356,7 +359,10 @@ fn load(
 
 /// Reads of the whole log, through the daemon and from its file, whose
 /// medians are compared.
-const READ_ROUNDS: usize = 5;
+const READ_ROUNDS: usize = 9;
+
+/// Quiet time between the last kill and the reads.
+const SETTLE: Duration = Duration::from_secs(3);
 
 fn median(mut took: Vec<Duration>) -> Duration {
     took.sort();
