@@ -353,6 +353,22 @@ mod tests {
         );
         assert_eq!(written_key(lines[4].as_bytes()), None);
         assert_eq!(written_key(lines[5].as_bytes()), None);
+        // The writer's lines (`serde_json::to_string` of a record) are in
+        // that form, with a session and without.
+        for session in [Some("w-1.a_b".to_owned()), None] {
+            let record = Record {
+                seq: 42,
+                ts: "2026-12-07T18:00:00.000001Z".into(),
+                session: session.clone(),
+                event: super::super::Event::Shutdown {
+                    reason: "request".into(),
+                    sessions: 2,
+                },
+            };
+            let line = serde_json::to_string(&record).unwrap();
+            let key = written_key(line.as_bytes());
+            assert_eq!(key, Some((42, session.as_deref(), "shutdown")), "{line}");
+        }
         let mut raw = Vec::new();
         let log = RawLog::open(&path, 0).unwrap();
         assert_eq!(log.deleted_before(), None);
@@ -432,7 +448,7 @@ mod no_panic {
             ts in r#"[0-9TZ:.\-"\\]{0,8}"#,
             session in proptest::option::of(r#"[a-z0-9"\\é]{0,6}"#),
             event in "[a-z_]{1,12}",
-            tail in r#"(,"x":[0-9]{1,3})?\}?"#,
+            tail in r#"(,"x":[1-9][0-9]{0,2})?\}?"#,
         ) {
             let session_field = session
                 .as_ref()
