@@ -8,9 +8,8 @@
 //! every session, never waits for it. What the broadcast holds when a
 //! follower wakes is written to it at once, in one write.
 
-use std::sync::Arc;
-
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use baton_core::eventlog::{LoggedEvent, RawLog, Record};
 use baton_proto::request::Events;

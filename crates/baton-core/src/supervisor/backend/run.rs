@@ -27,14 +27,14 @@ pub struct RunRequest {
     /// on record (a tmux or remote run): a pane left with another token
     /// is a run no record knows.
     pub recorded_marker: Option<String>,
-    /// The exact argv to execute (no shell).
-    pub argv: Vec<String>,
     /// A conductor that died may have started this very attempt without
     /// recording it (its `spawn` record was not yet on disk): a backend
     /// whose runs end with their conductor ends what carries [`Self::mark`]
     /// before it starts anything. (A run that outlives its conductor is
     /// taken over instead.)
     pub(crate) sweep_first: bool,
+    /// The exact argv to execute (no shell).
+    pub argv: Vec<String>,
     /// The argv as the `spawn` record states it: the prompt replaced by its
     /// length and hash unless `[conductor] log_input` (`None`: as `argv`).
     pub logged_argv: Option<Vec<String>>,
