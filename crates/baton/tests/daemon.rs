@@ -252,6 +252,18 @@ impl Daemon {
         Daemon::launch(dir, socket, logs, config_text, &[], env)
     }
 
+    /// A daemon on a fresh directory with the fault point `fault` armed
+    /// ([`baton_core::fault`]), ready.
+    fn with_fault(config_text: &str, fault: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run/baton.sock");
+        let logs = dir.path().join("logs");
+        let env = [("BATON_FAULT", fault)];
+        let mut d = Daemon::spawn_with_env(dir, socket, logs, config_text, &env);
+        d.wait_ready();
+        d
+    }
+
     fn launch(
         dir: tempfile::TempDir,
         socket: PathBuf,
@@ -1933,61 +1945,47 @@ fn what_a_run_detached_is_ended_after_the_daemon_that_started_it_died() {
 /// by the next daemon. (A daemon's pipes run is a shim's, taken over.)
 #[test]
 fn what_a_run_detached_is_ended_when_its_spawn_was_never_recorded() {
-    {
-        let backend = "pty";
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("run/baton.sock");
-        let logs = dir.path().join("logs");
-        let fault = [("BATON_FAULT", "run_unrecorded")];
-        let mut d = Daemon::spawn_with_env(dir, socket, logs, CONFIG, &fault);
-        d.wait_ready();
-        let pid_file = d.dir.path().join("escapee.pid");
-        let escape = format!("escape-file:{}:60s", pid_file.display());
-        d.spawn_steps(
-            "lost",
-            &["--backend", backend],
-            &[&escape, "print:working", "sleep:60000ms"],
-        );
-        let escapee: u64 = wait_until("the escapee to start", SLOW, || {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-        });
-        d.wait_fault_kill();
-        assert!(
-            !pid_is_gone(escapee),
-            "{backend}: the escapee outlived its daemon"
-        );
-        let spawns = |d: &Daemon| {
-            let records = d.records_of("lost");
-            records
-                .iter()
-                .filter(|r| r["event"] == "spawn")
-                .map(|r| r["attempt"].as_u64())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(spawns(&d), [], "{backend}: no spawn on record");
-        std::fs::remove_file(&pid_file).unwrap();
-        d.start_again(1);
-        wait_until("the escapee to be ended", SLOW, || {
-            pid_is_gone(escapee).then_some(())
-        });
-        // The attempt starts again and detaches its own escapee, which the
-        // sweep before it did not touch.
-        let again: u64 = wait_until("the new run's escapee", SLOW, || {
-            std::fs::read_to_string(&pid_file)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-        });
-        assert_ne!(again, escapee);
-        d.wait_state("lost", "healthy");
-        assert_eq!(spawns(&d), [Some(1)], "{backend}");
-        assert!(!pid_is_gone(again), "{backend}: the new run's own process");
-        let _ = d.baton(&["kill", "lost"]);
-        wait_until("the new escapee to be ended with its run", SLOW, || {
-            pid_is_gone(again).then_some(())
-        });
-    }
+    let mut d = Daemon::with_fault(CONFIG, "run_unrecorded");
+    let pid_file = d.dir.path().join("escapee.pid");
+    let escape = format!("escape-file:{}:60s", pid_file.display());
+    d.spawn_steps(
+        "lost",
+        &["--backend", "pty"],
+        &[&escape, "print:working", "sleep:60000ms"],
+    );
+    let escapee_pid = || {
+        std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+    };
+    let escapee = wait_until("the escapee to start", SLOW, escapee_pid);
+    d.wait_fault_kill();
+    assert!(!pid_is_gone(escapee), "the escapee outlived its daemon");
+    let spawns = |d: &Daemon| {
+        let records = d.records_of("lost");
+        records
+            .iter()
+            .filter(|r| r["event"] == "spawn")
+            .map(|r| r["attempt"].as_u64())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(spawns(&d), [], "no spawn on record");
+    std::fs::remove_file(&pid_file).unwrap();
+    d.start_again(1);
+    wait_until("the escapee to be ended", SLOW, || {
+        pid_is_gone(escapee).then_some(())
+    });
+    // The attempt starts again and detaches its own escapee, which the
+    // sweep before it did not touch.
+    let again = wait_until("the new run's escapee", SLOW, escapee_pid);
+    assert_ne!(again, escapee);
+    d.wait_state("lost", "healthy");
+    assert_eq!(spawns(&d), [Some(1)]);
+    assert!(!pid_is_gone(again), "the new run's own process");
+    let _ = d.baton(&["kill", "lost"]);
+    wait_until("the new escapee to be ended with its run", SLOW, || {
+        pid_is_gone(again).then_some(())
+    });
 }
 
 /// `spawn --file`: the host is the daemon's to check (its `--config`
@@ -2140,12 +2138,8 @@ fn host_table(name: &str, host: &baton_config::HostConfig) -> String {
 /// `spawn` record, the run's output once in the log, its real exit status,
 /// no second run and no `spawn_error`.
 fn a_pane_whose_spawn_was_never_recorded_is_taken_over(fault: &str, config: &str, place: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
     let config = format!("{CONFIG}{config}");
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, &config, &[("BATON_FAULT", fault)]);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(&config, fault);
     let stand_in = stand_in();
     let mut args = vec!["spawn", "--id", "lost"];
     args.extend_from_slice(place);
@@ -2299,12 +2293,7 @@ fn a_recorded_remote_pane_gone_with_its_server_is_an_ended_run() {
 /// the attempt is not started a second time.
 #[test]
 fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
-    let fault = [("BATON_FAULT", "tmux_pane_created")];
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, CONFIG, &fault);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(CONFIG, "tmux_pane_created");
     let stand_in = stand_in();
     let _ = d.try_baton(&[
         "spawn",
@@ -2355,14 +2344,9 @@ fn a_lost_tmux_run_whose_pane_is_gone_is_recorded_not_started_again() {
 /// its own output as its slice of the log.
 #[test]
 fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
     let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_restarts = 2\n\
                   [probe]\nstall_after = \"300ms\"\n";
-    let fault = [("BATON_FAULT", "tmux_pane_created@2")];
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(config, "tmux_pane_created@2");
     let stand_in = stand_in();
     d.baton(&[
         "spawn",
@@ -2410,18 +2394,13 @@ fn a_restart_whose_spawn_was_never_recorded_is_not_taken_for_the_run_before() {
 /// with the host's link cut: it waits `remote_unreachable`. Attempt 2 prints
 /// `working`, then waits for the file `gate` before `done`.
 fn an_unrecorded_pane_behind_a_cut_link(host: &baton_testhost::NetnsHost) -> (Daemon, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("gate");
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
     let config = format!(
         "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_restarts = 10\n\
          [probe]\nstall_after = \"300ms\"\n{}remote_timeout = \"3s\"\n",
         host_table("far", &host.host_config("far"))
     );
-    let fault = [("BATON_FAULT", "remote_pane_created@2")];
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, &config, &fault);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(&config, "remote_pane_created@2");
+    let gate = d.dir.path().join("gate");
     let stand_in = stand_in();
     let gate_step = format!("wait-file:{}", gate.display());
     d.baton(&[
@@ -2725,15 +2704,10 @@ fn a_daemon_pipes_session_rolls_its_log_over_through_the_shim_writers() {
 /// segment, and `replay` of the logs directory, read across them.
 #[test]
 fn the_daemons_event_log_rolls_over_and_readers_follow_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
     let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"5ms\"\nbackoff_max = \"5ms\"\n\
                   max_restarts = 120\nmax_log_size = \"64KiB\"\n\
                   [probe]\nstall_after = \"300ms\"\n";
-    let fault = [("BATON_FAULT", "events_rolled")];
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(config, "events_rolled");
     let stand_in = stand_in();
     d.baton(&[
         "spawn", "--id", "looper", "--", &stand_in, "print:x", "exit:1",
@@ -2786,14 +2760,9 @@ fn the_daemons_event_log_rolls_over_and_readers_follow_it() {
 /// records.
 #[test]
 fn a_daemon_killed_mid_roll_over_loses_no_byte_it_wrote() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("run/baton.sock");
-    let logs = dir.path().join("logs");
     let config = "[conductor]\ngrace = \"2s\"\nbackoff = \"50ms\"\nmax_log_size = \"64KiB\"\n\
                   [probe]\nstall_after = \"300ms\"\n";
-    let fault = [("BATON_FAULT", "log_rolled")];
-    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &fault);
-    d.wait_ready();
+    let mut d = Daemon::with_fault(config, "log_rolled");
     let size = 512 * 1024;
     let flood_step = format!("flood:{size}");
     d.spawn_steps("roller", &["--backend", "pty"], &[&flood_step, "exit:0"]);

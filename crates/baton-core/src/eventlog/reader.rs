@@ -69,7 +69,9 @@ pub struct RawRecord<'a> {
 /// records as they are (`events` through the daemon) pays only for finding
 /// the two fields it needs. A line is a record when it is a JSON object
 /// with a `seq` and an `event` of a kind this baton knows; torn, garbage and
-/// newer-kind lines are passed over as [`read_log`] passes them over.
+/// newer-kind lines are passed over as [`read_log`] passes them over — but
+/// a line in the writer's own form is taken as written past its key
+/// (see `written_key`), where `read_log` would parse it whole.
 pub struct RawLog {
     files: Files,
 }
