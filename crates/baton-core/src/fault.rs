@@ -1,6 +1,7 @@
 //! Fault points: places where a test can make the conductor die at once, as
 //! a SIGKILL at that very instant would, to prove that what the next
-//! conductor finds there is recovered.
+//! conductor finds there is recovered — or, at a pause point, stop for a
+//! while, as a slow disk or a busy machine would, to open a race window.
 //!
 //! A chaos run finds such windows by chance and cannot replay them (the
 //! race is in the timing, not the schedule); a fault point opens one on
@@ -17,6 +18,7 @@ pub const POINTS: &[&str] = &[
     TMUX_PANE_CREATED,
     REMOTE_PANE_CREATED,
     LOG_ROLLED,
+    LOG_ROLL_SLOW,
     EVENTS_ROLLED,
     RUN_UNRECORDED,
 ];
@@ -33,6 +35,14 @@ pub const REMOTE_PANE_CREATED: &str = "remote_pane_created";
 /// file is not made yet.
 pub const LOG_ROLLED: &str = "log_rolled";
 
+/// A pause point: an output log's writer finished its active file and is
+/// about to make the next one. Armed, it waits [`ROLL_PAUSE`] there (and
+/// lives on): a follower that reads meanwhile finds no next file yet.
+pub const LOG_ROLL_SLOW: &str = "log_roll_slow";
+
+/// How long a writer stopped at [`LOG_ROLL_SLOW`] waits.
+pub const ROLL_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A local run (pipes or PTY) runs; its `spawn` record is not written yet.
 /// The conductor dies [`UNRECORDED_FOR`] later, doing nothing else
 /// meanwhile: long enough for the agent's first steps, so what it started
@@ -45,6 +55,15 @@ pub const UNRECORDED_FOR: std::time::Duration = std::time::Duration::from_millis
 /// The event log's plain file became its first segment; the next one is
 /// not made yet.
 pub const EVENTS_ROLLED: &str = "events_rolled";
+
+/// Whether the point `name` is armed for this hit (each call is a hit).
+fn hit(name: &'static str) -> bool {
+    static HITS: AtomicU32 = AtomicU32::new(0);
+    let Some((armed, nth)) = armed() else {
+        return false;
+    };
+    armed == name && HITS.fetch_add(1, Ordering::Relaxed) + 1 == *nth
+}
 
 /// The point armed by `BATON_FAULT`, and on which of its hits, read once.
 fn armed() -> Option<&'static (String, u32)> {
@@ -72,9 +91,7 @@ pub fn point(name: &'static str) {
 /// As [`point`], but the process dies `delay` after reaching the point; the
 /// calling thread sleeps meanwhile, so what it was about to do is never done.
 pub fn point_after(name: &'static str, delay: std::time::Duration) {
-    static HITS: AtomicU32 = AtomicU32::new(0);
-    let Some((armed, nth)) = armed() else { return };
-    if armed != name || HITS.fetch_add(1, Ordering::Relaxed) + 1 != *nth {
+    if !hit(name) {
         return;
     }
     eprintln!("baton: fault point `{name}` armed by BATON_FAULT: SIGKILL in {delay:?}");
@@ -82,6 +99,15 @@ pub fn point_after(name: &'static str, delay: std::time::Duration) {
     // SAFETY: kill(2) on our own pid has no memory effects.
     unsafe {
         libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
+/// Makes the calling thread wait `pause` if the pause point `name` is
+/// armed for this hit; nothing else changes.
+pub fn pause(name: &'static str, pause: std::time::Duration) {
+    if hit(name) {
+        eprintln!("baton: pause point `{name}` armed by BATON_FAULT: waiting {pause:?}");
+        std::thread::sleep(pause);
     }
 }
 

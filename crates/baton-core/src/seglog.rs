@@ -380,13 +380,17 @@ impl RollingWriter {
     /// Finishes the active file as a segment and starts the next one.
     fn roll(&mut self) -> io::Result<()> {
         let next = self.len();
-        self.file = None;
+        // Closed only once the next file is named: a follower woken by the
+        // close (a file watch) finds the next file already there.
+        let finished = self.file.take();
         if self.active == ActiveFile::Plain {
             std::fs::rename(&self.path, segment_path(&self.path, 0))?;
             crate::fault::point(crate::fault::LOG_ROLLED);
         }
+        crate::fault::pause(crate::fault::LOG_ROLL_SLOW, crate::fault::ROLL_PAUSE);
         let file = create_segment(&self.path, next)?;
         link_to(&self.path, next)?;
+        drop(finished);
         self.active = ActiveFile::Segment(next);
         self.len = 0;
         self.file = Some(file);

@@ -2698,6 +2698,73 @@ fn a_daemon_pipes_session_rolls_its_log_over_through_the_shim_writers() {
     assert_eq!(spawn["shim"], true, "{spawn}");
 }
 
+/// A daemon session's output is read as it is written, across a roll-over
+/// too: its follower wakes on the writes (a file watch, moved to the next
+/// file when the writer closes the last one), so what a session writes
+/// after its log rolled over shows in `ps` at once — though a watched log
+/// is read again unprompted only every few seconds. The shim's writer
+/// pauses between the two files (pause point `log_roll_slow`), so the
+/// follower has read the first to its end before the next one exists.
+#[test]
+fn output_written_after_a_roll_over_is_seen_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rolled, more) = (dir.path().join("roll"), dir.path().join("more"));
+    let socket = dir.path().join("run/baton.sock");
+    let logs = dir.path().join("logs");
+    // No quiet-spell glance at its screen, which would read the logs too.
+    let config = "[conductor]\ngrace = \"2s\"\nmax_log_size = \"64KiB\"\n\
+                  [probe]\nstall_after = \"1h\"\ninput_wait_after = \"1h\"\n";
+    let env = [("BATON_FAULT", "log_roll_slow")];
+    let mut d = Daemon::spawn_with_env(dir, socket, logs, config, &env);
+    d.wait_ready();
+    // Past the first file by a little: the rest goes into the next one.
+    let flood = 64 * 1024 + 100;
+    let (roll_step, more_step) = (
+        format!("wait-file:{}", rolled.display()),
+        format!("wait-file:{}", more.display()),
+    );
+    let flood_step = format!("flood:{flood}");
+    d.spawn_steps(
+        "roller",
+        &["--backend", "pipes"],
+        &[
+            "print:ready",
+            &roll_step,
+            &flood_step,
+            &more_step,
+            "print:after the roll-over",
+            "stall",
+        ],
+    );
+    let seen = |bytes: u64| move |row: Value| (row["out_bytes"] == bytes).then_some(row);
+    wait_until("the ready line in ps", SLOW, || {
+        d.session("roller").and_then(seen(6))
+    });
+    std::fs::write(&rolled, "").unwrap();
+    let path = d.logs.join("roller.out.log");
+    let on_disk = |want: u64| {
+        let segments = baton_core::seglog::segments(&path).unwrap_or_default();
+        let len: u64 = segments.iter().map(|s| s.len).sum();
+        (segments.len() >= 2 && len == want).then_some(())
+    };
+    wait_until("the flood on disk, rolled over", SLOW, || {
+        on_disk(6 + flood)
+    });
+    // Well under the watched logs' unprompted read (5 s).
+    const AT_ONCE: Duration = Duration::from_secs(3);
+    wait_until("the flood's end, in the next file, in ps", AT_ONCE, || {
+        d.session("roller").and_then(seen(6 + flood))
+    });
+    std::fs::write(&more, "").unwrap();
+    let after = 6 + flood + "after the roll-over\n".len() as u64;
+    wait_until("the line after it on disk", SLOW, || on_disk(after));
+    let row = wait_until("the line after it in ps", AT_ONCE, || {
+        d.session("roller").and_then(seen(after))
+    });
+    let last = row["last_line"].as_str().unwrap_or_default();
+    assert!(last.ends_with("after the roll-over"), "{row}");
+}
+
 /// Issue 13: the daemon's event log rolls over too. A daemon SIGKILLed at
 /// its first roll-over (fault point `events_rolled`) loses no record; the
 /// next one goes on in a new segment; `events --since` a seq in an old

@@ -321,9 +321,13 @@ fn start_writers(logs: &Logs, lock_fd: Option<i32>) -> std::io::Result<()> {
         if logs.keep > 0 {
             cmd.arg("--keep").arg(logs.keep.to_string());
         }
-        cmd.arg(path)
-            .env_clear()
-            .stdin(read)
+        cmd.arg(path).env_clear();
+        // A fault point armed for the run is armed in its writers too: they
+        // are the ones that roll its logs over.
+        if let Some(fault) = std::env::var_os("BATON_FAULT") {
+            cmd.env("BATON_FAULT", fault);
+        }
+        cmd.stdin(read)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         // SAFETY: fcntl, fork, setpgid and _exit are async-signal-safe; the

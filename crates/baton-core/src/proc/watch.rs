@@ -94,16 +94,25 @@ impl Hub {
             // struct inotify_event: wd i32, mask u32, cookie u32, len u32, name[len].
             let mut at = 0;
             let mut woken: Vec<i32> = Vec::new();
+            let mut overflowed = false;
             while at + 16 <= n {
                 let wd = i32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
                 let len =
                     u32::from_ne_bytes([buf[at + 12], buf[at + 13], buf[at + 14], buf[at + 15]]);
                 at += 16 + len as usize;
+                // The queue overflowed (`IN_Q_OVERFLOW`, on no watch):
+                // events were lost, so whoever waits looks again.
+                overflowed |= wd == -1;
                 if !woken.contains(&wd) {
                     woken.push(wd);
                 }
             }
             let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+            if overflowed {
+                tracing::debug!("inotify's queue overflowed: every watch is woken");
+                watchers.values().flatten().for_each(|n| n.notify_one());
+                continue;
+            }
             for wd in woken {
                 for notify in watchers.get(&wd).into_iter().flatten() {
                     notify.notify_one();
@@ -129,7 +138,9 @@ impl Drop for FileWatch {
 }
 
 impl FileWatch {
-    /// Watches `path` for modifications.
+    /// Watches `path` for modifications, and for its writer closing it (a
+    /// log's writer closes a file it rolled over from once the next one is
+    /// in place: a reader woken then finds the next file).
     pub fn new(path: &Path) -> std::io::Result<FileWatch> {
         use rustix::fs::inotify;
         let hub = hub()?;
@@ -137,7 +148,8 @@ impl FileWatch {
         // Registered under the lock, so an event for a fresh watch descriptor
         // cannot be dispatched before its watcher is listed.
         let mut watchers = hub.watchers.lock().unwrap_or_else(|e| e.into_inner());
-        let wd = inotify::add_watch(&hub.fd, path, inotify::WatchFlags::MODIFY)?;
+        let flags = inotify::WatchFlags::MODIFY | inotify::WatchFlags::CLOSE_WRITE;
+        let wd = inotify::add_watch(&hub.fd, path, flags)?;
         watchers.entry(wd).or_default().push(notify.clone());
         drop(watchers);
         Ok(FileWatch { wd, notify })

@@ -28,8 +28,15 @@ use crate::seglog::{Got, LogReader};
 use crate::state::Missing;
 use crate::supervisor::driver::{UNKNOWN, session_file};
 
-/// How often a followed log is read again without a notification.
-pub(super) const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// How often a followed log is read again without a notification while
+/// it is not watched (its file is not there yet, or no watch could be
+/// set): the only way its output is noticed then.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// How often a watched log is read again without a notification: only a
+/// safety net, since every write wakes its follower. A thousand idle
+/// sessions read four times a second each kept the daemon busy (a tenth of
+/// a core on this project's build machine).
+const WATCHED_POLL: Duration = Duration::from_secs(5);
 /// How often the group of a leader that exited is looked at.
 pub(super) const GROUP_POLL: Duration = Duration::from_millis(10);
 /// How long a run whose group is empty waits for its log writers.
@@ -77,7 +84,11 @@ impl Follow {
         loop {
             match self.reader.read_into(self.pos, buf) {
                 Ok(Got::Bytes(0)) => {
-                    self.rewatch();
+                    // A new watch wakes for writes from now on: what came
+                    // before it is read once more.
+                    if self.rewatch() {
+                        continue;
+                    }
                     return 0;
                 }
                 Ok(Got::Bytes(n)) => {
@@ -105,20 +116,32 @@ impl Follow {
         super::maybe(self.watch.as_ref().map(|(_, w)| w.changed())).await
     }
 
+    /// How long to wait for a notification before reading again.
+    pub(super) fn poll(&self) -> Duration {
+        if self.watch.is_some() {
+            WATCHED_POLL
+        } else {
+            FOLLOW_POLL
+        }
+    }
+
     /// Watches the log's active file, once there is one, and again after
     /// each roll-over: only when the reader looked for that file again, so
-    /// reading on costs no look at the directory.
-    fn rewatch(&mut self) {
+    /// reading on costs no look at the directory. Whether a new watch was
+    /// set.
+    fn rewatch(&mut self) -> bool {
         if self.watch.is_some() && self.watched == Some(self.reader.located()) {
-            return;
+            return false;
         }
         let Ok(Some(active)) = self.reader.active_path() else {
-            return;
+            return false;
         };
         self.watched = Some(self.reader.located());
-        if self.watch.as_ref().map(|(path, _)| path) != Some(&active) {
-            self.watch = FileWatch::new(&active).ok().map(|w| (active, w));
+        if self.watch.as_ref().map(|(path, _)| path) == Some(&active) {
+            return false;
         }
+        self.watch = FileWatch::new(&active).ok().map(|w| (active, w));
+        self.watch.is_some()
     }
 }
 
@@ -347,7 +370,11 @@ impl Backend for Shim {
         {
             return seen;
         }
-        let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
+        let poll = if self.exited {
+            GROUP_POLL
+        } else {
+            self.out.poll().min(self.err.poll())
+        };
         tokio::select! {
             biased;
             () = self.out.changed() => {}

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::RecordedRun;
-use super::shim::{FOLLOW_POLL, Follow, GROUP_POLL, RunLock, lock_path};
+use super::shim::{Follow, GROUP_POLL, RunLock, lock_path};
 use super::{
     Backend, Begun, Delivery, InputDelivery, InputError, Leftovers, Observation, OnConductorGone,
     RunEnd, Spawned, StartError, Stream,
@@ -409,7 +409,11 @@ impl Backend for Tmux {
         {
             return seen;
         }
-        let poll = if self.exited { GROUP_POLL } else { FOLLOW_POLL };
+        let poll = if self.exited {
+            GROUP_POLL
+        } else {
+            self.log.poll()
+        };
         let watching = !self.leader_gone && !self.exited;
         tokio::select! {
             biased;
