@@ -293,6 +293,18 @@ impl Conductor {
         self.request(|reply| Control::Snapshot { reply }).await
     }
 
+    /// [`Conductor::snapshot`] as the JSON array `serde_json` makes of it,
+    /// only live sessions that declared `capability` when one is given
+    /// (the registry's answer, [`Conductor::with_capability`]). Rows are
+    /// kept encoded between calls: a call encodes only the sessions that
+    /// changed since the last, so a large table is answered without being
+    /// built anew.
+    pub async fn table_json(&self, capability: Option<&str>) -> Result<Vec<u8>, ConductorError> {
+        let capability = capability.map(str::to_owned);
+        self.request(|reply| Control::TableJson { capability, reply })
+            .await
+    }
+
     /// Whether a session with this id is in the table (in any state; ids
     /// are never reused within a conductor). Unlike [`Conductor::snapshot`]
     /// it does not wait for the log.

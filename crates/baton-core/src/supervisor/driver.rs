@@ -177,20 +177,27 @@ impl RunShared {
         }
     }
 
+    #[cfg(test)]
     pub fn last_line(&self) -> Option<String> {
+        self.with_last_line(|line| line.map(str::to_owned))
+            .flatten()
+    }
+
+    /// `f` of the last line shown, without copying it (`None` when the
+    /// shared state is poisoned).
+    pub fn with_last_line<R>(&self, f: impl FnOnce(Option<&str>) -> R) -> Option<R> {
         let mut shown = self.shown.lock().ok()?;
         if let Some(status) = &shown.status {
-            return Some(status.clone());
+            return Some(f(Some(status)));
         }
-        if let Some(line) = &shown.last_line {
-            return line.clone();
+        if shown.last_line.is_none() {
+            let line = match &shown.screen {
+                Some(screen) => screen.last_line(),
+                None => shown.tail.last_line(),
+            };
+            shown.last_line = Some(line);
         }
-        let line = match &shown.screen {
-            Some(screen) => screen.last_line(),
-            None => shown.tail.last_line(),
-        };
-        shown.last_line = Some(line.clone());
-        line
+        Some(f(shown.last_line.as_ref().and_then(Option::as_deref)))
     }
 }
 

@@ -15,6 +15,7 @@ mod leasing;
 mod placement;
 mod policy;
 mod recovery;
+mod table;
 mod termination;
 #[cfg(test)]
 mod tests;
@@ -77,6 +78,12 @@ pub(crate) enum Control {
     },
     Snapshot {
         reply: oneshot::Sender<Vec<SessionRow>>,
+    },
+    /// The table as JSON (see [`table`]), only live sessions with the
+    /// capability when one is given.
+    TableJson {
+        capability: Option<String>,
+        reply: oneshot::Sender<Vec<u8>>,
     },
     Contains {
         id: SessionId,
@@ -176,6 +183,8 @@ struct Entry {
     /// next run may be an attempt that conductor started and never
     /// recorded, so that run first ends what carries its mark.
     unrecorded_run: bool,
+    /// Its row as `ps` last showed it (see [`table`]).
+    shown: Option<Box<table::Kept>>,
 }
 
 /// What a session that is to run next waits for.
@@ -235,6 +244,8 @@ pub(crate) struct Supervisor {
     ssh_hosts: HashMap<String, (Arc<proc::ssh::SshHost>, Arc<proc::remote_feed::HostFeed>)>,
     /// What the handlers of the current message decided; performed after it.
     effects: Effects,
+    /// The session table as `ps` last showed it.
+    table: table::Table,
 }
 
 /// `" (known: a, b)"`, or `" (it is empty)"`.
@@ -308,6 +319,7 @@ impl Supervisor {
             hooks: None,
             ssh_hosts: HashMap::new(),
             effects: Effects::default(),
+            table: table::Table::default(),
         }
     }
 
@@ -524,6 +536,17 @@ impl Supervisor {
                     let _ = reply.send(snapshot);
                 });
             }
+            Control::TableJson { capability, reply } => {
+                let table = self.table.json(
+                    &mut self.sessions,
+                    &self.ended,
+                    self.epoch,
+                    capability.as_deref(),
+                );
+                self.effects.after_log(move |_| {
+                    let _ = reply.send(table);
+                });
+            }
             Control::Shutdown {
                 reason,
                 force,
@@ -612,6 +635,7 @@ impl Supervisor {
                 drawn_by: None,
                 recorded_marker: None,
                 unrecorded_run: false,
+                shown: None,
             },
         );
         match recovered {
@@ -1795,57 +1819,8 @@ impl Supervisor {
         self.effects.arm(self.opts.probe.stall_restart_after, timer);
     }
 
-    fn snapshot(&self) -> Vec<SessionRow> {
-        if self.ended.is_empty() {
-            // The table's own order is by id already.
-            return self.live_rows().collect();
-        }
-        let mut rows: Vec<SessionRow> = self
-            .ended
-            .iter()
-            .filter(|(id, _)| !self.sessions.contains_key(*id))
-            .map(|(_, row)| {
-                let mut row = row.clone();
-                row.age_ms += self.epoch.elapsed().as_millis() as u64;
-                row
-            })
-            .collect();
-        rows.extend(self.live_rows());
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
-        rows
-    }
-
-    fn live_rows(&self) -> impl Iterator<Item = SessionRow> + '_ {
-        self.sessions.iter().map(|(id, e)| SessionRow {
-            id: id.to_string(),
-            agent: e.spec.agent.to_string(),
-            host: e.host.clone().unwrap_or_else(|| "local".into()),
-            state: e.state,
-            reason: e.reason.clone(),
-            restarts: e.restarts,
-            attempt: e.attempt,
-            pid: e.pid,
-            age_ms: e
-                .created
-                .elapsed()
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            last_line: e.shared.last_line(),
-            out_bytes: e.shared.out_bytes.load(Ordering::Relaxed),
-            err_bytes: e.shared.err_bytes.load(Ordering::Relaxed),
-            exit_code: e.exit.and_then(|s| s.code),
-            exit_signal: e.exit.and_then(|s| s.signal),
-            payload: e.payload.clone(),
-            message: e.message.clone(),
-            capabilities: e.spec.capabilities.clone(),
-            account: e.lease.as_ref().map(|l| l.account.clone()),
-            backend: e.spec.backend.to_string(),
-            evidence: e.evidence.clone(),
-            worktree: e.worktree_view.clone(),
-            usage: e.usage,
-            wait_kind: e.wait_kind.filter(|_| e.state == SessionState::InputWait),
-            hooks: e.hooks,
-        })
+    fn snapshot(&mut self) -> Vec<SessionRow> {
+        self.table.rows(&mut self.sessions, &self.ended, self.epoch)
     }
 
     /// Uniform in [0, 1), from xorshift64; jitter needs no cryptographic quality.

@@ -209,7 +209,7 @@ impl Table {
         told
     }
 
-    fn row(&self, name: &str) -> crate::conductor::SessionRow {
+    fn row(&mut self, name: &str) -> crate::conductor::SessionRow {
         self.sup
             .snapshot()
             .into_iter()
@@ -294,6 +294,175 @@ async fn spawn_decides_one_run_and_answers_after_its_first_record() {
     );
     // A second session with the same id starts nothing.
     assert!(drives(&t.spawn(spec("a"))).is_empty());
+}
+
+/// `ps`'s table as JSON, its rows kept encoded between requests, each
+/// decoded; the ages apart.
+fn table_json(t: &mut Table, capability: Option<&str>) -> Vec<(crate::conductor::SessionRow, u64)> {
+    let sup = &mut t.sup;
+    let json = sup
+        .table
+        .json(&mut sup.sessions, &sup.ended, sup.epoch, capability);
+    let rows: Vec<crate::conductor::SessionRow> =
+        serde_json::from_slice(&json).expect("the table is JSON of rows");
+    rows.into_iter()
+        .map(|mut r| (std::mem::take(&mut r.age_ms), r))
+        .map(|(age, r)| (r, age))
+        .collect()
+}
+
+/// The row of `name` built afresh from its session, not kept.
+fn fresh_row(t: &Table, name: &str) -> crate::conductor::SessionRow {
+    let id = id(name);
+    super::table::fresh_row(&id, &t.sup.sessions[&id])
+}
+
+#[tokio::test]
+async fn the_kept_table_shows_every_change_of_a_session_and_its_age_now() {
+    let mut t = table(|_| {});
+    let mut reviewer = spec("b");
+    reviewer.capabilities = vec!["review".into()];
+    t.spawn(spec("c"));
+    t.spawn(reviewer);
+    t.spawn(spec("a"));
+    let ended = crate::conductor::SessionRow {
+        state: SessionState::Completed,
+        age_ms: 5_000,
+        ..t.row("a")
+    };
+    t.sup.ended.insert(
+        id("0-ended"),
+        crate::conductor::SessionRow {
+            id: "0-ended".into(),
+            ..ended.clone()
+        },
+    );
+    // An ended row of an id spawned again: the live session is shown.
+    t.sup.ended.insert(
+        id("c"),
+        crate::conductor::SessionRow {
+            id: "c".into(),
+            ..ended
+        },
+    );
+    let first = table_json(&mut t, None);
+    let ids: Vec<&str> = first.iter().map(|(r, _)| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["0-ended", "a", "b", "c"],
+        "by id, ended rows among them"
+    );
+    assert!(
+        first[0].1 >= 5_000,
+        "an ended row's age goes on from its end"
+    );
+
+    // Each change of what a row shows, one at a time: the next table has
+    // it, as a row built afresh has it.
+    type Change = fn(&mut super::Entry);
+    let changes: [(&str, Change); 17] = [
+        ("state", |e| e.state = SessionState::InputWait),
+        ("wait kind", |e| {
+            e.wait_kind = Some(baton_proto::WaitKind::Question)
+        }),
+        ("host", |e| e.host = Some("build-1".into())),
+        ("reason", |e| e.reason = "question".into()),
+        ("restarts", |e| e.restarts = 2),
+        ("attempt", |e| e.attempt = 3),
+        ("pid", |e| e.pid = Some(4242)),
+        ("out bytes", |e| {
+            e.shared
+                .out_bytes
+                .fetch_add(10, std::sync::atomic::Ordering::Relaxed);
+        }),
+        ("err bytes", |e| {
+            e.shared
+                .err_bytes
+                .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+        }),
+        ("last line", |e| {
+            e.shared.set_status("Editing src/lib.rs".into());
+        }),
+        ("exit", |e| e.exit = Some(exit(3))),
+        ("payload", |e| {
+            e.payload = Some(serde_json::json!({"ok": true}))
+        }),
+        ("message", |e| e.message = Some("not logged in".into())),
+        ("evidence", |e| e.evidence = Some("Apply? [y/N]".into())),
+        ("usage", |e| {
+            e.usage = Some(baton_proto::Usage {
+                input_tokens: 7,
+                ..Default::default()
+            });
+        }),
+        ("hooks", |e| {
+            e.hooks = Some(baton_proto::HooksState::Reporting)
+        }),
+        ("worktree", |e| {
+            e.worktree_view = Some(baton_proto::SessionWorktree {
+                path: "/tmp/wt".into(),
+                branch: "baton/a".into(),
+                state: "live".into(),
+                reason: None,
+                end: None,
+            });
+        }),
+    ];
+    for (what, change) in changes {
+        let before = table_json(&mut t, None);
+        change(t.sup.sessions.get_mut(&id("a")).expect("a"));
+        let after = table_json(&mut t, None);
+        let row = |table: &[(crate::conductor::SessionRow, u64)]| table[1].0.clone();
+        assert_ne!(row(&before), row(&after), "a change of its {what} shows");
+        assert_eq!(
+            row(&after),
+            fresh_row(&t, "a"),
+            "after a change of its {what}"
+        );
+        let others = |table: &[(crate::conductor::SessionRow, u64)]| {
+            table
+                .iter()
+                .filter(|(r, _)| r.id != "a")
+                .map(|(r, _)| r.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            others(&before),
+            others(&after),
+            "only `a` changed with its {what}"
+        );
+    }
+    // The typed table is the same table.
+    let typed: Vec<_> = t
+        .sup
+        .snapshot()
+        .into_iter()
+        .map(|mut r| {
+            r.age_ms = 0;
+            r
+        })
+        .collect();
+    let json: Vec<_> = table_json(&mut t, None)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(typed, json);
+
+    // Only live sessions that declared the capability.
+    let reviewers = table_json(&mut t, Some("review"));
+    let ids: Vec<&str> = reviewers.iter().map(|(r, _)| r.id.as_str()).collect();
+    assert_eq!(ids, ["b"]);
+    t.sup.sessions.get_mut(&id("b")).expect("b").state = SessionState::Dead;
+    assert!(
+        table_json(&mut t, Some("review")).is_empty(),
+        "an ended reviewer is not one"
+    );
+
+    // The age is the clock's, not the kept row's.
+    let age = |t: &mut Table| table_json(t, None)[1].1;
+    let was = age(&mut t);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(age(&mut t) >= was + 30, "the age grows between requests");
 }
 
 #[tokio::test]

@@ -49,6 +49,23 @@ impl Peer {
         Ok(())
     }
 
+    /// Writes `parts` one after another, as if joined (one frame made of
+    /// pieces: a large body is not copied to put its head before it).
+    pub async fn send_parts(&mut self, parts: &[&[u8]]) -> Result<(), ProtoError> {
+        use std::io::IoSlice;
+        use tokio::io::AsyncWriteExt;
+        let mut slices: Vec<IoSlice> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut left = &mut slices[..];
+        while !left.is_empty() {
+            let n = self.write.write_vectored(left).await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            IoSlice::advance_slices(&mut left, n);
+        }
+        Ok(())
+    }
+
     /// Resolves when the client closes its end. After its request a client
     /// sends nothing more, so any byte is also taken as "gone".
     /// Cancel-safe.
@@ -161,7 +178,7 @@ async fn dispatch(daemon: &Daemon, request: Request, peer: &mut Peer) -> Result<
         Request::Logs(req) => return logs::stream(daemon, req, peer).await,
         Request::Events(req) => return events::stream(daemon, req, peer).await,
         Request::Spawn(req) => spawn::handle(daemon, req.spec, req.origin.as_ref(), req.via).await,
-        Request::Ps(req) => ps::handle(daemon, req).await,
+        Request::Ps(req) => return ps::answer(daemon, req, peer).await,
         Request::Send(req) => control::send(daemon, req).await,
         Request::Kill(req) => control::kill(daemon, req).await,
         Request::Shutdown(req) => control::shutdown(daemon, req).await,
@@ -169,12 +186,15 @@ async fn dispatch(daemon: &Daemon, request: Request, peer: &mut Peer) -> Result<
     };
     match peer.send(&reply).await {
         // Nothing was written: the client can still be told why.
-        Err(e @ ProtoError::FrameTooLarge { .. }) => {
-            let why = Response::error(ErrorKind::Internal, format!("the answer is too large: {e}"));
-            peer.send(&why).await
-        }
+        Err(e @ ProtoError::FrameTooLarge { .. }) => peer.send(&too_large(&e)).await,
         other => other,
     }
+}
+
+/// The error reply for an answer that did not fit in a frame (nothing of
+/// it was written).
+pub fn too_large(e: &ProtoError) -> Response {
+    Response::error(ErrorKind::Internal, format!("the answer is too large: {e}"))
 }
 
 /// The error reply for a conductor refusal.

@@ -1,36 +1,123 @@
 //! `ps`: the session table, optionally only the live sessions with a capability.
 
-use std::collections::HashSet;
-
-use baton_proto::Response;
 use baton_proto::request::Ps;
-use baton_proto::response::Sessions;
+use baton_proto::{MAX_FRAME, ProtoError};
 
 use super::Daemon;
-use super::connection::conductor_error;
+use super::connection::{Peer, conductor_error, too_large};
 
-pub async fn handle(daemon: &Daemon, req: Ps) -> Response {
+/// Answers `ps` with the `sessions` frame spliced around the table's JSON
+/// as the conductor keeps it, not decoded and encoded again: with a
+/// thousand sessions that is most of the request's cost.
+pub async fn answer(daemon: &Daemon, req: Ps, peer: &mut Peer) -> Result<(), ProtoError> {
     // Read before the table: every record up to it is reflected there.
     let seq = Some(daemon.conductor.last_seq()).filter(|seq| *seq > 0);
-    let mut sessions = match daemon.conductor.snapshot().await {
-        Ok(sessions) => sessions,
-        Err(e) => return conductor_error(e),
+    let table = match daemon.conductor.table_json(req.capability.as_deref()).await {
+        Ok(table) => table,
+        Err(e) => return peer.send(&conductor_error(e)).await,
     };
-    if let Some(capability) = &req.capability {
-        // The registry answers for live sessions only; ask it rather than
-        // filtering here, so `ps --capability` and the registry agree.
-        let ids: HashSet<String> = match daemon.conductor.with_capability(capability).await {
-            Ok(ids) => ids.into_iter().collect(),
-            Err(e) => return conductor_error(e),
-        };
-        sessions.retain(|s| ids.contains(&s.id));
-    }
     // Read after the table, whose records were all written before it was
     // answered: none after this one is reflected there.
     let seq_end = Some(daemon.conductor.last_seq()).filter(|seq| *seq > 0);
-    Response::Sessions(Sessions {
-        sessions,
-        seq,
-        seq_end,
-    })
+    match Framed::around(&table, seq, seq_end) {
+        Ok(frame) => {
+            peer.send_parts(&[&frame.head, &table, frame.tail.as_bytes()])
+                .await
+        }
+        // Nothing was written: the client can still be told why.
+        Err(e) => peer.send(&too_large(&e)).await,
+    }
+}
+
+/// What goes around a table (a JSON array of rows) to make it the frame
+/// of a `sessions` reply: the frame [`baton_proto::encode_frame`] makes of
+/// the typed reply, without copying the table into it.
+struct Framed {
+    /// The length prefix and the reply up to the table.
+    head: Vec<u8>,
+    /// The rest of the reply after the table.
+    tail: String,
+}
+
+impl Framed {
+    fn around(table: &[u8], seq: Option<u64>, seq_end: Option<u64>) -> Result<Framed, ProtoError> {
+        const HEAD: &[u8] = br#"{"reply":"sessions","sessions":"#;
+        let number = |n: Option<u64>| n.map_or_else(|| "null".to_owned(), |n| n.to_string());
+        let tail = format!(r#","seq":{},"seq_end":{}}}"#, number(seq), number(seq_end));
+        let len = HEAD.len() + table.len() + tail.len();
+        if len > MAX_FRAME {
+            return Err(ProtoError::FrameTooLarge {
+                len: len as u64,
+                max: MAX_FRAME as u64,
+            });
+        }
+        let mut head = Vec::with_capacity(4 + HEAD.len());
+        // `len <= MAX_FRAME < u32::MAX`, so the cast is exact.
+        head.extend_from_slice(&(len as u32).to_be_bytes());
+        head.extend_from_slice(HEAD);
+        Ok(Framed { head, tail })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_proto::response::Sessions;
+    use baton_proto::{Response, SessionRow, SessionState, encode_frame};
+
+    use super::*;
+
+    fn row(id: &str) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            agent: "command".into(),
+            host: "local".into(),
+            state: SessionState::Healthy,
+            reason: "output".into(),
+            restarts: 0,
+            attempt: 1,
+            pid: Some(4242),
+            age_ms: 1234,
+            last_line: Some("a \"quoted\" line ,\"age_ms\":0,".into()),
+            out_bytes: 10,
+            err_bytes: 0,
+            exit_code: None,
+            exit_signal: None,
+            payload: None,
+            message: None,
+            capabilities: vec!["review".into()],
+            account: None,
+            backend: "pipes".into(),
+            evidence: None,
+            worktree: None,
+            usage: None,
+            wait_kind: None,
+            hooks: None,
+        }
+    }
+
+    #[test]
+    fn a_spliced_sessions_frame_is_the_encoded_reply() {
+        for rows in [vec![], vec![row("a")], vec![row("a"), row("b")]] {
+            for (seq, seq_end) in [(None, None), (Some(3), Some(9))] {
+                let table = serde_json::to_vec(&rows).unwrap();
+                let typed = Response::Sessions(Sessions {
+                    sessions: rows.clone(),
+                    seq,
+                    seq_end,
+                });
+                let framed = Framed::around(&table, seq, seq_end).unwrap();
+                let frame = [&framed.head, &table, framed.tail.as_bytes()].concat();
+                assert_eq!(frame, encode_frame(&typed).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn a_table_too_large_for_a_frame_is_refused_before_anything_is_sent() {
+        let table = vec![b' '; MAX_FRAME];
+        assert!(matches!(
+            Framed::around(&table, None, None),
+            Err(ProtoError::FrameTooLarge { .. })
+        ));
+    }
 }
