@@ -47,9 +47,9 @@ struct Encoded {
     age_at: Option<usize>,
 }
 
-/// What comes right before a row's age in its JSON: a field name stands
-/// once in an object, and a quote inside a string is escaped, so this is
-/// found nowhere else in a row.
+/// What comes right before a row's age in its JSON. Its first occurrence
+/// is the row's own: only strings and numbers come before it, and a quote
+/// inside a string is escaped (a payload after it may hold the same key).
 const AGE_KEY: &[u8] = br#","age_ms":"#;
 
 impl Table {
