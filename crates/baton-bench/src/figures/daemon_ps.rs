@@ -15,7 +15,7 @@ use crate::Fallible;
 use crate::daemon::Daemon;
 use crate::report::{Row, Target};
 use crate::stats::Summary;
-use crate::sys::group_exists;
+use crate::sys::{ProcStat, group_exists};
 
 /// Requests before each timed series, not counted (page cache, allocator).
 const WARMUP: usize = 5;
@@ -23,6 +23,9 @@ const WARMUP: usize = 5;
 /// Time after the last session turned `healthy` before timing, so the
 /// requests do not meet the tail of the spawn burst.
 const SETTLE: Duration = Duration::from_secs(1);
+
+/// How long the daemon's CPU is read while nothing asks it anything.
+const IDLE_WINDOW: Duration = Duration::from_secs(3);
 
 /// How long one `baton ps` process may take.
 const CLIENT_LIMIT: Duration = Duration::from_secs(30);
@@ -67,7 +70,9 @@ pub async fn measure(ctx: &Ctx, sessions: usize, requests: usize) -> Fallible<Ou
              sequential requests per series after {WARMUP} unmeasured; answered = connect + hello \
              + `ps` + the whole `sessions` reply read, from the bench process (what the daemon \
              does); decoded = the same and the reply decoded into rows (a client's share added); \
-             baseline = the same on the same daemon before any session was spawned"
+             baseline = the same on the same daemon before any session was spawned; idle CPU = \
+             the daemon's user + system time over {} s in which nothing asks it anything",
+            IDLE_WINDOW.as_secs()
         ),
         format!(
             "daemon-ps: `baton ps --json` = wall time of the client process (exec, connect, \
@@ -94,6 +99,12 @@ pub async fn measure(ctx: &Ctx, sessions: usize, requests: usize) -> Fallible<Ou
     }
     Ok(Outcome {
         rows: vec![
+            Row::new(
+                format!("daemon CPU while idle, {n} sessions (ms/s)"),
+                m.idle_full,
+                Some(m.idle_empty),
+                Target::None,
+            ),
             Row::new(
                 format!("ps answered, {n} sessions, p50 (ms)"),
                 raw_full.p50,
@@ -142,6 +153,9 @@ pub async fn measure(ctx: &Ctx, sessions: usize, requests: usize) -> Fallible<Ou
 }
 
 struct Measured {
+    /// The daemon's CPU while idle, milliseconds per second.
+    idle_empty: f64,
+    idle_full: f64,
     raw_empty: Vec<f64>,
     raw_full: Vec<f64>,
     empty: Vec<f64>,
@@ -160,6 +174,7 @@ fn run(
     sessions: usize,
     requests: usize,
 ) -> Fallible<Measured> {
+    let idle_empty = idle_cpu(daemon)?;
     let raw_empty = time_answer(daemon, requests)?;
     let empty = time_ps(daemon, requests, 0)?;
     let cli_empty = time_cli(daemon, requests, 0)?;
@@ -184,6 +199,7 @@ fn run(
     }
     std::thread::sleep(SETTLE);
 
+    let idle_full = idle_cpu(daemon)?;
     let raw_full = time_answer(daemon, requests)?;
     let full = time_ps(daemon, requests, sessions)?;
     let cli_full = time_cli(daemon, requests, sessions)?;
@@ -196,6 +212,8 @@ fn run(
     .len();
     daemon.check_running()?;
     Ok(Measured {
+        idle_empty,
+        idle_full,
         raw_empty,
         raw_full,
         empty,
@@ -207,6 +225,22 @@ fn run(
         healthy,
         pids,
     })
+}
+
+/// The daemon's CPU time over [`IDLE_WINDOW`] in which nothing asks it
+/// anything, in milliseconds per second: what its sessions cost it while
+/// they are quiet.
+fn idle_cpu(daemon: &Daemon) -> Fallible<f64> {
+    let pid = daemon.pid().ok_or("the daemon has no pid")?;
+    let cpu = || {
+        ProcStat::read(pid)
+            .map(|s| s.cpu())
+            .ok_or_else(|| format!("cannot read the daemon's CPU time (pid {pid})"))
+    };
+    let before = cpu()?;
+    std::thread::sleep(IDLE_WINDOW);
+    let used = cpu()?.saturating_sub(before);
+    Ok(used.as_secs_f64() * 1e3 / IDLE_WINDOW.as_secs_f64())
 }
 
 /// Milliseconds of `requests` `ps` exchanges, each to the last byte of
