@@ -279,20 +279,10 @@ impl Daemon {
     /// does for a `ps`, without the client's decoding. Checked to be a
     /// `sessions` reply.
     pub fn ps_body(&self) -> Fallible<Vec<u8>> {
-        use std::io::Read;
         let mut stream = self.open(&Request::Ps(Ps::default()), EXCHANGE_LIMIT)?;
-        let mut len = [0u8; 4];
-        stream
-            .read_exact(&mut len)
-            .map_err(|e| format!("reading the answer to `ps`: {e}"))?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > baton_proto::MAX_FRAME {
-            return Err(format!("`ps` was answered with a frame of {len} bytes").into());
-        }
-        let mut body = vec![0; len];
-        stream
-            .read_exact(&mut body)
-            .map_err(|e| format!("reading the answer to `ps`: {e}"))?;
+        let body = baton_proto::read_frame_body(&mut stream)
+            .map_err(|e| format!("reading the answer to `ps`: {e}"))?
+            .ok_or("the daemon closed the connection before answering `ps`")?;
         if !body.starts_with(br#"{"reply":"sessions""#) {
             let head = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
             return Err(format!("`ps` was answered with something else: {head}").into());

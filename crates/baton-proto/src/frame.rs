@@ -48,7 +48,16 @@ pub fn encode_frame<T: Serialize + ?Sized>(msg: &T) -> Result<Vec<u8>, ProtoErro
     serde_json::to_writer(&mut frame, msg).map_err(|e| ProtoError::Unencodable {
         detail: e.to_string(),
     })?;
-    let len = frame.len() - HEADER;
+    let prefix = length_prefix(frame.len() - HEADER)?;
+    frame[..HEADER].copy_from_slice(&prefix);
+    Ok(frame)
+}
+
+/// The length prefix of a frame whose body is `len` bytes: for a frame
+/// put together from pieces already encoded. Fails with
+/// [`ProtoError::FrameTooLarge`] past [`MAX_FRAME`] (the peer would refuse
+/// it).
+pub fn length_prefix(len: usize) -> Result<[u8; HEADER], ProtoError> {
     if len > MAX_FRAME {
         return Err(ProtoError::FrameTooLarge {
             len: len as u64,
@@ -56,8 +65,7 @@ pub fn encode_frame<T: Serialize + ?Sized>(msg: &T) -> Result<Vec<u8>, ProtoErro
         });
     }
     // `len <= MAX_FRAME < u32::MAX`, so the cast is exact.
-    frame[..HEADER].copy_from_slice(&(len as u32).to_be_bytes());
-    Ok(frame)
+    Ok((len as u32).to_be_bytes())
 }
 
 /// Decodes one frame body (without its length prefix).
@@ -179,6 +187,15 @@ pub fn write_frame<T: Serialize + ?Sized>(w: &mut impl Write, msg: &T) -> Result
 /// decoding errors are as for [`decode_body`], after which the stream is
 /// still aligned on the next frame.
 pub fn read_frame<T: Message>(r: &mut impl Read) -> Result<Option<T>, ProtoError> {
+    match read_frame_body(r)? {
+        Some(body) => decode_body(&body).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads one frame's body, not decoded: [`read_frame`] without its last
+/// step, for a reader that looks at the bytes as they came.
+pub fn read_frame_body(r: &mut impl Read) -> Result<Option<Vec<u8>>, ProtoError> {
     let mut header = [0; HEADER];
     match fill(r, &mut header)? {
         0 => return Ok(None),
@@ -191,7 +208,7 @@ pub fn read_frame<T: Message>(r: &mut impl Read) -> Result<Option<T>, ProtoError
     if got < len {
         return Err(truncated(len, got));
     }
-    decode_body(&body).map(Some)
+    Ok(Some(body))
 }
 
 /// [`write_frame`] for a tokio stream: writes `msg` as one frame and flushes.

@@ -59,8 +59,8 @@ mod spawn_spec;
 
 pub use error::ProtoError;
 pub use frame::{
-    MAX_FRAME, Message, Tag, decode_body, encode_frame, read_frame, read_frame_async, write_frame,
-    write_frame_async,
+    MAX_FRAME, Message, Tag, decode_body, encode_frame, length_prefix, read_frame,
+    read_frame_async, read_frame_body, write_frame, write_frame_async,
 };
 pub use hello::{Hello, HelloReply, PROTOCOL, Refused, Side, Version, Welcome, incompatibility};
 pub use request::Request;

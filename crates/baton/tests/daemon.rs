@@ -1913,6 +1913,11 @@ fn sessions_that_ended_before_a_daemon_crash_are_still_shown_after_it() {
     assert_eq!(d.ps(), Vec::<Value>::new());
 }
 
+/// The pid a stand-in's `escape-file` step wrote to `path`, once it is there.
+fn pid_in(path: &Path) -> Option<u64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
 /// Found by the chaos suite: a pty run dies with its daemon, and what it
 /// had detached from its group (`setsid`) was left running for ever.
 #[test]
@@ -1925,11 +1930,7 @@ fn what_a_run_detached_is_ended_after_the_daemon_that_started_it_died() {
         &["--backend", "pty"],
         &[&escape, "print:working", "sleep:60000ms"],
     );
-    let escapee: u64 = wait_until("the escapee to start", SLOW, || {
-        std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-    });
+    let escapee = wait_until("the escapee to start", SLOW, || pid_in(&pid_file));
     assert!(!pid_is_gone(escapee));
     d.kill9_and_restart();
     wait_until("the escapee to be ended", SLOW, || {
@@ -1953,11 +1954,7 @@ fn what_a_run_detached_is_ended_when_its_spawn_was_never_recorded() {
         &["--backend", "pty"],
         &[&escape, "print:working", "sleep:60000ms"],
     );
-    let escapee_pid = || {
-        std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|t| t.trim().parse::<u64>().ok())
-    };
+    let escapee_pid = || pid_in(&pid_file);
     let escapee = wait_until("the escapee to start", SLOW, escapee_pid);
     d.wait_fault_kill();
     assert!(!pid_is_gone(escapee), "the escapee outlived its daemon");

@@ -193,15 +193,9 @@ impl Kept {
     }
 }
 
-/// A session's row built afresh, not kept (its age 0).
-#[cfg(test)]
-pub(super) fn fresh_row(id: &SessionId, e: &Entry) -> SessionRow {
-    fixed_row(id, e)
-}
-
-/// A session's row with what its spec fixes; the rest is set by
-/// [`refresh`].
-fn fixed_row(id: &SessionId, e: &Entry) -> SessionRow {
+/// A session's row built afresh (its age 0): what its spec fixes, and the
+/// rest set by [`refresh`].
+pub(super) fn fixed_row(id: &SessionId, e: &Entry) -> SessionRow {
     let mut row = SessionRow {
         id: id.to_string(),
         agent: e.spec.agent.to_string(),

@@ -314,7 +314,7 @@ fn table_json(t: &mut Table, capability: Option<&str>) -> Vec<(crate::conductor:
 /// The row of `name` built afresh from its session, not kept.
 fn fresh_row(t: &Table, name: &str) -> crate::conductor::SessionRow {
     let id = id(name);
-    super::table::fresh_row(&id, &t.sup.sessions[&id])
+    super::table::fixed_row(&id, &t.sup.sessions[&id])
 }
 
 #[tokio::test]

@@ -44,9 +44,7 @@ impl Peer {
     /// Writes frames already encoded ([`baton_proto::encode_frame`]), one
     /// after another, in one write.
     pub async fn send_encoded(&mut self, frames: &[u8]) -> Result<(), ProtoError> {
-        use tokio::io::AsyncWriteExt;
-        self.write.write_all(frames).await?;
-        Ok(())
+        self.send_parts(&[frames]).await
     }
 
     /// Writes `parts` one after another, as if joined (one frame made of

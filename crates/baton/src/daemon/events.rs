@@ -14,7 +14,7 @@ use std::sync::Arc;
 use baton_core::eventlog::{LoggedEvent, RawLog, Record};
 use baton_proto::request::Events;
 use baton_proto::response::{EndOfStream, ErrorKind, EventRecord, SkippedEvents};
-use baton_proto::{MAX_FRAME, ProtoError, Response, encode_frame};
+use baton_proto::{ProtoError, Response, encode_frame, length_prefix};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
@@ -171,15 +171,7 @@ async fn from_file(
 /// without decoding the record and encoding it again.
 fn splice_event(frames: &mut Vec<u8>, line: &[u8]) -> Result<(), ProtoError> {
     const HEAD: &[u8] = br#"{"reply":"event","record":"#;
-    let len = HEAD.len() + line.len() + 1;
-    if len > MAX_FRAME {
-        return Err(ProtoError::FrameTooLarge {
-            len: len as u64,
-            max: MAX_FRAME as u64,
-        });
-    }
-    // `len <= MAX_FRAME < u32::MAX`, so the cast is exact.
-    frames.extend_from_slice(&(len as u32).to_be_bytes());
+    frames.extend_from_slice(&length_prefix(HEAD.len() + line.len() + 1)?);
     frames.extend_from_slice(HEAD);
     frames.extend_from_slice(line);
     frames.push(b'}');
@@ -314,7 +306,7 @@ mod tests {
             assert_eq!(got, Some(event(record.clone())));
         }
         assert!(reader.is_empty());
-        let huge = vec![b' '; MAX_FRAME];
+        let huge = vec![b' '; baton_proto::MAX_FRAME];
         assert!(matches!(
             splice_event(&mut frames, &huge),
             Err(ProtoError::FrameTooLarge { .. })

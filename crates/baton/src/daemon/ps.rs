@@ -1,7 +1,7 @@
 //! `ps`: the session table, optionally only the live sessions with a capability.
 
 use baton_proto::request::Ps;
-use baton_proto::{MAX_FRAME, ProtoError};
+use baton_proto::{ProtoError, length_prefix};
 
 use super::Daemon;
 use super::connection::{Peer, conductor_error, too_large};
@@ -44,17 +44,8 @@ impl Framed {
         const HEAD: &[u8] = br#"{"reply":"sessions","sessions":"#;
         let number = |n: Option<u64>| n.map_or_else(|| "null".to_owned(), |n| n.to_string());
         let tail = format!(r#","seq":{},"seq_end":{}}}"#, number(seq), number(seq_end));
-        let len = HEAD.len() + table.len() + tail.len();
-        if len > MAX_FRAME {
-            return Err(ProtoError::FrameTooLarge {
-                len: len as u64,
-                max: MAX_FRAME as u64,
-            });
-        }
-        let mut head = Vec::with_capacity(4 + HEAD.len());
-        // `len <= MAX_FRAME < u32::MAX`, so the cast is exact.
-        head.extend_from_slice(&(len as u32).to_be_bytes());
-        head.extend_from_slice(HEAD);
+        let prefix = length_prefix(HEAD.len() + table.len() + tail.len())?;
+        let head = [&prefix[..], HEAD].concat();
         Ok(Framed { head, tail })
     }
 }
@@ -62,37 +53,15 @@ impl Framed {
 #[cfg(test)]
 mod tests {
     use baton_proto::response::Sessions;
-    use baton_proto::{Response, SessionRow, SessionState, encode_frame};
+    use baton_proto::{MAX_FRAME, Response, SessionRow, SessionState, encode_frame};
 
     use super::*;
 
+    /// A row whose last line holds quotes and the age's own key.
     fn row(id: &str) -> SessionRow {
-        SessionRow {
-            id: id.into(),
-            agent: "command".into(),
-            host: "local".into(),
-            state: SessionState::Healthy,
-            reason: "output".into(),
-            restarts: 0,
-            attempt: 1,
-            pid: Some(4242),
-            age_ms: 1234,
-            last_line: Some("a \"quoted\" line ,\"age_ms\":0,".into()),
-            out_bytes: 10,
-            err_bytes: 0,
-            exit_code: None,
-            exit_signal: None,
-            payload: None,
-            message: None,
-            capabilities: vec!["review".into()],
-            account: None,
-            backend: "pipes".into(),
-            evidence: None,
-            worktree: None,
-            usage: None,
-            wait_kind: None,
-            hooks: None,
-        }
+        let mut row = crate::tui::model::tests::row(id, SessionState::Healthy);
+        row.last_line = Some("a \"quoted\" line ,\"age_ms\":0,".into());
+        row
     }
 
     #[test]
