@@ -288,6 +288,14 @@ async fn a_hook_of_one_session_cannot_speak_for_another() {
         .await;
     h.wait_state("teller", SessionState::Healthy).await;
     h.wait_state("victim", SessionState::Healthy).await;
+    // Healthy comes with the first line; the second may still be on its way.
+    poll_until("the teller's two lines", || {
+        let out = h.out_log("teller");
+        let out = String::from_utf8_lossy(&out);
+        out.find("BATON_HOOK_SOCKET=")
+            .is_some_and(|at| out[at..].contains('\n'))
+    })
+    .await;
     let out = String::from_utf8_lossy(&h.out_log("teller")).into_owned();
     let value = |name: &str| {
         let at = out.find(&format!("{name}=")).expect(name) + name.len() + 1;
