@@ -83,15 +83,31 @@ impl Stat {
     }
 }
 
+/// Reads `/proc/PID/stat`: one `open`, one `read` into the stack and a
+/// `close` — a sweep reads it for every process of the machine, so no
+/// allocation and no second read to find the end. A command name that is
+/// not UTF-8 does not hide the process.
 pub(super) fn read_stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    use rustix::fs::{Mode, OFlags};
+    use std::io::Write;
+    let mut path = [0u8; 32];
+    let mut at = &mut path[..];
+    write!(at, "/proc/{pid}/stat\0").ok()?;
+    let len = 32 - at.len();
+    let path = std::ffi::CStr::from_bytes_with_nul(&path[..len]).ok()?;
+    let file = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    // The line is ~300 bytes; 52 fields of 20 digits would be ~1,100.
+    let mut buf = [0u8; 2048];
+    let n = rustix::io::read(&file, &mut buf).ok()?;
+    parse_stat(&buf[..n])
 }
 
-/// Parses `/proc/PID/stat`. The command name (field 2) may contain spaces and
-/// parentheses, so fields are counted from the last `)`.
-fn parse_stat(text: &str) -> Option<Stat> {
-    let rest = &text[text.rfind(')')? + 1..];
+/// Parses `/proc/PID/stat`. The command name (field 2) may contain spaces,
+/// parentheses and bytes that are not UTF-8, so fields are counted from the
+/// last `)`.
+fn parse_stat(line: &[u8]) -> Option<Stat> {
+    let close = line.iter().rposition(|b| *b == b')')?;
+    let rest = std::str::from_utf8(&line[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?; // field 3
     let ppid = fields.next()?.parse().ok()?; // 4
@@ -142,15 +158,46 @@ mod tests {
     #[test]
     fn stat_with_parens_in_name() {
         let line = "1234 (we (ird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
-        let stat = parse_stat(line).expect("parses");
+        let stat = parse_stat(line.as_bytes()).expect("parses");
         assert_eq!(stat.state, 'S');
         assert_eq!(stat.pgrp, 1234);
         assert_eq!(stat.tpgid, None);
         assert_eq!(stat.start_time, 987654);
         let on_a_terminal =
             "42 (sh) S 1 42 42 34816 77 4194560 100 0 0 0 0 0 0 0 20 0 1 0 5 1000 10 1";
-        let stat = parse_stat(on_a_terminal).expect("parses");
+        let stat = parse_stat(on_a_terminal.as_bytes()).expect("parses");
         assert_eq!((stat.tpgid, stat.start_time), (Some(77), 5));
+        // A name that is not UTF-8 (a process may call itself anything).
+        let mut odd =
+            b"7 (\xff\xfe) Z 1 7 7 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 9 1000 10 1".to_vec();
+        let stat = parse_stat(&odd).expect("parses");
+        assert_eq!((stat.state, stat.pgrp, stat.start_time), ('Z', 7, 9));
+        odd.truncate(40);
+        assert!(parse_stat(&odd).is_none(), "a torn line is not a process");
+    }
+
+    #[test]
+    fn read_stat_reads_what_proc_says() {
+        let me = std::process::id();
+        let text = std::fs::read(format!("/proc/{me}/stat")).unwrap();
+        let (read, parsed) = (read_stat(me).unwrap(), parse_stat(&text).unwrap());
+        assert_eq!(
+            (
+                read.state,
+                read.ppid,
+                read.pgrp,
+                read.tpgid,
+                read.start_time
+            ),
+            (
+                parsed.state,
+                parsed.ppid,
+                parsed.pgrp,
+                parsed.tpgid,
+                parsed.start_time
+            )
+        );
+        assert!(read_stat(u32::MAX).is_none());
     }
 
     #[test]
@@ -197,21 +244,25 @@ fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
     let leaders = RUN_LEADERS.lock().map(|l| l.clone()).unwrap_or_default();
     // Whether each leader looked at in this pass is still the process noted.
     let mut live_leader = std::collections::BTreeMap::new();
-    let mut leads_live_run = |pgrp: u32| {
-        let Some(&start) = leaders.get(&pgrp) else {
-            return false;
-        };
-        *live_leader.entry(pgrp).or_insert_with(|| {
-            read_stat(pgrp).is_some_and(|l| l.is_live() && l.start_time == start)
-        })
-    };
+    let is_noted = |stat: &Stat, start: u64| stat.is_live() && stat.start_time == start;
     let found = all_pids()
         .unwrap_or_default()
         .into_iter()
         .filter(|pid| *pid != me)
         .filter_map(|pid| {
-            let stat = read_stat(pid).filter(Stat::is_live)?;
-            if leads_live_run(stat.pgrp) {
+            let stat = read_stat(pid)?;
+            if let Some(&start) = leaders.get(&pid) {
+                // A leader read here is not read again for its members.
+                live_leader.entry(pid).or_insert(is_noted(&stat, start));
+            }
+            if !stat.is_live() {
+                return None;
+            }
+            if let Some(&start) = leaders.get(&stat.pgrp)
+                && *live_leader
+                    .entry(stat.pgrp)
+                    .or_insert_with(|| read_stat(stat.pgrp).is_some_and(|l| is_noted(&l, start)))
+            {
                 return None;
             }
             // Only our own processes' environments are readable.
@@ -225,9 +276,9 @@ fn sweep_once(tokens: &[&str]) -> Vec<(i32, usize)> {
     // Forget the leaders that are gone (looked at here, or now).
     if let Ok(mut noted) = RUN_LEADERS.lock() {
         noted.retain(|pid, start| {
-            *live_leader.entry(*pid).or_insert_with(|| {
-                read_stat(*pid).is_some_and(|l| l.is_live() && l.start_time == *start)
-            })
+            *live_leader
+                .entry(*pid)
+                .or_insert_with(|| read_stat(*pid).is_some_and(|l| is_noted(&l, *start)))
         });
     }
     found
