@@ -11,6 +11,7 @@
 
 mod envfile;
 mod group;
+mod launch;
 mod pty;
 pub mod remote_feed;
 mod shim;
@@ -26,6 +27,7 @@ pub use group::{
     RUN_MARK, group_is_empty, live_children, note_run_leader, process_start_time, signal_group,
     sweep_strays, wait_group_empty,
 };
+pub use launch::AgentProcess;
 pub use pty::{PtyChild, PtyReader, PtySize, PtyWriter, resize_pty, spawn_pty};
 pub use shim::{
     MarkerScanner, SHIM_IDENTITY, SHIM_NAME, ShimNotFound, parse_status, read_status, shim_path,

@@ -4,7 +4,8 @@
 //! The agent leads its own session with the PTY slave as controlling terminal
 //! on fds 0, 1 and 2; baton keeps only the master. Everything else (program
 //! resolution, workdir check, environment, signal reset, close-on-exec,
-//! parent-death signal) is shared with the pipe spawn in `spawn.rs`.
+//! parent-death signal) is shared with the pipe spawn in `spawn.rs` and
+//! `launch.rs`.
 //!
 //! The parent must never keep a slave fd: while one is open, the master never
 //! reports end of file.
@@ -13,7 +14,6 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
@@ -21,9 +21,9 @@ use rustix::io::Errno;
 use rustix::pty::OpenptFlags;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::process::Child;
 
-use super::spawn::prepare;
+use super::launch::{AgentProcess, Grouping};
+use super::spawn::check;
 use super::{Pid, SpawnFailure, SpawnRequest};
 
 /// `TERM` given to a PTY agent whose request does not set one.
@@ -57,7 +57,7 @@ impl Default for PtySize {
 pub struct PtyChild {
     /// Handle used to wait for the leader's exit. It holds no stdio, so
     /// waiting on it never closes input.
-    pub child: Child,
+    pub child: AgentProcess,
     /// The leader's pid, which is also its pgid and sid, so
     /// [`super::signal_group`] and [`super::group_is_empty`] work as for a
     /// pipe spawn.
@@ -212,13 +212,8 @@ fn winsize(size: PtySize) -> rustix::termios::Winsize {
 /// [`SpawnFailure::Os`]), on a thread that outlives the agent (see
 /// [`super::spawn_pty_async`]).
 pub fn spawn_pty(req: &SpawnRequest, size: PtySize) -> Result<PtyChild, SpawnFailure> {
-    let mut prepared = prepare(req)?;
-    let program = prepared.program.clone();
-    let os = |source: io::Error| SpawnFailure::Os {
-        program: program.clone(),
-        source,
-    };
-
+    let checked = check(req)?;
+    let os = |source: io::Error| checked.os(source);
     let (master, slave) = open_pty(size).map_err(os)?;
     if tokio::runtime::Handle::try_current().is_err() {
         // Registering the master would panic.
@@ -228,27 +223,28 @@ pub fn spawn_pty(req: &SpawnRequest, size: PtySize) -> Result<PtyChild, SpawnFai
     // closed only when the `AsyncFd` drops it.
     let master = unsafe { AsyncFd::register(master) }.map_err(|e| os(e.into()))?;
     let master = Arc::new(master);
-    if !req.env.iter().any(|(k, _)| k == "TERM") {
-        prepared.cmd.env("TERM", DEFAULT_TERM);
+    let mut env = req.env.clone();
+    if !env.iter().any(|(k, _)| k == "TERM") {
+        env.push(("TERM".into(), DEFAULT_TERM.into()));
     }
-    prepared
-        .cmd
-        .stdin(Stdio::from(slave.try_clone().map_err(os)?))
-        .stdout(Stdio::from(slave.try_clone().map_err(os)?))
-        .stderr(Stdio::from(slave));
-    // SAFETY: the closure only makes async-signal-safe calls (setsid, ioctl)
-    // and does not allocate. It runs after the reset hook added by `prepare`
-    // and after std has put the slave on fds 0, 1 and 2.
-    unsafe {
-        prepared.cmd.pre_exec(take_terminal);
-    }
-    // Consumes the command, closing the parent's slave fds.
-    let (child, pid, resolved) = prepared.spawn()?;
+    // A new session whose controlling terminal is the slave, on 0, 1 and 2.
+    let mut child = checked.launch(
+        req,
+        &env,
+        [slave.as_fd(), slave.as_fd(), slave.as_fd()],
+        None,
+        Grouping::NewSessionOnTerminal,
+        true,
+    )?;
+    child.kill_on_drop(true);
+    // The parent never keeps the slave: the master would never see EOF.
+    drop(slave);
+    let pid = child.pid();
     Ok(PtyChild {
         start_time: super::process_start_time(pid),
         child,
         pid,
-        program: resolved,
+        program: checked.resolved,
         output: PtyReader {
             master: Arc::clone(&master),
         },
@@ -279,22 +275,6 @@ fn open_pty(size: PtySize) -> io::Result<(OwnedFd, OwnedFd)> {
     rustix::termios::tcsetwinsize(&master, winsize(size))?;
     rustix::io::ioctl_fionbio(&master, true)?;
     Ok((master, slave))
-}
-
-/// Runs in the child between fork and exec: a new session (not a new process
-/// group first, which would make `setsid` fail with EPERM), then the slave on
-/// fd 0 becomes its controlling terminal.
-fn take_terminal() -> io::Result<()> {
-    // SAFETY: async-signal-safe libc calls, no memory passed.
-    unsafe {
-        if libc::setsid() == -1 {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -355,7 +335,7 @@ mod tests {
         all
     }
 
-    async fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    async fn wait_exit(child: &mut AgentProcess) -> std::process::ExitStatus {
         timeout(DEADLINE, child.wait())
             .await
             .expect("deadline")

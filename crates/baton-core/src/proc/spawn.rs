@@ -1,13 +1,14 @@
 //! Starting an agent: argv only, its own process group, a clean signal state.
 
 use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::net::unix::pipe;
 
 use super::Pid;
+use super::launch::{AgentProcess, Grouping, LaunchError, Plan, Step, launch};
 
 /// What to start and where. The argv is executed directly; no shell is involved.
 #[derive(Debug, Clone)]
@@ -26,18 +27,17 @@ pub struct SpawnRequest {
 #[derive(Debug)]
 pub struct SpawnedChild {
     /// Handle used to wait for the leader's exit.
-    pub child: Child,
+    pub child: AgentProcess,
     /// The leader's pid, which is also the pgid of the agent's process group.
     pub pid: Pid,
     /// Start time of the leader (see [`super::process_start_time`]).
     pub start_time: Option<u64>,
-    /// The agent's stdin, when requested. Held by the session, never by `child`,
-    /// because tokio closes a child's stdin when waiting on it.
-    pub stdin: Option<ChildStdin>,
+    /// The agent's stdin, when requested.
+    pub stdin: Option<pipe::Sender>,
     /// The agent's stdout.
-    pub stdout: ChildStdout,
+    pub stdout: pipe::Receiver,
     /// The agent's stderr.
-    pub stderr: ChildStderr,
+    pub stderr: pipe::Receiver,
     /// The resolved program path.
     pub program: PathBuf,
 }
@@ -150,109 +150,153 @@ fn check_executable(path: &Path) -> Result<(), Option<PathBuf>> {
 ///
 /// The child gets default signal dispositions and an empty signal mask (an
 /// ignored SIGTERM inherited from whoever started baton would otherwise make
-/// the agent unkillable by the polite path), and every inherited file
-/// descriptor above 2 is closed at exec.
+/// the agent unkillable by the polite path), SIGTERM when the conductor
+/// dies, and every inherited file descriptor above 2 is closed at exec.
+/// Started without copying the conductor (see `launch`). Must be called
+/// inside a tokio runtime, which watches the child and its pipes.
 pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
-    let mut prepared = prepare(req)?;
-    prepared
-        .cmd
-        .stdin(if req.stdin_pipe {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let program = prepared.program.clone();
-    let (mut child, pid, resolved) = prepared.spawn()?;
-    let stdout = child.stdout.take().ok_or_else(|| missing_pipe(&program))?;
-    let stderr = child.stderr.take().ok_or_else(|| missing_pipe(&program))?;
-    let stdin = child.stdin.take();
+    let checked = check(req)?;
+    let os = |e: rustix::io::Errno| checked.os(e.into());
+    let (out_read, out_write) = pipe().map_err(os)?;
+    let (err_read, err_write) = pipe().map_err(os)?;
+    let (stdin_child, stdin_ours) = if req.stdin_pipe {
+        let (read, write) = pipe().map_err(os)?;
+        (read, Some(write))
+    } else {
+        (dev_null().map_err(os)?, None)
+    };
+    let mut child = checked.launch(
+        req,
+        &req.env,
+        [stdin_child.as_fd(), out_write.as_fd(), err_write.as_fd()],
+        None,
+        Grouping::NewGroup,
+        true,
+    )?;
+    child.kill_on_drop(true);
+    // The child's ends close here: the parent keeps only its own.
+    drop((stdin_child, out_write, err_write));
+    let pid = child.pid();
+    let io = |e: std::io::Error| checked.os(e);
     Ok(SpawnedChild {
         start_time: super::process_start_time(pid),
         child,
         pid,
-        stdin,
-        stdout,
-        stderr,
-        program: resolved,
+        stdin: stdin_ours
+            .map(pipe::Sender::from_owned_fd)
+            .transpose()
+            .map_err(io)?,
+        stdout: pipe::Receiver::from_owned_fd(out_read).map_err(io)?,
+        stderr: pipe::Receiver::from_owned_fd(err_read).map_err(io)?,
+        program: checked.resolved,
     })
 }
 
-/// A command checked and built but not yet started: the part of a spawn that
-/// pipe and PTY mode share. The caller adds stdio and the grouping (process
-/// group or session), then calls [`Prepared::spawn`].
-pub(super) struct Prepared {
-    /// argv, workdir, environment, `kill_on_drop` and the child-state reset
-    /// (the first `pre_exec` hook; later hooks run after it).
-    pub(super) cmd: Command,
+/// A pipe, both ends close-on-exec.
+fn pipe() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+}
+
+/// `/dev/null` to read, close-on-exec.
+fn dev_null() -> rustix::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+}
+
+/// A request whose argv, workdir and program were checked: the part of a
+/// start that pipes, PTY and shim share.
+pub(super) struct Checked {
     /// argv[0] as given, for error messages.
     pub(super) program: String,
     /// The resolved program path.
     pub(super) resolved: PathBuf,
 }
 
-/// Checks the argv, the workdir and the program, and builds the command.
-pub(super) fn prepare(req: &SpawnRequest) -> Result<Prepared, SpawnFailure> {
-    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
+/// Checks the argv, the workdir and the program.
+pub(super) fn check(req: &SpawnRequest) -> Result<Checked, SpawnFailure> {
+    let program = req.argv.first().ok_or(SpawnFailure::EmptyArgv)?;
     if !req.cwd.is_dir() {
         return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
     }
     let resolved = resolve_program(program, &req.cwd, &req.env)?;
-
-    let mut cmd = Command::new(&resolved);
-    cmd.arg0(program)
-        .args(args)
-        .current_dir(&req.cwd)
-        .envs(req.env.iter().map(|(k, v)| (k, v)))
-        .kill_on_drop(true);
-    let conductor_pid = std::process::id() as libc::pid_t;
-    // SAFETY: the closure only makes async-signal-safe calls (sigprocmask,
-    // signal, prctl, getppid, syscall) and does not allocate.
-    unsafe {
-        cmd.pre_exec(move || reset_child_state(conductor_pid, true));
-    }
-    Ok(Prepared {
-        cmd,
+    Ok(Checked {
         program: program.clone(),
         resolved,
     })
 }
 
-impl Prepared {
-    /// Starts the command. Consumes it, so any stdio handles the command
-    /// holds (a PTY slave, pipe ends) are closed in the parent on return.
-    pub(super) fn spawn(self) -> Result<(Child, Pid, PathBuf), SpawnFailure> {
-        let Prepared {
-            mut cmd,
-            program,
-            resolved,
-        } = self;
-        let child = cmd.spawn().map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => SpawnFailure::NotFound {
-                program: program.clone(),
-                searched: None,
-            },
-            std::io::ErrorKind::PermissionDenied => SpawnFailure::NotExecutable(resolved.clone()),
-            _ => SpawnFailure::Os {
-                program: program.clone(),
-                source,
-            },
-        })?;
-        drop(cmd);
-        let pid = Pid(child.id().ok_or_else(|| SpawnFailure::Os {
-            program,
-            source: std::io::Error::other("child exited before its pid was read"),
-        })?);
-        Ok((child, pid, resolved))
+impl Checked {
+    pub(super) fn os(&self, source: std::io::Error) -> SpawnFailure {
+        SpawnFailure::Os {
+            program: self.program.clone(),
+            source,
+        }
     }
-}
 
-fn missing_pipe(program: &str) -> SpawnFailure {
-    SpawnFailure::Os {
-        program: program.to_owned(),
-        source: std::io::Error::other("stdio pipe missing after spawn"),
+    /// Starts the checked program with `req`'s argv and workdir, `env` on
+    /// top of the conductor's environment, and `stdio` on 0, 1 and 2.
+    pub(super) fn launch(
+        &self,
+        req: &SpawnRequest,
+        env: &[(String, String)],
+        stdio: [BorrowedFd<'_>; 3],
+        extra: Option<(BorrowedFd<'_>, i32)>,
+        grouping: Grouping,
+        parent_death: bool,
+    ) -> Result<AgentProcess, SpawnFailure> {
+        let argv: Vec<OsString> = req.argv.iter().map(OsString::from).collect();
+        self.launch_argv(
+            &self.resolved,
+            &argv,
+            req,
+            env,
+            stdio,
+            extra,
+            grouping,
+            parent_death,
+        )
+    }
+
+    /// [`Checked::launch`] of another program and argv (the shim's, which
+    /// runs the checked one).
+    #[allow(clippy::too_many_arguments)]
+    fn launch_argv(
+        &self,
+        executable: &Path,
+        argv: &[OsString],
+        req: &SpawnRequest,
+        env: &[(String, String)],
+        stdio: [BorrowedFd<'_>; 3],
+        extra: Option<(BorrowedFd<'_>, i32)>,
+        grouping: Grouping,
+        parent_death: bool,
+    ) -> Result<AgentProcess, SpawnFailure> {
+        let plan = Plan {
+            program: executable,
+            argv,
+            cwd: &req.cwd,
+            env,
+            stdio,
+            extra,
+            grouping,
+            parent_death,
+        };
+        launch(&plan).map_err(
+            |LaunchError { step, error }| match (step, error.raw_os_error()) {
+                (Step::Exec, Some(libc::ENOENT)) => SpawnFailure::NotFound {
+                    program: self.program.clone(),
+                    searched: None,
+                },
+                (Step::Exec, Some(libc::EACCES)) => {
+                    SpawnFailure::NotExecutable(executable.to_owned())
+                }
+                (Step::Workdir, _) => SpawnFailure::WorkdirMissing(req.cwd.clone()),
+                (step, _) => self.os(std::io::Error::new(
+                    error.kind(),
+                    format!("{}: {error}", step.describe()),
+                )),
+            },
+        )
     }
 }
 
@@ -322,111 +366,50 @@ pub const SHIM_LOCK_FD: i32 = 3;
 pub fn spawn_shim(
     req: &SpawnRequest,
     setup: ShimSetup,
-) -> Result<(Child, Pid, Option<u64>), SpawnFailure> {
-    let (program, args) = req.argv.split_first().ok_or(SpawnFailure::EmptyArgv)?;
-    if !req.cwd.is_dir() {
-        return Err(SpawnFailure::WorkdirMissing(req.cwd.clone()));
-    }
-    let resolved = resolve_program(program, &req.cwd, &req.env)?;
-    let mut cmd = Command::new(&setup.shim);
-    cmd.arg("--status").arg(&setup.status);
+) -> Result<(AgentProcess, Pid, Option<u64>), SpawnFailure> {
+    let checked = check(req)?;
+    let os = |e: rustix::io::Errno| checked.os(e.into());
+    let mut argv: Vec<OsString> = vec![setup.shim.clone().into(), "--status".into()];
+    argv.push(setup.status.clone().into());
     if let Some(fifo) = &setup.stdin_fifo {
-        cmd.arg("--stdin").arg(fifo);
+        argv.extend(["--stdin".into(), fifo.clone().into()]);
     }
-    let lock_fd = setup.lock.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
-    if lock_fd.is_some() {
-        cmd.arg("--lock-fd").arg(SHIM_LOCK_FD.to_string());
+    if setup.lock.is_some() {
+        argv.extend(["--lock-fd".into(), SHIM_LOCK_FD.to_string().into()]);
     }
-    let (stdout, stderr) = match setup.output {
-        ShimOutput::Files { stdout, stderr } => (Stdio::from(stdout), Stdio::from(stderr)),
+    let null = dev_null().map_err(os)?;
+    let (stdout, stderr) = match &setup.output {
+        ShimOutput::Files { stdout, stderr } => (stdout.as_fd(), stderr.as_fd()),
         ShimOutput::Rolling { out, err, limits } => {
-            cmd.arg("--logs")
-                .arg(out)
-                .arg(err)
-                .arg(limits.max_size.to_string())
-                .arg(limits.keep.unwrap_or(0).to_string());
-            (Stdio::null(), Stdio::null())
+            argv.extend([
+                "--logs".into(),
+                out.clone().into(),
+                err.clone().into(),
+                limits.max_size.to_string().into(),
+                limits.keep.unwrap_or(0).to_string().into(),
+            ]);
+            (null.as_fd(), null.as_fd())
         }
     };
-    cmd.arg("--exec")
-        .arg(&resolved)
-        .arg("--")
-        .arg(program)
-        .args(args)
-        .current_dir(&req.cwd)
-        .envs(req.env.iter().map(|(k, v)| (k, v)))
-        .kill_on_drop(false)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0);
-    let conductor_pid = std::process::id() as libc::pid_t;
-    // SAFETY: as in `prepare`.
-    unsafe {
-        cmd.pre_exec(move || reset_child_state(conductor_pid, false));
-    }
-    if let Some(fd) = lock_fd {
-        // After `reset_child_state`, which marks every descriptor above
-        // stderr close-on-exec. SAFETY: dup2 and fcntl, async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                let moved = if fd == SHIM_LOCK_FD {
-                    // Already in place: only its close-on-exec goes.
-                    libc::fcntl(fd, libc::F_SETFD, 0)
-                } else {
-                    libc::dup2(fd, SHIM_LOCK_FD)
-                };
-                if moved < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
-    let prepared = Prepared {
-        cmd,
-        program: program.clone(),
-        resolved,
-    };
-    let (child, pid, _) = prepared.spawn()?;
+    argv.extend([
+        "--exec".into(),
+        checked.resolved.clone().into(),
+        "--".into(),
+    ]);
+    argv.extend(req.argv.iter().map(OsString::from));
+    // The shim outlives the conductor by design: no parent-death signal.
+    let child = checked.launch_argv(
+        &setup.shim,
+        &argv,
+        req,
+        &req.env,
+        [null.as_fd(), stdout, stderr],
+        setup.lock.as_ref().map(|lock| (lock.as_fd(), SHIM_LOCK_FD)),
+        Grouping::NewGroup,
+        false,
+    )?;
+    let pid = child.pid();
     Ok((child, pid, super::process_start_time(pid)))
-}
-
-/// Runs in the child between fork and exec. With `pdeath`, the child gets
-/// SIGTERM when the conductor dies.
-fn reset_child_state(conductor_pid: libc::pid_t, pdeath: bool) -> std::io::Result<()> {
-    // SAFETY: async-signal-safe libc calls on locals only.
-    unsafe {
-        // If the conductor dies without a shutdown (SIGKILL, OOM), the agent
-        // gets SIGTERM instead of running on unsupervised. The signal follows
-        // the forking *thread*; baton forks on its spawner thread, which lives
-        // as long as the process (see `spawner`). Recovery of what remains
-        // (grandchildren, agents ignoring SIGTERM) belongs to the next conductor.
-        if pdeath {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-        }
-        if libc::getppid() != conductor_pid {
-            // The conductor died between fork and prctl.
-            return Err(std::io::Error::other("conductor exited during spawn"));
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for sig in 1..32 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        // Mark (not close) every fd above stderr close-on-exec: std's own
-        // exec-error pipe must stay open until exec.
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
-        );
-    }
-    Ok(())
 }
 
 /// Raises the soft limit on open files to the hard limit. Each session holds

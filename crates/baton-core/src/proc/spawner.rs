@@ -1,7 +1,8 @@
 //! Forking off the async runtime.
 //!
-//! `fork`+`exec` takes a millisecond or so; done on a tokio worker, a burst
-//! of spawns delays every exit, output and deadline behind it. Spawns run on
+//! A start takes a fraction of a millisecond and blocks its thread until
+//! the child runs its program; done on a tokio worker, a burst of spawns
+//! would delay every exit, output and deadline behind it. Spawns run on
 //! one dedicated thread instead. It must live as long as the process:
 //! `PR_SET_PDEATHSIG` fires when the *thread* that forked the agent exits,
 //! so a pool thread that retires (as `spawn_blocking` threads do after 10 s
@@ -79,6 +80,6 @@ pub async fn spawn_pty_async(req: SpawnRequest, size: PtySize) -> Result<PtyChil
 pub async fn spawn_shim_async(
     req: SpawnRequest,
     setup: ShimSetup,
-) -> Result<(tokio::process::Child, Pid, Option<u64>), SpawnFailure> {
+) -> Result<(super::AgentProcess, Pid, Option<u64>), SpawnFailure> {
     on_spawner(req, move |req| spawn_shim(req, setup)).await
 }

@@ -40,7 +40,7 @@ type Reader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
 /// A run on pipes or a PTY.
 pub(crate) struct Pipes {
     id: String,
-    child: tokio::process::Child,
+    child: proc::AgentProcess,
     pid: Pid,
     stdout: Reader,
     stderr: Reader,

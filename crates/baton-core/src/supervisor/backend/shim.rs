@@ -148,7 +148,7 @@ impl Follow {
 /// The leader: our child (watched through a pidfd, then reaped), or a shim
 /// an earlier conductor started.
 enum Leader {
-    Child(tokio::process::Child, Option<ExitWatch>),
+    Child(proc::AgentProcess),
     Adopted(Option<ExitWatch>),
 }
 
@@ -156,11 +156,7 @@ impl Leader {
     /// Cancel-safe: a pidfd's readiness and `wait` both are.
     async fn exited(&mut self) {
         match self {
-            Leader::Child(child, Some(watch)) => {
-                watch.exited().await;
-                let _ = child.try_wait();
-            }
-            Leader::Child(child, None) => {
+            Leader::Child(child) => {
                 let _ = child.wait().await;
             }
             Leader::Adopted(Some(watch)) => watch.exited().await,
@@ -262,9 +258,8 @@ async fn start(cfg: &RunRequest, adopt: Option<RecordedRun>) -> Result<(Shim, Be
                 err_offset,
                 launch,
             }));
-            let watch = ExitWatch::new(pid).ok();
             (
-                Leader::Child(child, watch),
+                Leader::Child(child),
                 pid,
                 out_offset,
                 err_offset,
@@ -606,7 +601,7 @@ async fn spawn(
     status_file: &Path,
     fifo: Option<&Path>,
     lock: Option<std::fs::File>,
-) -> Result<(tokio::process::Child, Pid, Option<u64>, u64, u64), StartError> {
+) -> Result<(proc::AgentProcess, Pid, Option<u64>, u64, u64), StartError> {
     cfg.preflight().await?;
     let shim =
         proc::shim_path().map_err(|e| StartError::failed(Missing::BatonShim, e.to_string()))?;
