@@ -257,8 +257,13 @@ impl RollingWriter {
     /// repairing what a writer that died mid-roll-over left, and deletes
     /// segments past what `limits` keeps.
     pub fn open(path: &Path, limits: Limits) -> io::Result<RollingWriter> {
-        let newest = segments(path)?.pop();
-        let active = match (head(path)?, newest) {
+        let head = head(path)?;
+        // A plain file has never rolled: no listing of the directory.
+        let newest = match head {
+            Head::Plain => None,
+            _ => segments(path)?.pop(),
+        };
+        let active = match (head, newest) {
             (Head::Plain, _) => ActiveFile::Plain,
             (Head::Missing, None) => ActiveFile::Plain,
             // Died after the plain file became segment 0: a new segment
