@@ -166,9 +166,9 @@ pub(super) fn launch(plan: &Plan<'_>) -> Result<AgentProcess, LaunchError> {
     let argv_ptrs = null_terminated(&argv);
     let envp_ptrs = null_terminated(&envp);
     // A descriptor below 3 would be overwritten by a dup2 before its own.
-    let (stdio, _copies) = above_stdio(plan.stdio).map_err(prepare)?;
+    let (stdio, mut copies) = above_stdio(plan.stdio).map_err(prepare)?;
     let (extra_from, extra_to) = match plan.extra {
-        Some((fd, to)) => (fd.as_raw_fd(), to),
+        Some((fd, to)) => (above(fd, &mut copies).map_err(prepare)?, to),
         None => (-1, -1),
     };
     let mut args = ChildArgs {
@@ -266,21 +266,26 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-/// The raw numbers of `stdio`, each 3 or above: one below is duplicated
-/// (the copies are returned, to be closed after the start).
+/// The raw numbers of `stdio`, each 3 or above (see [`above`]).
 fn above_stdio(stdio: [BorrowedFd<'_>; 3]) -> io::Result<([c_int; 3], Vec<OwnedFd>)> {
     let (mut raw, mut copies) = ([0; 3], Vec::new());
     for (slot, fd) in raw.iter_mut().zip(stdio) {
-        *slot = if fd.as_raw_fd() < 3 {
-            let copy = rustix::io::fcntl_dupfd_cloexec(fd, 3)?;
-            let n = copy.as_raw_fd();
-            copies.push(copy);
-            n
-        } else {
-            fd.as_raw_fd()
-        };
+        *slot = above(fd, &mut copies)?;
     }
     Ok((raw, copies))
+}
+
+/// The raw number of `fd`, or of a copy of it at 3 or above when it is
+/// one of 0, 1 and 2 (the copy is kept in `copies`, to be closed after the
+/// start).
+fn above(fd: BorrowedFd<'_>, copies: &mut Vec<OwnedFd>) -> io::Result<c_int> {
+    if fd.as_raw_fd() >= 3 {
+        return Ok(fd.as_raw_fd());
+    }
+    let copy = rustix::io::fcntl_dupfd_cloexec(fd, 3)?;
+    let raw = copy.as_raw_fd();
+    copies.push(copy);
+    Ok(raw)
 }
 
 /// Clones the calling thread into a child sharing its memory, with every
