@@ -22,8 +22,8 @@ use rustix::pty::OpenptFlags;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::launch::{AgentProcess, Grouping};
-use super::spawn::check;
+use super::launch::{AgentProcess, Grouping, Plan};
+use super::spawn::{check, os_argv};
 use super::{Pid, SpawnFailure, SpawnRequest};
 
 /// `TERM` given to a PTY agent whose request does not set one.
@@ -228,14 +228,16 @@ pub fn spawn_pty(req: &SpawnRequest, size: PtySize) -> Result<PtyChild, SpawnFai
         env.push(("TERM".into(), DEFAULT_TERM.into()));
     }
     // A new session whose controlling terminal is the slave, on 0, 1 and 2.
-    let mut child = checked.launch(
-        req,
-        &env,
-        [slave.as_fd(), slave.as_fd(), slave.as_fd()],
-        None,
-        Grouping::NewSessionOnTerminal,
-        true,
-    )?;
+    let mut child = checked.start(&Plan {
+        program: &checked.resolved,
+        argv: &os_argv(req),
+        cwd: &req.cwd,
+        env: &env,
+        stdio: [slave.as_fd(), slave.as_fd(), slave.as_fd()],
+        extra: None,
+        grouping: Grouping::NewSessionOnTerminal,
+        parent_death: true,
+    })?;
     child.kill_on_drop(true);
     // The parent never keeps the slave: the master would never see EOF.
     drop(slave);

@@ -1,7 +1,7 @@
 //! Starting an agent: argv only, its own process group, a clean signal state.
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -165,14 +165,16 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
     } else {
         (dev_null().map_err(os)?, None)
     };
-    let mut child = checked.launch(
-        req,
-        &req.env,
-        [stdin_child.as_fd(), out_write.as_fd(), err_write.as_fd()],
-        None,
-        Grouping::NewGroup,
-        true,
-    )?;
+    let mut child = checked.start(&Plan {
+        program: &checked.resolved,
+        argv: &os_argv(req),
+        cwd: &req.cwd,
+        env: &req.env,
+        stdio: [stdin_child.as_fd(), out_write.as_fd(), err_write.as_fd()],
+        extra: None,
+        grouping: Grouping::NewGroup,
+        parent_death: true,
+    })?;
     child.kill_on_drop(true);
     // The child's ends close here: the parent keeps only its own.
     drop((stdin_child, out_write, err_write));
@@ -190,6 +192,11 @@ pub fn spawn(req: &SpawnRequest) -> Result<SpawnedChild, SpawnFailure> {
         stderr: pipe::Receiver::from_owned_fd(err_read).map_err(io)?,
         program: checked.resolved,
     })
+}
+
+/// The request's argv, as `execve` takes it.
+pub(super) fn os_argv(req: &SpawnRequest) -> Vec<OsString> {
+    req.argv.iter().map(OsString::from).collect()
 }
 
 /// A pipe, both ends close-on-exec.
@@ -233,64 +240,19 @@ impl Checked {
         }
     }
 
-    /// Starts the checked program with `req`'s argv and workdir, `env` on
-    /// top of the conductor's environment, and `stdio` on 0, 1 and 2.
-    pub(super) fn launch(
-        &self,
-        req: &SpawnRequest,
-        env: &[(String, String)],
-        stdio: [BorrowedFd<'_>; 3],
-        extra: Option<(BorrowedFd<'_>, i32)>,
-        grouping: Grouping,
-        parent_death: bool,
-    ) -> Result<AgentProcess, SpawnFailure> {
-        let argv: Vec<OsString> = req.argv.iter().map(OsString::from).collect();
-        self.launch_argv(
-            &self.resolved,
-            &argv,
-            req,
-            env,
-            stdio,
-            extra,
-            grouping,
-            parent_death,
-        )
-    }
-
-    /// [`Checked::launch`] of another program and argv (the shim's, which
-    /// runs the checked one).
-    #[allow(clippy::too_many_arguments)]
-    fn launch_argv(
-        &self,
-        executable: &Path,
-        argv: &[OsString],
-        req: &SpawnRequest,
-        env: &[(String, String)],
-        stdio: [BorrowedFd<'_>; 3],
-        extra: Option<(BorrowedFd<'_>, i32)>,
-        grouping: Grouping,
-        parent_death: bool,
-    ) -> Result<AgentProcess, SpawnFailure> {
-        let plan = Plan {
-            program: executable,
-            argv,
-            cwd: &req.cwd,
-            env,
-            stdio,
-            extra,
-            grouping,
-            parent_death,
-        };
-        launch(&plan).map_err(
+    /// Starts `plan` (the checked program, or the shim that runs it) and
+    /// says what went wrong as a spawn failure.
+    pub(super) fn start(&self, plan: &Plan<'_>) -> Result<AgentProcess, SpawnFailure> {
+        launch(plan).map_err(
             |LaunchError { step, error }| match (step, error.raw_os_error()) {
                 (Step::Exec, Some(libc::ENOENT)) => SpawnFailure::NotFound {
                     program: self.program.clone(),
                     searched: None,
                 },
                 (Step::Exec, Some(libc::EACCES)) => {
-                    SpawnFailure::NotExecutable(executable.to_owned())
+                    SpawnFailure::NotExecutable(plan.program.to_owned())
                 }
-                (Step::Workdir, _) => SpawnFailure::WorkdirMissing(req.cwd.clone()),
+                (Step::Workdir, _) => SpawnFailure::WorkdirMissing(plan.cwd.to_owned()),
                 (step, _) => self.os(std::io::Error::new(
                     error.kind(),
                     format!("{}: {error}", step.describe()),
@@ -396,18 +358,18 @@ pub fn spawn_shim(
         checked.resolved.clone().into(),
         "--".into(),
     ]);
-    argv.extend(req.argv.iter().map(OsString::from));
-    // The shim outlives the conductor by design: no parent-death signal.
-    let child = checked.launch_argv(
-        &setup.shim,
-        &argv,
-        req,
-        &req.env,
-        [null.as_fd(), stdout, stderr],
-        setup.lock.as_ref().map(|lock| (lock.as_fd(), SHIM_LOCK_FD)),
-        Grouping::NewGroup,
-        false,
-    )?;
+    argv.extend(os_argv(req));
+    let child = checked.start(&Plan {
+        program: &setup.shim,
+        argv: &argv,
+        cwd: &req.cwd,
+        env: &req.env,
+        stdio: [null.as_fd(), stdout, stderr],
+        extra: setup.lock.as_ref().map(|lock| (lock.as_fd(), SHIM_LOCK_FD)),
+        grouping: Grouping::NewGroup,
+        // The shim outlives the conductor by design.
+        parent_death: false,
+    })?;
     let pid = child.pid();
     Ok((child, pid, super::process_start_time(pid)))
 }
