@@ -17,14 +17,12 @@
 
 use std::ffi::{CString, OsStr, OsString, c_char, c_int, c_void};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
-use tokio::io::unix::AsyncFd;
-
-use super::Pid;
+use super::{ExitWatch, Pid};
 
 /// How the child is placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,13 +404,20 @@ fn try_reap(pid: Pid) -> io::Result<Option<std::process::ExitStatus>> {
     }
 }
 
+/// Reaps `pid` once its pidfd says it ended.
+async fn reaped(pid: Pid, exit: &ExitWatch) -> io::Result<std::process::ExitStatus> {
+    exit.exited().await;
+    // A readable pidfd is an ended process: its status is there.
+    try_reap(pid)?.ok_or_else(|| io::Error::other("its pidfd said it ended; waitpid did not"))
+}
+
 /// A child started by [`launch`]: its end is seen through a pidfd, and it is
 /// reaped here. Dropped before it ended, it is killed if asked
 /// ([`AgentProcess::kill_on_drop`]) and reaped when it ends.
 #[derive(Debug)]
 pub struct AgentProcess {
     pid: Pid,
-    pidfd: Option<AsyncFd<OwnedFd>>,
+    exit: Option<ExitWatch>,
     status: Option<std::process::ExitStatus>,
     kill_on_drop: bool,
 }
@@ -420,14 +425,9 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Must be called inside a tokio runtime ([`launch`] checked it).
     fn watch(pid: Pid) -> io::Result<AgentProcess> {
-        let raw = rustix::process::Pid::from_raw(pid.0 as i32)
-            .ok_or_else(|| io::Error::other("pid 0"))?;
-        let fd = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::NONBLOCK)?;
-        // SAFETY: a valid, owned pidfd, closed only when the AsyncFd drops it.
-        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
         Ok(AgentProcess {
             pid,
-            pidfd: Some(fd),
+            exit: Some(ExitWatch::new(pid)?),
             status: None,
             kill_on_drop: false,
         })
@@ -445,16 +445,15 @@ impl AgentProcess {
 
     /// Waits for its end and reaps it. Cancel-safe.
     pub async fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
-        loop {
-            if let Some(status) = self.try_wait()? {
-                return Ok(status);
-            }
-            let Some(pidfd) = &self.pidfd else {
-                return Err(io::Error::other("the child's pidfd is gone"));
-            };
-            let mut ready = pidfd.readable().await?;
-            ready.clear_ready();
+        if let Some(status) = self.try_wait()? {
+            return Ok(status);
         }
+        let Some(exit) = &self.exit else {
+            return Err(io::Error::other("the child's pidfd is gone"));
+        };
+        let status = reaped(self.pid, exit).await?;
+        self.status = Some(status);
+        Ok(status)
     }
 
     /// Its status if it has ended (reaping it), else `None`.
@@ -463,11 +462,6 @@ impl AgentProcess {
             self.status = try_reap(self.pid)?;
         }
         Ok(self.status)
-    }
-
-    /// The pidfd, readable once it ended.
-    pub fn as_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.pidfd.as_ref().map(|fd| fd.get_ref().as_fd())
     }
 }
 
@@ -481,20 +475,15 @@ impl Drop for AgentProcess {
             unsafe { libc::kill(self.pid.0 as libc::pid_t, libc::SIGKILL) };
         }
         // Reaped when it ends, by the runtime it was watched in; without
-        // one (the process is ending) the kernel's init reaps it later.
-        let (Some(pidfd), Ok(runtime)) = (self.pidfd.take(), tokio::runtime::Handle::try_current())
+        // one (the process is ending), or if that runtime stops first, the
+        // kernel's init reaps it later.
+        let (Some(exit), Ok(runtime)) = (self.exit.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
         let pid = self.pid;
         runtime.spawn(async move {
-            // A task dropped unfinished (the runtime stopping) leaves it to init.
-            while let Ok(mut ready) = pidfd.readable().await {
-                if !matches!(try_reap(pid), Ok(None)) {
-                    return;
-                }
-                ready.clear_ready();
-            }
+            let _ = reaped(pid, &exit).await;
         });
     }
 }

@@ -13,6 +13,7 @@ use tokio::io::unix::AsyncFd;
 use super::Pid;
 
 /// Resolves when process `pid` exits, whoever its parent is.
+#[derive(Debug)]
 pub struct ExitWatch {
     fd: AsyncFd<OwnedFd>,
 }
