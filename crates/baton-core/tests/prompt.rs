@@ -288,3 +288,39 @@ async fn a_program_reading_the_keyboard_under_a_question_waits_for_it() {
     }
     h.finish().await;
 }
+
+/// A menu that shows its choice only by colour, read the way Go's
+/// termbox reads keys (every thread parked on a futex until `SIGIO`), is a
+/// menu in seconds: the highlighted row is its choice (`choice_menu` on
+/// the screen as judged), and a program parked so with its terminal raw
+/// waits for keys (without that, its prompt would wait for `stall_after`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_menu_shown_by_colour_to_a_parked_program_is_judged_in_seconds() {
+    let h = judging_quickly();
+    let backends = [Backend::Pty, Backend::Tmux];
+    for backend in &backends {
+        let mut pick = script(
+            &format!("pick-{backend}"),
+            &["pick:Which file do you want to open?|config.yaml|README.md|src/main.rs"],
+        );
+        pick.backend = backend.clone();
+        h.spawn(pick).await;
+    }
+    for backend in &backends {
+        let name = format!("pick-{backend}");
+        let waiting = h.wait_state(&name, SessionState::InputWait).await;
+        let (reason, evidence) = why(&waiting);
+        assert_eq!(reason, "input_wait:choice_menu", "{name}: {}", h.dump());
+        assert_eq!(evidence, Some("Which file do you want to open?"), "{name}");
+        let after = seconds_in(&h, &name, &waiting);
+        assert!(after < 15.0, "{name} judged after {after:.1} s");
+        h.conductor
+            .send_input(&common::id(&name), b"j\r".to_vec(), true, "user")
+            .await
+            .expect("answered");
+        assert_eq!(h.wait_terminal(&name).await, SessionState::Completed);
+        let log = String::from_utf8_lossy(&h.out_log(&name)).into_owned();
+        assert!(log.contains("picked: README.md"), "{name}: {log:?}");
+    }
+    h.finish().await;
+}

@@ -186,18 +186,44 @@ impl Screen {
         std::mem::take(&mut self.parser.callbacks_mut().replies)
     }
 
-    /// The screen as text for the detectors: its rows top to bottom, right
-    /// ends trimmed, blank rows at the bottom dropped; the last row ends
-    /// without a newline when the cursor sits on it after text (a prompt
-    /// waiting on the same line) or, shown, indented on the blank row right
-    /// under it (a field under its question), with one otherwise.
+    /// The screen as text: its rows top to bottom, right ends trimmed,
+    /// blank rows at the bottom dropped; the last row ends without a
+    /// newline when the cursor sits on it after text (a prompt waiting on
+    /// the same line) or, shown, indented on the blank row right under it
+    /// (a field under its question), with one otherwise.
     pub fn text(&self) -> String {
+        self.render(false)
+    }
+
+    /// The screen as the detectors read it: [`Screen::text`], with the one
+    /// row a program highlights among its neighbours led by `❯`, the
+    /// marker a menu drawn in text shows its choice with. Curses and
+    /// terminal-kit menus, `dialog`'s lists and fuzzy finders show their
+    /// choice only by colour (a shaded or inverse row), which plain text
+    /// drops.
+    ///
+    /// A row counts when its shaded cells (inverse video, or a background
+    /// colour) are shaded unlike the cells over and under them, all alike,
+    /// in one span of a short item (≤ 60 characters, ≥ 2 letters or
+    /// digits, no gap of three spaces — a status bar's fields are no
+    /// item); a neighbour row holds text under or over that span (the
+    /// other choices); and no other row within a menu's reach is shaded
+    /// the same (stripes of a table, several marked rows).
+    pub fn judged(&self) -> String {
+        self.render(true)
+    }
+
+    fn render(&self, mark: bool) -> String {
         let screen = self.parser.screen();
-        let (_, cols) = screen.size();
-        let rows: Vec<String> = screen
-            .rows(0, cols.get())
-            .map(|r| r.trim_end().to_owned())
-            .collect();
+        let (height, width) = screen.size();
+        let (height, width) = (height.get(), width.get());
+        let mut rows: Vec<Row> = (0..height).map(|r| Row::of(screen, r, width)).collect();
+        if mark {
+            for (row, span) in selection(screen, &rows, height, width) {
+                rows[usize::from(row)].mark(span);
+            }
+        }
+        let rows: Vec<&str> = rows.iter().map(|r| r.text.trim_end()).collect();
         let Some(last) = rows.iter().rposition(|r| !r.is_empty()) else {
             return String::new();
         };
@@ -225,6 +251,201 @@ impl Screen {
             .filter(|r| !r.is_empty())
             .last()
     }
+}
+
+/// One screen row as text, with where each column's cell starts in it.
+struct Row {
+    text: String,
+    /// Byte offset in `text` of each column (a wide character's second
+    /// column shares its first's).
+    at: Vec<usize>,
+}
+
+impl Row {
+    fn of(screen: &vt100::Screen, row: u16, width: u16) -> Row {
+        let mut text = String::new();
+        let mut at = Vec::with_capacity(usize::from(width));
+        let mut start = 0;
+        for col in 0..width {
+            match screen.cell(row, col) {
+                Some(cell) if cell.is_wide_continuation() => at.push(start),
+                Some(cell) if cell.has_contents() => {
+                    start = text.len();
+                    at.push(start);
+                    text.push_str(cell.contents());
+                }
+                _ => {
+                    start = text.len();
+                    at.push(start);
+                    text.push(' ');
+                }
+            }
+        }
+        Row { text, at }
+    }
+
+    /// Leads the item at columns `span` with the selection marker: over the
+    /// blank column before it when there is one, else pushed in front.
+    fn mark(&mut self, span: (u16, u16)) {
+        let Some(first) = (usize::from(span.0)..=usize::from(span.1)).find(|&c| {
+            self.text
+                .as_bytes()
+                .get(self.at[c])
+                .is_some_and(|&b| b != b' ')
+        }) else {
+            return;
+        };
+        let start = self.at[first];
+        if first >= 2
+            && self.text[self.at[first - 2]..start]
+                .chars()
+                .all(|c| c == ' ')
+        {
+            self.text
+                .replace_range(self.at[first - 2]..self.at[first - 1], "❯");
+        } else {
+            self.text.insert_str(start, "❯ ");
+        }
+    }
+
+    /// Does the text from column `col` lead its row: only blanks and frame
+    /// drawing (a box's side) before it?
+    fn leads(&self, col: u16) -> bool {
+        self.text[..self.at[usize::from(col)]]
+            .chars()
+            .all(|c| c == ' ' || crate::input_wait::is_frame_char(c))
+    }
+
+    /// The first column holding more than blanks and frame drawing.
+    fn content_start(&self) -> Option<u16> {
+        (0u16..).zip(&self.at).find_map(|(col, &at)| {
+            let c = self.text[at..].chars().next()?;
+            (c != ' ' && !crate::input_wait::is_frame_char(c)).then_some(col)
+        })
+    }
+
+    /// Does the text up to column `col` end its row: only blanks and frame
+    /// drawing after it?
+    fn ends(&self, col: u16) -> bool {
+        let after = self
+            .at
+            .get(usize::from(col) + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text[after..]
+            .chars()
+            .all(|c| c == ' ' || crate::input_wait::is_frame_char(c))
+    }
+
+    /// The text at columns `first..=last`, trimmed.
+    fn item(&self, first: u16, last: u16) -> &str {
+        let end = self
+            .at
+            .get(usize::from(last) + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text[self.at[usize::from(first)]..end].trim()
+    }
+}
+
+/// How a cell's background looks: inverse video shows its foreground
+/// colour there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shade {
+    inverse: bool,
+    colour: vt100::Color,
+}
+
+/// A cell drawn on the terminal's own background.
+const PLAIN: Shade = Shade {
+    inverse: false,
+    colour: vt100::Color::Default,
+};
+
+fn shade(screen: &vt100::Screen, row: i32, col: u16) -> Shade {
+    let Ok(row) = u16::try_from(row) else {
+        return PLAIN;
+    };
+    match screen.cell(row, col) {
+        Some(c) if c.inverse() => Shade {
+            inverse: true,
+            colour: c.fgcolor(),
+        },
+        Some(c) => Shade {
+            inverse: false,
+            colour: c.bgcolor(),
+        },
+        None => PLAIN,
+    }
+}
+
+/// Rows apart within which a second row shaded alike makes neither a
+/// selection: a menu's reach.
+const SELECTION_REACH: u16 = 12;
+
+/// The highlighted rows of [`Screen::judged`], with the columns of their
+/// item.
+fn selection(
+    screen: &vt100::Screen,
+    rows: &[Row],
+    height: u16,
+    width: u16,
+) -> Vec<(u16, (u16, u16))> {
+    // Rows whose shaded span is all they hold: one short item, no marker
+    // of its own. Not the top row (a title or menu bar) nor the foot (a
+    // status line: a pager's file name); not a button among others.
+    let items: Vec<(u16, u16, u16, Shade)> = (1..height.saturating_sub(1))
+        .filter_map(|row| {
+            let (first, last, shade) = shaded_span(screen, row, width)?;
+            let line = &rows[usize::from(row)];
+            let item = line.item(first, last);
+            let is_item = item.chars().count() <= 60
+                && item.chars().filter(|c| c.is_alphanumeric()).count() >= 2
+                && !item.contains("   ")
+                && !crate::input_wait::is_marked(item);
+            (is_item && line.leads(first) && line.ends(last)).then_some((row, first, last, shade))
+        })
+        .collect();
+    items
+        .iter()
+        .filter(|&&(row, _, _, shade)| {
+            let alone = !items.iter().any(|&(other, _, _, s)| {
+                other != row && s == shade && other.abs_diff(row) <= SELECTION_REACH
+            });
+            // Another choice over or under it, in the same column.
+            let at = rows[usize::from(row)].content_start();
+            let beside = |r: u16| {
+                let start = rows.get(usize::from(r)).and_then(Row::content_start);
+                matches!((start, at), (Some(c), Some(at)) if c.abs_diff(at) <= 2)
+            };
+            alone && (beside(row - 1) || beside(row + 1))
+        })
+        .map(|&(row, first, last, _)| (row, (first, last)))
+        .collect()
+}
+
+/// The one span of `row` shaded unlike the cells over and under it: its
+/// first and last column and its shade. `None` when no cell is, or when
+/// they differ in shade or stand in parts more than two columns apart (the
+/// fields of a status bar).
+fn shaded_span(screen: &vt100::Screen, row: u16, width: u16) -> Option<(u16, u16, Shade)> {
+    let mut span: Option<(u16, u16, Shade)> = None;
+    let r = i32::from(row);
+    for col in 0..width {
+        let s = shade(screen, r, col);
+        let lit = s != PLAIN && s != shade(screen, r - 1, col) && s != shade(screen, r + 1, col);
+        if !lit {
+            continue;
+        }
+        span = match span {
+            None => Some((col, col, s)),
+            Some((first, last, shade)) if shade == s && col - last <= 3 => {
+                Some((first, col, shade))
+            }
+            Some(_) => return None,
+        };
+    }
+    span
 }
 
 /// `bytes` as a terminal shows them, for output that did not come through
@@ -315,5 +536,62 @@ mod tests {
         assert_eq!(screen.text(), "What is it called?\n");
         assert_eq!(screen_of(b"", 5, 40).text(), "");
         assert_eq!(Screen::new(0, 0).text(), "");
+    }
+
+    #[test]
+    fn a_row_shown_by_colour_among_its_neighbours_is_the_choice() {
+        // terminal-kit's menu: the choice in inverse video, at the edge.
+        let menu = "Which file?\r\n\r\n\x1b[7mconfig.yaml\x1b[0m\r\nREADME.md\r\nsrc/main.rs\r\n";
+        let screen = screen_of(menu.as_bytes(), 10, 40);
+        assert_eq!(
+            screen.judged(),
+            "Which file?\n\n❯ config.yaml\nREADME.md\nsrc/main.rs\n"
+        );
+        // What a person is shown keeps no marker.
+        assert_eq!(
+            screen.text(),
+            "Which file?\n\nconfig.yaml\nREADME.md\nsrc/main.rs\n"
+        );
+        // A dialog's list: its box shaded white, the choice blue, the
+        // marker over the blank before it; the OK button shaded blue too
+        // stands among other buttons, so it is no second choice.
+        let white = "\x1b[47m";
+        let row = |text: &str, item: &str| format!("{white}│ {text}{item:<10}│\x1b[0m\r\n");
+        let dialog = [
+            format!("{white}┌────────────────┐\x1b[0m\r\n"),
+            row("  ", "debug").replace("debug", "\x1b[44mdebug\x1b[47m"),
+            row("  ", "info"),
+            row("  ", "warn"),
+            format!("{white}│\x1b[44m<OK>\x1b[47m <Cancel>      │\x1b[0m\r\n"),
+            format!("{white}└────────────────┘\x1b[0m\r\n"),
+        ]
+        .concat();
+        let screen = screen_of(format!("\r\n{dialog}").as_bytes(), 10, 40);
+        let judged = screen.judged();
+        assert!(judged.contains("│ ❯ debug"), "{judged}");
+        assert_eq!(judged.matches('❯').count(), 1, "{judged}");
+    }
+
+    #[test]
+    fn shading_that_is_no_choice_is_left_alone() {
+        let cases = [
+            // Stripes of a table: every other row shaded.
+            "\r\n\x1b[7mone\x1b[0m\r\ntwo\r\n\x1b[7mthree\x1b[0m\r\nfour\r\n",
+            // A title bar on top; a status line at the foot.
+            "\x1b[7mGNU nano\x1b[0m\r\nhello\r\n",
+            "hello\r\n\x1b[7;1Hworld\r\n\x1b[7mbig.txt\x1b[0m",
+            // A status bar's fields.
+            "\r\nabc\r\n\x1b[7mmain.rs [+]      12,5   All\x1b[0m\r\nxyz\r\n",
+            // A button among others on its row.
+            "\r\nSave changes?\r\n\x1b[7m< Yes >\x1b[0m   < No >\r\nxyz\r\n",
+            // An item with its own marker.
+            "\r\nPick:\r\n\x1b[7m> alpha\x1b[0m\r\n  beta\r\n",
+            // A shaded line with no choice beside it in its column.
+            "\r\nsome text\r\n\r\n          \x1b[7mnotice\x1b[0m\r\n\r\nmore\r\n",
+        ];
+        for case in cases {
+            let screen = screen_of(case.as_bytes(), 8, 40);
+            assert_eq!(screen.judged(), screen.text(), "{case:?}");
+        }
     }
 }

@@ -28,6 +28,11 @@ fn interesting_bytes() -> impl Strategy<Value = Vec<u8>> {
         Just(b"{\"a\":[1,{\"b\":2}]}".to_vec()),
         Just(b"? (y/n) ".to_vec()),
         Just("❯ 1. Yes\n  2. No\n".as_bytes().to_vec()),
+        // Shading: inverse video, a background colour, wide characters.
+        Just(b"\x1b[7m".to_vec()),
+        Just(b"\x1b[44m".to_vec()),
+        Just(b"\x1b[0m".to_vec()),
+        Just("\r\n漢字 item\r\n".as_bytes().to_vec()),
         Just(b"try again in 2h 13m resets at 14:05 PM 429 quota".to_vec()),
         Just(b"{".to_vec()),
         Just(b"}".to_vec()),
@@ -87,6 +92,7 @@ proptest! {
             from = cut;
         }
         prop_assert_eq!(whole.text(), chunked.text());
+        prop_assert_eq!(whole.judged(), chunked.judged());
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub fn main(args: ClassifyArgs) -> i32 {
         // A terminal session is judged by its screen, of a PTY's size.
         let size = baton_core::proc::PtySize::default();
         let screen = baton_monitor::screen::screen_of(&bytes, size.rows, size.cols);
-        let text = screen.text();
+        let text = screen.judged();
         if args.show {
             // Agent output is hostile text: no control character reaches
             // the user's terminal as such.

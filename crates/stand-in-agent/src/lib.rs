@@ -40,6 +40,7 @@
 //! | `hook:EVENT:JSON` | call the hooks a claude `--settings=JSON` argument names for EVENT (without one: codex's `-c hooks.EVENT=[…command="…"…]` session flags, else those of the settings file `GEMINI_CLI_SYSTEM_DEFAULTS_PATH` names, as gemini reads them), as the CLI does: each command through `sh -c` with JSON (its `hook_event_name` set to EVENT) on stdin, one after another, waited for; none named: nothing |
 //! | `ask:QUESTION` | QUESTION without newline, read a line, print `answer: <line>`; stdin at EOF: `stdin closed` on stderr, exit 3 |
 //! | `ask-tui:QUESTION` | a TUI's prompt line: QUESTION, then keys read raw (echoed by the stand-in); an Enter within 120 ms of a burst of keys (3 or more, each within 8 ms of the one before — a paste, as codex's composer judges) is a newline in the answer (`⏎`), a later Enter submits it: `answer: <line>`; stdin at EOF: exit 3 |
+//! | `pick:QUESTION\|OPTION\|OPTION…` | a menu shown only by colour: QUESTION over the options, the chosen one in inverse video, the terminal raw and the program parked on a futex until `SIGIO` says keys came (as Go's termbox reads them: no thread reads or polls the terminal meanwhile); `j` moves the choice down, Enter prints `picked: OPTION`; stdin at EOF: exit 3 |
 //! | `require-tty` | stdin not a terminal: `stand-in: not a terminal` on stderr, exit 2 |
 //! | `exit:CODE` | exit with CODE (0-255) |
 //! | `signal:NAME` | kill itself with TERM, KILL, SEGV, ABRT, INT, HUP, QUIT, USR1, … (or a number); no core file |

@@ -184,6 +184,7 @@ impl Agent {
             },
             Step::Ask(question) => self.ask(question),
             Step::AskTui(question) => self.ask_tui(question),
+            Step::Pick { question, options } => self.pick(question, options),
             Step::RequireTty => {
                 // SAFETY: isatty only inspects the descriptor.
                 if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
@@ -379,18 +380,8 @@ impl Agent {
         const BURST_KEYS: u32 = 3;
         /// …and an Enter this soon after one is part of it.
         const PASTE_ENTER: Duration = Duration::from_millis(120);
-        // SAFETY: termios calls on stdin with a zeroed struct they fill.
-        let saved = unsafe {
-            let mut mode: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(libc::STDIN_FILENO, &mut mode) != 0 {
-                return self.fail("ask-tui: not a terminal");
-            }
-            let saved = mode;
-            mode.c_lflag &= !(libc::ICANON | libc::ECHO);
-            mode.c_cc[libc::VMIN] = 1;
-            mode.c_cc[libc::VTIME] = 0;
-            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &mode);
-            saved
+        let Some(saved) = raw_terminal() else {
+            return self.fail("ask-tui: not a terminal");
         };
         self.out(question.as_bytes())?;
         let (mut answer, mut burst) = (String::new(), 0u32);
@@ -428,6 +419,55 @@ impl Agent {
             }
         };
         // SAFETY: restores the mode read above.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
+        }
+        result
+    }
+
+    /// A menu shown by colour and read as termbox reads keys (see
+    /// [`Step::Pick`]).
+    fn pick(&mut self, question: &str, options: &[String]) -> StepResult {
+        let Some(saved) = raw_terminal() else {
+            return self.fail("pick: not a terminal");
+        };
+        keys_signal_io();
+        let mut chosen = 0;
+        let result = loop {
+            let mut screen = format!("\x1b[?25l\x1b[2J\x1b[H{question}\r\n\r\n");
+            for (i, option) in options.iter().enumerate() {
+                let (on, off) = if i == chosen {
+                    ("\x1b[7m", "\x1b[0m")
+                } else {
+                    ("", "")
+                };
+                screen.push_str(&format!("{on}{option}{off}\r\n"));
+            }
+            self.out(screen.as_bytes())?;
+            let mut buf = [0u8; 64];
+            let n = loop {
+                // SAFETY: reads into a buffer we own; stdin is non-blocking.
+                let n =
+                    unsafe { libc::read(libc::STDIN_FILENO, buf.as_mut_ptr().cast(), buf.len()) };
+                if n >= 0
+                    || std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock
+                {
+                    break n;
+                }
+                park_until_io();
+            };
+            if n <= 0 {
+                break Err(Exit(EXIT_STDIN_CLOSED));
+            }
+            let keys = &buf[..n as usize];
+            if let Some(enter) = keys.iter().position(|&k| k == b'\r' || k == b'\n') {
+                chosen =
+                    (chosen + keys[..enter].iter().filter(|&&k| k == b'j').count()) % options.len();
+                break self.out(format!("\x1b[?25h\r\npicked: {}\r\n", options[chosen]).as_bytes());
+            }
+            chosen = (chosen + keys.iter().filter(|&&k| k == b'j').count()) % options.len();
+        };
+        // SAFETY: restores the mode read by raw_terminal.
         unsafe {
             libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
         }
@@ -695,6 +735,70 @@ pub fn json_string_array(items: &[String]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Turns stdin's terminal raw (keys one by one, no echo); returns the mode
+/// to restore, `None` when stdin is no terminal.
+fn raw_terminal() -> Option<libc::termios> {
+    // SAFETY: termios calls on stdin with a zeroed struct they fill.
+    unsafe {
+        let mut mode: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(libc::STDIN_FILENO, &mut mode) != 0 {
+            return None;
+        }
+        let saved = mode;
+        mode.c_lflag &= !(libc::ICANON | libc::ECHO);
+        mode.c_cc[libc::VMIN] = 1;
+        mode.c_cc[libc::VTIME] = 0;
+        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &mode);
+        Some(saved)
+    }
+}
+
+/// Set by the `SIGIO` handler when input came; the futex [`park_until_io`]
+/// sleeps on.
+static KEYS_CAME: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn on_io(_: libc::c_int) {
+    KEYS_CAME.store(1, std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: a futex wake on a static word; async-signal-safe.
+    unsafe {
+        libc::syscall(libc::SYS_futex, KEYS_CAME.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}
+
+/// Has the kernel send `SIGIO` to this process when stdin becomes
+/// readable, and makes stdin non-blocking — as Go's termbox does.
+fn keys_signal_io() {
+    // SAFETY: installs a handler that only stores and wakes; fcntl on
+    // stdin with flags it reported.
+    unsafe {
+        libc::signal(libc::SIGIO, on_io as *const () as libc::sighandler_t);
+        libc::fcntl(libc::STDIN_FILENO, libc::F_SETOWN, libc::getpid());
+        let flags = libc::fcntl(libc::STDIN_FILENO, libc::F_GETFL);
+        libc::fcntl(
+            libc::STDIN_FILENO,
+            libc::F_SETFL,
+            flags | libc::O_ASYNC | libc::O_NONBLOCK,
+        );
+    }
+}
+
+/// Sleeps on a futex until `SIGIO` came (at once if it came already).
+fn park_until_io() {
+    use std::sync::atomic::Ordering;
+    while KEYS_CAME.swap(0, Ordering::SeqCst) == 0 {
+        // SAFETY: waits while the static word is 0; a wake or a signal ends it.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                KEYS_CAME.as_ptr(),
+                libc::FUTEX_WAIT,
+                0,
+                std::ptr::null::<libc::timespec>(),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

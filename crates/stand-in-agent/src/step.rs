@@ -56,6 +56,18 @@ pub enum Step {
     /// the answer, not its submission — as codex's composer judges pastes.
     /// A later Enter submits: `answer: <line>` (newlines shown as `⏎`).
     AskTui(String),
+    /// `pick:QUESTION|OPTION|OPTION…` — a menu that shows its choice only
+    /// by colour, read the way Go's termbox reads keys: QUESTION over the
+    /// options with the first in inverse video, the terminal raw, and the
+    /// program parked on a futex until `SIGIO` says a key came (no thread
+    /// reads or polls the terminal meanwhile). `j` moves the choice down,
+    /// Enter prints `picked: OPTION`.
+    Pick {
+        /// What the menu asks.
+        question: String,
+        /// Its choices, two or more.
+        options: Vec<String>,
+    },
     /// `require-tty`
     RequireTty,
     /// `exit:CODE`
@@ -213,6 +225,15 @@ pub fn parse_step(text: &str) -> Result<Step, StepError> {
         }
         "ask" => Step::Ask(need(arg, "ask")?.to_owned()),
         "ask-tui" => Step::AskTui(need(arg, "ask-tui")?.to_owned()),
+        "pick" => {
+            let mut parts = need(arg, "pick")?.split('|').map(str::to_owned);
+            let question = parts.next().unwrap_or_default();
+            let options: Vec<String> = parts.collect();
+            if options.len() < 2 || options.iter().any(String::is_empty) {
+                return Err(invalid("pick", "want QUESTION|OPTION|OPTION…".into()));
+            }
+            Step::Pick { question, options }
+        }
         "require-tty" => none(arg, "require-tty", Step::RequireTty)?,
         "exit" => Step::Exit(parse_code(need(arg, "exit")?, "exit")?),
         "signal" => Step::Signal(parse_signal(need(arg, "signal")?)?),
@@ -496,6 +517,13 @@ mod tests {
             ("spinner", Step::Spinner),
             ("ask-tui:Go?", Step::AskTui("Go?".into())),
             (
+                "pick:Which?|a|b",
+                Step::Pick {
+                    question: "Which?".into(),
+                    options: vec!["a".into(), "b".into()],
+                },
+            ),
+            (
                 "hook:Stop:{\"a\":1}",
                 Step::Hook {
                     event: "Stop".into(),
@@ -595,6 +623,9 @@ mod tests {
             "fail-until:/tmp/n:x",
             "env:",
             "attempt:",
+            "pick:Which?",
+            "pick:Which?|only",
+            "pick:Which?|a||b",
         ] {
             assert!(
                 matches!(parse_step(text), Err(StepError::InvalidArgument { .. })),

@@ -31,11 +31,24 @@ const POLLS: &[i64] = &[
     libc::SYS_epoll_wait,
 ];
 
+/// Parks a thread until another wakes it: `futex` (and `futex_waitv`, 449
+/// on every architecture). Go's runtime parks every thread so while its
+/// goroutines wait (on a channel, on `SIGIO` from a terminal: termbox):
+/// no thread of it reads or polls the terminal, yet the program waits.
+const PARKS: &[i64] = &[libc::SYS_futex, 449];
+
+/// Waits for a child to end (`wait4`, `waitid`): a shell that started the
+/// program, doing nothing of its own.
+const WAITS: &[i64] = &[libc::SYS_wait4, libc::SYS_waitid];
+
 /// What the foreground process group of the terminal `leader` runs on is
 /// blocked in; `tty` is that terminal's path (`/dev/pts/N`). A thread of
 /// the group blocked reading `tty` or `/dev/tty` (its controlling terminal,
 /// which is `tty`: the group is that terminal's foreground) is
-/// [`Reads::Terminal`]. [`Reads::Unknown`] when a thread's call cannot be
+/// [`Reads::Terminal`]; one waiting on descriptors, or threads parked on a
+/// futex (a runtime whose own threads wait for events: Go's) while the
+/// others do nothing but wait for a child (the shell that started it), is
+/// [`Reads::Polls`]. [`Reads::Unknown`] when a thread's call cannot be
 /// read (another user's process; `ptrace` rules) or the group is not found.
 pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
     let Some(group) = read_stat(leader.0).and_then(|s| s.tpgid) else {
@@ -47,6 +60,10 @@ pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
     let mut found = false;
     let mut polls = false;
     let mut unknown = false;
+    // A thread is parked, and every other is too or waits for a child
+    // (none running, none in another call).
+    let mut parked = false;
+    let mut busy = false;
     for pid in pids {
         if read_stat(pid).is_none_or(|s| s.pgrp != group) {
             continue;
@@ -68,16 +85,19 @@ pub fn foreground_reads(leader: Pid, tty: &Path) -> Reads {
                     if target.is_ok_and(|t| t == tty || t == Path::new("/dev/tty")) {
                         return Reads::Terminal;
                     }
+                    busy = true;
                 }
                 Some(Call::Poll) => polls = true,
-                Some(Call::Other) => {}
+                Some(Call::Park) => parked = true,
+                Some(Call::Child) => {}
+                Some(Call::Other) => busy = true,
                 // Gone since the listing: it waits for nothing now.
                 None if !task.path().exists() => {}
                 None => unknown = true,
             }
         }
     }
-    if polls {
+    if polls || (parked && !busy && !unknown) {
         Reads::Polls
     } else if unknown || !found {
         Reads::Unknown
@@ -93,6 +113,10 @@ enum Call {
     Read(i64),
     /// A wait on a set of descriptors.
     Poll,
+    /// Parked until another thread (or a signal) wakes it.
+    Park,
+    /// Waiting for a child to end.
+    Child,
     /// Running, or blocked in anything else.
     Other,
 }
@@ -112,6 +136,12 @@ fn blocked_in(line: &str) -> Call {
     }
     if POLLS.contains(&nr) {
         return Call::Poll;
+    }
+    if PARKS.contains(&nr) {
+        return Call::Park;
+    }
+    if WAITS.contains(&nr) {
+        return Call::Child;
     }
     Call::Other
 }
@@ -137,6 +167,11 @@ mod tests {
             libc::SYS_ppoll
         );
         assert_eq!(blocked_in(&poll), Call::Poll);
+        let park = format!(
+            "{} 0x6f0348 0x80 0x0 0x0 0x0 0x0 0x7ffd 0x7f",
+            libc::SYS_futex
+        );
+        assert_eq!(blocked_in(&park), Call::Park);
         assert_eq!(blocked_in("running"), Call::Other);
         assert_eq!(blocked_in("-1 0x7ffd 0x7f"), Call::Other);
         assert_eq!(blocked_in(""), Call::Other);

@@ -140,7 +140,7 @@ impl RunShared {
     pub fn judged(&self) -> Vec<u8> {
         match self.shown.lock() {
             Ok(shown) => match &shown.screen {
-                Some(screen) => screen.text().into_bytes(),
+                Some(screen) => screen.judged().into_bytes(),
                 None => shown.tail.to_vec(),
             },
             Err(_) => Vec::new(),

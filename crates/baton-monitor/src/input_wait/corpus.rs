@@ -62,7 +62,7 @@ pub fn score_corpus_on_screen(dir: &Path, det: &InputWaitDetector) -> CorpusScor
         let terminal = std::fs::read_to_string(path.with_extension("tty"))
             .ok()
             .and_then(|line| Terminal::parse(line.trim()));
-        det.judge(screen.text().as_bytes(), terminal.as_ref())
+        det.judge(screen.judged().as_bytes(), terminal.as_ref())
     })
 }
 

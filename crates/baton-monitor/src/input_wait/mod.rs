@@ -105,7 +105,7 @@ fn re(pattern: &str) -> Regex {
 /// Frame drawing TUIs put around and beside prompts: box drawing
 /// (U+2500–U+257F: `│ ╭ ─ ╯ ├ └`), block elements (U+2580–U+259F: the `▌`
 /// gutter, `▐`, `█`) and the ASCII side `|`.
-fn is_frame_char(c: char) -> bool {
+pub(crate) fn is_frame_char(c: char) -> bool {
     c == '|' || ('\u{2500}'..='\u{259f}').contains(&c)
 }
 
@@ -368,6 +368,11 @@ static INQUIRER_MARK: LazyLock<Regex> = LazyLock::new(|| re(r"^\?\s+[A-Za-z]"));
 
 /// A cursor marker at the start of an option line.
 static MARKED: LazyLock<Regex> = LazyLock::new(|| re(r"^([❯›>▶→➤➜▸►»●◉])\s*(.*)$"));
+
+/// Does `line` start with a menu's cursor marker (`❯ Yes`, `● 1. Trust`)?
+pub(crate) fn is_marked(line: &str) -> bool {
+    MARKED.is_match(line)
+}
 /// A numbered option: `1. Yes`, `2) No`, `3 - Exit`.
 static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})(?:[.)]|\s+[-–])\s+\S"));
 /// A check box leading a choice of a multiple-choice menu.

@@ -38,8 +38,9 @@ pub enum Reads {
     /// or `/dev/tty`): the program waits for the keyboard.
     Terminal,
     /// None reads the terminal, but one waits in `poll`, `select` or
-    /// `epoll` (an event loop: node, Python's asyncio): it may be waiting
-    /// for a key or for anything else.
+    /// `epoll` (an event loop: node, Python's asyncio), or every thread is
+    /// parked on a futex (Go's runtime, whose goroutines wait for the
+    /// terminal so): it may be waiting for a key or for anything else.
     Polls,
     /// None waits on a descriptor: the programs run, sleep or wait for a
     /// child. Nobody is reading the keyboard now.

@@ -13,7 +13,8 @@ before drawing anything (prompt_toolkit, survey, enquiries). Needs pyte.
 Writes OUT (the raw bytes a conductor would judge) and OUT with `.tty` for
 `.txt`: one line `canonical=yes|no echo=yes|no reads=terminal|polls|no`,
 the terminal's modes and what the terminal's foreground process group is
-blocked in (a read of the terminal; a poll/select/epoll wait; neither),
+blocked in (a read of the terminal; a poll/select/epoll wait, or every
+thread parked on a futex, as an idle Go program's are; neither),
 as the conductor sees a PTY or tmux session it judges."""
 import fcntl, os, pty, re, select, signal, struct, sys, termios, time
 
@@ -40,6 +41,8 @@ def answers(chunk, screen):
 
 READS = {0, 17, 19}  # read, pread64, readv (x86_64)
 POLLS = {7, 23, 232, 270, 271, 281, 441}  # poll, select, epoll_wait, pselect6, ppoll, epoll_pwait(2)
+PARKS = {202, 449}  # futex, futex_waitv: threads parked while the rest wait for a child
+WAITS = {61, 247}  # wait4, waitid: a shell that started the program (an idle Go runtime: polls)
 
 
 def reads(fd, slave):
@@ -48,6 +51,7 @@ def reads(fd, slave):
     except OSError:
         return "no"
     seen = "no"
+    parked, busy = False, False
     for p in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = open(f"/proc/{p}/stat").read()
@@ -56,16 +60,22 @@ def reads(fd, slave):
             for t in os.listdir(f"/proc/{p}/task"):
                 call = open(f"/proc/{p}/task/{t}/syscall").read().split()
                 if not call or not call[0].isdigit():
+                    busy = True
                     continue
                 nr = int(call[0])
+                parked = parked or nr in PARKS
+                busy = busy or nr not in PARKS | POLLS | WAITS | READS
                 if nr in READS:
                     target = os.readlink(f"/proc/{p}/fd/{int(call[1], 16)}")
                     if target in (slave, "/dev/tty"):
                         return "terminal"
+                    busy = True
                 if nr in POLLS:
                     seen = "polls"
         except (OSError, ValueError, IndexError):
             continue
+    if seen == "no" and parked and not busy:
+        return "polls"
     return seen
 
 
