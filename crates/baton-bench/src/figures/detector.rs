@@ -133,6 +133,15 @@ const SETS: &[Set] = &[
         terminal: true,
     },
     Set {
+        dir: "heldout12",
+        name: "held-out v12 (real programs, with their terminal)",
+        about: "real programs' and prompt libraries' tails with their terminal's state, \
+                captured after the rules were frozen (a row shown by colour read as a menu's \
+                choice, a parked Go-style program as polling); measured once at 0.917 / 0.846 \
+                on screen with the terminal (1.000 / 0.538 as bytes) (its README)",
+        terminal: true,
+    },
+    Set {
         dir: "terminal",
         name: "agent CLIs (with their terminal)",
         about: "claude, gemini and codex on their own screens, offline: first-run screens, and \
