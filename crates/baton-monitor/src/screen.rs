@@ -213,26 +213,50 @@ impl Screen {
         self.render(true)
     }
 
+    /// The screen's text; with `mark`, as the detectors read it: the
+    /// highlighted choice marked, and a cursor the program draws itself
+    /// (its terminal's hidden) taken for the cursor.
     fn render(&self, mark: bool) -> String {
         let screen = self.parser.screen();
         let (height, width) = screen.size();
         let (height, width) = (height.get(), width.get());
-        let mut rows: Vec<Row> = (0..height).map(|r| Row::of(screen, r, width)).collect();
+        let mut lines: Vec<Row> = (0..height).map(|r| Row::of(screen, r, width)).collect();
+        let mut marked = Vec::new();
         if mark {
-            for (row, span) in selection(screen, &rows, height, width) {
-                rows[usize::from(row)].mark(span);
+            for (row, span) in selection(screen, &lines, height, width) {
+                lines[usize::from(row)].mark(span);
+                marked.push(usize::from(row));
             }
         }
-        let rows: Vec<&str> = rows.iter().map(|r| r.text.trim_end()).collect();
-        let Some(last) = rows.iter().rposition(|r| !r.is_empty()) else {
+        let rows: Vec<&str> = lines.iter().map(|r| r.text.trim_end()).collect();
+        let Some(mut last) = rows.iter().rposition(|r| !r.is_empty()) else {
             return String::new();
         };
-        let (cursor_row, cursor_col) = screen.cursor_position();
+        let mut cursor = screen.cursor_position();
+        if mark && screen.hide_cursor() {
+            cursor = drawn_cursor(screen, &rows, width).unwrap_or(cursor);
+        }
+        let (cursor_row, cursor_col) = (usize::from(cursor.0), usize::from(cursor.1));
+        // A selector's query line, the cursor on it, over the list it
+        // filters with the choice marked right under it (peco's `QUERY>`,
+        // pick's empty line): the choices under the cursor are what is
+        // shown to be picked, however long the list runs below.
+        if mark && !screen.hide_cursor() && cursor_row < last {
+            let line = &lines[cursor_row];
+            let typed =
+                line.text[..line.at.get(cursor_col).copied().unwrap_or(line.text.len())].trim();
+            let query = typed.is_empty() || typed.ends_with(['>', '›', '❯', ':']);
+            let choice = marked
+                .iter()
+                .find(|&&m| m > cursor_row && m <= cursor_row + 2);
+            if let Some(&choice) = choice.filter(|_| query) {
+                last = last.min(choice + SELECTOR_SHOWN);
+            }
+        }
         let mut text = rows[..=last].join("\n");
         // The cursor after text on the last row, or shown indented on the
         // empty row right under it: an answer's field below its question
         // (`🎤 What is the project called?` over `   ▌`).
-        let cursor_row = usize::from(cursor_row);
         let under = cursor_row == last + 1 && !screen.hide_cursor();
         let open = (cursor_row == last || under) && cursor_col > 0;
         if !open {
@@ -296,15 +320,22 @@ impl Row {
             return;
         };
         let start = self.at[first];
-        if first >= 2
+        // Columns after the change start further on in the text.
+        let (from, grown) = if first >= 2
             && self.text[self.at[first - 2]..start]
                 .chars()
                 .all(|c| c == ' ')
         {
-            self.text
-                .replace_range(self.at[first - 2]..self.at[first - 1], "❯");
+            let blank = self.at[first - 2]..self.at[first - 1];
+            let grown = '❯'.len_utf8() - blank.len();
+            self.text.replace_range(blank, "❯");
+            (first - 1, grown)
         } else {
             self.text.insert_str(start, "❯ ");
+            (first, "❯ ".len())
+        };
+        for at in &mut self.at[from..] {
+            *at += grown;
         }
     }
 
@@ -348,6 +379,44 @@ impl Row {
     }
 }
 
+/// Where a program that hid the terminal's cursor draws its own: the one
+/// blank cell on the screen shaded unlike the cells beside it, right after
+/// the text of its row (`Enter the commit message: █` as ink and bubbletea
+/// draw a text field). `None` when there is none, or more than one.
+fn drawn_cursor(screen: &vt100::Screen, rows: &[&str], width: u16) -> Option<(u16, u16)> {
+    let mut found = None;
+    for (row, text) in (0u16..).zip(rows) {
+        if text.is_empty() {
+            continue;
+        }
+        let r = i32::from(row);
+        // The last column holding text or shade.
+        let Some(candidate) = (0..width).rev().find(|&c| {
+            shade(screen, r, c) != PLAIN
+                || screen
+                    .cell(row, c)
+                    .is_some_and(|cell| !cell.contents().trim().is_empty())
+        }) else {
+            continue;
+        };
+        let blank = screen
+            .cell(row, candidate)
+            .is_some_and(|cell| cell.contents().trim().is_empty());
+        let lit = shade(screen, r, candidate);
+        let alone = lit != PLAIN
+            && candidate > 0
+            && shade(screen, r, candidate - 1) != lit
+            && shade(screen, r, candidate + 1) != lit;
+        if blank && alone {
+            if found.is_some() {
+                return None;
+            }
+            found = Some((row, candidate));
+        }
+    }
+    found
+}
+
 /// How a cell's background looks: inverse video shows its foreground
 /// colour there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,6 +448,9 @@ fn shade(screen: &vt100::Screen, row: i32, col: u16) -> Shade {
     }
 }
 
+/// Choices under a selector's marked one that the detectors are shown.
+const SELECTOR_SHOWN: usize = 4;
+
 /// Rows apart within which a second row shaded alike makes neither a
 /// selection: a menu's reach.
 const SELECTION_REACH: u16 = 12;
@@ -399,9 +471,8 @@ fn selection(
             let (first, last, shade) = shaded_span(screen, row, width)?;
             let line = &rows[usize::from(row)];
             let item = line.item(first, last);
-            let is_item = item.chars().count() <= 60
+            let is_item = short_item(item)
                 && item.chars().filter(|c| c.is_alphanumeric()).count() >= 2
-                && !item.contains("   ")
                 && !crate::input_wait::is_marked(item);
             (is_item && line.leads(first) && line.ends(last)).then_some((row, first, last, shade))
         })
@@ -412,16 +483,39 @@ fn selection(
             let alone = !items.iter().any(|&(other, _, _, s)| {
                 other != row && s == shade && other.abs_diff(row) <= SELECTION_REACH
             });
-            // Another choice over or under it, in the same column.
+            // Another choice over or under it, in the same column: a short
+            // item itself, not the foot row (a status bar over an input
+            // line is no choice among choices).
             let at = rows[usize::from(row)].content_start();
             let beside = |r: u16| {
-                let start = rows.get(usize::from(r)).and_then(Row::content_start);
-                matches!((start, at), (Some(c), Some(at)) if c.abs_diff(at) <= 2)
+                if r + 1 >= height {
+                    return false;
+                }
+                let Some(other) = rows.get(usize::from(r)) else {
+                    return false;
+                };
+                let text = other
+                    .text
+                    .trim_matches(|c: char| c == ' ' || crate::input_wait::is_frame_char(c));
+                let item = short_item(text);
+                matches!((other.content_start(), at), (Some(c), Some(at)) if c.abs_diff(at) <= 2)
+                    && item
             };
             alone && (beside(row - 1) || beside(row + 1))
         })
         .map(|&(row, first, last, _)| (row, (first, last)))
         .collect()
+}
+
+/// Is `text` one short item — at most 60 characters, no gap of three
+/// spaces (the fields of a status bar) — once a button's brackets padded to
+/// a width are taken off (urwid's `< Chapman      >`)?
+fn short_item(text: &str) -> bool {
+    let inner = [('<', '>'), ('[', ']')]
+        .iter()
+        .find_map(|&(open, close)| text.strip_prefix(open)?.strip_suffix(close))
+        .map_or(text, str::trim);
+    inner.chars().count() <= 60 && !inner.contains("   ")
 }
 
 /// The one span of `row` shaded unlike the cells over and under it: its
@@ -593,5 +687,49 @@ mod tests {
             let screen = screen_of(case.as_bytes(), 8, 40);
             assert_eq!(screen.judged(), screen.text(), "{case:?}");
         }
+    }
+
+    #[test]
+    fn a_cursor_the_program_draws_is_the_cursor() {
+        // ink's text field: the terminal's cursor hidden, one inverse cell
+        // after the label.
+        let field = "\x1b[?25lEnter the commit message: \x1b[7m \x1b[27m\r\n";
+        let screen = screen_of(field.as_bytes(), 5, 40);
+        assert_eq!(screen.judged(), "Enter the commit message:");
+        assert_eq!(screen.text(), "Enter the commit message:\n");
+        // Two such cells: no telling which is the cursor.
+        let two = "\x1b[?25lName: \x1b[7m \x1b[27m\r\nMail: \x1b[7m \x1b[27m\r\n";
+        let screen = screen_of(two.as_bytes(), 5, 40);
+        assert_eq!(screen.judged(), "Name:\nMail:\n");
+    }
+
+    #[test]
+    fn a_selectors_choices_are_those_under_its_query_line() {
+        // peco: `QUERY>` on top, the cursor after it, the choice shaded on
+        // the row under it, the list running to the foot.
+        let mut list = String::from("\x1b[2J\x1b[1;1HQUERY>\x1b[1;60H[40 (1/2)]\r\n");
+        list.push_str("\x1b[7malpha\x1b[0m\r\n");
+        for name in ["beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"] {
+            list.push_str(&format!("{name}\r\n"));
+        }
+        list.push_str("\x1b[1;7H");
+        let screen = screen_of(list.as_bytes(), 12, 80);
+        let judged = screen.judged();
+        assert!(
+            judged.ends_with("❯ alpha\nbeta\ngamma\ndelta\nepsilon\n"),
+            "{judged}"
+        );
+        // An editor's cursor on a line of its text is no query line.
+        let editor = list.replace("QUERY>", "let x = 1;");
+        let screen = screen_of(editor.as_bytes(), 12, 80);
+        assert!(screen.judged().ends_with("theta\n"), "{}", screen.judged());
+    }
+
+    #[test]
+    fn a_status_bar_over_the_input_line_is_no_choice() {
+        // irssi: a shaded status bar, the input line under it at the foot.
+        let irssi = "\x1b[5;1H01:54 -!- Irssi: The first screen\x1b[11;1H\x1b[44m[01:54] [] [1]\x1b[0m\x1b[12;1H[(status)] ";
+        let screen = screen_of(irssi.as_bytes(), 12, 40);
+        assert_eq!(screen.judged(), screen.text());
     }
 }

@@ -769,6 +769,14 @@ fn menu_option(line: &str) -> Option<MenuOption> {
         }
         _ => rest,
     };
+    // A button as an option (urwid's `< Chapman        >`, padded to the
+    // list's width): the choice is its label.
+    let rest = rest
+        .strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .map(str::trim)
+        .filter(|label| !label.is_empty() && !label.contains(['<', '>']))
+        .unwrap_or(rest);
     let short = rest.chars().count() <= 60;
     // A file name may lead with a dot (`.cz.toml`); an option may end in
     // an ellipsis (`custom ...`, `Other, please specify…`).

@@ -137,8 +137,9 @@ const MAX_OPTION: usize = 60;
 static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^(?:\S{0,24}[>$#%❯]",
-        // A REPL named before its mark: `php > `.
-        r"|(?-i:[a-z][\w.-]{0,15}) >",
+        // A REPL named before its mark: `php > `, or before where it
+        // is: `lftp :~>`, `ftp :/pub>`.
+        r"|(?-i:[a-z][\w.-]{0,15}) (?:>|:\S{0,40}>)",
         r"|\([\w -]{1,20}\)",
         r"|in \[\d+\]:|\.{3}:?",
         r"|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%>]",
@@ -561,6 +562,8 @@ mod tests {
             "Command (m for help): ",
             "gpg> ",
             "php > ",
+            "lftp :~> ",
+            "ftp :/pub> ",
             "  DB<1> ",
             // Output the program printed before it read: no question.
             "Compiling baton v0.1.0\nFinished dev profile\n",

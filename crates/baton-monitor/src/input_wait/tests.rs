@@ -440,6 +440,17 @@ fn choices_laid_out_in_less_common_shapes() {
         ),
         // Status dots are no scale: states, several of them lit.
         ("api ● worker ● cron ○ mail ○\n", None),
+        // urwid's menu of buttons padded to the list's width, the focused
+        // one marked (from its colour, by the screen).
+        (
+            "Pythons\n\n❯ < Chapman              >\n  < Cleese               >\n  < Gilliam              >\n",
+            Some(("choice_menu", "❯ < Chapman              >")),
+        ),
+        // Buttons side by side are a bar, not options.
+        (
+            "Pythons\n\n< Chapman > < Cleese >\n< Idle > < Palin >\n",
+            None,
+        ),
     ]);
 }
 
