@@ -1,0 +1,2 @@
+import maskpass
+token = maskpass.askpass(prompt="API token:", mask="#")

@@ -1,0 +1,3 @@
+import pyinputplus as pyip
+answer = pyip.inputYesNo("Overwrite the existing virtualenv? ")
+print(answer)

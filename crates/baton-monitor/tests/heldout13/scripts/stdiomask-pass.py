@@ -1,0 +1,3 @@
+import stdiomask
+print("Unlocking the vault.")
+password = stdiomask.getpass(prompt="Vault password: ")

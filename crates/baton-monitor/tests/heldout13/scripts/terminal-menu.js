@@ -1,0 +1,12 @@
+const createMenu = require('terminal-menu');
+const menu = createMenu({ width: 29, x: 4, y: 2 });
+menu.reset();
+menu.write('SELECT A DEPLOY TARGET\n');
+menu.write('-------------------------\n');
+menu.add('STAGING');
+menu.add('PRODUCTION');
+menu.add('EXIT');
+menu.on('select', () => { menu.close(); });
+process.stdin.pipe(menu.createStream()).pipe(process.stdout);
+process.stdin.setRawMode(true);
+menu.on('close', () => { process.stdin.setRawMode(false); process.stdin.end(); });
