@@ -138,8 +138,11 @@ static COMMAND_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
         r"(?i)^(?:\S{0,24}[>$#%❯]",
         // A REPL named before its mark: `php > `, or before where it
-        // is: `lftp :~>`, `ftp :/pub>`.
+        // is: `lftp :~>`, `ftp :/pub>`; or its state in a few lower-case
+        // words (redis-cli's `not connected>`; a question starts with a
+        // capital: git's `What now>`).
         r"|(?-i:[a-z][\w.-]{0,15}) (?:>|:\S{0,40}>)",
+        r"|(?-i:[a-z][\w.-]{0,15}(?: [a-z][\w.-]{0,15}){1,2})>",
         r"|\([\w -]{1,20}\)",
         r"|in \[\d+\]:|\.{3}:?",
         r"|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%>]",
@@ -564,6 +567,7 @@ mod tests {
             "php > ",
             "lftp :~> ",
             "ftp :/pub> ",
+            "not connected> ",
             "  DB<1> ",
             // Output the program printed before it read: no question.
             "Compiling baton v0.1.0\nFinished dev profile\n",
