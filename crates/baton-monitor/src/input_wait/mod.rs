@@ -374,7 +374,8 @@ pub(crate) fn is_marked(line: &str) -> bool {
     MARKED.is_match(line)
 }
 /// A numbered option: `1. Yes`, `2) No`, `3 - Exit`.
-static NUMBERED: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d{1,2})(?:[.)]|\s+[-–])\s+\S"));
+static NUMBERED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:(\d{1,2})(?:[.)]|\s+[-–])|\[\s?(\d{1,2})\])\s+\S"));
 /// A check box leading a choice of a multiple-choice menu.
 static CHECK_BOX: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[◯○◉☐☑☒□]|\[[ xX*]\]|\([ xX*]\))\s"));
 
@@ -499,8 +500,16 @@ impl InputWaitDetector {
         }
         // The line a menu's choice is typed on, the cursor on it: `#?`,
         // `Enter choice:`, a bare `>`, fzf's `Branch>`.
+        // Not a REPL's own prompt named in lower case (`debug>` under the
+        // source listing `node inspect` marks its line in).
+        let repl = |input: &str| {
+            input.starts_with(|c: char| c.is_ascii_lowercase())
+                && terminal::is_command_prompt(input)
+        };
         let (menu_body, typed) = match body.split_last() {
-            Some((input, rest)) if open && (SELECT_PROMPT.is_match(input) || input_line(input)) => {
+            Some((input, rest))
+                if open && (SELECT_PROMPT.is_match(input) || input_line(input)) && !repl(input) =>
+            {
                 (rest, true)
             }
             _ => (body, false),
@@ -738,7 +747,10 @@ fn menu_option(line: &str) -> Option<MenuOption> {
         None => (None, rest),
     };
     if let Some(c) = NUMBERED.captures(rest) {
-        let number = c.get(1).and_then(|n| n.as_str().parse().ok());
+        let number = c
+            .get(1)
+            .or_else(|| c.get(2))
+            .and_then(|n| n.as_str().parse().ok());
         return (rest.chars().count() <= 160).then_some(MenuOption {
             marked,
             number,
@@ -912,7 +924,12 @@ fn choice_menu<'a>(body: &[&'a str], typed: bool) -> Option<&'a str> {
     let ok = match marked.len() {
         1 => true,
         0 if boxes == options.len() && empty => question.is_some(),
-        0 => numbered > 0 && (question.is_some() || typed) && options[0].0.number == Some(1),
+        // Numbered from 1, or from 0 in brackets (cleo's `[ 0] postgres`).
+        0 => {
+            numbered > 0
+                && (question.is_some() || typed)
+                && matches!(options[0].0.number, Some(0 | 1))
+        }
         _ => false,
     };
     if !ok {

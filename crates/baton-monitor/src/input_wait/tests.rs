@@ -451,6 +451,17 @@ fn choices_laid_out_in_less_common_shapes() {
             "Pythons\n\n< Chapman > < Cleese >\n< Idle > < Palin >\n",
             None,
         ),
+        // cleo's choice: options numbered in brackets from 0, a bare `>`.
+        (
+            "Which database driver should be used? [postgres]:\n  [ 0] postgres\n  [ 1] mysql\n  [ 2] sqlite\n  > ",
+            Some(("choice_menu", "[ 0] postgres")),
+        ),
+        // `node inspect`: its source listing marks the current line, under
+        // it the debugger's own prompt — no menu.
+        (
+            "Break on start in [eval]:1\n> 1 1+1\n  2 let x = 2\ndebug> ",
+            None,
+        ),
     ]);
 }
 
