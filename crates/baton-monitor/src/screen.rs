@@ -209,6 +209,13 @@ impl Screen {
     /// item); a neighbour row holds text under or over that span (the
     /// other choices); and no other row within a menu's reach is shaded
     /// the same (stripes of a table, several marked rows).
+    ///
+    /// Two more things a person sees that plain text drops: a cursor the
+    /// program draws itself, its terminal's hidden (one shaded blank cell
+    /// after a row's text: ink, bubbletea), is taken for the cursor; and a
+    /// selector's list (the cursor on a query line right over a marked
+    /// choice, as peco and pick show it) ends a few choices under the
+    /// marked one, however far it runs down the screen.
     pub fn judged(&self) -> String {
         self.render(true)
     }

@@ -431,7 +431,7 @@ impl Agent {
         let Some(saved) = raw_terminal() else {
             return self.fail("pick: not a terminal");
         };
-        keys_signal_io();
+        let flags = keys_signal_io();
         let mut chosen = 0;
         let result = loop {
             let mut screen = format!("\x1b[?25l\x1b[2J\x1b[H{question}\r\n\r\n");
@@ -467,9 +467,10 @@ impl Agent {
             }
             chosen = (chosen + keys.iter().filter(|&&k| k == b'j').count()) % options.len();
         };
-        // SAFETY: restores the mode read by raw_terminal.
+        // SAFETY: restores the mode read by raw_terminal and stdin's flags.
         unsafe {
             libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved);
+            libc::fcntl(libc::STDIN_FILENO, libc::F_SETFL, flags);
         }
         result
     }
@@ -768,8 +769,9 @@ extern "C" fn on_io(_: libc::c_int) {
 }
 
 /// Has the kernel send `SIGIO` to this process when stdin becomes
-/// readable, and makes stdin non-blocking — as Go's termbox does.
-fn keys_signal_io() {
+/// readable, and makes stdin non-blocking — as Go's termbox does. Returns
+/// stdin's flags before, to restore.
+fn keys_signal_io() -> libc::c_int {
     // SAFETY: installs a handler that only stores and wakes; fcntl on
     // stdin with flags it reported.
     unsafe {
@@ -781,6 +783,7 @@ fn keys_signal_io() {
             libc::F_SETFL,
             flags | libc::O_ASYNC | libc::O_NONBLOCK,
         );
+        flags
     }
 }
 
