@@ -342,12 +342,17 @@ static SELECT_PROMPT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A short input line under a menu, where its choice is typed: a word or
-/// three and a prompt mark (`Branch>`, `Pick:`, `›`).
+/// three and a prompt mark (`Branch>`, `Pick:`, `›`) — not a REPL's own
+/// prompt named in lower case (`debug>` under the source listing `node
+/// inspect` marks its current line in).
 fn input_line(line: &str) -> bool {
+    let repl =
+        line.starts_with(|c: char| c.is_ascii_lowercase()) && terminal::is_command_prompt(line);
     line.chars().count() <= 30
         && line.split_whitespace().count() <= 3
         && line.ends_with(['>', ':', '›', '»', '?'])
         && !NOISE.is_match(line)
+        && !repl
 }
 
 static QUESTION_WORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -500,16 +505,8 @@ impl InputWaitDetector {
         }
         // The line a menu's choice is typed on, the cursor on it: `#?`,
         // `Enter choice:`, a bare `>`, fzf's `Branch>`.
-        // Not a REPL's own prompt named in lower case (`debug>` under the
-        // source listing `node inspect` marks its line in).
-        let repl = |input: &str| {
-            input.starts_with(|c: char| c.is_ascii_lowercase())
-                && terminal::is_command_prompt(input)
-        };
         let (menu_body, typed) = match body.split_last() {
-            Some((input, rest))
-                if open && (SELECT_PROMPT.is_match(input) || input_line(input)) && !repl(input) =>
-            {
+            Some((input, rest)) if open && (SELECT_PROMPT.is_match(input) || input_line(input)) => {
                 (rest, true)
             }
             _ => (body, false),

@@ -462,6 +462,11 @@ fn choices_laid_out_in_less_common_shapes() {
             "Break on start in [eval]:1\n> 1 1+1\n  2 let x = 2\ndebug> ",
             None,
         ),
+        // A menu's own input line in lower case still is one.
+        (
+            "Sizes:\n1) small\n2) large\nchoice> ",
+            Some(("choice_menu", "1) small")),
+        ),
     ]);
 }
 
